@@ -1,0 +1,62 @@
+/**
+ * The adapter contract: everything FastORM needs to know about one database node of one dialect.
+ */
+import type * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type { ConnectionFailed } from "./AdapterError.js"
+import type { ConnectionUrl } from "./ConnectionUrl.js"
+import type { DatabaseFeatures, ServerVersion } from "./DatabaseFeatures.js"
+import type { Dialect, DriverPackage } from "./Dialect.js"
+import type { DetectedFeatures } from "./FeatureDetection.js"
+import type { ConfigOverrides, OptimalConfig } from "./OptimalConfig.js"
+
+/** How to build one node's client. */
+export interface NodeClientOptions {
+  /** Run every session read-only: a guard rail for replicas. */
+  readonly readOnly?: boolean | undefined
+  /**
+   * Open one connection before returning, bounded by `connectTimeout`, and fail with `ConnectionFailed` if the
+   * node does not answer. Off by default: a replica that is down must not stop an application from starting.
+   */
+  readonly verify?: boolean | undefined
+  /** Extra span attributes on every statement of this node. */
+  readonly spanAttributes?: Record<string, unknown> | undefined
+}
+
+/** One node of one dialect: its URL, features, applied configuration and a way to make its client. */
+export interface DatabaseAdapter<C extends OptimalConfig = OptimalConfig> {
+  readonly dialect: Dialect
+  /** The Node driver package this adapter uses. */
+  readonly driver: DriverPackage
+  /** The node's name in errors, logs, spans and metrics; never contains a password. */
+  readonly name: string
+  /** The parsed URL; its password is `Redacted`. */
+  readonly url: ConnectionUrl
+  /** The server version the static features assume until `detectFeatures` asks the server. */
+  readonly assumedVersion: ServerVersion
+  /** Features from the static table for `assumedVersion`. */
+  readonly features: DatabaseFeatures
+  /** The configuration every client of this adapter applies: the dialect's defaults, URL options, user overrides. */
+  readonly optimalConfig: C
+  /** The canonical driver URL of this node, password included, hence `Redacted`. */
+  readonly buildConnectionUrl: () => Redacted.Redacted<string>
+  /** A client for this one node. It does not provide the global `SqlClient` tag: several nodes live in one app. */
+  readonly makeClient: (
+    options?: NodeClientOptions
+  ) => Effect.Effect<SqlClient.SqlClient, ConnectionFailed, Scope.Scope | Reactivity.Reactivity>
+  /** Asks the live server for its product and version and derives the features from the static table. */
+  readonly detectFeatures: (client: SqlClient.SqlClient) => Effect.Effect<DetectedFeatures, ConnectionFailed>
+}
+
+/** Options common to every adapter constructor. */
+export interface AdapterOptions<C extends OptimalConfig = OptimalConfig> {
+  /** The node's name in errors and logs; defaults to `user@host:port/database`. */
+  readonly name?: string | undefined
+  /** Overrides of the optimal configuration; each one always wins. */
+  readonly config?: ConfigOverrides<C> | undefined
+  /** The server version the static feature table should assume (e.g. "10.11.6-MariaDB"). */
+  readonly serverVersion?: string | undefined
+}

@@ -1,0 +1,141 @@
+/**
+ * Per-dialect connection settings that FastORM applies by default, and the rules for overriding them.
+ *
+ * Pool sizing follows the SQLAlchemy vocabulary (`poolSize` kept warm plus `maxOverflow` opened on demand), mapped
+ * onto the Node pools: the pool may open `poolSize + maxOverflow` connections; idle connections above `poolSize`
+ * are closed after `idleTimeout`, the first `poolSize` are kept (pg-pool `min`, mysql2 `maxIdle`).
+ */
+import * as Duration from "effect/Duration"
+
+/** Settings applied to every PostgreSQL connection. */
+export interface PostgresOptimalConfig {
+  readonly dialect: "postgresql"
+  /** Connections kept open once created (pg-pool `min`). */
+  readonly poolSize: number
+  /** Extra connections opened under load and closed when idle (pg-pool `max` = poolSize + maxOverflow). */
+  readonly maxOverflow: number
+  /** How long an overflow connection may sit idle before it is closed. */
+  readonly idleTimeout: Duration.Duration
+  /** Bound on opening a connection and on waiting for a free one (pg-pool `connectionTimeoutMillis`). */
+  readonly connectTimeout: Duration.Duration
+  /** Server-side `statement_timeout` of every session. */
+  readonly statementTimeout: Duration.Duration
+  /** Server-side `lock_timeout`: a statement waiting on a row lock gives up after this. */
+  readonly lockTimeout: Duration.Duration
+  /** Server-side `idle_in_transaction_session_timeout`: a leaked transaction cannot hold locks forever. */
+  readonly idleInTransactionTimeout: Duration.Duration
+  /** `jit`: JIT compilation costs more than it saves on short OLTP queries, so it is off. */
+  readonly jit: boolean
+  /** `application_name`, visible in `pg_stat_activity`. */
+  readonly applicationName: string
+  /** TCP keep-alive, so a half-open connection to a vanished host is noticed. */
+  readonly keepAlive: boolean
+}
+
+/** Settings applied to every MySQL / MariaDB connection. */
+export interface MysqlOptimalConfig {
+  readonly dialect: "mysql"
+  /** Connections kept open once created (mysql2 `maxIdle`). */
+  readonly poolSize: number
+  /** Extra connections opened under load (mysql2 `connectionLimit` = poolSize + maxOverflow). */
+  readonly maxOverflow: number
+  /** How long an idle connection above `poolSize` is kept (mysql2 `idleTimeout`). */
+  readonly idleTimeout: Duration.Duration
+  /** Bound on the TCP connect and handshake (mysql2 `connectTimeout`) and on waiting for a pooled connection. */
+  readonly connectTimeout: Duration.Duration
+  /** Server-side `net_read_timeout`. */
+  readonly readTimeout: Duration.Duration
+  /** Server-side `net_write_timeout`. */
+  readonly writeTimeout: Duration.Duration
+  /** Server-side statement bound: MariaDB `max_statement_time`, MySQL `max_execution_time` (SELECT only). */
+  readonly statementTimeout: Duration.Duration
+  /** Connection character set: utf8mb4 stores all of Unicode, MySQL's `utf8` does not. */
+  readonly charset: "utf8mb4"
+  /** Connection collation. */
+  readonly collation: string
+  /** TCP keep-alive. */
+  readonly keepAlive: boolean
+}
+
+/** Settings applied to every SQLite connection. */
+export interface SqliteOptimalConfig {
+  readonly dialect: "sqlite"
+  /** SQLite allows one writer at a time: the writer client holds one connection. */
+  readonly maxWriters: 1
+  /** `journal_mode`: WAL lets readers run while the writer writes. */
+  readonly journalMode: "wal" | "delete" | "truncate" | "persist" | "memory" | "off"
+  /** `synchronous`: NORMAL is durable across application crashes in WAL mode and much faster than FULL. */
+  readonly synchronous: "off" | "normal" | "full" | "extra"
+  /** Page cache in KiB (`cache_size = -N`). */
+  readonly cacheSizeKiB: number
+  /** `foreign_keys`: off by default in SQLite, which surprises everyone. */
+  readonly foreignKeys: boolean
+  /** `busy_timeout`: how long a statement waits for a lock held by another connection. */
+  readonly busyTimeout: Duration.Duration
+}
+
+/** The optimal configuration of one dialect. */
+export type OptimalConfig = PostgresOptimalConfig | MysqlOptimalConfig | SqliteOptimalConfig
+
+/** User overrides of an optimal configuration: every field optional, durations in any Effect form. */
+export type ConfigOverrides<C extends OptimalConfig> = {
+  readonly [K in Exclude<keyof C, "dialect">]?: (C[K] extends Duration.Duration ? Duration.DurationInput : C[K]) | undefined
+}
+
+/** The PostgreSQL defaults. */
+export const postgres: PostgresOptimalConfig = {
+  dialect: "postgresql",
+  poolSize: 10,
+  maxOverflow: 20,
+  idleTimeout: Duration.seconds(30),
+  connectTimeout: Duration.seconds(10),
+  statementTimeout: Duration.seconds(30),
+  lockTimeout: Duration.seconds(10),
+  idleInTransactionTimeout: Duration.seconds(60),
+  jit: false,
+  applicationName: "fastorm",
+  keepAlive: true
+}
+
+/** The MySQL / MariaDB defaults. */
+export const mysql: MysqlOptimalConfig = {
+  dialect: "mysql",
+  poolSize: 8,
+  maxOverflow: 16,
+  idleTimeout: Duration.seconds(30),
+  connectTimeout: Duration.seconds(10),
+  readTimeout: Duration.seconds(30),
+  writeTimeout: Duration.seconds(30),
+  statementTimeout: Duration.seconds(30),
+  charset: "utf8mb4",
+  collation: "utf8mb4_unicode_ci",
+  keepAlive: true
+}
+
+/** The SQLite defaults. */
+export const sqlite: SqliteOptimalConfig = {
+  dialect: "sqlite",
+  maxWriters: 1,
+  journalMode: "wal",
+  synchronous: "normal",
+  cacheSizeKiB: 64 * 1024,
+  foreignKeys: true,
+  busyTimeout: Duration.seconds(5)
+}
+
+/** Applies user overrides on top of a configuration; an override always wins, `undefined` keeps the default. */
+export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverrides<C> | undefined): C => {
+  if (overrides === undefined) return base
+  const out: Record<string, unknown> = { ...base }
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined || key === "dialect") continue
+    out[key] = Duration.isDuration(base[key as keyof C]) ? Duration.decode(value as Duration.DurationInput) : value
+  }
+  return out as C
+}
+
+/** The Node pool bounds a configuration maps to: `min` connections kept, `max` connections at most. */
+export const poolBounds = (config: PostgresOptimalConfig | MysqlOptimalConfig): { readonly min: number; readonly max: number } => ({
+  min: config.poolSize,
+  max: config.poolSize + config.maxOverflow
+})

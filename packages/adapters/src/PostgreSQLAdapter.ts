@@ -1,0 +1,68 @@
+/**
+ * The PostgreSQL adapter, over node-postgres (`pg`) and @effect/sql-pg.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { ConnectionUrl } from "./ConnectionUrl.js"
+import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
+import * as PgNode from "./internal/pgClient.js"
+import { makeAdapter } from "./internal/adapter.js"
+import * as OptimalConfig from "./OptimalConfig.js"
+
+/** The PostgreSQL adapter type. */
+export type PostgreSQLAdapter = DatabaseAdapter<OptimalConfig.PostgresOptimalConfig>
+
+/** The URL query options that tune the configuration (libpq names), below explicit overrides. */
+export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides<OptimalConfig.PostgresOptimalConfig> => {
+  const o = url.options
+  const num = (key: string) => {
+    const n = o[key] === undefined ? NaN : Number(o[key])
+    return Number.isFinite(n) && n >= 0 ? n : undefined
+  }
+  const connect = num("connect_timeout")
+  const statement = num("statement_timeout")
+  return {
+    ...(o.application_name !== undefined ? { applicationName: o.application_name } : {}),
+    ...(connect !== undefined && connect > 0 ? { connectTimeout: Duration.seconds(connect) } : {}),
+    ...(statement !== undefined ? { statementTimeout: Duration.millis(statement) } : {})
+  }
+}
+
+const sslFrom = (url: ConnectionUrl): PgNode.PgEndpoint["ssl"] => {
+  switch (url.options.sslmode) {
+    case "disable":
+      return false
+    case "require":
+    case "prefer":
+    case "allow":
+      return { rejectUnauthorized: false }
+    case "verify-ca":
+    case "verify-full":
+      return true
+    default:
+      return undefined
+  }
+}
+
+/** Makes the PostgreSQL adapter for a parsed `postgres://` URL. */
+export const make = (url: ConnectionUrl, options: AdapterOptions<OptimalConfig.PostgresOptimalConfig> = {}): PostgreSQLAdapter =>
+  makeAdapter({
+    url,
+    options,
+    defaults: OptimalConfig.postgres,
+    fromUrl: configFromUrl(url),
+    defaultVersion: "120000",
+    makeClient: (config, name, clientOptions) =>
+      PgNode.make(
+        {
+          host: url.host ?? "127.0.0.1",
+          port: url.port ?? 5432,
+          database: url.database,
+          username: url.username,
+          password: url.password,
+          ssl: sslFrom(url)
+        },
+        config,
+        { alias: name, readOnly: clientOptions.readOnly ?? false, spanAttributes: clientOptions.spanAttributes }
+      ).pipe(Effect.map((client) => client))
+  })

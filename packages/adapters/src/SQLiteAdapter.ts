@@ -1,0 +1,38 @@
+/**
+ * The SQLite adapter, over better-sqlite3 and @effect/sql-sqlite-node.
+ */
+import Sqlite from "better-sqlite3"
+import type { ConnectionUrl } from "./ConnectionUrl.js"
+import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
+import { makeAdapter } from "./internal/adapter.js"
+import * as SqliteNode from "./internal/sqliteClient.js"
+import * as OptimalConfig from "./OptimalConfig.js"
+
+/** The SQLite adapter type. */
+export type SQLiteAdapter = DatabaseAdapter<OptimalConfig.SqliteOptimalConfig>
+
+/** The SQLite library compiled into the installed better-sqlite3: the version is known without any server. */
+export const bundledVersion = (): string => {
+  const db = new Sqlite(":memory:")
+  try {
+    return String((db.prepare("SELECT sqlite_version() AS v").get() as { v: string }).v)
+  } finally {
+    db.close()
+  }
+}
+
+/** Makes the SQLite adapter for a parsed `sqlite://` URL. */
+export const make = (url: ConnectionUrl, options: AdapterOptions<OptimalConfig.SqliteOptimalConfig> = {}): SQLiteAdapter =>
+  makeAdapter({
+    url,
+    options,
+    defaults: OptimalConfig.sqlite,
+    fromUrl: {},
+    defaultVersion: bundledVersion(),
+    makeClient: (config, name, clientOptions) =>
+      SqliteNode.make(url.filename ?? ":memory:", config, {
+        alias: name,
+        readOnly: clientOptions.readOnly ?? false,
+        spanAttributes: clientOptions.spanAttributes
+      })
+  })

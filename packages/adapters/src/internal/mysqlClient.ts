@@ -1,0 +1,214 @@
+/**
+ * A MySQL / MariaDB `SqlClient` over a mysql2 pool that FastORM owns.
+ *
+ * `MysqlClient.make` from @effect/sql-mysql2 cannot be used for a cluster node: it connects at start (a replica that
+ * is down would fail the layer), it hides its pool (no per-session settings such as `SET SESSION TRANSACTION READ
+ * ONLY`), and mysql2's pool waits for a free connection without any bound. This client keeps the same compiler and
+ * row semantics and adds those three things.
+ */
+import * as Client from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
+import * as Chunk from "effect/Chunk"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { Reactivity } from "@effect/experimental/Reactivity"
+import * as Mysql from "mysql2"
+import type { MysqlOptimalConfig } from "../OptimalConfig.js"
+import { poolBounds } from "../OptimalConfig.js"
+
+/** Where one MySQL / MariaDB node is and how to log in. */
+export interface MysqlEndpoint {
+  readonly host: string
+  readonly port: number
+  readonly database?: string | undefined
+  readonly username?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  readonly ssl?: string | Mysql.SslOptions | undefined
+  /** "mariadb" when the URL already says so; otherwise the server's handshake decides. */
+  readonly productHint?: "mariadb" | "mysql" | undefined
+}
+
+/** Options of one node's client. */
+export interface MysqlNodeOptions {
+  readonly alias: string
+  readonly readOnly: boolean
+  readonly spanAttributes?: Record<string, unknown> | undefined
+}
+
+/** The statements run once on every new connection, before it serves anything. */
+export const sessionStatements = (config: MysqlOptimalConfig, isMariaDb: boolean, readOnly: boolean) => {
+  const seconds = (d: Duration.Duration) => Math.max(1, Math.ceil(Duration.toSeconds(d)))
+  const statementLimit = isMariaDb
+    ? `max_statement_time = ${Duration.toSeconds(config.statementTimeout)}`
+    : `max_execution_time = ${Math.round(Duration.toMillis(config.statementTimeout))}`
+  const statements = [
+    `SET NAMES ${config.charset} COLLATE ${config.collation}`,
+    `SET SESSION net_read_timeout = ${seconds(config.readTimeout)}, net_write_timeout = ${
+      seconds(config.writeTimeout)
+    }, ${statementLimit}`
+  ]
+  if (readOnly) statements.push("SET SESSION TRANSACTION READ ONLY")
+  return statements
+}
+
+const isMariaDbHandshake = (conn: Mysql.PoolConnection, hint: MysqlEndpoint["productHint"]): boolean => {
+  // mysql2 keeps the server's handshake greeting (e.g. "5.5.5-10.11.6-MariaDB") on the connection.
+  const version = (conn as unknown as { _handshakePacket?: { serverVersion?: string } })._handshakePacket
+    ?.serverVersion
+  return typeof version === "string" ? /mariadb/i.test(version) : hint === "mariadb"
+}
+
+/** Builds the client; no connection is opened until the first statement. */
+export const make = (
+  endpoint: MysqlEndpoint,
+  config: MysqlOptimalConfig,
+  options: MysqlNodeOptions
+): Effect.Effect<Client.SqlClient, never, Scope.Scope | Reactivity> =>
+  Effect.gen(function*() {
+    const compiler = MysqlClient.makeCompiler()
+    const bounds = poolBounds(config)
+    const connectTimeout = config.connectTimeout
+
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = Mysql.createPool({
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
+          ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
+          ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
+          ...(endpoint.ssl !== undefined ? { ssl: endpoint.ssl } : {}),
+          // Stacked statements are an injection amplifier; nothing in FastORM needs them.
+          multipleStatements: false,
+          supportBigNumbers: true,
+          connectionLimit: bounds.max,
+          maxIdle: bounds.min,
+          idleTimeout: Duration.toMillis(config.idleTimeout),
+          connectTimeout: Duration.toMillis(connectTimeout),
+          charset: config.collation.toUpperCase(),
+          enableKeepAlive: config.keepAlive,
+          waitForConnections: true,
+          queueLimit: 0
+        })
+        pool.on("connection", (conn) => {
+          for (const statement of sessionStatements(config, isMariaDbHandshake(conn, endpoint.productHint), options.readOnly)) {
+            // A connection whose session settings failed must not serve: destroying it makes its next use fail.
+            conn.query(statement, (error) => {
+              if (error) conn.destroy()
+            })
+          }
+        })
+        return pool
+      }),
+      (pool) =>
+        Effect.async<void>((resume) => {
+          pool.end(() => resume(Effect.void))
+        }).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
+    )
+
+    // mysql2 queues getConnection without a bound; a frozen server would hold callers forever.
+    const acquireRaw = Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
+      let done = false
+      const timer = setTimeout(() => {
+        done = true
+        resume(Effect.fail(
+          new SqlError({
+            message: `Timed out acquiring a connection to ${options.alias}`,
+            cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
+          })
+        ))
+      }, Duration.toMillis(connectTimeout))
+      pool.getConnection((cause, conn) => {
+        if (done) {
+          if (!cause) conn.release()
+          return
+        }
+        done = true
+        clearTimeout(timer)
+        if (cause) resume(Effect.fail(new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` })))
+        else resume(Effect.succeed(conn))
+      })
+      return Effect.sync(() => {
+        done = true
+        clearTimeout(timer)
+      })
+    })
+
+    const acquire = Effect.acquireRelease(acquireRaw, (conn, exit) =>
+      Effect.sync(() => {
+        // An interrupted statement may still be running on the server: never hand that connection to anyone else.
+        if (Exit.isInterrupted(exit)) conn.destroy()
+        else conn.release()
+      }))
+
+    const run = (
+      conn: Mysql.PoolConnection,
+      sql: string,
+      values: ReadonlyArray<unknown>,
+      rowsAsArray: boolean,
+      method: "execute" | "query"
+    ) =>
+      Effect.async<unknown, SqlError>((resume) => {
+        ;(conn as any)[method]({ sql, values, rowsAsArray }, (cause: unknown, results: unknown) => {
+          if (cause) resume(Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
+          else resume(Effect.succeed(results))
+        })
+      })
+
+    const asRows = (results: unknown): ReadonlyArray<any> => Array.isArray(results) ? results : []
+
+    const makeConnection = (withConn: <A>(f: (conn: Mysql.PoolConnection) => Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>): Connection => ({
+      execute: (sql, params, transformRows) =>
+        withConn((conn) =>
+          Effect.map(run(conn, sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r))
+        ),
+      executeRaw: (sql, params) => withConn((conn) => run(conn, sql, params, false, "execute")),
+      executeValues: (sql, params) => withConn((conn) => Effect.map(run(conn, sql, params, true, "execute"), asRows)),
+      executeUnprepared: (sql, params, transformRows) =>
+        withConn((conn) =>
+          Effect.map(run(conn, sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r))
+        ),
+      executeStream: (sql, params, transformRows) =>
+        Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows)))
+    })
+
+    // Outside a transaction each statement borrows a connection for its own duration only.
+    const pooled = makeConnection((f) => Effect.scoped(Effect.flatMap(acquire, f)))
+    const transactionAcquirer = Effect.map(acquire, (conn) => makeConnection((f) => f(conn)))
+
+    return yield* Client.make({
+      acquirer: Effect.succeed(pooled),
+      transactionAcquirer,
+      compiler,
+      spanAttributes: [
+        ...Object.entries(options.spanAttributes ?? {}),
+        ["db.system.name", "mysql"],
+        ["server.address", endpoint.host],
+        ["server.port", endpoint.port],
+        ["fastorm.node", options.alias],
+        ...(endpoint.database !== undefined ? [["db.namespace", endpoint.database] as const] : [])
+      ]
+    })
+  })
+
+const queryStream = (
+  conn: Mysql.PoolConnection,
+  sql: string,
+  params: ReadonlyArray<unknown>,
+  transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+): Stream.Stream<any, SqlError> =>
+  Stream.async<any, SqlError>((emit) => {
+    const query = (conn as any).query(sql, params).stream()
+    query.on("error", (cause: unknown) => emit.fail(new SqlError({ cause, message: "Failed to stream statement" })))
+    query.on("data", (row: any) => {
+      emit.chunk(Chunk.unsafeFromArray(transformRows ? transformRows([row]) : [row]))
+    })
+    query.on("end", () => emit.end())
+    return Effect.sync(() => query.destroy())
+  }, 256)

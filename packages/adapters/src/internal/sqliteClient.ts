@@ -1,0 +1,51 @@
+/**
+ * A SQLite `SqlClient` for one database file, with FastORM's pragmas applied.
+ *
+ * better-sqlite3 is synchronous and @effect/sql-sqlite-node serialises every statement on one connection, so the
+ * writer is a single connection by construction; readers open the same file `readonly`, which SQLite enforces.
+ */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { Reactivity } from "@effect/experimental/Reactivity"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { SqliteOptimalConfig } from "../OptimalConfig.js"
+
+/** Options of one SQLite connection. */
+export interface SqliteNodeOptions {
+  readonly alias: string
+  readonly readOnly: boolean
+  readonly spanAttributes?: Record<string, unknown> | undefined
+}
+
+/** The pragmas run on a new connection, in order. */
+export const pragmas = (config: SqliteOptimalConfig, readOnly: boolean): ReadonlyArray<string> => [
+  // busy_timeout first: the statements after it may need to wait for the writer's lock.
+  `PRAGMA busy_timeout = ${Math.round(Duration.toMillis(config.busyTimeout))}`,
+  // journal_mode is a property of the file: a read-only connection cannot change it and inherits the writer's.
+  ...(readOnly ? [] : [`PRAGMA journal_mode = ${config.journalMode.toUpperCase()}`]),
+  `PRAGMA synchronous = ${config.synchronous.toUpperCase()}`,
+  `PRAGMA cache_size = -${Math.round(config.cacheSizeKiB)}`,
+  `PRAGMA foreign_keys = ${config.foreignKeys ? "ON" : "OFF"}`
+]
+
+/** Opens the file and applies the pragmas. */
+export const make = (
+  filename: string,
+  config: SqliteOptimalConfig,
+  options: SqliteNodeOptions
+): Effect.Effect<SqliteClient.SqliteClient, SqlError, Scope.Scope | Reactivity> =>
+  Effect.gen(function*() {
+    const client = yield* SqliteClient.make({
+      filename,
+      readonly: options.readOnly,
+      // The journal mode is ours to set (and a read-only connection must not try to).
+      disableWAL: true,
+      spanAttributes: { ...options.spanAttributes, "fastorm.node": options.alias }
+    })
+    for (const pragma of pragmas(config, options.readOnly)) {
+      yield* client.unsafe(pragma).raw
+    }
+    return client
+  })

@@ -1,0 +1,99 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { describe, expect, it } from "@effect/vitest"
+import { loadCluster } from "@fastorm/test-support"
+import * as Effect from "effect/Effect"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { DatabaseAdapterFactory } from "../src/index.js"
+
+const cluster = loadCluster()
+const primaryUrl = cluster.mariadb.primary.url
+const replicaUrl = cluster.mariadb.replicas[0]!.url
+
+const variable = (client: SqlClient.SqlClient, name: string) =>
+  Effect.map(client.unsafe<Record<string, unknown>>(`SELECT @@${name} AS v`), (rows) => String(rows[0]!.v))
+
+describe("MariaDB adapter on the live cluster", () => {
+  it.scoped("applies every optimal setting to the server session", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
+      const client = yield* adapter.makeClient({ verify: true })
+      expect(yield* variable(client, "character_set_connection")).toBe("utf8mb4")
+      expect(yield* variable(client, "collation_connection")).toBe("utf8mb4_unicode_ci")
+      expect(yield* variable(client, "session.net_read_timeout")).toBe("30")
+      expect(yield* variable(client, "session.net_write_timeout")).toBe("30")
+      expect(Number(yield* variable(client, "session.max_statement_time"))).toBe(30)
+      expect(yield* variable(client, "session.transaction_read_only")).toBe("0")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("user overrides win: the statement bound really stops a long statement", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {
+        config: { statementTimeout: "1 second", readTimeout: "45 seconds" }
+      })
+      const client = yield* adapter.makeClient()
+      expect(Number(yield* variable(client, "session.max_statement_time"))).toBe(1)
+      expect(yield* variable(client, "session.net_read_timeout")).toBe("45")
+      const [row] = yield* client<{ s: number }>`SELECT SLEEP(3) AS s`
+      // MariaDB interrupts SLEEP at max_statement_time and returns 1 instead of 0.
+      expect(Number(row!.s)).toBe(1)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a read-only client on a replica runs read-only sessions and the replica refuses the app user's writes", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(replicaUrl)
+      const client = yield* adapter.makeClient({ readOnly: true, verify: true })
+      expect(yield* variable(client, "session.transaction_read_only")).toBe("1")
+      expect(yield* variable(client, "global.read_only")).toBe("1")
+      const plain = yield* adapter.makeClient()
+      const error = yield* Effect.flip(plain`CREATE TABLE should_not_exist (id int)`)
+      expect((error.cause as { errno?: number }).errno).toBe(1290)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("the pool opens at most poolSize + maxOverflow connections", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 2, maxOverflow: 1 } })
+      const client = yield* adapter.makeClient()
+      const ids = yield* Effect.forEach(
+        Array.from({ length: 9 }),
+        () => Effect.map(client<{ id: number }>`SELECT CONNECTION_ID() AS id, SLEEP(0.1) AS s`, (rows) => Number(rows[0]!.id)),
+        { concurrency: 9 }
+      )
+      expect(new Set(ids).size).toBe(3)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("detects MariaDB 10.11 and its own feature thresholds, not MySQL's", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
+      const client = yield* adapter.makeClient()
+      const detected = yield* adapter.detectFeatures(client)
+      expect(detected.version.product).toBe("mariadb")
+      expect([detected.version.major, detected.version.minor]).toEqual([10, 11])
+      expect(detected.features).toEqual({
+        supportsJsonFields: true,
+        supportsArrayFields: false,
+        supportsFullTextSearch: true,
+        supportsWindowFunctions: true,
+        supportsCte: true,
+        supportsUpsert: true,
+        supportsReturning: true,
+        supportsPartialIndexes: false,
+        supportsConcurrentIndexes: false,
+        supportsSchemas: false
+      })
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a frozen pool wait is bounded: acquiring beyond the pool gives a typed error within connectTimeout", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {
+        config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis" }
+      })
+      const client = yield* adapter.makeClient()
+      const started = Date.now()
+      const results = yield* Effect.forEach([2, 0], (s) => Effect.either(client`SELECT SLEEP(${s}) AS s`), {
+        concurrency: 2
+      })
+      const failures = results.filter((r) => r._tag === "Left")
+      expect(failures.length).toBe(1)
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900)
+    }).pipe(Effect.provide(Reactivity.layer)))
+})

@@ -1,0 +1,100 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { describe, expect, it } from "@effect/vitest"
+import type { ClusterInfo } from "@fastorm/test-support"
+import { loadCluster } from "@fastorm/test-support"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { DatabaseAdapterFactory, type PostgreSQLAdapter } from "../src/index.js"
+
+const cluster: ClusterInfo = loadCluster()
+const primaryUrl = cluster.postgres.primary.url
+const replicaUrl = cluster.postgres.replicas[0]!.url
+
+const pgAdapter = (url: string, options: Parameters<typeof DatabaseAdapterFactory.create>[1] = {}) =>
+  Effect.map(DatabaseAdapterFactory.create(url, options), (adapter) => adapter as PostgreSQLAdapter.PostgreSQLAdapter)
+
+const show = (client: { unsafe: (sql: string) => Effect.Effect<ReadonlyArray<any>, any> }, name: string) =>
+  Effect.map(client.unsafe(`SHOW ${name}`), (rows) => String(Object.values(rows[0] as object)[0]))
+
+describe("PostgreSQL adapter on the live cluster", () => {
+  it.scoped("applies every optimal setting to the server session", () =>
+    Effect.gen(function*() {
+      const adapter = yield* pgAdapter(primaryUrl)
+      const client = yield* adapter.makeClient({ verify: true })
+      expect(yield* show(client, "jit")).toBe("off")
+      expect(yield* show(client, "statement_timeout")).toBe("30s")
+      expect(yield* show(client, "lock_timeout")).toBe("10s")
+      expect(yield* show(client, "idle_in_transaction_session_timeout")).toBe("1min")
+      expect(yield* show(client, "application_name")).toBe("fastorm")
+      expect(yield* show(client, "default_transaction_read_only")).toBe("off")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("user overrides win over URL options, which win over the defaults", () =>
+    Effect.gen(function*() {
+      const adapter = yield* pgAdapter(`${primaryUrl}?application_name=from-url&statement_timeout=2500`, {
+        config: { statementTimeout: "1500 millis", jit: true }
+      })
+      const client = yield* adapter.makeClient()
+      expect(yield* show(client, "statement_timeout")).toBe("1500ms")
+      expect(yield* show(client, "application_name")).toBe("from-url")
+      expect(yield* show(client, "jit")).toBe("on")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a read-only client on a replica runs read-only sessions and the replica refuses writes", () =>
+    Effect.gen(function*() {
+      const adapter = yield* pgAdapter(replicaUrl)
+      const client = yield* adapter.makeClient({ readOnly: true, verify: true })
+      expect(yield* show(client, "default_transaction_read_only")).toBe("on")
+      const [row] = yield* client<{ r: boolean }>`SELECT pg_is_in_recovery() AS r`
+      expect(row!.r).toBe(true)
+      const error = yield* Effect.flip(client`CREATE TABLE should_not_exist (id int)`)
+      expect((error.cause as { code?: string }).code).toBe("25006")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("the pool opens at most poolSize + maxOverflow connections", () =>
+    Effect.gen(function*() {
+      const name = `fastorm-pool-${process.pid}`
+      const adapter = yield* pgAdapter(primaryUrl, { config: { poolSize: 2, maxOverflow: 1, applicationName: name } })
+      const client = yield* adapter.makeClient()
+      const pids = yield* Effect.forEach(
+        Array.from({ length: 9 }),
+        () => Effect.map(client<{ pid: number }>`SELECT pg_backend_pid() AS pid, pg_sleep(0.1)`, (rows) => rows[0]!.pid),
+        { concurrency: 9 }
+      )
+      expect(new Set(pids).size).toBe(3)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("detects PostgreSQL 15 and the features of the static table", () =>
+    Effect.gen(function*() {
+      const adapter = yield* pgAdapter(primaryUrl)
+      const client = yield* adapter.makeClient()
+      const detected = yield* adapter.detectFeatures(client)
+      expect(detected.version.product).toBe("postgresql")
+      expect(detected.version.major).toBe(15)
+      expect(detected.features).toEqual({
+        supportsJsonFields: true,
+        supportsArrayFields: true,
+        supportsFullTextSearch: true,
+        supportsWindowFunctions: true,
+        supportsCte: true,
+        supportsUpsert: true,
+        supportsReturning: true,
+        supportsPartialIndexes: true,
+        supportsConcurrentIndexes: true,
+        supportsSchemas: true
+      })
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a node that does not answer fails verification with a typed error, no password in it", () =>
+    Effect.gen(function*() {
+      // A port nothing listens on: the primary's port + 7 is inside no cluster range we use.
+      const url = `postgres://app:S3cr3t-canary@127.0.0.1:9/fastorm`
+      const adapter = yield* pgAdapter(url, { config: { connectTimeout: "2 seconds" } })
+      const started = Date.now()
+      const error = yield* Effect.flip(adapter.makeClient({ verify: true }))
+      expect(error._tag).toBe("ConnectionFailed")
+      expect(Date.now() - started).toBeLessThan(2_500)
+      expect(JSON.stringify(error) + String(error) + error.message).not.toContain("S3cr3t-canary")
+      expect(Redacted.value(adapter.buildConnectionUrl())).toContain("S3cr3t-canary")
+    }).pipe(Effect.provide(Reactivity.layer)))
+})
