@@ -1,0 +1,80 @@
+/**
+ * Typed errors of the adapters. None of them ever holds a password or a whole URL: messages are built from vetted
+ * pieces, and a foreign cause is replaced by a scrubbed copy (DESIGN §9).
+ */
+import * as Data from "effect/Data"
+import type * as Redacted from "effect/Redacted"
+import type { DriverPackage } from "./Dialect.js"
+import type { ConnectionProblem } from "./internal/problems.js"
+import { scrubCause, scrubText } from "./internal/redact.js"
+
+/** The URL scheme names no dialect FastORM supports. */
+export class UnsupportedScheme extends Data.TaggedError("UnsupportedScheme")<{ readonly scheme: string }> {
+  override get message(): string {
+    return `Unsupported database URL scheme "${this.scheme}": use postgresql://, mysql://, mariadb:// or sqlite://`
+  }
+}
+
+/** The connection URL has problems; `problems` lists every one. */
+export class InvalidConnectionUrl extends Data.TaggedError("InvalidConnectionUrl")<{
+  readonly problems: ReadonlyArray<ConnectionProblem>
+}> {
+  override get message(): string {
+    return `Invalid connection URL: ${this.problems.map((p) => p.message).join("; ")}`
+  }
+}
+
+/** The driver package (or its @effect/sql wrapper) is not installed; `install` is the command that fixes it. */
+export class DriverNotInstalled extends Data.TaggedError("DriverNotInstalled")<{
+  readonly driver: DriverPackage
+  readonly install: string
+}> {
+  override get message(): string {
+    return `The database driver "${this.driver}" is not installed: run ${this.install}`
+  }
+}
+
+/** Connecting to a node failed; `node` is its alias (never its URL), `cause` a scrubbed copy of the cause. */
+export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
+  readonly node: string
+  /** Our own account of what went wrong when there is no cause, e.g. "no answer within 5 seconds". */
+  readonly reason?: string | undefined
+  readonly cause?: unknown
+}> {
+  constructor(args: {
+    readonly node: string
+    readonly reason?: string | undefined
+    readonly cause?: unknown
+    /** Secrets to blank out of the alias, reason and cause as well, such as the node's password. */
+    readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
+  }) {
+    // Everything is scrubbed, the alias too: callers have been known to use the URL itself as the node name.
+    super({
+      node: scrubText(args.node, args.secrets),
+      ...(args.reason === undefined ? {} : { reason: scrubText(args.reason, args.secrets) }),
+      ...(args.cause === undefined ? {} : { cause: scrubCause(args.cause, args.secrets) })
+    })
+  }
+
+  override get message(): string {
+    const cause = this.cause as { readonly code?: unknown; readonly message?: unknown } | undefined
+    const code = typeof cause?.code === "string" ? ` (${cause.code})` : ""
+    const detail = this.reason !== undefined
+      ? `: ${this.reason}`
+      : typeof cause?.message === "string" && cause.message.length > 0
+      ? `: ${cause.message}`
+      : ""
+    return `Could not connect to database node "${this.node}"${code}${detail}`
+  }
+}
+
+/** A server answered with a version string FastORM cannot read. */
+export class UnrecognizedServerVersion extends Data.TaggedError("UnrecognizedServerVersion")<{
+  readonly product: string
+  /** What the server said, shortened; version strings hold no secrets. */
+  readonly raw: string
+}> {
+  override get message(): string {
+    return `Cannot read the ${this.product} server version from "${this.raw}"`
+  }
+}
