@@ -1,0 +1,71 @@
+import { accessSync, constants } from "node:fs"
+import { join } from "node:path"
+import { PG_BIN } from "./constants.js"
+import { isRoot, run } from "./proc.js"
+
+/** Absolute paths of the server programs the clusters need. */
+export interface Binaries {
+  readonly mariadbd: string
+  readonly installDb: string
+}
+
+const executable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Finds a program on PATH and in the sbin dirs (mariadbd lives in /usr/sbin, often not on a user's PATH). */
+const which = (name: string): string | undefined => {
+  const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]
+  return dirs.filter((d) => d !== "").map((d) => join(d, name)).find(executable)
+}
+
+const PG_TOOLS = ["initdb", "pg_ctl", "pg_basebackup", "postgres"]
+
+const missing = (): Array<string> => [
+  ...PG_TOOLS.filter((t) => !executable(join(PG_BIN, t))).map((t) => join(PG_BIN, t)),
+  ...["mariadbd", "mariadb-install-db"].filter((t) => which(t) === undefined)
+]
+
+let resolved: Binaries | undefined
+
+/** The MariaDB program paths; `ensureBinaries` must have succeeded in this process or they are looked up now. */
+export const binaries = (): Binaries => {
+  if (resolved === undefined) {
+    const mariadbd = which("mariadbd")
+    const installDb = which("mariadb-install-db")
+    if (mariadbd === undefined || installDb === undefined) {
+      throw new Error("mariadbd / mariadb-install-db not found: install the package mariadb-server")
+    }
+    resolved = { mariadbd, installDb }
+  }
+  return resolved
+}
+
+/** Checks the server programs exist; as root installs missing ones with apt-get, else fails naming the packages. */
+export const ensureBinaries = async (log: (line: string) => void): Promise<Binaries> => {
+  let absent = missing()
+  if (absent.length > 0 && isRoot()) {
+    log(`test cluster: installing postgresql-15 mariadb-server (missing: ${absent.join(", ")})`)
+    await run("apt-get", ["update"], { what: "apt-get update", timeoutMs: 300_000 })
+    await run(
+      "env",
+      ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "postgresql-15", "mariadb-server"],
+      {
+        what: "apt-get install postgresql-15 mariadb-server",
+        timeoutMs: 600_000
+      }
+    )
+    absent = missing()
+  }
+  if (absent.length > 0) {
+    throw new Error(
+      `Test cluster programs missing (${absent.join(", ")}): install the packages postgresql-15 and mariadb-server`
+    )
+  }
+  return binaries()
+}

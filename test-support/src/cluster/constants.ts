@@ -1,0 +1,26 @@
+/** Directory of the PostgreSQL 15 binaries (Debian layout). */
+export const PG_BIN = "/usr/lib/postgresql/15/bin"
+
+/** Database the application user owns on both clusters. */
+export const DATABASE = "fastorm"
+
+/** Application user name on both clusters. */
+export const APP_USER = "app"
+
+/** Application user password on both clusters (test-only, listens on 127.0.0.1). */
+export const APP_PASSWORD = "app-pw"
+
+/** MariaDB replication user. */
+export const REPL_USER = "repl"
+
+/** MariaDB replication user password. */
+export const REPL_PASSWORD = "repl-pw"
+
+/** Name of the cluster JSON file inside the temp directory. */
+export const CLUSTER_FILE_NAME = "cluster.json"
+
+/** Env var that points the test workers at the cluster JSON file. */
+export const CLUSTER_FILE_ENV = "FASTORM_CLUSTER_FILE"
+
+/** Replaces every known password in a text, so logs and errors can be shown safely. */
+export const redact = (text: string): string => text.split(APP_PASSWORD).join("***").split(REPL_PASSWORD).join("***")

@@ -1,0 +1,147 @@
+import { appendFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { APP_PASSWORD, APP_USER, DATABASE, PG_BIN } from "./constants.js"
+import { makeOwnedDirs, nodeDirOf } from "./layout.js"
+import { livePid, processesIn, signal, waitGone } from "./pids.js"
+import { run } from "./proc.js"
+import { pgAdminQuery } from "./sql.js"
+import type { ClusterNodes, NodeInfo } from "./types.js"
+import { tailLog, waitFor } from "./wait.js"
+
+/** Server settings shared by all nodes: small memory, no durability (test data), fast failure detection. */
+const baseConfig = `
+listen_addresses = '127.0.0.1'
+wal_level = replica
+max_wal_senders = 10
+max_replication_slots = 10
+hot_standby = on
+hot_standby_feedback = on
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_buffers = 16MB
+max_connections = 100
+max_wal_size = 256MB
+wal_receiver_timeout = 10s
+wal_sender_timeout = 10s
+wal_retrieve_retry_interval = 500ms
+password_encryption = 'scram-sha-256'
+log_line_prefix = '%m [%p] %q%u@%d '
+`
+
+/** Superuser and replication by trust; everyone else (the app user) must present a real scram password. */
+const hba = `
+local all all trust
+host all postgres 127.0.0.1/32 trust
+host replication postgres 127.0.0.1/32 trust
+host all all 127.0.0.1/32 scram-sha-256
+`
+
+/** Settings that differ per node; appended last so they override what pg_basebackup copied from the primary. */
+const nodeConfig = (node: NodeInfo): string =>
+  `\n# node ${node.name}\nport = ${node.port}\nunix_socket_directories = '${node.socket}'\n`
+
+/** Starts one PostgreSQL node with pg_ctl (config lives in its data dir) and returns the postmaster pid. */
+export const startPgServer = async (node: NodeInfo, timeoutMs: number): Promise<number> => {
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000))
+  try {
+    await run(join(PG_BIN, "pg_ctl"), ["-D", node.dataDir, "-l", node.logFile, "-w", "-t", String(seconds), "start"], {
+      what: `pg_ctl start of ${node.name}`,
+      timeoutMs: timeoutMs + 5_000,
+      user: "postgres",
+      cwd: nodeDirOf(node)
+    })
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n--- last lines of ${node.logFile} ---\n${tailLog(node.logFile)}`)
+  }
+  const pid = livePid(node)
+  if (pid === undefined) throw new Error(`${node.name} started but no live postmaster pid\n${tailLog(node.logFile)}`)
+  return pid
+}
+
+/** Immediate stop (crash-like, like `pg_ctl -m immediate`), bounded, SIGKILL after the bound. */
+export const stopPgServer = async (node: NodeInfo, timeoutMs: number): Promise<void> => {
+  const pid = livePid(node)
+  // Anything left running in the node dir: the postmaster, its backends, orphans of an earlier kill -9.
+  const all = processesIn(nodeDirOf(node))
+  // A frozen node must be resumed, or it would never act on the stop signal.
+  for (const p of all) signal(p, "SIGCONT")
+  if (pid !== undefined) signal(pid, "SIGQUIT")
+  const left = await waitGone(pid === undefined ? all : [pid, ...all], timeoutMs)
+  for (const p of left) signal(p, "SIGKILL")
+  const stuck = await waitGone(left, 5_000)
+  if (stuck.length > 0) throw new Error(`${node.name}: processes ${stuck.join(", ")} survived SIGKILL`)
+}
+
+/** Waits until a PG replica's WAL receiver is streaming from the primary. */
+export const waitPgStreaming = (node: NodeInfo, timeoutMs: number): Promise<true> =>
+  waitFor(async () => {
+    const rows = await pgAdminQuery<{ status: string }>(node, "SELECT status FROM pg_stat_wal_receiver")
+    return rows[0]?.status === "streaming" ? true : undefined
+  }, { what: `${node.name} to stream WAL from the primary`, timeoutMs, logFile: node.logFile })
+
+/** Creates and starts a PG primary and its streaming replicas; returns them with their pids. */
+export const createPostgresCluster = async (
+  nodes: ReadonlyArray<NodeInfo>,
+  timeoutMs: number
+): Promise<ClusterNodes> => {
+  const [primary, ...replicas] = nodes as [NodeInfo, ...Array<NodeInfo>]
+  makeOwnedDirs("postgres", [join(nodeDirOf(primary), ".."), ...nodes.map(nodeDirOf)])
+  await run(
+    join(PG_BIN, "initdb"),
+    [
+      "-D",
+      primary.dataDir,
+      "-U",
+      "postgres",
+      "--auth=trust",
+      "--no-sync",
+      "--no-instructions",
+      "-E",
+      "UTF8",
+      "--locale=C"
+    ],
+    { what: `initdb of ${primary.name}`, timeoutMs, user: "postgres", cwd: nodeDirOf(primary) }
+  )
+  appendFileSync(join(primary.dataDir, "postgresql.conf"), baseConfig + nodeConfig(primary))
+  writeFileSync(join(primary.dataDir, "pg_hba.conf"), hba)
+  const primaryPid = await startPgServer(primary, timeoutMs)
+
+  // Everything created before the base backups is copied to the replicas as is.
+  await pgAdminQuery(primary, `CREATE ROLE ${APP_USER} LOGIN PASSWORD '${APP_PASSWORD}'`)
+  await pgAdminQuery(primary, `CREATE DATABASE ${DATABASE} OWNER ${APP_USER}`)
+  await pgAdminQuery(primary, `GRANT ALL ON SCHEMA public TO ${APP_USER}`, [], DATABASE)
+  // Marker table for replication checks, outside the app database so it never shows up in app tests.
+  await pgAdminQuery(primary, "CREATE TABLE fastorm_cluster_marker (id text PRIMARY KEY, at timestamptz DEFAULT now())")
+
+  const started = await Promise.all(replicas.map(async (replica, i) => {
+    // A slot per replica: the primary keeps the WAL a stopped replica needs to catch up.
+    await run(
+      join(PG_BIN, "pg_basebackup"),
+      [
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(primary.port),
+        "-U",
+        "postgres",
+        "-D",
+        replica.dataDir,
+        "-R",
+        "-X",
+        "stream",
+        "-c",
+        "fast",
+        "-C",
+        "-S",
+        `replica_${i + 1}`,
+        "--no-sync"
+      ],
+      { what: `pg_basebackup of ${replica.name}`, timeoutMs, user: "postgres", cwd: nodeDirOf(replica) }
+    )
+    appendFileSync(join(replica.dataDir, "postgresql.conf"), nodeConfig(replica))
+    const pid = await startPgServer(replica, timeoutMs)
+    return { ...replica, pid }
+  }))
+  return { primary: { ...primary, pid: primaryPid }, replicas: started }
+}
