@@ -1,0 +1,42 @@
+/**
+ * The services every repository and query runs against. Core knows nothing of drivers or routing: the adapters and
+ * replication packages (or `Testing`) provide these tags.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+
+/** The client used for ordinary reads; may route each statement to a different replica. */
+export class ReadConnection extends Context.Tag("@fastorm/core/ReadConnection")<
+  ReadConnection,
+  SqlClient.SqlClient
+>() {}
+
+/** The client of the primary: every write, every forced or locking read, and every transaction. */
+export class WriteConnection extends Context.Tag("@fastorm/core/WriteConnection")<
+  WriteConnection,
+  SqlClient.SqlClient
+>() {}
+
+/**
+ * While true, every read goes to the primary. Set by `Database.transaction`, `Database.forceWrite`, forced reads;
+ * a routing `ReadConnection` checks it per statement.
+ */
+export class WriteOnly extends Context.Reference<WriteOnly>()("@fastorm/core/WriteOnly", {
+  defaultValue: () => false
+}) {}
+
+/** What the primary's server can do; the adapters package provides it from the detected server version. */
+export interface DialectFeaturesShape {
+  /**
+   * `INSERT ... RETURNING`. Undefined: decide by dialect (pg and sqlite yes, mysql no). MariaDB 10.5+ has it;
+   * MySQL has none.
+   */
+  readonly supportsReturning?: boolean | undefined
+  /** `UPDATE ... RETURNING`. Undefined: pg and sqlite yes, mysql no (MariaDB 10.11 has no UPDATE ... RETURNING). */
+  readonly supportsUpdateReturning?: boolean | undefined
+}
+
+/** Server features of the primary that change the SQL core emits. */
+export class DialectFeatures extends Context.Reference<DialectFeatures>()("@fastorm/core/DialectFeatures", {
+  defaultValue: (): DialectFeaturesShape => ({})
+}) {}

@@ -1,0 +1,171 @@
+/**
+ * Transactions on the primary and the `WriteOnly` switch.
+ *
+ * @effect/sql 0.52's `withTransaction` turns COMMIT/ROLLBACK failures into defects and lets sibling fibers reuse one
+ * savepoint name, so the transaction is implemented here over `client.reserve`: one reserved connection on
+ * `WriteConnection`, published through `SqlClient.TransactionConnection` so every statement of the write client
+ * (and, in v3, of any client) runs on it, with typed outcomes and serialised savepoints.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import { WriteConnection, WriteOnly } from "./Connections.js"
+import { TransactionOutcomeUnknown } from "./Errors.js"
+import { isServerAnswer } from "./internal/sqlErrors.js"
+
+/** The state of the innermost open transaction level (internal, but exported for the other packages' tests). */
+export interface TransactionState {
+  readonly connection: Connection
+  readonly depth: number
+  /** Taken by each nested transaction opened directly at this level, so sibling savepoints never interleave. */
+  readonly lock: Effect.Semaphore
+}
+
+/** The innermost open `Database.transaction` level, if any. */
+export class CurrentTransaction extends Context.Tag("@fastorm/core/CurrentTransaction")<
+  CurrentTransaction,
+  TransactionState
+>() {}
+
+/** Runs `effect` with `WriteOnly` set: every read inside goes to the primary. */
+export const forceWrite = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.provideService(effect, WriteOnly, true)
+
+/** Whether the current fiber is inside `Database.transaction`. */
+export const inTransaction: Effect.Effect<boolean> = Effect.map(
+  Effect.serviceOption(CurrentTransaction),
+  Option.isSome
+)
+
+const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(effect, (context: Context.Context<R>) =>
+    context.pipe(
+      Context.add(CurrentTransaction, state),
+      Context.add(SqlClient.TransactionConnection, [state.connection, state.depth] as const),
+      Context.add(WriteOnly, true)
+    ) as Context.Context<R>)
+
+let savepointCounter = 0
+
+const unprepared = (connection: Connection, sql: string) =>
+  Effect.asVoid(connection.executeUnprepared(sql, [], undefined))
+
+/** Adds a cleanup failure after the original cause, so the caller sees both and the original comes first. */
+const withCleanupFailure = <E>(cause: Cause.Cause<E>, cleanup: Exit.Exit<void, SqlError>): Cause.Cause<E | SqlError> =>
+  Exit.isFailure(cleanup) ? Cause.sequential(cause, cleanup.cause) : cause
+
+const nested = <A, E, R>(
+  parent: TransactionState,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError, R> =>
+  parent.lock.withPermits(1)(
+    Effect.uninterruptibleMask((restore) =>
+      Effect.gen(function*() {
+        // A fresh name per savepoint: never reused, even by concurrent siblings (the bug of @effect/sql 0.52).
+        const name = `fastorm_sp_${++savepointCounter}`
+        const { connection } = parent
+        yield* unprepared(connection, `SAVEPOINT ${name}`)
+        const level: TransactionState = {
+          connection,
+          depth: parent.depth + 1,
+          lock: yield* Effect.makeSemaphore(1)
+        }
+        const exit = yield* Effect.exit(provideLevel(restore(effect), level))
+        if (Exit.isSuccess(exit)) {
+          yield* unprepared(connection, `RELEASE SAVEPOINT ${name}`)
+          return exit.value
+        }
+        const rollback = yield* Effect.exit(
+          Effect.zipRight(
+            unprepared(connection, `ROLLBACK TO SAVEPOINT ${name}`),
+            unprepared(connection, `RELEASE SAVEPOINT ${name}`)
+          )
+        )
+        return yield* Effect.failCause(withCleanupFailure(exit.cause, rollback))
+      })
+    )
+  )
+
+const outer = <A, E, R>(
+  client: SqlClient.SqlClient,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const connection = yield* restore(Scope.extend(client.reserve, scope)).pipe(
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
+      )
+      // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
+      const begin = client.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => "BEGIN" })
+      const begun = yield* Effect.exit(unprepared(connection, begin))
+      if (Exit.isFailure(begun)) {
+        yield* Scope.close(scope, begun)
+        return yield* Effect.failCause(begun.cause)
+      }
+      const level: TransactionState = {
+        connection,
+        depth: 0,
+        lock: yield* Effect.makeSemaphore(1)
+      }
+      const exit = yield* Effect.exit(provideLevel(restore(effect), level))
+      if (Exit.isSuccess(exit)) {
+        const commit = yield* Effect.exit(unprepared(connection, "COMMIT"))
+        // A failed commit leaves the connection suspect: the scope closes with the failure so pools can drop it.
+        yield* Scope.close(scope, commit)
+        if (Exit.isSuccess(commit)) return exit.value
+        const error = Cause.failureOption(commit.cause)
+        if (Option.isSome(error) && !isServerAnswer(error.value)) {
+          // No answer from the server: the commit may have been applied. Typed, never retried.
+          return yield* Effect.fail(new TransactionOutcomeUnknown({ cause: error.value }))
+        }
+        // The server refused the commit (e.g. a deferred constraint): the transaction is rolled back.
+        return yield* Effect.failCause(commit.cause)
+      }
+      const rollback = yield* Effect.exit(unprepared(connection, "ROLLBACK"))
+      yield* Scope.close(scope, Exit.isFailure(rollback) ? rollback : exit)
+      return yield* Effect.failCause(withCleanupFailure(exit.cause, rollback))
+    })
+  )
+
+/**
+ * Runs `effect` in one transaction on the primary (`WriteConnection`) with `WriteOnly` set, so every read inside
+ * runs on the transaction's own connection. Nested calls become savepoints, serialised per level. Failure or
+ * interruption rolls back; a connection lost during COMMIT fails with `TransactionOutcomeUnknown`.
+ */
+export const transaction = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown, R | WriteConnection> =>
+  Effect.flatMap(Effect.serviceOption(CurrentTransaction), (current) => {
+    if (Option.isSome(current)) return nested(current.value, effect)
+    return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (foreign) => {
+      if (Option.isSome(foreign)) {
+        // Inside a plain @effect/sql `withTransaction`: reserving another connection could deadlock (sqlite) or
+        // escape it, so nest on its connection instead.
+        const [connection, depth] = foreign.value
+        return Effect.flatMap(
+          Effect.makeSemaphore(1),
+          (lock) => nested({ connection, depth, lock }, effect)
+        )
+      }
+      return Effect.flatMap(WriteConnection, (client) => outer(client, effect))
+    })
+  })
+
+/**
+ * Runs `effect` on one connection of the primary: as is inside a transaction, else in a new transaction. Used for
+ * write-then-read-back sequences on servers without RETURNING.
+ */
+export const onOneConnection = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown, R | WriteConnection> =>
+  Effect.flatMap(
+    Effect.serviceOption(SqlClient.TransactionConnection),
+    (current) => Option.isSome(current) ? effect : transaction(effect)
+  )

@@ -1,0 +1,152 @@
+/**
+ * Test layers for users of @fastorm/core: SQLite connections (a primary file plus a real read-only reader on it)
+ * and a recording layer that shows where each statement ran.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { ReadConnection, WriteConnection } from "./Connections.js"
+
+/** Options of the SQLite test layer. */
+export interface SqliteOptions {
+  /** The database file; default: a fresh file in a temporary directory, removed when the layer is released. */
+  readonly filename?: string | undefined
+}
+
+/**
+ * `WriteConnection` on a SQLite file in WAL mode and `ReadConnection` on a second, `readonly` connection to the same
+ * file: a write through the reader fails with SQLITE_READONLY, like a write reaching a replica would.
+ */
+export const sqlite = (options?: SqliteOptions): Layer.Layer<ReadConnection | WriteConnection> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    // Loaded on demand so importing @fastorm/core never loads the native better-sqlite3 module.
+    const { make } = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
+    let filename = options?.filename
+    if (filename === undefined) {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fastorm-sqlite-"))),
+        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      filename = Path.join(dir, "primary.db")
+    }
+    // The primary creates the file and switches it to WAL before the reader opens it read-only.
+    const write = yield* make({ filename })
+    const read = yield* make({ filename, readonly: true })
+    return Context.make(WriteConnection, write).pipe(Context.add(ReadConnection, read))
+  })).pipe(Layer.provide(Reactivity.layer))
+
+/** One statement as seen by the recording layer. */
+export interface StatementRecord {
+  /** Which service's client the connection came from. */
+  readonly role: "read" | "write"
+  /** The alias given to that client (e.g. "primary", "replica-1"). */
+  readonly alias: string
+  /** A number per reserved connection: one pooled connection held for one statement, or for a whole transaction. */
+  readonly connection: number
+  readonly sql: string
+  readonly params: ReadonlyArray<unknown>
+}
+
+/** The log of the recording layer. */
+export interface RecorderShape {
+  /** Every statement so far, in order (recorded before it is sent, so failed statements appear too). */
+  readonly records: Effect.Effect<ReadonlyArray<StatementRecord>>
+  /** Forgets the records so far. */
+  readonly clear: Effect.Effect<void>
+}
+
+/** Access to the statements recorded by `recording`. */
+export class Recorder extends Context.Tag("@fastorm/core/Testing/Recorder")<Recorder, RecorderShape>() {}
+
+/** Options of `recording`. */
+export interface RecordingOptions {
+  readonly readAlias?: string | undefined
+  readonly writeAlias?: string | undefined
+}
+
+interface Log {
+  readonly records: Array<StatementRecord>
+  next: number
+}
+
+const wrapConnection = (
+  connection: Connection,
+  tag: Pick<StatementRecord, "role" | "alias" | "connection">,
+  log: Log
+): Connection => {
+  const record = (sql: string, params: ReadonlyArray<unknown>) =>
+    Effect.sync(() => {
+      log.records.push({ ...tag, sql, params })
+    })
+  return {
+    execute: (sql, params, transformRows) =>
+      Effect.zipRight(record(sql, params), connection.execute(sql, params, transformRows)),
+    executeRaw: (sql, params) => Effect.zipRight(record(sql, params), connection.executeRaw(sql, params)),
+    executeValues: (sql, params) => Effect.zipRight(record(sql, params), connection.executeValues(sql, params)),
+    executeUnprepared: (sql, params, transformRows) =>
+      Effect.zipRight(record(sql, params), connection.executeUnprepared(sql, params, transformRows)),
+    executeStream: (sql, params, transformRows) =>
+      Stream.concat(
+        Stream.drain(Stream.fromEffect(record(sql, params))),
+        connection.executeStream(sql, params, transformRows)
+      )
+  }
+}
+
+/**
+ * A client that runs every statement on a connection reserved from `client` and records it. Its compiler and row
+ * transforms are the wrapped client's own (read from a statement it builds, since the client does not expose them).
+ */
+const makeRecordingClient = (
+  client: SqlClient.SqlClient,
+  role: "read" | "write",
+  alias: string,
+  log: Log
+): Effect.Effect<SqlClient.SqlClient, never, Reactivity.Reactivity> => {
+  const probe = client.unsafe("SELECT 1") as unknown as {
+    readonly compiler: SqlClient.SqlClient.MakeOptions["compiler"]
+    readonly transformRows: SqlClient.SqlClient.MakeOptions["transformRows"]
+  }
+  const acquirer: Effect.Effect<Connection, SqlError, import("effect/Scope").Scope> = Effect.map(
+    client.reserve,
+    (connection) => wrapConnection(connection, { role, alias, connection: ++log.next }, log)
+  )
+  return SqlClient.make({
+    acquirer,
+    transactionAcquirer: acquirer,
+    compiler: probe.compiler,
+    transformRows: probe.transformRows,
+    spanAttributes: [["fastorm.alias", alias]]
+  })
+}
+
+/**
+ * Wraps the `ReadConnection` and `WriteConnection` provided to it and records, for each statement, which of them
+ * it ran on (role, alias and connection number). `Database.transaction` reserves through the recorded write client,
+ * so statements inside a transaction show the write role and one connection number.
+ */
+export const recording = (
+  options?: RecordingOptions
+): Layer.Layer<ReadConnection | WriteConnection | Recorder, never, ReadConnection | WriteConnection> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const log: Log = { records: [], next: 0 }
+    const read = yield* makeRecordingClient(yield* ReadConnection, "read", options?.readAlias ?? "read", log)
+    const write = yield* makeRecordingClient(yield* WriteConnection, "write", options?.writeAlias ?? "write", log)
+    return Context.make(ReadConnection, read).pipe(
+      Context.add(WriteConnection, write),
+      Context.add(Recorder, {
+        records: Effect.sync(() => [...log.records]),
+        clear: Effect.sync(() => {
+          log.records.length = 0
+        })
+      })
+    )
+  })).pipe(Layer.provide(Reactivity.layer))

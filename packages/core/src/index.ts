@@ -1,0 +1,29 @@
+/** Connection services (`ReadConnection`, `WriteConnection`, `WriteOnly`, `DialectFeatures`). */
+export * from "./Connections.js"
+
+/** Connection services as a namespace. */
+export * as Connections from "./Connections.js"
+
+/** `Database.transaction`, `Database.forceWrite`. */
+export * as Database from "./Database.js"
+
+/** Typed errors. */
+export * as Errors from "./Errors.js"
+
+/** The error classes, also at top level for `Effect.catchTag` users. */
+export * from "./Errors.js"
+
+/** @effect/sql's Model (without makeRepository / makeDataLoaders). */
+export * as Model from "./Model.js"
+
+/** The immutable query builder. */
+export * as Query from "./Query.js"
+
+/** `Repository.make(Model, { table, idColumn })`. */
+export * as Repository from "./Repository.js"
+
+/** SQLite and recording test layers. */
+export * as Testing from "./Testing.js"
+
+/** effect's Schema, for model fields. */
+export * as Schema from "effect/Schema"
