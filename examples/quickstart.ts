@@ -35,7 +35,9 @@ const program = Effect.gen(function*() {
     ])
   }`
 
-  const users = yield* reader<{ id: number; name: string; status: string }>`SELECT id, name, status FROM users ORDER BY id`
+  const users = yield* reader<
+    { id: number; name: string; status: string }
+  >`SELECT id, name, status FROM users ORDER BY id`
   yield* Console.log("Read through the read-only connection:")
   yield* Console.table(users)
 
@@ -46,10 +48,13 @@ const program = Effect.gen(function*() {
   yield* Console.log(`A write through the reader is refused: ${refused}`)
 
   const detected = yield* adapter.detectFeatures(reader)
-  yield* Console.log(`\nDetected ${detected.version.product} ${detected.version.major}.${detected.version.minor}.${detected.version.patch}, features:`)
+  yield* Console.log(
+    `\nDetected ${detected.version.product} ${detected.version.major}.${detected.version.minor}.${detected.version.patch}, features:`
+  )
   yield* Console.table(detected.features)
 
-  const pragma = (name: string) => Effect.map(writer.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), (rows) => Object.values(rows[0] ?? {})[0])
+  const pragma = (name: string) =>
+    Effect.map(writer.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), (rows) => Object.values(rows[0] ?? {})[0])
   yield* Console.log("Configuration applied, as the writer connection reports it:")
   yield* Console.table({
     journal_mode: yield* pragma("journal_mode"),

@@ -6,7 +6,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import type { ConnectionFailed } from "./AdapterError.js"
+import type { ConnectionFailed, UnrecognizedServerVersion } from "./AdapterError.js"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { DatabaseFeatures, ServerVersion } from "./DatabaseFeatures.js"
 import type { Dialect, DriverPackage } from "./Dialect.js"
@@ -48,7 +48,9 @@ export interface DatabaseAdapter<C extends OptimalConfig = OptimalConfig> {
     options?: NodeClientOptions
   ) => Effect.Effect<SqlClient.SqlClient, ConnectionFailed, Scope.Scope | Reactivity.Reactivity>
   /** Asks the live server for its product and version and derives the features from the static table. */
-  readonly detectFeatures: (client: SqlClient.SqlClient) => Effect.Effect<DetectedFeatures, ConnectionFailed>
+  readonly detectFeatures: (
+    client: SqlClient.SqlClient
+  ) => Effect.Effect<DetectedFeatures, ConnectionFailed | UnrecognizedServerVersion>
 }
 
 /** Options common to every adapter constructor. */

@@ -36,4 +36,5 @@ export const create = (
 export const getOptimalEngineConfig = (
   url: string | Redacted.Redacted<string>,
   options: AdapterOptions = {}
-): Effect.Effect<OptimalConfig, AdapterCreateError> => Effect.map(create(url, options), (adapter) => adapter.optimalConfig)
+): Effect.Effect<OptimalConfig, AdapterCreateError> =>
+  Effect.map(create(url, options), (adapter) => adapter.optimalConfig)

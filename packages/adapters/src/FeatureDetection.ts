@@ -3,9 +3,12 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import { ConnectionFailed } from "./AdapterError.js"
+import type { UnrecognizedServerVersion } from "./AdapterError.js"
 import type { DatabaseFeatures, ServerVersion } from "./DatabaseFeatures.js"
 import * as Features from "./DatabaseFeatures.js"
+import type { Dialect } from "./Dialect.js"
 
 /** What a server said about itself, and the features that follow. */
 export interface DetectedFeatures {
@@ -13,28 +16,38 @@ export interface DetectedFeatures {
   readonly features: DatabaseFeatures
 }
 
+const versionQuery = (
+  client: SqlClient.SqlClient
+): readonly [Dialect, Effect.Effect<ReadonlyArray<{ v: unknown }>, unknown>] =>
+  client.onDialectOrElse({
+    // server_version_num is machine-readable; server_version carries distribution suffixes.
+    pg: () => ["postgresql", client<{ v: unknown }>`SELECT current_setting('server_version_num') AS v`] as const,
+    // VERSION() is what tells MariaDB from MySQL ("10.11.6-MariaDB-log").
+    mysql: () => ["mysql", client<{ v: unknown }>`SELECT VERSION() AS v`] as const,
+    sqlite: () => ["sqlite", client<{ v: unknown }>`SELECT sqlite_version() AS v`] as const,
+    orElse: () => ["postgresql", Effect.fail("FastORM supports PostgreSQL, MySQL/MariaDB and SQLite only")] as const
+  })
+
 /** Asks the server for its product and version (`server_version_num`, `VERSION()`, `sqlite_version()`). */
 export const detectServerVersion = (
   client: SqlClient.SqlClient,
   node = "database"
-): Effect.Effect<ServerVersion, ConnectionFailed> =>
-  client.onDialectOrElse({
-    pg: () =>
-      Effect.map(
-        client<{ v: string }>`SELECT current_setting('server_version_num') AS v`,
-        (rows) => Features.fromPostgresVersionNum(String(rows[0]?.v ?? ""))
-      ),
-    mysql: () => Effect.map(client<{ v: string }>`SELECT VERSION() AS v`, (rows) => Features.fromMysqlVersion(String(rows[0]?.v ?? ""))),
-    sqlite: () => Effect.map(client<{ v: string }>`SELECT sqlite_version() AS v`, (rows) => Features.fromSqliteVersion(String(rows[0]?.v ?? ""))),
-    orElse: () => Effect.dieMessage("FastORM supports PostgreSQL, MySQL/MariaDB and SQLite only")
-  }).pipe(
-    Effect.flatten,
-    Effect.mapError((cause) => new ConnectionFailed({ node, cause }))
+): Effect.Effect<ServerVersion, ConnectionFailed | UnrecognizedServerVersion> => {
+  const [dialect, query] = versionQuery(client)
+  return query.pipe(
+    Effect.mapError((cause) => new ConnectionFailed({ node, cause })),
+    Effect.flatMap((rows) =>
+      Either.match(Features.parseServerVersion(dialect, String(rows[0]?.v ?? "")), {
+        onLeft: Effect.fail,
+        onRight: Effect.succeed
+      })
+    )
   )
+}
 
 /** Detects the server version and derives its features from the static table. */
 export const detectFeatures = (
   client: SqlClient.SqlClient,
   node = "database"
-): Effect.Effect<DetectedFeatures, ConnectionFailed> =>
+): Effect.Effect<DetectedFeatures, ConnectionFailed | UnrecognizedServerVersion> =>
   Effect.map(detectServerVersion(client, node), (version) => ({ version, features: Features.featuresFor(version) }))

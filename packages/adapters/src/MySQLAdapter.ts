@@ -25,7 +25,10 @@ const sslFrom = (url: ConnectionUrl): MysqlNode.MysqlEndpoint["ssl"] => {
 }
 
 /** Makes the MySQL / MariaDB adapter for a parsed `mysql://` or `mariadb://` URL. */
-export const make = (url: ConnectionUrl, options: AdapterOptions<OptimalConfig.MysqlOptimalConfig> = {}): MySQLAdapter =>
+export const make = (
+  url: ConnectionUrl,
+  options: AdapterOptions<OptimalConfig.MysqlOptimalConfig> = {}
+): MySQLAdapter =>
   makeAdapter({
     url,
     options,

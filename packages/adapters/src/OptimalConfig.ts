@@ -79,7 +79,9 @@ export type OptimalConfig = PostgresOptimalConfig | MysqlOptimalConfig | SqliteO
 
 /** User overrides of an optimal configuration: every field optional, durations in any Effect form. */
 export type ConfigOverrides<C extends OptimalConfig> = {
-  readonly [K in Exclude<keyof C, "dialect">]?: (C[K] extends Duration.Duration ? Duration.DurationInput : C[K]) | undefined
+  readonly [K in Exclude<keyof C, "dialect">]?:
+    | (C[K] extends Duration.Duration ? Duration.DurationInput : C[K])
+    | undefined
 }
 
 /** The PostgreSQL defaults. */
@@ -135,7 +137,9 @@ export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverri
 }
 
 /** The Node pool bounds a configuration maps to: `min` connections kept, `max` connections at most. */
-export const poolBounds = (config: PostgresOptimalConfig | MysqlOptimalConfig): { readonly min: number; readonly max: number } => ({
+export const poolBounds = (
+  config: PostgresOptimalConfig | MysqlOptimalConfig
+): { readonly min: number; readonly max: number } => ({
   min: config.poolSize,
   max: config.poolSize + config.maxOverflow
 })

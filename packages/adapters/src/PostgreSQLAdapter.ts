@@ -5,15 +5,17 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
-import * as PgNode from "./internal/pgClient.js"
 import { makeAdapter } from "./internal/adapter.js"
+import * as PgNode from "./internal/pgClient.js"
 import * as OptimalConfig from "./OptimalConfig.js"
 
 /** The PostgreSQL adapter type. */
 export type PostgreSQLAdapter = DatabaseAdapter<OptimalConfig.PostgresOptimalConfig>
 
 /** The URL query options that tune the configuration (libpq names), below explicit overrides. */
-export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides<OptimalConfig.PostgresOptimalConfig> => {
+export const configFromUrl = (
+  url: ConnectionUrl
+): OptimalConfig.ConfigOverrides<OptimalConfig.PostgresOptimalConfig> => {
   const o = url.options
   const num = (key: string) => {
     const n = o[key] === undefined ? NaN : Number(o[key])
@@ -45,7 +47,10 @@ const sslFrom = (url: ConnectionUrl): PgNode.PgEndpoint["ssl"] => {
 }
 
 /** Makes the PostgreSQL adapter for a parsed `postgres://` URL. */
-export const make = (url: ConnectionUrl, options: AdapterOptions<OptimalConfig.PostgresOptimalConfig> = {}): PostgreSQLAdapter =>
+export const make = (
+  url: ConnectionUrl,
+  options: AdapterOptions<OptimalConfig.PostgresOptimalConfig> = {}
+): PostgreSQLAdapter =>
   makeAdapter({
     url,
     options,

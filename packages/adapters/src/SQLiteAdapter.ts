@@ -22,7 +22,10 @@ export const bundledVersion = (): string => {
 }
 
 /** Makes the SQLite adapter for a parsed `sqlite://` URL. */
-export const make = (url: ConnectionUrl, options: AdapterOptions<OptimalConfig.SqliteOptimalConfig> = {}): SQLiteAdapter =>
+export const make = (
+  url: ConnectionUrl,
+  options: AdapterOptions<OptimalConfig.SqliteOptimalConfig> = {}
+): SQLiteAdapter =>
   makeAdapter({
     url,
     options,

@@ -1,8 +1,8 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { loadCluster } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
 const cluster = loadCluster()
@@ -55,7 +55,9 @@ describe("MariaDB adapter on the live cluster", () => {
       const client = yield* adapter.makeClient()
       const ids = yield* Effect.forEach(
         Array.from({ length: 9 }),
-        () => Effect.map(client<{ id: number }>`SELECT CONNECTION_ID() AS id, SLEEP(0.1) AS s`, (rows) => Number(rows[0]!.id)),
+        () =>
+          Effect.map(client<{ id: number }>`SELECT CONNECTION_ID() AS id, SLEEP(0.1) AS s`, (rows) =>
+            Number(rows[0]!.id)),
         { concurrency: 9 }
       )
       expect(new Set(ids).size).toBe(3)

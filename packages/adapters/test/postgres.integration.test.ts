@@ -58,7 +58,8 @@ describe("PostgreSQL adapter on the live cluster", () => {
       const client = yield* adapter.makeClient()
       const pids = yield* Effect.forEach(
         Array.from({ length: 9 }),
-        () => Effect.map(client<{ pid: number }>`SELECT pg_backend_pid() AS pid, pg_sleep(0.1)`, (rows) => rows[0]!.pid),
+        () =>
+          Effect.map(client<{ pid: number }>`SELECT pg_backend_pid() AS pid, pg_sleep(0.1)`, (rows) => rows[0]!.pid),
         { concurrency: 9 }
       )
       expect(new Set(pids).size).toBe(3)

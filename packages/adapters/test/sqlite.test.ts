@@ -1,6 +1,6 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
-import { describe, expect, it } from "@effect/vitest"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -68,7 +68,9 @@ describe("SQLite adapter", () => {
       const client = yield* adapter.makeClient()
       const detected = yield* adapter.detectFeatures(client)
       expect(detected.version.product).toBe("sqlite")
-      expect(`${detected.version.major}.${detected.version.minor}.${detected.version.patch}`).toBe(SQLiteAdapter.bundledVersion())
+      expect(`${detected.version.major}.${detected.version.minor}.${detected.version.patch}`).toBe(
+        SQLiteAdapter.bundledVersion()
+      )
       expect(detected.features).toEqual(DatabaseFeatures.featuresFor(detected.version))
       // better-sqlite3 12 bundles SQLite 3.5x: everything the table gates on version is there.
       expect(detected.features.supportsReturning && detected.features.supportsJsonFields).toBe(true)

@@ -37,6 +37,7 @@ export const makeAdapter = <C extends OptimalConfig.OptimalConfig>(spec: Adapter
   const { url } = spec
   const name = spec.options.name ?? Url.describe(url)
   const optimalConfig = OptimalConfig.merge(OptimalConfig.merge(spec.defaults, spec.fromUrl), spec.options.config)
+  const secrets = url.password === undefined ? [] : [url.password]
   const assumedVersion = Features.parseVersion(url.dialect, spec.options.serverVersion ?? spec.defaultVersion)
   return {
     dialect: url.dialect,
@@ -55,13 +56,16 @@ export const makeAdapter = <C extends OptimalConfig.OptimalConfig>(spec: Adapter
           yield* client`SELECT 1`.pipe(
             Effect.timeoutFail({
               duration: timeout,
-              onTimeout: () => new ConnectionFailed({ node: name, reason: `no answer within ${Duration.format(timeout)}` })
+              onTimeout: () =>
+                new ConnectionFailed({ node: name, reason: `no answer within ${Duration.format(timeout)}`, secrets })
             })
           )
         }
         return client
       }).pipe(
-        Effect.mapError((cause) => cause._tag === "ConnectionFailed" ? cause : new ConnectionFailed({ node: name, cause }))
+        Effect.mapError((cause) =>
+          cause._tag === "ConnectionFailed" ? cause : new ConnectionFailed({ node: name, cause, secrets })
+        )
       ),
     detectFeatures: (client) => FeatureDetection.detectFeatures(client, name)
   }

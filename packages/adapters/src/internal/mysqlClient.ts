@@ -6,10 +6,11 @@
  * ONLY`), and mysql2's pool waits for a free connection without any bound. This client keeps the same compiler and
  * row semantics and adds those three things.
  */
+import type { Reactivity } from "@effect/experimental/Reactivity"
+import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import * as Client from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,7 +18,6 @@ import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as Mysql from "mysql2"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
@@ -97,7 +97,13 @@ export const make = (
           queueLimit: 0
         })
         pool.on("connection", (conn) => {
-          for (const statement of sessionStatements(config, isMariaDbHandshake(conn, endpoint.productHint), options.readOnly)) {
+          for (
+            const statement of sessionStatements(
+              config,
+              isMariaDbHandshake(conn, endpoint.productHint),
+              options.readOnly
+            )
+          ) {
             // A connection whose session settings failed must not serve: destroying it makes its next use fail.
             conn.query(statement, (error) => {
               if (error) conn.destroy()
@@ -131,8 +137,9 @@ export const make = (
         }
         done = true
         clearTimeout(timer)
-        if (cause) resume(Effect.fail(new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` })))
-        else resume(Effect.succeed(conn))
+        if (cause) {
+          resume(Effect.fail(new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` })))
+        } else resume(Effect.succeed(conn))
       })
       return Effect.sync(() => {
         done = true
@@ -163,16 +170,23 @@ export const make = (
 
     const asRows = (results: unknown): ReadonlyArray<any> => Array.isArray(results) ? results : []
 
-    const makeConnection = (withConn: <A>(f: (conn: Mysql.PoolConnection) => Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>): Connection => ({
+    const makeConnection = (
+      withConn: <A>(f: (conn: Mysql.PoolConnection) => Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>
+    ): Connection => ({
       execute: (sql, params, transformRows) =>
         withConn((conn) =>
-          Effect.map(run(conn, sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r))
+          Effect.map(run(conn, sql, params, false, "execute"), (r) =>
+            transformRows ? transformRows(asRows(r)) : asRows(r))
         ),
-      executeRaw: (sql, params) => withConn((conn) => run(conn, sql, params, false, "execute")),
+      executeRaw: (sql, params) =>
+        withConn((conn) => run(conn, sql, params, false, "execute")),
       executeValues: (sql, params) => withConn((conn) => Effect.map(run(conn, sql, params, true, "execute"), asRows)),
       executeUnprepared: (sql, params, transformRows) =>
         withConn((conn) =>
-          Effect.map(run(conn, sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r))
+          Effect.map(
+            run(conn, sql, params, false, "query"),
+            (r) => transformRows ? transformRows(asRows(r)) : asRows(r)
+          )
         ),
       executeStream: (sql, params, transformRows) =>
         Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows)))

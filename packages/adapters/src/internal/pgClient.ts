@@ -5,9 +5,9 @@
  * down must not fail the layer. Session settings travel in the startup packet (`options=-c ...`), so they cost no
  * round trip and hold on every connection the pool ever opens.
  */
+import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -42,7 +42,11 @@ export const startupOptions = (config: PostgresOptimalConfig, readOnly: boolean)
 }
 
 /** The pg pool configuration for one node. */
-export const poolConfig = (endpoint: PgEndpoint, config: PostgresOptimalConfig, options: PgNodeOptions): Pg.PoolConfig => {
+export const poolConfig = (
+  endpoint: PgEndpoint,
+  config: PostgresOptimalConfig,
+  options: PgNodeOptions
+): Pg.PoolConfig => {
   const bounds = poolBounds(config)
   return {
     host: endpoint.host,

@@ -4,9 +4,9 @@
  * better-sqlite3 is synchronous and @effect/sql-sqlite-node serialises every statement on one connection, so the
  * writer is a single connection by construction; readers open the same file `readonly`, which SQLite enforces.
  */
+import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
