@@ -72,6 +72,7 @@ interface Options {
   readonly user: string | undefined
   readonly password: string | undefined
   readonly host: string | undefined
+  readonly port: string | undefined
 }
 
 const readOptions = (raw: RawUrl, info: SchemeInfo, problems: Array<ConnectionProblem>): Options => {
@@ -80,6 +81,7 @@ const readOptions = (raw: RawUrl, info: SchemeInfo, problems: Array<ConnectionPr
   let user: string | undefined
   let password: string | undefined
   let host: string | undefined
+  let port: string | undefined
   const known = knownOptions[info.dialect]
   for (const { key, value } of raw.query === undefined ? [] : splitQuery(raw.query)) {
     if (key === undefined || value === undefined) {
@@ -94,10 +96,11 @@ const readOptions = (raw: RawUrl, info: SchemeInfo, problems: Array<ConnectionPr
     if (key === "password") password = value
     else if (key === "user") user = value
     else if (key === "host" && info.dialect === "postgresql") host = value
+    else if (key === "port" && info.dialect === "postgresql") port = value
     else if (isSecretKey(key)) secret[key] = value
     else plain[key] = value
   }
-  return { plain, secret, user, password, host }
+  return { plain, secret, user, password, host, port }
 }
 
 interface Location {
@@ -175,7 +178,10 @@ const readNetwork = (
   if (host !== false && host !== "" && options.host !== undefined) {
     problems.push(problem.malformed("the host is given both in the URL and as ?host="))
   }
-  const port = readPort(raw.port, problems)
+  if (raw.port !== undefined && raw.port !== "" && options.port !== undefined) {
+    problems.push(problem.malformed("the port is given both after the host and as ?port="))
+  }
+  const port = readPort(raw.port === undefined || raw.port === "" ? options.port : raw.port, problems)
   if (port === false) failed = true
   const database = readDatabase(raw.path, problems)
   if (database === false) failed = true

@@ -8,6 +8,7 @@ import type { Dialect } from "../Dialect.js"
 // uselibpqcompat, rejectUnauthorized) and search_path, which the adapter applies per session.
 const postgresql = [
   "host",
+  "port",
   "user",
   "password",
   "sslmode",
