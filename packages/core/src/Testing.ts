@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import type * as Scope from "effect/Scope"
 import { ReadConnection, WriteConnection } from "./Connections.js"
 
 /** Options of the SQLite test layer. */
@@ -115,7 +116,7 @@ const makeRecordingClient = (
     readonly compiler: SqlClient.SqlClient.MakeOptions["compiler"]
     readonly transformRows: SqlClient.SqlClient.MakeOptions["transformRows"]
   }
-  const acquirer: Effect.Effect<Connection, SqlError, import("effect/Scope").Scope> = Effect.map(
+  const acquirer: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.map(
     client.reserve,
     (connection) => wrapConnection(connection, { role, alias, connection: ++log.next }, log)
   )
