@@ -83,13 +83,14 @@ const readOptions = (raw: RawUrl, info: SchemeInfo, problems: Array<ConnectionPr
   let host: string | undefined
   let port: string | undefined
   const known = knownOptions[info.dialect]
-  for (const { key, value } of raw.query === undefined ? [] : splitQuery(raw.query)) {
+  for (const { hasValue, key, value } of raw.query === undefined ? [] : splitQuery(raw.query)) {
     if (key === undefined || value === undefined) {
       problems.push(problem.malformed("an option in the query string has invalid percent-encoding"))
       continue
     }
     if (!known.has(key)) {
-      problems.push(problem.unknownOption(key))
+      // A bare "?word" may be a password pasted in the wrong place: its name is not echoed.
+      problems.push(problem.unknownOption(hasValue ? key : ""))
       continue
     }
     // The credentials and the socket directory go to their own fields, so `options` never holds a secret.

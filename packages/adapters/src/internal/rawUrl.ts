@@ -82,11 +82,23 @@ export const decode = (s: string): string | undefined => {
 /** Splits a query string into decoded pairs, in order; undefined entries had broken percent-encoding. */
 export const splitQuery = (
   query: string
-): ReadonlyArray<{ readonly rawKey: string; readonly key: string | undefined; readonly value: string | undefined }> =>
+): ReadonlyArray<
+  {
+    readonly rawKey: string
+    readonly hasValue: boolean
+    readonly key: string | undefined
+    readonly value: string | undefined
+  }
+> =>
   query.split("&").filter((part) => part.length > 0).map((part) => {
     const eq = part.indexOf("=")
     const rawKey = eq >= 0 ? part.slice(0, eq) : part
     const rawValue = eq >= 0 ? part.slice(eq + 1) : ""
     // Form encoding ("+" for a space) is what URLSearchParams and pg-connection-string apply to the query.
-    return { rawKey, key: decode(rawKey.replace(/\+/g, " ")), value: decode(rawValue.replace(/\+/g, " ")) }
+    return {
+      rawKey,
+      hasValue: eq >= 0,
+      key: decode(rawKey.replace(/\+/g, " ")),
+      value: decode(rawValue.replace(/\+/g, " "))
+    }
   })
