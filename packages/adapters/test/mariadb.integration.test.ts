@@ -13,7 +13,7 @@ const variable = (client: SqlClient.SqlClient, name: string) =>
   Effect.map(client.unsafe<Record<string, unknown>>(`SELECT @@${name} AS v`), (rows) => String(rows[0]!.v))
 
 describe("MariaDB adapter on the live cluster", () => {
-  it.scoped("applies every optimal setting to the server session", () =>
+  it.scopedLive("applies every optimal setting to the server session", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
       const client = yield* adapter.makeClient({ verify: true })
@@ -22,10 +22,10 @@ describe("MariaDB adapter on the live cluster", () => {
       expect(yield* variable(client, "session.net_read_timeout")).toBe("30")
       expect(yield* variable(client, "session.net_write_timeout")).toBe("30")
       expect(Number(yield* variable(client, "session.max_statement_time"))).toBe(30)
-      expect(yield* variable(client, "session.transaction_read_only")).toBe("0")
+      expect(yield* variable(client, "session.tx_read_only")).toBe("0")
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("user overrides win: the statement bound really stops a long statement", () =>
+  it.scopedLive("user overrides win: the statement bound really stops a long statement", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {
         config: { statementTimeout: "1 second", readTimeout: "45 seconds" }
@@ -33,23 +33,25 @@ describe("MariaDB adapter on the live cluster", () => {
       const client = yield* adapter.makeClient()
       expect(Number(yield* variable(client, "session.max_statement_time"))).toBe(1)
       expect(yield* variable(client, "session.net_read_timeout")).toBe("45")
-      const [row] = yield* client<{ s: number }>`SELECT SLEEP(3) AS s`
-      // MariaDB interrupts SLEEP at max_statement_time and returns 1 instead of 0.
-      expect(Number(row!.s)).toBe(1)
+      const started = Date.now()
+      const error = yield* Effect.flip(client`SELECT SLEEP(3) AS s`)
+      // ER_STATEMENT_TIMEOUT: the server stopped it at max_statement_time.
+      expect((error.cause as { errno?: number }).errno).toBe(1969)
+      expect(Date.now() - started).toBeLessThan(2_500)
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a read-only client on a replica runs read-only sessions and the replica refuses the app user's writes", () =>
+  it.scopedLive("a read-only client on a replica runs read-only sessions and the replica refuses the app user's writes", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(replicaUrl)
       const client = yield* adapter.makeClient({ readOnly: true, verify: true })
-      expect(yield* variable(client, "session.transaction_read_only")).toBe("1")
+      expect(yield* variable(client, "session.tx_read_only")).toBe("1")
       expect(yield* variable(client, "global.read_only")).toBe("1")
       const plain = yield* adapter.makeClient()
       const error = yield* Effect.flip(plain`CREATE TABLE should_not_exist (id int)`)
       expect((error.cause as { errno?: number }).errno).toBe(1290)
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("the pool opens at most poolSize + maxOverflow connections", () =>
+  it.scopedLive("the pool opens at most poolSize + maxOverflow connections", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 2, maxOverflow: 1 } })
       const client = yield* adapter.makeClient()
@@ -63,7 +65,7 @@ describe("MariaDB adapter on the live cluster", () => {
       expect(new Set(ids).size).toBe(3)
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("detects MariaDB 10.11 and its own feature thresholds, not MySQL's", () =>
+  it.scopedLive("detects MariaDB 10.11 and its own feature thresholds, not MySQL's", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
       const client = yield* adapter.makeClient()
@@ -84,18 +86,24 @@ describe("MariaDB adapter on the live cluster", () => {
       })
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a frozen pool wait is bounded: acquiring beyond the pool gives a typed error within connectTimeout", () =>
+  it.scopedLive("waiting for a pooled connection is bounded by connectTimeout (mysql2 alone waits forever)", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {
         config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis" }
       })
-      const client = yield* adapter.makeClient()
+      const client = yield* adapter.makeClient({ verify: true })
+      const busy = yield* Effect.fork(client`SELECT SLEEP(2) AS s`)
+      yield* Effect.sleep("100 millis")
       const started = Date.now()
-      const results = yield* Effect.forEach([2, 0], (s) => Effect.either(client`SELECT SLEEP(${s}) AS s`), {
-        concurrency: 2
-      })
-      const failures = results.filter((r) => r._tag === "Left")
-      expect(failures.length).toBe(1)
-      expect(Date.now() - started).toBeGreaterThanOrEqual(1_900)
+      const error = yield* Effect.flip(client`SELECT 1 AS one`)
+      const waited = Date.now() - started
+      expect(error._tag).toBe("SqlError")
+      expect((error.cause as { code?: string }).code).toBe("ETIMEDOUT")
+      expect(waited).toBeGreaterThanOrEqual(250)
+      expect(waited).toBeLessThan(1_000)
+      yield* busy.await
+      // The pool recovers: the one connection serves again once free.
+      const [row] = yield* client<{ one: number }>`SELECT 1 AS one`
+      expect(Number(row!.one)).toBe(1)
     }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -17,7 +17,7 @@ const show = (client: { unsafe: (sql: string) => Effect.Effect<ReadonlyArray<any
   Effect.map(client.unsafe(`SHOW ${name}`), (rows) => String(Object.values(rows[0] as object)[0]))
 
 describe("PostgreSQL adapter on the live cluster", () => {
-  it.scoped("applies every optimal setting to the server session", () =>
+  it.scopedLive("applies every optimal setting to the server session", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(primaryUrl)
       const client = yield* adapter.makeClient({ verify: true })
@@ -29,7 +29,7 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect(yield* show(client, "default_transaction_read_only")).toBe("off")
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("user overrides win over URL options, which win over the defaults", () =>
+  it.scopedLive("user overrides win over URL options, which win over the defaults", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(`${primaryUrl}?application_name=from-url&statement_timeout=2500`, {
         config: { statementTimeout: "1500 millis", jit: true }
@@ -40,7 +40,7 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect(yield* show(client, "jit")).toBe("on")
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a read-only client on a replica runs read-only sessions and the replica refuses writes", () =>
+  it.scopedLive("a read-only client on a replica runs read-only sessions and the replica refuses writes", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(replicaUrl)
       const client = yield* adapter.makeClient({ readOnly: true, verify: true })
@@ -51,7 +51,7 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect((error.cause as { code?: string }).code).toBe("25006")
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("the pool opens at most poolSize + maxOverflow connections", () =>
+  it.scopedLive("the pool opens at most poolSize + maxOverflow connections", () =>
     Effect.gen(function*() {
       const name = `fastorm-pool-${process.pid}`
       const adapter = yield* pgAdapter(primaryUrl, { config: { poolSize: 2, maxOverflow: 1, applicationName: name } })
@@ -65,7 +65,27 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect(new Set(pids).size).toBe(3)
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("detects PostgreSQL 15 and the features of the static table", () =>
+  it.scopedLive("waiting for a pooled connection is bounded by connectTimeout", () =>
+    Effect.gen(function*() {
+      const adapter = yield* pgAdapter(primaryUrl, {
+        config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis" }
+      })
+      const client = yield* adapter.makeClient({ verify: true })
+      const busy = yield* Effect.fork(client`SELECT pg_sleep(1.5)`)
+      yield* Effect.sleep("100 millis")
+      const started = Date.now()
+      const error = yield* Effect.flip(client`SELECT 1 AS one`)
+      const waited = Date.now() - started
+      expect(error._tag).toBe("SqlError")
+      expect(String((error.cause as Error).message)).toContain("timeout")
+      expect(waited).toBeGreaterThanOrEqual(250)
+      expect(waited).toBeLessThan(1_000)
+      yield* busy.await
+      const [row] = yield* client<{ one: number }>`SELECT 1 AS one`
+      expect(row!.one).toBe(1)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("detects PostgreSQL 15 and the features of the static table", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(primaryUrl)
       const client = yield* adapter.makeClient()
@@ -86,9 +106,9 @@ describe("PostgreSQL adapter on the live cluster", () => {
       })
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a node that does not answer fails verification with a typed error, no password in it", () =>
+  it.scopedLive("a node that does not answer fails verification with a typed error, no password in it", () =>
     Effect.gen(function*() {
-      // A port nothing listens on: the primary's port + 7 is inside no cluster range we use.
+      // Port 9 (discard) has no listener on these machines: the connection is refused at once.
       const url = `postgres://app:S3cr3t-canary@127.0.0.1:9/fastorm`
       const adapter = yield* pgAdapter(url, { config: { connectTimeout: "2 seconds" } })
       const started = Date.now()
