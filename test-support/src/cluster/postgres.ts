@@ -22,6 +22,7 @@ full_page_writes = off
 shared_buffers = 16MB
 max_connections = 100
 max_wal_size = 256MB
+wal_keep_size = 64MB
 wal_receiver_timeout = 10s
 wal_sender_timeout = 10s
 wal_retrieve_retry_interval = 500ms
@@ -114,8 +115,14 @@ export const createPostgresCluster = async (
   // Marker table for replication checks, outside the app database so it never shows up in app tests.
   await pgAdminQuery(primary, "CREATE TABLE fastorm_cluster_marker (id text PRIMARY KEY, at timestamptz DEFAULT now())")
 
+  // A slot per replica keeps the WAL a stopped replica needs to catch up. Created (and reserving WAL) before any
+  // backup starts: with pg_basebackup -C, one backup's fast checkpoint could recycle WAL the other still streams.
+  const slots = replicas.map((_, i) => `replica_${i + 1}`)
+  for (const slot of slots) {
+    await pgAdminQuery(primary, "SELECT pg_create_physical_replication_slot($1, true)", [slot])
+  }
+
   const started = await Promise.all(replicas.map(async (replica, i) => {
-    // A slot per replica: the primary keeps the WAL a stopped replica needs to catch up.
     await run(
       join(PG_BIN, "pg_basebackup"),
       [
@@ -132,9 +139,8 @@ export const createPostgresCluster = async (
         "stream",
         "-c",
         "fast",
-        "-C",
         "-S",
-        `replica_${i + 1}`,
+        slots[i]!,
         "--no-sync"
       ],
       { what: `pg_basebackup of ${replica.name}`, timeoutMs, user: "postgres", cwd: nodeDirOf(replica) }
