@@ -169,3 +169,15 @@ export const onOneConnection = <A, E, R>(
     Effect.serviceOption(SqlClient.TransactionConnection),
     (current) => Option.isSome(current) ? effect : transaction(effect)
   )
+
+/**
+ * Runs `effect` outside any open transaction: its statements take their own connections again (in @effect/sql v3
+ * the transaction connection is one context entry shared by every client). For health probes, audit writes that
+ * must survive a rollback, or killing a session from the side. `WriteOnly` is left as it is.
+ */
+export const outsideTransaction = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(
+    effect,
+    (context: Context.Context<R>) =>
+      Context.omit(CurrentTransaction, SqlClient.TransactionConnection)(context) as Context.Context<R>
+  )

@@ -9,11 +9,11 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import type * as Scope from "effect/Scope"
 import { ReadConnection, WriteConnection } from "./Connections.js"
 
 /** Options of the SQLite test layer. */

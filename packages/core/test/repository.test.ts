@@ -3,10 +3,25 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
 import { ReadConnection, WriteConnection } from "../src/Connections.js"
+import { DialectFeatures } from "../src/Connections.js"
 import * as Database from "../src/Database.js"
+import * as Model from "../src/Model.js"
+import * as Repository from "../src/Repository.js"
 import * as Testing from "../src/Testing.js"
-import { Backend, backends, NodeRepo, UserRepo } from "./fixtures.js"
+import { Backend, backends, NodeRepo, User, UserRepo } from "./fixtures.js"
+
+const LONG = "c".repeat(70)
+
+/** A model whose field name is too long to be a safe identifier (PG would silently truncate it). */
+class Wide extends Model.Class<Wide>("Wide")({
+  id: Schema.Int,
+  [LONG]: Schema.String
+}) {}
+const WideRepo = Repository.make(Wide, { table: "core_users", idColumn: "id" })
+
+const injections = [`x" OR 1=1 --`, "a`b", "id; DROP TABLE users", LONG]
 
 const reset = Effect.gen(function*() {
   const write = yield* WriteConnection
@@ -29,8 +44,10 @@ const assertNoWriteOnReplica = Effect.gen(function*() {
   for (const r of reads) expect(r.sql.trimStart().toUpperCase()).toMatch(/^SELECT/)
 })
 
-const countRows = Effect.flatMap(WriteConnection, (sql) =>
-  Effect.map(sql`SELECT COUNT(*) AS c FROM core_users`, (rows) => Number(Object.values(rows[0]!)[0])))
+const countRows = Effect.flatMap(
+  WriteConnection,
+  (sql) => Effect.map(sql`SELECT COUNT(*) AS c FROM core_users`, (rows) => Number(Object.values(rows[0]!)[0]))
+)
 
 for (const { layer: backendLayer, name } of backends) {
   describe(name, () => {
@@ -131,6 +148,7 @@ for (const { layer: backendLayer, name } of backends) {
           const backend = yield* Backend
           yield* UserRepo.createMany([john, jane, bob])
           yield* backend.sync
+          yield* Effect.flatMap(Testing.Recorder, (r) => r.clear)
           const names = (users: ReadonlyArray<{ readonly name: string }>) => users.map((u) => u.name)
 
           expect(names(yield* UserRepo.where("status", "active").orderBy("name").get())).toEqual(["Bob", "John"])
@@ -272,6 +290,115 @@ for (const { layer: backendLayer, name } of backends) {
           }))
           const emails = (yield* UserRepo.all({ forceWrite: true })).map((u) => u.email)
           expect(emails).toEqual([jane.email])
+        }))
+
+      it.effect("injection attempts and object values are rejected with typed errors before any SQL is sent", () =>
+        Effect.gen(function*() {
+          yield* reset
+          const users = yield* UserRepo.createMany([john, jane])
+          const recorder = yield* Testing.Recorder
+          yield* recorder.clear
+          const tag = <E extends { readonly _tag: string }>(effect: Effect.Effect<unknown, E, any>) =>
+            Effect.map(Effect.flip(effect), (e) => e._tag)
+          const id = users[0]!.id
+          for (const column of injections) {
+            const c = column as any
+            expect(yield* tag(UserRepo.where(c, 1).get())).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.where(c, "=", 1).forceWrite().get())).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.where("name", "John").orWhere(c, 1).count())).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.query().whereIn(c, [1]).exists())).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.query().whereNotNull(c).first())).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.query().orderBy(c).get())).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.countWhere(c, 1))).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.update(id, { [column]: "x" } as any))).toBe("InvalidColumn")
+            expect(yield* tag(UserRepo.upsert(john, { conflict: [c] }))).toBe("InvalidColumn")
+            expect(yield* tag(Repository.make(User, { table: column, idColumn: "id" }).all())).toBe("InvalidIdentifier")
+          }
+          // A 70-character name is refused even when it is a field of the model.
+          expect(yield* tag(WideRepo.where(LONG as any, "x").get())).toBe("InvalidColumn")
+          const objects: ReadonlyArray<unknown> = [{ $gt: "" }, ["a"], () => 1, { toString: () => "1 OR 1=1" }, NaN]
+          for (const value of objects) {
+            expect(yield* tag(UserRepo.where("name", value as any).get())).toBe("InvalidValue")
+            expect(yield* tag(UserRepo.query().whereIn("name", [value as any]).get())).toBe("InvalidValue")
+            expect(yield* tag(UserRepo.countWhere("name", value as any))).toBe("InvalidValue")
+          }
+          expect(yield* tag(UserRepo.query().whereNotIn("name", [null]).get())).toBe("InvalidValue")
+          expect(yield* tag(UserRepo.where("age", ">", null).get())).toBe("InvalidValue")
+          // Model fields are decoded by the model's schema first: an object is a ParseError there.
+          expect(yield* tag(UserRepo.create({ ...john, name: { $gt: "" } } as any))).toBe("ParseError")
+          expect(yield* tag(UserRepo.update(id, { status: { $ne: null } } as any))).toBe("ParseError")
+          expect(yield* tag(UserRepo.find({ $gt: 0 } as any))).toBe("ParseError")
+          for (const operator of ["= 1 OR 1=1 --", "; DROP TABLE users", "==", "IN", ""]) {
+            expect(yield* tag(UserRepo.where("name", operator as any, "x").get())).toBe("InvalidOperator")
+          }
+          for (const n of [-1, 1.5, NaN, Infinity, 2 ** 53, "1; DROP TABLE users"]) {
+            expect(yield* tag(UserRepo.query().limit(n as any).get())).toBe("InvalidLimit")
+            expect(yield* tag(UserRepo.query().offset(n as any).get())).toBe("InvalidLimit")
+          }
+          expect(yield* tag(UserRepo.query().orderBy("name", "asc; DROP TABLE users" as any).get())).toBe(
+            "InvalidValue"
+          )
+          // Nothing reached any connection, and the table is unchanged.
+          expect(yield* recorder.records).toEqual([])
+          expect(yield* UserRepo.all({ forceWrite: true })).toEqual(users)
+        }))
+
+      it.effect("without RETURNING (DialectFeatures), create reads the row back in the same transaction", () =>
+        Effect.gen(function*() {
+          const backend = yield* Backend
+          // PostgreSQL has no insert id to read back by: it always has RETURNING.
+          if (backend.name === "postgres") return
+          yield* reset
+          const recorder = yield* Testing.Recorder
+          const user = yield* UserRepo.create(john).pipe(
+            Effect.provideService(DialectFeatures, { supportsReturning: false, supportsUpdateReturning: false })
+          )
+          expect(user).toMatchObject(john)
+          const statements = yield* recorder.records
+          expect(statements.map((r) => r.sql.split(" ")[0]!.toUpperCase())).toEqual([
+            "BEGIN",
+            "INSERT",
+            "SELECT",
+            "COMMIT"
+          ])
+          expect(new Set(statements.map((r) => r.connection)).size).toBe(1)
+          yield* recorder.clear
+          const updated = yield* UserRepo.update(user.id, { age: 77 }).pipe(
+            Effect.provideService(DialectFeatures, { supportsUpdateReturning: false })
+          )
+          expect(updated.age).toBe(77)
+          if (backend.name === "mariadb") {
+            // MariaDB 10.11 has INSERT ... RETURNING: with the feature set, one statement.
+            yield* recorder.clear
+            const jane2 = yield* UserRepo.create(jane).pipe(
+              Effect.provideService(DialectFeatures, { supportsReturning: true })
+            )
+            expect(jane2).toMatchObject(jane)
+            const sqls = (yield* recorder.records).map((r) => r.sql)
+            expect(sqls).toHaveLength(1)
+            expect(sqls[0]).toMatch(/RETURNING \*$/)
+          }
+        }))
+
+      it.effect("a connection lost during COMMIT surfaces as TransactionOutcomeUnknown", () =>
+        Effect.gen(function*() {
+          const backend = yield* Backend
+          // SQLite has no connection to lose; database.test.ts covers the classification with a fake driver.
+          if (!backend.hasReplicas) return
+          yield* reset
+          const error = yield* Effect.flip(Database.transaction(Effect.gen(function*() {
+            const write = yield* WriteConnection
+            yield* UserRepo.create(john)
+            const pid = Number((yield* write.unsafe<{ pid: number }>(backend.pidSql))[0]!.pid)
+            // Killed from another connection of the pool: outside the transaction's connection.
+            yield* Database.outsideTransaction(backend.kill(pid))
+          })))
+          expect(error._tag).toBe("TransactionOutcomeUnknown")
+          if (error._tag === "TransactionOutcomeUnknown") expect(error.cause._tag).toBe("SqlError")
+          expect(String(error)).not.toContain("app-pw")
+          // The pool recovers: the next transaction works.
+          yield* Database.transaction(UserRepo.create(jane))
+          expect((yield* UserRepo.all({ forceWrite: true })).map((u) => u.email)).toEqual([jane.email])
         }))
     })
   })

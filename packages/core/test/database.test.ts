@@ -1,0 +1,138 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
+import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { ReadConnection, WriteConnection, WriteOnly } from "../src/Connections.js"
+import * as Database from "../src/Database.js"
+import { UserRepo } from "./fixtures.js"
+
+/** A driver that records statements and fails the ones `fail` picks, with the given driver error. */
+const fakeClient = (fail: (sql: string) => unknown | undefined) =>
+  Effect.gen(function*() {
+    const log: Array<string> = []
+    const run = (sql: string) =>
+      Effect.suspend(() => {
+        log.push(sql)
+        const cause = fail(sql)
+        return cause === undefined
+          ? Effect.succeed([] as ReadonlyArray<any>)
+          : Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+      })
+    const connection: Connection = {
+      execute: (sql) => run(sql),
+      executeRaw: (sql) => run(sql),
+      executeValues: (sql) => run(sql) as any,
+      executeUnprepared: (sql) => run(sql),
+      executeStream: () => Effect.dieMessage("not used") as any
+    }
+    const client = yield* SqlClient.make({
+      acquirer: Effect.succeed(connection),
+      compiler: Statement.makeCompilerSqlite(),
+      spanAttributes: []
+    }).pipe(Effect.provide(Reactivity.layer))
+    return { client, log }
+  })
+
+const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })
+
+describe("Database.transaction", () => {
+  it.effect("a COMMIT that loses its connection fails with TransactionOutcomeUnknown, not a defect", () =>
+    Effect.gen(function*() {
+      const { client, log } = yield* fakeClient((sql) => sql === "COMMIT" ? reset : undefined)
+      const exit = yield* Effect.exit(
+        Database.transaction(client`INSERT INTO t VALUES (1)`).pipe(Effect.provideService(WriteConnection, client))
+      )
+      expect(Exit.isFailure(exit) && Cause.isFailType(exit.cause)).toBe(true)
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) as any : undefined
+      expect(error._tag).toBe("TransactionOutcomeUnknown")
+      expect(error.cause._tag).toBe("SqlError")
+      // Never retried.
+      expect(log).toEqual(["BEGIN IMMEDIATE", "INSERT INTO t VALUES (1)", "COMMIT"])
+    }))
+
+  it.effect("a COMMIT the server refuses is a plain SqlError (the transaction is rolled back)", () =>
+    Effect.gen(function*() {
+      const refused = Object.assign(new Error("could not serialize access"), { code: "40001" })
+      const { client } = yield* fakeClient((sql) => sql === "COMMIT" ? refused : undefined)
+      const error = yield* Effect.flip(
+        Database.transaction(client`SELECT 1`).pipe(Effect.provideService(WriteConnection, client))
+      )
+      expect(error._tag).toBe("SqlError")
+    }))
+
+  it.effect("a failing ROLLBACK keeps the original failure first and adds its own", () =>
+    Effect.gen(function*() {
+      const { client } = yield* fakeClient((sql) => sql === "ROLLBACK" ? reset : undefined)
+      const exit = yield* Effect.exit(
+        Database.transaction(Effect.fail("original" as const)).pipe(Effect.provideService(WriteConnection, client))
+      )
+      expect(Exit.isFailure(exit)).toBe(true)
+      if (Exit.isFailure(exit)) {
+        const failures = [...Cause.failures(exit.cause)]
+        expect(failures[0]).toBe("original")
+        expect((failures[1] as SqlError)._tag).toBe("SqlError")
+      }
+    }))
+
+  it.effect("nested transactions use fresh savepoint names, released on success, rolled back on failure", () =>
+    Effect.gen(function*() {
+      const { client, log } = yield* fakeClient(() => undefined)
+      yield* Database.transaction(Effect.gen(function*() {
+        yield* Database.transaction(client`SELECT 1`)
+        yield* Effect.either(Database.transaction(Effect.fail("x")))
+        expect(yield* WriteOnly).toBe(true)
+        expect(yield* Database.inTransaction).toBe(true)
+      })).pipe(Effect.provideService(WriteConnection, client))
+      const names = log.filter((s) => s.startsWith("SAVEPOINT")).map((s) => s.split(" ")[1])
+      expect(new Set(names).size).toBe(2)
+      expect(log.map((s) => s.replace(/fastorm_sp_\d+/, "sp"))).toEqual([
+        "BEGIN IMMEDIATE",
+        "SAVEPOINT sp",
+        "SELECT 1",
+        "RELEASE SAVEPOINT sp",
+        "SAVEPOINT sp",
+        "ROLLBACK TO SAVEPOINT sp",
+        "RELEASE SAVEPOINT sp",
+        "COMMIT"
+      ])
+    }))
+
+  it.effect("sibling nested transactions are serialised: their statements never interleave", () =>
+    Effect.gen(function*() {
+      const { client, log } = yield* fakeClient(() => undefined)
+      const child = (n: number) =>
+        Database.transaction(Effect.gen(function*() {
+          yield* client.unsafe(`SELECT ${n}`)
+          yield* Effect.repeatN(Effect.yieldNow(), 10)
+          yield* client.unsafe(`SELECT ${n}`)
+        }))
+      yield* Database.transaction(
+        Effect.all([child(1), child(2), child(3)], { concurrency: "unbounded", discard: true })
+      ).pipe(Effect.provideService(WriteConnection, client))
+      const body = log.slice(1, -1).map((s) => s.replace(/fastorm_sp_\d+/, "sp"))
+      for (let i = 0; i < 3; i++) {
+        const group = body.slice(i * 4, i * 4 + 4)
+        expect(group[0]).toBe("SAVEPOINT sp")
+        expect(group[1]).toBe(group[2])
+        expect(group[3]).toBe("RELEASE SAVEPOINT sp")
+      }
+    }))
+
+  it.effect("a read under WriteOnly without a WriteConnection fails with MissingWriteConnection", () =>
+    Effect.gen(function*() {
+      const { client, log } = yield* fakeClient(() => undefined)
+      const error = yield* Effect.flip(
+        Database.forceWrite(UserRepo.find(1)).pipe(Effect.provideService(ReadConnection, client))
+      )
+      expect(error._tag).toBe("MissingWriteConnection")
+      expect(log).toEqual([])
+      // Without WriteOnly the same read goes to ReadConnection.
+      yield* UserRepo.find(1).pipe(Effect.provideService(ReadConnection, client))
+      expect(log).toHaveLength(1)
+    }))
+})
