@@ -142,7 +142,17 @@ const clusterLayer = (kind: "postgres" | "mariadb"): BackendLayer => {
       pauseReplay: promise(() => pauseReplay(replica)),
       resumeReplay: promise(() => resumeReplay(replica)),
       kill: (pid) =>
-        Effect.asVoid(kind === "postgres" ? write`SELECT pg_terminate_backend(${pid})` : write.unsafe(`KILL ${pid}`)),
+        kind === "postgres"
+          // pg_terminate_backend only signals: wait until the session is gone, so the next statement on it fails
+          // for sure (a bounded loop of queries: layer() tests run under TestClock, where sleeps do not advance).
+          ? Effect.zipRight(
+            write`SELECT pg_terminate_backend(${pid})`,
+            write<{ n: number }>`SELECT COUNT(*)::int AS n FROM pg_stat_activity WHERE pid = ${pid}`.pipe(
+              Effect.repeat({ until: (rows) => rows[0]!.n === 0, times: 5000 }),
+              Effect.asVoid
+            )
+          )
+          : Effect.asVoid(write.unsafe(`KILL ${pid}`)),
       pidSql: kind === "postgres" ? "SELECT pg_backend_pid() AS pid" : "SELECT CONNECTION_ID() AS pid"
     })
   })).pipe(Layer.provide(Reactivity.layer))
