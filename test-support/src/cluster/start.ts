@@ -12,6 +12,7 @@ import { isRoot } from "./proc.js"
 import { waitReplicated } from "./replication.js"
 import { destroyDir, installCleanupHandlers, ownedDirs } from "./teardown.js"
 import type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo } from "./types.js"
+import { startWatchdog } from "./watchdog.js"
 
 /** Options of `startClusters`. */
 export interface StartClustersOptions {
@@ -53,6 +54,7 @@ export const startClusters = async (options: StartClustersOptions = {}): Promise
   const dir = mkdtempSync(join(isRoot() ? "/tmp" : tmpdir(), "fastorm-cluster-"))
   ownedDirs.add(dir)
   installCleanupHandlers()
+  startWatchdog(dir)
   try {
     // Traversable by the service users, not listable by others.
     chmodSync(dir, 0o711)

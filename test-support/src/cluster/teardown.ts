@@ -34,16 +34,25 @@ export const destroyDirSync = (dir: string): void => {
 
 let handlersInstalled = false
 
-/** Installs SIGINT / SIGTERM / exit handlers (once) that tear down every cluster dir this process owns. */
+/**
+ * Installs SIGINT / SIGTERM / SIGHUP / exit handlers (once) that tear down every cluster dir this process owns. They are
+ * prepended: a host such as Vitest calls process.exit() from its own listeners, after which later listeners never run.
+ */
 export const installCleanupHandlers = (): void => {
   if (handlersInstalled) return
   handlersInstalled = true
-  process.on("exit", () => {
+  process.prependListener("exit", () => {
     for (const dir of [...ownedDirs]) destroyDirSync(dir)
   })
   for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
-    process.on(sig, () => {
+    process.prependListener(sig, () => {
       const code = sig === "SIGINT" ? 130 : sig === "SIGTERM" ? 143 : 129
+      if (process.listenerCount(sig) > 1) {
+        // Another listener (Vitest) exits synchronously right after us: only a synchronous cleanup can finish.
+        for (const dir of [...ownedDirs]) destroyDirSync(dir)
+        return
+      }
+      // We own the signal (npm run cluster): a short graceful stop, then exit as the signal would have.
       Promise.allSettled([...ownedDirs].map((dir) => destroyDir(dir, 1_000))).finally(() => process.exit(code))
     })
   }
