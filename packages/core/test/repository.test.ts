@@ -72,6 +72,11 @@ for (const { layer: backendLayer, name } of backends) {
           expect(inserted.id).not.toBe(user.id)
           expect(inserted).toMatchObject(jane)
 
+          // An id that does not exist yet: save inserts the row with that id.
+          const explicit = yield* UserRepo.save({ id: 4242, ...bob, email: "explicit@example.com" })
+          expect(explicit).toMatchObject({ id: 4242, email: "explicit@example.com" })
+          expect(yield* UserRepo.delete(4242)).toBe(true)
+
           const many = yield* UserRepo.createMany([bob, { ...bob, email: "bob2@example.com" }])
           expect(many.map((u) => u.email)).toEqual(["bob@example.com", "bob2@example.com"])
           expect(yield* UserRepo.count({ forceWrite: true })).toBe(4)
