@@ -1,0 +1,388 @@
+/**
+ * The HealthMonitor service: probes every node of a cluster concurrently, from the moment it is built, and keeps a
+ * status per node (see `HealthState` for the rules). The router reads `snapshot` / `status`, listens to `changes`,
+ * and reports what its own queries see with `reportFailure` / `reportSuccess`. The monitor only reports: it never
+ * bans a node, and write failover stays with the router.
+ */
+import { TransactionConnection } from "@effect/sql/SqlClient"
+import { type DatabaseAdapter, DatabaseAdapterFactory } from "@fastorm/adapters"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import * as Queue from "effect/Queue"
+import type * as Redacted from "effect/Redacted"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import { type Classification, classify } from "./ErrorClassification.js"
+import * as HealthState from "./HealthState.js"
+import * as Metrics from "./internal/metrics.js"
+import type { NodeHealth, Role, Status, StatusChange } from "./NodeHealth.js"
+import * as Probe from "./Probe.js"
+
+/** A node given by URL: the monitor makes its adapter (the name defaults to the adapter's password-free alias). */
+export interface NodeUrlConfig {
+  readonly name?: string | undefined
+  readonly role: Role
+  readonly url: string | Redacted.Redacted<string>
+}
+
+/** The monitor's configuration; every duration accepts any Effect `DurationInput` (tests use milliseconds). */
+export interface HealthMonitorConfig {
+  readonly nodes: ReadonlyArray<Probe.NodeConfig | NodeUrlConfig>
+  /** Time between probes of a node that is not UNHEALTHY. Default 2 seconds. */
+  readonly interval?: Duration.DurationInput | undefined
+  /** Bound on one probe, connect included. Default 5 seconds. */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** A probe slower than this makes the node DEGRADED. Default 1 second. */
+  readonly degradedAfter?: Duration.DurationInput | undefined
+  /** A probe slower than this makes the node UNHEALTHY. Default 3 seconds. */
+  readonly unhealthyAfter?: Duration.DurationInput | undefined
+  /** Consecutive failures that make a node UNHEALTHY. Default 3. */
+  readonly failureThreshold?: number | undefined
+  /** Consecutive successes that bring an UNHEALTHY node back. Default 2. */
+  readonly recoveryThreshold?: number | undefined
+  /** First re-probe delay of an UNHEALTHY node, doubling after every failure. Default: `interval`. */
+  readonly backoffBase?: Duration.DurationInput | undefined
+  /** Longest re-probe delay of an UNHEALTHY node. Default 30 seconds. */
+  readonly backoffCap?: Duration.DurationInput | undefined
+  /** First re-probe delay after an authentication failure. Default 10 seconds. */
+  readonly authBackoffBase?: Duration.DurationInput | undefined
+  /** Longest re-probe delay after authentication failures. Default 5 minutes. */
+  readonly authBackoffCap?: Duration.DurationInput | undefined
+  /** Weight of the newest sample in the smoothed latency, in (0, 1]. Default 0.3. */
+  readonly smoothing?: number | undefined
+  /** Lag above which a replica is DEGRADED. Default: none. */
+  readonly maxLag?: Duration.DurationInput | undefined
+  /** `application_name` of the PostgreSQL probe sessions. Default "fastorm-health". */
+  readonly applicationName?: string | undefined
+  /** How to probe a node; default `Probe.fromAdapter` (a dedicated driver connection per node). */
+  readonly probe?: Probe.ProbeFactory | undefined
+}
+
+/** The configuration does not make sense; `problems` lists why. */
+export class InvalidHealthConfig extends Data.TaggedError("InvalidHealthConfig")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Invalid health monitor configuration: ${this.problems.join("; ")}`
+  }
+}
+
+/** No node of that name is monitored. */
+export class UnknownNode extends Data.TaggedError("UnknownNode")<{ readonly node: string }> {
+  override get message(): string {
+    return `The health monitor does not know a node named "${this.node}"`
+  }
+}
+
+/** The HealthMonitor service. */
+export interface HealthMonitorShape {
+  /** The monitored nodes, in configuration order. */
+  readonly nodes: ReadonlyArray<{ readonly name: string; readonly role: Role }>
+  /** The state of every node, in configuration order. */
+  readonly snapshot: Effect.Effect<ReadonlyArray<NodeHealth>>
+  /** The state of one node. */
+  readonly health: (node: string) => Effect.Effect<NodeHealth, UnknownNode>
+  /** The status of one node. */
+  readonly status: (node: string) => Effect.Effect<Status, UnknownNode>
+  /** Status transitions (and role mismatch changes) from the moment the stream is run. */
+  readonly changes: Stream.Stream<StatusChange>
+  /** A subscription to the transitions, open from the moment this returns (no change can slip in between). */
+  readonly subscribe: Effect.Effect<Queue.Dequeue<StatusChange>, never, Scope.Scope>
+  /** Probes every node now, concurrently, and returns the snapshot after. */
+  readonly check: Effect.Effect<ReadonlyArray<NodeHealth>>
+  /** Probes one node now and returns its state after. */
+  readonly checkNode: (node: string) => Effect.Effect<NodeHealth, UnknownNode>
+  /**
+   * Reports an error the application met on a node. Connection-class errors make a HEALTHY node suspect (DEGRADED)
+   * at once and trigger a probe; they never make it UNHEALTHY by themselves (a probe has to confirm). Authentication
+   * failures make it UNHEALTHY. Ordinary statement errors are ignored. Returns the classification.
+   */
+  readonly reportFailure: (node: string, error: unknown) => Effect.Effect<Classification, UnknownNode>
+  /** Reports a statement that succeeded on a node: clears suspicion, counts toward recovery, feeds smoothed latency. */
+  readonly reportSuccess: (node: string, latency: Duration.DurationInput) => Effect.Effect<void, UnknownNode>
+}
+
+/** The HealthMonitor service tag. */
+export class HealthMonitor extends Context.Tag("@fastorm/health/HealthMonitor")<HealthMonitor, HealthMonitorShape>() {}
+
+/** The thresholds a configuration resolves to, with every default applied. */
+export const resolveThresholds = (config: Omit<HealthMonitorConfig, "nodes">): HealthState.Thresholds => {
+  const interval = Duration.decode(config.interval ?? Duration.seconds(2))
+  return {
+    interval,
+    degradedAfter: Duration.decode(config.degradedAfter ?? Duration.seconds(1)),
+    unhealthyAfter: Duration.decode(config.unhealthyAfter ?? Duration.seconds(3)),
+    failureThreshold: config.failureThreshold ?? 3,
+    recoveryThreshold: config.recoveryThreshold ?? 2,
+    backoffBase: Duration.decode(config.backoffBase ?? interval),
+    backoffCap: Duration.decode(config.backoffCap ?? Duration.seconds(30)),
+    authBackoffBase: Duration.decode(config.authBackoffBase ?? Duration.seconds(10)),
+    authBackoffCap: Duration.decode(config.authBackoffCap ?? Duration.minutes(5)),
+    smoothing: config.smoothing ?? 0.3,
+    ...(config.maxLag === undefined ? {} : { maxLag: Duration.decode(config.maxLag) })
+  }
+}
+
+const validate = (t: HealthState.Thresholds, timeout: Duration.Duration, names: ReadonlyArray<string>) => {
+  const problems: Array<string> = []
+  const positive = (label: string, d: Duration.Duration) => {
+    if (!Duration.greaterThan(d, Duration.zero)) problems.push(`${label} must be positive`)
+  }
+  positive("interval", t.interval)
+  positive("timeout", timeout)
+  positive("backoffBase", t.backoffBase)
+  positive("authBackoffBase", t.authBackoffBase)
+  if (Duration.lessThan(t.unhealthyAfter, t.degradedAfter)) {
+    problems.push("unhealthyAfter must not be below degradedAfter")
+  }
+  if (!Number.isInteger(t.failureThreshold) || t.failureThreshold < 1) {
+    problems.push("failureThreshold must be an integer >= 1")
+  }
+  if (!Number.isInteger(t.recoveryThreshold) || t.recoveryThreshold < 1) {
+    problems.push("recoveryThreshold must be an integer >= 1")
+  }
+  if (!(t.smoothing > 0 && t.smoothing <= 1)) problems.push("smoothing must be in (0, 1]")
+  if (names.length === 0) problems.push("at least one node is needed")
+  const seen = new Set<string>()
+  for (const name of names) {
+    if (name.length === 0) problems.push("a node name must not be empty")
+    if (seen.has(name)) problems.push(`node name "${name}" is used twice`)
+    seen.add(name)
+  }
+  return problems
+}
+
+const resolveNode = (
+  node: Probe.NodeConfig | NodeUrlConfig
+): Effect.Effect<Probe.NodeConfig, DatabaseAdapterFactory.AdapterCreateError> =>
+  "url" in node
+    ? Effect.map(
+      DatabaseAdapterFactory.create(node.url, node.name === undefined ? {} : { name: node.name }),
+      (adapter: DatabaseAdapter.DatabaseAdapter): Probe.NodeConfig => ({
+        name: node.name ?? adapter.name,
+        role: node.role,
+        adapter
+      })
+    )
+    : Effect.succeed(node)
+
+interface NodeRuntime {
+  readonly config: Probe.NodeConfig
+  readonly state: Ref.Ref<NodeHealth>
+  /** Serialises state updates, so transitions are published in the order they happened. */
+  readonly updateLock: Effect.Semaphore
+  /** One probe at a time per node: the probe owns one connection. */
+  readonly probeLock: Effect.Semaphore
+  /** Wakes the node's probe loop early (after a reported failure). */
+  readonly wake: Queue.Queue<void>
+  readonly probe: Probe.NodeProbe
+  readonly metrics: Metrics.NodeMetrics
+}
+
+const failureTag = (reason: Probe.ProbeError["reason"]) => {
+  switch (reason) {
+    case "Connection":
+      return "ConnectionFailed" as const
+    case "Authentication":
+      return "AuthenticationFailed" as const
+    case "Timeout":
+      return "Timeout" as const
+    case "Statement":
+      return "StatementFailed" as const
+  }
+}
+
+/**
+ * Builds the monitor and starts probing every node at once; everything (probe loops, connections) is released with
+ * the scope. Probe loops run in fibers forked here, outside any caller's transaction.
+ */
+export const make = (
+  config: HealthMonitorConfig
+): Effect.Effect<
+  HealthMonitorShape,
+  InvalidHealthConfig | DatabaseAdapterFactory.AdapterCreateError,
+  Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const thresholds = resolveThresholds(config)
+    const timeout = Duration.decode(config.timeout ?? Duration.seconds(5))
+    const nodes = yield* Effect.forEach(config.nodes, resolveNode)
+    const problems = validate(thresholds, timeout, nodes.map((n) => n.name))
+    if (problems.length > 0) return yield* new InvalidHealthConfig({ problems })
+
+    const factory = config.probe ?? Probe.fromAdapter
+    const settings: Probe.ProbeSettings = { timeout, applicationName: config.applicationName ?? "fastorm-health" }
+    const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<StatusChange>(), PubSub.shutdown)
+
+    const runtimes = yield* Effect.forEach(nodes, (node) =>
+      Effect.gen(function*() {
+        const state = yield* Ref.make(HealthState.initial(node.name, node.role))
+        const metrics = Metrics.forNode(node.name)
+        yield* Metrics.record(metrics, yield* Ref.get(state))
+        return {
+          config: node,
+          state,
+          updateLock: yield* Effect.makeSemaphore(1),
+          probeLock: yield* Effect.makeSemaphore(1),
+          wake: yield* Queue.sliding<void>(1),
+          probe: yield* factory(node, settings),
+          metrics
+        } satisfies NodeRuntime
+      }))
+    const byName = new Map(runtimes.map((rt) => [rt.config.name, rt]))
+    const lookup = (node: string) => {
+      const rt = byName.get(node)
+      return rt === undefined ? Effect.fail(new UnknownNode({ node })) : Effect.succeed(rt)
+    }
+
+    // Folds one observation into a node's state, publishes the transition if there is one, updates the gauges.
+    const apply = (rt: NodeRuntime, observation: HealthState.Observation) =>
+      rt.updateLock.withPermits(1)(Effect.gen(function*() {
+        const before = yield* Ref.get(rt.state)
+        const after = HealthState.step(before, observation, thresholds)
+        yield* Ref.set(rt.state, after)
+        yield* Metrics.record(rt.metrics, after)
+        if (before.status !== after.status || before.roleMismatch !== after.roleMismatch) {
+          const change: StatusChange = {
+            node: rt.config.name,
+            from: before.status,
+            to: after.status,
+            at: observation.at,
+            health: after
+          }
+          yield* PubSub.publish(pubsub, change)
+          const error = after.lastError
+          const why = after.status === "UNHEALTHY" && error !== undefined
+            ? ` (${error.tag}${error.code === undefined ? "" : ` ${error.code}`})`
+            : ""
+          const mismatch = after.roleMismatch ? `; configured ${after.configuredRole}, acts as ${after.role}` : ""
+          yield* (after.status === "UNHEALTHY" || after.roleMismatch ? Effect.logWarning : Effect.logInfo)(
+            `health: node "${rt.config.name}" ${before.status} -> ${after.status}${why}${mismatch}`
+          )
+        }
+        return [before, after] as const
+      }))
+
+    const probeOnce = (rt: NodeRuntime) =>
+      rt.probeLock.withPermits(1)(Effect.gen(function*() {
+        const [elapsed, exit] = yield* Effect.timed(Effect.exit(
+          rt.probe.run.pipe(
+            // A defect in a probe is a failed probe, not a dead monitor.
+            Effect.catchAllDefect((defect) =>
+              Effect.fail(
+                new Probe.ProbeError({ node: rt.config.name, reason: "Statement", detail: `probe defect: ${defect}` })
+              )
+            ),
+            // The probe's own interruption handler closes its connection, so the timeout is exact.
+            Effect.timeoutFail({
+              duration: timeout,
+              onTimeout: () =>
+                new Probe.ProbeError({
+                  node: rt.config.name,
+                  reason: "Timeout",
+                  detail: `no answer within ${Duration.format(timeout)}`
+                })
+            })
+          )
+        ))
+        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        yield* apply(
+          rt,
+          exit._tag === "Success"
+            ? { _tag: "ProbeSucceeded", latency: elapsed, result: exit.value, at }
+            : failureObservation(exit.cause, at)
+        )
+      })).pipe(
+        // Never inside a caller's transaction, even with a custom probe that uses an @effect/sql client (DESIGN §6).
+        Effect.mapInputContext((context: Context.Context<never>) => Context.omit(TransactionConnection)(context))
+      )
+
+    const failureObservation = (
+      cause: Cause.Cause<Probe.ProbeError>,
+      at: number
+    ): HealthState.Observation => {
+      const error = Option.getOrUndefined(Cause.failureOption(cause))
+      return {
+        _tag: "Failed",
+        source: "probe",
+        tag: error === undefined ? "StatementFailed" : failureTag(error.reason),
+        ...(error?.code === undefined ? {} : { code: error.code }),
+        message: error?.detail ?? "the probe was interrupted",
+        at
+      }
+    }
+
+    const loop = (rt: NodeRuntime) =>
+      Effect.gen(function*() {
+        for (;;) {
+          yield* probeOnce(rt)
+          const delay = HealthState.nextDelay(yield* Ref.get(rt.state), thresholds)
+          yield* Effect.raceFirst(Effect.sleep(delay), Queue.take(rt.wake))
+        }
+      })
+
+    // The loops live as long as the monitor's scope; interrupting them closes each probe's connection.
+    yield* Effect.forEach(runtimes, (rt) => Effect.forkScoped(loop(rt)), { discard: true })
+
+    const snapshot = Effect.forEach(runtimes, (rt) => Ref.get(rt.state))
+
+    const reportFailure = (node: string, error: unknown) =>
+      Effect.gen(function*() {
+        const rt = yield* lookup(node)
+        const verdict = classify(error)
+        if (verdict._tag === "Statement") return verdict
+        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        const [before, after] = yield* apply(rt, {
+          _tag: "Failed",
+          source: "report",
+          tag: verdict._tag === "Authentication" ? "AuthenticationFailed" : "ConnectionFailed",
+          ...(verdict.code === undefined ? {} : { code: verdict.code }),
+          message: verdict._tag === "Authentication"
+            ? "the application's login was refused"
+            : "the application met a connection-class error",
+          at
+        })
+        // Confirm a new suspicion with a probe now; an UNHEALTHY node keeps its backoff (no tight loop).
+        if (before.status !== after.status && after.status !== "UNHEALTHY") yield* Queue.offer(rt.wake, undefined)
+        return verdict
+      })
+
+    const reportSuccess = (node: string, latency: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        const rt = yield* lookup(node)
+        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
+        yield* apply(rt, { _tag: "SuccessReported", latency: Duration.decode(latency), at })
+      })
+
+    const checkNode = (node: string) =>
+      Effect.flatMap(lookup(node), (rt) => Effect.zipRight(probeOnce(rt), Ref.get(rt.state)))
+
+    return {
+      nodes: runtimes.map((rt) => ({ name: rt.config.name, role: rt.config.role })),
+      snapshot,
+      health: (node) => Effect.flatMap(lookup(node), (rt) => Ref.get(rt.state)),
+      status: (node) => Effect.flatMap(lookup(node), (rt) => Effect.map(Ref.get(rt.state), (s) => s.status)),
+      changes: Stream.fromPubSub(pubsub),
+      subscribe: PubSub.subscribe(pubsub),
+      check: Effect.zipRight(
+        Effect.forEach(runtimes, probeOnce, { concurrency: "unbounded", discard: true }),
+        snapshot
+      ),
+      checkNode,
+      reportFailure,
+      reportSuccess
+    } satisfies HealthMonitorShape
+  })
+
+/** The monitor as a scoped layer: probing starts when the layer is built and stops when it is released. */
+export const layer = (
+  config: HealthMonitorConfig
+): Layer.Layer<HealthMonitor, InvalidHealthConfig | DatabaseAdapterFactory.AdapterCreateError> =>
+  Layer.scoped(HealthMonitor, make(config))

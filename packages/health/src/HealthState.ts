@@ -1,0 +1,234 @@
+/**
+ * The health state machine of one node, as pure functions: `step` folds one observation (a probe result, a probe
+ * failure, a passive report) into the node's state, `nextDelay` says when to probe next. The monitor only adds time,
+ * concurrency and I/O around it, so every transition can be tested without a clock or a server.
+ *
+ * Rules:
+ * - a probe answering in under `degradedAfter` is HEALTHY, under `unhealthyAfter` DEGRADED (also DEGRADED when the
+ *   lag exceeds `maxLag`), later UNHEALTHY at once (`TooSlow`);
+ * - a replica that is not replicating is UNHEALTHY at once (`NotReplicating`), its lag unknown;
+ * - an authentication failure is UNHEALTHY at once and retried on its own backoff (`authBackoffBase`, doubling);
+ * - other failures (connection-class, timeout, a probe statement error) count: the first ones make a HEALTHY node
+ *   DEGRADED ("suspect"), `failureThreshold` in a row make it UNHEALTHY; an UNKNOWN node stays UNKNOWN until then;
+ * - an UNHEALTHY node is re-probed on exponential backoff (`backoffBase` doubling, capped at `backoffCap`) and leaves
+ *   UNHEALTHY only after `recoveryThreshold` consecutive successes (hysteresis); during recovery it is probed every
+ *   `interval`;
+ * - a reported success clears failures the way a probe success does, but cannot clear `TooSlow` or `NotReplicating`
+ *   (an application query says nothing about probe latency or replication).
+ */
+import * as Duration from "effect/Duration"
+import type { ErrorTag, LastError, NodeHealth, Role, Status } from "./NodeHealth.js"
+import type { ProbeResult } from "./Probe.js"
+
+/** The thresholds and timings the state machine applies. */
+export interface Thresholds {
+  /** Time between probes of a node that is not UNHEALTHY (and between recovery probes). */
+  readonly interval: Duration.Duration
+  /** A probe slower than this makes the node DEGRADED. */
+  readonly degradedAfter: Duration.Duration
+  /** A probe slower than this makes the node UNHEALTHY. */
+  readonly unhealthyAfter: Duration.Duration
+  /** Consecutive failures that make a node UNHEALTHY. */
+  readonly failureThreshold: number
+  /** Consecutive successes that bring an UNHEALTHY node back. */
+  readonly recoveryThreshold: number
+  /** First re-probe delay of an UNHEALTHY node; doubles with every further failure. */
+  readonly backoffBase: Duration.Duration
+  /** Longest re-probe delay of an UNHEALTHY node. */
+  readonly backoffCap: Duration.Duration
+  /** First re-probe delay after an authentication failure; doubles with every further one. */
+  readonly authBackoffBase: Duration.Duration
+  /** Longest re-probe delay after authentication failures. */
+  readonly authBackoffCap: Duration.Duration
+  /** Weight of the newest latency in the smoothed latency, in (0, 1]. */
+  readonly smoothing: number
+  /** Lag above which a replica is DEGRADED; no bound when undefined. */
+  readonly maxLag?: Duration.Duration | undefined
+}
+
+/** One observation of a node. */
+export type Observation =
+  | {
+    readonly _tag: "ProbeSucceeded"
+    readonly latency: Duration.Duration
+    readonly result: ProbeResult
+    readonly at: number
+  }
+  | {
+    readonly _tag: "Failed"
+    readonly source: "probe" | "report"
+    readonly tag: "ConnectionFailed" | "Timeout" | "StatementFailed" | "AuthenticationFailed"
+    readonly code?: string | undefined
+    readonly message: string
+    readonly at: number
+  }
+  | {
+    readonly _tag: "SuccessReported"
+    readonly latency: Duration.Duration
+    readonly at: number
+  }
+
+/** The state of a node that has not been checked yet. */
+export const initial = (name: string, configuredRole: Role): NodeHealth => ({
+  name,
+  configuredRole,
+  roleMismatch: false,
+  status: "UNKNOWN",
+  consecutiveFailures: 0,
+  consecutiveSuccesses: 0
+})
+
+const smooth = (
+  previous: Duration.Duration | undefined,
+  sample: Duration.Duration,
+  alpha: number
+): Duration.Duration =>
+  previous === undefined
+    ? sample
+    : Duration.millis(alpha * Duration.toMillis(sample) + (1 - alpha) * Duration.toMillis(previous))
+
+/** The status a node answering with this latency and lag deserves, ignoring its history. */
+export const levelOf = (
+  latency: Duration.Duration | undefined,
+  lagSeconds: number | undefined,
+  t: Thresholds
+): Status => {
+  if (latency !== undefined && Duration.greaterThanOrEqualTo(latency, t.unhealthyAfter)) return "UNHEALTHY"
+  if (latency !== undefined && Duration.greaterThanOrEqualTo(latency, t.degradedAfter)) return "DEGRADED"
+  if (t.maxLag !== undefined && lagSeconds !== undefined && lagSeconds > Duration.toSeconds(t.maxLag)) {
+    return "DEGRADED"
+  }
+  return "HEALTHY"
+}
+
+const withStatus = (previous: NodeHealth, next: NodeHealth, at: number): NodeHealth =>
+  next.status === previous.status ? next : { ...next, lastChangeAt: at }
+
+// Failures that make a node UNHEALTHY at once, whatever the count.
+const immediate: ReadonlySet<ErrorTag> = new Set(["AuthenticationFailed", "TooSlow", "NotReplicating"])
+
+const fail = (state: NodeHealth, lastError: LastError): NodeHealth => {
+  const consecutiveFailures = state.consecutiveFailures + 1
+  const status: Status = immediate.has(lastError.tag) ? "UNHEALTHY" : state.status
+  return {
+    ...state,
+    status,
+    consecutiveFailures,
+    consecutiveSuccesses: 0,
+    lastError
+  }
+}
+
+/** Folds one observation into a node's state. */
+export const step = (state: NodeHealth, observation: Observation, t: Thresholds): NodeHealth => {
+  switch (observation._tag) {
+    case "ProbeSucceeded": {
+      const { at, latency, result } = observation
+      const observed: NodeHealth = {
+        ...state,
+        role: result.role,
+        roleMismatch: result.role !== state.configuredRole,
+        lastLatency: latency,
+        smoothedLatency: smooth(state.smoothedLatency, latency, t.smoothing),
+        lagSeconds: result.lagSeconds,
+        replicating: result.replicating,
+        position: result.position,
+        lastCheckedAt: at
+      }
+      if (result.role === "replica" && result.replicating === false) {
+        return withStatus(
+          state,
+          fail({ ...observed, lagSeconds: undefined }, {
+            tag: "NotReplicating",
+            message: "the replica is not replicating (replication stopped or broken); lag unknown",
+            at,
+            source: "probe"
+          }),
+          at
+        )
+      }
+      if (Duration.greaterThanOrEqualTo(latency, t.unhealthyAfter)) {
+        return withStatus(
+          state,
+          fail(observed, {
+            tag: "TooSlow",
+            message: `the probe took ${Math.round(Duration.toMillis(latency))} ms`,
+            at,
+            source: "probe"
+          }),
+          at
+        )
+      }
+      return withStatus(state, succeed(observed, levelOf(latency, result.lagSeconds, t), t), at)
+    }
+    case "SuccessReported": {
+      const { at, latency } = observation
+      const observed: NodeHealth = {
+        ...state,
+        smoothedLatency: smooth(state.smoothedLatency, latency, t.smoothing)
+      }
+      // Only a probe can clear what only a probe can see.
+      if (
+        state.status === "UNHEALTHY" && state.lastError !== undefined &&
+        (state.lastError.tag === "TooSlow" || state.lastError.tag === "NotReplicating")
+      ) return observed
+      return withStatus(state, succeed(observed, levelOf(state.lastLatency, state.lagSeconds, t), t), at)
+    }
+    case "Failed": {
+      const { at, code, message, source, tag } = observation
+      const lastError: LastError = { tag, message, at, source, ...(code === undefined ? {} : { code }) }
+      const failed = fail(
+        { ...state, lagSeconds: undefined, ...(source === "probe" ? { lastCheckedAt: at } : {}) },
+        lastError
+      )
+      if (failed.status === "UNHEALTHY" && state.status !== "UNHEALTHY") return withStatus(state, failed, at)
+      // A report alone never reaches the threshold: a burst of failed queries from one blip must not condemn a node
+      // that a probe has not seen fail. It makes the node suspect and the monitor probes it at once.
+      const consecutiveFailures = source === "report"
+        ? Math.min(failed.consecutiveFailures, Math.max(state.consecutiveFailures, t.failureThreshold - 1))
+        : failed.consecutiveFailures
+      const status: Status = failed.status === "UNHEALTHY" || consecutiveFailures >= t.failureThreshold
+        ? "UNHEALTHY"
+        : failed.status === "HEALTHY"
+        ? "DEGRADED" // suspect: not yet failureThreshold failures
+        : failed.status
+      return withStatus(state, { ...failed, consecutiveFailures, status }, at)
+    }
+  }
+}
+
+const succeed = (state: NodeHealth, level: Status, t: Thresholds): NodeHealth => {
+  const consecutiveSuccesses = state.consecutiveSuccesses + 1
+  const recovering = state.status === "UNHEALTHY" && consecutiveSuccesses < t.recoveryThreshold
+  return {
+    ...state,
+    status: recovering ? "UNHEALTHY" : level,
+    consecutiveFailures: 0,
+    consecutiveSuccesses
+  }
+}
+
+const backoff = (base: Duration.Duration, cap: Duration.Duration, exponent: number): Duration.Duration => {
+  const factor = 2 ** Math.min(Math.max(0, exponent), 30)
+  return Duration.min(Duration.times(base, factor), cap)
+}
+
+/** How long to wait before probing this node again. */
+export const nextDelay = (state: NodeHealth, t: Thresholds): Duration.Duration => {
+  if (state.status !== "UNHEALTHY" || state.consecutiveSuccesses > 0 || state.lastError === undefined) {
+    return t.interval
+  }
+  switch (state.lastError.tag) {
+    case "AuthenticationFailed":
+      // Wrong credentials do not fix themselves in milliseconds: never a tight loop of failed logins.
+      return backoff(t.authBackoffBase, t.authBackoffCap, state.consecutiveFailures - 1)
+    case "ConnectionFailed":
+    case "Timeout":
+    case "StatementFailed":
+      return backoff(t.backoffBase, t.backoffCap, state.consecutiveFailures - t.failureThreshold)
+    case "TooSlow":
+    case "NotReplicating":
+      // The node answers; probing it costs one cheap statement, and recovery should be seen promptly.
+      return t.interval
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * What the monitor knows about one node: its status, latency, role and replication state, and the transitions between
+ * statuses that it publishes.
+ */
+import type * as Duration from "effect/Duration"
+
+/** The health status of one node. */
+export type Status = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN"
+
+/** The role a node is configured for, or the role it was seen to play. */
+export type Role = "primary" | "replica"
+
+/** Status values as numbers, for the status gauge: 0 unknown, 1 healthy, 2 degraded, 3 unhealthy. */
+export const statusCode: Readonly<Record<Status, number>> = {
+  UNKNOWN: 0,
+  HEALTHY: 1,
+  DEGRADED: 2,
+  UNHEALTHY: 3
+}
+
+/**
+ * Why the last probe or report counted against a node:
+ * - `ConnectionFailed`: connection-class error (refused, reset, lost, server shutting down...);
+ * - `Timeout`: the probe got no answer within its timeout (connect included);
+ * - `AuthenticationFailed`: the server refused the login; retried on its own, slower backoff;
+ * - `StatementFailed`: the server answered the probe with an error;
+ * - `TooSlow`: the probe answered, but after `unhealthyAfter`;
+ * - `NotReplicating`: a replica whose replication is stopped or broken (lag unknown).
+ */
+export type ErrorTag =
+  | "ConnectionFailed"
+  | "Timeout"
+  | "AuthenticationFailed"
+  | "StatementFailed"
+  | "TooSlow"
+  | "NotReplicating"
+
+/** The last thing that counted against a node. */
+export interface LastError {
+  readonly tag: ErrorTag
+  /** The driver code it was classified on, if any (e.g. "ECONNREFUSED", "57P01", "ER_ACCESS_DENIED_ERROR"). */
+  readonly code?: string | undefined
+  /** A short, password-free description. */
+  readonly message: string
+  /** Epoch milliseconds (from the Effect `Clock`). */
+  readonly at: number
+  /** A probe of the monitor, or a passive report from the application. */
+  readonly source: "probe" | "report"
+}
+
+/** The state of one node as the monitor sees it. */
+export interface NodeHealth {
+  readonly name: string
+  /** The role the node was configured with. */
+  readonly configuredRole: Role
+  /** The role the last successful probe observed; undefined until then. */
+  readonly role?: Role | undefined
+  /** True when the observed role differs from the configured one (e.g. a replica that was promoted). */
+  readonly roleMismatch: boolean
+  readonly status: Status
+  /** Round trip of the last successful probe, connect included when the probe had to connect. */
+  readonly lastLatency?: Duration.Duration | undefined
+  /** Exponentially smoothed latency of probes and reported successes. */
+  readonly smoothedLatency?: Duration.Duration | undefined
+  /** Replication lag in seconds; 0 for a primary; undefined when unknown (never 0 for a stopped replica). */
+  readonly lagSeconds?: number | undefined
+  /** For a replica: whether it is receiving and applying changes; undefined when not known (or for a primary). */
+  readonly replicating?: boolean | undefined
+  /** The node's log position: PostgreSQL replay (or current) LSN, MariaDB `@@gtid_slave_pos`. */
+  readonly position?: string | undefined
+  readonly consecutiveFailures: number
+  readonly consecutiveSuccesses: number
+  readonly lastError?: LastError | undefined
+  /** Epoch milliseconds of the last completed probe. */
+  readonly lastCheckedAt?: number | undefined
+  /** Epoch milliseconds of the last status change. */
+  readonly lastChangeAt?: number | undefined
+}
+
+/** A change of a node's status (or of its role mismatch flag), as published on `HealthMonitor.changes`. */
+export interface StatusChange {
+  readonly node: string
+  readonly from: Status
+  readonly to: Status
+  /** Epoch milliseconds. */
+  readonly at: number
+  /** The node's state right after the change. */
+  readonly health: NodeHealth
+}

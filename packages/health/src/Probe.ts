@@ -1,0 +1,83 @@
+/**
+ * Probes: one check of one node, reading its role and replication state in the same round trip.
+ *
+ * The monitor asks a `ProbeFactory` for one `NodeProbe` per node when it starts. The default factory, `fromAdapter`,
+ * gives each node a dedicated raw driver connection of its own (pg `Client`, mysql2 `Connection`, better-sqlite3 file
+ * handle) rather than an @effect/sql client: a probe then never waits in the application's pool (an exhausted pool is
+ * not a dead server), never runs inside a caller's transaction (it has no `SqlClient` at all), and can be cut off
+ * synchronously on timeout. @effect/sql-pg answers an interruption by running `pg_cancel_backend` through the same
+ * pool, which on a one-connection pool waits for the very connection it wants to cancel; destroying our own socket
+ * is immediate, and the server ends the backend as soon as it notices.
+ */
+import type { DatabaseAdapter } from "@fastorm/adapters"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as MysqlProbe from "./internal/mysqlProbe.js"
+import * as PgProbe from "./internal/pgProbe.js"
+import { ProbeError } from "./internal/probeError.js"
+import * as SqliteProbe from "./internal/sqliteProbe.js"
+import type { Role } from "./NodeHealth.js"
+
+export { ProbeError }
+
+/** One node as the monitor is configured with it. */
+export interface NodeConfig {
+  /** The node's name in snapshots, changes, metrics and logs; never a URL. */
+  readonly name: string
+  /** The role the node is meant to play. */
+  readonly role: Role
+  /** The node's adapter: the default probe connects with its URL and credentials. Optional with a custom probe. */
+  readonly adapter?: DatabaseAdapter.DatabaseAdapter | undefined
+}
+
+/** What a successful probe learnt about the node. */
+export interface ProbeResult {
+  /** The role the node plays right now: PostgreSQL `pg_is_in_recovery()`, MariaDB `@@read_only`. */
+  readonly role: Role
+  /** For a replica: whether it is receiving and applying changes (false: stopped or broken). */
+  readonly replicating?: boolean | undefined
+  /** Replication lag in seconds; 0 on a primary; undefined when unknown. */
+  readonly lagSeconds?: number | undefined
+  /** Log position: PostgreSQL LSN (replay on a replica, current on a primary), MariaDB GTID position. */
+  readonly position?: string | undefined
+}
+
+/** The check of one node. Interrupting `run` must release whatever it holds (the monitor's timeout interrupts it). */
+export interface NodeProbe {
+  readonly run: Effect.Effect<ProbeResult, ProbeError>
+}
+
+/** Settings the monitor hands every probe it makes. */
+export interface ProbeSettings {
+  /** The monitor's probe timeout, used for the drivers' own connect and statement bounds as a second line. */
+  readonly timeout: Duration.Duration
+  /** PostgreSQL `application_name` of the probe sessions, so they can be told apart in `pg_stat_activity`. */
+  readonly applicationName: string
+}
+
+/** Makes the probe of one node, for the monitor's lifetime (its scope). */
+export type ProbeFactory = (
+  node: NodeConfig,
+  settings: ProbeSettings
+) => Effect.Effect<NodeProbe, never, Scope.Scope>
+
+/** The default probe: a dedicated driver connection per node, chosen by the node adapter's dialect. */
+export const fromAdapter: ProbeFactory = (node, settings) => {
+  const adapter = node.adapter
+  if (adapter === undefined) {
+    return Effect.succeed<NodeProbe>({
+      run: Effect.fail(
+        new ProbeError({ node: node.name, reason: "Statement", detail: "the node has no adapter to probe it with" })
+      )
+    })
+  }
+  switch (adapter.dialect) {
+    case "postgresql":
+      return PgProbe.make(node.name, adapter.url, settings)
+    case "mysql":
+      return MysqlProbe.make(node.name, adapter.url, settings)
+    case "sqlite":
+      return SqliteProbe.make(node.name, node.role, adapter.url)
+  }
+}

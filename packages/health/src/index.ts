@@ -1,0 +1,17 @@
+/** Sorting database errors into connection-class, authentication and statement errors (DESIGN §6). */
+export * as ErrorClassification from "./ErrorClassification.js"
+
+/** The HealthMonitor service, its configuration, constructor and layer. */
+export * as HealthMonitor from "./HealthMonitor.js"
+
+/** The pure health state machine of one node. */
+export * as HealthState from "./HealthState.js"
+
+/** Node status, health records and status transitions. */
+export * as NodeHealth from "./NodeHealth.js"
+
+/** Probes: the per-node check and the default driver probes. */
+export * as Probe from "./Probe.js"
+
+export { classify, isAuthenticationError, isConnectionError } from "./ErrorClassification.js"
+export type { Role, Status, StatusChange } from "./NodeHealth.js"

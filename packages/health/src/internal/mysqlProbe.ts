@@ -1,0 +1,187 @@
+/**
+ * The MySQL / MariaDB probe: one dedicated mysql2 `Connection` per node, kept open between probes and destroyed on any
+ * failure or interruption.
+ *
+ * Two statements on that one connection (mysql2 is used without `multipleStatements`, an injection amplifier):
+ * 1. always, readable by any user: `@@read_only` (role), the GTID position, and the `Slave_running` status variable
+ *    (ON only while both the IO and the SQL thread run);
+ * 2. on a node that looks like a replica, `SHOW SLAVE STATUS` for `Seconds_Behind_Master` and the two thread states.
+ *    It needs the SLAVE MONITOR (or SUPER) privilege; when the server refuses it once, the probe stops asking and
+ *    reports replication from `Slave_running` with the lag unknown. Grant SLAVE MONITOR to the monitor's user to get
+ *    lag figures.
+ */
+import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import * as Mysql from "mysql2"
+import type { NodeProbe, ProbeResult, ProbeSettings } from "../Probe.js"
+import type { ProbeError } from "./probeError.js"
+import { fromCause } from "./probeError.js"
+
+/** The first statement on MariaDB. */
+export const mariaDbSql = `SELECT @@read_only AS read_only, @@gtid_slave_pos AS position,
+  (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING') AS slave_running`
+
+/** The first statement on MySQL, which has neither `gtid_slave_pos` nor the `Slave_running` variable. */
+export const mysqlSql = `SELECT @@read_only AS read_only, @@global.gtid_executed AS position, NULL AS slave_running`
+
+interface FirstRow {
+  readonly read_only: number | string | null
+  readonly position: string | null
+  readonly slave_running: string | null
+}
+
+type StatusRow = Record<string, unknown>
+
+const num = (u: unknown): number | undefined => {
+  if (u === null || u === undefined || u === "") return undefined
+  const n = Number(u)
+  return Number.isFinite(n) ? n : undefined
+}
+
+/** Reads both statements' results; `status` is undefined when `SHOW SLAVE STATUS` was not run or not allowed. */
+export const parse = (first: FirstRow, status: ReadonlyArray<StatusRow> | undefined): ProbeResult => {
+  const readOnly = num(first.read_only) === 1
+  const position = first.position === null || first.position === "" ? undefined : String(first.position)
+  const slaveRunning = first.slave_running === null ? undefined : String(first.slave_running).toUpperCase() === "ON"
+  if (status === undefined) {
+    if (!readOnly && slaveRunning !== true) return { role: "primary", lagSeconds: 0, position }
+    // Without SHOW SLAVE STATUS the lag is unknown, and must not be reported as 0.
+    return { role: readOnly ? "replica" : "primary", replicating: slaveRunning, lagSeconds: undefined, position }
+  }
+  const row = status[0]
+  if (row === undefined) {
+    // No replication configured at all.
+    return readOnly
+      ? { role: "replica", replicating: false, lagSeconds: undefined, position }
+      : { role: "primary", lagSeconds: 0, position }
+  }
+  const io = String(row.Slave_IO_Running ?? row.Replica_IO_Running ?? "")
+  const sql = String(row.Slave_SQL_Running ?? row.Replica_SQL_Running ?? "")
+  const behind = num(row.Seconds_Behind_Master ?? row.Seconds_Behind_Source)
+  // Seconds_Behind_Master is NULL whenever a thread is stopped: not replicating, lag unknown, never 0.
+  const replicating = io === "Yes" && sql === "Yes" && behind !== undefined
+  return {
+    role: readOnly ? "replica" : "primary",
+    replicating,
+    lagSeconds: replicating ? behind : undefined,
+    position
+  }
+}
+
+const sslFrom = (url: Url.ConnectionUrl): string | Mysql.SslOptions | undefined => {
+  const mode = (url.options.sslmode ?? url.options["ssl-mode"] ?? "").toUpperCase()
+  if (mode === "VERIFY_CA" || mode === "VERIFY_IDENTITY" || url.options.ssl === "true") return {}
+  if (mode === "REQUIRED") return { rejectUnauthorized: false }
+  return undefined
+}
+
+const isMariaDb = (conn: Mysql.Connection, url: Url.ConnectionUrl): boolean => {
+  // mysql2 keeps the server's greeting (e.g. "5.5.5-10.11.6-MariaDB") on the connection.
+  const version = (conn as unknown as { _handshakePacket?: { serverVersion?: string } | null })._handshakePacket
+    ?.serverVersion
+  return typeof version === "string" ? /mariadb/i.test(version) : url.productHint === "mariadb"
+}
+
+// ER_SPECIFIC_ACCESS_DENIED_ERROR (1227) and ER_SPECIFIC_ACCESS_DENIED (MySQL 8 wording).
+const isPrivilegeError = (error: unknown): boolean => {
+  const e = error as { errno?: unknown; code?: unknown }
+  return e.errno === 1227 || e.code === "ER_SPECIFIC_ACCESS_DENIED_ERROR"
+}
+
+/** Makes the probe of one MySQL / MariaDB node; its connection lives until the scope closes. */
+export const make = (
+  name: string,
+  url: Url.ConnectionUrl,
+  settings: ProbeSettings
+): Effect.Effect<NodeProbe, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const secrets = [url.password, ...Object.values(url.secretOptions)]
+    const ssl = sslFrom(url)
+    let current: { readonly conn: Mysql.Connection; ready: boolean } | undefined
+    // Learnt once: the server refused SHOW SLAVE STATUS to this user.
+    let statusDenied = false
+
+    const drop = (conn?: Mysql.Connection) => {
+      if (current === undefined || (conn !== undefined && current.conn !== conn)) return
+      const { conn: c } = current
+      current = undefined
+      try {
+        // `end()` waits for the server; a frozen one never answers.
+        c.destroy()
+      } catch {
+        // already gone
+      }
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => drop()))
+
+    const run = Effect.async<ProbeResult, ProbeError>((resume) => {
+      let done = false
+      const finish = (effect: Effect.Effect<ProbeResult, ProbeError>) => {
+        if (done) return
+        done = true
+        resume(effect)
+      }
+      const fail = (conn: Mysql.Connection, cause: unknown) => {
+        drop(conn)
+        finish(Effect.fail(fromCause(name, cause, secrets)))
+      }
+      const probe = (conn: Mysql.Connection) => {
+        const first = isMariaDb(conn, url) ? mariaDbSql : mysqlSql
+        conn.query(first, (error, rows) => {
+          if (done) return
+          if (error) return fail(conn, error)
+          const row = (rows as unknown as ReadonlyArray<FirstRow>)[0]
+          if (row === undefined) return fail(conn, new Error("the probe returned no row"))
+          const looksReplica = num(row.read_only) === 1 || String(row.slave_running ?? "").toUpperCase() === "ON"
+          if (!looksReplica || statusDenied) return finish(Effect.succeed(parse(row, undefined)))
+          const show = isMariaDb(conn, url) ? "SHOW SLAVE STATUS" : "SHOW REPLICA STATUS"
+          conn.query(show, (error2, status) => {
+            if (done) return
+            if (error2 && isPrivilegeError(error2)) {
+              statusDenied = true
+              return finish(Effect.succeed(parse(row, undefined)))
+            }
+            if (error2) return fail(conn, error2)
+            finish(Effect.succeed(parse(row, status as unknown as ReadonlyArray<StatusRow>)))
+          })
+        })
+      }
+
+      if (current?.ready === true) {
+        probe(current.conn)
+      } else {
+        drop()
+        const conn = Mysql.createConnection({
+          host: url.host ?? "127.0.0.1",
+          port: url.port ?? 3306,
+          ...(url.database !== undefined ? { database: url.database } : {}),
+          ...(url.username !== undefined ? { user: url.username } : {}),
+          ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
+          ...(ssl !== undefined ? { ssl } : {}),
+          connectTimeout: Math.max(1, Math.round(Duration.toMillis(settings.timeout))),
+          enableKeepAlive: true,
+          multipleStatements: false
+        })
+        const session = { conn, ready: false }
+        current = session
+        // A connection the server drops between probes emits "error"; unhandled, it would kill the process.
+        conn.on("error", () => drop(conn))
+        conn.on("end", () => drop(conn))
+        conn.connect((error) => {
+          if (error) return fail(conn, error)
+          session.ready = true
+          probe(conn)
+        })
+      }
+      // Interrupted (the monitor's timeout, or shutdown): the connection may be stuck mid-statement; never reuse it.
+      return Effect.sync(() => {
+        if (done) return
+        done = true
+        drop()
+      })
+    })
+    return { run }
+  })

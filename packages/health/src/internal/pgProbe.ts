@@ -1,0 +1,156 @@
+/**
+ * The PostgreSQL probe: one dedicated `pg.Client` per node, kept open between probes and destroyed on any failure or
+ * interruption, so the monitor holds at most one session per node.
+ */
+import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import Pg from "pg"
+import type { NodeProbe, ProbeResult, ProbeSettings } from "../Probe.js"
+import type { ProbeError } from "./probeError.js"
+import { fromCause } from "./probeError.js"
+
+/**
+ * Role, position and lag in one statement. `pg_current_wal_lsn()` raises on a standby, so it sits in a CASE branch
+ * (volatile functions are not folded). Lag is 0 when everything received has been replayed, otherwise the age of
+ * the last replayed transaction; with no WAL receiver the replica is not replicating and its lag is unknown (NULL),
+ * never 0. `pg_stat_wal_receiver` has a row only while the receiver runs; its columns are hidden from unprivileged
+ * users but the row count is not.
+ */
+export const probeSql = `SELECT pg_is_in_recovery() AS in_recovery,
+  (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS position,
+  EXISTS (SELECT 1 FROM pg_stat_wal_receiver) AS receiving,
+  CASE
+    WHEN NOT pg_is_in_recovery() THEN 0
+    WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver) THEN NULL
+    WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+    ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())
+  END::float8 AS lag_seconds`
+
+interface Row {
+  readonly in_recovery: boolean
+  readonly position: string | null
+  readonly receiving: boolean
+  readonly lag_seconds: number | null
+}
+
+/** Reads the probe row. */
+export const parseRow = (row: Row): ProbeResult =>
+  row.in_recovery
+    ? {
+      role: "replica",
+      replicating: row.receiving,
+      lagSeconds: row.lag_seconds === null ? undefined : Math.max(0, row.lag_seconds),
+      position: row.position ?? undefined
+    }
+    : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
+
+const sslFrom = (url: Url.ConnectionUrl): Pg.ClientConfig["ssl"] => {
+  switch (url.options.sslmode) {
+    case "disable":
+      return false
+    case "require":
+    case "prefer":
+    case "allow":
+      return { rejectUnauthorized: false }
+    case "verify-ca":
+    case "verify-full":
+      return true
+    default:
+      return undefined
+  }
+}
+
+const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.ClientConfig => {
+  const ms = Math.max(1, Math.round(Duration.toMillis(settings.timeout)))
+  const ssl = sslFrom(url)
+  return {
+    host: url.host ?? "127.0.0.1",
+    port: url.port ?? 5432,
+    ...(url.database !== undefined ? { database: url.database } : {}),
+    ...(url.username !== undefined ? { user: url.username } : {}),
+    ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
+    ...(ssl !== undefined ? { ssl } : {}),
+    application_name: settings.applicationName,
+    // Second lines of defence behind the monitor's own timeout: the server gives up on a stuck probe statement too.
+    connectionTimeoutMillis: ms,
+    statement_timeout: ms,
+    keepAlive: true
+  }
+}
+
+const destroy = (client: Pg.Client): void => {
+  // `end()` waits for the server to acknowledge, which a frozen server never does: cut the socket instead.
+  const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream
+  try {
+    stream?.destroy?.()
+  } catch {
+    // already gone
+  }
+}
+
+/** Makes the probe of one PostgreSQL node; its connection lives until the scope closes. */
+export const make = (
+  name: string,
+  url: Url.ConnectionUrl,
+  settings: ProbeSettings
+): Effect.Effect<NodeProbe, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const secrets = [url.password, ...Object.values(url.secretOptions)]
+    // The open session, if any; `ready` once connected.
+    let current: { readonly client: Pg.Client; ready: boolean } | undefined
+
+    const drop = (client?: Pg.Client) => {
+      if (current === undefined || (client !== undefined && current.client !== client)) return
+      const { client: c } = current
+      current = undefined
+      destroy(c)
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => drop()))
+
+    const run = Effect.async<ProbeResult, ProbeError>((resume) => {
+      let done = false
+      const finish = (effect: Effect.Effect<ProbeResult, ProbeError>) => {
+        if (done) return
+        done = true
+        resume(effect)
+      }
+      const fail = (client: Pg.Client, cause: unknown) => {
+        // Whatever went wrong, the session is not trusted again: the next probe connects afresh.
+        drop(client)
+        finish(Effect.fail(fromCause(name, cause, secrets)))
+      }
+      const query = (client: Pg.Client) =>
+        client.query<Row>(probeSql, (error, result) => {
+          if (error) fail(client, error)
+          else if (result.rows.length !== 1) fail(client, new Error("the probe returned no row"))
+          else finish(Effect.succeed(parseRow(result.rows[0]!)))
+        })
+
+      if (current?.ready === true) {
+        query(current.client)
+      } else {
+        drop()
+        const client = new Pg.Client(clientConfig(url, settings))
+        const session = { client, ready: false }
+        current = session
+        // A session the server drops between probes emits "error"; unhandled, it would kill the process.
+        client.on("error", () => drop(client))
+        client.on("end", () => drop(client))
+        client.connect((error: Error | undefined) => {
+          if (error) return fail(client, error)
+          session.ready = true
+          query(client)
+        })
+      }
+      // Interrupted (the monitor's timeout, or shutdown): the session may be stuck mid-statement; never reuse it.
+      return Effect.sync(() => {
+        if (done) return
+        done = true
+        drop()
+      })
+    })
+    return { run }
+  })
