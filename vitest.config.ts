@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config"
 export default defineConfig({
   test: {
     globalSetup: ["./test-support/src/vitestGlobalSetup.ts"],
-    reporters: ["default"]
+    reporters: ["default"],
+    fileParallelism: false
   }
 })

@@ -7,6 +7,9 @@ export const shared: ViteUserConfig = {
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fakeTimers: { toFake: undefined },
-    sequence: { concurrent: false }
+    sequence: { concurrent: false },
+    // Every package's integration tests share one PostgreSQL and one MariaDB cluster, and fault tests stop, freeze
+    // and lag its replicas: files run one at a time so no test sees another's fault.
+    fileParallelism: false
   }
 }

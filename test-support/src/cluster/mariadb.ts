@@ -110,21 +110,32 @@ export const createMariaCluster = async (nodes: ReadonlyArray<NodeInfo>, timeout
   const initFile = join(clusterDir, "init.sql")
   writeFileSync(initFile, initSql, { mode: 0o600 })
   try {
-    await run(
-      binaries().installDb,
-      [
-        "--no-defaults",
-        ...(isRoot() ? ["--user=mysql"] : []),
-        `--datadir=${primary.dataDir}`,
-        "--auth-root-authentication-method=normal",
-        "--skip-test-db",
-        "--skip-name-resolve",
-        `--extra-file=${initFile}`,
-        "--innodb-buffer-pool-size=16M",
-        "--innodb-log-file-size=8M"
-      ],
-      { what: `mariadb-install-db of ${primary.name}`, timeoutMs, cwd: clusterDir }
-    )
+    // Seen once under heavy load: the bootstrap failed with "Unknown table 'mysql.tmp_user_sys'". It is not
+    // reproducible, so a failed bootstrap gets one more try on an emptied data directory before it counts.
+    for (let attempt = 1;; attempt++) {
+      try {
+        await run(
+          binaries().installDb,
+          [
+            "--no-defaults",
+            ...(isRoot() ? ["--user=mysql"] : []),
+            `--datadir=${primary.dataDir}`,
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            "--skip-name-resolve",
+            `--extra-file=${initFile}`,
+            "--innodb-buffer-pool-size=16M",
+            "--innodb-log-file-size=8M"
+          ],
+          { what: `mariadb-install-db of ${primary.name}`, timeoutMs, cwd: clusterDir }
+        )
+        break
+      } catch (error) {
+        if (attempt >= 2) throw error
+        rmSync(primary.dataDir, { recursive: true, force: true })
+        makeOwnedDirs("mysql", [primary.dataDir])
+      }
+    }
   } finally {
     rmSync(initFile, { force: true })
   }
