@@ -45,7 +45,7 @@ const start = (
 const advance = (ms: number) => Effect.zipRight(Effect.yieldNow(), TestClock.adjust(Duration.millis(ms)))
 
 /** Moves the clock in 1 ms steps until the condition holds; returns the elapsed milliseconds. */
-const advanceUntil = (condition: Effect.Effect<boolean>, limitMs: number) =>
+const advanceUntil = <E>(condition: Effect.Effect<boolean, E>, limitMs: number) =>
   Effect.gen(function*() {
     for (let ms = 0; ms <= limitMs; ms++) {
       if (yield* condition) return ms

@@ -14,7 +14,7 @@ const fast = {
   backoffCap: "50 millis"
 } as const
 
-const waitFor = <A>(read: Effect.Effect<A>, ok: (a: A) => boolean, limitMs = 5_000) =>
+const waitFor = <A, E>(read: Effect.Effect<A, E>, ok: (a: A) => boolean, limitMs = 5_000) =>
   Effect.gen(function*() {
     const start = Date.now()
     for (;;) {
