@@ -37,7 +37,10 @@ export interface HealthMonitorConfig {
   readonly nodes: ReadonlyArray<Probe.NodeConfig | NodeUrlConfig>
   /** Time between probes of a node that is not UNHEALTHY. Default 2 seconds. */
   readonly interval?: Duration.DurationInput | undefined
-  /** Bound on one probe, connect included. Default 5 seconds. */
+  /**
+   * Bound on one probe, connect included. Default 5 seconds. When it is at least `unhealthyAfter`, a probe that hits
+   * it makes the node UNHEALTHY at once (it was slower than `unhealthyAfter`); otherwise it counts as a failure.
+   */
   readonly timeout?: Duration.DurationInput | undefined
   /** A probe slower than this makes the node DEGRADED. Default 1 second. */
   readonly degradedAfter?: Duration.DurationInput | undefined
@@ -117,6 +120,7 @@ export const resolveThresholds = (config: Omit<HealthMonitorConfig, "nodes">): H
   const interval = Duration.decode(config.interval ?? Duration.seconds(2))
   return {
     interval,
+    timeout: Duration.decode(config.timeout ?? Duration.seconds(5)),
     degradedAfter: Duration.decode(config.degradedAfter ?? Duration.seconds(1)),
     unhealthyAfter: Duration.decode(config.unhealthyAfter ?? Duration.seconds(3)),
     failureThreshold: config.failureThreshold ?? 3,
@@ -212,7 +216,7 @@ export const make = (
 > =>
   Effect.gen(function*() {
     const thresholds = resolveThresholds(config)
-    const timeout = Duration.decode(config.timeout ?? Duration.seconds(5))
+    const timeout = thresholds.timeout
     const nodes = yield* Effect.forEach(config.nodes, resolveNode)
     const problems = validate(thresholds, timeout, nodes.map((n) => n.name))
     if (problems.length > 0) return yield* new InvalidHealthConfig({ problems })

@@ -8,6 +8,9 @@
  *   lag exceeds `maxLag`), later UNHEALTHY at once (`TooSlow`);
  * - a replica that is not replicating is UNHEALTHY at once (`NotReplicating`), its lag unknown;
  * - an authentication failure is UNHEALTHY at once and retried on its own backoff (`authBackoffBase`, doubling);
+ * - a probe timeout is UNHEALTHY at once when `timeout >= unhealthyAfter` (no answer within the timeout then means
+ *   slower than `unhealthyAfter`, like `TooSlow`; a frozen server is caught by its first probe); with a shorter
+ *   timeout it counts like the failures below;
  * - other failures (connection-class, timeout, a probe statement error) count: the first ones make a HEALTHY node
  *   DEGRADED ("suspect"), `failureThreshold` in a row make it UNHEALTHY; an UNKNOWN node stays UNKNOWN until then;
  * - an UNHEALTHY node is re-probed on exponential backoff (`backoffBase` doubling, capped at `backoffCap`) and leaves
@@ -24,6 +27,8 @@ import type { ProbeResult } from "./Probe.js"
 export interface Thresholds {
   /** Time between probes of a node that is not UNHEALTHY (and between recovery probes). */
   readonly interval: Duration.Duration
+  /** Bound on one probe; a probe that hits it has no answer for at least this long. */
+  readonly timeout: Duration.Duration
   /** A probe slower than this makes the node DEGRADED. */
   readonly degradedAfter: Duration.Duration
   /** A probe slower than this makes the node UNHEALTHY. */
@@ -107,9 +112,12 @@ const withStatus = (previous: NodeHealth, next: NodeHealth, at: number): NodeHea
 // Failures that make a node UNHEALTHY at once, whatever the count.
 const immediate: ReadonlySet<ErrorTag> = new Set(["AuthenticationFailed", "TooSlow", "NotReplicating"])
 
-const fail = (state: NodeHealth, lastError: LastError): NodeHealth => {
+const fail = (state: NodeHealth, lastError: LastError, t: Thresholds): NodeHealth => {
   const consecutiveFailures = state.consecutiveFailures + 1
-  const status: Status = immediate.has(lastError.tag) ? "UNHEALTHY" : state.status
+  const status: Status = immediate.has(lastError.tag) ||
+      (lastError.tag === "Timeout" && Duration.greaterThanOrEqualTo(t.timeout, t.unhealthyAfter))
+    ? "UNHEALTHY"
+    : state.status
   return {
     ...state,
     status,
@@ -143,7 +151,7 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
             message: "the replica is not replicating (replication stopped or broken); lag unknown",
             at,
             source: "probe"
-          }),
+          }, t),
           at
         )
       }
@@ -155,7 +163,7 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
             message: `the probe took ${Math.round(Duration.toMillis(latency))} ms`,
             at,
             source: "probe"
-          }),
+          }, t),
           at
         )
       }
@@ -179,7 +187,8 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
       const lastError: LastError = { tag, message, at, source, ...(code === undefined ? {} : { code }) }
       const failed = fail(
         { ...state, lagSeconds: undefined, ...(source === "probe" ? { lastCheckedAt: at } : {}) },
-        lastError
+        lastError,
+        t
       )
       if (failed.status === "UNHEALTHY" && state.status !== "UNHEALTHY") return withStatus(state, failed, at)
       // A report alone never reaches the threshold: a burst of failed queries from one blip must not condemn a node

@@ -131,25 +131,38 @@ describe("HealthMonitor (TestClock, scripted probe)", () => {
       expect(r.lastError).toMatchObject({ tag: "ConnectionFailed", code: "ECONNREFUSED", source: "probe", at: 305 })
     }))
 
-  it.scoped("a hanging probe is cut at the timeout (and interrupted), then counts as a failure", () =>
+  it.scoped("a hanging probe is cut at the timeout (interrupted); timeout >= unhealthyAfter: UNHEALTHY at once", () =>
     Effect.gen(function*() {
       const script = Scripted.make(Scripted.answer("5 millis"))
       const monitor = yield* start(script, ["f"])
       yield* advance(5)
       script.set("f", Scripted.hang)
-      // Probes at 105, 405 + 100, ...: each waits exactly the timeout.
+      // The next probe starts at 105 and waits exactly the timeout (300 ms).
       yield* advance(100 + 299)
       expect(script.interrupted("f")).toBe(0)
+      expect(yield* monitor.status("f")).toBe("HEALTHY")
       yield* advance(1)
       expect(script.interrupted("f")).toBe(1)
-      const f = yield* monitor.health("f")
-      expect(f.status).toBe("DEGRADED")
-      expect(f.lastError).toMatchObject({ tag: "Timeout", at: 405 })
-      const took = yield* advanceUntil(Effect.map(monitor.status("f"), (s) => s === "UNHEALTHY"), 2000)
-      // Two more probes, each 100 ms apart and 300 ms long.
-      expect(405 + took).toBe(405 + 2 * (100 + 300))
-      expect(script.interrupted("f")).toBe(3)
+      expect(yield* monitor.health("f")).toMatchObject({
+        status: "UNHEALTHY",
+        lastError: { tag: "Timeout", at: 405 }
+      })
       expect(script.maxConcurrent("f")).toBe(1)
+    }))
+
+  it.scoped("with a timeout below unhealthyAfter, timeouts count toward failureThreshold", () =>
+    Effect.gen(function*() {
+      const script = Scripted.make(Scripted.answer("5 millis"))
+      const monitor = yield* start(script, ["g"], { unhealthyAfter: "400 millis" })
+      yield* advance(5)
+      script.set("g", Scripted.hang)
+      yield* advance(400)
+      expect(yield* monitor.health("g")).toMatchObject({ status: "DEGRADED", lastError: { tag: "Timeout", at: 405 } })
+      const took = yield* advanceUntil(Effect.map(monitor.status("g"), (s) => s === "UNHEALTHY"), 2000)
+      // Two more probes, each 100 ms apart and 300 ms long.
+      expect(took).toBe(2 * (100 + 300))
+      expect(script.interrupted("g")).toBe(3)
+      expect(script.maxConcurrent("g")).toBe(1)
     }))
 
   it.scoped("backs off exponentially while UNHEALTHY, up to the cap", () =>

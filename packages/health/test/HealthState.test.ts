@@ -7,6 +7,8 @@ import type { ProbeResult } from "../src/Probe.js"
 
 const t = resolveThresholds({
   interval: "100 millis",
+  // Shorter than unhealthyAfter: a timeout counts like any failure (see the test for the other case).
+  timeout: "500 millis",
   degradedAfter: "1 second",
   unhealthyAfter: "3 seconds",
   failureThreshold: 3,
@@ -101,6 +103,17 @@ describe("HealthState", () => {
     expect(s.consecutiveFailures).toBe(3)
     expect(s.lastError?.tag).toBe("Timeout")
     expect(s.lagSeconds).toBeUndefined()
+  })
+
+  it("a timeout is UNHEALTHY at once when the timeout is at least unhealthyAfter", () => {
+    const long = { ...t, timeout: Duration.seconds(3) }
+    const s = [ok(10), failed("Timeout")].reduce(
+      (acc, o) => HealthState.step(acc, o, long),
+      HealthState.initial("r1", "replica")
+    )
+    expect(s).toMatchObject({ status: "UNHEALTHY", consecutiveFailures: 1, lastError: { tag: "Timeout" } })
+    // Backoff as for any failure.
+    expect(Duration.toMillis(HealthState.nextDelay(s, long))).toBe(100)
   })
 
   it("an UNKNOWN node that never answered stays UNKNOWN until failureThreshold, then UNHEALTHY", () => {

@@ -1,0 +1,265 @@
+import { describe, expect, it } from "@effect/vitest"
+import type { NodeInfo } from "@fastorm/test-support"
+import {
+  freezeNode,
+  loadCluster,
+  pauseReplay,
+  resumeReplay,
+  startNode,
+  stopNode,
+  unfreezeNode
+} from "@fastorm/test-support"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import Pg from "pg"
+import * as HealthMonitor from "../src/HealthMonitor.js"
+import * as DelayProxy from "./support/DelayProxy.js"
+import { admin, control, timedProbe, waitFor } from "./support/live.js"
+
+const cluster = loadCluster()
+const { primary, replicas } = cluster.postgres
+// Faults only ever on replica-2: other test files share these servers.
+const victim = replicas[1]!
+
+const fast = {
+  interval: "100 millis",
+  timeout: "500 millis",
+  degradedAfter: "200 millis",
+  // Not above the timeout: a probe that times out was slower than this, so a frozen node is UNHEALTHY at once.
+  unhealthyAfter: "450 millis",
+  failureThreshold: 3,
+  recoveryThreshold: 2,
+  backoffBase: "100 millis",
+  backoffCap: "400 millis"
+} as const
+const detectionBound = fast.failureThreshold * 100 + 500
+// Worst case after the node is back: one capped backoff wait, then recoveryThreshold probes an interval apart.
+const recoveryBound = 400 + fast.recoveryThreshold * (100 + 500)
+
+const asNode = (n: NodeInfo) => ({ name: n.name, role: n.role, url: n.url })
+const allNodes = [primary, ...replicas].map(asNode)
+const appName = (tag: string) => `fastorm-health-${tag}-${process.pid}`
+
+describe("HealthMonitor on the PostgreSQL cluster", () => {
+  it.scopedLive("sees every node HEALTHY with its role, position and lag", () =>
+    Effect.gen(function*() {
+      const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
+      yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+      const [p, r1] = yield* monitor.snapshot
+      expect(p).toMatchObject({ role: "primary", roleMismatch: false, lagSeconds: 0 })
+      expect(p!.position).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/)
+      expect(r1).toMatchObject({ role: "replica", roleMismatch: false, replicating: true })
+      expect(r1!.lagSeconds).toBeGreaterThanOrEqual(0)
+      expect(r1!.position).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/)
+    }))
+
+  it.scopedLive("reports a node whose role differs from its configuration", () =>
+    Effect.gen(function*() {
+      const monitor = yield* HealthMonitor.make({
+        ...fast,
+        nodes: [{ name: "thinks-primary", role: "primary", url: replicas[0]!.url }]
+      })
+      yield* waitFor(monitor.health("thinks-primary"), (h) => h.roleMismatch, 5_000, "role mismatch")
+      expect(yield* monitor.health("thinks-primary")).toMatchObject({ configuredRole: "primary", role: "replica" })
+    }))
+
+  it.scopedLive("a wrong password is an authentication failure, UNHEALTHY at once, password never shown", () =>
+    Effect.gen(function*() {
+      const secret = "wrong-secret-pw"
+      const monitor = yield* HealthMonitor.make({
+        ...fast,
+        nodes: [{ name: "bad-login", role: "replica", url: replicas[0]!.url.replace(":app-pw@", `:${secret}@`) }]
+      })
+      yield* waitFor(monitor.status("bad-login"), (s) => s === "UNHEALTHY", 3_000, "UNHEALTHY")
+      const h = yield* monitor.health("bad-login")
+      expect(h.lastError).toMatchObject({ tag: "AuthenticationFailed", code: "28P01" })
+      expect(JSON.stringify(h)).not.toContain(secret)
+      expect(h.consecutiveFailures).toBe(1)
+    }))
+
+  it.scopedLive(
+    "a replica stopped immediately is UNHEALTHY within failureThreshold x interval + timeout, HEALTHY after restart",
+    () =>
+      Effect.gen(function*() {
+        const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
+        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* Effect.gen(function*() {
+          yield* control(() => stopNode(victim))
+          const detected = yield* waitFor(monitor.status(victim.name), (s) => s === "UNHEALTHY", 10_000, "UNHEALTHY")
+          console.log(`pg replica stopped: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
+          expect(detected).toBeLessThanOrEqual(detectionBound)
+          expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("ConnectionFailed")
+          // The others are untouched.
+          expect(yield* monitor.status(primary.name)).toBe("HEALTHY")
+          yield* control(() => startNode(victim, { waitReplicating: false }))
+          const recovered = yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "HEALTHY")
+          console.log(`pg replica restarted: HEALTHY after ${recovered} ms (bound ${recoveryBound} ms)`)
+          expect(recovered).toBeLessThanOrEqual(recoveryBound)
+        }).pipe(Effect.ensuring(control(() => startNode(victim))))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a frozen replica (SIGSTOP) is UNHEALTHY within the same bound and no probe waits past its timeout",
+    () =>
+      Effect.gen(function*() {
+        const timing = timedProbe()
+        const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes, probe: timing.factory })
+        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* Effect.gen(function*() {
+          yield* control(() => freezeNode(victim))
+          const detected = yield* waitFor(monitor.status(victim.name), (s) => s === "UNHEALTHY", 10_000, "UNHEALTHY")
+          console.log(`pg replica frozen: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
+          expect(detected).toBeLessThanOrEqual(detectionBound)
+          expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("Timeout")
+          // An immediate check of the frozen node returns within the timeout too.
+          const t0 = Date.now()
+          yield* monitor.checkNode(victim.name)
+          const checkMs = Date.now() - t0
+          expect(checkMs).toBeLessThan(500 + 100)
+          const longest = Math.max(...timing.durations.get(victim.name)!)
+          console.log(`pg replica frozen: longest probe ${longest.toFixed(0)} ms, check ${checkMs} ms (timeout 500 ms)`)
+          expect(longest).toBeLessThan(500 + 50)
+          yield* control(() => unfreezeNode(victim))
+          const recovered = yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "HEALTHY")
+          console.log(`pg replica unfrozen: HEALTHY after ${recovered} ms`)
+        }).pipe(Effect.ensuring(control(() => unfreezeNode(victim))))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "paused replay makes the replica's lag grow; it returns to ~0 after resume",
+    () =>
+      Effect.gen(function*() {
+        const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
+        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        const table = `health_lag_${process.pid}`
+        const writer = new Pg.Client({ connectionString: primary.url })
+        writer.on("error", () => {})
+        yield* control(() => writer.connect())
+        yield* Effect.addFinalizer(() =>
+          control(async () => {
+            await writer.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
+            await writer.end()
+          }).pipe(Effect.orDie)
+        )
+        yield* control(() =>
+          writer.query(`CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
+        )
+        const write = control(() => writer.query(`INSERT INTO ${table} (at) VALUES (now())`))
+        yield* Effect.gen(function*() {
+          yield* write
+          yield* waitFor(monitor.health(victim.name), (h) => h.lagSeconds === 0, 5_000, "caught up")
+          yield* control(() => pauseReplay(victim))
+          yield* write
+          yield* waitFor(monitor.health(victim.name), (h) => (h.lagSeconds ?? 0) > 0, 5_000, "lag > 0")
+          const first = (yield* monitor.health(victim.name)).lagSeconds!
+          yield* Effect.sleep("1200 millis")
+          yield* write
+          yield* Effect.sleep("300 millis")
+          const later = yield* monitor.health(victim.name)
+          console.log(`pg replay paused: lag ${first.toFixed(2)} s, then ${later.lagSeconds?.toFixed(2)} s 1.5 s later`)
+          expect(later.lagSeconds!).toBeGreaterThan(first + 1)
+          // Paused replay is lag, not a dead replica: still receiving.
+          expect(later.replicating).toBe(true)
+          yield* control(() => resumeReplay(victim))
+          yield* write
+          yield* waitFor(monitor.health(victim.name), (h) => h.lagSeconds === 0, 5_000, "caught up again")
+        }).pipe(Effect.ensuring(control(() => resumeReplay(victim)).pipe(Effect.ignore)))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "a slow path to a node (TCP proxy) is DEGRADED, HEALTHY again when fast; a blackhole is cut at the timeout",
+    () =>
+      Effect.gen(function*() {
+        const target = replicas[0]!
+        const proxy = yield* Effect.acquireRelease(
+          Effect.promise(() => DelayProxy.start({ host: target.host, port: target.port })),
+          (p) => Effect.promise(() => p.close())
+        )
+        const url = target.url.replace(`:${target.port}/`, `:${proxy.port}/`)
+        const timing = timedProbe()
+        const monitor = yield* HealthMonitor.make({
+          ...fast,
+          nodes: [{ name: "via-proxy", role: "replica", url }],
+          probe: timing.factory
+        })
+        yield* waitFor(monitor.status("via-proxy"), (s) => s === "HEALTHY", 5_000, "HEALTHY")
+        // 150 ms each way: a 300 ms round trip, between degradedAfter (200) and unhealthyAfter (450).
+        proxy.setDelay(150)
+        const degraded = yield* waitFor(monitor.status("via-proxy"), (s) => s === "DEGRADED", 5_000, "DEGRADED")
+        const h = yield* monitor.health("via-proxy")
+        console.log(
+          `slow proxy: DEGRADED after ${degraded} ms, probe latency ${Math.round(Duration.toMillis(h.lastLatency!))} ms`
+        )
+        proxy.setDelay(0)
+        yield* waitFor(monitor.status("via-proxy"), (s) => s === "HEALTHY", 5_000, "HEALTHY again")
+        proxy.setBlackhole(true)
+        const detected = yield* waitFor(monitor.status("via-proxy"), (s) => s === "UNHEALTHY", 5_000, "UNHEALTHY")
+        expect(detected).toBeLessThanOrEqual(detectionBound)
+        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(550)
+        // Every timed-out probe closed its connection: at most the one being tried is open.
+        expect(proxy.openConnections()).toBeLessThanOrEqual(1)
+      }),
+    60_000
+  )
+
+  it.scopedLive(
+    "after 100 probe rounds with faults, at most one monitor session per node",
+    () =>
+      Effect.gen(function*() {
+        const applicationName = appName("sessions")
+        const monitor = yield* HealthMonitor.make({
+          ...fast,
+          interval: "10 millis",
+          backoffBase: "10 millis",
+          backoffCap: "50 millis",
+          timeout: "300 millis",
+          applicationName,
+          nodes: allNodes
+        })
+        const sessions = (node: NodeInfo) =>
+          Effect.promise(() =>
+            admin<{ n: number }>(
+              node,
+              "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+              [applicationName]
+            )
+          ).pipe(Effect.map((rows) => rows[0]!.n))
+        const maxSeen = new Map<string, number>()
+        const sample = (nodes: ReadonlyArray<NodeInfo>) =>
+          Effect.forEach(nodes, (node) =>
+            Effect.map(sessions(node), (n) => {
+              maxSeen.set(node.name, Math.max(maxSeen.get(node.name) ?? 0, n))
+            }), { discard: true })
+        const healthy = [primary, replicas[0]!]
+        yield* Effect.gen(function*() {
+          for (let round = 0; round < 100; round++) {
+            yield* monitor.check
+            // Faults along the way: passive reports, a crash and a freeze of replica-2.
+            if (round % 7 === 0) yield* monitor.reportFailure(victim.name, { code: "ECONNRESET" })
+            if (round === 20) yield* control(() => stopNode(victim))
+            if (round === 40) yield* control(() => startNode(victim, { waitReplicating: false }))
+            if (round === 60) yield* control(() => freezeNode(victim))
+            if (round === 80) yield* control(() => unfreezeNode(victim))
+            if (round % 10 === 0) yield* sample(round >= 20 && round < 90 ? healthy : [...healthy, victim])
+          }
+          yield* control(() => unfreezeNode(victim))
+          yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "victim HEALTHY")
+          yield* sample([...healthy, victim])
+          // Sessions of probes cut on the frozen server go away once it runs again: poll until they have.
+          yield* waitFor(sessions(victim), (n) => n <= 1, 5_000, "victim sessions <= 1")
+        }).pipe(
+          Effect.ensuring(control(() => unfreezeNode(victim)).pipe(Effect.zipRight(control(() => startNode(victim)))))
+        )
+        console.log(`pg sessions from the monitor, max per node: ${JSON.stringify(Object.fromEntries(maxSeen))}`)
+        for (const n of maxSeen.values()) expect(n).toBeLessThanOrEqual(1)
+        for (const node of [primary, ...replicas]) expect(yield* sessions(node)).toBe(1)
+      }),
+    90_000
+  )
+})
