@@ -157,7 +157,7 @@ export const make = (
         const conn = Mysql.createConnection({
           host: url.host ?? "127.0.0.1",
           port: url.port ?? 3306,
-          ...(url.database !== undefined ? { database: url.database } : {}),
+          // No database: the probe reads only server variables, and a monitoring user needs no access to the data.
           ...(url.username !== undefined ? { user: url.username } : {}),
           ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
           ...(ssl !== undefined ? { ssl } : {}),
