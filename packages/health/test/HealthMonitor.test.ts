@@ -416,6 +416,28 @@ describe("HealthMonitor (TestClock, scripted probe)", () => {
       expect(yield* monitor.status("d")).toBe("HEALTHY")
     }))
 
+  it.effect("layer provides the service and starts probing when built", () =>
+    Effect.gen(function*() {
+      const script = Scripted.make(Scripted.answer("2 millis"))
+      const status = yield* Effect.gen(function*() {
+        const monitor = yield* HealthMonitor.HealthMonitor
+        yield* advance(2)
+        return yield* monitor.status("l1")
+      }).pipe(Effect.provide(HealthMonitor.layer({ ...base, nodes: nodes("l1"), probe: script.factory })))
+      expect(status).toBe("HEALTHY")
+      // The layer's scope closed with the program: its probes were released.
+      expect(script.released("l1")).toBe(true)
+    }))
+
+  it.scoped("a node URL the adapters reject fails the constructor with their typed error, password-free", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        HealthMonitor.make({ ...base, nodes: [{ role: "primary", url: "oracle://u:s3cret@h/db" }] })
+      )
+      expect(error._tag).toBe("UnsupportedScheme")
+      expect(String(error)).not.toContain("s3cret")
+    }))
+
   it.scoped("ProbeError messages name the node and reason", () =>
     Effect.sync(() => {
       const e = new ProbeError({ node: "n", reason: "Timeout", detail: "no answer within 300 millis" })
