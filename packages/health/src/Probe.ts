@@ -50,7 +50,7 @@ export interface NodeProbe {
 
 /** Settings the monitor hands every probe it makes. */
 export interface ProbeSettings {
-  /** The monitor's probe timeout, used for the drivers' own connect and statement bounds as a second line. */
+  /** The monitor's probe timeout; the drivers' own connect and statement bounds are set above it, as a second line. */
   readonly timeout: Duration.Duration
   /** PostgreSQL `application_name` of the probe sessions, so they can be told apart in `pg_stat_activity`. */
   readonly applicationName: string

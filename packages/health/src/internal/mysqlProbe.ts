@@ -161,7 +161,8 @@ export const make = (
           ...(url.username !== undefined ? { user: url.username } : {}),
           ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
           ...(ssl !== undefined ? { ssl } : {}),
-          connectTimeout: Math.max(1, Math.round(Duration.toMillis(settings.timeout))),
+          // A second line only: the monitor's own timeout (half this) fires first and destroys the connection.
+          connectTimeout: Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout))),
           enableKeepAlive: true,
           multipleStatements: false
         })

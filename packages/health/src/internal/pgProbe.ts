@@ -64,7 +64,9 @@ const sslFrom = (url: Url.ConnectionUrl): Pg.ClientConfig["ssl"] => {
 }
 
 const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.ClientConfig => {
-  const ms = Math.max(1, Math.round(Duration.toMillis(settings.timeout)))
+  // Twice the monitor's timeout: the monitor's own (exact) timeout must always fire first, so a silent server is
+  // reported as a Timeout rather than as whichever driver error won the race.
+  const ms = Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout)))
   const ssl = sslFrom(url)
   return {
     host: url.host ?? "127.0.0.1",
