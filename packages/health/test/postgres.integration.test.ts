@@ -201,6 +201,9 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
         proxy.setBlackhole(true)
         const detected = yield* waitFor(monitor.status("via-proxy"), (s) => s === "UNHEALTHY", 5_000, "UNHEALTHY")
         expect(detected).toBeLessThanOrEqual(detectionBound)
+        // Later probes connect afresh into the blackhole: the monitor's timeout, not a driver's, ends each one.
+        yield* waitFor(monitor.health("via-proxy"), (h) => h.consecutiveFailures >= 3, 5_000, "3 failures")
+        expect((yield* monitor.health("via-proxy")).lastError?.tag).toBe("Timeout")
         expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(550)
         // Every timed-out probe closed its connection: at most the one being tried is open.
         expect(proxy.openConnections()).toBeLessThanOrEqual(1)
