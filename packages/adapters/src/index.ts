@@ -31,6 +31,9 @@ export * as OptimalConfig from "./OptimalConfig.js"
 /** The PostgreSQL adapter. */
 export * as PostgreSQLAdapter from "./PostgreSQLAdapter.js"
 
+/** The statement compiler of each dialect. */
+export * as SqlCompiler from "./SqlCompiler.js"
+
 /** The SQLite adapter. */
 export * as SQLiteAdapter from "./SQLiteAdapter.js"
 

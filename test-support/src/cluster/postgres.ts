@@ -17,7 +17,9 @@ max_replication_slots = 10
 hot_standby = on
 hot_standby_feedback = on
 fsync = off
-synchronous_commit = off
+# On, as in production: a commit's WAL is flushed (and so streamed) before COMMIT returns. Off, replicas would see
+# each commit only when the WAL writer wakes (wal_writer_delay, 200 ms), which no real deployment looks like.
+synchronous_commit = on
 full_page_writes = off
 shared_buffers = 16MB
 max_connections = 100

@@ -1,0 +1,131 @@
+/**
+ * How the router splits reads from writes: preference, consistency, replica selection and every bound it keeps.
+ */
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+
+/** Where ordinary reads go: the primary only, a replica with the primary as fallback, or replicas only. */
+export type ReadPreference = "primary" | "preferReplica" | "replicaOnly"
+
+/** `eventual`: any healthy replica; `session`: a replica that has the session's own writes; `strong`: the primary. */
+export type Consistency = "eventual" | "session" | "strong"
+
+/** How a replica is picked among the eligible ones. */
+export type Strategy = "roundRobin" | "random" | "weighted" | "leastLatency" | "leastOutstanding"
+
+/** The router's configuration as users write it; every field optional, durations in any Effect form. */
+export interface ReadWriteConfig {
+  /** Off: every statement runs on the primary. Default on. */
+  readonly enableReadWriteSplit?: boolean | undefined
+  /** Default `preferReplica`. */
+  readonly readPreference?: ReadPreference | undefined
+  /** Reads inside `Database.transaction` run on the transaction's connection. Default true (see README). */
+  readonly forcePrimaryForTransaction?: boolean | undefined
+  /** Default `session`: a session reads its own writes. */
+  readonly consistency?: Consistency | undefined
+  /** Default `roundRobin`. */
+  readonly strategy?: Strategy | undefined
+  /** A replica lagging more than this gets no ordinary reads. Default 10 seconds. */
+  readonly maxReplicationLag?: Duration.DurationInput | undefined
+  /** How long a session read waits for a replica to replay the session's writes before using the primary. */
+  readonly sessionWaitTimeout?: Duration.DurationInput | undefined
+  /** Client-side bound on one statement on a replica (a frozen server never answers). Default 30 seconds. */
+  readonly statementTimeout?: Duration.DurationInput | undefined
+  /** Bound on connecting to a node, and on the primary check at start. Default 5 seconds. */
+  readonly connectTimeout?: Duration.DurationInput | undefined
+  /** Reads that may fall back to the primary at the same time; the rest wait (bounded). Default 8. */
+  readonly maxFallbackConcurrency?: number | undefined
+  /** Share of traffic a DEGRADED replica keeps relative to a HEALTHY one, in [0, 1]. Default 0.2. */
+  readonly degradedWeight?: number | undefined
+  /** Start even if the primary does not answer at start (writes fail with PrimaryUnavailable until it does). */
+  readonly startDegraded?: boolean | undefined
+}
+
+/** The configuration with every default applied. */
+export interface ResolvedReadWriteConfig {
+  readonly enableReadWriteSplit: boolean
+  readonly readPreference: ReadPreference
+  readonly forcePrimaryForTransaction: boolean
+  readonly consistency: Consistency
+  readonly strategy: Strategy
+  readonly maxReplicationLag: Duration.Duration
+  readonly sessionWaitTimeout: Duration.Duration
+  readonly statementTimeout: Duration.Duration
+  readonly connectTimeout: Duration.Duration
+  readonly maxFallbackConcurrency: number
+  readonly degradedWeight: number
+  readonly startDegraded: boolean
+}
+
+/** The defaults. */
+export const defaults: ResolvedReadWriteConfig = {
+  enableReadWriteSplit: true,
+  readPreference: "preferReplica",
+  forcePrimaryForTransaction: true,
+  consistency: "session",
+  strategy: "roundRobin",
+  maxReplicationLag: Duration.seconds(10),
+  sessionWaitTimeout: Duration.millis(500),
+  statementTimeout: Duration.seconds(30),
+  connectTimeout: Duration.seconds(5),
+  maxFallbackConcurrency: 8,
+  degradedWeight: 0.2,
+  startDegraded: false
+}
+
+/** The configuration makes no sense; `problems` says why. */
+export class InvalidReadWriteConfig extends Data.TaggedError("InvalidReadWriteConfig")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Invalid read/write configuration: ${this.problems.join("; ")}`
+  }
+}
+
+const oneOf = <A extends string>(
+  value: A | undefined,
+  allowed: ReadonlyArray<A>,
+  name: string,
+  problems: Array<string>
+) => {
+  if (value !== undefined && !allowed.includes(value)) problems.push(`${name} must be one of ${allowed.join(", ")}`)
+}
+
+/** Applies the defaults and checks every field. */
+export const resolve = (
+  config: ReadWriteConfig = {}
+): Either.Either<ResolvedReadWriteConfig, InvalidReadWriteConfig> => {
+  const problems: Array<string> = []
+  oneOf(config.readPreference, ["primary", "preferReplica", "replicaOnly"], "readPreference", problems)
+  oneOf(config.consistency, ["eventual", "session", "strong"], "consistency", problems)
+  oneOf(config.strategy, ["roundRobin", "random", "weighted", "leastLatency", "leastOutstanding"], "strategy", problems)
+  const duration = (name: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration, min = 0) => {
+    if (input === undefined) return fallback
+    const decoded = Duration.decodeUnknown(input)
+    if (decoded._tag === "None" || !Duration.isFinite(decoded.value) || Duration.toMillis(decoded.value) < min) {
+      problems.push(`${name} must be a finite duration of at least ${min} ms`)
+      return fallback
+    }
+    return decoded.value
+  }
+  const resolved: ResolvedReadWriteConfig = {
+    enableReadWriteSplit: config.enableReadWriteSplit ?? defaults.enableReadWriteSplit,
+    readPreference: config.readPreference ?? defaults.readPreference,
+    forcePrimaryForTransaction: config.forcePrimaryForTransaction ?? defaults.forcePrimaryForTransaction,
+    consistency: config.consistency ?? defaults.consistency,
+    strategy: config.strategy ?? defaults.strategy,
+    maxReplicationLag: duration("maxReplicationLag", config.maxReplicationLag, defaults.maxReplicationLag),
+    sessionWaitTimeout: duration("sessionWaitTimeout", config.sessionWaitTimeout, defaults.sessionWaitTimeout),
+    statementTimeout: duration("statementTimeout", config.statementTimeout, defaults.statementTimeout, 1),
+    connectTimeout: duration("connectTimeout", config.connectTimeout, defaults.connectTimeout, 1),
+    maxFallbackConcurrency: config.maxFallbackConcurrency ?? defaults.maxFallbackConcurrency,
+    degradedWeight: config.degradedWeight ?? defaults.degradedWeight,
+    startDegraded: config.startDegraded ?? defaults.startDegraded
+  }
+  if (!Number.isSafeInteger(resolved.maxFallbackConcurrency) || resolved.maxFallbackConcurrency < 1) {
+    problems.push("maxFallbackConcurrency must be a positive integer")
+  }
+  if (!(resolved.degradedWeight >= 0 && resolved.degradedWeight <= 1)) problems.push("degradedWeight must be in [0, 1]")
+  return problems.length > 0 ? Either.left(new InvalidReadWriteConfig({ problems })) : Either.right(resolved)
+}

@@ -1,0 +1,136 @@
+/**
+ * Session tokens: the primary's log position after a session's last write, per cluster. A session is the current
+ * fiber and what it forks; a token also travels as an opaque string, like a bookmark, between requests.
+ */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import { InvalidSessionToken } from "./RouterError.js"
+
+/** A log position: PostgreSQL LSN ("16/B374D848") or MariaDB GTID list ("0-1-42,1-2-7"). */
+export interface Position {
+  readonly kind: "lsn" | "gtid"
+  readonly value: string
+}
+
+/** The positions a session must see, by cluster name. */
+export type Tokens = Readonly<Record<string, Position>>
+
+const lsnPattern = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/
+const gtidPattern = /^\d+-\d+-\d+(?:,\d+-\d+-\d+)*$/
+
+/** An LSN as a number, for comparison. */
+export const lsnToBigInt = (lsn: string): bigint => {
+  const [hi, lo] = lsn.split("/")
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
+}
+
+const gtidMap = (list: string): Map<string, bigint> => {
+  const out = new Map<string, bigint>()
+  for (const gtid of list.split(",")) {
+    const [domain, , seq] = gtid.trim().split("-")
+    if (domain === undefined || seq === undefined || domain === "") continue
+    const n = BigInt(seq)
+    if ((out.get(domain) ?? -1n) < n) out.set(domain, n)
+  }
+  return out
+}
+
+/** Whether a node at `position` has everything up to `token` (same cluster, same kind). */
+export const covers = (position: string | undefined, token: Position): boolean => {
+  if (position === undefined || position === "") return false
+  if (token.kind === "lsn") return lsnPattern.test(position) && lsnToBigInt(position) >= lsnToBigInt(token.value)
+  const have = gtidMap(position)
+  for (const [domain, seq] of gtidMap(token.value)) {
+    if ((have.get(domain) ?? -1n) < seq) return false
+  }
+  return true
+}
+
+/** The later of two positions of one cluster. */
+export const later = (a: Position, b: Position): Position => {
+  if (a.kind !== b.kind) return b
+  if (a.kind === "lsn") return lsnToBigInt(a.value) >= lsnToBigInt(b.value) ? a : b
+  // GTID lists: the per-domain maximum of both.
+  const merged = gtidMap(a.value)
+  for (const [domain, seq] of gtidMap(b.value)) {
+    if ((merged.get(domain) ?? -1n) < seq) merged.set(domain, seq)
+  }
+  const server = new Map<string, string>()
+  for (const list of [a.value, b.value]) {
+    for (const gtid of list.split(",")) {
+      const [domain, serverId, seq] = gtid.split("-")
+      if (domain !== undefined && seq !== undefined && merged.get(domain) === BigInt(seq)) server.set(domain, serverId!)
+    }
+  }
+  return {
+    kind: "gtid",
+    value: [...merged].map(([domain, seq]) => `${domain}-${server.get(domain)}-${seq}`).join(",")
+  }
+}
+
+const merge = (a: Tokens, b: Tokens): Tokens => {
+  const out: Record<string, Position> = { ...a }
+  for (const [cluster, position] of Object.entries(b)) {
+    const mine = out[cluster]
+    out[cluster] = mine === undefined ? position : later(mine, position)
+  }
+  return out
+}
+
+/** The current session's tokens. Forked fibers inherit them; a joined fiber's writes count for its parent. */
+export const currentTokens: FiberRef.FiberRef<Tokens> = FiberRef.unsafeMake<Tokens>({}, {
+  fork: (tokens) => tokens,
+  join: (parent, child) => merge(parent, child)
+})
+
+/** Records a write's position for the current session. */
+export const record = (cluster: string, position: Position): Effect.Effect<void> =>
+  FiberRef.update(currentTokens, (tokens) => merge(tokens, { [cluster]: position }))
+
+/** The position the current session must see on a cluster, if it wrote there. */
+export const get = (cluster: string): Effect.Effect<Option.Option<Position>> =>
+  Effect.map(FiberRef.get(currentTokens), (tokens) => Option.fromNullable(tokens[cluster]))
+
+const prefix = "fo1."
+
+/** The current session's tokens as an opaque string (empty session: undefined). */
+export const encode = (tokens: Tokens): string | undefined => {
+  const entries = Object.entries(tokens)
+  if (entries.length === 0) return undefined
+  const text = entries.map(([cluster, p]) => `${encodeURIComponent(cluster)}|${p.kind}|${p.value}`).join(";")
+  return prefix + Buffer.from(text, "utf8").toString("base64url")
+}
+
+/** Reads a string made by `encode`; anything else is `InvalidSessionToken`. */
+export const decode = (token: string): Effect.Effect<Tokens, InvalidSessionToken> =>
+  Effect.suspend(() => {
+    if (!token.startsWith(prefix) || token.length > 4096) return Effect.fail(new InvalidSessionToken())
+    const text = Buffer.from(token.slice(prefix.length), "base64url").toString("utf8")
+    const out: Record<string, Position> = {}
+    for (const part of text.split(";")) {
+      const [cluster, kind, value] = part.split("|")
+      if (cluster === undefined || value === undefined) return Effect.fail(new InvalidSessionToken())
+      if (kind === "lsn" && lsnPattern.test(value)) out[decodeURIComponent(cluster)] = { kind, value }
+      else if (kind === "gtid" && gtidPattern.test(value)) out[decodeURIComponent(cluster)] = { kind, value }
+      else return Effect.fail(new InvalidSessionToken())
+    }
+    return Effect.succeed(out)
+  })
+
+/** The current session's token string, to hand to a client (an HTTP header, a cookie). */
+export const current: Effect.Effect<Option.Option<string>> = Effect.map(
+  FiberRef.get(currentTokens),
+  (tokens) => Option.fromNullable(encode(tokens))
+)
+
+/** Runs `effect` in a session that must see the writes behind `token` (merged with the current session's). */
+export const withToken = <A, E, R>(
+  token: string,
+  effect: Effect.Effect<A, E | InvalidSessionToken, R>
+): Effect.Effect<A, E | InvalidSessionToken, R> =>
+  Effect.flatMap(
+    decode(token),
+    (tokens) =>
+      Effect.flatMap(FiberRef.get(currentTokens), (mine) => Effect.locally(effect, currentTokens, merge(mine, tokens)))
+  )

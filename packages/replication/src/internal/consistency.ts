@@ -1,0 +1,103 @@
+/**
+ * Read-your-writes per dialect: capturing the primary's position after a write on the same connection, and
+ * asking a replica whether (or waiting until) it has replayed it (DESIGN §5).
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { Dialect } from "@fastorm/adapters"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { Position } from "../SessionToken.js"
+import { covers, lsnToBigInt } from "../SessionToken.js"
+
+/** What the router needs of a dialect for session consistency; SQLite needs nothing (one file). */
+export interface ConsistencyOps {
+  /** The session's position after its last write, read on the connection that wrote. */
+  readonly capture: (connection: Connection) => Effect.Effect<Position | undefined, SqlError>
+  /** The replica's current replay position. */
+  readonly position: (replica: SqlClient.SqlClient) => Effect.Effect<string | undefined, SqlError>
+  /** Waits up to `timeout` until the replica has replayed `token`; true when it has. */
+  readonly waitFor: (
+    replica: SqlClient.SqlClient,
+    token: Position,
+    timeout: Duration.Duration
+  ) => Effect.Effect<boolean, SqlError>
+}
+
+const PAGE = 8192n
+const SEGMENT = 16n * 1024n * 1024n
+const SHORT_HEADER = 24n
+const LONG_HEADER = 40n
+
+/**
+ * The insert position right after a page header means "the page boundary": no record lies in between, but a
+ * replica reports the boundary itself as its replay end, and would never look caught up on an idle primary.
+ */
+export const normaliseLsn = (lsn: string): string => {
+  const n = lsnToBigInt(lsn)
+  const back = n % SEGMENT === LONG_HEADER ? LONG_HEADER : n % PAGE === SHORT_HEADER ? SHORT_HEADER : 0n
+  if (back === 0n) return lsn
+  const m = n - back
+  return `${(m >> 32n).toString(16).toUpperCase()}/${(m & 0xffffffffn).toString(16).toUpperCase()}`
+}
+
+const firstValue = (rows: ReadonlyArray<any>): string | undefined => {
+  const row = rows[0] as Record<string, unknown> | undefined
+  const value = row === undefined ? undefined : Object.values(row)[0]
+  return value === null || value === undefined || value === "" ? undefined : String(value)
+}
+
+const postgres: ConsistencyOps = {
+  // A commit returns after its WAL is flushed, so the flush position covers it; the insert position would also
+  // cover records other sessions have not flushed yet (up to wal_writer_delay away). With synchronous_commit off
+  // the commit returns before the flush, and only the insert position is safe.
+  capture: (connection) =>
+    Effect.map(
+      connection.execute(
+        "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p",
+        [],
+        undefined
+      ),
+      (rows) => {
+        const lsn = firstValue(rows)
+        return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
+      }
+    ),
+  // Replay, never receive: received-but-not-replayed rows are invisible.
+  position: (replica) => Effect.map(replica.unsafe("SELECT pg_last_wal_replay_lsn()::text AS p"), firstValue),
+  // PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
+  waitFor: (replica, token, timeout) => {
+    const replayed = Effect.map(
+      replica.unsafe("SELECT pg_last_wal_replay_lsn()::text AS p"),
+      (rows) => covers(firstValue(rows), token)
+    )
+    const poll = (delayMs: number): Effect.Effect<boolean, SqlError> =>
+      Effect.flatMap(
+        replayed,
+        (done) =>
+          done ? Effect.succeed(true) : Effect.zipRight(Effect.sleep(delayMs), poll(Math.min(delayMs * 1.6, 50)))
+      )
+    return Effect.timeoutTo(poll(2), { duration: timeout, onTimeout: () => false, onSuccess: (done) => done })
+  }
+}
+
+const mariadb: ConsistencyOps = {
+  // @@last_gtid is this session's last committed GTID (MariaDB; MySQL's @@gtid_executed does not exist here).
+  capture: (connection) =>
+    Effect.map(connection.execute("SELECT @@last_gtid AS p", [], undefined), (rows) => {
+      const gtid = firstValue(rows)
+      return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
+    }),
+  position: (replica) => Effect.map(replica.unsafe("SELECT @@gtid_slave_pos AS p"), firstValue),
+  // MASTER_GTID_WAIT waits on the server: 0 applied, -1 timed out. Only ever sent to replicas.
+  waitFor: (replica, token, timeout) =>
+    Effect.map(
+      replica.unsafe("SELECT MASTER_GTID_WAIT(?, ?) AS w", [token.value, Duration.toMillis(timeout) / 1000]),
+      (rows) => Number(firstValue(rows)) === 0
+    )
+}
+
+/** The consistency operations of a dialect; undefined for SQLite, whose readers see every commit. */
+export const forDialect = (dialect: Dialect.Dialect): ConsistencyOps | undefined =>
+  dialect === "postgresql" ? postgres : dialect === "mysql" ? mariadb : undefined

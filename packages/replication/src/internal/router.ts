@@ -1,0 +1,455 @@
+/**
+ * The routing engine: one primary and its replicas behind two @effect/sql clients. The read client decides per
+ * statement where it runs (DESIGN §4); the write client always uses the primary and records session tokens.
+ */
+import type { Reactivity } from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import { WriteOnly } from "@fastorm/core"
+import { ErrorClassification, HealthMonitor } from "@fastorm/health"
+import type { NodeHealth as Health } from "@fastorm/health"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import {
+  FallbackCapacityExceeded,
+  NoHealthyReplica,
+  PrimaryUnavailable,
+  toSqlError,
+  WriteOutcomeUnknown
+} from "../RouterError.js"
+import * as SessionToken from "../SessionToken.js"
+import type { ConsistencyOps } from "./consistency.js"
+import * as Selection from "./selection.js"
+import { classify } from "./statementKind.js"
+
+/** Why a statement ran where it ran; carried by spans and metrics. */
+export type Reason =
+  | "write"
+  | "locking"
+  | "transaction"
+  | "forceWrite"
+  | "primary"
+  | "session"
+  | "ordinary"
+  | "fallback"
+  | "retry"
+
+/** One node the router can send statements to. */
+export interface NodeHandle {
+  readonly name: string
+  readonly client: SqlClient.SqlClient
+  /** Relative share of ordinary reads under the `weighted` strategy (and the base of every strategy). */
+  readonly weight: number
+}
+
+/** Everything the engine needs. */
+export interface RouterOptions {
+  /** The cluster's name: session tokens are kept per cluster. */
+  readonly cluster: string
+  readonly primary: NodeHandle
+  readonly replicas: ReadonlyArray<NodeHandle>
+  readonly config: ResolvedReadWriteConfig
+  readonly compiler: Statement.Compiler
+  /** Undefined for SQLite: every reader sees every commit. */
+  readonly consistency: ConsistencyOps | undefined
+}
+
+/** Counts of routed statements by node and reason, for tests and dashboards. */
+export interface RouteStats {
+  readonly byNode: Readonly<Record<string, number>>
+  readonly byReason: Readonly<Record<string, number>>
+  readonly byNodeAndReason: Readonly<Record<string, number>>
+}
+
+/** What the engine builds. */
+export interface Router {
+  readonly read: SqlClient.SqlClient
+  readonly write: SqlClient.SqlClient
+  readonly stats: Effect.Effect<RouteStats>
+  readonly resetStats: Effect.Effect<void>
+}
+
+const routedCounter = Metric.counter("fastorm_routed_statements_total", {
+  description: "Statements routed by FastORM, by node and reason",
+  incremental: true
+})
+
+type Run<A> = (connection: Connection) => Effect.Effect<A, SqlError>
+
+const timeoutError = (node: string, what: string, d: Duration.Duration) =>
+  new SqlError({
+    message: `${what} on "${node}" took longer than ${Duration.format(d)}`,
+    cause: Object.assign(new Error(`${what} timed out`), { code: "ETIMEDOUT" })
+  })
+
+const isConnectionClass = (error: SqlError): boolean => ErrorClassification.isConnectionError(error.cause ?? error)
+
+/** SQLSTATE 25006 / MariaDB 1290, 1792: the node is read-only. A replica said so: the primary will run it. */
+const isReadOnlyRefusal = (error: SqlError): boolean => {
+  const cause = error.cause as { code?: unknown; errno?: unknown } | undefined
+  return cause?.code === "25006" || cause?.errno === 1290 || cause?.errno === 1792
+}
+
+/** Builds the read and write clients of one cluster. */
+export const make = (
+  options: RouterOptions
+): Effect.Effect<Router, never, HealthMonitor.HealthMonitor | Reactivity | Scope.Scope> =>
+  Effect.gen(function*() {
+    const { config, consistency, primary, replicas } = options
+    const monitor = yield* HealthMonitor.HealthMonitor
+    const selection = Selection.makeState(replicas.length)
+    const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
+    // A connection-class failure seen by the application excludes the replica until a probe succeeds after it.
+    const suspectSince = new Map<string, number>()
+    // Replay positions learnt from waits, fresher than the monitor's between its probes.
+    const knownPosition = new Map<string, string>()
+    const fallbackPermits = yield* Effect.makeSemaphore(config.maxFallbackConcurrency)
+    const counts = new Map<string, number>()
+    const counters = new Map<string, Metric.Metric.Counter<number>>()
+    const replicaNames = replicas.map((r) => r.name)
+
+    const count = (node: string, reason: Reason) => {
+      const key = `${node}|${reason}`
+      counts.set(key, (counts.get(key) ?? 0) + 1)
+      let counter = counters.get(key)
+      if (counter === undefined) {
+        counter = routedCounter.pipe(Metric.tagged("node", node), Metric.tagged("reason", reason))
+        counters.set(key, counter)
+      }
+      return Metric.increment(counter)
+    }
+
+    const report = (node: string, error: unknown) =>
+      Effect.ignore(monitor.reportFailure(node, error)).pipe(
+        Effect.zipRight(Clock.currentTimeMillis),
+        Effect.map((now) => {
+          suspectSince.set(node, now)
+        })
+      )
+
+    const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
+      Effect.zipRight(
+        count(node, reason),
+        Effect.withSpan(effect, "fastorm.route", {
+          kind: "internal",
+          attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": options.cluster }
+        })
+      )
+
+    // ---- the primary ----------------------------------------------------------------------------------------
+
+    const acquirePrimary = (client: SqlClient.SqlClient): Effect.Effect<Connection, SqlError, Scope.Scope> =>
+      client.reserve.pipe(
+        Effect.timeoutFail({
+          duration: config.connectTimeout,
+          onTimeout: () => timeoutError(primary.name, "Connecting", config.connectTimeout)
+        }),
+        Effect.catchAll((error) =>
+          Effect.zipRight(
+            report(primary.name, error.cause ?? error),
+            Effect.fail(
+              isConnectionClass(error)
+                ? toSqlError(new PrimaryUnavailable({ node: primary.name, reason: "no connection", cause: error }))
+                : error
+            )
+          )
+        )
+      )
+
+    const statementDeadline = <A>(node: string, effect: Effect.Effect<A, SqlError>) =>
+      // disconnect: a frozen server's cancel runs in the background instead of holding the caller.
+      Effect.disconnect(effect).pipe(
+        Effect.timeoutFail({
+          duration: config.statementTimeout,
+          onTimeout: () => timeoutError(node, "A statement", config.statementTimeout)
+        })
+      )
+
+    const recordToken = (connection: Connection) =>
+      consistency === undefined || config.consistency !== "session"
+        ? Effect.void
+        : consistency.capture(connection).pipe(
+          Effect.flatMap((position) =>
+            position === undefined ? Effect.void : SessionToken.record(options.cluster, position)
+          ),
+          // The write succeeded; a lost token only costs a primary read later, so it never fails the write.
+          Effect.catchAll(() => SessionToken.get(options.cluster).pipe(Effect.asVoid)),
+          Effect.uninterruptible
+        )
+
+    const onPrimary = <A>(reason: Reason, isWrite: boolean, run: Run<A>): Effect.Effect<A, SqlError> =>
+      traced(
+        primary.name,
+        reason,
+        Effect.scoped(
+          Effect.flatMap(acquirePrimary(primary.client), (connection) =>
+            statementDeadline(primary.name, run(connection)).pipe(
+              Effect.catchAll((error) => {
+                if (!isConnectionClass(error)) return Effect.fail(error)
+                return Effect.zipRight(
+                  report(primary.name, error.cause ?? error),
+                  Effect.fail(toSqlError(
+                    isWrite
+                      ? new WriteOutcomeUnknown({ node: primary.name, cause: error })
+                      : new PrimaryUnavailable({ node: primary.name, reason: "connection lost", cause: error })
+                  ))
+                )
+              }),
+              Effect.tap(() =>
+                isWrite ? recordToken(connection) : Effect.void
+              )
+            ))
+        )
+      )
+
+    /** A reserved primary connection for transactions: COMMIT records the session token on it. */
+    const transactionConnection = (client: SqlClient.SqlClient): Effect.Effect<Connection, SqlError, Scope.Scope> =>
+      Effect.map(acquirePrimary(client), (connection): Connection => {
+        const bounded = <A>(effect: Effect.Effect<A, SqlError>) => statementDeadline(primary.name, effect)
+        return {
+          execute: (sql, params, transformRows) => bounded(connection.execute(sql, params, transformRows)),
+          executeRaw: (sql, params) => bounded(connection.executeRaw(sql, params)),
+          executeValues: (sql, params) => bounded(connection.executeValues(sql, params)),
+          executeStream: (sql, params, transformRows) => connection.executeStream(sql, params, transformRows),
+          executeUnprepared: (sql, params, transformRows) => {
+            const run = bounded(connection.executeUnprepared(sql, params, transformRows))
+            return /^\s*COMMIT\s*$/i.test(sql) ? Effect.tap(run, () => recordToken(connection)) : run
+          }
+        }
+      })
+
+    // ---- replicas -------------------------------------------------------------------------------------------
+
+    const lagOk = (h: Health.NodeHealth) =>
+      h.replicating !== false &&
+      (h.lagSeconds === undefined || h.lagSeconds * 1000 <= Duration.toMillis(config.maxReplicationLag))
+
+    const isSuspect = (h: Health.NodeHealth) => {
+      const since = suspectSince.get(h.name)
+      if (since === undefined) return false
+      if (h.lastCheckedAt !== undefined && h.lastCheckedAt > since && h.consecutiveFailures === 0) {
+        suspectSince.delete(h.name)
+        return false
+      }
+      return true
+    }
+
+    const candidates = (snapshot: ReadonlyArray<Health.NodeHealth>): Array<Selection.Candidate> => {
+      const out: Array<Selection.Candidate> = []
+      for (let index = 0; index < replicas.length; index++) {
+        const replica = replicas[index]!
+        const h = snapshot.find((s) => s.name === replica.name)
+        if (h === undefined) continue
+        // UNKNOWN (not probed yet) is given the benefit of the doubt: a failure there is retried and reported.
+        const factor = h.status === "HEALTHY" || h.status === "UNKNOWN"
+          ? 1
+          : h.status === "DEGRADED"
+          ? config.degradedWeight
+          : 0
+        if (factor === 0 || h.roleMismatch || !lagOk(h) || isSuspect(h)) continue
+        out.push({
+          index,
+          name: replica.name,
+          weight: replica.weight * factor,
+          latencyMs: h.smoothedLatency === undefined ? undefined : Duration.toMillis(h.smoothedLatency),
+          outstanding: outstanding.get(replica.name) ?? 0
+        })
+      }
+      return out.filter((c) => c.weight > 0)
+    }
+
+    const onReplica = <A>(replica: NodeHandle, reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> =>
+      traced(
+        replica.name,
+        reason,
+        Effect.acquireUseRelease(
+          Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)),
+          () =>
+            statementDeadline(
+              replica.name,
+              Effect.scoped(Effect.flatMap(replica.client.reserve, run))
+            ),
+          () => Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
+        )
+      )
+
+    const fallback = <A>(run: Run<A>, reason: Reason): Effect.Effect<A, SqlError> => {
+      if (config.readPreference === "replicaOnly") {
+        return Effect.fail(toSqlError(new NoHealthyReplica({ replicas: replicaNames })))
+      }
+      // Losing every replica must not flood the primary: fallback reads share a bounded number of permits.
+      return fallbackPermits.take(1).pipe(
+        Effect.timeoutFail({
+          duration: config.statementTimeout,
+          onTimeout: () => toSqlError(new FallbackCapacityExceeded({ limit: config.maxFallbackConcurrency }))
+        }),
+        Effect.zipRight(onPrimary(reason, false, run)),
+        Effect.ensuring(fallbackPermits.release(1))
+      )
+    }
+
+    const replicaHandle = (c: Selection.Candidate) => replicas[c.index]!
+
+    /** Tries the ordered replicas (at most two), then the primary. Statement errors are final. */
+    const tryReplicas = <A>(
+      ordered: ReadonlyArray<Selection.Candidate>,
+      reason: Reason,
+      run: Run<A>
+    ): Effect.Effect<A, SqlError> => {
+      const attempt = (i: number): Effect.Effect<A, SqlError> => {
+        const c = ordered[i]
+        if (c === undefined || i >= 2) return fallback(run, "fallback")
+        const replica = replicaHandle(c)
+        return onReplica(replica, i === 0 ? reason : "retry", run).pipe(
+          Effect.catchAll((error) => {
+            if (isReadOnlyRefusal(error)) return onPrimary("write", true, run)
+            if (!isConnectionClass(error)) return Effect.fail(error)
+            return Effect.zipRight(report(replica.name, error.cause ?? error), attempt(i + 1))
+          })
+        )
+      }
+      return attempt(0)
+    }
+
+    const sessionCandidates = (
+      token: SessionToken.Position,
+      eligible: ReadonlyArray<Selection.Candidate>,
+      snapshot: ReadonlyArray<Health.NodeHealth>
+    ): Effect.Effect<ReadonlyArray<Selection.Candidate>> => {
+      const ready = eligible.filter((c) => {
+        const known = knownPosition.get(c.name)
+        const probed = snapshot.find((s) => s.name === c.name)?.position
+        return SessionToken.covers(known, token) || SessionToken.covers(probed, token)
+      })
+      if (ready.length > 0 || eligible.length === 0 || consistency === undefined) return Effect.succeed(ready)
+      const first = Selection.order(config.strategy, eligible, selection)[0]!
+      const replica = replicaHandle(first)
+      return consistency.waitFor(replica.client, token, config.sessionWaitTimeout).pipe(
+        Effect.disconnect,
+        Effect.timeoutTo({
+          duration: Duration.sum(config.sessionWaitTimeout, Duration.millis(250)),
+          onTimeout: () => false,
+          onSuccess: (ok) => ok
+        }),
+        Effect.tap((ok) => ok ? Effect.sync(() => knownPosition.set(first.name, token.value)) : Effect.void),
+        Effect.map((ok) => ok ? [first] : []),
+        Effect.catchAll((error) =>
+          Effect.as(isConnectionClass(error) ? report(replica.name, error.cause ?? error) : Effect.void, [])
+        )
+      )
+    }
+
+    const routeRead = <A>(run: Run<A>): Effect.Effect<A, SqlError> =>
+      Effect.gen(function*() {
+        if (yield* WriteOnly) return yield* onPrimary("forceWrite", false, run)
+        if (!config.enableReadWriteSplit || config.readPreference === "primary" || config.consistency === "strong") {
+          return yield* onPrimary("primary", false, run)
+        }
+        if (replicas.length === 0) return yield* fallback(run, "fallback")
+        const snapshot = yield* monitor.snapshot
+        let eligible = candidates(snapshot)
+        let reason: Reason = "ordinary"
+        if (config.consistency === "session" && consistency !== undefined) {
+          const token = yield* SessionToken.get(options.cluster)
+          if (Option.isSome(token)) {
+            reason = "session"
+            eligible = [...(yield* sessionCandidates(token.value, eligible, snapshot))]
+            if (eligible.length === 0 && config.readPreference !== "replicaOnly") {
+              return yield* onPrimary("session", false, run)
+            }
+          }
+        }
+        if (eligible.length === 0) return yield* fallback(run, "fallback")
+        return yield* tryReplicas(Selection.order(config.strategy, eligible, selection), reason, run)
+      })
+
+    const route = <A>(sql: string, run: Run<A>): Effect.Effect<A, SqlError> => {
+      const kind = classify(sql)
+      return kind === "read" ? routeRead(run) : onPrimary(kind === "locking" ? "locking" : "write", true, run)
+    }
+
+    const routeStream = (sql: string, stream: (connection: Connection) => Stream.Stream<any, SqlError>) =>
+      // Rows already delivered cannot be taken back: a stream is never retried, only placed.
+      Stream.unwrapScoped(Effect.gen(function*() {
+        const kind = classify(sql)
+        const writeOnly = yield* WriteOnly
+        if (kind !== "read" || writeOnly || !config.enableReadWriteSplit || config.readPreference === "primary") {
+          const connection = yield* acquirePrimary(primary.client)
+          yield* count(primary.name, kind === "read" ? "forceWrite" : "write")
+          return stream(connection)
+        }
+        const eligible = candidates(yield* monitor.snapshot)
+        const first = Selection.order(config.strategy, eligible, selection)[0]
+        if (first === undefined) {
+          yield* count(primary.name, "fallback")
+          return stream(yield* acquirePrimary(primary.client))
+        }
+        const replica = replicaHandle(first)
+        yield* count(replica.name, "ordinary")
+        return stream(yield* replica.client.reserve)
+      }))
+
+    const routingConnection: Connection = {
+      execute: (sql, params, transformRows) => route(sql, (c) => c.execute(sql, params, transformRows)),
+      executeRaw: (sql, params) => route(sql, (c) => c.executeRaw(sql, params)),
+      executeValues: (sql, params) => route(sql, (c) => c.executeValues(sql, params)),
+      executeUnprepared: (sql, params, transformRows) =>
+        route(sql, (c) => c.executeUnprepared(sql, params, transformRows)),
+      executeStream: (sql, params, transformRows) =>
+        routeStream(sql, (c) => c.executeStream(sql, params, transformRows))
+    }
+
+    const primaryConnection: Connection = {
+      execute: (sql, params, transformRows) => onPrimaryFor(sql, (c) => c.execute(sql, params, transformRows)),
+      executeRaw: (sql, params) => onPrimaryFor(sql, (c) => c.executeRaw(sql, params)),
+      executeValues: (sql, params) => onPrimaryFor(sql, (c) => c.executeValues(sql, params)),
+      executeUnprepared: (sql, params, transformRows) =>
+        onPrimaryFor(sql, (c) => c.executeUnprepared(sql, params, transformRows)),
+      executeStream: (sql, params, transformRows) =>
+        Stream.unwrapScoped(
+          Effect.map(acquirePrimary(primary.client), (c) => c.executeStream(sql, params, transformRows))
+        )
+    }
+
+    function onPrimaryFor<A>(sql: string, run: Run<A>): Effect.Effect<A, SqlError> {
+      const kind = classify(sql)
+      return kind === "read" ? onPrimary("primary", false, run) : onPrimary(kind, true, run)
+    }
+
+    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [["fastorm.cluster", options.cluster]]
+    const read = yield* SqlClient.make({
+      acquirer: Effect.succeed(routingConnection),
+      transactionAcquirer: transactionConnection(primary.client),
+      compiler: options.compiler,
+      spanAttributes
+    })
+    const write = yield* SqlClient.make({
+      acquirer: Effect.succeed(primaryConnection),
+      transactionAcquirer: transactionConnection(primary.client),
+      compiler: options.compiler,
+      spanAttributes
+    })
+
+    const stats = Effect.sync((): RouteStats => {
+      const byNode: Record<string, number> = {}
+      const byReason: Record<string, number> = {}
+      const byNodeAndReason: Record<string, number> = {}
+      for (const [key, n] of counts) {
+        const [node, reason] = key.split("|") as [string, string]
+        byNode[node] = (byNode[node] ?? 0) + n
+        byReason[reason] = (byReason[reason] ?? 0) + n
+        byNodeAndReason[key] = n
+      }
+      return { byNode, byReason, byNodeAndReason }
+    })
+
+    return { read, write, stats, resetStats: Effect.sync(() => counts.clear()) }
+  })

@@ -1,0 +1,44 @@
+/**
+ * Which statements a replica may run. Anything not recognisably a plain read goes to the primary: a replica that
+ * is asked to write refuses anyway, but a primary that is asked to read never gives a wrong answer.
+ */
+
+/** `read`: may run on a replica; `locking`: a read that takes row locks (primary); `write`: everything else. */
+export type StatementKind = "read" | "locking" | "write"
+
+const leading = /^(?:\s+|--[^\n]*\n?|\/\*[\s\S]*?\*\/|\()*/
+const firstWord = /^[A-Za-z]+/
+const lockingClause = /\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b/i
+// Data-modifying CTEs (PostgreSQL), SELECT ... INTO (creates a table), and the sequence/lock functions a read-only
+// transaction refuses.
+const writesInRead =
+  /\b(?:INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b|\bINTO\b|\b(?:nextval|setval|pg_advisory_(?:xact_)?lock\w*|GET_LOCK|RELEASE_LOCK)\s*\(/i
+const stringsAndComments = /'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|--[^\n]*|\/\*[\s\S]*?\*\//g
+
+/** Classifies one SQL statement; unknown shapes are writes. */
+export const classify = (sql: string): StatementKind => {
+  const rest = sql.replace(leading, "")
+  const word = firstWord.exec(rest)?.[0]?.toUpperCase()
+  switch (word) {
+    case "SELECT":
+    case "WITH":
+    case "VALUES":
+    case "TABLE": {
+      // Literals and comments may contain any word: look at the code only.
+      const code = rest.replace(stringsAndComments, " ")
+      if (lockingClause.test(code)) return "locking"
+      return writesInRead.test(code) ? "write" : "read"
+    }
+    case "SHOW":
+    case "DESCRIBE":
+    case "DESC":
+      return "read"
+    case "EXPLAIN": {
+      // EXPLAIN ANALYZE runs the statement.
+      const code = rest.replace(stringsAndComments, " ")
+      return /\bANALY[SZ]E\b/i.test(code) ? classify(code.replace(/^\s*EXPLAIN\s*(?:\([^)]*\))?/i, "")) : "read"
+    }
+    default:
+      return "write"
+  }
+}
