@@ -84,18 +84,21 @@ export const make = (
     }
   })
 
+/** The context the router provides: itself, `ReadConnection`, `WriteConnection`, and the primary as `SqlClient`. */
+export const contextOf = (
+  r: ConnectionRouterShape
+): Context.Context<ConnectionRouter | ReadConnection | WriteConnection | SqlClient.SqlClient> =>
+  Context.make(ConnectionRouter, r).pipe(
+    Context.add(ReadConnection, r.read),
+    Context.add(WriteConnection, r.write),
+    Context.add(SqlClient.SqlClient, r.write)
+  )
+
 /** Provides the router and, from it, `ReadConnection`, `WriteConnection` and the primary as `SqlClient`. */
 export const fromRouter = <E, R>(
   router: Effect.Effect<ConnectionRouterShape, E, R>
 ): Layer.Layer<ConnectionRouter | ReadConnection | WriteConnection | SqlClient.SqlClient, E, Exclude<R, Scope.Scope>> =>
-  Layer.scopedContext(
-    Effect.map(router, (r) =>
-      Context.make(ConnectionRouter, r).pipe(
-        Context.add(ReadConnection, r.read),
-        Context.add(WriteConnection, r.write),
-        Context.add(SqlClient.SqlClient, r.write)
-      ))
-  )
+  Layer.scopedContext(Effect.map(router, contextOf))
 
 /** The router as a layer, over existing node clients. */
 export const layer = (

@@ -6,10 +6,12 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { AdapterError, DatabaseAdapter, OptimalConfig } from "@fastorm/adapters"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
-import type { ReadConnection, WriteConnection } from "@fastorm/core"
+import type { DialectFeaturesShape, ReadConnection, WriteConnection } from "@fastorm/core"
+import { DialectFeatures } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -127,7 +129,14 @@ const build = (config: FastOrmConfig) =>
         ...replicaAdapters.map((adapter, i) => ({ name: replicaNodes[i]!.name, role: "replica" as const, adapter }))
       ]
     })
-    return yield* ConnectionRouter.make({
+    // Core emits INSERT ... RETURNING only where the server has it (MariaDB 10.5+, never MySQL): ask the primary.
+    const features: DialectFeaturesShape = primaryAdapter.dialect !== "mysql" ? {} : yield* primaryAdapter
+      .detectFeatures(primaryClient).pipe(
+        Effect.timeout(readWrite.connectTimeout),
+        Effect.map(({ features }) => ({ supportsReturning: features.supportsReturning })),
+        Effect.orElseSucceed(() => ({ supportsReturning: primaryAdapter.features.supportsReturning }))
+      )
+    const router = yield* ConnectionRouter.make({
       cluster: config.name,
       dialect: primaryAdapter.dialect,
       primary: { name: primaryNode.name, client: primaryClient, weight: primaryNode.weight },
@@ -138,17 +147,31 @@ const build = (config: FastOrmConfig) =>
       })),
       readWrite: config.readWrite
     }).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
+    return { router, features }
   })
 
+const toLayer = <E, R>(
+  built: Effect.Effect<
+    { readonly router: ConnectionRouter.ConnectionRouterShape; readonly features: DialectFeaturesShape },
+    E,
+    R
+  >
+) =>
+  Layer.scopedContext(
+    Effect.map(built, ({ features, router }) =>
+      ConnectionRouter.contextOf(router).pipe(Context.add(DialectFeatures, features)))
+  ).pipe(
+    Layer.provide(Reactivity.layer)
+  )
+
 /** One cluster as a layer: the router, `ReadConnection`, `WriteConnection` and the primary as `SqlClient`. */
-export const layer = (config: FastOrmConfig): Layer.Layer<Services, FastOrmLayerError> =>
-  ConnectionRouter.fromRouter(build(config)).pipe(Layer.provide(Reactivity.layer))
+export const layer = (config: FastOrmConfig): Layer.Layer<Services, FastOrmLayerError> => toLayer(build(config))
 
 /** The same layer, configured through Effect `Config`. */
 export const layerConfig = (
   config: Config.Config.Wrap<FastOrmConfig>
 ): Layer.Layer<Services, FastOrmLayerError | ConfigError.ConfigError> =>
-  ConnectionRouter.fromRouter(Effect.flatMap(Config.unwrap(config), build)).pipe(Layer.provide(Reactivity.layer))
+  toLayer(Effect.flatMap(Config.unwrap(config), build))
 
 /** `FASTORM_WRITE_URL` and the comma-separated `FASTORM_READ_URLS`, both read as secrets. */
 export const configFromEnv: Config.Config<FastOrmConfig> = Config.all({
@@ -164,9 +187,9 @@ export const configFromEnv: Config.Config<FastOrmConfig> = Config.all({
 })
 
 /** The layer read from the environment: `Effect.provide(FastOrmLive)`. */
-export const FastOrmLive: Layer.Layer<Services, FastOrmLayerError | ConfigError.ConfigError> = ConnectionRouter
-  .fromRouter(Effect.flatMap(configFromEnv, build))
-  .pipe(Layer.provide(Reactivity.layer))
+export const FastOrmLive: Layer.Layer<Services, FastOrmLayerError | ConfigError.ConfigError> = toLayer(
+  Effect.flatMap(configFromEnv, build)
+)
 
 /** The current session's token as an opaque string, to hand to a client between requests. */
 export const sessionToken: Effect.Effect<Option.Option<string>> = SessionToken.current
