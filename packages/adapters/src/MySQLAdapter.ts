@@ -17,7 +17,8 @@ export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides
   return Number.isFinite(connect) && connect > 0 ? { connectTimeout: Duration.millis(connect) } : {}
 }
 
-const sslFrom = (url: ConnectionUrl): MysqlNode.MysqlEndpoint["ssl"] => {
+/** The driver TLS options a URL asks for (`sslmode`); shared with the health probes. */
+export const sslFrom = (url: ConnectionUrl): MysqlNode.MysqlEndpoint["ssl"] => {
   const mode = (url.options.sslmode ?? url.options["ssl-mode"] ?? "").toUpperCase()
   if (mode === "VERIFY_CA" || mode === "VERIFY_IDENTITY" || url.options.ssl === "true") return {}
   if (mode === "REQUIRED") return { rejectUnauthorized: false }

@@ -30,7 +30,8 @@ export const configFromUrl = (
   }
 }
 
-const sslFrom = (url: ConnectionUrl): PgNode.PgEndpoint["ssl"] => {
+/** The driver TLS options a URL asks for (`sslmode`); shared with the health probes. */
+export const sslFrom = (url: ConnectionUrl): PgNode.PgEndpoint["ssl"] => {
   switch (url.options.sslmode) {
     case "disable":
       return false

@@ -11,6 +11,7 @@
  *    lag figures.
  */
 import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import { MySQLAdapter } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -71,13 +72,6 @@ export const parse = (first: FirstRow, status: ReadonlyArray<StatusRow> | undefi
   }
 }
 
-const sslFrom = (url: Url.ConnectionUrl): string | Mysql.SslOptions | undefined => {
-  const mode = (url.options.sslmode ?? url.options["ssl-mode"] ?? "").toUpperCase()
-  if (mode === "VERIFY_CA" || mode === "VERIFY_IDENTITY" || url.options.ssl === "true") return {}
-  if (mode === "REQUIRED") return { rejectUnauthorized: false }
-  return undefined
-}
-
 const isMariaDb = (conn: Mysql.Connection, url: Url.ConnectionUrl): boolean => {
   // mysql2 keeps the server's greeting (e.g. "5.5.5-10.11.6-MariaDB") on the connection.
   const version = (conn as unknown as { _handshakePacket?: { serverVersion?: string } | null })._handshakePacket
@@ -99,7 +93,7 @@ export const make = (
 ): Effect.Effect<NodeProbe, never, Scope.Scope> =>
   Effect.gen(function*() {
     const secrets = [url.password, ...Object.values(url.secretOptions)]
-    const ssl = sslFrom(url)
+    const ssl = MySQLAdapter.sslFrom(url)
     let current: { readonly conn: Mysql.Connection; ready: boolean } | undefined
     // Learnt once: the server refused SHOW SLAVE STATUS to this user.
     let statusDenied = false

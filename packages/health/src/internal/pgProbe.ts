@@ -3,6 +3,7 @@
  * interruption, so the monitor holds at most one session per node.
  */
 import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import { PostgreSQLAdapter } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -47,27 +48,11 @@ export const parseRow = (row: Row): ProbeResult =>
     }
     : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
 
-const sslFrom = (url: Url.ConnectionUrl): Pg.ClientConfig["ssl"] => {
-  switch (url.options.sslmode) {
-    case "disable":
-      return false
-    case "require":
-    case "prefer":
-    case "allow":
-      return { rejectUnauthorized: false }
-    case "verify-ca":
-    case "verify-full":
-      return true
-    default:
-      return undefined
-  }
-}
-
 const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.ClientConfig => {
   // Twice the monitor's timeout: the monitor's own (exact) timeout must always fire first, so a silent server is
   // reported as a Timeout rather than as whichever driver error won the race.
   const ms = Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout)))
-  const ssl = sslFrom(url)
+  const ssl = PostgreSQLAdapter.sslFrom(url)
   return {
     host: url.host ?? "127.0.0.1",
     port: url.port ?? 5432,
