@@ -4,6 +4,9 @@ export * as ConnectionRouter from "./ConnectionRouter.js"
 /** `FastOrm.layer`, `FastOrm.layerConfig`, `FastOrmLive`, session tokens. */
 export * as FastOrm from "./FastOrm.js"
 
+/** `FastOrmTest.layer`: a scripted mock cluster for users' tests, routed by the real router. */
+export * as FastOrmTest from "./FastOrmTest.js"
+
 /** The router's configuration. */
 export * as ReadWriteConfig from "./ReadWriteConfig.js"
 
