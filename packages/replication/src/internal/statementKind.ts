@@ -14,6 +14,19 @@ const lockingClause = /\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE
 const writesInRead =
   /\b(?:INSERT|UPDATE|DELETE|MERGE|TRUNCATE)\b|\bINTO\b|\b(?:nextval|setval|pg_advisory_(?:xact_)?lock\w*|GET_LOCK|RELEASE_LOCK)\s*\(/i
 const stringsAndComments = /'(?:[^']|'')*'|"(?:[^"]|"")*"|`[^`]*`|--[^\n]*|\/\*[\s\S]*?\*\//g
+// MySQL/MariaDB strings also end differently: a backslash escapes the next character ('it\'s').
+const stringsWithEscapes = /'(?:[^'\\]|\\[\s\S]|'')*'|"(?:[^"\\]|\\[\s\S]|"")*"|`[^`]*`|--[^\n]*|\/\*[\s\S]*?\*\//g
+const explainPrefix = /^\s*EXPLAIN(?:\s*\([^)]*\)|\s+ANALY[SZ]E\b|\s+VERBOSE\b)*/i
+
+/**
+ * The statement with literals and comments blanked out. Whether a backslash escapes a quote depends on the dialect
+ * and its settings, so a statement with a backslash is read both ways: a keyword that is code in either reading
+ * counts (only ever towards the primary).
+ */
+const codeViews = (sql: string): ReadonlyArray<string> =>
+  sql.includes("\\")
+    ? [sql.replace(stringsAndComments, " "), sql.replace(stringsWithEscapes, " ")]
+    : [sql.replace(stringsAndComments, " ")]
 
 /** Classifies one SQL statement; unknown shapes are writes. */
 export const classify = (sql: string): StatementKind => {
@@ -25,18 +38,21 @@ export const classify = (sql: string): StatementKind => {
     case "VALUES":
     case "TABLE": {
       // Literals and comments may contain any word: look at the code only.
-      const code = rest.replace(stringsAndComments, " ")
-      if (lockingClause.test(code)) return "locking"
-      return writesInRead.test(code) ? "write" : "read"
+      const views = codeViews(rest)
+      // FOR UPDATE contains UPDATE: the locking clause is looked for first (both run on the primary).
+      if (views.some((code) => lockingClause.test(code))) return "locking"
+      return views.some((code) => writesInRead.test(code)) ? "write" : "read"
     }
     case "SHOW":
     case "DESCRIBE":
     case "DESC":
       return "read"
     case "EXPLAIN": {
-      // EXPLAIN ANALYZE runs the statement.
-      const code = rest.replace(stringsAndComments, " ")
-      return /\bANALY[SZ]E\b/i.test(code) ? classify(code.replace(/^\s*EXPLAIN\s*(?:\([^)]*\))?/i, "")) : "read"
+      // EXPLAIN ANALYZE runs the statement: it is what the statement is. Plain EXPLAIN only plans it.
+      const explained = rest.replace(explainPrefix, "")
+      return codeViews(rest.slice(0, rest.length - explained.length)).some((code) => /\bANALY[SZ]E\b/i.test(code))
+        ? classify(explained)
+        : "read"
     }
     default:
       return "write"
