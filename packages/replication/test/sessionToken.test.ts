@@ -1,0 +1,172 @@
+/**
+ * Session tokens: log position comparison (PostgreSQL LSN, MariaDB GTID lists), the opaque string form, and the
+ * session as a fiber and what it forks.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { FastOrm, SessionToken } from "../src/index.js"
+
+const lsn = (value: string): SessionToken.Position => ({ kind: "lsn", value })
+const gtid = (value: string): SessionToken.Position => ({ kind: "gtid", value })
+
+describe("LSN", () => {
+  it("orders by the high word first, then the low word (hex, any case)", () => {
+    expect(SessionToken.lsnToBigInt("0/16B3748")).toBe(0x16b3748n)
+    expect(SessionToken.lsnToBigInt("1/0")).toBe(1n << 32n)
+    expect(SessionToken.lsnToBigInt("1/0") > SessionToken.lsnToBigInt("0/FFFFFFFF")).toBe(true)
+    expect(SessionToken.lsnToBigInt("a/b")).toBe(SessionToken.lsnToBigInt("A/B"))
+  })
+
+  it("a replica covers a token when its replay position is at or past it", () => {
+    expect(SessionToken.covers("0/16B3748", lsn("0/16B3748"))).toBe(true)
+    expect(SessionToken.covers("0/16B3750", lsn("0/16B3748"))).toBe(true)
+    expect(SessionToken.covers("0/16B3740", lsn("0/16B3748"))).toBe(false)
+    // String order would say "9" > "10": the comparison must be numeric.
+    expect(SessionToken.covers("0/9FFFFFF", lsn("0/10000000"))).toBe(false)
+    expect(SessionToken.covers("1/0", lsn("0/FFFFFFFF"))).toBe(true)
+  })
+
+  it("an unknown or malformed position covers nothing", () => {
+    expect(SessionToken.covers(undefined, lsn("0/1"))).toBe(false)
+    expect(SessionToken.covers("", lsn("0/1"))).toBe(false)
+    expect(SessionToken.covers("not-an-lsn", lsn("0/1"))).toBe(false)
+    expect(SessionToken.covers("0-1-5", lsn("0/1"))).toBe(false)
+  })
+
+  it("later keeps the larger LSN", () => {
+    expect(SessionToken.later(lsn("0/10"), lsn("0/F"))).toEqual(lsn("0/10"))
+    expect(SessionToken.later(lsn("0/F"), lsn("1/0"))).toEqual(lsn("1/0"))
+  })
+})
+
+describe("GTID", () => {
+  it("covers needs every domain of the token, each at or past its sequence number", () => {
+    expect(SessionToken.covers("0-1-42", gtid("0-1-42"))).toBe(true)
+    expect(SessionToken.covers("0-1-43", gtid("0-1-42"))).toBe(true)
+    expect(SessionToken.covers("0-1-41", gtid("0-1-42"))).toBe(false)
+    // Multi-domain: domain 1 is behind.
+    expect(SessionToken.covers("0-1-50,1-2-6", gtid("0-1-42,1-2-7"))).toBe(false)
+    expect(SessionToken.covers("1-2-7,0-1-50", gtid("0-1-42,1-2-7"))).toBe(true)
+    // A domain the replica has never seen.
+    expect(SessionToken.covers("0-1-50", gtid("0-1-42,2-3-1"))).toBe(false)
+    // The server id does not matter (a failover changes it), the sequence number does; 10 > 9 numerically.
+    expect(SessionToken.covers("0-7-10", gtid("0-1-9"))).toBe(true)
+    expect(SessionToken.covers(undefined, gtid("0-1-1"))).toBe(false)
+  })
+
+  it("later is the per-domain maximum, with the server id of the GTID that won", () => {
+    const merged = SessionToken.later(gtid("0-1-42,1-2-7"), gtid("0-3-40,1-4-9,2-5-1"))
+    expect(merged.kind).toBe("gtid")
+    expect(merged.value.split(",").sort()).toEqual(["0-1-42", "1-4-9", "2-5-1"])
+    expect(SessionToken.covers(merged.value, gtid("0-1-42,1-2-7"))).toBe(true)
+    expect(SessionToken.covers(merged.value, gtid("0-3-40,1-4-9,2-5-1"))).toBe(true)
+  })
+})
+
+describe("the opaque string", () => {
+  it.effect("round-trips every cluster's position, whatever the cluster's name", () =>
+    Effect.gen(function*() {
+      const tokens: SessionToken.Tokens = {
+        pg: lsn("16/B374D848"),
+        "maria db|;=%": gtid("0-1-42,1-2-7")
+      }
+      const text = SessionToken.encode(tokens)!
+      expect(text.startsWith("fo1.")).toBe(true)
+      // Opaque: no position or cluster name in clear.
+      expect(text).not.toContain("B374D848")
+      expect(yield* SessionToken.decode(text)).toEqual(tokens)
+    }))
+
+  it("an empty session has no token", () => {
+    expect(SessionToken.encode({})).toBeUndefined()
+  })
+
+  const invalid = [
+    "",
+    "garbage",
+    "fo1.",
+    "fo2." + Buffer.from("pg|lsn|0/1").toString("base64url"),
+    "fo1." + Buffer.from("pg|lsn|not-an-lsn").toString("base64url"),
+    "fo1." + Buffer.from("pg|gtid|0-1").toString("base64url"),
+    "fo1." + Buffer.from("pg|xid|0/1").toString("base64url"),
+    "fo1." + Buffer.from("pg|lsn").toString("base64url"),
+    "fo1." + Buffer.from("pg|lsn|0/1;").toString("base64url"),
+    "fo1." + Buffer.from("pg|lsn|0/1'; DROP TABLE x; --").toString("base64url"),
+    "fo1." + "A".repeat(5000)
+  ]
+  it.effect.each(invalid)("rejects %j with InvalidSessionToken", (token) =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(SessionToken.decode(token))
+      expect(error._tag).toBe("InvalidSessionToken")
+      expect(error.message).toBe("Invalid FastORM session token")
+    }))
+})
+
+describe("the session", () => {
+  it.effect("a forked fiber inherits the session's tokens", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("pg", lsn("0/10"))
+      const seen = yield* Effect.fork(SessionToken.get("pg")).pipe(Effect.flatMap(Fiber.join))
+      expect(seen).toEqual(Option.some(lsn("0/10")))
+    }))
+
+  it.effect("a joined fiber's writes count for its parent (merged, never moved back)", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("pg", lsn("0/20"))
+      const behind = yield* Effect.fork(SessionToken.record("pg", lsn("0/10")))
+      const ahead = yield* Effect.fork(SessionToken.record("pg", lsn("0/30")))
+      const other = yield* Effect.fork(SessionToken.record("maria", gtid("0-1-5")))
+      yield* Fiber.join(behind)
+      expect(yield* SessionToken.get("pg")).toEqual(Option.some(lsn("0/20")))
+      yield* Fiber.join(ahead)
+      yield* Fiber.join(other)
+      expect(yield* SessionToken.get("pg")).toEqual(Option.some(lsn("0/30")))
+      expect(yield* SessionToken.get("maria")).toEqual(Option.some(gtid("0-1-5")))
+    }))
+
+  it.effect("a fiber that is not joined does not change its parent's session", () =>
+    Effect.gen(function*() {
+      const fiber = yield* Effect.fork(SessionToken.record("pg", lsn("0/99")))
+      yield* Fiber.await(fiber)
+      expect(yield* SessionToken.get("pg")).toEqual(Option.none())
+    }))
+
+  it.effect("FastOrm.sessionToken is none for a session that wrote nothing, then the encoded tokens", () =>
+    Effect.gen(function*() {
+      expect(yield* FastOrm.sessionToken).toEqual(Option.none())
+      yield* SessionToken.record("pg", lsn("0/40"))
+      const token = yield* FastOrm.sessionToken
+      expect(Option.isSome(token)).toBe(true)
+      expect(yield* SessionToken.decode(Option.getOrThrow(token))).toEqual({ pg: lsn("0/40") })
+    }))
+
+  it.effect("FastOrm.withSessionToken carries a request's token into another session, merged with its own", () =>
+    Effect.gen(function*() {
+      // Request 1 wrote and handed its token to the client.
+      const token = yield* Effect.gen(function*() {
+        yield* SessionToken.record("pg", lsn("0/50"))
+        yield* SessionToken.record("maria", gtid("0-1-3"))
+        return Option.getOrThrow(yield* FastOrm.sessionToken)
+      }).pipe(Effect.locally(SessionToken.currentTokens, {}))
+
+      // Request 2 is a fresh session with a write of its own on one cluster.
+      yield* SessionToken.record("maria", gtid("0-1-7"))
+      const inside = yield* FastOrm.withSessionToken(
+        token,
+        Effect.all([SessionToken.get("pg"), SessionToken.get("maria")])
+      )
+      expect(inside).toEqual([Option.some(lsn("0/50")), Option.some(gtid("0-1-7"))])
+      // Scoped to the effect: the outer session is as it was.
+      expect(yield* SessionToken.get("pg")).toEqual(Option.none())
+    }))
+
+  it.effect("FastOrm.withSessionToken rejects a token it did not issue, without running the effect", () =>
+    Effect.gen(function*() {
+      let ran = false
+      const error = yield* Effect.flip(FastOrm.withSessionToken("fo1.bogus!", Effect.sync(() => (ran = true))))
+      expect(error._tag).toBe("InvalidSessionToken")
+      expect(ran).toBe(false)
+    }))
+})
