@@ -14,3 +14,17 @@ export {
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"
+export * as FaultProxy from "./faults/FaultProxy.js"
+export * as History from "./faults/History.js"
+export {
+  createUser,
+  dropUser,
+  replicaWriteAttempts,
+  restoreAppPassword,
+  sessionCount,
+  setPassword,
+  type TerminateOptions,
+  terminateSessions,
+  waitSessions,
+  type WaitSessionsOptions
+} from "./faults/nodeFaults.js"

@@ -1,0 +1,285 @@
+/**
+ * A TCP fault proxy placed in front of any node: forwards bytes to the node and, on command, blackholes them, resets
+ * connections, adds latency per direction, or refuses new connections. It counts bytes per direction and live
+ * connections, so a test can also prove that its client's sockets return to their baseline.
+ *
+ * `FaultProxy.make({ target })` is scoped: every socket and the listener close when the scope closes.
+ * `start(...)` is the same proxy for plain Promise code.
+ */
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as net from "node:net"
+import type { NodeInfo } from "../cluster/types.js"
+
+/** Client → server (`toServer`) or server → client (`toClient`). */
+export type Direction = "toServer" | "toClient"
+
+/** What the proxy does with connections. */
+export type Mode =
+  /** Forward every byte at once. */
+  | { readonly _tag: "Pass" }
+  /** Forward every chunk after a delay, per direction; chunks keep their order. */
+  | { readonly _tag: "Latency"; readonly toServerMs: number; readonly toClientMs: number }
+  /** Accept and keep every socket open, new and existing, but let no byte through either way (and drop delayed ones). */
+  | { readonly _tag: "Blackhole" }
+  /** Reset (`resetAndDestroy`) every existing connection now and every new one on accept. */
+  | { readonly _tag: "Reset" }
+  /**
+   * Refuse new connections: `close` closes the listener (the client gets ECONNREFUSED), `reset` accepts then resets.
+   * Existing connections keep passing.
+   */
+  | { readonly _tag: "Refuse"; readonly how: "close" | "reset" }
+
+/** Mode constructors. */
+export const pass: Mode = { _tag: "Pass" }
+export const blackhole: Mode = { _tag: "Blackhole" }
+export const reset: Mode = { _tag: "Reset" }
+export const latency = (ms: { readonly toServer?: number; readonly toClient?: number }): Mode => ({
+  _tag: "Latency",
+  toServerMs: ms.toServer ?? 0,
+  toClientMs: ms.toClient ?? 0
+})
+export const refuse = (how: "close" | "reset" = "close"): Mode => ({ _tag: "Refuse", how })
+
+/** Counters since the proxy started. */
+export interface Stats {
+  /** Bytes forwarded, per direction. */
+  readonly bytes: { readonly toServer: number; readonly toClient: number }
+  /** Bytes swallowed by a blackhole (or dropped because their connection died while delayed), per direction. */
+  readonly dropped: { readonly toServer: number; readonly toClient: number }
+  /** Client connections open now. */
+  readonly open: number
+  /** Client connections accepted (including those reset or refused on accept). */
+  readonly accepted: number
+  /** Connections reset by the proxy (Reset mode or Refuse "reset"). */
+  readonly resets: number
+  /** Connections refused: reset on accept while refusing (listener-closed refusals never reach the proxy). */
+  readonly refused: number
+  /** Upstream connections to the target that failed (target down). */
+  readonly upstreamErrors: number
+  readonly mode: Mode
+}
+
+/** A running proxy (Promise form). */
+export interface RunningProxy {
+  readonly port: number
+  readonly host: "127.0.0.1"
+  setMode(mode: Mode): Promise<void>
+  stats(): Stats
+  /** Client connections open now. */
+  connections(): number
+  /** The node's URL (or any URL) with its host:port replaced by the proxy's. */
+  url(node: NodeInfo | string): string
+  close(): Promise<void>
+}
+
+/** What to proxy. */
+export interface ProxyOptions {
+  readonly target: { readonly host: string; readonly port: number }
+  /** Initial mode; default pass. */
+  readonly mode?: Mode | undefined
+}
+
+interface Pair {
+  readonly client: net.Socket
+  readonly upstream: net.Socket
+  /** Per direction: the time before which no chunk may be delivered (keeps order when latency changes). */
+  readonly nextAt: { toServer: number; toClient: number }
+}
+
+/** Rewrites the authority of a URL to 127.0.0.1:port, keeping user, password, path and query untouched. */
+export const rewriteUrl = (url: string, port: number): string =>
+  url.replace(/^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)(\[[^\]]*\]|[^:/?#]*)(?::\d+)?/i, `$1127.0.0.1:${port}`)
+
+/** Starts a proxy on 127.0.0.1 (a free port) in front of `target`. */
+export const start = (options: ProxyOptions): Promise<RunningProxy> =>
+  new Promise((resolve, reject) => {
+    let mode: Mode = options.mode ?? pass
+    const pairs = new Set<Pair>()
+    const counters = {
+      bytes: { toServer: 0, toClient: 0 },
+      dropped: { toServer: 0, toClient: 0 },
+      accepted: 0,
+      resets: 0,
+      refused: 0,
+      upstreamErrors: 0
+    }
+    let port = 0
+    let listening = false
+    let closed = false
+
+    const resetPair = (pair: Pair) => {
+      counters.resets++
+      if (!pair.client.destroyed) pair.client.resetAndDestroy()
+      if (!pair.upstream.destroyed) pair.upstream.resetAndDestroy()
+    }
+
+    const forward = (pair: Pair, direction: Direction) => {
+      const from = direction === "toServer" ? pair.client : pair.upstream
+      const to = direction === "toServer" ? pair.upstream : pair.client
+      from.on("data", (chunk: Buffer) => {
+        if (mode._tag === "Blackhole" || mode._tag === "Reset") {
+          counters.dropped[direction] += chunk.length
+          return
+        }
+        const delay = mode._tag === "Latency" ? (direction === "toServer" ? mode.toServerMs : mode.toClientMs) : 0
+        const now = Date.now()
+        const at = Math.max(now + delay, pair.nextAt[direction])
+        pair.nextAt[direction] = at
+        const deliver = () => {
+          // A blackhole switched on while the chunk waited swallows it too.
+          if (to.destroyed || mode._tag === "Blackhole" || mode._tag === "Reset") {
+            counters.dropped[direction] += chunk.length
+            return
+          }
+          counters.bytes[direction] += chunk.length
+          to.write(chunk)
+        }
+        if (at <= now) deliver()
+        else setTimeout(deliver, at - now)
+      })
+      // A graceful end is forwarded once the delayed chunks are out; an error becomes a reset of the other side.
+      from.on("end", () => {
+        const wait = Math.max(0, pair.nextAt[direction] - Date.now())
+        setTimeout(() => {
+          if (!to.destroyed) to.end()
+        }, wait)
+      })
+      from.on("error", () => {
+        if (!to.destroyed) to.resetAndDestroy()
+      })
+      from.on("close", () => {
+        const wait = Math.max(0, pair.nextAt[direction] - Date.now())
+        setTimeout(() => {
+          if (!to.destroyed) to.destroy()
+          pairs.delete(pair)
+        }, wait)
+      })
+    }
+
+    const server = net.createServer((client) => {
+      counters.accepted++
+      if (mode._tag === "Reset" || (mode._tag === "Refuse" && mode.how === "reset")) {
+        if (mode._tag === "Reset") counters.resets++
+        else counters.refused++
+        client.on("error", () => undefined)
+        client.resetAndDestroy()
+        return
+      }
+      const upstream = net.connect(options.target.port, options.target.host)
+      let connected = false
+      upstream.once("connect", () => {
+        connected = true
+      })
+      upstream.on("error", () => {
+        if (!connected) counters.upstreamErrors++
+      })
+      const pair: Pair = { client, upstream, nextAt: { toServer: 0, toClient: 0 } }
+      pairs.add(pair)
+      client.setNoDelay(true)
+      upstream.setNoDelay(true)
+      forward(pair, "toServer")
+      forward(pair, "toClient")
+    })
+
+    const listen = (p: number) =>
+      new Promise<void>((done, fail) => {
+        const onError = (e: Error) => fail(e)
+        server.once("error", onError)
+        server.listen(p, "127.0.0.1", () => {
+          server.off("error", onError)
+          listening = true
+          port = (server.address() as net.AddressInfo).port
+          done()
+        })
+      })
+
+    const stopListening = () =>
+      new Promise<void>((done) => {
+        if (!listening) return done()
+        listening = false
+        // Resolves once the listener is closed; open connections are not waited for.
+        server.close(() => undefined)
+        done()
+      })
+
+    const setMode = async (next: Mode): Promise<void> => {
+      if (closed) return
+      mode = next
+      if (next._tag === "Reset") { for (const pair of [...pairs]) resetPair(pair) }
+      if (next._tag === "Refuse" && next.how === "close") await stopListening()
+      else if (!listening) await listen(port)
+    }
+
+    const stats = (): Stats => ({
+      bytes: { ...counters.bytes },
+      dropped: { ...counters.dropped },
+      open: pairs.size,
+      accepted: counters.accepted,
+      resets: counters.resets,
+      refused: counters.refused,
+      upstreamErrors: counters.upstreamErrors,
+      mode
+    })
+
+    const close = () =>
+      new Promise<void>((done) => {
+        if (closed) return done()
+        closed = true
+        for (const pair of pairs) {
+          pair.client.destroy()
+          pair.upstream.destroy()
+        }
+        pairs.clear()
+        if (!listening) return done()
+        listening = false
+        server.close(() => done())
+      })
+
+    listen(0).then(
+      () =>
+        resolve({
+          port,
+          host: "127.0.0.1",
+          setMode,
+          stats,
+          connections: () => pairs.size,
+          url: (node) => rewriteUrl(typeof node === "string" ? node : node.url, port),
+          close
+        }),
+      reject
+    )
+  })
+
+/** A proxy under Effect: controls are Effects, the proxy closes with its scope. */
+export interface FaultProxy {
+  readonly port: number
+  readonly host: "127.0.0.1"
+  /** The node's app URL (or any URL) pointed at the proxy. */
+  readonly url: (node: NodeInfo | string) => string
+  readonly setMode: (mode: Mode) => Effect.Effect<void>
+  readonly stats: Effect.Effect<Stats>
+  /** Client connections open now. */
+  readonly connections: Effect.Effect<number>
+  /** The Promise form underneath. */
+  readonly unsafe: RunningProxy
+}
+
+/** Starts a proxy in front of `target`, closed (every socket and the listener) when the scope closes. */
+export const make = (options: ProxyOptions): Effect.Effect<FaultProxy, never, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(Effect.promise(() => start(options)), (proxy) => Effect.promise(() => proxy.close())),
+    (proxy): FaultProxy => ({
+      port: proxy.port,
+      host: proxy.host,
+      url: proxy.url,
+      setMode: (mode) => Effect.promise(() => proxy.setMode(mode)),
+      stats: Effect.sync(() => proxy.stats()),
+      connections: Effect.sync(() => proxy.connections()),
+      unsafe: proxy
+    })
+  )
+
+/** A proxy in front of a cluster node. */
+export const forNode = (node: NodeInfo, mode?: Mode): Effect.Effect<FaultProxy, never, Scope.Scope> =>
+  make({ target: { host: node.host, port: node.port }, mode })

@@ -1,0 +1,219 @@
+/**
+ * Node controls beyond stop/kill/freeze: terminate the app user's server-side sessions, change a user's password and
+ * restore it, create and drop a throw-away user, count sessions, and read a replica's own count of write attempts.
+ * Every control connects with the node's admin credentials (PostgreSQL `postgres` by trust, MariaDB `root`, empty
+ * password: see `NodeInfo.adminUrl`) and is bounded (connect 3 s, statement 10 s).
+ */
+import mysql from "mysql2/promise"
+import { readFileSync, statSync } from "node:fs"
+import { APP_PASSWORD, APP_USER } from "../cluster/constants.js"
+import { pgAdminQuery } from "../cluster/sql.js"
+import type { NodeInfo } from "../cluster/types.js"
+import { sleep } from "../cluster/wait.js"
+
+const identifier = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/
+const checkIdentifier = (user: string) => {
+  if (!identifier.test(user)) throw new Error(`not a plain user name: ${JSON.stringify(user)}`)
+}
+/** A PostgreSQL string literal (standard_conforming_strings is on by default). */
+const pgLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
+
+/** Runs statements in order on one MariaDB root connection (so `SET SESSION` applies to the next ones). */
+const mariaBatch = async (
+  node: NodeInfo,
+  statements: ReadonlyArray<readonly [string, ReadonlyArray<unknown>?]>
+): Promise<Array<Array<Record<string, unknown>>>> => {
+  const conn = await mysql.createConnection({ host: node.host, port: node.port, user: "root", connectTimeout: 3_000 })
+  conn.on("error", () => undefined)
+  try {
+    const out: Array<Array<Record<string, unknown>>> = []
+    for (const [sql, values] of statements) {
+      try {
+        const [rows] = await conn.query({ sql, values: [...(values ?? [])], timeout: 10_000 })
+        out.push((Array.isArray(rows) ? rows : []) as Array<Record<string, unknown>>)
+      } catch (e) {
+        // mysql2 errors may quote the SQL text, which may hold a password: keep the code only.
+        const code = (e as { code?: string }).code ?? "unknown"
+        throw new Error(`${node.name}: admin statement failed (${code})`)
+      }
+    }
+    return out
+  } finally {
+    conn.destroy()
+  }
+}
+
+/** Server-side sessions of `user` (default the app user) open on the node now. */
+export const sessionCount = async (node: NodeInfo, user: string = APP_USER): Promise<number> => {
+  if (node.kind === "postgres") {
+    const rows = await pgAdminQuery<{ n: string }>(
+      node,
+      "SELECT count(*)::text AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()",
+      [user]
+    )
+    return Number(rows[0]!.n)
+  }
+  const [rows] = await mariaBatch(node, [["SELECT count(*) AS n FROM information_schema.processlist WHERE user = ?", [
+    user
+  ]]])
+  return Number(rows![0]!.n)
+}
+
+/** Options of `terminateSessions`. */
+export interface TerminateOptions {
+  /** Whose sessions; default the app user. */
+  readonly user?: string
+  /** Only sessions that are idle (PG `state = 'idle'`, MariaDB `Command = 'Sleep'`): a pool's parked connections. */
+  readonly idleOnly?: boolean
+}
+
+/**
+ * Terminates the server-side sessions of a user (never the caller's own): PostgreSQL `pg_terminate_backend`,
+ * MariaDB `KILL CONNECTION`. Returns how many were terminated.
+ */
+export const terminateSessions = async (node: NodeInfo, options: TerminateOptions = {}): Promise<number> => {
+  const user = options.user ?? APP_USER
+  if (node.kind === "postgres") {
+    const rows = await pgAdminQuery<{ ok: boolean }>(
+      node,
+      `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()${
+        options.idleOnly === true ? " AND state = 'idle'" : ""
+      }`,
+      [user]
+    )
+    return rows.filter((r) => r.ok).length
+  }
+  const [rows] = await mariaBatch(node, [[
+    `SELECT id FROM information_schema.processlist WHERE user = ? AND id <> CONNECTION_ID()${
+      options.idleOnly === true ? " AND command = 'Sleep'" : ""
+    }`,
+    [user]
+  ]])
+  let killed = 0
+  for (const row of rows!) {
+    try {
+      await mariaBatch(node, [[`KILL CONNECTION ${Number(row.id)}`]])
+      killed++
+    } catch {
+      // The session ended on its own in between (ER_NO_SUCH_THREAD).
+    }
+  }
+  return killed
+}
+
+/**
+ * Changes a user's password.
+ * - PostgreSQL: roles are cluster-wide and replicate, so this must run on the primary and applies to every node.
+ * - MariaDB: runs with `sql_log_bin = 0`, so it changes this node only (a replica's app login can be broken alone).
+ */
+export const setPassword = async (node: NodeInfo, user: string, password: string): Promise<void> => {
+  checkIdentifier(user)
+  if (node.kind === "postgres") {
+    if (node.role !== "primary") {
+      throw new Error(`setPassword: ${node.name} is a replica; PG roles change on the primary`)
+    }
+    await pgAdminQuery(node, `ALTER ROLE "${user}" PASSWORD ${pgLiteral(password)}`)
+    return
+  }
+  await mariaBatch(node, [
+    ["SET SESSION sql_log_bin = 0"],
+    [`ALTER USER IF EXISTS '${user}'@'127.0.0.1' IDENTIFIED BY ?`, [password]],
+    [`ALTER USER IF EXISTS '${user}'@'%' IDENTIFIED BY ?`, [password]]
+  ])
+}
+
+/** Puts the app user's password back (`app-pw`). */
+export const restoreAppPassword = (node: NodeInfo): Promise<void> => setPassword(node, APP_USER, APP_PASSWORD)
+
+/**
+ * Creates a login user with a password on the primary (it replicates to the replicas). PostgreSQL: a role with LOGIN
+ * and no grants beyond PUBLIC's (it can connect and run statements, reading app tables is refused); MariaDB: a user
+ * at 127.0.0.1 and % with `SELECT` on the app database.
+ */
+export const createUser = async (primary: NodeInfo, user: string, password: string): Promise<void> => {
+  checkIdentifier(user)
+  if (primary.role !== "primary") throw new Error(`createUser: ${primary.name} is not the primary`)
+  if (primary.kind === "postgres") {
+    await pgAdminQuery(primary, `DROP ROLE IF EXISTS "${user}"`)
+    await pgAdminQuery(primary, `CREATE ROLE "${user}" LOGIN PASSWORD ${pgLiteral(password)}`)
+    return
+  }
+  await mariaBatch(primary, [
+    [`DROP USER IF EXISTS '${user}'@'127.0.0.1', '${user}'@'%'`],
+    [`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY ?`, [password]],
+    [`CREATE USER '${user}'@'%' IDENTIFIED BY ?`, [password]],
+    [`GRANT SELECT ON \`${primary.database}\`.* TO '${user}'@'127.0.0.1'`],
+    [`GRANT SELECT ON \`${primary.database}\`.* TO '${user}'@'%'`]
+  ])
+}
+
+/** Terminates the user's sessions on the primary, then drops the user (replicated). */
+export const dropUser = async (primary: NodeInfo, user: string): Promise<void> => {
+  checkIdentifier(user)
+  await terminateSessions(primary, { user })
+  if (primary.kind === "postgres") {
+    // A session that is still exiting would make DROP ROLE fail: retried, bounded.
+    for (let i = 0;; i++) {
+      try {
+        await pgAdminQuery(primary, `DROP ROLE IF EXISTS "${user}"`)
+        return
+      } catch (e) {
+        if (i >= 20) throw e
+        await sleep(100)
+      }
+    }
+  }
+  await mariaBatch(primary, [[`DROP USER IF EXISTS '${user}'@'127.0.0.1', '${user}'@'%'`]])
+}
+
+/**
+ * A replica's own count of write statements it was asked to run (it refuses them, but counts them):
+ * - MariaDB: global `Com_insert + Com_update + Com_delete + Com_replace` (replicated row events do not count).
+ * - PostgreSQL: lines of the replica's log reporting a write refused in a read-only transaction (SQLSTATE 25006 is
+ *   logged at ERROR).
+ * Compare a value taken before a run with one taken after.
+ */
+export const replicaWriteAttempts = async (node: NodeInfo): Promise<number> => {
+  if (node.kind === "postgres") {
+    try {
+      if (statSync(node.logFile).size === 0) return 0
+      const log = readFileSync(node.logFile, "utf8")
+      return log.split("\n").filter((line) => /cannot execute \w+ in a read-only transaction/.test(line)).length
+    } catch {
+      return 0
+    }
+  }
+  const [rows] = await mariaBatch(node, [[
+    "SELECT SUM(VARIABLE_VALUE) AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('COM_INSERT', 'COM_UPDATE', 'COM_DELETE', 'COM_REPLACE')"
+  ]])
+  return Number(rows![0]!.n ?? 0)
+}
+
+/** Options of `waitSessions`. */
+export interface WaitSessionsOptions {
+  readonly user?: string
+  readonly timeoutMs?: number
+  readonly intervalMs?: number
+}
+
+/**
+ * Polls the node's session count of a user until `ok(count)` holds; returns the last count and how long it took.
+ * Throws with the last count when the bound is hit.
+ */
+export const waitSessions = async (
+  node: NodeInfo,
+  ok: (count: number) => boolean,
+  options: WaitSessionsOptions = {}
+): Promise<{ readonly count: number; readonly waitedMs: number }> => {
+  const started = Date.now()
+  const timeoutMs = options.timeoutMs ?? 10_000
+  let last = -1
+  for (;;) {
+    last = await sessionCount(node, options.user)
+    if (ok(last)) return { count: last, waitedMs: Date.now() - started }
+    if (Date.now() - started >= timeoutMs) {
+      throw new Error(`${node.name}: session count of ${options.user ?? APP_USER} still ${last} after ${timeoutMs} ms`)
+    }
+    await sleep(options.intervalMs ?? 100)
+  }
+}
