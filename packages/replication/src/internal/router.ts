@@ -20,6 +20,7 @@ import * as Stream from "effect/Stream"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import {
   FallbackCapacityExceeded,
+  fromSqlError,
   NoHealthyReplica,
   PrimaryUnavailable,
   toSqlError,
@@ -27,6 +28,7 @@ import {
 } from "../RouterError.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
+import * as FairGate from "./fairGate.js"
 import * as Selection from "./selection.js"
 import { classify } from "./statementKind.js"
 
@@ -111,7 +113,7 @@ export const make = (
     const suspectSince = new Map<string, number>()
     // Replay positions learnt from waits, fresher than the monitor's between its probes.
     const knownPosition = new Map<string, string>()
-    const fallbackPermits = yield* Effect.makeSemaphore(config.maxFallbackConcurrency)
+    const fallbackPermits = yield* FairGate.make(config.maxFallbackConcurrency)
     const counts = new Map<string, number>()
     const counters = new Map<string, Metric.Metric.Counter<number>>()
     const replicaNames = replicas.map((r) => r.name)
@@ -232,6 +234,21 @@ export const make = (
       h.replicating !== false &&
       (h.lagSeconds === undefined || h.lagSeconds * 1000 <= Duration.toMillis(config.maxReplicationLag))
 
+    /**
+     * A replica whose only fault is that it does not replicate: it answers, and has every change it replayed before
+     * it lost its primary. When the primary itself is down it is the best source of reads there is, stale but
+     * available (MaxScale serves reads from such slaves too); while the primary is up, the primary is fresher.
+     */
+    const isStaleOnly = (h: Health.NodeHealth) =>
+      h.replicating === false &&
+      (h.status !== "UNHEALTHY" || h.lastError?.tag === "NotReplicating")
+
+    /** The primary failed its last probe or a statement of ours: reads should not count on it. */
+    const primaryDown = (snapshot: ReadonlyArray<Health.NodeHealth>) => {
+      const h = snapshot.find((s) => s.name === primary.name)
+      return h !== undefined && (h.status === "UNHEALTHY" || h.consecutiveFailures > 0 || isSuspect(h))
+    }
+
     const isSuspect = (h: Health.NodeHealth) => {
       const since = suspectSince.get(h.name)
       if (since === undefined) return false
@@ -242,29 +259,51 @@ export const make = (
       return true
     }
 
-    const candidates = (snapshot: ReadonlyArray<Health.NodeHealth>): Array<Selection.Candidate> => {
+    /** The replicas that may serve an ordinary read; with `stale`, only those that merely lost their primary. */
+    const candidates = (
+      snapshot: ReadonlyArray<Health.NodeHealth>,
+      stale = false
+    ): Array<Selection.Candidate> => {
       const out: Array<Selection.Candidate> = []
       for (let index = 0; index < replicas.length; index++) {
         const replica = replicas[index]!
         const h = snapshot.find((s) => s.name === replica.name)
         if (h === undefined) continue
+        if (h.roleMismatch || isSuspect(h)) continue
+        if (stale) {
+          if (isStaleOnly(h)) out.push(candidateOf(index, replica, h, 1))
+          continue
+        }
         // UNKNOWN (not probed yet) is given the benefit of the doubt: a failure there is retried and reported.
         const factor = h.status === "HEALTHY" || h.status === "UNKNOWN"
           ? 1
           : h.status === "DEGRADED"
           ? config.degradedWeight
           : 0
-        if (factor === 0 || h.roleMismatch || !lagOk(h) || isSuspect(h)) continue
-        out.push({
-          index,
-          name: replica.name,
-          weight: replica.weight * factor,
-          latencyMs: h.smoothedLatency === undefined ? undefined : Duration.toMillis(h.smoothedLatency),
-          outstanding: outstanding.get(replica.name) ?? 0
-        })
+        if (factor === 0 || !lagOk(h)) continue
+        out.push(candidateOf(index, replica, h, factor))
       }
       return out.filter((c) => c.weight > 0)
     }
+
+    /** Ordinary candidates; when there are none and the primary is down, the replicas that only lost it. */
+    const readCandidates = (snapshot: ReadonlyArray<Health.NodeHealth>): Array<Selection.Candidate> => {
+      const eligible = candidates(snapshot)
+      return eligible.length === 0 && primaryDown(snapshot) ? candidates(snapshot, true) : eligible
+    }
+
+    const candidateOf = (
+      index: number,
+      replica: NodeHandle,
+      h: Health.NodeHealth,
+      factor: number
+    ): Selection.Candidate => ({
+      index,
+      name: replica.name,
+      weight: replica.weight * factor,
+      latencyMs: h.smoothedLatency === undefined ? undefined : Duration.toMillis(h.smoothedLatency),
+      outstanding: outstanding.get(replica.name) ?? 0
+    })
 
     const onReplica = <A>(replica: NodeHandle, reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> =>
       traced(
@@ -285,28 +324,47 @@ export const make = (
       if (config.readPreference === "replicaOnly") {
         return Effect.fail(toSqlError(new NoHealthyReplica({ replicas: replicaNames })))
       }
-      // Losing every replica must not flood the primary: fallback reads share a bounded number of permits.
-      return fallbackPermits.take(1).pipe(
-        Effect.timeoutFail({
-          duration: config.statementTimeout,
-          onTimeout: () => toSqlError(new FallbackCapacityExceeded({ limit: config.maxFallbackConcurrency }))
-        }),
-        Effect.zipRight(onPrimary(reason, false, run)),
-        Effect.ensuring(fallbackPermits.release(1))
-      )
+      // Losing every replica must not flood the primary: fallback reads share a bounded number of permits. Only a
+      // permit actually taken is given back (a wait that timed out or was interrupted took none).
+      return Effect.acquireUseRelease(
+        fallbackPermits.take.pipe(
+          Effect.interruptible,
+          Effect.timeoutFail({
+            duration: config.statementTimeout,
+            onTimeout: () => toSqlError(new FallbackCapacityExceeded({ limit: config.maxFallbackConcurrency }))
+          })
+        ),
+        () => onPrimary(reason, false, run),
+        () => fallbackPermits.release
+      ).pipe(Effect.catchAll((error) => lastResort(run, error)))
+    }
+
+    /**
+     * The primary could not serve a fallback read because it is down: the replicas that only lost it (and so were
+     * not candidates) still can, stale but available. Any other error stands.
+     */
+    const lastResort = <A>(run: Run<A>, error: SqlError): Effect.Effect<A, SqlError> => {
+      const routerError = fromSqlError(error)
+      if (Option.isNone(routerError) || routerError.value._tag !== "PrimaryUnavailable") return Effect.fail(error)
+      return Effect.flatMap(monitor.snapshot, (snapshot) => {
+        const stale = candidates(snapshot, true)
+        if (stale.length === 0) return Effect.fail(error)
+        return tryReplicas(Selection.order(config.strategy, stale, selection), "retry", run, () => Effect.fail(error))
+      })
     }
 
     const replicaHandle = (c: Selection.Candidate) => replicas[c.index]!
 
-    /** Tries the ordered replicas (at most two), then the primary. Statement errors are final. */
+    /** Tries the ordered replicas (at most two), then `exhausted` (the primary). Statement errors are final. */
     const tryReplicas = <A>(
       ordered: ReadonlyArray<Selection.Candidate>,
       reason: Reason,
-      run: Run<A>
+      run: Run<A>,
+      exhausted: () => Effect.Effect<A, SqlError> = () => fallback(run, "fallback")
     ): Effect.Effect<A, SqlError> => {
       const attempt = (i: number): Effect.Effect<A, SqlError> => {
         const c = ordered[i]
-        if (c === undefined || i >= 2) return fallback(run, "fallback")
+        if (c === undefined || i >= 2) return exhausted()
         const replica = replicaHandle(c)
         return onReplica(replica, i === 0 ? reason : "retry", run).pipe(
           Effect.catchAll((error) => {
@@ -355,7 +413,7 @@ export const make = (
         }
         if (replicas.length === 0) return yield* fallback(run, "fallback")
         const snapshot = yield* monitor.snapshot
-        let eligible = candidates(snapshot)
+        let eligible = readCandidates(snapshot)
         let reason: Reason = "ordinary"
         if (config.consistency === "session" && consistency !== undefined) {
           const token = yield* SessionToken.get(options.cluster)
@@ -386,7 +444,7 @@ export const make = (
           yield* count(primary.name, kind === "read" ? "forceWrite" : "write")
           return stream(connection)
         }
-        const eligible = candidates(yield* monitor.snapshot)
+        const eligible = readCandidates(yield* monitor.snapshot)
         const first = Selection.order(config.strategy, eligible, selection)[0]
         if (first === undefined) {
           yield* count(primary.name, "fallback")

@@ -1,0 +1,223 @@
+/**
+ * Helpers of the router's fault tests: the two clusters as backends, a layer with short health intervals, a read load
+ * that records which node answered each read and how long it took, bounded polling, and admin clients.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { DatabaseAdapterFactory } from "@fastorm/adapters"
+import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
+import { loadCluster } from "@fastorm/test-support"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import { FastOrm, RouterError, SessionToken } from "../../src/index.js"
+import type { ReadWriteConfig } from "../../src/index.js"
+
+/** One cluster under test. */
+export interface Backend {
+  readonly name: "postgres" | "mariadb"
+  readonly nodes: ClusterNodes
+  /** The answering server's own port (the node, even behind a proxy). */
+  readonly whoSql: string
+  /** The same, holding the session for `ms` milliseconds; its text carries `slowMarker`. */
+  readonly slowWhoSql: (ms: number) => string
+  readonly createTable: string
+  readonly table: string
+  /** The n-th bound parameter's placeholder. */
+  readonly param: (n: number) => string
+}
+
+/** A word in `slowWhoSql` that server-side activity views can be searched for. */
+export const slowMarker = "fastorm_slow_read_marker"
+
+/** Both clusters. */
+export const backends = (): ReadonlyArray<Backend> => {
+  const cluster = loadCluster()
+  return [
+    {
+      name: "postgres",
+      nodes: cluster.postgres,
+      whoSql: "SELECT inet_server_port() AS port",
+      slowWhoSql: (ms) => `SELECT inet_server_port() AS port, pg_sleep(${ms / 1000})::text AS ${slowMarker}`,
+      createTable:
+        "CREATE TABLE IF NOT EXISTS failover_items (id SERIAL PRIMARY KEY, label TEXT NOT NULL, created_at TIMESTAMPTZ DEFAULT now())",
+      table: "failover_items",
+      param: (n) => `$${n}`
+    },
+    {
+      name: "mariadb",
+      nodes: cluster.mariadb,
+      whoSql: "SELECT @@port AS port",
+      slowWhoSql: (ms) => `SELECT @@port AS port, SLEEP(${ms / 1000}) AS ${slowMarker}`,
+      createTable:
+        "CREATE TABLE IF NOT EXISTS failover_items (id INT AUTO_INCREMENT PRIMARY KEY, label VARCHAR(100) NOT NULL, created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
+      table: "failover_items",
+      param: () => "?"
+    }
+  ]
+}
+
+/** Health settings of the fault tests: a fault is seen within a few hundred milliseconds. */
+export const health = {
+  interval: "100 millis",
+  timeout: "500 millis",
+  failureThreshold: 2,
+  recoveryThreshold: 2,
+  // The monitor re-probes a node that is down on a doubling backoff; capped, the recovery bound is known.
+  backoffCap: "400 millis"
+} as const
+
+/** The bound within which a restarted replica is HEALTHY again: the next re-probe, then the recovery probes. */
+export const recoveryBoundMs = 400 + health.recoveryThreshold * 100 + 500
+
+/** A replica given to the layer (defaults: the cluster's replicas under their own names). */
+export interface ReplicaSpec {
+  readonly url: string
+  readonly name: string
+  readonly weight?: number
+}
+
+/** `FastOrm.layer` over a cluster with the fault tests' settings. */
+export const fastOrm = (
+  b: Backend,
+  readWrite: ReadWriteConfig.ReadWriteConfig = {},
+  replicas?: ReadonlyArray<ReplicaSpec>
+) =>
+  FastOrm.layer({
+    name: b.name,
+    write: { url: b.nodes.primary.url, name: b.nodes.primary.name },
+    read: replicas ?? b.nodes.replicas.map((r) => ({ url: r.url, name: r.name })),
+    readWrite: { statementTimeout: "1 second", connectTimeout: "1 second", ...readWrite },
+    health
+  })
+
+/** The node listening on `port`. */
+export const nodeByPort = (b: Backend, port: number): NodeInfo => {
+  const node = [b.nodes.primary, ...b.nodes.replicas].find((n) => n.port === Number(port))
+  if (node === undefined) throw new Error(`no node on port ${port}`)
+  return node
+}
+
+/** Runs `effect` outside any session: its reads are ordinary reads, whatever the caller wrote before. */
+export const noSession = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.locally(effect, SessionToken.currentTokens, {})
+
+/** One read: which node answered it (by the server's word). */
+export const who = (b: Backend, client: SqlClient.SqlClient, sql = b.whoSql) =>
+  noSession(Effect.map(client.unsafe<{ port: number }>(sql), (rows) => nodeByPort(b, rows[0]!.port).name))
+
+/** `n` reads one after the other; the name of the node that answered each. */
+export const whoMany = (b: Backend, client: SqlClient.SqlClient, n: number) =>
+  Effect.forEach(Array.from({ length: n }), () => who(b, client))
+
+/** What a failed statement was: the router error's tag, else the driver code, else the message. */
+export const describeError = (error: unknown): string => {
+  const routed = RouterError.fromSqlError(error)
+  if (Option.isSome(routed)) return routed.value._tag
+  const e = error as { readonly cause?: { readonly code?: unknown; readonly message?: unknown }; message?: unknown }
+  return String(e.cause?.code ?? e.cause?.message ?? e.message ?? error)
+}
+
+/** One read of a load. */
+export interface Sample {
+  readonly fiber: number
+  /** Epoch milliseconds at the start of the read. */
+  readonly start: number
+  readonly ms: number
+  /** The node that answered; undefined when the read failed. */
+  readonly node: string | undefined
+  readonly error: string | undefined
+}
+
+/** A running read load. */
+export interface Load {
+  readonly samples: Array<Sample>
+  /** Stops every fiber after its current read and waits for them. */
+  readonly stop: Effect.Effect<void>
+}
+
+/** `fibers` fibers reading in a loop, outside any session, each read recorded. Stopped with the scope at the latest. */
+export const startLoad = (
+  b: Backend,
+  client: SqlClient.SqlClient,
+  fibers: number,
+  sql = b.whoSql
+): Effect.Effect<Load, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const samples: Array<Sample> = []
+    let running = true
+    const loop = (fiber: number) =>
+      Effect.gen(function*() {
+        while (running) {
+          const start = Date.now()
+          const exit = yield* Effect.exit(who(b, client, sql))
+          const ms = Date.now() - start
+          samples.push(
+            exit._tag === "Success"
+              ? { fiber, start, ms, node: exit.value, error: undefined }
+              : { fiber, start, ms, node: undefined, error: describeError(Cause.squash(exit.cause)) }
+          )
+        }
+      })
+    const handles = yield* Effect.forEach(
+      Array.from({ length: fibers }, (_, i) => i),
+      (i) => Effect.forkScoped(loop(i))
+    )
+    const stop = Effect.suspend(() => {
+      running = false
+      return Fiber.joinAll(handles)
+    })
+    yield* Effect.addFinalizer(() => stop)
+    return { samples, stop }
+  })
+
+/** Polls `read` every 20 ms until `ok`; dies after `limitMs`. Returns the elapsed milliseconds. */
+export const waitUntil = <A, E, R>(
+  read: Effect.Effect<A, E, R>,
+  ok: (a: A) => boolean,
+  limitMs: number,
+  what: string
+) =>
+  Effect.gen(function*() {
+    const start = Date.now()
+    for (;;) {
+      const last = yield* read
+      if (ok(last)) return Date.now() - start
+      if (Date.now() - start > limitMs) {
+        return yield* Effect.dieMessage(`${what}: not met within ${limitMs} ms; last: ${JSON.stringify(last)}`)
+      }
+      yield* Effect.sleep("20 millis")
+    }
+  })
+
+/** Waits until `count` reads in a row were answered by replicas, and both replicas answered at least once. */
+export const warmUp = (b: Backend, client: SqlClient.SqlClient, replicas = b.nodes.replicas) =>
+  waitUntil(
+    whoMany(b, client, 20),
+    (names) => replicas.every((r) => names.includes(r.name)) && !names.includes(b.nodes.primary.name),
+    10_000,
+    "every replica serving reads"
+  )
+
+/** An admin client of one node (PostgreSQL superuser / MariaDB root), for observing the server side. */
+export const adminClient = (node: NodeInfo) =>
+  Effect.gen(function*() {
+    const adapter = yield* Effect.orDie(DatabaseAdapterFactory.create(node.adminUrl, { name: `admin-${node.name}` }))
+    return yield* Effect.orDie(adapter.makeClient())
+  }).pipe(Effect.provide(Reactivity.layer))
+
+/** Runs a promise-returning cluster control as an Effect. */
+export const control = (f: () => Promise<unknown>) => Effect.promise(f).pipe(Effect.asVoid)
+
+/** Figures for the test log. */
+export const report = (label: string, figures: Record<string, unknown>) =>
+  Effect.sync(() => console.log(`[figures] ${label} ${JSON.stringify(figures)}`))
+
+/** Quantile of numbers (0..1). */
+export const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  if (values.length === 0) return Number.NaN
+  const sorted = [...values].sort((x, y) => x - y)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
