@@ -1,0 +1,57 @@
+/**
+ * The benchmark's settings, from the environment.
+ */
+import type { Db, TargetName } from "./targets.js"
+import { TARGET_NAMES } from "./targets.js"
+
+const num = (name: string, fallback: number): number => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return fallback
+  const n = Number(raw)
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${raw}`)
+  return n
+}
+
+const list = <A extends string>(name: string, all: ReadonlyArray<A>): ReadonlyArray<A> => {
+  const raw = process.env[name]
+  if (raw === undefined || raw === "") return all
+  const picked = raw.split(",").map((s) => s.trim()).filter((s) => s !== "")
+  for (const p of picked) {
+    if (!all.includes(p as A)) throw new Error(`${name}: unknown "${p}"; known: ${all.join(", ")}`)
+  }
+  return all.filter((a) => picked.includes(a))
+}
+
+export interface BenchConfig {
+  readonly quick: boolean
+  readonly rounds: number
+  readonly seconds: number
+  readonly warmup: number
+  readonly callers: number
+  readonly rows: number
+  readonly dbs: ReadonlyArray<Db>
+  readonly targets: ReadonlyArray<TargetName>
+  readonly failover: boolean
+  /** Read load before the kill, and after it. */
+  readonly failoverBeforeSeconds: number
+  readonly failoverAfterSeconds: number
+}
+
+/** Reads BENCH_* (see BENCHMARKS.md). */
+export const fromEnv = (): BenchConfig => {
+  const quick = process.env["BENCH_QUICK"] === "1"
+  const failoverEnv = process.env["BENCH_FAILOVER"]
+  return {
+    quick,
+    rounds: Math.round(num("BENCH_ROUNDS", quick ? 1 : 3)),
+    seconds: num("BENCH_SECONDS", quick ? 0.6 : 2),
+    warmup: Math.round(num("BENCH_WARMUP", quick ? 600 : 3000)),
+    callers: Math.round(num("BENCH_CALLERS", 16)),
+    rows: Math.round(num("BENCH_ROWS", 10_000)),
+    dbs: list<Db>("BENCH_DBS", ["postgres", "mariadb"]),
+    targets: list<TargetName>("BENCH_TARGETS", TARGET_NAMES),
+    failover: failoverEnv === undefined || failoverEnv === "" ? !quick : failoverEnv === "1",
+    failoverBeforeSeconds: num("BENCH_FAILOVER_BEFORE", 1.5),
+    failoverAfterSeconds: num("BENCH_FAILOVER_AFTER", quick ? 3 : 6)
+  }
+}

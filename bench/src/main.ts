@@ -1,0 +1,115 @@
+/**
+ * `npm run bench`: starts its own PostgreSQL and MariaDB clusters (primary + 2 replicas each), runs one worker
+ * process per database (PostgreSQL, then MariaDB), prints the tables and the targets' pass/fail lines, and writes
+ * them to bench/results/. Settings: see BENCHMARKS.md (BENCH_QUICK, BENCH_ROUNDS, BENCH_SECONDS, ...).
+ */
+import type { ClusterInfo } from "@fastorm/test-support"
+import { loadCluster, startClusters, stopClusters } from "@fastorm/test-support"
+import { spawn } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { cpus, loadavg } from "node:os"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import { fromEnv } from "./config.js"
+import { summariseProfile } from "./profile.js"
+import { failoverTable, table, verdicts } from "./report.js"
+import type { Db } from "./targets.js"
+import type { WorkerResult } from "./worker.js"
+
+const here = dirname(fileURLToPath(import.meta.url))
+const benchDir = join(here, "..")
+const resultsDir = join(benchDir, "results")
+const profilesDir = join(benchDir, "profiles")
+const profile = process.env["BENCH_PROFILE"] === "1"
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+const runWorker = (db: Db, clusterFile: string, out: string): Promise<void> =>
+  new Promise((resolve, reject) => {
+    const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profilesDir}`, `--cpu-prof-name=${db}.cpuprofile`] : []
+    const env: NodeJS.ProcessEnv = { ...process.env, FASTORM_CLUSTER_FILE: clusterFile, BENCH_OUT: out }
+    if (profile) {
+      env["BENCH_TARGETS"] ??= "fastorm"
+      env["BENCH_FAILOVER"] ??= "0"
+    }
+    const child = spawn(process.execPath, [...flags, "--import", "tsx", join(here, "worker.ts"), db], {
+      env,
+      stdio: ["ignore", "inherit", "inherit"]
+    })
+    child.on("error", reject)
+    child.on("exit", (code) => code === 0 ? resolve() : reject(new Error(`${db} worker exited with ${code}`)))
+  })
+
+const machine = () => {
+  const model = readFileSync("/proc/cpuinfo", "utf8").match(/^model name\s*:\s*(.*)$/m)?.[1] ?? cpus()[0]?.model
+  return { nproc: cpus().length, cpu: model ?? "unknown", node: process.version }
+}
+
+const main = async () => {
+  const config = fromEnv()
+  const started = Date.now()
+  const load0 = loadavg()
+  const reuse = process.env["FASTORM_CLUSTER_FILE"]
+  let info: ClusterInfo
+  if (reuse !== undefined && reuse !== "") {
+    info = loadCluster()
+    log(`bench: using the running clusters of ${reuse}`)
+  } else {
+    log("bench: starting PostgreSQL and MariaDB clusters (primary + 2 replicas each)")
+    info = await startClusters({ log })
+  }
+  mkdirSync(resultsDir, { recursive: true })
+  const results: Array<WorkerResult> = []
+  try {
+    for (const db of config.dbs) {
+      const out = join(resultsDir, `${db}.json`)
+      log(`bench: ${db} worker`)
+      await runWorker(db, info.file, out)
+      results.push(JSON.parse(readFileSync(out, "utf8")) as WorkerResult)
+    }
+  } finally {
+    if (reuse === undefined || reuse === "") await stopClusters(info)
+  }
+  const load1 = loadavg()
+  const m = machine()
+  const lines = [
+    `Run of ${new Date(started).toISOString()}, ${
+      Math.round((Date.now() - started) / 1000)
+    } s: ${m.nproc} CPUs (${m.cpu}), ` +
+    `node ${m.node}; load average at start ${load0.map((x) => x.toFixed(2)).join(" ")}, at end ${
+      load1.map((x) => x.toFixed(2)).join(" ")
+    }.`,
+    `Settings: ${config.rounds} rounds × ${config.seconds} s per target and workload, interleaved, after a warm-up of ` +
+    `${config.warmup} point reads + ${Math.ceil(config.warmup / 3)} mixed; ${config.callers} concurrent callers; ` +
+    `${config.rows} rows; pools of 16 connections per node; medians over rounds.`,
+    ""
+  ]
+  for (const r of results) {
+    lines.push(table(r, "point-read"), "", table(r, "read-write"), "")
+    const f = failoverTable(r)
+    if (f !== "") lines.push(f, "")
+    if (r.uncaught > 0) lines.push(`(${r.uncaught} uncaught errors from drivers during the ${r.db} run)`, "")
+  }
+  lines.push("```", ...verdicts(results), "```")
+  const report = lines.join("\n")
+  writeFileSync(join(resultsDir, profile ? "profile-run.md" : "latest.md"), report + "\n")
+  process.stdout.write(`\n${report}\n`)
+  if (profile) {
+    for (const db of config.dbs) {
+      const file = readdirSync(profilesDir).filter((f) => f.startsWith(db) && f.endsWith(".cpuprofile"))
+        .map((f) => join(profilesDir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
+      if (file === undefined) continue
+      const summary = summariseProfile(file)
+      writeFileSync(join(resultsDir, `profile-${db}.md`), summary + "\n")
+      process.stdout.write(`\n### CPU profile, ${db} (${file})\n\n${summary}\n`)
+    }
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    log(`bench failed: ${(e as Error)?.stack ?? e}`)
+    process.exit(1)
+  }
+)

@@ -1,0 +1,137 @@
+/**
+ * Turns the workers' results into Markdown tables and the targets' pass/fail lines.
+ */
+import type { Sample, Workload } from "./harness.js"
+import { median } from "./harness.js"
+import type { Db, TargetName } from "./targets.js"
+import { TARGET_LABELS, TARGET_NAMES } from "./targets.js"
+import type { WorkerResult } from "./worker.js"
+
+/** The medians over rounds of one target. */
+export interface Summary {
+  readonly rounds: number
+  readonly throughput: number
+  readonly p50Ms: number
+  readonly p99Ms: number
+  readonly cpuUsPerQuery: number
+  readonly failed: number
+}
+
+export const summarise = (samples: ReadonlyArray<Sample>): Summary => ({
+  rounds: samples.length,
+  throughput: median(samples.map((s) => s.throughput)),
+  p50Ms: median(samples.map((s) => s.p50Ms)),
+  p99Ms: median(samples.map((s) => s.p99Ms)),
+  cpuUsPerQuery: median(samples.map((s) => s.cpuUsPerQuery)),
+  failed: samples.reduce((n, s) => n + s.failed, 0)
+})
+
+const DB_LABEL: Record<Db, string> = { postgres: "PostgreSQL 15", mariadb: "MariaDB 10.11" }
+const PEERS: ReadonlyArray<TargetName> = ["drizzle", "typeorm", "sequelize"]
+
+const summaries = (r: WorkerResult, workload: Workload): Partial<Record<TargetName, Summary>> => {
+  const out: Partial<Record<TargetName, Summary>> = {}
+  for (const name of TARGET_NAMES) {
+    const s = r.samples[workload][name]
+    if (s !== undefined && s.length > 0) out[name] = summarise(s)
+  }
+  return out
+}
+
+const ratio = (a: number, b: number | undefined) => b === undefined || !(b > 0) ? "–" : `${(a / b).toFixed(2)}×`
+
+/** One workload's table. */
+export const table = (r: WorkerResult, workload: Workload): string => {
+  const s = summaries(r, workload)
+  const base = s.fastorm
+  const lines = [
+    `#### ${DB_LABEL[r.db]}: ${workload === "point-read" ? "point read by primary key" : "90% reads / 10% writes"}`,
+    "",
+    "| target | q/s | p50 ms | p99 ms | client CPU µs/q | q/s ÷ FastORM | CPU ÷ FastORM | failed |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|"
+  ]
+  for (const name of TARGET_NAMES) {
+    const x = s[name]
+    if (x === undefined) continue
+    lines.push(
+      `| ${TARGET_LABELS[name]} | ${x.throughput.toFixed(0)} | ${x.p50Ms.toFixed(2)} | ${x.p99Ms.toFixed(2)} | ${
+        x.cpuUsPerQuery.toFixed(0)
+      } | ${ratio(x.throughput, base?.throughput)} | ${ratio(x.cpuUsPerQuery, base?.cpuUsPerQuery)} | ${x.failed} |`
+    )
+  }
+  return lines.join("\n")
+}
+
+/** The failover table of one database. */
+export const failoverTable = (r: WorkerResult): string => {
+  if (r.failover.length === 0) return ""
+  const lines = [
+    `#### ${DB_LABEL[r.db]}: ${r.failover[0]!.killed} killed (SIGKILL) during the point-read load`,
+    "",
+    "| target | requests after kill | failed | time to 100% success | max latency after kill ms | errors |",
+    "|---|--:|--:|--:|--:|---|"
+  ]
+  for (const f of r.failover) {
+    const errors = Object.entries(f.errors).map(([k, n]) => `${n}× ${k.replace(/\|/g, "/")}`).join("; ")
+    lines.push(
+      `| ${TARGET_LABELS[f.target]} | ${f.requestsAfterKill} | ${f.failedAfterKill} | ${
+        f.failedAfterKill === 0
+          ? "0 ms (no failure)"
+          : f.recovered
+          ? `${f.recoveryMs.toFixed(0)} ms`
+          : `not within ${(f.windowMs / 1000).toFixed(1)} s`
+      } | ${f.maxLatencyAfterKillMs.toFixed(0)} | ${errors === "" ? "–" : errors.slice(0, 160)} |`
+    )
+  }
+  return lines.join("\n")
+}
+
+const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`
+
+/** The targets of issue 7 as PASS/FAIL lines. */
+export const verdicts = (results: ReadonlyArray<WorkerResult>): Array<string> => {
+  const out: Array<string> = []
+  for (const r of results) {
+    const s = summaries(r, "point-read")
+    const label = DB_LABEL[r.db]
+    if (s.fastorm !== undefined && s["effect-sql"] !== undefined) {
+      const overhead = s.fastorm.cpuUsPerQuery / s["effect-sql"].cpuUsPerQuery - 1
+      out.push(
+        `${overhead <= 0.05 ? "PASS" : "FAIL"} ${label}: router overhead ${pct(overhead)} client CPU/q ` +
+          `(FastORM find ${s.fastorm.cpuUsPerQuery.toFixed(0)} µs vs raw @effect/sql ${
+            s["effect-sql"].cpuUsPerQuery.toFixed(0)
+          } µs; target ≤ +5%)` +
+          (s["fastorm-sql"] !== undefined
+            ? `; router alone, same SQL: ${pct(s["fastorm-sql"].cpuUsPerQuery / s["effect-sql"].cpuUsPerQuery - 1)}`
+            : "")
+      )
+    }
+    const peers = PEERS.flatMap((p) => s[p] === undefined ? [] : [[p, s[p]!] as const])
+    if (s.fastorm !== undefined && peers.length > 0) {
+      const [bestName, best] = peers.reduce((a, b) => b[1].throughput > a[1].throughput ? b : a)
+      const x = s.fastorm.throughput / best.throughput
+      out.push(
+        `${x >= 1.2 ? "PASS" : "FAIL"} ${label}: FastORM point reads ${s.fastorm.throughput.toFixed(0)} q/s = ${
+          x.toFixed(2)
+        }× the best peer (${bestName} ${best.throughput.toFixed(0)} q/s; target ≥ 1.20×)`
+      )
+    }
+    if (r.failover.length > 0) {
+      const f = r.failover.find((x) => x.target === "fastorm")
+      const peersF = r.failover.filter((x) => x.target !== "fastorm")
+      if (f !== undefined) {
+        const ok = f.failedAfterKill === 0 && f.recovered && f.recoveryMs <= 1000
+        out.push(
+          `${ok ? "PASS" : "FAIL"} ${label}: failover, FastORM ${f.failedAfterKill} failed requests, back to 100% ${
+            f.failedAfterKill === 0
+              ? "at once"
+              : f.recovered
+              ? `after ${f.recoveryMs.toFixed(0)} ms`
+              : "never in window"
+          } (target 0 and ≤ 1 s); peers failed: ${peersF.map((p) => `${p.target} ${p.failedAfterKill}`).join(", ")}`
+        )
+      }
+    }
+  }
+  return out
+}

@@ -1,0 +1,349 @@
+/**
+ * What is measured: FastORM through its router, the raw @effect/sql client, the raw driver, and the peers (Drizzle,
+ * TypeORM, Sequelize), each set up with its own read/write splitting over the same primary and two replicas, with
+ * the same pool size per node.
+ */
+import "reflect-metadata"
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { DatabaseAdapterFactory } from "@fastorm/adapters"
+import { Model, ReadConnection, Repository, Schema, WriteConnection } from "@fastorm/core"
+import { FastOrm } from "@fastorm/replication"
+import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
+import { eq } from "drizzle-orm"
+import * as MysqlCore from "drizzle-orm/mysql-core"
+import { drizzle as drizzleMysql } from "drizzle-orm/mysql2"
+import { drizzle as drizzlePg } from "drizzle-orm/node-postgres"
+import * as PgCore from "drizzle-orm/pg-core"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Mysql from "mysql2"
+import Pg from "pg"
+import { DataTypes, Sequelize } from "sequelize"
+import { DataSource, EntitySchema } from "typeorm"
+import type { Driver } from "./harness.js"
+import { effectDriver, promiseDriver } from "./harness.js"
+
+/** The benchmark's table, with the same name and columns on both databases. */
+export const TABLE = "bench_users"
+
+/** Connections per node for every target. */
+export const POOL_SIZE = 16
+
+export type Db = "postgres" | "mariadb"
+
+/** The FastORM model of a row. */
+export class User extends Model.Class<User>("User")({
+  id: Model.Generated(Schema.Int),
+  name: Schema.String,
+  email: Schema.String,
+  status: Schema.String,
+  score: Schema.Int
+}) {}
+
+/** `UserRepo.find` is what is measured. */
+export const UserRepo = Repository.make(User, { table: TABLE, idColumn: "id" })
+
+/** A target ready to run, and how to tear it down. */
+export interface Target {
+  readonly name: TargetName
+  readonly driver: Driver
+  readonly close: () => Promise<void>
+}
+
+export const TARGET_NAMES = [
+  "fastorm",
+  "fastorm-sql",
+  "effect-sql",
+  "raw-driver",
+  "drizzle",
+  "typeorm",
+  "sequelize"
+] as const
+export type TargetName = typeof TARGET_NAMES[number]
+
+/** What each row of the results means. */
+export const TARGET_LABELS: Record<TargetName, string> = {
+  "fastorm": "(a) FastORM UserRepo.find via router",
+  "fastorm-sql": "(a') FastORM router, same SQL (no repo)",
+  "effect-sql": "(b) raw @effect/sql client, replica-1",
+  "raw-driver": "(c) raw driver, replica-1",
+  "drizzle": "(d) Drizzle withReplicas",
+  "typeorm": "(e) TypeORM replication",
+  "sequelize": "(f) Sequelize replication"
+}
+
+const withTimeout = <A>(p: Promise<A>, ms: number): Promise<A | undefined> =>
+  Promise.race([p, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())])
+
+const closeSoon = (f: () => Promise<unknown>) => async () => {
+  await withTimeout(f().catch(() => undefined), 5_000)
+}
+
+// ---- FastORM ------------------------------------------------------------------------------------------------------
+
+/** The statement `UserRepo.find` sends, written with the same client's helpers. */
+const findStatement = (sql: SqlClient.SqlClient, id: number) =>
+  sql`SELECT * FROM ${sql(TABLE)} WHERE (${sql("id")} = ${id}) LIMIT 1`
+const updateStatement = (sql: SqlClient.SqlClient, id: number, score: number) =>
+  sql`UPDATE ${sql(TABLE)} SET ${sql("score")} = ${score} WHERE ${sql("id")} = ${id}`
+
+const fastOrmLayer = (nodes: ClusterNodes) =>
+  FastOrm.layer({
+    name: "bench",
+    write: { url: nodes.primary.url, name: "primary" },
+    read: nodes.replicas.map((r, i) => ({ url: r.url, name: `replica-${i + 1}` })),
+    pool: { poolSize: POOL_SIZE, maxOverflow: 0 }
+  })
+
+const fastOrm = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const runtime = ManagedRuntime.make(fastOrmLayer(nodes))
+  await runtime.runPromise(Effect.void)
+  return {
+    name: "fastorm",
+    driver: effectDriver(rows, runtime, {
+      find: (id) => UserRepo.find(id),
+      update: (id, score) => UserRepo.update(id, { score })
+    }),
+    close: closeSoon(() => runtime.dispose())
+  }
+}
+
+const fastOrmSql = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const runtime = ManagedRuntime.make(fastOrmLayer(nodes))
+  await runtime.runPromise(Effect.void)
+  return {
+    name: "fastorm-sql",
+    driver: effectDriver(rows, runtime, {
+      find: (id) => Effect.flatMap(ReadConnection, (sql) => findStatement(sql, id)),
+      update: (id, score) => Effect.flatMap(WriteConnection, (sql) => updateStatement(sql, id, score))
+    }),
+    close: closeSoon(() => runtime.dispose())
+  }
+}
+
+// ---- the raw @effect/sql client of one node (the adapters' makeClient) --------------------------------------------
+
+class Replica extends Context.Tag("bench/Replica")<Replica, SqlClient.SqlClient>() {}
+class Primary extends Context.Tag("bench/Primary")<Primary, SqlClient.SqlClient>() {}
+
+const nodeClient = (node: NodeInfo, readOnly: boolean) =>
+  Effect.flatMap(
+    Effect.orDie(
+      DatabaseAdapterFactory.create(node.url, { name: node.name, config: { poolSize: POOL_SIZE, maxOverflow: 0 } })
+    ),
+    (adapter) => Effect.orDie(adapter.makeClient({ readOnly }))
+  )
+
+const effectSql = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const layer = Layer.mergeAll(
+    Layer.scoped(Replica, nodeClient(nodes.replicas[0]!, true)),
+    Layer.scoped(Primary, nodeClient(nodes.primary, false))
+  ).pipe(Layer.provide(Reactivity.layer))
+  const runtime = ManagedRuntime.make(layer)
+  await runtime.runPromise(Effect.void)
+  return {
+    name: "effect-sql",
+    driver: effectDriver(rows, runtime, {
+      find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
+      update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
+    }),
+    close: closeSoon(() => runtime.dispose())
+  }
+}
+
+// ---- the raw drivers ----------------------------------------------------------------------------------------------
+
+const pgPool = (node: NodeInfo): Pg.Pool => {
+  const pool = new Pg.Pool({ connectionString: node.url, max: POOL_SIZE })
+  pool.on("error", () => undefined)
+  return pool
+}
+
+const mysqlPool = (node: NodeInfo): Mysql.Pool =>
+  Mysql.createPool({ uri: node.url, connectionLimit: POOL_SIZE, maxIdle: POOL_SIZE, supportBigNumbers: true })
+
+const rawDriver = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  if (db === "postgres") {
+    const replica = pgPool(nodes.replicas[0]!)
+    const primary = pgPool(nodes.primary)
+    const find = `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`
+    const update = `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`
+    return {
+      name: "raw-driver",
+      driver: promiseDriver(rows, {
+        find: (id) => replica.query(find, [id]).then((r) => r.rows),
+        update: (id, score) => primary.query(update, [score, id])
+      }),
+      close: closeSoon(() => Promise.all([replica.end(), primary.end()]))
+    }
+  }
+  const replica = mysqlPool(nodes.replicas[0]!).promise()
+  const primary = mysqlPool(nodes.primary).promise()
+  const find = `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`
+  const update = `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`
+  return {
+    name: "raw-driver",
+    driver: promiseDriver(rows, {
+      find: (id) => replica.execute(find, [id]).then(([r]) => r),
+      update: (id, score) => primary.execute(update, [score, id])
+    }),
+    close: closeSoon(() => Promise.all([replica.end(), primary.end()]))
+  }
+}
+
+// ---- Drizzle ------------------------------------------------------------------------------------------------------
+
+const pgUsers = PgCore.pgTable(TABLE, {
+  id: PgCore.serial("id").primaryKey(),
+  name: PgCore.text("name").notNull(),
+  email: PgCore.text("email").notNull(),
+  status: PgCore.text("status").notNull(),
+  score: PgCore.integer("score").notNull()
+})
+
+const mysqlUsers = MysqlCore.mysqlTable(TABLE, {
+  id: MysqlCore.int("id").autoincrement().primaryKey(),
+  name: MysqlCore.varchar("name", { length: 100 }).notNull(),
+  email: MysqlCore.varchar("email", { length: 200 }).notNull(),
+  status: MysqlCore.varchar("status", { length: 20 }).notNull(),
+  score: MysqlCore.int("score").notNull()
+})
+
+const drizzle = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  if (db === "postgres") {
+    const pools = [nodes.primary, ...nodes.replicas].map(pgPool)
+    const [primary, ...replicas] = pools.map((client) => drizzlePg({ client }))
+    const orm = PgCore.withReplicas(primary!, replicas as [typeof primary & {}, ...Array<typeof primary & {}>])
+    return {
+      name: "drizzle",
+      driver: promiseDriver(rows, {
+        find: (id) => orm.select().from(pgUsers).where(eq(pgUsers.id, id)).limit(1),
+        update: (id, score) => orm.update(pgUsers).set({ score }).where(eq(pgUsers.id, id))
+      }),
+      close: closeSoon(() => Promise.all(pools.map((p) => p.end())))
+    }
+  }
+  const pools = [nodes.primary, ...nodes.replicas].map(mysqlPool)
+  const [primary, ...replicas] = pools.map((pool) => drizzleMysql(pool))
+  const orm = MysqlCore.withReplicas(primary!, replicas as [typeof primary & {}, ...Array<typeof primary & {}>])
+  return {
+    name: "drizzle",
+    driver: promiseDriver(rows, {
+      find: (id) => orm.select().from(mysqlUsers).where(eq(mysqlUsers.id, id)).limit(1),
+      update: (id, score) => orm.update(mysqlUsers).set({ score }).where(eq(mysqlUsers.id, id))
+    }),
+    close: closeSoon(() => Promise.all(pools.map((p) => p.promise().end())))
+  }
+}
+
+// ---- TypeORM ------------------------------------------------------------------------------------------------------
+
+interface UserRow {
+  id: number
+  name: string
+  email: string
+  status: string
+  score: number
+}
+
+const UserEntity = new EntitySchema<UserRow>({
+  name: "User",
+  tableName: TABLE,
+  columns: {
+    id: { type: Number, primary: true, generated: "increment" },
+    name: { type: String },
+    email: { type: String },
+    status: { type: String },
+    score: { type: "int" }
+  }
+})
+
+const credentials = (node: NodeInfo) => {
+  const url = new URL(node.url)
+  return {
+    host: url.hostname,
+    port: Number(url.port),
+    username: decodeURIComponent(url.username),
+    password: decodeURIComponent(url.password),
+    database: url.pathname.slice(1)
+  }
+}
+
+const typeorm = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const replication = { master: credentials(nodes.primary), slaves: nodes.replicas.map(credentials) }
+  const source = new DataSource(
+    db === "postgres"
+      ? { type: "postgres", replication, entities: [UserEntity], poolSize: POOL_SIZE, logging: false }
+      : {
+        type: "mariadb",
+        replication,
+        entities: [UserEntity],
+        poolSize: POOL_SIZE,
+        logging: false
+      }
+  )
+  await source.initialize()
+  const repo = source.getRepository(UserEntity)
+  return {
+    name: "typeorm",
+    driver: promiseDriver(rows, {
+      find: (id) => repo.findOneBy({ id }),
+      update: (id, score) => repo.update({ id }, { score })
+    }),
+    close: closeSoon(() => source.destroy())
+  }
+}
+
+// ---- Sequelize ----------------------------------------------------------------------------------------------------
+
+const sequelize = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const primary = credentials(nodes.primary)
+  const orm = new Sequelize({
+    dialect: db === "postgres" ? "postgres" : "mysql",
+    database: primary.database,
+    replication: {
+      read: nodes.replicas.map(credentials),
+      write: primary
+    },
+    pool: { max: POOL_SIZE, min: 0, idle: 30_000 },
+    logging: false
+  })
+  const UserModel = orm.define("User", {
+    id: { type: DataTypes.INTEGER, primaryKey: true, autoIncrement: true },
+    name: { type: DataTypes.STRING },
+    email: { type: DataTypes.STRING },
+    status: { type: DataTypes.STRING },
+    score: { type: DataTypes.INTEGER }
+  }, { tableName: TABLE, timestamps: false })
+  return {
+    name: "sequelize",
+    driver: promiseDriver(rows, {
+      find: (id) => UserModel.findByPk(id),
+      update: (id, score) => UserModel.update({ score }, { where: { id } })
+    }),
+    close: closeSoon(() => orm.close())
+  }
+}
+
+/** Builds one target against a cluster. */
+export const makeTarget = (name: TargetName, db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  switch (name) {
+    case "fastorm":
+      return fastOrm(nodes, rows)
+    case "fastorm-sql":
+      return fastOrmSql(nodes, rows)
+    case "effect-sql":
+      return effectSql(nodes, rows)
+    case "raw-driver":
+      return rawDriver(db, nodes, rows)
+    case "drizzle":
+      return drizzle(db, nodes, rows)
+    case "typeorm":
+      return typeorm(db, nodes, rows)
+    case "sequelize":
+      return sequelize(db, nodes, rows)
+  }
+}

@@ -1,0 +1,163 @@
+/**
+ * One database's phase of `npm run bench`, run as its own process: seeds the table, warms every target up, runs the
+ * interleaved rounds of both workloads, then the failover benchmark. Writes its results as JSON to BENCH_OUT.
+ *
+ *   FASTORM_CLUSTER_FILE=... BENCH_OUT=/tmp/x.json tsx bench/src/worker.ts postgres
+ */
+import { killNode, loadCluster, startNode, waitReplicated } from "@fastorm/test-support"
+import { writeFileSync } from "node:fs"
+import { performance } from "node:perf_hooks"
+import { fromEnv } from "./config.js"
+import type { Sample, Workload } from "./harness.js"
+import { measure, Recorder, warmUp } from "./harness.js"
+import { seed } from "./seed.js"
+import type { Db, Target, TargetName } from "./targets.js"
+import { makeTarget } from "./targets.js"
+
+/** One failover run. */
+export interface FailoverResult {
+  readonly target: TargetName
+  readonly killed: string
+  readonly requestsAfterKill: number
+  readonly failedAfterKill: number
+  readonly failedBeforeKill: number
+  /** Kill to the last failed request; 0 when none failed. */
+  readonly recoveryMs: number
+  /** False when requests still failed in the last second of the window. */
+  readonly recovered: boolean
+  readonly windowMs: number
+  readonly maxLatencyAfterKillMs: number
+  readonly errors: Record<string, number>
+}
+
+/** What a worker writes. */
+export interface WorkerResult {
+  readonly db: Db
+  readonly samples: Record<Workload, Partial<Record<TargetName, Array<Sample>>>>
+  readonly failover: Array<FailoverResult>
+  readonly uncaught: number
+}
+
+const FAILOVER_TARGETS: ReadonlyArray<TargetName> = ["fastorm", "drizzle", "typeorm", "sequelize"]
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+const db = process.argv[2] as Db
+if (db !== "postgres" && db !== "mariadb") throw new Error("usage: worker.ts postgres|mariadb")
+const out = process.env["BENCH_OUT"]
+const config = fromEnv()
+const nodes = loadCluster()[db]
+
+let uncaught = 0
+// A peer's pool may emit an unhandled error when a replica dies; count it rather than lose the run.
+process.on("uncaughtException", (e) => {
+  uncaught++
+  log(`[${db}] uncaught: ${String((e as Error)?.message ?? e).slice(0, 200)}`)
+})
+process.on("unhandledRejection", (e) => {
+  uncaught++
+  log(`[${db}] unhandled rejection: ${String((e as Error)?.message ?? e).slice(0, 200)}`)
+})
+
+const fmt = (s: Sample) =>
+  `${s.throughput.toFixed(0).padStart(6)} q/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  ${
+    s.cpuUsPerQuery.toFixed(0)
+  } µs CPU/q${s.failed > 0 ? `  FAILED ${s.failed}` : ""}`
+
+const throughputPhase = async (): Promise<WorkerResult["samples"]> => {
+  const targets: Array<Target> = []
+  for (const name of config.targets) targets.push(await makeTarget(name, db, nodes, config.rows))
+  for (const t of targets) {
+    const t0 = performance.now()
+    const failed = (await warmUp(t.driver, "point-read", config.callers, config.warmup)) +
+      (await warmUp(t.driver, "read-write", config.callers, Math.ceil(config.warmup / 3)))
+    log(`[${db}] warm-up ${t.name}: ${Math.round(performance.now() - t0)} ms${failed > 0 ? `, ${failed} failed` : ""}`)
+  }
+  const samples: WorkerResult["samples"] = { "point-read": {}, "read-write": {} }
+  for (const workload of ["point-read", "read-write"] as const) {
+    for (let round = 0; round < config.rounds; round++) {
+      // Interleaved: every round runs every target once, starting with a different one each round.
+      const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
+      for (const t of order) {
+        const sample = await measure(t.driver, workload, config.callers, config.seconds)
+        ;(samples[workload][t.name] ??= []).push(sample)
+        log(`[${db}] ${workload} round ${round + 1}/${config.rounds} ${t.name.padEnd(12)} ${fmt(sample)}`)
+      }
+    }
+  }
+  for (const t of targets) await t.close()
+  return samples
+}
+
+const failoverOne = async (name: TargetName): Promise<FailoverResult> => {
+  const victim = nodes.replicas[0]!
+  const target = await makeTarget(name, db, nodes, config.rows)
+  try {
+    // Both replicas' pools hold connections before the kill.
+    await warmUp(target.driver, "point-read", config.callers, 1000)
+    const recorder = new Recorder(true)
+    const t0 = performance.now()
+    const killAtTarget = t0 + config.failoverBeforeSeconds * 1000
+    const end = killAtTarget + config.failoverAfterSeconds * 1000
+    let killAt = Number.NaN
+    const killer = (async () => {
+      await new Promise((resolve) => setTimeout(resolve, killAtTarget - performance.now()))
+      killAt = performance.now()
+      await killNode(victim)
+    })()
+    await target.driver.run("point-read", config.callers, { untilMs: end }, recorder)
+    await killer
+    const timeline = recorder.timeline!
+    const after = timeline.filter(([at]) => at >= killAt)
+    const failedAfter = after.filter(([, ok]) => !ok)
+    const lastFailure = failedAfter.length === 0 ? undefined : failedAfter[failedAfter.length - 1]![0]
+    const windowEnd = timeline.length === 0 ? end : timeline[timeline.length - 1]![0]
+    return {
+      target: name,
+      killed: victim.name,
+      requestsAfterKill: after.length,
+      failedAfterKill: failedAfter.length,
+      failedBeforeKill: timeline.filter(([at, ok]) => at < killAt && !ok).length,
+      recoveryMs: lastFailure === undefined ? 0 : lastFailure - killAt,
+      recovered: lastFailure === undefined || windowEnd - lastFailure >= 1000,
+      windowMs: windowEnd - killAt,
+      maxLatencyAfterKillMs: after.reduce((m, [, , latency]) => Math.max(m, latency), 0),
+      errors: Object.fromEntries(recorder.errors)
+    }
+  } finally {
+    await target.close()
+    await startNode(victim, { timeoutMs: 60_000 })
+    await waitReplicated(nodes, { timeoutMs: 60_000 })
+  }
+}
+
+const main = async () => {
+  const t0 = performance.now()
+  log(`[${db}] seeding ${config.rows} rows`)
+  await seed(db, nodes, config.rows)
+  const samples = await throughputPhase()
+  const failover: Array<FailoverResult> = []
+  if (config.failover) {
+    for (const name of FAILOVER_TARGETS.filter((n) => config.targets.includes(n))) {
+      const r = await failoverOne(name)
+      failover.push(r)
+      log(
+        `[${db}] failover ${name.padEnd(10)} failed ${r.failedAfterKill}/${r.requestsAfterKill} after kill, ` +
+          `recovery ${r.recovered ? `${r.recoveryMs.toFixed(0)} ms` : "none in window"}, max latency ${
+            r.maxLatencyAfterKillMs.toFixed(0)
+          } ms`
+      )
+    }
+  }
+  const result: WorkerResult = { db, samples, failover, uncaught }
+  if (out !== undefined) writeFileSync(out, JSON.stringify(result, null, 2))
+  log(`[${db}] done in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    log(`[${db}] failed: ${(e as Error)?.stack ?? e}`)
+    process.exit(1)
+  }
+)
