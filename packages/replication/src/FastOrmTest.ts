@@ -8,6 +8,19 @@
  *
  * What it cannot show: replication delay of the data itself (every reader sees every commit of the one file; a lag
  * is only what the monitor reports) and session tokens (SQLite tokens are no-ops).
+ *
+ * ```ts
+ * it.effect("my app survives a replica going down", () =>
+ *   Effect.gen(function*() {
+ *     yield* FastOrmTest.fail("replica-1", "connection")
+ *     yield* myAppRead                                     // retried on replica-2: no error
+ *     yield* FastOrmTest.setStatus("replica-2", "UNHEALTHY")
+ *     yield* myAppRead                                     // no replica left: the primary serves it
+ *     const log = yield* FastOrmTest.statements            // [{ node, reason, sql, outcome, ... }, ...]
+ *     yield* FastOrmTest.recover("replica-1")
+ *     yield* TestClock.adjust("1 second")                  // a successful probe clears the router's suspicion
+ *   }).pipe(Effect.provide(FastOrmTest.layer({ replicas: 2, readWrite: { statementTimeout: "2 seconds" } }))))
+ * ```
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -99,7 +112,7 @@ export interface ControlsShape {
   readonly reports: Effect.Effect<ReadonlyArray<FailureReport>>
   /** Forgets the recorded statements and reports (the router's own stats are reset too). */
   readonly clear: Effect.Effect<void>
-  /** Runs one simulated probe round now (they also run every `probeInterval` of the clock). */
+  /** Counts as a probe of every node now (probes also happen every `probeInterval` of the clock). */
   readonly probe: Effect.Effect<void>
 }
 
