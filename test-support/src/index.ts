@@ -12,6 +12,7 @@ export {
   unfreezeNode
 } from "./cluster/controls.js"
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
+export { adminQuery } from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"
 export * as FaultProxy from "./faults/FaultProxy.js"

@@ -47,6 +47,8 @@ export interface Stats {
   readonly bytes: { readonly toServer: number; readonly toClient: number }
   /** Bytes swallowed by a blackhole (or dropped because their connection died while delayed), per direction. */
   readonly dropped: { readonly toServer: number; readonly toClient: number }
+  /** Bytes received and held back by latency right now, per direction (e.g. a COMMIT on its way). */
+  readonly pending: { readonly toServer: number; readonly toClient: number }
   /** Client connections open now. */
   readonly open: number
   /** Client connections accepted (including those reset or refused on accept). */
@@ -99,6 +101,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
     const counters = {
       bytes: { toServer: 0, toClient: 0 },
       dropped: { toServer: 0, toClient: 0 },
+      pending: { toServer: 0, toClient: 0 },
       accepted: 0,
       resets: 0,
       refused: 0,
@@ -127,6 +130,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
         const at = Math.max(now + delay, pair.nextAt[direction])
         pair.nextAt[direction] = at
         const deliver = () => {
+          if (at > now) counters.pending[direction] -= chunk.length
           // A blackhole switched on while the chunk waited swallows it too.
           if (to.destroyed || mode._tag === "Blackhole" || mode._tag === "Reset") {
             counters.dropped[direction] += chunk.length
@@ -136,7 +140,10 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
           to.write(chunk)
         }
         if (at <= now) deliver()
-        else setTimeout(deliver, at - now)
+        else {
+          counters.pending[direction] += chunk.length
+          setTimeout(deliver, at - now)
+        }
       })
       // A graceful end is forwarded once the delayed chunks are out; an error becomes a reset of the other side.
       from.on("end", () => {
@@ -214,6 +221,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
     const stats = (): Stats => ({
       bytes: { ...counters.bytes },
       dropped: { ...counters.dropped },
+      pending: { ...counters.pending },
       open: pairs.size,
       accepted: counters.accepted,
       resets: counters.resets,

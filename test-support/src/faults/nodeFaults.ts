@@ -167,13 +167,15 @@ export const dropUser = async (primary: NodeInfo, user: string): Promise<void> =
 }
 
 /**
- * A replica's own count of write statements it was asked to run (it refuses them, but counts them):
- * - MariaDB: global `Com_insert + Com_update + Com_delete + Com_replace` (replicated row events do not count).
+ * A replica's own count of app-user writes, to compare before and after a run:
  * - PostgreSQL: lines of the replica's log reporting a write refused in a read-only transaction (SQLSTATE 25006 is
- *   logged at ERROR).
- * Compare a value taken before a run with one taken after.
+ *   logged at ERROR): every write that reached the replica, refused.
+ * - MariaDB: the app user's `UPDATE_COMMANDS + ROWS_INSERTED + ROWS_UPDATED + ROWS_DELETED` in
+ *   `information_schema.USER_STATISTICS` (switched on here with `SET GLOBAL userstat = 1`): writes the replica
+ *   applied for the app user. Writes refused by `read_only` are counted nowhere in MariaDB without the
+ *   performance schema, and `Com_insert` & co. also count replicated events, so neither is usable.
  */
-export const replicaWriteAttempts = async (node: NodeInfo): Promise<number> => {
+export const replicaWriteAttempts = async (node: NodeInfo, user: string = APP_USER): Promise<number> => {
   if (node.kind === "postgres") {
     try {
       if (statSync(node.logFile).size === 0) return 0
@@ -183,10 +185,14 @@ export const replicaWriteAttempts = async (node: NodeInfo): Promise<number> => {
       return 0
     }
   }
-  const [rows] = await mariaBatch(node, [[
-    "SELECT SUM(VARIABLE_VALUE) AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('COM_INSERT', 'COM_UPDATE', 'COM_DELETE', 'COM_REPLACE')"
-  ]])
-  return Number(rows![0]!.n ?? 0)
+  const [, rows] = await mariaBatch(node, [
+    ["SET GLOBAL userstat = 1"],
+    [
+      "SELECT UPDATE_COMMANDS + ROWS_INSERTED + ROWS_UPDATED + ROWS_DELETED AS n FROM information_schema.USER_STATISTICS WHERE USER = ?",
+      [user]
+    ]
+  ])
+  return Number(rows![0]?.n ?? 0)
 }
 
 /** Options of `waitSessions`. */
