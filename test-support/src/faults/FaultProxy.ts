@@ -245,7 +245,9 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
       })
 
     listen(0).then(
-      () =>
+      async () => {
+        // An initial "refuse by closing" mode: the port is reserved, then the listener closed.
+        if (mode._tag === "Refuse" && mode.how === "close") await stopListening()
         resolve({
           port,
           host: "127.0.0.1",
@@ -254,7 +256,8 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
           connections: () => pairs.size,
           url: (node) => rewriteUrl(typeof node === "string" ? node : node.url, port),
           close
-        }),
+        })
+      },
       reject
     )
   })

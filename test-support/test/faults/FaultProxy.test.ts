@@ -134,6 +134,7 @@ describe("FaultProxy", { timeout: 10_000 }, () => {
       c.socket.write("a")
       yield* Effect.sleep("20 millis")
       c.socket.write("b")
+      yield* until(() => proxy.unsafe.stats().pending.toServer === 2)
       yield* until(() => c.received() === "ab")
       expect(Date.now() - t0).toBeGreaterThanOrEqual(250)
       yield* proxy.setMode(FaultProxy.pass)
@@ -161,6 +162,20 @@ describe("FaultProxy", { timeout: 10_000 }, () => {
       const again = yield* connect(proxy.port)
       again.socket.write("y")
       yield* until(() => again.received() === "y")
+    }))
+
+  it.scopedLive("starting in refuse(close) mode refuses from the first connection; pass opens the same port", () =>
+    Effect.gen(function*() {
+      const echo = yield* echoServer
+      const proxy = yield* FaultProxy.make({
+        target: { host: "127.0.0.1", port: echo.port },
+        mode: FaultProxy.refuse()
+      })
+      expect((yield* connect(proxy.port)).error()).toBe("ECONNREFUSED")
+      yield* proxy.setMode(FaultProxy.pass)
+      const c = yield* connect(proxy.port)
+      c.socket.write("z")
+      yield* until(() => c.received() === "z")
     }))
 
   it.scopedLive("a target that is down: the client is reset, the failure counted", () =>
