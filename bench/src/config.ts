@@ -1,8 +1,9 @@
 /**
  * The benchmark's settings, from the environment.
  */
+import type { Workload } from "./harness.js"
 import type { Db, TargetName } from "./targets.js"
-import { TARGET_NAMES } from "./targets.js"
+import { ABLATION_TARGETS, MAIN_TARGETS, TARGET_NAMES } from "./targets.js"
 
 const num = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -31,6 +32,8 @@ export interface BenchConfig {
   readonly rows: number
   readonly dbs: ReadonlyArray<Db>
   readonly targets: ReadonlyArray<TargetName>
+  readonly workloads: ReadonlyArray<Workload>
+  readonly ablation: boolean
   readonly failover: boolean
   /** Read load before the kill, and after it. */
   readonly failoverBeforeSeconds: number
@@ -41,6 +44,8 @@ export interface BenchConfig {
 export const fromEnv = (): BenchConfig => {
   const quick = process.env["BENCH_QUICK"] === "1"
   const failoverEnv = process.env["BENCH_FAILOVER"]
+  const ablation = process.env["BENCH_ABLATION"] === "1"
+  const targets = list<TargetName>("BENCH_TARGETS", TARGET_NAMES)
   return {
     quick,
     rounds: Math.round(num("BENCH_ROUNDS", quick ? 1 : 3)),
@@ -49,8 +54,11 @@ export const fromEnv = (): BenchConfig => {
     callers: Math.round(num("BENCH_CALLERS", 16)),
     rows: Math.round(num("BENCH_ROWS", 10_000)),
     dbs: list<Db>("BENCH_DBS", ["postgres", "mariadb"]),
-    targets: list<TargetName>("BENCH_TARGETS", TARGET_NAMES),
-    failover: failoverEnv === undefined || failoverEnv === "" ? !quick : failoverEnv === "1",
+    // Explicit targets keep their given order; the defaults are the main run's or the ablation's.
+    targets: process.env["BENCH_TARGETS"] ? targets : ablation ? ABLATION_TARGETS : MAIN_TARGETS,
+    workloads: list<Workload>("BENCH_WORKLOADS", ablation ? ["point-read"] : ["point-read", "read-write"]),
+    ablation,
+    failover: failoverEnv === undefined || failoverEnv === "" ? !quick && !ablation : failoverEnv === "1",
     failoverBeforeSeconds: num("BENCH_FAILOVER_BEFORE", 1.5),
     failoverAfterSeconds: num("BENCH_FAILOVER_AFTER", quick ? 3 : 6)
   }

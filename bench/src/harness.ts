@@ -171,6 +171,10 @@ export interface Sample {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly cpuUsPerQuery: number
+  /** The kernel's share of it (socket writes on loopback also run the receiver's network stack). */
+  readonly sysUsPerQuery: number
+  /** The most frequent error, if any failed. */
+  readonly firstError?: string | undefined
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>
@@ -197,7 +201,9 @@ export const measure = async (
     throughput: recorder.ok / elapsed,
     p50Ms: percentile(sorted, 0.5),
     p99Ms: percentile(sorted, 0.99),
-    cpuUsPerQuery: (cpu.user + cpu.system) / Math.max(1, recorder.count)
+    cpuUsPerQuery: (cpu.user + cpu.system) / Math.max(1, recorder.count),
+    sysUsPerQuery: cpu.system / Math.max(1, recorder.count),
+    firstError: [...recorder.errors].sort((a, b) => b[1] - a[1])[0]?.[0]
   }
 }
 

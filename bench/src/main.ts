@@ -6,7 +6,7 @@
 import type { ClusterInfo } from "@fastorm/test-support"
 import { loadCluster, startClusters, stopClusters } from "@fastorm/test-support"
 import { spawn } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -24,9 +24,13 @@ const profile = process.env["BENCH_PROFILE"] === "1"
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
+/** Where a profiled worker writes: tsx's loader thread writes a profile of its own beside the main thread's. */
+const profileDirOf = (db: Db) => join(profilesDir, db)
+
 const runWorker = (db: Db, clusterFile: string, out: string): Promise<void> =>
   new Promise((resolve, reject) => {
-    const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profilesDir}`, `--cpu-prof-name=${db}.cpuprofile`] : []
+    if (profile) rmSync(profileDirOf(db), { recursive: true, force: true })
+    const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(db)}`] : []
     const env: NodeJS.ProcessEnv = { ...process.env, FASTORM_CLUSTER_FILE: clusterFile, BENCH_OUT: out }
     if (profile) {
       env["BENCH_TARGETS"] ??= "fastorm"
@@ -85,7 +89,7 @@ const main = async () => {
     ""
   ]
   for (const r of results) {
-    lines.push(table(r, "point-read"), "", table(r, "read-write"), "")
+    for (const workload of config.workloads) lines.push(table(r, workload), "")
     const f = failoverTable(r)
     if (f !== "") lines.push(f, "")
     if (r.uncaught > 0) lines.push(`(${r.uncaught} uncaught errors from drivers during the ${r.db} run)`, "")
@@ -96,8 +100,9 @@ const main = async () => {
   process.stdout.write(`\n${report}\n`)
   if (profile) {
     for (const db of config.dbs) {
-      const file = readdirSync(profilesDir).filter((f) => f.startsWith(db) && f.endsWith(".cpuprofile"))
-        .map((f) => join(profilesDir, f)).sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0]
+      // The main thread's profile is the largest.
+      const file = readdirSync(profileDirOf(db)).filter((f) => f.endsWith(".cpuprofile"))
+        .map((f) => join(profileDirOf(db), f)).sort((a, b) => statSync(b).size - statSync(a).size)[0]
       if (file === undefined) continue
       const summary = summariseProfile(file)
       writeFileSync(join(resultsDir, `profile-${db}.md`), summary + "\n")

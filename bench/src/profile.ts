@@ -39,7 +39,10 @@ export const areaOf = (frame: CallFrame): string => {
     if (f === "(garbage collector)") return "GC"
     if (f === "(idle)") return "idle"
     if (f === "(program)") return "V8/native (program)"
-    return `native ${f}`
+    if (/^(writev|writeBuffer|writeUtf8String|read|readv|close|connect|getaddrinfo)$/.test(f)) {
+      return "syscalls: socket writes/reads (loopback TCP)"
+    }
+    return "native (other builtins)"
   }
   if (u.includes("/effect/dist/")) {
     if (/tracer|span/i.test(u) || /span/i.test(f)) return "Effect: tracing/spans"
@@ -140,7 +143,9 @@ export const summariseProfile = (file: string, top = 25): string => {
     "| area (self time) | ms | share of busy |",
     "|---|--:|--:|"
   ]
-  for (const [area, t] of [...selfByArea].sort((a, b) => b[1] - a[1])) lines.push(`| ${area} | ${ms(t)} | ${pct(t)} |`)
+  for (const [area, t] of [...selfByArea].sort((a, b) => b[1] - a[1]).slice(0, 16)) {
+    lines.push(`| ${area} | ${ms(t)} | ${pct(t)} |`)
+  }
   lines.push("", "| function (self time) | ms | share of busy |", "|---|--:|--:|")
   for (const [fn, t] of [...selfByFn].sort((a, b) => b[1] - a[1]).slice(0, top)) {
     lines.push(`| \`${fn.replace(/\|/g, "/")}\` | ${ms(t)} | ${pct(t)} |`)

@@ -43,6 +43,7 @@ const ratio = (a: number, b: number | undefined) => b === undefined || !(b > 0) 
 /** One workload's table. */
 export const table = (r: WorkerResult, workload: Workload): string => {
   const s = summaries(r, workload)
+  if (Object.keys(s).length === 0) return ""
   const base = s.fastorm
   const lines = [
     `#### ${DB_LABEL[r.db]}: ${workload === "point-read" ? "point read by primary key" : "90% reads / 10% writes"}`,

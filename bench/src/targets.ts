@@ -23,6 +23,8 @@ import * as Mysql from "mysql2"
 import Pg from "pg"
 import { DataTypes, Sequelize } from "sequelize"
 import { DataSource, EntitySchema } from "typeorm"
+import type { AblationName } from "./ablation.js"
+import { ABLATION_LABELS, ABLATION_NAMES, makeAblation } from "./ablation.js"
 import type { Driver } from "./harness.js"
 import { effectDriver, promiseDriver } from "./harness.js"
 
@@ -53,7 +55,8 @@ export interface Target {
   readonly close: () => Promise<void>
 }
 
-export const TARGET_NAMES = [
+/** The targets of the default run. */
+export const MAIN_TARGETS = [
   "fastorm",
   "fastorm-sql",
   "effect-sql",
@@ -62,6 +65,18 @@ export const TARGET_NAMES = [
   "typeorm",
   "sequelize"
 ] as const
+
+/** The targets of BENCH_ABLATION=1 (see ablation.ts). */
+export const ABLATION_TARGETS = [
+  "effect-sql",
+  ...ABLATION_NAMES,
+  "fastorm-sql",
+  "fastorm",
+  "fastorm-notrace",
+  "effect-sql-notrace"
+] as const
+
+export const TARGET_NAMES = [...MAIN_TARGETS, ...ABLATION_NAMES, "fastorm-notrace", "effect-sql-notrace"] as const
 export type TargetName = typeof TARGET_NAMES[number]
 
 /** What each row of the results means. */
@@ -72,7 +87,10 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   "raw-driver": "(c) raw driver, replica-1",
   "drizzle": "(d) Drizzle withReplicas",
   "typeorm": "(e) TypeORM replication",
-  "sequelize": "(f) Sequelize replication"
+  "sequelize": "(f) Sequelize replication",
+  ...ABLATION_LABELS,
+  "fastorm-notrace": "(a) FastORM, tracer disabled",
+  "effect-sql-notrace": "(b) raw @effect/sql, tracer disabled"
 }
 
 const withTimeout = <A>(p: Promise<A>, ms: number): Promise<A | undefined> =>
@@ -98,11 +116,13 @@ const fastOrmLayer = (nodes: ClusterNodes) =>
     pool: { poolSize: POOL_SIZE, maxOverflow: 0 }
   })
 
-const fastOrm = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
-  const runtime = ManagedRuntime.make(fastOrmLayer(nodes))
+const fastOrm = async (nodes: ClusterNodes, rows: number, tracer = true): Promise<Target> => {
+  const runtime = ManagedRuntime.make(
+    tracer ? fastOrmLayer(nodes) : Layer.merge(fastOrmLayer(nodes), Layer.setTracerEnabled(false))
+  )
   await runtime.runPromise(Effect.void)
   return {
-    name: "fastorm",
+    name: tracer ? "fastorm" : "fastorm-notrace",
     driver: effectDriver(rows, runtime, {
       find: (id) => UserRepo.find(id),
       update: (id, score) => UserRepo.update(id, { score })
@@ -137,15 +157,16 @@ const nodeClient = (node: NodeInfo, readOnly: boolean) =>
     (adapter) => Effect.orDie(adapter.makeClient({ readOnly }))
   )
 
-const effectSql = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
+const effectSql = async (nodes: ClusterNodes, rows: number, tracer = true): Promise<Target> => {
   const layer = Layer.mergeAll(
     Layer.scoped(Replica, nodeClient(nodes.replicas[0]!, true)),
-    Layer.scoped(Primary, nodeClient(nodes.primary, false))
+    Layer.scoped(Primary, nodeClient(nodes.primary, false)),
+    Layer.setTracerEnabled(tracer)
   ).pipe(Layer.provide(Reactivity.layer))
   const runtime = ManagedRuntime.make(layer)
   await runtime.runPromise(Effect.void)
   return {
-    name: "effect-sql",
+    name: tracer ? "effect-sql" : "effect-sql-notrace",
     driver: effectDriver(rows, runtime, {
       find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
       update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
@@ -345,5 +366,11 @@ export const makeTarget = (name: TargetName, db: Db, nodes: ClusterNodes, rows: 
       return typeorm(db, nodes, rows)
     case "sequelize":
       return sequelize(db, nodes, rows)
+    case "fastorm-notrace":
+      return fastOrm(nodes, rows, false)
+    case "effect-sql-notrace":
+      return effectSql(nodes, rows, false)
+    default:
+      return makeAblation(name as AblationName, nodes.replicas[0]!, rows, findStatement).then((t) => ({ name, ...t }))
   }
 }

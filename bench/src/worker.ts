@@ -62,7 +62,7 @@ process.on("unhandledRejection", (e) => {
 const fmt = (s: Sample) =>
   `${s.throughput.toFixed(0).padStart(6)} q/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  ${
     s.cpuUsPerQuery.toFixed(0)
-  } µs CPU/q${s.failed > 0 ? `  FAILED ${s.failed}` : ""}`
+  } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
 
 const throughputPhase = async (): Promise<WorkerResult["samples"]> => {
   const targets: Array<Target> = []
@@ -74,7 +74,7 @@ const throughputPhase = async (): Promise<WorkerResult["samples"]> => {
     log(`[${db}] warm-up ${t.name}: ${Math.round(performance.now() - t0)} ms${failed > 0 ? `, ${failed} failed` : ""}`)
   }
   const samples: WorkerResult["samples"] = { "point-read": {}, "read-write": {} }
-  for (const workload of ["point-read", "read-write"] as const) {
+  for (const workload of config.workloads) {
     for (let round = 0; round < config.rounds; round++) {
       // Interleaved: every round runs every target once, starting with a different one each round.
       const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
