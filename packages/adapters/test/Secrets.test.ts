@@ -212,3 +212,18 @@ describe("errors scrub what they are given", () => {
     expect(scrubText(`see mysql://app:${CANARY}@x@h/d now`)).toBe("see mysql://<redacted>@h/d now")
   })
 })
+
+describe("scrubbed causes", () => {
+  it("copies a driver error with an own `name` field (pg's DatabaseError) without throwing", () => {
+    const pgError = Object.assign(new Error("password authentication failed for user \"app\""), {
+      name: "error",
+      code: "28P01",
+      severity: "FATAL"
+    })
+    const failed = new ConnectionFailed({ node: "primary", cause: pgError })
+    const cause = failed.cause as { name?: string; code?: string; message?: string }
+    expect(cause.code).toBe("28P01")
+    expect(cause.name).toBe("error")
+    expect(cause.message).toContain("password authentication failed")
+  })
+})

@@ -43,7 +43,8 @@ const copyFields = (
   secrets: ReadonlyArray<Redacted.Redacted<string>>
 ): void => {
   for (const key of Object.keys(from)) {
-    if (DROPPED_KEYS.has(key) || isSecretKey(key) || key === "message" || key === "cause") continue
+    // name is set (read-only) by scrubCause itself; pg's DatabaseError has an own `name` field too.
+    if (DROPPED_KEYS.has(key) || isSecretKey(key) || key === "message" || key === "cause" || key === "name") continue
     const value = (from as Record<string, unknown>)[key]
     if (typeof value === "string") to[key] = scrubText(value, secrets)
     else if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") to[key] = value
@@ -66,7 +67,7 @@ export const scrubCause = (
   const copy = new ScrubbedCause(message)
   const fields: Record<string, unknown> = copy as unknown as Record<string, unknown>
   if (typeof raw.name === "string") {
-    Object.defineProperty(copy, "name", { value: scrubText(raw.name, secrets), enumerable: false })
+    Object.defineProperty(copy, "name", { value: scrubText(raw.name, secrets), enumerable: false, writable: true })
   }
   copyFields(cause, fields, secrets)
   if (raw.cause !== undefined && depth < 4) {
