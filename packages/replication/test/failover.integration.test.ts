@@ -64,6 +64,9 @@ const restoreCluster = (b: Backend) =>
     Effect.zipRight(Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 60_000 })))
   )
 
+// Every test body is scoped inside the layer it is given: its load fibers and cluster repairs end before the
+// layer's pools close (a load outliving its pools would spin on "pool closed" errors).
+
 /** A replica stopped or killed during a 20-fiber read load, then restarted. */
 const replicaLost = (b: Backend, fault: "stop" | "kill") =>
   Effect.gen(function*() {
@@ -87,7 +90,12 @@ const replicaLost = (b: Backend, fault: "stop" | "kill") =>
       Effect.sync(() => load.samples.some((s) => s.node === target.name && s.start > downAt + 1_000)),
       (back) => back,
       10_000,
-      `${target.name} serving reads again`
+      `${target.name} serving reads again`,
+      () => ({
+        reads: load.samples.length,
+        since: countBy(load.samples.filter((s) => s.start > upAt).map((s) => s.node ?? s.error)),
+        stats: Effect.runSync(router.stats)
+      })
     )
     const back = load.samples.filter((s) => s.node === target.name && s.start > downAt + 1_000)
     const firstBack = Math.min(...back.map((s) => s.start + s.ms))
@@ -119,13 +127,13 @@ for (const b of backends()) {
   describe(`failover on ${b.name}`, () => {
     it.scopedLive(
       "a replica stopped in the middle of a 20-fiber read load: 0 failed reads, none on it 1 s later, back after restart",
-      () => replicaLost(b, "stop").pipe(Effect.provide(fastOrm(b))),
+      () => replicaLost(b, "stop").pipe(Effect.scoped, Effect.provide(fastOrm(b))),
       60_000
     )
 
     it.scopedLive(
       "a replica killed in the middle of a 20-fiber read load: 0 failed reads, none on it 1 s later, back after restart",
-      () => replicaLost(b, "kill").pipe(Effect.provide(fastOrm(b))),
+      () => replicaLost(b, "kill").pipe(Effect.scoped, Effect.provide(fastOrm(b))),
       60_000
     )
 
@@ -160,7 +168,7 @@ for (const b of backends()) {
           yield* report(`${b.name} replica frozen`, figures)
           expect(figures.failed).toBe(0)
           expect(figures.maxReadMs).toBeLessThanOrEqual(statementTimeoutMs + 250)
-        }).pipe(Effect.provide(fastOrm(b, { statementTimeout: `${statementTimeoutMs} millis` }))),
+        }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { statementTimeout: `${statementTimeoutMs} millis` }))),
       60_000
     )
 
@@ -210,7 +218,7 @@ for (const b of backends()) {
           expect(figures.maxConcurrentOnPrimary).toBeLessThanOrEqual(cap)
           // The sampler does see the load (the cap is reached, not just respected by an idle primary).
           expect(figures.maxConcurrentOnPrimary).toBeGreaterThanOrEqual(cap - 1)
-        }).pipe(Effect.provide(fastOrm(b, { maxFallbackConcurrency: 3 }))),
+        }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { maxFallbackConcurrency: 3 }))),
       60_000
     )
 
@@ -324,7 +332,7 @@ for (const b of backends()) {
             expect(stats.byNodeAndReason[`${r.name}|write`] ?? 0).toBe(0)
           }
           expect(refused).toEqual(b.nodes.replicas.map(() => 0))
-        }).pipe(Effect.provide(fastOrm(b, { connectTimeout: `${connectTimeoutMs} millis` }))),
+        }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { connectTimeout: `${connectTimeoutMs} millis` }))),
       90_000
     )
 
@@ -392,7 +400,7 @@ for (const b of backends()) {
           expect(whileLagging.filter((n) => n === target.name)).toEqual([])
           expect(whileLagging.filter((n) => n === b.nodes.primary.name)).toEqual([])
           expect(afterCatchUp.filter((n) => n === target.name).length).toBeGreaterThanOrEqual(40)
-        }).pipe(Effect.provide(fastOrm(b, { maxReplicationLag: "1 second" }))),
+        }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { maxReplicationLag: "1 second" }))),
       60_000
     )
   })

@@ -104,7 +104,7 @@ for (const b of backends()) {
             // Round robin would give each 50%; the slow replica holds its reads longer, so it is busier.
             expect(figures.fastShare).toBeGreaterThanOrEqual(0.8)
             expect(figures.by[slow.name] ?? 0).toBeGreaterThan(0)
-          }).pipe(Effect.provide(fastOrm(b, { strategy: "leastOutstanding" }, replicas)))
+          }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { strategy: "leastOutstanding" }, replicas)))
         }),
       60_000
     )

@@ -154,11 +154,13 @@ export const startLoad = (
           const start = Date.now()
           const exit = yield* Effect.exit(who(b, client, sql))
           const ms = Date.now() - start
-          samples.push(
-            exit._tag === "Success"
-              ? { fiber, start, ms, node: exit.value, error: undefined }
-              : { fiber, start, ms, node: undefined, error: describeError(Cause.squash(exit.cause)) }
-          )
+          if (exit._tag === "Success") {
+            samples.push({ fiber, start, ms, node: exit.value, error: undefined })
+          } else {
+            samples.push({ fiber, start, ms, node: undefined, error: describeError(Cause.squash(exit.cause)) })
+            // Never a tight loop of instant failures: it would starve the event loop (and the test's own timers).
+            yield* Effect.sleep("5 millis")
+          }
         }
       })
     const handles = yield* Effect.forEach(
@@ -178,7 +180,8 @@ export const waitUntil = <A, E, R>(
   read: Effect.Effect<A, E, R>,
   ok: (a: A) => boolean,
   limitMs: number,
-  what: string
+  what: string,
+  detail: () => unknown = () => undefined
 ) =>
   Effect.gen(function*() {
     const start = Date.now()
@@ -186,7 +189,9 @@ export const waitUntil = <A, E, R>(
       const last = yield* read
       if (ok(last)) return Date.now() - start
       if (Date.now() - start > limitMs) {
-        return yield* Effect.dieMessage(`${what}: not met within ${limitMs} ms; last: ${JSON.stringify(last)}`)
+        return yield* Effect.dieMessage(
+          `${what}: not met within ${limitMs} ms; last: ${JSON.stringify(last)}; ${JSON.stringify(detail())}`
+        )
       }
       yield* Effect.sleep("20 millis")
     }
