@@ -26,6 +26,23 @@ export interface NodeClientOptions {
   readonly spanAttributes?: Record<string, unknown> | undefined
 }
 
+/** How busy a node's pool is, so a caller can tell "pool exhausted" from "server down". */
+export interface PoolStatus {
+  /** Connections open (busy or idle). */
+  readonly open: number
+  /** Open connections waiting in the pool. */
+  readonly idle: number
+  /** Callers waiting for a connection. */
+  readonly waiting: number
+  /** The most connections the pool may open. */
+  readonly max: number
+}
+
+/** A client for one node, with its pool's status. */
+export interface NodeClient extends SqlClient.SqlClient {
+  readonly poolStatus: () => PoolStatus
+}
+
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */
 export interface DatabaseAdapter<C extends OptimalConfig = OptimalConfig> {
   readonly dialect: Dialect
@@ -46,7 +63,7 @@ export interface DatabaseAdapter<C extends OptimalConfig = OptimalConfig> {
   /** A client for this one node. It does not provide the global `SqlClient` tag: several nodes live in one app. */
   readonly makeClient: (
     options?: NodeClientOptions
-  ) => Effect.Effect<SqlClient.SqlClient, ConnectionFailed, Scope.Scope | Reactivity.Reactivity>
+  ) => Effect.Effect<NodeClient, ConnectionFailed, Scope.Scope | Reactivity.Reactivity>
   /** Asks the live server for its product and version and derives the features from the static table. */
   readonly detectFeatures: (
     client: SqlClient.SqlClient

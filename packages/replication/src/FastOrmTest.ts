@@ -53,9 +53,10 @@ import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.
  * - `reset`: the connection drops while a statement runs (ECONNRESET); the statement is not applied;
  * - `statement`: the server answers with an error (an ordinary statement error, never retried);
  * - `hang`: the server never answers a statement (a frozen server); only the router's deadline ends it;
- * - `hangOnConnect`: connecting never completes (the handshake of a frozen server).
+ * - `hangOnConnect`: connecting never completes (the handshake of a frozen server);
+ * - `authentication`: the server refuses the login (SQLSTATE 28P01): nothing is sent, another node may serve.
  */
-export type FailureKind = "connection" | "reset" | "statement" | "hang" | "hangOnConnect"
+export type FailureKind = "connection" | "reset" | "statement" | "hang" | "hangOnConnect" | "authentication"
 
 /** Why a statement ran where it did: the router's reason, or `transaction` / `stream` for reserved connections. */
 export type Reason = ConnectionRouter.Reason | "transaction" | "stream"
@@ -175,8 +176,8 @@ interface NodeState {
   lastChangeAt: number | undefined
 }
 
-const connectPhase: ReadonlySet<FailureKind> = new Set(["connection", "hangOnConnect"])
-const probeFails: ReadonlySet<FailureKind> = new Set(["connection", "reset", "hang", "hangOnConnect"])
+const connectPhase: ReadonlySet<FailureKind> = new Set(["connection", "hangOnConnect", "authentication"])
+const probeFails: ReadonlySet<FailureKind> = new Set(["connection", "reset", "hang", "hangOnConnect", "authentication"])
 
 const injected = (code: string, text: string) =>
   new SqlError({
@@ -388,6 +389,8 @@ const build = (options: Options) =>
           })
           const outcome: Effect.Effect<never, SqlError> = kind === "connection"
             ? Effect.fail(injected("ECONNREFUSED", `connecting to "${state.name}" was refused`))
+            : kind === "authentication"
+            ? Effect.fail(injected("28P01", `password authentication failed on "${state.name}"`))
             : Effect.never
           return yield* Effect.onExit(outcome, (exit) => end(index, exit))
         }

@@ -18,6 +18,17 @@ export class PrimaryUnavailable extends Data.TaggedError("PrimaryUnavailable")<{
   }
 }
 
+/** Every connection of the primary's pool is busy and none came free within `connectTimeout`; the server is fine. */
+export class PoolExhausted extends Data.TaggedError("PoolExhausted")<{
+  readonly node: string
+  readonly limit: number
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `All ${this.limit} connections to "${this.node}" are busy and none came free in time`
+  }
+}
+
 /** `readPreference: "replicaOnly"` and no replica can serve the read. */
 export class NoHealthyReplica extends Data.TaggedError("NoHealthyReplica")<{
   readonly replicas: ReadonlyArray<string>
@@ -54,10 +65,16 @@ export class InvalidSessionToken extends Data.TaggedError("InvalidSessionToken")
 }
 
 /** The errors the router may put in a `SqlError`'s cause. */
-export type RouterError = PrimaryUnavailable | NoHealthyReplica | FallbackCapacityExceeded | WriteOutcomeUnknown
+export type RouterError =
+  | PrimaryUnavailable
+  | PoolExhausted
+  | NoHealthyReplica
+  | FallbackCapacityExceeded
+  | WriteOutcomeUnknown
 
 const routerTags = new Set([
   "PrimaryUnavailable",
+  "PoolExhausted",
   "NoHealthyReplica",
   "FallbackCapacityExceeded",
   "WriteOutcomeUnknown"

@@ -247,6 +247,21 @@ describe("FastOrmTest: failures", () => {
       expect(log.map((s) => s.error)).toEqual(["ECONNREFUSED", "ECONNRESET", undefined])
     }).pipe(Effect.provide(cluster())))
 
+  it.effect("a replica that refuses the login is passed over: the read runs on the next one, the node is reported", () =>
+    Effect.gen(function*() {
+      const controls = yield* FastOrmTest.Controls
+      yield* seed
+      yield* FastOrmTest.fail("replica-1", "authentication")
+      expect((yield* readLabel)[0]!.label).toBe("a")
+      const log = yield* FastOrmTest.statements
+      expect(routed(log)).toEqual(["replica-1:ordinary:failed", "replica-2:retry:ok"])
+      expect(log[0]!.error).toBe("28P01")
+      expect((yield* controls.reports).map((r) => [r.node, r.classification])).toEqual([[
+        "replica-1",
+        "Authentication"
+      ]])
+    }).pipe(Effect.provide(cluster())))
+
   it.effect("a replica that hangs is abandoned at statementTimeout and the read retried", () =>
     Effect.gen(function*() {
       yield* seed

@@ -2,7 +2,6 @@
  * What every dialect's adapter shares: configuration merging, naming, verification and feature detection.
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -10,7 +9,7 @@ import type * as Scope from "effect/Scope"
 import { ConnectionFailed } from "../AdapterError.js"
 import type { ConnectionUrl } from "../ConnectionUrl.js"
 import * as Url from "../ConnectionUrl.js"
-import type { AdapterOptions, DatabaseAdapter, NodeClientOptions } from "../DatabaseAdapter.js"
+import type { AdapterOptions, DatabaseAdapter, NodeClient, NodeClientOptions } from "../DatabaseAdapter.js"
 import * as Features from "../DatabaseFeatures.js"
 import * as FeatureDetection from "../FeatureDetection.js"
 import * as OptimalConfig from "../OptimalConfig.js"
@@ -26,7 +25,7 @@ export interface AdapterSpec<C extends OptimalConfig.OptimalConfig> {
     config: C,
     name: string,
     options: NodeClientOptions
-  ) => Effect.Effect<SqlClient.SqlClient, SqlError, Scope.Scope | Reactivity.Reactivity>
+  ) => Effect.Effect<NodeClient, SqlError, Scope.Scope | Reactivity.Reactivity>
 }
 
 const connectTimeoutOf = (config: OptimalConfig.OptimalConfig): Duration.Duration =>

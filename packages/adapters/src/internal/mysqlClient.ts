@@ -19,6 +19,7 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Mysql from "mysql2"
+import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 
@@ -69,7 +70,7 @@ export const make = (
   endpoint: MysqlEndpoint,
   config: MysqlOptimalConfig,
   options: MysqlNodeOptions
-): Effect.Effect<Client.SqlClient, never, Scope.Scope | Reactivity> =>
+): Effect.Effect<NodeClient, never, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
     const compiler = MysqlClient.makeCompiler()
     const bounds = poolBounds(config)
@@ -118,11 +119,17 @@ export const make = (
         }).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
     )
 
+    let waiting = 0
     // mysql2 queues getConnection without a bound; a frozen server would hold callers forever.
     const acquireRaw = Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
       let done = false
-      const timer = setTimeout(() => {
+      waiting++
+      const finish = () => {
         done = true
+        waiting--
+      }
+      const timer = setTimeout(() => {
+        finish()
         resume(Effect.fail(
           new SqlError({
             message: `Timed out acquiring a connection to ${options.alias}`,
@@ -135,14 +142,14 @@ export const make = (
           if (!cause) conn.release()
           return
         }
-        done = true
+        finish()
         clearTimeout(timer)
         if (cause) {
           resume(Effect.fail(new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` })))
         } else resume(Effect.succeed(conn))
       })
       return Effect.sync(() => {
-        done = true
+        if (!done) finish()
         clearTimeout(timer)
       })
     })
@@ -196,7 +203,12 @@ export const make = (
     const pooled = makeConnection((f) => Effect.scoped(Effect.flatMap(acquire, f)))
     const transactionAcquirer = Effect.map(acquire, (conn) => makeConnection((f) => f(conn)))
 
-    return yield* Client.make({
+    // mysql2 keeps its counts in private queues; read them defensively.
+    const queues = pool as unknown as {
+      readonly _allConnections?: { readonly length: number }
+      readonly _freeConnections?: { readonly length: number }
+    }
+    const client = yield* Client.make({
       acquirer: Effect.succeed(pooled),
       transactionAcquirer,
       compiler,
@@ -208,6 +220,14 @@ export const make = (
         ["fastorm.node", options.alias],
         ...(endpoint.database !== undefined ? [["db.namespace", endpoint.database] as const] : [])
       ]
+    })
+    return Object.assign(client, {
+      poolStatus: (): PoolStatus => ({
+        open: queues._allConnections?.length ?? 0,
+        idle: queues._freeConnections?.length ?? 0,
+        waiting,
+        max: bounds.max
+      })
     })
   })
 

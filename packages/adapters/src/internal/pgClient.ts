@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import Pg from "pg"
+import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 
@@ -74,11 +75,12 @@ export const make = (
   endpoint: PgEndpoint,
   config: PostgresOptimalConfig,
   options: PgNodeOptions
-): Effect.Effect<PgClient.PgClient, SqlError, Scope.Scope | Reactivity> =>
-  PgClient.fromPool({
+): Effect.Effect<PgClient.PgClient & NodeClient, SqlError, Scope.Scope | Reactivity> => {
+  let pool: Pg.Pool | undefined
+  return PgClient.fromPool({
     acquire: Effect.acquireRelease(
       Effect.sync(() => {
-        const pool = new Pg.Pool(poolConfig(endpoint, config, options))
+        pool = new Pg.Pool(poolConfig(endpoint, config, options))
         // An idle pooled connection that the server drops emits "error" on the pool; unhandled, it kills the process.
         pool.on("error", () => {})
         return pool
@@ -87,4 +89,14 @@ export const make = (
     ),
     applicationName: config.applicationName,
     spanAttributes: { ...options.spanAttributes, "fastorm.node": options.alias }
-  })
+  }).pipe(Effect.map((client) =>
+    Object.assign(client, {
+      poolStatus: (): PoolStatus => ({
+        open: pool?.totalCount ?? 0,
+        idle: pool?.idleCount ?? 0,
+        waiting: pool?.waitingCount ?? 0,
+        max: poolBounds(config).max
+      })
+    })
+  ))
+}

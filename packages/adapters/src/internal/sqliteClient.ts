@@ -10,6 +10,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { SqliteOptimalConfig } from "../OptimalConfig.js"
 
 /** Options of one SQLite connection. */
@@ -35,7 +36,7 @@ export const make = (
   filename: string,
   config: SqliteOptimalConfig,
   options: SqliteNodeOptions
-): Effect.Effect<SqliteClient.SqliteClient, SqlError, Scope.Scope | Reactivity> =>
+): Effect.Effect<SqliteClient.SqliteClient & NodeClient, SqlError, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
     const client = yield* SqliteClient.make({
       filename,
@@ -47,5 +48,6 @@ export const make = (
     for (const pragma of pragmas(config, options.readOnly)) {
       yield* client.unsafe(pragma).raw
     }
-    return client
+    // One connection behind a semaphore: never "exhausted" in the pool sense.
+    return Object.assign(client, { poolStatus: (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 }) })
   })

@@ -7,6 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
+import type { DatabaseAdapter } from "@fastorm/adapters"
 import { WriteOnly } from "@fastorm/core"
 import { ErrorClassification, HealthMonitor } from "@fastorm/health"
 import type { NodeHealth as Health } from "@fastorm/health"
@@ -22,6 +23,7 @@ import {
   FallbackCapacityExceeded,
   fromSqlError,
   NoHealthyReplica,
+  PoolExhausted,
   PrimaryUnavailable,
   toSqlError,
   WriteOutcomeUnknown
@@ -47,7 +49,8 @@ export type Reason =
 /** One node the router can send statements to. */
 export interface NodeHandle {
   readonly name: string
-  readonly client: SqlClient.SqlClient
+  /** The node's client; `poolStatus` (from the adapters) tells an exhausted pool from a dead server. */
+  readonly client: SqlClient.SqlClient & { readonly poolStatus?: (() => DatabaseAdapter.PoolStatus) | undefined }
   /** Relative share of ordinary reads under the `weighted` strategy (and the base of every strategy). */
   readonly weight: number
 }
@@ -93,6 +96,33 @@ const timeoutError = (node: string, what: string, d: Duration.Duration) =>
   })
 
 const isConnectionClass = (error: SqlError): boolean => ErrorClassification.isConnectionError(error.cause ?? error)
+
+/** A node that refused the login: nothing was sent, and another node may well accept it. */
+const isAuthentication = (error: SqlError): boolean => ErrorClassification.isAuthenticationError(error.cause ?? error)
+
+/** Connection-class or authentication: the node, not the statement, is at fault; another node may serve it. */
+const isNodeFault = (error: SqlError): boolean => isConnectionClass(error) || isAuthentication(error)
+
+/**
+ * The statement never left this process: the socket was already dead when it was written to (EPIPE, or a reset
+ * reported by the write itself), or the driver refused to use a closed connection. Such a write was not applied.
+ */
+export const wasNotSent = (error: unknown): boolean => {
+  let current: unknown = error
+  for (let depth = 0; depth < 6 && current !== null && typeof current === "object"; depth++) {
+    const e = current as { code?: unknown; syscall?: unknown; message?: unknown; cause?: unknown }
+    if (e.code === "EPIPE" || e.syscall === "write" || e.syscall === "connect") return true
+    if (typeof e.message === "string" && /not queryable|connection is in closed state/i.test(e.message)) return true
+    current = e.cause
+  }
+  return false
+}
+
+/** Waiting for a pooled connection timed out (pg-pool and FastORM's mysql2 acquire both say so). */
+const isAcquireTimeout = (error: SqlError): boolean => {
+  const text = `${String((error.cause as { message?: unknown } | undefined)?.message ?? "")} ${error.message}`
+  return /timeout exceeded when trying to connect|Timed out acquiring|Connecting on .* took longer/i.test(text)
+}
 
 /** SQLSTATE 25006 / MariaDB 1290, 1792: the node is read-only. A replica said so: the primary will run it. */
 const isReadOnlyRefusal = (error: SqlError): boolean => {
@@ -154,16 +184,21 @@ export const make = (
           duration: config.connectTimeout,
           onTimeout: () => timeoutError(primary.name, "Connecting", config.connectTimeout)
         }),
-        Effect.catchAll((error) =>
-          Effect.zipRight(
+        Effect.catchAll((error) => {
+          // Every connection busy is not a dead server: a different error, and nothing to tell the monitor.
+          const pool = primary.client.poolStatus?.()
+          if (isAcquireTimeout(error) && pool !== undefined && pool.open >= pool.max && pool.idle === 0) {
+            return Effect.fail(toSqlError(new PoolExhausted({ node: primary.name, limit: pool.max, cause: error })))
+          }
+          return Effect.zipRight(
             report(primary.name, error.cause ?? error),
             Effect.fail(
-              isConnectionClass(error)
+              isNodeFault(error)
                 ? toSqlError(new PrimaryUnavailable({ node: primary.name, reason: "no connection", cause: error }))
                 : error
             )
           )
-        )
+        })
       )
 
     const statementDeadline = <A>(node: string, effect: Effect.Effect<A, SqlError>) =>
@@ -199,7 +234,7 @@ export const make = (
                 return Effect.zipRight(
                   report(primary.name, error.cause ?? error),
                   Effect.fail(toSqlError(
-                    isWrite
+                    isWrite && !wasNotSent(error)
                       ? new WriteOutcomeUnknown({ node: primary.name, cause: error })
                       : new PrimaryUnavailable({ node: primary.name, reason: "connection lost", cause: error })
                   ))
@@ -369,7 +404,7 @@ export const make = (
         return onReplica(replica, i === 0 ? reason : "retry", run).pipe(
           Effect.catchAll((error) => {
             if (isReadOnlyRefusal(error)) return onPrimary("write", true, run)
-            if (!isConnectionClass(error)) return Effect.fail(error)
+            if (!isNodeFault(error)) return Effect.fail(error)
             return Effect.zipRight(report(replica.name, error.cause ?? error), attempt(i + 1))
           })
         )
@@ -400,7 +435,7 @@ export const make = (
         Effect.tap((ok) => ok ? Effect.sync(() => knownPosition.set(first.name, token.value)) : Effect.void),
         Effect.map((ok) => ok ? [first] : []),
         Effect.catchAll((error) =>
-          Effect.as(isConnectionClass(error) ? report(replica.name, error.cause ?? error) : Effect.void, [])
+          Effect.as(isNodeFault(error) ? report(replica.name, error.cause ?? error) : Effect.void, [])
         )
       )
     }

@@ -207,7 +207,7 @@ export const warmUp = (b: Backend, client: SqlClient.SqlClient, replicas = b.nod
   )
 
 /** An admin client of one node (PostgreSQL superuser / MariaDB root), for observing the server side. */
-export const adminClient = (node: NodeInfo) =>
+export const adminClient = (node: NodeInfo): Effect.Effect<SqlClient.SqlClient, never, Scope.Scope> =>
   Effect.gen(function*() {
     const adapter = yield* Effect.orDie(DatabaseAdapterFactory.create(node.adminUrl, { name: `admin-${node.name}` }))
     return yield* Effect.orDie(adapter.makeClient())
