@@ -3,6 +3,8 @@
  */
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -41,6 +43,13 @@ export interface PoolStatus {
 /** A client for one node, with its pool's status. */
 export interface NodeClient extends SqlClient.SqlClient {
   readonly poolStatus: () => PoolStatus
+  /**
+   * The pooled connection: each statement borrows a connection and gives it back, inside the driver's callbacks
+   * (no scope per statement). Routers use it on their hot path.
+   */
+  readonly connection: Connection
+  /** The client-side deadline every statement of this client carries, if it has one (PostgreSQL, MySQL). */
+  readonly statementDeadline: Duration.Duration | undefined
 }
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */

@@ -90,8 +90,10 @@ const build = (config: FastOrmConfig) =>
     if (new Set(names).size !== names.length) {
       return yield* Effect.fail(new InvalidCluster({ reason: "two nodes have the same name" }))
     }
+    // The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver.
     const overrides = {
       connectTimeout: readWrite.connectTimeout,
+      statementTimeout: readWrite.statementTimeout,
       ...config.pool
     }
     const adapterOf = (node: ResolvedNode) =>

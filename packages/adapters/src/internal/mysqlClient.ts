@@ -22,6 +22,7 @@ import * as Mysql from "mysql2"
 import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
+import { settle, timeoutError } from "./deadline.js"
 
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
@@ -157,9 +158,48 @@ export const make = (
     const acquire = Effect.acquireRelease(acquireRaw, (conn, exit) =>
       Effect.sync(() => {
         // An interrupted statement may still be running on the server: never hand that connection to anyone else.
-        if (Exit.isInterrupted(exit)) conn.destroy()
+        if (Exit.isInterrupted(exit) || broken.has(conn)) conn.destroy()
         else conn.release()
       }))
+
+    // Connections whose statement outlived its deadline: destroyed, never returned to the pool.
+    const broken = new WeakSet<Mysql.PoolConnection>()
+    const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
+
+    /** One statement on a connection, within the client-side deadline (a timer, not a fiber). */
+    const send = (
+      conn: Mysql.PoolConnection,
+      sql: string,
+      values: ReadonlyArray<unknown>,
+      rowsAsArray: boolean,
+      method: "execute" | "query",
+      resume: (result: Effect.Effect<unknown, SqlError>) => void,
+      after: (survives: boolean) => void
+    ): () => void => {
+      const guard = settle()
+      const timer = setTimeout(() => {
+        if (!guard.claim()) return
+        broken.add(conn)
+        conn.destroy()
+        after(false)
+        resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
+      }, deadlineMs)
+      ;(conn as any)[method]({ sql, values, rowsAsArray }, (cause: any, results: unknown) => {
+        if (!guard.claim()) return
+        clearTimeout(timer)
+        // mysql2 marks errors that kill the connection `fatal`; the pool drops those connections itself.
+        after(!(cause && cause.fatal))
+        if (cause) resume(Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
+        else resume(Effect.succeed(results))
+      })
+      return () => {
+        if (!guard.claim()) return
+        clearTimeout(timer)
+        broken.add(conn)
+        conn.destroy()
+        after(false)
+      }
+    }
 
     const run = (
       conn: Mysql.PoolConnection,
@@ -169,39 +209,91 @@ export const make = (
       method: "execute" | "query"
     ) =>
       Effect.async<unknown, SqlError>((resume) => {
-        ;(conn as any)[method]({ sql, values, rowsAsArray }, (cause: unknown, results: unknown) => {
-          if (cause) resume(Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
-          else resume(Effect.succeed(results))
+        if (broken.has(conn)) {
+          return resume(Effect.fail(
+            new SqlError({
+              message: "Failed to execute statement",
+              cause: new Error("Can't add new command when connection is in closed state")
+            })
+          ))
+        }
+        const cancel = send(conn, sql, values, rowsAsArray, method, resume, () => {})
+        return Effect.sync(cancel)
+      })
+
+    /** Borrows a connection for one statement and gives it back, all in driver callbacks (no scope, no fiber). */
+    const pooledRun = (
+      sql: string,
+      values: ReadonlyArray<unknown>,
+      rowsAsArray: boolean,
+      method: "execute" | "query"
+    ) =>
+      Effect.async<unknown, SqlError>((resume) => {
+        const guard = settle()
+        let cancelStatement: (() => void) | undefined
+        waiting++
+        const timer = setTimeout(() => {
+          if (!guard.claim()) return
+          waiting--
+          resume(Effect.fail(
+            new SqlError({
+              message: `Timed out acquiring a connection to ${options.alias}`,
+              cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
+            })
+          ))
+        }, Duration.toMillis(connectTimeout))
+        pool.getConnection((cause, conn) => {
+          if (!guard.claim()) {
+            if (!cause) conn.release()
+            return
+          }
+          waiting--
+          clearTimeout(timer)
+          if (cause) {
+            return resume(
+              Effect.fail(new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` }))
+            )
+          }
+          cancelStatement = send(conn, sql, values, rowsAsArray, method, resume, (survives) => {
+            if (survives) conn.release()
+            else conn.destroy()
+          })
+        })
+        return Effect.sync(() => {
+          if (guard.claim()) {
+            waiting--
+            clearTimeout(timer)
+          }
+          cancelStatement?.()
         })
       })
 
     const asRows = (results: unknown): ReadonlyArray<any> => Array.isArray(results) ? results : []
 
     const makeConnection = (
-      withConn: <A>(f: (conn: Mysql.PoolConnection) => Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>
+      exec: (
+        sql: string,
+        values: ReadonlyArray<unknown>,
+        rowsAsArray: boolean,
+        method: "execute" | "query"
+      ) => Effect.Effect<unknown, SqlError>
     ): Connection => ({
       execute: (sql, params, transformRows) =>
-        withConn((conn) =>
-          Effect.map(run(conn, sql, params, false, "execute"), (r) =>
-            transformRows ? transformRows(asRows(r)) : asRows(r))
-        ),
-      executeRaw: (sql, params) =>
-        withConn((conn) => run(conn, sql, params, false, "execute")),
-      executeValues: (sql, params) => withConn((conn) => Effect.map(run(conn, sql, params, true, "execute"), asRows)),
+        Effect.map(exec(sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
+      executeRaw: (sql, params) => exec(sql, params, false, "execute"),
+      executeValues: (sql, params) => Effect.map(exec(sql, params, true, "execute"), asRows),
       executeUnprepared: (sql, params, transformRows) =>
-        withConn((conn) =>
-          Effect.map(
-            run(conn, sql, params, false, "query"),
-            (r) => transformRows ? transformRows(asRows(r)) : asRows(r)
-          )
-        ),
+        Effect.map(exec(sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
       executeStream: (sql, params, transformRows) =>
         Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows)))
     })
 
     // Outside a transaction each statement borrows a connection for its own duration only.
-    const pooled = makeConnection((f) => Effect.scoped(Effect.flatMap(acquire, f)))
-    const transactionAcquirer = Effect.map(acquire, (conn) => makeConnection((f) => f(conn)))
+    const pooled = makeConnection(pooledRun)
+    const transactionAcquirer = Effect.map(
+      acquire,
+      (conn) => makeConnection((sql, values, rowsAsArray, method) => run(conn, sql, values, rowsAsArray, method))
+    )
 
     // mysql2 keeps its counts in private queues; read them defensively.
     const queues = pool as unknown as {
@@ -222,6 +314,8 @@ export const make = (
       ]
     })
     return Object.assign(client, {
+      connection: pooled,
+      statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({
         open: queues._allConnections?.length ?? 0,
         idle: queues._freeConnections?.length ?? 0,

@@ -1,21 +1,30 @@
 /**
- * A PostgreSQL `SqlClient` over a pg pool that FastORM configures itself.
+ * A PostgreSQL `SqlClient` over a pg pool that FastORM owns, with the @effect/sql-pg compiler.
  *
- * `PgClient.fromPool` is used rather than `PgClient.make` because `make` runs `SELECT 1` at start: a replica that is
- * down must not fail the layer. Session settings travel in the startup packet (`options=-c ...`), so they cost no
- * round trip and hold on every connection the pool ever opens.
+ * Why not `PgClient.make` / `fromPool`: `make` connects at start (a replica that is down must not fail the layer);
+ * both interrupt a statement by sending a cancel through another connection and waiting for it, which a frozen server
+ * never answers; and a statement deadline on top costs fibers. Here every statement carries a client-side deadline
+ * (a timer in the driver callback: on expiry the connection is destroyed), and session settings travel in the
+ * startup packet (`options=-c ...`), so they cost no round trip and hold on every connection the pool opens.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import * as Client from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import Pg from "pg"
+import Cursor from "pg-cursor"
 import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
+import { settle, timeoutError } from "./deadline.js"
 
 /** Where one PostgreSQL node is and how to log in. */
 export interface PgEndpoint {
@@ -70,33 +79,250 @@ export const poolConfig = (
   }
 }
 
+/** The client-side deadline of one statement: the server's own `statement_timeout` should answer first. */
+export const clientDeadlineMs = (config: PostgresOptimalConfig): number =>
+  Math.round(Duration.toMillis(config.statementTimeout)) + 100
+
+/** A server answer (SQLSTATE) that leaves the connection usable; anything else retires it. */
+const connectionSurvives = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)
+}
+
+const rowsOf = (result: unknown): ReadonlyArray<any> =>
+  Array.isArray(result)
+    ? result.map((r: Pg.QueryResult) => r.rows ?? [])
+    : (result as Pg.QueryResult | undefined)?.rows ?? []
+
+type Reply = (error: Error | null, result: any) => void
+
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
   endpoint: PgEndpoint,
   config: PostgresOptimalConfig,
   options: PgNodeOptions
-): Effect.Effect<PgClient.PgClient & NodeClient, SqlError, Scope.Scope | Reactivity> => {
-  let pool: Pg.Pool | undefined
-  return PgClient.fromPool({
-    acquire: Effect.acquireRelease(
+): Effect.Effect<NodeClient, never, Scope.Scope | Reactivity> =>
+  Effect.gen(function*() {
+    const deadlineMs = clientDeadlineMs(config)
+    const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
-        pool = new Pg.Pool(poolConfig(endpoint, config, options))
+        const pool = new Pg.Pool(poolConfig(endpoint, config, options))
         // An idle pooled connection that the server drops emits "error" on the pool; unhandled, it kills the process.
         pool.on("error", () => {})
         return pool
       }),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
-    ),
-    applicationName: config.applicationName,
-    spanAttributes: { ...options.spanAttributes, "fastorm.node": options.alias }
-  }).pipe(Effect.map((client) =>
-    Object.assign(client, {
+    )
+
+    /** One statement on a checked-out client, within the deadline; `retire` is told when the client must go. */
+    const send = <A>(
+      client: Pg.PoolClient,
+      query: Pg.QueryConfig,
+      map: (result: any) => A,
+      retire: (cause: Error) => void
+    ) =>
+      Effect.async<A, SqlError>((resume) => {
+        const guard = settle()
+        const timer = setTimeout(() => {
+          if (!guard.claim()) return
+          retire(new Error("statement deadline passed"))
+          resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
+        }, deadlineMs)
+        client.query(
+          query,
+          ((error, result) => {
+            if (!guard.claim()) return
+            clearTimeout(timer)
+            if (error) {
+              if (!connectionSurvives(error)) retire(error)
+              resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
+            } else {
+              resume(Effect.succeed(map(result)))
+            }
+          }) as Reply
+        )
+        return Effect.sync(() => {
+          // Interrupted: the statement may still run; this connection must not serve anyone else.
+          if (!guard.claim()) return
+          clearTimeout(timer)
+          retire(new Error("statement interrupted"))
+        })
+      })
+
+    const acquireError = (cause: unknown) =>
+      new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` })
+
+    /** Checks a client out for one statement and gives it back (or destroys it) after. */
+    const pooled = <A>(query: Pg.QueryConfig, map: (result: any) => A) =>
+      Effect.async<A, SqlError>((resume) => {
+        const guard = settle()
+        let timer: ReturnType<typeof setTimeout> | undefined
+        let giveBack: ((cause?: Error) => void) | undefined
+        const onError = (cause: Error) => {
+          // The socket died under a statement in flight; pg reports it on the query as well.
+          giveBack?.(cause)
+          giveBack = undefined
+        }
+        pool.connect((error, client, release) => {
+          if (error || client === undefined) {
+            if (!error && client) release()
+            if (guard.claim()) resume(Effect.fail(acquireError(error ?? new Error("no client"))))
+            return
+          }
+          let released = false
+          giveBack = (cause?: Error) => {
+            if (released) return
+            released = true
+            client.off("error", onError)
+            release(cause)
+          }
+          if (guard.settled()) return giveBack()
+          client.on("error", onError)
+          timer = setTimeout(() => {
+            if (!guard.claim()) return
+            giveBack?.(new Error("statement deadline passed"))
+            resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
+          }, deadlineMs)
+          client.query(
+            query,
+            ((queryError, result) => {
+              if (!guard.claim()) return
+              clearTimeout(timer)
+              if (queryError) {
+                giveBack?.(connectionSurvives(queryError) ? undefined : queryError)
+                resume(Effect.fail(new SqlError({ cause: queryError, message: "Failed to execute statement" })))
+              } else {
+                giveBack?.()
+                resume(Effect.succeed(map(result)))
+              }
+            }) as Reply
+          )
+        })
+        return Effect.sync(() => {
+          if (!guard.claim()) return
+          if (timer !== undefined) clearTimeout(timer)
+          giveBack?.(new Error("statement interrupted"))
+        })
+      })
+
+    const textQuery = (sql: string, params: ReadonlyArray<unknown>): Pg.QueryConfig => ({
+      text: sql,
+      values: params as Array<any>
+    })
+    const arrayQuery = (sql: string, params: ReadonlyArray<unknown>): Pg.QueryConfig => ({
+      text: sql,
+      values: params as Array<any>,
+      rowMode: "array"
+    } as Pg.QueryArrayConfig)
+
+    const makeConnection = (
+      run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
+      stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>
+    ): Connection => ({
+      execute: (sql, params, transformRows) =>
+        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
+      executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
+      executeValues: (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows),
+      executeUnprepared: (sql, params, transformRows) =>
+        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
+      executeStream: (sql, params, transformRows) =>
+        transformRows
+          ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
+          : stream(sql, params)
+    })
+
+    /** A client checked out for a scope (transactions, streams); retired instead of returned if it broke. */
+    const reserveClient: Effect.Effect<
+      { readonly client: Pg.PoolClient; broken: Error | undefined },
+      SqlError,
+      Scope.Scope
+    > = Effect.acquireRelease(
+      Effect.async<
+        { readonly client: Pg.PoolClient; broken: Error | undefined; release: (e?: Error) => void },
+        SqlError
+      >(
+        (resume) => {
+          const guard = settle()
+          pool.connect((error, client, release) => {
+            if (!guard.claim()) {
+              if (!error && client) release()
+              return
+            }
+            if (error || client === undefined) return resume(Effect.fail(acquireError(error ?? new Error("no client"))))
+            const held = { client, broken: undefined as Error | undefined, release }
+            client.on("error", (cause: Error) => {
+              held.broken = cause
+            })
+            resume(Effect.succeed(held))
+          })
+          return Effect.sync(() => {
+            guard.claim()
+          })
+        }
+      ),
+      (held) =>
+        Effect.sync(() => {
+          held.client.removeAllListeners("error")
+          held.release(held.broken)
+        })
+    )
+
+    const streamOn = (client: Pg.PoolClient, sql: string, params: ReadonlyArray<unknown>) =>
+      Effect.gen(function*() {
+        const cursor = client.query(new Cursor(sql, params as Array<any>))
+        yield* Effect.addFinalizer(() => Effect.promise(() => cursor.close().catch(() => undefined)))
+        const pull = Effect.async<Chunk.Chunk<any>, Option.Option<SqlError>>((resume) => {
+          cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
+            if (error) resume(Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" }))))
+            else if (rows.length > 0) resume(Effect.succeed(Chunk.unsafeFromArray(rows)))
+            else resume(Effect.fail(Option.none()))
+          })
+        })
+        return Stream.repeatEffectChunkOption(pull)
+      })
+
+    const notQueryable = () =>
+      new SqlError({
+        message: "Failed to execute statement",
+        cause: new Error("Client has encountered a connection error and is not queryable")
+      })
+
+    const reserve = Effect.map(reserveClient, (held) =>
+      makeConnection(
+        (query, map) =>
+          held.broken !== undefined
+            ? Effect.fail(notQueryable())
+            : send(held.client, query, map, (cause) => {
+              held.broken = cause
+            }),
+        (sql, params) => Stream.unwrapScoped(streamOn(held.client, sql, params))
+      ))
+
+    const connection = makeConnection(
+      pooled,
+      (sql, params) => Stream.unwrapScoped(Effect.flatMap(reserveClient, (held) => streamOn(held.client, sql, params)))
+    )
+    const client = yield* Client.make({
+      acquirer: Effect.succeed(connection),
+      transactionAcquirer: reserve,
+      compiler: PgClient.makeCompiler(),
+      spanAttributes: [
+        ...Object.entries(options.spanAttributes ?? {}),
+        ["db.system.name", "postgresql"],
+        ["db.namespace", endpoint.database ?? endpoint.username ?? "postgres"],
+        ["server.address", endpoint.host],
+        ["server.port", endpoint.port],
+        ["fastorm.node", options.alias]
+      ]
+    })
+    return Object.assign(client, {
+      connection,
+      statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({
-        open: pool?.totalCount ?? 0,
-        idle: pool?.idleCount ?? 0,
-        waiting: pool?.waitingCount ?? 0,
+        open: pool.totalCount,
+        idle: pool.idleCount,
+        waiting: pool.waitingCount,
         max: poolBounds(config).max
       })
     })
-  ))
-}
+  })

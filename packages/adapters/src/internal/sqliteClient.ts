@@ -6,10 +6,12 @@
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { SqliteOptimalConfig } from "../OptimalConfig.js"
 
@@ -49,5 +51,24 @@ export const make = (
       yield* client.unsafe(pragma).raw
     }
     // One connection behind a semaphore: never "exhausted" in the pool sense.
-    return Object.assign(client, { poolStatus: (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 }) })
+    // Each statement takes the client's lock like its own statements do, so it never runs inside another fiber's
+    // transaction on the one connection. SQLite is local: there is no network deadline.
+    const scoped = <A>(f: (c: Connection) => Effect.Effect<A, SqlError>) =>
+      Effect.scoped(Effect.flatMap(client.reserve, f))
+    const connection: Connection = {
+      execute: (sql, params, transformRows) => scoped((c) => c.execute(sql, params, transformRows)),
+      executeRaw: (sql, params) => scoped((c) => c.executeRaw(sql, params)),
+      executeValues: (sql, params) => scoped((c) => c.executeValues(sql, params)),
+      executeUnprepared: (sql, params, transformRows) => scoped((c) => c.executeUnprepared(sql, params, transformRows)),
+      executeStream: (sql, params, transformRows) =>
+        client.reserve.pipe(
+          Effect.map((c) => c.executeStream(sql, params, transformRows)),
+          Stream.unwrapScoped
+        )
+    }
+    return Object.assign(client, {
+      connection,
+      statementDeadline: undefined,
+      poolStatus: (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 })
+    })
   })

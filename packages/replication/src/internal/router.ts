@@ -32,6 +32,7 @@ import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import * as FairGate from "./fairGate.js"
 import * as Selection from "./selection.js"
+import type { StatementKind } from "./statementKind.js"
 import { classify } from "./statementKind.js"
 
 /** Why a statement ran where it ran; carried by spans and metrics. */
@@ -50,7 +51,9 @@ export type Reason =
 export interface NodeHandle {
   readonly name: string
   /** The node's client; `poolStatus` (from the adapters) tells an exhausted pool from a dead server. */
-  readonly client: SqlClient.SqlClient & { readonly poolStatus?: (() => DatabaseAdapter.PoolStatus) | undefined }
+  readonly client:
+    & SqlClient.SqlClient
+    & Partial<Pick<DatabaseAdapter.NodeClient, "poolStatus" | "connection" | "statementDeadline">>
   /** Relative share of ordinary reads under the `weighted` strategy (and the base of every strategy). */
   readonly weight: number
 }
@@ -88,6 +91,18 @@ const routedCounter = Metric.counter("fastorm_routed_statements_total", {
 })
 
 type Run<A> = (connection: Connection) => Effect.Effect<A, SqlError>
+
+// Applications send the same few hundred statement texts over and over: classify each once.
+const kinds = new Map<string, StatementKind>()
+const kindOf = (sql: string): StatementKind => {
+  let kind = kinds.get(sql)
+  if (kind === undefined) {
+    kind = classify(sql)
+    if (kinds.size >= 4096) kinds.clear()
+    kinds.set(sql, kind)
+  }
+  return kind
+}
 
 const timeoutError = (node: string, what: string, d: Duration.Duration) =>
   new SqlError({
@@ -172,18 +187,54 @@ export const make = (
         count(node, reason),
         Effect.withSpan(effect, "fastorm.route", {
           kind: "internal",
+          // A stack trace per statement costs more than the routing itself.
+          captureStackTrace: false,
           attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": options.cluster }
         })
       )
 
     // ---- the primary ----------------------------------------------------------------------------------------
 
-    const acquirePrimary = (client: SqlClient.SqlClient): Effect.Effect<Connection, SqlError, Scope.Scope> =>
-      client.reserve.pipe(
+    // A node client's own deadline counts only if it is no looser than the router's (FastOrm.layer makes them
+    // equal); a client made elsewhere with a longer bound still gets the router's.
+    const selfBounded = new Set(
+      [primary, ...replicas].filter((n) =>
+        n.client.statementDeadline !== undefined &&
+        Duration.lessThanOrEqualTo(
+          n.client.statementDeadline,
+          Duration.sum(config.statementTimeout, Duration.millis(150))
+        )
+      ).map((n) => n.name)
+    )
+
+    // Adapter clients bound the pool wait themselves (pg-pool connectionTimeoutMillis, FastORM's mysql2 acquire).
+    const boundedAcquire = selfBounded.has(primary.name)
+      ? primary.client.reserve
+      : primary.client.reserve.pipe(
         Effect.timeoutFail({
           duration: config.connectTimeout,
           onTimeout: () => timeoutError(primary.name, "Connecting", config.connectTimeout)
-        }),
+        })
+      )
+
+    const primaryFailure = (error: SqlError): Effect.Effect<never, SqlError> => {
+      // Every connection busy is not a dead server: a different error, and nothing to tell the monitor.
+      const pool = primary.client.poolStatus?.()
+      if (isAcquireTimeout(error) && pool !== undefined && pool.open >= pool.max && pool.idle === 0) {
+        return Effect.fail(toSqlError(new PoolExhausted({ node: primary.name, limit: pool.max, cause: error })))
+      }
+      return Effect.zipRight(
+        report(primary.name, error.cause ?? error),
+        Effect.fail(
+          isNodeFault(error)
+            ? toSqlError(new PrimaryUnavailable({ node: primary.name, reason: "no connection", cause: error }))
+            : error
+        )
+      )
+    }
+
+    const acquirePrimary = (_client: SqlClient.SqlClient): Effect.Effect<Connection, SqlError, Scope.Scope> =>
+      boundedAcquire.pipe(
         Effect.catchAll((error) => {
           // Every connection busy is not a dead server: a different error, and nothing to tell the monitor.
           const pool = primary.client.poolStatus?.()
@@ -201,14 +252,19 @@ export const make = (
         })
       )
 
+    /**
+     * Adapter clients carry a deadline inside the driver callback (no fiber); other clients (user-made, test
+     * doubles) get one here. disconnect: a frozen server's cancel runs in the background, not in the caller's time.
+     */
     const statementDeadline = <A>(node: string, effect: Effect.Effect<A, SqlError>) =>
-      // disconnect: a frozen server's cancel runs in the background instead of holding the caller.
-      Effect.disconnect(effect).pipe(
+      selfBounded.has(node) ? effect : Effect.disconnect(effect).pipe(
         Effect.timeoutFail({
           duration: config.statementTimeout,
           onTimeout: () => timeoutError(node, "A statement", config.statementTimeout)
         })
       )
+
+    const capturesTokens = consistency !== undefined && config.consistency === "session"
 
     const recordToken = (connection: Connection) =>
       consistency === undefined || config.consistency !== "session"
@@ -222,7 +278,34 @@ export const make = (
           Effect.uninterruptible
         )
 
+    const primaryStatementFailure = (isWrite: boolean) => (error: SqlError): Effect.Effect<never, SqlError> => {
+      if (isAcquireTimeout(error) || (!isConnectionClass(error) && isAuthentication(error))) {
+        return primaryFailure(error)
+      }
+      if (!isConnectionClass(error)) return Effect.fail(error)
+      return Effect.zipRight(
+        report(primary.name, error.cause ?? error),
+        Effect.fail(toSqlError(
+          isWrite && !wasNotSent(error)
+            ? new WriteOutcomeUnknown({ node: primary.name, cause: error })
+            : new PrimaryUnavailable({ node: primary.name, reason: "connection lost", cause: error })
+        ))
+      )
+    }
+
     const onPrimary = <A>(reason: Reason, isWrite: boolean, run: Run<A>): Effect.Effect<A, SqlError> =>
+      (isWrite && capturesTokens) || primary.client.connection === undefined
+        ? onPrimaryReserved(reason, isWrite, run)
+        // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
+        : traced(
+          primary.name,
+          reason,
+          statementDeadline(primary.name, run(primary.client.connection)).pipe(
+            Effect.catchAll(primaryStatementFailure(isWrite))
+          )
+        )
+
+    const onPrimaryReserved = <A>(reason: Reason, isWrite: boolean, run: Run<A>): Effect.Effect<A, SqlError> =>
       traced(
         primary.name,
         reason,
@@ -344,15 +427,16 @@ export const make = (
       traced(
         replica.name,
         reason,
-        Effect.acquireUseRelease(
-          Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)),
-          () =>
-            statementDeadline(
-              replica.name,
-              Effect.scoped(Effect.flatMap(replica.client.reserve, run))
-            ),
-          () => Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
-        )
+        Effect.suspend(() => {
+          outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
+          const statement = replica.client.connection !== undefined
+            ? run(replica.client.connection)
+            : Effect.scoped(Effect.flatMap(replica.client.reserve, run))
+          return Effect.ensuring(
+            statementDeadline(replica.name, statement),
+            Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
+          )
+        })
       )
 
     const fallback = <A>(run: Run<A>, reason: Reason): Effect.Effect<A, SqlError> => {
@@ -465,14 +549,14 @@ export const make = (
       })
 
     const route = <A>(sql: string, run: Run<A>): Effect.Effect<A, SqlError> => {
-      const kind = classify(sql)
+      const kind = kindOf(sql)
       return kind === "read" ? routeRead(run) : onPrimary(kind === "locking" ? "locking" : "write", true, run)
     }
 
     const routeStream = (sql: string, stream: (connection: Connection) => Stream.Stream<any, SqlError>) =>
       // Rows already delivered cannot be taken back: a stream is never retried, only placed.
       Stream.unwrapScoped(Effect.gen(function*() {
-        const kind = classify(sql)
+        const kind = kindOf(sql)
         const writeOnly = yield* WriteOnly
         if (kind !== "read" || writeOnly || !config.enableReadWriteSplit || config.readPreference === "primary") {
           const connection = yield* acquirePrimary(primary.client)
@@ -513,7 +597,7 @@ export const make = (
     }
 
     function onPrimaryFor<A>(sql: string, run: Run<A>): Effect.Effect<A, SqlError> {
-      const kind = classify(sql)
+      const kind = kindOf(sql)
       return kind === "read" ? onPrimary("primary", false, run) : onPrimary(kind, true, run)
     }
 
