@@ -184,19 +184,35 @@ export const noPhantomValues = (history: History, final: FinalState, keys?: Read
 const completedReads = (history: History) =>
   history.ops.filter((op) => op.kind === "read" && op.status === "ok" && op.observed !== undefined)
 
+/** The session's acknowledged writes per (session, key), ordered by completion: the index of the session checks. */
+const ackedBySessionKey = (history: History) => {
+  const index = new Map<string, Array<Operation>>()
+  for (const w of writes(history)) {
+    if (w.status !== "ok" || w.completedAt === undefined) continue
+    const k = `${w.session}\u0000${w.key}`
+    const list = index.get(k) ?? []
+    list.push(w)
+    index.set(k, list)
+  }
+  for (const list of index.values()) list.sort((a, b) => a.completedAt! - b.completedAt!)
+  return index
+}
+
 /**
  * Session consistency: a read sees every write its own session had acknowledged on that key before the read was
  * invoked.
  */
 export const noStaleReads = (history: History): Verdict => {
   const reads = completedReads(history)
+  const acked = ackedBySessionKey(history)
   const violations: Array<Violation> = []
   for (const read of reads) {
     const seen = new Set(read.observed)
-    const missing = writes(history).filter((w) =>
-      w.session === read.session && w.key === read.key && w.status === "ok" &&
-      w.completedAt !== undefined && w.completedAt <= read.invokedAt && !seen.has(w.value!)
-    )
+    const missing: Array<Operation> = []
+    for (const w of acked.get(`${read.session}\u0000${read.key}`) ?? []) {
+      if (w.completedAt! > read.invokedAt) break
+      if (!seen.has(w.value!)) missing.push(w)
+    }
     if (missing.length > 0) {
       violations.push({
         message: `read ${read.id} (${read.session}) of ${read.key} on ${read.node ?? "?"} missed ${missing.length} ` +
@@ -208,7 +224,11 @@ export const noStaleReads = (history: History): Verdict => {
   return verdict("no stale read in session", reads.length, violations)
 }
 
-/** Monotonic reads: a session's later read of a key (invoked after an earlier one completed) sees all it saw. */
+/**
+ * Monotonic reads: a session's later read of a key (invoked after an earlier one completed) sees all it saw.
+ * Values are never removed, so a later read must see the union of what every earlier completed read saw: one pass
+ * in invocation order, folding in earlier reads as they complete (linear in reads times values per key).
+ */
 export const monotonicReads = (history: History): Verdict => {
   const bySessionKey = new Map<string, Array<Operation>>()
   for (const read of completedReads(history)) {
@@ -220,23 +240,26 @@ export const monotonicReads = (history: History): Verdict => {
   const violations: Array<Violation> = []
   let checked = 0
   for (const reads of bySessionKey.values()) {
-    reads.sort((a, b) => a.invokedAt - b.invokedAt)
-    for (let i = 0; i < reads.length; i++) {
-      const later = reads[i]!
+    const byInvocation = [...reads].sort((a, b) => a.invokedAt - b.invokedAt)
+    const byCompletion = [...reads].sort((a, b) => a.completedAt! - b.completedAt!)
+    // Every value seen so far by a completed read, with the first read that saw it.
+    const union = new Map<string, Operation>()
+    let j = 0
+    for (const later of byInvocation) {
       checked++
+      while (j < byCompletion.length && byCompletion[j]!.completedAt! <= later.invokedAt) {
+        const earlier = byCompletion[j++]!
+        for (const v of earlier.observed!) if (!union.has(v)) union.set(v, earlier)
+      }
       const seen = new Set(later.observed)
-      for (let j = 0; j < i; j++) {
-        const earlier = reads[j]!
-        if (earlier.completedAt === undefined || earlier.completedAt > later.invokedAt) continue
-        const lost = earlier.observed!.filter((v) => !seen.has(v))
-        if (lost.length > 0) {
-          violations.push({
-            message: `read ${later.id} (${later.session}) of ${later.key} on ${later.node ?? "?"} no longer sees ` +
-              `${lost.join(", ")}, seen by read ${earlier.id} on ${earlier.node ?? "?"}`,
-            ops: [earlier, later]
-          })
-          break
-        }
+      const lost = [...union.entries()].filter(([v]) => !seen.has(v))
+      if (lost.length > 0) {
+        const earlier = lost[0]![1]
+        violations.push({
+          message: `read ${later.id} (${later.session}) of ${later.key} on ${later.node ?? "?"} no longer sees ` +
+            `${lost.map(([v]) => v).join(", ")}, seen by read ${earlier.id} on ${earlier.node ?? "?"}`,
+          ops: [earlier, later]
+        })
       }
     }
   }

@@ -1,5 +1,5 @@
 /**
- * Shared pieces of the fault scenarios: the two backends, a FastOrm layer over the cluster (optionally through
+ * Shared pieces of the fault scenarios (free of vitest, so `npm run chaos` can use them too): the two backends, a FastOrm layer over the cluster (optionally through
  * FaultProxies), a key/value workload that records into a History, the final state read from the primary, and the
  * baseline checks (server sessions, proxy connections) every scenario ends with.
  */
@@ -8,7 +8,6 @@ import type { ClusterNodes, FaultProxy, NodeInfo } from "@fastorm/test-support"
 import { History, loadCluster, sessionCount, waitReplicated, waitSessions } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import { expect } from "vitest"
 import { FastOrm, RouterError } from "../../src/index.js"
 import type { ReadWriteConfig } from "../../src/index.js"
 
@@ -270,12 +269,3 @@ export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, 
       yield* Effect.sleep("50 millis")
     }
   })
-
-/** Asserts every verdict is clean, printing the report either way. */
-export const expectClean = (label: string, verdicts: ReadonlyArray<History.Verdict>, history: History.History) => {
-  const text = History.report(verdicts)
-  const summary = History.summarize(history)
-  console.log(`[${label}] ${JSON.stringify(summary)}\n${text}`)
-  expect(verdicts.filter((v) => !v.valid).map((v) => v.check), text).toEqual([])
-  return summary
-}

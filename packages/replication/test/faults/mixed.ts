@@ -11,8 +11,8 @@ import { History } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as SessionToken from "../../src/SessionToken.js"
-import type { Backend } from "./support.js"
-import { CONNECT_TIMEOUT_MS, readKv, STATEMENT_TIMEOUT_MS, writeKv } from "./support.js"
+import type { Backend } from "./kv.js"
+import { CONNECT_TIMEOUT_MS, readKv, STATEMENT_TIMEOUT_MS, writeKv } from "./kv.js"
 
 /**
  * The documented bound of a read with the scenarios' settings: the first replica's statement deadline, the retry on
@@ -39,6 +39,11 @@ export interface MixedOptions {
   readonly thinkMs?: number | undefined
   readonly readDeadlineMs?: number | undefined
   readonly writeDeadlineMs?: number | undefined
+  /**
+   * A writer moves on to a fresh key after this many writes (keys `<prefix>-w<s>-g<n>`), so that a long run's reads
+   * and checks stay small; default never (key `<prefix>-w<s>`).
+   */
+  readonly rotateEvery?: number | undefined
 }
 
 /** The keys a mixed load of that prefix writes. */
@@ -60,11 +65,15 @@ export const mixedLoad = (b: Backend, options: MixedOptions) => {
       duration: Duration.millis(deadline * 3),
       onTimeout: () => ({ _tag: "ClientSafetyTimeout" as const })
     })
+  const generation = Array.from({ length: options.writers }, () => 0)
+  const keyOf = (s: number) =>
+    options.rotateEvery === undefined ? `${prefix}-w${s}` : `${prefix}-w${s}-g${generation[s]}`
   const writer = (s: number) =>
     Effect.gen(function*() {
       const session = `${prefix}-w${s}`
-      const key = session
       for (let i = 0; !stop.stopped; i++) {
+        if (options.rotateEvery !== undefined && i > 0 && i % (2 * options.rotateEvery) === 0) generation[s]!++
+        const key = keyOf(s)
         if (i % 2 === 0) {
           const value = `${session}-${i}`
           yield* History.record(
@@ -86,7 +95,7 @@ export const mixedLoad = (b: Backend, options: MixedOptions) => {
   const reader = (r: number) =>
     Effect.gen(function*() {
       for (let i = 0; !stop.stopped; i++) {
-        const key = `${prefix}-w${(i + r) % Math.max(1, options.writers)}`
+        const key = keyOf((i + r) % Math.max(1, options.writers))
         yield* History.record(
           history,
           { session: `${prefix}-r${r}-${i}`, kind: "read", key, deadlineMs: readDeadline },

@@ -16,8 +16,8 @@ import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import type { HealthConfig } from "../../src/FastOrm.js"
 import { ConnectionRouter } from "../../src/index.js"
-import type { Backend, OrmOptions } from "./support.js"
-import { CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from "./support.js"
+import type { Backend, OrmOptions } from "./kv.js"
+import { CONNECT_TIMEOUT_MS, STATEMENT_TIMEOUT_MS } from "./kv.js"
 
 /** One probe run by the monitor: when it started and ended (performance.now()), and how it went. */
 export interface ProbeEvent {
