@@ -182,12 +182,43 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   const base = (mode: "read" | "write"): QueryState => Q.emptyState(info, mode)
   const modeOf = (o: ReadOptions | undefined): "read" | "write" => o?.forceWrite === true ? "write" : "read"
 
-  const byId = (id: unknown, mode: "read" | "write") =>
-    Effect.flatMap(Effect.zipRight(setup, encodeId(id)), (encoded) =>
-      engine.runFirst({
-        ...base(mode),
-        conditions: [{ _tag: "Compare", connector: "AND", column: idColumn, operator: "=", value: encoded }]
-      }, `${table}.find`))
+  // The hot path of every ORM: a point read by id. Its SQL is compiled once per dialect (the compiled-statement
+  // cache), the id is encoded and the row decoded synchronously; the generic query path would rebuild and
+  // recompile the fragments and run the schemas as Effects on every call.
+  const encodeIdSync = idField !== undefined
+    ? Schema.encodeUnknownEither(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
+    : undefined
+  const decodeOne = Schema.decodeUnknownEither(model as unknown as Schema.Schema<any, any, never>)
+  const findSql = new Map<engine.Dialect, string>()
+  const findSqlFor = (sql: SqlClient.SqlClient): string => {
+    const dialect = engine.dialectOf(sql)
+    let text = findSql.get(dialect)
+    if (text === undefined) {
+      text = sql`SELECT * FROM ${sql(table)} WHERE ${sql(idColumn)} = ${0} LIMIT 1`.compile()[0]
+      findSql.set(dialect, text)
+    }
+    return text
+  }
+  const byIdFast = (
+    id: unknown,
+    mode: "read" | "write"
+  ): Effect.Effect<Option.Option<S["Type"]>, ReadError, ReadConnection | WriteConnection> => {
+    if (info.setupError !== undefined) return Effect.fail(info.setupError)
+    const encoded = encodeIdSync === undefined ? Either.right({ [idColumn]: id }) : encodeIdSync({ [idColumn]: id })
+    if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
+    const value = validation.checkValue(idColumn, (encoded.right as Row)[idColumn])
+    if (Either.isLeft(value)) return Effect.fail(value.left)
+    return engine.withClient(mode, `${table}.find`, (sql) =>
+      Effect.flatMap(
+        sql.unsafe(findSqlFor(sql), [engine.bindValue(engine.dialectOf(sql), value.right)]),
+        (rows): Effect.Effect<Option.Option<S["Type"]>, ParseError> => {
+          if (rows.length === 0) return Effect.succeedNone
+          const row = decodeOne(rows[0])
+          return Either.isLeft(row) ? Effect.fail(row.left) : Effect.succeed(Option.some(row.right as S["Type"]))
+        }
+      ))
+  }
+  const byId = (id: unknown, mode: "read" | "write") => byIdFast(id, mode)
 
   const notFound = (id: unknown) => new ModelNotFound({ model: info.modelName, table, id })
   const firstOr = (rows: ReadonlyArray<unknown>, id: unknown): Effect.Effect<S["Type"], ParseError | ModelNotFound> =>
