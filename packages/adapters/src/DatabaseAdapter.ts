@@ -48,7 +48,7 @@ export interface NodeClient extends SqlClient.SqlClient {
    * (no scope per statement). Routers use it on their hot path.
    */
   readonly connection: Connection
-  /** The client-side deadline every statement of this client carries, if it has one (PostgreSQL, MySQL). */
+  /** The client-side deadline every statement carries (PostgreSQL, MySQL); zero for SQLite, which never waits on a network. */
   readonly statementDeadline: Duration.Duration | undefined
 }
 

@@ -68,7 +68,9 @@ export const make = (
     }
     return Object.assign(client, {
       connection,
-      statementDeadline: undefined,
+      // In-process and synchronous: there is no network to wait on, and a running statement cannot be interrupted
+      // anyway (better-sqlite3 holds the event loop). A router's timer around it would only cost fibers.
+      statementDeadline: Duration.zero,
       poolStatus: (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 })
     })
   })
