@@ -348,10 +348,10 @@ describe("FastOrmTest: the primary", () => {
       yield* Items.find(1, { forceWrite: true })
       yield* Items.where("status", "active").forceWrite().get()
       yield* Database.forceWrite(readLabel)
-      // Forced repository reads use WriteConnection (reason "primary"); a forced ReadConnection read says why.
+      // Forced repository reads use WriteConnection with WriteOnly set: the router says why, as for ReadConnection.
       expect(routed(yield* FastOrmTest.statements)).toEqual([
-        "primary:primary:ok",
-        "primary:primary:ok",
+        "primary:forceWrite:ok",
+        "primary:forceWrite:ok",
         "primary:forceWrite:ok"
       ])
     }).pipe(Effect.provide(cluster())))

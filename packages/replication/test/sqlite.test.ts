@@ -112,9 +112,9 @@ describe("FastOrm.layer on SQLite", () => {
       const read = yield* ReadConnection
       yield* Database.forceWrite(read`SELECT count(*) AS n FROM users`)
       yield* Database.transaction(read`SELECT count(*) AS n FROM users`)
-      // Statements of a transaction run on its own connection without being routed: only the forced read counts.
+      // A transaction's statements (BEGIN, the read, COMMIT) run on its own connection and are counted as such.
       const s = yield* stats
-      expect(s.byNodeAndReason).toEqual({ "primary|forceWrite": 1 })
+      expect(s.byNodeAndReason).toEqual({ "primary|forceWrite": 1, "primary|transaction": 3 })
     })))
 
   it.scopedLive("session tokens are no-ops: no token after a write, and the next read never waits", () =>

@@ -333,7 +333,9 @@ export const make = (
     /** A reserved primary connection for transactions: COMMIT records the session token on it. */
     const transactionConnection = (client: SqlClient.SqlClient): Effect.Effect<Connection, SqlError, Scope.Scope> =>
       Effect.map(acquirePrimary(client), (connection): Connection => {
-        const bounded = <A>(effect: Effect.Effect<A, SqlError>) => statementDeadline(primary.name, effect)
+        // Counted (reason "transaction") so the stats show the primary's whole load; no span: the transaction has one.
+        const bounded = <A>(effect: Effect.Effect<A, SqlError>) =>
+          Effect.zipRight(count(primary.name, "transaction"), statementDeadline(primary.name, effect))
         return {
           execute: (sql, params, transformRows) => bounded(connection.execute(sql, params, transformRows)),
           executeRaw: (sql, params) => bounded(connection.executeRaw(sql, params)),
@@ -598,7 +600,11 @@ export const make = (
 
     function onPrimaryFor<A>(sql: string, run: Run<A>): Effect.Effect<A, SqlError> {
       const kind = kindOf(sql)
-      return kind === "read" ? onPrimary("primary", false, run) : onPrimary(kind, true, run)
+      // A read on the write client is a forced read when WriteOnly says so (repositories' forceWrite), else a plain
+      // primary read: the stats then tell the two apart.
+      return kind === "read"
+        ? Effect.flatMap(WriteOnly, (forced) => onPrimary(forced ? "forceWrite" : "primary", false, run))
+        : onPrimary(kind, true, run)
     }
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [["fastorm.cluster", options.cluster]]
