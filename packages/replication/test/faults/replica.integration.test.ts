@@ -118,15 +118,16 @@ for (const b of backends) {
           const blackholes = TOGGLES / 2
           console.log(
             `[flapping ${b.name}] ${TOGGLES} toggles in ${figures.windowMs} ms: ${figures.changes.length} status ` +
-              `changes (${figures.changes.join(" ")}), bound ${2 * TOGGLES}; new proxy connections ` +
+              `changes (${figures.changes.join(" ")}), bound ${5 * blackholes}; new proxy connections ` +
               `${figures.accepted}, bound pool max ${POOL_MAX} + probes ${figures.probes} = ${
                 POOL_MAX + figures.probes
               }; ops ${summary.total}, failed reads ${c.readsFailed}, p99 ${summary.p99Ms} ms; HEALTHY again ` +
               `${figures.backMs} ms after the last toggle`
           )
-          // At most two status changes per change of the network (a blackhole period seen costs H>D>U then U>H, the
-          // fewest that follow the fault): no oscillation beyond the fault's own.
-          expect(figures.changes.length).toBeLessThanOrEqual(2 * TOGGLES)
+          // At most five status changes per blackhole period: the outage itself (H>D suspicion, D>U confirmed, U>H
+          // recovered) and one suspicion in the pass period that follows (a connection that broke in the blackhole
+          // times out there: H>D, and the next probe clears it: D>H). One change per probe would be ~50 here.
+          expect(figures.changes.length).toBeLessThanOrEqual(5 * blackholes)
           // The fault is seen at all: most blackhole periods take the replica down and back.
           expect(figures.changes.length).toBeGreaterThanOrEqual(blackholes)
           // No reconnect storm: new connections in the (10 s) window within the pool's max plus the probes' own.
