@@ -27,7 +27,7 @@ max_wal_size = 256MB
 wal_keep_size = 64MB
 wal_receiver_timeout = 10s
 wal_sender_timeout = 10s
-wal_retrieve_retry_interval = 500ms
+wal_retrieve_retry_interval = 200ms
 password_encryption = 'scram-sha-256'
 log_line_prefix = '%m [%p] %q%u@%d '
 `

@@ -69,8 +69,13 @@ export const health = {
   backoffCap: "400 millis"
 } as const
 
-/** The bound within which a restarted replica is HEALTHY again: the next re-probe, then the recovery probes. */
-export const recoveryBoundMs = 400 + health.recoveryThreshold * 100 + 500
+/**
+ * The bound within which a restarted replica serves again: the next re-probe (backoffCap), then the recovery probes
+ * (recoveryThreshold × interval, each up to the probe timeout), plus the replica's own restart of replication: its
+ * WAL receiver reconnects after wal_retrieve_retry_interval (200 ms in the test cluster), and until a probe sees it
+ * streaming again the replica is "not replicating" (stale) and rightly gets no reads: one more interval and timeout.
+ */
+export const recoveryBoundMs = 400 + (health.recoveryThreshold + 1) * 100 + 2 * 500 + 200
 
 /** A replica given to the layer (defaults: the cluster's replicas under their own names). */
 export interface ReplicaSpec {
