@@ -350,9 +350,21 @@ export const make = (
 
     // ---- replicas -------------------------------------------------------------------------------------------
 
-    const lagOk = (h: Health.NodeHealth) =>
+    const positionKind = consistency === undefined ? undefined : options.compiler.dialect === "pg" ? "lsn" : "gtid"
+
+    /**
+     * PostgreSQL's lag is `now() - pg_last_xact_replay_timestamp()` while receive and replay differ, which on an idle
+     * primary is the age of its last transaction, not a lag. A replica whose replay position already covers the
+     * primary's (both from the monitor's probes) is caught up whatever that clock says.
+     */
+    const caughtUp = (h: Health.NodeHealth, primaryPosition: string | undefined) =>
+      positionKind !== undefined && primaryPosition !== undefined &&
+      SessionToken.covers(h.position, { kind: positionKind, value: primaryPosition })
+
+    const lagOk = (h: Health.NodeHealth, primaryPosition?: string | undefined) =>
       h.replicating !== false &&
-      (h.lagSeconds === undefined || h.lagSeconds * 1000 <= Duration.toMillis(config.maxReplicationLag))
+      (h.lagSeconds === undefined || h.lagSeconds * 1000 <= Duration.toMillis(config.maxReplicationLag) ||
+        caughtUp(h, primaryPosition))
 
     /**
      * A replica whose only fault is that it does not replicate: it answers, and has every change it replayed before
@@ -385,6 +397,7 @@ export const make = (
       stale = false
     ): Array<Selection.Candidate> => {
       const out: Array<Selection.Candidate> = []
+      const primaryPosition = snapshot.find((s) => s.name === primary.name)?.position
       for (let index = 0; index < replicas.length; index++) {
         const replica = replicas[index]!
         const h = snapshot.find((s) => s.name === replica.name)
@@ -400,7 +413,7 @@ export const make = (
           : h.status === "DEGRADED"
           ? config.degradedWeight
           : 0
-        if (factor === 0 || !lagOk(h)) continue
+        if (factor === 0 || !lagOk(h, primaryPosition)) continue
         out.push(candidateOf(index, replica, h, factor))
       }
       return out.filter((c) => c.weight > 0)
