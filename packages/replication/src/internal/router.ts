@@ -234,23 +234,7 @@ export const make = (
     }
 
     const acquirePrimary = (_client: SqlClient.SqlClient): Effect.Effect<Connection, SqlError, Scope.Scope> =>
-      boundedAcquire.pipe(
-        Effect.catchAll((error) => {
-          // Every connection busy is not a dead server: a different error, and nothing to tell the monitor.
-          const pool = primary.client.poolStatus?.()
-          if (isAcquireTimeout(error) && pool !== undefined && pool.open >= pool.max && pool.idle === 0) {
-            return Effect.fail(toSqlError(new PoolExhausted({ node: primary.name, limit: pool.max, cause: error })))
-          }
-          return Effect.zipRight(
-            report(primary.name, error.cause ?? error),
-            Effect.fail(
-              isNodeFault(error)
-                ? toSqlError(new PrimaryUnavailable({ node: primary.name, reason: "no connection", cause: error }))
-                : error
-            )
-          )
-        })
-      )
+      Effect.catchAll(boundedAcquire, primaryFailure)
 
     /**
      * Adapter clients carry a deadline inside the driver callback (no fiber); other clients (user-made, test
