@@ -296,20 +296,8 @@ export const make = (
         Effect.scoped(
           Effect.flatMap(acquirePrimary(primary.client), (connection) =>
             statementDeadline(primary.name, run(connection)).pipe(
-              Effect.catchAll((error) => {
-                if (!isConnectionClass(error)) return Effect.fail(error)
-                return Effect.zipRight(
-                  report(primary.name, error.cause ?? error),
-                  Effect.fail(toSqlError(
-                    isWrite && !wasNotSent(error)
-                      ? new WriteOutcomeUnknown({ node: primary.name, cause: error })
-                      : new PrimaryUnavailable({ node: primary.name, reason: "connection lost", cause: error })
-                  ))
-                )
-              }),
-              Effect.tap(() =>
-                isWrite ? recordToken(connection) : Effect.void
-              )
+              Effect.catchAll(primaryStatementFailure(isWrite)),
+              Effect.tap(() => isWrite ? recordToken(connection) : Effect.void)
             ))
         )
       )
@@ -321,7 +309,8 @@ export const make = (
         const bounded = <A>(effect: Effect.Effect<A, SqlError>) =>
           Effect.zipRight(count(primary.name, "transaction"), statementDeadline(primary.name, effect))
         return {
-          execute: (sql, params, transformRows) => bounded(connection.execute(sql, params, transformRows)),
+          execute: (sql, params, transformRows) =>
+            bounded(connection.execute(sql, params, transformRows)),
           executeRaw: (sql, params) => bounded(connection.executeRaw(sql, params)),
           executeValues: (sql, params) => bounded(connection.executeValues(sql, params)),
           executeStream: (sql, params, transformRows) => connection.executeStream(sql, params, transformRows),
