@@ -17,7 +17,10 @@ import type { Db } from "./targets.js"
 import type { WorkerResult } from "./worker.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
-const benchDir = join(here, "..")
+// `npm run bench` runs the compiled JavaScript (bench/build/src), as applications run FastORM: under tsx every
+// function FastORM creates per statement would also pay for the transpiler's helpers, which the peers do not.
+const compiled = here.endsWith(join("build", "src"))
+const benchDir = compiled ? join(here, "..", "..") : join(here, "..")
 const resultsDir = join(benchDir, "results")
 const profilesDir = join(benchDir, "profiles")
 const profile = process.env["BENCH_PROFILE"] === "1"
@@ -36,7 +39,10 @@ const runWorker = (db: Db, clusterFile: string, out: string): Promise<void> =>
       env["BENCH_TARGETS"] ??= "fastorm"
       env["BENCH_FAILOVER"] ??= "0"
     }
-    const child = spawn(process.execPath, [...flags, "--import", "tsx", join(here, "worker.ts"), db], {
+    const entry = compiled
+      ? ["--conditions=fastorm-compiled", join(here, "worker.js")]
+      : ["--import", "tsx", join(here, "worker.ts")]
+    const child = spawn(process.execPath, [...flags, ...entry, db], {
       env,
       stdio: ["ignore", "inherit", "inherit"]
     })

@@ -4,6 +4,7 @@
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
+import type { CompiledStatement } from "@fastorm/core"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
@@ -40,8 +41,8 @@ export interface PoolStatus {
   readonly max: number
 }
 
-/** A client for one node, with its pool's status. */
-export interface NodeClient extends SqlClient.SqlClient {
+/** A client for one node, with its pool's status; it runs compiled statements directly (`CompiledStatement`). */
+export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runner {
   readonly poolStatus: () => PoolStatus
   /**
    * The pooled connection: each statement borrows a connection and gives it back, inside the driver's callbacks

@@ -30,6 +30,11 @@ export interface PostgresOptimalConfig {
   readonly applicationName: string
   /** TCP keep-alive, so a half-open connection to a vanished host is noticed. */
   readonly keepAlive: boolean
+  /**
+   * Run compiled statements (repositories' hot reads) as named prepared statements, parsed once per connection.
+   * Turn off behind a pooler that does not keep them across transactions (PgBouncer before 1.21 in transaction mode).
+   */
+  readonly preparedStatements: boolean
 }
 
 /** Settings applied to every MySQL / MariaDB connection. */
@@ -96,7 +101,8 @@ export const postgres: PostgresOptimalConfig = {
   idleInTransactionTimeout: Duration.seconds(60),
   jit: false,
   applicationName: "fastorm",
-  keepAlive: true
+  keepAlive: true,
+  preparedStatements: true
 }
 
 /** The MySQL / MariaDB defaults. */

@@ -11,6 +11,7 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as CompiledStatement from "./CompiledStatement.js"
 import type { ReadConnection } from "./Connections.js"
 import { DialectFeatures, WriteConnection } from "./Connections.js"
 import { onOneConnection } from "./Database.js"
@@ -189,15 +190,17 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     ? Schema.encodeUnknownEither(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
     : undefined
   const decodeOne = Schema.decodeUnknownEither(model as unknown as Schema.Schema<any, any, never>)
-  const findSql = new Map<engine.Dialect, string>()
-  const findSqlFor = (sql: SqlClient.SqlClient): string => {
+  const findSql = new Map<engine.Dialect, CompiledStatement.CompiledStatement>()
+  const findSqlFor = (sql: SqlClient.SqlClient): CompiledStatement.CompiledStatement => {
     const dialect = engine.dialectOf(sql)
-    let text = findSql.get(dialect)
-    if (text === undefined) {
-      text = sql`SELECT * FROM ${sql(table)} WHERE ${sql(idColumn)} = ${0} LIMIT 1`.compile()[0]
-      findSql.set(dialect, text)
+    let compiled = findSql.get(dialect)
+    if (compiled === undefined) {
+      compiled = CompiledStatement.make(
+        sql`SELECT * FROM ${sql(table)} WHERE ${sql(idColumn)} = ${0} LIMIT 1`.compile()[0]
+      )
+      findSql.set(dialect, compiled)
     }
-    return text
+    return compiled
   }
   const byIdFast = (
     id: unknown,
@@ -210,7 +213,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     if (Either.isLeft(value)) return Effect.fail(value.left)
     return engine.withClient(mode, `${table}.find`, (sql) =>
       Effect.flatMap(
-        sql.unsafe(findSqlFor(sql), [engine.bindValue(engine.dialectOf(sql), value.right)]),
+        CompiledStatement.run(sql, findSqlFor(sql), [engine.bindValue(engine.dialectOf(sql), value.right)]),
         (rows): Effect.Effect<Option.Option<S["Type"]>, ParseError> => {
           if (rows.length === 0) return Effect.succeedNone
           const row = decodeOne(rows[0])

@@ -4,6 +4,9 @@ export * from "./Connections.js"
 /** Connection services as a namespace. */
 export * as Connections from "./Connections.js"
 
+/** Statements compiled once and run directly, as prepared statements where the driver has them. */
+export * as CompiledStatement from "./CompiledStatement.js"
+
 /** `Database.transaction`, `Database.forceWrite`. */
 export * as Database from "./Database.js"
 

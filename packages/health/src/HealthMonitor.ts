@@ -241,6 +241,15 @@ export const make = (
         } satisfies NodeRuntime
       }))
     const byName = new Map(runtimes.map((rt) => [rt.config.name, rt]))
+    // The router reads the snapshot on every statement: one immutable array, replaced when a state changes, costs a
+    // single read instead of an Effect per node and a new array per statement.
+    const indexOf = new Map(runtimes.map((rt, i) => [rt, i]))
+    let published: ReadonlyArray<NodeHealth> = runtimes.map((rt) => HealthState.initial(rt.config.name, rt.config.role))
+    const publish = (rt: NodeRuntime, health: NodeHealth) => {
+      const next = published.slice()
+      next[indexOf.get(rt)!] = health
+      published = next
+    }
     const lookup = (node: string) => {
       const rt = byName.get(node)
       return rt === undefined ? Effect.fail(new UnknownNode({ node })) : Effect.succeed(rt)
@@ -252,6 +261,7 @@ export const make = (
         const before = yield* Ref.get(rt.state)
         const after = HealthState.step(before, observation, thresholds)
         yield* Ref.set(rt.state, after)
+        publish(rt, after)
         yield* Metrics.record(rt.metrics, after)
         if (before.status !== after.status || before.roleMismatch !== after.roleMismatch) {
           const change: StatusChange = {
@@ -335,7 +345,7 @@ export const make = (
     // The loops live as long as the monitor's scope; interrupting them closes each probe's connection.
     yield* Effect.forEach(runtimes, (rt) => Effect.forkScoped(loop(rt)), { discard: true })
 
-    const snapshot = Effect.forEach(runtimes, (rt) => Ref.get(rt.state))
+    const snapshot = Effect.sync(() => published)
 
     const reportFailure = (node: string, error: unknown) =>
       Effect.gen(function*() {

@@ -11,6 +11,7 @@ import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import * as Client from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -300,20 +301,27 @@ export const make = (
       readonly _allConnections?: { readonly length: number }
       readonly _freeConnections?: { readonly length: number }
     }
+    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
+      ...Object.entries(options.spanAttributes ?? {}),
+      ["db.system.name", "mysql"],
+      ["server.address", endpoint.host],
+      ["server.port", endpoint.port],
+      ["fastorm.node", options.alias],
+      ...(endpoint.database !== undefined ? [["db.namespace", endpoint.database] as const] : [])
+    ]
     const client = yield* Client.make({
       acquirer: Effect.succeed(pooled),
       transactionAcquirer,
       compiler,
-      spanAttributes: [
-        ...Object.entries(options.spanAttributes ?? {}),
-        ["db.system.name", "mysql"],
-        ["server.address", endpoint.host],
-        ["server.port", endpoint.port],
-        ["fastorm.node", options.alias],
-        ...(endpoint.database !== undefined ? [["db.namespace", endpoint.database] as const] : [])
-      ]
+      spanAttributes
     })
     return Object.assign(client, {
+      // mysql2's execute already prepares each text once per connection (its own statement cache).
+      [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
+        pooled,
+        (statement, params) => client.unsafe(statement.sql, params),
+        spanAttributes
+      ),
       connection: pooled,
       statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({

@@ -10,8 +10,8 @@
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Client from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -215,10 +215,30 @@ export const make = (
       rowMode: "array"
     } as Pg.QueryArrayConfig)
 
+    // A prepared plan is tied to the row type it was prepared for: after an ALTER TABLE the server refuses it
+    // ("cached plan must not change result type", 0A000). A new name prepares it afresh on every connection.
+    const generations = new Map<string, number>()
+    const preparedQuery = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) => {
+      const generation = generations.get(statement.name)
+      return {
+        name: generation === undefined ? statement.name : `${statement.name}_${generation}`,
+        text: statement.sql,
+        values: params as Array<any>
+      }
+    }
+    const isStalePlan = (error: SqlError) => (error.cause as { code?: unknown } | undefined)?.code === "0A000"
+
     const makeConnection = (
       run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
       stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>
-    ): Connection => ({
+    ): CompiledStatement.PreparedConnection => ({
+      executePrepared: config.preparedStatements
+        ? (statement, params) =>
+          Effect.catchIf(run(preparedQuery(statement, params), rowsOf), isStalePlan, () => {
+            generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
+            return run(preparedQuery(statement, params), rowsOf)
+          })
+        : (statement, params) => run(textQuery(statement.sql, params), rowsOf),
       execute: (sql, params, transformRows) =>
         run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
       executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
@@ -302,20 +322,26 @@ export const make = (
       pooled,
       (sql, params) => Stream.unwrapScoped(Effect.flatMap(reserveClient, (held) => streamOn(held.client, sql, params)))
     )
+    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
+      ...Object.entries(options.spanAttributes ?? {}),
+      ["db.system.name", "postgresql"],
+      ["db.namespace", endpoint.database ?? endpoint.username ?? "postgres"],
+      ["server.address", endpoint.host],
+      ["server.port", endpoint.port],
+      ["fastorm.node", options.alias]
+    ]
     const client = yield* Client.make({
       acquirer: Effect.succeed(connection),
       transactionAcquirer: reserve,
       compiler: PgClient.makeCompiler(),
-      spanAttributes: [
-        ...Object.entries(options.spanAttributes ?? {}),
-        ["db.system.name", "postgresql"],
-        ["db.namespace", endpoint.database ?? endpoint.username ?? "postgres"],
-        ["server.address", endpoint.host],
-        ["server.port", endpoint.port],
-        ["fastorm.node", options.alias]
-      ]
+      spanAttributes
     })
     return Object.assign(client, {
+      [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
+        connection,
+        (statement, params) => client.unsafe(statement.sql, params),
+        spanAttributes
+      ),
       connection,
       statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({

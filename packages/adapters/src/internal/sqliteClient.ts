@@ -8,6 +8,7 @@ import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import { CompiledStatement } from "@fastorm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -67,6 +68,11 @@ export const make = (
         )
     }
     return Object.assign(client, {
+      [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
+        connection,
+        (statement, params) => client.unsafe(statement.sql, params),
+        [...Object.entries(options.spanAttributes ?? {}), ["db.system.name", "sqlite"], ["fastorm.node", options.alias]]
+      ),
       connection,
       // In-process and synchronous: there is no network to wait on, and a running statement cannot be interrupted
       // anyway (better-sqlite3 holds the event loop). A router's timer around it would only cost fibers.

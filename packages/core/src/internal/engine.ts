@@ -65,15 +65,24 @@ export interface QueryState {
 /** @internal */
 export type Dialect = Statement.Dialect
 
+// A client's dialect never changes; asking it builds five closures, on every statement of the hot path.
+const dialects = new WeakMap<SqlClient.SqlClient, Dialect>()
+
 /** @internal */
-export const dialectOf = (sql: SqlClient.SqlClient): Dialect =>
-  sql.onDialect({
-    sqlite: () => "sqlite" as const,
-    pg: () => "pg" as const,
-    mysql: () => "mysql" as const,
-    mssql: () => "mssql" as const,
-    clickhouse: () => "clickhouse" as const
-  })
+export const dialectOf = (sql: SqlClient.SqlClient): Dialect => {
+  let dialect = dialects.get(sql)
+  if (dialect === undefined) {
+    dialect = sql.onDialect({
+      sqlite: () => "sqlite" as const,
+      pg: () => "pg" as const,
+      mysql: () => "mysql" as const,
+      mssql: () => "mssql" as const,
+      clickhouse: () => "clickhouse" as const
+    })
+    dialects.set(sql, dialect)
+  }
+  return dialect
+}
 
 /** @internal */
 export const supportsReturning = (features: DialectFeaturesShape, dialect: Dialect): boolean =>

@@ -8,13 +8,14 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type { DatabaseAdapter } from "@fastorm/adapters"
-import { WriteOnly } from "@fastorm/core"
+import { CompiledStatement, WriteOnly } from "@fastorm/core"
 import { ErrorClassification, HealthMonitor } from "@fastorm/health"
 import type { NodeHealth as Health } from "@fastorm/health"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -85,7 +86,7 @@ export interface Router {
   readonly resetStats: Effect.Effect<void>
 }
 
-const routedCounter = Metric.counter("fastorm_routed_statements_total", {
+const routedCounterKey = MetricKey.counter("fastorm_routed_statements_total", {
   description: "Statements routed by FastORM, by node and reason",
   incremental: true
 })
@@ -168,7 +169,10 @@ export const make = (
       counts.set(key, (counts.get(key) ?? 0) + 1)
       let counter = counters.get(key)
       if (counter === undefined) {
-        counter = routedCounter.pipe(Metric.tagged("node", node), Metric.tagged("reason", reason))
+        // Tags in the key, not added per call: Metric.tagged builds a new key (hashed, looked up) on every increment.
+        counter = Metric.fromMetricKey(
+          routedCounterKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("reason", reason))
+        )
         counters.set(key, counter)
       }
       return Metric.increment(counter)
@@ -185,12 +189,17 @@ export const make = (
     const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
       Effect.zipRight(
         count(node, reason),
-        Effect.withSpan(effect, "fastorm.route", {
-          kind: "internal",
-          // A stack trace per statement costs more than the routing itself.
-          captureStackTrace: false,
-          attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": options.cluster }
-        })
+        // A span nobody listens to is not worth its cost on every statement (CompiledStatement.isTracing).
+        Effect.withFiberRuntime<A, E>((fiber) =>
+          CompiledStatement.isTracing(fiber)
+            ? Effect.withSpan(effect, "fastorm.route", {
+              kind: "internal",
+              // A stack trace per statement costs more than the routing itself.
+              captureStackTrace: false,
+              attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": options.cluster }
+            })
+            : effect
+        )
       )
 
     // ---- the primary ----------------------------------------------------------------------------------------
@@ -606,6 +615,32 @@ export const make = (
       compiler: options.compiler,
       spanAttributes
     })
+
+    /**
+     * Compiled statements (repositories' hot reads) skip @effect/sql's Statement, scope and span: routed like any
+     * statement, run as prepared statements on the node's pooled connection, traced only when a tracer listens.
+     */
+    const directRunner = (
+      client: SqlClient.SqlClient,
+      placeFree: (sql: string, run: Run<ReadonlyArray<any>>) => Effect.Effect<ReadonlyArray<any>, SqlError>
+    ): CompiledStatement.Run =>
+    (statement, params) =>
+      Effect.withFiberRuntime((fiber) => {
+        const where = CompiledStatement.placement(fiber)
+        if (where._tag === "Statement") return client.unsafe(statement.sql, params)
+        const effect = where._tag === "Transaction"
+          ? CompiledStatement.executeOn(where.connection, statement, params)
+          : placeFree(statement.sql, (c) => CompiledStatement.executeOn(c, statement, params))
+        return CompiledStatement.isTracing(fiber)
+          ? Effect.withSpan(effect, "sql.execute", {
+            kind: "client",
+            captureStackTrace: false,
+            attributes: CompiledStatement.spanAttributes(statement, spanAttributes)
+          })
+          : effect
+      })
+    Object.assign(read, { [CompiledStatement.RunnerTypeId]: directRunner(read, route) })
+    Object.assign(write, { [CompiledStatement.RunnerTypeId]: directRunner(write, onPrimaryFor) })
 
     const stats = Effect.sync((): RouteStats => {
       const byNode: Record<string, number> = {}

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:micro`: client CPU per point read of each FastORM layer over an in-process fake driver (answers on
+ * the next turn of the event loop), no server. It isolates what FastORM itself costs per statement, so a change to
+ * the router or the repository can be measured in seconds; the database benchmark (`npm run bench`) stays the
+ * reference. Rounds are interleaved and the medians printed with their ratio to the raw @effect/sql client.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import { SqlCompiler } from "@fastorm/adapters"
+import type { WriteConnection } from "@fastorm/core"
+import { Model, ReadConnection, Repository, Schema } from "@fastorm/core"
+import { HealthMonitor, HealthState } from "@fastorm/health"
+import type { NodeHealth } from "@fastorm/health"
+import { ConnectionRouter } from "@fastorm/replication"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
+
+class User extends Model.Class<User>("User")({
+  id: Model.Generated(Schema.Int),
+  name: Schema.String,
+  email: Schema.String,
+  status: Schema.String,
+  score: Schema.Int
+}) {}
+const UserRepo = Repository.make(User, { table: "bench_users", idColumn: "id" })
+
+const row = (id: number) => ({ id, name: `user ${id}`, email: `u${id}@example.com`, status: "active", score: 7 })
+
+/** A driver that answers every statement with one row on the next macrotask, like a socket callback. */
+const fakeConnection: Connection = {
+  execute: (_sql, params) =>
+    Effect.async<ReadonlyArray<any>, SqlError>((resume) => {
+      setImmediate(() => resume(Effect.succeed([row(Number(params[0]))])))
+    }),
+  executeRaw: (_sql, params) => Effect.succeed([row(Number(params[0]))]),
+  executeValues: () => Effect.succeed([]),
+  executeUnprepared: (_sql, params) => Effect.succeed([row(Number(params[0]))]),
+  executeStream: () => Stream.empty
+}
+
+const nodeClient = Effect.gen(function*() {
+  const client = yield* SqlClient.make({
+    acquirer: Effect.succeed(fakeConnection),
+    compiler: SqlCompiler.make("postgresql"),
+    spanAttributes: [["db.system.name", "postgresql"]]
+  })
+  return Object.assign(client, {
+    connection: fakeConnection,
+    statementDeadline: Duration.seconds(30),
+    poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 16 })
+  })
+})
+
+const healthy = (name: string, role: "primary" | "replica"): NodeHealth.NodeHealth => ({
+  ...HealthState.initial(name, role),
+  status: "HEALTHY",
+  role,
+  lagSeconds: 0,
+  replicating: role === "replica" ? true : undefined,
+  consecutiveSuccesses: 1
+})
+
+const monitorLayer = Layer.succeed(
+  HealthMonitor.HealthMonitor,
+  HealthMonitor.HealthMonitor.of({
+    nodes: [{ name: "primary", role: "primary" }, { name: "replica-1", role: "replica" }, {
+      name: "replica-2",
+      role: "replica"
+    }],
+    snapshot: Effect.succeed([
+      healthy("primary", "primary"),
+      healthy("replica-1", "replica"),
+      healthy("replica-2", "replica")
+    ]),
+    health: () => Effect.die("not in the micro benchmark"),
+    status: () => Effect.die("not in the micro benchmark"),
+    changes: Stream.empty,
+    subscribe: Effect.die("not in the micro benchmark"),
+    check: Effect.die("not in the micro benchmark"),
+    checkNode: () => Effect.die("not in the micro benchmark"),
+    reportFailure: () => Effect.die("not in the micro benchmark"),
+    reportSuccess: () => Effect.void
+  } as HealthMonitor.HealthMonitorShape)
+)
+
+const routerLayer = ConnectionRouter.fromRouter(Effect.gen(function*() {
+  const [primary, r1, r2] = [yield* nodeClient, yield* nodeClient, yield* nodeClient]
+  return yield* ConnectionRouter.make({
+    cluster: "micro",
+    dialect: "postgresql",
+    primary: { name: "primary", client: primary, weight: 1 },
+    replicas: [{ name: "replica-1", client: r1, weight: 1 }, { name: "replica-2", client: r2, weight: 1 }]
+  })
+})).pipe(Layer.orDie, Layer.provide(Layer.merge(monitorLayer, Reactivity.layer)))
+
+const FIND = `SELECT * FROM "bench_users" WHERE "id" = $1 LIMIT 1`
+
+type Op = (id: number) => Effect.Effect<unknown, unknown, ReadConnection | WriteConnection | SqlClient.SqlClient>
+
+const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: Op }> = {
+  "(b) raw @effect/sql": {
+    layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer)),
+    op: (id) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(FIND, [id]))
+  },
+  "(a') router, same SQL": {
+    layer: routerLayer,
+    op: (id) => Effect.flatMap(ReadConnection, (sql) => sql.unsafe(FIND, [id]))
+  },
+  "(a) UserRepo.find": {
+    layer: routerLayer,
+    op: (id) => UserRepo.find(id)
+  }
+}
+
+const CALLERS = 16
+
+const runRound = async (runtime: ManagedRuntime.ManagedRuntime<any, never>, op: Op, perCaller: number) => {
+  const loop = Effect.gen(function*() {
+    for (let i = 0; i < perCaller; i++) yield* op(1 + (i % 1000))
+  })
+  const program = Effect.all(Array.from({ length: CALLERS }, () => loop), { concurrency: "unbounded", discard: true })
+  const cpu0 = process.cpuUsage()
+  await runtime.runPromise(program as Effect.Effect<void, unknown, any>)
+  const cpu = process.cpuUsage(cpu0)
+  return (cpu.user + cpu.system) / (CALLERS * perCaller)
+}
+
+const median = (xs: ReadonlyArray<number>) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+const main = async () => {
+  const rounds = Number(process.env["MICRO_ROUNDS"] ?? 7)
+  const perCaller = Number(process.env["MICRO_OPS"] ?? 2000)
+  const only = process.env["MICRO_ONLY"]
+  const names = Object.keys(targets).filter((name) => only === undefined || only === "" || name.includes(only))
+  const runtimes = names.map((name) => ManagedRuntime.make(targets[name]!.layer as Layer.Layer<any>))
+  const samples = names.map(() => [] as Array<number>)
+  for (let i = 0; i < names.length; i++) await runRound(runtimes[i]!, targets[names[i]!]!.op, perCaller) // warm-up
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < names.length; k++) {
+      const i = (k + r) % names.length
+      samples[i]!.push(await runRound(runtimes[i]!, targets[names[i]!]!.op, perCaller))
+    }
+  }
+  const base = median(samples[0]!)
+  for (let i = 0; i < names.length; i++) {
+    const m = median(samples[i]!)
+    console.log(`${names[i]!.padEnd(28)} ${m.toFixed(1).padStart(7)} µs CPU/op  ${(m / base).toFixed(2)}×`)
+  }
+  await Promise.all(runtimes.map((rt) => rt.dispose()))
+}
+
+main().catch((error) => {
+  console.error(error)
+  process.exit(1)
+})

@@ -1,0 +1,151 @@
+/**
+ * Statements compiled once and run many times. A repository's hot reads (`find`) compile their SQL once per dialect;
+ * clients that know how (the adapters' node clients, the router) run such a statement directly on a connection,
+ * as a server-side prepared statement where the driver has them, without building an @effect/sql `Statement`, a
+ * scope and a span per call. Everything @effect/sql would honour is honoured: a transaction's connection, a
+ * statement transformer (then the ordinary `Statement` path runs), and spans whenever a tracer listens.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
+import * as Context from "effect/Context"
+import * as DefaultServices from "effect/DefaultServices"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Tracer from "effect/Tracer"
+
+/** One statement's SQL text and the name a server may keep its plan under (the same name for the same text). */
+export interface CompiledStatement {
+  readonly sql: string
+  readonly name: string
+}
+
+// Names are per text, process-wide: a connection that prepared a name once can run it for every caller.
+const byText = new Map<string, CompiledStatement>()
+
+/** The compiled statement of `sql`; the same object (and name) every time for the same text. */
+export const make = (sql: string): CompiledStatement => {
+  let statement = byText.get(sql)
+  if (statement === undefined) {
+    statement = { sql, name: `fastorm_${byText.size + 1}` }
+    byText.set(sql, statement)
+  }
+  return statement
+}
+
+/** A connection that can run a compiled statement as a prepared statement of its server. */
+export interface PreparedConnection extends Connection {
+  readonly executePrepared: (
+    statement: CompiledStatement,
+    params: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<any>, SqlError>
+}
+
+/** Whether `connection` runs compiled statements as prepared statements. */
+export const isPreparedConnection = (connection: Connection): connection is PreparedConnection =>
+  typeof (connection as Partial<PreparedConnection>).executePrepared === "function"
+
+/** Runs a compiled statement on `connection`: prepared where it can be, else as ordinary SQL. */
+export const executeOn = (
+  connection: Connection,
+  statement: CompiledStatement,
+  params: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<any>, SqlError> =>
+  isPreparedConnection(connection)
+    ? connection.executePrepared(statement, params)
+    : connection.execute(statement.sql, params, undefined)
+
+/** The key under which a client offers its direct runner. */
+export const RunnerTypeId: unique symbol = Symbol.for("@fastorm/core/CompiledStatement/Runner")
+
+/** Runs compiled statements, returning rows as the driver gives them (no row transform). */
+export type Run = (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<
+  ReadonlyArray<any>,
+  SqlError
+>
+
+/** A client that runs compiled statements directly. */
+export interface Runner {
+  readonly [RunnerTypeId]: Run
+}
+
+/** The client's direct runner, if it has one. */
+export const runnerOf = (client: SqlClient.SqlClient): Run | undefined => (client as Partial<Runner>)[RunnerTypeId]
+
+/** Runs `statement` on `client`: directly when the client can, else through an ordinary @effect/sql statement. */
+export const run = (
+  client: SqlClient.SqlClient,
+  statement: CompiledStatement,
+  params: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<any>, SqlError> => {
+  const direct = runnerOf(client)
+  return direct !== undefined ? direct(statement, params) : client.unsafe(statement.sql, params)
+}
+
+const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
+
+/**
+ * Whether anyone listens to spans in this fiber: tracing is enabled and the tracer is not Effect's built-in one
+ * (which records nothing anywhere). A span nobody can see is not worth its cost on every statement.
+ */
+export const isTracing = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
+  fiber.getFiberRef(FiberRef.currentTracerEnabled) && fiber.currentTracer !== builtInTracer
+
+/** What a direct runner must do before running: where the statement must go instead, if anywhere. */
+export type Placement =
+  | { readonly _tag: "Transaction"; readonly connection: Connection }
+  | { readonly _tag: "Statement" }
+  | { readonly _tag: "Direct" }
+
+const transformed: Placement = { _tag: "Statement" }
+const direct: Placement = { _tag: "Direct" }
+
+/**
+ * A statement inside a transaction (any @effect/sql client's: they share one tag) runs on the transaction's
+ * connection; with a statement transformer installed, only the ordinary path applies it.
+ */
+export const placement = (fiber: Fiber.RuntimeFiber<any, any>): Placement => {
+  if (fiber.getFiberRef(Statement.currentTransformer)._tag === "Some") return transformed
+  const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
+  return transaction._tag === "Some" ? { _tag: "Transaction", connection: transaction.value[0] } : direct
+}
+
+/** The span attributes @effect/sql puts on a statement, for a direct run that is traced. */
+export const spanAttributes = (
+  statement: CompiledStatement,
+  base: ReadonlyArray<readonly [string, unknown]>
+): Record<string, unknown> => {
+  const attributes: Record<string, unknown> = {}
+  for (const [key, value] of base) attributes[key] = value
+  attributes["db.operation.name"] = "execute"
+  attributes["db.query.text"] = statement.sql
+  return attributes
+}
+
+/**
+ * A direct runner over one connection (a node's pooled connection): transactions and transformers as @effect/sql
+ * would, a `sql.execute` span only when a tracer listens. `fallback` is the client's ordinary path.
+ */
+export const makeRunner = (
+  connection: Connection,
+  fallback: (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<
+    ReadonlyArray<any>,
+    SqlError
+  >,
+  attributes: ReadonlyArray<readonly [string, unknown]>
+): Run =>
+(statement, params) =>
+  Effect.withFiberRuntime((fiber) => {
+    const where = placement(fiber)
+    if (where._tag === "Statement") return fallback(statement, params)
+    const effect = executeOn(where._tag === "Transaction" ? where.connection : connection, statement, params)
+    return isTracing(fiber)
+      ? Effect.withSpan(effect, "sql.execute", {
+        kind: "client",
+        captureStackTrace: false,
+        attributes: spanAttributes(statement, attributes)
+      })
+      : effect
+  })
