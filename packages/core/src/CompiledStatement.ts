@@ -87,11 +87,22 @@ export const run = (
 const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 
 /**
+ * When FastORM's direct runs and routing open spans: `auto` when a tracer other than Effect's built-in one is
+ * installed (an exporter is listening), `always` also under the built-in tracer, for code that reads
+ * `Effect.currentSpan` (as `FastOrmTest` does to log each statement's routing reason).
+ */
+export class StatementSpans extends Context.Reference<StatementSpans>()("@fastorm/core/StatementSpans", {
+  defaultValue: (): "auto" | "always" => "auto"
+}) {}
+
+/**
  * Whether anyone listens to spans in this fiber: tracing is enabled and the tracer is not Effect's built-in one
- * (which records nothing anywhere). A span nobody can see is not worth its cost on every statement.
+ * (which records nothing anywhere), or `StatementSpans` says always. A span nobody sees is not worth its cost on
+ * every statement.
  */
 export const isTracing = (fiber: Fiber.RuntimeFiber<any, any>): boolean =>
-  fiber.getFiberRef(FiberRef.currentTracerEnabled) && fiber.currentTracer !== builtInTracer
+  fiber.getFiberRef(FiberRef.currentTracerEnabled) &&
+  (fiber.currentTracer !== builtInTracer || Context.get(fiber.currentContext, StatementSpans) === "always")
 
 /** What a direct runner must do before running: where the statement must go instead, if anywhere. */
 export type Placement =

@@ -27,7 +27,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { DatabaseAdapterFactory, SqlCompiler } from "@fastorm/adapters"
-import { ReadConnection, WriteConnection } from "@fastorm/core"
+import { CompiledStatement, ReadConnection, WriteConnection } from "@fastorm/core"
 import { ErrorClassification, HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Cause from "effect/Cause"
@@ -574,7 +574,9 @@ const build = (options: Options) =>
       Context.add(WriteConnection, router.write),
       Context.add(SqlClient.SqlClient, router.write),
       Context.add(HealthMonitor.HealthMonitor, monitor),
-      Context.add(Controls, controls)
+      Context.add(Controls, controls),
+      // The statement log reads each statement's reason from the router's span, so spans are always opened here.
+      Context.add(CompiledStatement.StatementSpans, "always")
     )
   })
 

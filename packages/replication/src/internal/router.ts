@@ -12,8 +12,11 @@ import { CompiledStatement, WriteOnly } from "@fastorm/core"
 import { ErrorClassification, HealthMonitor } from "@fastorm/health"
 import type { NodeHealth as Health } from "@fastorm/health"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricKey from "effect/MetricKey"
 import * as Option from "effect/Option"
@@ -155,28 +158,48 @@ export const make = (
     const monitor = yield* HealthMonitor.HealthMonitor
     const selection = Selection.makeState(replicas.length)
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
+    const tracksOutstanding = config.strategy === "leastOutstanding"
     // A connection-class failure seen by the application excludes the replica until a probe succeeds after it.
     const suspectSince = new Map<string, number>()
     // Replay positions learnt from waits, fresher than the monitor's between its probes.
     const knownPosition = new Map<string, string>()
     const fallbackPermits = yield* FairGate.make(config.maxFallbackConcurrency)
-    const counts = new Map<string, number>()
-    const counters = new Map<string, Metric.Metric.Counter<number>>()
+    // One slot per node and reason: a plain count for `stats` and the metric, tags resolved once.
+    const slots = new Map<string, Map<Reason, { n: number; readonly counter: Metric.Metric.Counter<number> }>>()
     const replicaNames = replicas.map((r) => r.name)
 
-    const count = (node: string, reason: Reason) => {
-      const key = `${node}|${reason}`
-      counts.set(key, (counts.get(key) ?? 0) + 1)
-      let counter = counters.get(key)
-      if (counter === undefined) {
-        // Tags in the key, not added per call: Metric.tagged builds a new key (hashed, looked up) on every increment.
-        counter = Metric.fromMetricKey(
-          routedCounterKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("reason", reason))
-        )
-        counters.set(key, counter)
+    const slotOf = (node: string, reason: Reason) => {
+      let byReason = slots.get(node)
+      if (byReason === undefined) {
+        byReason = new Map()
+        slots.set(node, byReason)
       }
-      return Metric.increment(counter)
+      let slot = byReason.get(reason)
+      if (slot === undefined) {
+        // Tags in the key, not added per call: Metric.tagged builds a new key (hashed, looked up) on every increment.
+        slot = {
+          n: 0,
+          counter: Metric.fromMetricKey(
+            routedCounterKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("reason", reason))
+          )
+        }
+        byReason.set(reason, slot)
+      }
+      return slot
     }
+
+    /** Counts a routed statement, synchronously, inside the caller's fiber. */
+    const countIn = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
+      const slot = slotOf(node, reason)
+      slot.n++
+      slot.counter.unsafeUpdate(1, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    }
+
+    const count = (node: string, reason: Reason) =>
+      Effect.withFiberRuntime<void>((fiber) => {
+        countIn(fiber, node, reason)
+        return Effect.void
+      })
 
     const report = (node: string, error: unknown) =>
       Effect.ignore(monitor.reportFailure(node, error)).pipe(
@@ -187,20 +210,18 @@ export const make = (
       )
 
     const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
-      Effect.zipRight(
-        count(node, reason),
+      Effect.withFiberRuntime<A, E>((fiber) => {
+        countIn(fiber, node, reason)
         // A span nobody listens to is not worth its cost on every statement (CompiledStatement.isTracing).
-        Effect.withFiberRuntime<A, E>((fiber) =>
-          CompiledStatement.isTracing(fiber)
-            ? Effect.withSpan(effect, "fastorm.route", {
-              kind: "internal",
-              // A stack trace per statement costs more than the routing itself.
-              captureStackTrace: false,
-              attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": options.cluster }
-            })
-            : effect
-        )
-      )
+        return CompiledStatement.isTracing(fiber)
+          ? Effect.withSpan(effect, "fastorm.route", {
+            kind: "internal",
+            // A stack trace per statement costs more than the routing itself.
+            captureStackTrace: false,
+            attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": options.cluster }
+          })
+          : effect
+      })
 
     // ---- the primary ----------------------------------------------------------------------------------------
 
@@ -425,12 +446,17 @@ export const make = (
         replica.name,
         reason,
         Effect.suspend(() => {
+          const statement = statementDeadline(
+            replica.name,
+            replica.client.connection !== undefined
+              ? run(replica.client.connection)
+              : Effect.scoped(Effect.flatMap(replica.client.reserve, run))
+          )
+          // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
+          if (!tracksOutstanding) return statement
           outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
-          const statement = replica.client.connection !== undefined
-            ? run(replica.client.connection)
-            : Effect.scoped(Effect.flatMap(replica.client.reserve, run))
           return Effect.ensuring(
-            statementDeadline(replica.name, statement),
+            statement,
             Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
           )
         })
@@ -521,28 +547,33 @@ export const make = (
       )
     }
 
+    // Read in the caller's fiber, without a generator: this runs before every routed read.
     const routeRead = <A>(run: Run<A>): Effect.Effect<A, SqlError> =>
-      Effect.gen(function*() {
-        if (yield* WriteOnly) return yield* onPrimary("forceWrite", false, run)
+      Effect.withFiberRuntime((fiber) => {
+        if (Context.get(fiber.currentContext, WriteOnly)) return onPrimary("forceWrite", false, run)
         if (!config.enableReadWriteSplit || config.readPreference === "primary" || config.consistency === "strong") {
-          return yield* onPrimary("primary", false, run)
+          return onPrimary("primary", false, run)
         }
-        if (replicas.length === 0) return yield* fallback(run, "fallback")
-        const snapshot = yield* monitor.snapshot
-        let eligible = readCandidates(snapshot)
-        let reason: Reason = "ordinary"
-        if (config.consistency === "session" && consistency !== undefined) {
-          const token = yield* SessionToken.get(options.cluster)
-          if (Option.isSome(token)) {
-            reason = "session"
-            eligible = [...(yield* sessionCandidates(token.value, eligible, snapshot))]
-            if (eligible.length === 0 && config.readPreference !== "replicaOnly") {
-              return yield* onPrimary("session", false, run)
-            }
+        if (replicas.length === 0) return fallback(run, "fallback")
+        const token = config.consistency === "session" && consistency !== undefined
+          ? fiber.getFiberRef(SessionToken.currentTokens)[options.cluster]
+          : undefined
+        return Effect.flatMap(monitor.snapshot, (snapshot) => {
+          const eligible = readCandidates(snapshot)
+          if (token === undefined) {
+            return eligible.length === 0
+              ? fallback(run, "fallback")
+              : tryReplicas(Selection.order(config.strategy, eligible, selection), "ordinary", run)
           }
-        }
-        if (eligible.length === 0) return yield* fallback(run, "fallback")
-        return yield* tryReplicas(Selection.order(config.strategy, eligible, selection), reason, run)
+          return Effect.flatMap(sessionCandidates(token, eligible, snapshot), (ready) => {
+            if (ready.length === 0) {
+              return config.readPreference !== "replicaOnly"
+                ? onPrimary("session", false, run)
+                : fallback(run, "fallback")
+            }
+            return tryReplicas(Selection.order(config.strategy, ready, selection), "session", run)
+          })
+        })
       })
 
     const route = <A>(sql: string, run: Run<A>): Effect.Effect<A, SqlError> => {
@@ -646,14 +677,20 @@ export const make = (
       const byNode: Record<string, number> = {}
       const byReason: Record<string, number> = {}
       const byNodeAndReason: Record<string, number> = {}
-      for (const [key, n] of counts) {
-        const [node, reason] = key.split("|") as [string, string]
-        byNode[node] = (byNode[node] ?? 0) + n
-        byReason[reason] = (byReason[reason] ?? 0) + n
-        byNodeAndReason[key] = n
+      for (const [node, byReasonOfNode] of slots) {
+        for (const [reason, { n }] of byReasonOfNode) {
+          if (n === 0) continue
+          byNode[node] = (byNode[node] ?? 0) + n
+          byReason[reason] = (byReason[reason] ?? 0) + n
+          byNodeAndReason[`${node}|${reason}`] = n
+        }
       }
       return { byNode, byReason, byNodeAndReason }
     })
 
-    return { read, write, stats, resetStats: Effect.sync(() => counts.clear()) }
+    const resetStats = Effect.sync(() => {
+      for (const byReasonOfNode of slots.values()) for (const slot of byReasonOfNode.values()) slot.n = 0
+    })
+
+    return { read, write, stats, resetStats }
   })
