@@ -19,6 +19,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
+import * as Tracer from "effect/Tracer"
 
 class User extends Model.Class<User>("User")({
   id: Model.Generated(Schema.Int),
@@ -102,6 +103,10 @@ const FIND = `SELECT * FROM "bench_users" WHERE "id" = $1 LIMIT 1`
 
 type Op = (id: number) => Effect.Effect<unknown, unknown, ReadConnection | WriteConnection | SqlClient.SqlClient>
 
+// A tracer that records like the built-in one but is another object: what an installed exporter costs FastORM.
+const builtIn = Effect.runSync(Effect.tracer)
+const listening = Layer.setTracer(Tracer.make({ span: (...args) => builtIn.span(...args), context: (f) => f() }))
+
 const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: Op }> = {
   "(b) raw @effect/sql": {
     layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer)),
@@ -113,6 +118,14 @@ const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: O
   },
   "(a) UserRepo.find": {
     layer: routerLayer,
+    op: (id) => UserRepo.find(id)
+  },
+  "(b) raw, tracer listening": {
+    layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer), Layer.merge(listening)),
+    op: (id) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(FIND, [id]))
+  },
+  "(a) find, tracer listening": {
+    layer: Layer.merge(routerLayer, listening),
     op: (id) => UserRepo.find(id)
   }
 }

@@ -190,14 +190,16 @@ const errorCode = (error: SqlError): string | undefined => {
   return typeof code === "string" ? code : undefined
 }
 
-/** The router's span ("fastorm.route") carries the reason of every routed statement; reserved connections have none. */
+/**
+ * The router writes each routed statement's reason on the statement's span (`sql.execute`, or a `fastorm.route` span
+ * for a retry); statements on reserved connections (transactions, streams) have none.
+ */
 const routeReason: Effect.Effect<Reason | undefined> = Effect.map(Effect.option(Effect.currentSpan), (span) => {
   let current: Tracer.AnySpan | undefined = Option.getOrUndefined(span)
   while (current !== undefined && current._tag === "Span") {
-    if (current.name === "fastorm.route") {
-      const reason = current.attributes.get("fastorm.reason")
-      return typeof reason === "string" ? reason as Reason : undefined
-    }
+    const reason = current.attributes.get("fastorm.reason")
+    if (typeof reason === "string") return reason as Reason
+    if (current.name === "sql.execute") return undefined
     current = Option.getOrUndefined(current.parent)
   }
   return undefined
