@@ -1,0 +1,143 @@
+/**
+ * Compiled statements on the live PostgreSQL primary: named prepared statements of the session (pg_prepared_statements
+ * shows them), re-prepared after an ALTER TABLE changes their result type, none with `preparedStatements: false`, and
+ * run on a transaction's own connection. One pooled connection per client, so every statement shares one session.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
+import { CompiledStatement, Database } from "@fastorm/core"
+import type { ClusterInfo } from "@fastorm/test-support"
+import { loadCluster } from "@fastorm/test-support"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import { DatabaseAdapterFactory } from "../src/index.js"
+
+// Throws when the cluster is not running: this file fails, it never skips.
+const cluster: ClusterInfo = loadCluster()
+const primaryUrl = cluster.postgres.primary.url
+
+/** A client on the primary with one connection: every statement of it runs in one session. */
+const oneSession = (preparedStatements: boolean) =>
+  Effect.flatMap(
+    DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 1, maxOverflow: 0, preparedStatements } }),
+    (adapter) => adapter.makeClient({ verify: true })
+  )
+
+let tables = 0
+
+/** A fresh table `(id int primary key, name text)` with row (1, 'one'), dropped when the scope closes. */
+const withTable = (client: SqlClient.SqlClient) => {
+  const table = `fastorm_prep_${process.pid}_${Date.now()}_${++tables}`
+  return Effect.acquireRelease(
+    Effect.as(
+      Effect.zipRight(
+        client.unsafe(`CREATE TABLE ${table} (id int PRIMARY KEY, name text NOT NULL)`),
+        client.unsafe(`INSERT INTO ${table} (id, name) VALUES (1, 'one')`)
+      ),
+      table
+    ),
+    () => Effect.orDie(client.unsafe(`DROP TABLE IF EXISTS ${table}`))
+  )
+}
+
+/** Fails a transaction on purpose, carrying what it saw. */
+class RolledBack extends Data.TaggedError("RolledBack")<{ readonly own: ReadonlyArray<unknown> }> {}
+
+const selectById = (table: string) => CompiledStatement.make(`SELECT * FROM ${table} WHERE id = $1`)
+
+interface Prepared {
+  readonly name: string
+  readonly statement: string
+}
+
+/** The prepared statements of the client's (only) session. */
+const preparedOf = (client: SqlClient.SqlClient) =>
+  client.unsafe<Prepared>("SELECT name, statement FROM pg_prepared_statements ORDER BY name")
+
+const pidOf = (client: SqlClient.SqlClient) =>
+  Effect.map(client.unsafe<{ pid: number }>("SELECT pg_backend_pid() AS pid"), (rows) => rows[0]!.pid)
+
+describe("PostgreSQL compiled statements on the live primary", () => {
+  it.scopedLive("run as a named prepared statement of the session, prepared once", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      expect(CompiledStatement.runnerOf(client)).toBeTypeOf("function")
+      const table = yield* withTable(client)
+      const pid = yield* pidOf(client)
+      const statement = selectById(table)
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
+      expect(yield* CompiledStatement.run(client, statement, [2])).toEqual([])
+      expect(yield* preparedOf(client)).toEqual([{ name: statement.name, statement: statement.sql }])
+      // One session throughout: the view above is the one the statement ran in.
+      expect(yield* pidOf(client)).toBe(pid)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("after ALTER TABLE ... ADD COLUMN the statement is prepared afresh and returns the new column", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      const table = yield* withTable(client)
+      const statement = selectById(table)
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
+      expect((yield* preparedOf(client)).map((p) => p.name)).toEqual([statement.name])
+
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN extra text NOT NULL DEFAULT 'added'`)
+      // The session's plan for the old row type is refused by the server (0A000): the client retries under a new name.
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: "added" }])
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: "added" }])
+      const prepared = yield* preparedOf(client)
+      expect(prepared.every((p) => p.name.startsWith(statement.name) && p.statement === statement.sql)).toBe(true)
+      expect(prepared.some((p) => p.name !== statement.name)).toBe(true)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("with preparedStatements: false nothing is prepared in the session", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(false)
+      // Still a direct runner: only the server-side preparation is off.
+      expect(CompiledStatement.runnerOf(client)).toBeTypeOf("function")
+      const table = yield* withTable(client)
+      const pid = yield* pidOf(client)
+      const statement = selectById(table)
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
+      expect(yield* preparedOf(client)).toEqual([])
+      expect(yield* pidOf(client)).toBe(pid)
+      // And an ALTER TABLE needs no retry there.
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN extra int NOT NULL DEFAULT 7`)
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: 7 }])
+      expect(yield* preparedOf(client)).toEqual([])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("inside client.withTransaction it runs on the transaction's connection and sees its own insert", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      // Another session, to see what is committed.
+      const observer = yield* oneSession(false)
+      const table = yield* withTable(client)
+      const statement = selectById(table)
+
+      const inside = yield* client.withTransaction(Effect.gen(function*() {
+        yield* client.unsafe(`INSERT INTO ${table} (id, name) VALUES (2, 'two')`)
+        // The only pooled connection is held by the transaction: anything not on it would wait for it.
+        const own = yield* CompiledStatement.run(client, statement, [2])
+        // In @effect/sql v3 every client honours the transaction in context: the observer must step out of it.
+        const outside = yield* Database.outsideTransaction(CompiledStatement.run(observer, statement, [2]))
+        return { own, outside }
+      }))
+      expect(inside.own).toEqual([{ id: 2, name: "two" }])
+      expect(inside.outside).toEqual([])
+      expect(yield* CompiledStatement.run(observer, statement, [2])).toEqual([{ id: 2, name: "two" }])
+      // It was prepared in the client's session (the transaction's connection is that session).
+      expect(yield* preparedOf(client)).toEqual([{ name: statement.name, statement: statement.sql }])
+
+      // A rolled-back insert is seen inside only.
+      const ownBeforeRollback = yield* client.withTransaction(Effect.gen(function*() {
+        yield* client.unsafe(`INSERT INTO ${table} (id, name) VALUES (3, 'three')`)
+        const own = yield* CompiledStatement.run(client, statement, [3])
+        return yield* new RolledBack({ own })
+      })).pipe(Effect.catchTag("RolledBack", (e) => Effect.succeed(e.own)))
+      expect(ownBeforeRollback).toEqual([{ id: 3, name: "three" }])
+      expect(yield* CompiledStatement.run(client, statement, [3])).toEqual([])
+    }).pipe(Effect.provide(Reactivity.layer)))
+})
