@@ -5,6 +5,8 @@
  */
 import "reflect-metadata"
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
 import { Model, ReadConnection, Repository, Schema, WriteConnection } from "@fastorm/core"
@@ -19,6 +21,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as Mysql from "mysql2"
 import Pg from "pg"
 import { DataTypes, Sequelize } from "sequelize"
@@ -60,6 +64,7 @@ export const MAIN_TARGETS = [
   "fastorm",
   "fastorm-sql",
   "effect-sql",
+  "effect-sql-stock",
   "raw-driver",
   "drizzle",
   "typeorm",
@@ -84,6 +89,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   "fastorm": "(a) FastORM UserRepo.find via router",
   "fastorm-sql": "(a') FastORM router, same SQL (no repo)",
   "effect-sql": "(b) raw @effect/sql client, replica-1",
+  "effect-sql-stock": "(b2) stock @effect/sql-pg / -mysql2 client, replica-1",
   "raw-driver": "(c) raw driver, replica-1",
   "drizzle": "(d) Drizzle withReplicas",
   "typeorm": "(e) TypeORM replication",
@@ -167,6 +173,28 @@ const effectSql = async (nodes: ClusterNodes, rows: number, tracer = true): Prom
   await runtime.runPromise(Effect.void)
   return {
     name: tracer ? "effect-sql" : "effect-sql-notrace",
+    driver: effectDriver(rows, runtime, {
+      find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
+      update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
+    }),
+    close: closeSoon(() => runtime.dispose())
+  }
+}
+
+/** The stock clients of @effect/sql-pg and @effect/sql-mysql2 (not FastORM's adapters), on replica-1. */
+const effectSqlStock = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const stock = (node: NodeInfo): Effect.Effect<SqlClient.SqlClient, never, Scope.Scope | Reactivity.Reactivity> =>
+    db === "postgres"
+      ? Effect.orDie(PgClient.make({ url: Redacted.make(node.url), maxConnections: POOL_SIZE }))
+      : Effect.orDie(MysqlClient.make({ url: Redacted.make(node.url), maxConnections: POOL_SIZE }))
+  const layer = Layer.mergeAll(
+    Layer.scoped(Replica, stock(nodes.replicas[0]!)),
+    Layer.scoped(Primary, stock(nodes.primary))
+  ).pipe(Layer.provide(Reactivity.layer))
+  const runtime = ManagedRuntime.make(layer)
+  await runtime.runPromise(Effect.void)
+  return {
+    name: "effect-sql-stock",
     driver: effectDriver(rows, runtime, {
       find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
       update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
@@ -358,6 +386,8 @@ export const makeTarget = (name: TargetName, db: Db, nodes: ClusterNodes, rows: 
       return fastOrmSql(nodes, rows)
     case "effect-sql":
       return effectSql(nodes, rows)
+    case "effect-sql-stock":
+      return effectSqlStock(db, nodes, rows)
     case "raw-driver":
       return rawDriver(db, nodes, rows)
     case "drizzle":

@@ -128,8 +128,8 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       expect(inside.own).toEqual([{ id: 2, name: "two" }])
       expect(inside.outside).toEqual([])
       expect(yield* CompiledStatement.run(observer, statement, [2])).toEqual([{ id: 2, name: "two" }])
-      // It was prepared in the client's session (the transaction's connection is that session).
-      expect(yield* preparedOf(client)).toEqual([{ name: statement.name, statement: statement.sql }])
+      // In a transaction it runs unnamed: a stale plan there would abort the transaction before any retry.
+      expect(yield* preparedOf(client)).toEqual([])
 
       // A rolled-back insert is seen inside only.
       const ownBeforeRollback = yield* client.withTransaction(Effect.gen(function*() {
@@ -139,5 +139,19 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       })).pipe(Effect.catchTag("RolledBack", (e) => Effect.succeed(e.own)))
       expect(ownBeforeRollback).toEqual([{ id: 3, name: "three" }])
       expect(yield* CompiledStatement.run(client, statement, [3])).toEqual([])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a statement prepared before an ALTER TABLE still runs inside a transaction after it", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      const table = yield* withTable(client)
+      const statement = selectById(table)
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
+      expect((yield* preparedOf(client)).map((p) => p.name)).toEqual([statement.name])
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN extra int NOT NULL DEFAULT 5`)
+      // The session still holds the old plan; inside the transaction the statement must not touch it (25P02 else).
+      const inside = yield* client.withTransaction(CompiledStatement.run(client, statement, [1]))
+      expect(inside).toEqual([{ id: 1, name: "one", extra: 5 }])
+      expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: 5 }])
     }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -237,7 +237,25 @@ describe("Repository.find through the router's direct runners", () => {
       expect(route.attributes.get("fastorm.cluster")).toBe("test")
       expect(route.status._tag === "Ended" && route.status.exit._tag).toBe("Success")
       expect(execute.status._tag === "Ended" && execute.status.exit._tag).toBe("Success")
+      // The statement's span keeps the first, failed attempt: the trace shows both.
+      expect(execute.attributes.get("fastorm.node")).toBe("replica-1")
+      expect(execute.attributes.get("fastorm.reason")).toBe("ordinary")
       expect(routed(yield* FastOrmTest.statements)).toEqual(["replica-1:ordinary:failed", "replica-2:retry:ok"])
+    }).pipe(Effect.provide(FastOrmTest.layer())))
+
+  it.effect("a find that fails on both replicas: each attempt after the first, the fallback too, has its own span", () =>
+    Effect.gen(function*() {
+      yield* seed
+      yield* FastOrmTest.fail("replica-1", "connection")
+      yield* FastOrmTest.fail("replica-2", "reset")
+      const { spans, tracer } = recordingTracer()
+      const found = yield* Items.find(1).pipe(Effect.withTracer(tracer))
+      expect(labelOf(found)).toEqual(Option.some("a"))
+      expect(spans.map((s) => [s.name, s.attributes.get("fastorm.node"), s.attributes.get("fastorm.reason")])).toEqual([
+        ["sql.execute", "replica-1", "ordinary"],
+        ["fastorm.route", "replica-2", "retry"],
+        ["fastorm.route", "primary", "fallback"]
+      ])
     }).pipe(Effect.provide(FastOrmTest.layer())))
 
   it.effect("with tracing disabled no span is opened, and the route is still counted", () =>

@@ -223,6 +223,12 @@ export const make = (
       })
 
     /** Borrows a connection for one statement and gives it back, all in driver callbacks (no scope, no fiber). */
+    // mysql2 keeps its counts in private queues; read them defensively.
+    const queues = pool as unknown as {
+      readonly _allConnections?: { readonly length: number }
+      readonly _freeConnections?: { readonly length: number }
+    }
+
     const pooledRun = (
       sql: string,
       values: ReadonlyArray<unknown>,
@@ -233,7 +239,8 @@ export const make = (
         const guard = settle()
         let cancelStatement: (() => void) | undefined
         waiting++
-        const timer = setTimeout(() => {
+        // mysql2 hands a free connection over on the next tick: only a caller that may wait needs the bound (a timer).
+        const timer = (queues._freeConnections?.length ?? 0) > 0 ? undefined : setTimeout(() => {
           if (!guard.claim()) return
           waiting--
           resume(Effect.fail(
@@ -296,11 +303,6 @@ export const make = (
       (conn) => makeConnection((sql, values, rowsAsArray, method) => run(conn, sql, values, rowsAsArray, method))
     )
 
-    // mysql2 keeps its counts in private queues; read them defensively.
-    const queues = pool as unknown as {
-      readonly _allConnections?: { readonly length: number }
-      readonly _freeConnections?: { readonly length: number }
-    }
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "mysql"],

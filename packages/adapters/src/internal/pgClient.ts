@@ -230,9 +230,10 @@ export const make = (
 
     const makeConnection = (
       run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
-      stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>
+      stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
+      prepare: boolean
     ): CompiledStatement.PreparedConnection => ({
-      executePrepared: config.preparedStatements
+      executePrepared: prepare
         ? (statement, params) =>
           Effect.catchIf(run(preparedQuery(statement, params), rowsOf), isStalePlan, () => {
             generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
@@ -315,12 +316,15 @@ export const make = (
             : send(held.client, query, map, (cause) => {
               held.broken = cause
             }),
-        (sql, params) => Stream.unwrapScoped(streamOn(held.client, sql, params))
+        (sql, params) => Stream.unwrapScoped(streamOn(held.client, sql, params)),
+        // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
+        false
       ))
 
     const connection = makeConnection(
       pooled,
-      (sql, params) => Stream.unwrapScoped(Effect.flatMap(reserveClient, (held) => streamOn(held.client, sql, params)))
+      (sql, params) => Stream.unwrapScoped(Effect.flatMap(reserveClient, (held) => streamOn(held.client, sql, params))),
+      config.preparedStatements
     )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),

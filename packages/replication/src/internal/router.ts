@@ -211,20 +211,23 @@ export const make = (
 
     /**
      * Counts the statement and tells the trace where it ran. The statement's own `sql.execute` span carries the
-     * route (one span per statement, as @effect/sql makes); an attempt after a failure also gets a `fastorm.route`
-     * span of its own, so the failed attempt stays visible. A span nobody listens to is not opened at all.
+     * first attempt's route (one span per statement, as @effect/sql makes); every later attempt (a retry, the
+     * fallback) gets a `fastorm.route` span of its own, so a failed attempt stays visible. A span nobody listens to
+     * is not opened at all.
      */
     const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
       Effect.withFiberRuntime<A, E>((fiber) => {
         countIn(fiber, node, reason)
         if (!CompiledStatement.isTracing(fiber)) return effect
         const span = fiber.currentSpan
-        const statementSpan = span !== undefined && span._tag === "Span" && span.name === "sql.execute"
-        if (statementSpan) {
+        if (
+          span !== undefined && span._tag === "Span" && span.name === "sql.execute" &&
+          !span.attributes.has("fastorm.reason")
+        ) {
           span.attribute("fastorm.node", node)
           span.attribute("fastorm.reason", reason)
           span.attribute("fastorm.cluster", options.cluster)
-          if (reason !== "retry") return effect
+          return effect
         }
         return Effect.withSpan(effect, "fastorm.route", {
           kind: "internal",
