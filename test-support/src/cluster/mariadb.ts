@@ -36,7 +36,7 @@ const serverArgs = (node: NodeInfo, serverId: number): Array<string> => [
   "--sync-binlog=0",
   "--performance-schema=OFF",
   "--key-buffer-size=1M",
-  "--max-connections=200",
+  "--max-connections=300",
   // Faster detection of a dead or frozen primary by the replicas (heartbeat is half of it).
   "--slave-net-timeout=10",
   ...(node.role === "primary"

@@ -22,7 +22,8 @@ fsync = off
 synchronous_commit = on
 full_page_writes = off
 shared_buffers = 16MB
-max_connections = 100
+# The benchmark keeps every target's pools (16 connections per node each) open at once for interleaved rounds.
+max_connections = 300
 max_wal_size = 256MB
 wal_keep_size = 64MB
 wal_receiver_timeout = 10s
