@@ -81,7 +81,13 @@ export const ABLATION_TARGETS = [
   "effect-sql-notrace"
 ] as const
 
-export const TARGET_NAMES = [...MAIN_TARGETS, ...ABLATION_NAMES, "fastorm-notrace", "effect-sql-notrace"] as const
+export const TARGET_NAMES = [
+  ...MAIN_TARGETS,
+  ...ABLATION_NAMES,
+  "fastorm-notrace",
+  "effect-sql-notrace",
+  "effect-async-driver"
+] as const
 export type TargetName = typeof TARGET_NAMES[number]
 
 /** What each row of the results means. */
@@ -96,7 +102,8 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   "sequelize": "(f) Sequelize replication",
   ...ABLATION_LABELS,
   "fastorm-notrace": "(a) FastORM, tracer disabled",
-  "effect-sql-notrace": "(b) raw @effect/sql, tracer disabled"
+  "effect-sql-notrace": "(b) raw @effect/sql, tracer disabled",
+  "effect-async-driver": "(c') raw driver inside Effect.async (the Effect floor)"
 }
 
 const withTimeout = <A>(p: Promise<A>, ms: number): Promise<A | undefined> =>
@@ -213,6 +220,50 @@ const pgPool = (node: NodeInfo): Pg.Pool => {
 
 const mysqlPool = (node: NodeInfo): Mysql.Pool =>
   Mysql.createPool({ uri: node.url, connectionLimit: POOL_SIZE, maxIdle: POOL_SIZE, supportBigNumbers: true })
+
+/**
+ * The raw driver's callback API inside `Effect.async`, on the same Effect harness as FastORM: the floor any
+ * Effect-based client pays on this machine (fiber suspension and resumption per statement), not a peer.
+ */
+const effectAsyncDriver = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const runtime = ManagedRuntime.make(Layer.empty)
+  const callback = <A>(f: (done: (error: unknown, result?: A) => void) => void) =>
+    Effect.async<A, unknown>((resume) => {
+      f((error, result) => resume(error ? Effect.fail(error) : Effect.succeed(result as A)))
+    })
+  if (db === "postgres") {
+    const replica = pgPool(nodes.replicas[0]!)
+    const primary = pgPool(nodes.primary)
+    const find = `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`
+    const update = `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`
+    return {
+      name: "effect-async-driver",
+      driver: effectDriver(rows, runtime, {
+        find: (id) => callback((done) => replica.query(find, [id], (e, r) => done(e, r?.rows))),
+        update: (id, score) => callback((done) => primary.query(update, [score, id], (e) => done(e)))
+      }),
+      close: closeSoon(() => Promise.all([replica.end(), primary.end(), runtime.dispose()]))
+    }
+  }
+  const replica = mysqlPool(nodes.replicas[0]!)
+  const primary = mysqlPool(nodes.primary)
+  const find = `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`
+  const update = `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`
+  return {
+    name: "effect-async-driver",
+    driver: effectDriver(rows, runtime, {
+      find: (id) => callback((done) => replica.execute(find, [id], (e, r) => done(e, r))),
+      update: (id, score) => callback((done) => primary.execute(update, [score, id], (e) => done(e)))
+    }),
+    close: closeSoon(() =>
+      Promise.all([
+        new Promise((r) => replica.end(r)),
+        new Promise((r) => primary.end(r)),
+        runtime.dispose()
+      ])
+    )
+  }
+}
 
 const rawDriver = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
   if (db === "postgres") {
@@ -398,6 +449,8 @@ export const makeTarget = (name: TargetName, db: Db, nodes: ClusterNodes, rows: 
       return sequelize(db, nodes, rows)
     case "fastorm-notrace":
       return fastOrm(nodes, rows, false)
+    case "effect-async-driver":
+      return effectAsyncDriver(db, nodes, rows)
     case "effect-sql-notrace":
       return effectSql(nodes, rows, false)
     default:
