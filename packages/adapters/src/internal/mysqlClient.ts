@@ -194,7 +194,7 @@ export const make = (
         else resume(Effect.succeed(results))
       }
       // The options-object form costs mysql2 ~10 µs more per statement than the positional one (measured with
-      // bench/scratch/mysqlProbe.ts); it is needed only for rows as arrays.
+      // bench/src/probes/mysqlProbe.ts); it is needed only for rows as arrays.
       if (rowsAsArray) (conn as any)[method]({ sql, values, rowsAsArray }, reply)
       else (conn as any)[method](sql, values, reply)
       return () => {
