@@ -170,16 +170,16 @@ const nodeClient = (node: NodeInfo, readOnly: boolean) =>
     (adapter) => Effect.orDie(adapter.makeClient({ readOnly }))
   )
 
-const effectSql = async (nodes: ClusterNodes, rows: number, tracer = true): Promise<Target> => {
-  const layer = Layer.mergeAll(
-    Layer.scoped(Replica, nodeClient(nodes.replicas[0]!, true)),
-    Layer.scoped(Primary, nodeClient(nodes.primary, false)),
-    Layer.setTracerEnabled(tracer)
-  ).pipe(Layer.provide(Reactivity.layer))
+/** Runs the find and update statements on two plain clients: `Replica` (replica-1) and `Primary`. */
+const twoClientTarget = async (
+  name: TargetName,
+  layer: Layer.Layer<Replica | Primary>,
+  rows: number
+): Promise<Target> => {
   const runtime = ManagedRuntime.make(layer)
   await runtime.runPromise(Effect.void)
   return {
-    name: tracer ? "effect-sql" : "effect-sql-notrace",
+    name,
     driver: effectDriver(rows, runtime, {
       find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
       update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
@@ -188,29 +188,44 @@ const effectSql = async (nodes: ClusterNodes, rows: number, tracer = true): Prom
   }
 }
 
+const effectSql = (nodes: ClusterNodes, rows: number, tracer = true): Promise<Target> =>
+  twoClientTarget(
+    tracer ? "effect-sql" : "effect-sql-notrace",
+    Layer.mergeAll(
+      Layer.scoped(Replica, nodeClient(nodes.replicas[0]!, true)),
+      Layer.scoped(Primary, nodeClient(nodes.primary, false)),
+      Layer.setTracerEnabled(tracer)
+    ).pipe(Layer.provide(Reactivity.layer)),
+    rows
+  )
+
 /** The stock clients of @effect/sql-pg and @effect/sql-mysql2 (not FastORM's adapters), on replica-1. */
-const effectSqlStock = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const effectSqlStock = (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
   const stock = (node: NodeInfo): Effect.Effect<SqlClient.SqlClient, never, Scope.Scope | Reactivity.Reactivity> =>
     db === "postgres"
       ? Effect.orDie(PgClient.make({ url: Redacted.make(node.url), maxConnections: POOL_SIZE }))
       : Effect.orDie(MysqlClient.make({ url: Redacted.make(node.url), maxConnections: POOL_SIZE }))
-  const layer = Layer.mergeAll(
-    Layer.scoped(Replica, stock(nodes.replicas[0]!)),
-    Layer.scoped(Primary, stock(nodes.primary))
-  ).pipe(Layer.provide(Reactivity.layer))
-  const runtime = ManagedRuntime.make(layer)
-  await runtime.runPromise(Effect.void)
-  return {
-    name: "effect-sql-stock",
-    driver: effectDriver(rows, runtime, {
-      find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
-      update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
-    }),
-    close: closeSoon(() => runtime.dispose())
-  }
+  return twoClientTarget(
+    "effect-sql-stock",
+    Layer.mergeAll(
+      Layer.scoped(Replica, stock(nodes.replicas[0]!)),
+      Layer.scoped(Primary, stock(nodes.primary))
+    ).pipe(Layer.provide(Reactivity.layer)),
+    rows
+  )
 }
 
 // ---- the raw drivers ----------------------------------------------------------------------------------------------
+
+/** The statements the driver targets send: the SQL FastORM's find and the @effect/sql templates compile to. */
+const PG_SQL = {
+  find: `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`,
+  update: `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`
+}
+const MYSQL_SQL = {
+  find: `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`,
+  update: `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`
+}
 
 const pgPool = (node: NodeInfo): Pg.Pool => {
   const pool = new Pg.Pool({ connectionString: node.url, max: POOL_SIZE })
@@ -234,26 +249,22 @@ const effectAsyncDriver = async (db: Db, nodes: ClusterNodes, rows: number): Pro
   if (db === "postgres") {
     const replica = pgPool(nodes.replicas[0]!)
     const primary = pgPool(nodes.primary)
-    const find = `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`
-    const update = `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`
     return {
       name: "effect-async-driver",
       driver: effectDriver(rows, runtime, {
-        find: (id) => callback((done) => replica.query(find, [id], (e, r) => done(e, r?.rows))),
-        update: (id, score) => callback((done) => primary.query(update, [score, id], (e) => done(e)))
+        find: (id) => callback((done) => replica.query(PG_SQL.find, [id], (e, r) => done(e, r?.rows))),
+        update: (id, score) => callback((done) => primary.query(PG_SQL.update, [score, id], (e) => done(e)))
       }),
       close: closeSoon(() => Promise.all([replica.end(), primary.end(), runtime.dispose()]))
     }
   }
   const replica = mysqlPool(nodes.replicas[0]!)
   const primary = mysqlPool(nodes.primary)
-  const find = `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`
-  const update = `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`
   return {
     name: "effect-async-driver",
     driver: effectDriver(rows, runtime, {
-      find: (id) => callback((done) => replica.execute(find, [id], (e, r) => done(e, r))),
-      update: (id, score) => callback((done) => primary.execute(update, [score, id], (e) => done(e)))
+      find: (id) => callback((done) => replica.execute(MYSQL_SQL.find, [id], (e, r) => done(e, r))),
+      update: (id, score) => callback((done) => primary.execute(MYSQL_SQL.update, [score, id], (e) => done(e)))
     }),
     close: closeSoon(() =>
       Promise.all([
@@ -269,26 +280,22 @@ const rawDriver = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Tar
   if (db === "postgres") {
     const replica = pgPool(nodes.replicas[0]!)
     const primary = pgPool(nodes.primary)
-    const find = `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`
-    const update = `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`
     return {
       name: "raw-driver",
       driver: promiseDriver(rows, {
-        find: (id) => replica.query(find, [id]).then((r) => r.rows),
-        update: (id, score) => primary.query(update, [score, id])
+        find: (id) => replica.query(PG_SQL.find, [id]).then((r) => r.rows),
+        update: (id, score) => primary.query(PG_SQL.update, [score, id])
       }),
       close: closeSoon(() => Promise.all([replica.end(), primary.end()]))
     }
   }
   const replica = mysqlPool(nodes.replicas[0]!).promise()
   const primary = mysqlPool(nodes.primary).promise()
-  const find = `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`
-  const update = `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`
   return {
     name: "raw-driver",
     driver: promiseDriver(rows, {
-      find: (id) => replica.execute(find, [id]).then(([r]) => r),
-      update: (id, score) => primary.execute(update, [score, id])
+      find: (id) => replica.execute(MYSQL_SQL.find, [id]).then(([r]) => r),
+      update: (id, score) => primary.execute(MYSQL_SQL.update, [score, id])
     }),
     close: closeSoon(() => Promise.all([replica.end(), primary.end()]))
   }

@@ -29,3 +29,4 @@ export {
   waitSessions,
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
+export { recordingTracer } from "./recordingTracer.js"

@@ -7,6 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import * as Statement from "@effect/sql/Statement"
 import { describe, expect, it } from "@effect/vitest"
+import { recordingTracer } from "@fastorm/test-support"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
 import * as Effect from "effect/Effect"
@@ -94,21 +95,6 @@ const spyUnsafe = (client: SqlClient.SqlClient, unsafeCalls: Array<string>): Sql
       }
     }
   })
-
-/** A tracer that records every span it opens (built by the built-in tracer, so spans behave the same). */
-const recordingTracer = () => {
-  const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = builtIn.span(name, parent, context, links, startTime, kind, options)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => builtIn.context(f, fiber)
-  })
-  return { tracer, spans }
-}
 
 const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
 

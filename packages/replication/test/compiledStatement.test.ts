@@ -8,12 +8,11 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Statement from "@effect/sql/Statement"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement, Database, Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
-import * as Context from "effect/Context"
-import * as DefaultServices from "effect/DefaultServices"
+import { recordingTracer } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
-import * as Tracer from "effect/Tracer"
+import type * as Tracer from "effect/Tracer"
 import { ConnectionRouter, FastOrmTest } from "../src/index.js"
 
 class Item extends Model.Class<Item>("Item")({
@@ -79,21 +78,6 @@ const watched = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
     )
     return { result, calls }
   })
-
-/** A tracer that records every span it opens (built by the built-in tracer, so spans behave the same). */
-const recordingTracer = () => {
-  const builtIn = Context.get(DefaultServices.liveServices, Tracer.Tracer)
-  const spans: Array<Tracer.Span> = []
-  const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = builtIn.span(name, parent, context, links, startTime, kind, options)
-      spans.push(span)
-      return span
-    },
-    context: (f, fiber) => builtIn.context(f, fiber)
-  })
-  return { tracer, spans }
-}
 
 const labelOf = (found: Option.Option<Item>) => Option.map(found, (i) => i.label)
 
