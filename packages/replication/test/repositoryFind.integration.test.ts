@@ -14,7 +14,6 @@ import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement, Database, Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
 import type { NodeInfo } from "@fastorm/test-support"
 import { killNode, pauseReplay, resumeReplay, startNode, unfreezeNode, waitReplicated } from "@fastorm/test-support"
-import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -27,13 +26,13 @@ import {
   adminClient,
   backends,
   control,
-  describeError,
   fastOrm,
   nodeByPort,
   noSession,
   quantile,
   recoveryBoundMs,
   report,
+  startLoadOf,
   waitUntil,
   warmUp
 } from "./support/cluster.js"
@@ -133,17 +132,6 @@ const restoreCluster = (b: Backend) =>
     Effect.zipRight(Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 60_000 })))
   )
 
-/** One find of a load. */
-interface FindSample {
-  readonly fiber: number
-  readonly start: number
-  readonly ms: number
-  /** The node that answered (by the server's word); undefined when the find failed. */
-  readonly node: string | undefined
-  /** Why the find failed: an error, no row, or a wrong row. */
-  readonly error: string | undefined
-}
-
 /** `fibers` fibers finding the given rows in a loop, outside any session, each find checked and recorded. */
 const startFindLoad = (
   b: Backend,
@@ -151,40 +139,14 @@ const startFindLoad = (
   rows: ReadonlyArray<Item>,
   fibers: number
 ) =>
-  Effect.gen(function*() {
-    const samples: Array<FindSample> = []
-    let running = true
-    const loop = (fiber: number) =>
-      Effect.gen(function*() {
-        for (let k = fiber; running; k++) {
-          const row = rows[(k * 7) % rows.length]!
-          const start = Date.now()
-          const exit = yield* Effect.exit(noSession(Who.find(row.id)))
-          const ms = Date.now() - start
-          if (exit._tag === "Failure") {
-            samples.push({ fiber, start, ms, node: undefined, error: describeError(Cause.squash(exit.cause)) })
-          } else if (Option.isNone(exit.value)) {
-            samples.push({ fiber, start, ms, node: undefined, error: "no row" })
-          } else if (exit.value.value.id !== row.id || exit.value.value.label !== row.label) {
-            samples.push({ fiber, start, ms, node: undefined, error: "wrong row" })
-          } else {
-            samples.push({ fiber, start, ms, node: nodeByPort(b, exit.value.value.port).name, error: undefined })
-            continue
-          }
-          // Never a tight loop of instant failures: it would starve the event loop (and the test's own timers).
-          yield* Effect.sleep("5 millis")
-        }
-      })
-    const handles = yield* Effect.forEach(
-      Array.from({ length: fibers }, (_, i) => i),
-      (i) => Effect.forkScoped(loop(i))
-    )
-    const stop = Effect.suspend(() => {
-      running = false
-      return Fiber.joinAll(handles)
-    })
-    yield* Effect.addFinalizer(() => stop)
-    return { samples, stop }
+  startLoadOf(fibers, (fiber, k) => {
+    const row = rows[((fiber + k) * 7) % rows.length]!
+    return Effect.flatMap(noSession(Who.find(row.id)), (found) =>
+      Option.isNone(found)
+        ? Effect.fail(new Error("no row"))
+        : found.value.id !== row.id || found.value.label !== row.label
+        ? Effect.fail(new Error("wrong row"))
+        : Effect.succeed(nodeByPort(b, found.value.port).name))
   })
 
 for (const b of backends()) {

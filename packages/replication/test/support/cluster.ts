@@ -143,21 +143,22 @@ export interface Load {
   readonly stop: Effect.Effect<void>
 }
 
-/** `fibers` fibers reading in a loop, outside any session, each read recorded. Stopped with the scope at the latest. */
-export const startLoad = (
-  b: Backend,
-  client: SqlClient.SqlClient,
+/**
+ * `fibers` fibers running `read` in a loop (`k` counts each fiber's reads), each run recorded: the node that answered,
+ * or why it failed. Stopped with the scope at the latest.
+ */
+export const startLoadOf = <R>(
   fibers: number,
-  sql = b.whoSql
-): Effect.Effect<Load, never, Scope.Scope> =>
+  read: (fiber: number, k: number) => Effect.Effect<string, unknown, R>
+): Effect.Effect<Load, never, Scope.Scope | R> =>
   Effect.gen(function*() {
     const samples: Array<Sample> = []
     let running = true
     const loop = (fiber: number) =>
       Effect.gen(function*() {
-        while (running) {
+        for (let k = 0; running; k++) {
           const start = Date.now()
-          const exit = yield* Effect.exit(who(b, client, sql))
+          const exit = yield* Effect.exit(read(fiber, k))
           const ms = Date.now() - start
           if (exit._tag === "Success") {
             samples.push({ fiber, start, ms, node: exit.value, error: undefined })
@@ -179,6 +180,14 @@ export const startLoad = (
     yield* Effect.addFinalizer(() => stop)
     return { samples, stop }
   })
+
+/** `fibers` fibers reading in a loop, outside any session, each read recorded. Stopped with the scope at the latest. */
+export const startLoad = (
+  b: Backend,
+  client: SqlClient.SqlClient,
+  fibers: number,
+  sql = b.whoSql
+): Effect.Effect<Load, never, Scope.Scope> => startLoadOf(fibers, () => who(b, client, sql))
 
 /** Polls `read` every 20 ms until `ok`; dies after `limitMs`. Returns the elapsed milliseconds. */
 export const waitUntil = <A, E, R>(
