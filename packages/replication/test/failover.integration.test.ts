@@ -5,13 +5,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import type { NodeInfo } from "@fastorm/test-support"
 import {
   freezeNode,
   killNode,
   pauseReplay,
   resumeReplay,
-  startNode,
   stopNode,
   unfreezeNode,
   waitReplicated
@@ -27,12 +25,15 @@ import {
   adminClient,
   backends,
   control,
+  countBy,
   describeError,
+  downAndBack,
   fastOrm,
   noSession,
   quantile,
   recoveryBoundMs,
   report,
+  restoreCluster,
   slowMarker,
   startLoad,
   waitUntil,
@@ -45,24 +46,6 @@ const statementTimeoutMs = 1_000
 const connectTimeoutMs = 1_000
 
 const failures = (samples: ReadonlyArray<Sample>) => samples.filter((s) => s.error !== undefined)
-
-const countBy = (names: ReadonlyArray<string | undefined>) => {
-  const out: Record<string, number> = {}
-  for (const name of names) if (name !== undefined) out[name] = (out[name] ?? 0) + 1
-  return out
-}
-
-/** Brings a node back whatever the test did to it (idempotent: a running node is left alone). */
-const restore = (node: NodeInfo) =>
-  Effect.promise(() => unfreezeNode(node).catch(() => undefined)).pipe(
-    Effect.zipRight(Effect.promise(() => startNode(node, { timeoutMs: 60_000 }))),
-    Effect.asVoid
-  )
-
-const restoreCluster = (b: Backend) =>
-  Effect.forEach([b.nodes.primary, ...b.nodes.replicas], restore, { concurrency: "unbounded", discard: true }).pipe(
-    Effect.zipRight(Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 60_000 })))
-  )
 
 // Every test body is scoped inside the layer it is given: its load fibers and cluster repairs end before the
 // layer's pools close (a load outliving its pools would spin on "pool closed" errors).
@@ -77,30 +60,12 @@ const replicaLost = (b: Backend, fault: "stop" | "kill") =>
     yield* warmUp(b, read)
     const load = yield* startLoad(b, read, 20)
     yield* Effect.sleep("500 millis")
-    yield* control(() => fault === "stop" ? stopNode(target) : killNode(target))
-    const downAt = Date.now()
-    yield* Effect.sleep("1 second")
-    const attemptsAfter1s = (yield* router.stats).byNode[target.name] ?? 0
-    yield* Effect.sleep("1500 millis")
-    const attemptsBeforeRestart = (yield* router.stats).byNode[target.name] ?? 0
-    const startedAt = Date.now()
-    yield* control(() => startNode(target))
-    const upAt = Date.now()
-    yield* waitUntil(
-      Effect.sync(() => load.samples.some((s) => s.node === target.name && s.start > downAt + 1_000)),
-      (back) => back,
-      10_000,
-      `${target.name} serving reads again`,
-      () => ({
-        reads: load.samples.length,
-        since: countBy(load.samples.filter((s) => s.start > upAt).map((s) => s.node ?? s.error)),
-        stats: Effect.runSync(router.stats)
-      })
+    const { attemptsAfter1s, attemptsBeforeRestart, downAt, firstBack, startedAt, upAt } = yield* downAndBack(
+      target,
+      fault,
+      load,
+      router
     )
-    const back = load.samples.filter((s) => s.node === target.name && s.start > downAt + 1_000)
-    const firstBack = Math.min(...back.map((s) => s.start + s.ms))
-    yield* Effect.sleep("300 millis")
-    yield* load.stop
 
     const served = load.samples.filter((s) => s.start >= downAt + 1_000 && s.start + s.ms < startedAt)
     const figures = {

@@ -12,8 +12,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement, Database, Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
-import type { NodeInfo } from "@fastorm/test-support"
-import { killNode, pauseReplay, resumeReplay, startNode, unfreezeNode, waitReplicated } from "@fastorm/test-support"
+import { pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -25,15 +24,16 @@ import type { Backend } from "./support/cluster.js"
 import {
   adminClient,
   backends,
-  control,
+  countBy,
+  downAndBack,
   fastOrm,
   nodeByPort,
   noSession,
   quantile,
   recoveryBoundMs,
   report,
+  restoreCluster,
   startLoadOf,
-  waitUntil,
   warmUp
 } from "./support/cluster.js"
 
@@ -112,25 +112,7 @@ const fixture = (b: Backend): Effect.Effect<Fixture, never, WriteConnection | Sc
     }
   })).pipe(Effect.orDie)
 
-const countBy = (names: ReadonlyArray<string | undefined>) => {
-  const out: Record<string, number> = {}
-  for (const name of names) if (name !== undefined) out[name] = (out[name] ?? 0) + 1
-  return out
-}
-
 const sum = (values: ReadonlyArray<number | undefined>) => values.reduce<number>((a, v) => a + (v ?? 0), 0)
-
-/** Brings a node back whatever the test did to it (idempotent: a running node is left alone). */
-const restore = (node: NodeInfo) =>
-  Effect.promise(() => unfreezeNode(node).catch(() => undefined)).pipe(
-    Effect.zipRight(Effect.promise(() => startNode(node, { timeoutMs: 60_000 }))),
-    Effect.asVoid
-  )
-
-const restoreCluster = (b: Backend) =>
-  Effect.forEach([b.nodes.primary, ...b.nodes.replicas], restore, { concurrency: "unbounded", discard: true }).pipe(
-    Effect.zipRight(Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 60_000 })))
-  )
 
 /** `fibers` fibers finding the given rows in a loop, outside any session, each find checked and recorded. */
 const startFindLoad = (
@@ -320,30 +302,12 @@ for (const b of backends()) {
           yield* warmUp(b, read)
           const load = yield* startFindLoad(b, Who, rows, 16)
           yield* Effect.sleep("500 millis")
-          yield* control(() => killNode(target))
-          const downAt = Date.now()
-          yield* Effect.sleep("1 second")
-          const attemptsAfter1s = (yield* router.stats).byNode[target.name] ?? 0
-          yield* Effect.sleep("1500 millis")
-          const attemptsBeforeRestart = (yield* router.stats).byNode[target.name] ?? 0
-          const startedAt = Date.now()
-          yield* control(() => startNode(target, { timeoutMs: 30_000 }))
-          const upAt = Date.now()
-          yield* waitUntil(
-            Effect.sync(() => load.samples.some((s) => s.node === target.name && s.start > downAt + 1_000)),
-            (back) => back,
-            10_000,
-            `${target.name} serving finds again`,
-            () => ({
-              finds: load.samples.length,
-              since: countBy(load.samples.filter((s) => s.start > upAt).map((s) => s.node ?? s.error)),
-              stats: Effect.runSync(router.stats)
-            })
+          const { attemptsAfter1s, attemptsBeforeRestart, downAt, firstBack, startedAt, upAt } = yield* downAndBack(
+            target,
+            "kill",
+            load,
+            router
           )
-          const back = load.samples.filter((s) => s.node === target.name && s.start > downAt + 1_000)
-          const firstBack = Math.min(...back.map((s) => s.start + s.ms))
-          yield* Effect.sleep("300 millis")
-          yield* load.stop
 
           const failed = load.samples.filter((s) => s.error !== undefined)
           const served = load.samples.filter((s) => s.start >= downAt + 1_000 && s.start + s.ms < startedAt)

@@ -6,13 +6,13 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
-import { loadCluster } from "@fastorm/test-support"
+import { killNode, loadCluster, startNode, stopNode, unfreezeNode, waitReplicated } from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import { FastOrm, RouterError, SessionToken } from "../../src/index.js"
+import { type ConnectionRouter, FastOrm, RouterError, SessionToken } from "../../src/index.js"
 import type { ReadWriteConfig } from "../../src/index.js"
 
 /** One cluster under test. */
@@ -240,3 +240,74 @@ export const quantile = (values: ReadonlyArray<number>, q: number): number => {
   const sorted = [...values].sort((x, y) => x - y)
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
 }
+
+/** How many times each name occurs (undefined ones skipped). */
+export const countBy = (names: ReadonlyArray<string | undefined>): Record<string, number> => {
+  const out: Record<string, number> = {}
+  for (const name of names) if (name !== undefined) out[name] = (out[name] ?? 0) + 1
+  return out
+}
+
+/** Brings a node back whatever the test did to it (idempotent: a running node is left alone). */
+export const restore = (node: NodeInfo): Effect.Effect<void> =>
+  Effect.promise(() => unfreezeNode(node).catch(() => undefined)).pipe(
+    Effect.zipRight(Effect.promise(() => startNode(node, { timeoutMs: 60_000 }))),
+    Effect.asVoid
+  )
+
+/** Every node of the cluster back, and the replicas caught up. */
+export const restoreCluster = (b: Backend): Effect.Effect<void> =>
+  Effect.forEach([b.nodes.primary, ...b.nodes.replicas], restore, { concurrency: "unbounded", discard: true }).pipe(
+    Effect.zipRight(Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 60_000 })))
+  )
+
+/** When a node went down under a load and when it served again, with the router's attempts on it meanwhile. */
+export interface DownAndBack {
+  readonly downAt: number
+  /** Statements the router had sent the node 1 s after it went down, and just before its restart. */
+  readonly attemptsAfter1s: number
+  readonly attemptsBeforeRestart: number
+  /** The restart began and ended. */
+  readonly startedAt: number
+  readonly upAt: number
+  /** The end of the first read the node served after it went down. */
+  readonly firstBack: number
+}
+
+/**
+ * Takes `target` down (stopped or killed) under a running load, keeps it down 2.5 s, restarts it, waits until the load
+ * is served by it again, then stops the load.
+ */
+export const downAndBack = (
+  target: NodeInfo,
+  fault: "stop" | "kill",
+  load: Load,
+  router: ConnectionRouter.ConnectionRouterShape
+): Effect.Effect<DownAndBack> =>
+  Effect.gen(function*() {
+    yield* control(() => fault === "stop" ? stopNode(target) : killNode(target))
+    const downAt = Date.now()
+    yield* Effect.sleep("1 second")
+    const attemptsAfter1s = (yield* router.stats).byNode[target.name] ?? 0
+    yield* Effect.sleep("1500 millis")
+    const attemptsBeforeRestart = (yield* router.stats).byNode[target.name] ?? 0
+    const startedAt = Date.now()
+    yield* control(() => startNode(target, { timeoutMs: 30_000 }))
+    const upAt = Date.now()
+    yield* waitUntil(
+      Effect.sync(() => load.samples.some((s) => s.node === target.name && s.start > downAt + 1_000)),
+      (back) => back,
+      10_000,
+      `${target.name} serving again`,
+      () => ({
+        reads: load.samples.length,
+        since: countBy(load.samples.filter((s) => s.start > upAt).map((s) => s.node ?? s.error)),
+        stats: Effect.runSync(router.stats)
+      })
+    )
+    const back = load.samples.filter((s) => s.node === target.name && s.start > downAt + 1_000)
+    const firstBack = Math.min(...back.map((s) => s.start + s.ms))
+    yield* Effect.sleep("300 millis")
+    yield* load.stop
+    return { downAt, attemptsAfter1s, attemptsBeforeRestart, startedAt, upAt, firstBack }
+  })
