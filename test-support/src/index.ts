@@ -15,6 +15,7 @@ export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replicatio
 export { adminQuery } from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"
+export * as DelayProxy from "./faults/DelayProxy.js"
 export * as FaultProxy from "./faults/FaultProxy.js"
 export * as History from "./faults/History.js"
 export {

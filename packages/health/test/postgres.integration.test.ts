@@ -9,11 +9,11 @@ import {
   stopNode,
   unfreezeNode
 } from "@fastorm/test-support"
+import { DelayProxy } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import Pg from "pg"
 import * as HealthMonitor from "../src/HealthMonitor.js"
-import * as DelayProxy from "./support/DelayProxy.js"
 import { admin, control, timedProbe, waitFor } from "./support/live.js"
 
 const cluster = loadCluster()

@@ -4,10 +4,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection } from "@fastorm/core"
+import { DelayProxy } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import type { Backend } from "./support/cluster.js"
 import { backends, fastOrm, report, startLoad, waitUntil, warmUp, whoMany } from "./support/cluster.js"
-import * as DelayProxy from "./support/DelayProxy.js"
 
 const share = (names: ReadonlyArray<string | undefined>, name: string) =>
   names.filter((n) => n === name).length / names.length
