@@ -7,11 +7,18 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { InvalidSessionToken } from "./RouterError.js"
 
-/** A log position: PostgreSQL LSN ("16/B374D848") or MariaDB GTID list ("0-1-42,1-2-7"). */
+/**
+ * A log position: PostgreSQL LSN ("16/B374D848") or MariaDB GTID list ("0-1-42,1-2-7"); or `unknown`: a write
+ * succeeded but its position could not be read (the primary failed right after it). No replica covers an unknown
+ * position, so the session reads from the primary until a later write of its own records a real one.
+ */
 export interface Position {
-  readonly kind: "lsn" | "gtid"
+  readonly kind: "lsn" | "gtid" | "unknown"
   readonly value: string
 }
+
+/** The position of a write whose position could not be read. */
+export const unknownPosition: Position = { kind: "unknown", value: "" }
 
 /** The positions a session must see, by cluster name. */
 export type Tokens = Readonly<Record<string, Position>>
@@ -38,7 +45,7 @@ const gtidMap = (list: string): Map<string, bigint> => {
 
 /** Whether a node at `position` has everything up to `token` (same cluster, same kind). */
 export const covers = (position: string | undefined, token: Position): boolean => {
-  if (position === undefined || position === "") return false
+  if (position === undefined || position === "" || token.kind === "unknown") return false
   if (token.kind === "lsn") return lsnPattern.test(position) && lsnToBigInt(position) >= lsnToBigInt(token.value)
   const have = gtidMap(position)
   for (const [domain, seq] of gtidMap(token.value)) {
@@ -47,8 +54,9 @@ export const covers = (position: string | undefined, token: Position): boolean =
   return true
 }
 
-/** The later of two positions of one cluster. */
+/** The later of two positions of one cluster; an unknown one may be later than anything, so it wins. */
 export const later = (a: Position, b: Position): Position => {
+  if (a.kind === "unknown") return a
   if (a.kind !== b.kind) return b
   if (a.kind === "lsn") return lsnToBigInt(a.value) >= lsnToBigInt(b.value) ? a : b
   // GTID lists: the per-domain maximum of both.
@@ -84,9 +92,15 @@ export const currentTokens: FiberRef.FiberRef<Tokens> = FiberRef.unsafeMake<Toke
   join: (parent, child) => merge(parent, child)
 })
 
-/** Records a write's position for the current session. */
+/**
+ * Records a write's position for the current session. It replaces an unknown position: the session's writes are
+ * sequential on one primary, so this later write's position covers the one that could not be read.
+ */
 export const record = (cluster: string, position: Position): Effect.Effect<void> =>
-  FiberRef.update(currentTokens, (tokens) => merge(tokens, { [cluster]: position }))
+  FiberRef.update(currentTokens, (tokens) => {
+    const mine = tokens[cluster]
+    return { ...tokens, [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position) }
+  })
 
 /** The position the current session must see on a cluster, if it wrote there. */
 export const get = (cluster: string): Effect.Effect<Option.Option<Position>> =>
@@ -113,6 +127,7 @@ export const decode = (token: string): Effect.Effect<Tokens, InvalidSessionToken
       if (cluster === undefined || value === undefined) return Effect.fail(new InvalidSessionToken())
       if (kind === "lsn" && lsnPattern.test(value)) out[decodeURIComponent(cluster)] = { kind, value }
       else if (kind === "gtid" && gtidPattern.test(value)) out[decodeURIComponent(cluster)] = { kind, value }
+      else if (kind === "unknown" && value === "") out[decodeURIComponent(cluster)] = unknownPosition
       else return Effect.fail(new InvalidSessionToken())
     }
     return Effect.succeed(out)

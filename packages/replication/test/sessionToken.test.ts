@@ -41,6 +41,41 @@ describe("LSN", () => {
   })
 })
 
+describe("an unknown position (a write whose position could not be read)", () => {
+  const unknown = SessionToken.unknownPosition
+  it("is covered by no replica", () => {
+    expect(SessionToken.covers("FFFFFFFF/FFFFFFFF", unknown)).toBe(false)
+    expect(SessionToken.covers("0-1-999999", unknown)).toBe(false)
+  })
+
+  it("wins a merge: it may be later than anything", () => {
+    expect(SessionToken.later(unknown, lsn("1/0"))).toEqual(unknown)
+    expect(SessionToken.later(lsn("1/0"), unknown)).toEqual(unknown)
+  })
+
+  it.effect("a later write of the session records a real position over it; a lost one replaces a real one", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("c", lsn("0/10"))
+      yield* SessionToken.record("c", unknown)
+      expect(yield* SessionToken.get("c")).toEqual(Option.some(unknown))
+      yield* SessionToken.record("c", lsn("0/8"))
+      expect(yield* SessionToken.get("c")).toEqual(Option.some(lsn("0/8")))
+    }))
+
+  it.effect("travels in the opaque string", () =>
+    Effect.gen(function*() {
+      const tokens: SessionToken.Tokens = { pg: unknown, maria: gtid("0-1-4") }
+      expect(yield* SessionToken.decode(SessionToken.encode(tokens)!)).toEqual(tokens)
+    }))
+
+  it.effect("a joined fiber's lost position counts for its parent", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("c", lsn("0/10"))
+      yield* Fiber.join(yield* Effect.fork(SessionToken.record("c", unknown)))
+      expect(yield* SessionToken.get("c")).toEqual(Option.some(unknown))
+    }))
+})
+
 describe("GTID", () => {
   it("covers needs every domain of the token, each at or past its sequence number", () => {
     expect(SessionToken.covers("0-1-42", gtid("0-1-42"))).toBe(true)

@@ -301,8 +301,10 @@ export const make = (
           Effect.flatMap((position) =>
             position === undefined ? Effect.void : SessionToken.record(options.cluster, position)
           ),
-          // The write succeeded; a lost token only costs a primary read later, so it never fails the write.
-          Effect.catchAll(() => SessionToken.get(options.cluster).pipe(Effect.asVoid)),
+          // The write succeeded but its position is lost (the primary failed right after it): the session keeps
+          // nothing older, which a replica without this write could cover, but an unknown position that sends its
+          // reads to the primary until its next write. It never fails the write.
+          Effect.catchAll(() => SessionToken.record(options.cluster, SessionToken.unknownPosition)),
           Effect.uninterruptible
         )
 
@@ -538,6 +540,8 @@ export const make = (
       eligible: ReadonlyArray<Selection.Candidate>,
       snapshot: ReadonlyArray<Health.NodeHealth>
     ): Effect.Effect<ReadonlyArray<Selection.Candidate>> => {
+      // No replica can be shown to have a write whose position is unknown: not worth a wait.
+      if (token.kind === "unknown") return Effect.succeed([])
       const ready = eligible.filter((c) => {
         const known = knownPosition.get(c.name)
         const probed = snapshot.find((s) => s.name === c.name)?.position

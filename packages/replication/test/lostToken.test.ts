@@ -1,0 +1,126 @@
+/**
+ * A write that succeeded but whose position could not be read (the primary failed between the write and the
+ * position query): the session must not keep reading from replicas that may not have that write. The router is the
+ * real one over in-process fake nodes; the consistency operations are scripted.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import { SqlCompiler } from "@fastorm/adapters"
+import { HealthMonitor, HealthState } from "@fastorm/health"
+import type { NodeHealth } from "@fastorm/health"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
+import type { ConsistencyOps } from "../src/internal/consistency.js"
+import * as Engine from "../src/internal/router.js"
+import { resolve } from "../src/ReadWriteConfig.js"
+import * as SessionToken from "../src/SessionToken.js"
+
+const connectionOf = (node: string): Connection => ({
+  execute: () => Effect.succeed([{ node }]),
+  executeRaw: () => Effect.succeed([{ node }]),
+  executeValues: () => Effect.succeed([]),
+  executeUnprepared: () => Effect.succeed([{ node }]),
+  executeStream: () => Stream.empty
+})
+
+const nodeOf = (name: string) =>
+  Effect.map(
+    SqlClient.make({
+      acquirer: Effect.succeed(connectionOf(name)),
+      compiler: SqlCompiler.make("postgresql"),
+      spanAttributes: []
+    }),
+    (client) => ({ name, weight: 1, client })
+  )
+
+const healthy = (name: string, role: "primary" | "replica", position: string): NodeHealth.NodeHealth => ({
+  ...HealthState.initial(name, role),
+  status: "HEALTHY",
+  role,
+  lagSeconds: 0,
+  replicating: role === "replica" ? true : undefined,
+  position,
+  consecutiveSuccesses: 1
+})
+
+const monitor = HealthMonitor.HealthMonitor.of({
+  nodes: [],
+  // Both replicas have replayed up to 0/20: they cover any token up to there.
+  snapshot: Effect.succeed([
+    healthy("primary", "primary", "0/30"),
+    healthy("replica-1", "replica", "0/20"),
+    healthy("replica-2", "replica", "0/20")
+  ]),
+  health: () => Effect.die("unused"),
+  status: () => Effect.die("unused"),
+  changes: Stream.empty,
+  subscribe: Effect.die("unused"),
+  check: Effect.die("unused"),
+  checkNode: () => Effect.die("unused"),
+  reportFailure: () => Effect.die("unused"),
+  reportSuccess: () => Effect.void
+} as unknown as HealthMonitor.HealthMonitorShape)
+
+/** Capture answers are scripted: `lost` fails like a primary that died right after the write. */
+const scripted = (answers: Array<"lost" | string>): ConsistencyOps => ({
+  capture: () => {
+    const next = answers.shift()
+    return next === undefined || next === "lost"
+      ? Effect.fail(
+        new SqlError({ message: "connection lost", cause: Object.assign(new Error("x"), { code: "57P01" }) })
+      )
+      : Effect.succeed({ kind: "lsn", value: next })
+  },
+  position: () => Effect.succeed("0/20"),
+  waitFor: () => Effect.succeed(false)
+})
+
+const makeRouter = (answers: Array<"lost" | string>) =>
+  Effect.gen(function*() {
+    const config = Either.getOrThrow(resolve({ sessionWaitTimeout: Duration.millis(5) }))
+    return yield* Engine.make({
+      cluster: "lost",
+      primary: yield* nodeOf("primary"),
+      replicas: [yield* nodeOf("replica-1"), yield* nodeOf("replica-2")],
+      config,
+      compiler: SqlCompiler.make("postgresql"),
+      consistency: scripted(answers)
+    })
+  }).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor), Effect.provide(Reactivity.layer))
+
+const readNode = (router: Engine.Router) =>
+  Effect.map(router.read.unsafe<{ node: string }>("SELECT 1"), (rows) => rows[0]!.node)
+
+describe("a write whose position is lost", () => {
+  it.scoped("sends the session's reads to the primary, and the next recorded write ends that", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter(["0/10", "lost", "0/18"])
+      // A write with a position replicas cover: reads on replicas.
+      yield* router.write.unsafe("UPDATE t SET x = 1")
+      expect(yield* readNode(router)).toMatch(/^replica-/)
+      // The next write succeeds, its position query fails: no replica can be shown to have it.
+      yield* router.write.unsafe("UPDATE t SET x = 2")
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      yield* router.resetStats
+      for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
+      expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
+      // A later write records a real position again: replicas serve the session's reads once more.
+      yield* router.write.unsafe("UPDATE t SET x = 3")
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/18" })
+      expect(yield* readNode(router)).toMatch(/^replica-/)
+    }))
+
+  it.scoped("a session without writes keeps reading from replicas", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter([])
+      expect(yield* readNode(router)).toMatch(/^replica-/)
+    }))
+})
+
+const Option_value = <A>(option: { readonly _tag: "Some"; readonly value: A } | { readonly _tag: "None" }) =>
+  option._tag === "Some" ? option.value : undefined
