@@ -122,6 +122,12 @@ export const make = (
     )
 
     let waiting = 0
+    // The router tells an exhausted pool from a dead server by this message (and the pool's counts).
+    const acquireTimeout = () =>
+      new SqlError({
+        message: `Timed out acquiring a connection to ${options.alias}`,
+        cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
+      })
     // mysql2 queues getConnection without a bound; a frozen server would hold callers forever.
     const acquireRaw = Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
       let done = false
@@ -132,12 +138,7 @@ export const make = (
       }
       const timer = setTimeout(() => {
         finish()
-        resume(Effect.fail(
-          new SqlError({
-            message: `Timed out acquiring a connection to ${options.alias}`,
-            cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
-          })
-        ))
+        resume(Effect.fail(acquireTimeout()))
       }, Duration.toMillis(connectTimeout))
       pool.getConnection((cause, conn) => {
         if (done) {
@@ -247,12 +248,7 @@ export const make = (
         const timer = (queues._freeConnections?.length ?? 0) > 0 ? undefined : setTimeout(() => {
           if (!guard.claim()) return
           waiting--
-          resume(Effect.fail(
-            new SqlError({
-              message: `Timed out acquiring a connection to ${options.alias}`,
-              cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
-            })
-          ))
+          resume(Effect.fail(acquireTimeout()))
         }, Duration.toMillis(connectTimeout))
         pool.getConnection((cause, conn) => {
           if (!guard.claim()) {
