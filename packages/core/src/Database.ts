@@ -16,7 +16,8 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { WriteConnection, WriteOnly } from "./Connections.js"
-import { TransactionOutcomeUnknown } from "./Errors.js"
+import type { ConnectionError } from "./Errors.js"
+import { liftConnectionErrors, TransactionOutcomeUnknown } from "./Errors.js"
 import { isServerAnswer } from "./internal/sqlErrors.js"
 
 /** The state of the innermost open transaction level (internal, but exported for the other packages' tests). */
@@ -33,8 +34,11 @@ export class CurrentTransaction extends Context.Tag("@fastorm/core/CurrentTransa
   TransactionState
 >() {}
 
-/** Runs `effect` with `WriteOnly` set: every read inside goes to the primary. */
-export const forceWrite = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+/**
+ * Runs `effect` with `WriteOnly` set: every read inside goes to the primary, so the type asks for `WriteConnection`
+ * (without it such a read fails with `MissingWriteConnection`).
+ */
+export const forceWrite = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R | WriteConnection> =>
   Effect.provideService(effect, WriteOnly, true)
 
 /** Whether the current fiber is inside `Database.transaction`. */
@@ -53,17 +57,18 @@ const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: Transactio
 
 let savepointCounter = 0
 
-const unprepared = (connection: Connection, sql: string) =>
-  Effect.asVoid(connection.executeUnprepared(sql, [], undefined))
+/** The transaction's own statements; a connection error arrives by its own tag (see `ConnectionError`). */
+const unprepared = (connection: Connection, sql: string): Effect.Effect<void, SqlError | ConnectionError> =>
+  liftConnectionErrors(Effect.asVoid(connection.executeUnprepared(sql, [], undefined)))
 
 /** Adds a cleanup failure after the original cause, so the caller sees both and the original comes first. */
-const withCleanupFailure = <E>(cause: Cause.Cause<E>, cleanup: Exit.Exit<void, SqlError>): Cause.Cause<E | SqlError> =>
+const withCleanupFailure = <E, C>(cause: Cause.Cause<E>, cleanup: Exit.Exit<void, C>): Cause.Cause<E | C> =>
   Exit.isFailure(cleanup) ? Cause.sequential(cause, cleanup.cause) : cause
 
 const nested = <A, E, R>(
   parent: TransactionState,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError, R> =>
+): Effect.Effect<A, E | SqlError | ConnectionError, R> =>
   parent.lock.withPermits(1)(
     Effect.uninterruptibleMask((restore) =>
       Effect.gen(function*() {
@@ -95,11 +100,11 @@ const nested = <A, E, R>(
 const outer = <A, E, R>(
   client: SqlClient.SqlClient,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown, R> =>
+): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R> =>
   Effect.uninterruptibleMask((restore) =>
     Effect.gen(function*() {
       const scope = yield* Scope.make()
-      const connection = yield* restore(Scope.extend(client.reserve, scope)).pipe(
+      const connection = yield* restore(liftConnectionErrors(Scope.extend(client.reserve, scope))).pipe(
         Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
       )
       // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
@@ -116,7 +121,8 @@ const outer = <A, E, R>(
       }
       const exit = yield* Effect.exit(provideLevel(restore(effect), level))
       if (Exit.isSuccess(exit)) {
-        const commit = yield* Effect.exit(unprepared(connection, "COMMIT"))
+        // Not lifted: whether the server answered decides between a refused commit and an unknown outcome.
+        const commit = yield* Effect.exit(Effect.asVoid(connection.executeUnprepared("COMMIT", [], undefined)))
         // A failed commit leaves the connection suspect: the scope closes with the failure so pools can drop it.
         yield* Scope.close(scope, commit)
         if (Exit.isSuccess(commit)) return exit.value
@@ -137,11 +143,12 @@ const outer = <A, E, R>(
 /**
  * Runs `effect` in one transaction on the primary (`WriteConnection`) with `WriteOnly` set, so every read inside
  * runs on the transaction's own connection. Nested calls become savepoints, serialised per level. Failure or
- * interruption rolls back; a connection lost during COMMIT fails with `TransactionOutcomeUnknown`.
+ * interruption rolls back; a connection lost during COMMIT fails with `TransactionOutcomeUnknown`. A connection
+ * error of its own statements (e.g. `PrimaryUnavailable` at BEGIN) arrives by its tag; `effect`'s errors are its own.
  */
 export const transaction = <A, E, R>(
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown, R | WriteConnection> =>
+): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R | WriteConnection> =>
   Effect.flatMap(Effect.serviceOption(CurrentTransaction), (current) => {
     if (Option.isSome(current)) return nested(current.value, effect)
     return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (foreign) => {
@@ -164,7 +171,7 @@ export const transaction = <A, E, R>(
  */
 export const onOneConnection = <A, E, R>(
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown, R | WriteConnection> =>
+): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R | WriteConnection> =>
   Effect.flatMap(
     Effect.serviceOption(SqlClient.TransactionConnection),
     (current) => Option.isSome(current) ? effect : transaction(effect)

@@ -2,8 +2,10 @@
  * Typed errors of @fastorm/core. None of them carries a password or a bound value: they name the column, the
  * operator or the kind of value, never the value itself (values may be secrets or personal data).
  */
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 
 /** A table or column name that is not a safe SQL identifier (`/^[A-Za-z_][A-Za-z0-9_]*$/`, at most 63 bytes). */
 export class InvalidIdentifier extends Data.TaggedError("InvalidIdentifier")<{
@@ -96,6 +98,104 @@ export class MissingWriteConnection extends Data.TaggedError("MissingWriteConnec
     return `${this.operation} must run on the primary (WriteOnly is set) but no WriteConnection was provided`
   }
 }
+
+// ---- connection errors ------------------------------------------------------------------------------------------
+// The failures a `ReadConnection` / `WriteConnection` can report besides the server's own errors. The connections
+// are @effect/sql clients, whose error channel is `SqlError`, so these travel as a `SqlError`'s `cause`;
+// repositories, queries and `Database.transaction` lift them out (ARCHITECTURE.md, "Errors").
+
+/**
+ * The primary could not be reached: the connection could not be made, the login was refused, or the socket was
+ * already dead when the statement was written. The statement was not applied.
+ */
+export class PrimaryUnavailable extends Data.TaggedError("PrimaryUnavailable")<{
+  readonly node: string
+  /** What happened, e.g. "connection refused (ECONNREFUSED) after 77 ms". */
+  readonly reason: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `The primary "${this.node}" is unavailable: ${this.reason}`
+  }
+}
+
+/** Every connection of the primary's pool is busy and none came free within `connectTimeout`; the server is fine. */
+export class PoolExhausted extends Data.TaggedError("PoolExhausted")<{
+  readonly node: string
+  readonly limit: number
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `All ${this.limit} connections to "${this.node}" are busy and none came free in time`
+  }
+}
+
+/** `readPreference: "replicaOnly"` and no replica can serve the read. */
+export class NoHealthyReplica extends Data.TaggedError("NoHealthyReplica")<{
+  readonly replicas: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `No healthy replica can serve the read (replicas: ${this.replicas.join(", ") || "none configured"})`
+  }
+}
+
+/** Every replica is out and the primary already serves `limit` fallback reads; this one waited its bound. */
+export class FallbackCapacityExceeded extends Data.TaggedError("FallbackCapacityExceeded")<{
+  readonly limit: number
+}> {
+  override get message(): string {
+    return `No replica can serve the read and the primary already serves ${this.limit} fallback reads`
+  }
+}
+
+/** The connection broke after the statement was sent: it may or may not have been applied. Never retried. */
+export class WriteOutcomeUnknown extends Data.TaggedError("WriteOutcomeUnknown")<{
+  readonly node: string
+  readonly cause?: unknown
+}> {
+  override get message(): string {
+    return `The connection to "${this.node}" broke after a write was sent: it may or may not have been applied`
+  }
+}
+
+/** Every failure a connection can report besides the server's own errors. */
+export type ConnectionError =
+  | PrimaryUnavailable
+  | PoolExhausted
+  | NoHealthyReplica
+  | FallbackCapacityExceeded
+  | WriteOutcomeUnknown
+
+const tags: ReadonlySet<string> = new Set([
+  "PrimaryUnavailable",
+  "PoolExhausted",
+  "NoHealthyReplica",
+  "FallbackCapacityExceeded",
+  "WriteOutcomeUnknown"
+])
+
+/** Wraps a connection error for the @effect/sql error channel. */
+export const connectionErrorToSqlError = (error: ConnectionError): SqlError =>
+  new SqlError({ message: error.message, cause: error })
+
+const wrapped = (error: unknown): ConnectionError | undefined => {
+  const e = error as { readonly _tag?: unknown; readonly cause?: { readonly _tag?: unknown } } | undefined
+  return e?._tag === "SqlError" && typeof e.cause?._tag === "string" && tags.has(e.cause._tag)
+    ? e.cause as ConnectionError
+    : undefined
+}
+
+/** The connection error inside a `SqlError`, if there is one. */
+export const connectionErrorOf = (error: unknown): Option.Option<ConnectionError> => Option.fromNullable(wrapped(error))
+
+/**
+ * Lifts connection errors out of `SqlError`s into the error channel, so `Effect.catchTag("PrimaryUnavailable")`
+ * works; repositories, queries and `Database.transaction` do it themselves, raw `sql` needs it.
+ */
+export const liftConnectionErrors = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ConnectionError, R> =>
+  Effect.catchIf(effect, (error) => wrapped(error) !== undefined, (error) => Effect.fail(wrapped(error)!))
 
 /** Any validation failure raised before SQL is sent. */
 export type ValidationError = InvalidIdentifier | InvalidColumn | InvalidOperator | InvalidValue | InvalidLimit

@@ -8,7 +8,7 @@ import * as Either from "effect/Either"
 import type * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import type { ReadConnection, WriteConnection } from "./Connections.js"
-import type { MissingWriteConnection, ValidationError } from "./Errors.js"
+import type { ConnectionError, MissingWriteConnection, ValidationError } from "./Errors.js"
 import { InvalidValue } from "./Errors.js"
 import type { Condition, QueryState } from "./internal/engine.js"
 import * as engine from "./internal/engine.js"
@@ -29,8 +29,11 @@ export type Value = validation.Value
 /** ORDER BY direction. */
 export type Direction = "asc" | "desc"
 
-/** Every error a query can fail with; validation errors are raised before any SQL is sent. */
-export type QueryError = ValidationError | SqlError | ParseError | MissingWriteConnection
+/**
+ * Every error a query can fail with; validation errors are raised before any SQL is sent, and a `ConnectionError`
+ * (e.g. `NoHealthyReplica`) arrives by its own tag, not inside `SqlError`.
+ */
+export type QueryError = ValidationError | SqlError | ParseError | MissingWriteConnection | ConnectionError
 
 /** An immutable query over a model's table; `R` is the connection it needs. */
 export interface Query<S extends Model.AnyNoContext, R> {

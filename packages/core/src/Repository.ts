@@ -12,10 +12,9 @@ import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as CompiledStatement from "./CompiledStatement.js"
-import type { ReadConnection } from "./Connections.js"
-import { DialectFeatures, WriteConnection } from "./Connections.js"
+import type { ReadConnection, WriteConnection } from "./Connections.js"
 import { onOneConnection } from "./Database.js"
-import type { MissingWriteConnection, TransactionOutcomeUnknown, ValidationError } from "./Errors.js"
+import type { ConnectionError, MissingWriteConnection, TransactionOutcomeUnknown, ValidationError } from "./Errors.js"
 import { InvalidColumn, InvalidValue, ModelNotFound } from "./Errors.js"
 import type { QueryState, TableInfo } from "./internal/engine.js"
 import * as engine from "./internal/engine.js"
@@ -34,11 +33,11 @@ export type ConnectionFor<O> = [O] extends [{ readonly forceWrite: true }] ? Wri
   : [O] extends [{ readonly forceWrite?: false | undefined }] ? ReadConnection
   : ReadConnection | WriteConnection
 
-/** Errors of reads. */
-export type ReadError = ValidationError | SqlError | ParseError | MissingWriteConnection
+/** Errors of reads; a `ConnectionError` (e.g. `PrimaryUnavailable`) arrives by its own tag, not inside `SqlError`. */
+export type ReadError = ValidationError | SqlError | ParseError | MissingWriteConnection | ConnectionError
 
 /** Errors of writes (a read-back on servers without RETURNING runs in a transaction). */
-export type WriteError = ValidationError | SqlError | ParseError | TransactionOutcomeUnknown
+export type WriteError = ValidationError | SqlError | ParseError | TransactionOutcomeUnknown | ConnectionError
 
 /** Options of `Repository.make`. */
 export interface Options<Id extends string> {
@@ -221,7 +220,6 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
         }
       ))
   }
-  const byId = (id: unknown, mode: "read" | "write") => byIdFast(id, mode)
 
   const notFound = (id: unknown) => new ModelNotFound({ model: info.modelName, table, id })
   const firstOr = (rows: ReadonlyArray<unknown>, id: unknown): Effect.Effect<S["Type"], ParseError | ModelNotFound> =>
@@ -245,14 +243,8 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     return returning ? sql.insert(bound).returning("*") : sql.insert(bound)
   }
 
-  const withWriter = <A, E, R>(f: (sql: SqlClient.SqlClient, returning: boolean) => Effect.Effect<A, E, R>) =>
-    Effect.flatMap(
-      Effect.zip(WriteConnection, DialectFeatures),
-      ([sql, features]) => f(sql, engine.supportsReturning(features, engine.dialectOf(sql)))
-    )
-
   const insertRow = (row: Row) =>
-    withWriter((sql, returning) => {
+    engine.withWriter((sql, returning) => {
       if (returning) {
         return Effect.flatMap(
           sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, true)}`,
@@ -285,7 +277,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
       for (const item of data) rows.push(yield* checkRow((yield* encodeInsert(item)) as Row))
       const keys = Object.keys(rows[0]).join(",")
       const uniform = keys.length > 0 && rows.every((row) => Object.keys(row).join(",") === keys)
-      return yield* withWriter((sql, returning) => {
+      return yield* engine.withWriter((sql, returning) => {
         if (returning && uniform) {
           const dialect = engine.dialectOf(sql)
           return Effect.flatMap(
@@ -318,14 +310,14 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   }
 
   const updateRow = (encodedId: Value, row: Row) =>
-    Effect.flatMap(Effect.zip(WriteConnection, DialectFeatures), ([sql, features]) => {
+    engine.withWriter((sql, _returning, updateReturning) => {
       const dialect = engine.dialectOf(sql)
       if (Object.keys(row).length === 0) {
         return readBack(sql, idColumn, encodedId)
       }
       const set = sql.update(engine.bindRow(dialect, row))
       const where = sql`${sql(idColumn)} = ${engine.bindValue(dialect, encodedId)}`
-      if (engine.supportsUpdateReturning(features, dialect)) {
+      if (updateReturning) {
         return Effect.flatMap(
           sql`UPDATE ${sql(table)} SET ${set} WHERE ${where} RETURNING *`,
           (rows) => firstOr(rows, encodedId)
@@ -364,14 +356,14 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     Effect.gen(function*() {
       yield* setup
       const encodedId = yield* encodeId(id)
-      const sql = yield* WriteConnection
-      const dialect = engine.dialectOf(sql)
-      const result: any = yield* sql`DELETE FROM ${sql(table)} WHERE ${sql(idColumn)} = ${
-        engine.bindValue(dialect, encodedId)
-      }`.raw
-      // pg: rowCount, mysql: affectedRows, sqlite: changes.
-      const affected = Number(result?.rowCount ?? result?.affectedRows ?? result?.changes ?? 0)
-      return affected > 0
+      return yield* engine.withWriter((sql) =>
+        Effect.map(
+          sql`DELETE FROM ${sql(table)} WHERE ${sql(idColumn)} = ${engine.bindValue(engine.dialectOf(sql), encodedId)}`
+            .raw,
+          // pg: rowCount, mysql: affectedRows, sqlite: changes.
+          (result: any) => Number(result?.rowCount ?? result?.affectedRows ?? result?.changes ?? 0) > 0
+        )
+      )
     })
 
   const upsert = (data: unknown, upsertOptions: UpsertOptions<string>) =>
@@ -397,7 +389,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
       const updates = Object.keys(row).filter((key) => key !== idColumn && !conflict.includes(key))
       // Nothing else to update: assign a conflict column to itself so the row is still returned.
       const assigned = updates.length > 0 ? updates : [conflict[0]]
-      return yield* withWriter((sql) => {
+      return yield* engine.withWriter((sql) => {
         const dialect = engine.dialectOf(sql)
         const insert = insertFragment(sql, row, false)
         const join = (items: ReadonlyArray<string>, separator: string, f: (c: string) => any) => {
@@ -437,10 +429,10 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     idColumn: options.idColumn,
     columns: columnList,
     isColumn: (name: string): name is Columns<S> => columns.has(name),
-    find: (id: unknown, o?: ReadOptions) => byId(id, modeOf(o)),
+    find: (id: unknown, o?: ReadOptions) => byIdFast(id, modeOf(o)),
     findOrFail: (id: unknown, o?: ReadOptions) =>
       Effect.flatMap(
-        byId(id, modeOf(o)),
+        byIdFast(id, modeOf(o)),
         Option.match({ onNone: () => Effect.fail(notFound(id)), onSome: Effect.succeed })
       ),
     all: (o?: ReadOptions) => engine.runGet({ ...base(modeOf(o)), orders: [[idColumn, "asc"]] }, `${table}.all`),

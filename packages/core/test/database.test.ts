@@ -1,42 +1,11 @@
-import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError } from "@effect/sql/SqlError"
-import * as Statement from "@effect/sql/Statement"
+import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { ReadConnection, WriteConnection, WriteOnly } from "../src/Connections.js"
 import * as Database from "../src/Database.js"
-import { UserRepo } from "./fixtures.js"
-
-/** A driver that records statements and fails the ones `fail` picks, with the given driver error. */
-const fakeClient = (fail: (sql: string) => unknown | undefined) =>
-  Effect.gen(function*() {
-    const log: Array<string> = []
-    const run = (sql: string) =>
-      Effect.suspend(() => {
-        log.push(sql)
-        const cause = fail(sql)
-        return cause === undefined
-          ? Effect.succeed([] as ReadonlyArray<any>)
-          : Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
-      })
-    const connection: Connection = {
-      execute: (sql) => run(sql),
-      executeRaw: (sql) => run(sql),
-      executeValues: (sql) => run(sql) as any,
-      executeUnprepared: (sql) => run(sql),
-      executeStream: () => Effect.dieMessage("not used") as any
-    }
-    const client = yield* SqlClient.make({
-      acquirer: Effect.succeed(connection),
-      compiler: Statement.makeCompilerSqlite(),
-      spanAttributes: []
-    }).pipe(Effect.provide(Reactivity.layer))
-    return { client, log }
-  })
+import { fakeClient, UserRepo } from "./fixtures.js"
 
 const reset = Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })
 
@@ -127,7 +96,8 @@ describe("Database.transaction", () => {
     Effect.gen(function*() {
       const { client, log } = yield* fakeClient(() => undefined)
       const error = yield* Effect.flip(
-        Database.forceWrite(UserRepo.find(1)).pipe(Effect.provideService(ReadConnection, client))
+        // WriteOnly set by hand: Database.forceWrite's type already asks for a WriteConnection.
+        UserRepo.find(1).pipe(Effect.provideService(WriteOnly, true), Effect.provideService(ReadConnection, client))
       )
       expect(error._tag).toBe("MissingWriteConnection")
       expect(log).toEqual([])

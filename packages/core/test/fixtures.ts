@@ -1,8 +1,10 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
 import { loadCluster, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Context from "effect/Context"
@@ -23,6 +25,39 @@ export class User extends Model.Class<User>("User")({
   status: Schema.String,
   age: Schema.NullOr(Schema.Int)
 }) {}
+
+/**
+ * A SQLite-dialect client over a driver that records statements and fails the ones `fail` picks, with the given
+ * cause inside a `SqlError` (a driver error, or a connection error as a router reports it). `acquire`: a cause
+ * every connection acquisition fails with instead.
+ */
+export const fakeClient = (fail: (sql: string) => unknown | undefined, options?: { readonly acquire?: unknown }) =>
+  Effect.gen(function*() {
+    const log: Array<string> = []
+    const run = (sql: string) =>
+      Effect.suspend(() => {
+        log.push(sql)
+        const cause = fail(sql)
+        return cause === undefined
+          ? Effect.succeed([] as ReadonlyArray<any>)
+          : Effect.fail(new SqlError({ cause, message: "Failed to execute statement" }))
+      })
+    const connection: Connection = {
+      execute: (sql) => run(sql),
+      executeRaw: (sql) => run(sql),
+      executeValues: (sql) => run(sql) as any,
+      executeUnprepared: (sql) => run(sql),
+      executeStream: () => Effect.dieMessage("not used") as any
+    }
+    const client = yield* SqlClient.make({
+      acquirer: options?.acquire === undefined
+        ? Effect.succeed(connection)
+        : Effect.fail(new SqlError({ cause: options.acquire, message: "Failed to acquire a connection" })),
+      compiler: Statement.makeCompilerSqlite(),
+      spanAttributes: []
+    }).pipe(Effect.provide(Reactivity.layer))
+    return { client, log }
+  })
 
 /** Tables of this package's tests carry a core_ prefix: other packages share the clusters' database. */
 export const UserRepo = Repository.make(User, { table: "core_users", idColumn: "id" })

@@ -3,16 +3,16 @@
  * the client it runs on (a compiled fragment caches its SQL for whichever dialect compiled it first).
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import type { DialectFeaturesShape } from "../Connections.js"
-import { ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
-import type { ValidationError } from "../Errors.js"
-import { MissingWriteConnection } from "../Errors.js"
+import { DialectFeatures, ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
+import { type Dialect, of } from "../Dialect.js"
+import type { ConnectionError, ValidationError } from "../Errors.js"
+import { liftConnectionErrors, MissingWriteConnection } from "../Errors.js"
 import type { Operator, Value } from "./validation.js"
 
 /** What a query or repository knows about its table. @internal */
@@ -63,34 +63,18 @@ export interface QueryState {
 }
 
 /** @internal */
-export type Dialect = Statement.Dialect
-
-// A client's dialect never changes; asking it builds five closures, on every statement of the hot path.
-const dialects = new WeakMap<SqlClient.SqlClient, Dialect>()
+export type { Dialect }
 
 /** @internal */
-export const dialectOf = (sql: SqlClient.SqlClient): Dialect => {
-  let dialect = dialects.get(sql)
-  if (dialect === undefined) {
-    dialect = sql.onDialect({
-      sqlite: () => "sqlite" as const,
-      pg: () => "pg" as const,
-      mysql: () => "mysql" as const,
-      mssql: () => "mssql" as const,
-      clickhouse: () => "clickhouse" as const
-    })
-    dialects.set(sql, dialect)
-  }
-  return dialect
-}
+export const dialectOf = of
 
 /** @internal */
 export const supportsReturning = (features: DialectFeaturesShape, dialect: Dialect): boolean =>
-  features.supportsReturning ?? (dialect === "pg" || dialect === "sqlite")
+  features.supportsReturning ?? (dialect === "postgresql" || dialect === "sqlite")
 
 /** @internal */
 export const supportsUpdateReturning = (features: DialectFeaturesShape, dialect: Dialect): boolean =>
-  features.supportsUpdateReturning ?? (dialect === "pg" || dialect === "sqlite")
+  features.supportsUpdateReturning ?? (dialect === "postgresql" || dialect === "sqlite")
 
 /**
  * better-sqlite3 binds only numbers, strings, bigints, buffers and null: booleans become 0/1 and Dates ISO text
@@ -113,18 +97,25 @@ export const bindRow = (dialect: Dialect, row: Record<string, unknown>): Record<
 
 /**
  * Picks the client for a statement: the primary for writes and forced reads (run with WriteOnly set), else the
- * primary when WriteOnly is set, else the read connection. The caller's type states which tag it needs.
+ * primary when WriteOnly is set, else the read connection. The caller's type states which tag it needs. Connection
+ * errors are lifted out of `SqlError` here, once for every read of repositories and queries.
  * @internal
  */
 export const withClient = <A, E, R>(
   mode: "read" | "write",
   operation: string,
   f: (client: SqlClient.SqlClient) => Effect.Effect<A, E, R>
-): Effect.Effect<A, E | MissingWriteConnection, R | ReadConnection | WriteConnection> => {
+): Effect.Effect<
+  A,
+  E | MissingWriteConnection | ConnectionError,
+  R | ReadConnection | WriteConnection
+> => {
   if (mode === "write") {
-    return Effect.flatMap(WriteConnection, (client) => Effect.provideService(f(client), WriteOnly, true))
+    return liftConnectionErrors(
+      Effect.flatMap(WriteConnection, (client) => Effect.provideService(f(client), WriteOnly, true))
+    )
   }
-  return Effect.flatMap(WriteOnly, (writeOnly) =>
+  return liftConnectionErrors(Effect.flatMap(WriteOnly, (writeOnly) =>
     writeOnly
       // Resolved optionally: an ordinary read's type needs only ReadConnection.
       ? Effect.flatMap(
@@ -134,8 +125,21 @@ export const withClient = <A, E, R>(
             ? f(client.value)
             : Effect.fail(new MissingWriteConnection({ operation }))
       )
-      : Effect.flatMap(ReadConnection, f))
+      : Effect.flatMap(ReadConnection, f)))
 }
+
+/**
+ * Runs a write with the primary's client and whether it has RETURNING; connection errors are lifted out of
+ * `SqlError` here, once for every write of repositories.
+ * @internal
+ */
+export const withWriter = <A, E, R>(
+  f: (sql: SqlClient.SqlClient, returning: boolean, updateReturning: boolean) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ConnectionError, R | WriteConnection> =>
+  liftConnectionErrors(Effect.flatMap(Effect.zip(WriteConnection, DialectFeatures), ([sql, features]) => {
+    const dialect = dialectOf(sql)
+    return f(sql, supportsReturning(features, dialect), supportsUpdateReturning(features, dialect))
+  }))
 
 const comparisonSql = (operator: Operator): string => {
   switch (operator) {
@@ -268,9 +272,6 @@ export const guard = (state: QueryState): Effect.Effect<void, ValidationError> =
     : state.error !== undefined
     ? Effect.fail(state.error)
     : Effect.void
-
-/** @internal */
-export type EngineError = ValidationError | SqlError | ParseError | MissingWriteConnection
 
 /** @internal */
 export const runGet = (state: QueryState, operation: string) =>
