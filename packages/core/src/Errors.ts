@@ -195,7 +195,11 @@ export const connectionErrorOf = (error: unknown): Option.Option<ConnectionError
 export const liftConnectionErrors = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | ConnectionError, R> =>
-  Effect.catchIf(effect, (error) => wrapped(error) !== undefined, (error) => Effect.fail(wrapped(error)!))
+  Effect.catchIf(effect, isWrapped, failLifted)
+
+// Allocated once: the lift wraps every repository statement.
+const isWrapped = (error: unknown): boolean => wrapped(error) !== undefined
+const failLifted = (error: unknown): Effect.Effect<never, ConnectionError> => Effect.fail(wrapped(error)!)
 
 /** Any validation failure raised before SQL is sent. */
 export type ValidationError = InvalidIdentifier | InvalidColumn | InvalidOperator | InvalidValue | InvalidLimit

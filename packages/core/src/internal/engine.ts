@@ -4,6 +4,7 @@
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type * as Statement from "@effect/sql/Statement"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
@@ -115,17 +116,18 @@ export const withClient = <A, E, R>(
       Effect.flatMap(WriteConnection, (client) => Effect.provideService(f(client), WriteOnly, true))
     )
   }
-  return liftConnectionErrors(Effect.flatMap(WriteOnly, (writeOnly) =>
-    writeOnly
+  // The hot path of every read: the flag and the client are read from the fiber's context in one step.
+  return liftConnectionErrors(Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext
+    if (Context.get(context, WriteOnly)) {
       // Resolved optionally: an ordinary read's type needs only ReadConnection.
-      ? Effect.flatMap(
-        Effect.serviceOption(WriteConnection),
-        (client): Effect.Effect<A, E | MissingWriteConnection, R> =>
-          Option.isSome(client)
-            ? f(client.value)
-            : Effect.fail(new MissingWriteConnection({ operation }))
-      )
-      : Effect.flatMap(ReadConnection, f)))
+      const client = Context.getOption(context, WriteConnection)
+      return Option.isSome(client) ? f(client.value) : Effect.fail(new MissingWriteConnection({ operation }))
+    }
+    const client = Context.getOption(context, ReadConnection)
+    // Missing: the ordinary service lookup, which reports the missing service.
+    return Option.isSome(client) ? f(client.value) : Effect.flatMap(ReadConnection, f)
+  }))
 }
 
 /**
