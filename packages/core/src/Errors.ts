@@ -194,8 +194,7 @@ export const connectionErrorOf = (error: unknown): Option.Option<ConnectionError
  */
 export const liftConnectionErrors = <A, E, R>(
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | ConnectionError, R> =>
-  Effect.catchIf(effect, isWrapped, failLifted)
+): Effect.Effect<A, E | ConnectionError, R> => Effect.catchIf(effect, isWrapped, failLifted)
 
 // Allocated once: the lift wraps every repository statement.
 const isWrapped = (error: unknown): boolean => wrapped(error) !== undefined
