@@ -1,9 +1,11 @@
 /**
- * The SQL dialects FastORM speaks, the server products behind them and the Node drivers that reach them.
+ * The SQL dialects FastORM speaks (core's vocabulary, re-exported), the server products behind them and the Node
+ * drivers that reach them.
  */
+import type { Dialect as CoreDialect } from "@fastorm/core"
 
-/** The SQL dialect: decides quoting, placeholders and which adapter is used. */
-export type Dialect = "postgresql" | "mysql" | "sqlite"
+/** The SQL dialect: decides quoting, placeholders and which adapter is used (defined in @fastorm/core). */
+export type Dialect = CoreDialect.Dialect
 
 /** The server product actually answering; MariaDB speaks the mysql dialect but its features differ from MySQL. */
 export type ServerProduct = "postgresql" | "mysql" | "mariadb" | "sqlite"
@@ -13,9 +15,6 @@ export type DriverPackage = "pg" | "mysql2" | "better-sqlite3"
 
 /** The @effect/sql package wrapping each driver. */
 export type EffectSqlPackage = "@effect/sql-pg" | "@effect/sql-mysql2" | "@effect/sql-sqlite-node"
-
-/** Every dialect, in a stable order. */
-export const dialects: ReadonlyArray<Dialect> = ["postgresql", "mysql", "sqlite"]
 
 /** The driver package used for each dialect. */
 export const driverOf: { readonly [D in Dialect]: DriverPackage } = {
@@ -36,6 +35,3 @@ export const dialectOf = (product: ServerProduct): Dialect => product === "maria
 
 /** The port a network dialect listens on when the URL names none (SQLite has no port). */
 export const defaultPort: { readonly postgresql: 5432; readonly mysql: 3306 } = { postgresql: 5432, mysql: 3306 }
-
-/** Type guard for a string that names a dialect. */
-export const isDialect = (u: unknown): u is Dialect => u === "postgresql" || u === "mysql" || u === "sqlite"

@@ -2,6 +2,7 @@
  * Feature detection: ask the live server which product and version it is, then read the static table.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import { Dialect as CoreDialect } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { ConnectionFailed } from "./AdapterError.js"
@@ -18,15 +19,21 @@ export interface DetectedFeatures {
 
 const versionQuery = (
   client: SqlClient.SqlClient
-): readonly [Dialect, Effect.Effect<ReadonlyArray<{ v: unknown }>, unknown>] =>
-  client.onDialectOrElse({
-    // server_version_num is machine-readable; server_version carries distribution suffixes.
-    pg: () => ["postgresql", client<{ v: unknown }>`SELECT current_setting('server_version_num') AS v`] as const,
-    // VERSION() is what tells MariaDB from MySQL ("10.11.6-MariaDB-log").
-    mysql: () => ["mysql", client<{ v: unknown }>`SELECT VERSION() AS v`] as const,
-    sqlite: () => ["sqlite", client<{ v: unknown }>`SELECT sqlite_version() AS v`] as const,
-    orElse: () => ["postgresql", Effect.fail("FastORM supports PostgreSQL, MySQL/MariaDB and SQLite only")] as const
-  })
+): readonly [Dialect, Effect.Effect<ReadonlyArray<{ v: unknown }>, unknown>] => {
+  const dialect = CoreDialect.fromClient(client)
+  switch (dialect) {
+    case "postgresql":
+      // server_version_num is machine-readable; server_version carries distribution suffixes.
+      return [dialect, client<{ v: unknown }>`SELECT current_setting('server_version_num') AS v`]
+    case "mysql":
+      // VERSION() is what tells MariaDB from MySQL ("10.11.6-MariaDB-log").
+      return [dialect, client<{ v: unknown }>`SELECT VERSION() AS v`]
+    case "sqlite":
+      return [dialect, client<{ v: unknown }>`SELECT sqlite_version() AS v`]
+    case undefined:
+      return ["postgresql", Effect.fail("FastORM supports PostgreSQL, MySQL/MariaDB and SQLite only")]
+  }
+}
 
 /** Asks the server for its product and version (`server_version_num`, `VERSION()`, `sqlite_version()`). */
 export const detectServerVersion = (

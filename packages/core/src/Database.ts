@@ -16,6 +16,7 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { WriteConnection, WriteOnly } from "./Connections.js"
+import { fromClient } from "./Dialect.js"
 import type { ConnectionError } from "./Errors.js"
 import { liftConnectionErrors, TransactionOutcomeUnknown } from "./Errors.js"
 import { isServerAnswer } from "./internal/sqlErrors.js"
@@ -108,7 +109,7 @@ const outer = <A, E, R>(
         Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
       )
       // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
-      const begin = client.onDialectOrElse({ sqlite: () => "BEGIN IMMEDIATE", orElse: () => "BEGIN" })
+      const begin = fromClient(client) === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN"
       const begun = yield* Effect.exit(unprepared(connection, begin))
       if (Exit.isFailure(begun)) {
         yield* Scope.close(scope, begun)

@@ -34,21 +34,26 @@ const effectSqlName = {
 }
 
 // A client's dialect never changes; asking it builds closures, on every statement of the hot path.
-const cache = new WeakMap<SqlClient.SqlClient, Dialect>()
+const cache = new WeakMap<SqlClient.SqlClient, Dialect | undefined>()
+
+/** The dialect of a client in FastORM's words; `undefined` for a dialect FastORM does not speak. */
+export const fromClient = (sql: SqlClient.SqlClient): Dialect | undefined => {
+  if (cache.has(sql)) return cache.get(sql)
+  const dialect = fromEffectSql(sql.onDialect(effectSqlName))
+  cache.set(sql, dialect)
+  return dialect
+}
 
 /**
  * The dialect of a client. A client of another dialect is a wiring mistake in the program (the connections are
  * provided by FastORM's layers or by the caller's code), so it is a defect whose message names the dialect.
  */
 export const of = (sql: SqlClient.SqlClient): Dialect => {
-  let dialect = cache.get(sql)
+  const dialect = fromClient(sql)
   if (dialect === undefined) {
-    const name = sql.onDialect(effectSqlName)
-    dialect = fromEffectSql(name)
-    if (dialect === undefined) {
-      throw new Error(`FastORM speaks PostgreSQL, MySQL/MariaDB and SQLite; this client speaks ${name}`)
-    }
-    cache.set(sql, dialect)
+    throw new Error(
+      `FastORM speaks PostgreSQL, MySQL/MariaDB and SQLite; this client speaks ${sql.onDialect(effectSqlName)}`
+    )
   }
   return dialect
 }

@@ -7,6 +7,9 @@ export * as Connections from "./Connections.js"
 /** Statements compiled once and run directly, as prepared statements where the driver has them. */
 export * as CompiledStatement from "./CompiledStatement.js"
 
+/** The SQL dialects FastORM speaks (`"postgresql" | "mysql" | "sqlite"`) and the client's dialect. */
+export * as Dialect from "./Dialect.js"
+
 /** `Database.transaction`, `Database.forceWrite`. */
 export * as Database from "./Database.js"
 
