@@ -1,6 +1,6 @@
 /**
  * Typed errors of the adapters. None of them ever holds a password or a whole URL: messages are built from vetted
- * pieces, and a foreign cause is replaced by a scrubbed copy (DESIGN §9).
+ * pieces, and a foreign cause is replaced by a scrubbed copy (ARCHITECTURE.md, "Secrets").
  */
 import * as Data from "effect/Data"
 import type * as Redacted from "effect/Redacted"

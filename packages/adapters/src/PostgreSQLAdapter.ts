@@ -2,7 +2,6 @@
  * The PostgreSQL adapter, over node-postgres (`pg`) and @effect/sql-pg.
  */
 import * as Duration from "effect/Duration"
-import * as Effect from "effect/Effect"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
@@ -70,5 +69,5 @@ export const make = (
         },
         config,
         { alias: name, readOnly: clientOptions.readOnly ?? false, spanAttributes: clientOptions.spanAttributes }
-      ).pipe(Effect.map((client) => client))
+      )
   })

@@ -1,6 +1,6 @@
 /**
  * A canary password pushed through every failing path: it must show up in no message, String, inspect, JSON, cause
- * chain, Effect failure rendering or returned problem (DESIGN §9).
+ * chain, Effect failure rendering or returned problem (ARCHITECTURE.md, "Secrets").
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"

@@ -1,7 +1,7 @@
 /**
  * @effect/sql's `Model`: `Model.Class` and its field helpers (`Generated`, `DateTimeInsertFromDate`, ...), which
  * repositories are built from. `makeRepository` / `makeDataLoaders` are deliberately not re-exported: they capture
- * one client and die on errors (see DESIGN §6); use `Repository.make`.
+ * one client and die on errors (ARCHITECTURE.md, "Errors"); use `Repository.make`.
  */
 export {
   BooleanFromNumber,

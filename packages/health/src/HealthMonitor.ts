@@ -314,7 +314,8 @@ export const make = (
             : failureObservation(exit.cause, at)
         )
       })).pipe(
-        // Never inside a caller's transaction, even with a custom probe that uses an @effect/sql client (DESIGN §6).
+        // Never inside a caller's transaction, even with a custom probe that uses an @effect/sql client
+        // (ARCHITECTURE.md, "Health and suspicion").
         Effect.mapInputContext((context: Context.Context<never>) => Context.omit(TransactionConnection)(context))
       )
 

@@ -1,6 +1,6 @@
 /**
  * Scrubbing of text and foreign error objects that might carry credentials, so that nothing a driver or Node put
- * in an error can leak a password through our own errors (DESIGN §9).
+ * in an error can leak a password through our own errors (ARCHITECTURE.md, "Secrets").
  */
 import * as Redacted from "effect/Redacted"
 
