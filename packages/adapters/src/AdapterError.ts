@@ -5,6 +5,7 @@
 import * as Data from "effect/Data"
 import type * as Redacted from "effect/Redacted"
 import type { DriverPackage } from "./Dialect.js"
+import { diagnose } from "./internal/diagnosis.js"
 import type { ConnectionProblem } from "./internal/problems.js"
 import { scrubCause, scrubText } from "./internal/redact.js"
 
@@ -34,9 +35,21 @@ export class DriverNotInstalled extends Data.TaggedError("DriverNotInstalled")<{
   }
 }
 
-/** Connecting to a node failed; `node` is its alias (never its URL), `cause` a scrubbed copy of the cause. */
+/** The kind of a connection failure: refused, host not found, login refused, no answer, TLS, closed, or other. */
+export type NodeProblem = "refused" | "hostNotFound" | "authentication" | "timeout" | "tls" | "closed" | "other"
+
+/**
+ * Connecting to a node failed; `node` is its alias (never its URL), `problem` and `code` say what happened (read
+ * from the driver's cause chain), `cause` is a scrubbed copy of the cause. The message names the problem and the
+ * driver's code, e.g. `Could not connect to database node "primary": connection refused (ECONNREFUSED)`.
+ */
 export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
   readonly node: string
+  readonly problem: NodeProblem
+  /** The driver's code the problem was read from (ECONNREFUSED, ENOTFOUND, 28P01, ER_ACCESS_DENIED_ERROR, ...). */
+  readonly code?: string | undefined
+  /** What happened, in words, with the code: "connection refused (ECONNREFUSED)". */
+  readonly detail: string
   /** Our own account of what went wrong when there is no cause, e.g. "no answer within 5 seconds". */
   readonly reason?: string | undefined
   readonly cause?: unknown
@@ -44,27 +57,28 @@ export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
   constructor(args: {
     readonly node: string
     readonly reason?: string | undefined
+    /** The kind of failure when `reason` is our own account (no cause to read it from). Default "other". */
+    readonly problem?: NodeProblem | undefined
     readonly cause?: unknown
     /** Secrets to blank out of the alias, reason and cause as well, such as the node's password. */
     readonly secrets?: ReadonlyArray<Redacted.Redacted<string>> | undefined
   }) {
     // Everything is scrubbed, the alias too: callers have been known to use the URL itself as the node name.
+    const cause = args.cause === undefined ? undefined : scrubCause(args.cause, args.secrets)
+    const reason = args.reason === undefined ? undefined : scrubText(args.reason, args.secrets)
+    const found = cause === undefined ? undefined : diagnose(cause)
     super({
       node: scrubText(args.node, args.secrets),
-      ...(args.reason === undefined ? {} : { reason: scrubText(args.reason, args.secrets) }),
-      ...(args.cause === undefined ? {} : { cause: scrubCause(args.cause, args.secrets) })
+      problem: args.problem ?? found?.problem ?? "other",
+      ...(found?.code === undefined ? {} : { code: found.code }),
+      detail: reason ?? scrubText(found?.text ?? "connection failed", args.secrets),
+      ...(reason === undefined ? {} : { reason }),
+      ...(cause === undefined ? {} : { cause })
     })
   }
 
   override get message(): string {
-    const cause = this.cause as { readonly code?: unknown; readonly message?: unknown } | undefined
-    const code = typeof cause?.code === "string" ? ` (${cause.code})` : ""
-    const detail = this.reason !== undefined
-      ? `: ${this.reason}`
-      : typeof cause?.message === "string" && cause.message.length > 0
-      ? `: ${cause.message}`
-      : ""
-    return `Could not connect to database node "${this.node}"${code}${detail}`
+    return `Could not connect to database node "${this.node}": ${this.detail}`
   }
 }
 

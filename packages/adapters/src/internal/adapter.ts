@@ -56,7 +56,12 @@ export const makeAdapter = <C extends OptimalConfig.OptimalConfig>(spec: Adapter
             Effect.timeoutFail({
               duration: timeout,
               onTimeout: () =>
-                new ConnectionFailed({ node: name, reason: `no answer within ${Duration.format(timeout)}`, secrets })
+                new ConnectionFailed({
+                  node: name,
+                  reason: `no answer within ${Duration.format(timeout)}`,
+                  problem: "timeout",
+                  secrets
+                })
             })
           )
         }

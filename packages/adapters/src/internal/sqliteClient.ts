@@ -7,7 +7,7 @@
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { Connection } from "@effect/sql/SqlConnection"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import { CompiledStatement } from "@fastorm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -47,7 +47,13 @@ export const make = (
       // The journal mode is ours to set (and a read-only connection must not try to).
       disableWAL: true,
       spanAttributes: { ...options.spanAttributes, "fastorm.node": options.alias }
-    })
+    }).pipe(
+      // better-sqlite3 throws when it cannot open the file (SQLITE_CANTOPEN, a missing folder, a read-only
+      // in-memory database): bad input, a typed failure, not a defect.
+      Effect.catchAllDefect((cause) =>
+        Effect.fail(new SqlError({ message: "Failed to open the SQLite database", cause }))
+      )
+    )
     for (const pragma of pragmas(config, options.readOnly)) {
       yield* client.unsafe(pragma).raw
     }

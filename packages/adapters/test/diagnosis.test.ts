@@ -1,0 +1,212 @@
+/**
+ * The connection-failure diagnosis, on the cause chains the drivers really produce (captured from pg, mysql2 and
+ * better-sqlite3 against the test clusters, a closed port, an unresolvable name and a silent listener).
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import { ConnectionFailed } from "../src/AdapterError.js"
+import { diagnose } from "../src/internal/diagnosis.js"
+
+const driver = (message: string, fields: Record<string, unknown> = {}) => Object.assign(new Error(message), fields)
+const acquire = (cause: unknown) => new SqlError({ message: "Failed to acquire a connection to primary", cause })
+
+const table: ReadonlyArray<
+  readonly [name: string, cause: unknown, problem: string, code: string | undefined, text: string]
+> = [
+  [
+    "pg: wrong password",
+    acquire(driver("password authentication failed for user \"app\"", { code: "28P01", severity: "FATAL" })),
+    "authentication",
+    "28P01",
+    "authentication failed (28P01): password authentication failed for user \"app\""
+  ],
+  [
+    "mariadb: wrong password",
+    acquire(driver("Access denied for user 'app'@'127.0.0.1' (using password: YES)", {
+      code: "ER_ACCESS_DENIED_ERROR",
+      errno: 1045,
+      sqlState: "28000"
+    })),
+    "authentication",
+    "ER_ACCESS_DENIED_ERROR",
+    "authentication failed (ER_ACCESS_DENIED_ERROR): Access denied for user 'app'@'127.0.0.1' (using password: YES)"
+  ],
+  [
+    "mysql: login refused by errno alone",
+    driver("Access denied", { errno: 1045 }),
+    "authentication",
+    "1045",
+    "authentication failed (1045): Access denied"
+  ],
+  [
+    "closed port",
+    acquire(driver("connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED", errno: -111, syscall: "connect" })),
+    "refused",
+    "ECONNREFUSED",
+    "connection refused (ECONNREFUSED)"
+  ],
+  [
+    "pg: every address of a host refused (AggregateError)",
+    acquire(
+      new AggregateError([
+        driver("connect ECONNREFUSED ::1:1", { code: "ECONNREFUSED" }),
+        driver("connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED" })
+      ], "")
+    ),
+    "refused",
+    "ECONNREFUSED",
+    "connection refused (ECONNREFUSED)"
+  ],
+  [
+    "unresolvable host",
+    acquire(driver("getaddrinfo ENOTFOUND db.invalid", { code: "ENOTFOUND", hostname: "db.invalid" })),
+    "hostNotFound",
+    "ENOTFOUND",
+    "host not found (ENOTFOUND)"
+  ],
+  [
+    "mysql: FastORM's acquire timer",
+    new SqlError({
+      message: "Timed out acquiring a connection",
+      cause: driver("acquire timeout", { code: "ETIMEDOUT" })
+    }),
+    "timeout",
+    "ETIMEDOUT",
+    "no answer (ETIMEDOUT)"
+  ],
+  [
+    "pg: its own connect timeout wraps the terminated socket",
+    acquire(driver("Connection terminated due to connection timeout", {
+      cause: driver("Connection terminated unexpectedly")
+    })),
+    "timeout",
+    undefined,
+    "no answer"
+  ],
+  [
+    "pg-pool: code-less timeout",
+    acquire(driver("timeout exceeded when trying to connect")),
+    "timeout",
+    undefined,
+    "no answer"
+  ],
+  ["Effect's timeout", new Cause.TimeoutException(), "timeout", undefined, "no answer"],
+  [
+    "pg: TLS asked of a server without it",
+    acquire(driver("The server does not support SSL connections")),
+    "tls",
+    undefined,
+    "TLS failure: The server does not support SSL connections"
+  ],
+  [
+    "mysql: TLS asked of a server without it",
+    acquire(driver("Server does not support secure connection", { code: "HANDSHAKE_NO_SSL_SUPPORT", fatal: true })),
+    "tls",
+    "HANDSHAKE_NO_SSL_SUPPORT",
+    "TLS failure (HANDSHAKE_NO_SSL_SUPPORT): Server does not support secure connection"
+  ],
+  [
+    "Node: a certificate that does not match",
+    driver("Hostname/IP does not match certificate's altnames", { code: "ERR_TLS_CERT_ALTNAME_INVALID" }),
+    "tls",
+    "ERR_TLS_CERT_ALTNAME_INVALID",
+    "TLS failure (ERR_TLS_CERT_ALTNAME_INVALID): Hostname/IP does not match certificate's altnames"
+  ],
+  [
+    "pg: the server hung up during the handshake",
+    acquire(driver("Connection terminated unexpectedly")),
+    "closed",
+    undefined,
+    "the server closed the connection"
+  ],
+  [
+    "mysql: the server hung up during the handshake",
+    acquire(driver("Connection lost: The server closed the connection.", { code: "PROTOCOL_CONNECTION_LOST" })),
+    "closed",
+    "PROTOCOL_CONNECTION_LOST",
+    "the server closed the connection (PROTOCOL_CONNECTION_LOST)"
+  ],
+  [
+    "pg: shutting down",
+    acquire(driver("terminating connection due to administrator command", { code: "57P01" })),
+    "closed",
+    "57P01",
+    "the server is shutting down (57P01)"
+  ],
+  [
+    "pg: a database that does not exist",
+    acquire(driver("database \"nosuchdb\" does not exist", { code: "3D000" })),
+    "other",
+    "3D000",
+    "database \"nosuchdb\" does not exist (3D000)"
+  ],
+  [
+    "sqlite: a file that cannot be opened",
+    acquire(driver("unable to open database file", { code: "SQLITE_CANTOPEN" })),
+    "other",
+    "SQLITE_CANTOPEN",
+    "unable to open database file (SQLITE_CANTOPEN)"
+  ],
+  [
+    "sqlite: a folder that does not exist (no code)",
+    acquire(new TypeError("Cannot open database because the directory does not exist")),
+    "other",
+    undefined,
+    "Cannot open database because the directory does not exist"
+  ],
+  [
+    "the outermost failure it recognises wins; an unknown code only when nothing else is known",
+    acquire(
+      driver("odd", { code: "XX999", cause: driver("connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED" }) })
+    ),
+    "refused",
+    "ECONNREFUSED",
+    "connection refused (ECONNREFUSED)"
+  ],
+  [
+    "a tagged error's message is not read as a driver's",
+    { _tag: "SomeWrapper", message: "the server closed the connection", cause: driver("x", { code: "ENOTFOUND" }) },
+    "hostNotFound",
+    "ENOTFOUND",
+    "host not found (ENOTFOUND)"
+  ],
+  ["nothing to go on", acquire(undefined), "other", undefined, "connection failed"],
+  ["not an error at all", "boom", "other", undefined, "boom"]
+]
+
+describe("diagnose", () => {
+  for (const [name, cause, problem, code, text] of table) {
+    it(name, () => {
+      expect(diagnose(cause)).toEqual({ problem, ...(code === undefined ? {} : { code }), text })
+    })
+  }
+
+  it("a cycle in the chain ends the walk", () => {
+    const a: Record<string, unknown> = { message: "a" }
+    a.cause = { message: "b", cause: a }
+    expect(diagnose(a).problem).toBe("other")
+  })
+
+  it("ConnectionFailed names the problem and the code in its message, String and Cause.pretty; nested, it keeps them", () => {
+    const failed = new ConnectionFailed({
+      node: "primary",
+      cause: acquire(driver("connect ECONNREFUSED 127.0.0.1:1", { code: "ECONNREFUSED" }))
+    })
+    expect(failed.problem).toBe("refused")
+    expect(failed.code).toBe("ECONNREFUSED")
+    expect(failed.message).toBe("Could not connect to database node \"primary\": connection refused (ECONNREFUSED)")
+    expect(String(failed)).toContain("connection refused (ECONNREFUSED)")
+    expect(Cause.pretty(Cause.fail(failed))).toContain("connection refused (ECONNREFUSED)")
+    expect(diagnose(new SqlError({ message: "wrapped", cause: failed }))).toEqual({
+      problem: "refused",
+      code: "ECONNREFUSED",
+      text: "connection refused (ECONNREFUSED)"
+    })
+    const timedOut = new ConnectionFailed({ node: "primary", reason: "no answer within 5s", problem: "timeout" })
+    expect([timedOut.problem, timedOut.message]).toEqual([
+      "timeout",
+      "Could not connect to database node \"primary\": no answer within 5s"
+    ])
+  })
+})
