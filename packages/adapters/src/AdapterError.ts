@@ -25,6 +25,15 @@ export class InvalidConnectionUrl extends Data.TaggedError("InvalidConnectionUrl
   }
 }
 
+/** The connection settings (`pool` / adapter `config`) have problems; `problems` lists every one. */
+export class InvalidPoolConfig extends Data.TaggedError("InvalidPoolConfig")<{
+  readonly problems: ReadonlyArray<string>
+}> {
+  override get message(): string {
+    return `Invalid connection settings: ${this.problems.join("; ")}`
+  }
+}
+
 /** The driver package (or its @effect/sql wrapper) is not installed; `install` is the command that fixes it. */
 export class DriverNotInstalled extends Data.TaggedError("DriverNotInstalled")<{
   readonly driver: DriverPackage

@@ -6,6 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { createRequire } from "node:module"
+import * as Path from "node:path"
 import { DriverNotInstalled, InvalidConnectionUrl, UnsupportedScheme } from "./AdapterError.js"
 import type { Dialect, DriverPackage } from "./Dialect.js"
 import { effectPackageOf } from "./Dialect.js"
@@ -97,6 +98,21 @@ export const describe = (url: ConnectionUrl): string => {
   const host = url.host === undefined ? "" : url.host.startsWith("/") ? enc(url.host) : hostPart(url.host)
   const port = url.port === undefined ? "" : `:${url.port}`
   return `${scheme}://${user}${host}${port}/${enc(url.database ?? "")}`
+}
+
+/**
+ * Which database a URL names, without user or password: `postgresql://host:port/database` (MariaDB and MySQL as
+ * `mysql://...`, one server whatever the scheme) or a SQLite file's absolute path (`:memory:` as is, resolved
+ * against `cwd`). `FastOrm.layer` keys the session tokens of an unnamed cluster by its primary's identity.
+ */
+export const identity = (url: ConnectionUrl, cwd: string = process.cwd()): string => {
+  if (url.dialect === "sqlite") {
+    const file = url.filename ?? ":memory:"
+    return file === ":memory:" ? file : Path.resolve(cwd, file)
+  }
+  const host = url.host === undefined ? "" : url.host.startsWith("/") ? enc(url.host) : hostPart(url.host)
+  const port = url.port === undefined ? "" : `:${url.port}`
+  return `${url.dialect}://${host}${port}/${enc(url.database ?? "")}`
 }
 
 /** The npm command that installs a driver and its @effect/sql wrapper. */

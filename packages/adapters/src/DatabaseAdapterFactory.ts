@@ -4,17 +4,19 @@
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import type { DriverNotInstalled, InvalidConnectionUrl, UnsupportedScheme } from "./AdapterError.js"
+import { InvalidPoolConfig } from "./AdapterError.js"
 import * as Url from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import * as MySQLAdapter from "./MySQLAdapter.js"
 import type { OptimalConfig } from "./OptimalConfig.js"
+import { check } from "./OptimalConfig.js"
 import * as PostgreSQLAdapter from "./PostgreSQLAdapter.js"
 import * as SQLiteAdapter from "./SQLiteAdapter.js"
 
 /** Why an adapter could not be made. */
-export type AdapterCreateError = UnsupportedScheme | InvalidConnectionUrl | DriverNotInstalled
+export type AdapterCreateError = UnsupportedScheme | InvalidConnectionUrl | DriverNotInstalled | InvalidPoolConfig
 
-/** Parses the URL, checks its Node driver is installed, and returns the dialect's adapter. */
+/** Parses the URL, checks its Node driver is installed and the settings apply, and returns the dialect's adapter. */
 export const create = (
   url: string | Redacted.Redacted<string>,
   options: AdapterOptions = {}
@@ -22,6 +24,8 @@ export const create = (
   Effect.gen(function*() {
     const parsed = yield* Url.parse(url)
     yield* Url.checkDriverInstalled(parsed.driver)
+    const problems = check(parsed.dialect, options.config)
+    if (problems.length > 0) return yield* new InvalidPoolConfig({ problems })
     switch (parsed.dialect) {
       case "postgresql":
         return PostgreSQLAdapter.make(parsed, options as AdapterOptions<any>) as DatabaseAdapter

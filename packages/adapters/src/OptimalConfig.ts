@@ -6,6 +6,8 @@
  * are closed after `idleTimeout`, the first `poolSize` are kept (pg-pool `min`, mysql2 `maxIdle`).
  */
 import * as Duration from "effect/Duration"
+import type { Dialect } from "./Dialect.js"
+import * as Overrides from "./internal/overrides.js"
 
 /** Settings applied to every PostgreSQL connection. */
 export interface PostgresOptimalConfig {
@@ -131,7 +133,16 @@ export const sqlite: SqliteOptimalConfig = {
   busyTimeout: Duration.seconds(5)
 }
 
-/** Applies user overrides on top of a configuration; an override always wins, `undefined` keeps the default. */
+/**
+ * Every problem with user overrides for a node of `dialect` (a setting of another dialect or none, a duration that
+ * does not parse, a size that is not a non-negative integer, ...); empty when they can be applied.
+ */
+export const check: (dialect: Dialect, overrides: unknown) => ReadonlyArray<string> = Overrides.check
+
+/**
+ * Applies user overrides on top of a configuration; an override always wins, `undefined` keeps the default. The
+ * overrides must have passed `check` (`DatabaseAdapterFactory.create` checks them).
+ */
 export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverrides<C> | undefined): C => {
   if (overrides === undefined) return base
   const out: Record<string, unknown> = { ...base }

@@ -13,6 +13,7 @@ export interface SchemeInfo {
 const pg: SchemeInfo = { dialect: "postgresql" }
 const mysql: SchemeInfo = { dialect: "mysql" }
 const mariadb: SchemeInfo = { dialect: "mysql", productHint: "mariadb" }
+const sqlite: SchemeInfo = { dialect: "sqlite" }
 
 /** Every accepted scheme, lower-case (schemes are case-insensitive, RFC 3986 §3.1). */
 export const schemes: Readonly<Record<string, SchemeInfo>> = {
@@ -27,7 +28,9 @@ export const schemes: Readonly<Record<string, SchemeInfo>> = {
   "mysql+pymysql": mysql,
   mariadb,
   "mariadb+mariadbconnector": mariadb,
-  sqlite: { dialect: "sqlite" }
+  sqlite,
+  "sqlite+aiosqlite": sqlite,
+  "sqlite+pysqlite": sqlite
 }
 
 /** Looks a scheme up, case-insensitively. */

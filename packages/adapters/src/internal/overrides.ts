@@ -1,0 +1,125 @@
+/**
+ * Checking user overrides of the connection settings before they are applied: every key must be a setting of the
+ * URL's dialect and every value of the setting's kind. Problems name the setting, never the value (a value given
+ * by mistake may be a secret).
+ */
+import * as Duration from "effect/Duration"
+import type { Dialect } from "../Dialect.js"
+import { isPrintableName } from "./problems.js"
+
+type Kind =
+  | { readonly _tag: "duration"; readonly positive: boolean }
+  | { readonly _tag: "size" }
+  | { readonly _tag: "boolean" }
+  | { readonly _tag: "text" }
+  | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number> }
+
+const duration: Kind = { _tag: "duration", positive: false }
+const positiveDuration: Kind = { _tag: "duration", positive: true }
+const size: Kind = { _tag: "size" }
+const boolean: Kind = { _tag: "boolean" }
+const text: Kind = { _tag: "text" }
+
+/** Every setting of each dialect and the kind of value it takes (see OptimalConfig for what each does). */
+export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>> } = {
+  postgresql: {
+    poolSize: size,
+    maxOverflow: size,
+    idleTimeout: duration,
+    connectTimeout: positiveDuration,
+    statementTimeout: duration,
+    lockTimeout: duration,
+    idleInTransactionTimeout: duration,
+    jit: boolean,
+    applicationName: text,
+    keepAlive: boolean,
+    preparedStatements: boolean
+  },
+  mysql: {
+    poolSize: size,
+    maxOverflow: size,
+    idleTimeout: duration,
+    connectTimeout: positiveDuration,
+    readTimeout: duration,
+    writeTimeout: duration,
+    statementTimeout: duration,
+    charset: { _tag: "oneOf", values: ["utf8mb4"] },
+    collation: text,
+    keepAlive: boolean
+  },
+  sqlite: {
+    maxWriters: { _tag: "oneOf", values: [1] },
+    journalMode: { _tag: "oneOf", values: ["wal", "delete", "truncate", "persist", "memory", "off"] },
+    synchronous: { _tag: "oneOf", values: ["off", "normal", "full", "extra"] },
+    cacheSizeKiB: size,
+    foreignKeys: boolean,
+    busyTimeout: duration
+  }
+}
+
+const names: { readonly [D in Dialect]: string } = {
+  postgresql: "PostgreSQL",
+  mysql: "MySQL/MariaDB",
+  sqlite: "SQLite"
+}
+
+const problemWith = (key: string, kind: Kind, value: unknown): string | undefined => {
+  switch (kind._tag) {
+    case "duration": {
+      const decoded = Duration.decodeUnknown(value)
+      if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
+        return `${key} must be a finite duration, e.g. "5 seconds" or a number of milliseconds`
+      }
+      if (typeof value === "number" && value < 0) return `${key} must not be negative`
+      if (kind.positive && Duration.toMillis(decoded.value) <= 0) return `${key} must be longer than zero`
+      return undefined
+    }
+    case "size":
+      return Number.isSafeInteger(value) && (value as number) >= 0
+        ? undefined
+        : `${key} must be a non-negative integer`
+    case "boolean":
+      return typeof value === "boolean" ? undefined : `${key} must be true or false`
+    case "text":
+      return typeof value === "string" && value.length > 0 ? undefined : `${key} must be a non-empty string`
+    case "oneOf":
+      return kind.values.includes(value as string | number)
+        ? undefined
+        : `${key} must be one of ${kind.values.map((v) => JSON.stringify(v)).join(", ")}`
+  }
+}
+
+/** Every problem with `overrides` for a node of `dialect`; empty when they can be applied. */
+export const check = (dialect: Dialect, overrides: unknown): ReadonlyArray<string> => {
+  if (overrides === undefined) return []
+  if (typeof overrides !== "object" || overrides === null || Array.isArray(overrides)) {
+    return ["the connection settings must be an object of settings"]
+  }
+  const own = settings[dialect]
+  const problems: Array<string> = []
+  for (const [key, value] of Object.entries(overrides)) {
+    if (value === undefined) continue
+    const shown = isPrintableName(key) ? `"${key}"` : "a setting (name not shown)"
+    const kind = Object.prototype.hasOwnProperty.call(own, key) ? own[key] : undefined
+    if (kind === undefined) {
+      const elsewhere = (Object.keys(settings) as Array<Dialect>).filter((d) =>
+        Object.prototype.hasOwnProperty.call(settings[d], key)
+      )
+      problems.push(
+        elsewhere.length > 0
+          ? `${shown} does not apply to ${names[dialect]} (it is a ${
+            elsewhere.map((d) => names[d]).join(" and ")
+          } setting)`
+          : `${shown} is not a ${names[dialect]} setting (known: ${Object.keys(own).join(", ")})`
+      )
+      continue
+    }
+    const problem = problemWith(key, kind, value)
+    if (problem !== undefined) problems.push(problem)
+  }
+  const record = overrides as Record<string, unknown>
+  if (record.poolSize === 0 && record.maxOverflow === 0) {
+    problems.push("poolSize + maxOverflow must allow at least one connection")
+  }
+  return problems
+}
