@@ -11,6 +11,7 @@ import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
@@ -21,6 +22,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { type Classification, classify } from "./ErrorClassification.js"
 import * as HealthState from "./HealthState.js"
+import * as Config from "./internal/config.js"
 import * as Metrics from "./internal/metrics.js"
 import type { NodeHealth, Role, Status, StatusChange } from "./NodeHealth.js"
 import * as Probe from "./Probe.js"
@@ -115,53 +117,21 @@ export interface HealthMonitorShape {
 /** The HealthMonitor service tag. */
 export class HealthMonitor extends Context.Tag("@fastorm/health/HealthMonitor")<HealthMonitor, HealthMonitorShape>() {}
 
-/** The thresholds a configuration resolves to, with every default applied. */
-export const resolveThresholds = (config: Omit<HealthMonitorConfig, "nodes">): HealthState.Thresholds => {
-  const interval = Duration.decode(config.interval ?? Duration.seconds(2))
-  return {
-    interval,
-    timeout: Duration.decode(config.timeout ?? Duration.seconds(5)),
-    degradedAfter: Duration.decode(config.degradedAfter ?? Duration.seconds(1)),
-    unhealthyAfter: Duration.decode(config.unhealthyAfter ?? Duration.seconds(3)),
-    failureThreshold: config.failureThreshold ?? 3,
-    recoveryThreshold: config.recoveryThreshold ?? 2,
-    backoffBase: Duration.decode(config.backoffBase ?? interval),
-    backoffCap: Duration.decode(config.backoffCap ?? Duration.seconds(30)),
-    authBackoffBase: Duration.decode(config.authBackoffBase ?? Duration.seconds(10)),
-    authBackoffCap: Duration.decode(config.authBackoffCap ?? Duration.minutes(5)),
-    smoothing: config.smoothing ?? 0.3,
-    ...(config.maxLag === undefined ? {} : { maxLag: Duration.decode(config.maxLag) })
-  }
+/**
+ * The thresholds a configuration resolves to, with every default applied, or every problem with it (a duration that
+ * does not parse, a threshold out of range) in one `InvalidHealthConfig`. Pure: `FastOrm.layer` checks its `health`
+ * option with it before connecting to anything.
+ */
+export const checkConfig = (
+  config: Omit<HealthMonitorConfig, "nodes">
+): Either.Either<HealthState.Thresholds, InvalidHealthConfig> => {
+  const { problems, thresholds } = Config.resolve(config)
+  return problems.length > 0 ? Either.left(new InvalidHealthConfig({ problems })) : Either.right(thresholds)
 }
 
-const validate = (t: HealthState.Thresholds, timeout: Duration.Duration, names: ReadonlyArray<string>) => {
-  const problems: Array<string> = []
-  const positive = (label: string, d: Duration.Duration) => {
-    if (!Duration.greaterThan(d, Duration.zero)) problems.push(`${label} must be positive`)
-  }
-  positive("interval", t.interval)
-  positive("timeout", timeout)
-  positive("backoffBase", t.backoffBase)
-  positive("authBackoffBase", t.authBackoffBase)
-  if (Duration.lessThan(t.unhealthyAfter, t.degradedAfter)) {
-    problems.push("unhealthyAfter must not be below degradedAfter")
-  }
-  if (!Number.isInteger(t.failureThreshold) || t.failureThreshold < 1) {
-    problems.push("failureThreshold must be an integer >= 1")
-  }
-  if (!Number.isInteger(t.recoveryThreshold) || t.recoveryThreshold < 1) {
-    problems.push("recoveryThreshold must be an integer >= 1")
-  }
-  if (!(t.smoothing > 0 && t.smoothing <= 1)) problems.push("smoothing must be in (0, 1]")
-  if (names.length === 0) problems.push("at least one node is needed")
-  const seen = new Set<string>()
-  for (const name of names) {
-    if (name.length === 0) problems.push("a node name must not be empty")
-    if (seen.has(name)) problems.push(`node name "${name}" is used twice`)
-    seen.add(name)
-  }
-  return problems
-}
+/** The thresholds of a configuration known to be valid; a bad one throws its `InvalidHealthConfig` (tests). */
+export const resolveThresholds = (config: Omit<HealthMonitorConfig, "nodes">): HealthState.Thresholds =>
+  Either.getOrThrowWith(checkConfig(config), (error) => error)
 
 const resolveNode = (
   node: Probe.NodeConfig | NodeUrlConfig
@@ -215,11 +185,11 @@ export const make = (
   Scope.Scope
 > =>
   Effect.gen(function*() {
-    const thresholds = resolveThresholds(config)
+    const { problems, thresholds } = Config.resolve(config)
     const timeout = thresholds.timeout
     const nodes = yield* Effect.forEach(config.nodes, resolveNode)
-    const problems = validate(thresholds, timeout, nodes.map((n) => n.name))
-    if (problems.length > 0) return yield* new InvalidHealthConfig({ problems })
+    const all = [...problems, ...Config.checkNames(nodes.map((n) => n.name))]
+    if (all.length > 0) return yield* new InvalidHealthConfig({ problems: all })
 
     const factory = config.probe ?? Probe.fromAdapter
     const settings: Probe.ProbeSettings = { timeout, applicationName: config.applicationName ?? "fastorm-health" }
