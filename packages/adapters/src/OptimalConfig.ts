@@ -84,12 +84,17 @@ export interface SqliteOptimalConfig {
 /** The optimal configuration of one dialect. */
 export type OptimalConfig = PostgresOptimalConfig | MysqlOptimalConfig | SqliteOptimalConfig
 
-/** User overrides of an optimal configuration: every field optional, durations in any Effect form. */
-export type ConfigOverrides<C extends OptimalConfig> = {
-  readonly [K in Exclude<keyof C, "dialect">]?:
-    | (C[K] extends Duration.Duration ? Duration.DurationInput : C[K])
-    | undefined
-}
+/**
+ * User overrides of an optimal configuration: every field optional, durations in any Effect form. Of the union
+ * `OptimalConfig` it is the union of the dialects' overrides: a key of no dialect does not compile, and a key of
+ * another dialect than the URL's is refused at run time (`check`).
+ */
+export type ConfigOverrides<C extends OptimalConfig> = C extends OptimalConfig ? {
+    readonly [K in Exclude<keyof C, "dialect">]?:
+      | (C[K] extends Duration.Duration ? Duration.DurationInput : C[K])
+      | undefined
+  }
+  : never
 
 /** The PostgreSQL defaults. */
 export const postgres: PostgresOptimalConfig = {

@@ -4,8 +4,8 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type { AdapterError, DatabaseAdapter, OptimalConfig } from "@fastorm/adapters"
-import { DatabaseAdapterFactory } from "@fastorm/adapters"
+import type { DatabaseAdapter } from "@fastorm/adapters"
+import { AdapterError, ConnectionUrl, DatabaseAdapterFactory, OptimalConfig } from "@fastorm/adapters"
 import type { DialectFeaturesShape, ReadConnection, WriteConnection } from "@fastorm/core"
 import { DialectFeatures } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
@@ -38,34 +38,51 @@ export interface NodeConfig {
 /** Health monitoring settings (every HealthMonitor option but the nodes). */
 export type HealthConfig = Omit<HealthMonitor.HealthMonitorConfig, "nodes">
 
+/** A node: its URL (a string or `Redacted`), or the URL with a name and weight. */
+export type NodeInput = string | Redacted.Redacted<string> | NodeConfig
+
+/**
+ * Connection settings for every node: the settings of any dialect (`OptimalConfig`), so a misspelt key does not
+ * compile; a setting of another dialect than the URLs' is refused at start (`InvalidPoolConfig`).
+ */
+export type PoolConfig = OptimalConfig.ConfigOverrides<OptimalConfig.OptimalConfig>
+
 /** The whole configuration of a cluster. */
 export interface FastOrmConfig {
-  /** The cluster's name; session tokens are kept per cluster. Default "default". */
+  /**
+   * The cluster's name; session tokens are kept per cluster. Default: the primary's identity without credentials
+   * (`ConnectionUrl.identity`: `postgresql://host:port/database`, or the SQLite file's absolute path), so two
+   * unnamed layers in one app keep separate sessions.
+   */
   readonly name?: string | undefined
   /** The primary. */
-  readonly write: string | Redacted.Redacted<string> | NodeConfig
-  /** The replicas (for SQLite: the same file, opened read-only). */
-  readonly read?: ReadonlyArray<string | Redacted.Redacted<string> | NodeConfig> | undefined
+  readonly write: NodeInput
+  /** The replicas, one or a list (for SQLite: the same file, opened read-only). */
+  readonly read?: NodeInput | ReadonlyArray<NodeInput> | undefined
   readonly readWrite?: ReadWriteConfig | undefined
   readonly health?: HealthConfig | undefined
   /** Connection settings for every node (pool sizes, timeouts, ...); see the adapters' OptimalConfig. */
-  readonly pool?: OptimalConfig.ConfigOverrides<any> | undefined
+  readonly pool?: PoolConfig | undefined
 }
 
-/** The nodes do not form one cluster (different dialects). */
+/** The nodes do not form one cluster (different dialects, a private in-memory SQLite reader, two equal names). */
 export class InvalidCluster extends Data.TaggedError("InvalidCluster")<{ readonly reason: string }> {
   override get message(): string {
     return `Invalid cluster: ${this.reason}`
   }
 }
 
-/** Everything that can stop the layer from starting. */
+/**
+ * Everything that can stop the layer from starting: bad configuration (each error lists every problem of its
+ * kind), a primary that cannot be reached (unless `startDegraded`), a replica that cannot even be opened (SQLite).
+ */
 export type FastOrmLayerError =
   | InvalidReadWriteConfig
   | InvalidCluster
   | PrimaryUnavailable
   | DatabaseAdapterFactory.AdapterCreateError
   | HealthMonitor.InvalidHealthConfig
+  | AdapterError.ConnectionFailed
 
 interface ResolvedNode {
   readonly url: string | Redacted.Redacted<string>
@@ -73,57 +90,92 @@ interface ResolvedNode {
   readonly weight: number
 }
 
-const normalise = (node: string | Redacted.Redacted<string> | NodeConfig, name: string): ResolvedNode =>
+const normalise = (node: NodeInput, name: string): ResolvedNode =>
   typeof node === "string" || Redacted.isRedacted(node)
     ? { url: node, name, weight: 1 }
     : { url: node.url, name: node.name ?? name, weight: node.weight ?? 1 }
+
+const listOf = (read: FastOrmConfig["read"]): ReadonlyArray<NodeInput> =>
+  read === undefined ? [] : Array.isArray(read) ? read : [read as NodeInput]
+
+/** "77 ms", "5 s", "2.5 s": the figures a start-up error reports. */
+const formatMillis = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`
+
+/**
+ * What happened to the primary at start, with the driver's code and how long it took: "connection refused
+ * (ECONNREFUSED) after 77 ms"; "no answer within 5 s" only for a real timeout.
+ */
+const startupReason = (error: AdapterError.ConnectionFailed, elapsedMs: number, connectTimeout: Duration.Duration) =>
+  error.problem === "timeout"
+    ? `no answer within ${formatMillis(Duration.toMillis(connectTimeout))}${
+      error.code === undefined ? "" : ` (${error.code})`
+    }`
+    : `${error.detail} after ${formatMillis(elapsedMs)}`
 
 /** The services `FastOrm.layer` provides. */
 export type Services = ConnectionRouter.ConnectionRouter | ReadConnection | WriteConnection | SqlClient.SqlClient
 
 const build = (config: FastOrmConfig) =>
   Effect.gen(function*() {
+    // Every option is checked before anything connects.
     const readWrite = yield* Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
+    yield* Either.match(HealthMonitor.checkConfig(config.health ?? {}), {
+      onLeft: Effect.fail,
+      onRight: () => Effect.void
+    })
     const primaryNode = normalise(config.write, "primary")
-    const replicaNodes = (config.read ?? []).map((node, i) => normalise(node, `replica-${i + 1}`))
+    const replicaNodes = listOf(config.read).map((node, i) => normalise(node, `replica-${i + 1}`))
     const names = [primaryNode.name, ...replicaNodes.map((n) => n.name)]
     if (new Set(names).size !== names.length) {
       return yield* Effect.fail(new InvalidCluster({ reason: "two nodes have the same name" }))
     }
-    // The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver.
-    const overrides = {
+    const primaryUrl = yield* ConnectionUrl.parse(primaryNode.url)
+    for (const node of replicaNodes) {
+      const url = yield* ConnectionUrl.parse(node.url)
+      if (url.dialect !== primaryUrl.dialect) {
+        return yield* Effect.fail(
+          new InvalidCluster({ reason: `${node.name} is ${url.dialect}, the primary is ${primaryUrl.dialect}` })
+        )
+      }
+      if (url.dialect === "sqlite" && url.filename === ":memory:") {
+        return yield* Effect.fail(
+          new InvalidCluster({
+            reason: `${node.name} is sqlite://:memory:, a private in-memory database that cannot see the primary's ` +
+              "data: read the primary's own file (sqlite:///app.db), or give no read URL"
+          })
+        )
+      }
+    }
+    const poolProblems = OptimalConfig.check(primaryUrl.dialect, config.pool)
+    if (poolProblems.length > 0) return yield* new AdapterError.InvalidPoolConfig({ problems: poolProblems })
+    // The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver (SQLite is
+    // local and has neither).
+    const overrides = primaryUrl.dialect === "sqlite" ? config.pool : {
       connectTimeout: readWrite.connectTimeout,
       statementTimeout: readWrite.statementTimeout,
       ...config.pool
     }
     const adapterOf = (node: ResolvedNode) =>
-      DatabaseAdapterFactory.create(node.url, { name: node.name, config: overrides })
+      DatabaseAdapterFactory.create(node.url, { name: node.name, config: overrides as PoolConfig })
     const primaryAdapter = yield* adapterOf(primaryNode)
     const replicaAdapters: Array<DatabaseAdapter.DatabaseAdapter> = []
-    for (const node of replicaNodes) {
-      const adapter = yield* adapterOf(node)
-      if (adapter.dialect !== primaryAdapter.dialect) {
-        return yield* Effect.fail(
-          new InvalidCluster({ reason: `${node.name} is ${adapter.dialect}, the primary is ${primaryAdapter.dialect}` })
-        )
-      }
-      replicaAdapters.push(adapter)
-    }
+    for (const node of replicaNodes) replicaAdapters.push(yield* adapterOf(node))
 
     // The primary must answer at start (bounded), unless the user accepts starting degraded. Replicas never block.
-    const primaryClient = yield* primaryAdapter.makeClient({ verify: !readWrite.startDegraded }).pipe(
-      Effect.mapError((error: AdapterError.ConnectionFailed) =>
-        new PrimaryUnavailable({
-          node: primaryNode.name,
-          reason: `no answer at start within ${Duration.format(readWrite.connectTimeout)}`,
-          cause: error
-        })
-      )
+    const [elapsed, made] = yield* Effect.timed(
+      Effect.either(primaryAdapter.makeClient({ verify: !readWrite.startDegraded }))
     )
-    const replicaClients = yield* Effect.forEach(
-      replicaAdapters,
-      (adapter) => Effect.orDie(adapter.makeClient({ readOnly: true }))
-    )
+    if (Either.isLeft(made)) {
+      const reason = startupReason(made.left, Duration.toMillis(elapsed), readWrite.connectTimeout)
+      return yield* new PrimaryUnavailable({
+        node: primaryNode.name,
+        reason: `${reason}, connecting to ${ConnectionUrl.identity(primaryUrl)}`,
+        cause: made.left
+      })
+    }
+    const primaryClient = made.right
+    // A network replica connects lazily and cannot fail here; a SQLite reader opens its file now.
+    const replicaClients = yield* Effect.forEach(replicaAdapters, (adapter) => adapter.makeClient({ readOnly: true }))
     const monitor = yield* HealthMonitor.make({
       ...config.health,
       nodes: [
@@ -139,7 +191,7 @@ const build = (config: FastOrmConfig) =>
         Effect.orElseSucceed(() => ({ supportsReturning: primaryAdapter.features.supportsReturning }))
       )
     const router = yield* ConnectionRouter.make({
-      cluster: config.name,
+      cluster: config.name ?? ConnectionUrl.identity(primaryUrl),
       dialect: primaryAdapter.dialect,
       primary: { name: primaryNode.name, client: primaryClient, weight: primaryNode.weight },
       replicas: replicaClients.map((client, i) => ({

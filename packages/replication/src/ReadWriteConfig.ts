@@ -20,8 +20,6 @@ export interface ReadWriteConfig {
   readonly enableReadWriteSplit?: boolean | undefined
   /** Default `preferReplica`. */
   readonly readPreference?: ReadPreference | undefined
-  /** Reads inside `Database.transaction` run on the transaction's connection. Default true (see README). */
-  readonly forcePrimaryForTransaction?: boolean | undefined
   /** Default `session`: a session reads its own writes. */
   readonly consistency?: Consistency | undefined
   /** Default `roundRobin`. */
@@ -46,7 +44,6 @@ export interface ReadWriteConfig {
 export interface ResolvedReadWriteConfig {
   readonly enableReadWriteSplit: boolean
   readonly readPreference: ReadPreference
-  readonly forcePrimaryForTransaction: boolean
   readonly consistency: Consistency
   readonly strategy: Strategy
   readonly maxReplicationLag: Duration.Duration
@@ -62,7 +59,6 @@ export interface ResolvedReadWriteConfig {
 export const defaults: ResolvedReadWriteConfig = {
   enableReadWriteSplit: true,
   readPreference: "preferReplica",
-  forcePrimaryForTransaction: true,
   consistency: "session",
   strategy: "roundRobin",
   maxReplicationLag: Duration.seconds(10),
@@ -92,11 +88,40 @@ const oneOf = <A extends string>(
   if (value !== undefined && !allowed.includes(value)) problems.push(`${name} must be one of ${allowed.join(", ")}`)
 }
 
-/** Applies the defaults and checks every field. */
+// Options that no longer exist, and what to use instead.
+const removed: Readonly<Record<string, string>> = {
+  forcePrimaryForTransaction: "forcePrimaryForTransaction is not an option: statements inside Database.transaction " +
+    "always run on its connection (README, \"Guarantees and their limits\")"
+}
+
+const known: ReadonlySet<string> = new Set(Object.keys(defaults))
+
+// A key is echoed only when it cannot be hiding a secret (see the adapters' URL problems).
+const printable = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)
+
+/** Applies the defaults and checks every field; keys it does not know are problems too (JavaScript, `Config`). */
 export const resolve = (
   config: ReadWriteConfig = {}
 ): Either.Either<ResolvedReadWriteConfig, InvalidReadWriteConfig> => {
   const problems: Array<string> = []
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    return Either.left(new InvalidReadWriteConfig({ problems: ["the read/write configuration must be an object"] }))
+  }
+  for (const key of Object.keys(config)) {
+    if (known.has(key)) continue
+    problems.push(
+      removed[key] ??
+        (printable(key)
+          ? `unknown option "${key}" (options: ${[...known].join(", ")})`
+          : "an option with an unexpected name (not shown)")
+    )
+  }
+  const flag = (name: keyof ReadWriteConfig) => {
+    const value = config[name]
+    if (value !== undefined && typeof value !== "boolean") problems.push(`${name} must be true or false`)
+  }
+  flag("enableReadWriteSplit")
+  flag("startDegraded")
   oneOf(config.readPreference, ["primary", "preferReplica", "replicaOnly"], "readPreference", problems)
   oneOf(config.consistency, ["eventual", "session", "strong"], "consistency", problems)
   oneOf(config.strategy, ["roundRobin", "random", "weighted", "leastLatency", "leastOutstanding"], "strategy", problems)
@@ -112,7 +137,6 @@ export const resolve = (
   const resolved: ResolvedReadWriteConfig = {
     enableReadWriteSplit: config.enableReadWriteSplit ?? defaults.enableReadWriteSplit,
     readPreference: config.readPreference ?? defaults.readPreference,
-    forcePrimaryForTransaction: config.forcePrimaryForTransaction ?? defaults.forcePrimaryForTransaction,
     consistency: config.consistency ?? defaults.consistency,
     strategy: config.strategy ?? defaults.strategy,
     maxReplicationLag: duration("maxReplicationLag", config.maxReplicationLag, defaults.maxReplicationLag),
@@ -126,6 +150,8 @@ export const resolve = (
   if (!Number.isSafeInteger(resolved.maxFallbackConcurrency) || resolved.maxFallbackConcurrency < 1) {
     problems.push("maxFallbackConcurrency must be a positive integer")
   }
-  if (!(resolved.degradedWeight >= 0 && resolved.degradedWeight <= 1)) problems.push("degradedWeight must be in [0, 1]")
+  if (typeof resolved.degradedWeight !== "number" || !(resolved.degradedWeight >= 0 && resolved.degradedWeight <= 1)) {
+    problems.push("degradedWeight must be in [0, 1]")
+  }
   return problems.length > 0 ? Either.left(new InvalidReadWriteConfig({ problems })) : Either.right(resolved)
 }
