@@ -228,7 +228,10 @@ export const layerConfig = (
   toLayer(Effect.flatMap(Config.unwrap(config), build))
 
 /** `FASTORM_WRITE_URL` and the comma-separated `FASTORM_READ_URLS`, both read as secrets. */
-export const configFromEnv: Config.Config<FastOrmConfig> = Config.all({
+export const configFromEnv: Config.Config<{
+  readonly write: Redacted.Redacted<string>
+  readonly read: ReadonlyArray<Redacted.Redacted<string>>
+}> = Config.all({
   write: Config.redacted("FASTORM_WRITE_URL"),
   read: Config.redacted("FASTORM_READ_URLS").pipe(
     Config.map((urls) =>
