@@ -182,6 +182,20 @@ describe("diagnose", () => {
     })
   }
 
+  it("MySQL's refused login keeps its \"(using password: YES)\"; a real password after \"password:\" is still blanked", () => {
+    const refused = (text: string) =>
+      new ConnectionFailed({
+        node: "primary",
+        cause: acquire(driver(text, { code: "ER_ACCESS_DENIED_ERROR", errno: 1045 }))
+      }).message
+    expect(refused("Access denied for user 'app'@'h' (using password: YES)")).toBe(
+      "Could not connect to database node \"primary\": authentication failed (ER_ACCESS_DENIED_ERROR): Access denied " +
+        "for user 'app'@'h' (using password: YES)"
+    )
+    expect(refused("login failed, password: hunter2)")).not.toContain("hunter2")
+    expect(refused("login failed, password: YESplease)")).not.toContain("YESplease")
+  })
+
   it("a cycle in the chain ends the walk", () => {
     const a: Record<string, unknown> = { message: "a" }
     a.cause = { message: "b", cause: a }

@@ -16,7 +16,12 @@ const KEY_VALUE = /\b([A-Za-z0-9_]*(?:pass|pwd|secret|token)[A-Za-z0-9_]*)(\s*[=
 
 /** Removes URL credentials, `password=...`-like pairs and the given secrets (also percent-encoded) from text. */
 export const scrubText = (text: string, secrets: ReadonlyArray<Redacted.Redacted<string>> = []): string => {
-  let out = text.replace(URL_USERINFO, `$1${REDACTED}@`).replace(KEY_VALUE, `$1$2${REDACTED}`)
+  let out = text.replace(URL_USERINFO, `$1${REDACTED}@`).replace(
+    KEY_VALUE,
+    // MySQL's "(using password: YES)" says whether one was sent, not what it was.
+    (match, key: string, separator: string, value: string) =>
+      /^(YES|NO)\)$/.test(value) && /^password$/i.test(key) ? match : `${key}${separator}${REDACTED}`
+  )
   for (const secret of secrets) {
     const value = Redacted.value(secret)
     // A one- or two-character "secret" would shred every message; such passwords are not worth protecting here.
