@@ -5,7 +5,7 @@
 import * as Data from "effect/Data"
 import type * as Redacted from "effect/Redacted"
 import type { DriverPackage } from "./Dialect.js"
-import { diagnose } from "./internal/diagnosis.js"
+import * as InternalDiagnosis from "./internal/diagnosis.js"
 import type { ConnectionProblem } from "./internal/problems.js"
 import { scrubCause, scrubText } from "./internal/redact.js"
 
@@ -44,6 +44,16 @@ export class DriverNotInstalled extends Data.TaggedError("DriverNotInstalled")<{
   }
 }
 
+/** What a connection failure's cause chain says happened: its kind, the driver's code, a sentence naming both. */
+export type Diagnosis = InternalDiagnosis.Diagnosis
+
+/**
+ * Reads a cause chain (`SqlError.cause`, `Error.cause`, `AggregateError.errors`) and says what went wrong when
+ * connecting: "connection refused (ECONNREFUSED)", "authentication failed (28P01): ...". Pure; the text is the
+ * driver's own words, so scrub it (as `ConnectionFailed` does) before showing a cause that may hold a secret.
+ */
+export const diagnose: (cause: unknown) => Diagnosis = InternalDiagnosis.diagnose
+
 /** The kind of a connection failure: refused, host not found, login refused, no answer, TLS, closed, or other. */
 export type NodeProblem = "refused" | "hostNotFound" | "authentication" | "timeout" | "tls" | "closed" | "other"
 
@@ -75,7 +85,7 @@ export class ConnectionFailed extends Data.TaggedError("ConnectionFailed")<{
     // Everything is scrubbed, the alias too: callers have been known to use the URL itself as the node name.
     const cause = args.cause === undefined ? undefined : scrubCause(args.cause, args.secrets)
     const reason = args.reason === undefined ? undefined : scrubText(args.reason, args.secrets)
-    const found = cause === undefined ? undefined : diagnose(cause)
+    const found = cause === undefined ? undefined : InternalDiagnosis.diagnose(cause)
     super({
       node: scrubText(args.node, args.secrets),
       problem: args.problem ?? found?.problem ?? "other",

@@ -32,7 +32,7 @@ export const scrub = (text: string, secrets: ReadonlyArray<Redacted.Redacted<str
   return out.replace(/(\w+:\/\/[^:/?#\s]*:)[^@/\s]*@/g, "$1***@")
 }
 
-/** Turns a driver error into a `ProbeError`: classified (DESIGN §6), with a short password-free detail. */
+/** Turns a driver error into a `ProbeError`: classified (`ErrorClassification`), with a short password-free detail. */
 export const fromCause = (
   node: string,
   cause: unknown,
