@@ -1,6 +1,6 @@
 /**
- * The routing rules of DESIGN §4, driven through `FastOrmTest.layer`: the real router over scripted nodes, under
- * `TestClock`. Every test asserts where statements ran (the nodes' own log) and what the caller got.
+ * The rules of the README's routing table, driven through `FastOrmTest.layer`: the real router over scripted nodes,
+ * under `TestClock`. Every test asserts where statements ran (the nodes' own log) and what the caller got.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
@@ -406,7 +406,7 @@ describe("FastOrmTest: the primary", () => {
     Effect.gen(function*() {
       yield* seed
       const read = yield* ReadConnection
-      // sqlite-node cannot stream (DESIGN §6: `.stream` dies); what matters here is where the attempt was placed.
+      // sqlite-node cannot stream (its `.stream` dies); what matters here is where the attempt was placed.
       yield* Effect.exit(Stream.runCollect(read`SELECT label FROM items ORDER BY id`.stream))
       yield* Effect.exit(Database.forceWrite(Stream.runCollect(read`SELECT label FROM items ORDER BY id`.stream)))
       const log = yield* FastOrmTest.statements
