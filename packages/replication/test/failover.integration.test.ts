@@ -6,13 +6,16 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
 import {
+  admin,
+  control,
   freezeNode,
   killNode,
   pauseReplay,
   resumeReplay,
   stopNode,
   unfreezeNode,
-  waitReplicated
+  waitReplicated,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -22,9 +25,7 @@ import { readFileSync, statSync } from "node:fs"
 import { ConnectionRouter, RouterError } from "../src/index.js"
 import type { Backend, Sample } from "./support/cluster.js"
 import {
-  adminClient,
   backends,
-  control,
   countBy,
   describeError,
   downAndBack,
@@ -36,7 +37,6 @@ import {
   restoreCluster,
   slowMarker,
   startLoad,
-  waitUntil,
   warmUp,
   who,
   whoMany
@@ -144,7 +144,6 @@ for (const b of backends()) {
           const read = yield* ReadConnection
           const router = yield* ConnectionRouter.ConnectionRouter
           const cap = 3
-          const admin = yield* adminClient(b.nodes.primary)
           // Sessions of the app running the load's statement on the primary, right now (the sampler excluded).
           const activeSql = b.name === "postgres"
             ? `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%${slowMarker}%'`
@@ -160,7 +159,7 @@ for (const b of backends()) {
           const samples: Array<number> = []
           const until = Date.now() + 3_000
           while (Date.now() < until) {
-            const rows = yield* admin.unsafe<{ n: number }>(activeSql)
+            const rows = yield* admin<{ n: unknown }>(b.nodes.primary, activeSql)
             samples.push(Number(rows[0]!.n))
             yield* Effect.sleep("5 millis")
           }
@@ -198,13 +197,13 @@ for (const b of backends()) {
           yield* write.unsafe(b.createTable)
           yield* Effect.promise(() => waitReplicated(b.nodes))
           yield* Effect.addFinalizer(() => restoreCluster(b))
-          const replicaAdmins = yield* Effect.forEach(b.nodes.replicas, adminClient)
           // What a write reaching a replica would leave behind: MariaDB counts every INSERT/UPDATE a client sent
           // (replicated rows are applied as row events, not counted); PostgreSQL logs the refused statement.
-          const writesSeen = Effect.forEach(b.nodes.replicas, (r, i) =>
+          const writesSeen = Effect.forEach(b.nodes.replicas, (r) =>
             b.name === "mariadb"
               ? Effect.map(
-                replicaAdmins[i]!.unsafe<{ n: number }>(
+                admin<{ n: unknown }>(
+                  r,
                   "SELECT SUM(VARIABLE_VALUE) AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('COM_INSERT', 'COM_UPDATE', 'COM_DELETE')"
                 ),
                 (rows) => Number(rows[0]!.n)
@@ -243,9 +242,10 @@ for (const b of backends()) {
           }
           // The replicas have lost their primary (PG: no WAL receiver; MariaDB: Slave_running OFF), and the monitor
           // has had time to see it: reads must still be served by them.
-          const lostPrimary = Effect.forEach(replicaAdmins, (admin) =>
+          const lostPrimary = Effect.forEach(b.nodes.replicas, (r) =>
             Effect.map(
-              admin.unsafe<{ n: unknown }>(
+              admin<{ n: unknown }>(
+                r,
                 b.name === "postgres"
                   ? "SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'"
                   : "SELECT VARIABLE_VALUE AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'"
@@ -326,16 +326,15 @@ for (const b of backends()) {
           yield* waitUntil(
             whoMany(b, read, 20),
             (names) => !names.includes(target.name),
-            10_000,
-            `${target.name} excluded`
+            { what: `${target.name} excluded from 20 reads in a row`, timeoutMs: 10_000 }
           )
           const excludedAfterMs = Date.now() - pausedAt
           const whileLagging = yield* whoMany(b, read, 200)
           // Why it is out: PostgreSQL still streams (it receives, replays nothing: lag past the bound); MariaDB's
           // stopped SQL thread reads as "not replicating" (the app user cannot see Seconds_Behind_Master).
-          const targetAdmin = yield* adminClient(target)
           const replicationState = yield* Effect.map(
-            targetAdmin.unsafe<{ s: unknown }>(
+            admin<{ s: unknown }>(
+              target,
               b.name === "postgres"
                 ? "SELECT status || CASE WHEN pg_is_wal_replay_paused() THEN ', replay paused' ELSE '' END AS s FROM pg_stat_wal_receiver"
                 : "SELECT VARIABLE_VALUE AS s FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'"
@@ -347,8 +346,7 @@ for (const b of backends()) {
           const backAfterMs = yield* waitUntil(
             who(b, read),
             (name) => name === target.name,
-            10_000,
-            `${target.name} serving reads again`
+            { what: `${target.name} serving reads again`, timeoutMs: 10_000 }
           )
           yield* Fiber.interrupt(writer)
           const afterCatchUp = yield* whoMany(b, read, 100)

@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Database, WriteConnection } from "@fastorm/core"
-import { FaultProxy } from "@fastorm/test-support"
+import { FaultProxy, waitUntil } from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -15,7 +15,6 @@ import {
   backends,
   CONNECT_TIMEOUT_MS,
   ensureTable,
-  eventually,
   expectProxyDrained,
   expectSessionsBack,
   KV_TABLE,
@@ -65,7 +64,10 @@ for (const b of backends) {
               )
             )
             const holders = yield* Effect.fork(Effect.all([hold, hold], { concurrency: "unbounded" }))
-            yield* eventually("both pooled connections to be held", Effect.sync(() => holding === 2), 5_000)
+            yield* waitUntil(Effect.sync(() => holding === 2), (ok) => ok, {
+              what: "both pooled connections to be held",
+              timeoutMs: 5_000
+            })
             const exhausted = yield* timed(insert)
             yield* Deferred.succeed(release, undefined)
             yield* Fiber.join(holders)

@@ -6,7 +6,7 @@
  * is dead, and reads going on on the replicas, are proven in failover.integration.test.ts.)
  */
 import { describe, expect, it } from "@effect/vitest"
-import { History, killNode, startNode, stopNode, unfreezeNode, waitReplicated } from "@fastorm/test-support"
+import { History, killNode, startNode, stopNode, unfreezeNode, waitReplicated, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { ConnectionRouter } from "../../src/index.js"
@@ -16,7 +16,6 @@ import type { Backend } from "./support.js"
 import {
   backends,
   ensureTable,
-  eventually,
   expectClean,
   expectSessionsBack,
   finalState,
@@ -55,28 +54,35 @@ const primaryOutage = (b: Backend, label: string, fault: () => Promise<void>) =>
       yield* Effect.addFinalizer(() => restorePrimary(b))
       const stop = { stopped: false }
       const load = yield* Effect.fork(mixedLoad(b, { history, prefix, writers: WRITERS, readers: 4, stop }))
-      yield* eventually("50 acknowledged writes", Effect.sync(() => okWritesAfter(history, 0).length >= 50))
+      yield* waitUntil(Effect.sync(() => okWritesAfter(history, 0).length >= 50), (ok) => ok, {
+        what: "50 acknowledged writes",
+        timeoutMs: 10_000
+      })
       const downAt = performance.now()
       yield* Effect.promise(fault)
       const downMs = Math.round(performance.now() - downAt)
       // Down for as long as it takes the load to see it: writes end (failed or unknown) and reads go on.
-      yield* eventually(
-        "writes to fail and reads to go on while the primary is down",
+      yield* waitUntil(
         Effect.sync(() =>
           endedAfter(history, downAt + downMs, "write").length >= 4 &&
           endedAfter(history, downAt + downMs, "read").filter((op) => op.status === "ok").length >= 20
         ),
-        15_000
+        (ok) => ok,
+        { what: "writes to fail and reads to go on while the primary is down", timeoutMs: 15_000 }
       )
       const startAt = performance.now()
       yield* Effect.promise(() => startNode(b.nodes.primary, { timeoutMs: 60_000 }))
       const backAt = performance.now()
-      yield* eventually(
-        "a write acknowledged after the restart",
-        Effect.sync(() => okWritesAfter(history, backAt).length > 0)
+      yield* waitUntil(
+        Effect.sync(() => okWritesAfter(history, backAt).length > 0),
+        (ok) => ok,
+        { what: "a write acknowledged after the restart", timeoutMs: 10_000 }
       )
       const firstOk = okWritesAfter(history, backAt).reduce((m, op) => Math.min(m, op.completedAt!), Infinity)
-      yield* eventually("20 more writes acknowledged", Effect.sync(() => okWritesAfter(history, backAt).length >= 20))
+      yield* waitUntil(Effect.sync(() => okWritesAfter(history, backAt).length >= 20), (ok) => ok, {
+        what: "20 more writes acknowledged",
+        timeoutMs: 10_000
+      })
       stop.stopped = true
       yield* Fiber.join(load)
       yield* Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 30_000 }))
