@@ -32,4 +32,5 @@ export {
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
 export { recordingTracer } from "./recordingTracer.js"
+export { LOADED_MACHINE_SLACK_MS } from "./timing.js"
 export { type WaitOptions, waitUntil, waitUntilAsync } from "./wait.js"

@@ -5,6 +5,7 @@ import {
   control,
   freezeNode,
   loadCluster,
+  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   startNode,
@@ -33,7 +34,11 @@ const fast = {
   backoffBase: "100 millis",
   backoffCap: "400 millis"
 } as const
-const detectionBound = fast.failureThreshold * 100 + 500
+// failureThreshold x interval + timeout, plus a loaded machine's slack; without the monitor's own timeout a frozen
+// node's probe would hang and a stopped one's wait for mysql2's default connect timeout (10 s).
+const detectionBound = fast.failureThreshold * 100 + 500 + LOADED_MACHINE_SLACK_MS
+// A probe ends at the monitor's timeout (500 ms) plus the slack; on a frozen node it would otherwise hang.
+const timeoutBound = 500 + LOADED_MACHINE_SLACK_MS
 
 // A monitoring user of this test run, with SLAVE MONITOR so SHOW SLAVE STATUS (and the lag) is readable. Created on
 // the primary, it replicates to the replicas.
@@ -183,7 +188,7 @@ describe("HealthMonitor on the MariaDB cluster", () => {
           yield* Effect.sleep("1 second")
           const longest = Math.max(...timing.durations.get(victim.name)!)
           console.log(`mariadb replica frozen: longest probe ${longest.toFixed(0)} ms (timeout 500 ms)`)
-          expect(longest).toBeLessThan(550)
+          expect(longest).toBeLessThan(timeoutBound)
           yield* control(() => unfreezeNode(victim))
           yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
             what: `${victim.name} HEALTHY`,

@@ -6,6 +6,7 @@ import {
   control,
   freezeNode,
   loadCluster,
+  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   startNode,
@@ -35,9 +36,14 @@ const fast = {
   backoffBase: "100 millis",
   backoffCap: "400 millis"
 } as const
-const detectionBound = fast.failureThreshold * 100 + 500
-// Worst case after the node is back: one capped backoff wait, then recoveryThreshold probes an interval apart.
-const recoveryBound = 400 + fast.recoveryThreshold * (100 + 500)
+// failureThreshold x interval + timeout, plus a loaded machine's slack; without the monitor's own timeout a frozen
+// node's probe would hang and a stopped one's wait for a driver's default connect timeout (10 s or none).
+const detectionBound = fast.failureThreshold * 100 + 500 + LOADED_MACHINE_SLACK_MS
+// Worst case after the node is back: one capped backoff wait, then recoveryThreshold probes an interval apart (and the
+// slack); an uncapped backoff would wait seconds.
+const recoveryBound = 400 + fast.recoveryThreshold * (100 + 500) + LOADED_MACHINE_SLACK_MS
+// A probe or check ends at the monitor's timeout (500 ms) plus the slack; on a frozen node it would otherwise hang.
+const timeoutBound = 500 + LOADED_MACHINE_SLACK_MS
 
 const asNode = (n: NodeInfo) => ({ name: n.name, role: n.role, url: n.url })
 const allNodes = [primary, ...replicas].map(asNode)
@@ -144,10 +150,10 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
           const t0 = Date.now()
           yield* monitor.checkNode(victim.name)
           const checkMs = Date.now() - t0
-          expect(checkMs).toBeLessThan(500 + 100)
+          expect(checkMs).toBeLessThan(timeoutBound)
           const longest = Math.max(...timing.durations.get(victim.name)!)
           console.log(`pg replica frozen: longest probe ${longest.toFixed(0)} ms, check ${checkMs} ms (timeout 500 ms)`)
-          expect(longest).toBeLessThan(500 + 50)
+          expect(longest).toBeLessThan(timeoutBound)
           yield* control(() => unfreezeNode(victim))
           const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
             what: `${victim.name} HEALTHY`,
@@ -255,7 +261,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
           timeoutMs: 5_000
         })
         expect((yield* monitor.health("via-proxy")).lastError?.tag).toBe("Timeout")
-        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(550)
+        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(timeoutBound)
         // Every timed-out probe closed its connection: at most the one being tried is open.
         expect(proxy.openConnections()).toBeLessThanOrEqual(1)
       }),

@@ -10,6 +10,7 @@ import {
   control,
   freezeNode,
   killNode,
+  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   stopNode,
@@ -44,6 +45,14 @@ import {
 
 const statementTimeoutMs = 1_000
 const connectTimeoutMs = 1_000
+// A read on a frozen replica is cut at statementTimeout and retried once elsewhere; plus a loaded machine's slack.
+// Without the cut it would wait for the server's default (30 s) or forever; two cuts in a row would exceed it too.
+const frozenReadBoundMs = statementTimeoutMs + LOADED_MACHINE_SLACK_MS
+// A write to a dead primary fails within connectTimeout, plus the slack; a driver's default wait is 10 s or none.
+const deadPrimaryWriteBoundMs = connectTimeoutMs + LOADED_MACHINE_SLACK_MS
+// A write sent on a pooled connection before the driver saw the crash may end WriteOutcomeUnknown; one started later
+// than this after the kill must be PrimaryUnavailable (the slack covers a loaded machine seeing the close late).
+const racedWindowMs = LOADED_MACHINE_SLACK_MS
 
 const failures = (samples: ReadonlyArray<Sample>) => samples.filter((s) => s.error !== undefined)
 
@@ -77,7 +86,7 @@ const replicaLost = (b: Backend, fault: "stop" | "kill") =>
       routedToTargetBetween1sAndRestart: attemptsBeforeRestart - attemptsAfter1s,
       restartTookMs: upAt - startedAt,
       servingAgainMsAfterRestart: firstBack - upAt,
-      recoveryBoundPlus1sMs: recoveryBoundMs + 1_000,
+      recoveryBoundPlusSlackMs: recoveryBoundMs + LOADED_MACHINE_SLACK_MS,
       p99ReadMs: quantile(load.samples.map((s) => s.ms), 0.99),
       maxReadMs: Math.max(...load.samples.map((s) => s.ms))
     }
@@ -85,7 +94,7 @@ const replicaLost = (b: Backend, fault: "stop" | "kill") =>
     expect(figures.failed).toBe(0)
     expect(figures.onTargetFrom1sAfterDownUntilRestart).toBe(0)
     expect(figures.routedToTargetBetween1sAndRestart).toBe(0)
-    expect(figures.servingAgainMsAfterRestart).toBeLessThanOrEqual(recoveryBoundMs + 1_000)
+    expect(figures.servingAgainMsAfterRestart).toBeLessThanOrEqual(recoveryBoundMs + LOADED_MACHINE_SLACK_MS)
   })
 
 for (const b of backends()) {
@@ -103,7 +112,7 @@ for (const b of backends()) {
     )
 
     it.scopedLive(
-      "a replica frozen (SIGSTOP) during the load: no read waits longer than statementTimeout + 250 ms, none fails",
+      "a replica frozen (SIGSTOP) during the load: no read waits longer than statementTimeout (+ slack), none fails",
       () =>
         Effect.gen(function*() {
           const read = yield* ReadConnection
@@ -128,11 +137,11 @@ for (const b of backends()) {
             slowerThanTimeout: load.samples.filter((s) => s.ms > statementTimeoutMs).map((s) => s.ms),
             maxReadMs: Math.max(...load.samples.map((s) => s.ms)),
             p99ReadMs: quantile(load.samples.map((s) => s.ms), 0.99),
-            boundMs: statementTimeoutMs + 250
+            boundMs: frozenReadBoundMs
           }
           yield* report(`${b.name} replica frozen`, figures)
           expect(figures.failed).toBe(0)
-          expect(figures.maxReadMs).toBeLessThanOrEqual(statementTimeoutMs + 250)
+          expect(figures.maxReadMs).toBeLessThanOrEqual(frozenReadBoundMs)
         }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { statementTimeout: `${statementTimeoutMs} millis` }))),
       60_000
     )
@@ -271,7 +280,7 @@ for (const b of backends()) {
             outcomes: countBy(writes.map((w) => w.outcome)),
             racedMsAfterKill: writes.filter((w) => w.outcome !== "PrimaryUnavailable").map((w) => w.start - killedAt),
             maxWriteMs: Math.max(...writes.map((w) => w.ms)),
-            deadlineMs: connectTimeoutMs + 500,
+            deadlineMs: deadPrimaryWriteBoundMs,
             readsAfterKill: after.length,
             failedReadsAfterKill: failures(after).length,
             failedKinds: countBy(failures(after).map((s) => s.error)),
@@ -284,12 +293,14 @@ for (const b of backends()) {
           // A write that races the crash on a pooled connection the driver has not yet seen closed is sent, and the
           // router cannot know whether it was applied: WriteOutcomeUnknown is the honest answer there, and only there.
           const raced = writes.filter((w) => w.outcome === "WriteOutcomeUnknown")
-          expect(raced.every((w) => w.start - killedAt < 100)).toBe(true)
+          expect(raced.every((w) => w.start - killedAt < racedWindowMs)).toBe(true)
           expect(writes.filter((w) => w.outcome !== "PrimaryUnavailable" && w.outcome !== "WriteOutcomeUnknown"))
             .toEqual([])
-          expect(writes.filter((w) => w.start - killedAt >= 100).every((w) => w.outcome === "PrimaryUnavailable"))
+          expect(
+            writes.filter((w) => w.start - killedAt >= racedWindowMs).every((w) => w.outcome === "PrimaryUnavailable")
+          )
             .toBe(true)
-          expect(figures.maxWriteMs).toBeLessThanOrEqual(connectTimeoutMs + 500)
+          expect(figures.maxWriteMs).toBeLessThanOrEqual(deadPrimaryWriteBoundMs)
           expect(figures.failedReadsAfterKill).toBe(0)
           expect(figures.servedAfterKill[primary.name] ?? 0).toBe(0)
           expect(after.length).toBeGreaterThan(100)

@@ -9,6 +9,7 @@ import {
   adminQuery,
   FaultProxy,
   History,
+  LOADED_MACHINE_SLACK_MS,
   replicaWriteAttempts,
   terminateSessions,
   waitReplicated,
@@ -39,8 +40,8 @@ import {
   workloadKeys
 } from "./support.js"
 
-/** Read deadline: a replica timing out, the retry on the next candidate, a connect, plus scheduling slack. */
-const READ_DEADLINE_MS = 2 * STATEMENT_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 1_000
+/** Read deadline: a replica timing out, the retry on the next candidate, a connect, plus a loaded machine's slack. */
+const READ_DEADLINE_MS = 2 * STATEMENT_TIMEOUT_MS + CONNECT_TIMEOUT_MS + LOADED_MACHINE_SLACK_MS
 
 const replicaAttempts = (b: Backend) =>
   Effect.promise(() =>
