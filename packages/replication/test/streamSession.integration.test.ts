@@ -56,53 +56,69 @@ for (const b of backends()) {
   const replicaNames = b.nodes.replicas.map((r) => r.name)
 
   describe(`streams and read-your-writes on ${b.name}`, () => {
-    it.scopedLive(`replay paused on every replica: ${N} create-then-stream, every stream has its row, on the primary`, () =>
-      Effect.gen(function*() {
-        const { Items, table } = yield* fixture(b)
-        const router = yield* ConnectionRouter.ConnectionRouter
-        yield* Effect.acquireRelease(
-          Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
-          () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
-        )
-        yield* router.resetStats
-        const misses: Array<unknown> = []
-        const answeredBy: Record<string, number> = {}
-        for (let i = 0; i < N; i++) {
-          const created = yield* Items.create({ label: `paused-${i}` })
-          const rows = yield* streamRow(b, table, created.id)
-          if (rows.length !== 1 || rows[0]!.label !== `paused-${i}`) misses.push({ i, rows })
-          for (const row of rows) {
-            const node = nodeByPort(b, row.port).name
-            answeredBy[node] = (answeredBy[node] ?? 0) + 1
+    it.scopedLive(
+      `replay paused on every replica: ${N} create-then-stream, every stream has its row, on the primary`,
+      () =>
+        Effect.gen(function*() {
+          const { Items, table } = yield* fixture(b)
+          const router = yield* ConnectionRouter.ConnectionRouter
+          yield* Effect.acquireRelease(
+            Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
+            () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
+          )
+          yield* router.resetStats
+          const misses: Array<unknown> = []
+          const answeredBy: Record<string, number> = {}
+          for (let i = 0; i < N; i++) {
+            const created = yield* Items.create({ label: `paused-${i}` })
+            const rows = yield* streamRow(b, table, created.id)
+            if (rows.length !== 1 || rows[0]!.label !== `paused-${i}`) misses.push({ i, rows })
+            for (const row of rows) {
+              const node = nodeByPort(b, row.port).name
+              answeredBy[node] = (answeredBy[node] ?? 0) + 1
+            }
           }
-        }
-        const stats = yield* router.stats
-        yield* report(`${b.name} stream, replay paused`, { misses: misses.length, answeredBy, routed: stats.byNodeAndReason })
-        expect(misses).toEqual([])
-        expect(answeredBy).toEqual({ [primary]: N })
-        expect(stats.byNodeAndReason[`${primary}|session`]).toBe(N)
-        for (const r of replicaNames) expect(stats.byNode[r] ?? 0).toBe(0)
-      }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { sessionWaitTimeout: "10 millis" }))), 60_000)
+          const stats = yield* router.stats
+          yield* report(`${b.name} stream, replay paused`, {
+            misses: misses.length,
+            answeredBy,
+            routed: stats.byNodeAndReason
+          })
+          expect(misses).toEqual([])
+          expect(answeredBy).toEqual({ [primary]: N })
+          expect(stats.byNodeAndReason[`${primary}|session`]).toBe(N)
+          for (const r of replicaNames) expect(stats.byNode[r] ?? 0).toBe(0)
+        }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { sessionWaitTimeout: "10 millis" }))),
+      60_000
+    )
 
-    it.scopedLive(`replay running: ${N} create-then-stream, every stream has its row, most on replicas`, () =>
-      Effect.gen(function*() {
-        const { Items, table } = yield* fixture(b)
-        const router = yield* ConnectionRouter.ConnectionRouter
-        yield* router.resetStats
-        const misses: Array<unknown> = []
-        let onReplicas = 0
-        for (let i = 0; i < N; i++) {
-          const created = yield* Items.create({ label: `running-${i}` })
-          const rows = yield* streamRow(b, table, created.id)
-          if (rows.length !== 1 || rows[0]!.label !== `running-${i}`) misses.push({ i, rows })
-          if (rows.length === 1 && nodeByPort(b, rows[0]!.port).name !== primary) onReplicas++
-        }
-        const stats = yield* router.stats
-        yield* report(`${b.name} stream, replay running`, { misses: misses.length, onReplicas, routed: stats.byNodeAndReason })
-        expect(misses).toEqual([])
-        // Each stream waits (bounded) for a replica to replay the session's write before it would use the primary.
-        expect(onReplicas).toBeGreaterThanOrEqual(Math.ceil(N * 0.9))
-        expect(replicaNames.reduce((n, r) => n + (stats.byNodeAndReason[`${r}|session`] ?? 0), 0)).toBe(onReplicas)
-      }).pipe(Effect.scoped, Effect.provide(fastOrm(b))), 60_000)
+    it.scopedLive(
+      `replay running: ${N} create-then-stream, every stream has its row, most on replicas`,
+      () =>
+        Effect.gen(function*() {
+          const { Items, table } = yield* fixture(b)
+          const router = yield* ConnectionRouter.ConnectionRouter
+          yield* router.resetStats
+          const misses: Array<unknown> = []
+          let onReplicas = 0
+          for (let i = 0; i < N; i++) {
+            const created = yield* Items.create({ label: `running-${i}` })
+            const rows = yield* streamRow(b, table, created.id)
+            if (rows.length !== 1 || rows[0]!.label !== `running-${i}`) misses.push({ i, rows })
+            if (rows.length === 1 && nodeByPort(b, rows[0]!.port).name !== primary) onReplicas++
+          }
+          const stats = yield* router.stats
+          yield* report(`${b.name} stream, replay running`, {
+            misses: misses.length,
+            onReplicas,
+            routed: stats.byNodeAndReason
+          })
+          expect(misses).toEqual([])
+          // Each stream waits (bounded) for a replica to replay the session's write before it would use the primary.
+          expect(onReplicas).toBeGreaterThanOrEqual(Math.ceil(N * 0.9))
+          expect(replicaNames.reduce((n, r) => n + (stats.byNodeAndReason[`${r}|session`] ?? 0), 0)).toBe(onReplicas)
+        }).pipe(Effect.scoped, Effect.provide(fastOrm(b))),
+      60_000
+    )
   })
 }
