@@ -1,9 +1,10 @@
 /**
- * The cluster's Promise-based controls and queries, for tests written as Effects: a rejection is a defect, so the test
- * fails with the control's own message (node name, driver code, no password).
+ * The cluster's Promise-based controls and queries, for tests written as Effects. A control that rejects is a defect
+ * (the test fails with its message); an admin query fails with its typed NodeQueryError (node name, driver code, no
+ * password), so a finalizer can ignore it.
  */
 import * as Effect from "effect/Effect"
-import { adminQuery } from "./cluster/sql.js"
+import { adminQuery, NodeQueryError } from "./cluster/sql.js"
 import type { NodeInfo } from "./cluster/types.js"
 
 /** Runs a promise-returning cluster control (`stopNode`, `pauseReplay`, ...) as an Effect. */
@@ -14,4 +15,8 @@ export const admin = <R = Record<string, unknown>>(
   node: NodeInfo,
   sql: string,
   params: ReadonlyArray<unknown> = []
-): Effect.Effect<Array<R>> => Effect.promise(() => adminQuery<R>(node, sql, params))
+): Effect.Effect<Array<R>, NodeQueryError> =>
+  Effect.tryPromise({
+    try: () => adminQuery<R>(node, sql, params),
+    catch: (e) => e instanceof NodeQueryError ? e : new NodeQueryError(node.name, undefined, undefined, String(e))
+  })

@@ -87,7 +87,7 @@ const fixture = (b: Backend): Effect.Effect<Fixture, never, WriteConnection | Sc
     const table = `repo_find_${process.pid}_${Date.now().toString(36)}_${++tables}`
     const view = `${table}_who`
     yield* Effect.addFinalizer(() =>
-      asAdmin(b.nodes.primary, [`DROP VIEW IF EXISTS ${view}`, `DROP TABLE IF EXISTS ${table}`])
+      Effect.orDie(asAdmin(b.nodes.primary, [`DROP VIEW IF EXISTS ${view}`, `DROP TABLE IF EXISTS ${table}`]))
     )
     if (b.name === "postgres") {
       yield* runAll(write, [

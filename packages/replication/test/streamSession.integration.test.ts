@@ -29,7 +29,7 @@ const fixture = (b: Backend) =>
   noSession(Effect.gen(function*() {
     const write = yield* WriteConnection
     const table = `stream_rw_${process.pid}_${Date.now().toString(36)}_${++tables}`
-    yield* Effect.addFinalizer(() => admin(b.nodes.primary, `DROP TABLE IF EXISTS ${table}`))
+    yield* Effect.addFinalizer(() => Effect.orDie(admin(b.nodes.primary, `DROP TABLE IF EXISTS ${table}`)))
     yield* write.unsafe(
       b.name === "postgres"
         ? `CREATE TABLE ${table} (id SERIAL PRIMARY KEY, label TEXT NOT NULL)`
