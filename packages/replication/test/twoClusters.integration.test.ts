@@ -52,9 +52,12 @@ const insert = (b: Backend) =>
 
 /** `n` reads through ReadConnection in the current session: the node that answered each, by the server's word. */
 const reads = (b: Backend, n: number) =>
-  Effect.flatMap(ReadConnection, (sql: SqlClient.SqlClient) =>
-    Effect.forEach(Array.from({ length: n }), () =>
-      Effect.map(sql.unsafe<{ port: number }>(b.whoSql), (rows) => nodeByPort(b, rows[0]!.port).name)))
+  Effect.flatMap(
+    ReadConnection,
+    (sql: SqlClient.SqlClient) =>
+      Effect.forEach(Array.from({ length: n }), () =>
+        Effect.map(sql.unsafe<{ port: number }>(b.whoSql), (rows) => nodeByPort(b, rows[0]!.port).name))
+  )
 
 const count = (names: ReadonlyArray<string>) => {
   const out: Record<string, number> = {}
@@ -71,67 +74,77 @@ const pausedReplay = (b: Backend) =>
 const [pg, maria] = backends() as [Backend, Backend]
 
 describe("two unnamed layers in one app", () => {
-  it.scopedLive("a PostgreSQL and a MariaDB layer: a write on one leaves the other's reads on its replicas", () =>
-    Effect.gen(function*() {
-      const pgCtx = yield* built(layerOf(pg))
-      const mariaCtx = yield* built(layerOf(maria))
-      const identities = [
-        ConnectionRouterName(pgCtx),
-        ConnectionRouterName(mariaCtx)
-      ]
-      expect(identities[0]).not.toEqual(identities[1])
-      yield* on(pgCtx, createTable(pg))
-      yield* on(mariaCtx, createTable(maria))
-      yield* Effect.promise(() => Promise.all([waitReplicated(pg.nodes), waitReplicated(maria.nodes)]))
-      yield* pausedReplay(pg)
-      yield* pausedReplay(maria)
+  it.scopedLive(
+    "a PostgreSQL and a MariaDB layer: a write on one leaves the other's reads on its replicas",
+    () =>
+      Effect.gen(function*() {
+        const pgCtx = yield* built(layerOf(pg))
+        const mariaCtx = yield* built(layerOf(maria))
+        const identities = [
+          ConnectionRouterName(pgCtx),
+          ConnectionRouterName(mariaCtx)
+        ]
+        expect(identities[0]).not.toEqual(identities[1])
+        yield* on(pgCtx, createTable(pg))
+        yield* on(mariaCtx, createTable(maria))
+        yield* Effect.promise(() => Promise.all([waitReplicated(pg.nodes), waitReplicated(maria.nodes)]))
+        yield* pausedReplay(pg)
+        yield* pausedReplay(maria)
 
-      // A PostgreSQL write in this session: its PostgreSQL reads need the primary (replay is paused) ...
-      yield* on(pgCtx, insert(pg))
-      const pgAfterPgWrite = count(yield* on(pgCtx, reads(pg, 4)))
-      // ... and its MariaDB reads are ordinary reads, on MariaDB's replicas.
-      const mariaAfterPgWrite = count(yield* on(mariaCtx, reads(maria, 10)))
-      // The other way round, in the same session.
-      yield* on(mariaCtx, insert(maria))
-      const mariaAfterMariaWrite = count(yield* on(mariaCtx, reads(maria, 4)))
-      const pgAfterBoth = count(yield* on(pgCtx, reads(pg, 4)))
-      yield* report("two clusters, postgres + mariadb", {
-        identities,
-        pgAfterPgWrite,
-        mariaAfterPgWrite,
-        mariaAfterMariaWrite,
-        pgAfterBoth
-      })
-      expect(pgAfterPgWrite).toEqual({ [pg.nodes.primary.name]: 4 })
-      expect(mariaAfterPgWrite[maria.nodes.primary.name] ?? 0).toBe(0)
-      expect(Object.values(mariaAfterPgWrite).reduce((a, n) => a + n, 0)).toBe(10)
-      expect(mariaAfterMariaWrite).toEqual({ [maria.nodes.primary.name]: 4 })
-      // PostgreSQL's position survived the MariaDB write: its reads still need the primary.
-      expect(pgAfterBoth).toEqual({ [pg.nodes.primary.name]: 4 })
-    }), 60_000)
+        // A PostgreSQL write in this session: its PostgreSQL reads need the primary (replay is paused) ...
+        yield* on(pgCtx, insert(pg))
+        const pgAfterPgWrite = count(yield* on(pgCtx, reads(pg, 4)))
+        // ... and its MariaDB reads are ordinary reads, on MariaDB's replicas.
+        const mariaAfterPgWrite = count(yield* on(mariaCtx, reads(maria, 10)))
+        // The other way round, in the same session.
+        yield* on(mariaCtx, insert(maria))
+        const mariaAfterMariaWrite = count(yield* on(mariaCtx, reads(maria, 4)))
+        const pgAfterBoth = count(yield* on(pgCtx, reads(pg, 4)))
+        yield* report("two clusters, postgres + mariadb", {
+          identities,
+          pgAfterPgWrite,
+          mariaAfterPgWrite,
+          mariaAfterMariaWrite,
+          pgAfterBoth
+        })
+        expect(pgAfterPgWrite).toEqual({ [pg.nodes.primary.name]: 4 })
+        expect(mariaAfterPgWrite[maria.nodes.primary.name] ?? 0).toBe(0)
+        expect(Object.values(mariaAfterPgWrite).reduce((a, n) => a + n, 0)).toBe(10)
+        expect(mariaAfterMariaWrite).toEqual({ [maria.nodes.primary.name]: 4 })
+        // PostgreSQL's position survived the MariaDB write: its reads still need the primary.
+        expect(pgAfterBoth).toEqual({ [pg.nodes.primary.name]: 4 })
+      }),
+    60_000
+  )
 
-  it.scopedLive("two PostgreSQL layers on two databases of one server keep separate session positions", () =>
-    Effect.gen(function*() {
-      const second = `fastorm_two_${process.pid}`
-      yield* Effect.orDie(admin(pg.nodes.primary, `DROP DATABASE IF EXISTS ${second}`))
-      yield* Effect.orDie(admin(pg.nodes.primary, `CREATE DATABASE ${second} OWNER app`))
-      yield* Effect.addFinalizer(() => Effect.ignore(admin(pg.nodes.primary, `DROP DATABASE IF EXISTS ${second} WITH (FORCE)`)))
-      yield* Effect.promise(() => waitReplicated(pg.nodes))
-      const aCtx = yield* built(layerOf(pg))
-      const bCtx = yield* built(layerOf(pg, second))
-      expect(ConnectionRouterName(aCtx)).not.toEqual(ConnectionRouterName(bCtx))
-      yield* on(aCtx, createTable(pg))
-      yield* Effect.promise(() => waitReplicated(pg.nodes))
-      yield* pausedReplay(pg)
+  it.scopedLive(
+    "two PostgreSQL layers on two databases of one server keep separate session positions",
+    () =>
+      Effect.gen(function*() {
+        const second = `fastorm_two_${process.pid}`
+        yield* Effect.orDie(admin(pg.nodes.primary, `DROP DATABASE IF EXISTS ${second}`))
+        yield* Effect.orDie(admin(pg.nodes.primary, `CREATE DATABASE ${second} OWNER app`))
+        yield* Effect.addFinalizer(() =>
+          Effect.ignore(admin(pg.nodes.primary, `DROP DATABASE IF EXISTS ${second} WITH (FORCE)`))
+        )
+        yield* Effect.promise(() => waitReplicated(pg.nodes))
+        const aCtx = yield* built(layerOf(pg))
+        const bCtx = yield* built(layerOf(pg, second))
+        expect(ConnectionRouterName(aCtx)).not.toEqual(ConnectionRouterName(bCtx))
+        yield* on(aCtx, createTable(pg))
+        yield* Effect.promise(() => waitReplicated(pg.nodes))
+        yield* pausedReplay(pg)
 
-      yield* on(aCtx, insert(pg))
-      const aReads = count(yield* on(aCtx, reads(pg, 4)))
-      const bReads = count(yield* on(bCtx, reads(pg, 10)))
-      yield* report("two clusters, two postgres databases", { aReads, bReads })
-      expect(aReads).toEqual({ [pg.nodes.primary.name]: 4 })
-      expect(bReads[pg.nodes.primary.name] ?? 0).toBe(0)
-      expect(Object.values(bReads).reduce((a, n) => a + n, 0)).toBe(10)
-    }), 60_000)
+        yield* on(aCtx, insert(pg))
+        const aReads = count(yield* on(aCtx, reads(pg, 4)))
+        const bReads = count(yield* on(bCtx, reads(pg, 10)))
+        yield* report("two clusters, two postgres databases", { aReads, bReads })
+        expect(aReads).toEqual({ [pg.nodes.primary.name]: 4 })
+        expect(bReads[pg.nodes.primary.name] ?? 0).toBe(0)
+        expect(Object.values(bReads).reduce((a, n) => a + n, 0)).toBe(10)
+      }),
+    60_000
+  )
 })
 
 /** The identity a layer's router keeps its session positions under. */
