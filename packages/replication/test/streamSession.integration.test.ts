@@ -6,14 +6,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
-import { pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
+import { admin, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { ConnectionRouter } from "../src/index.js"
 import type { Backend } from "./support/cluster.js"
-import { adminClient, backends, fastOrm, nodeByPort, noSession, report } from "./support/cluster.js"
+import { backends, fastOrm, nodeByPort, noSession, report } from "./support/cluster.js"
 
 const N = 50
 
@@ -28,9 +28,8 @@ let tables = 0
 const fixture = (b: Backend) =>
   noSession(Effect.gen(function*() {
     const write = yield* WriteConnection
-    const admin = yield* adminClient(b.nodes.primary)
     const table = `stream_rw_${process.pid}_${Date.now().toString(36)}_${++tables}`
-    yield* Effect.addFinalizer(() => Effect.orDie(noSession(admin.unsafe(`DROP TABLE IF EXISTS ${table}`))))
+    yield* Effect.addFinalizer(() => Effect.orDie(admin(b.nodes.primary, `DROP TABLE IF EXISTS ${table}`)))
     yield* write.unsafe(
       b.name === "postgres"
         ? `CREATE TABLE ${table} (id SERIAL PRIMARY KEY, label TEXT NOT NULL)`

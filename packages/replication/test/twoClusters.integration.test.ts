@@ -7,13 +7,13 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import { pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
+import { admin, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ConnectionRouter, FastOrm } from "../src/index.js"
 import type { Backend } from "./support/cluster.js"
-import { adminClient, backends, health, nodeByPort, noSession, report } from "./support/cluster.js"
+import { backends, health, nodeByPort, noSession, report } from "./support/cluster.js"
 
 type Services = FastOrm.Services
 
@@ -122,10 +122,11 @@ describe("two unnamed layers in one app", () => {
     () =>
       Effect.gen(function*() {
         const second = `fastorm_two_${process.pid}`
-        const admin = yield* adminClient(pg.nodes.primary)
-        yield* Effect.orDie(admin.unsafe(`DROP DATABASE IF EXISTS ${second}`))
-        yield* Effect.orDie(admin.unsafe(`CREATE DATABASE ${second} OWNER app`))
-        yield* Effect.addFinalizer(() => Effect.ignore(admin.unsafe(`DROP DATABASE IF EXISTS ${second} WITH (FORCE)`)))
+        yield* Effect.orDie(admin(pg.nodes.primary, `DROP DATABASE IF EXISTS ${second}`))
+        yield* Effect.orDie(admin(pg.nodes.primary, `CREATE DATABASE ${second} OWNER app`))
+        yield* Effect.addFinalizer(() =>
+          Effect.ignore(admin(pg.nodes.primary, `DROP DATABASE IF EXISTS ${second} WITH (FORCE)`))
+        )
         yield* Effect.promise(() => waitReplicated(pg.nodes))
         const aCtx = yield* built(layerOf(pg))
         const bCtx = yield* built(layerOf(pg, second))
