@@ -1,7 +1,7 @@
 /**
- * Sorting database errors into the classes that matter for health and routing (ARCHITECTURE.md, "Health and
- * suspicion"): a connection-class error says the node (or the path to it) is broken, an authentication failure says
- * our credentials are, and anything else is an ordinary statement error that says nothing about the node.
+ * Sorting database errors into the classes that matter for health and routing (ARCHITECTURE.md, "Errors"): a
+ * connection-class error says the node (or the path to it) is broken, an authentication failure says our
+ * credentials are, and anything else is an ordinary statement error that says nothing about the node.
  *
  * `SqlError.message` is a fixed string in @effect/sql, so the classifier looks at the driver error underneath: it
  * walks `cause` chains (SqlError, ConnectionFailed, Error.cause) and `AggregateError.errors` (pg tries every address

@@ -190,7 +190,7 @@ const build = (config: FastOrmConfig) =>
         Effect.map(({ features }) => ({ supportsReturning: features.supportsReturning })),
         Effect.orElseSucceed(() => ({ supportsReturning: primaryAdapter.features.supportsReturning }))
       )
-    const router = yield* ConnectionRouter.make({
+    const router = yield* ConnectionRouter.makeResolved({
       cluster: config.name ?? ConnectionUrl.identity(primaryUrl),
       dialect: primaryAdapter.dialect,
       primary: { name: primaryNode.name, client: primaryClient, weight: primaryNode.weight },
@@ -198,9 +198,8 @@ const build = (config: FastOrmConfig) =>
         name: replicaNodes[i]!.name,
         client,
         weight: replicaNodes[i]!.weight
-      })),
-      readWrite: config.readWrite
-    }).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
+      }))
+    }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
     return { router, features }
   })
 
