@@ -47,7 +47,8 @@ const fakeConnection: Connection = {
 const nodeClient = Effect.gen(function*() {
   const client = yield* SqlClient.make({
     acquirer: Effect.succeed(fakeConnection),
-    compiler: SqlCompiler.make("postgresql"),
+    // The bench has @effect/sql-pg installed: a missing one is a broken checkout.
+    compiler: yield* Effect.orDie(SqlCompiler.load("postgresql")),
     spanAttributes: [["db.system.name", "postgresql"]]
   })
   return Object.assign(client, {

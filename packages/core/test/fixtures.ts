@@ -3,6 +3,7 @@ import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import { SqliteTesting } from "@fastorm/adapters"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
 import { loadCluster, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Context from "effect/Context"
@@ -106,7 +107,7 @@ const sqliteLayer: BackendLayer = Layer.effectContext(Effect.gen(function*() {
   })
 })).pipe(
   Layer.provideMerge(Testing.recording({ readAlias: "sqlite-reader", writeAlias: "sqlite-primary" })),
-  Layer.provide(Testing.sqlite())
+  Layer.provide(Layer.orDie(SqliteTesting.layer()))
 )
 
 const clusterLayer = (kind: "postgres" | "mariadb"): BackendLayer => {
