@@ -14,9 +14,19 @@ export const shared: ViteUserConfig = {
     testTimeout: 60_000,
     hookTimeout: 120_000,
     fakeTimers: { toFake: undefined },
-    sequence: { concurrent: false },
-    // Every package's integration tests share one PostgreSQL and one MariaDB cluster, and fault tests stop, freeze
-    // and lag its replicas: files run one at a time so no test sees another's fault.
-    fileParallelism: false
+    sequence: { concurrent: false }
   }
+}
+
+/** A line of Effect's default logger: `timestamp=... level=WARN fiber=#12 message=...`. */
+const effectLogLine = /^timestamp=\S+ level=([A-Z]+) fiber=#\d+ /
+
+/**
+ * Drops the lines Effect's default logger prints below ERROR (health transitions, router warnings) unless
+ * FASTORM_TEST_LOGS=1: the fault tests make hundreds of them. A test that asserts on logs installs its own Logger.
+ */
+export const onConsoleLog = (log: string): false | undefined => {
+  if (process.env.FASTORM_TEST_LOGS === "1") return undefined
+  const level = effectLogLine.exec(log)?.[1]
+  return level !== undefined && level !== "ERROR" && level !== "FATAL" ? false : undefined
 }

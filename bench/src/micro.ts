@@ -8,7 +8,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import { SqlCompiler } from "@fastorm/adapters"
+import { NodeClient, SqlCompiler } from "@fastorm/adapters"
 import type { WriteConnection } from "@fastorm/core"
 import { Model, ReadConnection, Repository, Schema } from "@fastorm/core"
 import { HealthMonitor, HealthState } from "@fastorm/health"
@@ -44,19 +44,15 @@ const fakeConnection: Connection = {
   executeStream: () => Stream.empty
 }
 
-const nodeClient = Effect.gen(function*() {
-  const client = yield* SqlClient.make({
-    acquirer: Effect.succeed(fakeConnection),
-    // The bench has @effect/sql-pg installed: a missing one is a broken checkout.
-    compiler: yield* Effect.orDie(SqlCompiler.load("postgresql")),
-    spanAttributes: [["db.system.name", "postgresql"]]
-  })
-  return Object.assign(client, {
+// The bench has @effect/sql-pg installed: a missing one is a broken checkout.
+const nodeClient = Effect.flatMap(Effect.orDie(SqlCompiler.load("postgresql")), (compiler) =>
+  NodeClient.make({
     connection: fakeConnection,
+    compiler,
+    spanAttributes: [["db.system.name", "postgresql"]],
     statementDeadline: Duration.seconds(30),
     poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 16 })
-  })
-})
+  }))
 
 const healthy = (name: string, role: "primary" | "replica"): NodeHealth.NodeHealth => ({
   ...HealthState.initial(name, role),

@@ -12,9 +12,10 @@ export {
   unfreezeNode
 } from "./cluster/controls.js"
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
-export { adminQuery } from "./cluster/sql.js"
+export { adminQuery, appQuery, type Login, nodeQuery, NodeQueryError, type Statement } from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"
+export { admin, control } from "./effect.js"
 export * as DelayProxy from "./faults/DelayProxy.js"
 export * as FaultProxy from "./faults/FaultProxy.js"
 export * as History from "./faults/History.js"
@@ -31,3 +32,5 @@ export {
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
 export { recordingTracer } from "./recordingTracer.js"
+export { LOADED_MACHINE_SLACK_MS } from "./timing.js"
+export { type WaitOptions, waitUntil, waitUntilAsync } from "./wait.js"

@@ -1,18 +1,20 @@
-import mysql from "mysql2/promise"
 import { randomUUID } from "node:crypto"
-import pg from "pg"
 import { beforeAll, describe, expect, it } from "vitest"
 import {
+  APP_USER,
+  appQuery,
   freezeNode,
   killNode,
   loadCluster,
   type NodeInfo,
+  nodeQuery,
   pauseReplay,
   resumeReplay,
   startNode,
   stopNode,
   unfreezeNode,
-  waitReplicated
+  waitReplicated,
+  waitUntilAsync
 } from "../src/index.js"
 
 const info = loadCluster()
@@ -21,43 +23,19 @@ const [pgReplica1, pgReplica2] = info.postgres.replicas as [NodeInfo, NodeInfo]
 const mariaPrimary = info.mariadb.primary
 const [mariaReplica1, mariaReplica2] = info.mariadb.replicas as [NodeInfo, NodeInfo]
 
-/** One query on a fresh connection; `url` defaults to the node's app-user URL. */
-const query = async (node: NodeInfo, sql: string, params: Array<unknown> = [], url = node.url) => {
-  if (node.kind === "postgres") {
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 })
-    client.on("error", () => undefined)
-    try {
-      await client.connect()
-      return (await client.query(sql, params)).rows as Array<Record<string, unknown>>
-    } finally {
-      await client.end().catch(() => undefined)
-    }
-  }
-  const conn = await mysql.createConnection({ uri: url, connectTimeout: 2_000 })
-  conn.on("error", () => undefined)
-  try {
-    const [rows] = await conn.query(sql, params)
-    return rows as Array<Record<string, unknown>>
-  } finally {
-    conn.destroy()
-  }
-}
-
 const placeholder = (node: NodeInfo) => node.kind === "postgres" ? "$1" : "?"
 const insertRow = (node: NodeInfo, id: string) =>
-  query(node, `INSERT INTO t_cluster (id) VALUES (${placeholder(node)})`, [id])
+  appQuery(node, `INSERT INTO t_cluster (id) VALUES (${placeholder(node)})`, [id])
 const hasRow = async (node: NodeInfo, id: string) =>
-  (await query(node, `SELECT id FROM t_cluster WHERE id = ${placeholder(node)}`, [id])).length === 1
+  (await appQuery(node, `SELECT id FROM t_cluster WHERE id = ${placeholder(node)}`, [id])).length === 1
 
-/** Polls until `check` holds; fails after `timeoutMs`. */
-const eventually = async (check: () => Promise<boolean>, timeoutMs = 15_000) => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    if (await check().catch(() => false)) return
-    if (Date.now() > deadline) throw new Error("condition not reached in time")
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
+/** Waits (bounded) until the replica has the row. */
+const replicated = (replica: NodeInfo, id: string) =>
+  waitUntilAsync(() => hasRow(replica, id), (has) => has, {
+    what: `${replica.name} to have row ${id}`,
+    timeoutMs: 15_000,
+    intervalMs: 50
+  })
 
 /** The error a promise rejects with (fails the test if it resolves). */
 const failure = async (p: Promise<unknown>): Promise<any> => {
@@ -69,28 +47,29 @@ const failure = async (p: Promise<unknown>): Promise<any> => {
   throw new Error("expected a failure")
 }
 
-const withWrongPassword = (node: NodeInfo) => node.url.replace(/:[^:@/]+@/, ":wrong-password@")
+const withWrongPassword = (node: NodeInfo, sql: string) =>
+  nodeQuery(node, sql, [], { user: APP_USER, password: "wrong-password" })
 
 beforeAll(async () => {
   // The app user owns its table on each primary; the replicas get it through replication.
-  await query(pgPrimary, "CREATE TABLE IF NOT EXISTS t_cluster (id text PRIMARY KEY)")
-  await query(mariaPrimary, "CREATE TABLE IF NOT EXISTS t_cluster (id VARCHAR(64) PRIMARY KEY)")
+  await appQuery(pgPrimary, "CREATE TABLE IF NOT EXISTS t_cluster (id text PRIMARY KEY)")
+  await appQuery(mariaPrimary, "CREATE TABLE IF NOT EXISTS t_cluster (id VARCHAR(64) PRIMARY KEY)")
   await waitReplicated(info.postgres)
   await waitReplicated(info.mariadb)
 })
 
 describe("test clusters", () => {
   it("PG replicas are in recovery, the primary is not", async () => {
-    expect((await query(pgPrimary, "SELECT pg_is_in_recovery() AS r"))[0]!.r).toBe(false)
+    expect((await appQuery(pgPrimary, "SELECT pg_is_in_recovery() AS r"))[0]!.r).toBe(false)
     for (const replica of [pgReplica1, pgReplica2]) {
-      expect((await query(replica, "SELECT pg_is_in_recovery() AS r"))[0]!.r).toBe(true)
+      expect((await appQuery(replica, "SELECT pg_is_in_recovery() AS r"))[0]!.r).toBe(true)
     }
   })
 
   it("MariaDB replicas are read-only, the primary is not", async () => {
-    expect((await query(mariaPrimary, "SELECT @@read_only AS r"))[0]!.r).toBe(0)
+    expect((await appQuery(mariaPrimary, "SELECT @@read_only AS r"))[0]!.r).toBe(0)
     for (const replica of [mariaReplica1, mariaReplica2]) {
-      expect((await query(replica, "SELECT @@read_only AS r"))[0]!.r).toBe(1)
+      expect((await appQuery(replica, "SELECT @@read_only AS r"))[0]!.r).toBe(1)
     }
   })
 
@@ -100,7 +79,7 @@ describe("test clusters", () => {
       const cluster = info[kind]
       const id = randomUUID()
       await insertRow(cluster.primary, id)
-      for (const replica of cluster.replicas) await eventually(() => hasRow(replica, id))
+      for (const replica of cluster.replicas) await replicated(replica, id)
     }
   )
 
@@ -116,15 +95,18 @@ describe("test clusters", () => {
   })
 
   it("the app user with a wrong password is refused", async () => {
-    const pgError = await failure(query(pgPrimary, "SELECT 1", [], withWrongPassword(pgPrimary)))
+    const pgError = await failure(withWrongPassword(pgPrimary, "SELECT 1"))
     expect(pgError.code).toBe("28P01")
-    const pgReplicaError = await failure(query(pgReplica1, "SELECT 1", [], withWrongPassword(pgReplica1)))
+    const pgReplicaError = await failure(withWrongPassword(pgReplica1, "SELECT 1"))
     expect(pgReplicaError.code).toBe("28P01")
-    const mariaError = await failure(query(mariaPrimary, "SELECT 1", [], withWrongPassword(mariaPrimary)))
+    const mariaError = await failure(withWrongPassword(mariaPrimary, "SELECT 1"))
     expect(mariaError.code).toBe("ER_ACCESS_DENIED_ERROR")
+    // The refusal names the node and never the password tried.
+    expect(String(mariaError)).toContain(mariaPrimary.name)
+    expect(String(mariaError)).not.toContain("wrong-password")
     // And the right one works, so the refusal is about the password.
-    expect(await query(pgPrimary, "SELECT 1 AS one")).toEqual([{ one: 1 }])
-    expect(await query(mariaPrimary, "SELECT 1 AS one")).toEqual([{ one: 1 }])
+    expect(await appQuery(pgPrimary, "SELECT 1 AS one")).toEqual([{ one: 1 }])
+    expect(await appQuery(mariaPrimary, "SELECT 1 AS one")).toEqual([{ one: 1 }])
   })
 
   it.each([["postgres"], ["mariadb"]] as const)(
@@ -136,13 +118,13 @@ describe("test clusters", () => {
       try {
         await insertRow(info[kind].primary, id)
         // Once the other replica has it, the paused one would have had time to apply it too.
-        await eventually(() => hasRow(other, id))
+        await replicated(other, id)
         await new Promise((r) => setTimeout(r, 300))
         expect(await hasRow(paused, id)).toBe(false)
       } finally {
         await resumeReplay(paused)
       }
-      await eventually(() => hasRow(paused, id))
+      await replicated(paused, id)
     }
   )
 
@@ -150,11 +132,11 @@ describe("test clusters", () => {
     const cluster = info[kind]
     const replica = cluster.replicas[1]!
     await stopNode(replica)
-    expect(await failure(query(replica, "SELECT 1"))).toBeInstanceOf(Error)
+    expect(await failure(appQuery(replica, "SELECT 1"))).toBeInstanceOf(Error)
     const id = randomUUID()
     await insertRow(cluster.primary, id)
     await startNode(replica)
-    await eventually(() => hasRow(replica, id))
+    await replicated(replica, id)
     await waitReplicated(cluster)
   })
 
@@ -167,7 +149,7 @@ describe("test clusters", () => {
       const id = randomUUID()
       await insertRow(cluster.primary, id)
       await startNode(replica)
-      await eventually(() => hasRow(replica, id))
+      await replicated(replica, id)
     }
   )
 
@@ -178,12 +160,12 @@ describe("test clusters", () => {
     try {
       // Frozen: the port still accepts TCP (kernel backlog) but nothing answers, so the connect times out.
       const started = Date.now()
-      await failure(query(replica, "SELECT 1"))
+      await failure(appQuery(replica, "SELECT 1"))
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_500)
     } finally {
       await unfreezeNode(replica)
     }
-    expect(await query(replica, "SELECT 1 AS one")).toEqual([{ one: 1 }])
+    expect(await appQuery(replica, "SELECT 1 AS one")).toEqual([{ one: 1 }])
     await waitReplicated(cluster)
   })
 })

@@ -50,7 +50,7 @@ export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runne
    */
   readonly connection: Connection
   /** The client-side deadline every statement carries (PostgreSQL, MySQL); zero for SQLite, which never waits on a network. */
-  readonly statementDeadline: Duration.Duration | undefined
+  readonly statementDeadline: Duration.Duration
 }
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */

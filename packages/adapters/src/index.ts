@@ -28,6 +28,9 @@ export * as FeatureDetection from "./FeatureDetection.js"
 /** The MySQL / MariaDB adapter. */
 export * as MySQLAdapter from "./MySQLAdapter.js"
 
+/** One node's client, in the shape every router path relies on. */
+export * as NodeClient from "./NodeClient.js"
+
 /** Default connection settings per dialect. */
 export * as OptimalConfig from "./OptimalConfig.js"
 

@@ -7,6 +7,9 @@ export * as Connections from "./Connections.js"
 /** Statements compiled once and run directly, as prepared statements where the driver has them. */
 export * as CompiledStatement from "./CompiledStatement.js"
 
+/** A `Connection` whose statements run through one function (routers, recorders). */
+export * as ConnectionWrapper from "./ConnectionWrapper.js"
+
 /** `Database.transaction`, `Database.forceWrite`. */
 export * as Database from "./Database.js"
 

@@ -1,5 +1,5 @@
 /**
- * Sorting database errors into the classes that matter for health and routing (DESIGN §6): a connection-class error
+ * Sorting database errors into the classes that matter for health and routing (ARCHITECTURE.md, "Errors"): a connection-class error
  * says the node (or the path to it) is broken, an authentication failure says our credentials are, and anything else
  * is an ordinary statement error that says nothing about the node.
  *

@@ -17,7 +17,9 @@
  *   UNHEALTHY only after `recoveryThreshold` consecutive successes (hysteresis); during recovery it is probed every
  *   `interval`;
  * - a reported success clears failures the way a probe success does, but cannot clear `TooSlow` or `NotReplicating`
- *   (an application query says nothing about probe latency or replication).
+ *   (an application query says nothing about probe latency or replication);
+ * - a reported failure makes the node suspect (`suspectSince`) until a probe succeeds: one model of suspicion, read
+ *   by the router, which sends a suspect node no reads (ARCHITECTURE.md, "Health and suspicion").
  */
 import * as Duration from "effect/Duration"
 import type { ErrorTag, LastError, NodeHealth, Role, Status } from "./NodeHealth.js"
@@ -141,7 +143,8 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
         lagSeconds: result.lagSeconds,
         replicating: result.replicating,
         position: result.position,
-        lastCheckedAt: at
+        lastCheckedAt: at,
+        suspectSince: undefined
       }
       if (result.role === "replica" && result.replicating === false) {
         return withStatus(
@@ -186,7 +189,11 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
       const { at, code, message, source, tag } = observation
       const lastError: LastError = { tag, message, at, source, ...(code === undefined ? {} : { code }) }
       const failed = fail(
-        { ...state, lagSeconds: undefined, ...(source === "probe" ? { lastCheckedAt: at } : {}) },
+        {
+          ...state,
+          lagSeconds: undefined,
+          ...(source === "probe" ? { lastCheckedAt: at } : { suspectSince: state.suspectSince ?? at })
+        },
         lastError,
         t
       )

@@ -70,6 +70,12 @@ export interface NodeHealth {
   readonly position?: string | undefined
   readonly consecutiveFailures: number
   readonly consecutiveSuccesses: number
+  /**
+   * Epoch milliseconds of the application's first connection-class (or login) failure on this node since its last
+   * successful probe; undefined when nothing is suspected. The router sends a suspect node no reads until a probe
+   * clears it (ARCHITECTURE.md, "Health and suspicion").
+   */
+  readonly suspectSince?: number | undefined
   readonly lastError?: LastError | undefined
   /** Epoch milliseconds of the last completed probe. */
   readonly lastCheckedAt?: number | undefined

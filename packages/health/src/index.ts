@@ -1,4 +1,4 @@
-/** Sorting database errors into connection-class, authentication and statement errors (DESIGN §6). */
+/** Sorting database errors into connection-class, authentication and statement errors (ARCHITECTURE.md, "Errors"). */
 export * as ErrorClassification from "./ErrorClassification.js"
 
 /** The HealthMonitor service, its configuration, constructor and layer. */

@@ -1,18 +1,22 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeInfo } from "@fastorm/test-support"
 import {
+  adminQuery,
+  control,
   freezeNode,
   loadCluster,
+  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   startNode,
   stopNode,
-  unfreezeNode
+  unfreezeNode,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Mysql from "mysql2/promise"
 import * as HealthMonitor from "../src/HealthMonitor.js"
-import { admin, control, timedProbe, waitFor } from "./support/live.js"
+import { timedProbe } from "./support/live.js"
 
 const cluster = loadCluster()
 const { primary, replicas } = cluster.mariadb
@@ -30,7 +34,11 @@ const fast = {
   backoffBase: "100 millis",
   backoffCap: "400 millis"
 } as const
-const detectionBound = fast.failureThreshold * 100 + 500
+// failureThreshold x interval + timeout, plus a loaded machine's slack; without the monitor's own timeout a frozen
+// node's probe would hang and a stopped one's wait for mysql2's default connect timeout (10 s).
+const detectionBound = fast.failureThreshold * 100 + 500 + LOADED_MACHINE_SLACK_MS
+// A probe ends at the monitor's timeout (500 ms) plus the slack; on a frozen node it would otherwise hang.
+const timeoutBound = 500 + LOADED_MACHINE_SLACK_MS
 
 // A monitoring user of this test run, with SLAVE MONITOR so SHOW SLAVE STATUS (and the lag) is readable. Created on
 // the primary, it replicates to the replicas.
@@ -61,19 +69,24 @@ const canLogin = (node: NodeInfo) =>
 const createMonitorUser = Effect.gen(function*() {
   yield* Effect.acquireRelease(
     control(() =>
-      admin(primary, `CREATE USER IF NOT EXISTS '${monitorUser}'@'127.0.0.1' IDENTIFIED BY '${monitorPassword}'`)
+      adminQuery(primary, `CREATE USER IF NOT EXISTS '${monitorUser}'@'127.0.0.1' IDENTIFIED BY '${monitorPassword}'`)
     ),
-    () => control(() => admin(primary, `DROP USER IF EXISTS '${monitorUser}'@'127.0.0.1'`)).pipe(Effect.ignore)
+    () => control(() => adminQuery(primary, `DROP USER IF EXISTS '${monitorUser}'@'127.0.0.1'`)).pipe(Effect.ignore)
   )
-  yield* control(() => admin(primary, `GRANT SLAVE MONITOR ON *.* TO '${monitorUser}'@'127.0.0.1'`))
-  for (const node of all) yield* waitFor(canLogin(node), (ok) => ok, 10_000, `${monitorUser} on ${node.name}`)
+  yield* control(() => adminQuery(primary, `GRANT SLAVE MONITOR ON *.* TO '${monitorUser}'@'127.0.0.1'`))
+  for (const node of all) {
+    yield* waitUntil(canLogin(node), (ok) => ok, { what: `${monitorUser} on ${node.name}`, timeoutMs: 10_000 })
+  }
 })
 
 describe("HealthMonitor on the MariaDB cluster", () => {
   it.scopedLive("sees every node HEALTHY; without SLAVE MONITOR a replica's lag is unknown, never 0", () =>
     Effect.gen(function*() {
       const monitor = yield* HealthMonitor.make({ ...fast, nodes: appNodes })
-      yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+      yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+        what: "every node HEALTHY",
+        timeoutMs: 5_000
+      })
       const [p, r1] = yield* monitor.snapshot
       expect(p).toMatchObject({ role: "primary", roleMismatch: false, lagSeconds: 0 })
       expect(r1).toMatchObject({ role: "replica", roleMismatch: false, replicating: true, lagSeconds: undefined })
@@ -84,7 +97,10 @@ describe("HealthMonitor on the MariaDB cluster", () => {
     Effect.gen(function*() {
       yield* createMonitorUser
       const monitor = yield* HealthMonitor.make({ ...fast, nodes: monitorNodes })
-      yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+      yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+        what: "every node HEALTHY",
+        timeoutMs: 5_000
+      })
       const [p, r1, r2] = yield* monitor.snapshot
       expect(p).toMatchObject({ role: "primary", lagSeconds: 0 })
       for (const r of [r1!, r2!]) {
@@ -100,7 +116,10 @@ describe("HealthMonitor on the MariaDB cluster", () => {
         ...fast,
         nodes: [{ name: "bad-login", role: "replica", url: withUser(replicas[0]!, "app", secret) }]
       })
-      yield* waitFor(monitor.status("bad-login"), (s) => s === "UNHEALTHY", 3_000, "UNHEALTHY")
+      yield* waitUntil(monitor.status("bad-login"), (s) => s === "UNHEALTHY", {
+        what: "bad-login UNHEALTHY",
+        timeoutMs: 3_000
+      })
       const h = yield* monitor.health("bad-login")
       expect(h.lastError).toMatchObject({ tag: "AuthenticationFailed", code: "ER_ACCESS_DENIED_ERROR" })
       expect(JSON.stringify(h)).not.toContain(secret)
@@ -114,12 +133,18 @@ describe("HealthMonitor on the MariaDB cluster", () => {
         const plain = yield* HealthMonitor.make({ ...fast, nodes: appNodes })
         const privileged = yield* HealthMonitor.make({ ...fast, nodes: monitorNodes })
         for (const m of [plain, privileged]) {
-          yield* waitFor(m.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+          yield* waitUntil(m.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+            what: "every node HEALTHY",
+            timeoutMs: 5_000
+          })
         }
         yield* Effect.gen(function*() {
           yield* control(() => pauseReplay(victim))
           for (const [label, m] of [["app user", plain], ["monitor user", privileged]] as const) {
-            const detected = yield* waitFor(m.status(victim.name), (s) => s === "UNHEALTHY", 5_000, "UNHEALTHY")
+            const detected = yield* waitUntil(m.status(victim.name), (s) => s === "UNHEALTHY", {
+              what: `${victim.name} UNHEALTHY`,
+              timeoutMs: 5_000
+            })
             console.log(`mariadb SQL thread stopped (${label}): UNHEALTHY after ${detected} ms`)
             expect(yield* m.health(victim.name)).toMatchObject({
               status: "UNHEALTHY",
@@ -131,7 +156,10 @@ describe("HealthMonitor on the MariaDB cluster", () => {
           }
           yield* control(() => resumeReplay(victim))
           for (const m of [plain, privileged]) {
-            yield* waitFor(m.status(victim.name), (s) => s === "HEALTHY", 5_000, "HEALTHY again")
+            yield* waitUntil(m.status(victim.name), (s) => s === "HEALTHY", {
+              what: `${victim.name} HEALTHY again`,
+              timeoutMs: 5_000
+            })
           }
           expect((yield* privileged.health(victim.name)).lagSeconds).toBeGreaterThanOrEqual(0)
         }).pipe(Effect.ensuring(control(() => resumeReplay(victim)).pipe(Effect.ignore)))
@@ -145,18 +173,27 @@ describe("HealthMonitor on the MariaDB cluster", () => {
       Effect.gen(function*() {
         const timing = timedProbe()
         const monitor = yield* HealthMonitor.make({ ...fast, nodes: appNodes, probe: timing.factory })
-        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+          what: "every node HEALTHY",
+          timeoutMs: 5_000
+        })
         yield* Effect.gen(function*() {
           yield* control(() => freezeNode(victim))
-          const detected = yield* waitFor(monitor.status(victim.name), (s) => s === "UNHEALTHY", 10_000, "UNHEALTHY")
+          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
+            what: `${victim.name} UNHEALTHY`,
+            timeoutMs: 10_000
+          })
           console.log(`mariadb replica frozen: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
           expect(detected).toBeLessThanOrEqual(detectionBound)
           yield* Effect.sleep("1 second")
           const longest = Math.max(...timing.durations.get(victim.name)!)
           console.log(`mariadb replica frozen: longest probe ${longest.toFixed(0)} ms (timeout 500 ms)`)
-          expect(longest).toBeLessThan(550)
+          expect(longest).toBeLessThan(timeoutBound)
           yield* control(() => unfreezeNode(victim))
-          yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "HEALTHY")
+          yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
+            what: `${victim.name} HEALTHY`,
+            timeoutMs: 10_000
+          })
         }).pipe(Effect.ensuring(control(() => unfreezeNode(victim))))
       }),
     30_000
@@ -167,14 +204,23 @@ describe("HealthMonitor on the MariaDB cluster", () => {
     () =>
       Effect.gen(function*() {
         const monitor = yield* HealthMonitor.make({ ...fast, nodes: appNodes })
-        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+          what: "every node HEALTHY",
+          timeoutMs: 5_000
+        })
         yield* Effect.gen(function*() {
           yield* control(() => stopNode(victim))
-          const detected = yield* waitFor(monitor.status(victim.name), (s) => s === "UNHEALTHY", 10_000, "UNHEALTHY")
+          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
+            what: `${victim.name} UNHEALTHY`,
+            timeoutMs: 10_000
+          })
           console.log(`mariadb replica stopped: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
           expect(detected).toBeLessThanOrEqual(detectionBound)
           yield* control(() => startNode(victim, { waitReplicating: false }))
-          const recovered = yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 15_000, "HEALTHY")
+          const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
+            what: `${victim.name} HEALTHY`,
+            timeoutMs: 15_000
+          })
           console.log(`mariadb replica restarted: HEALTHY after ${recovered} ms`)
         }).pipe(Effect.ensuring(control(() => startNode(victim))))
       }),
@@ -197,7 +243,7 @@ describe("HealthMonitor on the MariaDB cluster", () => {
         })
         const sessions = (node: NodeInfo) =>
           Effect.promise(() =>
-            admin<{ n: number }>(
+            adminQuery<{ n: number }>(
               node,
               "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE USER = ?",
               [monitorUser]
@@ -223,10 +269,16 @@ describe("HealthMonitor on the MariaDB cluster", () => {
             if (round % 10 === 0) yield* sample(round >= 30 && round < 90 ? healthy : [...healthy, victim])
           }
           yield* control(() => unfreezeNode(victim))
-          yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 15_000, "victim HEALTHY")
+          yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
+            what: `${victim.name} HEALTHY`,
+            timeoutMs: 15_000
+          })
           yield* sample([...healthy, victim])
           // Connections cut while the server was frozen are noticed by it once it runs again: poll until gone.
-          yield* waitFor(sessions(victim), (n) => n <= 1, 10_000, "victim sessions <= 1")
+          yield* waitUntil(sessions(victim), (n) => n <= 1, {
+            what: `at most one monitor session on ${victim.name}`,
+            timeoutMs: 10_000
+          })
         }).pipe(
           Effect.ensuring(
             control(() => unfreezeNode(victim)).pipe(

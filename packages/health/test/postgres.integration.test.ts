@@ -1,20 +1,24 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeInfo } from "@fastorm/test-support"
 import {
+  adminQuery,
+  appQuery,
+  control,
   freezeNode,
   loadCluster,
+  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   startNode,
   stopNode,
-  unfreezeNode
+  unfreezeNode,
+  waitUntil
 } from "@fastorm/test-support"
 import { DelayProxy } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import Pg from "pg"
 import * as HealthMonitor from "../src/HealthMonitor.js"
-import { admin, control, timedProbe, waitFor } from "./support/live.js"
+import { timedProbe } from "./support/live.js"
 
 const cluster = loadCluster()
 const { primary, replicas } = cluster.postgres
@@ -32,9 +36,14 @@ const fast = {
   backoffBase: "100 millis",
   backoffCap: "400 millis"
 } as const
-const detectionBound = fast.failureThreshold * 100 + 500
-// Worst case after the node is back: one capped backoff wait, then recoveryThreshold probes an interval apart.
-const recoveryBound = 400 + fast.recoveryThreshold * (100 + 500)
+// failureThreshold x interval + timeout, plus a loaded machine's slack; without the monitor's own timeout a frozen
+// node's probe would hang and a stopped one's wait for a driver's default connect timeout (10 s or none).
+const detectionBound = fast.failureThreshold * 100 + 500 + LOADED_MACHINE_SLACK_MS
+// Worst case after the node is back: one capped backoff wait, then recoveryThreshold probes an interval apart (and the
+// slack); an uncapped backoff would wait seconds.
+const recoveryBound = 400 + fast.recoveryThreshold * (100 + 500) + LOADED_MACHINE_SLACK_MS
+// A probe or check ends at the monitor's timeout (500 ms) plus the slack; on a frozen node it would otherwise hang.
+const timeoutBound = 500 + LOADED_MACHINE_SLACK_MS
 
 const asNode = (n: NodeInfo) => ({ name: n.name, role: n.role, url: n.url })
 const allNodes = [primary, ...replicas].map(asNode)
@@ -44,7 +53,10 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
   it.scopedLive("sees every node HEALTHY with its role, position and lag", () =>
     Effect.gen(function*() {
       const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
-      yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+      yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+        what: "every node HEALTHY",
+        timeoutMs: 5_000
+      })
       const [p, r1] = yield* monitor.snapshot
       expect(p).toMatchObject({ role: "primary", roleMismatch: false, lagSeconds: 0 })
       expect(p!.position).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/)
@@ -59,7 +71,10 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
         ...fast,
         nodes: [{ name: "thinks-primary", role: "primary", url: replicas[0]!.url }]
       })
-      yield* waitFor(monitor.health("thinks-primary"), (h) => h.roleMismatch, 5_000, "role mismatch")
+      yield* waitUntil(monitor.health("thinks-primary"), (h) => h.roleMismatch, {
+        what: "thinks-primary role mismatch",
+        timeoutMs: 5_000
+      })
       expect(yield* monitor.health("thinks-primary")).toMatchObject({ configuredRole: "primary", role: "replica" })
     }))
 
@@ -70,7 +85,10 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
         ...fast,
         nodes: [{ name: "bad-login", role: "replica", url: replicas[0]!.url.replace(":app-pw@", `:${secret}@`) }]
       })
-      yield* waitFor(monitor.status("bad-login"), (s) => s === "UNHEALTHY", 3_000, "UNHEALTHY")
+      yield* waitUntil(monitor.status("bad-login"), (s) => s === "UNHEALTHY", {
+        what: "bad-login UNHEALTHY",
+        timeoutMs: 3_000
+      })
       const h = yield* monitor.health("bad-login")
       expect(h.lastError).toMatchObject({ tag: "AuthenticationFailed", code: "28P01" })
       expect(JSON.stringify(h)).not.toContain(secret)
@@ -82,17 +100,26 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
     () =>
       Effect.gen(function*() {
         const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
-        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+          what: "every node HEALTHY",
+          timeoutMs: 5_000
+        })
         yield* Effect.gen(function*() {
           yield* control(() => stopNode(victim))
-          const detected = yield* waitFor(monitor.status(victim.name), (s) => s === "UNHEALTHY", 10_000, "UNHEALTHY")
+          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
+            what: `${victim.name} UNHEALTHY`,
+            timeoutMs: 10_000
+          })
           console.log(`pg replica stopped: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
           expect(detected).toBeLessThanOrEqual(detectionBound)
           expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("ConnectionFailed")
           // The others are untouched.
           expect(yield* monitor.status(primary.name)).toBe("HEALTHY")
           yield* control(() => startNode(victim, { waitReplicating: false }))
-          const recovered = yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "HEALTHY")
+          const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
+            what: `${victim.name} HEALTHY`,
+            timeoutMs: 10_000
+          })
           console.log(`pg replica restarted: HEALTHY after ${recovered} ms (bound ${recoveryBound} ms)`)
           expect(recovered).toBeLessThanOrEqual(recoveryBound)
         }).pipe(Effect.ensuring(control(() => startNode(victim))))
@@ -106,10 +133,16 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
       Effect.gen(function*() {
         const timing = timedProbe()
         const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes, probe: timing.factory })
-        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+          what: "every node HEALTHY",
+          timeoutMs: 5_000
+        })
         yield* Effect.gen(function*() {
           yield* control(() => freezeNode(victim))
-          const detected = yield* waitFor(monitor.status(victim.name), (s) => s === "UNHEALTHY", 10_000, "UNHEALTHY")
+          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
+            what: `${victim.name} UNHEALTHY`,
+            timeoutMs: 10_000
+          })
           console.log(`pg replica frozen: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
           expect(detected).toBeLessThanOrEqual(detectionBound)
           expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("Timeout")
@@ -117,12 +150,15 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
           const t0 = Date.now()
           yield* monitor.checkNode(victim.name)
           const checkMs = Date.now() - t0
-          expect(checkMs).toBeLessThan(500 + 100)
+          expect(checkMs).toBeLessThan(timeoutBound)
           const longest = Math.max(...timing.durations.get(victim.name)!)
           console.log(`pg replica frozen: longest probe ${longest.toFixed(0)} ms, check ${checkMs} ms (timeout 500 ms)`)
-          expect(longest).toBeLessThan(500 + 50)
+          expect(longest).toBeLessThan(timeoutBound)
           yield* control(() => unfreezeNode(victim))
-          const recovered = yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "HEALTHY")
+          const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
+            what: `${victim.name} HEALTHY`,
+            timeoutMs: 10_000
+          })
           console.log(`pg replica unfrozen: HEALTHY after ${recovered} ms`)
         }).pipe(Effect.ensuring(control(() => unfreezeNode(victim))))
       }),
@@ -134,27 +170,30 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
     () =>
       Effect.gen(function*() {
         const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
-        yield* waitFor(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), 5_000, "all HEALTHY")
+        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+          what: "every node HEALTHY",
+          timeoutMs: 5_000
+        })
         const table = `health_lag_${process.pid}`
-        const writer = new Pg.Client({ connectionString: primary.url })
-        writer.on("error", () => {})
-        yield* control(() => writer.connect())
         yield* Effect.addFinalizer(() =>
-          control(async () => {
-            await writer.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
-            await writer.end()
-          }).pipe(Effect.orDie)
+          control(() => appQuery(primary, `DROP TABLE IF EXISTS ${table}`).catch(() => undefined))
         )
         yield* control(() =>
-          writer.query(`CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
+          appQuery(primary, `CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
         )
-        const write = control(() => writer.query(`INSERT INTO ${table} (at) VALUES (now())`))
+        const write = control(() => appQuery(primary, `INSERT INTO ${table} (at) VALUES (now())`))
         yield* Effect.gen(function*() {
           yield* write
-          yield* waitFor(monitor.health(victim.name), (h) => h.lagSeconds === 0, 5_000, "caught up")
+          yield* waitUntil(monitor.health(victim.name), (h) => h.lagSeconds === 0, {
+            what: `${victim.name} caught up`,
+            timeoutMs: 5_000
+          })
           yield* control(() => pauseReplay(victim))
           yield* write
-          yield* waitFor(monitor.health(victim.name), (h) => (h.lagSeconds ?? 0) > 0, 5_000, "lag > 0")
+          yield* waitUntil(monitor.health(victim.name), (h) => (h.lagSeconds ?? 0) > 0, {
+            what: `${victim.name} lag > 0`,
+            timeoutMs: 5_000
+          })
           const first = (yield* monitor.health(victim.name)).lagSeconds!
           yield* Effect.sleep("1200 millis")
           yield* write
@@ -166,7 +205,10 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
           expect(later.replicating).toBe(true)
           yield* control(() => resumeReplay(victim))
           yield* write
-          yield* waitFor(monitor.health(victim.name), (h) => h.lagSeconds === 0, 5_000, "caught up again")
+          yield* waitUntil(monitor.health(victim.name), (h) => h.lagSeconds === 0, {
+            what: `${victim.name} caught up again`,
+            timeoutMs: 5_000
+          })
         }).pipe(Effect.ensuring(control(() => resumeReplay(victim)).pipe(Effect.ignore)))
       }),
     60_000
@@ -188,23 +230,38 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
           nodes: [{ name: "via-proxy", role: "replica", url }],
           probe: timing.factory
         })
-        yield* waitFor(monitor.status("via-proxy"), (s) => s === "HEALTHY", 5_000, "HEALTHY")
+        yield* waitUntil(monitor.status("via-proxy"), (s) => s === "HEALTHY", {
+          what: "via-proxy HEALTHY",
+          timeoutMs: 5_000
+        })
         // 150 ms each way: a 300 ms round trip, between degradedAfter (200) and unhealthyAfter (450).
         proxy.setDelay(150)
-        const degraded = yield* waitFor(monitor.status("via-proxy"), (s) => s === "DEGRADED", 5_000, "DEGRADED")
+        const degraded = yield* waitUntil(monitor.status("via-proxy"), (s) => s === "DEGRADED", {
+          what: "via-proxy DEGRADED",
+          timeoutMs: 5_000
+        })
         const h = yield* monitor.health("via-proxy")
         console.log(
           `slow proxy: DEGRADED after ${degraded} ms, probe latency ${Math.round(Duration.toMillis(h.lastLatency!))} ms`
         )
         proxy.setDelay(0)
-        yield* waitFor(monitor.status("via-proxy"), (s) => s === "HEALTHY", 5_000, "HEALTHY again")
+        yield* waitUntil(monitor.status("via-proxy"), (s) => s === "HEALTHY", {
+          what: "via-proxy HEALTHY again",
+          timeoutMs: 5_000
+        })
         proxy.setBlackhole(true)
-        const detected = yield* waitFor(monitor.status("via-proxy"), (s) => s === "UNHEALTHY", 5_000, "UNHEALTHY")
+        const detected = yield* waitUntil(monitor.status("via-proxy"), (s) => s === "UNHEALTHY", {
+          what: "via-proxy UNHEALTHY",
+          timeoutMs: 5_000
+        })
         expect(detected).toBeLessThanOrEqual(detectionBound)
         // Later probes connect afresh into the blackhole: the monitor's timeout, not a driver's, ends each one.
-        yield* waitFor(monitor.health("via-proxy"), (h) => h.consecutiveFailures >= 3, 5_000, "3 failures")
+        yield* waitUntil(monitor.health("via-proxy"), (h) => h.consecutiveFailures >= 3, {
+          what: "via-proxy 3 failures",
+          timeoutMs: 5_000
+        })
         expect((yield* monitor.health("via-proxy")).lastError?.tag).toBe("Timeout")
-        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(550)
+        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(timeoutBound)
         // Every timed-out probe closed its connection: at most the one being tried is open.
         expect(proxy.openConnections()).toBeLessThanOrEqual(1)
       }),
@@ -227,7 +284,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
         })
         const sessions = (node: NodeInfo) =>
           Effect.promise(() =>
-            admin<{ n: number }>(
+            adminQuery<{ n: number }>(
               node,
               "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
               [applicationName]
@@ -252,10 +309,16 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
             if (round % 10 === 0) yield* sample(round >= 20 && round < 90 ? healthy : [...healthy, victim])
           }
           yield* control(() => unfreezeNode(victim))
-          yield* waitFor(monitor.status(victim.name), (s) => s === "HEALTHY", 10_000, "victim HEALTHY")
+          yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
+            what: `${victim.name} HEALTHY`,
+            timeoutMs: 10_000
+          })
           yield* sample([...healthy, victim])
           // Sessions of probes cut on the frozen server go away once it runs again: poll until they have.
-          yield* waitFor(sessions(victim), (n) => n <= 1, 5_000, "victim sessions <= 1")
+          yield* waitUntil(sessions(victim), (n) => n <= 1, {
+            what: `at most one monitor session on ${victim.name}`,
+            timeoutMs: 5_000
+          })
         }).pipe(
           Effect.ensuring(control(() => unfreezeNode(victim)).pipe(Effect.zipRight(control(() => startNode(victim)))))
         )

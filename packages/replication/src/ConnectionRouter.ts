@@ -14,22 +14,27 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { forDialect } from "./internal/consistency.js"
+import type * as Decision from "./internal/decision.js"
 import * as Engine from "./internal/router.js"
-import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
+import type * as RouteStatsModule from "./internal/routeStats.js"
+import type { InvalidReadWriteConfig, ReadWriteConfig, ResolvedReadWriteConfig } from "./ReadWriteConfig.js"
 import { resolve } from "./ReadWriteConfig.js"
 
-/** One node as the router sees it: a name, its client, and a weight. */
+/** One node as the router sees it: a name, its client (made by the adapters), and a weight. */
 export type NodeHandle = Engine.NodeHandle
 
 /** Why a statement ran where it ran. */
-export type Reason = Engine.Reason
+export type Reason = Decision.Reason
 
 /** Counts of routed statements by node and reason. */
-export type RouteStats = Engine.RouteStats
+export type RouteStats = RouteStatsModule.RouteStats
 
 /** What the router needs to know about a cluster whose node clients already exist. */
 export interface RouterConfig {
-  /** The cluster's name (session tokens are kept per cluster). Default "default". */
+  /**
+   * The cluster's identity: session tokens are kept per cluster, so two routers in one app must not share it.
+   * Default: the primary node's name.
+   */
   readonly cluster?: string | undefined
   readonly dialect: Dialect.Dialect
   readonly primary: NodeHandle
@@ -42,7 +47,7 @@ export interface ConnectionRouterShape {
   readonly cluster: string
   readonly primary: string
   readonly replicas: ReadonlyArray<string>
-  /** Routes each statement (DESIGN §4). */
+  /** Routes each statement (README, "Routing"). */
   readonly read: SqlClient.SqlClient
   /** Always the primary; records session tokens after writes. */
   readonly write: SqlClient.SqlClient
@@ -65,9 +70,18 @@ export const make = (
   InvalidReadWriteConfig,
   HealthMonitor.HealthMonitor | Reactivity | Scope.Scope
 > =>
+  Effect.flatMap(
+    Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed }),
+    (resolved) => makeResolved(config, resolved)
+  )
+
+/** `make` with a configuration already resolved (`FastOrm.layer` resolves it once, for the nodes' bounds too). */
+export const makeResolved = (
+  config: Omit<RouterConfig, "readWrite">,
+  resolved: ResolvedReadWriteConfig
+): Effect.Effect<ConnectionRouterShape, never, HealthMonitor.HealthMonitor | Reactivity | Scope.Scope> =>
   Effect.gen(function*() {
-    const resolved = yield* Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
-    const cluster = config.cluster ?? "default"
+    const cluster = config.cluster ?? config.primary.name
     const router = yield* Engine.make({
       cluster,
       primary: config.primary,

@@ -23,29 +23,25 @@
  * ```
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqlClient from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError } from "@effect/sql/SqlError"
-import { DatabaseAdapterFactory, SqlCompiler } from "@fastorm/adapters"
-import { CompiledStatement, ReadConnection, WriteConnection } from "@fastorm/core"
-import { ErrorClassification, HealthMonitor } from "@fastorm/health"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import { DatabaseAdapterFactory } from "@fastorm/adapters"
+import { CompiledStatement, type ReadConnection, type WriteConnection } from "@fastorm/core"
+import type { ErrorClassification } from "@fastorm/health"
+import { HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
-import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import type * as Tracer from "effect/Tracer"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ConnectionRouter from "./ConnectionRouter.js"
+import * as TestMonitor from "./internal/testMonitor.js"
+import * as TestNodes from "./internal/testNodes.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
+import { resolve } from "./ReadWriteConfig.js"
 
 /**
  * What a node does wrong until `recover` (or for the next `times` statements):
@@ -154,57 +150,6 @@ export type Services =
   | HealthMonitor.HealthMonitor
   | Controls
 
-interface Failure {
-  readonly kind: FailureKind
-  remaining: number | undefined
-}
-
-interface NodeState {
-  readonly name: string
-  readonly configuredRole: NodeHealth.Role
-  readonly weight: number
-  status: NodeHealth.Status
-  role: NodeHealth.Role
-  latency: Duration.Duration
-  lag: number | undefined
-  replicating: boolean
-  failure: Failure | undefined
-  /** Periods during which probes of the node fail (a connection-class failure or a hang was injected). */
-  readonly faults: Array<{ readonly start: number; end: number | undefined }>
-  /** The last probe asked for explicitly (`check`, `checkNode`, `Controls.probe`). */
-  probedAt: number | undefined
-  lastChangeAt: number | undefined
-}
-
-const connectPhase: ReadonlySet<FailureKind> = new Set(["connection", "hangOnConnect", "authentication"])
-const probeFails: ReadonlySet<FailureKind> = new Set(["connection", "reset", "hang", "hangOnConnect", "authentication"])
-
-const injected = (code: string, text: string) =>
-  new SqlError({
-    message: `FastOrmTest: ${text}`,
-    cause: Object.assign(new Error(`FastOrmTest: ${text}`), { code })
-  })
-
-const errorCode = (error: SqlError): string | undefined => {
-  const code = (error.cause as { readonly code?: unknown } | undefined)?.code
-  return typeof code === "string" ? code : undefined
-}
-
-/**
- * The router writes each routed statement's reason on the statement's span (`sql.execute`, or a `fastorm.route` span
- * for a retry); statements on reserved connections (transactions, streams) have none.
- */
-const routeReason: Effect.Effect<Reason | undefined> = Effect.map(Effect.option(Effect.currentSpan), (span) => {
-  let current: Tracer.AnySpan | undefined = Option.getOrUndefined(span)
-  while (current !== undefined && current._tag === "Span") {
-    const reason = current.attributes.get("fastorm.reason")
-    if (typeof reason === "string") return reason as Reason
-    if (current.name === "sql.execute") return undefined
-    current = Option.getOrUndefined(current.parent)
-  }
-  return undefined
-})
-
 const replicaOptions = (replicas: Options["replicas"]): ReadonlyArray<ReplicaOption> => {
   const given = replicas ?? 2
   if (typeof given === "number") return Array.from({ length: given }, (_, i) => ({ name: `replica-${i + 1}` }))
@@ -213,6 +158,7 @@ const replicaOptions = (replicas: Options["replicas"]): ReadonlyArray<ReplicaOpt
 
 const build = (options: Options) =>
   Effect.gen(function*() {
+    const readWrite = yield* Either.match(resolve(options.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
     let filename = options.filename
     if (filename === undefined) {
       const dir = yield* Effect.acquireRelease(
@@ -230,23 +176,9 @@ const build = (options: Options) =>
     const writer = yield* Effect.orDie(adapter.makeClient())
     const readers = yield* Effect.forEach(replicaList, () => Effect.orDie(adapter.makeClient({ readOnly: true })))
 
-    const fresh = (name: string, role: NodeHealth.Role, weight: number): NodeState => ({
-      name,
-      configuredRole: role,
-      weight,
-      status: "HEALTHY",
-      role,
-      latency: Duration.zero,
-      lag: role === "replica" ? 0 : undefined,
-      replicating: true,
-      failure: undefined,
-      faults: [],
-      probedAt: undefined,
-      lastChangeAt: undefined
-    })
-    const nodes = new Map<string, NodeState>([
-      [primaryName, fresh(primaryName, "primary", 1)],
-      ...replicaList.map((r) => [r.name, fresh(r.name, "replica", r.weight ?? 1)] as const)
+    const nodes = new Map<string, TestNodes.NodeState>([
+      [primaryName, TestNodes.freshState(primaryName, "primary", 1)],
+      ...replicaList.map((r) => [r.name, TestNodes.freshState(r.name, "replica", r.weight ?? 1)] as const)
     ])
     if (nodes.size !== replicaList.length + 1) return yield* Effect.dieMessage("FastOrmTest: two nodes have one name")
     const order = [...nodes.keys()]
@@ -257,256 +189,25 @@ const build = (options: Options) =>
           ? Effect.dieMessage(`FastOrmTest: no node named "${name}" (nodes: ${order.join(", ")})`)
           : Effect.succeed(state)
       })
-
     const now = Effect.clockWith((clock) => clock.currentTimeMillis)
-    const start = yield* now
 
-    /** Sets the node's failure and keeps the periods during which its probes fail. */
-    const setFailure = (state: NodeState, failure: Failure | undefined, at: number) => {
-      const open = state.faults.at(-1)?.end === undefined ? state.faults.at(-1) : undefined
-      const failsProbes = failure !== undefined && probeFails.has(failure.kind)
-      if (failsProbes && open === undefined) state.faults.push({ start: at, end: undefined })
-      if (!failsProbes && open !== undefined) open.end = at
-      // Only the recent past matters: the last probe lies within the last two periods.
-      if (state.faults.length > 4) state.faults.splice(0, state.faults.length - 4)
-      state.failure = failure
-    }
+    // ---- the scripted nodes and monitor, under the real router ----------------------------------------------
 
-    // ---- the statement log ----------------------------------------------------------------------------------
-
-    const log: Array<RoutedStatement> = []
-    const reports: Array<FailureReport> = []
-    let connections = 0
-
-    const begin = (entry: Omit<RoutedStatement, "seq" | "outcome">) =>
-      Effect.sync(() => {
-        const index = log.length
-        log.push({ ...entry, seq: index + 1, outcome: "running" })
-        return index
-      })
-    const end = (index: number, exit: Exit.Exit<unknown, SqlError>) =>
-      Effect.sync(() => {
-        const entry = log[index]
-        if (entry === undefined) return // cleared meanwhile
-        if (Exit.isSuccess(exit)) {
-          log[index] = { ...entry, outcome: "ok" }
-        } else {
-          const error = Option.getOrUndefined(Cause.failureOption(exit.cause))
-          log[index] = error === undefined
-            ? { ...entry, outcome: "interrupted" }
-            : { ...entry, outcome: "failed", error: errorCode(error) }
-        }
-      })
-
-    /** Takes the node's failure if it applies to `phase`, counting down limited ones. */
-    const take = (state: NodeState, phase: "connect" | "statement", at: number): FailureKind | undefined => {
-      const failure = state.failure
-      if (failure === undefined || connectPhase.has(failure.kind) !== (phase === "connect")) return undefined
-      if (failure.remaining !== undefined) {
-        failure.remaining -= 1
-        if (failure.remaining <= 0) setFailure(state, undefined, at)
-      }
-      return failure.kind
-    }
-
-    // ---- the controllable node clients ----------------------------------------------------------------------
-
-    const wrapConnection = (state: NodeState, inner: Connection, connection: number): Connection => {
-      const attempt = <A>(
-        sql: string,
-        params: ReadonlyArray<unknown>,
-        fallbackReason: Reason,
-        run: Effect.Effect<A, SqlError>
-      ): Effect.Effect<A, SqlError> =>
-        Effect.gen(function*() {
-          const reason = (yield* routeReason) ?? fallbackReason
-          const index = yield* begin({
-            node: state.name,
-            role: state.configuredRole,
-            reason,
-            sql,
-            params,
-            connection
-          })
-          const kind = take(state, "statement", yield* now)
-          const outcome: Effect.Effect<A, SqlError> = Effect.zipRight(
-            Duration.greaterThan(state.latency, Duration.zero) ? Effect.sleep(state.latency) : Effect.void,
-            kind === "reset"
-              ? Effect.fail(injected("ECONNRESET", `the connection to "${state.name}" was reset`))
-              : kind === "statement"
-              ? Effect.fail(injected("SQLITE_ERROR", `"${state.name}" refused the statement`))
-              : kind === "hang"
-              ? Effect.never
-              : run
-          )
-          return yield* Effect.onExit(outcome, (exit) => end(index, exit))
-        })
-      return {
-        execute: (sql, params, transformRows) =>
-          attempt(sql, params, "transaction", inner.execute(sql, params, transformRows)),
-        executeRaw: (sql, params) => attempt(sql, params, "transaction", inner.executeRaw(sql, params)),
-        executeValues: (sql, params) => attempt(sql, params, "transaction", inner.executeValues(sql, params)),
-        executeUnprepared: (sql, params, transformRows) =>
-          attempt(sql, params, "transaction", inner.executeUnprepared(sql, params, transformRows)),
-        executeStream: (sql, params, transformRows) =>
-          // Rows are delivered as they come: only placement and injected failures apply to streams.
-          Stream.unwrap(Effect.gen(function*() {
-            const reason = (yield* routeReason) ?? "stream"
-            const index = yield* begin({
-              node: state.name,
-              role: state.configuredRole,
-              reason,
-              sql,
-              params,
-              connection
-            })
-            const kind = take(state, "statement", yield* now)
-            if (kind === "reset" || kind === "statement") {
-              const error = kind === "reset"
-                ? injected("ECONNRESET", `the connection to "${state.name}" was reset`)
-                : injected("SQLITE_ERROR", `"${state.name}" refused the statement`)
-              yield* end(index, Exit.fail(error))
-              return Stream.fail(error)
-            }
-            if (kind === "hang") return Stream.never
-            yield* end(index, Exit.void)
-            return inner.executeStream(sql, params, transformRows)
-          }))
-      }
-    }
-
-    const wrapClient = (state: NodeState, inner: SqlClient.SqlClient) => {
-      const acquirer: Effect.Effect<Connection, SqlError, Scope.Scope> = Effect.gen(function*() {
-        const connection = ++connections
-        const kind = take(state, "connect", yield* now)
-        if (kind !== undefined) {
-          const reason = (yield* routeReason) ?? "transaction"
-          const index = yield* begin({
-            node: state.name,
-            role: state.configuredRole,
-            reason,
-            sql: undefined,
-            params: [],
-            connection
-          })
-          const outcome: Effect.Effect<never, SqlError> = kind === "connection"
-            ? Effect.fail(injected("ECONNREFUSED", `connecting to "${state.name}" was refused`))
-            : kind === "authentication"
-            ? Effect.fail(injected("28P01", `password authentication failed on "${state.name}"`))
-            : Effect.never
-          return yield* Effect.onExit(outcome, (exit) => end(index, exit))
-        }
-        return wrapConnection(state, yield* inner.reserve, connection)
-      })
-      return SqlClient.make({
-        acquirer,
-        compiler: SqlCompiler.make("sqlite"),
-        spanAttributes: [["fastorm.node", state.name]]
-      })
-    }
-
-    const primaryClient = yield* wrapClient(nodes.get(primaryName)!, writer)
+    const log = TestNodes.makeLog()
+    // The node clients bound connecting and statements as the adapters' clients do under FastOrm.layer.
+    const bounds = { connectTimeout: readWrite.connectTimeout, statementTimeout: readWrite.statementTimeout }
+    const primaryClient = yield* TestNodes.makeClient(nodes.get(primaryName)!, writer, log, bounds)
     const replicaClients = yield* Effect.forEach(
       replicaList,
-      (r, i) => wrapClient(nodes.get(r.name)!, readers[i]!)
+      (r, i) => TestNodes.makeClient(nodes.get(r.name)!, readers[i]!, log, bounds)
     )
-
-    // ---- the test HealthMonitor -----------------------------------------------------------------------------
-
-    // Probes are not run by a fiber: the state of the last probe is derived from the clock when asked for, so it is
-    // exact right after `TestClock.adjust`, whatever the scheduler did meanwhile. A probe runs every `probeInterval`
-    // from the layer's start (and when asked for); it fails while a connection-class failure or a hang is injected.
-    const probeInterval = Math.max(1, Duration.toMillis(Duration.decode(options.probeInterval ?? Duration.seconds(1))))
-    const tickAtOrBefore = (at: number) => start + Math.floor((at - start) / probeInterval) * probeInterval
-    const failingAt = (state: NodeState, at: number) =>
-      state.faults.find((f) => f.start <= at && (f.end === undefined || f.end > at))
-
-    const health = (state: NodeState, at: number): NodeHealth.NodeHealth => {
-      const tick = tickAtOrBefore(at)
-      const checkedAt = Math.max(tick > start ? tick : -Infinity, state.probedAt ?? -Infinity)
-      const checked = Number.isFinite(checkedAt)
-      const fault = checked ? failingAt(state, checkedAt) : undefined
-      // Consecutive failed probes: the ticks since the fault began, up to the last probe.
-      const failures = fault === undefined
-        ? 0
-        : Math.max(
-          1,
-          Math.floor((checkedAt - start) / probeInterval) - Math.ceil((fault.start - start) / probeInterval) + 1
-        )
-      return {
-        name: state.name,
-        configuredRole: state.configuredRole,
-        role: state.role,
-        roleMismatch: state.role !== state.configuredRole,
-        status: state.status,
-        lastLatency: state.latency,
-        smoothedLatency: state.latency,
-        lagSeconds: state.configuredRole === "primary" ? 0 : state.lag,
-        replicating: state.configuredRole === "primary" ? undefined : state.replicating,
-        position: undefined,
-        consecutiveFailures: failures,
-        consecutiveSuccesses: checked && fault === undefined ? 1 : 0,
-        lastError: fault === undefined ? undefined : {
-          tag: state.failure?.kind === "connection" ? "ConnectionFailed" : "Timeout",
-          message: "FastOrmTest: the simulated probe failed",
-          at: checkedAt,
-          source: "probe"
-        },
-        lastCheckedAt: checked ? checkedAt : undefined,
-        lastChangeAt: state.lastChangeAt
-      }
-    }
-
-    const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<NodeHealth.StatusChange>(), PubSub.shutdown)
-    const probeNode = (state: NodeState) =>
-      Effect.map(now, (at) => {
-        state.probedAt = at
-      })
-    const probeAll = Effect.forEach(nodes.values(), probeNode, { discard: true })
-
-    const snapshot = Effect.map(now, (at) => order.map((name) => health(nodes.get(name)!, at)))
-    const lookup = (name: string) =>
-      Effect.suspend(() => {
-        const state = nodes.get(name)
-        return state === undefined ? Effect.fail(new HealthMonitor.UnknownNode({ node: name })) : Effect.succeed(state)
-      })
-
-    const monitor: HealthMonitor.HealthMonitorShape = {
-      nodes: order.map((name) => ({ name, role: nodes.get(name)!.configuredRole })),
-      snapshot,
-      health: (name) => Effect.flatMap(lookup(name), (state) => Effect.map(now, (at) => health(state, at))),
-      status: (name) => Effect.map(lookup(name), (state) => state.status),
-      changes: Stream.fromPubSub(pubsub),
-      subscribe: PubSub.subscribe(pubsub),
-      check: Effect.zipRight(probeAll, snapshot),
-      checkNode: (name) =>
-        Effect.flatMap(
-          lookup(name),
-          (state) => Effect.zipRight(probeNode(state), Effect.map(now, (at) => health(state, at)))
-        ),
-      // The status stays what the test set: the router's own suspicion (until a later successful probe) applies.
-      reportFailure: (name, error) =>
-        Effect.flatMap(lookup(name), () => {
-          const classification = ErrorClassification.classify(error)
-          return Effect.map(now, (at) => {
-            if (classification._tag !== "Statement") {
-              reports.push({ node: name, classification: classification._tag, code: classification.code, at })
-            }
-            return classification
-          })
-        }),
-      reportSuccess: (name) => Effect.asVoid(lookup(name))
-    }
-
-    // ---- the real router ------------------------------------------------------------------------------------
-
-    const router = yield* ConnectionRouter.make({
+    const tested = yield* TestMonitor.make(nodes, options.probeInterval ?? Duration.seconds(1))
+    const router = yield* ConnectionRouter.makeResolved({
       cluster: options.cluster ?? "test",
       dialect: "sqlite",
       primary: { name: primaryName, client: primaryClient, weight: 1 },
-      replicas: replicaList.map((r, i) => ({ name: r.name, client: replicaClients[i]!, weight: r.weight ?? 1 })),
-      readWrite: options.readWrite
-    }).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
+      replicas: replicaList.map((r, i) => ({ name: r.name, client: replicaClients[i]!, weight: r.weight ?? 1 }))
+    }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, tested.monitor))
 
     // ---- the controls ---------------------------------------------------------------------------------------
 
@@ -517,9 +218,9 @@ const build = (options: Options) =>
           if (from === status) return Effect.void
           state.status = status
           state.lastChangeAt = at
-          return PubSub.publish(pubsub, { node: name, from, to: status, at, health: health(state, at) })
+          return tested.publish({ node: name, from, to: status, at, health: tested.health(state, at) })
         }))
-    const update = (name: string, f: (state: NodeState) => void) =>
+    const update = (name: string, f: (state: TestNodes.NodeState) => void) =>
       Effect.flatMap(node(name), (state) => Effect.sync(() => f(state)))
 
     const controls: ControlsShape = {
@@ -545,13 +246,13 @@ const build = (options: Options) =>
       fail: (name, kind, failOptions) =>
         Effect.flatMap(now, (at) =>
           update(name, (state) => {
-            setFailure(state, { kind, remaining: failOptions?.times }, at)
+            TestNodes.setFailure(state, { kind, remaining: failOptions?.times }, at)
           })),
       recover: (name) =>
         Effect.zipRight(
           Effect.flatMap(now, (at) =>
             update(name, (state) => {
-              setFailure(state, undefined, at)
+              TestNodes.setFailure(state, undefined, at)
               state.latency = Duration.zero
               state.lag = state.configuredRole === "replica" ? 0 : undefined
               state.replicating = true
@@ -559,23 +260,20 @@ const build = (options: Options) =>
             })),
           setStatus(name, "HEALTHY")
         ),
-      statements: Effect.sync(() => [...log]),
-      reports: Effect.sync(() => [...reports]),
+      statements: Effect.sync(() => [...log.entries]),
+      reports: Effect.sync(() => [...tested.reports]),
       clear: Effect.zipRight(
         Effect.sync(() => {
-          log.length = 0
-          reports.length = 0
+          log.entries.length = 0
+          tested.reports.length = 0
         }),
         router.resetStats
       ),
-      probe: probeAll
+      probe: tested.probeAll
     }
 
-    return Context.make(ConnectionRouter.ConnectionRouter, router).pipe(
-      Context.add(ReadConnection, router.read),
-      Context.add(WriteConnection, router.write),
-      Context.add(SqlClient.SqlClient, router.write),
-      Context.add(HealthMonitor.HealthMonitor, monitor),
+    return ConnectionRouter.contextOf(router).pipe(
+      Context.add(HealthMonitor.HealthMonitor, tested.monitor),
       Context.add(Controls, controls),
       // The statement log reads each statement's reason from the router's span, so spans are always opened here.
       Context.add(CompiledStatement.StatementSpans, "always")

@@ -6,13 +6,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
 import {
+  admin,
+  control,
   freezeNode,
   killNode,
+  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   stopNode,
   unfreezeNode,
-  waitReplicated
+  waitReplicated,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -22,9 +26,7 @@ import { readFileSync, statSync } from "node:fs"
 import { ConnectionRouter, RouterError } from "../src/index.js"
 import type { Backend, Sample } from "./support/cluster.js"
 import {
-  adminClient,
   backends,
-  control,
   countBy,
   describeError,
   downAndBack,
@@ -36,7 +38,6 @@ import {
   restoreCluster,
   slowMarker,
   startLoad,
-  waitUntil,
   warmUp,
   who,
   whoMany
@@ -44,6 +45,14 @@ import {
 
 const statementTimeoutMs = 1_000
 const connectTimeoutMs = 1_000
+// A read on a frozen replica is cut at statementTimeout and retried once elsewhere; plus a loaded machine's slack.
+// Without the cut it would wait for the server's default (30 s) or forever; two cuts in a row would exceed it too.
+const frozenReadBoundMs = statementTimeoutMs + LOADED_MACHINE_SLACK_MS
+// A write to a dead primary fails within connectTimeout, plus the slack; a driver's default wait is 10 s or none.
+const deadPrimaryWriteBoundMs = connectTimeoutMs + LOADED_MACHINE_SLACK_MS
+// A write sent on a pooled connection before the driver saw the crash may end WriteOutcomeUnknown; one started later
+// than this after the kill must be PrimaryUnavailable (the slack covers a loaded machine seeing the close late).
+const racedWindowMs = LOADED_MACHINE_SLACK_MS
 
 const failures = (samples: ReadonlyArray<Sample>) => samples.filter((s) => s.error !== undefined)
 
@@ -77,7 +86,7 @@ const replicaLost = (b: Backend, fault: "stop" | "kill") =>
       routedToTargetBetween1sAndRestart: attemptsBeforeRestart - attemptsAfter1s,
       restartTookMs: upAt - startedAt,
       servingAgainMsAfterRestart: firstBack - upAt,
-      recoveryBoundPlus1sMs: recoveryBoundMs + 1_000,
+      recoveryBoundPlusSlackMs: recoveryBoundMs + LOADED_MACHINE_SLACK_MS,
       p99ReadMs: quantile(load.samples.map((s) => s.ms), 0.99),
       maxReadMs: Math.max(...load.samples.map((s) => s.ms))
     }
@@ -85,7 +94,7 @@ const replicaLost = (b: Backend, fault: "stop" | "kill") =>
     expect(figures.failed).toBe(0)
     expect(figures.onTargetFrom1sAfterDownUntilRestart).toBe(0)
     expect(figures.routedToTargetBetween1sAndRestart).toBe(0)
-    expect(figures.servingAgainMsAfterRestart).toBeLessThanOrEqual(recoveryBoundMs + 1_000)
+    expect(figures.servingAgainMsAfterRestart).toBeLessThanOrEqual(recoveryBoundMs + LOADED_MACHINE_SLACK_MS)
   })
 
 for (const b of backends()) {
@@ -103,7 +112,7 @@ for (const b of backends()) {
     )
 
     it.scopedLive(
-      "a replica frozen (SIGSTOP) during the load: no read waits longer than statementTimeout + 250 ms, none fails",
+      "a replica frozen (SIGSTOP) during the load: no read waits longer than statementTimeout (+ slack), none fails",
       () =>
         Effect.gen(function*() {
           const read = yield* ReadConnection
@@ -128,11 +137,11 @@ for (const b of backends()) {
             slowerThanTimeout: load.samples.filter((s) => s.ms > statementTimeoutMs).map((s) => s.ms),
             maxReadMs: Math.max(...load.samples.map((s) => s.ms)),
             p99ReadMs: quantile(load.samples.map((s) => s.ms), 0.99),
-            boundMs: statementTimeoutMs + 250
+            boundMs: frozenReadBoundMs
           }
           yield* report(`${b.name} replica frozen`, figures)
           expect(figures.failed).toBe(0)
-          expect(figures.maxReadMs).toBeLessThanOrEqual(statementTimeoutMs + 250)
+          expect(figures.maxReadMs).toBeLessThanOrEqual(frozenReadBoundMs)
         }).pipe(Effect.scoped, Effect.provide(fastOrm(b, { statementTimeout: `${statementTimeoutMs} millis` }))),
       60_000
     )
@@ -144,7 +153,6 @@ for (const b of backends()) {
           const read = yield* ReadConnection
           const router = yield* ConnectionRouter.ConnectionRouter
           const cap = 3
-          const admin = yield* adminClient(b.nodes.primary)
           // Sessions of the app running the load's statement on the primary, right now (the sampler excluded).
           const activeSql = b.name === "postgres"
             ? `SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() AND query LIKE '%${slowMarker}%'`
@@ -160,7 +168,7 @@ for (const b of backends()) {
           const samples: Array<number> = []
           const until = Date.now() + 3_000
           while (Date.now() < until) {
-            const rows = yield* admin.unsafe<{ n: number }>(activeSql)
+            const rows = yield* admin<{ n: unknown }>(b.nodes.primary, activeSql)
             samples.push(Number(rows[0]!.n))
             yield* Effect.sleep("5 millis")
           }
@@ -198,13 +206,13 @@ for (const b of backends()) {
           yield* write.unsafe(b.createTable)
           yield* Effect.promise(() => waitReplicated(b.nodes))
           yield* Effect.addFinalizer(() => restoreCluster(b))
-          const replicaAdmins = yield* Effect.forEach(b.nodes.replicas, adminClient)
           // What a write reaching a replica would leave behind: MariaDB counts every INSERT/UPDATE a client sent
           // (replicated rows are applied as row events, not counted); PostgreSQL logs the refused statement.
-          const writesSeen = Effect.forEach(b.nodes.replicas, (r, i) =>
+          const writesSeen = Effect.forEach(b.nodes.replicas, (r) =>
             b.name === "mariadb"
               ? Effect.map(
-                replicaAdmins[i]!.unsafe<{ n: number }>(
+                admin<{ n: unknown }>(
+                  r,
                   "SELECT SUM(VARIABLE_VALUE) AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME IN ('COM_INSERT', 'COM_UPDATE', 'COM_DELETE')"
                 ),
                 (rows) => Number(rows[0]!.n)
@@ -243,9 +251,10 @@ for (const b of backends()) {
           }
           // The replicas have lost their primary (PG: no WAL receiver; MariaDB: Slave_running OFF), and the monitor
           // has had time to see it: reads must still be served by them.
-          const lostPrimary = Effect.forEach(replicaAdmins, (admin) =>
+          const lostPrimary = Effect.forEach(b.nodes.replicas, (r) =>
             Effect.map(
-              admin.unsafe<{ n: unknown }>(
+              admin<{ n: unknown }>(
+                r,
                 b.name === "postgres"
                   ? "SELECT count(*)::int AS n FROM pg_stat_wal_receiver WHERE status = 'streaming'"
                   : "SELECT VARIABLE_VALUE AS n FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'"
@@ -271,7 +280,7 @@ for (const b of backends()) {
             outcomes: countBy(writes.map((w) => w.outcome)),
             racedMsAfterKill: writes.filter((w) => w.outcome !== "PrimaryUnavailable").map((w) => w.start - killedAt),
             maxWriteMs: Math.max(...writes.map((w) => w.ms)),
-            deadlineMs: connectTimeoutMs + 500,
+            deadlineMs: deadPrimaryWriteBoundMs,
             readsAfterKill: after.length,
             failedReadsAfterKill: failures(after).length,
             failedKinds: countBy(failures(after).map((s) => s.error)),
@@ -284,12 +293,14 @@ for (const b of backends()) {
           // A write that races the crash on a pooled connection the driver has not yet seen closed is sent, and the
           // router cannot know whether it was applied: WriteOutcomeUnknown is the honest answer there, and only there.
           const raced = writes.filter((w) => w.outcome === "WriteOutcomeUnknown")
-          expect(raced.every((w) => w.start - killedAt < 100)).toBe(true)
+          expect(raced.every((w) => w.start - killedAt < racedWindowMs)).toBe(true)
           expect(writes.filter((w) => w.outcome !== "PrimaryUnavailable" && w.outcome !== "WriteOutcomeUnknown"))
             .toEqual([])
-          expect(writes.filter((w) => w.start - killedAt >= 100).every((w) => w.outcome === "PrimaryUnavailable"))
+          expect(
+            writes.filter((w) => w.start - killedAt >= racedWindowMs).every((w) => w.outcome === "PrimaryUnavailable")
+          )
             .toBe(true)
-          expect(figures.maxWriteMs).toBeLessThanOrEqual(connectTimeoutMs + 500)
+          expect(figures.maxWriteMs).toBeLessThanOrEqual(deadPrimaryWriteBoundMs)
           expect(figures.failedReadsAfterKill).toBe(0)
           expect(figures.servedAfterKill[primary.name] ?? 0).toBe(0)
           expect(after.length).toBeGreaterThan(100)
@@ -326,16 +337,15 @@ for (const b of backends()) {
           yield* waitUntil(
             whoMany(b, read, 20),
             (names) => !names.includes(target.name),
-            10_000,
-            `${target.name} excluded`
+            { what: `${target.name} excluded from 20 reads in a row`, timeoutMs: 10_000 }
           )
           const excludedAfterMs = Date.now() - pausedAt
           const whileLagging = yield* whoMany(b, read, 200)
           // Why it is out: PostgreSQL still streams (it receives, replays nothing: lag past the bound); MariaDB's
           // stopped SQL thread reads as "not replicating" (the app user cannot see Seconds_Behind_Master).
-          const targetAdmin = yield* adminClient(target)
           const replicationState = yield* Effect.map(
-            targetAdmin.unsafe<{ s: unknown }>(
+            admin<{ s: unknown }>(
+              target,
               b.name === "postgres"
                 ? "SELECT status || CASE WHEN pg_is_wal_replay_paused() THEN ', replay paused' ELSE '' END AS s FROM pg_stat_wal_receiver"
                 : "SELECT VARIABLE_VALUE AS s FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING'"
@@ -347,8 +357,7 @@ for (const b of backends()) {
           const backAfterMs = yield* waitUntil(
             who(b, read),
             (name) => name === target.name,
-            10_000,
-            `${target.name} serving reads again`
+            { what: `${target.name} serving reads again`, timeoutMs: 10_000 }
           )
           yield* Fiber.interrupt(writer)
           const afterCatchUp = yield* whoMany(b, read, 100)

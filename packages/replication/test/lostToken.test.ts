@@ -4,11 +4,10 @@
  * real one over in-process fake nodes; the consistency operations are scripted.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { SqlCompiler } from "@fastorm/adapters"
+import { NodeClient, SqlCompiler } from "@fastorm/adapters"
 import { HealthMonitor, HealthState } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Duration from "effect/Duration"
@@ -31,7 +30,12 @@ const connectionOf = (node: string): Connection => ({
 const nodeOf = (name: string) =>
   Effect.flatMap(SqlCompiler.load("postgresql"), (compiler) =>
     Effect.map(
-      SqlClient.make({ acquirer: Effect.succeed(connectionOf(name)), compiler, spanAttributes: [] }),
+      NodeClient.make({
+        connection: connectionOf(name),
+        compiler,
+        spanAttributes: [],
+        statementDeadline: Duration.seconds(1)
+      }),
       (client) => ({ name, weight: 1, client })
     ))
 
@@ -65,6 +69,7 @@ const monitor = HealthMonitor.HealthMonitor.of({
 
 /** Capture answers are scripted: `lost` fails like a primary that died right after the write. */
 const scripted = (answers: Array<"lost" | string>): ConsistencyOps => ({
+  kind: "lsn",
   capture: () => {
     const next = answers.shift()
     return next === undefined || next === "lost"
@@ -73,7 +78,6 @@ const scripted = (answers: Array<"lost" | string>): ConsistencyOps => ({
       )
       : Effect.succeed({ kind: "lsn", value: next })
   },
-  position: () => Effect.succeed("0/20"),
   waitFor: () => Effect.succeed(false)
 })
 

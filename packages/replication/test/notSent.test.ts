@@ -1,6 +1,6 @@
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { wasNotSent } from "../src/internal/router.js"
+import { wasNotSent } from "../src/internal/failures.js"
 
 const sqlError = (cause: unknown) => new SqlError({ message: "Failed to execute statement", cause })
 

@@ -4,19 +4,13 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection } from "@fastorm/core"
-import { DelayProxy } from "@fastorm/test-support"
+import { DelayProxy, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import type { Backend } from "./support/cluster.js"
-import { backends, fastOrm, report, startLoad, waitUntil, warmUp, whoMany } from "./support/cluster.js"
+import { backends, countBy, fastOrm, report, startLoad, warmUp, whoMany } from "./support/cluster.js"
 
 const share = (names: ReadonlyArray<string | undefined>, name: string) =>
   names.filter((n) => n === name).length / names.length
-
-const countBy = (names: ReadonlyArray<string | undefined>) => {
-  const out: Record<string, number> = {}
-  for (const name of names) if (name !== undefined) out[name] = (out[name] ?? 0) + 1
-  return out
-}
 
 /** The cluster's first replica behind a proxy that delays every chunk by `delayMs` in each direction. */
 const slowFirstReplica = (b: Backend, delayMs: number) =>
@@ -120,8 +114,7 @@ for (const b of backends()) {
             const settledMs = yield* waitUntil(
               whoMany(b, read, 20),
               (names) => names.every((n) => n === fast.name),
-              10_000,
-              "reads settled on the faster replica"
+              { what: "20 reads in a row on the faster replica", timeoutMs: 10_000 }
             )
             const names = yield* whoMany(b, read, 300)
             const figures = { settledMs, reads: names.length, by: countBy(names), fastShare: share(names, fast.name) }

@@ -1,5 +1,6 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { waitUntilAsync } from "../wait.js"
 import { binaries } from "./binaries.js"
 import { APP_PASSWORD, APP_USER, DATABASE, REPL_PASSWORD, REPL_USER } from "./constants.js"
 import { makeOwnedDirs, nodeDirOf } from "./layout.js"
@@ -7,7 +8,6 @@ import { isAlive, livePid, pidFileOf, processesIn, signal, waitGone } from "./pi
 import { isRoot, run, spawnDetached } from "./proc.js"
 import { mariaAdminQuery } from "./sql.js"
 import type { ClusterNodes, NodeInfo } from "./types.js"
-import { waitFor } from "./wait.js"
 
 /** Where a node's mariadbd command line is kept, so another process can start it again identically. */
 const argsFileOf = (node: NodeInfo): string => join(nodeDirOf(node), "mariadbd.args.json")
@@ -65,12 +65,16 @@ export const startMariaServer = async (node: NodeInfo, timeoutMs: number): Promi
     outFile: join(nodeDirOf(node), "mariadbd.out"),
     cwd: nodeDirOf(node)
   })
-  await waitFor(async () => {
-    // Fail fast with the log instead of waiting out the bound when the server died on start.
-    if (!isAlive(pid)) throw new Error(`mariadbd exited during start-up`)
-    await mariaAdminQuery(node, "SELECT 1")
-    return true
-  }, { what: `${node.name} to accept connections`, timeoutMs, logFile: node.logFile })
+  await waitUntilAsync(
+    async () => {
+      // Fail fast with the log instead of waiting out the bound when the server died on start.
+      if (!isAlive(pid)) throw new Error(`mariadbd exited during start-up`)
+      await mariaAdminQuery(node, "SELECT 1")
+      return true
+    },
+    (up) => up,
+    { what: `${node.name} to accept connections`, timeoutMs, intervalMs: 50, logFile: node.logFile }
+  )
   return pid
 }
 
@@ -97,12 +101,15 @@ const startReplication = async (replica: NodeInfo, primary: NodeInfo): Promise<v
 }
 
 /** Waits until both replication threads of a MariaDB replica run. */
-export const waitMariaReplicating = (node: NodeInfo, timeoutMs: number): Promise<true> =>
-  waitFor(async () => {
-    const rows = await mariaAdminQuery<Record<string, unknown>>(node, "SHOW SLAVE STATUS")
-    const row = rows[0]
-    return row?.Slave_IO_Running === "Yes" && row.Slave_SQL_Running === "Yes" ? true : undefined
-  }, { what: `${node.name} to replicate (IO and SQL threads running)`, timeoutMs, logFile: node.logFile })
+export const waitMariaReplicating = (node: NodeInfo, timeoutMs: number): Promise<number> =>
+  waitUntilAsync(
+    async () => {
+      const row = (await mariaAdminQuery<Record<string, unknown>>(node, "SHOW SLAVE STATUS"))[0]
+      return { io: row?.Slave_IO_Running, sql: row?.Slave_SQL_Running }
+    },
+    (threads) => threads.io === "Yes" && threads.sql === "Yes",
+    { what: `${node.name} to replicate (IO and SQL threads running)`, timeoutMs, intervalMs: 50, logFile: node.logFile }
+  )
 
 /** Creates and starts a MariaDB primary and its GTID replicas; returns them with their pids. */
 export const createMariaCluster = async (nodes: ReadonlyArray<NodeInfo>, timeoutMs: number): Promise<ClusterNodes> => {

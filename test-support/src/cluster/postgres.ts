@@ -1,12 +1,13 @@
 import { appendFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { waitUntilAsync } from "../wait.js"
 import { APP_PASSWORD, APP_USER, DATABASE, PG_BIN } from "./constants.js"
 import { makeOwnedDirs, nodeDirOf } from "./layout.js"
 import { livePid, processesIn, signal, waitGone } from "./pids.js"
 import { run } from "./proc.js"
 import { pgAdminQuery } from "./sql.js"
 import type { ClusterNodes, NodeInfo } from "./types.js"
-import { tailLog, waitFor } from "./wait.js"
+import { tailLog } from "./wait.js"
 
 /** Server settings shared by all nodes: small memory, no durability (test data), fast failure detection. */
 const baseConfig = `
@@ -78,11 +79,12 @@ export const stopPgServer = async (node: NodeInfo, timeoutMs: number): Promise<v
 }
 
 /** Waits until a PG replica's WAL receiver is streaming from the primary. */
-export const waitPgStreaming = (node: NodeInfo, timeoutMs: number): Promise<true> =>
-  waitFor(async () => {
-    const rows = await pgAdminQuery<{ status: string }>(node, "SELECT status FROM pg_stat_wal_receiver")
-    return rows[0]?.status === "streaming" ? true : undefined
-  }, { what: `${node.name} to stream WAL from the primary`, timeoutMs, logFile: node.logFile })
+export const waitPgStreaming = (node: NodeInfo, timeoutMs: number): Promise<number> =>
+  waitUntilAsync(
+    async () => (await pgAdminQuery<{ status: string }>(node, "SELECT status FROM pg_stat_wal_receiver"))[0]?.status,
+    (status) => status === "streaming",
+    { what: `${node.name} to stream WAL from the primary`, timeoutMs, intervalMs: 50, logFile: node.logFile }
+  )
 
 /** Creates and starts a PG primary and its streaming replicas; returns them with their pids. */
 export const createPostgresCluster = async (

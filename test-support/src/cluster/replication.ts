@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto"
+import { waitUntilAsync } from "../wait.js"
 import { mariaAdminQuery, pgAdminQuery } from "./sql.js"
 import type { ClusterNodes, NodeInfo } from "./types.js"
-import { waitFor } from "./wait.js"
 
 /** Options of `waitReplicated`. */
 export interface WaitReplicatedOptions {
@@ -36,9 +36,10 @@ export const waitReplicated = async (cluster: ClusterNodes, options: WaitReplica
   const id = await writeMarker(cluster.primary)
   await Promise.all(
     (options.replicas ?? cluster.replicas).map((replica) =>
-      waitFor(async () => (await hasMarker(replica, id)) ? true : undefined, {
+      waitUntilAsync(() => hasMarker(replica, id), (has) => has, {
         what: `${replica.name} to replay a marker row written on ${cluster.primary.name}`,
         timeoutMs,
+        intervalMs: 50,
         logFile: replica.logFile
       })
     )

@@ -4,12 +4,11 @@
  * Every control connects with the node's admin credentials (PostgreSQL `postgres` by trust, MariaDB `root`, empty
  * password: see `NodeInfo.adminUrl`) and is bounded (connect 3 s, statement 10 s).
  */
-import mysql from "mysql2/promise"
 import { readFileSync, statSync } from "node:fs"
 import { APP_PASSWORD, APP_USER } from "../cluster/constants.js"
-import { pgAdminQuery } from "../cluster/sql.js"
+import { adminQuery, nodeBatch } from "../cluster/sql.js"
 import type { NodeInfo } from "../cluster/types.js"
-import { sleep } from "../cluster/wait.js"
+import { waitUntilAsync } from "../wait.js"
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/
 const checkIdentifier = (user: string) => {
@@ -18,45 +17,22 @@ const checkIdentifier = (user: string) => {
 /** A PostgreSQL string literal (standard_conforming_strings is on by default). */
 const pgLiteral = (s: string) => `'${s.replace(/'/g, "''")}'`
 
-/** Runs statements in order on one MariaDB root connection (so `SET SESSION` applies to the next ones). */
-const mariaBatch = async (
-  node: NodeInfo,
-  statements: ReadonlyArray<readonly [string, ReadonlyArray<unknown>?]>
-): Promise<Array<Array<Record<string, unknown>>>> => {
-  const conn = await mysql.createConnection({ host: node.host, port: node.port, user: "root", connectTimeout: 3_000 })
-  conn.on("error", () => undefined)
-  try {
-    const out: Array<Array<Record<string, unknown>>> = []
-    for (const [sql, values] of statements) {
-      try {
-        const [rows] = await conn.query({ sql, values: [...(values ?? [])], timeout: 10_000 })
-        out.push((Array.isArray(rows) ? rows : []) as Array<Record<string, unknown>>)
-      } catch (e) {
-        // mysql2 errors may quote the SQL text, which may hold a password: keep the code only.
-        const code = (e as { code?: string }).code ?? "unknown"
-        throw new Error(`${node.name}: admin statement failed (${code})`)
-      }
-    }
-    return out
-  } finally {
-    conn.destroy()
-  }
-}
-
 /** Server-side sessions of `user` (default the app user) open on the node now. */
 export const sessionCount = async (node: NodeInfo, user: string = APP_USER): Promise<number> => {
   if (node.kind === "postgres") {
-    const rows = await pgAdminQuery<{ n: string }>(
+    const rows = await adminQuery<{ n: string }>(
       node,
       "SELECT count(*)::text AS n FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()",
       [user]
     )
     return Number(rows[0]!.n)
   }
-  const [rows] = await mariaBatch(node, [["SELECT count(*) AS n FROM information_schema.processlist WHERE user = ?", [
-    user
-  ]]])
-  return Number(rows![0]!.n)
+  const rows = await adminQuery<{ n: unknown }>(
+    node,
+    "SELECT count(*) AS n FROM information_schema.processlist WHERE user = ?",
+    [user]
+  )
+  return Number(rows[0]!.n)
 }
 
 /** Options of `terminateSessions`. */
@@ -74,7 +50,7 @@ export interface TerminateOptions {
 export const terminateSessions = async (node: NodeInfo, options: TerminateOptions = {}): Promise<number> => {
   const user = options.user ?? APP_USER
   if (node.kind === "postgres") {
-    const rows = await pgAdminQuery<{ ok: boolean }>(
+    const rows = await adminQuery<{ ok: boolean }>(
       node,
       `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE usename = $1 AND pid <> pg_backend_pid()${
         options.idleOnly === true ? " AND state = 'idle'" : ""
@@ -83,7 +59,7 @@ export const terminateSessions = async (node: NodeInfo, options: TerminateOption
     )
     return rows.filter((r) => r.ok).length
   }
-  const [rows] = await mariaBatch(node, [[
+  const [rows] = await nodeBatch(node, [[
     `SELECT id FROM information_schema.processlist WHERE user = ? AND id <> CONNECTION_ID()${
       options.idleOnly === true ? " AND command = 'Sleep'" : ""
     }`,
@@ -92,7 +68,7 @@ export const terminateSessions = async (node: NodeInfo, options: TerminateOption
   let killed = 0
   for (const row of rows!) {
     try {
-      await mariaBatch(node, [[`KILL CONNECTION ${Number(row.id)}`]])
+      await nodeBatch(node, [[`KILL CONNECTION ${Number(row.id)}`]])
       killed++
     } catch {
       // The session ended on its own in between (ER_NO_SUCH_THREAD).
@@ -112,10 +88,10 @@ export const setPassword = async (node: NodeInfo, user: string, password: string
     if (node.role !== "primary") {
       throw new Error(`setPassword: ${node.name} is a replica; PG roles change on the primary`)
     }
-    await pgAdminQuery(node, `ALTER ROLE "${user}" PASSWORD ${pgLiteral(password)}`)
+    await adminQuery(node, `ALTER ROLE "${user}" PASSWORD ${pgLiteral(password)}`)
     return
   }
-  await mariaBatch(node, [
+  await nodeBatch(node, [
     ["SET SESSION sql_log_bin = 0"],
     [`ALTER USER IF EXISTS '${user}'@'127.0.0.1' IDENTIFIED BY ?`, [password]],
     [`ALTER USER IF EXISTS '${user}'@'%' IDENTIFIED BY ?`, [password]]
@@ -134,11 +110,11 @@ export const createUser = async (primary: NodeInfo, user: string, password: stri
   checkIdentifier(user)
   if (primary.role !== "primary") throw new Error(`createUser: ${primary.name} is not the primary`)
   if (primary.kind === "postgres") {
-    await pgAdminQuery(primary, `DROP ROLE IF EXISTS "${user}"`)
-    await pgAdminQuery(primary, `CREATE ROLE "${user}" LOGIN PASSWORD ${pgLiteral(password)}`)
+    await adminQuery(primary, `DROP ROLE IF EXISTS "${user}"`)
+    await adminQuery(primary, `CREATE ROLE "${user}" LOGIN PASSWORD ${pgLiteral(password)}`)
     return
   }
-  await mariaBatch(primary, [
+  await nodeBatch(primary, [
     [`DROP USER IF EXISTS '${user}'@'127.0.0.1', '${user}'@'%'`],
     [`CREATE USER '${user}'@'127.0.0.1' IDENTIFIED BY ?`, [password]],
     [`CREATE USER '${user}'@'%' IDENTIFIED BY ?`, [password]],
@@ -153,17 +129,14 @@ export const dropUser = async (primary: NodeInfo, user: string): Promise<void> =
   await terminateSessions(primary, { user })
   if (primary.kind === "postgres") {
     // A session that is still exiting would make DROP ROLE fail: retried, bounded.
-    for (let i = 0;; i++) {
-      try {
-        await pgAdminQuery(primary, `DROP ROLE IF EXISTS "${user}"`)
-        return
-      } catch (e) {
-        if (i >= 20) throw e
-        await sleep(100)
-      }
-    }
+    await waitUntilAsync(() => adminQuery(primary, `DROP ROLE IF EXISTS "${user}"`), () => true, {
+      what: `role ${user} dropped on ${primary.name}`,
+      timeoutMs: 2_000,
+      intervalMs: 100
+    })
+    return
   }
-  await mariaBatch(primary, [[`DROP USER IF EXISTS '${user}'@'127.0.0.1', '${user}'@'%'`]])
+  await nodeBatch(primary, [[`DROP USER IF EXISTS '${user}'@'127.0.0.1', '${user}'@'%'`]])
 }
 
 /**
@@ -185,7 +158,7 @@ export const replicaWriteAttempts = async (node: NodeInfo, user: string = APP_US
       return 0
     }
   }
-  const [, rows] = await mariaBatch(node, [
+  const [, rows] = await nodeBatch(node, [
     ["SET GLOBAL userstat = 1"],
     [
       "SELECT UPDATE_COMMANDS + ROWS_INSERTED + ROWS_UPDATED + ROWS_DELETED AS n FROM information_schema.USER_STATISTICS WHERE USER = ?",
@@ -203,23 +176,16 @@ export interface WaitSessionsOptions {
 }
 
 /**
- * Polls the node's session count of a user until `ok(count)` holds; returns the last count and how long it took.
- * Throws with the last count when the bound is hit.
+ * Polls the node's session count of a user until `ok(count)` holds; returns how long it took. Throws with the last
+ * count when the bound is hit.
  */
-export const waitSessions = async (
+export const waitSessions = (
   node: NodeInfo,
   ok: (count: number) => boolean,
   options: WaitSessionsOptions = {}
-): Promise<{ readonly count: number; readonly waitedMs: number }> => {
-  const started = Date.now()
-  const timeoutMs = options.timeoutMs ?? 10_000
-  let last = -1
-  for (;;) {
-    last = await sessionCount(node, options.user)
-    if (ok(last)) return { count: last, waitedMs: Date.now() - started }
-    if (Date.now() - started >= timeoutMs) {
-      throw new Error(`${node.name}: session count of ${options.user ?? APP_USER} still ${last} after ${timeoutMs} ms`)
-    }
-    await sleep(options.intervalMs ?? 100)
-  }
-}
+): Promise<number> =>
+  waitUntilAsync(() => sessionCount(node, options.user), ok, {
+    what: `the session count of ${options.user ?? APP_USER} on ${node.name}`,
+    timeoutMs: options.timeoutMs ?? 10_000,
+    intervalMs: options.intervalMs ?? 100
+  })

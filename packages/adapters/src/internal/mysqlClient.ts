@@ -7,10 +7,8 @@
  * row semantics and adds those three things.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import * as Client from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,7 +18,8 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
 import type { DriverNotInstalled } from "../AdapterError.js"
-import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
+import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
+import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
@@ -73,7 +72,7 @@ export const make = (
   endpoint: MysqlEndpoint,
   config: MysqlOptimalConfig,
   options: MysqlNodeOptions
-): Effect.Effect<NodeClient, DriverNotInstalled, Scope.Scope | Reactivity> =>
+): Effect.Effect<Shape, DriverNotInstalled, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
     const { Mysql, MysqlClient } = yield* Drivers.mysql.load
     const compiler = MysqlClient.makeCompiler()
@@ -313,20 +312,12 @@ export const make = (
       ["fastorm.node", options.alias],
       ...(endpoint.database !== undefined ? [["db.namespace", endpoint.database] as const] : [])
     ]
-    const client = yield* Client.make({
-      acquirer: Effect.succeed(pooled),
-      transactionAcquirer,
-      compiler,
-      spanAttributes
-    })
-    return Object.assign(client, {
-      // mysql2's execute already prepares each text once per connection (its own statement cache).
-      [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
-        pooled,
-        (statement, params) => client.unsafe(statement.sql, params),
-        spanAttributes
-      ),
+    // mysql2's execute already prepares each text once per connection (its own statement cache).
+    return yield* NodeClient.make({
       connection: pooled,
+      reserve: transactionAcquirer,
+      compiler,
+      spanAttributes,
       statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({
         open: queues._allConnections?.length ?? 0,

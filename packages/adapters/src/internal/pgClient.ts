@@ -8,9 +8,8 @@
  * startup packet (`options=-c ...`), so they cost no round trip and hold on every connection the pool opens.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import * as Client from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { CompiledStatement } from "@fastorm/core"
+import type { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,7 +19,8 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
 import type { DriverNotInstalled } from "../AdapterError.js"
-import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
+import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
+import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
@@ -101,7 +101,7 @@ export const make = (
   endpoint: PgEndpoint,
   config: PostgresOptimalConfig,
   options: PgNodeOptions
-): Effect.Effect<NodeClient, DriverNotInstalled, Scope.Scope | Reactivity> =>
+): Effect.Effect<Shape, DriverNotInstalled, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
     const { Cursor, Pg, PgClient } = yield* Drivers.pg.load
     const deadlineMs = clientDeadlineMs(config)
@@ -335,19 +335,11 @@ export const make = (
       ["server.port", endpoint.port],
       ["fastorm.node", options.alias]
     ]
-    const client = yield* Client.make({
-      acquirer: Effect.succeed(connection),
-      transactionAcquirer: reserve,
-      compiler: PgClient.makeCompiler(),
-      spanAttributes
-    })
-    return Object.assign(client, {
-      [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
-        connection,
-        (statement, params) => client.unsafe(statement.sql, params),
-        spanAttributes
-      ),
+    return yield* NodeClient.make({
       connection,
+      reserve,
+      compiler: PgClient.makeCompiler(),
+      spanAttributes,
       statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({
         open: pool.totalCount,

@@ -1,6 +1,6 @@
 /**
  * Read-your-writes per dialect: capturing the primary's position after a write on the same connection, and
- * asking a replica whether (or waiting until) it has replayed it (DESIGN §5).
+ * asking a replica whether (or waiting until) it has replayed it (ARCHITECTURE.md, "Read-your-writes").
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -13,10 +13,10 @@ import { covers, lsnToBigInt } from "../SessionToken.js"
 
 /** What the router needs of a dialect for session consistency; SQLite needs nothing (one file). */
 export interface ConsistencyOps {
+  /** The kind of position the dialect reports: a PostgreSQL LSN or a MariaDB GTID list. */
+  readonly kind: "lsn" | "gtid"
   /** The session's position after its last write, read on the connection that wrote. */
   readonly capture: (connection: Connection) => Effect.Effect<Position | undefined, SqlError>
-  /** The replica's current replay position. */
-  readonly position: (replica: SqlClient.SqlClient) => Effect.Effect<string | undefined, SqlError>
   /** Waits up to `timeout` until the replica has replayed `token`; true when it has. */
   readonly waitFor: (
     replica: SqlClient.SqlClient,
@@ -49,6 +49,7 @@ const firstValue = (rows: ReadonlyArray<any>): string | undefined => {
 }
 
 const postgres: ConsistencyOps = {
+  kind: "lsn",
   // A commit returns after its WAL is flushed, so the flush position covers it; the insert position would also
   // cover records other sessions have not flushed yet (up to wal_writer_delay away). With synchronous_commit off
   // the commit returns before the flush, and only the insert position is safe.
@@ -64,9 +65,7 @@ const postgres: ConsistencyOps = {
         return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
       }
     ),
-  // Replay, never receive: received-but-not-replayed rows are invisible.
-  position: (replica) => Effect.map(replica.unsafe("SELECT pg_last_wal_replay_lsn()::text AS p"), firstValue),
-  // PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
+  // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
   waitFor: (replica, token, timeout) => {
     const replayed = Effect.map(
       replica.unsafe("SELECT pg_last_wal_replay_lsn()::text AS p"),
@@ -83,13 +82,13 @@ const postgres: ConsistencyOps = {
 }
 
 const mariadb: ConsistencyOps = {
+  kind: "gtid",
   // @@last_gtid is this session's last committed GTID (MariaDB; MySQL's @@gtid_executed does not exist here).
   capture: (connection) =>
     Effect.map(connection.execute("SELECT @@last_gtid AS p", [], undefined), (rows) => {
       const gtid = firstValue(rows)
       return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
     }),
-  position: (replica) => Effect.map(replica.unsafe("SELECT @@gtid_slave_pos AS p"), firstValue),
   // MASTER_GTID_WAIT waits on the server: 0 applied, -1 timed out. Only ever sent to replicas.
   waitFor: (replica, token, timeout) =>
     Effect.map(

@@ -58,3 +58,17 @@ export const classify = (sql: string): StatementKind => {
       return "write"
   }
 }
+
+// Applications send the same few hundred statement texts over and over: classify each once.
+const kinds = new Map<string, StatementKind>()
+
+/** `classify`, remembered for the last few thousand statement texts. */
+export const kindOf = (sql: string): StatementKind => {
+  let kind = kinds.get(sql)
+  if (kind === undefined) {
+    kind = classify(sql)
+    if (kinds.size >= 4096) kinds.clear()
+    kinds.set(sql, kind)
+  }
+  return kind
+}

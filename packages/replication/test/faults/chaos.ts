@@ -20,10 +20,12 @@ import {
   stopNode,
   terminateSessions,
   unfreezeNode,
-  waitReplicated
+  waitReplicated,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
@@ -252,25 +254,25 @@ export const runChaos = (b: Backend, options: ChaosOptions) =>
       }),
       History.noPhantomValues(history, final)
     ]
-    // Sessions and sockets back to their baseline (bounded wait) once the layer is gone.
-    const leftovers: Array<History.Violation> = []
-    const settle = Date.now() + 15_000
-    for (;;) {
-      const now = yield* Effect.promise(() => sessionBaseline(b))
-      const over = Object.entries(now).filter(([n, c]) => c > baseline[n]!)
+    // Sessions and sockets back to their baseline (bounded wait) once the layer is gone; what is left is a verdict.
+    const leftoversNow = Effect.promise(() => sessionBaseline(b)).pipe(Effect.map((now) => {
       const open = proxies.reduce((s, p) => s + p.unsafe.connections(), 0)
-      if (over.length === 0 && open === 0) break
-      if (Date.now() > settle) {
-        for (const [n, c] of over) {
-          leftovers.push({ message: `${n}: ${c} app sessions, baseline ${baseline[n]}`, ops: [] })
-        }
-        if (open > 0) {
-          leftovers.push({ message: `${open} client connections still open through the proxies`, ops: [] })
-        }
-        break
-      }
-      yield* Effect.sleep("100 millis")
-    }
+      return [
+        ...Object.entries(now).filter(([n, c]) => c > baseline[n]!).map(([n, c]): History.Violation => ({
+          message: `${n}: ${c} app sessions, baseline ${baseline[n]}`,
+          ops: []
+        })),
+        ...(open > 0 ? [{ message: `${open} client connections still open through the proxies`, ops: [] }] : [])
+      ]
+    }))
+    const settled = yield* Effect.exit(
+      waitUntil(leftoversNow, (left) => left.length === 0, {
+        what: "sessions and sockets back to their baseline",
+        timeoutMs: 15_000,
+        intervalMs: 100
+      })
+    )
+    const leftovers = Exit.isSuccess(settled) ? [] : yield* leftoversNow
     verdicts.push({
       check: "sessions and sockets back to baseline",
       valid: leftovers.length === 0,

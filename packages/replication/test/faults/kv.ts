@@ -5,7 +5,15 @@
  */
 import { ReadConnection, WriteConnection } from "@fastorm/core"
 import type { ClusterNodes, FaultProxy, NodeInfo } from "@fastorm/test-support"
-import { History, loadCluster, sessionCount, waitReplicated, waitSessions } from "@fastorm/test-support"
+import {
+  appQuery,
+  History,
+  loadCluster,
+  sessionCount,
+  waitReplicated,
+  waitSessions,
+  waitUntil
+} from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { FastOrm, RouterError } from "../../src/index.js"
@@ -47,32 +55,11 @@ export const nodeByPort = (b: Backend, port: unknown): string =>
 export const KV_TABLE = "fault_kv"
 
 /** One statement on the primary as the app user, on a fresh driver connection (not through the code under test). */
-export const primaryQuery = async <R = Record<string, unknown>>(
+export const primaryQuery = <R = Record<string, unknown>>(
   b: Backend,
   sql: string,
   params: ReadonlyArray<unknown> = []
-): Promise<Array<R>> => {
-  if (b.name === "postgres") {
-    const { default: pg } = await import("pg")
-    const client = new pg.Client({ connectionString: b.nodes.primary.url, connectionTimeoutMillis: 3_000 })
-    client.on("error", () => undefined)
-    await client.connect()
-    try {
-      return (await client.query(sql, [...params])).rows as Array<R>
-    } finally {
-      await client.end()
-    }
-  }
-  const { default: mysql } = await import("mysql2/promise")
-  const conn = await mysql.createConnection({ uri: b.nodes.primary.url, connectTimeout: 3_000 })
-  conn.on("error", () => undefined)
-  try {
-    const [rows] = await conn.query({ sql, values: [...params], timeout: 10_000 })
-    return rows as Array<R>
-  } finally {
-    conn.destroy()
-  }
-}
+): Promise<Array<R>> => appQuery<R>(b.nodes.primary, sql, params)
 
 /** Creates the fault table on the primary and waits until the replicas have it. */
 export const ensureTable = async (b: Backend): Promise<void> => {
@@ -245,27 +232,10 @@ export const expectSessionsBack = (b: Backend, baseline: Record<string, number>,
     return Date.now() - started
   })
 
-/** Waits (bounded) until a proxy has no client connection left. */
+/** Waits (bounded) until a proxy has no client connection left; returns how long it took. */
 export const expectProxyDrained = (proxy: FaultProxy.FaultProxy, timeoutMs = 5_000) =>
-  Effect.gen(function*() {
-    const started = Date.now()
-    for (;;) {
-      const open = yield* proxy.connections
-      if (open === 0) return Date.now() - started
-      if (Date.now() - started > timeoutMs) {
-        return yield* Effect.die(new Error(`proxy ${proxy.port} still has ${open} connections after ${timeoutMs} ms`))
-      }
-      yield* Effect.sleep("50 millis")
-    }
-  })
-
-/** Polls `check` until it yields true, bounded. */
-export const eventually = <E, R>(what: string, check: Effect.Effect<boolean, E, R>, timeoutMs = 10_000) =>
-  Effect.gen(function*() {
-    const started = Date.now()
-    for (;;) {
-      if (yield* check) return Date.now() - started
-      if (Date.now() - started > timeoutMs) return yield* Effect.die(new Error(`timed out waiting for ${what}`))
-      yield* Effect.sleep("50 millis")
-    }
+  waitUntil(proxy.connections, (open) => open === 0, {
+    what: `proxy ${proxy.port} to have no client connection left`,
+    timeoutMs,
+    intervalMs: 50
   })

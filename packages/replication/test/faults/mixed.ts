@@ -7,7 +7,7 @@
  * Errors are classified as in the scenarios: unknown-outcome tags (and a client-side safety timeout) are `unknown`,
  * everything else `failed`.
  */
-import { History } from "@fastorm/test-support"
+import { History, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as SessionToken from "../../src/SessionToken.js"
@@ -17,11 +17,11 @@ import { CONNECT_TIMEOUT_MS, readKv, STATEMENT_TIMEOUT_MS, writeKv } from "./kv.
 /**
  * The documented bound of a read with the scenarios' settings: the first replica's statement deadline, the retry on
  * the next one, a wait for a fallback permit (bounded by the statement timeout), the primary's connect and statement,
- * the session wait, plus 500 ms of scheduling slack.
+ * the session wait, plus a loaded machine's scheduling slack.
  */
-export const READ_BOUND_MS = 4 * STATEMENT_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 450 + 500
+export const READ_BOUND_MS = 4 * STATEMENT_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 450 + LOADED_MACHINE_SLACK_MS
 /** A write: connect, statement, the token capture, slack. */
-export const WRITE_BOUND_MS = CONNECT_TIMEOUT_MS + STATEMENT_TIMEOUT_MS + 1_000
+export const WRITE_BOUND_MS = CONNECT_TIMEOUT_MS + STATEMENT_TIMEOUT_MS + LOADED_MACHINE_SLACK_MS
 
 /** A switch the workload polls between operations. */
 export interface Stop {

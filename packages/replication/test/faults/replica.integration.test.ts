@@ -16,7 +16,8 @@ import {
   setPassword,
   terminateSessions,
   waitReplicated,
-  waitSessions
+  waitSessions,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -29,7 +30,6 @@ import type { Backend } from "./support.js"
 import {
   backends,
   ensureTable,
-  eventually,
   expectClean,
   expectProxyDrained,
   expectSessionsBack,
@@ -79,13 +79,14 @@ for (const b of backends) {
           const figures = yield* Effect.gen(function*() {
             const observer = yield* Observed
             const router = yield* ConnectionRouter.ConnectionRouter
-            yield* eventually("every node HEALTHY", allHealthy)
+            yield* waitUntil(allHealthy, (ok) => ok, { what: "every node HEALTHY", timeoutMs: 10_000 })
             const stop = { stopped: false }
             const load = yield* Effect.fork(mixedLoad(b, { history, prefix, writers: 2, readers: 4, stop }))
             // The load's pools are warm before the window opens.
-            yield* eventually(
-              "reads served by the victim",
-              Effect.sync(() => history.ops.some((op) => op.node === victim.name))
+            yield* waitUntil(
+              Effect.sync(() => history.ops.some((op) => op.node === victim.name)),
+              (ok) => ok,
+              { what: "reads served by the victim", timeoutMs: 10_000 }
             )
             const before = yield* proxy.stats
             const t0 = performance.now()
@@ -97,7 +98,10 @@ for (const b of backends) {
             yield* proxy.setMode(FaultProxy.pass)
             const t1 = performance.now()
             const after = yield* proxy.stats
-            const backMs = yield* eventually("the victim HEALTHY again", allHealthy, 15_000)
+            const backMs = yield* waitUntil(allHealthy, (ok) => ok, {
+              what: "the victim HEALTHY again",
+              timeoutMs: 15_000
+            })
             stop.stopped = true
             yield* Fiber.join(load)
             const stats = yield* router.stats
@@ -177,12 +181,13 @@ for (const b of backends) {
             const observer = yield* Observed
             const monitor = yield* HealthMonitor.HealthMonitor
             const router = yield* ConnectionRouter.ConnectionRouter
-            yield* eventually("every node HEALTHY", allHealthy)
+            yield* waitUntil(allHealthy, (ok) => ok, { what: "every node HEALTHY", timeoutMs: 10_000 })
             const stop = { stopped: false }
             const load = yield* Effect.fork(mixedLoad(b, { history, prefix, writers: 2, readers: 4, stop }))
-            yield* eventually(
-              "reads served by the victim",
-              Effect.sync(() => history.ops.some((op) => op.node === victim.name))
+            yield* waitUntil(
+              Effect.sync(() => history.ops.some((op) => op.node === victim.name)),
+              (ok) => ok,
+              { what: "reads served by the victim", timeoutMs: 10_000 }
             )
             // The password changes; the sessions already logged in (pool and probe) are ended so that every new
             // session has to log in again.
@@ -191,12 +196,13 @@ for (const b of backends) {
               await terminateSessions(victim, { user: role })
             })
             const brokenAt = performance.now()
-            const detectedMs = yield* eventually(
-              "the victim UNHEALTHY with AuthenticationFailed",
+            const detectedMs = yield* waitUntil(
               Effect.map(
                 statusOf(victim.name),
                 (h) => h.status === "UNHEALTHY" && h.lastError?.tag === "AuthenticationFailed"
-              )
+              ),
+              (ok) => ok,
+              { what: "the victim UNHEALTHY with AuthenticationFailed", timeoutMs: 10_000 }
             )
             const detectedAt = performance.now()
             const servedBefore = history.ops.length
@@ -272,24 +278,26 @@ for (const b of backends) {
         const prefix = runId("slow")
         const figures = yield* Effect.gen(function*() {
           const router = yield* ConnectionRouter.ConnectionRouter
-          yield* eventually("every node HEALTHY", allHealthy)
+          yield* waitUntil(allHealthy, (ok) => ok, { what: "every node HEALTHY", timeoutMs: 10_000 })
           const stop = { stopped: false }
           const load = yield* Effect.fork(mixedLoad(b, { history, prefix, writers: 2, readers: 6, stop }))
           // The replica becomes slow once its pool is warm (a slow network under established connections).
-          yield* eventually(
-            "20 reads served by the victim",
-            Effect.sync(() => history.ops.filter((op) => op.node === victim.name).length >= 20)
+          yield* waitUntil(
+            Effect.sync(() => history.ops.filter((op) => op.node === victim.name).length >= 20),
+            (ok) => ok,
+            { what: "20 reads served by the victim", timeoutMs: 10_000 }
           )
           // 400 ms each way: 800 ms per round trip through the proxy.
           yield* proxy.setMode(FaultProxy.latency({ toServer: 400, toClient: 400 }))
           const slowAt = performance.now()
           // Warm-up: until the monitor has measured the victim through the proxy.
-          yield* eventually(
-            "the victim's latency measured as slow",
+          yield* waitUntil(
             Effect.map(statusOf(victim.name), (h) =>
               h.lastLatency !== undefined && Duration.toMillis(h.lastLatency) >= 700 &&
               h.lastCheckedAt !== undefined),
-            15_000
+            (ok) =>
+              ok,
+            { what: "the victim's latency measured as slow", timeoutMs: 15_000 }
           )
           const warmAt = performance.now()
           yield* Effect.sleep("4 seconds")

@@ -9,9 +9,11 @@ import {
   adminQuery,
   FaultProxy,
   History,
+  LOADED_MACHINE_SLACK_MS,
   replicaWriteAttempts,
   terminateSessions,
-  waitReplicated
+  waitReplicated,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -23,7 +25,6 @@ import {
   CONNECT_TIMEOUT_MS,
   copiesOf,
   ensureTable,
-  eventually,
   expectClean,
   expectProxyDrained,
   expectSessionsBack,
@@ -39,8 +40,8 @@ import {
   workloadKeys
 } from "./support.js"
 
-/** Read deadline: a replica timing out, the retry on the next candidate, a connect, plus scheduling slack. */
-const READ_DEADLINE_MS = 2 * STATEMENT_TIMEOUT_MS + CONNECT_TIMEOUT_MS + 1_000
+/** Read deadline: a replica timing out, the retry on the next candidate, a connect, plus a loaded machine's slack. */
+const READ_DEADLINE_MS = 2 * STATEMENT_TIMEOUT_MS + CONNECT_TIMEOUT_MS + LOADED_MACHINE_SLACK_MS
 
 const replicaAttempts = (b: Backend) =>
   Effect.promise(() =>
@@ -113,9 +114,10 @@ for (const b of backends) {
             }))
             // In the middle of the long read: the victim replica is running it.
             const victimNode = b.nodes.replicas[0]!
-            const waitedForRead = yield* eventually(
-              "the long read to run on the victim",
-              running(victimNode, b.name === "postgres" ? "pg_sleep(" : "SLEEP(")
+            const waitedForRead = yield* waitUntil(
+              running(victimNode, b.name === "postgres" ? "pg_sleep(" : "SLEEP("),
+              (ok) => ok,
+              { what: "the long read to run on the victim", timeoutMs: 10_000 }
             )
             const blackholedAt = performance.now()
             yield* victim.setMode(FaultProxy.blackhole)
@@ -196,12 +198,12 @@ for (const b of backends) {
                   FaultProxy.latency(variant === "request" ? { toServer: 3_000 } : { toClient: 3_000 })
                 )
                 yield* Effect.forkDaemon(
-                  eventually(
-                    "the COMMIT bytes to be held",
+                  waitUntil(
                     Effect.map(proxy.stats, (s) =>
                       s.pending[variant === "request" ? "toServer" : "toClient"] >
                         before[variant === "request" ? "toServer" : "toClient"]),
-                    5_000
+                    (ok) => ok,
+                    { what: "the COMMIT bytes to be held", timeoutMs: 5_000 }
                   ).pipe(Effect.zipRight(proxy.setMode(FaultProxy.reset)))
                 )
               })).pipe(

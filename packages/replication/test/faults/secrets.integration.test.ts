@@ -5,7 +5,15 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Database, ReadConnection, WriteConnection } from "@fastorm/core"
-import { createUser, dropUser, FaultProxy, sessionCount, waitReplicated, waitSessions } from "@fastorm/test-support"
+import {
+  createUser,
+  dropUser,
+  FaultProxy,
+  sessionCount,
+  waitReplicated,
+  waitSessions,
+  waitUntil
+} from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,7 +25,7 @@ import * as Redacted from "effect/Redacted"
 import { inspect } from "node:util"
 import { ConnectionRouter, FastOrm, RouterError } from "../../src/index.js"
 import type { Backend } from "./support.js"
-import { backends, eventually, expectSessionsBack, KV_TABLE, sessionBaseline } from "./support.js"
+import { backends, expectSessionsBack, KV_TABLE, sessionBaseline } from "./support.js"
 
 const CANARY = "S3cr3t-canary"
 const USER = "fastorm_canary"
@@ -161,7 +169,10 @@ for (const b of backends) {
                 const read = yield* ReadConnection
                 for (let i = 0; i < 6; i++) yield* read.unsafe("SELECT 1 AS one")
                 // Let the monitor probe the bad replica and log its state changes.
-                yield* eventually("the monitor to log the bad replica", Effect.sync(() => lines.length > 0), 5_000)
+                yield* waitUntil(Effect.sync(() => lines.length > 0), (ok) => ok, {
+                  what: "the monitor to log the bad replica",
+                  timeoutMs: 5_000
+                })
                 return yield* Effect.fail(new Error("expected failure marker"))
               }).pipe(Effect.provide(layerOf(b, good, [wrongPassword(r1.port), goodReads[1]!]))),
               lines

@@ -1,12 +1,19 @@
 /**
  * Helpers of the router's fault tests: the two clusters as backends, a layer with short health intervals, a read load
- * that records which node answered each read and how long it took, bounded polling, and admin clients.
+ * that records which node answered each read and how long it took, and the down-and-back sequence of a node.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
-import { DatabaseAdapterFactory } from "@fastorm/adapters"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
-import { killNode, loadCluster, startNode, stopNode, unfreezeNode, waitReplicated } from "@fastorm/test-support"
+import {
+  control,
+  killNode,
+  loadCluster,
+  startNode,
+  stopNode,
+  unfreezeNode,
+  waitReplicated,
+  waitUntil
+} from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -189,46 +196,13 @@ export const startLoad = (
   sql = b.whoSql
 ): Effect.Effect<Load, never, Scope.Scope> => startLoadOf(fibers, () => who(b, client, sql))
 
-/** Polls `read` every 20 ms until `ok`; dies after `limitMs`. Returns the elapsed milliseconds. */
-export const waitUntil = <A, E, R>(
-  read: Effect.Effect<A, E, R>,
-  ok: (a: A) => boolean,
-  limitMs: number,
-  what: string,
-  detail: () => unknown = () => undefined
-) =>
-  Effect.gen(function*() {
-    const start = Date.now()
-    for (;;) {
-      const last = yield* read
-      if (ok(last)) return Date.now() - start
-      if (Date.now() - start > limitMs) {
-        return yield* Effect.dieMessage(
-          `${what}: not met within ${limitMs} ms; last: ${JSON.stringify(last)}; ${JSON.stringify(detail())}`
-        )
-      }
-      yield* Effect.sleep("20 millis")
-    }
-  })
-
 /** Waits until `count` reads in a row were answered by replicas, and both replicas answered at least once. */
 export const warmUp = (b: Backend, client: SqlClient.SqlClient, replicas = b.nodes.replicas) =>
   waitUntil(
     whoMany(b, client, 20),
     (names) => replicas.every((r) => names.includes(r.name)) && !names.includes(b.nodes.primary.name),
-    10_000,
-    "every replica serving reads"
+    { what: "every replica serving reads, none on the primary", timeoutMs: 10_000 }
   )
-
-/** An admin client of one node (PostgreSQL superuser / MariaDB root), for observing the server side. */
-export const adminClient = (node: NodeInfo): Effect.Effect<SqlClient.SqlClient, never, Scope.Scope> =>
-  Effect.gen(function*() {
-    const adapter = yield* Effect.orDie(DatabaseAdapterFactory.create(node.adminUrl, { name: `admin-${node.name}` }))
-    return yield* Effect.orDie(adapter.makeClient())
-  }).pipe(Effect.provide(Reactivity.layer))
-
-/** Runs a promise-returning cluster control as an Effect. */
-export const control = (f: () => Promise<unknown>) => Effect.promise(f).pipe(Effect.asVoid)
 
 /** Figures for the test log. */
 export const report = (label: string, figures: Record<string, unknown>) =>
@@ -297,13 +271,15 @@ export const downAndBack = (
     yield* waitUntil(
       Effect.sync(() => load.samples.some((s) => s.node === target.name && s.start > downAt + 1_000)),
       (back) => back,
-      10_000,
-      `${target.name} serving again`,
-      () => ({
-        reads: load.samples.length,
-        since: countBy(load.samples.filter((s) => s.start > upAt).map((s) => s.node ?? s.error)),
-        stats: Effect.runSync(router.stats)
-      })
+      {
+        what: `${target.name} serving again`,
+        timeoutMs: 10_000,
+        detail: () => ({
+          reads: load.samples.length,
+          since: countBy(load.samples.filter((s) => s.start > upAt).map((s) => s.node ?? s.error)),
+          stats: Effect.runSync(router.stats)
+        })
+      }
     )
     const back = load.samples.filter((s) => s.node === target.name && s.start > downAt + 1_000)
     const firstBack = Math.min(...back.map((s) => s.start + s.ms))

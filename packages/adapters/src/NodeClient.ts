@@ -1,0 +1,54 @@
+/**
+ * One node's client in the one shape every router path relies on (`DatabaseAdapter.NodeClient`): an @effect/sql
+ * client whose pooled connection, reserved connections and compiled-statement runner all bound themselves. The
+ * adapters' PostgreSQL and MySQL clients are made with it, and so are test doubles, so tests run the production path.
+ */
+import type { Reactivity } from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import type * as Statement from "@effect/sql/Statement"
+import { CompiledStatement } from "@fastorm/core"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { NodeClient, PoolStatus } from "./DatabaseAdapter.js"
+
+/** What a node client is made of. */
+export interface NodeClientParts {
+  /** The pooled connection: each statement borrows a connection and gives it back, within its deadline. */
+  readonly connection: Connection
+  /** A connection held for a scope (transactions, streams); default: the pooled connection. */
+  readonly reserve?: Effect.Effect<Connection, SqlError, Scope.Scope> | undefined
+  readonly compiler: Statement.Compiler
+  /** The attributes of every statement's span. */
+  readonly spanAttributes: ReadonlyArray<readonly [string, unknown]>
+  /** The deadline every statement of this client carries (zero: the node never waits on a network). */
+  readonly statementDeadline: Duration.Duration
+  /** How busy the pool is; default: one connection, never busy. */
+  readonly poolStatus?: (() => PoolStatus) | undefined
+}
+
+const single = (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 })
+
+/** Assembles a node client from its parts. */
+export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, Reactivity> =>
+  Effect.map(
+    SqlClient.make({
+      acquirer: Effect.succeed(parts.connection),
+      transactionAcquirer: parts.reserve ?? Effect.succeed(parts.connection),
+      compiler: parts.compiler,
+      spanAttributes: parts.spanAttributes
+    }),
+    (client) =>
+      Object.assign(client, {
+        [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
+          parts.connection,
+          (statement, params) => client.unsafe(statement.sql, params),
+          parts.spanAttributes
+        ),
+        connection: parts.connection,
+        statementDeadline: parts.statementDeadline,
+        poolStatus: parts.poolStatus ?? single
+      })
+  )

@@ -1,0 +1,128 @@
+/**
+ * The routing decision: one pure function from a statement's situation (its kind, the client it came through,
+ * `WriteOnly`, an open transaction, the session's position) and the cluster's state (configuration, the monitor's
+ * snapshot, what the router learnt) to a target. Every path asks it: templates, compiled statements, raw, values,
+ * unprepared statements and streams; execution only carries out what it says (ARCHITECTURE.md, "The routing
+ * decision"). Its table test is the README's routing table.
+ */
+import type { NodeHealth as Health } from "@fastorm/health"
+import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import type { Position } from "../SessionToken.js"
+import type { Learnt, Topology } from "./eligibility.js"
+import { coveringCandidates, readCandidates } from "./eligibility.js"
+import type { Candidate, SelectionState } from "./selection.js"
+import { order } from "./selection.js"
+import type { StatementKind } from "./statementKind.js"
+
+/** Why a statement ran where it ran; carried by spans and metrics. */
+export type Reason =
+  | "write"
+  | "locking"
+  | "transaction"
+  | "forceWrite"
+  | "primary"
+  | "session"
+  | "ordinary"
+  | "fallback"
+  | "retry"
+
+/** One statement's situation. */
+export interface Request {
+  /** The client it was issued on: `ReadConnection` routes, `WriteConnection` always uses the primary. */
+  readonly client: "read" | "write"
+  readonly kind: StatementKind
+  /** `WriteOnly` is set (`forceWrite`, `Database.forceWrite`). */
+  readonly writeOnly: boolean
+  /** Inside `Database.transaction` (or any @effect/sql transaction). */
+  readonly inTransaction: boolean
+  /** The position the session must see on this cluster, if it wrote there. */
+  readonly token: Position | undefined
+}
+
+/** Where a statement goes. */
+export type Route =
+  /** The open transaction's own connection. */
+  | { readonly _tag: "Transaction" }
+  /** The primary; `write` statements record the session's position and are never retried. */
+  | { readonly _tag: "Primary"; readonly reason: Reason; readonly write: boolean }
+  /** These replicas in this order (a retry takes the next), then the fallback. */
+  | { readonly _tag: "Replicas"; readonly reason: "ordinary" | "session"; readonly order: ReadonlyArray<Candidate> }
+  /** Wait (bounded) for `replica` to replay `token`; read there if it does, else `otherwise`. */
+  | { readonly _tag: "Wait"; readonly replica: Candidate; readonly token: Position; readonly otherwise: Route }
+  /** No replica can serve: the primary, within the fallback permits. */
+  | { readonly _tag: "Fallback" }
+  /** No replica can serve and the configuration forbids the primary (`replicaOnly`): `NoHealthyReplica`. */
+  | { readonly _tag: "Refuse" }
+
+/** The cluster's state at the moment of the decision. */
+export interface View {
+  readonly topology: Topology
+  readonly config: ResolvedReadWriteConfig
+  readonly snapshot: ReadonlyArray<Health.NodeHealth>
+  readonly learnt: Learnt
+  /** The strategies' state (round-robin cursor, weighted counters): advanced by each decision that picks. */
+  readonly selection: SelectionState
+  readonly random?: (() => number) | undefined
+}
+
+const transaction: Route = { _tag: "Transaction" }
+const fallback: Route = { _tag: "Fallback" }
+const refuse: Route = { _tag: "Refuse" }
+const primary = (reason: Reason, write: boolean): Route => ({ _tag: "Primary", reason, write })
+const onWrite = primary("write", true)
+const onLocking = primary("locking", true)
+const onForceWrite = primary("forceWrite", false)
+const onPrimary = primary("primary", false)
+const onSession = primary("session", false)
+
+/**
+ * The session position that applies to this cluster: only with `consistency: "session"`, on a dialect with positions,
+ * and of the cluster's own kind (a position of another kind was made elsewhere and says nothing here).
+ */
+export const sessionPosition = (
+  token: Position | undefined,
+  topology: Topology,
+  config: ResolvedReadWriteConfig
+): Position | undefined =>
+  token === undefined || config.consistency !== "session" || topology.positionKind === undefined ||
+    (token.kind !== "unknown" && token.kind !== topology.positionKind)
+    ? undefined
+    : token
+
+/** Decides where one statement runs. */
+export const decide = (request: Request, view: View): Route => {
+  if (request.inTransaction) return transaction
+  if (request.kind === "write") return onWrite
+  if (request.kind === "locking") return onLocking
+  if (request.writeOnly) return onForceWrite
+  const { config, topology } = view
+  if (
+    request.client === "write" || !config.enableReadWriteSplit || config.readPreference === "primary" ||
+    config.consistency === "strong" || topology.replicas.length === 0
+  ) return onPrimary
+  const eligible = readCandidates(topology, config, view.snapshot, view.learnt)
+  const token = sessionPosition(request.token, topology, config)
+  if (token === undefined) {
+    if (eligible.length > 0) {
+      return {
+        _tag: "Replicas",
+        reason: "ordinary",
+        order: order(config.strategy, eligible, view.selection, view.random)
+      }
+    }
+    return config.readPreference === "replicaOnly" ? refuse : fallback
+  }
+  const noReplica = config.readPreference === "replicaOnly" ? refuse : onSession
+  // No replica can be shown to have a write whose position is unknown: not worth a wait.
+  if (token.kind === "unknown" || eligible.length === 0) return noReplica
+  const ready = coveringCandidates(eligible, token, view.snapshot, view.learnt)
+  if (ready.length > 0) {
+    return { _tag: "Replicas", reason: "session", order: order(config.strategy, ready, view.selection, view.random) }
+  }
+  return {
+    _tag: "Wait",
+    replica: order(config.strategy, eligible, view.selection, view.random)[0]!,
+    token,
+    otherwise: noReplica
+  }
+}

@@ -1,0 +1,138 @@
+/**
+ * Which replicas may serve a read, from the monitor's snapshot: pure functions, no clock, no fiber
+ * (ARCHITECTURE.md, "The routing decision").
+ */
+import type { NodeHealth as Health } from "@fastorm/health"
+import * as Duration from "effect/Duration"
+import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import * as SessionToken from "../SessionToken.js"
+import type { Candidate } from "./selection.js"
+
+/** The nodes of one cluster as the router knows them. */
+export interface Topology {
+  readonly primary: string
+  readonly replicas: ReadonlyArray<{ readonly name: string; readonly weight: number }>
+  /** The kind of log position the cluster's primary reports; undefined for SQLite (no session positions). */
+  readonly positionKind: "lsn" | "gtid" | undefined
+}
+
+/** What the router has learnt beyond the snapshot: replay positions seen by its own waits, statements in flight. */
+export interface Learnt {
+  readonly known: ReadonlyMap<string, string>
+  readonly outstanding: ReadonlyMap<string, number>
+}
+
+/** The health of `name` in the snapshot, if monitored. */
+export const healthOf = (snapshot: ReadonlyArray<Health.NodeHealth>, name: string): Health.NodeHealth | undefined => {
+  for (const h of snapshot) if (h.name === name) return h
+  return undefined
+}
+
+/**
+ * PostgreSQL's lag is `now() - pg_last_xact_replay_timestamp()` while receive and replay differ, which on an idle
+ * primary is the age of its last transaction, not a lag. A replica whose replay position already covers the
+ * primary's (both from the monitor's probes) is caught up whatever that clock says.
+ */
+const caughtUp = (topology: Topology, h: Health.NodeHealth, primaryPosition: string | undefined): boolean =>
+  topology.positionKind !== undefined && primaryPosition !== undefined &&
+  SessionToken.covers(h.position, { kind: topology.positionKind, value: primaryPosition })
+
+/** The replica replicates and is within `maxReplicationLag` (or provably caught up). */
+export const lagOk = (
+  topology: Topology,
+  config: ResolvedReadWriteConfig,
+  h: Health.NodeHealth,
+  primaryPosition: string | undefined
+): boolean =>
+  h.replicating !== false &&
+  (h.lagSeconds === undefined || h.lagSeconds * 1000 <= Duration.toMillis(config.maxReplicationLag) ||
+    caughtUp(topology, h, primaryPosition))
+
+/**
+ * A replica whose only fault is that it does not replicate: it answers, and has every change it replayed before it
+ * lost its primary. When the primary itself is down it is the best source of reads there is, stale but available
+ * (MaxScale serves reads from such replicas too); while the primary is up, the primary is fresher.
+ */
+export const isStaleOnly = (h: Health.NodeHealth): boolean =>
+  h.replicating === false && (h.status !== "UNHEALTHY" || h.lastError?.tag === "NotReplicating")
+
+/** The primary failed its last probe or a statement of the application's: reads should not count on it. */
+export const primaryDown = (topology: Topology, snapshot: ReadonlyArray<Health.NodeHealth>): boolean => {
+  const h = healthOf(snapshot, topology.primary)
+  return h !== undefined && (h.status === "UNHEALTHY" || h.consecutiveFailures > 0 || h.suspectSince !== undefined)
+}
+
+const candidate = (
+  topology: Topology,
+  learnt: Learnt,
+  index: number,
+  h: Health.NodeHealth,
+  factor: number
+): Candidate => {
+  const replica = topology.replicas[index]!
+  return {
+    index,
+    name: replica.name,
+    weight: replica.weight * factor,
+    latencyMs: h.smoothedLatency === undefined ? undefined : Duration.toMillis(h.smoothedLatency),
+    outstanding: learnt.outstanding.get(replica.name) ?? 0
+  }
+}
+
+/**
+ * The replicas that may serve an ordinary read: HEALTHY or not yet probed (weight 1: a failure there is retried
+ * and reported), DEGRADED (weight × `degradedWeight`); never UNHEALTHY, suspect, in the wrong role, lagging or not
+ * replicating. With `staleOnly`, only the replicas that merely lost their primary.
+ */
+export const replicaCandidates = (
+  topology: Topology,
+  config: ResolvedReadWriteConfig,
+  snapshot: ReadonlyArray<Health.NodeHealth>,
+  learnt: Learnt,
+  staleOnly = false
+): Array<Candidate> => {
+  const out: Array<Candidate> = []
+  const primaryPosition = healthOf(snapshot, topology.primary)?.position
+  for (let index = 0; index < topology.replicas.length; index++) {
+    const h = healthOf(snapshot, topology.replicas[index]!.name)
+    if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
+    if (staleOnly) {
+      if (isStaleOnly(h)) out.push(candidate(topology, learnt, index, h, 1))
+      continue
+    }
+    const factor = h.status === "HEALTHY" || h.status === "UNKNOWN"
+      ? 1
+      : h.status === "DEGRADED"
+      ? config.degradedWeight
+      : 0
+    if (factor === 0 || !lagOk(topology, config, h, primaryPosition)) continue
+    const c = candidate(topology, learnt, index, h, factor)
+    if (c.weight > 0) out.push(c)
+  }
+  return out
+}
+
+/** Ordinary candidates; when there are none and the primary is down, the replicas that only lost it. */
+export const readCandidates = (
+  topology: Topology,
+  config: ResolvedReadWriteConfig,
+  snapshot: ReadonlyArray<Health.NodeHealth>,
+  learnt: Learnt
+): Array<Candidate> => {
+  const eligible = replicaCandidates(topology, config, snapshot, learnt)
+  return eligible.length === 0 && primaryDown(topology, snapshot)
+    ? replicaCandidates(topology, config, snapshot, learnt, true)
+    : eligible
+}
+
+/** The candidates known (from the monitor's probes or the router's own waits) to have replayed `token`. */
+export const coveringCandidates = (
+  eligible: ReadonlyArray<Candidate>,
+  token: SessionToken.Position,
+  snapshot: ReadonlyArray<Health.NodeHealth>,
+  learnt: Learnt
+): Array<Candidate> =>
+  eligible.filter((c) =>
+    SessionToken.covers(learnt.known.get(c.name), token) ||
+    SessionToken.covers(healthOf(snapshot, c.name)?.position, token)
+  )

@@ -1,0 +1,158 @@
+/**
+ * Execution on the primary: the pooled hot path, reserved connections (writes that record the session's position,
+ * streams, transactions), and what a failure there means: `PoolExhausted`, `PrimaryUnavailable` or
+ * `WriteOutcomeUnknown` (ARCHITECTURE.md, "The primary").
+ */
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { DatabaseAdapter } from "@fastorm/adapters"
+import { ConnectionWrapper } from "@fastorm/core"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../RouterError.js"
+import * as SessionToken from "../SessionToken.js"
+import type { ConsistencyOps } from "./consistency.js"
+import type { Reason } from "./decision.js"
+import { isAcquireTimeout, isAuthentication, isConnectionClass, isNodeFault, wasNotSent } from "./failures.js"
+import * as Guard from "./guard.js"
+import type { Recorder } from "./routeStats.js"
+
+/** A statement to run on whichever connection it is given. */
+export type Run<A> = (connection: Connection) => Effect.Effect<A, SqlError>
+
+/** One node the router can send statements to. */
+export interface NodeHandle {
+  readonly name: string
+  /** The node's client, as the adapters make it: it bounds connecting and every statement by itself. */
+  readonly client: DatabaseAdapter.NodeClient
+  /** Relative share of ordinary reads under the `weighted` strategy (and the base of every strategy). */
+  readonly weight: number
+}
+
+/** What execution on the primary needs. */
+export interface PrimaryOptions {
+  readonly cluster: string
+  readonly node: NodeHandle
+  readonly config: ResolvedReadWriteConfig
+  /** Tells the monitor about a failure the application saw on a node. */
+  readonly report: (node: string, error: SqlError) => Effect.Effect<void>
+  readonly recorder: Recorder
+  /** Undefined for SQLite: every reader sees every commit. */
+  readonly consistency: ConsistencyOps | undefined
+}
+
+/** Execution on the primary. */
+export interface Primary {
+  /** Runs a statement the decision sent to the primary. */
+  readonly run: <A>(reason: Reason, write: boolean, run: Run<A>) => Effect.Effect<A, SqlError>
+  /** A reserved connection for a stream, counted under `reason`, with connect failures mapped like a statement's. */
+  readonly reserveFor: (reason: Reason) => Effect.Effect<Connection, SqlError, Scope.Scope>
+  /** The connection of a transaction: every statement counted, COMMIT records the session's position. */
+  readonly transaction: Effect.Effect<Connection, SqlError, Scope.Scope>
+}
+
+/** Builds execution on the primary. */
+export const make = (options: PrimaryOptions): Primary => {
+  const { config, consistency, node, recorder, report } = options
+  const guard = Guard.make(node, config)
+
+  /** Connecting failed: every connection busy is not a dead server (nothing to tell the monitor). */
+  const connectFailure = (error: SqlError): Effect.Effect<never, SqlError> => {
+    const pool = node.client.poolStatus()
+    if (isAcquireTimeout(error) && pool.open >= pool.max && pool.idle === 0) {
+      return Effect.fail(toSqlError(new PoolExhausted({ node: node.name, limit: pool.max, cause: error })))
+    }
+    return Effect.zipRight(
+      report(node.name, error),
+      Effect.fail(
+        isNodeFault(error)
+          ? toSqlError(new PrimaryUnavailable({ node: node.name, reason: "no connection", cause: error }))
+          : error
+      )
+    )
+  }
+
+  /** A statement failed: before it was sent (a connect failure), or with an outcome the caller must be told. */
+  const statementFailure = (write: boolean) => (error: SqlError): Effect.Effect<never, SqlError> => {
+    if (isAcquireTimeout(error) || (!isConnectionClass(error) && isAuthentication(error))) return connectFailure(error)
+    if (!isConnectionClass(error)) return Effect.fail(error)
+    return Effect.zipRight(
+      report(node.name, error),
+      Effect.fail(toSqlError(
+        write && !wasNotSent(error)
+          ? new WriteOutcomeUnknown({ node: node.name, cause: error })
+          : new PrimaryUnavailable({ node: node.name, reason: "connection lost", cause: error })
+      ))
+    )
+  }
+
+  const reserve = Effect.catchAll(guard.reserve(node.client.reserve), connectFailure)
+
+  const capturesPositions = consistency !== undefined && config.consistency === "session"
+
+  /**
+   * Records the write's position for the session, read on the connection that wrote (ARCHITECTURE.md,
+   * "Read-your-writes"). When that read fails (the primary failed right after the write), the session records an
+   * unknown position, which sends its reads to the primary until its next write; it never fails the write.
+   */
+  const recordPosition = (connection: Connection) =>
+    !capturesPositions
+      ? Effect.void
+      : consistency.capture(connection).pipe(
+        Effect.flatMap((position) =>
+          position === undefined ? Effect.void : SessionToken.record(options.cluster, position)
+        ),
+        Effect.catchAll(() => SessionToken.record(options.cluster, SessionToken.unknownPosition)),
+        Effect.uninterruptible
+      )
+
+  const onReserved = <A>(reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> =>
+    recorder.traced(
+      node.name,
+      reason,
+      Effect.scoped(
+        Effect.flatMap(reserve, (connection) =>
+          guard.statement(run(connection)).pipe(
+            Effect.catchAll(statementFailure(true)),
+            Effect.tap(() => recordPosition(connection))
+          ))
+      )
+    )
+
+  const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> =>
+    write && capturesPositions
+      // The position must be read on the connection that wrote: a reserved connection.
+      ? onReserved(reason, run)
+      // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
+      : recorder.traced(
+        node.name,
+        reason,
+        Effect.catchAll(guard.statement(run(node.client.connection)), statementFailure(write))
+      )
+
+  const transaction = Effect.map(reserve, (connection): Connection => {
+    // Counted (reason "transaction") so the stats show the primary's whole load; no span: the transaction has one.
+    const counted: ConnectionWrapper.Around = (_sql, _params, run) =>
+      Effect.withFiberRuntime((fiber) => {
+        recorder.countIn(fiber, node.name, "transaction")
+        return guard.statement(run(connection))
+      })
+    const wrapped = ConnectionWrapper.make(counted, (_sql, _params, run) => run(connection))
+    return {
+      ...wrapped,
+      executeUnprepared: (sql, params, transformRows) => {
+        const run = wrapped.executeUnprepared(sql, params, transformRows)
+        return /^\s*COMMIT\s*$/i.test(sql) ? Effect.tap(run, () => recordPosition(connection)) : run
+      }
+    }
+  })
+
+  const reserveFor = (reason: Reason) =>
+    Effect.withFiberRuntime<Connection, SqlError, Scope.Scope>((fiber) => {
+      recorder.countIn(fiber, node.name, reason)
+      return reserve
+    })
+
+  return { run: runOn, reserveFor, transaction }
+}

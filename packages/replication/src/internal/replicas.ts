@@ -1,0 +1,177 @@
+/**
+ * Reads on replicas: the replicas the decision ordered (a second one after a node fault), then the primary within the
+ * fallback permits, then, when the primary is down too, a replica that only lost it; and the bounded wait of a
+ * session read for a replica to replay its writes (ARCHITECTURE.md, "Replicas, retries and fallback").
+ */
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { HealthMonitor } from "@fastorm/health"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import { FallbackCapacityExceeded, fromSqlError, NoHealthyReplica, toSqlError } from "../RouterError.js"
+import type * as SessionToken from "../SessionToken.js"
+import type { ConsistencyOps } from "./consistency.js"
+import type { Reason } from "./decision.js"
+import type { Topology } from "./eligibility.js"
+import { replicaCandidates } from "./eligibility.js"
+import { isNodeFault, isReadOnlyRefusal } from "./failures.js"
+import type * as FairGate from "./fairGate.js"
+import * as Guard from "./guard.js"
+import type { NodeHandle, Primary, Run } from "./primary.js"
+import type { Recorder } from "./routeStats.js"
+import * as Selection from "./selection.js"
+
+/** What replica reads need. */
+export interface ReplicasOptions {
+  readonly topology: Topology
+  readonly replicas: ReadonlyArray<NodeHandle>
+  readonly config: ResolvedReadWriteConfig
+  readonly monitor: HealthMonitor.HealthMonitorShape
+  /** Tells the monitor about a failure the application saw on a node. */
+  readonly report: (node: string, error: SqlError) => Effect.Effect<void>
+  readonly recorder: Recorder
+  readonly primary: Primary
+  readonly consistency: ConsistencyOps | undefined
+  readonly fallbackPermits: FairGate.FairGate
+  readonly selection: Selection.SelectionState
+  /** Replay positions learnt from waits (fresher than the monitor's between probes), statements in flight. */
+  readonly learnt: { readonly known: Map<string, string>; readonly outstanding: Map<string, number> }
+}
+
+/** Reads on replicas. */
+export interface Replicas {
+  /** Tries the ordered replicas (at most two), then the fallback. Statement errors are final. */
+  readonly read: <A>(
+    order: ReadonlyArray<Selection.Candidate>,
+    reason: Reason,
+    run: Run<A>
+  ) => Effect.Effect<A, SqlError>
+  /** The primary within the fallback permits (`NoHealthyReplica` with `replicaOnly`). */
+  readonly fallback: <A>(run: Run<A>) => Effect.Effect<A, SqlError>
+  /** Waits up to `sessionWaitTimeout` for the replica to replay `token`; true when it has. Never fails. */
+  readonly waitFor: (replica: Selection.Candidate, token: SessionToken.Position) => Effect.Effect<boolean>
+  /** A fallback permit held for a scope (a stream on the primary), bounded like a fallback read's wait. */
+  readonly fallbackPermit: Effect.Effect<void, SqlError, Scope.Scope>
+  /** The `NoHealthyReplica` error of this cluster. */
+  readonly noHealthyReplica: SqlError
+  /** A reserved connection of a replica for a stream: bounded, its node faults reported, never retried. */
+  readonly reserve: (candidate: Selection.Candidate) => Effect.Effect<Connection, SqlError, Scope.Scope>
+}
+
+/** Builds replica reads. */
+export const make = (options: ReplicasOptions): Replicas => {
+  const { config, consistency, fallbackPermits, learnt, monitor, primary, recorder, replicas, report } = options
+  const { known, outstanding } = learnt
+  const tracksOutstanding = config.strategy === "leastOutstanding"
+  const noHealthyReplica = toSqlError(new NoHealthyReplica({ replicas: replicas.map((r) => r.name) }))
+  const handle = (c: Selection.Candidate) => replicas[c.index]!
+  const guards = replicas.map((replica) => Guard.make(replica, config))
+
+  const onReplica = <A>(index: number, reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> => {
+    const replica = replicas[index]!
+    return recorder.traced(
+      replica.name,
+      reason,
+      Effect.suspend(() => {
+        const statement = guards[index]!.statement(run(replica.client.connection))
+        // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
+        if (!tracksOutstanding) return statement
+        outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
+        return Effect.ensuring(
+          statement,
+          Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
+        )
+      })
+    )
+  }
+
+  const takePermit = fallbackPermits.take.pipe(
+    Effect.interruptible,
+    Effect.timeoutFail({
+      duration: config.statementTimeout,
+      onTimeout: () => toSqlError(new FallbackCapacityExceeded({ limit: config.maxFallbackConcurrency }))
+    })
+  )
+
+  // Losing every replica must not flood the primary: fallback reads share a bounded number of permits. Only a permit
+  // actually taken is given back (a wait that timed out or was interrupted took none).
+  const fallbackPermit = Effect.acquireRelease(takePermit, () => fallbackPermits.release)
+
+  const fallback = <A>(run: Run<A>): Effect.Effect<A, SqlError> =>
+    config.readPreference === "replicaOnly"
+      ? Effect.fail(noHealthyReplica)
+      : Effect.acquireUseRelease(takePermit, () => primary.run("fallback", false, run), () => fallbackPermits.release)
+        .pipe(Effect.catchAll((error) => lastResort(run, error)))
+
+  /**
+   * The primary could not serve a fallback read because it is down: the replicas that only lost it (and so were not
+   * candidates) still can, stale but available. Any other error stands.
+   */
+  const lastResort = <A>(run: Run<A>, error: SqlError): Effect.Effect<A, SqlError> => {
+    const routerError = fromSqlError(error)
+    if (Option.isNone(routerError) || routerError.value._tag !== "PrimaryUnavailable") return Effect.fail(error)
+    return Effect.flatMap(monitor.snapshot, (snapshot) => {
+      const stale = replicaCandidates(options.topology, config, snapshot, learnt, true)
+      if (stale.length === 0) return Effect.fail(error)
+      return attempts(
+        Selection.order(config.strategy, stale, options.selection),
+        "retry",
+        run,
+        () => Effect.fail(error)
+      )
+    })
+  }
+
+  const attempts = <A>(
+    order: ReadonlyArray<Selection.Candidate>,
+    reason: Reason,
+    run: Run<A>,
+    exhausted: () => Effect.Effect<A, SqlError>
+  ): Effect.Effect<A, SqlError> => {
+    const attempt = (i: number): Effect.Effect<A, SqlError> => {
+      const c = order[i]
+      if (c === undefined || i >= 2) return exhausted()
+      const replica = handle(c)
+      return onReplica(c.index, i === 0 ? reason : "retry", run).pipe(
+        Effect.catchAll((error) => {
+          // The statement writes after all (a function with side effects): the primary runs it, as a write.
+          if (isReadOnlyRefusal(error)) return primary.run("write", true, run)
+          if (!isNodeFault(error)) return Effect.fail(error)
+          return Effect.zipRight(report(replica.name, error), attempt(i + 1))
+        })
+      )
+    }
+    return attempt(0)
+  }
+
+  const read = <A>(order: ReadonlyArray<Selection.Candidate>, reason: Reason, run: Run<A>) =>
+    attempts(order, reason, run, () => fallback(run))
+
+  const waitFor = (c: Selection.Candidate, token: SessionToken.Position): Effect.Effect<boolean> => {
+    if (consistency === undefined) return Effect.succeed(false)
+    const replica = handle(c)
+    return consistency.waitFor(replica.client, token, config.sessionWaitTimeout).pipe(
+      // A frozen replica's wait is abandoned in the background, not in the caller's time.
+      Effect.disconnect,
+      Effect.timeoutTo({
+        duration: Duration.sum(config.sessionWaitTimeout, Duration.millis(250)),
+        onTimeout: () => false,
+        onSuccess: (ok) => ok
+      }),
+      Effect.tap((ok) => ok ? Effect.sync(() => known.set(c.name, token.value)) : Effect.void),
+      Effect.catchAll((error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false))
+    )
+  }
+
+  const reserve = (c: Selection.Candidate) => {
+    const replica = handle(c)
+    return guards[c.index]!.reserve(replica.client.reserve).pipe(
+      Effect.tapError((error) => isNodeFault(error) ? report(replica.name, error) : Effect.void)
+    )
+  }
+
+  return { read, fallback, waitFor, fallbackPermit, noHealthyReplica, reserve }
+}

@@ -1,0 +1,113 @@
+/**
+ * Counting routed statements (for `ConnectionRouter.stats` and the `fastorm_routed_statements_total` metric) and
+ * telling the trace where each attempt ran (ARCHITECTURE.md, "The path of one statement").
+ */
+import { CompiledStatement } from "@fastorm/core"
+import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as Metric from "effect/Metric"
+import * as MetricKey from "effect/MetricKey"
+import type { Reason } from "./decision.js"
+
+/** Counts of routed statements by node and reason, for tests and dashboards. */
+export interface RouteStats {
+  readonly byNode: Readonly<Record<string, number>>
+  readonly byReason: Readonly<Record<string, number>>
+  readonly byNodeAndReason: Readonly<Record<string, number>>
+}
+
+const routedCounterKey = MetricKey.counter("fastorm_routed_statements_total", {
+  description: "Statements routed by FastORM, by node and reason",
+  incremental: true
+})
+
+/** The counters of one router and the span each attempt carries. */
+export interface Recorder {
+  /** Counts a routed statement, synchronously, inside the caller's fiber. */
+  readonly countIn: (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => void
+  /** Counts an attempt and, when a tracer listens, tells the trace where it ran. */
+  readonly traced: <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  readonly stats: Effect.Effect<RouteStats>
+  readonly resetStats: Effect.Effect<void>
+}
+
+/** A recorder for the cluster `cluster`. */
+export const make = (cluster: string): Recorder => {
+  // One slot per node and reason: a plain count for `stats` and the metric, tags resolved once.
+  const slots = new Map<string, Map<Reason, { n: number; readonly counter: Metric.Metric.Counter<number> }>>()
+
+  const slotOf = (node: string, reason: Reason) => {
+    let byReason = slots.get(node)
+    if (byReason === undefined) {
+      byReason = new Map()
+      slots.set(node, byReason)
+    }
+    let slot = byReason.get(reason)
+    if (slot === undefined) {
+      // Tags in the key, not added per call: Metric.tagged builds a new key (hashed, looked up) on every increment.
+      slot = {
+        n: 0,
+        counter: Metric.fromMetricKey(
+          routedCounterKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("reason", reason))
+        )
+      }
+      byReason.set(reason, slot)
+    }
+    return slot
+  }
+
+  const countIn = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
+    const slot = slotOf(node, reason)
+    slot.n++
+    slot.counter.unsafeUpdate(1, fiber.getFiberRef(FiberRef.currentMetricLabels))
+  }
+
+  /**
+   * The statement's own `sql.execute` span carries the first attempt's route (one span per statement, as @effect/sql
+   * makes); every later attempt (a retry, the fallback) gets a `fastorm.route` span of its own, so a failed attempt
+   * stays visible. A span nobody listens to is not opened at all.
+   */
+  const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
+    Effect.withFiberRuntime<A, E>((fiber) => {
+      countIn(fiber, node, reason)
+      if (!CompiledStatement.isTracing(fiber)) return effect
+      const span = fiber.currentSpan
+      if (
+        span !== undefined && span._tag === "Span" && span.name === "sql.execute" &&
+        !span.attributes.has("fastorm.reason")
+      ) {
+        span.attribute("fastorm.node", node)
+        span.attribute("fastorm.reason", reason)
+        span.attribute("fastorm.cluster", cluster)
+        return effect
+      }
+      return Effect.withSpan(effect, "fastorm.route", {
+        kind: "internal",
+        // A stack trace per statement costs more than the routing itself.
+        captureStackTrace: false,
+        attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": cluster }
+      })
+    })
+
+  const stats = Effect.sync((): RouteStats => {
+    const byNode: Record<string, number> = {}
+    const byReason: Record<string, number> = {}
+    const byNodeAndReason: Record<string, number> = {}
+    for (const [node, byReasonOfNode] of slots) {
+      for (const [reason, { n }] of byReasonOfNode) {
+        if (n === 0) continue
+        byNode[node] = (byNode[node] ?? 0) + n
+        byReason[reason] = (byReason[reason] ?? 0) + n
+        byNodeAndReason[`${node}|${reason}`] = n
+      }
+    }
+    return { byNode, byReason, byNodeAndReason }
+  })
+
+  const resetStats = Effect.sync(() => {
+    for (const byReasonOfNode of slots.values()) for (const slot of byReasonOfNode.values()) slot.n = 0
+  })
+
+  return { countIn, traced, stats, resetStats }
+}

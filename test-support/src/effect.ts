@@ -1,0 +1,22 @@
+/**
+ * The cluster's Promise-based controls and queries, for tests written as Effects. A control that rejects is a defect
+ * (the test fails with its message); an admin query fails with its typed NodeQueryError (node name, driver code, no
+ * password), so a finalizer can ignore it.
+ */
+import * as Effect from "effect/Effect"
+import { adminQuery, NodeQueryError } from "./cluster/sql.js"
+import type { NodeInfo } from "./cluster/types.js"
+
+/** Runs a promise-returning cluster control (`stopNode`, `pauseReplay`, ...) as an Effect. */
+export const control = (f: () => Promise<unknown>): Effect.Effect<void> => Effect.asVoid(Effect.promise(f))
+
+/** `adminQuery` as an Effect: one statement as the node's admin, in the app database; its rows. */
+export const admin = <R = Record<string, unknown>>(
+  node: NodeInfo,
+  sql: string,
+  params: ReadonlyArray<unknown> = []
+): Effect.Effect<Array<R>, NodeQueryError> =>
+  Effect.tryPromise({
+    try: () => adminQuery<R>(node, sql, params),
+    catch: (e) => e instanceof NodeQueryError ? e : new NodeQueryError(node.name, undefined, undefined, String(e))
+  })
