@@ -200,7 +200,10 @@ try {
     show(lines.join("\n"), "       ")
     for (const { file } of snippets) {
       const js = file.replace(/\.ts$/, ".js")
-      const out = run("node", [join("dist", js)], { cwd: dir }).out.trim().split("\n")
+      // Effect's log lines (the monitor's transitions) are not the snippet's own output.
+      const out = run("node", [join("dist", js)], { cwd: dir }).out.trim().split("\n").filter((line) =>
+        !line.startsWith("timestamp=")
+      )
       console.log(`   (a) node dist/${js}: ok, ${out.length} lines, first: ${out[0]}`)
     }
   }
