@@ -1,7 +1,14 @@
+import { defaultClientConditions, defaultServerConditions } from "vite"
 import type { ViteUserConfig } from "vitest/config"
+
+// Workspace packages resolve to their TypeScript sources through the `@fastorm/source` export condition, so tests
+// never run a stale or missing dist/ (README, "Working on FastORM").
+const source = "@fastorm/source"
 
 /** Settings every package's Vitest project shares. */
 export const shared: ViteUserConfig = {
+  resolve: { conditions: [source, ...defaultClientConditions] },
+  ssr: { resolve: { conditions: [source, ...defaultServerConditions] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,

@@ -4,7 +4,7 @@
  *
  *   npm run cluster                      # in another terminal; copy its "# MariaDB" export line
  *   export FASTORM_WRITE_URL=mysql://... FASTORM_READ_URLS=mysql://...,mysql://...
- *   npx tsx examples/mariadb-replicas.ts
+ *   npm run example examples/mariadb-replicas.ts
  */
 import { run } from "./replicasDemo.js"
 

@@ -4,7 +4,7 @@
  *
  *   npm run cluster                      # in another terminal; copy its "# PostgreSQL" export line
  *   export FASTORM_WRITE_URL=postgres://... FASTORM_READ_URLS=postgres://...,postgres://...
- *   npx tsx examples/postgres-replicas.ts
+ *   npm run example examples/postgres-replicas.ts
  */
 import { run } from "./replicasDemo.js"
 

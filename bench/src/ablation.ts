@@ -96,7 +96,7 @@ const wrapped = (level: number, dialect: "postgresql" | "mysql") =>
     }
     return yield* SqlClient.make({
       acquirer: Effect.succeed(connection),
-      compiler: SqlCompiler.make(dialect),
+      compiler: yield* SqlCompiler.load(dialect),
       spanAttributes: [["fastorm.cluster", "bench"]]
     })
   })

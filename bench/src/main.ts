@@ -39,9 +39,10 @@ const runWorker = (db: Db, clusterFile: string, out: string): Promise<void> =>
       env["BENCH_TARGETS"] ??= "fastorm"
       env["BENCH_FAILOVER"] ??= "0"
     }
+    // Compiled, the packages resolve to their dist/ (built by `npm run bench`); under tsx, to their sources.
     const entry = compiled
-      ? ["--conditions=fastorm-compiled", join(here, "worker.js")]
-      : ["--import", "tsx", join(here, "worker.ts")]
+      ? [join(here, "worker.js")]
+      : ["--conditions=@fastorm/source", "--import", "tsx", join(here, "worker.ts")]
     const child = spawn(process.execPath, [...flags, ...entry, db], {
       env,
       stdio: ["ignore", "inherit", "inherit"]

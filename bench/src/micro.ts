@@ -44,13 +44,15 @@ const fakeConnection: Connection = {
   executeStream: () => Stream.empty
 }
 
-const nodeClient = NodeClient.make({
-  connection: fakeConnection,
-  compiler: SqlCompiler.make("postgresql"),
-  spanAttributes: [["db.system.name", "postgresql"]],
-  statementDeadline: Duration.seconds(30),
-  poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 16 })
-})
+// The bench has @effect/sql-pg installed: a missing one is a broken checkout.
+const nodeClient = Effect.flatMap(Effect.orDie(SqlCompiler.load("postgresql")), (compiler) =>
+  NodeClient.make({
+    connection: fakeConnection,
+    compiler,
+    spanAttributes: [["db.system.name", "postgresql"]],
+    statementDeadline: Duration.seconds(30),
+    poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 16 })
+  }))
 
 const healthy = (name: string, role: "primary" | "replica"): NodeHealth.NodeHealth => ({
   ...HealthState.initial(name, role),

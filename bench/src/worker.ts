@@ -2,7 +2,7 @@
  * One database's phase of `npm run bench`, run as its own process: seeds the table, warms every target up, runs the
  * interleaved rounds of both workloads, then the failover benchmark. Writes its results as JSON to BENCH_OUT.
  *
- *   FASTORM_CLUSTER_FILE=... BENCH_OUT=/tmp/x.json tsx bench/src/worker.ts postgres
+ *   FASTORM_CLUSTER_FILE=... BENCH_OUT=/tmp/x.json tsx --conditions=@fastorm/source bench/src/worker.ts postgres
  */
 import { killNode, loadCluster, startNode, waitReplicated } from "@fastorm/test-support"
 import { writeFileSync } from "node:fs"

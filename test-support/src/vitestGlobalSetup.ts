@@ -1,3 +1,5 @@
+// Loads vitest's own types into this project: without a test file importing "vitest", the augmentation has no module.
+import type {} from "vitest"
 import type { TestProject } from "vitest/node"
 import { CLUSTER_FILE_ENV } from "./cluster/constants.js"
 import { startClusters, stopClusters } from "./cluster/start.js"

@@ -1,5 +1,5 @@
 // A probe (not part of npm run bench): client CPU per point read of FastORM's node client vs Effect.async over the raw driver.
-// Run: FASTORM_CLUSTER_FILE=... node --conditions=fastorm-compiled bench/build/src/probes/adapterProbe.js [mariadb|postgres]
+// Run: FASTORM_CLUSTER_FILE=... node bench/build/src/probes/adapterProbe.js [mariadb|postgres]
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
 import { CompiledStatement } from "@fastorm/core"

@@ -1,5 +1,5 @@
 // A probe (not part of npm run bench): which way of calling mysql2 costs what per statement, inside Effect.async.
-// Run: FASTORM_CLUSTER_FILE=... node --conditions=fastorm-compiled bench/build/src/probes/mysqlProbe.js
+// Run: FASTORM_CLUSTER_FILE=... node bench/build/src/probes/mysqlProbe.js
 import { loadCluster } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Mysql from "mysql2"

@@ -9,7 +9,7 @@ import { createRequire } from "node:module"
 import * as Path from "node:path"
 import { DriverNotInstalled, InvalidConnectionUrl, UnsupportedScheme } from "./AdapterError.js"
 import type { Dialect, DriverPackage } from "./Dialect.js"
-import { effectPackageOf } from "./Dialect.js"
+import * as Drivers from "./Drivers.js"
 import { analyze } from "./internal/analyze.js"
 
 /** A parsed connection URL; the password and secret options are `Redacted`, so logging the value is safe. */
@@ -115,8 +115,8 @@ export const identity = (url: ConnectionUrl, cwd: string = process.cwd()): strin
   return `${url.dialect}://${host}${port}/${enc(url.database ?? "")}`
 }
 
-/** The npm command that installs a driver and its @effect/sql wrapper. */
-export const installCommand = (driver: DriverPackage): string => `npm install ${driver} ${effectPackageOf[driver]}`
+/** The npm command that installs a driver and its @effect/sql wrapper (see Drivers). */
+export const installCommand: (driver: DriverPackage) => string = Drivers.installCommand
 
 const require = createRequire(import.meta.url)
 
@@ -130,13 +130,13 @@ export const isResolvable = (pkg: string, resolve: (pkg: string) => unknown = re
   }
 }
 
-/** Succeeds when the driver and its @effect/sql wrapper both resolve; else names the npm install that fixes it. */
+/** Succeeds when every package of the driver resolves (Drivers.packagesOf); else names the npm install that fixes it. */
 export const checkDriverInstalled = (
   driver: DriverPackage,
   resolve?: (pkg: string) => unknown
 ): Effect.Effect<void, DriverNotInstalled> =>
   Effect.suspend(() =>
-    isResolvable(driver, resolve) && isResolvable(effectPackageOf[driver], resolve)
+    Drivers.packagesOf[driver].every((p) => isResolvable(p.name, resolve))
       ? Effect.void
       : Effect.fail(new DriverNotInstalled({ driver, install: installCommand(driver) }))
   )

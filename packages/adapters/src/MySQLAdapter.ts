@@ -18,7 +18,8 @@ export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides
 }
 
 /** The driver TLS options a URL asks for (`sslmode`); shared with the health probes. */
-export const sslFrom = (url: ConnectionUrl): MysqlNode.MysqlEndpoint["ssl"] => {
+// Spelled out, not MysqlEndpoint["ssl"]: this declaration must not load the internal client's, which needs mysql2's.
+export const sslFrom = (url: ConnectionUrl): { readonly rejectUnauthorized?: boolean } | undefined => {
   const mode = (url.options.sslmode ?? url.options["ssl-mode"] ?? "").toUpperCase()
   if (mode === "VERIFY_CA" || mode === "VERIFY_IDENTITY" || url.options.ssl === "true") return {}
   if (mode === "REQUIRED") return { rejectUnauthorized: false }

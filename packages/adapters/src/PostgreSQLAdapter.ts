@@ -30,7 +30,8 @@ export const configFromUrl = (
 }
 
 /** The driver TLS options a URL asks for (`sslmode`); shared with the health probes. */
-export const sslFrom = (url: ConnectionUrl): PgNode.PgEndpoint["ssl"] => {
+// Spelled out, not PgEndpoint["ssl"]: this declaration must not load the internal client's, which needs pg's types.
+export const sslFrom = (url: ConnectionUrl): boolean | { readonly rejectUnauthorized: boolean } | undefined => {
   switch (url.options.sslmode) {
     case "disable":
       return false

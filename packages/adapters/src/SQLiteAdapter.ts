@@ -1,7 +1,8 @@
 /**
  * The SQLite adapter, over better-sqlite3 and @effect/sql-sqlite-node.
  */
-import Sqlite from "better-sqlite3"
+import type Sqlite from "better-sqlite3"
+import { createRequire } from "node:module"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
@@ -11,9 +12,14 @@ import * as OptimalConfig from "./OptimalConfig.js"
 /** The SQLite adapter type. */
 export type SQLiteAdapter = DatabaseAdapter<OptimalConfig.SqliteOptimalConfig>
 
+const require = createRequire(import.meta.url)
+
 /** The SQLite library compiled into the installed better-sqlite3: the version is known without any server. */
 export const bundledVersion = (): string => {
-  const db = new Sqlite(":memory:")
+  // Synchronous, as the adapter needs it to pick its features: better-sqlite3 is CommonJS, so `require` gives the very
+  // module an `import` would, and loads it only when a SQLite adapter is made (it is an optional peer dependency).
+  const Database: typeof Sqlite = require("better-sqlite3")
+  const db = new Database(":memory:")
   try {
     return String((db.prepare("SELECT sqlite_version() AS v").get() as { v: string }).v)
   } finally {

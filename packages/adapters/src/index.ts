@@ -13,6 +13,9 @@ export * as DatabaseAdapter from "./DatabaseAdapter.js"
 /** Picking the adapter for a URL. */
 export * as DatabaseAdapterFactory from "./DatabaseAdapterFactory.js"
 
+/** The optional driver packages: what each dialect needs installed, and loading them on first use. */
+export * as Drivers from "./Drivers.js"
+
 /** Feature flags by dialect and server version. */
 export * as DatabaseFeatures from "./DatabaseFeatures.js"
 
@@ -39,6 +42,9 @@ export * as SqlCompiler from "./SqlCompiler.js"
 
 /** The SQLite adapter. */
 export * as SQLiteAdapter from "./SQLiteAdapter.js"
+
+/** A SQLite test layer: a writer and a read-only reader on one file, no server. */
+export * as SqliteTesting from "./SqliteTesting.js"
 
 export { validateDatabaseConnection } from "./ConnectionValidation.js"
 export { getOptimalEngineConfig } from "./DatabaseAdapterFactory.js"

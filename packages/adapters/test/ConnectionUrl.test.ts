@@ -209,8 +209,8 @@ describe("ConnectionUrl.checkDriverInstalled", () => {
       }
       const e = yield* Effect.flip(Url.checkDriverInstalled("pg", missing))
       expect(e._tag).toBe("DriverNotInstalled")
-      expect(e.install).toBe("npm install pg @effect/sql-pg")
-      expect(e.message).toContain("npm install pg @effect/sql-pg")
+      expect(e.install).toBe("npm install pg@8 pg-cursor@2 @effect/sql-pg@0.53")
+      expect(e.message).toContain("npm install pg@8 pg-cursor@2 @effect/sql-pg@0.53")
     }))
 
   it.effect("fails when only the @effect wrapper is missing", () =>
@@ -220,6 +220,6 @@ describe("ConnectionUrl.checkDriverInstalled", () => {
         return pkg
       }
       const e = yield* Effect.flip(Url.checkDriverInstalled("mysql2", missing))
-      expect(e.install).toBe("npm install mysql2 @effect/sql-mysql2")
+      expect(e.install).toBe("npm install mysql2@3 @effect/sql-mysql2@0.53")
     }))
 })

@@ -1,6 +1,7 @@
 /**
- * Test layers for users of @fastorm/core: SQLite connections (a primary file plus a real read-only reader on it)
- * and a recording layer that shows where each statement ran.
+ * Test layers for users of @fastorm/core: a recording layer that shows where each statement ran. Connections to
+ * record come from any layer; @fastorm/adapters' `SqliteTesting.layer` gives a writer and a read-only reader on one
+ * SQLite file without a server.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -11,38 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Fs from "node:fs"
-import * as Os from "node:os"
-import * as Path from "node:path"
 import { ReadConnection, WriteConnection } from "./Connections.js"
-
-/** Options of the SQLite test layer. */
-export interface SqliteOptions {
-  /** The database file; default: a fresh file in a temporary directory, removed when the layer is released. */
-  readonly filename?: string | undefined
-}
-
-/**
- * `WriteConnection` on a SQLite file in WAL mode and `ReadConnection` on a second, `readonly` connection to the same
- * file: a write through the reader fails with SQLITE_READONLY, like a write reaching a replica would.
- */
-export const sqlite = (options?: SqliteOptions): Layer.Layer<ReadConnection | WriteConnection> =>
-  Layer.scopedContext(Effect.gen(function*() {
-    // Loaded on demand so importing @fastorm/core never loads the native better-sqlite3 module.
-    const { make } = yield* Effect.promise(() => import("@effect/sql-sqlite-node/SqliteClient"))
-    let filename = options?.filename
-    if (filename === undefined) {
-      const dir = yield* Effect.acquireRelease(
-        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "fastorm-sqlite-"))),
-        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
-      )
-      filename = Path.join(dir, "primary.db")
-    }
-    // The primary creates the file and switches it to WAL before the reader opens it read-only.
-    const write = yield* make({ filename })
-    const read = yield* make({ filename, readonly: true })
-    return Context.make(WriteConnection, write).pipe(Context.add(ReadConnection, read))
-  })).pipe(Layer.provide(Reactivity.layer))
 
 /** One statement as seen by the recording layer. */
 export interface StatementRecord {

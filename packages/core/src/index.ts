@@ -31,7 +31,7 @@ export * as Query from "./Query.js"
 /** `Repository.make(Model, { table, idColumn })`. */
 export * as Repository from "./Repository.js"
 
-/** SQLite and recording test layers. */
+/** The recording test layer. */
 export * as Testing from "./Testing.js"
 
 /** effect's Schema, for model fields. */

@@ -5,6 +5,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
+import { SqliteTesting } from "@fastorm/adapters"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
 import { loadCluster, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Context from "effect/Context"
@@ -141,7 +142,7 @@ const sqliteLayer: BackendLayer = Layer.effectContext(Effect.gen(function*() {
   })
 })).pipe(
   Layer.provideMerge(Testing.recording({ readAlias: "sqlite-reader", writeAlias: "sqlite-primary" })),
-  Layer.provide(Testing.sqlite())
+  Layer.provide(Layer.orDie(SqliteTesting.layer()))
 )
 
 const clusterLayer = (kind: "postgres" | "mariadb"): BackendLayer => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { SqliteTesting } from "@fastorm/adapters"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ReadConnection, WriteConnection } from "../src/Connections.js"
@@ -6,7 +7,7 @@ import * as Testing from "../src/Testing.js"
 import { UserRepo } from "./fixtures.js"
 
 const layer = Testing.recording({ readAlias: "reader", writeAlias: "primary" }).pipe(
-  Layer.provideMerge(Testing.sqlite())
+  Layer.provideMerge(SqliteTesting.layer())
 )
 
 describe("Testing", () => {

@@ -13,6 +13,7 @@ import type { DatabaseAdapter } from "@fastorm/adapters"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import { orMissingDriver } from "./internal/drivers.js"
 import * as MysqlProbe from "./internal/mysqlProbe.js"
 import * as PgProbe from "./internal/pgProbe.js"
 import { ProbeError } from "./internal/probeError.js"
@@ -74,10 +75,10 @@ export const fromAdapter: ProbeFactory = (node, settings) => {
   }
   switch (adapter.dialect) {
     case "postgresql":
-      return PgProbe.make(node.name, adapter.url, settings)
+      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, settings))
     case "mysql":
-      return MysqlProbe.make(node.name, adapter.url, settings)
+      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, settings))
     case "sqlite":
-      return SqliteProbe.make(node.name, node.role, adapter.url)
+      return orMissingDriver(node.name)(SqliteProbe.make(node.name, node.role, adapter.url))
   }
 }

@@ -28,15 +28,16 @@ const connectionOf = (node: string): Connection => ({
 })
 
 const nodeOf = (name: string) =>
-  Effect.map(
-    NodeClient.make({
-      connection: connectionOf(name),
-      compiler: SqlCompiler.make("postgresql"),
-      spanAttributes: [],
-      statementDeadline: Duration.seconds(1)
-    }),
-    (client) => ({ name, weight: 1, client })
-  )
+  Effect.flatMap(SqlCompiler.load("postgresql"), (compiler) =>
+    Effect.map(
+      NodeClient.make({
+        connection: connectionOf(name),
+        compiler,
+        spanAttributes: [],
+        statementDeadline: Duration.seconds(1)
+      }),
+      (client) => ({ name, weight: 1, client })
+    ))
 
 const healthy = (name: string, role: "primary" | "replica", position: string): NodeHealth.NodeHealth => ({
   ...HealthState.initial(name, role),
@@ -88,7 +89,7 @@ const makeRouter = (answers: Array<"lost" | string>) =>
       primary: yield* nodeOf("primary"),
       replicas: [yield* nodeOf("replica-1"), yield* nodeOf("replica-2")],
       config,
-      compiler: SqlCompiler.make("postgresql"),
+      compiler: yield* SqlCompiler.load("postgresql"),
       consistency: scripted(answers)
     })
   }).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor), Effect.provide(Reactivity.layer))

@@ -6,7 +6,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { ConnectionFailed } from "../AdapterError.js"
+import { ConnectionFailed, type DriverNotInstalled } from "../AdapterError.js"
 import type { ConnectionUrl } from "../ConnectionUrl.js"
 import * as Url from "../ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter, NodeClient, NodeClientOptions } from "../DatabaseAdapter.js"
@@ -25,7 +25,7 @@ export interface AdapterSpec<C extends OptimalConfig.OptimalConfig> {
     config: C,
     name: string,
     options: NodeClientOptions
-  ) => Effect.Effect<NodeClient, SqlError, Scope.Scope | Reactivity.Reactivity>
+  ) => Effect.Effect<NodeClient, SqlError | DriverNotInstalled, Scope.Scope | Reactivity.Reactivity>
 }
 
 const connectTimeoutOf = (config: OptimalConfig.OptimalConfig): Duration.Duration =>

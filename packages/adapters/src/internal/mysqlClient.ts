@@ -7,7 +7,6 @@
  * row semantics and adds those three things.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Chunk from "effect/Chunk"
@@ -17,12 +16,14 @@ import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as Mysql from "mysql2"
+import type * as Mysql from "mysql2"
+import type { DriverNotInstalled } from "../AdapterError.js"
 import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
+import * as Drivers from "./drivers.js"
 
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
@@ -71,8 +72,9 @@ export const make = (
   endpoint: MysqlEndpoint,
   config: MysqlOptimalConfig,
   options: MysqlNodeOptions
-): Effect.Effect<Shape, never, Scope.Scope | Reactivity> =>
+): Effect.Effect<Shape, DriverNotInstalled, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
+    const { Mysql, MysqlClient } = yield* Drivers.mysql.load
     const compiler = MysqlClient.makeCompiler()
     const bounds = poolBounds(config)
     const connectTimeout = config.connectTimeout

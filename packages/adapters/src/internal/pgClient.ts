@@ -8,7 +8,6 @@
  * startup packet (`options=-c ...`), so they cost no round trip and hold on every connection the pool opens.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
@@ -18,13 +17,14 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import Pg from "pg"
-import Cursor from "pg-cursor"
+import type Pg from "pg"
+import type { DriverNotInstalled } from "../AdapterError.js"
 import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
+import * as Drivers from "./drivers.js"
 
 /** Where one PostgreSQL node is and how to log in. */
 export interface PgEndpoint {
@@ -101,8 +101,9 @@ export const make = (
   endpoint: PgEndpoint,
   config: PostgresOptimalConfig,
   options: PgNodeOptions
-): Effect.Effect<Shape, never, Scope.Scope | Reactivity> =>
+): Effect.Effect<Shape, DriverNotInstalled, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
+    const { Cursor, Pg, PgClient } = yield* Drivers.pg.load
     const deadlineMs = clientDeadlineMs(config)
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {

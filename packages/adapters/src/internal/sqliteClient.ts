@@ -5,7 +5,7 @@
  * writer is a single connection by construction; readers open the same file `readonly`, which SQLite enforces.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { CompiledStatement } from "@fastorm/core"
@@ -13,8 +13,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { DriverNotInstalled } from "../AdapterError.js"
 import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
 import type { SqliteOptimalConfig } from "../OptimalConfig.js"
+import * as Drivers from "./drivers.js"
 
 /** Options of one SQLite connection. */
 export interface SqliteNodeOptions {
@@ -39,8 +41,9 @@ export const make = (
   filename: string,
   config: SqliteOptimalConfig,
   options: SqliteNodeOptions
-): Effect.Effect<SqliteClient.SqliteClient & NodeClient, SqlError, Scope.Scope | Reactivity> =>
+): Effect.Effect<SqliteClient.SqliteClient & NodeClient, SqlError | DriverNotInstalled, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
+    const { SqliteClient } = yield* Drivers.sqlite.load
     const client = yield* SqliteClient.make({
       filename,
       readonly: options.readOnly,

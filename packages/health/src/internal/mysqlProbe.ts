@@ -12,12 +12,14 @@
  */
 import type { ConnectionUrl as Url } from "@fastorm/adapters"
 import { MySQLAdapter } from "@fastorm/adapters"
+import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import * as Mysql from "mysql2"
+import type * as Mysql from "mysql2"
 import type { NodeProbe, ProbeResult, ProbeSettings } from "../Probe.js"
+import * as Drivers from "./drivers.js"
 import type { ProbeError } from "./probeError.js"
 import { fromCause } from "./probeError.js"
 
@@ -90,8 +92,9 @@ export const make = (
   name: string,
   url: Url.ConnectionUrl,
   settings: ProbeSettings
-): Effect.Effect<NodeProbe, never, Scope.Scope> =>
+): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
+    const mysql = yield* Drivers.mysql
     const secrets = [url.password, ...Object.values(url.secretOptions)]
     const ssl = MySQLAdapter.sslFrom(url)
     let current: { readonly conn: Mysql.Connection; ready: boolean } | undefined
@@ -148,7 +151,7 @@ export const make = (
         probe(current.conn)
       } else {
         drop()
-        const conn = Mysql.createConnection({
+        const conn = mysql.createConnection({
           host: url.host ?? "127.0.0.1",
           port: url.port ?? 3306,
           // No database: the probe reads only server variables, and a monitoring user needs no access to the data.

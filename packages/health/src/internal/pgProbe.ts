@@ -4,12 +4,14 @@
  */
 import type { ConnectionUrl as Url } from "@fastorm/adapters"
 import { PostgreSQLAdapter } from "@fastorm/adapters"
+import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import Pg from "pg"
+import type Pg from "pg"
 import type { NodeProbe, ProbeResult, ProbeSettings } from "../Probe.js"
+import * as Drivers from "./drivers.js"
 import type { ProbeError } from "./probeError.js"
 import { fromCause } from "./probeError.js"
 
@@ -83,8 +85,9 @@ export const make = (
   name: string,
   url: Url.ConnectionUrl,
   settings: ProbeSettings
-): Effect.Effect<NodeProbe, never, Scope.Scope> =>
+): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
+    const pg = yield* Drivers.pg
     const secrets = [url.password, ...Object.values(url.secretOptions)]
     // The open session, if any; `ready` once connected.
     let current: { readonly client: Pg.Client; ready: boolean } | undefined
@@ -120,7 +123,7 @@ export const make = (
         query(current.client)
       } else {
         drop()
-        const client = new Pg.Client(clientConfig(url, settings))
+        const client = new pg.Client(clientConfig(url, settings))
         const session = { client, ready: false }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.

@@ -3,12 +3,12 @@
  * unreadable or is not a database fails the probe. SQLite has no replication: every reader sees every commit, so the
  * node plays the role it was configured with and its lag is 0.
  */
-import type { ConnectionUrl as Url } from "@fastorm/adapters"
-import Database from "better-sqlite3"
+import type { AdapterError, ConnectionUrl as Url } from "@fastorm/adapters"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type { Role } from "../NodeHealth.js"
 import type { NodeProbe, ProbeResult } from "../Probe.js"
+import * as Drivers from "./drivers.js"
 import { fromCause } from "./probeError.js"
 
 /** Makes the probe of one SQLite node. */
@@ -16,12 +16,12 @@ export const make = (
   name: string,
   role: Role,
   url: Url.ConnectionUrl
-): Effect.Effect<NodeProbe, never, Scope.Scope> => {
+): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> => {
   const filename = url.filename ?? ":memory:"
   const ok: ProbeResult = { role, replicating: role === "replica" ? true : undefined, lagSeconds: 0 }
   // An in-memory database lives inside the application's own connection: there is nothing else to look at.
   if (filename === ":memory:" || filename === "") return Effect.succeed({ run: Effect.succeed(ok) })
-  return Effect.succeed({
+  return Effect.map(Drivers.sqlite, (Database) => ({
     run: Effect.try({
       try: () => {
         // better-sqlite3 is synchronous; reading the schema of a healthy file takes microseconds.
@@ -35,5 +35,5 @@ export const make = (
       },
       catch: (cause) => fromCause(name, cause, [])
     })
-  })
+  }))
 }
