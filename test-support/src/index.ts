@@ -11,6 +11,16 @@ export {
   stopNode,
   unfreezeNode
 } from "./cluster/controls.js"
+export {
+  type PgBouncerNode,
+  type PgBouncerNodes,
+  type PgBouncerSettings,
+  startPgBouncer,
+  startPgBouncers,
+  stopPgBouncer,
+  stopPgBouncers,
+  throughPgBouncer
+} from "./cluster/pgbouncer.js"
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
 export { adminQuery, appQuery, type Login, nodeQuery, NodeQueryError, type Statement } from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"

@@ -7,6 +7,8 @@ import { isRoot, run } from "./proc.js"
 export interface Binaries {
   readonly mariadbd: string
   readonly installDb: string
+  /** The connection pooler put in front of the PostgreSQL nodes. */
+  readonly pgbouncer: string
 }
 
 const executable = (path: string): boolean => {
@@ -28,8 +30,11 @@ const PG_TOOLS = ["initdb", "pg_ctl", "pg_basebackup", "postgres"]
 
 const missing = (): Array<string> => [
   ...PG_TOOLS.filter((t) => !executable(join(PG_BIN, t))).map((t) => join(PG_BIN, t)),
-  ...["mariadbd", "mariadb-install-db"].filter((t) => which(t) === undefined)
+  ...["mariadbd", "mariadb-install-db", "pgbouncer"].filter((t) => which(t) === undefined)
 ]
+
+/** The Debian packages that provide the programs. */
+const PACKAGES = ["postgresql-15", "mariadb-server", "pgbouncer"]
 
 let resolved: Binaries | undefined
 
@@ -38,33 +43,31 @@ export const binaries = (): Binaries => {
   if (resolved === undefined) {
     const mariadbd = which("mariadbd")
     const installDb = which("mariadb-install-db")
+    const pgbouncer = which("pgbouncer")
     if (mariadbd === undefined || installDb === undefined) {
       throw new Error("mariadbd / mariadb-install-db not found: install the package mariadb-server")
     }
-    resolved = { mariadbd, installDb }
+    if (pgbouncer === undefined) throw new Error("pgbouncer not found: install the package pgbouncer")
+    resolved = { mariadbd, installDb, pgbouncer }
   }
   return resolved
 }
 
-/** Checks the server programs exist; as root installs missing ones with apt-get, else fails naming the packages. */
+/** Checks the programs (servers, PgBouncer) exist; as root installs missing ones with apt-get, else names the packages. */
 export const ensureBinaries = async (log: (line: string) => void): Promise<Binaries> => {
   let absent = missing()
   if (absent.length > 0 && isRoot()) {
-    log(`test cluster: installing postgresql-15 mariadb-server (missing: ${absent.join(", ")})`)
+    log(`test cluster: installing ${PACKAGES.join(" ")} (missing: ${absent.join(", ")})`)
     await run("apt-get", ["update"], { what: "apt-get update", timeoutMs: 300_000 })
-    await run(
-      "env",
-      ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "postgresql-15", "mariadb-server"],
-      {
-        what: "apt-get install postgresql-15 mariadb-server",
-        timeoutMs: 600_000
-      }
-    )
+    await run("env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", ...PACKAGES], {
+      what: `apt-get install ${PACKAGES.join(" ")}`,
+      timeoutMs: 600_000
+    })
     absent = missing()
   }
   if (absent.length > 0) {
     throw new Error(
-      `Test cluster programs missing (${absent.join(", ")}): install the packages postgresql-15 and mariadb-server`
+      `Test cluster programs missing (${absent.join(", ")}): install the packages ${PACKAGES.join(", ")}`
     )
   }
   return binaries()

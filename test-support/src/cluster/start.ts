@@ -6,6 +6,7 @@ import { writeClusterFile } from "./clusterFile.js"
 import { CLUSTER_FILE_NAME } from "./constants.js"
 import { describeNode } from "./layout.js"
 import { createMariaCluster } from "./mariadb.js"
+import { startPgBouncers } from "./pgbouncer.js"
 import { freePorts } from "./ports.js"
 import { createPostgresCluster } from "./postgres.js"
 import { isRoot } from "./proc.js"
@@ -43,8 +44,9 @@ const startOne = async (
 
 /**
  * Starts a PostgreSQL 15 primary with 2 streaming replicas and a MariaDB primary with 2 GTID replicas, concurrently,
- * on free ports in one fresh temp dir; resolves once every replica has replayed a marker row, with the info also
- * written to `info.file`. A failed start removes whatever had started. Ctrl-C / SIGTERM / exit tear everything down.
+ * on free ports in one fresh temp dir, and a PgBouncer in front of each PostgreSQL node; resolves once every replica
+ * has replayed a marker row, with the info also written to `info.file`. A failed start removes whatever had started.
+ * Ctrl-C / SIGTERM / exit tear everything down.
  */
 export const startClusters = async (options: StartClustersOptions = {}): Promise<ClusterInfo> => {
   const timeoutMs = options.timeoutMs ?? 60_000
@@ -70,7 +72,15 @@ export const startClusters = async (options: StartClustersOptions = {}): Promise
     if (pg.status === "rejected" || maria.status === "rejected") {
       throw new Error(`Test cluster start-up failed:\n${errors.join("\n\n")}`)
     }
-    const info: ClusterInfo = { dir, file: join(dir, CLUSTER_FILE_NAME), postgres: pg.value, mariadb: maria.value }
+    const pgbouncer = await startPgBouncers(join(dir, "pgbouncer"), pg.value, {}, timeoutMs)
+    log(`test cluster: a PgBouncer in front of each PostgreSQL node`)
+    const info: ClusterInfo = {
+      dir,
+      file: join(dir, CLUSTER_FILE_NAME),
+      postgres: pg.value,
+      mariadb: maria.value,
+      pgbouncer
+    }
     writeClusterFile(info)
     return info
   } catch (e) {

@@ -1,3 +1,5 @@
+import type { PgBouncerNodes } from "./pgbouncer.js"
+
 /** Which server family a node belongs to. */
 export type ClusterKind = "postgres" | "mariadb"
 
@@ -38,4 +40,6 @@ export interface ClusterInfo {
   readonly file: string
   readonly postgres: ClusterNodes
   readonly mariadb: ClusterNodes
+  /** A PgBouncer (transaction pooling) in front of each PostgreSQL node. */
+  readonly pgbouncer: PgBouncerNodes
 }
