@@ -53,7 +53,7 @@ export const binaries = (): Binaries => {
   return resolved
 }
 
-/** Checks the programs (servers, PgBouncer) exist; as root installs missing ones with apt-get, else names the packages. */
+/** Checks the programs (servers, PgBouncer) exist; as root installs missing ones with apt-get, else names them. */
 export const ensureBinaries = async (log: (line: string) => void): Promise<Binaries> => {
   let absent = missing()
   if (absent.length > 0 && isRoot()) {
