@@ -34,9 +34,10 @@ export interface PostgresOptimalConfig {
   readonly keepAlive: boolean
   /**
    * Run compiled statements (repositories' hot reads) as named prepared statements, parsed once per connection.
-   * Turn off behind a pooler that does not keep them across transactions (PgBouncer before 1.21 in transaction mode).
+   * `"auto"` (the default) stops on a node at the first sign that its server connections are shared (a pooler such
+   * as PgBouncer before 1.21 in transaction mode: 42P05 / 26000); `true` always prepares, `false` never does.
    */
-  readonly preparedStatements: boolean
+  readonly preparedStatements: boolean | "auto"
 }
 
 /** Settings applied to every MySQL / MariaDB connection. */
@@ -109,7 +110,7 @@ export const postgres: PostgresOptimalConfig = {
   jit: false,
   applicationName: "fastorm",
   keepAlive: true,
-  preparedStatements: true
+  preparedStatements: "auto"
 }
 
 /** The MySQL / MariaDB defaults. */

@@ -6,6 +6,7 @@ import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as PgNode from "./internal/pgClient.js"
+import * as Pooler from "./internal/pooler.js"
 import * as OptimalConfig from "./OptimalConfig.js"
 
 /** The PostgreSQL adapter type. */
@@ -46,6 +47,15 @@ export const sslFrom = (url: ConnectionUrl): boolean | { readonly rejectUnauthor
       return undefined
   }
 }
+
+/** One of a connection pooler's own answers (PgBouncer: SQLSTATE 08P01 and a fixed text). */
+export type PoolerAnswer = Pooler.PoolerAnswer
+
+/**
+ * What a connection pooler in front of the node (PgBouncer) answered, read from a cause chain: a refused startup
+ * parameter, no connection free, a server it cannot reach, or a login it refused; undefined for anything else.
+ */
+export const poolerAnswer: (cause: unknown) => PoolerAnswer | undefined = Pooler.findAnswer
 
 /** Makes the PostgreSQL adapter for a parsed `postgres://` URL. */
 export const make = (

@@ -5,6 +5,7 @@ import * as Redacted from "effect/Redacted"
 import { ConnectionUrl, MySQLAdapter, OptimalConfig, PostgreSQLAdapter } from "../src/index.js"
 import * as MysqlNode from "../src/internal/mysqlClient.js"
 import * as PgNode from "../src/internal/pgClient.js"
+import * as PgSession from "../src/internal/pgSession.js"
 import * as SqliteNode from "../src/internal/sqliteClient.js"
 
 const parsed = (url: string) => Either.getOrThrow(ConnectionUrl.parseEither(url))
@@ -45,7 +46,7 @@ describe("OptimalConfig", () => {
     expect(pool.connectionTimeoutMillis).toBe(10_000)
     expect(pool.application_name).toBe("fastorm")
     expect(pool.options).toBe("-c jit=off -c default_transaction_read_only=on")
-    expect(PgNode.startupOptions(config, false)).toBe("-c jit=off")
+    expect(PgSession.startupOptions(config, false)).toBe("-c jit=off")
   })
 
   it("derives MySQL session statements per product: max_statement_time on MariaDB, max_execution_time on MySQL", () => {

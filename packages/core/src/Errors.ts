@@ -119,14 +119,21 @@ export class PrimaryUnavailable extends Data.TaggedError("PrimaryUnavailable")<{
   }
 }
 
-/** Every connection of the primary's pool is busy and none came free within `connectTimeout`; the server is fine. */
+/**
+ * Every connection of the primary's pool is busy and none came free within `connectTimeout`, or the connection pooler
+ * in front of it had none free (`reason` says what it answered); the server is fine, and nothing was run.
+ */
 export class PoolExhausted extends Data.TaggedError("PoolExhausted")<{
   readonly node: string
   readonly limit: number
+  /** What the connection pooler in front of the node answered, when it was the pooler that had none free. */
+  readonly reason?: string | undefined
   readonly cause?: unknown
 }> {
   override get message(): string {
-    return `All ${this.limit} connections to "${this.node}" are busy and none came free in time`
+    return this.reason === undefined
+      ? `All ${this.limit} connections to "${this.node}" are busy and none came free in time`
+      : `The connection pooler in front of "${this.node}" had no connection free: ${this.reason}`
   }
 }
 

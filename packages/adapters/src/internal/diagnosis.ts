@@ -6,6 +6,7 @@
  * wraps the "terminated" socket it caused).
  */
 import type { NodeProblem } from "../AdapterError.js"
+import { answerOf, type PoolerAnswer } from "./pooler.js"
 
 /** A connection failure in words: its kind, the driver's code when there is one, and a sentence naming both. */
 export interface Diagnosis {
@@ -88,6 +89,18 @@ const make = (
   }
 }
 
+/** A connection pooler's own answer (PgBouncer, 08P01), in words: what it did, then what it said. */
+const poolerDiagnosis = (answer: PoolerAnswer): Diagnosis => {
+  const [problem, label]: Entry = answer._tag === "UnsupportedStartupParameter"
+    ? ["other", `the connection pooler refused the startup parameter "${answer.parameter}"`]
+    : answer._tag === "Busy"
+    ? ["other", "the connection pooler has no connection free"]
+    : answer._tag === "ServerUnreachable"
+    ? ["refused", "the connection pooler cannot reach the server"]
+    : ["authentication", "the connection pooler refused the login"]
+  return { problem, code: "08P01", text: `${label} (08P01): ${answer.text}` }
+}
+
 // @effect/sql's own wrappers say nothing about the cause.
 const generic = /^(Failed to acquire a connection|Timed out acquiring a connection|Failed to execute statement)/
 
@@ -100,6 +113,8 @@ const describe = (record: Record<string, unknown>): Diagnosis | undefined => {
     return { problem: record.problem as NodeProblem, ...(code === undefined ? {} : { code }), text }
   }
   if (record._tag === "TimeoutException") return make("timeout", "no answer", undefined, undefined)
+  const pooler = answerOf(record)
+  if (pooler !== undefined) return poolerDiagnosis(pooler)
   const code = typeof record.code === "string" ? record.code : undefined
   const message = typeof record.message === "string" && record.message.length > 0 ? record.message : undefined
   const known = code === undefined ? undefined : codes[code]

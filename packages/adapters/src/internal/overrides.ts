@@ -12,7 +12,7 @@ type Kind =
   | { readonly _tag: "size" }
   | { readonly _tag: "boolean" }
   | { readonly _tag: "text" }
-  | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number> }
+  | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number | boolean> }
 
 const duration: Kind = { _tag: "duration", positive: false }
 const positiveDuration: Kind = { _tag: "duration", positive: true }
@@ -33,7 +33,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     jit: boolean,
     applicationName: text,
     keepAlive: boolean,
-    preparedStatements: boolean
+    preparedStatements: { _tag: "oneOf", values: [true, false, "auto"] }
   },
   mysql: {
     poolSize: size,
@@ -83,7 +83,7 @@ const problemWith = (key: string, kind: Kind, value: unknown): string | undefine
     case "text":
       return typeof value === "string" && value.length > 0 ? undefined : `${key} must be a non-empty string`
     case "oneOf":
-      return kind.values.includes(value as string | number)
+      return kind.values.includes(value as string | number | boolean)
         ? undefined
         : `${key} must be one of ${kind.values.map((v) => JSON.stringify(v)).join(", ")}`
   }

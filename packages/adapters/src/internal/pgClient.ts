@@ -5,7 +5,8 @@
  * both interrupt a statement by sending a cancel through another connection and waiting for it, which a frozen server
  * never answers; and a statement deadline on top costs fibers. Here every statement carries a client-side deadline
  * (a timer in the driver callback: on expiry the connection is destroyed), and session settings travel in the
- * startup packet (`options=-c ...`), so they cost no round trip and hold on every connection the pool opens.
+ * startup packet (`options=-c ...`), so they cost no round trip and hold on every connection the pool opens; behind a
+ * pooler that refuses them they travel another way (`pgSession.ts`).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import { SqlError } from "@effect/sql/SqlError"
@@ -25,6 +26,8 @@ import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import * as NodePool from "./pgPool.js"
+import { beginWithSettings, startupParameters } from "./pgSession.js"
 
 /** Where one PostgreSQL node is and how to log in. */
 export interface PgEndpoint {
@@ -43,19 +46,12 @@ export interface PgNodeOptions {
   readonly spanAttributes?: Record<string, unknown> | undefined
 }
 
-/** The `-c name=value` startup options that carry FastORM's session settings. */
-export const startupOptions = (config: PostgresOptimalConfig, readOnly: boolean): string => {
-  const options = [`-c jit=${config.jit ? "on" : "off"}`]
-  // A guard rail only: a replica refuses writes anyway, and least privilege comes from a read-only user.
-  if (readOnly) options.push("-c default_transaction_read_only=on")
-  return options.join(" ")
-}
-
-/** The pg pool configuration for one node. */
+/** The pg pool configuration for one node; behind a pooler that refused them, without FastORM's startup settings. */
 export const poolConfig = (
   endpoint: PgEndpoint,
   config: PostgresOptimalConfig,
-  options: PgNodeOptions
+  options: PgNodeOptions,
+  behindPooler = false
 ): Pg.PoolConfig => {
   const bounds = poolBounds(config)
   return {
@@ -70,18 +66,23 @@ export const poolConfig = (
     idleTimeoutMillis: Duration.toMillis(config.idleTimeout),
     // pg-pool applies this bound both to opening a connection and to waiting in its queue for a free one.
     connectionTimeoutMillis: Math.max(1, Math.round(Duration.toMillis(config.connectTimeout))),
-    statement_timeout: Math.round(Duration.toMillis(config.statementTimeout)),
-    lock_timeout: Math.round(Duration.toMillis(config.lockTimeout)),
-    idle_in_transaction_session_timeout: Math.round(Duration.toMillis(config.idleInTransactionTimeout)),
-    application_name: config.applicationName,
-    keepAlive: config.keepAlive,
-    options: startupOptions(config, options.readOnly)
+    ...startupParameters(config, options.readOnly, behindPooler),
+    keepAlive: config.keepAlive
   }
 }
 
 /** The client-side deadline of one statement: the server's own `statement_timeout` should answer first. */
 export const clientDeadlineMs = (config: PostgresOptimalConfig): number =>
   Math.round(Duration.toMillis(config.statementTimeout)) + 100
+
+/**
+ * The signs of server connections shared between clients (a pooler in transaction mode): Parse refused because the
+ * name exists there (42P05), or Bind refused because it does not (26000). Either way the statement never ran.
+ */
+const isSharedServerSign = (error: SqlError): boolean => {
+  const code = (error.cause as { code?: unknown } | undefined)?.code
+  return code === "42P05" || code === "26000"
+}
 
 /** A server answer (SQLSTATE) that leaves the connection usable; anything else retires it. */
 const connectionSurvives = (error: unknown): boolean => {
@@ -106,12 +107,7 @@ export const make = (
     const { Cursor, Pg, PgClient } = yield* Drivers.pg.load
     const deadlineMs = clientDeadlineMs(config)
     const pool = yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        const pool = new Pg.Pool(poolConfig(endpoint, config, options))
-        // An idle pooled connection that the server drops emits "error" on the pool; unhandled, it kills the process.
-        pool.on("error", () => {})
-        return pool
-      }),
+      Effect.sync(() => NodePool.make(Pg.Pool, (behindPooler) => poolConfig(endpoint, config, options, behindPooler))),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
     )
 
@@ -229,29 +225,47 @@ export const make = (
     }
     const isStalePlan = (error: SqlError) => (error.cause as { code?: unknown } | undefined)?.code === "0A000"
 
+    // "auto" prepares until this node turns out to be behind a pooler (it refused the startup parameters, or the server
+    // connections are shared): then it stops for good.
+    let sharedServers = false
+    const behindPooler = () => sharedServers || pool.behindPooler()
+    const prepares = () =>
+      config.preparedStatements === true || (config.preparedStatements === "auto" && !behindPooler())
+
     const makeConnection = (
       run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
       stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
       prepare: boolean
-    ): CompiledStatement.PreparedConnection => ({
-      executePrepared: prepare
-        ? (statement, params) =>
-          Effect.catchIf(run(preparedQuery(statement, params), rowsOf), isStalePlan, () => {
-            generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
-            return run(preparedQuery(statement, params), rowsOf)
+    ): CompiledStatement.PreparedConnection => {
+      const unnamed = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) =>
+        run(textQuery(statement.sql, params), rowsOf)
+      const named = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) =>
+        Effect.catchIf(run(preparedQuery(statement, params), rowsOf), isStalePlan, () => {
+          generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
+          return run(preparedQuery(statement, params), rowsOf)
+        })
+      return {
+        executePrepared: (statement, params) => {
+          if (!prepare || !prepares()) return unnamed(statement, params)
+          if (config.preparedStatements === true) return named(statement, params)
+          // Refused at Parse (42P05) or Bind (26000), the statement never ran: running it again unnamed is safe.
+          return Effect.catchIf(named(statement, params), isSharedServerSign, () => {
+            sharedServers = true
+            return unnamed(statement, params)
           })
-        : (statement, params) => run(textQuery(statement.sql, params), rowsOf),
-      execute: (sql, params, transformRows) =>
-        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
-      executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
-      executeValues: (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows),
-      executeUnprepared: (sql, params, transformRows) =>
-        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
-      executeStream: (sql, params, transformRows) =>
-        transformRows
-          ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
-          : stream(sql, params)
-    })
+        },
+        execute: (sql, params, transformRows) =>
+          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
+        executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
+        executeValues: (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows),
+        executeUnprepared: (sql, params, transformRows) =>
+          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
+        executeStream: (sql, params, transformRows) =>
+          transformRows
+            ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
+            : stream(sql, params)
+      }
+    }
 
     /** A client checked out for a scope (transactions, streams); retired instead of returned if it broke. */
     const reserveClient: Effect.Effect<
@@ -309,8 +323,8 @@ export const make = (
         cause: new Error("Client has encountered a connection error and is not queryable")
       })
 
-    const reserve = Effect.map(reserveClient, (held) =>
-      makeConnection(
+    const reserve = Effect.map(reserveClient, (held): CompiledStatement.PreparedConnection => {
+      const reserved = makeConnection(
         (query, map) =>
           held.broken !== undefined
             ? Effect.fail(notQueryable())
@@ -320,12 +334,23 @@ export const make = (
         (sql, params) => Stream.unwrapScoped(streamOn(held.client, sql, params)),
         // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
         false
-      ))
+      )
+      return {
+        ...reserved,
+        // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
+        executeUnprepared: (sql, params, transformRows) =>
+          reserved.executeUnprepared(
+            behindPooler() && params.length === 0 ? beginWithSettings(sql, config) : sql,
+            params,
+            transformRows
+          )
+      }
+    })
 
     const connection = makeConnection(
       pooled,
       (sql, params) => Stream.unwrapScoped(Effect.flatMap(reserveClient, (held) => streamOn(held.client, sql, params))),
-      config.preparedStatements
+      true
     )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
@@ -342,9 +367,9 @@ export const make = (
       spanAttributes,
       statementDeadline: Duration.millis(deadlineMs),
       poolStatus: (): PoolStatus => ({
-        open: pool.totalCount,
-        idle: pool.idleCount,
-        waiting: pool.waitingCount,
+        open: pool.current().totalCount,
+        idle: pool.current().idleCount,
+        waiting: pool.current().waitingCount,
         max: poolBounds(config).max
       })
     })

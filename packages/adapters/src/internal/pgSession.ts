@@ -1,0 +1,63 @@
+/**
+ * Where FastORM's PostgreSQL session settings travel (README, "Behind a connection pooler"). On a direct connection
+ * they are startup parameters: no round trip, and they hold on every connection the pool opens. A pooler such as
+ * PgBouncer refuses the ones it does not know ("unsupported startup parameter"), and under transaction pooling a
+ * session-level `SET` would leak to whichever client gets the server connection next. So behind a pooler only
+ * `application_name` (which PgBouncer forwards) stays in the startup packet; the statement bound is kept by the
+ * client-side deadline, and FastORM's own transactions get the three timeouts as `SET LOCAL` right after `BEGIN`,
+ * which ends with the transaction whatever server connection ran it.
+ */
+import * as Duration from "effect/Duration"
+import type { PostgresOptimalConfig } from "../OptimalConfig.js"
+
+/** The startup parameters of one connection, as pg's client configuration names them. */
+export interface StartupParameters {
+  readonly application_name: string
+  readonly statement_timeout?: number
+  readonly lock_timeout?: number
+  readonly idle_in_transaction_session_timeout?: number
+  readonly options?: string
+}
+
+const millis = (d: Duration.Duration): number => Math.round(Duration.toMillis(d))
+
+/** The `-c name=value` startup options that carry FastORM's other session settings. */
+export const startupOptions = (config: PostgresOptimalConfig, readOnly: boolean): string => {
+  const options = [`-c jit=${config.jit ? "on" : "off"}`]
+  // A guard rail only: a replica refuses writes anyway, and least privilege comes from a read-only user.
+  if (readOnly) options.push("-c default_transaction_read_only=on")
+  return options.join(" ")
+}
+
+/** The startup parameters of a connection: all of them direct, only `application_name` behind a pooler. */
+export const startupParameters = (
+  config: PostgresOptimalConfig,
+  readOnly: boolean,
+  behindPooler: boolean
+): StartupParameters =>
+  behindPooler
+    ? { application_name: config.applicationName }
+    : {
+      statement_timeout: millis(config.statementTimeout),
+      lock_timeout: millis(config.lockTimeout),
+      idle_in_transaction_session_timeout: millis(config.idleInTransactionTimeout),
+      application_name: config.applicationName,
+      options: startupOptions(config, readOnly)
+    }
+
+/** The timeouts of one transaction, for a session that could not take them at startup. */
+export const transactionSettings = (config: PostgresOptimalConfig): string =>
+  [
+    `SET LOCAL statement_timeout = ${millis(config.statementTimeout)}`,
+    `SET LOCAL lock_timeout = ${millis(config.lockTimeout)}`,
+    `SET LOCAL idle_in_transaction_session_timeout = ${millis(config.idleInTransactionTimeout)}`
+  ].join("; ")
+
+const begin = /^\s*BEGIN\s*;?\s*$/i
+
+/**
+ * The statement that opens a transaction with its timeouts: `BEGIN; SET LOCAL ...` in one simple-protocol round
+ * trip. Any other statement is returned as is.
+ */
+export const beginWithSettings = (sql: string, config: PostgresOptimalConfig): string =>
+  begin.test(sql) ? `BEGIN; ${transactionSettings(config)}` : sql
