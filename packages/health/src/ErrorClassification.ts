@@ -6,11 +6,16 @@
  * `SqlError.message` is a fixed string in @effect/sql, so the classifier looks at the driver error underneath: it
  * walks `cause` chains (SqlError, ConnectionFailed, Error.cause) and `AggregateError.errors` (pg tries every address
  * of a host name and reports them together) and decides on `code` / `errno` / `sqlState`, falling back to pg-pool's
- * few code-less messages.
+ * few code-less messages. A connection pooler's own answers (PgBouncer's SQLSTATE 08P01) are read first, by their
+ * text: a pool with no connection free is `Busy`, a server the pooler cannot reach is `Connection`.
  */
+import { PostgreSQLAdapter } from "@fastorm/adapters"
 
-/** The class of an error: `Connection` and `Authentication` concern the node, `Statement` only the statement. */
-export type ErrorClass = "Connection" | "Authentication" | "Statement"
+/**
+ * The class of an error: `Connection` and `Authentication` concern the node; `Busy` says the node, or the pooler in
+ * front of it, had no connection free (nothing ran, and the node is not broken); `Statement` concerns the statement.
+ */
+export type ErrorClass = "Connection" | "Authentication" | "Busy" | "Statement"
 
 /** The verdict on one error: its class and the driver code it was decided on, when there was one. */
 export interface Classification {
@@ -101,11 +106,23 @@ const classifyOne = (error: Record<string, unknown>): Classification | undefined
   return undefined
 }
 
+/** What each of a pooler's own answers means for the node behind it. */
+const poolerVerdicts: Readonly<Record<PostgreSQLAdapter.PoolerAnswer["_tag"], Classification>> = {
+  Busy: { _tag: "Busy", code: "08P01" },
+  ServerUnreachable: { _tag: "Connection", code: "08P01" },
+  LoginRefused: { _tag: "Authentication", code: "08P01" },
+  // Only reaches here if the pooler refuses even the parameters kept behind a pooler: the node cannot be used.
+  UnsupportedStartupParameter: { _tag: "Connection", code: "08P01" }
+}
+
 /**
  * Classifies an error of any origin: an @effect/sql `SqlError`, an adapters `ConnectionFailed`, a raw pg / mysql2 /
- * better-sqlite3 error, a Node system error, or an Effect `TimeoutException`. Unknown shapes are `Statement`.
+ * better-sqlite3 error, a Node system error, an Effect `TimeoutException`, or a pooler's own answer. Unknown shapes
+ * are `Statement`.
  */
 export const classify = (error: unknown): Classification => {
+  const pooler = PostgreSQLAdapter.poolerAnswer(error)
+  if (pooler !== undefined) return poolerVerdicts[pooler._tag]
   const seen = new Set<unknown>()
   let fallback: Classification | undefined
   const visit = (u: unknown, depth: number): Classification | undefined => {
@@ -139,6 +156,9 @@ export const classify = (error: unknown): Classification => {
 
 /** True if the error says the node or the path to it is broken (counts against the node's health). */
 export const isConnectionError = (error: unknown): boolean => classify(error)._tag === "Connection"
+
+/** True if the node, or the pooler in front of it, had no connection free: nothing ran, the node is not broken. */
+export const isBusyError = (error: unknown): boolean => classify(error)._tag === "Busy"
 
 /** True if the error is a refused login: wrong password, unknown user, or no access to the database. */
 export const isAuthenticationError = (error: unknown): boolean => classify(error)._tag === "Authentication"

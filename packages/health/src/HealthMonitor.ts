@@ -322,7 +322,8 @@ export const make = (
       Effect.gen(function*() {
         const rt = yield* lookup(node)
         const verdict = classify(error)
-        if (verdict._tag === "Statement") return verdict
+        // A statement error says nothing about the node; neither does a pool with no connection free.
+        if (verdict._tag === "Statement" || verdict._tag === "Busy") return verdict
         const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
         const [before, after] = yield* apply(rt, {
           _tag: "Failed",

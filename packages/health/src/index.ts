@@ -1,4 +1,4 @@
-/** Sorting database errors into connection-class, authentication and statement errors (ARCHITECTURE.md, "Errors"). */
+/** Sorting database errors: connection-class, authentication, busy pool, statement (ARCHITECTURE.md, "Errors"). */
 export * as ErrorClassification from "./ErrorClassification.js"
 
 /** The HealthMonitor service, its configuration, constructor and layer. */
@@ -13,5 +13,5 @@ export * as NodeHealth from "./NodeHealth.js"
 /** Probes: the per-node check and the default driver probes. */
 export * as Probe from "./Probe.js"
 
-export { classify, isAuthenticationError, isConnectionError } from "./ErrorClassification.js"
+export { classify, isAuthenticationError, isBusyError, isConnectionError } from "./ErrorClassification.js"
 export type { Role, Status, StatusChange } from "./NodeHealth.js"

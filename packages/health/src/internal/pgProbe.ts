@@ -50,7 +50,8 @@ export const parseRow = (row: Row): ProbeResult =>
     }
     : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
 
-const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.ClientConfig => {
+/** The probe's connection settings; behind a pooler that refused it, without the `statement_timeout` parameter. */
+const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings, behindPooler: boolean): Pg.ClientConfig => {
   // Twice the monitor's timeout: the monitor's own (exact) timeout must always fire first, so a silent server is
   // reported as a Timeout rather than as whichever driver error won the race.
   const ms = Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout)))
@@ -63,9 +64,10 @@ const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.Clien
     ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
     ...(ssl !== undefined ? { ssl } : {}),
     application_name: settings.applicationName,
-    // Second lines of defence behind the monitor's own timeout: the server gives up on a stuck probe statement too.
+    // Second lines of defence behind the monitor's own timeout: the server gives up on a stuck probe statement too
+    // (not behind a pooler, which refuses the parameter: there the monitor's timeout alone bounds the probe).
     connectionTimeoutMillis: ms,
-    statement_timeout: ms,
+    ...(behindPooler ? {} : { statement_timeout: ms }),
     keepAlive: true
   }
 }
@@ -91,6 +93,8 @@ export const make = (
     const secrets = [url.password, ...Object.values(url.secretOptions)]
     // The open session, if any; `ready` once connected.
     let current: { readonly client: Pg.Client; ready: boolean } | undefined
+    // Set when a pooler in front of the node refused a startup parameter: later sessions open without it.
+    let behindPooler = false
 
     const drop = (client?: Pg.Client) => {
       if (current === undefined || (client !== undefined && current.client !== client)) return
@@ -119,22 +123,29 @@ export const make = (
           else finish(Effect.succeed(parseRow(result.rows[0]!)))
         })
 
-      if (current?.ready === true) {
-        query(current.client)
-      } else {
+      const open = () => {
         drop()
-        const client = new pg.Client(clientConfig(url, settings))
+        const client = new pg.Client(clientConfig(url, settings, behindPooler))
         const session = { client, ready: false }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.
         client.on("error", () => drop(client))
         client.on("end", () => drop(client))
         client.connect((error: Error | undefined) => {
+          if (error && !behindPooler && PostgreSQLAdapter.poolerAnswer(error)?._tag === "UnsupportedStartupParameter") {
+            // Refused before anything was sent: connect again at once without it, within the same bound.
+            behindPooler = true
+            drop(client)
+            return done ? undefined : open()
+          }
           if (error) return fail(client, error)
           session.ready = true
           query(client)
         })
       }
+
+      if (current?.ready === true) query(current.client)
+      else open()
       // Interrupted (the monitor's timeout, or shutdown): the session may be stuck mid-statement; never reuse it.
       return Effect.sync(() => {
         if (done) return

@@ -46,7 +46,8 @@ export const fromCause = (
   const code = verdict.code ?? (typeof codeOf === "string" ? codeOf : undefined)
   return new ProbeError({
     node,
-    reason: verdict._tag,
+    // A pooler that had no connection free for the probe answered it with an error, as a server would.
+    reason: verdict._tag === "Busy" ? "Statement" : verdict._tag,
     ...(code === undefined ? {} : { code }),
     detail: scrub(raw.length > 300 ? `${raw.slice(0, 300)}...` : raw, secrets) || "no message"
   })

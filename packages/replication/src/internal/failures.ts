@@ -4,6 +4,7 @@
  * under a `SqlError` (ARCHITECTURE.md, "Errors").
  */
 import { SqlError } from "@effect/sql/SqlError"
+import { PostgreSQLAdapter } from "@fastorm/adapters"
 import { ErrorClassification } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 
@@ -25,11 +26,20 @@ export const isAuthentication = (error: SqlError): boolean =>
 /** Connection-class or authentication: the node, not the statement, is at fault; another node may serve it. */
 export const isNodeFault = (error: SqlError): boolean => isConnectionClass(error) || isAuthentication(error)
 
+/** The pooler in front of the node had no connection free: nothing ran, the node is fine, another may serve. */
+export const isBusy = (error: SqlError): boolean => ErrorClassification.isBusyError(error.cause ?? error)
+
+/** What a pooler in front of the node answered, e.g. "no more connections allowed (max_client_conn)". */
+export const poolerText = (error: SqlError): string | undefined => PostgreSQLAdapter.poolerAnswer(error)?.text
+
 /**
  * The statement never left this process: the socket was already dead when it was written to (EPIPE, or a reset
- * reported by the write itself), or the driver refused to use a closed connection. Such a write was not applied.
+ * reported by the write itself), or the driver refused to use a closed connection; or it never reached a server: a
+ * pooler in front of the node refused it with an answer of its own (no connection free, server unreachable). Such a
+ * write was not applied.
  */
 export const wasNotSent = (error: unknown): boolean => {
+  if (PostgreSQLAdapter.poolerAnswer(error) !== undefined) return true
   let current: unknown = error
   for (let depth = 0; depth < 6 && current !== null && typeof current === "object"; depth++) {
     const e = current as { code?: unknown; syscall?: unknown; message?: unknown; cause?: unknown }

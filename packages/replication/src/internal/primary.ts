@@ -14,7 +14,15 @@ import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } fr
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import type { Reason } from "./decision.js"
-import { isAcquireTimeout, isAuthentication, isConnectionClass, isNodeFault, wasNotSent } from "./failures.js"
+import {
+  isAcquireTimeout,
+  isAuthentication,
+  isBusy,
+  isConnectionClass,
+  isNodeFault,
+  poolerText,
+  wasNotSent
+} from "./failures.js"
 import * as Guard from "./guard.js"
 import type { Recorder } from "./routeStats.js"
 
@@ -52,14 +60,31 @@ export interface Primary {
   readonly transaction: Effect.Effect<Connection, SqlError, Scope.Scope>
 }
 
+/** Why the primary is unavailable: what a pooler in front of it answered, else what we saw. */
+const unavailable = (seen: string, error: SqlError): string => {
+  const text = poolerText(error)
+  return text === undefined ? seen : `the connection pooler in front of it answered "${text}"`
+}
+
 /** Builds execution on the primary. */
 export const make = (options: PrimaryOptions): Primary => {
   const { config, consistency, node, recorder, report } = options
   const guard = Guard.make(node, config)
 
-  /** Connecting failed: every connection busy is not a dead server (nothing to tell the monitor). */
+  /** Connecting failed: every connection busy, here or in a pooler, is not a dead server (the monitor is not told). */
   const connectFailure = (error: SqlError): Effect.Effect<never, SqlError> => {
     const pool = node.client.poolStatus()
+    if (isBusy(error)) {
+      const reason = poolerText(error)
+      return Effect.fail(toSqlError(
+        new PoolExhausted({
+          node: node.name,
+          limit: pool.max,
+          ...(reason === undefined ? {} : { reason }),
+          cause: error
+        })
+      ))
+    }
     if (isAcquireTimeout(error) && pool.open >= pool.max && pool.idle === 0) {
       return Effect.fail(toSqlError(new PoolExhausted({ node: node.name, limit: pool.max, cause: error })))
     }
@@ -67,7 +92,9 @@ export const make = (options: PrimaryOptions): Primary => {
       report(node.name, error),
       Effect.fail(
         isNodeFault(error)
-          ? toSqlError(new PrimaryUnavailable({ node: node.name, reason: "no connection", cause: error }))
+          ? toSqlError(
+            new PrimaryUnavailable({ node: node.name, reason: unavailable("no connection", error), cause: error })
+          )
           : error
       )
     )
@@ -75,14 +102,16 @@ export const make = (options: PrimaryOptions): Primary => {
 
   /** A statement failed: before it was sent (a connect failure), or with an outcome the caller must be told. */
   const statementFailure = (write: boolean) => (error: SqlError): Effect.Effect<never, SqlError> => {
-    if (isAcquireTimeout(error) || (!isConnectionClass(error) && isAuthentication(error))) return connectFailure(error)
+    if (isAcquireTimeout(error) || isBusy(error) || (!isConnectionClass(error) && isAuthentication(error))) {
+      return connectFailure(error)
+    }
     if (!isConnectionClass(error)) return Effect.fail(error)
     return Effect.zipRight(
       report(node.name, error),
       Effect.fail(toSqlError(
         write && !wasNotSent(error)
           ? new WriteOutcomeUnknown({ node: node.name, cause: error })
-          : new PrimaryUnavailable({ node: node.name, reason: "connection lost", cause: error })
+          : new PrimaryUnavailable({ node: node.name, reason: unavailable("connection lost", error), cause: error })
       ))
     )
   }

@@ -17,7 +17,7 @@ import type { ConsistencyOps } from "./consistency.js"
 import type { Reason } from "./decision.js"
 import type { Topology } from "./eligibility.js"
 import { replicaCandidates } from "./eligibility.js"
-import { isNodeFault, isReadOnlyRefusal } from "./failures.js"
+import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import type * as FairGate from "./fairGate.js"
 import * as Guard from "./guard.js"
 import type { NodeHandle, Primary, Run } from "./primary.js"
@@ -139,6 +139,8 @@ export const make = (options: ReplicasOptions): Replicas => {
         Effect.catchAll((error) => {
           // The statement writes after all (a function with side effects): the primary runs it, as a write.
           if (isReadOnlyRefusal(error)) return primary.run("write", true, run)
+          // A pooler with no connection free ran nothing: the next node may serve, and this one is not at fault.
+          if (isBusy(error)) return attempt(i + 1)
           if (!isNodeFault(error)) return Effect.fail(error)
           return Effect.zipRight(report(replica.name, error), attempt(i + 1))
         })

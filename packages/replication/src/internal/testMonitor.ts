@@ -112,7 +112,7 @@ export const make = (
         Effect.flatMap(lookup(name), (state) => {
           const classification = ErrorClassification.classify(error)
           return Effect.map(now, (at) => {
-            if (classification._tag !== "Statement") {
+            if (classification._tag === "Connection" || classification._tag === "Authentication") {
               reports.push({ node: name, classification: classification._tag, code: classification.code, at })
               state.suspectSince ??= at
             }
