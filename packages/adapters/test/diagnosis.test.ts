@@ -172,7 +172,47 @@ const table: ReadonlyArray<
     "host not found (ENOTFOUND)"
   ],
   ["nothing to go on", acquire(undefined), "other", undefined, "connection failed"],
-  ["not an error at all", "boom", "other", undefined, "boom"]
+  ["not an error at all", "boom", "other", undefined, "boom"],
+  [
+    "PgBouncer: the server behind it is down",
+    acquire(driver("server login has been failing, try again later (server_login_retry)", {
+      code: "08P01",
+      severity: "FATAL"
+    })),
+    "refused",
+    "08P01",
+    "the connection pooler cannot reach the server (08P01): server login has been failing, try again later " +
+    "(server_login_retry)"
+  ],
+  [
+    "PgBouncer: its client limit is reached",
+    acquire(driver("no more connections allowed (max_client_conn)", { code: "08P01", severity: "FATAL" })),
+    "other",
+    "08P01",
+    "the connection pooler has no connection free (08P01): no more connections allowed (max_client_conn)"
+  ],
+  [
+    "PgBouncer: a startup parameter it does not know",
+    acquire(driver("unsupported startup parameter: statement_timeout", { code: "08P01", severity: "FATAL" })),
+    "other",
+    "08P01",
+    "the connection pooler refused the startup parameter \"statement_timeout\" (08P01): unsupported startup parameter: " +
+    "statement_timeout"
+  ],
+  [
+    "PgBouncer: wrong password (it checks logins itself)",
+    acquire(driver("SASL authentication failed", { code: "08P01", severity: "FATAL" })),
+    "authentication",
+    "08P01",
+    "the connection pooler refused the login (08P01): SASL authentication failed"
+  ],
+  [
+    "PgBouncer: a server connection lost under a statement is a closed connection, as without it",
+    driver("server conn crashed?", { code: "08P01", severity: "FATAL" }),
+    "closed",
+    "08P01",
+    "connection failure (08P01)"
+  ]
 ]
 
 describe("diagnose", () => {

@@ -2,7 +2,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { AdapterError } from "@fastorm/adapters"
 import * as Cause from "effect/Cause"
-import { classify, isAuthenticationError, isConnectionError } from "../src/ErrorClassification.js"
+import { classify, isAuthenticationError, isBusyError, isConnectionError } from "../src/ErrorClassification.js"
 
 const sys = (code: string, message = code) => Object.assign(new Error(message), { code })
 const sql = (cause: unknown) => new SqlError({ cause, message: "Failed to execute statement" })
@@ -80,5 +80,27 @@ describe("ErrorClassification", () => {
     const a: Record<string, unknown> = { message: "a" }
     a.cause = a
     expect(classify(a)._tag).toBe("Statement")
+  })
+
+  it("PgBouncer's own answers (08P01): a full pool is Busy, a server it cannot reach is connection-class", () => {
+    const pooler = (message: string) => sql({ code: "08P01", severity: "FATAL", message })
+    expect(classify(pooler("no more connections allowed (max_client_conn)"))).toEqual({ _tag: "Busy", code: "08P01" })
+    expect(classify(pooler("query_wait_timeout"))).toEqual({ _tag: "Busy", code: "08P01" })
+    expect(isBusyError(pooler("query_wait_timeout"))).toBe(true)
+    expect(isConnectionError(pooler("query_wait_timeout"))).toBe(false)
+    for (
+      const text of [
+        "server login has been failing, try again later (server_login_retry)",
+        "pgbouncer cannot connect to server"
+      ]
+    ) {
+      expect(classify(pooler(text))).toEqual({ _tag: "Connection", code: "08P01" })
+    }
+    // PgBouncer checks passwords itself and says so under 08P01.
+    expect(classify(pooler("SASL authentication failed"))).toEqual({ _tag: "Authentication", code: "08P01" })
+    // Anything else under 08P01 (a server connection lost mid-statement) stays connection-class.
+    expect(classify(pooler("server conn crashed?"))._tag).toBe("Connection")
+    // The same words without PgBouncer's SQLSTATE are not its answers.
+    expect(classify(sql({ code: "57014", message: "query_wait_timeout" }))._tag).toBe("Statement")
   })
 })

@@ -19,4 +19,19 @@ describe("wasNotSent: a write that never left the process is not an unknown outc
     expect(wasNotSent(sqlError(new Error("Connection terminated unexpectedly")))).toBe(false)
     expect(wasNotSent(sqlError(Object.assign(new Error("lost"), { code: "PROTOCOL_CONNECTION_LOST" })))).toBe(false)
   })
+
+  it("a pooler's own refusal never reached a server; a server connection the pooler lost under it may have", () => {
+    const pooler = (message: string) =>
+      sqlError(Object.assign(new Error(message), { code: "08P01", severity: "FATAL" }))
+    for (
+      const text of [
+        "server login has been failing, try again later (server_login_retry)",
+        "no more connections allowed (max_client_conn)",
+        "query_wait_timeout"
+      ]
+    ) {
+      expect(wasNotSent(pooler(text))).toBe(true)
+    }
+    expect(wasNotSent(pooler("server conn crashed?"))).toBe(false)
+  })
 })

@@ -53,11 +53,12 @@ export const transactionSettings = (config: PostgresOptimalConfig): string =>
     `SET LOCAL idle_in_transaction_session_timeout = ${millis(config.idleInTransactionTimeout)}`
   ].join("; ")
 
-const begin = /^\s*BEGIN\s*;?\s*$/i
+// One statement that opens a transaction (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION ...`).
+const begin = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*?;?\s*$/i
 
 /**
  * The statement that opens a transaction with its timeouts: `BEGIN; SET LOCAL ...` in one simple-protocol round
  * trip. Any other statement is returned as is.
  */
 export const beginWithSettings = (sql: string, config: PostgresOptimalConfig): string =>
-  begin.test(sql) ? `BEGIN; ${transactionSettings(config)}` : sql
+  begin.test(sql) ? `${sql.trim().replace(/;$/, "")}; ${transactionSettings(config)}` : sql

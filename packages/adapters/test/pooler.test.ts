@@ -1,0 +1,101 @@
+/**
+ * PostgreSQL behind a pooler, without a server: PgBouncer's own answers (the texts PgBouncer 1.18 sends, seen through
+ * pg against the test cluster's PgBouncer) read into what they mean, and where the session settings travel directly
+ * and behind a pooler.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import { OptimalConfig, PostgreSQLAdapter } from "../src/index.js"
+import { beginWithSettings, startupParameters, transactionSettings } from "../src/internal/pgSession.js"
+import { answerOf, refusedStartupParameter } from "../src/internal/pooler.js"
+
+const pgError = (message: string, code = "08P01") => Object.assign(new Error(message), { code, severity: "FATAL" })
+
+const answers: ReadonlyArray<readonly [text: string, tag: string | undefined]> = [
+  ["unsupported startup parameter: statement_timeout", "UnsupportedStartupParameter"],
+  ["unsupported startup parameter: options=-c jit=off", "UnsupportedStartupParameter"],
+  ["no more connections allowed (max_client_conn)", "Busy"],
+  ["query_wait_timeout", "Busy"],
+  ["server login has been failing, try again later (server_login_retry)", "ServerUnreachable"],
+  ["pgbouncer cannot connect to server", "ServerUnreachable"],
+  ["client_login_timeout (server down)", "ServerUnreachable"],
+  ["SASL authentication failed", "LoginRefused"],
+  ["password authentication failed", "LoginRefused"],
+  // A server connection lost under a statement: left to the SQLSTATE (class 08), as without a pooler.
+  ["server conn crashed?", undefined],
+  ["no such database: nodb", undefined]
+]
+
+describe("a pooler's own answers", () => {
+  for (const [text, tag] of answers) {
+    it(`"${text}" is ${tag ?? "not one of them"}`, () => {
+      expect(answerOf(pgError(text))?._tag).toBe(tag)
+    })
+  }
+
+  it("only under PgBouncer's SQLSTATE 08P01: the server's own texts and codes are never read as a pooler's", () => {
+    expect(answerOf(pgError("query_wait_timeout", "57014"))).toBeUndefined()
+    expect(answerOf(pgError("password authentication failed for user \"app\"", "28P01"))).toBeUndefined()
+    expect(answerOf({ message: "no more connections allowed" })).toBeUndefined()
+  })
+
+  it("names the refused parameter; found anywhere in a cause chain through the public reader", () => {
+    expect(answerOf(pgError("unsupported startup parameter: options=-c jit=off"))).toMatchObject({
+      parameter: "options"
+    })
+    const wrapped = new SqlError({
+      message: "Failed to acquire a connection",
+      cause: new AggregateError([pgError("query_wait_timeout")], "")
+    })
+    expect(PostgreSQLAdapter.poolerAnswer(wrapped)).toEqual({ _tag: "Busy", text: "query_wait_timeout" })
+    expect(refusedStartupParameter(pgError("unsupported startup parameter: lock_timeout"))).toBe(true)
+    expect(refusedStartupParameter(pgError("query_wait_timeout"))).toBe(false)
+  })
+})
+
+describe("PostgreSQL session settings, directly and behind a pooler", () => {
+  const config = OptimalConfig.merge(OptimalConfig.postgres, {
+    statementTimeout: "2 seconds",
+    lockTimeout: "500 millis",
+    idleInTransactionTimeout: "1 minute",
+    applicationName: "billing"
+  })
+
+  it("directly: every setting in the startup packet", () => {
+    expect(startupParameters(config, true, false)).toEqual({
+      statement_timeout: 2000,
+      lock_timeout: 500,
+      idle_in_transaction_session_timeout: 60_000,
+      application_name: "billing",
+      options: "-c jit=off -c default_transaction_read_only=on"
+    })
+  })
+
+  it("behind a pooler: only application_name, which PgBouncer forwards", () => {
+    expect(startupParameters(config, true, true)).toEqual({ application_name: "billing" })
+  })
+
+  it("behind a pooler a transaction takes the timeouts as SET LOCAL in BEGIN's own round trip", () => {
+    const settings = "SET LOCAL statement_timeout = 2000; SET LOCAL lock_timeout = 500; " +
+      "SET LOCAL idle_in_transaction_session_timeout = 60000"
+    expect(transactionSettings(config)).toBe(settings)
+    expect(beginWithSettings("BEGIN", config)).toBe(`BEGIN; ${settings}`)
+    expect(beginWithSettings(" begin; ", config)).toBe(`begin; ${settings}`)
+    expect(beginWithSettings("BEGIN ISOLATION LEVEL SERIALIZABLE", config))
+      .toBe(`BEGIN ISOLATION LEVEL SERIALIZABLE; ${settings}`)
+    // Only what opens a transaction: savepoints, COMMIT and statements are left alone.
+    for (const sql of ["SAVEPOINT fastorm_sp_1", "COMMIT", "BEGIN; DROP TABLE t", "SELECT 1", "BEGINNING"]) {
+      expect(beginWithSettings(sql, config)).toBe(sql)
+    }
+  })
+
+  it("preparedStatements is \"auto\" by default; true, false and \"auto\" are accepted, anything else refused", () => {
+    expect(OptimalConfig.postgres.preparedStatements).toBe("auto")
+    for (const value of [true, false, "auto"]) {
+      expect(OptimalConfig.check("postgresql", { preparedStatements: value })).toEqual([])
+    }
+    expect(OptimalConfig.check("postgresql", { preparedStatements: "always" })).toEqual([
+      "preparedStatements must be one of true, false, \"auto\""
+    ])
+  })
+})
