@@ -16,6 +16,7 @@ export {
   type PgBouncerNodes,
   type PgBouncerSettings,
   startPgBouncer,
+  type StartPgBouncerOptions,
   startPgBouncers,
   stopPgBouncer,
   stopPgBouncers,

@@ -4,8 +4,7 @@
  * pooling, `ignore_startup_parameters = extra_float_digits`, no prepared-statement support (Debian 12 ships 1.18).
  * Its working directory is inside the cluster dir, so teardown and the watchdog stop it with the servers.
  */
-import { writeFileSync } from "node:fs"
-import { connect } from "node:net"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { waitUntilAsync } from "../wait.js"
 import { binaries } from "./binaries.js"
@@ -60,7 +59,7 @@ export interface PgBouncerNodes {
 /** The configuration file of one PgBouncer in front of `backend`. */
 export const pgbouncerIni = (
   node: Pick<PgBouncerNode, "port" | "dir" | "logFile">,
-  backend: NodeInfo,
+  backend: Pick<NodeInfo, "port" | "database">,
   settings: PgBouncerSettings = {}
 ): string =>
   `[databases]
@@ -82,17 +81,22 @@ server_login_retry = ${settings.serverLoginRetry ?? 1}
 ignore_startup_parameters = ${settings.ignoreStartupParameters ?? "extra_float_digits"}
 `
 
-const listening = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port })
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(1_000, () => done(false))
-    socket.once("connect", () => done(true))
-    socket.once("error", () => done(false))
-  })
+/** True once PgBouncer logged that it listens (read from its log: a test connection would take a client slot). */
+const listening = (logFile: string): boolean => {
+  try {
+    return readFileSync(logFile, "utf8").includes("process up:")
+  } catch {
+    return false
+  }
+}
+
+/** Options of `startPgBouncer`. */
+export interface StartPgBouncerOptions {
+  /** Bound of the start; default 30 s. */
+  readonly timeoutMs?: number | undefined
+  /** Wait until the app user gets an answer through it (default); false: only until it listens (a dead backend). */
+  readonly verify?: boolean | undefined
+}
 
 /**
  * Starts a PgBouncer in front of `backend` in `parent/<name>` and waits until the app user gets an answer through it
@@ -101,10 +105,11 @@ const listening = (port: number): Promise<boolean> =>
 export const startPgBouncer = async (
   parent: string,
   name: string,
-  backend: NodeInfo,
+  backend: Pick<NodeInfo, "name" | "role" | "port" | "database" | "host" | "kind">,
   settings: PgBouncerSettings = {},
-  timeoutMs = 30_000
+  options: StartPgBouncerOptions = {}
 ): Promise<PgBouncerNode> => {
+  const timeoutMs = options.timeoutMs ?? 30_000
   const dir = join(parent, name)
   makeOwnedDirs("postgres", [parent, dir])
   const [port] = await freePorts(1)
@@ -131,7 +136,7 @@ export const startPgBouncer = async (
     logFile
   }
   try {
-    await waitUntilAsync(() => listening(node.port), (up) => up || !isAlive(pid), {
+    await waitUntilAsync(async () => listening(logFile), (up) => up || !isAlive(pid), {
       what: `${name} to listen on ${node.port}`,
       timeoutMs,
       intervalMs: 25,
@@ -140,7 +145,12 @@ export const startPgBouncer = async (
     if (!isAlive(pid)) {
       throw new Error(`${name} exited at start\n${tailLog(logFile)}\n${tailLog(join(dir, "pgbouncer.out"))}`)
     }
-    await nodeQuery({ ...backend, port: node.port }, "SELECT 1", [], { user: APP_USER, password: APP_PASSWORD })
+    if (options.verify !== false) {
+      await nodeQuery({ ...backend, port: node.port } as NodeInfo, "SELECT 1", [], {
+        user: APP_USER,
+        password: APP_PASSWORD
+      })
+    }
   } catch (e) {
     await stopPgBouncer(node)
     throw e
@@ -156,7 +166,7 @@ export const stopPgBouncer = async (node: PgBouncerNode): Promise<void> => {
 }
 
 /** The name of the pooler in front of a node: "pg-replica-1" → "pgb-replica-1". */
-export const poolerName = (backend: NodeInfo): string => backend.name.replace(/^pg-/, "pgb-")
+export const poolerName = (backend: Pick<NodeInfo, "name">): string => backend.name.replace(/^pg-/, "pgb-")
 
 /** Starts one PgBouncer in front of every node of a PostgreSQL cluster, in `parent` (inside the cluster dir). */
 export const startPgBouncers = async (
@@ -167,7 +177,7 @@ export const startPgBouncers = async (
 ): Promise<PgBouncerNodes> => {
   const started = await Promise.allSettled(
     [cluster.primary, ...cluster.replicas].map((node) =>
-      startPgBouncer(parent, poolerName(node), node, settings, timeoutMs)
+      startPgBouncer(parent, poolerName(node), node, settings, { timeoutMs })
     )
   )
   const failed = started.flatMap((r) => r.status === "rejected" ? [(r.reason as Error).message] : [])
