@@ -53,7 +53,7 @@ export const fromEnv = (): BenchConfig => {
     warmup: Math.round(num("BENCH_WARMUP", quick ? 600 : 3000)),
     callers: Math.round(num("BENCH_CALLERS", 16)),
     rows: Math.round(num("BENCH_ROWS", 10_000)),
-    dbs: list<Db>("BENCH_DBS", ["postgres", "mariadb"]),
+    dbs: list<Db>("BENCH_DBS", ["postgres", "pgbouncer", "mariadb"]),
     // Explicit targets keep their given order; the defaults are the main run's or the ablation's.
     targets: process.env["BENCH_TARGETS"] ? targets : ablation ? ABLATION_TARGETS : MAIN_TARGETS,
     workloads: list<Workload>("BENCH_WORKLOADS", ablation ? ["point-read"] : ["point-read", "read-write"]),

@@ -26,7 +26,11 @@ export const summarise = (samples: ReadonlyArray<Sample>): Summary => ({
   failed: samples.reduce((n, s) => n + s.failed, 0)
 })
 
-const DB_LABEL: Record<Db, string> = { postgres: "PostgreSQL 15", mariadb: "MariaDB 10.11" }
+const DB_LABEL: Record<Db, string> = {
+  postgres: "PostgreSQL 15",
+  pgbouncer: "PostgreSQL 15 through PgBouncer 1.18 (transaction pooling)",
+  mariadb: "MariaDB 10.11"
+}
 const PEERS: ReadonlyArray<TargetName> = ["drizzle", "typeorm", "sequelize"]
 
 const summaries = (r: WorkerResult, workload: Workload): Partial<Record<TargetName, Summary>> => {

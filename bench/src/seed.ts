@@ -5,7 +5,7 @@ import type { ClusterNodes } from "@fastorm/test-support"
 import { waitReplicated } from "@fastorm/test-support"
 import * as Mysql from "mysql2/promise"
 import Pg from "pg"
-import type { Db } from "./targets.js"
+import type { Dialect } from "./targets.js"
 import { TABLE } from "./targets.js"
 
 const BATCH = 1000
@@ -13,7 +13,7 @@ const BATCH = 1000
 const rowValues = (id: number) => [`user ${id}`, `user${id}@example.com`, id % 3 === 0 ? "idle" : "active", id]
 
 /** Drops, creates and fills `bench_users` with `rows` rows (ids 1..rows). */
-export const seed = async (db: Db, nodes: ClusterNodes, rows: number): Promise<void> => {
+export const seed = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<void> => {
   if (db === "postgres") {
     const client = new Pg.Client({ connectionString: nodes.primary.url })
     await client.connect()

@@ -38,7 +38,14 @@ export const TABLE = "bench_users"
 /** Connections per node for every target. */
 export const POOL_SIZE = 16
 
-export type Db = "postgres" | "mariadb"
+/** What a worker runs against: a cluster, or the PostgreSQL cluster through PgBouncer. */
+export type Db = "postgres" | "mariadb" | "pgbouncer"
+
+/** The SQL a run speaks: PgBouncer passes PostgreSQL's protocol through. */
+export type Dialect = "postgres" | "mariadb"
+
+/** The dialect of a run. */
+export const dialectOf = (db: Db): Dialect => db === "mariadb" ? "mariadb" : "postgres"
 
 /** The FastORM model of a row. */
 export class User extends Model.Class<User>("User")({
@@ -200,7 +207,7 @@ const effectSql = (nodes: ClusterNodes, rows: number, tracer = true): Promise<Ta
   )
 
 /** The stock clients of @effect/sql-pg and @effect/sql-mysql2 (not FastORM's adapters), on replica-1. */
-const effectSqlStock = (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const effectSqlStock = (db: Dialect, nodes: ClusterNodes, rows: number): Promise<Target> => {
   const stock = (node: NodeInfo): Effect.Effect<SqlClient.SqlClient, never, Scope.Scope | Reactivity.Reactivity> =>
     db === "postgres"
       ? Effect.orDie(PgClient.make({ url: Redacted.make(node.url), maxConnections: POOL_SIZE }))
@@ -240,7 +247,7 @@ const mysqlPool = (node: NodeInfo): Mysql.Pool =>
  * The raw driver's callback API inside `Effect.async`, on the same Effect harness as FastORM: the floor any
  * Effect-based client pays on this machine (fiber suspension and resumption per statement), not a peer.
  */
-const effectAsyncDriver = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const effectAsyncDriver = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<Target> => {
   const runtime = ManagedRuntime.make(Layer.empty)
   const callback = <A>(f: (done: (error: unknown, result?: A) => void) => void) =>
     Effect.async<A, unknown>((resume) => {
@@ -276,7 +283,7 @@ const effectAsyncDriver = async (db: Db, nodes: ClusterNodes, rows: number): Pro
   }
 }
 
-const rawDriver = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const rawDriver = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<Target> => {
   if (db === "postgres") {
     const replica = pgPool(nodes.replicas[0]!)
     const primary = pgPool(nodes.primary)
@@ -319,7 +326,7 @@ const mysqlUsers = MysqlCore.mysqlTable(TABLE, {
   score: MysqlCore.int("score").notNull()
 })
 
-const drizzle = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const drizzle = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<Target> => {
   if (db === "postgres") {
     const pools = [nodes.primary, ...nodes.replicas].map(pgPool)
     const [primary, ...replicas] = pools.map((client) => drizzlePg({ client }))
@@ -379,7 +386,7 @@ const credentials = (node: NodeInfo) => {
   }
 }
 
-const typeorm = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const typeorm = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<Target> => {
   const replication = { master: credentials(nodes.primary), slaves: nodes.replicas.map(credentials) }
   const source = new DataSource(
     db === "postgres"
@@ -406,7 +413,7 @@ const typeorm = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Targe
 
 // ---- Sequelize ----------------------------------------------------------------------------------------------------
 
-const sequelize = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+const sequelize = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<Target> => {
   const primary = credentials(nodes.primary)
   const orm = new Sequelize({
     dialect: db === "postgres" ? "postgres" : "mysql",
@@ -436,7 +443,8 @@ const sequelize = async (db: Db, nodes: ClusterNodes, rows: number): Promise<Tar
 }
 
 /** Builds one target against a cluster. */
-export const makeTarget = (name: TargetName, db: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows: number): Promise<Target> => {
+  const db = dialectOf(run)
   switch (name) {
     case "fastorm":
       return fastOrm(nodes, rows)

@@ -1,18 +1,30 @@
 /**
  * One database's phase of `npm run bench`, run as its own process: seeds the table, warms every target up, runs the
  * interleaved rounds of both workloads, then the failover benchmark. Writes its results as JSON to BENCH_OUT.
+ * `pgbouncer` is the PostgreSQL cluster with every target through PgBouncers of the worker's own (one per node,
+ * transaction pooling, POOL_SIZE server connections each, stock ignore_startup_parameters), stopped at the end.
  *
  *   FASTORM_CLUSTER_FILE=... BENCH_OUT=/tmp/x.json tsx --conditions=@fastorm/source bench/src/worker.ts postgres
  */
-import { killNode, loadCluster, startNode, waitReplicated } from "@fastorm/test-support"
+import type { ClusterNodes, PgBouncerNodes } from "@fastorm/test-support"
+import {
+  killNode,
+  loadCluster,
+  startNode,
+  startPgBouncers,
+  stopPgBouncers,
+  throughPgBouncer,
+  waitReplicated
+} from "@fastorm/test-support"
 import { writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fromEnv } from "./config.js"
 import type { Sample, Workload } from "./harness.js"
 import { measure, Recorder, warmUp } from "./harness.js"
 import { seed } from "./seed.js"
 import type { Db, Target, TargetName } from "./targets.js"
-import { makeTarget } from "./targets.js"
+import { dialectOf, makeTarget, POOL_SIZE } from "./targets.js"
 
 /** One failover run. */
 export interface FailoverResult {
@@ -43,10 +55,15 @@ const FAILOVER_TARGETS: ReadonlyArray<TargetName> = ["fastorm", "drizzle", "type
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const db = process.argv[2] as Db
-if (db !== "postgres" && db !== "mariadb") throw new Error("usage: worker.ts postgres|mariadb")
+if (db !== "postgres" && db !== "mariadb" && db !== "pgbouncer") {
+  throw new Error("usage: worker.ts postgres|mariadb|pgbouncer")
+}
 const out = process.env["BENCH_OUT"]
 const config = fromEnv()
-const nodes = loadCluster()[db]
+const cluster = loadCluster()
+// Through PgBouncer: the PostgreSQL nodes (controls, names) with their URLs through the poolers, set once started.
+let nodes: ClusterNodes = cluster[dialectOf(db)]
+let poolers: PgBouncerNodes | undefined
 
 let uncaught = 0
 // A peer's pool may emit an unhandled error when a replica dies; count it rather than lose the run.
@@ -133,8 +150,16 @@ const failoverOne = async (name: TargetName): Promise<FailoverResult> => {
 
 const main = async () => {
   const t0 = performance.now()
+  if (db === "pgbouncer") {
+    poolers = await startPgBouncers(join(cluster.dir, `bench-pgbouncer-${process.pid}`), cluster.postgres, {
+      defaultPoolSize: POOL_SIZE,
+      maxClientConn: 2_000
+    })
+    nodes = throughPgBouncer(cluster.postgres, poolers)
+    log(`[${db}] a PgBouncer in front of each PostgreSQL node, ${POOL_SIZE} server connections each`)
+  }
   log(`[${db}] seeding ${config.rows} rows`)
-  await seed(db, nodes, config.rows)
+  await seed(dialectOf(db), nodes, config.rows)
   const samples = await throughputPhase()
   const failover: Array<FailoverResult> = []
   if (config.failover) {
@@ -154,7 +179,7 @@ const main = async () => {
   log(`[${db}] done in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }
 
-main().then(
+main().finally(() => poolers === undefined ? undefined : stopPgBouncers(poolers)).then(
   () => process.exit(0),
   (e) => {
     log(`[${db}] failed: ${(e as Error)?.stack ?? e}`)
