@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Database, Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
-import type { ClusterNodes } from "@fastorm/test-support"
+import type { ClusterNodes, PgBouncerSettings } from "@fastorm/test-support"
 import {
   admin,
   APP_USER,
@@ -221,26 +221,61 @@ describe("FastORM behind PgBouncer (transaction pooling, stock settings), defaul
   )
 })
 
+/** The mixed load through PgBouncers of the test's own (stopped with the scope), FastORM with its defaults. */
+const loadThrough = (dir: string, settings: PgBouncerSettings, run: string, rounds: number) =>
+  Effect.gen(function*() {
+    const poolers = yield* Effect.acquireRelease(
+      Effect.promise(() => startPgBouncers(join(cluster.dir, dir), cluster.postgres, settings)),
+      (poolers) => Effect.promise(() => stopPgBouncers(poolers))
+    )
+    return yield* Effect.scoped(Effect.gen(function*() {
+      yield* createTable
+      yield* sync
+      return yield* noSession(mixedLoad(`${run}-${Date.now()}`, rounds))
+    })).pipe(Effect.provide(fastOrm(throughPgBouncer(cluster.postgres, poolers))))
+  })
+
+describe("behind PgBouncer in session pooling", () => {
+  it.scopedLive(
+    "32 callers doing finds, creates and small transactions: 0 failures",
+    () =>
+      Effect.gen(function*() {
+        // Each client connection holds a server connection for its life: the pool covers FastORM's 30 per node.
+        const { done, failures } = yield* loadThrough(
+          "pgbouncer-session",
+          {
+            poolMode: "session",
+            defaultPoolSize: 40
+          },
+          "session",
+          30
+        )
+        yield* report("pgbouncer session pooling, 32 callers", {
+          operations: done,
+          failed: failures.length,
+          failedKinds: countBy(failures)
+        })
+        expect(done).toBe(32 * 30)
+        expect(failures).toEqual([])
+      }),
+    120_000
+  )
+})
+
 describe("behind a PgBouncer that ignores FastORM's startup parameters instead of refusing them", () => {
   it.scopedLive(
     "the prepared statements heal on the first collision: 32 callers, 0 failures",
     () =>
       Effect.gen(function*() {
-        const poolers = yield* Effect.acquireRelease(
-          Effect.promise(() =>
-            startPgBouncers(join(cluster.dir, "pgbouncer-ignoring"), cluster.postgres, {
-              ignoreStartupParameters:
-                "extra_float_digits,statement_timeout,lock_timeout,idle_in_transaction_session_timeout,options"
-            })
-          ),
-          (poolers) => Effect.promise(() => stopPgBouncers(poolers))
+        const { done, failures } = yield* loadThrough(
+          "pgbouncer-ignoring",
+          {
+            ignoreStartupParameters:
+              "extra_float_digits,statement_timeout,lock_timeout,idle_in_transaction_session_timeout,options"
+          },
+          "ignoring",
+          30
         )
-        const nodes = throughPgBouncer(cluster.postgres, poolers)
-        const { done, failures } = yield* Effect.scoped(Effect.gen(function*() {
-          yield* createTable
-          yield* sync
-          return yield* noSession(mixedLoad(`ignoring-${Date.now()}`, 30))
-        })).pipe(Effect.provide(fastOrm(nodes)))
         yield* report("pgbouncer ignoring the startup parameters, 32 callers", {
           operations: done,
           failed: failures.length,

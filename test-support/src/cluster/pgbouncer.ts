@@ -4,7 +4,7 @@
  * pooling, `ignore_startup_parameters = extra_float_digits`, no prepared-statement support (Debian 12 ships 1.18).
  * Its working directory is inside the cluster dir, so teardown and the watchdog stop it with the servers.
  */
-import { readFileSync, writeFileSync } from "node:fs"
+import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { waitUntilAsync } from "../wait.js"
 import { binaries } from "./binaries.js"
@@ -111,6 +111,8 @@ export const startPgBouncer = async (
 ): Promise<PgBouncerNode> => {
   const timeoutMs = options.timeoutMs ?? 30_000
   const dir = join(parent, name)
+  // A fresh dir: an old log would say "process up" before this PgBouncer does.
+  rmSync(dir, { recursive: true, force: true })
   makeOwnedDirs("postgres", [parent, dir])
   const [port] = await freePorts(1)
   const logFile = join(dir, "pgbouncer.log")
