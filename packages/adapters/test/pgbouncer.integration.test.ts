@@ -10,9 +10,16 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
 import type { PgBouncerSettings } from "@fastorm/test-support"
-import { loadCluster, LOADED_MACHINE_SLACK_MS, startPgBouncer, stopPgBouncer } from "@fastorm/test-support"
+import {
+  APP_PASSWORD,
+  loadCluster,
+  LOADED_MACHINE_SLACK_MS,
+  startPgBouncer,
+  stopPgBouncer
+} from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import { join } from "node:path"
+import { inspect } from "node:util"
 import type { AdapterError, OptimalConfig } from "../src/index.js"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
@@ -188,5 +195,22 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
         "Could not connect to database node \"primary\": the connection pooler has no connection free (08P01): " +
           "no more connections allowed (max_client_conn)"
       )
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a login PgBouncer refuses is an authentication failure, and the password shows nowhere", () =>
+    Effect.gen(function*() {
+      const canary = "S3cr3t-canary"
+      const url = pooled.replace(`:${encodeURIComponent(APP_PASSWORD)}@`, `:${canary}@`)
+      expect(url).not.toBe(pooled)
+      const failed = yield* Effect.flip(clientOf(url))
+      expect(failed._tag).toBe("ConnectionFailed")
+      expect((failed as AdapterError.ConnectionFailed).problem).toBe("authentication")
+      expect(failed.message).toBe(
+        "Could not connect to database node \"primary\": the connection pooler refused the login (08P01): SASL " +
+          "authentication failed"
+      )
+      for (const text of [String(failed), inspect(failed, { depth: 20, showHidden: true }), JSON.stringify(failed)]) {
+        expect(text).not.toContain(canary)
+      }
     }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -25,6 +25,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import { join } from "node:path"
 import { ConnectionRouter, FastOrm } from "../src/index.js"
 import type { ReadWriteConfig } from "../src/index.js"
@@ -131,6 +132,20 @@ describe("FastORM behind PgBouncer (transaction pooling, stock settings), defaul
         )))
       expect(new Set(inside.map(([node]) => node))).toEqual(new Set([cluster.postgres.primary.name]))
       expect(new Set(inside.map(([, pid]) => pid)).size).toBe(1)
+
+      // Behind the pooler the session has no statement_timeout of its own; FastORM's transaction sets it locally.
+      const timeoutOf = Effect.map(
+        read.unsafe<{ statement_timeout: string }>("SHOW statement_timeout"),
+        (rows) => rows[0]!.statement_timeout
+      )
+      expect(yield* Database.transaction(timeoutOf)).toBe("30s")
+      expect(yield* Database.forceWrite(timeoutOf)).toBe("0")
+
+      // A stream (a cursor read in batches) keeps its server connection until it ends.
+      const streamed = yield* Stream.runCount(
+        read.unsafe("SELECT n FROM generate_series(1, 1000) AS n").stream
+      )
+      expect(streamed).toBe(1000)
     }).pipe(Effect.provide(fastOrm(viaPooler.nodes))))
 
   it.scopedLive(
