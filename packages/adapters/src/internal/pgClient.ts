@@ -27,6 +27,7 @@ import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import * as NodePool from "./pgPool.js"
+import * as Prepared from "./pgPrepared.js"
 import { beginWithSettings, startupParameters } from "./pgSession.js"
 
 /** Where one PostgreSQL node is and how to log in. */
@@ -74,15 +75,6 @@ export const poolConfig = (
 /** The client-side deadline of one statement: the server's own `statement_timeout` should answer first. */
 export const clientDeadlineMs = (config: PostgresOptimalConfig): number =>
   Math.round(Duration.toMillis(config.statementTimeout)) + 100
-
-/**
- * The signs of server connections shared between clients (a pooler in transaction mode): Parse refused because the
- * name exists there (42P05), or Bind refused because it does not (26000). Either way the statement never ran.
- */
-const isSharedServerSign = (error: SqlError): boolean => {
-  const code = (error.cause as { code?: unknown } | undefined)?.code
-  return code === "42P05" || code === "26000"
-}
 
 /** A server answer (SQLSTATE) that leaves the connection usable; anything else retires it. */
 const connectionSurvives = (error: unknown): boolean => {
@@ -212,60 +204,28 @@ export const make = (
       rowMode: "array"
     } as Pg.QueryArrayConfig)
 
-    // A prepared plan is tied to the row type it was prepared for: after an ALTER TABLE the server refuses it
-    // ("cached plan must not change result type", 0A000). A new name prepares it afresh on every connection.
-    const generations = new Map<string, number>()
-    const preparedQuery = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) => {
-      const generation = generations.get(statement.name)
-      return {
-        name: generation === undefined ? statement.name : `${statement.name}_${generation}`,
-        text: statement.sql,
-        values: params as Array<any>
-      }
-    }
-    const isStalePlan = (error: SqlError) => (error.cause as { code?: unknown } | undefined)?.code === "0A000"
-
-    // "auto" prepares until this node turns out to be behind a pooler (it refused the startup parameters, or the server
-    // connections are shared): then it stops for good.
-    let sharedServers = false
-    const behindPooler = () => sharedServers || pool.behindPooler()
-    const prepares = () =>
-      config.preparedStatements === true || (config.preparedStatements === "auto" && !behindPooler())
+    const prepared = Prepared.make(config.preparedStatements, pool.behindPooler)
+    const behindPooler = () => prepared.sharedServers() || pool.behindPooler()
 
     const makeConnection = (
       run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
       stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
       prepare: boolean
-    ): CompiledStatement.PreparedConnection => {
-      const unnamed = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) =>
-        run(textQuery(statement.sql, params), rowsOf)
-      const named = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) =>
-        Effect.catchIf(run(preparedQuery(statement, params), rowsOf), isStalePlan, () => {
-          generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
-          return run(preparedQuery(statement, params), rowsOf)
-        })
-      return {
-        executePrepared: (statement, params) => {
-          if (!prepare || !prepares()) return unnamed(statement, params)
-          if (config.preparedStatements === true) return named(statement, params)
-          // Refused at Parse (42P05) or Bind (26000), the statement never ran: running it again unnamed is safe.
-          return Effect.catchIf(named(statement, params), isSharedServerSign, () => {
-            sharedServers = true
-            return unnamed(statement, params)
-          })
-        },
-        execute: (sql, params, transformRows) =>
-          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
-        executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
-        executeValues: (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows),
-        executeUnprepared: (sql, params, transformRows) =>
-          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
-        executeStream: (sql, params, transformRows) =>
-          transformRows
-            ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
-            : stream(sql, params)
-      }
-    }
+    ): CompiledStatement.PreparedConnection => ({
+      executePrepared: prepare
+        ? (statement, params) => prepared.run(run, statement, params, rowsOf)
+        : (statement, params) => prepared.unnamed(run, statement, params, rowsOf),
+      execute: (sql, params, transformRows) =>
+        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
+      executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
+      executeValues: (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows),
+      executeUnprepared: (sql, params, transformRows) =>
+        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
+      executeStream: (sql, params, transformRows) =>
+        transformRows
+          ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
+          : stream(sql, params)
+    })
 
     /** A client checked out for a scope (transactions, streams); retired instead of returned if it broke. */
     const reserveClient: Effect.Effect<

@@ -1,0 +1,80 @@
+/**
+ * How one PostgreSQL node runs compiled statements (`CompiledStatement`): as named prepared statements, parsed once
+ * per connection, unless `preparedStatements` says otherwise or, under `"auto"`, the node turned out to be behind a
+ * pooler that shares server connections between clients (README, "Behind a connection pooler").
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import type { CompiledStatement } from "@fastorm/core"
+import * as Effect from "effect/Effect"
+import type Pg from "pg"
+
+/** Runs one query on a connection and maps its result. */
+export type Run = <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>
+
+/** A node's way of running compiled statements. */
+export interface Prepared {
+  /** Runs a compiled statement: named when the node prepares, unnamed otherwise. */
+  readonly run: <A>(
+    run: Run,
+    statement: CompiledStatement.CompiledStatement,
+    params: ReadonlyArray<unknown>,
+    map: (result: any) => A
+  ) => Effect.Effect<A, SqlError>
+  /** Runs it unnamed, whatever the setting (inside transactions). */
+  readonly unnamed: <A>(
+    run: Run,
+    statement: CompiledStatement.CompiledStatement,
+    params: ReadonlyArray<unknown>,
+    map: (result: any) => A
+  ) => Effect.Effect<A, SqlError>
+  /** True once a statement met a server connection shared with other clients (42P05 / 26000). */
+  readonly sharedServers: () => boolean
+}
+
+const codeOf = (error: SqlError): unknown => (error.cause as { code?: unknown } | undefined)?.code
+
+// A prepared plan is tied to the row type it was prepared for: after an ALTER TABLE the server refuses it
+// ("cached plan must not change result type", 0A000). A new name prepares it afresh on every connection.
+const isStalePlan = (error: SqlError) => codeOf(error) === "0A000"
+
+/**
+ * The signs of server connections shared between clients (a pooler in transaction mode): Parse refused because the
+ * name exists there (42P05), or Bind refused because it does not (26000). Either way the statement never ran.
+ */
+const isSharedServerSign = (error: SqlError) => codeOf(error) === "42P05" || codeOf(error) === "26000"
+
+/** The policy of one node; `startupRefused` tells whether a pooler already refused the startup parameters. */
+export const make = (setting: boolean | "auto", startupRefused: () => boolean): Prepared => {
+  const generations = new Map<string, number>()
+  let shared = false
+  const namedQuery = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) => {
+    const generation = generations.get(statement.name)
+    return {
+      name: generation === undefined ? statement.name : `${statement.name}_${generation}`,
+      text: statement.sql,
+      values: params as Array<any>
+    }
+  }
+  const unnamed: Prepared["unnamed"] = (run, statement, params, map) =>
+    run({ text: statement.sql, values: params as Array<any> }, map)
+  const named: Prepared["run"] = (run, statement, params, map) =>
+    Effect.catchIf(run(namedQuery(statement, params), map), isStalePlan, () => {
+      generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
+      return run(namedQuery(statement, params), map)
+    })
+  // "auto" prepares until the node turns out to be behind a pooler; then it stops for good.
+  const prepares = () => setting === true || (setting === "auto" && !shared && !startupRefused())
+  return {
+    run: (run, statement, params, map) => {
+      if (!prepares()) return unnamed(run, statement, params, map)
+      if (setting === true) return named(run, statement, params, map)
+      // Refused at Parse (42P05) or Bind (26000), the statement never ran: running it again unnamed is safe.
+      return Effect.catchIf(named(run, statement, params, map), isSharedServerSign, () => {
+        shared = true
+        return unnamed(run, statement, params, map)
+      })
+    },
+    unnamed,
+    sharedServers: () => shared
+  }
+}
