@@ -66,7 +66,7 @@ describe("OptimalConfig", () => {
   it("maxLifetime: 30 minutes by default, pg-pool maxLifetimeSeconds, and zero never expires", () => {
     expect(Duration.toMillis(OptimalConfig.postgres.maxLifetime)).toBe(30 * 60_000)
     expect(Duration.toMillis(OptimalConfig.mysql.maxLifetime)).toBe(30 * 60_000)
-    const pool = (maxLifetime: string) =>
+    const pool = (maxLifetime: Duration.DurationInput) =>
       PgNode.poolConfig(
         { host: "db", port: 5432 },
         OptimalConfig.merge(OptimalConfig.postgres, { maxLifetime }),
