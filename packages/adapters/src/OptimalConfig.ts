@@ -147,6 +147,12 @@ export const sqlite: SqliteOptimalConfig = {
   busyTimeout: Duration.seconds(5)
 }
 
+/** The kind of value a setting takes: a duration, a size (non-negative integer), a flag, a text, one of a list. */
+export type SettingKind = Overrides.Kind
+
+/** Every setting of each dialect and the kind of value it takes (what `check` enforces). */
+export const settings: { readonly [D in Dialect]: Readonly<Record<string, SettingKind>> } = Overrides.settings
+
 /**
  * Every problem with user overrides for a node of `dialect` (a setting of another dialect or none, a duration that
  * does not parse, a size that is not a non-negative integer, ...); empty when they can be applied.

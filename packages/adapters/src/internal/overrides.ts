@@ -7,7 +7,8 @@ import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
 import { isPrintableName } from "./problems.js"
 
-type Kind =
+/** The kind of value a setting takes. */
+export type Kind =
   | { readonly _tag: "duration"; readonly positive: boolean }
   | { readonly _tag: "size" }
   | { readonly _tag: "boolean" }
