@@ -268,6 +268,22 @@ describe("FastOrm.config", () => {
   })
 })
 
+describe("the documentation lists every variable", () => {
+  const fromRoot = (file: string) => Fs.readFileSync(new URL(`../../../${file}`, import.meta.url), "utf8")
+  it("README's table, in order", () => {
+    const readme = fromRoot("README.md")
+    const section = readme.slice(readme.indexOf("### Configuration from the environment"), readme.indexOf("### Errors"))
+    const rows = [...section.matchAll(/^\| `(FASTORM_[A-Z_]+)` \|/gm)].map((m) => m[1])
+    expect(rows).toEqual(variableNames)
+  })
+
+  it(".env.example", () => {
+    const example = fromRoot(".env.example")
+    const names = [...example.matchAll(/^(?:# )?(FASTORM_[A-Z_]+)=/gm)].map((m) => m[1])
+    expect([...names].sort()).toEqual([...variableNames].sort())
+  })
+})
+
 const CANARY = "S3cr3t-canary"
 const FORMS = [CANARY, encodeURIComponent(CANARY), "S3cr3t"]
 
