@@ -19,7 +19,8 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { inspect } from "node:util"
 import { ConnectionRouter, FastOrm, FastOrmLive } from "../src/index.js"
-import { type Kind, parse, variableNames } from "../src/internal/configReader.js"
+import { variableNames } from "../src/internal/configReader.js"
+import { type Kind, parse } from "../src/internal/configSections.js"
 
 const PG = "postgresql://app:pw@db-primary:5432/app"
 

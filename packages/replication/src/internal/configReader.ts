@@ -5,173 +5,25 @@
  * below degradedAfter, a pool setting of another dialect than the URL's) are checked once every variable is valid.
  * No message repeats a value: a value put in the wrong variable may be a password.
  */
-import { ConnectionUrl, OptimalConfig, validateDatabaseConnection } from "@fastorm/adapters"
-import type { Dialect as Dialects } from "@fastorm/adapters"
-import { HealthMonitor } from "@fastorm/health"
+import { ConnectionUrl, validateDatabaseConnection } from "@fastorm/adapters"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
-import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { FastOrmConfig, HealthConfig, NodeConfig, PoolConfig } from "../FastOrm.js"
 import type { ReadWriteConfig } from "../ReadWriteConfig.js"
-import { consistencies, readPreferences, resolve, strategies } from "../ReadWriteConfig.js"
+import {
+  kinds,
+  mentions,
+  number,
+  ownProblems,
+  parse,
+  type Section,
+  sectionProblems,
+  variableName
+} from "./configSections.js"
 import { weightProblem } from "./nodes.js"
-
-// ---- kinds of values ----
-
-/** How a variable's text becomes a value. */
-export type Kind =
-  | { readonly _tag: "duration" }
-  | { readonly _tag: "integer" }
-  | { readonly _tag: "number" }
-  | { readonly _tag: "boolean" }
-  | { readonly _tag: "text" }
-  | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number> }
-
-const duration: Kind = { _tag: "duration" }
-const integer: Kind = { _tag: "integer" }
-const number: Kind = { _tag: "number" }
-const boolean: Kind = { _tag: "boolean" }
-const text: Kind = { _tag: "text" }
-const oneOf = (values: ReadonlyArray<string | number>): Kind => ({ _tag: "oneOf", values })
-
-const truthy = new Set(["true", "yes", "on", "1"])
-const falsy = new Set(["false", "no", "off", "0"])
-
-/** The value of a variable's (trimmed, non-empty) text, or what was expected instead. */
-export const parse = (kind: Kind, text: string): Either.Either<unknown, string> => {
-  switch (kind._tag) {
-    case "duration": {
-      // A bare number is milliseconds, as in `FastOrm.layer`.
-      if (/^\d+(\.\d+)?$/.test(text)) return Either.right(Duration.millis(Number(text)))
-      return Option.match(Duration.decodeUnknown(text), {
-        onNone: () =>
-          Either.left("expected a duration such as \"5 seconds\", \"500 millis\" or a number of milliseconds"),
-        onSome: Either.right
-      })
-    }
-    case "integer":
-      return /^[+-]?\d+$/.test(text) && Number.isSafeInteger(Number(text))
-        ? Either.right(Number(text))
-        : Either.left("expected an integer such as 10")
-    case "number":
-      return /^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/.test(text)
-        ? Either.right(Number(text))
-        : Either.left("expected a number such as 0.5")
-    case "boolean": {
-      const lower = text.toLowerCase()
-      return truthy.has(lower)
-        ? Either.right(true)
-        : falsy.has(lower)
-        ? Either.right(false)
-        : Either.left("expected true or false")
-    }
-    case "text":
-      return Either.right(text)
-    case "oneOf": {
-      const value = kind.values.find((v) => String(v) === text)
-      return value === undefined ? Either.left(`expected one of: ${kind.values.join(", ")}`) : Either.right(value)
-    }
-  }
-}
-
-// ---- the sections: readWrite, health, pool ----
-
-type Section = "readWrite" | "health" | "pool"
-
-// `-?`: an option added to ReadWriteConfig or to the monitor does not compile until it has a variable here.
-const readWriteKinds: { readonly [K in keyof ReadWriteConfig]-?: Kind } = {
-  enableReadWriteSplit: boolean,
-  readPreference: oneOf(readPreferences),
-  consistency: oneOf(consistencies),
-  strategy: oneOf(strategies),
-  maxReplicationLag: duration,
-  sessionWaitTimeout: duration,
-  statementTimeout: duration,
-  connectTimeout: duration,
-  maxFallbackConcurrency: integer,
-  degradedWeight: number,
-  startDegraded: boolean
-}
-
-// `probe` is a function: it has no text form.
-const healthKinds: { readonly [K in Exclude<keyof HealthConfig, "probe">]-?: Kind } = {
-  interval: duration,
-  timeout: duration,
-  degradedAfter: duration,
-  unhealthyAfter: duration,
-  failureThreshold: integer,
-  recoveryThreshold: integer,
-  backoffBase: duration,
-  backoffCap: duration,
-  authBackoffBase: duration,
-  authBackoffCap: duration,
-  smoothing: number,
-  maxLag: duration,
-  applicationName: text
-}
-
-type Dialect = Dialects.Dialect
-
-const dialects = Object.keys(OptimalConfig.settings) as ReadonlyArray<Dialect>
-
-// Every connection setting of any dialect, from the adapters' own table, so a new setting gets its variable.
-const poolKinds: Readonly<Record<string, Kind>> = Object.fromEntries(
-  dialects.flatMap((d) =>
-    Object.entries(OptimalConfig.settings[d]).map(([key, kind]): [string, Kind] => [
-      key,
-      kind._tag === "size" ? integer : kind._tag === "oneOf" ? oneOf(kind.values) : { _tag: kind._tag }
-    ])
-  )
-)
-
-const kinds: { readonly [S in Section]: Readonly<Record<string, Kind>> } = {
-  readWrite: readWriteKinds,
-  health: healthKinds,
-  pool: poolKinds
-}
-
-const prefixes: { readonly [S in Section]: string } = { readWrite: "READ_WRITE", health: "HEALTH", pool: "POOL" }
-
-/**
- * `FASTORM_<SECTION>_<OPTION>`, the option in constant case, without a repeated section word: health.interval is
- * FASTORM_HEALTH_INTERVAL, pool.poolSize FASTORM_POOL_SIZE, pool.cacheSizeKiB FASTORM_POOL_CACHE_SIZE_KIB.
- */
-export const variableName = (section: Section, key: string): string => {
-  const option = section === "pool" && /^pool[A-Z]/.test(key) ? key.slice(4) : key
-  const words = option.replace(/KiB$/, "Kib").replace(/([a-z0-9])([A-Z])/g, "$1_$2")
-  return `FASTORM_${prefixes[section]}_${words.toUpperCase()}`
-}
-
-/** The layer's own check of a section: its problems, each naming the options it is about. */
-const sectionProblems = (
-  section: Section,
-  values: Record<string, unknown>,
-  dialect: Dialect
-): ReadonlyArray<string> => {
-  switch (section) {
-    case "readWrite":
-      return Either.match(resolve(values), { onLeft: (e) => e.problems, onRight: () => [] })
-    case "health":
-      return Either.match(HealthMonitor.checkConfig(values), { onLeft: (e) => e.problems, onRight: () => [] })
-    case "pool":
-      return OptimalConfig.check(dialect, values)
-  }
-}
-
-const mentions = (problem: string, key: string): boolean =>
-  new RegExp(`(^|[^A-Za-z0-9])${key}([^A-Za-z0-9]|$)`).test(problem)
-
-/** The problems of one option alone: those that name it and no other option (the others are between options). */
-const ownProblems = (section: Section, key: string, value: unknown): ReadonlyArray<string> => {
-  // A pool setting is checked for a dialect that has it; whether the URL's dialect has it is checked later.
-  const dialect = dialects.find((d) => Object.prototype.hasOwnProperty.call(OptimalConfig.settings[d], key))
-  return sectionProblems(section, { [key]: value }, dialect ?? "postgresql").filter((problem) =>
-    mentions(problem, key) && Object.keys(kinds[section]).every((other) => other === key || !mentions(problem, other))
-  )
-}
 
 // ---- reading variables ----
 
@@ -215,11 +67,11 @@ const list = <A>(
       Config.mapOrFail((raw) => {
         const entries = Option.getOrElse(raw, () => []).map((t) => t.trim()).filter((t) => t.length > 0)
         if (entries.length === 0) return Either.right(Option.none())
-        const read_ = entries.map(read)
-        const problems = read_.flatMap((r, i) => Either.isLeft(r) ? [`the ${ordinal(i)} entry: ${r.left}`] : [])
+        const results = entries.map(read)
+        const problems = results.flatMap((r, i) => Either.isLeft(r) ? [`the ${ordinal(i)} entry: ${r.left}`] : [])
         return problems.length > 0
           ? Either.left(invalid(problems.join("; ")))
-          : Either.right(Option.some(read_.map((r) => Either.getOrThrow(r))))
+          : Either.right(Option.some(results.map((r) => Either.getOrThrow(r))))
       })
     ),
     name
@@ -238,7 +90,7 @@ const weight = (value: string) =>
     return problem === undefined ? Either.right(w as number) : Either.left(problem)
   })
 
-const nonEmpty = (value: string) => Either.right(value)
+const asText = (value: string) => Either.right(value)
 
 const sectionConfig = (section: Section): Config.Config<Record<string, unknown> | undefined> =>
   Config.map(
@@ -266,11 +118,11 @@ const MISSING_WRITE_URL = "the primary's URL is required, e.g. postgresql://app:
   "(mysql://, mariadb:// and sqlite:///app.db work the same way)"
 
 const nodeVariables = Config.all({
-  name: variable("FASTORM_NAME", nonEmpty),
+  name: variable("FASTORM_NAME", asText),
   writeUrl: variable("FASTORM_WRITE_URL", url, MISSING_WRITE_URL),
-  writeName: variable("FASTORM_WRITE_NAME", nonEmpty),
+  writeName: variable("FASTORM_WRITE_NAME", asText),
   readUrls: list("FASTORM_READ_URLS", url),
-  readNames: list("FASTORM_READ_NAMES", nonEmpty),
+  readNames: list("FASTORM_READ_NAMES", asText),
   readWeights: list("FASTORM_READ_WEIGHTS", weight)
 })
 
