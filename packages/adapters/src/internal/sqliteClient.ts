@@ -6,9 +6,8 @@
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import { CompiledStatement } from "@fastorm/core"
+import { CompiledStatement, ConnectionWrapper } from "@fastorm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -63,19 +62,10 @@ export const make = (
     // One connection behind a semaphore: never "exhausted" in the pool sense.
     // Each statement takes the client's lock like its own statements do, so it never runs inside another fiber's
     // transaction on the one connection. SQLite is local: there is no network deadline.
-    const scoped = <A>(f: (c: Connection) => Effect.Effect<A, SqlError>) =>
-      Effect.scoped(Effect.flatMap(client.reserve, f))
-    const connection: Connection = {
-      execute: (sql, params, transformRows) => scoped((c) => c.execute(sql, params, transformRows)),
-      executeRaw: (sql, params) => scoped((c) => c.executeRaw(sql, params)),
-      executeValues: (sql, params) => scoped((c) => c.executeValues(sql, params)),
-      executeUnprepared: (sql, params, transformRows) => scoped((c) => c.executeUnprepared(sql, params, transformRows)),
-      executeStream: (sql, params, transformRows) =>
-        client.reserve.pipe(
-          Effect.map((c) => c.executeStream(sql, params, transformRows)),
-          Stream.unwrapScoped
-        )
-    }
+    const connection = ConnectionWrapper.make(
+      (_sql, _params, run) => Effect.scoped(Effect.flatMap(client.reserve, run)),
+      (_sql, _params, run) => Stream.unwrapScoped(Effect.map(client.reserve, run))
+    )
     return Object.assign(client, {
       [CompiledStatement.RunnerTypeId]: CompiledStatement.makeRunner(
         connection,

@@ -11,7 +11,7 @@
  *    lag figures.
  */
 import type { ConnectionUrl as Url } from "@fastorm/adapters"
-import { MySQLAdapter } from "@fastorm/adapters"
+import { MySQLAdapter, OptimalConfig } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -97,7 +97,9 @@ export const make = (
     const mysql = yield* Drivers.mysql
     const secrets = [url.password, ...Object.values(url.secretOptions)]
     const ssl = MySQLAdapter.sslFrom(url)
-    let current: { readonly conn: Mysql.Connection; ready: boolean } | undefined
+    let current: { readonly conn: Mysql.Connection; ready: boolean; openedAt: number } | undefined
+    const fresh = (session: { readonly openedAt: number }) =>
+      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
     // Learnt once: the server refused SHOW SLAVE STATUS to this user.
     let statusDenied = false
 
@@ -147,7 +149,7 @@ export const make = (
         })
       }
 
-      if (current?.ready === true) {
+      if (current?.ready === true && fresh(current)) {
         probe(current.conn)
       } else {
         drop()
@@ -163,7 +165,7 @@ export const make = (
           enableKeepAlive: true,
           multipleStatements: false
         })
-        const session = { conn, ready: false }
+        const session = { conn, ready: false, openedAt: Date.now() }
         current = session
         // A connection the server drops between probes emits "error"; unhandled, it would kill the process.
         conn.on("error", () => drop(conn))
@@ -171,6 +173,7 @@ export const make = (
         conn.connect((error) => {
           if (error) return fail(conn, error)
           session.ready = true
+          session.openedAt = Date.now()
           probe(conn)
         })
       }

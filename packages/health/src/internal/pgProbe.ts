@@ -3,7 +3,7 @@
  * interruption, so the monitor holds at most one session per node.
  */
 import type { ConnectionUrl as Url } from "@fastorm/adapters"
-import { PostgreSQLAdapter } from "@fastorm/adapters"
+import { OptimalConfig, PostgreSQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -91,8 +91,10 @@ export const make = (
   Effect.gen(function*() {
     const pg = yield* Drivers.pg
     const secrets = [url.password, ...Object.values(url.secretOptions)]
-    // The open session, if any; `ready` once connected.
-    let current: { readonly client: Pg.Client; ready: boolean } | undefined
+    // The open session, if any; `ready` once connected, since `openedAt`.
+    let current: { readonly client: Pg.Client; ready: boolean; openedAt: number } | undefined
+    const fresh = (session: { readonly openedAt: number }) =>
+      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
     // Set when a pooler in front of the node refused a startup parameter: later sessions open without it.
     let behindPooler = false
 
@@ -126,7 +128,7 @@ export const make = (
       const open = () => {
         drop()
         const client = new pg.Client(clientConfig(url, settings, behindPooler))
-        const session = { client, ready: false }
+        const session = { client, ready: false, openedAt: Date.now() }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.
         client.on("error", () => drop(client))
@@ -140,11 +142,12 @@ export const make = (
           }
           if (error) return fail(client, error)
           session.ready = true
+          session.openedAt = Date.now()
           query(client)
         })
       }
 
-      if (current?.ready === true) query(current.client)
+      if (current?.ready === true && fresh(current)) query(current.client)
       else open()
       // Interrupted (the monitor's timeout, or shutdown): the session may be stuck mid-statement; never reuse it.
       return Effect.sync(() => {

@@ -6,6 +6,7 @@
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter } from "@fastorm/adapters"
+import { AdapterError } from "@fastorm/adapters"
 import { ConnectionWrapper } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -60,11 +61,7 @@ export interface Primary {
   readonly transaction: Effect.Effect<Connection, SqlError, Scope.Scope>
 }
 
-/** Why the primary is unavailable: what a pooler in front of it answered, else what we saw. */
-const unavailable = (seen: string, error: SqlError): string => {
-  const text = poolerText(error)
-  return text === undefined ? seen : `the connection pooler in front of it answered "${text}"`
-}
+const diagnose = AdapterError.diagnose
 
 /** Builds execution on the primary. */
 export const make = (options: PrimaryOptions): Primary => {
@@ -93,7 +90,7 @@ export const make = (options: PrimaryOptions): Primary => {
       Effect.fail(
         isNodeFault(error)
           ? toSqlError(
-            new PrimaryUnavailable({ node: node.name, reason: unavailable("no connection", error), cause: error })
+            new PrimaryUnavailable({ node: node.name, reason: diagnose(error).text, cause: error })
           )
           : error
       )
@@ -106,12 +103,18 @@ export const make = (options: PrimaryOptions): Primary => {
       return connectFailure(error)
     }
     if (!isConnectionClass(error)) return Effect.fail(error)
+    // Never sent (refused at connect, a socket already dead): nothing was applied, whatever the statement.
+    if (wasNotSent(error)) return connectFailure(error)
     return Effect.zipRight(
       report(node.name, error),
       Effect.fail(toSqlError(
         write && !wasNotSent(error)
           ? new WriteOutcomeUnknown({ node: node.name, cause: error })
-          : new PrimaryUnavailable({ node: node.name, reason: unavailable("connection lost", error), cause: error })
+          : new PrimaryUnavailable({
+            node: node.name,
+            reason: `connection lost: ${diagnose(error).text}`,
+            cause: error
+          })
       ))
     )
   }
