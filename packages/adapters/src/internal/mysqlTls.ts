@@ -5,6 +5,10 @@
  * the connection's socket comes from a `stream` factory that reads the server's greeting before mysql2 does and, when
  * the server does not offer TLS, turns TLS off for that one connection (mysql2 gives each pooled connection its own
  * copy of the configuration), as the MySQL client does.
+ *
+ * VERIFY_IDENTITY on an IP address needs the same socket: mysql2 sets no `servername` for an IP and passes Node no
+ * host, so Node checks the certificate against "localhost" (measured with mysql2 3.24: a certificate for localhost
+ * passed for 127.0.0.2). The socket carries the address Node's check falls back to.
  */
 import * as Redacted from "effect/Redacted"
 import * as net from "node:net"
@@ -51,15 +55,22 @@ export const greetingFlags = (head: Buffer): number | "incomplete" | undefined =
   return head.length < at + 2 ? "incomplete" : head.readUInt16LE(at)
 }
 
-/** A socket for mysql2 that drops TLS from this connection's configuration when the server does not offer it. */
-const preferredStream = (options: { readonly config: StreamConfig }): net.Socket => {
+/**
+ * A socket for mysql2: for PREFERRED, drops TLS from this connection's configuration when the server does not offer
+ * it; for an IP address, names it as the host Node checks the certificate against.
+ */
+const socketFor = (preferred: boolean) => (options: { readonly config: StreamConfig }): net.Socket => {
   const { config } = options
-  const socket = net.connect(config.port ?? 3306, config.host ?? "localhost")
+  const host = config.host ?? "localhost"
+  const socket = net.connect(config.port ?? 3306, host)
   // What mysql2 does for the sockets it opens itself.
   socket.setNoDelay(true)
   if (config.enableKeepAlive === true) {
     socket.on("connect", () => socket.setKeepAlive(true, config.keepAliveInitialDelay))
   }
+  // Node's TLS checks `servername || host || socket._host`; net leaves `_host` unset for an IP address.
+  if (net.isIP(host) !== 0) (socket as unknown as { _host: string })._host = host
+  if (!preferred) return socket
   let head = Buffer.alloc(0)
   // Registered before mysql2's own listener, so it sees the greeting first.
   const peek = (chunk: Buffer) => {
@@ -86,5 +97,6 @@ export const mysqlTlsOptions = (settings: TlsSettings): MysqlTlsOptions => {
   if (settings.key !== undefined) {
     Object.defineProperty(ssl, "key", { value: Redacted.value(settings.key), enumerable: false })
   }
-  return settings.mode === "prefer" ? { ssl, stream: preferredStream } : { ssl }
+  if (settings.mode === "prefer") return { ssl, stream: socketFor(true) }
+  return settings.verification === "chain-and-host" ? { ssl, stream: socketFor(false) } : { ssl }
 }
