@@ -141,7 +141,8 @@ const resolvePostgres = (
     problem("sslmode", "TLS files are given without sslmode: add sslmode=verify-full (or verify-ca, require)")
   }
   const effective = mode ?? "disable"
-  if (effective === "disable") {
+  // Without a mode the files were reported above, once.
+  if (effective === "disable" && mode !== undefined) {
     for (const ref of [ca, cert, key, crl]) {
       if (ref !== undefined) {
         const option = ref === "system" ? "sslrootcert" : ref.option

@@ -59,14 +59,60 @@ const opensslReason = (e: unknown): string => {
 
 const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g
 
-/** The key in clear PEM: an encrypted key is opened here once (the check above proved the passphrase opens it). */
-const opened = (key: Buffer, passphrase: Redacted.Redacted<string> | undefined): Buffer =>
-  passphrase === undefined
-    ? key
-    : Buffer.from(
-      createPrivateKey({ key, format: "pem", passphrase: Redacted.value(passphrase) })
-        .export({ type: "pkcs8", format: "pem" })
+/**
+ * Checks the client certificate and its key, one at a time so the problem names the right option, and returns the key
+ * in clear PEM: an encrypted key is opened here once, so no driver needs its passphrase.
+ */
+const checkClientFiles = (
+  certOption: string,
+  cert: Buffer,
+  keyOption: string,
+  key: Buffer,
+  passphraseOption: string | undefined,
+  passphrase: Redacted.Redacted<string> | undefined,
+  problems: Array<TlsFileProblem>
+): Buffer | undefined => {
+  let clear: Buffer | undefined
+  try {
+    clear = Buffer.from(
+      createPrivateKey({
+        key,
+        format: "pem",
+        // An empty passphrase, not none: Node would otherwise ask the terminal for one.
+        passphrase: passphrase === undefined ? "" : Redacted.value(passphrase)
+      }).export({ type: "pkcs8", format: "pem" })
     )
+  } catch (e) {
+    const code = codeOf(e)
+    const encrypted = /ENCRYPTED/.test(key.toString("latin1"))
+    problems.push(
+      encrypted && passphrase === undefined
+        ? { option: keyOption, code, reason: "the key is encrypted and no passphrase (sslpassword) is given" }
+        : encrypted || code === "ERR_OSSL_BAD_DECRYPT"
+        ? { option: passphraseOption ?? keyOption, code, reason: "the passphrase does not open the key" }
+        : { option: keyOption, code, reason: "the file holds no usable private key" }
+    )
+  }
+  try {
+    new X509Certificate(cert)
+  } catch (e) {
+    problems.push({ option: certOption, code: codeOf(e), reason: "the file holds no usable certificate" })
+    return undefined
+  }
+  if (clear === undefined) return undefined
+  try {
+    createSecureContext({ cert, key: clear })
+  } catch (e) {
+    const code = codeOf(e)
+    problems.push(
+      code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
+        ? { option: keyOption, code, reason: "the key does not belong to the client certificate" }
+        : { option: certOption, code, reason: `the certificate or its key is unusable: ${opensslReason(e)}` }
+    )
+    return undefined
+  }
+  return clear
+}
 
 /** Reads and checks the request's files (the passphrase from the URL's secret options); every problem at once. */
 export const load = (
@@ -120,30 +166,17 @@ export const load = (
       problems.push({ option: request.crl.option, code: codeOf(e), reason: `not a usable CRL: ${opensslReason(e)}` })
     }
   }
+  let clearKey: Buffer | undefined
   if (cert !== undefined && key !== undefined && request.cert !== undefined && request.key !== undefined) {
-    try {
-      createSecureContext({
-        cert,
-        key,
-        ...(passphrase === undefined ? {} : { passphrase: Redacted.value(passphrase) })
-      })
-    } catch (e) {
-      const code = codeOf(e)
-      const encrypted = /ENCRYPTED/.test(key.toString("latin1"))
-      problems.push(
-        code === "ERR_OSSL_BAD_DECRYPT" || (encrypted && passphrase === undefined)
-          ? {
-            option: passphrase === undefined ? request.key.option : request.passphraseOption ?? "sslpassword",
-            code,
-            reason: passphrase === undefined
-              ? "the key is encrypted: give its passphrase (sslpassword)"
-              : "the passphrase does not open the key"
-          }
-          : code === "ERR_OSSL_X509_KEY_VALUES_MISMATCH"
-          ? { option: request.key.option, code, reason: "the key does not belong to the client certificate" }
-          : { option: request.cert.option, code, reason: `the certificate or its key is unusable: ${opensslReason(e)}` }
-      )
-    }
+    clearKey = checkClientFiles(
+      request.cert.option,
+      cert,
+      request.key.option,
+      key,
+      request.passphraseOption,
+      passphrase,
+      problems
+    )
   }
   if (problems.length > 0) return Either.left(problems)
   return Either.right({
@@ -151,7 +184,7 @@ export const load = (
     verification: request.verification,
     ...(ca === undefined ? {} : { ca }),
     ...(cert === undefined ? {} : { cert }),
-    ...(key === undefined ? {} : { key: Redacted.make(opened(key, passphrase)) }),
+    ...(clearKey === undefined ? {} : { key: Redacted.make(clearKey) }),
     ...(crl === undefined ? {} : { crl }),
     direct: request.direct
   })
