@@ -296,7 +296,8 @@ const checkTls = (
         problem.insecureTls(key, value.toLowerCase(), "a remote host may get a plaintext, downgradable connection")
       )
     } else if (
-      info.dialect === "mysql" && (key === "sslmode" || key === "ssl_mode") && /^(disabled|preferred)$/i.test(value)
+      info.dialect === "mysql" && (key === "ssl-mode" || key === "sslmode" || key === "ssl_mode") &&
+      /^(disabled|preferred)$/i.test(value)
     ) {
       problems.push(
         problem.insecureTls(key, value.toUpperCase(), "a remote host may get a plaintext, downgradable connection")
