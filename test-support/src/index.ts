@@ -5,7 +5,8 @@ export {
   CERT_USER,
   CLIENT_KEY_PASSPHRASE,
   CLUSTER_FILE_ENV,
-  DATABASE
+  DATABASE,
+  PLAINTEXT_USER
 } from "./cluster/constants.js"
 export {
   freezeNode,

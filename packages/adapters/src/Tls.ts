@@ -41,15 +41,3 @@ export const fromUrl = (url: ConnectionUrl): Either.Either<TlsSettings, InvalidT
 /** `fromUrl` as an Effect. */
 export const load = (url: ConnectionUrl): Effect.Effect<TlsSettings, InvalidTlsConfig> =>
   Effect.suspend(() => Either.match(fromUrl(url), { onLeft: Effect.fail, onRight: Effect.succeed }))
-
-/** A description for logs: "verify-full, CA file, client certificate"; never a path or key material. */
-export const describe = (settings: TlsSettings): string => {
-  const parts: Array<string> = [settings.mode]
-  if (settings.mode !== "disable") {
-    if (settings.verification !== "none") parts.push(settings.ca === undefined ? "Node's CA store" : "CA file")
-    if (settings.cert !== undefined) parts.push("client certificate")
-    if (settings.crl !== undefined) parts.push("CRL")
-    if (settings.direct) parts.push("direct negotiation")
-  }
-  return parts.join(", ")
-}

@@ -114,6 +114,18 @@ describe("MariaDB TLS: each ssl-mode against a TLS server", () => {
   }
 })
 
+describe("MariaDB TLS: host names", () => {
+  it.live("VERIFY_IDENTITY by the name localhost, which the certificate lists", () =>
+    Effect.gen(function*() {
+      check(
+        yield* connect(
+          withOptions(primary.url.replace("@127.0.0.1:", "@localhost:"), { "ssl-mode": "VERIFY_IDENTITY", ...ca })
+        ),
+        tlsAs("app")
+      )
+    }))
+})
+
 describe("MariaDB TLS: a host name the certificate does not list (127.0.0.2)", () => {
   const rows: ReadonlyArray<readonly [string, Record<string, string>, Expected]> = [
     [

@@ -5,7 +5,14 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { ClusterInfo } from "@fastorm/test-support"
-import { CERT_USER, CLIENT_KEY_PASSPHRASE, loadCluster, TlsFront, withOptions } from "@fastorm/test-support"
+import {
+  CERT_USER,
+  CLIENT_KEY_PASSPHRASE,
+  loadCluster,
+  PLAINTEXT_USER,
+  TlsFront,
+  withOptions
+} from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type { AdapterError as Errors } from "../src/index.js"
@@ -136,11 +143,32 @@ describe("PostgreSQL TLS: each sslmode against a TLS server", () => {
       }))
   }
 
+  it.live("prefer: the server refuses TLS to the plaintext user at its first answer, the retry in plaintext connects", () =>
+    Effect.gen(function*() {
+      const url = primary.url.replace(/^postgres:\/\/app:/, `postgres://${PLAINTEXT_USER}:`)
+      check(yield* connect(withOptions(url, { sslmode: "prefer" })), plainAs(PLAINTEXT_USER))
+      const refusedOverTls = yield* connect(withOptions(url, { sslmode: "require" }))
+      expect(refusedOverTls).toMatchObject({ problem: "authentication", code: "28000" })
+      expect((refusedOverTls as { detail: string }).detail).toMatch(/SSL encryption/)
+    }))
+
   it.live("disable: the certificate user is refused by the server's hostnossl reject rule", () =>
     Effect.gen(function*() {
       const outcome = yield* connect(withOptions(primary.url, { sslmode: "disable" }, asCertUser))
       expect(outcome).toMatchObject({ problem: "authentication", code: "28000" })
       expect((outcome as { detail: string }).detail).toMatch(/no encryption/)
+    }))
+})
+
+describe("PostgreSQL TLS: host names", () => {
+  it.live("verify-full by the name localhost, which the certificate lists", () =>
+    Effect.gen(function*() {
+      check(
+        yield* connect(
+          withOptions(primary.url.replace("@127.0.0.1:", "@localhost:"), { sslmode: "verify-full", ...ca })
+        ),
+        tlsAs("app")
+      )
     }))
 })
 

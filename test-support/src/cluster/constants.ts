@@ -13,6 +13,9 @@ export const APP_PASSWORD = "app-pw"
 /** The user that logs in with a client certificate only (PostgreSQL `hostssl ... cert`, MariaDB `REQUIRE X509`). */
 export const CERT_USER = "app_cert"
 
+/** A PostgreSQL user (password `APP_PASSWORD`) that the server refuses over TLS (`hostssl ... reject`). */
+export const PLAINTEXT_USER = "app_plaintext"
+
 /** The passphrase of the encrypted copy of the client key (`TlsFiles.clientKeyEncrypted`). */
 export const CLIENT_KEY_PASSPHRASE = "client-key-pw"
 

@@ -1,7 +1,7 @@
 import { appendFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { waitUntilAsync } from "../wait.js"
-import { APP_PASSWORD, APP_USER, CERT_USER, DATABASE, PG_BIN } from "./constants.js"
+import { APP_PASSWORD, APP_USER, CERT_USER, DATABASE, PG_BIN, PLAINTEXT_USER } from "./constants.js"
 import { makeOwnedDirs, nodeDirOf } from "./layout.js"
 import { livePid, processesIn, signal, waitGone } from "./pids.js"
 import { run } from "./proc.js"
@@ -36,7 +36,8 @@ log_line_prefix = '%m [%p] %q%u@%d '
 `
 
 /**
- * Superuser and replication by trust; the certificate user only over TLS with its client certificate; everyone else
+ * Superuser and replication by trust; the certificate user only over TLS with its client certificate, the plaintext
+ * user only without TLS; everyone else
  * (the app user) must present a real scram password, with or without TLS.
  */
 const hba = `
@@ -45,6 +46,7 @@ host all postgres 127.0.0.1/32 trust
 host replication postgres 127.0.0.1/32 trust
 hostssl all ${CERT_USER} 127.0.0.1/32 cert
 hostnossl all ${CERT_USER} 127.0.0.1/32 reject
+hostssl all ${PLAINTEXT_USER} 127.0.0.1/32 reject
 host all all 127.0.0.1/32 scram-sha-256
 `
 
@@ -133,6 +135,7 @@ export const createPostgresCluster = async (
   await pgAdminQuery(primary, `CREATE DATABASE ${DATABASE} OWNER ${APP_USER}`)
   await pgAdminQuery(primary, `GRANT ALL ON SCHEMA public TO ${APP_USER}`, [], DATABASE)
   await pgAdminQuery(primary, `CREATE ROLE ${CERT_USER} LOGIN`)
+  await pgAdminQuery(primary, `CREATE ROLE ${PLAINTEXT_USER} LOGIN PASSWORD '${APP_PASSWORD}'`)
   // Marker table for replication checks, outside the app database so it never shows up in app tests.
   await pgAdminQuery(primary, "CREATE TABLE fastorm_cluster_marker (id text PRIMARY KEY, at timestamptz DEFAULT now())")
 
