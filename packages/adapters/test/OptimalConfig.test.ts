@@ -67,6 +67,30 @@ describe("OptimalConfig", () => {
     expect(mysql).not.toContain("SET SESSION TRANSACTION READ ONLY")
   })
 
+  it("maxLifetime: 30 minutes by default, pg-pool maxLifetimeSeconds, and zero never expires", () => {
+    expect(Duration.toMillis(OptimalConfig.postgres.maxLifetime)).toBe(30 * 60_000)
+    expect(Duration.toMillis(OptimalConfig.mysql.maxLifetime)).toBe(30 * 60_000)
+    const pool = (maxLifetime: Duration.DurationInput) =>
+      PgNode.poolConfig(
+        { host: "db", port: 5432, tls: { ssl: false } },
+        OptimalConfig.merge(OptimalConfig.postgres, { maxLifetime }),
+        { alias: "primary", readOnly: false }
+      ).maxLifetimeSeconds
+    expect(pool("30 minutes")).toBe(1800)
+    expect(pool("1500 millis")).toBe(1.5)
+    expect(pool("0 millis")).toBe(0)
+    const rows: ReadonlyArray<readonly [openedAt: number, now: number, lifetime: string, outlived: boolean]> = [
+      [0, 999, "1 second", false],
+      [0, 1000, "1 second", true],
+      [5000, 5999, "1 second", false],
+      [0, 10 ** 12, "0 millis", false],
+      [0, 30 * 60_000, "30 minutes", true]
+    ]
+    for (const [openedAt, now, lifetime, outlived] of rows) {
+      expect(OptimalConfig.outlived(openedAt, now, Duration.decode(lifetime as Duration.DurationInput))).toBe(outlived)
+    }
+  })
+
   it("SQLite pragmas: a read-only connection never tries to change the journal mode", () => {
     expect(SqliteNode.pragmas(OptimalConfig.sqlite, false)).toContain("PRAGMA journal_mode = WAL")
     expect(SqliteNode.pragmas(OptimalConfig.sqlite, true).some((p) => p.includes("journal_mode"))).toBe(false)

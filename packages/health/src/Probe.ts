@@ -56,6 +56,11 @@ export interface ProbeSettings {
   readonly timeout: Duration.Duration
   /** PostgreSQL `application_name` of the probe sessions, so they can be told apart in `pg_stat_activity`. */
   readonly applicationName: string
+  /**
+   * A probe connection older than this is closed before the next probe and opened afresh, like the node's pooled
+   * connections (the adapter's `maxLifetime`); zero or absent keeps it.
+   */
+  readonly maxLifetime?: Duration.Duration | undefined
 }
 
 /** Makes the probe of one node, for the monitor's lifetime (its scope). */
@@ -82,11 +87,15 @@ export const fromAdapter: ProbeFactory = (node, settings) => {
     })
   }
   const tls = adapter.tls.right
+  const config = adapter.optimalConfig
+  const withLifetime: ProbeSettings = "maxLifetime" in config
+    ? { ...settings, maxLifetime: config.maxLifetime }
+    : settings
   switch (adapter.dialect) {
     case "postgresql":
-      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, settings, tls))
+      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, withLifetime, tls))
     case "mysql":
-      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, settings, tls))
+      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, withLifetime, tls))
     case "sqlite":
       return orMissingDriver(node.name)(SqliteProbe.make(node.name, node.role, adapter.url))
   }

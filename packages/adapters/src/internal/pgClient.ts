@@ -72,6 +72,8 @@ export const poolConfig = (
     min: bounds.min,
     max: bounds.max,
     idleTimeoutMillis: Duration.toMillis(config.idleTimeout),
+    // pg-pool closes an expired idle client at once and a busy one when it is released; 0 turns it off.
+    maxLifetimeSeconds: Duration.toSeconds(config.maxLifetime),
     // pg-pool applies this bound both to opening a connection and to waiting in its queue for a free one.
     connectionTimeoutMillis: Math.max(1, Math.round(Duration.toMillis(config.connectTimeout))),
     statement_timeout: Math.round(Duration.toMillis(config.statementTimeout)),

@@ -11,7 +11,7 @@
  *    lag figures.
  */
 import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
-import { MySQLAdapter } from "@fastorm/adapters"
+import { MySQLAdapter, OptimalConfig } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -99,7 +99,9 @@ export const make = (
     const secrets = [url.password, ...Object.values(url.secretOptions)]
     // The pools' TLS, exactly: a probe that connected differently could call a node healthy that the app cannot use.
     const { ssl, stream } = MySQLAdapter.tlsOptions(tls)
-    let current: { readonly conn: Mysql.Connection; ready: boolean } | undefined
+    let current: { readonly conn: Mysql.Connection; ready: boolean; openedAt: number } | undefined
+    const fresh = (session: { readonly openedAt: number }) =>
+      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
     // Learnt once: the server refused SHOW SLAVE STATUS to this user.
     let statusDenied = false
 
@@ -149,7 +151,7 @@ export const make = (
         })
       }
 
-      if (current?.ready === true) {
+      if (current?.ready === true && fresh(current)) {
         probe(current.conn)
       } else {
         drop()
@@ -166,7 +168,7 @@ export const make = (
           enableKeepAlive: true,
           multipleStatements: false
         })
-        const session = { conn, ready: false }
+        const session = { conn, ready: false, openedAt: Date.now() }
         current = session
         // A connection the server drops between probes emits "error"; unhandled, it would kill the process.
         conn.on("error", () => drop(conn))
@@ -174,6 +176,7 @@ export const make = (
         conn.connect((error) => {
           if (error) return fail(conn, error)
           session.ready = true
+          session.openedAt = Date.now()
           probe(conn)
         })
       }

@@ -3,7 +3,7 @@
  * interruption, so the monitor holds at most one session per node.
  */
 import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
-import { PostgreSQLAdapter } from "@fastorm/adapters"
+import { OptimalConfig, PostgreSQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -93,8 +93,10 @@ export const make = (
   Effect.gen(function*() {
     const pg = yield* Drivers.pg
     const secrets = [url.password, ...Object.values(url.secretOptions)]
-    // The open session, if any; `ready` once connected.
-    let current: { readonly client: Pg.Client; ready: boolean } | undefined
+    // The open session, if any; `ready` once connected, since `openedAt`.
+    let current: { readonly client: Pg.Client; ready: boolean; openedAt: number } | undefined
+    const fresh = (session: { readonly openedAt: number }) =>
+      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
 
     const drop = (client?: Pg.Client) => {
       if (current === undefined || (client !== undefined && current.client !== client)) return
@@ -123,12 +125,12 @@ export const make = (
           else finish(Effect.succeed(parseRow(result.rows[0]!)))
         })
 
-      if (current?.ready === true) {
+      if (current?.ready === true && fresh(current)) {
         query(current.client)
       } else {
         drop()
         const client = new pg.Client(clientConfig(url, settings, tls))
-        const session = { client, ready: false }
+        const session = { client, ready: false, openedAt: Date.now() }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.
         client.on("error", () => drop(client))
@@ -136,6 +138,7 @@ export const make = (
         client.connect((error: Error | undefined) => {
           if (error) return fail(client, error)
           session.ready = true
+          session.openedAt = Date.now()
           query(client)
         })
       }
