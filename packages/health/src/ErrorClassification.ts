@@ -9,7 +9,7 @@
  * few code-less messages. A connection pooler's own answers (PgBouncer's SQLSTATE 08P01) are read first, by their
  * text: a pool with no connection free is `Busy`, a server the pooler cannot reach is `Connection`.
  */
-import { PostgreSQLAdapter } from "@fastorm/adapters"
+import { AdapterError, PostgreSQLAdapter } from "@fastorm/adapters"
 
 /**
  * The class of an error: `Connection` and `Authentication` concern the node; `Busy` says the node, or the pooler in
@@ -151,7 +151,14 @@ export const classify = (error: unknown): Classification => {
     }
     return undefined
   }
-  return visit(error, 0) ?? fallback ?? { _tag: "Statement" }
+  return visit(error, 0) ?? fallback ?? tlsVerdict(error) ?? { _tag: "Statement" }
+}
+
+// A TLS failure (untrusted or mismatched certificate, no TLS on the server) leaves the node unusable as configured:
+// connection-class. The adapters' diagnosis is the one place that knows the TLS codes and messages.
+const tlsVerdict = (error: unknown): Classification | undefined => {
+  const diagnosis = AdapterError.diagnose(error)
+  return diagnosis.problem === "tls" ? { _tag: "Connection", code: diagnosis.code } : undefined
 }
 
 /** True if the error says the node or the path to it is broken (counts against the node's health). */

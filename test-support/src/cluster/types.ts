@@ -1,4 +1,5 @@
 import type { PgBouncerNodes } from "./pgbouncer.js"
+import type { TlsFiles } from "./tls.js"
 
 /** Which server family a node belongs to. */
 export type ClusterKind = "postgres" | "mariadb"
@@ -42,4 +43,6 @@ export interface ClusterInfo {
   readonly mariadb: ClusterNodes
   /** A PgBouncer (transaction pooling) in front of each PostgreSQL node. */
   readonly pgbouncer: PgBouncerNodes
+  /** The certificates every node serves and trusts (README, "Test clusters"). */
+  readonly tls: TlsFiles
 }

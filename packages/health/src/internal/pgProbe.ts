@@ -2,7 +2,7 @@
  * The PostgreSQL probe: one dedicated `pg.Client` per node, kept open between probes and destroyed on any failure or
  * interruption, so the monitor holds at most one session per node.
  */
-import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
 import { OptimalConfig, PostgreSQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
@@ -51,18 +51,26 @@ export const parseRow = (row: Row): ProbeResult =>
     : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
 
 /** The probe's connection settings; behind a pooler that refused it, without the `statement_timeout` parameter. */
-const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings, behindPooler: boolean): Pg.ClientConfig => {
+const clientConfig = (
+  url: Url.ConnectionUrl,
+  settings: ProbeSettings,
+  tls: Tls.TlsSettings,
+  behindPooler: boolean
+): Pg.ClientConfig => {
   // Twice the monitor's timeout: the monitor's own (exact) timeout must always fire first, so a silent server is
   // reported as a Timeout rather than as whichever driver error won the race.
   const ms = Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout)))
-  const ssl = PostgreSQLAdapter.sslFrom(url)
+  const { ssl, sslnegotiation, stream } = PostgreSQLAdapter.tlsOptions(tls)
   return {
     host: url.host ?? "127.0.0.1",
     port: url.port ?? 5432,
     ...(url.database !== undefined ? { database: url.database } : {}),
     ...(url.username !== undefined ? { user: url.username } : {}),
     ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
-    ...(ssl !== undefined ? { ssl } : {}),
+    // The pools' TLS, exactly: a probe that connected differently could call a node healthy that the app cannot use.
+    ssl,
+    ...(stream === undefined ? {} : { stream }),
+    ...(sslnegotiation === undefined ? {} : { sslnegotiation }),
     application_name: settings.applicationName,
     // Second lines of defence behind the monitor's own timeout: the server gives up on a stuck probe statement too
     // (not behind a pooler, which refuses the parameter: there the monitor's timeout alone bounds the probe).
@@ -86,7 +94,8 @@ const destroy = (client: Pg.Client): void => {
 export const make = (
   name: string,
   url: Url.ConnectionUrl,
-  settings: ProbeSettings
+  settings: ProbeSettings,
+  tls: Tls.TlsSettings
 ): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
     const pg = yield* Drivers.pg
@@ -127,7 +136,7 @@ export const make = (
 
       const open = () => {
         drop()
-        const client = new pg.Client(clientConfig(url, settings, behindPooler))
+        const client = new pg.Client(clientConfig(url, settings, tls, behindPooler))
         const session = { client, ready: false, openedAt: Date.now() }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.
