@@ -24,6 +24,8 @@ export interface Column {
   /** A value as the driver returned it, decoded to the model's Type (refinements checked, as for a row). */
   readonly decode: (value: unknown) => Either.Either<unknown, ParseError>
   readonly kind: Kind
+  /** Whether the model's Type admits null for this column. */
+  readonly nullable: boolean
 }
 
 /** The AST with every refinement replaced by what it refines (unions and transformations looked through). */
@@ -45,7 +47,8 @@ export const withoutRefinements = (ast: AST.AST): AST.AST => {
   }
 }
 
-const kindOfType = (ast: AST.AST): Kind => {
+/** What the column's Type holds, and whether it admits null. */
+const kindOfType = (ast: AST.AST): { readonly kind: Kind; readonly nullable: boolean } => {
   const kinds = new Set<Kind | "null">()
   const visit = (node: AST.AST): void => {
     switch (node._tag) {
@@ -68,8 +71,8 @@ const kindOfType = (ast: AST.AST): Kind => {
     }
   }
   visit(AST.typeAST(ast))
-  kinds.delete("null")
-  return kinds.size === 1 ? [...kinds][0] as Kind : "other"
+  const nullable = kinds.delete("null")
+  return { kind: kinds.size === 1 ? [...kinds][0] as Kind : "other", nullable }
 }
 
 /** The column's codec; `field` is its schema in the model's select variant (undefined: bound as given). */
@@ -79,7 +82,8 @@ export const make = (name: string, field: Schema.Schema.AnyNoContext | undefined
       name,
       encode: (value) => validation.checkValue(name, value),
       decode: Either.right,
-      kind: "other"
+      kind: "other",
+      nullable: true
     }
   }
   const encodeLoose = Schema.encodeUnknownEither(
@@ -99,7 +103,7 @@ export const make = (name: string, field: Schema.Schema.AnyNoContext | undefined
       return validation.checkValue(name, encoded.right)
     },
     decode: Schema.decodeUnknownEither(field as Schema.Schema<unknown, unknown, never>),
-    kind: kindOfType(field.ast)
+    ...kindOfType(field.ast)
   }
 }
 

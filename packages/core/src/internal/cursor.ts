@@ -137,8 +137,15 @@ export const page = (state: QueryState, options: { readonly after?: unknown; rea
     }
     return Either.right(bound)
   }
+  // A NULL is neither before nor after a value: rows with a NULL order value would be skipped without a word.
+  const nullable = orders.find(([c]) => state.info.column(c).nullable)
   return Effect.gen(function*() {
     if (problem !== undefined) return yield* Effect.fail(engine.invalid(state, "cursor", problem))
+    if (nullable !== undefined) {
+      return yield* Effect.fail(
+        engine.invalid(state, "cursor", `keyset pagination needs non-null order columns; ${nullable[0]} can be null`)
+      )
+    }
     const size = yield* limit
     yield* engine.guard(state)
     const from = yield* start()
@@ -152,9 +159,7 @@ export const page = (state: QueryState, options: { readonly after?: unknown; rea
         after(orders, from)
       ]
     // The order columns are read even when `select` leaves them out: the next cursor is made of them.
-    const columns = state.columns === undefined
-      ? undefined
-      : [...state.columns, ...orders.map(([c]) => c).filter((c) => !state.columns!.includes(c))]
+    const columns = reads.withColumns(state.columns, orders)
     return yield* engine.withClient(state.mode, `${table}.cursor`, (sql) => {
       const dialect = engine.dialectOf(sql)
       const s = engine.selectOf(state, { conditions, columns, orders, limit: size + 1 })

@@ -226,6 +226,13 @@ export const stableOrders = (state: QueryState): QueryState["orders"] =>
     ? state.orders
     : [...state.orders, [state.info.idColumn, "asc"]]
 
+/** `columns` and the order columns (undefined: every column already). */
+export const withColumns = (
+  columns: ReadonlyArray<string> | undefined,
+  orders: QueryState["orders"]
+): ReadonlyArray<string> | undefined =>
+  columns === undefined ? undefined : [...columns, ...orders.map(([c]) => c).filter((c) => !columns.includes(c))]
+
 /** Whether the query already has a limit, offset or lock that a paging method sets itself or cannot honour. */
 export const pagingProblem = (state: QueryState): string | undefined =>
   state.limit !== undefined || state.offset !== undefined
@@ -265,7 +272,9 @@ export const paginate = (state: QueryState, options: { readonly page: unknown; r
       if (!Number.isSafeInteger(offset)) return Effect.fail(new InvalidLimit({ kind: "page", value: page, minimum: 1 }))
       return engine.withClient(state.mode, operation(state, "paginate"), (sql) => {
         const dialect = engine.dialectOf(sql)
-        const s = engine.selectOf(state, { orders: stableOrders(state), limit: perPage, offset })
+        const orders = stableOrders(state)
+        // The outer query orders the page by its columns: the order columns are read even when `select` leaves them out.
+        const s = engine.selectOf(state, { columns: withColumns(state.columns, orders), orders, limit: perPage, offset })
         const statement = engine.compiled(
           state.info,
           dialect,

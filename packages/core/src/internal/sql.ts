@@ -260,7 +260,8 @@ export const grouped = (dialect: Dialect, g: Grouped): string => {
 export const paginate = (dialect: Dialect, s: Select): string => {
   const t = new Text(dialect)
   const total = `SELECT COUNT(*) AS fastorm_total FROM ${t.id(s.table)}${where(t, s.conditions)}`
-  const page = body(t, s, `1 AS fastorm_row, ${columnList(t, s.columns)}`)
+  // MySQL takes a bare * only first in the list: the table's * is qualified.
+  const page = body(t, s, `1 AS fastorm_row, ${s.columns === undefined ? `${t.id(s.table)}.*` : columnList(t, s.columns)}`)
   return `SELECT fastorm_t.fastorm_total, fastorm_p.* FROM (${total}) fastorm_t LEFT JOIN (${page}) fastorm_p ON 1 = 1${
     orderBy(t, s, "fastorm_p.")
   }`
