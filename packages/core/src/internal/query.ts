@@ -309,11 +309,14 @@ class QueryImpl {
   }
 }
 
+const reserved: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
+
 /** A name an aggregate can take in a row: an identifier that is not one of the group columns. */
 const aggregateName = (info: TableInfo, groups: ReadonlyArray<string>, name: string) => {
   const problem = validation.identifierProblem(name)
   if (problem !== undefined) return Either.left(new InvalidColumn({ table: info.table, column: name, reason: problem }))
-  if (groups.includes(name) || name.startsWith("fastorm_")) {
+  // A row is a plain object: names that are its own machinery are refused with the taken ones.
+  if (groups.includes(name) || name.startsWith("fastorm_") || reserved.has(name)) {
     return Either.left(new InvalidColumn({ table: info.table, column: name, reason: "a name already taken" }))
   }
   return Either.right(name)

@@ -17,6 +17,7 @@ import * as validation from "./validation.js"
 
 /** The query's conditions, unless it has none and did not say `.all()`; limits are refused (not portable). */
 const scope = (state: QueryState, operation: string): Effect.Effect<ReadonlyArray<Condition>, ValidationError> => {
+  if (state.info.setupError !== undefined || state.error !== undefined) return Effect.as(engine.guard(state), [])
   if (state.conditions.length === 0 && !state.everything) {
     return Effect.fail(
       engine.invalid(state, operation, "no condition: add a where, or call .all() to mean every row")
@@ -25,7 +26,7 @@ const scope = (state: QueryState, operation: string): Effect.Effect<ReadonlyArra
   if (state.limit !== undefined || state.offset !== undefined) {
     return Effect.fail(engine.invalid(state, operation, "limit() and offset() do not apply to writes"))
   }
-  return Effect.as(engine.guard(state), state.conditions)
+  return Effect.succeed(state.conditions)
 }
 
 /**
