@@ -135,4 +135,3 @@ export const make: <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   model: S,
   options: Options<Id>
 ) => Repository<S, Id> = internal.make
-

@@ -92,7 +92,9 @@ for (const { layer: backendLayer, name } of backends) {
             "Joe",
             "John"
           ])
-          expect(yield* get(UserRepo.query().whereLike("name", "j%"))).toEqual(insensitive ? ["Jane", "Joe", "John"] : [])
+          expect(yield* get(UserRepo.query().whereLike("name", "j%"))).toEqual(
+            insensitive ? ["Jane", "Joe", "John"] : []
+          )
           expect((yield* get(UserRepo.query().whereLike("email", "%@example.com"))).length).toBe(insensitive ? 5 : 4)
           expect(yield* get(UserRepo.query().whereLike("email", "%@EXAMPLE.COM", { caseInsensitive: true }))).toEqual(
             sorted(names(people))
@@ -251,7 +253,10 @@ for (const { layer: backendLayer, name } of backends) {
           // With select: rows carry only the selected fields, the cursor still works (made of the order columns).
           const firstIds = yield* UserRepo.query().select("email").cursor({ limit: 3 })
           expect(firstIds.data).toEqual(created.slice(0, 3).map((u) => ({ email: u.email })))
-          const rest = yield* UserRepo.query().select("email").cursor({ after: Option.getOrThrow(firstIds.next), limit: 3 })
+          const rest = yield* UserRepo.query().select("email").cursor({
+            after: Option.getOrThrow(firstIds.next),
+            limit: 3
+          })
           expect(rest.data).toEqual(created.slice(3).map((u) => ({ email: u.email })))
           // Conditions with OR stay together with the keyset condition.
           const mixed = UserRepo.where("status", "idle").orWhere("status", "banned")
@@ -291,7 +296,9 @@ for (const { layer: backendLayer, name } of backends) {
           const streamed = yield* Stream.runCollect(UserRepo.query().orderBy("id").stream())
           expect(Chunk.toReadonlyArray(streamed)).toEqual(all)
           expect(yield* roles).toEqual(["read"])
-          const selected = yield* Stream.runCollect(UserRepo.where("status", "idle").orderBy("id").select("name").stream())
+          const selected = yield* Stream.runCollect(
+            UserRepo.where("status", "idle").orderBy("id").select("name").stream()
+          )
           expect(Chunk.toReadonlyArray(selected)).toEqual([{ name: "Jane" }, { name: "Joe" }])
           // Taking two rows ends the stream early; the connection serves the next statement.
           const two = yield* Stream.runCollect(Stream.take(UserRepo.query().orderBy("id").stream(), 2))

@@ -10,14 +10,14 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { CompiledStatement } from "@fastorm/core"
-import * as Duration from "effect/Duration"
+import type Sqlite from "better-sqlite3"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type Sqlite from "better-sqlite3"
 import { createRequire } from "node:module"
 import type { DriverNotInstalled } from "../AdapterError.js"
 import type { NodeClient, PoolStatus } from "../DatabaseAdapter.js"
@@ -163,7 +163,9 @@ const makeStream = (filename: string, busyTimeoutMs: number) => {
         },
         catch: (cause) => Option.some(new SqlError({ cause, message: "Failed to stream statement" }))
       }).pipe(
-        Effect.flatMap((rows) => rows.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(Chunk.unsafeFromArray(rows)))
+        Effect.flatMap((rows) =>
+          rows.length === 0 ? Effect.fail(Option.none()) : Effect.succeed(Chunk.unsafeFromArray(rows))
+        )
       )
       return Stream.repeatEffectChunkOption(pull)
     })

@@ -247,12 +247,15 @@ class QueryImpl {
   /** An aggregate over a column of the model (SUM and AVG over number columns only). */
   aggregateSpec(fn: Aggregate["fn"], column: unknown): Either.Either<Aggregate, ValidationError> {
     if (fn === "count" && column === undefined) return Either.right({ fn, column: undefined })
-    return Either.flatMap(this.column(column), (name) =>
-      (fn === "sum" || fn === "avg") && this.state.info.column(name).kind !== "number"
-        ? Either.left(
-          new InvalidColumn({ table: this.state.info.table, column: name, reason: `${fn} needs a number column` })
-        )
-        : Either.right({ fn, column: name }))
+    return Either.flatMap(
+      this.column(column),
+      (name) =>
+        (fn === "sum" || fn === "avg") && this.state.info.column(name).kind !== "number"
+          ? Either.left(
+            new InvalidColumn({ table: this.state.info.table, column: name, reason: `${fn} needs a number column` })
+          )
+          : Either.right({ fn, column: name })
+    )
   }
   sum(column: unknown) {
     return this.aggregateOf("sum", column)
@@ -268,7 +271,7 @@ class QueryImpl {
   }
   groupBy(...columns: Array<unknown>): GroupedImpl {
     const names: Array<string> = []
-    let query: QueryImpl = this
+    let query = this.next({})
     for (const column of columns) {
       const name = this.column(column)
       if (Either.isLeft(name)) query = query.fail(name.left)
@@ -386,7 +389,11 @@ class GroupedImpl {
         : typeof valueArg === "number"
         ? validation.checkValue(String(name), valueArg)
         : Either.left(
-          new InvalidValue({ column: String(name), received: validation.describe(valueArg), reason: "expected a number" })
+          new InvalidValue({
+            column: String(name),
+            received: validation.describe(valueArg),
+            reason: "expected a number"
+          })
         )
     } else {
       return this.fail(

@@ -164,9 +164,9 @@ export interface GroupState {
 const groupShape = (dialect: engine.Dialect, g: GroupState, s: Select): string =>
   `group ${g.groups.join(",")}|${g.aggregates.map(([n, a]) => `${n}=${a.fn}(${a.column ?? "*"})`).join(",")}|${
     g.having.map((h) =>
-      `${"column" in h.target ? h.target.column : `${h.target.aggregate.fn}(${h.target.aggregate.column})`} ${h.operator}${
-        h.value === null ? " null" : ""
-      }`
+      `${
+        "column" in h.target ? h.target.column : `${h.target.aggregate.fn}(${h.target.aggregate.column})`
+      } ${h.operator}${h.value === null ? " null" : ""}`
     ).join(",")
   }|${Sql.selectShape(dialect, s)}`
 
@@ -195,12 +195,19 @@ const decodeGroupRow = (g: GroupState, row: Record<string, unknown>) => {
 export const grouped = (g: GroupState) => {
   const state = g.query
   return Effect.zipRight(
-    state.lock ? Effect.fail(engine.invalid(state, "groupBy", "a grouped query takes no row lock")) : engine.guard(state),
+    state.lock
+      ? Effect.fail(engine.invalid(state, "groupBy", "a grouped query takes no row lock"))
+      : engine.guard(state),
     engine.withClient(state.mode, operation(state, "groupBy"), (sql) => {
       const dialect = engine.dialectOf(sql)
       const s = engine.selectOf(state, { columns: undefined })
       const plan: Sql.Grouped = { select: s, groups: g.groups, aggregates: g.aggregates, having: g.having }
-      const statement = engine.compiled(state.info, dialect, groupShape(dialect, g, s), () => Sql.grouped(dialect, plan))
+      const statement = engine.compiled(
+        state.info,
+        dialect,
+        groupShape(dialect, g, s),
+        () => Sql.grouped(dialect, plan)
+      )
       const params = Sql.limitParams(
         dialect,
         s.limit,
@@ -274,7 +281,12 @@ export const paginate = (state: QueryState, options: { readonly page: unknown; r
         const dialect = engine.dialectOf(sql)
         const orders = stableOrders(state)
         // The outer query orders the page by its columns: the order columns are read even when `select` leaves them out.
-        const s = engine.selectOf(state, { columns: withColumns(state.columns, orders), orders, limit: perPage, offset })
+        const s = engine.selectOf(state, {
+          columns: withColumns(state.columns, orders),
+          orders,
+          limit: perPage,
+          offset
+        })
         const statement = engine.compiled(
           state.info,
           dialect,
@@ -330,8 +342,12 @@ export const stream = (state: QueryState) => {
       Effect.map(streamClient(state.mode, name), (sql) => {
         const dialect = engine.dialectOf(sql)
         const s = engine.selectOf(state)
-        const statement = engine.compiled(state.info, dialect, `select|${Sql.selectShape(dialect, s)}`, () =>
-          Sql.select(dialect, s))
+        const statement = engine.compiled(
+          state.info,
+          dialect,
+          `select|${Sql.selectShape(dialect, s)}`,
+          () => Sql.select(dialect, s)
+        )
         const decode = state.info.decoderFor(state.columns)
         const rows = sql.unsafe(statement.sql, engine.selectParams(dialect, s)).stream.pipe(
           Stream.mapChunksEffect((chunk) => Effect.map(decode(Chunk.toReadonlyArray(chunk)), Chunk.unsafeFromArray))

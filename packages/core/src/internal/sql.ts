@@ -134,7 +134,8 @@ const condition = (t: Text, c: Condition): string => {
       return `${t.id(c.column)} ${c.not ? "NOT " : ""}${like} ${t.param()}`
     }
     case "Group":
-      return `${c.not ? "NOT " : ""}(${conditions(t, c.conditions)})`
+      // The caller parenthesises every condition: a plain group needs no parentheses of its own.
+      return c.not ? `NOT (${conditions(t, c.conditions)})` : conditions(t, c.conditions)
   }
 }
 
@@ -261,7 +262,11 @@ export const paginate = (dialect: Dialect, s: Select): string => {
   const t = new Text(dialect)
   const total = `SELECT COUNT(*) AS fastorm_total FROM ${t.id(s.table)}${where(t, s.conditions)}`
   // MySQL takes a bare * only first in the list: the table's * is qualified.
-  const page = body(t, s, `1 AS fastorm_row, ${s.columns === undefined ? `${t.id(s.table)}.*` : columnList(t, s.columns)}`)
+  const page = body(
+    t,
+    s,
+    `1 AS fastorm_row, ${s.columns === undefined ? `${t.id(s.table)}.*` : columnList(t, s.columns)}`
+  )
   return `SELECT fastorm_t.fastorm_total, fastorm_p.* FROM (${total}) fastorm_t LEFT JOIN (${page}) fastorm_p ON 1 = 1${
     orderBy(t, s, "fastorm_p.")
   }`

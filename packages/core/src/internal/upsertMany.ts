@@ -74,7 +74,11 @@ export const upsertMany = (ctx: Context, data: unknown, options: { readonly conf
       const key = keyOf(conflict.map((c) => row[c]))
       if (seen.has(key)) {
         return yield* Effect.fail(
-          new InvalidValue({ column: conflict.join(", "), received: "duplicate", reason: "two rows share conflict values" })
+          new InvalidValue({
+            column: conflict.join(", "),
+            received: "duplicate",
+            reason: "two rows share conflict values"
+          })
         )
       }
       seen.add(key)
@@ -144,7 +148,13 @@ const readBack = (
     _tag: "Group",
     connector: "OR",
     not: false,
-    conditions: conflict.map((c) => ({ _tag: "Compare", connector: "AND", column: c, operator: "=", value: row[c] as any }))
+    conditions: conflict.map((c) => ({
+      _tag: "Compare",
+      connector: "AND",
+      column: c,
+      operator: "=",
+      value: row[c] as any
+    }))
   })
   const conditions: ReadonlyArray<Condition> = [{
     _tag: "Group",
