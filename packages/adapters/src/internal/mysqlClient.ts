@@ -285,7 +285,8 @@ export const make = (
         values: ReadonlyArray<unknown>,
         rowsAsArray: boolean,
         method: "execute" | "query"
-      ) => Effect.Effect<unknown, SqlError>
+      ) => Effect.Effect<unknown, SqlError>,
+      executeStream: Connection["executeStream"]
     ): Connection => ({
       execute: (sql, params, transformRows) =>
         Effect.map(exec(sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
@@ -293,15 +294,23 @@ export const make = (
       executeValues: (sql, params) => Effect.map(exec(sql, params, true, "execute"), asRows),
       executeUnprepared: (sql, params, transformRows) =>
         Effect.map(exec(sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
-      executeStream: (sql, params, transformRows) =>
-        Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows)))
+      executeStream
     })
 
-    // Outside a transaction each statement borrows a connection for its own duration only.
-    const pooled = makeConnection(pooledRun)
+    // Outside a transaction each statement borrows a connection for its own duration only (a stream, for its own).
+    const pooled = makeConnection(
+      pooledRun,
+      (sql, params, transformRows) =>
+        Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows)))
+    )
+    // A reserved connection (a transaction's) streams on itself: the stream sees the transaction's writes.
     const transactionAcquirer = Effect.map(
       acquire,
-      (conn) => makeConnection((sql, values, rowsAsArray, method) => run(conn, sql, values, rowsAsArray, method))
+      (conn) =>
+        makeConnection(
+          (sql, values, rowsAsArray, method) => run(conn, sql, values, rowsAsArray, method),
+          (sql, params, transformRows) => queryStream(conn, sql, params, transformRows)
+        )
     )
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [

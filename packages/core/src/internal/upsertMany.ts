@@ -108,7 +108,9 @@ export const upsertMany = (ctx: Context, data: unknown, options: { readonly conf
               })
             })
         ), { discard: true })
-      return Effect.as(batches.length === 1 && returning ? run : onOneConnection(run), result)
+      // One statement that returns its rows needs no transaction; batches, and MySQL's read-back, share one.
+      const single = batches.length === 1 && returning && dialect !== "mysql"
+      return Effect.as(single ? run : onOneConnection(run), result)
     })
   })
 
