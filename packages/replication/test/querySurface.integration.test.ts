@@ -158,6 +158,41 @@ for (const b of backends()) {
           expect(replicaNames).toContain([...pagePorts][0])
           expect(streamPorts.size).toBe(1)
           expect(replicaNames).toContain([...streamPorts][0])
+          // Streams ended early (their connection closed, or their cursor released) leave every pool serving: 8 early
+          // ends of a 5 020-row stream, then 40 reads and 4 whole streams, all answered right.
+          yield* noSession(Items.createMany(
+            Array.from({ length: 5_000 }, (_, i) => ({ label: `more-${i}`, kind: "more", n: 20 + i }))
+          ))
+          yield* sync(b)
+          const after = yield* noSession(Effect.gen(function*() {
+            const early = yield* Effect.forEach(
+              Array.from({ length: 8 }),
+              () => Stream.runCollect(Stream.take(Items.query().orderBy("n").stream(), 2))
+            )
+            const counts = yield* Effect.forEach(Array.from({ length: 40 }), () => Items.where("kind", "odd").count(), {
+              concurrency: 4
+            })
+            const whole = yield* Effect.forEach(Array.from({ length: 4 }), () =>
+              Stream.runCount(Items.query().stream()), {
+              concurrency: 2
+            })
+            return {
+              early: early.map((c) =>
+                Chunk.toReadonlyArray(c).map((r) =>
+                  r.n
+                )
+              ),
+              counts,
+              whole
+            }
+          }))
+          const afterStats = yield* router.stats
+          yield* report(`${b.name} after streams ended early`, { routed: afterStats.byNodeAndReason })
+          // No read failed over (a poisoned connection would time out and be retried elsewhere).
+          expect(Object.keys(afterStats.byNodeAndReason).filter((k) => !/\|(ordinary|write)$/.test(k))).toEqual([])
+          expect(new Set(after.early.map((ns) => ns.join(",")))).toEqual(new Set(["0,1"]))
+          expect(new Set(after.counts)).toEqual(new Set([10]))
+          expect(after.whole).toEqual([5_020, 5_020, 5_020, 5_020])
         }).pipe(Effect.provide(fastOrm(b))),
       60_000
     )
