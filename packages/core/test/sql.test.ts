@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Dialect } from "../src/Dialect.js"
 import type { Condition, Select } from "../src/internal/sql.js"
 import * as Sql from "../src/internal/sql.js"
+import * as Shape from "../src/internal/sqlShape.js"
 
 const base: Select = {
   table: "users",
@@ -68,7 +69,7 @@ interface Row {
 
 const select = (s: Partial<Select>): Pick<Row, "text" | "params"> => ({
   text: (d) => Sql.select(d, { ...base, ...s }),
-  params: (d) => Sql.limitParams(d, s.limit, s.offset, Sql.conditionParams(d, s.conditions ?? []))
+  params: (d) => Shape.limitParams(d, s.limit, s.offset, Shape.conditionParams(d, s.conditions ?? []))
 })
 
 const rows: ReadonlyArray<Row> = [
@@ -110,7 +111,7 @@ const rows: ReadonlyArray<Row> = [
   {
     name: "count over a limited query",
     text: (d) => Sql.count(d, { ...base, conditions: [eq("status", "x")], limit: 3 }),
-    params: (d) => Sql.limitParams(d, 3, undefined, Sql.conditionParams(d, [eq("status", "x")])),
+    params: (d) => Shape.limitParams(d, 3, undefined, Shape.conditionParams(d, [eq("status", "x")])),
     expected: {
       postgresql:
         `SELECT COUNT(*) AS fastorm_value FROM (SELECT 1 AS fastorm_one FROM "users" WHERE ("status" = $1) LIMIT $2) fastorm_sub`
@@ -119,7 +120,7 @@ const rows: ReadonlyArray<Row> = [
   {
     name: "sum, 0 over no rows",
     text: (d) => Sql.aggregate(d, { ...base, conditions: [eq("status", "x")] }, { fn: "sum", column: "age" }),
-    params: (d) => Sql.conditionParams(d, [eq("status", "x")]),
+    params: (d) => Shape.conditionParams(d, [eq("status", "x")]),
     expected: { mysql: "SELECT COALESCE(SUM(`age`), 0) AS fastorm_value FROM `users` WHERE (`status` = ?)" }
   },
   {
@@ -132,7 +133,7 @@ const rows: ReadonlyArray<Row> = [
         having
       }),
     params: (d) =>
-      Sql.limitParams(d, 2, undefined, Sql.havingParams(d, having, Sql.conditionParams(d, [eq("status", "x")]))),
+      Shape.limitParams(d, 2, undefined, Shape.havingParams(d, having, Shape.conditionParams(d, [eq("status", "x")]))),
     expected: {
       postgresql: `SELECT "status", COUNT(*) AS "n", MAX("age") AS "top" FROM "users" WHERE ("status" = $1) ` +
         `GROUP BY "status" HAVING (COUNT(*) > $2) AND ("status" IS NOT NULL) ORDER BY "n" DESC LIMIT $3`
@@ -143,9 +144,9 @@ const rows: ReadonlyArray<Row> = [
     text: (d) =>
       Sql.paginate(d, { ...base, conditions: [eq("status", "x")], orders: [["id", "asc"]], limit: 2, offset: 4 }),
     params: (d) => {
-      const out = Sql.conditionParams(d, [eq("status", "x")])
-      Sql.conditionParams(d, [eq("status", "x")], out)
-      return Sql.limitParams(d, 2, 4, out)
+      const out = Shape.conditionParams(d, [eq("status", "x")])
+      Shape.conditionParams(d, [eq("status", "x")], out)
+      return Shape.limitParams(d, 2, 4, out)
     },
     expected: {
       mysql: "SELECT fastorm_t.fastorm_total, fastorm_p.* FROM (SELECT COUNT(*) AS fastorm_total FROM `users` " +
@@ -156,7 +157,7 @@ const rows: ReadonlyArray<Row> = [
   {
     name: "an update counted in the statement on PostgreSQL",
     text: (d) => Sql.update(d, "users", ["status", "age"], [eq("id", 1)]),
-    params: (d) => Sql.conditionParams(d, [eq("id", 1)], ["a", 2]),
+    params: (d) => Shape.conditionParams(d, [eq("id", 1)], ["a", 2]),
     expected: {
       postgresql: `WITH fastorm_w AS (UPDATE "users" SET "status" = $1, "age" = $2 WHERE ("id" = $3) RETURNING 1) ` +
         `SELECT COUNT(*) AS fastorm_value FROM fastorm_w`,
@@ -166,7 +167,7 @@ const rows: ReadonlyArray<Row> = [
   {
     name: "increment and delete",
     text: (d) => `${Sql.increment(d, "users", "age", [eq("id", 1)])}; ${Sql.delete_(d, "users", [eq("id", 2)])}`,
-    params: (d) => [1, ...Sql.conditionParams(d, [eq("id", 1)]), ...Sql.conditionParams(d, [eq("id", 2)])],
+    params: (d) => [1, ...Shape.conditionParams(d, [eq("id", 1)]), ...Shape.conditionParams(d, [eq("id", 2)])],
     expected: {
       sqlite: `UPDATE "users" SET "age" = "age" + ? WHERE ("id" = ?); DELETE FROM "users" WHERE ("id" = ?)`
     }
@@ -202,13 +203,13 @@ describe("query SQL", () => {
       eq("flag", true),
       eq("at", new Date(0))
     ]
-    expect(Sql.conditionParams("postgresql", list)).toEqual([[1, 2], true, new Date(0)])
-    expect(Sql.conditionParams("mysql", list)).toEqual([1, 2, true, new Date(0)])
-    expect(Sql.conditionParams("sqlite", list)).toEqual([1, 2, 1, "1970-01-01T00:00:00.000Z"])
+    expect(Shape.conditionParams("postgresql", list)).toEqual([[1, 2], true, new Date(0)])
+    expect(Shape.conditionParams("mysql", list)).toEqual([1, 2, true, new Date(0)])
+    expect(Shape.conditionParams("sqlite", list)).toEqual([1, 2, 1, "1970-01-01T00:00:00.000Z"])
   })
 
   it("cache keys: shapes that render differently differ, values do not matter", () => {
-    const shape = (s: Partial<Select>, dialect: Dialect = "postgresql") => Sql.selectShape(dialect, { ...base, ...s })
+    const shape = (s: Partial<Select>, dialect: Dialect = "postgresql") => Shape.selectShape(dialect, { ...base, ...s })
     expect(shape({ conditions: [eq("a", 1)] })).toBe(shape({ conditions: [eq("a", 2)] }))
     expect(shape({ conditions: [eq("a", 1)] })).not.toBe(shape({ conditions: [eq("a", null)] }))
     expect(shape({ conditions: [eq("a", 1)] })).not.toBe(shape({ conditions: [eq("a", 1, "OR"), eq("b", 1)] }))

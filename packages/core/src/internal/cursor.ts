@@ -17,6 +17,7 @@ import * as engine from "./engine.js"
 import * as reads from "./reads.js"
 import type { Condition } from "./sql.js"
 import * as Sql from "./sql.js"
+import * as Shape from "./sqlShape.js"
 import * as validation from "./validation.js"
 
 const VERSION = 1
@@ -170,7 +171,7 @@ export const page = (state: QueryState, options: { readonly after?: unknown; rea
       const statement = engine.compiled(
         state.info,
         dialect,
-        `select|${Sql.selectShape(dialect, s)}`,
+        `select|${Shape.selectShape(dialect, s)}`,
         () => Sql.select(dialect, s)
       )
       return Effect.flatMap(

@@ -21,6 +21,7 @@ import { InvalidQuery, liftConnectionErrors, MissingWriteConnection } from "../E
 import type * as Columns from "./columns.js"
 import type { Condition, Select } from "./sql.js"
 import * as Sql from "./sql.js"
+import * as Shape from "./sqlShape.js"
 
 /** Decodes rows as the driver returned them. */
 export type RowsDecoder = (rows: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, ParseError>
@@ -80,7 +81,7 @@ export const supportsUpdateReturning = (features: DialectFeaturesShape, dialect:
   features.supportsUpdateReturning ?? (dialect === "postgresql" || dialect === "sqlite")
 
 /** @internal */
-export const bindValue = Sql.bindValue
+export const bindValue = Shape.bindValue
 
 /** @internal */
 export const bindRow = (dialect: Dialect, row: Record<string, unknown>): Record<string, unknown> => {
@@ -186,7 +187,7 @@ export const selectOf = (state: QueryState, overrides?: Partial<Select>): Select
 
 /** The parameters of a SELECT built by `Sql.select` / `Sql.count` (conditions, then limit and offset). @internal */
 export const selectParams = (dialect: Dialect, s: Select): Array<unknown> =>
-  Sql.limitParams(dialect, s.limit, s.offset, Sql.conditionParams(dialect, s.conditions))
+  Shape.limitParams(dialect, s.limit, s.offset, Shape.conditionParams(dialect, s.conditions))
 
 /** Runs a SELECT of rows. @internal */
 export const runSelect = (
@@ -195,7 +196,7 @@ export const runSelect = (
   s: Select
 ): Effect.Effect<ReadonlyArray<any>, SqlError> => {
   const dialect = dialectOf(sql)
-  const statement = compiled(info, dialect, `select|${Sql.selectShape(dialect, s)}`, () => Sql.select(dialect, s))
+  const statement = compiled(info, dialect, `select|${Shape.selectShape(dialect, s)}`, () => Sql.select(dialect, s))
   return CompiledStatement.run(sql, statement, selectParams(dialect, s))
 }
 

@@ -8,8 +8,10 @@ import type { ValidationError } from "../Errors.js"
 import { InvalidColumn, InvalidQuery, InvalidValue } from "../Errors.js"
 import * as cursor from "./cursor.js"
 import type { QueryState, TableInfo } from "./engine.js"
+import * as grouped from "./grouped.js"
 import * as reads from "./reads.js"
-import type { Aggregate, Condition, Connector, Having } from "./sql.js"
+import type { Aggregate, Condition, Connector } from "./sql.js"
+import { stream } from "./stream.js"
 import * as validation from "./validation.js"
 import * as writes from "./writes.js"
 
@@ -239,23 +241,10 @@ class QueryImpl {
     return Either.isLeft(name) ? reads.get(this.fail(name.left).state) : reads.pluck(this.state, name.right)
   }
   private aggregateOf(fn: Aggregate["fn"], column: unknown) {
-    const checked = this.aggregateSpec(fn, column)
+    const checked = grouped.aggregateSpec(this.state.info, fn, column)
     return Either.isLeft(checked)
       ? reads.aggregate(this.fail(checked.left).state, fn, undefined)
       : reads.aggregate(this.state, fn, checked.right.column)
-  }
-  /** An aggregate over a column of the model (SUM and AVG over number columns only). */
-  aggregateSpec(fn: Aggregate["fn"], column: unknown): Either.Either<Aggregate, ValidationError> {
-    if (fn === "count" && column === undefined) return Either.right({ fn, column: undefined })
-    return Either.flatMap(
-      this.column(column),
-      (name) =>
-        (fn === "sum" || fn === "avg") && this.state.info.column(name).kind !== "number"
-          ? Either.left(
-            new InvalidColumn({ table: this.state.info.table, column: name, reason: `${fn} needs a number column` })
-          )
-          : Either.right({ fn, column: name })
-    )
   }
   sum(column: unknown) {
     return this.aggregateOf("sum", column)
@@ -269,7 +258,7 @@ class QueryImpl {
   max(column: unknown) {
     return this.aggregateOf("max", column)
   }
-  groupBy(...columns: Array<unknown>): GroupedImpl {
+  groupBy(...columns: Array<unknown>): grouped.GroupedImpl {
     const names: Array<string> = []
     let query = this.next({})
     for (const column of columns) {
@@ -287,7 +276,7 @@ class QueryImpl {
         })
       )
     }
-    return new GroupedImpl(query, { query: query.state, groups: names, aggregates: [], having: [] })
+    return new grouped.GroupedImpl({ query: query.state, groups: names, aggregates: [], having: [] })
   }
   paginate(options: { readonly page: unknown; readonly perPage: unknown }) {
     return reads.paginate(this.state, options)
@@ -296,7 +285,7 @@ class QueryImpl {
     return cursor.page(this.state, options)
   }
   stream() {
-    return reads.stream(this.state)
+    return stream(this.state)
   }
   update(patch: unknown) {
     return writes.update(this.state, patch)
@@ -309,136 +298,6 @@ class QueryImpl {
   }
   decrement(column: unknown, by: unknown = 1) {
     return writes.increment(this.state, column, typeof by === "number" ? -by : by)
-  }
-}
-
-const reserved: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])
-
-/** A name an aggregate can take in a row: an identifier that is not one of the group columns. */
-const aggregateName = (info: TableInfo, groups: ReadonlyArray<string>, name: string) => {
-  const problem = validation.identifierProblem(name)
-  if (problem !== undefined) return Either.left(new InvalidColumn({ table: info.table, column: name, reason: problem }))
-  // A row is a plain object: names that are its own machinery are refused with the taken ones.
-  if (groups.includes(name) || name.startsWith("fastorm_") || reserved.has(name)) {
-    return Either.left(new InvalidColumn({ table: info.table, column: name, reason: "a name already taken" }))
-  }
-  return Either.right(name)
-}
-
-class GroupedImpl {
-  constructor(private readonly query: QueryImpl, readonly g: reads.GroupState) {}
-
-  private next(patch: Partial<reads.GroupState>, query: QueryImpl = this.query): GroupedImpl {
-    return new GroupedImpl(query, { ...this.g, ...patch, query: query.state })
-  }
-  private fail(error: ValidationError): GroupedImpl {
-    return this.next({}, this.query.fail(error))
-  }
-  private names(): ReadonlyArray<string> {
-    return [...this.g.groups, ...this.g.aggregates.map(([name]) => name)]
-  }
-
-  aggregate(f: unknown): GroupedImpl {
-    const builder = {
-      count: (column?: unknown) => ({ fn: "count", column }),
-      sum: (column: unknown) => ({ fn: "sum", column }),
-      avg: (column: unknown) => ({ fn: "avg", column }),
-      min: (column: unknown) => ({ fn: "min", column }),
-      max: (column: unknown) => ({ fn: "max", column })
-    }
-    const specs = typeof f === "function" ? f(builder) : undefined
-    if (typeof specs !== "object" || specs === null) {
-      return this.fail(
-        new InvalidQuery({
-          table: this.g.query.info.table,
-          operation: "aggregate",
-          reason: "expected a function returning named aggregates"
-        })
-      )
-    }
-    const aggregates: Array<readonly [string, Aggregate]> = []
-    for (const [name, spec] of Object.entries(specs as Record<string, { fn?: unknown; column?: unknown }>)) {
-      const checkedName = aggregateName(this.g.query.info, this.g.groups, name)
-      if (Either.isLeft(checkedName)) return this.fail(checkedName.left)
-      const fn = spec?.fn
-      if (fn !== "count" && fn !== "sum" && fn !== "avg" && fn !== "min" && fn !== "max") {
-        return this.fail(new InvalidQuery({ table: this.g.query.info.table, operation: "aggregate", reason: name }))
-      }
-      const checked = this.query.aggregateSpec(fn, spec.column)
-      if (Either.isLeft(checked)) return this.fail(checked.left)
-      aggregates.push([name, checked.right])
-    }
-    return this.next({ aggregates })
-  }
-
-  having(...args: Array<unknown>): GroupedImpl {
-    const [name, operatorArg, valueArg] = args.length >= 3 ? args : [args[0], "=", args[1]]
-    const info = this.g.query.info
-    const operator = validation.checkOperator(operatorArg)
-    if (Either.isLeft(operator)) return this.fail(operator.left)
-    const aggregate = this.g.aggregates.find(([n]) => n === name)?.[1]
-    let target: Having["target"]
-    let value: Either.Either<validation.Value, ValidationError>
-    if (typeof name === "string" && this.g.groups.includes(name)) {
-      target = { column: name }
-      value = info.column(name).encode(valueArg)
-    } else if (aggregate !== undefined) {
-      target = { aggregate }
-      value = aggregate.fn === "min" || aggregate.fn === "max"
-        ? info.column(aggregate.column!).encode(valueArg)
-        : typeof valueArg === "number"
-        ? validation.checkValue(String(name), valueArg)
-        : Either.left(
-          new InvalidValue({
-            column: String(name),
-            received: validation.describe(valueArg),
-            reason: "expected a number"
-          })
-        )
-    } else {
-      return this.fail(
-        new InvalidColumn({ table: info.table, column: String(name), reason: "not a group column or aggregate" })
-      )
-    }
-    if (Either.isLeft(value)) return this.fail(value.left)
-    if (value.right === null && !isEquality(operator.right)) {
-      return this.fail(new InvalidValue({ column: String(name), received: "null", reason: "null needs = or !=" }))
-    }
-    return this.next({ having: [...this.g.having, { target, operator: operator.right, value: value.right }] })
-  }
-
-  orderBy(name: unknown, direction: unknown = "asc"): GroupedImpl {
-    if (typeof name !== "string" || !this.names().includes(name)) {
-      return this.fail(
-        new InvalidColumn({
-          table: this.g.query.info.table,
-          column: String(name),
-          reason: "not a group column or aggregate"
-        })
-      )
-    }
-    if (direction !== "asc" && direction !== "desc") {
-      return this.fail(
-        new InvalidValue({ column: name, received: String(direction), reason: "direction must be asc or desc" })
-      )
-    }
-    const query = new QueryImpl({ ...this.g.query, orders: [...this.g.query.orders, [name, direction]] })
-    return this.next({}, query)
-  }
-  limit(count: unknown): GroupedImpl {
-    const checked = validation.checkLimit("limit", count)
-    return Either.isLeft(checked)
-      ? this.fail(checked.left)
-      : this.next({}, new QueryImpl({ ...this.g.query, limit: checked.right }))
-  }
-  offset(count: unknown): GroupedImpl {
-    const checked = validation.checkLimit("offset", count)
-    return Either.isLeft(checked)
-      ? this.fail(checked.left)
-      : this.next({}, new QueryImpl({ ...this.g.query, offset: checked.right }))
-  }
-  get() {
-    return reads.grouped(this.g)
   }
 }
 

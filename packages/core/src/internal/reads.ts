@@ -1,24 +1,22 @@
 /**
- * The reads of the query builder: rows, counts, aggregates, groups, pages and streams. Each one renders its SQL once
+ * The reads of the query builder: rows, counts, aggregates and pages (groups: grouped.ts; streams: stream.ts; keyset
+ * pages: cursor.ts). Each one renders its SQL once
  * per shape and dialect and runs it on the client `engine.withClient` picks, so each is routed like every read.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as Chunk from "effect/Chunk"
-import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
-import * as Stream from "effect/Stream"
 import * as CompiledStatement from "../CompiledStatement.js"
-import { ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
-import type { ConnectionError } from "../Errors.js"
-import { connectionErrorOf, InvalidLimit, MissingWriteConnection } from "../Errors.js"
+import type { ReadConnection, WriteConnection } from "../Connections.js"
+import type { ConnectionError, MissingWriteConnection } from "../Errors.js"
+import { InvalidLimit } from "../Errors.js"
 import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
-import type { Aggregate, Having, Select } from "./sql.js"
+import type { Aggregate } from "./sql.js"
 import * as Sql from "./sql.js"
+import * as Shape from "./sqlShape.js"
 import * as validation from "./validation.js"
 
 const operation = (state: QueryState, name: string) => `${state.info.table}.${name}`
@@ -63,7 +61,7 @@ export const count = (state: QueryState) =>
       const statement = engine.compiled(
         state.info,
         dialect,
-        `count|${Sql.selectShape(dialect, s)}`,
+        `count|${Shape.selectShape(dialect, s)}`,
         () => Sql.count(dialect, s)
       )
       return Effect.map(CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)), engine.firstNumber)
@@ -80,7 +78,7 @@ export const exists = (state: QueryState) =>
       const statement = engine.compiled(
         state.info,
         dialect,
-        `exists|${Sql.selectShape(dialect, s)}`,
+        `exists|${Shape.selectShape(dialect, s)}`,
         () => Sql.exists(dialect, s)
       )
       return Effect.map(
@@ -122,7 +120,7 @@ const aggregateValue = (state: QueryState, aggregate: Aggregate) =>
       const statement = engine.compiled(
         state.info,
         dialect,
-        `agg ${aggregate.fn} ${aggregate.column}|${Sql.selectShape(dialect, s)}`,
+        `agg ${aggregate.fn} ${aggregate.column}|${Shape.selectShape(dialect, s)}`,
         () => Sql.aggregate(dialect, s, aggregate)
       )
       return Effect.map(
@@ -151,80 +149,6 @@ export const aggregate = (state: QueryState, fn: Aggregate["fn"], column: string
         return Either.isLeft(decoded) ? Effect.fail(decoded.left) : Effect.succeed(Option.some(decoded.right))
       })
   }
-}
-
-/** A GROUP BY query being built: `select` holds the WHERE part (and ORDER BY / LIMIT / OFFSET of the groups). */
-export interface GroupState {
-  readonly query: QueryState
-  readonly groups: ReadonlyArray<string>
-  readonly aggregates: ReadonlyArray<readonly [name: string, aggregate: Aggregate]>
-  readonly having: ReadonlyArray<Having>
-}
-
-const groupShape = (dialect: engine.Dialect, g: GroupState, s: Select): string =>
-  `group ${g.groups.join(",")}|${g.aggregates.map(([n, a]) => `${n}=${a.fn}(${a.column ?? "*"})`).join(",")}|${
-    g.having.map((h) =>
-      `${
-        "column" in h.target ? h.target.column : `${h.target.aggregate.fn}(${h.target.aggregate.column})`
-      } ${h.operator}${h.value === null ? " null" : ""}`
-    ).join(",")
-  }|${Sql.selectShape(dialect, s)}`
-
-/** Decodes one group row: group columns by their fields, aggregates as numbers (MIN / MAX by their column's field). */
-const decodeGroupRow = (g: GroupState, row: Record<string, unknown>) => {
-  const out: Record<string, unknown> = {}
-  for (const column of g.groups) {
-    const value = g.query.info.column(column).decode(row[column])
-    if (Either.isLeft(value)) return value
-    out[column] = value.right
-  }
-  for (const [name, a] of g.aggregates) {
-    const raw = row[name] ?? null
-    if (a.fn === "count" || a.fn === "sum") out[name] = raw === null ? 0 : engine.toNumber(raw)
-    else if (a.fn === "avg" || raw === null) out[name] = raw === null ? null : engine.toNumber(raw)
-    else {
-      const value = g.query.info.column(a.column!).decode(raw)
-      if (Either.isLeft(value)) return value
-      out[name] = value.right
-    }
-  }
-  return Either.right(out)
-}
-
-/** The rows of a GROUP BY query. */
-export const grouped = (g: GroupState) => {
-  const state = g.query
-  return Effect.zipRight(
-    state.lock
-      ? Effect.fail(engine.invalid(state, "groupBy", "a grouped query takes no row lock"))
-      : engine.guard(state),
-    engine.withClient(state.mode, operation(state, "groupBy"), (sql) => {
-      const dialect = engine.dialectOf(sql)
-      const s = engine.selectOf(state, { columns: undefined })
-      const plan: Sql.Grouped = { select: s, groups: g.groups, aggregates: g.aggregates, having: g.having }
-      const statement = engine.compiled(
-        state.info,
-        dialect,
-        groupShape(dialect, g, s),
-        () => Sql.grouped(dialect, plan)
-      )
-      const params = Sql.limitParams(
-        dialect,
-        s.limit,
-        s.offset,
-        Sql.havingParams(dialect, g.having, Sql.conditionParams(dialect, s.conditions))
-      )
-      return Effect.flatMap(CompiledStatement.run(sql, statement, params), (rows) => {
-        const out: Array<Record<string, unknown>> = []
-        for (const row of rows) {
-          const decoded = decodeGroupRow(g, row)
-          if (Either.isLeft(decoded)) return Effect.fail(decoded.left)
-          out.push(decoded.right)
-        }
-        return Effect.succeed(out)
-      })
-    })
-  )
 }
 
 /** The order of pages: the query's, ended by the id column so that no two rows tie. */
@@ -290,13 +214,13 @@ export const paginate = (state: QueryState, options: { readonly page: unknown; r
         const statement = engine.compiled(
           state.info,
           dialect,
-          `paginate|${Sql.selectShape(dialect, s)}`,
+          `paginate|${Shape.selectShape(dialect, s)}`,
           () => Sql.paginate(dialect, s)
         )
         // The conditions twice (the count's, then the page's), then the page's limit and offset.
-        const params = Sql.conditionParams(dialect, s.conditions)
-        Sql.conditionParams(dialect, s.conditions, params)
-        Sql.limitParams(dialect, perPage, offset, params)
+        const params = Shape.conditionParams(dialect, s.conditions)
+        Shape.conditionParams(dialect, s.conditions, params)
+        Shape.limitParams(dialect, perPage, offset, params)
         return Effect.flatMap(CompiledStatement.run(sql, statement, params), (rows) => {
           const total = engine.toNumber(rows[0]?.fastorm_total ?? 0)
           const pageRows = rows.filter((r) => r.fastorm_row !== null && r.fastorm_row !== undefined)
@@ -310,54 +234,5 @@ export const paginate = (state: QueryState, options: { readonly page: unknown; r
         })
       })
     })
-  )
-}
-
-/** The client a stream runs on, chosen as `engine.withClient` chooses. */
-const streamClient = (
-  mode: "read" | "write",
-  name: string
-): Effect.Effect<SqlClient.SqlClient, MissingWriteConnection, ReadConnection | WriteConnection> => {
-  if (mode === "write") return WriteConnection
-  return Effect.withFiberRuntime((fiber) => {
-    const context = fiber.currentContext
-    if (!Context.get(context, WriteOnly)) return ReadConnection
-    const client = Context.getOption(context, WriteConnection)
-    return Option.isSome(client)
-      ? Effect.succeed(client.value)
-      : Effect.fail(new MissingWriteConnection({ operation: name }))
-  })
-}
-
-/**
- * Matching rows as a stream, read through a server-side cursor (pg-cursor, mysql2's row stream, SQLite's
- * iteration), decoded chunk by chunk. Placed like any read, but never retried: rows already delivered cannot be
- * taken back (README, "Routing").
- */
-export const stream = (state: QueryState) => {
-  const name = operation(state, "stream")
-  return Stream.unwrap(
-    Effect.zipRight(
-      engine.guard(state),
-      Effect.map(streamClient(state.mode, name), (sql) => {
-        const dialect = engine.dialectOf(sql)
-        const s = engine.selectOf(state)
-        const statement = engine.compiled(
-          state.info,
-          dialect,
-          `select|${Sql.selectShape(dialect, s)}`,
-          () => Sql.select(dialect, s)
-        )
-        const decode = state.info.decoderFor(state.columns)
-        const rows = sql.unsafe(statement.sql, engine.selectParams(dialect, s)).stream.pipe(
-          Stream.mapChunksEffect((chunk) => Effect.map(decode(Chunk.toReadonlyArray(chunk)), Chunk.unsafeFromArray))
-        )
-        const forced = state.mode === "write" ? Stream.provideService(rows, WriteOnly, true) : rows
-        return Stream.catchAll(forced, (error) => {
-          const lifted = connectionErrorOf(error)
-          return Stream.fail(Option.isSome(lifted) ? lifted.value : error)
-        })
-      })
-    )
   )
 }

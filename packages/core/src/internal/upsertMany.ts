@@ -13,6 +13,7 @@ import type { TableInfo } from "./engine.js"
 import * as engine from "./engine.js"
 import type { Condition } from "./sql.js"
 import * as Sql from "./sql.js"
+import * as Shape from "./sqlShape.js"
 import * as validation from "./validation.js"
 
 type Row = Record<string, unknown>
@@ -127,7 +128,7 @@ const upsertBatch = (
   // Nothing else to update: assign a conflict column to itself so the row is still returned.
   const assigned = updates.length > 0 ? updates : [conflict[0]!]
   const params: Array<unknown> = []
-  for (const row of rows) for (const c of columns) params.push(Sql.bindValue(dialect, row[c]))
+  for (const row of rows) for (const c of columns) params.push(Shape.bindValue(dialect, row[c]))
   const text = Sql.upsert(dialect, info.table, columns, rows.length, conflict, assigned)
   // A text per row count: run unprepared, so servers do not keep a plan for every batch size.
   if (returning && dialect !== "mysql") {
@@ -173,7 +174,7 @@ const readBack = (
     offset: undefined,
     lock: false
   }
-  return Effect.flatMap(sql.unsafe(Sql.select(dialect, s), Sql.conditionParams(dialect, conditions)), (found) => {
+  return Effect.flatMap(sql.unsafe(Sql.select(dialect, s), Shape.conditionParams(dialect, conditions)), (found) => {
     const byKey = new Map<string, unknown>()
     for (const row of found) byKey.set(keyOf(conflict.map((c) => (row as Row)[c])), row)
     const ordered: Array<unknown> = []

@@ -13,6 +13,7 @@ import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
 import type { Condition } from "./sql.js"
 import * as Sql from "./sql.js"
+import * as Shape from "./sqlShape.js"
 import * as validation from "./validation.js"
 
 /** The query's conditions, unless it has none and did not say `.all()`; limits are refused (not portable). */
@@ -62,11 +63,11 @@ export const update = (state: QueryState, patch: unknown) =>
       const statement = engine.compiled(
         state.info,
         dialect,
-        `update ${set.join(",")}|${Sql.conditionsShape(conditions)}`,
+        `update ${set.join(",")}|${Shape.conditionsShape(conditions)}`,
         () => Sql.update(dialect, state.info.table, set, conditions)
       )
-      const params = set.map((c) => Sql.bindValue(dialect, row[c]))
-      return runCounted(sql, statement, Sql.conditionParams(dialect, conditions, params))
+      const params = set.map((c) => Shape.bindValue(dialect, row[c]))
+      return runCounted(sql, statement, Shape.conditionParams(dialect, conditions, params))
     })
   })
 
@@ -90,10 +91,10 @@ export const increment = (state: QueryState, column: unknown, by: unknown) =>
       const statement = engine.compiled(
         state.info,
         dialect,
-        `increment ${name}|${Sql.conditionsShape(conditions)}`,
+        `increment ${name}|${Shape.conditionsShape(conditions)}`,
         () => Sql.increment(dialect, state.info.table, name, conditions)
       )
-      return runCounted(sql, statement, Sql.conditionParams(dialect, conditions, [by]))
+      return runCounted(sql, statement, Shape.conditionParams(dialect, conditions, [by]))
     })
   })
 
@@ -106,9 +107,9 @@ export const delete_ = (state: QueryState) =>
       const statement = engine.compiled(
         state.info,
         dialect,
-        `delete|${Sql.conditionsShape(conditions)}`,
+        `delete|${Shape.conditionsShape(conditions)}`,
         () => Sql.delete_(dialect, state.info.table, conditions)
       )
-      return runCounted(sql, statement, Sql.conditionParams(dialect, conditions))
+      return runCounted(sql, statement, Shape.conditionParams(dialect, conditions))
     })
   })
