@@ -159,12 +159,16 @@ const replicaDown = Effect.gen(function*() {
 })
 
 const withDownReplica = (port: number) =>
-  FastOrm.layerConfig(Config.map(FastOrm.configFromEnv, (config) => {
-    const down = new URL(Redacted.value(config.write as Redacted.Redacted<string>))
+  FastOrm.layerConfig(Config.map(FastOrm.config, (config) => {
+    const write = typeof config.write === "string" || Redacted.isRedacted(config.write)
+      ? config.write
+      : config.write.url
+    const down = new URL(typeof write === "string" ? write : Redacted.value(write))
     down.port = String(port)
+    const read = config.read === undefined ? [] : Array.isArray(config.read) ? config.read : [config.read]
     return {
       ...config,
-      read: [...(config.read ?? []), { url: Redacted.make(down.toString()), name: "replica-down" }],
+      read: [...read, { url: Redacted.make(down.toString()), name: "replica-down" }],
       // Eventual consistency: this part is about health, not about the session's own writes.
       readWrite: { consistency: "eventual" as const },
       health: { interval: "250 millis", failureThreshold: 2 }

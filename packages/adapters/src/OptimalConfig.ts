@@ -18,6 +18,11 @@ export interface PostgresOptimalConfig {
   readonly maxOverflow: number
   /** How long an overflow connection may sit idle before it is closed. */
   readonly idleTimeout: Duration.Duration
+  /**
+   * Connections older than this are closed when released (or while idle) and replaced on demand, so a DNS change or
+   * a load balancer's new target is followed (pg-pool `maxLifetimeSeconds`); zero keeps them for ever.
+   */
+  readonly maxLifetime: Duration.Duration
   /** Bound on opening a connection and on waiting for a free one (pg-pool `connectionTimeoutMillis`). */
   readonly connectTimeout: Duration.Duration
   /** Server-side `statement_timeout` of every session. */
@@ -48,6 +53,8 @@ export interface MysqlOptimalConfig {
   readonly maxOverflow: number
   /** How long an idle connection above `poolSize` is kept (mysql2 `idleTimeout`). */
   readonly idleTimeout: Duration.Duration
+  /** Connections older than this are closed when released (or while idle) and replaced; zero keeps them for ever. */
+  readonly maxLifetime: Duration.Duration
   /** Bound on the TCP connect and handshake (mysql2 `connectTimeout`) and on waiting for a pooled connection. */
   readonly connectTimeout: Duration.Duration
   /** Server-side `net_read_timeout`. */
@@ -102,6 +109,7 @@ export const postgres: PostgresOptimalConfig = {
   poolSize: 10,
   maxOverflow: 20,
   idleTimeout: Duration.seconds(30),
+  maxLifetime: Duration.minutes(30),
   connectTimeout: Duration.seconds(10),
   statementTimeout: Duration.seconds(30),
   lockTimeout: Duration.seconds(10),
@@ -118,6 +126,7 @@ export const mysql: MysqlOptimalConfig = {
   poolSize: 8,
   maxOverflow: 16,
   idleTimeout: Duration.seconds(30),
+  maxLifetime: Duration.minutes(30),
   connectTimeout: Duration.seconds(10),
   readTimeout: Duration.seconds(30),
   writeTimeout: Duration.seconds(30),
@@ -138,6 +147,12 @@ export const sqlite: SqliteOptimalConfig = {
   busyTimeout: Duration.seconds(5)
 }
 
+/** The kind of value a setting takes: a duration, a size (non-negative integer), a flag, a text, one of a list. */
+export type SettingKind = Overrides.Kind
+
+/** Every setting of each dialect and the kind of value it takes (what `check` enforces). */
+export const settings: { readonly [D in Dialect]: Readonly<Record<string, SettingKind>> } = Overrides.settings
+
 /**
  * Every problem with user overrides for a node of `dialect` (a setting of another dialect or none, a duration that
  * does not parse, a size that is not a non-negative integer, ...); empty when they can be applied.
@@ -156,6 +171,15 @@ export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverri
     out[key] = Duration.isDuration(base[key as keyof C]) ? Duration.decode(value as Duration.DurationInput) : value
   }
   return out as C
+}
+
+/**
+ * Whether a connection opened at `openedAt` (epoch milliseconds) has outlived `maxLifetime` at `now`; a zero
+ * lifetime never expires. The one rule behind the pools' and the health probes' connection lifetime.
+ */
+export const outlived = (openedAt: number, now: number, maxLifetime: Duration.Duration): boolean => {
+  const ms = Duration.toMillis(maxLifetime)
+  return ms > 0 && now - openedAt >= ms
 }
 
 /** The Node pool bounds a configuration maps to: `min` connections kept, `max` connections at most. */

@@ -35,10 +35,14 @@ describe("OptimalConfig", () => {
 
   it("maps pool size + overflow onto pg-pool min/max and applies every setting in the pool config", () => {
     const config = OptimalConfig.merge(OptimalConfig.postgres, { poolSize: 4, maxOverflow: 6 })
-    const pool = PgNode.poolConfig({ host: "db", port: 5432, password: Redacted.make("pw") }, config, {
-      alias: "primary",
-      readOnly: true
-    })
+    const pool = PgNode.poolConfig(
+      { host: "db", port: 5432, password: Redacted.make("pw"), tls: { ssl: false } },
+      config,
+      {
+        alias: "primary",
+        readOnly: true
+      }
+    )
     expect(pool.min).toBe(4)
     expect(pool.max).toBe(10)
     expect(pool.statement_timeout).toBe(30_000)
@@ -61,6 +65,30 @@ describe("OptimalConfig", () => {
     const mysql = MysqlNode.sessionStatements(config, false, false)
     expect(mysql.join(";")).toContain("max_execution_time = 2000")
     expect(mysql).not.toContain("SET SESSION TRANSACTION READ ONLY")
+  })
+
+  it("maxLifetime: 30 minutes by default, pg-pool maxLifetimeSeconds, and zero never expires", () => {
+    expect(Duration.toMillis(OptimalConfig.postgres.maxLifetime)).toBe(30 * 60_000)
+    expect(Duration.toMillis(OptimalConfig.mysql.maxLifetime)).toBe(30 * 60_000)
+    const pool = (maxLifetime: Duration.DurationInput) =>
+      PgNode.poolConfig(
+        { host: "db", port: 5432, tls: { ssl: false } },
+        OptimalConfig.merge(OptimalConfig.postgres, { maxLifetime }),
+        { alias: "primary", readOnly: false }
+      ).maxLifetimeSeconds
+    expect(pool("30 minutes")).toBe(1800)
+    expect(pool("1500 millis")).toBe(1.5)
+    expect(pool("0 millis")).toBe(0)
+    const rows: ReadonlyArray<readonly [openedAt: number, now: number, lifetime: string, outlived: boolean]> = [
+      [0, 999, "1 second", false],
+      [0, 1000, "1 second", true],
+      [5000, 5999, "1 second", false],
+      [0, 10 ** 12, "0 millis", false],
+      [0, 30 * 60_000, "30 minutes", true]
+    ]
+    for (const [openedAt, now, lifetime, outlived] of rows) {
+      expect(OptimalConfig.outlived(openedAt, now, Duration.decode(lifetime as Duration.DurationInput))).toBe(outlived)
+    }
   })
 
   it("SQLite pragmas: a read-only connection never tries to change the journal mode", () => {

@@ -13,6 +13,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { ReadConnection, WriteConnection } from "./Connections.js"
+import * as ConnectionWrapper from "./ConnectionWrapper.js"
 
 /** One statement as seen by the recording layer. */
 export interface StatementRecord {
@@ -57,19 +58,10 @@ const wrapConnection = (
     Effect.sync(() => {
       log.records.push({ ...tag, sql, params })
     })
-  return {
-    execute: (sql, params, transformRows) =>
-      Effect.zipRight(record(sql, params), connection.execute(sql, params, transformRows)),
-    executeRaw: (sql, params) => Effect.zipRight(record(sql, params), connection.executeRaw(sql, params)),
-    executeValues: (sql, params) => Effect.zipRight(record(sql, params), connection.executeValues(sql, params)),
-    executeUnprepared: (sql, params, transformRows) =>
-      Effect.zipRight(record(sql, params), connection.executeUnprepared(sql, params, transformRows)),
-    executeStream: (sql, params, transformRows) =>
-      Stream.concat(
-        Stream.drain(Stream.fromEffect(record(sql, params))),
-        connection.executeStream(sql, params, transformRows)
-      )
-  }
+  return ConnectionWrapper.make(
+    (sql, params, run) => Effect.zipRight(record(sql, params), run(connection)),
+    (sql, params, run) => Stream.concat(Stream.drain(Stream.fromEffect(record(sql, params))), run(connection))
+  )
 }
 
 /**

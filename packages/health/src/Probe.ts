@@ -12,6 +12,7 @@
 import type { DatabaseAdapter } from "@fastorm/adapters"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import { orMissingDriver } from "./internal/drivers.js"
 import * as MysqlProbe from "./internal/mysqlProbe.js"
@@ -55,6 +56,11 @@ export interface ProbeSettings {
   readonly timeout: Duration.Duration
   /** PostgreSQL `application_name` of the probe sessions, so they can be told apart in `pg_stat_activity`. */
   readonly applicationName: string
+  /**
+   * A probe connection older than this is closed before the next probe and opened afresh, like the node's pooled
+   * connections (the adapter's `maxLifetime`); zero or absent keeps it.
+   */
+  readonly maxLifetime?: Duration.Duration | undefined
 }
 
 /** Makes the probe of one node, for the monitor's lifetime (its scope). */
@@ -73,11 +79,23 @@ export const fromAdapter: ProbeFactory = (node, settings) => {
       )
     })
   }
+  // The probe connects with the pools' TLS; an adapter made with unusable TLS files cannot be probed.
+  if (Either.isLeft(adapter.tls)) {
+    const detail = adapter.tls.left.message
+    return Effect.succeed<NodeProbe>({
+      run: Effect.fail(new ProbeError({ node: node.name, reason: "Connection", detail }))
+    })
+  }
+  const tls = adapter.tls.right
+  const config = adapter.optimalConfig
+  const withLifetime: ProbeSettings = "maxLifetime" in config
+    ? { ...settings, maxLifetime: config.maxLifetime }
+    : settings
   switch (adapter.dialect) {
     case "postgresql":
-      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, settings))
+      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, withLifetime, tls))
     case "mysql":
-      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, settings))
+      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, withLifetime, tls))
     case "sqlite":
       return orMissingDriver(node.name)(SqliteProbe.make(node.name, node.role, adapter.url))
   }

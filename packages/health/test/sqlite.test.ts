@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { waitUntil } from "@fastorm/test-support"
 import Database from "better-sqlite3"
 import * as Effect from "effect/Effect"
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as HealthMonitor from "../src/HealthMonitor.js"
@@ -62,18 +62,33 @@ describe("SQLite nodes", () => {
       })
     }))
 
-  // root reads any file whatever its mode; the check only means something for other users.
-  it.scopedLive.skipIf(process.getuid?.() === 0)("an unreadable file is UNHEALTHY", () =>
+  // A node whose file cannot serve as a database: a file that is not one (SQLITE_NOTADB), and a directory where the
+  // file should be (SQLITE_CANTOPEN). Unlike file modes, both hold for root too.
+  it.scopedLive("a file that is not a database, or a directory in its place, is UNHEALTHY", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "fastorm-health-"))
       yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
-      const file = join(dir, "app.db")
-      new Database(file).close()
-      chmodSync(file, 0o000)
+      const garbage = join(dir, "garbage.db")
+      writeFileSync(
+        garbage,
+        "this is not a SQLite database, only some text long enough to be read as a header".repeat(20)
+      )
+      const folder = join(dir, "folder.db")
+      mkdirSync(folder)
       const monitor = yield* HealthMonitor.make({
         ...fast,
-        nodes: [{ name: "ro", role: "primary", url: `sqlite:///${file}` }]
+        nodes: [
+          { name: "garbage", role: "primary", url: `sqlite:///${garbage}` },
+          { name: "folder", role: "replica", url: `sqlite:///${folder}` }
+        ]
       })
-      yield* waitUntil(monitor.status("ro"), (s) => s === "UNHEALTHY", { what: "ro UNHEALTHY", timeoutMs: 5_000 })
+      yield* waitUntil(monitor.status("garbage"), (s) => s === "UNHEALTHY", {
+        what: "garbage UNHEALTHY",
+        timeoutMs: 5_000
+      })
+      yield* waitUntil(monitor.status("folder"), (s) => s === "UNHEALTHY", {
+        what: "folder UNHEALTHY",
+        timeoutMs: 5_000
+      })
     }))
 })

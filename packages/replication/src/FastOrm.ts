@@ -18,8 +18,10 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
-import * as Redacted from "effect/Redacted"
+import type * as Redacted from "effect/Redacted"
 import * as ConnectionRouter from "./ConnectionRouter.js"
+import * as Variables from "./internal/configReader.js"
+import { listOf, normalise, type ResolvedNode, weightProblem } from "./internal/nodes.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
 import { resolve } from "./ReadWriteConfig.js"
 import { PrimaryUnavailable } from "./RouterError.js"
@@ -84,20 +86,6 @@ export type FastOrmLayerError =
   | HealthMonitor.InvalidHealthConfig
   | AdapterError.ConnectionFailed
 
-interface ResolvedNode {
-  readonly url: string | Redacted.Redacted<string>
-  readonly name: string
-  readonly weight: number
-}
-
-const normalise = (node: NodeInput, name: string): ResolvedNode =>
-  typeof node === "string" || Redacted.isRedacted(node)
-    ? { url: node, name, weight: 1 }
-    : { url: node.url, name: node.name ?? name, weight: node.weight ?? 1 }
-
-const listOf = (read: FastOrmConfig["read"]): ReadonlyArray<NodeInput> =>
-  read === undefined ? [] : Array.isArray(read) ? read : [read as NodeInput]
-
 /** "77 ms", "5 s", "2.5 s": the figures a start-up error reports. */
 const formatMillis = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`
 
@@ -128,6 +116,10 @@ const build = (config: FastOrmConfig) =>
     const names = [primaryNode.name, ...replicaNodes.map((n) => n.name)]
     if (new Set(names).size !== names.length) {
       return yield* Effect.fail(new InvalidCluster({ reason: "two nodes have the same name" }))
+    }
+    for (const node of [primaryNode, ...replicaNodes]) {
+      const problem = weightProblem(node.weight)
+      if (problem !== undefined) return yield* new InvalidCluster({ reason: `${node.name}'s ${problem}` })
     }
     const primaryUrl = yield* ConnectionUrl.parse(primaryNode.url)
     for (const node of replicaNodes) {
@@ -226,26 +218,15 @@ export const layerConfig = (
 ): Layer.Layer<Services, FastOrmLayerError | ConfigError.ConfigError> =>
   toLayer(Effect.flatMap(Config.unwrap(config), build))
 
-/** `FASTORM_WRITE_URL` and the comma-separated `FASTORM_READ_URLS`, both read as secrets. */
-export const configFromEnv: Config.Config<{
-  readonly write: Redacted.Redacted<string>
-  readonly read: ReadonlyArray<Redacted.Redacted<string>>
-}> = Config.all({
-  write: Config.redacted("FASTORM_WRITE_URL"),
-  read: Config.redacted("FASTORM_READ_URLS").pipe(
-    Config.map((urls) =>
-      Redacted.value(urls).split(",").map((url) => url.trim()).filter((url) => url.length > 0).map((url) =>
-        Redacted.make(url)
-      )
-    ),
-    Config.withDefault([] as ReadonlyArray<Redacted.Redacted<string>>)
-  )
-})
+/**
+ * The whole configuration through Effect `Config`, one variable per option (`FASTORM_WRITE_URL`,
+ * `FASTORM_READ_WRITE_CONSISTENCY`, `FASTORM_POOL_SIZE`, ...: README, "Configuration from the environment"), so any
+ * `ConfigProvider` serves it. Every problem comes in one `ConfigError` naming its variables, never a URL's password.
+ */
+export const config: Config.Config<FastOrmConfig> = Variables.config
 
-/** The layer read from the environment: `Effect.provide(FastOrmLive)`. */
-export const FastOrmLive: Layer.Layer<Services, FastOrmLayerError | ConfigError.ConfigError> = toLayer(
-  Effect.flatMap(configFromEnv, build)
-)
+/** The layer configured by the current `ConfigProvider` (the environment by default): `Effect.provide(FastOrmLive)`. */
+export const FastOrmLive: Layer.Layer<Services, FastOrmLayerError | ConfigError.ConfigError> = layerConfig(config)
 
 /** The current session's token as an opaque string, to hand to a client between requests. */
 export const sessionToken: Effect.Effect<Option.Option<string>> = SessionToken.current

@@ -5,14 +5,23 @@ import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 
+/** The read preferences, in the order errors list them. */
+export const readPreferences = ["primary", "preferReplica", "replicaOnly"] as const
+
 /** Where ordinary reads go: the primary only, a replica with the primary as fallback, or replicas only. */
-export type ReadPreference = "primary" | "preferReplica" | "replicaOnly"
+export type ReadPreference = typeof readPreferences[number]
+
+/** The consistency levels, in the order errors list them. */
+export const consistencies = ["eventual", "session", "strong"] as const
 
 /** `eventual`: any healthy replica; `session`: a replica that has the session's own writes; `strong`: the primary. */
-export type Consistency = "eventual" | "session" | "strong"
+export type Consistency = typeof consistencies[number]
+
+/** The replica selection strategies, in the order errors list them. */
+export const strategies = ["roundRobin", "random", "weighted", "leastLatency", "leastOutstanding"] as const
 
 /** How a replica is picked among the eligible ones. */
-export type Strategy = "roundRobin" | "random" | "weighted" | "leastLatency" | "leastOutstanding"
+export type Strategy = typeof strategies[number]
 
 /** The router's configuration as users write it; every field optional, durations in any Effect form. */
 export interface ReadWriteConfig {
@@ -122,9 +131,9 @@ export const resolve = (
   }
   flag("enableReadWriteSplit")
   flag("startDegraded")
-  oneOf(config.readPreference, ["primary", "preferReplica", "replicaOnly"], "readPreference", problems)
-  oneOf(config.consistency, ["eventual", "session", "strong"], "consistency", problems)
-  oneOf(config.strategy, ["roundRobin", "random", "weighted", "leastLatency", "leastOutstanding"], "strategy", problems)
+  oneOf(config.readPreference, readPreferences, "readPreference", problems)
+  oneOf(config.consistency, consistencies, "consistency", problems)
+  oneOf(config.strategy, strategies, "strategy", problems)
   const duration = (name: string, input: Duration.DurationInput | undefined, fallback: Duration.Duration, min = 0) => {
     if (input === undefined) return fallback
     const decoded = Duration.decodeUnknown(input)

@@ -1,7 +1,7 @@
 /** The router service, its layer and its statistics. */
 export * as ConnectionRouter from "./ConnectionRouter.js"
 
-/** `FastOrm.layer`, `FastOrm.layerConfig`, `FastOrmLive`, session tokens. */
+/** `FastOrm.layer`, `FastOrm.layerConfig`, `FastOrm.config` (the environment), `FastOrmLive`, session tokens. */
 export * as FastOrm from "./FastOrm.js"
 
 /** `FastOrmTest.layer`: a scripted mock cluster for users' tests, routed by the real router. */

@@ -310,12 +310,17 @@ describe("FastOrmTest: failures", () => {
       yield* FastOrmTest.fail("primary", "connection")
       expect(yield* routerError(Items.create({ label: "c", status: "new" }))).toBe("PrimaryUnavailable")
       expect(yield* routerError(write`UPDATE items SET status = 'x'`)).toBe("PrimaryUnavailable")
+      // The error says what happened, with the driver's code, and Effect.catchTag reaches it on a repository write.
+      const caught = yield* Items.create({ label: "d", status: "new" }).pipe(
+        Effect.catchTag("PrimaryUnavailable", (e) => Effect.succeed(e.message))
+      )
+      expect(caught).toBe("The primary \"primary\" is unavailable: connection refused (ECONNREFUSED)")
       expect((yield* readLabel)[0]!.label).toBe("a")
       const log = yield* FastOrmTest.statements
       expect(log.filter((s) => s.role === "replica").map((s) => s.sql)).toEqual([
         "SELECT label FROM items WHERE id = ?"
       ])
-      expect(log.filter((s) => s.role === "primary").map((s) => s.outcome)).toEqual(["failed", "failed"])
+      expect(log.filter((s) => s.role === "primary").map((s) => s.outcome)).toEqual(["failed", "failed", "failed"])
     }).pipe(Effect.provide(cluster())))
 
   it.effect("a connection lost during a write is WriteOutcomeUnknown and not retried", () =>

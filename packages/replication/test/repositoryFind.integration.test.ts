@@ -13,7 +13,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement, Database, Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
 import type { NodeInfo } from "@fastorm/test-support"
-import { admin, LOADED_MACHINE_SLACK_MS, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
+import { admin, LOADED_MACHINE_SLACK_MS, waitReplicated } from "@fastorm/test-support"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -29,6 +29,7 @@ import {
   fastOrm,
   nodeByPort,
   noSession,
+  pausedReplay,
   quantile,
   recoveryBoundMs,
   report,
@@ -145,10 +146,7 @@ for (const b of backends()) {
         Effect.gen(function*() {
           const { Items } = yield* fixture(b)
           const router = yield* ConnectionRouter.ConnectionRouter
-          yield* Effect.acquireRelease(
-            Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
-            () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
-          )
+          yield* pausedReplay(b)
           yield* router.resetStats
           const misses: Array<unknown> = []
           const started = Date.now()

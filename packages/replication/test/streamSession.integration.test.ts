@@ -6,14 +6,14 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
-import { admin, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
+import { admin, waitReplicated } from "@fastorm/test-support"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { ConnectionRouter } from "../src/index.js"
 import type { Backend } from "./support/cluster.js"
-import { backends, fastOrm, nodeByPort, noSession, report } from "./support/cluster.js"
+import { backends, fastOrm, nodeByPort, noSession, pausedReplay, report } from "./support/cluster.js"
 
 const N = 50
 
@@ -62,10 +62,7 @@ for (const b of backends()) {
         Effect.gen(function*() {
           const { Items, table } = yield* fixture(b)
           const router = yield* ConnectionRouter.ConnectionRouter
-          yield* Effect.acquireRelease(
-            Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
-            () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
-          )
+          yield* pausedReplay(b)
           yield* router.resetStats
           const misses: Array<unknown> = []
           const answeredBy: Record<string, number> = {}

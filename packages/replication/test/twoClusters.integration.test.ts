@@ -7,13 +7,13 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import { admin, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
+import { admin, waitReplicated } from "@fastorm/test-support"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { ConnectionRouter, FastOrm } from "../src/index.js"
 import type { Backend } from "./support/cluster.js"
-import { backends, health, nodeByPort, noSession, report } from "./support/cluster.js"
+import { backends, health, nodeByPort, noSession, pausedReplay, report } from "./support/cluster.js"
 
 type Services = FastOrm.Services
 
@@ -64,12 +64,6 @@ const count = (names: ReadonlyArray<string>) => {
   for (const n of names) out[n] = (out[n] ?? 0) + 1
   return out
 }
-
-const pausedReplay = (b: Backend) =>
-  Effect.acquireRelease(
-    Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
-    () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
-  )
 
 const [pg, maria] = backends() as [Backend, Backend]
 

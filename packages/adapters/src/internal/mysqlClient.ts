@@ -21,9 +21,10 @@ import type { DriverNotInstalled } from "../AdapterError.js"
 import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
-import { poolBounds } from "../OptimalConfig.js"
+import { outlived, poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import type { MysqlTlsOptions } from "./mysqlTls.js"
 
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
@@ -32,7 +33,8 @@ export interface MysqlEndpoint {
   readonly database?: string | undefined
   readonly username?: string | undefined
   readonly password?: Redacted.Redacted<string> | undefined
-  readonly ssl?: string | Mysql.SslOptions | undefined
+  /** The node's TLS, as the health probe applies it too (`mysqlTls.ts`). */
+  readonly tls: MysqlTlsOptions
   /** "mariadb" when the URL already says so; otherwise the server's handshake decides. */
   readonly productHint?: "mariadb" | "mysql" | undefined
 }
@@ -78,6 +80,16 @@ export const make = (
     const compiler = MysqlClient.makeCompiler()
     const bounds = poolBounds(config)
     const connectTimeout = config.connectTimeout
+    // maxLifetime (mysql2 has no such option): when each connection opened, so that an expired one is destroyed
+    // instead of released, and a sweep closes expired idle ones, as pg-pool's maxLifetimeSeconds does.
+    const openedAt = new WeakMap<Mysql.PoolConnection, number>()
+    const expired = (conn: Mysql.PoolConnection) =>
+      outlived(openedAt.get(conn) ?? Date.now(), Date.now(), config.maxLifetime)
+    /** Gives a healthy connection back to the pool, or closes it when it has outlived `maxLifetime`. */
+    const giveBack = (conn: Mysql.PoolConnection) => {
+      if (expired(conn)) conn.destroy()
+      else conn.release()
+    }
 
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -87,7 +99,8 @@ export const make = (
           ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
           ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
           ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
-          ...(endpoint.ssl !== undefined ? { ssl: endpoint.ssl } : {}),
+          ...(endpoint.tls.ssl === undefined ? {} : { ssl: endpoint.tls.ssl }),
+          ...(endpoint.tls.stream === undefined ? {} : { stream: endpoint.tls.stream }),
           // Stacked statements are an injection amplifier; nothing in FastORM needs them.
           multipleStatements: false,
           supportBigNumbers: true,
@@ -101,6 +114,7 @@ export const make = (
           queueLimit: 0
         })
         pool.on("connection", (conn) => {
+          openedAt.set(conn, Date.now())
           for (
             const statement of sessionStatements(
               config,
@@ -121,6 +135,30 @@ export const make = (
           pool.end(() => resume(Effect.void))
         }).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
     )
+    // mysql2 keeps its counts in private queues; read them defensively.
+    const queues = pool as unknown as {
+      readonly _allConnections?: { readonly length: number }
+      readonly _freeConnections?: { readonly length: number; readonly get: (i: number) => Mysql.PoolConnection }
+    }
+    const lifetimeMs = Duration.toMillis(config.maxLifetime)
+    if (lifetimeMs > 0) {
+      // Idle connections are in the free queue only (one being handed out has left it already); a tenth of the
+      // lifetime, between 100 ms and 30 s, keeps an idle connection at most that much past its lifetime.
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const timer = setInterval(() => {
+            const free = queues._freeConnections
+            if (free === undefined) return
+            const idle: Array<Mysql.PoolConnection> = []
+            for (let i = 0; i < free.length; i++) idle.push(free.get(i))
+            for (const conn of idle) if (expired(conn)) conn.destroy()
+          }, Math.min(30_000, Math.max(100, lifetimeMs / 10)))
+          timer.unref()
+          return timer
+        }),
+        (timer) => Effect.sync(() => clearInterval(timer))
+      )
+    }
 
     let waiting = 0
     // The router tells an exhausted pool from a dead server by this message (and the pool's counts).
@@ -143,7 +181,7 @@ export const make = (
       }, Duration.toMillis(connectTimeout))
       pool.getConnection((cause, conn) => {
         if (done) {
-          if (!cause) conn.release()
+          if (!cause) giveBack(conn)
           return
         }
         finish()
@@ -162,7 +200,7 @@ export const make = (
       Effect.sync(() => {
         // An interrupted statement may still be running on the server: never hand that connection to anyone else.
         if (Exit.isInterrupted(exit) || broken.has(conn)) conn.destroy()
-        else conn.release()
+        else giveBack(conn)
       }))
 
     // Connections whose statement outlived its deadline: destroyed, never returned to the pool.
@@ -229,12 +267,6 @@ export const make = (
       })
 
     /** Borrows a connection for one statement and gives it back, all in driver callbacks (no scope, no fiber). */
-    // mysql2 keeps its counts in private queues; read them defensively.
-    const queues = pool as unknown as {
-      readonly _allConnections?: { readonly length: number }
-      readonly _freeConnections?: { readonly length: number }
-    }
-
     const pooledRun = (
       sql: string,
       values: ReadonlyArray<unknown>,
@@ -253,7 +285,7 @@ export const make = (
         }, Duration.toMillis(connectTimeout))
         pool.getConnection((cause, conn) => {
           if (!guard.claim()) {
-            if (!cause) conn.release()
+            if (!cause) giveBack(conn)
             return
           }
           waiting--
@@ -264,7 +296,7 @@ export const make = (
             )
           }
           cancelStatement = send(conn, sql, values, rowsAsArray, method, resume, (survives) => {
-            if (survives) conn.release()
+            if (survives) giveBack(conn)
             else conn.destroy()
           })
         })

@@ -7,7 +7,8 @@ import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
 import { isPrintableName } from "./problems.js"
 
-type Kind =
+/** The kind of value a setting takes. */
+export type Kind =
   | { readonly _tag: "duration"; readonly positive: boolean }
   | { readonly _tag: "size" }
   | { readonly _tag: "boolean" }
@@ -26,6 +27,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     poolSize: size,
     maxOverflow: size,
     idleTimeout: duration,
+    maxLifetime: duration,
     connectTimeout: positiveDuration,
     statementTimeout: duration,
     lockTimeout: duration,
@@ -39,6 +41,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     poolSize: size,
     maxOverflow: size,
     idleTimeout: duration,
+    maxLifetime: duration,
     connectTimeout: positiveDuration,
     readTimeout: duration,
     writeTimeout: duration,

@@ -25,6 +25,7 @@ import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import type { PgTlsOptions } from "./pgTls.js"
 
 /** Where one PostgreSQL node is and how to log in. */
 export interface PgEndpoint {
@@ -33,7 +34,8 @@ export interface PgEndpoint {
   readonly database?: string | undefined
   readonly username?: string | undefined
   readonly password?: Redacted.Redacted<string> | undefined
-  readonly ssl?: boolean | { readonly rejectUnauthorized: boolean } | undefined
+  /** The node's TLS, as the health probe applies it too (`pgTls.ts`). */
+  readonly tls: PgTlsOptions
 }
 
 /** Options of one node's client. */
@@ -64,10 +66,14 @@ export const poolConfig = (
     ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
     ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
     ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
-    ...(endpoint.ssl !== undefined ? { ssl: endpoint.ssl } : {}),
+    ssl: endpoint.tls.ssl,
+    ...(endpoint.tls.stream === undefined ? {} : { stream: endpoint.tls.stream }),
+    ...(endpoint.tls.sslnegotiation === undefined ? {} : { sslnegotiation: endpoint.tls.sslnegotiation }),
     min: bounds.min,
     max: bounds.max,
     idleTimeoutMillis: Duration.toMillis(config.idleTimeout),
+    // pg-pool closes an expired idle client at once and a busy one when it is released; 0 turns it off.
+    maxLifetimeSeconds: Duration.toSeconds(config.maxLifetime),
     // pg-pool applies this bound both to opening a connection and to waiting in its queue for a free one.
     connectionTimeoutMillis: Math.max(1, Math.round(Duration.toMillis(config.connectTimeout))),
     statement_timeout: Math.round(Duration.toMillis(config.statementTimeout)),

@@ -9,7 +9,7 @@ import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import { CompiledStatement } from "@fastorm/core"
+import { CompiledStatement, ConnectionWrapper } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
@@ -70,24 +70,16 @@ export const make = (
     // One connection behind a semaphore: never "exhausted" in the pool sense.
     // Each statement takes the client's lock like its own statements do, so it never runs inside another fiber's
     // transaction on the one connection. SQLite is local: there is no network deadline.
-    const scoped = <A>(f: (c: Connection) => Effect.Effect<A, SqlError>) =>
-      Effect.scoped(Effect.flatMap(client.reserve, f))
-    const connection: Connection = {
-      execute: (sql, params, transformRows) => scoped((c) => c.execute(sql, params, transformRows)),
-      executeRaw: (sql, params) => scoped((c) => c.executeRaw(sql, params)),
-      executeValues: (sql, params) => scoped((c) => c.executeValues(sql, params)),
-      executeUnprepared: (sql, params, transformRows) => scoped((c) => c.executeUnprepared(sql, params, transformRows)),
-      executeStream: (sql, params, transformRows) =>
-        streamOn((sql, params, transformRows) => scoped((c) => c.execute(sql, params, transformRows)))(
-          sql,
-          params,
-          transformRows
-        )
-    }
+    const ownReserve = client.reserve
+    const wrapped = ConnectionWrapper.make(
+      (_sql, _params, run) => Effect.scoped(Effect.flatMap(ownReserve, run)),
+      (_sql, _params, run) => Stream.unwrapScoped(Effect.map(ownReserve, run))
+    )
+    // Streams iterate on a connection of their own (below); @effect/sql-sqlite-node's executeStream dies.
+    const connection: Connection = { ...wrapped, executeStream: streamOn(wrapped.execute) }
     // A reserved connection takes the client's lock at its first statement, not before: a stream (which reads on a
     // connection of its own) then never holds the node's one connection, so statements run while it is consumed.
-    // A transaction's BEGIN takes the lock and holds it to the end. (@effect/sql-sqlite-node's executeStream dies.)
-    const ownReserve = client.reserve
+    // A transaction's BEGIN takes the lock and holds it to the end.
     const lazyReserve = Effect.flatMap(Effect.scope, (scope) => Effect.cached(Scope.extend(ownReserve, scope)))
     const reserve = Effect.map(lazyReserve, (held): Connection => {
       const execute: Connection["execute"] = (sql, params, transformRows) =>

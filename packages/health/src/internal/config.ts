@@ -3,23 +3,11 @@
  * problem in the list, never a defect, and its default stands in so one mistake does not report others.
  */
 import * as Duration from "effect/Duration"
+import type { HealthMonitorConfig } from "../HealthMonitor.js"
 import type * as HealthState from "../HealthState.js"
 
 /** The configurable durations and numbers (the monitor's configuration without its nodes and probe). */
-export interface Settings {
-  readonly interval?: Duration.DurationInput | undefined
-  readonly timeout?: Duration.DurationInput | undefined
-  readonly degradedAfter?: Duration.DurationInput | undefined
-  readonly unhealthyAfter?: Duration.DurationInput | undefined
-  readonly failureThreshold?: number | undefined
-  readonly recoveryThreshold?: number | undefined
-  readonly backoffBase?: Duration.DurationInput | undefined
-  readonly backoffCap?: Duration.DurationInput | undefined
-  readonly authBackoffBase?: Duration.DurationInput | undefined
-  readonly authBackoffCap?: Duration.DurationInput | undefined
-  readonly smoothing?: number | undefined
-  readonly maxLag?: Duration.DurationInput | undefined
-}
+export type Settings = Omit<HealthMonitorConfig, "nodes" | "probe" | "applicationName">
 
 /** The thresholds and every problem found on the way. */
 export const resolve = (

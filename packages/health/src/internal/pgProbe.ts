@@ -2,8 +2,8 @@
  * The PostgreSQL probe: one dedicated `pg.Client` per node, kept open between probes and destroyed on any failure or
  * interruption, so the monitor holds at most one session per node.
  */
-import type { ConnectionUrl as Url } from "@fastorm/adapters"
-import { PostgreSQLAdapter } from "@fastorm/adapters"
+import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
+import { OptimalConfig, PostgreSQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -50,18 +50,21 @@ export const parseRow = (row: Row): ProbeResult =>
     }
     : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
 
-const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.ClientConfig => {
+const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings, tls: Tls.TlsSettings): Pg.ClientConfig => {
   // Twice the monitor's timeout: the monitor's own (exact) timeout must always fire first, so a silent server is
   // reported as a Timeout rather than as whichever driver error won the race.
   const ms = Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout)))
-  const ssl = PostgreSQLAdapter.sslFrom(url)
+  const { ssl, sslnegotiation, stream } = PostgreSQLAdapter.tlsOptions(tls)
   return {
     host: url.host ?? "127.0.0.1",
     port: url.port ?? 5432,
     ...(url.database !== undefined ? { database: url.database } : {}),
     ...(url.username !== undefined ? { user: url.username } : {}),
     ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
-    ...(ssl !== undefined ? { ssl } : {}),
+    // The pools' TLS, exactly: a probe that connected differently could call a node healthy that the app cannot use.
+    ssl,
+    ...(stream === undefined ? {} : { stream }),
+    ...(sslnegotiation === undefined ? {} : { sslnegotiation }),
     application_name: settings.applicationName,
     // Second lines of defence behind the monitor's own timeout: the server gives up on a stuck probe statement too.
     connectionTimeoutMillis: ms,
@@ -84,13 +87,16 @@ const destroy = (client: Pg.Client): void => {
 export const make = (
   name: string,
   url: Url.ConnectionUrl,
-  settings: ProbeSettings
+  settings: ProbeSettings,
+  tls: Tls.TlsSettings
 ): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
     const pg = yield* Drivers.pg
     const secrets = [url.password, ...Object.values(url.secretOptions)]
-    // The open session, if any; `ready` once connected.
-    let current: { readonly client: Pg.Client; ready: boolean } | undefined
+    // The open session, if any; `ready` once connected, since `openedAt`.
+    let current: { readonly client: Pg.Client; ready: boolean; openedAt: number } | undefined
+    const fresh = (session: { readonly openedAt: number }) =>
+      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
 
     const drop = (client?: Pg.Client) => {
       if (current === undefined || (client !== undefined && current.client !== client)) return
@@ -119,12 +125,12 @@ export const make = (
           else finish(Effect.succeed(parseRow(result.rows[0]!)))
         })
 
-      if (current?.ready === true) {
+      if (current?.ready === true && fresh(current)) {
         query(current.client)
       } else {
         drop()
-        const client = new pg.Client(clientConfig(url, settings))
-        const session = { client, ready: false }
+        const client = new pg.Client(clientConfig(url, settings, tls))
+        const session = { client, ready: false, openedAt: Date.now() }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.
         client.on("error", () => drop(client))
@@ -132,6 +138,7 @@ export const make = (
         client.connect((error: Error | undefined) => {
           if (error) return fail(client, error)
           session.ready = true
+          session.openedAt = Date.now()
           query(client)
         })
       }

@@ -6,6 +6,7 @@
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter } from "@fastorm/adapters"
+import { AdapterError } from "@fastorm/adapters"
 import { ConnectionWrapper } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -52,6 +53,8 @@ export interface Primary {
   readonly transaction: Effect.Effect<Connection, SqlError, Scope.Scope>
 }
 
+const diagnose = AdapterError.diagnose
+
 /** Builds execution on the primary. */
 export const make = (options: PrimaryOptions): Primary => {
   const { config, consistency, node, recorder, report } = options
@@ -67,7 +70,9 @@ export const make = (options: PrimaryOptions): Primary => {
       report(node.name, error),
       Effect.fail(
         isNodeFault(error)
-          ? toSqlError(new PrimaryUnavailable({ node: node.name, reason: "no connection", cause: error }))
+          ? toSqlError(
+            new PrimaryUnavailable({ node: node.name, reason: diagnose(error).text, cause: error })
+          )
           : error
       )
     )
@@ -77,12 +82,18 @@ export const make = (options: PrimaryOptions): Primary => {
   const statementFailure = (write: boolean) => (error: SqlError): Effect.Effect<never, SqlError> => {
     if (isAcquireTimeout(error) || (!isConnectionClass(error) && isAuthentication(error))) return connectFailure(error)
     if (!isConnectionClass(error)) return Effect.fail(error)
+    // Never sent (refused at connect, a socket already dead): nothing was applied, whatever the statement.
+    if (wasNotSent(error)) return connectFailure(error)
     return Effect.zipRight(
       report(node.name, error),
       Effect.fail(toSqlError(
         write && !wasNotSent(error)
           ? new WriteOutcomeUnknown({ node: node.name, cause: error })
-          : new PrimaryUnavailable({ node: node.name, reason: "connection lost", cause: error })
+          : new PrimaryUnavailable({
+            node: node.name,
+            reason: `connection lost: ${diagnose(error).text}`,
+            cause: error
+          })
       ))
     )
   }

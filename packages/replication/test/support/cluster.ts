@@ -8,6 +8,8 @@ import {
   control,
   killNode,
   loadCluster,
+  pauseReplay,
+  resumeReplay,
   startNode,
   stopNode,
   unfreezeNode,
@@ -287,3 +289,10 @@ export const downAndBack = (
     yield* load.stop
     return { downAt, attemptsAfter1s, attemptsBeforeRestart, startedAt, upAt, firstBack }
   })
+
+/** Replay paused on every replica of `b` until the scope closes (then resumed). */
+export const pausedReplay = (b: Backend): Effect.Effect<void, never, Scope.Scope> =>
+  Effect.asVoid(Effect.acquireRelease(
+    Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
+    () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
+  ))

@@ -1,0 +1,204 @@
+/**
+ * `FastOrm.config`: every option of `FastOrm.layer` read through Effect `Config`, one variable per option (README,
+ * "Configuration from the environment"). A variable is parsed, then checked alone by the layer's own check of its
+ * section, so one `ConfigError` lists the problems of every variable; problems between variables (unhealthyAfter
+ * below degradedAfter, a pool setting of another dialect than the URL's) are checked once every variable is valid.
+ * No message repeats a value: a value put in the wrong variable may be a password.
+ */
+import { ConnectionUrl, validateDatabaseConnection } from "@fastorm/adapters"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type { FastOrmConfig, HealthConfig, NodeConfig, PoolConfig } from "../FastOrm.js"
+import type { ReadWriteConfig } from "../ReadWriteConfig.js"
+import {
+  kinds,
+  mentions,
+  number,
+  ownProblems,
+  parse,
+  type Section,
+  sectionProblems,
+  variableName
+} from "./configSections.js"
+import { weightProblem } from "./nodes.js"
+
+// ---- reading variables ----
+
+const invalid = (message: string) => ConfigError.InvalidData([], message)
+
+/**
+ * One variable: unset or empty is `None` (or, when `required` gives an example, a missing-data error); otherwise its
+ * trimmed text through `read`. Errors are relative, so `Config.nested` prefixes them like Effect's own configs.
+ */
+const variable = <A>(
+  name: string,
+  read: (text: string) => Either.Either<A, string>,
+  required?: string
+): Config.Config<Option.Option<A>> =>
+  Config.nested(
+    Config.string().pipe(
+      Config.option,
+      Config.mapOrFail((raw) => {
+        const text = Option.filter(Option.map(raw, (t) => t.trim()), (t) => t.length > 0)
+        if (Option.isNone(text)) {
+          return required === undefined
+            ? Either.right(Option.none())
+            : Either.left(ConfigError.MissingData([], required))
+        }
+        return Either.mapBoth(read(text.value), { onLeft: invalid, onRight: Option.some })
+      })
+    ),
+    name
+  )
+
+const ordinal = (i: number): string => ["1st", "2nd", "3rd"][i] ?? `${i + 1}th`
+
+/** A comma-separated variable (or a list, from a structured provider); empty entries are ignored. */
+const list = <A>(
+  name: string,
+  read: (text: string) => Either.Either<A, string>
+): Config.Config<Option.Option<ReadonlyArray<A>>> =>
+  Config.nested(
+    Config.array(Config.string()).pipe(
+      Config.option,
+      Config.mapOrFail((raw) => {
+        const entries = Option.getOrElse(raw, () => []).map((t) => t.trim()).filter((t) => t.length > 0)
+        if (entries.length === 0) return Either.right(Option.none())
+        const results = entries.map(read)
+        const problems = results.flatMap((r, i) => Either.isLeft(r) ? [`the ${ordinal(i)} entry: ${r.left}`] : [])
+        return problems.length > 0
+          ? Either.left(invalid(problems.join("; ")))
+          : Either.right(Option.some(results.map((r) => Either.getOrThrow(r))))
+      })
+    ),
+    name
+  )
+
+/** A connection URL, kept `Redacted`; its problems come from the adapters' validation, which never shows a secret. */
+const url = (value: string): Either.Either<Redacted.Redacted<string>, string> => {
+  const secret = Redacted.make(value)
+  const errors = validateDatabaseConnection(secret).filter((p) => p.severity === "error")
+  return errors.length === 0 ? Either.right(secret) : Either.left(errors.map((p) => p.message).join("; "))
+}
+
+const weight = (value: string) =>
+  Either.flatMap(parse(number, value), (w) => {
+    const problem = weightProblem(w)
+    return problem === undefined ? Either.right(w as number) : Either.left(problem)
+  })
+
+const asText = (value: string) => Either.right(value)
+
+const sectionConfig = (section: Section): Config.Config<Record<string, unknown> | undefined> =>
+  Config.map(
+    Config.all(
+      Object.fromEntries(
+        Object.entries(kinds[section]).map(([key, kind]) => [
+          key,
+          variable(variableName(section, key), (value) =>
+            Either.flatMap(parse(kind, value), (parsed) => {
+              const problems = ownProblems(section, key, parsed)
+              return problems.length === 0 ? Either.right(parsed) : Either.left(problems.join("; "))
+            }))
+        ])
+      )
+    ),
+    (values) => {
+      const set = Object.entries(values).flatMap(([key, value]) => Option.isSome(value) ? [[key, value.value]] : [])
+      return set.length === 0 ? undefined : Object.fromEntries(set)
+    }
+  )
+
+// ---- the whole configuration ----
+
+const MISSING_WRITE_URL = "the primary's URL is required, e.g. postgresql://app:secret@db-primary:5432/app " +
+  "(mysql://, mariadb:// and sqlite:///app.db work the same way)"
+
+const nodeVariables = Config.all({
+  name: variable("FASTORM_NAME", asText),
+  writeUrl: variable("FASTORM_WRITE_URL", url, MISSING_WRITE_URL),
+  writeName: variable("FASTORM_WRITE_NAME", asText),
+  readUrls: list("FASTORM_READ_URLS", url),
+  readNames: list("FASTORM_READ_NAMES", asText),
+  readWeights: list("FASTORM_READ_WEIGHTS", weight)
+})
+
+/** Every variable `config` reads, in the order of the README's table. */
+export const variableNames: ReadonlyArray<string> = [
+  "FASTORM_NAME",
+  "FASTORM_WRITE_URL",
+  "FASTORM_WRITE_NAME",
+  "FASTORM_READ_URLS",
+  "FASTORM_READ_NAMES",
+  "FASTORM_READ_WEIGHTS",
+  ...(["readWrite", "health", "pool"] as const).flatMap((s) => Object.keys(kinds[s]).map((k) => variableName(s, k)))
+]
+
+/** A problem between options of a section, at the first variable it names. */
+const between = (section: Section, problem: string): ConfigError.ConfigError => {
+  const names = Object.keys(kinds[section]).filter((k) => mentions(problem, k)).map((k) => variableName(section, k))
+  return ConfigError.InvalidData(
+    names.slice(0, 1),
+    names.length > 1 ? `${problem} (with ${names.slice(1).join(", ")})` : problem
+  )
+}
+
+const perUrl = (
+  name: string,
+  values: Option.Option<ReadonlyArray<unknown>>,
+  urls: ReadonlyArray<unknown>
+): ReadonlyArray<ConfigError.ConfigError> =>
+  Option.isSome(values) && values.value.length !== urls.length
+    ? [
+      ConfigError.InvalidData(
+        [name],
+        `${values.value.length} entries for ${urls.length} URLs in FASTORM_READ_URLS: give one per URL, in order`
+      )
+    ]
+    : []
+
+/** The whole configuration, or one `ConfigError` with every problem. */
+export const config: Config.Config<FastOrmConfig> = Config.all({
+  nodes: nodeVariables,
+  readWrite: sectionConfig("readWrite"),
+  health: sectionConfig("health"),
+  pool: sectionConfig("pool")
+}).pipe(Config.mapOrFail(({ health, nodes, pool, readWrite }) => {
+  const writeUrl = Option.getOrThrow(nodes.writeUrl)
+  const readUrls = Option.getOrElse(nodes.readUrls, () => [])
+  const dialect = Either.match(ConnectionUrl.parseEither(writeUrl), {
+    onLeft: () => undefined,
+    onRight: (parsed) => parsed.dialect
+  })
+  const errors: Array<ConfigError.ConfigError> = [
+    ...perUrl("FASTORM_READ_NAMES", nodes.readNames, readUrls),
+    ...perUrl("FASTORM_READ_WEIGHTS", nodes.readWeights, readUrls)
+  ]
+  for (const [section, values] of [["readWrite", readWrite], ["health", health], ["pool", pool]] as const) {
+    if (values === undefined || dialect === undefined) continue
+    for (const problem of sectionProblems(section, values, dialect)) errors.push(between(section, problem))
+  }
+  if (errors.length > 0) return Either.left(errors.reduce((a, b) => ConfigError.And(a, b)))
+  const names = Option.getOrUndefined(nodes.readNames)
+  const weights = Option.getOrUndefined(nodes.readWeights)
+  const read = readUrls.map((url, i): NodeConfig | Redacted.Redacted<string> =>
+    names === undefined && weights === undefined ? url : {
+      url,
+      ...(names === undefined ? {} : { name: names[i] }),
+      ...(weights === undefined ? {} : { weight: weights[i] })
+    }
+  )
+  const writeName = Option.getOrUndefined(nodes.writeName)
+  const name = Option.getOrUndefined(nodes.name)
+  return Either.right<FastOrmConfig>({
+    write: writeName === undefined ? writeUrl : { url: writeUrl, name: writeName },
+    ...(name === undefined ? {} : { name }),
+    ...(read.length === 0 ? {} : { read }),
+    ...(readWrite === undefined ? {} : { readWrite: readWrite as ReadWriteConfig }),
+    ...(health === undefined ? {} : { health: health as HealthConfig }),
+    ...(pool === undefined ? {} : { pool: pool as PoolConfig })
+  })
+}))
