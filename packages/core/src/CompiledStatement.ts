@@ -22,14 +22,20 @@ export interface CompiledStatement {
   readonly name: string
 }
 
-// Names are per text, process-wide: a connection that prepared a name once can run it for every caller.
+// Names are per text, process-wide: a connection that prepared a name once can run it for every caller. A name is
+// never given to another text, even after the map forgets one: a connection may still hold it prepared.
 const byText = new Map<string, CompiledStatement>()
+let named = 0
+// Query shapes are few, but texts with literals in them (MySQL's LIMIT values) are not: the map forgets them all
+// past this bound rather than grow without end (a forgotten text is named and prepared again).
+const MAX_TEXTS = 10_000
 
 /** The compiled statement of `sql`; the same object (and name) every time for the same text. */
 export const make = (sql: string): CompiledStatement => {
   let statement = byText.get(sql)
   if (statement === undefined) {
-    statement = { sql, name: `fastorm_${byText.size + 1}` }
+    if (byText.size >= MAX_TEXTS) byText.clear()
+    statement = { sql, name: `fastorm_${++named}` }
     byText.set(sql, statement)
   }
   return statement

@@ -50,13 +50,43 @@ export class InvalidValue extends Data.TaggedError("InvalidValue")<{
   }
 }
 
-/** A LIMIT or OFFSET that is not a non-negative safe integer. */
+/** A LIMIT or OFFSET that is not a non-negative safe integer, or a page number or size below 1. */
 export class InvalidLimit extends Data.TaggedError("InvalidLimit")<{
-  readonly kind: "limit" | "offset"
+  readonly kind: "limit" | "offset" | "page" | "perPage"
   readonly value: unknown
+  /** The smallest value accepted; 0 when absent. */
+  readonly minimum?: number | undefined
 }> {
   override get message(): string {
-    return `Invalid ${this.kind}: expected a non-negative safe integer, got ${String(this.value)}`
+    const expected = (this.minimum ?? 0) === 0 ? "a non-negative safe integer" : `a safe integer >= ${this.minimum}`
+    return `Invalid ${this.kind}: expected ${expected}, got ${String(this.value)}`
+  }
+}
+
+/**
+ * A query that cannot run as asked, e.g. an update or delete without any condition (call `.all()` to mean every
+ * row), or a limit where the method sets its own. Raised before any SQL is sent.
+ */
+export class InvalidQuery extends Data.TaggedError("InvalidQuery")<{
+  readonly table: string
+  readonly operation: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid ${this.operation} on ${this.table}: ${this.reason}`
+  }
+}
+
+/**
+ * A pagination cursor that this query did not make: altered, truncated, made by another query (another table or
+ * order), or holding values the order columns cannot take. Its text is never repeated in the error.
+ */
+export class InvalidCursor extends Data.TaggedError("InvalidCursor")<{
+  readonly table: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid cursor for ${this.table}: ${this.reason}`
   }
 }
 
@@ -208,6 +238,12 @@ const isWrapped = (error: unknown): boolean => wrapped(error) !== undefined
 const failLifted = (error: unknown): Effect.Effect<never, ConnectionError> => Effect.fail(wrapped(error)!)
 
 /** Any validation failure raised before SQL is sent. */
-export type ValidationError = InvalidIdentifier | InvalidColumn | InvalidOperator | InvalidValue | InvalidLimit
+export type ValidationError =
+  | InvalidIdentifier
+  | InvalidColumn
+  | InvalidOperator
+  | InvalidValue
+  | InvalidLimit
+  | InvalidQuery
 
 const truncate = (s: string): string => s.length > 80 ? s.slice(0, 80) + "…" : s

@@ -4,23 +4,20 @@
  * never capturing a client: each call resolves its connection when it runs, so routing and transactions apply.
  */
 import type * as Model from "@effect/sql/Model"
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
+import type * as Effect from "effect/Effect"
+import type * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
-import * as Schema from "effect/Schema"
-import * as CompiledStatement from "./CompiledStatement.js"
 import type { ReadConnection, WriteConnection } from "./Connections.js"
-import { onOneConnection } from "./Database.js"
-import type { ConnectionError, MissingWriteConnection, TransactionOutcomeUnknown, ValidationError } from "./Errors.js"
-import { InvalidColumn, InvalidValue, ModelNotFound } from "./Errors.js"
-import type { QueryState, TableInfo } from "./internal/engine.js"
-import * as engine from "./internal/engine.js"
-import * as validation from "./internal/validation.js"
-import type { Columns, Query, Value } from "./Query.js"
-import * as Q from "./Query.js"
+import type {
+  ConnectionError,
+  MissingWriteConnection,
+  ModelNotFound,
+  TransactionOutcomeUnknown,
+  ValidationError
+} from "./Errors.js"
+import * as internal from "./internal/repository.js"
+import type { Columns, Conditions, Operator, Query, ValueOf } from "./Query.js"
 
 /** Options of a repository read. */
 export interface ReadOptions {
@@ -89,15 +86,17 @@ export interface Repository<S extends Model.AnyNoContext, Id extends Columns<S>>
     options?: O
   ): Effect.Effect<Option.Option<S["Type"]>, ReadError, ConnectionFor<O>>
   /** The number of rows where `column = value`. */
-  countWhere<const O extends ReadOptions = {}>(
-    column: Columns<S>,
-    value: Value,
+  countWhere<K extends Columns<S>, const O extends ReadOptions = {}>(
+    column: K,
+    value: ValueOf<S, K>,
     options?: O
   ): Effect.Effect<number, ReadError, ConnectionFor<O>>
-  /** Starts a query with `column = value`. */
-  where(column: Columns<S>, value: Value): Query<S, ReadConnection>
+  /** Starts a query with `column = value` (a value of the column's Type, encoded by its field). */
+  where<K extends Columns<S>>(column: K, value: ValueOf<S, K>): Query<S, ReadConnection>
   /** Starts a query with `column <operator> value`. */
-  where(column: Columns<S>, operator: Q.Operator, value: Value): Query<S, ReadConnection>
+  where<K extends Columns<S>>(column: K, operator: Operator, value: ValueOf<S, K>): Query<S, ReadConnection>
+  /** Starts a query with a parenthesised group of conditions. */
+  where(group: (query: Conditions<S>) => Conditions<S>): Query<S, ReadConnection>
   /** Starts an empty query. */
   query(): Query<S, ReadConnection>
 
@@ -121,336 +120,18 @@ export interface Repository<S extends Model.AnyNoContext, Id extends Columns<S>>
     data: S["insert"]["Type"],
     options: UpsertOptions<Columns<S>>
   ): Effect.Effect<S["Type"], WriteError, WriteConnection>
-}
-
-type Row = Record<string, unknown>
-
-const structFields = (schema: unknown): Record<string, any> => {
-  const fields = (schema as { fields?: Record<string, any> }).fields
-  return fields ?? {}
+  /**
+   * `upsert` for many rows in as few statements as the server's parameter limit allows, in one transaction;
+   * returns them as stored, in order. Two rows with the same conflict values are refused before any SQL.
+   */
+  upsertMany(
+    data: ReadonlyArray<S["insert"]["Type"]>,
+    options: UpsertOptions<Columns<S>>
+  ): Effect.Effect<ReadonlyArray<S["Type"]>, WriteError, WriteConnection>
 }
 
 /** Builds a repository for `model` stored in `options.table`. No Effect, no service: a plain object. */
-export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
+export const make: <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   model: S,
   options: Options<Id>
-): Repository<S, Id> => {
-  const table = options.table
-  const idColumn: string = options.idColumn
-  const columnList = Object.keys(model.fields) as Array<Columns<S>>
-  const columns: ReadonlySet<string> = new Set(columnList)
-  const tableCheck = validation.checkIdentifier("table", table)
-  const idCheck = validation.checkColumn(table, columns, idColumn)
-  const info: TableInfo = {
-    modelName: String((model as any).identifier ?? table),
-    table,
-    idColumn,
-    columns,
-    setupError: Either.isLeft(tableCheck) ? tableCheck.left : Either.isLeft(idCheck) ? idCheck.left : undefined,
-    decodeRows: engine.makeDecodeRows(model)
-  }
-  const decodeRow = (row: unknown) => Effect.map(info.decodeRows([row]), (rows) => rows[0] as S["Type"])
-  const setup: Effect.Effect<void, ValidationError> = info.setupError !== undefined
-    ? Effect.fail(info.setupError)
-    : Effect.void
-
-  const idField = model.fields[idColumn] as any
-  const encodeIdStruct = idField !== undefined
-    ? Schema.encodeUnknown(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
-    : undefined
-  const encodeId = (id: unknown): Effect.Effect<Value, ValidationError | ParseError> =>
-    Effect.flatMap(
-      encodeIdStruct === undefined ? Effect.succeed({ [idColumn]: id }) : encodeIdStruct({ [idColumn]: id }),
-      (encoded: Row) => validation.checkValue(idColumn, encoded[idColumn])
-    )
-
-  const encodeInsert = Schema.encodeUnknown(model.insert)
-  const encodeUpdate = Schema.encodeUnknown(model.update)
-  const updateFields = structFields(model.update)
-
-  /** Every key must be a safe column name and every value bindable: checked before any SQL. */
-  const checkRow = (row: Row): Effect.Effect<Row, ValidationError> => {
-    for (const key of Object.keys(row)) {
-      const problem = validation.identifierProblem(key)
-      if (problem !== undefined) return Effect.fail(new InvalidColumn({ table, column: key, reason: problem }))
-      const value = validation.checkValue(key, row[key])
-      if (Either.isLeft(value)) return Effect.fail(value.left)
-    }
-    return Effect.succeed(row)
-  }
-
-  const base = (mode: "read" | "write"): QueryState => Q.emptyState(info, mode)
-  const modeOf = (o: ReadOptions | undefined): "read" | "write" => o?.forceWrite === true ? "write" : "read"
-
-  // The hot path of every ORM: a point read by id. Its SQL is compiled once per dialect (the compiled-statement
-  // cache), the id is encoded and the row decoded synchronously; the generic query path would rebuild and
-  // recompile the fragments and run the schemas as Effects on every call.
-  const encodeIdSync = idField !== undefined
-    ? Schema.encodeUnknownEither(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
-    : undefined
-  const decodeOne = Schema.decodeUnknownEither(model as unknown as Schema.Schema<any, any, never>)
-  const findSql = new Map<engine.Dialect, CompiledStatement.CompiledStatement>()
-  const findSqlFor = (sql: SqlClient.SqlClient): CompiledStatement.CompiledStatement => {
-    const dialect = engine.dialectOf(sql)
-    let compiled = findSql.get(dialect)
-    if (compiled === undefined) {
-      compiled = CompiledStatement.make(
-        sql`SELECT * FROM ${sql(table)} WHERE ${sql(idColumn)} = ${0} LIMIT 1`.compile()[0]
-      )
-      findSql.set(dialect, compiled)
-    }
-    return compiled
-  }
-  const byIdFast = (
-    id: unknown,
-    mode: "read" | "write"
-  ): Effect.Effect<Option.Option<S["Type"]>, ReadError, ReadConnection | WriteConnection> => {
-    if (info.setupError !== undefined) return Effect.fail(info.setupError)
-    const encoded = encodeIdSync === undefined ? Either.right({ [idColumn]: id }) : encodeIdSync({ [idColumn]: id })
-    if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
-    const value = validation.checkValue(idColumn, (encoded.right as Row)[idColumn])
-    if (Either.isLeft(value)) return Effect.fail(value.left)
-    return engine.withClient(mode, `${table}.find`, (sql) =>
-      Effect.flatMap(
-        CompiledStatement.run(sql, findSqlFor(sql), [engine.bindValue(engine.dialectOf(sql), value.right)]),
-        (rows): Effect.Effect<Option.Option<S["Type"]>, ParseError> => {
-          if (rows.length === 0) return Effect.succeedNone
-          const row = decodeOne(rows[0])
-          return Either.isLeft(row) ? Effect.fail(row.left) : Effect.succeed(Option.some(row.right as S["Type"]))
-        }
-      ))
-  }
-
-  const notFound = (id: unknown) => new ModelNotFound({ model: info.modelName, table, id })
-  const firstOr = (rows: ReadonlyArray<unknown>, id: unknown): Effect.Effect<S["Type"], ParseError | ModelNotFound> =>
-    rows.length === 0 ? Effect.fail(notFound(id)) : decodeRow(rows[0])
-
-  /** Reads the row back on the same connection (inside the write's transaction). */
-  const readBack = (sql: SqlClient.SqlClient, column: string, value: unknown) =>
-    Effect.flatMap(
-      sql`SELECT * FROM ${sql(table)} WHERE ${sql(column)} = ${engine.bindValue(engine.dialectOf(sql), value)}`,
-      (rows) => firstOr(rows, value)
-    )
-
-  const insertFragment = (sql: SqlClient.SqlClient, row: Row, returning: boolean) => {
-    const dialect = engine.dialectOf(sql)
-    const bound = engine.bindRow(dialect, row)
-    if (Object.keys(bound).length === 0) {
-      // Every column generated or defaulted.
-      const empty = dialect === "mysql" ? "() VALUES ()" : "DEFAULT VALUES"
-      return sql.literal(returning ? `${empty} RETURNING *` : empty)
-    }
-    return returning ? sql.insert(bound).returning("*") : sql.insert(bound)
-  }
-
-  const insertRow = (row: Row) =>
-    engine.withWriter((sql, returning) => {
-      if (returning) {
-        return Effect.flatMap(
-          sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, true)}`,
-          (rows) => firstOr(rows, row[idColumn])
-        )
-      }
-      // No RETURNING (MySQL, MariaDB < 10.5): insert, then read back by id in the same transaction.
-      return onOneConnection(
-        Effect.flatMap(sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, false)}`.raw, (result: any) => {
-          const given = row[idColumn]
-          const id = given !== undefined && given !== null
-            ? given
-            : result?.insertId ?? result?.lastInsertRowid
-          return readBack(sql, idColumn, id)
-        })
-      )
-    })
-
-  const create = (data: unknown) =>
-    Effect.flatMap(
-      Effect.zipRight(setup, Effect.flatMap(encodeInsert(data), (row) => checkRow(row as Row))),
-      insertRow
-    ).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
-
-  const createMany = (data: ReadonlyArray<unknown>) =>
-    Effect.gen(function*() {
-      yield* setup
-      if (data.length === 0) return []
-      const rows: Array<Row> = []
-      for (const item of data) rows.push(yield* checkRow((yield* encodeInsert(item)) as Row))
-      const keys = Object.keys(rows[0]).join(",")
-      const uniform = keys.length > 0 && rows.every((row) => Object.keys(row).join(",") === keys)
-      return yield* engine.withWriter((sql, returning) => {
-        if (returning && uniform) {
-          const dialect = engine.dialectOf(sql)
-          return Effect.flatMap(
-            sql`INSERT INTO ${sql(table)} ${
-              sql.insert(rows.map((row) => engine.bindRow(dialect, row))).returning("*")
-            }`,
-            info.decodeRows
-          )
-        }
-        // One by one in one transaction: MySQL's insertId names only the first row of a multi-row insert.
-        return onOneConnection(Effect.forEach(rows, insertRow))
-      })
-    }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
-
-  const encodePatch = (patch: Row) => {
-    const keys = Object.keys(patch).filter((key) => key !== idColumn && patch[key] !== undefined)
-    const fields: Record<string, any> = {}
-    for (const key of keys) {
-      if (!(key in updateFields) || !columns.has(key)) {
-        return Effect.fail(new InvalidColumn({ table, column: key, reason: "not an updatable field of the model" }))
-      }
-      fields[key] = updateFields[key]
-    }
-    const picked: Row = {}
-    for (const key of keys) picked[key] = patch[key]
-    return Effect.flatMap(
-      Schema.encodeUnknown(Schema.Struct(fields) as unknown as Schema.Schema<any, any, never>)(picked),
-      (row) => checkRow(row as Row)
-    )
-  }
-
-  const updateRow = (encodedId: Value, row: Row) =>
-    engine.withWriter((sql, _returning, updateReturning) => {
-      const dialect = engine.dialectOf(sql)
-      if (Object.keys(row).length === 0) {
-        return readBack(sql, idColumn, encodedId)
-      }
-      const set = sql.update(engine.bindRow(dialect, row))
-      const where = sql`${sql(idColumn)} = ${engine.bindValue(dialect, encodedId)}`
-      if (updateReturning) {
-        return Effect.flatMap(
-          sql`UPDATE ${sql(table)} SET ${set} WHERE ${where} RETURNING *`,
-          (rows) => firstOr(rows, encodedId)
-        )
-      }
-      return onOneConnection(
-        Effect.zipRight(sql`UPDATE ${sql(table)} SET ${set} WHERE ${where}`, readBack(sql, idColumn, encodedId))
-      )
-    })
-
-  const update = (id: unknown, patch: Row) =>
-    Effect.gen(function*() {
-      yield* setup
-      const encodedId = yield* encodeId(id)
-      const row = yield* encodePatch(patch)
-      return yield* updateRow(encodedId, row)
-    })
-
-  const save = (value: Row) =>
-    Effect.gen(function*() {
-      yield* setup
-      const id = value[idColumn]
-      if (id === undefined || id === null) return yield* create(value)
-      // Encoded with the update variant, which carries the id (the insert variant drops generated ids).
-      const encoded = yield* checkRow((yield* encodeUpdate(value)) as Row)
-      const encodedId = encoded[idColumn] as Value
-      const rest: Row = { ...encoded }
-      delete rest[idColumn]
-      return yield* updateRow(encodedId, rest).pipe(
-        Effect.catchTag("ModelNotFound", () => insertRow(encoded)),
-        Effect.catchTag("ModelNotFound", (e) => Effect.die(e))
-      )
-    })
-
-  const delete_ = (id: unknown) =>
-    Effect.gen(function*() {
-      yield* setup
-      const encodedId = yield* encodeId(id)
-      return yield* engine.withWriter((sql) =>
-        Effect.map(
-          sql`DELETE FROM ${sql(table)} WHERE ${sql(idColumn)} = ${engine.bindValue(engine.dialectOf(sql), encodedId)}`
-            .raw,
-          // pg: rowCount, mysql: affectedRows, sqlite: changes.
-          (result: any) => Number(result?.rowCount ?? result?.affectedRows ?? result?.changes ?? 0) > 0
-        )
-      )
-    })
-
-  const upsert = (data: unknown, upsertOptions: UpsertOptions<string>) =>
-    Effect.gen(function*() {
-      yield* setup
-      const row = yield* checkRow((yield* encodeInsert(data)) as Row)
-      const conflict: Array<string> = []
-      if (!Array.isArray(upsertOptions?.conflict) || upsertOptions.conflict.length === 0) {
-        return yield* Effect.fail(
-          new InvalidColumn({ table, column: "", reason: "upsert needs at least one conflict column" })
-        )
-      }
-      for (const column of upsertOptions.conflict) {
-        const checked = validation.checkColumn(table, columns, column)
-        if (Either.isLeft(checked)) return yield* Effect.fail(checked.left)
-        if (!(column in row)) {
-          return yield* Effect.fail(
-            new InvalidValue({ column, received: "undefined", reason: "conflict column missing" })
-          )
-        }
-        conflict.push(column)
-      }
-      const updates = Object.keys(row).filter((key) => key !== idColumn && !conflict.includes(key))
-      // Nothing else to update: assign a conflict column to itself so the row is still returned.
-      const assigned = updates.length > 0 ? updates : [conflict[0]]
-      return yield* engine.withWriter((sql) => {
-        const dialect = engine.dialectOf(sql)
-        const insert = insertFragment(sql, row, false)
-        const join = (items: ReadonlyArray<string>, separator: string, f: (c: string) => any) => {
-          let acc: any
-          for (const item of items) acc = acc === undefined ? f(item) : sql`${acc}${sql.literal(separator)}${f(item)}`
-          return acc
-        }
-        const list = (items: ReadonlyArray<string>, f: (c: string) => any) => join(items, ", ", f)
-        if (dialect === "mysql") {
-          // Read back by the conflict columns, which identify the row whether it was inserted or updated.
-          const assignments = list(assigned, (c) => sql`${sql(c)} = VALUES(${sql(c)})`)
-          const where = join(conflict, " AND ", (c) => sql`${sql(c)} = ${engine.bindValue(dialect, row[c])}`)
-          return onOneConnection(
-            Effect.zipRight(
-              sql`INSERT INTO ${sql(table)} ${insert} ON DUPLICATE KEY UPDATE ${assignments}`,
-              Effect.flatMap(
-                sql`SELECT * FROM ${sql(table)} WHERE ${where} LIMIT 1`,
-                (rows) => firstOr(rows, row[conflict[0]])
-              )
-            )
-          )
-        }
-        const assignments = list(assigned, (c) => sql`${sql(c)} = EXCLUDED.${sql(c)}`)
-        const target = list(conflict, (c) => sql(c))
-        return Effect.flatMap(
-          sql`INSERT INTO ${sql(table)} ${insert} ON CONFLICT (${target}) DO UPDATE SET ${assignments} RETURNING *`,
-          (rows) => firstOr(rows, row[conflict[0]])
-        )
-      })
-    }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
-
-  const where = (...args: Array<unknown>) => (Q.fromState(base("read")) as any).where(...args)
-
-  const repository = {
-    model,
-    table,
-    idColumn: options.idColumn,
-    columns: columnList,
-    isColumn: (name: string): name is Columns<S> => columns.has(name),
-    find: (id: unknown, o?: ReadOptions) => byIdFast(id, modeOf(o)),
-    findOrFail: (id: unknown, o?: ReadOptions) =>
-      Effect.flatMap(
-        byIdFast(id, modeOf(o)),
-        Option.match({ onNone: () => Effect.fail(notFound(id)), onSome: Effect.succeed })
-      ),
-    all: (o?: ReadOptions) => engine.runGet({ ...base(modeOf(o)), orders: [[idColumn, "asc"]] }, `${table}.all`),
-    count: (o?: ReadOptions) => engine.runCount(base(modeOf(o)), `${table}.count`),
-    first: (o?: ReadOptions) => engine.runFirst({ ...base(modeOf(o)), orders: [[idColumn, "asc"]] }, `${table}.first`),
-    last: (o?: ReadOptions) => engine.runFirst({ ...base(modeOf(o)), orders: [[idColumn, "desc"]] }, `${table}.last`),
-    countWhere: (column: unknown, value: unknown, o?: ReadOptions) => {
-      const query = (Q.fromState({ ...base(modeOf(o)) }) as any).where(column, value)
-      return query.count()
-    },
-    where,
-    query: () => Q.fromState(base("read")),
-    create,
-    createMany,
-    update,
-    save,
-    delete: delete_,
-    upsert
-  }
-  return repository as any
-}
+) => Repository<S, Id> = internal.make

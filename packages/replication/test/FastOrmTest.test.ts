@@ -411,11 +411,15 @@ describe("FastOrmTest: the primary", () => {
     Effect.gen(function*() {
       yield* seed
       const read = yield* ReadConnection
-      // sqlite-node cannot stream (its `.stream` dies); what matters here is where the attempt was placed.
-      yield* Effect.exit(Stream.runCollect(read`SELECT label FROM items ORDER BY id`.stream))
-      yield* Effect.exit(Database.forceWrite(Stream.runCollect(read`SELECT label FROM items ORDER BY id`.stream)))
+      const labels = (rows: Iterable<{ readonly label: string }>) => Array.from(rows, (r) => r.label)
+      const onReplica = yield* Stream.runCollect(read<{ label: string }>`SELECT label FROM items ORDER BY id`.stream)
+      const onPrimary = yield* Database.forceWrite(
+        Stream.runCollect(read<{ label: string }>`SELECT label FROM items ORDER BY id`.stream)
+      )
+      const viaQuery = yield* Stream.runCollect(Items.query().orderBy("id").stream())
+      expect([labels(onReplica), labels(onPrimary), labels(viaQuery)]).toEqual([["a", "b"], ["a", "b"], ["a", "b"]])
       const log = yield* FastOrmTest.statements
-      expect(log.map((s) => s.role)).toEqual(["replica", "primary"])
+      expect(log.map((s) => s.role)).toEqual(["replica", "primary", "replica"])
     }).pipe(Effect.provide(cluster())))
 })
 

@@ -317,7 +317,8 @@ export const make = (
         values: ReadonlyArray<unknown>,
         rowsAsArray: boolean,
         method: "execute" | "query"
-      ) => Effect.Effect<unknown, SqlError>
+      ) => Effect.Effect<unknown, SqlError>,
+      executeStream: Connection["executeStream"]
     ): Connection => ({
       execute: (sql, params, transformRows) =>
         Effect.map(exec(sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
@@ -325,15 +326,30 @@ export const make = (
       executeValues: (sql, params) => Effect.map(exec(sql, params, true, "execute"), asRows),
       executeUnprepared: (sql, params, transformRows) =>
         Effect.map(exec(sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
-      executeStream: (sql, params, transformRows) =>
-        Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows)))
+      executeStream
     })
 
-    // Outside a transaction each statement borrows a connection for its own duration only.
-    const pooled = makeConnection(pooledRun)
+    // A stream ended early leaves rows on the way: the connection is closed, never reused.
+    const abandon = (conn: Mysql.PoolConnection) => () => {
+      broken.add(conn)
+      conn.destroy()
+    }
+    // Outside a transaction each statement borrows a connection for its own duration only (a stream, for its own).
+    const pooled = makeConnection(
+      pooledRun,
+      (sql, params, transformRows) =>
+        Stream.unwrapScoped(
+          Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows, abandon(conn)))
+        )
+    )
+    // A reserved connection (a transaction's) streams on itself: the stream sees the transaction's writes.
     const transactionAcquirer = Effect.map(
       acquire,
-      (conn) => makeConnection((sql, values, rowsAsArray, method) => run(conn, sql, values, rowsAsArray, method))
+      (conn) =>
+        makeConnection(
+          (sql, values, rowsAsArray, method) => run(conn, sql, values, rowsAsArray, method),
+          (sql, params, transformRows) => queryStream(conn, sql, params, transformRows, abandon(conn))
+        )
     )
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
@@ -360,18 +376,50 @@ export const make = (
     })
   })
 
+/** Rows per chunk of a stream, and how many rows mysql2 reads ahead of the consumer. */
+const STREAM_CHUNK = 256
+
+/**
+ * A statement's rows as a stream, in chunks, with backpressure: mysql2's row stream is paused while a chunk waits for
+ * the consumer (mysql2 then stops reading the socket), so memory stays flat whatever the result's size. A stream
+ * that ends before its last row calls `abandon`: the server would keep sending the rest on that connection.
+ */
 const queryStream = (
   conn: Mysql.PoolConnection,
   sql: string,
   params: ReadonlyArray<unknown>,
-  transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
+  transformRows: (<A extends object>(row: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined,
+  abandon: () => void
 ): Stream.Stream<any, SqlError> =>
   Stream.async<any, SqlError>((emit) => {
-    const query = (conn as any).query(sql, params).stream()
-    query.on("error", (cause: unknown) => emit.fail(new SqlError({ cause, message: "Failed to stream statement" })))
-    query.on("data", (row: any) => {
-      emit.chunk(Chunk.unsafeFromArray(transformRows ? transformRows([row]) : [row]))
+    const rows = (conn as any).query(sql, params).stream({ highWaterMark: STREAM_CHUNK })
+    let batch: Array<any> = []
+    let ended = false
+    const flush = (): Promise<unknown> => {
+      const chunk = batch
+      batch = []
+      return chunk.length === 0
+        ? Promise.resolve()
+        : emit.chunk(Chunk.unsafeFromArray(transformRows ? transformRows(chunk) : chunk))
+    }
+    rows.on("error", (cause: unknown) => {
+      ended = true
+      emit.fail(new SqlError({ cause, message: "Failed to stream statement" }))
     })
-    query.on("end", () => emit.end())
-    return Effect.sync(() => query.destroy())
-  }, 256)
+    rows.on("data", (row: any) => {
+      batch.push(row)
+      if (batch.length >= STREAM_CHUNK) {
+        rows.pause()
+        flush().then(() => rows.resume(), () => undefined)
+      }
+    })
+    rows.on("end", () => {
+      if (ended) return
+      ended = true
+      flush().then(() => emit.end(), () => undefined)
+    })
+    return Effect.sync(() => {
+      if (!ended) abandon()
+      rows.destroy()
+    })
+  }, 2)

@@ -1,20 +1,30 @@
 /**
- * Statement building and routing shared by Query and Repository. Every statement is built from fresh fragments of
- * the client it runs on (a compiled fragment caches its SQL for whichever dialect compiled it first).
+ * What every query and repository method runs on: the table's description, the query's state, the choice of client,
+ * the compiled-statement cache and row decoding. A statement's SQL is rendered once per query shape and dialect
+ * (`sql.ts`) and run through `CompiledStatement.run`: prepared on PostgreSQL, routed like every statement
+ * (ARCHITECTURE.md, "The path of one statement").
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
-import type * as Statement from "@effect/sql/Statement"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as CompiledStatement from "../CompiledStatement.js"
 import type { DialectFeaturesShape } from "../Connections.js"
 import { DialectFeatures, ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
 import { type Dialect, of } from "../Dialect.js"
 import type { ConnectionError, ValidationError } from "../Errors.js"
-import { liftConnectionErrors, MissingWriteConnection } from "../Errors.js"
-import type { Operator, Value } from "./validation.js"
+import { InvalidQuery, liftConnectionErrors, MissingWriteConnection } from "../Errors.js"
+import type * as Columns from "./columns.js"
+import type { Condition, Select } from "./sql.js"
+import * as Sql from "./sql.js"
+import * as Shape from "./sqlShape.js"
+
+/** Decodes rows as the driver returned them. */
+export type RowsDecoder = (rows: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, ParseError>
 
 /** What a query or repository knows about its table. @internal */
 export interface TableInfo {
@@ -24,33 +34,22 @@ export interface TableInfo {
   readonly columns: ReadonlySet<string>
   /** A problem with the table or id column themselves, reported by every operation. */
   readonly setupError: ValidationError | undefined
-  readonly decodeRows: (rows: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, ParseError>
+  readonly column: (name: string) => Columns.Column
+  /** Rows of every column, decoded by the model. */
+  readonly decodeRows: RowsDecoder
+  /** Rows of these columns only (a `select`), decoded by their fields; undefined: the whole model. */
+  readonly decoderFor: (columns: ReadonlyArray<string> | undefined) => RowsDecoder
+  /** The update variant's fields: the columns a patch may set. */
+  readonly updatable: ReadonlySet<string>
+  /** A patch encoded by the update variant's fields, each key a column and each value bindable. */
+  readonly encodePatch: (
+    patch: Record<string, unknown>
+  ) => Effect.Effect<Record<string, unknown>, ValidationError | ParseError>
+  /** Compiled statements by dialect, operation and shape. */
+  readonly statements: Map<string, CompiledStatement.CompiledStatement>
 }
 
-/** @internal */
-export type Condition =
-  | {
-    readonly _tag: "Compare"
-    readonly connector: "AND" | "OR"
-    readonly column: string
-    readonly operator: Operator
-    readonly value: Value
-  }
-  | {
-    readonly _tag: "In"
-    readonly connector: "AND" | "OR"
-    readonly column: string
-    readonly not: boolean
-    readonly values: ReadonlyArray<Value>
-  }
-  | {
-    readonly _tag: "Null"
-    readonly connector: "AND" | "OR"
-    readonly column: string
-    readonly not: boolean
-  }
-
-/** @internal */
+/** The state of an immutable query. @internal */
 export interface QueryState {
   readonly info: TableInfo
   readonly conditions: ReadonlyArray<Condition>
@@ -59,6 +58,10 @@ export interface QueryState {
   readonly offset: number | undefined
   readonly mode: "read" | "write"
   readonly lock: boolean
+  /** `select(...)`: the columns to read; undefined for every column. */
+  readonly columns: ReadonlyArray<string> | undefined
+  /** `.all()`: an update or delete without conditions is meant to touch every row. */
+  readonly everything: boolean
   /** The first validation error met while building; reported before any SQL is sent. */
   readonly error: ValidationError | undefined
 }
@@ -77,17 +80,8 @@ export const supportsReturning = (features: DialectFeaturesShape, dialect: Diale
 export const supportsUpdateReturning = (features: DialectFeaturesShape, dialect: Dialect): boolean =>
   features.supportsUpdateReturning ?? (dialect === "postgresql" || dialect === "sqlite")
 
-/**
- * better-sqlite3 binds only numbers, strings, bigints, buffers and null: booleans become 0/1 and Dates ISO text
- * (what @effect/sql's sqlite Model helpers read back).
- * @internal
- */
-export const bindValue = (dialect: Dialect, value: unknown): unknown => {
-  if (dialect !== "sqlite") return value
-  if (typeof value === "boolean") return value ? 1 : 0
-  if (value instanceof Date) return value.toISOString()
-  return value
-}
+/** @internal */
+export const bindValue = Shape.bindValue
 
 /** @internal */
 export const bindRow = (dialect: Dialect, row: Record<string, unknown>): Record<string, unknown> => {
@@ -143,130 +137,6 @@ export const withWriter = <A, E, R>(
     return f(sql, supportsReturning(features, dialect), supportsUpdateReturning(features, dialect))
   }))
 
-const comparisonSql = (operator: Operator): string => {
-  switch (operator) {
-    case "!=":
-      return "<>"
-    case "like":
-      return "LIKE"
-    case "not like":
-      return "NOT LIKE"
-    default:
-      return operator
-  }
-}
-
-const conditionFragment = (sql: SqlClient.SqlClient, dialect: Dialect, c: Condition): Statement.Fragment => {
-  switch (c._tag) {
-    case "Compare":
-      if (c.value === null) {
-        // Validation admits null only with equality operators.
-        return c.operator === "=" ? sql`${sql(c.column)} IS NULL` : sql`${sql(c.column)} IS NOT NULL`
-      }
-      return sql`${sql(c.column)} ${sql.literal(comparisonSql(c.operator))} ${bindValue(dialect, c.value)}`
-    case "In":
-      // An empty list: IN matches nothing, NOT IN everything (sql.in(col, []) is 1=0 too).
-      if (c.values.length === 0) return sql.literal(c.not ? "1=1" : "1=0")
-      return sql`${sql(c.column)} ${sql.literal(c.not ? "NOT IN" : "IN")} ${
-        sql.in(c.values.map((v) => bindValue(dialect, v)))
-      }`
-    case "Null":
-      return c.not ? sql`${sql(c.column)} IS NOT NULL` : sql`${sql(c.column)} IS NULL`
-  }
-}
-
-/** @internal */
-export const whereFragment = (
-  sql: SqlClient.SqlClient,
-  dialect: Dialect,
-  conditions: ReadonlyArray<Condition>
-): Statement.Fragment => {
-  if (conditions.length === 0) return sql.literal("")
-  // Connectors keep SQL precedence (AND binds tighter than OR), as in Laravel's builder; each condition is
-  // parenthesised so no operand can merge with its neighbour.
-  let acc: Statement.Fragment = sql`(${conditionFragment(sql, dialect, conditions[0])})`
-  for (let i = 1; i < conditions.length; i++) {
-    const c = conditions[i]
-    acc = sql`${acc} ${sql.literal(c.connector)} (${conditionFragment(sql, dialect, c)})`
-  }
-  return sql` WHERE ${acc}`
-}
-
-const orderFragment = (sql: SqlClient.SqlClient, state: QueryState): Statement.Fragment => {
-  if (state.orders.length === 0) return sql.literal("")
-  let acc: Statement.Fragment | undefined
-  for (const [column, direction] of state.orders) {
-    const item = sql`${sql(column)} ${sql.literal(direction === "desc" ? "DESC" : "ASC")}`
-    acc = acc === undefined ? item : sql`${acc}, ${item}`
-  }
-  return sql` ORDER BY ${acc!}`
-}
-
-/** LIMIT/OFFSET are validated safe integers, written as literals (mysql prepared LIMIT ? is unreliable). */
-const limitFragment = (
-  sql: SqlClient.SqlClient,
-  dialect: Dialect,
-  limit: number | undefined,
-  offset: number | undefined
-): Statement.Fragment => {
-  let text = ""
-  if (limit !== undefined) text += ` LIMIT ${limit}`
-  if (offset !== undefined) {
-    // MySQL and SQLite need a LIMIT before OFFSET.
-    if (limit === undefined && dialect === "mysql") text += " LIMIT 18446744073709551615"
-    if (limit === undefined && dialect === "sqlite") text += " LIMIT -1"
-    text += ` OFFSET ${offset}`
-  }
-  return sql.literal(text)
-}
-
-/** @internal */
-export const selectStatement = (
-  sql: SqlClient.SqlClient,
-  state: QueryState,
-  overrides?: { readonly limit?: number | undefined; readonly orders?: QueryState["orders"] | undefined }
-) => {
-  const dialect = dialectOf(sql)
-  const s = overrides?.orders !== undefined ? { ...state, orders: overrides.orders } : state
-  const limit = overrides?.limit !== undefined
-    ? Math.min(overrides.limit, state.limit ?? overrides.limit)
-    : state.limit
-  // SQLite has no row locks (one writer at a time; transactions here start IMMEDIATE).
-  const lock = state.lock && dialect !== "sqlite" ? " FOR UPDATE" : ""
-  return sql`SELECT * FROM ${sql(state.info.table)}${whereFragment(sql, dialect, state.conditions)}${
-    orderFragment(sql, s)
-  }${limitFragment(sql, dialect, limit, state.offset)}${sql.literal(lock)}`
-}
-
-/** @internal */
-export const countStatement = (sql: SqlClient.SqlClient, state: QueryState) => {
-  const dialect = dialectOf(sql)
-  const table = sql(state.info.table)
-  const where = whereFragment(sql, dialect, state.conditions)
-  if (state.limit === undefined && state.offset === undefined) {
-    return sql`SELECT COUNT(*) AS fastorm_count FROM ${table}${where}`
-  }
-  return sql`SELECT COUNT(*) AS fastorm_count FROM (SELECT 1 AS fastorm_one FROM ${table}${where}${
-    orderFragment(sql, state)
-  }${limitFragment(sql, dialect, state.limit, state.offset)}) fastorm_sub`
-}
-
-/** @internal */
-export const existsStatement = (sql: SqlClient.SqlClient, state: QueryState) => {
-  const dialect = dialectOf(sql)
-  return sql`SELECT 1 AS fastorm_exists FROM ${sql(state.info.table)}${whereFragment(sql, dialect, state.conditions)}${
-    limitFragment(sql, dialect, 1, state.offset)
-  }`
-}
-
-/** COUNT(*) arrives as a number (sqlite, mysql), a string (pg bigint) or a bigint (safe integers). @internal */
-export const readCount = (rows: ReadonlyArray<Record<string, unknown>>): number => {
-  const row = rows[0]
-  if (row === undefined) return 0
-  const value = Object.values(row)[0]
-  return typeof value === "number" ? value : Number(value)
-}
-
 /** Fails with the first validation error, before anything touches a connection. @internal */
 export const guard = (state: QueryState): Effect.Effect<void, ValidationError> =>
   state.info.setupError !== undefined
@@ -275,41 +145,88 @@ export const guard = (state: QueryState): Effect.Effect<void, ValidationError> =
     ? Effect.fail(state.error)
     : Effect.void
 
-/** @internal */
-export const runGet = (state: QueryState, operation: string) =>
-  Effect.zipRight(
-    guard(state),
-    withClient(state.mode, operation, (sql) => Effect.flatMap(selectStatement(sql, state), state.info.decodeRows))
-  )
+/** An `InvalidQuery` for this query's table. @internal */
+export const invalid = (state: QueryState, operation: string, reason: string) =>
+  new InvalidQuery({ table: state.info.table, operation, reason })
 
-/** @internal */
-export const runFirst = (state: QueryState, operation: string, orders?: QueryState["orders"]) =>
-  Effect.zipRight(
-    guard(state),
-    withClient(state.mode, operation, (sql) =>
-      Effect.flatMap(selectStatement(sql, state, { limit: 1, orders }), (rows) =>
-        rows.length === 0
-          ? Effect.succeedNone
-          : Effect.map(state.info.decodeRows(rows.slice(0, 1)), (decoded) =>
-            Option.some(decoded[0]))))
-  )
+// Repositories see a bounded number of shapes in practice; a program that builds unbounded ones (IN lists of every
+// length on MySQL) must not grow the cache without end.
+const MAX_STATEMENTS = 2000
 
-/** @internal */
-export const runCount = (state: QueryState, operation: string) =>
-  Effect.zipRight(
-    guard(state),
-    withClient(state.mode, operation, (sql) => Effect.map(countStatement(sql, state), readCount))
-  )
+/**
+ * The compiled statement of `key` for this dialect, rendered by `render` the first time.
+ * @internal
+ */
+export const compiled = (
+  info: TableInfo,
+  dialect: Dialect,
+  key: string,
+  render: () => string
+): CompiledStatement.CompiledStatement => {
+  const full = `${dialect}\u0000${key}`
+  let statement = info.statements.get(full)
+  if (statement === undefined) {
+    if (info.statements.size >= MAX_STATEMENTS) info.statements.clear()
+    statement = CompiledStatement.make(render())
+    info.statements.set(full, statement)
+  }
+  return statement
+}
 
-/** @internal */
-export const runExists = (state: QueryState, operation: string) =>
-  Effect.zipRight(
-    guard(state),
-    withClient(state.mode, operation, (sql) => Effect.map(existsStatement(sql, state), (rows) => rows.length > 0))
-  )
+/** The SELECT of a query state, with overrides. @internal */
+export const selectOf = (state: QueryState, overrides?: Partial<Select>): Select => ({
+  table: state.info.table,
+  conditions: state.conditions,
+  columns: state.columns,
+  orders: state.orders,
+  limit: state.limit,
+  offset: state.offset,
+  lock: state.lock,
+  ...overrides
+})
 
-/** @internal */
-export const makeDecodeRows = (model: Schema.Schema.AnyNoContext) => {
-  const decode = Schema.decodeUnknown(Schema.Array(model))
-  return (rows: ReadonlyArray<unknown>): Effect.Effect<ReadonlyArray<any>, ParseError> => decode(rows)
+/** The parameters of a SELECT built by `Sql.select` / `Sql.count` (conditions, then limit and offset). @internal */
+export const selectParams = (dialect: Dialect, s: Select): Array<unknown> =>
+  Shape.limitParams(dialect, s.limit, s.offset, Shape.conditionParams(dialect, s.conditions))
+
+/** Runs a SELECT of rows. @internal */
+export const runSelect = (
+  sql: SqlClient.SqlClient,
+  info: TableInfo,
+  s: Select
+): Effect.Effect<ReadonlyArray<any>, SqlError> => {
+  const dialect = dialectOf(sql)
+  const statement = compiled(info, dialect, `select|${Shape.selectShape(dialect, s)}`, () => Sql.select(dialect, s))
+  return CompiledStatement.run(sql, statement, selectParams(dialect, s))
+}
+
+/** A number the driver returned: a number (SQLite, MySQL), a string (PostgreSQL bigint, decimals) or a bigint. */
+export const toNumber = (value: unknown): number => typeof value === "number" ? value : Number(value)
+
+/** The first column of the first row as a number (COUNT and friends); 0 without a row. @internal */
+export const firstNumber = (rows: ReadonlyArray<Record<string, unknown>>): number => {
+  const row = rows[0]
+  return row === undefined ? 0 : toNumber(Object.values(row)[0])
+}
+
+/** Whether a parse failed only because a schema needs to run asynchronously. */
+const isAsyncOnly = (error: ParseError): boolean => {
+  const visit = (issue: any): boolean =>
+    issue?._tag === "Forbidden" ||
+    (Array.isArray(issue?.issues) ? issue.issues.some(visit) : issue?.issues !== undefined && visit(issue.issues)) ||
+    (issue?.issue !== undefined && visit(issue.issue))
+  return visit(error.issue)
+}
+
+/** Rows decoded synchronously, falling back to the Effect decoder only for schemas that need it. @internal */
+export const makeDecodeRows = (schema: Schema.Schema.AnyNoContext): RowsDecoder => {
+  const array = Schema.Array(schema) as unknown as Schema.Schema<ReadonlyArray<any>, ReadonlyArray<unknown>, never>
+  const sync = Schema.decodeUnknownEither(array)
+  const async = Schema.decodeUnknown(array)
+  return (rows) => {
+    if (rows.length === 0) return Effect.succeed([])
+    const decoded = sync(rows)
+    if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
+    return isAsyncOnly(decoded.left) ? async(rows) : Effect.fail(decoded.left)
+  }
 }

@@ -108,7 +108,17 @@ export const checkValue = (column: string, value: unknown): Either.Either<Value,
 }
 
 /** @internal */
-export const checkLimit = (kind: "limit" | "offset", value: unknown): Either.Either<number, InvalidLimit> =>
-  typeof value === "number" && Number.isSafeInteger(value) && value >= 0
+export const checkLimit = (
+  kind: InvalidLimit["kind"],
+  value: unknown,
+  minimum = 0
+): Either.Either<number, InvalidLimit> =>
+  typeof value === "number" && Number.isSafeInteger(value) && value >= minimum
     ? Either.right(value)
-    : Either.left(new InvalidLimit({ kind, value: typeof value === "number" ? value : describe(value) }))
+    : Either.left(
+      new InvalidLimit({
+        kind,
+        value: typeof value === "number" ? value : describe(value),
+        ...(minimum === 0 ? {} : { minimum })
+      })
+    )

@@ -1,0 +1,383 @@
+/**
+ * The body of `Repository.make`: a plain object per model whose methods resolve their connection when they run.
+ * Point reads by id are compiled statements with synchronous encoding and decoding; everything else is a query
+ * state handed to the query builder's reads and writes.
+ */
+import type * as Model from "@effect/sql/Model"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import type { ParseError } from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as CompiledStatement from "../CompiledStatement.js"
+import type { ReadConnection, WriteConnection } from "../Connections.js"
+import { onOneConnection } from "../Database.js"
+import type { ValidationError } from "../Errors.js"
+import { InvalidColumn, InvalidValue, ModelNotFound } from "../Errors.js"
+import type { Columns } from "../Query.js"
+import type { Options, ReadError, ReadOptions, Repository, UpsertOptions } from "../Repository.js"
+import * as Codecs from "./columns.js"
+import type { QueryState, TableInfo } from "./engine.js"
+import * as engine from "./engine.js"
+import * as Q from "./query.js"
+import * as reads from "./reads.js"
+import { upsertMany } from "./upsertMany.js"
+import * as validation from "./validation.js"
+
+type Value = validation.Value
+
+type Row = Record<string, unknown>
+
+const structFields = (schema: unknown): Record<string, any> => {
+  const fields = (schema as { fields?: Record<string, any> }).fields
+  return fields ?? {}
+}
+
+/** Builds a repository for `model` stored in `options.table`. */
+export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
+  model: S,
+  options: Options<Id>
+): Repository<S, Id> => {
+  const table = options.table
+  const idColumn: string = options.idColumn
+  const columnList = Object.keys(model.fields) as Array<Columns<S>>
+  const columns: ReadonlySet<string> = new Set(columnList)
+  const tableCheck = validation.checkIdentifier("table", table)
+  const idCheck = validation.checkColumn(table, columns, idColumn)
+  const fields = model.fields as Record<string, Schema.Schema.AnyNoContext>
+  const decodeRows = engine.makeDecodeRows(model)
+  const decoders = new Map<string, engine.RowsDecoder>()
+  const updateFields = structFields(model.update)
+  const info: TableInfo = {
+    modelName: String((model as any).identifier ?? table),
+    table,
+    idColumn,
+    columns,
+    setupError: Either.isLeft(tableCheck) ? tableCheck.left : Either.isLeft(idCheck) ? idCheck.left : undefined,
+    column: Codecs.forModel(fields),
+    decodeRows,
+    decoderFor: (selected) => {
+      if (selected === undefined) return decodeRows
+      const key = selected.join(",")
+      let decoder = decoders.get(key)
+      if (decoder === undefined) {
+        const picked: Record<string, Schema.Schema.AnyNoContext> = {}
+        for (const column of selected) picked[column] = fields[column]!
+        decoder = engine.makeDecodeRows(Schema.Struct(picked))
+        decoders.set(key, decoder)
+      }
+      return decoder
+    },
+    updatable: new Set(Object.keys(updateFields).filter((key) => columns.has(key))),
+    encodePatch: (patch) => encodePatch(patch),
+    statements: new Map()
+  }
+  const decodeRow = (row: unknown) => Effect.map(info.decodeRows([row]), (rows) => rows[0] as S["Type"])
+  const setup: Effect.Effect<void, ValidationError> = info.setupError !== undefined
+    ? Effect.fail(info.setupError)
+    : Effect.void
+
+  const idField = model.fields[idColumn] as any
+  const encodeIdStruct = idField !== undefined
+    ? Schema.encodeUnknown(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
+    : undefined
+  const encodeId = (id: unknown): Effect.Effect<Value, ValidationError | ParseError> =>
+    Effect.flatMap(
+      encodeIdStruct === undefined ? Effect.succeed({ [idColumn]: id }) : encodeIdStruct({ [idColumn]: id }),
+      (encoded: Row) => validation.checkValue(idColumn, encoded[idColumn])
+    )
+
+  const encodeInsert = Schema.encodeUnknown(model.insert)
+  const encodeUpdate = Schema.encodeUnknown(model.update)
+
+  /** Every key must be a safe column name and every value bindable: checked before any SQL. */
+  const checkRow = (row: Row): Effect.Effect<Row, ValidationError> => {
+    for (const key of Object.keys(row)) {
+      const problem = validation.identifierProblem(key)
+      if (problem !== undefined) return Effect.fail(new InvalidColumn({ table, column: key, reason: problem }))
+      const value = validation.checkValue(key, row[key])
+      if (Either.isLeft(value)) return Effect.fail(value.left)
+    }
+    return Effect.succeed(row)
+  }
+
+  const base = (mode: "read" | "write"): QueryState => Q.emptyState(info, mode)
+  const query = (mode: "read" | "write") => Q.fromState(base(mode))
+  const modeOf = (o: ReadOptions | undefined): "read" | "write" => o?.forceWrite === true ? "write" : "read"
+
+  // The hot path of every ORM: a point read by id. Its SQL is compiled once per dialect (the compiled-statement
+  // cache), the id is encoded and the row decoded synchronously; the generic query path would rebuild and
+  // recompile the fragments and run the schemas as Effects on every call.
+  const encodeIdSync = idField !== undefined
+    ? Schema.encodeUnknownEither(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
+    : undefined
+  const decodeOne = Schema.decodeUnknownEither(model as unknown as Schema.Schema<any, any, never>)
+  const findSql = new Map<engine.Dialect, CompiledStatement.CompiledStatement>()
+  const findSqlFor = (sql: SqlClient.SqlClient): CompiledStatement.CompiledStatement => {
+    const dialect = engine.dialectOf(sql)
+    let compiled = findSql.get(dialect)
+    if (compiled === undefined) {
+      compiled = CompiledStatement.make(
+        sql`SELECT * FROM ${sql(table)} WHERE ${sql(idColumn)} = ${0} LIMIT 1`.compile()[0]
+      )
+      findSql.set(dialect, compiled)
+    }
+    return compiled
+  }
+  const byIdFast = (
+    id: unknown,
+    mode: "read" | "write"
+  ): Effect.Effect<Option.Option<S["Type"]>, ReadError, ReadConnection | WriteConnection> => {
+    if (info.setupError !== undefined) return Effect.fail(info.setupError)
+    const encoded = encodeIdSync === undefined ? Either.right({ [idColumn]: id }) : encodeIdSync({ [idColumn]: id })
+    if (Either.isLeft(encoded)) return Effect.fail(encoded.left)
+    const value = validation.checkValue(idColumn, (encoded.right as Row)[idColumn])
+    if (Either.isLeft(value)) return Effect.fail(value.left)
+    return engine.withClient(mode, `${table}.find`, (sql) =>
+      Effect.flatMap(
+        CompiledStatement.run(sql, findSqlFor(sql), [engine.bindValue(engine.dialectOf(sql), value.right)]),
+        (rows): Effect.Effect<Option.Option<S["Type"]>, ParseError> => {
+          if (rows.length === 0) return Effect.succeedNone
+          const row = decodeOne(rows[0])
+          return Either.isLeft(row) ? Effect.fail(row.left) : Effect.succeed(Option.some(row.right as S["Type"]))
+        }
+      ))
+  }
+
+  const notFound = (id: unknown) => new ModelNotFound({ model: info.modelName, table, id })
+  const firstOr = (rows: ReadonlyArray<unknown>, id: unknown): Effect.Effect<S["Type"], ParseError | ModelNotFound> =>
+    rows.length === 0 ? Effect.fail(notFound(id)) : decodeRow(rows[0])
+
+  /** Reads the row back on the same connection (inside the write's transaction). */
+  const readBack = (sql: SqlClient.SqlClient, column: string, value: unknown) =>
+    Effect.flatMap(
+      sql`SELECT * FROM ${sql(table)} WHERE ${sql(column)} = ${engine.bindValue(engine.dialectOf(sql), value)}`,
+      (rows) => firstOr(rows, value)
+    )
+
+  const insertFragment = (sql: SqlClient.SqlClient, row: Row, returning: boolean) => {
+    const dialect = engine.dialectOf(sql)
+    const bound = engine.bindRow(dialect, row)
+    if (Object.keys(bound).length === 0) {
+      // Every column generated or defaulted.
+      const empty = dialect === "mysql" ? "() VALUES ()" : "DEFAULT VALUES"
+      return sql.literal(returning ? `${empty} RETURNING *` : empty)
+    }
+    return returning ? sql.insert(bound).returning("*") : sql.insert(bound)
+  }
+
+  const insertRow = (row: Row) =>
+    engine.withWriter((sql, returning) => {
+      if (returning) {
+        return Effect.flatMap(
+          sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, true)}`,
+          (rows) => firstOr(rows, row[idColumn])
+        )
+      }
+      // No RETURNING (MySQL, MariaDB < 10.5): insert, then read back by id in the same transaction.
+      return onOneConnection(
+        Effect.flatMap(sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, false)}`.raw, (result: any) => {
+          const given = row[idColumn]
+          const id = given !== undefined && given !== null
+            ? given
+            : result?.insertId ?? result?.lastInsertRowid
+          return readBack(sql, idColumn, id)
+        })
+      )
+    })
+
+  const create = (data: unknown) =>
+    Effect.flatMap(
+      Effect.zipRight(setup, Effect.flatMap(encodeInsert(data), (row) => checkRow(row as Row))),
+      insertRow
+    ).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
+
+  const createMany = (data: ReadonlyArray<unknown>) =>
+    Effect.gen(function*() {
+      yield* setup
+      if (data.length === 0) return []
+      const rows: Array<Row> = []
+      for (const item of data) rows.push(yield* checkRow((yield* encodeInsert(item)) as Row))
+      const keys = Object.keys(rows[0]).join(",")
+      const uniform = keys.length > 0 && rows.every((row) => Object.keys(row).join(",") === keys)
+      return yield* engine.withWriter((sql, returning) => {
+        if (returning && uniform) {
+          const dialect = engine.dialectOf(sql)
+          return Effect.flatMap(
+            sql`INSERT INTO ${sql(table)} ${
+              sql.insert(rows.map((row) => engine.bindRow(dialect, row))).returning("*")
+            }`,
+            info.decodeRows
+          )
+        }
+        // One by one in one transaction: MySQL's insertId names only the first row of a multi-row insert.
+        return onOneConnection(Effect.forEach(rows, insertRow))
+      })
+    }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
+
+  const encodePatch = (patch: Row): Effect.Effect<Row, ValidationError | ParseError> => {
+    const keys = Object.keys(patch).filter((key) => key !== idColumn && patch[key] !== undefined)
+    const fields: Record<string, any> = {}
+    for (const key of keys) {
+      if (!(key in updateFields) || !columns.has(key)) {
+        return Effect.fail(new InvalidColumn({ table, column: key, reason: "not an updatable field of the model" }))
+      }
+      fields[key] = updateFields[key]
+    }
+    const picked: Row = {}
+    for (const key of keys) picked[key] = patch[key]
+    return Effect.flatMap(
+      Schema.encodeUnknown(Schema.Struct(fields) as unknown as Schema.Schema<any, any, never>)(picked),
+      (row) => checkRow(row as Row)
+    )
+  }
+
+  const updateRow = (encodedId: Value, row: Row) =>
+    engine.withWriter((sql, _returning, updateReturning) => {
+      const dialect = engine.dialectOf(sql)
+      if (Object.keys(row).length === 0) {
+        return readBack(sql, idColumn, encodedId)
+      }
+      const set = sql.update(engine.bindRow(dialect, row))
+      const where = sql`${sql(idColumn)} = ${engine.bindValue(dialect, encodedId)}`
+      if (updateReturning) {
+        return Effect.flatMap(
+          sql`UPDATE ${sql(table)} SET ${set} WHERE ${where} RETURNING *`,
+          (rows) => firstOr(rows, encodedId)
+        )
+      }
+      return onOneConnection(
+        Effect.zipRight(sql`UPDATE ${sql(table)} SET ${set} WHERE ${where}`, readBack(sql, idColumn, encodedId))
+      )
+    })
+
+  const update = (id: unknown, patch: Row) =>
+    Effect.gen(function*() {
+      yield* setup
+      const encodedId = yield* encodeId(id)
+      const row = yield* encodePatch(patch)
+      return yield* updateRow(encodedId, row)
+    })
+
+  const save = (value: Row) =>
+    Effect.gen(function*() {
+      yield* setup
+      const id = value[idColumn]
+      if (id === undefined || id === null) return yield* create(value)
+      // Encoded with the update variant, which carries the id (the insert variant drops generated ids).
+      const encoded = yield* checkRow((yield* encodeUpdate(value)) as Row)
+      const encodedId = encoded[idColumn] as Value
+      const rest: Row = { ...encoded }
+      delete rest[idColumn]
+      return yield* updateRow(encodedId, rest).pipe(
+        Effect.catchTag("ModelNotFound", () => insertRow(encoded)),
+        Effect.catchTag("ModelNotFound", (e) => Effect.die(e))
+      )
+    })
+
+  const delete_ = (id: unknown) =>
+    Effect.gen(function*() {
+      yield* setup
+      const encodedId = yield* encodeId(id)
+      return yield* engine.withWriter((sql) =>
+        Effect.map(
+          sql`DELETE FROM ${sql(table)} WHERE ${sql(idColumn)} = ${engine.bindValue(engine.dialectOf(sql), encodedId)}`
+            .raw,
+          // pg: rowCount, mysql: affectedRows, sqlite: changes.
+          (result: any) => Number(result?.rowCount ?? result?.affectedRows ?? result?.changes ?? 0) > 0
+        )
+      )
+    })
+
+  const upsert = (data: unknown, upsertOptions: UpsertOptions<string>) =>
+    Effect.gen(function*() {
+      yield* setup
+      const row = yield* checkRow((yield* encodeInsert(data)) as Row)
+      const conflict: Array<string> = []
+      if (!Array.isArray(upsertOptions?.conflict) || upsertOptions.conflict.length === 0) {
+        return yield* Effect.fail(
+          new InvalidColumn({ table, column: "", reason: "upsert needs at least one conflict column" })
+        )
+      }
+      for (const column of upsertOptions.conflict) {
+        const checked = validation.checkColumn(table, columns, column)
+        if (Either.isLeft(checked)) return yield* Effect.fail(checked.left)
+        if (!(column in row)) {
+          return yield* Effect.fail(
+            new InvalidValue({ column, received: "undefined", reason: "conflict column missing" })
+          )
+        }
+        conflict.push(column)
+      }
+      const updates = Object.keys(row).filter((key) => key !== idColumn && !conflict.includes(key))
+      // Nothing else to update: assign a conflict column to itself so the row is still returned.
+      const assigned = updates.length > 0 ? updates : [conflict[0]]
+      return yield* engine.withWriter((sql) => {
+        const dialect = engine.dialectOf(sql)
+        const insert = insertFragment(sql, row, false)
+        const join = (items: ReadonlyArray<string>, separator: string, f: (c: string) => any) => {
+          let acc: any
+          for (const item of items) acc = acc === undefined ? f(item) : sql`${acc}${sql.literal(separator)}${f(item)}`
+          return acc
+        }
+        const list = (items: ReadonlyArray<string>, f: (c: string) => any) => join(items, ", ", f)
+        if (dialect === "mysql") {
+          // Read back by the conflict columns, which identify the row whether it was inserted or updated.
+          const assignments = list(assigned, (c) => sql`${sql(c)} = VALUES(${sql(c)})`)
+          const where = join(conflict, " AND ", (c) => sql`${sql(c)} = ${engine.bindValue(dialect, row[c])}`)
+          return onOneConnection(
+            Effect.zipRight(
+              sql`INSERT INTO ${sql(table)} ${insert} ON DUPLICATE KEY UPDATE ${assignments}`,
+              Effect.flatMap(
+                sql`SELECT * FROM ${sql(table)} WHERE ${where} LIMIT 1`,
+                (rows) => firstOr(rows, row[conflict[0]])
+              )
+            )
+          )
+        }
+        const assignments = list(assigned, (c) => sql`${sql(c)} = EXCLUDED.${sql(c)}`)
+        const target = list(conflict, (c) => sql(c))
+        return Effect.flatMap(
+          sql`INSERT INTO ${sql(table)} ${insert} ON CONFLICT (${target}) DO UPDATE SET ${assignments} RETURNING *`,
+          (rows) => firstOr(rows, row[conflict[0]])
+        )
+      })
+    }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
+
+  const where = (...args: Array<unknown>) => query("read").where(...args)
+
+  const repository = {
+    model,
+    table,
+    idColumn: options.idColumn,
+    columns: columnList,
+    isColumn: (name: string): name is Columns<S> => columns.has(name),
+    find: (id: unknown, o?: ReadOptions) => byIdFast(id, modeOf(o)),
+    findOrFail: (id: unknown, o?: ReadOptions) =>
+      Effect.flatMap(
+        byIdFast(id, modeOf(o)),
+        Option.match({ onNone: () => Effect.fail(notFound(id)), onSome: Effect.succeed })
+      ),
+    all: (o?: ReadOptions) => reads.get({ ...base(modeOf(o)), orders: [[idColumn, "asc"]] }),
+    count: (o?: ReadOptions) => reads.count(base(modeOf(o))),
+    first: (o?: ReadOptions) => reads.first({ ...base(modeOf(o)), orders: [[idColumn, "asc"]] }),
+    last: (o?: ReadOptions) => reads.first({ ...base(modeOf(o)), orders: [[idColumn, "desc"]] }),
+    countWhere: (column: unknown, value: unknown, o?: ReadOptions) => query(modeOf(o)).where(column, value).count(),
+    where,
+    query: () => query("read"),
+    create,
+    createMany,
+    update,
+    save,
+    delete: delete_,
+    upsert,
+    upsertMany: (data: unknown, upsertOptions: UpsertOptions<string>) =>
+      upsertMany(
+        { info, encodeInsert: (item) => Effect.flatMap(encodeInsert(item), (row) => checkRow(row as Row)) },
+        data,
+        upsertOptions
+      )
+  }
+  return repository as any
+}
