@@ -11,6 +11,12 @@ export {
   stopNode,
   unfreezeNode
 } from "./cluster/controls.js"
+export {
+  promoteMariaReplica,
+  type PromotionOptions,
+  restoreMariaCluster,
+  reviveMariaPrimary
+} from "./cluster/mariaPromotion.js"
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
 export { adminQuery, appQuery, type Login, nodeQuery, NodeQueryError, type Statement } from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
@@ -31,6 +37,7 @@ export {
   waitSessions,
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
+export * as Patroni from "./patroni/Patroni.js"
 export { recordingTracer } from "./recordingTracer.js"
 export { LOADED_MACHINE_SLACK_MS } from "./timing.js"
 export { type WaitOptions, waitUntil, waitUntilAsync } from "./wait.js"
