@@ -21,7 +21,8 @@ const figures: Record<string, number> = {}
 const insertRow = (node: NodeInfo, id: string) => appQuery(node, "INSERT INTO t_promotion (id) VALUES (?)", [id])
 const hasRow = async (node: NodeInfo, id: string) =>
   (await appQuery(node, "SELECT id FROM t_promotion WHERE id = ?", [id])).length === 1
-const readOnly = async (node: NodeInfo) => Number((await adminQuery<{ r: unknown }>(node, "SELECT @@read_only AS r"))[0]!.r)
+const readOnly = async (node: NodeInfo) =>
+  Number((await adminQuery<{ r: unknown }>(node, "SELECT @@read_only AS r"))[0]!.r)
 /** The port a node replicates from and whether both threads run, or undefined when it replicates from nobody. */
 const source = async (node: NodeInfo) => {
   const row = (await adminQuery<Record<string, unknown>>(node, "SHOW SLAVE STATUS"))[0]

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto"
 import { existsSync } from "node:fs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { appQuery, adminQuery, LOADED_MACHINE_SLACK_MS, Patroni, waitUntilAsync } from "../src/index.js"
 import { processesIn } from "../src/cluster/pids.js"
+import { adminQuery, appQuery, LOADED_MACHINE_SLACK_MS, Patroni, waitUntilAsync } from "../src/index.js"
 
 // The cluster is started here, not by the global setup: only the tests that follow a promotion pay for it.
 let cluster: Patroni.PatroniCluster
@@ -22,7 +22,8 @@ afterAll(async () => {
   console.log(`Patroni cluster figures (ms): ${JSON.stringify(figures)}`)
 })
 
-const insertRow = (node: Patroni.PatroniNode, id: string) => appQuery(node, "INSERT INTO t_patroni (id) VALUES ($1)", [id])
+const insertRow = (node: Patroni.PatroniNode, id: string) =>
+  appQuery(node, "INSERT INTO t_patroni (id) VALUES ($1)", [id])
 const hasRow = async (node: Patroni.PatroniNode, id: string) =>
   (await appQuery(node, "SELECT id FROM t_patroni WHERE id = $1", [id])).length === 1
 const inRecovery = async (node: Patroni.PatroniNode) =>
@@ -55,7 +56,10 @@ describe("Patroni cluster", () => {
       expect(receiver?.status).toBe("streaming")
     }
     // The app user is an ordinary login, as in the other clusters.
-    const [role] = await adminQuery<{ rolsuper: boolean }>(leader, "SELECT rolsuper FROM pg_roles WHERE rolname = 'app'")
+    const [role] = await adminQuery<{ rolsuper: boolean }>(
+      leader,
+      "SELECT rolsuper FROM pg_roles WHERE rolname = 'app'"
+    )
     expect(role?.rolsuper).toBe(false)
     const id = randomUUID()
     await insertRow(leader, id)
@@ -63,48 +67,60 @@ describe("Patroni cluster", () => {
     expect(Patroni.urls(cluster)).toEqual(cluster.nodes.map((n) => n.url))
   })
 
-  it("kill -9 of the leader: another node becomes leader on a new timeline and takes writes; the old one rejoins", async () => {
-    const timelineBefore = await Patroni.timeline((await Patroni.leader(cluster))!)
-    const started = Date.now()
-    const killed = await Patroni.killLeader(cluster)
-    const { leader } = await Patroni.waitWritableLeader(cluster, { excluding: [killed], timeoutMs: 60_000 })
-    figures.failoverMs = Date.now() - started
-    expect(figures.failoverMs).toBeLessThan(failoverBoundMs())
-    expect(leader.name).not.toBe(killed.name)
-    const id = randomUUID()
-    await insertRow(leader, id)
-    // Patroni checkpoints after the promotion, which moves the control file to the new timeline.
-    figures.timelineAfterPromotionMs = await waitUntilAsync(() => Patroni.timeline(leader), (timeline) => timeline > timelineBefore, {
-      what: `${leader.name}'s control file to reach the new timeline`,
-      timeoutMs: 20_000,
-      intervalMs: 50
-    })
-    const restarted = Date.now()
-    expect(await Patroni.restart(cluster, killed)).toBe("replica")
-    figures.rejoinMs = Date.now() - restarted
-    await replicated(killed, id)
-    expect(await inRecovery(killed)).toBe(true)
-  }, 120_000)
+  it(
+    "kill -9 of the leader: another node becomes leader on a new timeline and takes writes; the old one rejoins",
+    async () => {
+      const timelineBefore = await Patroni.timeline((await Patroni.leader(cluster))!)
+      const started = Date.now()
+      const killed = await Patroni.killLeader(cluster)
+      const { leader } = await Patroni.waitWritableLeader(cluster, { excluding: [killed], timeoutMs: 60_000 })
+      figures.failoverMs = Date.now() - started
+      expect(figures.failoverMs).toBeLessThan(failoverBoundMs())
+      expect(leader.name).not.toBe(killed.name)
+      const id = randomUUID()
+      await insertRow(leader, id)
+      // Patroni checkpoints after the promotion, which moves the control file to the new timeline.
+      figures.timelineAfterPromotionMs = await waitUntilAsync(
+        () => Patroni.timeline(leader),
+        (timeline) => timeline > timelineBefore,
+        {
+          what: `${leader.name}'s control file to reach the new timeline`,
+          timeoutMs: 20_000,
+          intervalMs: 50
+        }
+      )
+      const restarted = Date.now()
+      expect(await Patroni.restart(cluster, killed)).toBe("replica")
+      figures.rejoinMs = Date.now() - restarted
+      await replicated(killed, id)
+      expect(await inRecovery(killed)).toBe(true)
+    },
+    120_000
+  )
 
-  it("the old leader started outside Patroni is writable on its old timeline; restart rewinds it into a replica", async () => {
-    const killed = await Patroni.killLeader(cluster)
-    const { leader } = await Patroni.waitWritableLeader(cluster, { excluding: [killed], timeoutMs: 60_000 })
-    await Patroni.startStandalone(killed)
-    expect(await inRecovery(killed)).toBe(false)
-    const split = randomUUID()
-    await insertRow(killed, split)
-    await waitUntilAsync(
-      async () => [await Patroni.timeline(killed), await Patroni.timeline(leader)] as const,
-      ([old, current]) => old < current,
-      { what: `${leader.name} on a later timeline than the old leader ${killed.name}`, timeoutMs: 20_000 }
-    )
-    // The write on the old leader went nowhere.
-    expect(await hasRow(leader, split)).toBe(false)
-    expect(await Patroni.restart(cluster, killed)).toBe("replica")
-    expect(await inRecovery(killed)).toBe(true)
-    // pg_rewind took the split write back out.
-    expect(await hasRow(killed, split)).toBe(false)
-  }, 120_000)
+  it(
+    "the old leader started outside Patroni is writable on its old timeline; restart rewinds it into a replica",
+    async () => {
+      const killed = await Patroni.killLeader(cluster)
+      const { leader } = await Patroni.waitWritableLeader(cluster, { excluding: [killed], timeoutMs: 60_000 })
+      await Patroni.startStandalone(killed)
+      expect(await inRecovery(killed)).toBe(false)
+      const split = randomUUID()
+      await insertRow(killed, split)
+      await waitUntilAsync(
+        async () => [await Patroni.timeline(killed), await Patroni.timeline(leader)] as const,
+        ([old, current]) => old < current,
+        { what: `${leader.name} on a later timeline than the old leader ${killed.name}`, timeoutMs: 20_000 }
+      )
+      // The write on the old leader went nowhere.
+      expect(await hasRow(leader, split)).toBe(false)
+      expect(await Patroni.restart(cluster, killed)).toBe("replica")
+      expect(await inRecovery(killed)).toBe(true)
+      // pg_rewind took the split write back out.
+      expect(await hasRow(killed, split)).toBe(false)
+    },
+    120_000
+  )
 
   it("a switchover moves the leader to the candidate; every write on the new leader then succeeds", async () => {
     await Patroni.waitHealthy(cluster)

@@ -21,8 +21,8 @@ export {
 export { leader, members } from "./members.js"
 export { postmasterOptions, startStandalone } from "./standalone.js"
 export { start, type StartPatroniOptions, stop } from "./start.js"
-export { waitHealthy, type WaitHealthyOptions, waitWritableLeader, type WaitWritableOptions } from "./waits.js"
 export type { PatroniCluster, PatroniMember, PatroniNode, PatroniTimings } from "./types.js"
+export { waitHealthy, type WaitHealthyOptions, waitWritableLeader, type WaitWritableOptions } from "./waits.js"
 
 /** Each node's own URL as the app user, for `FastOrm.layer({ nodes })`: no role fixed, the servers tell. */
 export const urls = (cluster: PatroniCluster): Array<string> => cluster.nodes.map((n) => n.url)

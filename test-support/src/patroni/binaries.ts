@@ -1,5 +1,5 @@
-import { isRoot, run } from "../cluster/proc.js"
 import { which } from "../cluster/binaries.js"
+import { isRoot, run } from "../cluster/proc.js"
 
 /** Absolute paths of the programs a Patroni cluster needs (PostgreSQL 15 itself comes with the other clusters). */
 export interface PatroniBinaries {
@@ -25,16 +25,25 @@ export const ensurePatroniBinaries = async (log: (line: string) => void): Promis
   if (absent(found).length > 0 && isRoot()) {
     log(`patroni cluster: installing ${PACKAGES.join(" ")} (missing: ${absent(found).join(", ")})`)
     await run("apt-get", ["update"], { what: "apt-get update", timeoutMs: 300_000 })
-    await run("env", ["DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends", ...PACKAGES], {
+    await run("env", [
+      "DEBIAN_FRONTEND=noninteractive",
+      "apt-get",
+      "install",
+      "-y",
+      "--no-install-recommends",
+      ...PACKAGES
+    ], {
       what: `apt-get install ${PACKAGES.join(" ")}`,
       timeoutMs: 600_000
     })
     found = lookup()
   }
-  const missing = absent(found)
-  if (missing.length > 0 || found.patroni === undefined || found.patronictl === undefined || found.etcd === undefined) {
-    throw new Error(`Patroni cluster programs missing (${missing.join(", ")}): install the packages ${PACKAGES.join(", ")}`)
+  const { etcd, patroni, patronictl } = found
+  if (patroni === undefined || patronictl === undefined || etcd === undefined) {
+    throw new Error(
+      `Patroni cluster programs missing (${absent(found).join(", ")}): install the packages ${PACKAGES.join(", ")}`
+    )
   }
-  resolved = { patroni: found.patroni, patronictl: found.patronictl, etcd: found.etcd }
+  resolved = { patroni, patronictl, etcd }
   return resolved
 }

@@ -14,7 +14,9 @@ export const PATRONI_REPL_USER = "replicator"
  * so two leaders never accept writes at once.
  */
 export const patroniTimings = (ttl: number): PatroniTimings => {
-  if (!Number.isInteger(ttl) || ttl < 4) throw new Error(`Patroni ttl must be a whole number of seconds >= 4, got ${ttl}`)
+  if (!Number.isInteger(ttl) || ttl < 4) {
+    throw new Error(`Patroni ttl must be a whole number of seconds >= 4, got ${ttl}`)
+  }
   const loopWait = Math.max(1, Math.floor(ttl / 10))
   return { ttl, loopWait, retryTimeout: Math.floor((ttl - loopWait) / 2) }
 }
@@ -59,6 +61,8 @@ const parameters = (nodeDir: string) => ({
   log_directory: nodeDir,
   log_filename: "postgres.log",
   log_line_prefix: "%m [%p] %q%u@%d ",
+  // Segments in the data dir, not /dev/shm: a kill -9 of the postmaster would leave them behind there.
+  dynamic_shared_memory_type: "mmap",
   unix_socket_directories: nodeDir
 })
 

@@ -23,7 +23,10 @@ const shellQuote = (arg: string): string => `'${arg.split("'").join("'\\''")}'`
  * old timeline, as a node that was cut off and came back would be. Its Patroni must be dead (`kill` / `killLeader`);
  * `restart` later stops it and hands it back to Patroni, which rewinds it. Returns the postmaster pid.
  */
-export const startStandalone = async (node: PatroniNode, options: { readonly timeoutMs?: number } = {}): Promise<number> => {
+export const startStandalone = async (
+  node: PatroniNode,
+  options: { readonly timeoutMs?: number } = {}
+): Promise<number> => {
   const timeoutMs = options.timeoutMs ?? 30_000
   if (patroniPids(node).length > 0) throw new Error(`startStandalone ${node.name}: kill its Patroni first`)
   const running = livePid(node)
@@ -52,13 +55,20 @@ export const startStandalone = async (node: PatroniNode, options: { readonly tim
         serverOptions.map(shellQuote).join(" "),
         "start"
       ],
-      { what: `pg_ctl start of ${node.name} outside Patroni`, timeoutMs: timeoutMs + 5_000, user: "postgres", cwd: nodeDir(node) }
+      {
+        what: `pg_ctl start of ${node.name} outside Patroni`,
+        timeoutMs: timeoutMs + 5_000,
+        user: "postgres",
+        cwd: nodeDir(node)
+      }
     )
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- last lines of ${logFile} ---\n${tailLog(logFile)}`)
   }
   const recovery = await pgAdminQuery<{ r: boolean }>(node, "SELECT pg_is_in_recovery() AS r")
-  if (recovery[0]?.r !== false) throw new Error(`startStandalone ${node.name}: it came up in recovery, not as a primary`)
+  if (recovery[0]?.r !== false) {
+    throw new Error(`startStandalone ${node.name}: it came up in recovery, not as a primary`)
+  }
   const pid = livePid(node)
   if (pid === undefined) throw new Error(`startStandalone ${node.name}: started but no live postmaster`)
   return pid

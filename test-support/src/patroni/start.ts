@@ -132,7 +132,11 @@ export const start = async (options: StartPatroniOptions = {}): Promise<PatroniC
     log(`patroni cluster: leader ${leader.name} + 2 streaming replicas after ${Date.now() - t0} ms`)
     return {
       ...cluster,
-      nodes: described.map((n) => ({ ...n, role: n.name === leader.name ? "primary" : "replica", pid: livePid(n) ?? 0 }))
+      nodes: described.map((n) => ({
+        ...n,
+        role: n.name === leader.name ? "primary" : "replica",
+        pid: livePid(n) ?? 0
+      }))
     }
   } catch (e) {
     await stopDir(dir).catch(() => undefined)

@@ -27,7 +27,9 @@ export const waitHealthy = async (cluster: PatroniCluster, options: WaitHealthyO
     return leaderOf !== undefined &&
       wanted(leaderOf.name).every((name) => list.some((m) => m.name === name && isHealthyReplica(m, leaderOf)))
   }, {
-    what: `Patroni to show a running leader and ${options.replicas === undefined ? "every" : "the"} replica running on its timeline`,
+    what: `Patroni to show a running leader and ${
+      options.replicas === undefined ? "every" : "the"
+    } replica running on its timeline`,
     timeoutMs,
     intervalMs: 100
   })
