@@ -1,5 +1,13 @@
 export { loadCluster } from "./cluster/clusterFile.js"
-export { APP_PASSWORD, APP_USER, CLUSTER_FILE_ENV, DATABASE } from "./cluster/constants.js"
+export {
+  APP_PASSWORD,
+  APP_USER,
+  CERT_USER,
+  CLIENT_KEY_PASSPHRASE,
+  CLUSTER_FILE_ENV,
+  DATABASE,
+  PLAINTEXT_USER
+} from "./cluster/constants.js"
 export {
   freezeNode,
   isNodeRunning,
@@ -20,6 +28,7 @@ export {
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
 export { adminQuery, appQuery, type Login, nodeQuery, NodeQueryError, type Statement } from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
+export { type TlsFiles, withOptions } from "./cluster/tls.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"
 export { admin, control } from "./effect.js"
 export * as DelayProxy from "./faults/DelayProxy.js"
@@ -37,6 +46,7 @@ export {
   waitSessions,
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
+export * as TlsFront from "./faults/TlsFront.js"
 export * as Patroni from "./patroni/Patroni.js"
 export { recordingTracer } from "./recordingTracer.js"
 export { LOADED_MACHINE_SLACK_MS } from "./timing.js"

@@ -34,6 +34,27 @@ export class InvalidPoolConfig extends Data.TaggedError("InvalidPoolConfig")<{
   }
 }
 
+/** One TLS setting that cannot be used: the URL option it came from, the system or OpenSSL code, what is wrong. */
+export interface TlsConfigProblem {
+  readonly option: string
+  readonly code?: string | undefined
+  readonly reason: string
+}
+
+/**
+ * The TLS files a URL names cannot be used (missing, unreadable, no certificate in a CA file, a key that its
+ * passphrase does not open); `problems` lists every one by option, never by path or contents.
+ */
+export class InvalidTlsConfig extends Data.TaggedError("InvalidTlsConfig")<{
+  readonly problems: ReadonlyArray<TlsConfigProblem>
+}> {
+  override get message(): string {
+    return `Invalid TLS settings: ${
+      this.problems.map((p) => `${p.option}: ${p.reason}${p.code === undefined ? "" : ` (${p.code})`}`).join("; ")
+    }`
+  }
+}
+
 /** The driver package (or its @effect/sql wrapper) is not installed; `install` is the command that fixes it. */
 export class DriverNotInstalled extends Data.TaggedError("DriverNotInstalled")<{
   readonly driver: DriverPackage

@@ -7,14 +7,16 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { CompiledStatement } from "@fastorm/core"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import type * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
-import type { ConnectionFailed, UnrecognizedServerVersion } from "./AdapterError.js"
+import type { ConnectionFailed, InvalidTlsConfig, UnrecognizedServerVersion } from "./AdapterError.js"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { DatabaseFeatures, ServerVersion } from "./DatabaseFeatures.js"
 import type { Dialect, DriverPackage } from "./Dialect.js"
 import type { DetectedFeatures } from "./FeatureDetection.js"
 import type { ConfigOverrides, OptimalConfig } from "./OptimalConfig.js"
+import type { TlsSettings } from "./Tls.js"
 
 /** How to build one node's client. */
 export interface NodeClientOptions {
@@ -68,6 +70,11 @@ export interface DatabaseAdapter<C extends OptimalConfig = OptimalConfig> {
   readonly features: DatabaseFeatures
   /** The configuration every client of this adapter applies: the dialect's defaults, URL options, user overrides. */
   readonly optimalConfig: C
+  /**
+   * The node's TLS settings, files read when the adapter was made (README, "TLS"); the health probes connect with
+   * them too. A Left only for an adapter made directly with unusable files (`DatabaseAdapterFactory.create` fails).
+   */
+  readonly tls: Either.Either<TlsSettings, InvalidTlsConfig>
   /** The canonical driver URL of this node, password included, hence `Redacted`. */
   readonly buildConnectionUrl: () => Redacted.Redacted<string>
   /** A client for this one node. It does not provide the global `SqlClient` tag: several nodes live in one app. */

@@ -2,11 +2,14 @@
  * The MySQL and MariaDB adapter, over mysql2 with the @effect/sql-mysql2 compiler.
  */
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as MysqlNode from "./internal/mysqlClient.js"
+import * as MysqlTls from "./internal/mysqlTls.js"
 import * as OptimalConfig from "./OptimalConfig.js"
+import * as Tls from "./Tls.js"
 
 /** The MySQL / MariaDB adapter type. */
 export type MySQLAdapter = DatabaseAdapter<OptimalConfig.MysqlOptimalConfig>
@@ -17,28 +20,27 @@ export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides
   return Number.isFinite(connect) && connect > 0 ? { connectTimeout: Duration.millis(connect) } : {}
 }
 
-/** The driver TLS options a URL asks for (`sslmode`); shared with the health probes. */
-// Spelled out, not MysqlEndpoint["ssl"]: this declaration must not load the internal client's, which needs mysql2's.
-export const sslFrom = (url: ConnectionUrl): { readonly rejectUnauthorized?: boolean } | undefined => {
-  const mode = (url.options.sslmode ?? url.options["ssl-mode"] ?? "").toUpperCase()
-  if (mode === "VERIFY_CA" || mode === "VERIFY_IDENTITY" || url.options.ssl === "true") return {}
-  if (mode === "REQUIRED") return { rejectUnauthorized: false }
-  return undefined
-}
+/** The mysql2 TLS options of a node's settings; the pool and the health probes connect with the same. */
+export const tlsOptions: (settings: Tls.TlsSettings) => MysqlTls.MysqlTlsOptions = MysqlTls.mysqlTlsOptions
 
-/** Makes the MySQL / MariaDB adapter for a parsed `mysql://` or `mariadb://` URL. */
+/**
+ * Makes the MySQL / MariaDB adapter for a parsed `mysql://` or `mariadb://` URL. `tls` is the URL's settings already
+ * loaded (`Tls.load`); without it the files are read here, and unusable ones fail every `makeClient`.
+ */
 export const make = (
   url: ConnectionUrl,
-  options: AdapterOptions<OptimalConfig.MysqlOptimalConfig> = {}
+  options: AdapterOptions<OptimalConfig.MysqlOptimalConfig> = {},
+  tls?: Tls.TlsSettings
 ): MySQLAdapter =>
   makeAdapter({
     url,
     options,
+    tls: tls === undefined ? Tls.fromUrl(url) : Either.right(tls),
     defaults: OptimalConfig.mysql,
     fromUrl: configFromUrl(url),
     // Without a version the table assumes the oldest server still supported by its vendor.
     defaultVersion: url.productHint === "mariadb" ? "10.6.0-MariaDB" : "8.0.0",
-    makeClient: (config, name, clientOptions) =>
+    makeClient: (settings, config, name, clientOptions) =>
       MysqlNode.make(
         {
           host: url.host ?? "127.0.0.1",
@@ -46,7 +48,7 @@ export const make = (
           database: url.database,
           username: url.username,
           password: url.password,
-          ssl: sslFrom(url),
+          tls: tlsOptions(settings),
           productHint: url.productHint
         },
         config,

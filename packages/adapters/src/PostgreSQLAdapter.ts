@@ -2,11 +2,14 @@
  * The PostgreSQL adapter, over node-postgres (`pg`) and @effect/sql-pg.
  */
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as PgNode from "./internal/pgClient.js"
+import * as PgTls from "./internal/pgTls.js"
 import * as OptimalConfig from "./OptimalConfig.js"
+import * as Tls from "./Tls.js"
 
 /** The PostgreSQL adapter type. */
 export type PostgreSQLAdapter = DatabaseAdapter<OptimalConfig.PostgresOptimalConfig>
@@ -29,36 +32,26 @@ export const configFromUrl = (
   }
 }
 
-/** The driver TLS options a URL asks for (`sslmode`); shared with the health probes. */
-// Spelled out, not PgEndpoint["ssl"]: this declaration must not load the internal client's, which needs pg's types.
-export const sslFrom = (url: ConnectionUrl): boolean | { readonly rejectUnauthorized: boolean } | undefined => {
-  switch (url.options.sslmode) {
-    case "disable":
-      return false
-    case "require":
-    case "prefer":
-    case "allow":
-      return { rejectUnauthorized: false }
-    case "verify-ca":
-    case "verify-full":
-      return true
-    default:
-      return undefined
-  }
-}
+/** The node-postgres TLS options of a node's settings; the pool and the health probes connect with the same. */
+export const tlsOptions: (settings: Tls.TlsSettings) => PgTls.PgTlsOptions = PgTls.pgTlsOptions
 
-/** Makes the PostgreSQL adapter for a parsed `postgres://` URL. */
+/**
+ * Makes the PostgreSQL adapter for a parsed `postgres://` URL. `tls` is the URL's settings already loaded
+ * (`Tls.load`); without it the files are read here, and unusable ones fail every `makeClient`.
+ */
 export const make = (
   url: ConnectionUrl,
-  options: AdapterOptions<OptimalConfig.PostgresOptimalConfig> = {}
+  options: AdapterOptions<OptimalConfig.PostgresOptimalConfig> = {},
+  tls?: Tls.TlsSettings
 ): PostgreSQLAdapter =>
   makeAdapter({
     url,
     options,
+    tls: tls === undefined ? Tls.fromUrl(url) : Either.right(tls),
     defaults: OptimalConfig.postgres,
     fromUrl: configFromUrl(url),
     defaultVersion: "120000",
-    makeClient: (config, name, clientOptions) =>
+    makeClient: (settings, config, name, clientOptions) =>
       PgNode.make(
         {
           host: url.host ?? "127.0.0.1",
@@ -66,7 +59,7 @@ export const make = (
           database: url.database,
           username: url.username,
           password: url.password,
-          ssl: sslFrom(url)
+          tls: tlsOptions(settings)
         },
         config,
         { alias: name, readOnly: clientOptions.readOnly ?? false, spanAttributes: clientOptions.spanAttributes }

@@ -2,12 +2,14 @@
  * The SQLite adapter, over better-sqlite3 and @effect/sql-sqlite-node.
  */
 import type Sqlite from "better-sqlite3"
+import * as Either from "effect/Either"
 import { createRequire } from "node:module"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as SqliteNode from "./internal/sqliteClient.js"
 import * as OptimalConfig from "./OptimalConfig.js"
+import * as Tls from "./Tls.js"
 
 /** The SQLite adapter type. */
 export type SQLiteAdapter = DatabaseAdapter<OptimalConfig.SqliteOptimalConfig>
@@ -38,7 +40,8 @@ export const make = (
     defaults: OptimalConfig.sqlite,
     fromUrl: {},
     defaultVersion: bundledVersion(),
-    makeClient: (config, name, clientOptions) =>
+    tls: Either.right(Tls.plain),
+    makeClient: (_tls, config, name, clientOptions) =>
       SqliteNode.make(url.filename ?? ":memory:", config, {
         alias: name,
         readOnly: clientOptions.readOnly ?? false,

@@ -43,6 +43,9 @@ export * as SqlCompiler from "./SqlCompiler.js"
 /** The SQLite adapter. */
 export * as SQLiteAdapter from "./SQLiteAdapter.js"
 
+/** TLS settings: the URL's options in libpq's modes, the files they name read once. */
+export * as Tls from "./Tls.js"
+
 /** A SQLite test layer: a writer and a read-only reader on one file, no server. */
 export * as SqliteTesting from "./SqliteTesting.js"
 

@@ -96,12 +96,13 @@ describe("ConnectionUrl.parse", () => {
   it.effect("decodes options, and moves password / user / host out of them", () =>
     Effect.gen(function*() {
       const url = yield* Url.parse(
-        "postgres:///fastorm?host=%2Fvar%2Frun%2Fpostgresql&user=app&password=p%26w&application_name=my+app&sslpassword=k"
+        "postgres:///fastorm?host=%2Fvar%2Frun%2Fpostgresql&user=app&password=p%26w&application_name=my+app" +
+          "&sslmode=require&sslcert=c.pem&sslkey=k.pem&sslpassword=k"
       )
       expect(url.host).toBe("/var/run/postgresql")
       expect(url.username).toBe("app")
       expect(url.password && Redacted.value(url.password)).toBe("p&w")
-      expect(url.options).toEqual({ application_name: "my app" })
+      expect(url.options).toEqual({ application_name: "my app", sslmode: "require", sslcert: "c.pem", sslkey: "k.pem" })
       expect(Object.keys(url.secretOptions)).toEqual(["sslpassword"])
       expect(Redacted.value(url.secretOptions["sslpassword"]!)).toBe("k")
     }))
@@ -165,7 +166,7 @@ describe("ConnectionUrl.format", () => {
   it("round-trips through parse", () => {
     for (
       const s of [
-        "postgres://a%3Ab:c%40d@h:1/e%20f?application_name=x%26y&sslpassword=z",
+        "postgres://a%3Ab:c%40d@h:1/e%20f?application_name=x%26y&sslmode=require&sslcert=c&sslkey=k&sslpassword=z",
         "mysql://u:p@[::1]:3307/d?charset=utf8mb4",
         "mariadb://u@h/d",
         "sqlite:////abs/my%20file.db",

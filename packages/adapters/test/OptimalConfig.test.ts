@@ -35,10 +35,14 @@ describe("OptimalConfig", () => {
 
   it("maps pool size + overflow onto pg-pool min/max and applies every setting in the pool config", () => {
     const config = OptimalConfig.merge(OptimalConfig.postgres, { poolSize: 4, maxOverflow: 6 })
-    const pool = PgNode.poolConfig({ host: "db", port: 5432, password: Redacted.make("pw") }, config, {
-      alias: "primary",
-      readOnly: true
-    })
+    const pool = PgNode.poolConfig(
+      { host: "db", port: 5432, password: Redacted.make("pw"), tls: { ssl: false } },
+      config,
+      {
+        alias: "primary",
+        readOnly: true
+      }
+    )
     expect(pool.min).toBe(4)
     expect(pool.max).toBe(10)
     expect(pool.statement_timeout).toBe(30_000)
@@ -68,7 +72,7 @@ describe("OptimalConfig", () => {
     expect(Duration.toMillis(OptimalConfig.mysql.maxLifetime)).toBe(30 * 60_000)
     const pool = (maxLifetime: Duration.DurationInput) =>
       PgNode.poolConfig(
-        { host: "db", port: 5432 },
+        { host: "db", port: 5432, tls: { ssl: false } },
         OptimalConfig.merge(OptimalConfig.postgres, { maxLifetime }),
         { alias: "primary", readOnly: false }
       ).maxLifetimeSeconds

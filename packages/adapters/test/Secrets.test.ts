@@ -124,7 +124,7 @@ describe("no password in any failure", () => {
       const s of [
         `postgres://app:${CANARY}@h/d`,
         `postgres://app@h/d?password=${CANARY}`,
-        `postgres://app@h/d?sslpassword=${CANARY}`,
+        `postgres://app@h/d?sslmode=require&sslcert=c.pem&sslkey=k.pem&sslpassword=${CANARY}`,
         `mysql://app:${encodeURIComponent(CANARY + "@/?#")}@h/d`
       ]
     ) {

@@ -9,6 +9,8 @@ import { ConnectionFailed } from "../src/AdapterError.js"
 import { diagnose } from "../src/internal/diagnosis.js"
 
 const driver = (message: string, fields: Record<string, unknown> = {}) => Object.assign(new Error(message), fields)
+const NO_TLS_HINT = "; turn TLS on on the server, or use sslmode=prefer / ssl-mode=PREFERRED to allow plaintext"
+const UNTRUSTED_HINT = "; name the CA that signed it with sslrootcert (PostgreSQL) or ssl_ca (MySQL)"
 const acquire = (cause: unknown) => new SqlError({ message: "Failed to acquire a connection to primary", cause })
 
 const table: ReadonlyArray<
@@ -97,21 +99,81 @@ const table: ReadonlyArray<
     acquire(driver("The server does not support SSL connections")),
     "tls",
     undefined,
-    "TLS failure: The server does not support SSL connections"
+    "the server does not support TLS: The server does not support SSL connections" + NO_TLS_HINT
   ],
   [
     "mysql: TLS asked of a server without it",
     acquire(driver("Server does not support secure connection", { code: "HANDSHAKE_NO_SSL_SUPPORT", fatal: true })),
     "tls",
     "HANDSHAKE_NO_SSL_SUPPORT",
-    "TLS failure (HANDSHAKE_NO_SSL_SUPPORT): Server does not support secure connection"
+    "the server does not support TLS (HANDSHAKE_NO_SSL_SUPPORT): Server does not support secure connection" +
+    NO_TLS_HINT
   ],
   [
     "Node: a certificate that does not match",
     driver("Hostname/IP does not match certificate's altnames", { code: "ERR_TLS_CERT_ALTNAME_INVALID" }),
     "tls",
     "ERR_TLS_CERT_ALTNAME_INVALID",
-    "TLS failure (ERR_TLS_CERT_ALTNAME_INVALID): Hostname/IP does not match certificate's altnames"
+    "the host name does not match the server certificate (ERR_TLS_CERT_ALTNAME_INVALID): Hostname/IP does not match " +
+    "certificate's altnames; connect by a name the certificate lists, or use verify-ca / VERIFY_CA"
+  ],
+  [
+    "pg: a certificate no trusted CA signed",
+    acquire(driver("self-signed certificate in certificate chain", { code: "SELF_SIGNED_CERT_IN_CHAIN" })),
+    "tls",
+    "SELF_SIGNED_CERT_IN_CHAIN",
+    "untrusted server certificate (SELF_SIGNED_CERT_IN_CHAIN): self-signed certificate in certificate chain" +
+    UNTRUSTED_HINT
+  ],
+  [
+    "mysql2: the handshake's code replaced, Node's words read back",
+    acquire(driver("unable to verify the first certificate", { code: "HANDSHAKE_SSL_ERROR", fatal: true })),
+    "tls",
+    "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+    "untrusted server certificate (UNABLE_TO_VERIFY_LEAF_SIGNATURE): unable to verify the first certificate" +
+    UNTRUSTED_HINT
+  ],
+  [
+    "mysql2: a host-name mismatch behind HANDSHAKE_SSL_ERROR",
+    acquire(driver("Hostname/IP does not match certificate's altnames: IP: 127.0.0.2 is not in the cert's list", {
+      code: "HANDSHAKE_SSL_ERROR"
+    })),
+    "tls",
+    "ERR_TLS_CERT_ALTNAME_INVALID",
+    "the host name does not match the server certificate (ERR_TLS_CERT_ALTNAME_INVALID): Hostname/IP does not match " +
+    "certificate's altnames: IP: 127.0.0.2 is not in the cert's list; connect by a name the certificate lists, or use " +
+    "verify-ca / VERIFY_CA"
+  ],
+  [
+    "a revoked server certificate",
+    driver("certificate revoked", { code: "CERT_REVOKED" }),
+    "tls",
+    "CERT_REVOKED",
+    "server certificate revoked (CERT_REVOKED): certificate revoked"
+  ],
+  [
+    "pg: a cert rule without a client certificate (28000)",
+    acquire(driver("connection requires a valid client certificate", { code: "28000" })),
+    "tls",
+    "28000",
+    "client certificate refused (28000): connection requires a valid client certificate"
+  ],
+  [
+    "the server refuses the client certificate with a TLS alert",
+    driver("tlsv1 alert unknown ca", { code: "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA" }),
+    "tls",
+    "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA",
+    "client certificate refused (ERR_SSL_TLSV1_ALERT_UNKNOWN_CA): tlsv1 alert unknown ca"
+  ],
+  [
+    "pg: 28000 for anything else is a refused login",
+    acquire(driver("pg_hba.conf rejects connection for host \"127.0.0.1\", user \"app_cert\", no encryption", {
+      code: "28000"
+    })),
+    "authentication",
+    "28000",
+    "authentication failed (28000): pg_hba.conf rejects connection for host \"127.0.0.1\", user \"app_cert\", no " +
+    "encryption"
   ],
   [
     "pg: the server hung up during the handshake",

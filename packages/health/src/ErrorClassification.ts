@@ -9,6 +9,8 @@
  * few code-less messages.
  */
 
+import { AdapterError } from "@fastorm/adapters"
+
 /** The class of an error: `Connection` and `Authentication` concern the node, `Statement` only the statement. */
 export type ErrorClass = "Connection" | "Authentication" | "Statement"
 
@@ -134,7 +136,14 @@ export const classify = (error: unknown): Classification => {
     }
     return undefined
   }
-  return visit(error, 0) ?? fallback ?? { _tag: "Statement" }
+  return visit(error, 0) ?? fallback ?? tlsVerdict(error) ?? { _tag: "Statement" }
+}
+
+// A TLS failure (untrusted or mismatched certificate, no TLS on the server) leaves the node unusable as configured:
+// connection-class. The adapters' diagnosis is the one place that knows the TLS codes and messages.
+const tlsVerdict = (error: unknown): Classification | undefined => {
+  const diagnosis = AdapterError.diagnose(error)
+  return diagnosis.problem === "tls" ? { _tag: "Connection", code: diagnosis.code } : undefined
 }
 
 /** True if the error says the node or the path to it is broken (counts against the node's health). */

@@ -12,6 +12,7 @@
 import type { DatabaseAdapter } from "@fastorm/adapters"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
 import { orMissingDriver } from "./internal/drivers.js"
 import * as MysqlProbe from "./internal/mysqlProbe.js"
@@ -78,15 +79,23 @@ export const fromAdapter: ProbeFactory = (node, settings) => {
       )
     })
   }
+  // The probe connects with the pools' TLS; an adapter made with unusable TLS files cannot be probed.
+  if (Either.isLeft(adapter.tls)) {
+    const detail = adapter.tls.left.message
+    return Effect.succeed<NodeProbe>({
+      run: Effect.fail(new ProbeError({ node: node.name, reason: "Connection", detail }))
+    })
+  }
+  const tls = adapter.tls.right
   const config = adapter.optimalConfig
   const withLifetime: ProbeSettings = "maxLifetime" in config
     ? { ...settings, maxLifetime: config.maxLifetime }
     : settings
   switch (adapter.dialect) {
     case "postgresql":
-      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, withLifetime))
+      return orMissingDriver(node.name)(PgProbe.make(node.name, adapter.url, withLifetime, tls))
     case "mysql":
-      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, withLifetime))
+      return orMissingDriver(node.name)(MysqlProbe.make(node.name, adapter.url, withLifetime, tls))
     case "sqlite":
       return orMissingDriver(node.name)(SqliteProbe.make(node.name, node.role, adapter.url))
   }

@@ -37,6 +37,20 @@ describe("ErrorClassification", () => {
     expect(classify(sql(agg))).toEqual({ _tag: "Connection", code: "ECONNREFUSED" })
   })
 
+  it("TLS failures (an untrusted or mismatched certificate, no TLS on the server) are connection-class", () => {
+    const acquire = (cause: unknown) => new SqlError({ cause, message: "Failed to acquire a connection to primary" })
+    expect(classify(acquire(sys("SELF_SIGNED_CERT_IN_CHAIN", "self-signed certificate in certificate chain"))))
+      .toEqual({ _tag: "Connection", code: "SELF_SIGNED_CERT_IN_CHAIN" })
+    expect(classify(acquire(sys("ERR_TLS_CERT_ALTNAME_INVALID"))))
+      .toEqual({ _tag: "Connection", code: "ERR_TLS_CERT_ALTNAME_INVALID" })
+    expect(classify(acquire(new Error("The server does not support SSL connections")))._tag).toBe("Connection")
+    expect(classify(acquire(sys("HANDSHAKE_SSL_ERROR", "unable to verify the first certificate"))))
+      .toEqual({ _tag: "Connection", code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" })
+    // PostgreSQL's refusal of a login without its client certificate stays a refused login.
+    expect(classify(acquire({ code: "28000", message: "connection requires a valid client certificate" }))._tag)
+      .toBe("Authentication")
+  })
+
   it("refused logins are authentication failures", () => {
     expect(classify(sql({ code: "28P01", message: "password authentication failed for user \"app\"" })))
       .toEqual({ _tag: "Authentication", code: "28P01" })

@@ -13,6 +13,15 @@ describe("wasNotSent: a write that never left the process is not an unknown outc
     expect(wasNotSent(sqlError(new Error("Can't add new command when connection is in closed state")))).toBe(true)
   })
 
+  it("a connection that was never handed over (an untrusted certificate, say) carried no statement", () => {
+    const untrusted = Object.assign(new Error("self-signed certificate in certificate chain"), {
+      code: "SELF_SIGNED_CERT_IN_CHAIN"
+    })
+    expect(wasNotSent(new SqlError({ message: "Failed to acquire a connection to primary", cause: untrusted })))
+      .toBe(true)
+    expect(wasNotSent(sqlError(untrusted))).toBe(false)
+  })
+
   it("a reset while reading the answer, or a connection ended mid-statement, may have been applied", () => {
     expect(wasNotSent(sqlError(Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", syscall: "read" }))))
       .toBe(false)

@@ -10,6 +10,15 @@ export const APP_USER = "app"
 /** Application user password on both clusters (test-only, listens on 127.0.0.1). */
 export const APP_PASSWORD = "app-pw"
 
+/** The user that logs in with a client certificate only (PostgreSQL `hostssl ... cert`, MariaDB `REQUIRE X509`). */
+export const CERT_USER = "app_cert"
+
+/** A PostgreSQL user (password `APP_PASSWORD`) that the server refuses over TLS (`hostssl ... reject`). */
+export const PLAINTEXT_USER = "app_plaintext"
+
+/** The passphrase of the encrypted copy of the client key (`TlsFiles.clientKeyEncrypted`). */
+export const CLIENT_KEY_PASSPHRASE = "client-key-pw"
+
 /** MariaDB replication user. */
 export const REPL_USER = "repl"
 
@@ -23,4 +32,5 @@ export const CLUSTER_FILE_NAME = "cluster.json"
 export const CLUSTER_FILE_ENV = "FASTORM_CLUSTER_FILE"
 
 /** Replaces every known password in a text, so logs and errors can be shown safely. */
-export const redact = (text: string): string => text.split(APP_PASSWORD).join("***").split(REPL_PASSWORD).join("***")
+export const redact = (text: string): string =>
+  [APP_PASSWORD, REPL_PASSWORD, CLIENT_KEY_PASSPHRASE].reduce((out, secret) => out.split(secret).join("***"), text)

@@ -60,6 +60,10 @@ export const makeOwnedDirs = (user: ServiceUser, dirs: ReadonlyArray<string>): v
   }
 }
 
+/** Gives a file or directory to a service user (servers run as that user when we are root). */
+export const chownToServiceUser = (path: string, user: ServiceUser): void =>
+  chownSync(path, idOf(user, 2), idOf(user, 3))
+
 /** uid (field 2) or gid (field 3) of an OS user, read from /etc/passwd to avoid a native dependency. */
 const idOf = (user: string, field: 2 | 3): number => {
   const line = readFileSync("/etc/passwd", "utf8").split("\n").find((l) => l.split(":")[0] === user)

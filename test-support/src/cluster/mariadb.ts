@@ -2,18 +2,19 @@ import { readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { waitUntilAsync } from "../wait.js"
 import { binaries } from "./binaries.js"
-import { APP_PASSWORD, APP_USER, DATABASE, REPL_PASSWORD, REPL_USER } from "./constants.js"
+import { APP_PASSWORD, APP_USER, CERT_USER, DATABASE, REPL_PASSWORD, REPL_USER } from "./constants.js"
 import { makeOwnedDirs, nodeDirOf } from "./layout.js"
 import { isAlive, livePid, pidFileOf, processesIn, signal, waitGone } from "./pids.js"
 import { isRoot, run, spawnDetached } from "./proc.js"
 import { mariaAdminQuery } from "./sql.js"
+import type { TlsFiles } from "./tls.js"
 import type { ClusterNodes, NodeInfo } from "./types.js"
 
 /** Where a node's mariadbd command line is kept, so another process can start it again identically. */
 const argsFileOf = (node: NodeInfo): string => join(nodeDirOf(node), "mariadbd.args.json")
 
 /** Command line of a node: --no-defaults so /etc/mysql is never read, small memory, no durability. */
-const serverArgs = (node: NodeInfo, serverId: number): Array<string> => [
+const serverArgs = (node: NodeInfo, serverId: number, tls: TlsFiles): Array<string> => [
   "--no-defaults",
   ...(isRoot() ? ["--user=mysql"] : []),
   `--datadir=${node.dataDir}`,
@@ -37,6 +38,10 @@ const serverArgs = (node: NodeInfo, serverId: number): Array<string> => [
   "--performance-schema=OFF",
   "--key-buffer-size=1M",
   "--max-connections=300",
+  // TLS offered, never required: plaintext clients (every other suite, the bench) see no change.
+  `--ssl-ca=${tls.ca}`,
+  `--ssl-cert=${tls.serverCert}`,
+  `--ssl-key=${tls.serverKey.mariadb}`,
   // Faster detection of a dead or frozen primary by the replicas (heartbeat is half of it).
   "--slave-net-timeout=10",
   // Every node logs what it applies, as MaxScale's failover requires: a promoted replica's binlog then holds the
@@ -60,6 +65,8 @@ GRANT ALL ON ${DATABASE}.* TO '${APP_USER}'@'127.0.0.1';
 GRANT ALL ON ${DATABASE}.* TO '${APP_USER}'@'%';
 CREATE USER '${REPL_USER}'@'127.0.0.1' IDENTIFIED BY '${REPL_PASSWORD}';
 GRANT REPLICATION SLAVE ON *.* TO '${REPL_USER}'@'127.0.0.1';
+CREATE USER '${CERT_USER}'@'127.0.0.1' REQUIRE X509;
+GRANT SELECT ON ${DATABASE}.* TO '${CERT_USER}'@'127.0.0.1';
 `
 
 /** Starts one mariadbd from its saved command line, waits until it accepts connections, returns its pid. */
@@ -99,7 +106,7 @@ export const startReplication = async (replica: NodeInfo, primary: NodeInfo): Pr
   await mariaAdminQuery(
     replica,
     `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='${REPL_USER}', ` +
-      `MASTER_PASSWORD='${REPL_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1`
+      `MASTER_PASSWORD='${REPL_PASSWORD}', MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1, MASTER_SSL=0`
   )
   await mariaAdminQuery(replica, "START SLAVE")
 }
@@ -116,7 +123,11 @@ export const waitMariaReplicating = (node: NodeInfo, timeoutMs: number): Promise
   )
 
 /** Creates and starts a MariaDB primary and its GTID replicas; returns them with their pids. */
-export const createMariaCluster = async (nodes: ReadonlyArray<NodeInfo>, timeoutMs: number): Promise<ClusterNodes> => {
+export const createMariaCluster = async (
+  nodes: ReadonlyArray<NodeInfo>,
+  timeoutMs: number,
+  tls: TlsFiles
+): Promise<ClusterNodes> => {
   const [primary, ...replicas] = nodes as [NodeInfo, ...Array<NodeInfo>]
   const clusterDir = join(nodeDirOf(primary), "..")
   makeOwnedDirs("mysql", [clusterDir, ...nodes.map(nodeDirOf)])
@@ -161,7 +172,7 @@ export const createMariaCluster = async (nodes: ReadonlyArray<NodeInfo>, timeout
       cwd: clusterDir
     })
   ))
-  nodes.forEach((node, i) => writeFileSync(argsFileOf(node), JSON.stringify(serverArgs(node, i + 1))))
+  nodes.forEach((node, i) => writeFileSync(argsFileOf(node), JSON.stringify(serverArgs(node, i + 1, tls))))
   const [primaryPid, ...replicaPids] = await Promise.all(nodes.map((node) => startMariaServer(node, timeoutMs)))
   await Promise.all(replicas.map((replica) => startReplication(replica, primary)))
   return {

@@ -1,11 +1,12 @@
 import { appendFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { waitUntilAsync } from "../wait.js"
-import { APP_PASSWORD, APP_USER, DATABASE, PG_BIN } from "./constants.js"
+import { APP_PASSWORD, APP_USER, CERT_USER, DATABASE, PG_BIN, PLAINTEXT_USER } from "./constants.js"
 import { makeOwnedDirs, nodeDirOf } from "./layout.js"
 import { livePid, processesIn, signal, waitGone } from "./pids.js"
 import { run } from "./proc.js"
 import { pgAdminQuery } from "./sql.js"
+import type { TlsFiles } from "./tls.js"
 import type { ClusterNodes, NodeInfo } from "./types.js"
 import { tailLog } from "./wait.js"
 
@@ -34,12 +35,27 @@ password_encryption = 'scram-sha-256'
 log_line_prefix = '%m [%p] %q%u@%d '
 `
 
-/** Superuser and replication by trust; everyone else (the app user) must present a real scram password. */
+/**
+ * Superuser and replication by trust; the certificate user only over TLS with its client certificate, the plaintext
+ * user only without TLS; everyone else
+ * (the app user) must present a real scram password, with or without TLS.
+ */
 const hba = `
 local all all trust
 host all postgres 127.0.0.1/32 trust
 host replication postgres 127.0.0.1/32 trust
+hostssl all ${CERT_USER} 127.0.0.1/32 cert
+hostnossl all ${CERT_USER} 127.0.0.1/32 reject
+hostssl all ${PLAINTEXT_USER} 127.0.0.1/32 reject
 host all all 127.0.0.1/32 scram-sha-256
+`
+
+/** TLS on every node (copied to the replicas by the base backup); plaintext stays allowed for everyone but CERT_USER. */
+const tlsConfig = (tls: TlsFiles): string => `
+ssl = on
+ssl_cert_file = '${tls.serverCert}'
+ssl_key_file = '${tls.serverKey.postgres}'
+ssl_ca_file = '${tls.ca}'
 `
 
 /** Settings that differ per node; appended last so they override what pg_basebackup copied from the primary. */
@@ -89,7 +105,8 @@ export const waitPgStreaming = (node: NodeInfo, timeoutMs: number): Promise<numb
 /** Creates and starts a PG primary and its streaming replicas; returns them with their pids. */
 export const createPostgresCluster = async (
   nodes: ReadonlyArray<NodeInfo>,
-  timeoutMs: number
+  timeoutMs: number,
+  tls: TlsFiles
 ): Promise<ClusterNodes> => {
   const [primary, ...replicas] = nodes as [NodeInfo, ...Array<NodeInfo>]
   makeOwnedDirs("postgres", [join(nodeDirOf(primary), ".."), ...nodes.map(nodeDirOf)])
@@ -109,7 +126,7 @@ export const createPostgresCluster = async (
     ],
     { what: `initdb of ${primary.name}`, timeoutMs, user: "postgres", cwd: nodeDirOf(primary) }
   )
-  appendFileSync(join(primary.dataDir, "postgresql.conf"), baseConfig + nodeConfig(primary))
+  appendFileSync(join(primary.dataDir, "postgresql.conf"), baseConfig + tlsConfig(tls) + nodeConfig(primary))
   writeFileSync(join(primary.dataDir, "pg_hba.conf"), hba)
   const primaryPid = await startPgServer(primary, timeoutMs)
 
@@ -117,6 +134,8 @@ export const createPostgresCluster = async (
   await pgAdminQuery(primary, `CREATE ROLE ${APP_USER} LOGIN PASSWORD '${APP_PASSWORD}'`)
   await pgAdminQuery(primary, `CREATE DATABASE ${DATABASE} OWNER ${APP_USER}`)
   await pgAdminQuery(primary, `GRANT ALL ON SCHEMA public TO ${APP_USER}`, [], DATABASE)
+  await pgAdminQuery(primary, `CREATE ROLE ${CERT_USER} LOGIN`)
+  await pgAdminQuery(primary, `CREATE ROLE ${PLAINTEXT_USER} LOGIN PASSWORD '${APP_PASSWORD}'`)
   // Marker table for replication checks, outside the app database so it never shows up in app tests.
   await pgAdminQuery(primary, "CREATE TABLE fastorm_cluster_marker (id text PRIMARY KEY, at timestamptz DEFAULT now())")
 
@@ -131,6 +150,9 @@ export const createPostgresCluster = async (
     await run(
       join(PG_BIN, "pg_basebackup"),
       [
+        // Replication stays in plaintext (libpq would prefer TLS): the other suites and the bench see no change.
+        "-d",
+        "sslmode=disable",
         "-h",
         "127.0.0.1",
         "-p",

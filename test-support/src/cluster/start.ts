@@ -11,6 +11,7 @@ import { createPostgresCluster } from "./postgres.js"
 import { isRoot } from "./proc.js"
 import { waitReplicated } from "./replication.js"
 import { destroyDir, installCleanupHandlers, ownedDirs } from "./teardown.js"
+import { makeCertificates } from "./tls.js"
 import type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo } from "./types.js"
 import { startWatchdog } from "./watchdog.js"
 
@@ -61,16 +62,23 @@ export const startClusters = async (options: StartClustersOptions = {}): Promise
     const ports = await freePorts(2 * (REPLICAS + 1))
     const pgNodes = describeCluster(dir, "postgres", ports.slice(0, REPLICAS + 1))
     const mariaNodes = describeCluster(dir, "mariadb", ports.slice(REPLICAS + 1))
+    const tls = await makeCertificates(dir, timeoutMs)
     // allSettled, not all: a failure of one must not start the cleanup while the other is still starting servers.
     const [pg, maria] = await Promise.allSettled([
-      startOne("postgres", () => createPostgresCluster(pgNodes, timeoutMs), timeoutMs, log),
-      startOne("mariadb", () => createMariaCluster(mariaNodes, timeoutMs), timeoutMs, log)
+      startOne("postgres", () => createPostgresCluster(pgNodes, timeoutMs, tls), timeoutMs, log),
+      startOne("mariadb", () => createMariaCluster(mariaNodes, timeoutMs, tls), timeoutMs, log)
     ])
     const errors = [pg, maria].flatMap((r) => r.status === "rejected" ? [(r.reason as Error).message] : [])
     if (pg.status === "rejected" || maria.status === "rejected") {
       throw new Error(`Test cluster start-up failed:\n${errors.join("\n\n")}`)
     }
-    const info: ClusterInfo = { dir, file: join(dir, CLUSTER_FILE_NAME), postgres: pg.value, mariadb: maria.value }
+    const info: ClusterInfo = {
+      dir,
+      file: join(dir, CLUSTER_FILE_NAME),
+      postgres: pg.value,
+      mariadb: maria.value,
+      tls
+    }
     writeClusterFile(info)
     return info
   } catch (e) {

@@ -1,3 +1,5 @@
+import type { TlsFiles } from "./tls.js"
+
 /** Which server family a node belongs to. */
 export type ClusterKind = "postgres" | "mariadb"
 
@@ -38,4 +40,6 @@ export interface ClusterInfo {
   readonly file: string
   readonly postgres: ClusterNodes
   readonly mariadb: ClusterNodes
+  /** The certificates every node serves and trusts (README, "Test clusters"). */
+  readonly tls: TlsFiles
 }

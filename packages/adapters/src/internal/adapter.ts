@@ -5,14 +5,16 @@ import type * as Reactivity from "@effect/experimental/Reactivity"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import type * as Scope from "effect/Scope"
-import { ConnectionFailed, type DriverNotInstalled } from "../AdapterError.js"
+import { ConnectionFailed, type DriverNotInstalled, type InvalidTlsConfig } from "../AdapterError.js"
 import type { ConnectionUrl } from "../ConnectionUrl.js"
 import * as Url from "../ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter, NodeClient, NodeClientOptions } from "../DatabaseAdapter.js"
 import * as Features from "../DatabaseFeatures.js"
 import * as FeatureDetection from "../FeatureDetection.js"
 import * as OptimalConfig from "../OptimalConfig.js"
+import type { TlsSettings } from "../Tls.js"
 
 /** The per-dialect pieces of an adapter. */
 export interface AdapterSpec<C extends OptimalConfig.OptimalConfig> {
@@ -21,7 +23,10 @@ export interface AdapterSpec<C extends OptimalConfig.OptimalConfig> {
   readonly defaults: C
   readonly fromUrl: OptimalConfig.ConfigOverrides<C>
   readonly defaultVersion: string
+  /** The node's TLS, files read when the adapter was made; a Left fails every client with its reason. */
+  readonly tls: Either.Either<TlsSettings, InvalidTlsConfig>
   readonly makeClient: (
+    tls: TlsSettings,
     config: C,
     name: string,
     options: NodeClientOptions
@@ -36,7 +41,7 @@ export const makeAdapter = <C extends OptimalConfig.OptimalConfig>(spec: Adapter
   const { url } = spec
   const name = spec.options.name ?? Url.describe(url)
   const optimalConfig = OptimalConfig.merge(OptimalConfig.merge(spec.defaults, spec.fromUrl), spec.options.config)
-  const secrets = url.password === undefined ? [] : [url.password]
+  const secrets = [...(url.password === undefined ? [] : [url.password]), ...Object.values(url.secretOptions)]
   const assumedVersion = Features.parseVersion(url.dialect, spec.options.serverVersion ?? spec.defaultVersion)
   return {
     dialect: url.dialect,
@@ -46,10 +51,16 @@ export const makeAdapter = <C extends OptimalConfig.OptimalConfig>(spec: Adapter
     assumedVersion,
     features: Features.featuresFor(assumedVersion),
     optimalConfig,
+    tls: spec.tls,
     buildConnectionUrl: () => Url.format(url),
     makeClient: (options = {}) =>
       Effect.gen(function*() {
-        const client = yield* spec.makeClient(optimalConfig, name, options)
+        // Only a hand-made adapter gets here with unusable TLS files: DatabaseAdapterFactory.create refuses them.
+        const tls = yield* Either.match(spec.tls, {
+          onLeft: (e) => Effect.fail(new ConnectionFailed({ node: name, reason: e.message, problem: "tls", secrets })),
+          onRight: Effect.succeed
+        })
+        const client = yield* spec.makeClient(tls, optimalConfig, name, options)
         if (options.verify === true) {
           const timeout = connectTimeoutOf(optimalConfig)
           yield* client`SELECT 1`.pipe(

@@ -13,6 +13,7 @@ import { decode, splitQuery, splitUrl } from "./rawUrl.js"
 import { isSecretKey } from "./redact.js"
 import type { SchemeInfo } from "./schemes.js"
 import { lookupScheme } from "./schemes.js"
+import { resolve as resolveTls } from "./tls.js"
 
 /** Everything found in one URL. */
 export interface Analysis {
@@ -45,6 +46,10 @@ export const analyze = (input: string | Redacted.Redacted<string>): Analysis => 
   // The host as written, not the parsed one: TLS problems are reported even when the URL has other errors.
   const host = info.dialect === "sqlite" ? undefined : (decode(raw.host) ?? raw.host) || options.host
   checkTls(info, host, options.plain, problems)
+  const tls = resolveTls(info.dialect, options.plain, new Set(Object.keys(options.secret)))
+  if (tls._tag === "Invalid") {
+    for (const p of tls.problems) problems.push(problem.invalidTlsOption(p.option, p.message))
+  }
   const failed = problems.some((p) => p.severity === "error")
   if (failed || location.kind === "failed") return { problems, url: undefined }
   const url: ConnectionUrl = {
@@ -291,7 +296,8 @@ const checkTls = (
         problem.insecureTls(key, value.toLowerCase(), "a remote host may get a plaintext, downgradable connection")
       )
     } else if (
-      info.dialect === "mysql" && (key === "sslmode" || key === "ssl_mode") && /^(disabled|preferred)$/i.test(value)
+      info.dialect === "mysql" && (key === "ssl-mode" || key === "sslmode" || key === "ssl_mode") &&
+      /^(disabled|preferred)$/i.test(value)
     ) {
       problems.push(
         problem.insecureTls(key, value.toUpperCase(), "a remote host may get a plaintext, downgradable connection")

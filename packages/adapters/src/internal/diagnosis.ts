@@ -17,6 +17,68 @@ export interface Diagnosis {
 
 type Entry = readonly [problem: NodeProblem, label: string]
 
+/** The TLS failures named apart (README, "TLS"); a label says what failed, the code which check said so. */
+const TLS = {
+  untrusted: "untrusted server certificate",
+  hostMismatch: "the host name does not match the server certificate",
+  noTls: "the server does not support TLS",
+  clientRefused: "client certificate refused",
+  expired: "server certificate expired or not yet valid",
+  revoked: "server certificate revoked",
+  noCrl: "no CRL of the server certificate's issuer in sslcrl",
+  other: "TLS failure"
+} as const
+
+// What to do about it, after the driver's words.
+const hints: Readonly<Record<string, string>> = {
+  [TLS.untrusted]: "name the CA that signed it with sslrootcert (PostgreSQL) or ssl_ca (MySQL)",
+  [TLS.hostMismatch]: "connect by a name the certificate lists, or use verify-ca / VERIFY_CA",
+  [TLS.noTls]: "turn TLS on on the server, or use sslmode=prefer / ssl-mode=PREFERRED to allow plaintext"
+}
+
+const tlsCodes = (): Readonly<Record<string, Entry>> => {
+  const entries: Array<readonly [string, string]> = [
+    ...[
+      "SELF_SIGNED_CERT_IN_CHAIN",
+      "DEPTH_ZERO_SELF_SIGNED_CERT",
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+      "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+      "UNABLE_TO_GET_ISSUER_CERT",
+      "CERT_UNTRUSTED",
+      "CERT_SIGNATURE_FAILURE",
+      "CERT_CHAIN_TOO_LONG",
+      "INVALID_CA"
+    ].map((code) => [code, TLS.untrusted] as const),
+    ["ERR_TLS_CERT_ALTNAME_INVALID", TLS.hostMismatch],
+    ["HANDSHAKE_NO_SSL_SUPPORT", TLS.noTls],
+    ["CERT_HAS_EXPIRED", TLS.expired],
+    ["CERT_NOT_YET_VALID", TLS.expired],
+    ["CERT_REVOKED", TLS.revoked],
+    ["UNABLE_TO_GET_CRL", TLS.noCrl],
+    // The server's alerts when it refuses the client's certificate, or wanted one (TLS 1.3).
+    ["ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED", TLS.clientRefused],
+    ["ERR_SSL_TLSV1_ALERT_UNKNOWN_CA", TLS.clientRefused],
+    ["ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE", TLS.clientRefused],
+    ["ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN", TLS.clientRefused],
+    ["ERR_SSL_TLSV1_ALERT_ACCESS_DENIED", TLS.clientRefused],
+    ["HANDSHAKE_SSL_ERROR", TLS.other],
+    ["EPROTO", TLS.other]
+  ]
+  return Object.fromEntries(entries.map(([code, label]) => [code, ["tls", label] as const]))
+}
+
+// mysql2 replaces the code of a failed TLS handshake by HANDSHAKE_SSL_ERROR: Node's (OpenSSL's) words say which.
+const tlsMessages: ReadonlyArray<readonly [RegExp, string]> = [
+  [/self[- ]signed certificate in certificate chain/i, "SELF_SIGNED_CERT_IN_CHAIN"],
+  [/^self[- ]signed certificate$/i, "DEPTH_ZERO_SELF_SIGNED_CERT"],
+  [/unable to verify the first certificate/i, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
+  [/unable to get local issuer certificate/i, "UNABLE_TO_GET_ISSUER_CERT_LOCALLY"],
+  [/certificate has expired/i, "CERT_HAS_EXPIRED"],
+  [/certificate revoked/i, "CERT_REVOKED"],
+  [/unable to get certificate CRL/i, "UNABLE_TO_GET_CRL"],
+  [/Hostname\/IP does not match certificate's altnames/i, "ERR_TLS_CERT_ALTNAME_INVALID"]
+]
+
 // Driver and Node codes: what each says, in words. Unknown codes are "other" with the driver's message.
 const codes: Readonly<Record<string, Entry>> = {
   ECONNREFUSED: ["refused", "connection refused"],
@@ -45,13 +107,7 @@ const codes: Readonly<Record<string, Entry>> = {
   ER_ACCESS_DENIED_ERROR: ["authentication", "authentication failed"],
   ER_DBACCESS_DENIED_ERROR: ["authentication", "access to the database denied"],
   ER_ACCESS_DENIED_NO_PASSWORD_ERROR: ["authentication", "authentication failed"],
-  HANDSHAKE_NO_SSL_SUPPORT: ["tls", "TLS failure"],
-  HANDSHAKE_SSL_ERROR: ["tls", "TLS failure"],
-  DEPTH_ZERO_SELF_SIGNED_CERT: ["tls", "TLS failure"],
-  SELF_SIGNED_CERT_IN_CHAIN: ["tls", "TLS failure"],
-  UNABLE_TO_VERIFY_LEAF_SIGNATURE: ["tls", "TLS failure"],
-  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: ["tls", "TLS failure"],
-  CERT_HAS_EXPIRED: ["tls", "TLS failure"]
+  ...tlsCodes()
 }
 
 // mysql2 reports some logins by errno alone (1044 no access to the database, 1045 access denied, 1698 plugin).
@@ -60,7 +116,8 @@ const authenticationErrnos: ReadonlySet<number> = new Set([1044, 1045, 1698])
 // pg and pg-pool raise a few failures as plain Errors without a code; the first match decides.
 const messages: ReadonlyArray<readonly [RegExp, NodeProblem, string]> = [
   [/timeout exceeded when trying to connect|due to connection timeout|timed? ?out/i, "timeout", "no answer"],
-  [/\b(SSL|TLS)\b|certificate/i, "tls", "TLS failure"],
+  [/does not support SSL connections/i, "tls", TLS.noTls],
+  [/\b(SSL|TLS)\b|certificate/i, "tls", TLS.other],
   [
     /Connection terminated|connection error and is not queryable|Client was closed|closed the connection/i,
     "closed",
@@ -81,10 +138,11 @@ const make = (
   message: string | undefined
 ): Diagnosis => {
   const detail = withMessage.has(problem) && message !== undefined && message !== label ? `: ${message}` : ""
+  const hint = hints[label] === undefined ? "" : `; ${hints[label]}`
   return {
     problem,
     ...(code === undefined ? {} : { code }),
-    text: `${label}${code === undefined ? "" : ` (${code})`}${detail}`
+    text: `${label}${code === undefined ? "" : ` (${code})`}${detail}${hint}`
   }
 }
 
@@ -102,10 +160,17 @@ const describe = (record: Record<string, unknown>): Diagnosis | undefined => {
   if (record._tag === "TimeoutException") return make("timeout", "no answer", undefined, undefined)
   const code = typeof record.code === "string" ? record.code : undefined
   const message = typeof record.message === "string" && record.message.length > 0 ? record.message : undefined
-  const known = code === undefined ? undefined : codes[code]
-  if (known !== undefined) return make(known[0], known[1], code, message)
+  // PostgreSQL refuses a login without the client certificate its pg_hba `cert` rule asks for as 28000.
+  if (code === "28000" && message !== undefined && /certificate/i.test(message)) {
+    return make("tls", TLS.clientRefused, code, message)
+  }
+  const recovered = code === "HANDSHAKE_SSL_ERROR" && message !== undefined
+    ? tlsMessages.find(([pattern]) => pattern.test(message))?.[1]
+    : undefined
+  const known = codes[recovered ?? code ?? ""]
+  if (known !== undefined) return make(known[0], known[1], recovered ?? code, message)
   if (code !== undefined && (code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_"))) {
-    return make("tls", "TLS failure", code, message)
+    return make("tls", TLS.other, code, message)
   }
   if (typeof record.errno === "number" && authenticationErrnos.has(record.errno)) {
     return make("authentication", "authentication failed", code ?? String(record.errno), message)

@@ -24,6 +24,7 @@ import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { outlived, poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import type { MysqlTlsOptions } from "./mysqlTls.js"
 
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
@@ -32,7 +33,8 @@ export interface MysqlEndpoint {
   readonly database?: string | undefined
   readonly username?: string | undefined
   readonly password?: Redacted.Redacted<string> | undefined
-  readonly ssl?: string | Mysql.SslOptions | undefined
+  /** The node's TLS, as the health probe applies it too (`mysqlTls.ts`). */
+  readonly tls: MysqlTlsOptions
   /** "mariadb" when the URL already says so; otherwise the server's handshake decides. */
   readonly productHint?: "mariadb" | "mysql" | undefined
 }
@@ -97,7 +99,8 @@ export const make = (
           ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
           ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
           ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
-          ...(endpoint.ssl !== undefined ? { ssl: endpoint.ssl } : {}),
+          ...(endpoint.tls.ssl === undefined ? {} : { ssl: endpoint.tls.ssl }),
+          ...(endpoint.tls.stream === undefined ? {} : { stream: endpoint.tls.stream }),
           // Stacked statements are an injection amplifier; nothing in FastORM needs them.
           multipleStatements: false,
           supportBigNumbers: true,

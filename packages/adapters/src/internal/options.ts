@@ -40,11 +40,12 @@ const postgresql = [
   "requirepeer"
 ]
 
-// mysql2 connection options usable from a URL, and the Connector/SQLAlchemy spellings of the TLS ones.
+// mysql2 connection options usable from a URL, and the MySQL client / SQLAlchemy spellings of the TLS ones.
 const mysql = [
   "user",
   "password",
   "ssl",
+  "ssl-mode",
   "sslmode",
   "ssl_mode",
   "ssl_ca",

@@ -25,6 +25,7 @@ import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import type { PgTlsOptions } from "./pgTls.js"
 
 /** Where one PostgreSQL node is and how to log in. */
 export interface PgEndpoint {
@@ -33,7 +34,8 @@ export interface PgEndpoint {
   readonly database?: string | undefined
   readonly username?: string | undefined
   readonly password?: Redacted.Redacted<string> | undefined
-  readonly ssl?: boolean | { readonly rejectUnauthorized: boolean } | undefined
+  /** The node's TLS, as the health probe applies it too (`pgTls.ts`). */
+  readonly tls: PgTlsOptions
 }
 
 /** Options of one node's client. */
@@ -64,7 +66,9 @@ export const poolConfig = (
     ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
     ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
     ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
-    ...(endpoint.ssl !== undefined ? { ssl: endpoint.ssl } : {}),
+    ssl: endpoint.tls.ssl,
+    ...(endpoint.tls.stream === undefined ? {} : { stream: endpoint.tls.stream }),
+    ...(endpoint.tls.sslnegotiation === undefined ? {} : { sslnegotiation: endpoint.tls.sslnegotiation }),
     min: bounds.min,
     max: bounds.max,
     idleTimeoutMillis: Duration.toMillis(config.idleTimeout),

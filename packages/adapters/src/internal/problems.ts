@@ -25,6 +25,7 @@ export type ConnectionProblem = Data.TaggedEnum<{
     readonly message: string
   }
   MissingSqliteFile: { readonly severity: Severity; readonly message: string }
+  InvalidTlsOption: { readonly option: string; readonly severity: Severity; readonly message: string }
 }>
 
 /** Constructors, `$is` and `$match` for `ConnectionProblem`. */
@@ -77,6 +78,8 @@ export const problem = {
       severity: "warning",
       message: `Insecure TLS setting ${option}=${value}: ${why}`
     }),
+  invalidTlsOption: (option: string, message: string): ConnectionProblem =>
+    ConnectionProblem.InvalidTlsOption({ option, severity: "error", message }),
   missingSqliteFile: (): ConnectionProblem =>
     ConnectionProblem.MissingSqliteFile({
       severity: "error",

@@ -10,7 +10,7 @@
  *    reports replication from `Slave_running` with the lag unknown. Grant SLAVE MONITOR to the monitor's user to get
  *    lag figures.
  */
-import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
 import { MySQLAdapter, OptimalConfig } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
@@ -91,12 +91,14 @@ const isPrivilegeError = (error: unknown): boolean => {
 export const make = (
   name: string,
   url: Url.ConnectionUrl,
-  settings: ProbeSettings
+  settings: ProbeSettings,
+  tls: Tls.TlsSettings
 ): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
     const mysql = yield* Drivers.mysql
     const secrets = [url.password, ...Object.values(url.secretOptions)]
-    const ssl = MySQLAdapter.sslFrom(url)
+    // The pools' TLS, exactly: a probe that connected differently could call a node healthy that the app cannot use.
+    const { ssl, stream } = MySQLAdapter.tlsOptions(tls)
     let current: { readonly conn: Mysql.Connection; ready: boolean; openedAt: number } | undefined
     const fresh = (session: { readonly openedAt: number }) =>
       settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
@@ -159,7 +161,8 @@ export const make = (
           // No database: the probe reads only server variables, and a monitoring user needs no access to the data.
           ...(url.username !== undefined ? { user: url.username } : {}),
           ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
-          ...(ssl !== undefined ? { ssl } : {}),
+          ...(ssl === undefined ? {} : { ssl }),
+          ...(stream === undefined ? {} : { stream }),
           // A second line only: the monitor's own timeout (half this) fires first and destroys the connection.
           connectTimeout: Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout))),
           enableKeepAlive: true,

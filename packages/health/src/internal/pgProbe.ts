@@ -2,7 +2,7 @@
  * The PostgreSQL probe: one dedicated `pg.Client` per node, kept open between probes and destroyed on any failure or
  * interruption, so the monitor holds at most one session per node.
  */
-import type { ConnectionUrl as Url } from "@fastorm/adapters"
+import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
 import { OptimalConfig, PostgreSQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
@@ -50,18 +50,21 @@ export const parseRow = (row: Row): ProbeResult =>
     }
     : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
 
-const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings): Pg.ClientConfig => {
+const clientConfig = (url: Url.ConnectionUrl, settings: ProbeSettings, tls: Tls.TlsSettings): Pg.ClientConfig => {
   // Twice the monitor's timeout: the monitor's own (exact) timeout must always fire first, so a silent server is
   // reported as a Timeout rather than as whichever driver error won the race.
   const ms = Math.max(1, Math.round(2 * Duration.toMillis(settings.timeout)))
-  const ssl = PostgreSQLAdapter.sslFrom(url)
+  const { ssl, sslnegotiation, stream } = PostgreSQLAdapter.tlsOptions(tls)
   return {
     host: url.host ?? "127.0.0.1",
     port: url.port ?? 5432,
     ...(url.database !== undefined ? { database: url.database } : {}),
     ...(url.username !== undefined ? { user: url.username } : {}),
     ...(url.password !== undefined ? { password: Redacted.value(url.password) } : {}),
-    ...(ssl !== undefined ? { ssl } : {}),
+    // The pools' TLS, exactly: a probe that connected differently could call a node healthy that the app cannot use.
+    ssl,
+    ...(stream === undefined ? {} : { stream }),
+    ...(sslnegotiation === undefined ? {} : { sslnegotiation }),
     application_name: settings.applicationName,
     // Second lines of defence behind the monitor's own timeout: the server gives up on a stuck probe statement too.
     connectionTimeoutMillis: ms,
@@ -84,7 +87,8 @@ const destroy = (client: Pg.Client): void => {
 export const make = (
   name: string,
   url: Url.ConnectionUrl,
-  settings: ProbeSettings
+  settings: ProbeSettings,
+  tls: Tls.TlsSettings
 ): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> =>
   Effect.gen(function*() {
     const pg = yield* Drivers.pg
@@ -125,7 +129,7 @@ export const make = (
         query(current.client)
       } else {
         drop()
-        const client = new pg.Client(clientConfig(url, settings))
+        const client = new pg.Client(clientConfig(url, settings, tls))
         const session = { client, ready: false, openedAt: Date.now() }
         current = session
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.

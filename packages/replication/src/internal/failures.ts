@@ -34,7 +34,11 @@ export const wasNotSent = (error: unknown): boolean => {
   for (let depth = 0; depth < 6 && current !== null && typeof current === "object"; depth++) {
     const e = current as { code?: unknown; syscall?: unknown; message?: unknown; cause?: unknown }
     if (e.code === "EPIPE" || e.syscall === "write" || e.syscall === "connect") return true
-    if (typeof e.message === "string" && /not queryable|connection is in closed state/i.test(e.message)) return true
+    // A connection that was never handed over (refused TLS, a failed login...) carried no statement.
+    if (
+      typeof e.message === "string" &&
+      /not queryable|connection is in closed state|^Failed to acquire a connection/i.test(e.message)
+    ) return true
     current = e.cause
   }
   return false

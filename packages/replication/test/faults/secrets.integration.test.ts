@@ -6,13 +6,18 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Database, ReadConnection, WriteConnection } from "@fastorm/core"
 import {
+  CERT_USER,
+  CLIENT_KEY_PASSPHRASE,
   createUser,
   dropUser,
   FaultProxy,
+  loadCluster,
   sessionCount,
+  TlsFront,
   waitReplicated,
   waitSessions,
-  waitUntil
+  waitUntil,
+  withOptions
 } from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -22,6 +27,8 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { readFileSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { inspect } from "node:util"
 import { ConnectionRouter, FastOrm, RouterError } from "../../src/index.js"
 import type { Backend } from "./support.js"
@@ -62,8 +69,13 @@ interface Leak {
   readonly where: string
 }
 
-/** Runs one failure path, returns where the canary leaked (empty: nowhere) and what the failure was. */
-const drive = <A, E>(path: string, effect: Effect.Effect<A, E>, lines: Array<string>) =>
+/** Runs one failure path, returns where a secret leaked (empty: nowhere) and what the failure was. */
+const drive = <A, E>(
+  path: string,
+  effect: Effect.Effect<A, E>,
+  lines: Array<string>,
+  secrets: ReadonlyArray<string> = [CANARY]
+) =>
   Effect.gen(function*() {
     const before = lines.length
     const exit = yield* Effect.exit(effect)
@@ -77,15 +89,17 @@ const drive = <A, E>(path: string, effect: Effect.Effect<A, E>, lines: Array<str
       const inner = (error as { cause?: { cause?: unknown } } | null)?.cause
       detail = `${String(error)} <- ${String(inner)} <- ${String(inner?.cause)}`.split(CANARY).join("<CANARY>")
         .slice(0, 400)
+      const leaked = (text: string) => secrets.some((secret) => text.includes(secret))
       for (const [where, text] of Object.entries(renderings(error))) {
-        if (text.includes(CANARY)) leaks.push({ path, where })
+        if (leaked(text)) leaks.push({ path, where })
       }
-      if (Cause.pretty(exit.cause).includes(CANARY)) leaks.push({ path, where: "Cause.pretty" })
-      const chain = inspect(exit.cause, { depth: 20 })
-      if (chain.includes(CANARY)) leaks.push({ path, where: "inspect(cause)" })
+      if (leaked(Cause.pretty(exit.cause))) leaks.push({ path, where: "Cause.pretty" })
+      if (leaked(inspect(exit.cause, { depth: 20 }))) leaks.push({ path, where: "inspect(cause)" })
     }
     for (const line of lines.slice(before)) {
-      if (line.includes(CANARY)) leaks.push({ path, where: `log: ${line.replace(CANARY, "<CANARY>").slice(0, 200)}` })
+      if (secrets.some((secret) => line.includes(secret))) {
+        leaks.push({ path, where: `log: ${line.split(CANARY).join("<CANARY>").slice(0, 200)}` })
+      }
     }
     return { path, tag, detail, leaks, logLines: lines.length - before }
   })
@@ -246,6 +260,148 @@ for (const b of backends) {
           )
           yield* expectSessionsBack(b, baseline)
           expect(yield* Effect.promise(() => sessionCount(primary, USER))).toBe(0)
+        }),
+      90_000
+    )
+
+    it.scopedLive(
+      "over TLS: the password, the key's passphrase and the key material appear nowhere on any TLS failure path",
+      () =>
+        Effect.gen(function*() {
+          yield* Effect.acquireRelease(
+            Effect.promise(async () => {
+              await createUser(b.nodes.primary, USER, CANARY)
+              await waitReplicated(b.nodes)
+            }),
+            () => Effect.promise(() => dropUser(b.nodes.primary, USER))
+          )
+          const { layer: logLayer, lines } = capture()
+          const tls = loadCluster().tls
+          const pg = b.name === "postgres"
+          const primary = b.nodes.primary
+          const [r1, r2] = b.nodes.replicas as [Backend["nodes"]["primary"], Backend["nodes"]["primary"]]
+          // The key's base64 lines and the real passphrase count as secrets too.
+          const keyLines = [tls.clientKey, tls.clientKeyEncrypted].flatMap((file) =>
+            readFileSync(file, "utf8").split("\n").filter((line) => line.length > 20 && !line.startsWith("-----"))
+          )
+          const secrets = [CANARY, CLIENT_KEY_PASSPHRASE, ...keyLines]
+          const garbageKey = join(tls.dir, `garbage-${b.name}.key`)
+          writeFileSync(garbageKey, `-----BEGIN PRIVATE KEY-----\n${CANARY}\n-----END PRIVATE KEY-----\n`)
+          const url = (node: Backend["nodes"]["primary"], options: Record<string, string>, user = USER) =>
+            withOptions(
+              `${pg ? "postgres" : "mysql"}://${user}:${CANARY}@127.0.0.1:${node.port}/${node.database}`,
+              options
+            )
+          const verified = pg
+            ? { sslmode: "verify-full", sslrootcert: tls.ca }
+            : { "ssl-mode": "VERIFY_IDENTITY", ssl_ca: tls.ca }
+          const noCa = pg ? { sslmode: "verify-full" } : { "ssl-mode": "VERIFY_IDENTITY" }
+          const client = pg
+            ? { sslcert: tls.clientCert, sslkey: tls.clientKeyEncrypted, sslpassword: CLIENT_KEY_PASSPHRASE }
+            : { ssl_cert: tls.clientCert, ssl_key: tls.clientKey }
+          const mismatch = yield* TlsFront.make(r1, "otherAddress")
+          const withoutTls = yield* TlsFront.make(primary, "withoutTls")
+          const start = (write: string, read: ReadonlyArray<string> = []) =>
+            Effect.scoped(Layer.build(layerOf(b, write, read)))
+          const paths = [
+            drive(
+              "untrusted primary certificate (layer start)",
+              start(url(primary, { ...noCa, ...client })),
+              lines,
+              secrets
+            ),
+            drive(
+              "a replica whose certificate names another host (reads elsewhere, monitor reports)",
+              Effect.gen(function*() {
+                const read = yield* ReadConnection
+                for (let i = 0; i < 6; i++) yield* Effect.exit(read.unsafe("SELECT 1 AS one"))
+                yield* waitUntil(Effect.sync(() => lines.length > 0), (ok) => ok, {
+                  what: "the monitor to log the mismatched replica",
+                  timeoutMs: 5_000
+                })
+                return yield* Effect.fail(new Error("expected failure marker"))
+              }).pipe(Effect.provide(layerOf(b, url(primary, { ...verified, ...client }), [
+                mismatch.url(url(r1, { ...verified, ...client })),
+                url(r2, { ...verified, ...client })
+              ]))),
+              lines,
+              secrets
+            ),
+            drive(
+              "a primary without TLS, started degraded: a write",
+              Effect.flatMap(WriteConnection, (w) => RouterError.refine(w.unsafe("SELECT 1"))).pipe(
+                Effect.provide(layerOf(b, withoutTls.url(url(primary, { ...verified, ...client })), [], {
+                  startDegraded: true
+                }))
+              ),
+              lines,
+              secrets
+            ),
+            drive(
+              "the certificate user without a certificate",
+              start(url(primary, verified, CERT_USER)),
+              lines,
+              secrets
+            ),
+            drive(
+              "a key file holding no key",
+              start(url(primary, {
+                ...verified,
+                ...(pg
+                  ? { sslcert: tls.clientCert, sslkey: garbageKey }
+                  : { ssl_cert: tls.clientCert, ssl_key: garbageKey })
+              })),
+              lines,
+              secrets
+            ),
+            drive(
+              "a CA file that does not exist",
+              start(url(
+                primary,
+                pg
+                  ? { sslmode: "verify-full", sslrootcert: `/nonexistent/${CANARY}.pem` }
+                  : { ssl_ca: `/nonexistent/${CANARY}.pem` }
+              )),
+              lines,
+              secrets
+            ),
+            ...(pg
+              ? [
+                drive(
+                  "a passphrase that does not open the key",
+                  start(
+                    url(primary, {
+                      ...verified,
+                      sslcert: tls.clientCert,
+                      sslkey: tls.clientKeyEncrypted,
+                      sslpassword: CANARY
+                    })
+                  ),
+                  lines,
+                  secrets
+                ),
+                drive(
+                  "a revoked server certificate",
+                  start(url(primary, { ...verified, ...client, sslcrl: tls.revokingCrl })),
+                  lines,
+                  secrets
+                )
+              ]
+              : [])
+          ]
+          const results = yield* Effect.forEach(paths, (p) => p).pipe(
+            Effect.provide(logLayer),
+            Logger.withMinimumLogLevel(LogLevel.All)
+          )
+          console.log(
+            `[tls canary ${b.name}]\n  ${
+              results.map((r) => `${r.path}: ${r.tag} (${r.logLines} log lines) ${r.detail}`).join("\n  ")
+            }`
+          )
+          expect(results.flatMap((r) => r.leaks)).toEqual([])
+          expect(results.filter((r) => r.tag === "success").map((r) => r.path)).toEqual([])
+          // Each failure says what happened (the TLS reason or the file problem), not a bare timeout.
+          expect(results.map((r) => [r.path, /no answer/.test(r.detail)])).toEqual(results.map((r) => [r.path, false]))
         }),
       90_000
     )
