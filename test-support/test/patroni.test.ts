@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest"
 import { Patroni } from "../src/index.js"
+import { patroniConfig } from "../src/patroni/config.js"
 
 describe("Patroni.patroniTimings", () => {
   it.each([
@@ -39,5 +40,47 @@ describe("Patroni.postmasterOptions", () => {
       "--wal_level=replica",
       "--hot_standby=on"
     ])
+  })
+})
+
+describe("patroniConfig", () => {
+  const node = {
+    name: "patroni-2",
+    pgPort: 40001,
+    restPort: 40002,
+    dataDir: "/x/patroni-2/data",
+    nodeDir: "/x/patroni-2"
+  }
+  const layout = (synchronousMode: boolean) => ({
+    scope: "fastorm",
+    etcdPort: 40000,
+    timings: Patroni.patroniTimings(10),
+    synchronousMode
+  })
+
+  it.each([[false], [true]])("synchronous mode %s reaches the DCS settings with the timings", (synchronousMode) => {
+    const config = patroniConfig(layout(synchronousMode), node) as any
+    expect(config.bootstrap.dcs).toMatchObject({
+      ttl: 10,
+      loop_wait: 1,
+      retry_timeout: 4,
+      synchronous_mode: synchronousMode
+    })
+  })
+
+  it("listens on the node's own ports and dirs, with pg_rewind on", () => {
+    const config = patroniConfig(layout(false), node) as any
+    expect(config.name).toBe("patroni-2")
+    expect(config.restapi.listen).toBe("127.0.0.1:40002")
+    expect(config.etcd3.hosts).toEqual(["127.0.0.1:40000"])
+    expect(config.postgresql).toMatchObject({
+      listen: "127.0.0.1:40001",
+      data_dir: "/x/patroni-2/data",
+      use_pg_rewind: true
+    })
+    expect(config.postgresql.parameters).toMatchObject({
+      unix_socket_directories: "/x/patroni-2",
+      full_page_writes: "on"
+    })
   })
 })

@@ -63,7 +63,7 @@ const stopStandalonePostgres = async (node: PatroniNode): Promise<void> => {
 
 /** Options of `switchover`. */
 export interface SwitchoverOptions {
-  /** The replica to promote; default any healthy one (Patroni picks). */
+  /** The replica to promote; default any healthy one (Patroni picks). In synchronous mode only the sync_standby. */
   readonly candidate?: PatroniNode
   /** Bound of the `patronictl switchover` run and of the wait for the new leader's first write; default 60 s. */
   readonly timeoutMs?: number

@@ -101,7 +101,8 @@ export const start = async (options: StartPatroniOptions = {}): Promise<PatroniC
     const [etcdClient, etcdPeer, ...ports] = await freePorts(2 + 2 * NODES)
     const etcd = await startEtcd(bin.etcd, join(dir, "etcd"), { client: etcdClient!, peer: etcdPeer! }, timeoutMs)
     const described = Array.from({ length: NODES }, (_, i) => describe(dir, i, ports[2 * i]!, ports[2 * i + 1]!))
-    const layout = { scope: SCOPE, etcdPort: etcdClient!, timings, synchronousMode: options.synchronousMode ?? false }
+    const synchronousMode = options.synchronousMode ?? false
+    const layout = { scope: SCOPE, etcdPort: etcdClient!, timings, synchronousMode }
     for (const node of described) {
       makeOwnedDirs("postgres", [nodeDir(node)])
       // The config holds the replication password: only the service user may enter the node dir.
@@ -115,7 +116,7 @@ export const start = async (options: StartPatroniOptions = {}): Promise<PatroniC
       })
       writeFileSync(node.configFile, JSON.stringify(config, null, 2) + "\n", { mode: 0o644 })
     }
-    const cluster: PatroniCluster = { dir, scope: SCOPE, nodes: described, etcdUrl: etcd.url, timings }
+    const cluster: PatroniCluster = { dir, scope: SCOPE, nodes: described, etcdUrl: etcd.url, timings, synchronousMode }
     // All at once, as a real deployment starts: one wins the race to initialize, the others clone it.
     for (const node of described) spawnPatroni(bin.patroni, node)
 

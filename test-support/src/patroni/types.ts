@@ -22,6 +22,8 @@ export interface PatroniCluster {
   /** etcd's client URL. */
   readonly etcdUrl: string
   readonly timings: PatroniTimings
+  /** Patroni's `synchronous_mode`: commits wait for the member Patroni names `sync_standby`. */
+  readonly synchronousMode: boolean
 }
 
 /** Patroni's failure-detection settings (seconds), the DCS part of its configuration. */

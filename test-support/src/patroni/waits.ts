@@ -12,8 +12,8 @@ export interface WaitHealthyOptions {
 }
 
 /**
- * Waits until Patroni shows a running leader and the replicas running on its timeline, and they have replayed a marker
- * row written on the leader after that; returns the leader.
+ * Waits until Patroni shows a running leader and the replicas running on its timeline (in synchronous mode, one of
+ * them named sync_standby), and they have replayed a marker row written on the leader after that; returns the leader.
  */
 export const waitHealthy = async (cluster: PatroniCluster, options: WaitHealthyOptions = {}): Promise<PatroniNode> => {
   const timeoutMs = options.timeoutMs ?? 60_000
@@ -25,11 +25,12 @@ export const waitHealthy = async (cluster: PatroniCluster, options: WaitHealthyO
     head = leaderMember(list)
     const leaderOf = head
     return leaderOf !== undefined &&
-      wanted(leaderOf.name).every((name) => list.some((m) => m.name === name && isHealthyReplica(m, leaderOf)))
+      wanted(leaderOf.name).every((name) => list.some((m) => m.name === name && isHealthyReplica(m, leaderOf))) &&
+      // Until Patroni names one, commits wait for no standby: synchronous mode is not in force yet.
+      (!cluster.synchronousMode || list.some((m) => m.role === "sync_standby" && isHealthyReplica(m, leaderOf)))
   }, {
-    what: `Patroni to show a running leader and ${
-      options.replicas === undefined ? "every" : "the"
-    } replica running on its timeline`,
+    what: `Patroni to show a running leader, ${options.replicas === undefined ? "every" : "the"} replica running on ` +
+      `its timeline${cluster.synchronousMode ? " and a sync_standby" : ""}`,
     timeoutMs,
     intervalMs: 100
   })
