@@ -8,7 +8,6 @@ import type { PatroniCluster } from "./types.js"
 export { ensurePatroniBinaries } from "./binaries.js"
 export { patroniTimings } from "./config.js"
 export {
-  isStandbyDataDir,
   kill,
   killLeader,
   type LeaderChange,

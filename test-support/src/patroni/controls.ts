@@ -1,8 +1,8 @@
-import { existsSync, rmSync } from "node:fs"
-import { join } from "node:path"
+import { rmSync } from "node:fs"
 import { livePid, pidFileOf, signal, waitGone } from "../cluster/pids.js"
 import { run } from "../cluster/proc.js"
 import { pgAdminQuery } from "../cluster/sql.js"
+import type { NodeInfo } from "../cluster/types.js"
 import { ensurePatroniBinaries } from "./binaries.js"
 import { leader } from "./members.js"
 import { clearOrphans, killPatroniAndPostgres, patroniPids, spawnPatroni } from "./processes.js"
@@ -118,11 +118,11 @@ export const switchover = async (cluster: PatroniCluster, options: SwitchoverOpt
   return { from, to, elapsedMs: Date.now() - t0 }
 }
 
-/** The node's timeline as its control file has it (`pg_control_checkpoint()`: a promoted node's after its checkpoint). */
-export const timeline = async (node: PatroniNode): Promise<number> => {
+/**
+ * A PostgreSQL node's timeline as its control file has it (`pg_control_checkpoint()`): a promoted node's moves at the
+ * checkpoint Patroni asks for after the promotion (~2 s here), a replica's at its next restartpoint.
+ */
+export const timeline = async (node: NodeInfo): Promise<number> => {
   const rows = await pgAdminQuery<{ timeline_id: number }>(node, "SELECT timeline_id FROM pg_control_checkpoint()")
   return Number(rows[0]!.timeline_id)
 }
-
-/** True when the node's data dir says it is (or will start as) a standby. */
-export const isStandbyDataDir = (node: PatroniNode): boolean => existsSync(join(node.dataDir, "standby.signal"))
