@@ -20,6 +20,12 @@ export {
   unfreezeNode
 } from "./cluster/controls.js"
 export {
+  promoteMariaReplica,
+  type PromotionOptions,
+  restoreMariaCluster,
+  reviveMariaPrimary
+} from "./cluster/mariaPromotion.js"
+export {
   type PgBouncerNode,
   type PgBouncerNodes,
   type PgBouncerSettings,
@@ -52,6 +58,7 @@ export {
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
 export * as TlsFront from "./faults/TlsFront.js"
+export * as Patroni from "./patroni/Patroni.js"
 export { recordingTracer } from "./recordingTracer.js"
 export { LOADED_MACHINE_SLACK_MS } from "./timing.js"
 export { type WaitOptions, waitUntil, waitUntilAsync } from "./wait.js"

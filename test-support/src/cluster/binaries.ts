@@ -21,7 +21,7 @@ const executable = (path: string): boolean => {
 }
 
 /** Finds a program on PATH and in the sbin dirs (mariadbd lives in /usr/sbin, often not on a user's PATH). */
-const which = (name: string): string | undefined => {
+export const which = (name: string): string | undefined => {
   const dirs = [...(process.env.PATH ?? "").split(":"), "/usr/sbin", "/usr/bin", "/usr/local/sbin", "/usr/local/bin"]
   return dirs.filter((d) => d !== "").map((d) => join(d, name)).find(executable)
 }

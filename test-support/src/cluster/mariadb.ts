@@ -44,9 +44,13 @@ const serverArgs = (node: NodeInfo, serverId: number, tls: TlsFiles): Array<stri
   `--ssl-key=${tls.serverKey.mariadb}`,
   // Faster detection of a dead or frozen primary by the replicas (heartbeat is half of it).
   "--slave-net-timeout=10",
-  ...(node.role === "primary"
-    ? [`--log-bin=${join(node.dataDir, "mariadb-bin")}`, "--binlog-format=ROW"]
-    : ["--read-only=1", "--skip-log-bin", `--relay-log=${join(node.dataDir, "relay-bin")}`])
+  // Every node logs what it applies, as MaxScale's failover requires: a promoted replica's binlog then holds the
+  // transactions the other replica re-points into (MASTER_USE_GTID = slave_pos).
+  `--log-bin=${join(node.dataDir, "mariadb-bin")}`,
+  "--binlog-format=ROW",
+  "--log-slave-updates=ON",
+  `--relay-log=${join(node.dataDir, "relay-bin")}`,
+  ...(node.role === "primary" ? [] : ["--read-only=1"])
 ]
 
 /** System tables of every node: created once by mariadb-install-db, then copied, so all nodes start identical. */
@@ -98,7 +102,7 @@ export const stopMariaServer = async (node: NodeInfo, timeoutMs: number, kill = 
 }
 
 /** Points a replica at the primary with GTID and starts both replication threads. */
-const startReplication = async (replica: NodeInfo, primary: NodeInfo): Promise<void> => {
+export const startReplication = async (replica: NodeInfo, primary: NodeInfo): Promise<void> => {
   await mariaAdminQuery(
     replica,
     `CHANGE MASTER TO MASTER_HOST='127.0.0.1', MASTER_PORT=${primary.port}, MASTER_USER='${REPL_USER}', ` +

@@ -67,15 +67,19 @@ export const run = (cmd: string, args: ReadonlyArray<string>, options: RunOption
     })
   })
 
-/** Starts a long-running server detached (own session, output to a file) and returns its pid without waiting. */
+/**
+ * Starts a long-running server detached (own session, output to a file) and returns its pid without waiting; with
+ * `user`, as that service user when we are root (the pid is then runuser's, the server its child).
+ */
 export const spawnDetached = (
   cmd: string,
   args: ReadonlyArray<string>,
-  options: { readonly outFile: string; readonly cwd: string }
+  options: { readonly outFile: string; readonly cwd: string; readonly user?: ServiceUser }
 ): number => {
   const fd = openSync(options.outFile, "a")
   try {
-    const child = spawn(cmd, [...args], {
+    const w = wrap(options.user, cmd, args)
+    const child = spawn(w.cmd, w.args, {
       cwd: options.cwd,
       env: cleanEnv(),
       detached: true,
