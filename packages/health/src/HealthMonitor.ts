@@ -24,13 +24,14 @@ import { type Classification, classify } from "./ErrorClassification.js"
 import * as HealthState from "./HealthState.js"
 import * as Config from "./internal/config.js"
 import * as Metrics from "./internal/metrics.js"
-import type { NodeHealth, Role, Status, StatusChange } from "./NodeHealth.js"
+import * as TopologyTracker from "./internal/topologyTracker.js"
+import type { ConfiguredRole, NodeHealth, Status, StatusChange } from "./NodeHealth.js"
 import * as Probe from "./Probe.js"
 
 /** A node given by URL: the monitor makes its adapter (the name defaults to the adapter's password-free alias). */
 export interface NodeUrlConfig {
   readonly name?: string | undefined
-  readonly role: Role
+  readonly role: ConfiguredRole
   readonly url: string | Redacted.Redacted<string>
 }
 
@@ -89,7 +90,7 @@ export class UnknownNode extends Data.TaggedError("UnknownNode")<{ readonly node
 /** The HealthMonitor service. */
 export interface HealthMonitorShape {
   /** The monitored nodes, in configuration order. */
-  readonly nodes: ReadonlyArray<{ readonly name: string; readonly role: Role }>
+  readonly nodes: ReadonlyArray<{ readonly name: string; readonly role: ConfiguredRole }>
   /** The state of every node, in configuration order. */
   readonly snapshot: Effect.Effect<ReadonlyArray<NodeHealth>>
   /** The state of one node. */
@@ -214,11 +215,17 @@ export const make = (
     // The router reads the snapshot on every statement: one immutable array, replaced when a state changes, costs a
     // single read instead of an Effect per node and a new array per statement.
     const indexOf = new Map(runtimes.map((rt, i) => [rt, i]))
-    let published: ReadonlyArray<NodeHealth> = runtimes.map((rt) => HealthState.initial(rt.config.name, rt.config.role))
+    const topology = TopologyTracker.make()
+    let published: ReadonlyArray<NodeHealth> = topology.annotate(
+      runtimes.map((rt) => HealthState.initial(rt.config.name, rt.config.role))
+    ).snapshot
+    // Publishes a node's new state and re-resolves the cluster's topology over it (which node is the primary now).
     const publish = (rt: NodeRuntime, health: NodeHealth) => {
       const next = published.slice()
-      next[indexOf.get(rt)!] = health
-      published = next
+      next[indexOf.get(rt)!] = { ...health, routing: published[indexOf.get(rt)!]!.routing }
+      const annotated = topology.annotate(next)
+      published = annotated.snapshot
+      return annotated
     }
     const lookup = (node: string) => {
       const rt = byName.get(node)
@@ -231,8 +238,9 @@ export const make = (
         const before = yield* Ref.get(rt.state)
         const after = HealthState.step(before, observation, thresholds)
         yield* Ref.set(rt.state, after)
-        publish(rt, after)
+        const topologyChange = publish(rt, after)
         yield* Metrics.record(rt.metrics, after)
+        yield* announceTopology(topologyChange)
         if (before.status !== after.status || before.roleMismatch !== after.roleMismatch) {
           const change: StatusChange = {
             node: rt.config.name,
@@ -253,6 +261,29 @@ export const make = (
         }
         return [before, after] as const
       }))
+
+    // A promotion followed, an old primary fenced, a conflict: each is logged once, when it happens.
+    const announceTopology = (annotated: TopologyTracker.Annotated) =>
+      Effect.gen(function*() {
+        for (const change of annotated.changes) {
+          if (change.to === "fenced") {
+            yield* Effect.logWarning(
+              `health: node "${change.health.name}" is writable but is not the primary (a role conflict): ` +
+                "it gets no statements"
+            )
+          }
+        }
+        if (annotated.switched !== undefined) {
+          yield* Effect.logWarning(
+            `health: the primary is now "${annotated.switched.to}" (was "${annotated.switched.from}")`
+          )
+        }
+        if (annotated.newlyUnresolved === "conflict") {
+          yield* Effect.logWarning("health: several nodes are writable and none can be named the primary: writes wait")
+        } else if (annotated.newlyUnresolved === "demoted") {
+          yield* Effect.logWarning("health: the configured primary answers as a replica: writes fail until it is back")
+        }
+      })
 
     const probeOnce = (rt: NodeRuntime) =>
       rt.probeLock.withPermits(1)(Effect.gen(function*() {
@@ -348,12 +379,14 @@ export const make = (
       })
 
     const checkNode = (node: string) =>
-      Effect.flatMap(lookup(node), (rt) => Effect.zipRight(probeOnce(rt), Ref.get(rt.state)))
+      Effect.flatMap(lookup(node), (rt) =>
+        Effect.zipRight(probeOnce(rt), Effect.sync(() => published[indexOf.get(rt)!]!)))
 
     return {
       nodes: runtimes.map((rt) => ({ name: rt.config.name, role: rt.config.role })),
       snapshot,
-      health: (node) => Effect.flatMap(lookup(node), (rt) => Ref.get(rt.state)),
+      health: (node) =>
+        Effect.map(lookup(node), (rt) => published[indexOf.get(rt)!]!),
       status: (node) => Effect.flatMap(lookup(node), (rt) => Effect.map(Ref.get(rt.state), (s) => s.status)),
       changes: Stream.fromPubSub(pubsub),
       subscribe: PubSub.subscribe(pubsub),

@@ -22,7 +22,7 @@
  *   by the router, which sends a suspect node no reads (ARCHITECTURE.md, "Health and suspicion").
  */
 import * as Duration from "effect/Duration"
-import type { ErrorTag, LastError, NodeHealth, Role, Status } from "./NodeHealth.js"
+import type { ConfiguredRole, ErrorTag, LastError, NodeHealth, Status } from "./NodeHealth.js"
 import type { ProbeResult } from "./Probe.js"
 
 /** The thresholds and timings the state machine applies. */
@@ -76,7 +76,7 @@ export type Observation =
   }
 
 /** The state of a node that has not been checked yet. */
-export const initial = (name: string, configuredRole: Role): NodeHealth => ({
+export const initial = (name: string, configuredRole: ConfiguredRole): NodeHealth => ({
   name,
   configuredRole,
   roleMismatch: false,
@@ -137,7 +137,10 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
       const observed: NodeHealth = {
         ...state,
         role: result.role,
-        roleMismatch: result.role !== state.configuredRole,
+        roleMismatch: state.configuredRole !== "any" && result.role !== state.configuredRole,
+        timeline: result.timeline,
+        serverId: result.serverId,
+        sourceServerId: result.sourceServerId,
         lastLatency: latency,
         smoothedLatency: smooth(state.smoothedLatency, latency, t.smoothing),
         lagSeconds: result.lagSeconds,

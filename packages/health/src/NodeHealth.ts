@@ -10,6 +10,19 @@ export type Status = "HEALTHY" | "DEGRADED" | "UNHEALTHY" | "UNKNOWN"
 /** The role a node is configured for, or the role it was seen to play. */
 export type Role = "primary" | "replica"
 
+/**
+ * The role a node is configured with: a fixed one, or `any` for a node whose role FastORM learns from the server
+ * (`FastOrm.layer({ nodes })`: whichever node is the primary now takes the writes).
+ */
+export type ConfiguredRole = Role | "any"
+
+/**
+ * What the monitor concluded for routing, from every node's observed role (ARCHITECTURE.md, "Topology"):
+ * `primary` takes the writes (at most one node); `replica` may serve reads; `fenced` is writable but is not the
+ * primary (an old primary that came back after another node was promoted): it gets nothing.
+ */
+export type Routing = "primary" | "replica" | "fenced"
+
 /** Status values as numbers, for the status gauge: 0 unknown, 1 healthy, 2 degraded, 3 unhealthy. */
 export const statusCode: Readonly<Record<Status, number>> = {
   UNKNOWN: 0,
@@ -52,11 +65,19 @@ export interface LastError {
 export interface NodeHealth {
   readonly name: string
   /** The role the node was configured with. */
-  readonly configuredRole: Role
+  readonly configuredRole: ConfiguredRole
   /** The role the last successful probe observed; undefined until then. */
   readonly role?: Role | undefined
   /** True when the observed role differs from the configured one (e.g. a replica that was promoted). */
   readonly roleMismatch: boolean
+  /** What the monitor concluded for routing; undefined until the node's role is known. */
+  readonly routing?: Routing | undefined
+  /** PostgreSQL: the timeline of a primary (it grows with every promotion); undefined on a replica. */
+  readonly timeline?: number | undefined
+  /** MariaDB / MySQL: `@@server_id`. */
+  readonly serverId?: number | undefined
+  /** MariaDB / MySQL replica: the server id of the node it replicates from (needs SLAVE MONITOR to be seen). */
+  readonly sourceServerId?: number | undefined
   readonly status: Status
   /** Round trip of the last successful probe, connect included when the probe had to connect. */
   readonly lastLatency?: Duration.Duration | undefined

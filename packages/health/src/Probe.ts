@@ -19,7 +19,7 @@ import * as MysqlProbe from "./internal/mysqlProbe.js"
 import * as PgProbe from "./internal/pgProbe.js"
 import { ProbeError } from "./internal/probeError.js"
 import * as SqliteProbe from "./internal/sqliteProbe.js"
-import type { Role } from "./NodeHealth.js"
+import type { ConfiguredRole, Role } from "./NodeHealth.js"
 
 export { ProbeError }
 
@@ -27,8 +27,8 @@ export { ProbeError }
 export interface NodeConfig {
   /** The node's name in snapshots, changes, metrics and logs; never a URL. */
   readonly name: string
-  /** The role the node is meant to play. */
-  readonly role: Role
+  /** The role the node is meant to play, or `any`: learnt from the server. */
+  readonly role: ConfiguredRole
   /** The node's adapter: the default probe connects with its URL and credentials. Optional with a custom probe. */
   readonly adapter?: DatabaseAdapter.DatabaseAdapter | undefined
 }
@@ -43,6 +43,12 @@ export interface ProbeResult {
   readonly lagSeconds?: number | undefined
   /** Log position: PostgreSQL LSN (replay on a replica, current on a primary), MariaDB GTID position. */
   readonly position?: string | undefined
+  /** PostgreSQL primary: its timeline. */
+  readonly timeline?: number | undefined
+  /** MariaDB / MySQL: `@@server_id`. */
+  readonly serverId?: number | undefined
+  /** MariaDB / MySQL replica: `Master_Server_Id`, when the user may run SHOW SLAVE STATUS. */
+  readonly sourceServerId?: number | undefined
 }
 
 /** The check of one node. Interrupting `run` must release whatever it holds (the monitor's timeout interrupts it). */

@@ -10,8 +10,11 @@ export * as HealthState from "./HealthState.js"
 /** Node status, health records and status transitions. */
 export * as NodeHealth from "./NodeHealth.js"
 
+/** Which node is the primary now, from every node's observed role. */
+export * as Topology from "./Topology.js"
+
 /** Probes: the per-node check and the default driver probes. */
 export * as Probe from "./Probe.js"
 
 export { classify, isAuthenticationError, isBusyError, isConnectionError } from "./ErrorClassification.js"
-export type { Role, Status, StatusChange } from "./NodeHealth.js"
+export type { ConfiguredRole, Role, Routing, Status, StatusChange } from "./NodeHealth.js"

@@ -24,15 +24,17 @@ import type { ProbeError } from "./probeError.js"
 import { fromCause } from "./probeError.js"
 
 /** The first statement on MariaDB. */
-export const mariaDbSql = `SELECT @@read_only AS read_only, @@gtid_slave_pos AS position,
+export const mariaDbSql = `SELECT @@read_only AS read_only, @@gtid_slave_pos AS position, @@server_id AS server_id,
   (SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = 'SLAVE_RUNNING') AS slave_running`
 
 /** The first statement on MySQL, which has neither `gtid_slave_pos` nor the `Slave_running` variable. */
-export const mysqlSql = `SELECT @@read_only AS read_only, @@global.gtid_executed AS position, NULL AS slave_running`
+export const mysqlSql =
+  `SELECT @@read_only AS read_only, @@global.gtid_executed AS position, @@server_id AS server_id, NULL AS slave_running`
 
 interface FirstRow {
   readonly read_only: number | string | null
   readonly position: string | null
+  readonly server_id?: number | string | null
   readonly slave_running: string | null
 }
 
@@ -46,6 +48,12 @@ const num = (u: unknown): number | undefined => {
 
 /** Reads both statements' results; `status` is undefined when `SHOW SLAVE STATUS` was not run or not allowed. */
 export const parse = (first: FirstRow, status: ReadonlyArray<StatusRow> | undefined): ProbeResult => {
+  const serverId = num(first.server_id)
+  const ids = serverId === undefined ? {} : { serverId }
+  return { ...parseRole(first, status), ...ids }
+}
+
+const parseRole = (first: FirstRow, status: ReadonlyArray<StatusRow> | undefined): ProbeResult => {
   const readOnly = num(first.read_only) === 1
   const position = first.position === null || first.position === "" ? undefined : String(first.position)
   const slaveRunning = first.slave_running === null ? undefined : String(first.slave_running).toUpperCase() === "ON"
@@ -64,13 +72,15 @@ export const parse = (first: FirstRow, status: ReadonlyArray<StatusRow> | undefi
   const io = String(row.Slave_IO_Running ?? row.Replica_IO_Running ?? "")
   const sql = String(row.Slave_SQL_Running ?? row.Replica_SQL_Running ?? "")
   const behind = num(row.Seconds_Behind_Master ?? row.Seconds_Behind_Source)
+  const source = num(row.Master_Server_Id ?? row.Source_Server_Id)
   // Seconds_Behind_Master is NULL whenever a thread is stopped: not replicating, lag unknown, never 0.
   const replicating = io === "Yes" && sql === "Yes" && behind !== undefined
   return {
     role: readOnly ? "replica" : "primary",
     replicating,
     lagSeconds: replicating ? behind : undefined,
-    position
+    position,
+    ...(source === undefined || source === 0 ? {} : { sourceServerId: source })
   }
 }
 

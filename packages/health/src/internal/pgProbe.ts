@@ -20,10 +20,12 @@ import { fromCause } from "./probeError.js"
  * (volatile functions are not folded). Lag is 0 when everything received has been replayed, otherwise the age of
  * the last replayed transaction; with no WAL receiver the replica is not replicating and its lag is unknown (NULL),
  * never 0. `pg_stat_wal_receiver` has a row only while the receiver runs; its columns are hidden from unprivileged
- * users but the row count is not.
+ * users but the row count is not. A primary's timeline is the first eight hex digits of its current WAL file's name
+ * (`pg_walfile_name` is open to every user; `pg_control_checkpoint()` lags a promotion until the next checkpoint).
  */
 export const probeSql = `SELECT pg_is_in_recovery() AS in_recovery,
   (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS position,
+  (CASE WHEN pg_is_in_recovery() THEN NULL ELSE substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8) END) AS timeline,
   EXISTS (SELECT 1 FROM pg_stat_wal_receiver) AS receiving,
   CASE
     WHEN NOT pg_is_in_recovery() THEN 0
@@ -35,6 +37,7 @@ export const probeSql = `SELECT pg_is_in_recovery() AS in_recovery,
 interface Row {
   readonly in_recovery: boolean
   readonly position: string | null
+  readonly timeline?: string | null
   readonly receiving: boolean
   readonly lag_seconds: number | null
 }
@@ -48,7 +51,14 @@ export const parseRow = (row: Row): ProbeResult =>
       lagSeconds: row.lag_seconds === null ? undefined : Math.max(0, row.lag_seconds),
       position: row.position ?? undefined
     }
-    : { role: "primary", lagSeconds: 0, position: row.position ?? undefined }
+    : {
+      role: "primary",
+      lagSeconds: 0,
+      position: row.position ?? undefined,
+      ...(typeof row.timeline === "string" && /^[0-9A-F]{8}$/i.test(row.timeline)
+        ? { timeline: parseInt(row.timeline, 16) }
+        : {})
+    }
 
 /** The probe's connection settings; behind a pooler that refused it, without the `statement_timeout` parameter. */
 const clientConfig = (

@@ -6,7 +6,7 @@
 import type { AdapterError, ConnectionUrl as Url } from "@fastorm/adapters"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import type { Role } from "../NodeHealth.js"
+import type { ConfiguredRole } from "../NodeHealth.js"
 import type { NodeProbe, ProbeResult } from "../Probe.js"
 import * as Drivers from "./drivers.js"
 import { fromCause } from "./probeError.js"
@@ -14,10 +14,12 @@ import { fromCause } from "./probeError.js"
 /** Makes the probe of one SQLite node. */
 export const make = (
   name: string,
-  role: Role,
+  configured: ConfiguredRole,
   url: Url.ConnectionUrl
 ): Effect.Effect<NodeProbe, AdapterError.DriverNotInstalled, Scope.Scope> => {
   const filename = url.filename ?? ":memory:"
+  // One file has one writer: a node whose role is to be learnt is the primary.
+  const role = configured === "any" ? "primary" : configured
   const ok: ProbeResult = { role, replicating: role === "replica" ? true : undefined, lagSeconds: 0 }
   // An in-memory database lives inside the application's own connection: there is nothing else to look at.
   if (filename === ":memory:" || filename === "") return Effect.succeed({ run: Effect.succeed(ok) })
