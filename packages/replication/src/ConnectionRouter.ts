@@ -7,7 +7,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Dialect } from "@fastorm/adapters"
 import { SqlCompiler } from "@fastorm/adapters"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import type { HealthMonitor } from "@fastorm/health"
+import { HealthMonitor } from "@fastorm/health"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -15,6 +15,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { forDialect } from "./internal/consistency.js"
 import type * as Decision from "./internal/decision.js"
+import { primaryOf, withRouting } from "./internal/eligibility.js"
 import * as Engine from "./internal/router.js"
 import type * as RouteStatsModule from "./internal/routeStats.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig, ResolvedReadWriteConfig } from "./ReadWriteConfig.js"
@@ -29,24 +30,36 @@ export type Reason = Decision.Reason
 /** Counts of routed statements by node and reason. */
 export type RouteStats = RouteStatsModule.RouteStats
 
-/** What the router needs to know about a cluster whose node clients already exist. */
-export interface RouterConfig {
+/**
+ * The nodes of a cluster: a configured primary and its replicas, or `nodes` whose roles the HealthMonitor learns
+ * from the servers (the writes go to whichever one is the primary now: ARCHITECTURE.md, "Topology").
+ */
+export type RouterNodes =
+  | { readonly primary: NodeHandle; readonly replicas: ReadonlyArray<NodeHandle>; readonly nodes?: undefined }
+  | { readonly nodes: ReadonlyArray<NodeHandle>; readonly primary?: undefined; readonly replicas?: undefined }
+
+/** The cluster a router serves: its nodes, its identity and its dialect. */
+export type RouterSetup = RouterNodes & {
   /**
    * The cluster's identity: session tokens are kept per cluster, so two routers in one app must not share it.
-   * Default: the primary node's name.
+   * Default: the primary's name (with learnt roles, the first node's).
    */
   readonly cluster?: string | undefined
   readonly dialect: Dialect.Dialect
-  readonly primary: NodeHandle
-  readonly replicas: ReadonlyArray<NodeHandle>
-  readonly readWrite?: ReadWriteConfig | undefined
 }
+
+/** What the router needs to know about a cluster whose node clients already exist. */
+export type RouterConfig = RouterSetup & { readonly readWrite?: ReadWriteConfig | undefined }
 
 /** The router service: the two routed clients and its statistics. */
 export interface ConnectionRouterShape {
   readonly cluster: string
-  readonly primary: string
+  /** The configured primary; undefined when roles are learnt (see `currentPrimary`). */
+  readonly primary: string | undefined
+  /** The configured replicas; with learnt roles, every node (each may serve reads while it is a replica). */
   readonly replicas: ReadonlyArray<string>
+  /** The node that takes the writes now, as the monitor's topology names it. */
+  readonly currentPrimary: Effect.Effect<string | undefined>
   /** Routes each statement (README, "Routing"). */
   readonly read: SqlClient.SqlClient
   /** Always the primary; records session tokens after writes. */
@@ -77,23 +90,28 @@ export const make = (
 
 /** `make` with a configuration already resolved (`FastOrm.layer` resolves it once, for the nodes' bounds too). */
 export const makeResolved = (
-  config: Omit<RouterConfig, "readWrite">,
+  config: RouterSetup,
   resolved: ResolvedReadWriteConfig
 ): Effect.Effect<ConnectionRouterShape, never, HealthMonitor.HealthMonitor | Reactivity | Scope.Scope> =>
   Effect.gen(function*() {
-    const cluster = config.cluster ?? config.primary.name
+    const nodes: Engine.RouterOptions["nodes"] = config.nodes !== undefined
+      ? { roles: "learnt", nodes: config.nodes }
+      : { roles: "configured", primary: config.primary, replicas: config.replicas }
+    const first = nodes.roles === "learnt" ? nodes.nodes[0] : nodes.primary
+    const cluster = config.cluster ?? first?.name ?? "default"
     const router = yield* Engine.make({
       cluster,
-      primary: config.primary,
-      replicas: config.replicas,
+      nodes,
       config: resolved,
       compiler: SqlCompiler.make(config.dialect),
       consistency: forDialect(config.dialect)
     })
+    const monitor = yield* HealthMonitor.HealthMonitor
     return {
       cluster,
-      primary: config.primary.name,
-      replicas: config.replicas.map((r) => r.name),
+      primary: nodes.roles === "learnt" ? undefined : nodes.primary.name,
+      replicas: (nodes.roles === "learnt" ? nodes.nodes : nodes.replicas).map((r) => r.name),
+      currentPrimary: Effect.map(monitor.snapshot, (snapshot) => primaryOf(withRouting(snapshot))?.name),
       ...router
     }
   })

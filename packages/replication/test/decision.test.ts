@@ -3,20 +3,20 @@
  * a statement's situation and the cluster's state, and where the decision sends it. No server, no clock, no fiber.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { HealthState } from "@fastorm/health"
+import { HealthState, Topology } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type { Request, Route } from "../src/internal/decision.js"
 import { decide } from "../src/internal/decision.js"
-import type { Topology } from "../src/internal/eligibility.js"
+import type { Topology as RouterTopology } from "../src/internal/eligibility.js"
 import * as Selection from "../src/internal/selection.js"
 import type { ReadWriteConfig } from "../src/ReadWriteConfig.js"
 import { resolve } from "../src/ReadWriteConfig.js"
 import type { Position } from "../src/SessionToken.js"
 
-const topology: Topology = {
-  primary: "primary",
+const topology: RouterTopology = {
+  roles: "configured",
   replicas: [{ name: "replica-1", weight: 1 }, { name: "replica-2", weight: 1 }],
   positionKind: "lsn"
 }
@@ -38,11 +38,15 @@ const node = (
 
 type Health = Partial<Record<"primary" | "replica-1" | "replica-2", Partial<NodeHealth.NodeHealth>>>
 
-const snapshotOf = (health: Health = {}): ReadonlyArray<NodeHealth.NodeHealth> => [
-  node("primary", "primary", health.primary),
-  node("replica-1", "replica", health["replica-1"]),
-  node("replica-2", "replica", health["replica-2"])
-]
+/** The monitor's snapshot, with each node's routing as the monitor resolves it. */
+const snapshotOf = (health: Health = {}): ReadonlyArray<NodeHealth.NodeHealth> => {
+  const nodes = [
+    node("primary", "primary", health.primary),
+    node("replica-1", "replica", health["replica-1"]),
+    node("replica-2", "replica", health["replica-2"])
+  ]
+  return Topology.annotate(nodes, Topology.resolve(nodes, undefined))
+}
 
 const lsn = (value: string): Position => ({ kind: "lsn", value })
 
@@ -52,13 +56,15 @@ const show = (route: Route): string => {
     case "Transaction":
       return "transaction"
     case "Primary":
-      return `primary:${route.reason}${route.write ? ":write" : ""}`
+      return `${route.node}:${route.reason}${route.write ? ":write" : ""}`
+    case "NoPrimary":
+      return `no primary (${route.why})`
     case "Replicas":
       return `replicas:${route.reason}:${route.order.map((c) => c.name).join(",")}`
     case "Wait":
       return `wait:${route.replica.name}|${show(route.otherwise)}`
     case "Fallback":
-      return "fallback"
+      return `fallback:${route.node}`
     case "Refuse":
       return "refuse"
   }
@@ -69,7 +75,7 @@ interface Row {
   readonly request?: Partial<Request>
   readonly config?: ReadWriteConfig
   readonly health?: Health
-  readonly topology?: Topology
+  readonly topology?: RouterTopology
   /** Replay positions the router learnt from its own waits. */
   readonly known?: Record<string, string>
   readonly expected: string
@@ -153,7 +159,7 @@ const rows: ReadonlyArray<Row> = [
   {
     situation: "no eligible replica, preferReplica: the fallback",
     health: { "replica-1": { status: "UNHEALTHY" }, "replica-2": { status: "UNHEALTHY" } },
-    expected: "fallback"
+    expected: "fallback:primary"
   },
   {
     situation: "no eligible replica, replicaOnly: refused",
@@ -173,7 +179,7 @@ const rows: ReadonlyArray<Row> = [
   {
     situation: "the primary up, a replica that lost replication gets none",
     health: { "replica-1": { replicating: false }, "replica-2": { status: "UNHEALTHY" } },
-    expected: "fallback"
+    expected: "fallback:primary"
   },
   // Session reads.
   {
@@ -227,6 +233,113 @@ const rows: ReadonlyArray<Row> = [
     expected: "replicas:ordinary:replica-1,replica-2"
   }
 ]
+
+/** Three nodes whose roles are learnt (`FastOrm.layer({ nodes })`), each as the monitor saw it last. */
+const learntTopology: RouterTopology = {
+  roles: "learnt",
+  replicas: [{ name: "a", weight: 1 }, { name: "b", weight: 1 }, { name: "c", weight: 1 }],
+  positionKind: "lsn"
+}
+const learntSnapshot = (
+  roles: Record<"a" | "b" | "c", Partial<NodeHealth.NodeHealth>>,
+  incumbent?: string
+): ReadonlyArray<NodeHealth.NodeHealth> => {
+  const nodes = (["a", "b", "c"] as const).map((name) => ({
+    ...HealthState.initial(name, "any"),
+    status: "HEALTHY" as const,
+    lagSeconds: 0,
+    consecutiveSuccesses: 1,
+    ...roles[name]
+  }))
+  return Topology.annotate(nodes, Topology.resolve(nodes, incumbent))
+}
+
+const learntRows: ReadonlyArray<{
+  readonly situation: string
+  readonly request?: Partial<Request>
+  readonly snapshot: ReadonlyArray<NodeHealth.NodeHealth>
+  readonly expected: string
+}> = [
+  {
+    situation: "learnt roles: writes go to the node that answers as the primary",
+    request: { kind: "write" },
+    snapshot: learntSnapshot({
+      a: { role: "replica", replicating: true },
+      b: { role: "primary" },
+      c: { role: "replica", replicating: true }
+    }),
+    expected: "b:write:write"
+  },
+  {
+    situation: "learnt roles: reads go to the nodes that answer as replicas, never the primary",
+    snapshot: learntSnapshot({
+      a: { role: "replica", replicating: true },
+      b: { role: "primary" },
+      c: { role: "replica", replicating: true }
+    }),
+    expected: "replicas:ordinary:a,c"
+  },
+  {
+    situation: "learnt roles: no node answers as the primary (a switchover): a write fails fast, reads go on",
+    request: { kind: "write" },
+    snapshot: learntSnapshot({
+      a: { role: "replica", replicating: true },
+      b: { role: "replica", replicating: true },
+      c: { role: "replica", replicating: true }
+    }),
+    expected: "no primary (none)"
+  },
+  {
+    situation: "learnt roles: an old primary back writable on an older timeline is fenced: no reads, no writes",
+    snapshot: learntSnapshot({
+      a: { role: "primary", timeline: 1 },
+      b: { role: "primary", timeline: 2 },
+      c: { role: "replica", replicating: true }
+    }, "a"),
+    expected: "replicas:ordinary:c"
+  },
+  {
+    situation: "learnt roles: the writes follow the newer timeline",
+    request: { kind: "write" },
+    snapshot: learntSnapshot({
+      a: { role: "primary", timeline: 1 },
+      b: { role: "primary", timeline: 2 },
+      c: { role: "replica", replicating: true }
+    }, "a"),
+    expected: "b:write:write"
+  },
+  {
+    situation: "learnt roles: two writable nodes nothing tells apart: a conflict, writes wait",
+    request: { kind: "write" },
+    snapshot: learntSnapshot({
+      a: { role: "primary" },
+      b: { role: "primary" },
+      c: { role: "replica", replicating: true }
+    }),
+    expected: "no primary (conflict)"
+  },
+  {
+    situation: "configured roles: the primary answers as a replica (demoted): a write fails fast",
+    request: { kind: "write" },
+    snapshot: snapshotOf({ primary: { role: "replica" } }),
+    expected: "no primary (demoted)"
+  }
+]
+
+describe("the routing decision with roles learnt from the servers", () => {
+  for (const row of learntRows) {
+    it(row.situation, () => {
+      const route = decide({ ...read, ...row.request }, {
+        topology: row.snapshot[0]!.configuredRole === "any" ? learntTopology : topology,
+        config: Either.getOrThrow(resolve({})),
+        snapshot: row.snapshot,
+        learnt: { known: new Map(), outstanding: new Map() },
+        selection: Selection.makeState(3)
+      })
+      expect(show(route)).toBe(row.expected)
+    })
+  }
+})
 
 describe("the routing decision (the README's routing table)", () => {
   for (const row of rows) {

@@ -86,8 +86,11 @@ const makeRouter = (answers: Array<"lost" | string>) =>
     const config = Either.getOrThrow(resolve({ sessionWaitTimeout: Duration.millis(5) }))
     return yield* Engine.make({
       cluster: "lost",
-      primary: yield* nodeOf("primary"),
-      replicas: [yield* nodeOf("replica-1"), yield* nodeOf("replica-2")],
+      nodes: {
+        roles: "configured",
+        primary: yield* nodeOf("primary"),
+        replicas: [yield* nodeOf("replica-1"), yield* nodeOf("replica-2")]
+      },
       config,
       compiler: yield* SqlCompiler.load("postgresql"),
       consistency: scripted(answers)

@@ -9,7 +9,7 @@ import type { NodeHealth as Health } from "@fastorm/health"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import type { Position } from "../SessionToken.js"
 import type { Learnt, Topology } from "./eligibility.js"
-import { coveringCandidates, readCandidates } from "./eligibility.js"
+import { coveringCandidates, primaryOf, readCandidates } from "./eligibility.js"
 import type { Candidate, SelectionState } from "./selection.js"
 import { order } from "./selection.js"
 import type { StatementKind } from "./statementKind.js"
@@ -43,14 +43,30 @@ export interface Request {
 export type Route =
   /** The open transaction's own connection. */
   | { readonly _tag: "Transaction" }
-  /** The primary; `write` statements record the session's position and are never retried. */
-  | { readonly _tag: "Primary"; readonly reason: Reason; readonly write: boolean }
-  /** These replicas in this order (a retry takes the next), then the fallback. */
-  | { readonly _tag: "Replicas"; readonly reason: "ordinary" | "session"; readonly order: ReadonlyArray<Candidate> }
+  /** The primary `node`; `write` statements record the session's position and are never retried. */
+  | { readonly _tag: "Primary"; readonly node: string; readonly reason: Reason; readonly write: boolean }
+  /** No node is the primary now (a promotion in progress, a conflict, a demoted primary): `PrimaryUnavailable`. */
+  | { readonly _tag: "NoPrimary"; readonly why: "none" | "conflict" | "demoted" }
+  /**
+   * These replicas in this order (a retry takes the next), then the fallback on `primary` (the node that is the
+   * primary now, if any).
+   */
+  | {
+    readonly _tag: "Replicas"
+    readonly reason: "ordinary" | "session"
+    readonly order: ReadonlyArray<Candidate>
+    readonly primary: string | undefined
+  }
   /** Wait (bounded) for `replica` to replay `token`; read there if it does, else `otherwise`. */
-  | { readonly _tag: "Wait"; readonly replica: Candidate; readonly token: Position; readonly otherwise: Route }
-  /** No replica can serve: the primary, within the fallback permits. */
-  | { readonly _tag: "Fallback" }
+  | {
+    readonly _tag: "Wait"
+    readonly replica: Candidate
+    readonly token: Position
+    readonly primary: string | undefined
+    readonly otherwise: Route
+  }
+  /** No replica can serve: the primary `node`, within the fallback permits. */
+  | { readonly _tag: "Fallback"; readonly node: string }
   /** No replica can serve and the configuration forbids the primary (`replicaOnly`): `NoHealthyReplica`. */
   | { readonly _tag: "Refuse" }
 
@@ -66,14 +82,17 @@ export interface View {
 }
 
 const transaction: Route = { _tag: "Transaction" }
-const fallback: Route = { _tag: "Fallback" }
 const refuse: Route = { _tag: "Refuse" }
-const primary = (reason: Reason, write: boolean): Route => ({ _tag: "Primary", reason, write })
-const onWrite = primary("write", true)
-const onLocking = primary("locking", true)
-const onForceWrite = primary("forceWrite", false)
-const onPrimary = primary("primary", false)
-const onSession = primary("session", false)
+
+/** Why no node is the primary, from the snapshot (the monitor's routing). */
+const noPrimaryOf = (snapshot: ReadonlyArray<Health.NodeHealth>): Route => ({
+  _tag: "NoPrimary",
+  why: snapshot.some((h) => h.configuredRole === "primary" && h.role === "replica")
+    ? "demoted"
+    : snapshot.filter((h) => h.role === "primary" && h.status !== "UNHEALTHY" && h.status !== "UNKNOWN").length > 1
+    ? "conflict"
+    : "none"
+})
 
 /**
  * The session position that applies to this cluster: only with `consistency: "session"`, on a dialect with positions,
@@ -92,37 +111,52 @@ export const sessionPosition = (
 /** Decides where one statement runs. */
 export const decide = (request: Request, view: View): Route => {
   if (request.inTransaction) return transaction
-  if (request.kind === "write") return onWrite
-  if (request.kind === "locking") return onLocking
-  if (request.writeOnly) return onForceWrite
+  const current = primaryOf(view.snapshot)?.name
+  const primary = (reason: Reason, write: boolean): Route =>
+    current === undefined ? noPrimaryOf(view.snapshot) : { _tag: "Primary", node: current, reason, write }
+  if (request.kind === "write") return primary("write", true)
+  if (request.kind === "locking") return primary("locking", true)
+  if (request.writeOnly) return primary("forceWrite", false)
   const { config, topology } = view
   if (
     request.client === "write" || !config.enableReadWriteSplit || config.readPreference === "primary" ||
     config.consistency === "strong" || topology.replicas.length === 0
-  ) return onPrimary
+  ) return primary("primary", false)
   const eligible = readCandidates(topology, config, view.snapshot, view.learnt)
+  const fallback: Route = config.readPreference === "replicaOnly"
+    ? refuse
+    : current === undefined
+    ? noPrimaryOf(view.snapshot)
+    : { _tag: "Fallback", node: current }
   const token = sessionPosition(request.token, topology, config)
   if (token === undefined) {
     if (eligible.length > 0) {
       return {
         _tag: "Replicas",
         reason: "ordinary",
-        order: order(config.strategy, eligible, view.selection, view.random)
+        order: order(config.strategy, eligible, view.selection, view.random),
+        primary: current
       }
     }
-    return config.readPreference === "replicaOnly" ? refuse : fallback
+    return fallback
   }
-  const noReplica = config.readPreference === "replicaOnly" ? refuse : onSession
+  const noReplica = config.readPreference === "replicaOnly" ? refuse : primary("session", false)
   // No replica can be shown to have a write whose position is unknown: not worth a wait.
   if (token.kind === "unknown" || eligible.length === 0) return noReplica
   const ready = coveringCandidates(eligible, token, view.snapshot, view.learnt)
   if (ready.length > 0) {
-    return { _tag: "Replicas", reason: "session", order: order(config.strategy, ready, view.selection, view.random) }
+    return {
+      _tag: "Replicas",
+      reason: "session",
+      order: order(config.strategy, ready, view.selection, view.random),
+      primary: current
+    }
   }
   return {
     _tag: "Wait",
     replica: order(config.strategy, eligible, view.selection, view.random)[0]!,
     token,
+    primary: current,
     otherwise: noReplica
   }
 }

@@ -3,6 +3,7 @@
  * (ARCHITECTURE.md, "The routing decision").
  */
 import type { NodeHealth as Health } from "@fastorm/health"
+import { Topology } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import * as SessionToken from "../SessionToken.js"
@@ -10,10 +11,30 @@ import type { Candidate } from "./selection.js"
 
 /** The nodes of one cluster as the router knows them. */
 export interface Topology {
-  readonly primary: string
+  /**
+   * `configured`: the primary and the replicas are the configured ones (`write` / `read`); `learnt`: every node may be
+   * either, and the monitor's routing says which one is what now (`nodes`).
+   */
+  readonly roles: "configured" | "learnt"
+  /** The nodes that may serve reads: the configured replicas, or every node when roles are learnt. */
   readonly replicas: ReadonlyArray<{ readonly name: string; readonly weight: number }>
   /** The kind of log position the cluster's primary reports; undefined for SQLite (no session positions). */
   readonly positionKind: "lsn" | "gtid" | undefined
+}
+
+/**
+ * The snapshot with every node's routing: as the monitor wrote it, or (a monitor that does not, such as a test's
+ * own) resolved here from the observed roles by the same function.
+ */
+export const withRouting = (snapshot: ReadonlyArray<Health.NodeHealth>): ReadonlyArray<Health.NodeHealth> => {
+  for (const h of snapshot) if (h.routing !== undefined) return snapshot
+  return Topology.annotate(snapshot, Topology.resolve(snapshot, undefined))
+}
+
+/** The node that takes the writes now, as the monitor's topology names it (ARCHITECTURE.md, "Topology"). */
+export const primaryOf = (snapshot: ReadonlyArray<Health.NodeHealth>): Health.NodeHealth | undefined => {
+  for (const h of snapshot) if (h.routing === "primary") return h
+  return undefined
 }
 
 /** What the router has learnt beyond the snapshot: replay positions seen by its own waits, statements in flight. */
@@ -56,10 +77,13 @@ export const lagOk = (
 export const isStaleOnly = (h: Health.NodeHealth): boolean =>
   h.replicating === false && (h.status !== "UNHEALTHY" || h.lastError?.tag === "NotReplicating")
 
-/** The primary failed its last probe or a statement of the application's: reads should not count on it. */
-export const primaryDown = (topology: Topology, snapshot: ReadonlyArray<Health.NodeHealth>): boolean => {
-  const h = healthOf(snapshot, topology.primary)
-  return h !== undefined && (h.status === "UNHEALTHY" || h.consecutiveFailures > 0 || h.suspectSince !== undefined)
+/**
+ * The primary failed its last probe or a statement of the application's, or no node is the primary now: reads
+ * should not count on it.
+ */
+export const primaryDown = (snapshot: ReadonlyArray<Health.NodeHealth>): boolean => {
+  const h = primaryOf(snapshot)
+  return h === undefined || h.status === "UNHEALTHY" || h.consecutiveFailures > 0 || h.suspectSince !== undefined
 }
 
 const candidate = (
@@ -92,10 +116,13 @@ export const replicaCandidates = (
   staleOnly = false
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
-  const primaryPosition = healthOf(snapshot, topology.primary)?.position
+  const primaryPosition = primaryOf(snapshot)?.position
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
     if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
+    // The primary and a fenced node serve no reads; with learnt roles, only a node seen as a replica does.
+    if (h.routing === "primary" || h.routing === "fenced") continue
+    if (topology.roles === "learnt" && h.routing !== "replica") continue
     if (staleOnly) {
       if (isStaleOnly(h)) out.push(candidate(topology, learnt, index, h, 1))
       continue
@@ -120,7 +147,7 @@ export const readCandidates = (
   learnt: Learnt
 ): Array<Candidate> => {
   const eligible = replicaCandidates(topology, config, snapshot, learnt)
-  return eligible.length === 0 && primaryDown(topology, snapshot)
+  return eligible.length === 0 && primaryDown(snapshot)
     ? replicaCandidates(topology, config, snapshot, learnt, true)
     : eligible
 }

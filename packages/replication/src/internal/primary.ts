@@ -21,6 +21,7 @@ import {
   isBusy,
   isConnectionClass,
   isNodeFault,
+  isReadOnlyRefusal,
   poolerText,
   wasNotSent
 } from "./failures.js"
@@ -46,6 +47,8 @@ export interface PrimaryOptions {
   readonly config: ResolvedReadWriteConfig
   /** Tells the monitor about a failure the application saw on a node. */
   readonly report: (node: string, error: SqlError) => Effect.Effect<void>
+  /** Asks the monitor to probe a node now (it refused a write as read-only: its role changed). */
+  readonly recheck: (node: string) => Effect.Effect<void>
   readonly recorder: Recorder
   /** Undefined for SQLite: every reader sees every commit. */
   readonly consistency: ConsistencyOps | undefined
@@ -65,7 +68,7 @@ const diagnose = AdapterError.diagnose
 
 /** Builds execution on the primary. */
 export const make = (options: PrimaryOptions): Primary => {
-  const { config, consistency, node, recorder, report } = options
+  const { config, consistency, node, recorder, recheck, report } = options
   const guard = Guard.make(node, config)
 
   /** Connecting failed: every connection busy, here or in a pooler, is not a dead server (the monitor is not told). */
@@ -101,6 +104,20 @@ export const make = (options: PrimaryOptions): Primary => {
   const statementFailure = (write: boolean) => (error: SqlError): Effect.Effect<never, SqlError> => {
     if (isAcquireTimeout(error) || isBusy(error) || (!isConnectionClass(error) && isAuthentication(error))) {
       return connectFailure(error)
+    }
+    // The node refused it as read-only: it was demoted since the monitor last looked (a switchover, a promotion
+    // elsewhere). Nothing was applied; the monitor looks again now, and the next write goes to the new primary.
+    if (write && isReadOnlyRefusal(error)) {
+      return Effect.zipRight(
+        recheck(node.name),
+        Effect.fail(toSqlError(
+          new PrimaryUnavailable({
+            node: node.name,
+            reason: "it answers as read-only (demoted: a switchover, or a promotion elsewhere)",
+            cause: error
+          })
+        ))
+      )
     }
     if (!isConnectionClass(error)) return Effect.fail(error)
     // Never sent (refused at connect, a socket already dead): nothing was applied, whatever the statement.

@@ -16,7 +16,7 @@ import type * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import type { Reason } from "./decision.js"
 import type { Topology } from "./eligibility.js"
-import { replicaCandidates } from "./eligibility.js"
+import { replicaCandidates, withRouting } from "./eligibility.js"
 import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import type * as FairGate from "./fairGate.js"
 import * as Guard from "./guard.js"
@@ -33,7 +33,10 @@ export interface ReplicasOptions {
   /** Tells the monitor about a failure the application saw on a node. */
   readonly report: (node: string, error: SqlError) => Effect.Effect<void>
   readonly recorder: Recorder
-  readonly primary: Primary
+  /** Execution on a node as the primary (the one the decision named). */
+  readonly primaries: (node: string) => Primary
+  /** The failure of a write that found no primary. */
+  readonly noPrimary: SqlError
   readonly consistency: ConsistencyOps | undefined
   readonly fallbackPermits: FairGate.FairGate
   readonly selection: Selection.SelectionState
@@ -43,14 +46,18 @@ export interface ReplicasOptions {
 
 /** Reads on replicas. */
 export interface Replicas {
-  /** Tries the ordered replicas (at most two), then the fallback. Statement errors are final. */
+  /**
+   * Tries the ordered replicas (at most two), then the fallback on `primary` (the node that is the primary now, if
+   * any). Statement errors are final.
+   */
   readonly read: <A>(
     order: ReadonlyArray<Selection.Candidate>,
     reason: Reason,
-    run: Run<A>
+    run: Run<A>,
+    primary: string | undefined
   ) => Effect.Effect<A, SqlError>
-  /** The primary within the fallback permits (`NoHealthyReplica` with `replicaOnly`). */
-  readonly fallback: <A>(run: Run<A>) => Effect.Effect<A, SqlError>
+  /** The primary `node` within the fallback permits (`NoHealthyReplica` with `replicaOnly`). */
+  readonly fallback: <A>(run: Run<A>, node: string | undefined) => Effect.Effect<A, SqlError>
   /** Waits up to `sessionWaitTimeout` for the replica to replay `token`; true when it has. Never fails. */
   readonly waitFor: (replica: Selection.Candidate, token: SessionToken.Position) => Effect.Effect<boolean>
   /** A fallback permit held for a scope (a stream on the primary), bounded like a fallback read's wait. */
@@ -63,7 +70,7 @@ export interface Replicas {
 
 /** Builds replica reads. */
 export const make = (options: ReplicasOptions): Replicas => {
-  const { config, consistency, fallbackPermits, learnt, monitor, primary, recorder, replicas, report } = options
+  const { config, consistency, fallbackPermits, learnt, monitor, primaries, recorder, replicas, report } = options
   const { known, outstanding } = learnt
   const tracksOutstanding = config.strategy === "leastOutstanding"
   const noHealthyReplica = toSqlError(new NoHealthyReplica({ replicas: replicas.map((r) => r.name) }))
@@ -100,11 +107,14 @@ export const make = (options: ReplicasOptions): Replicas => {
   // actually taken is given back (a wait that timed out or was interrupted took none).
   const fallbackPermit = Effect.acquireRelease(takePermit, () => fallbackPermits.release)
 
-  const fallback = <A>(run: Run<A>): Effect.Effect<A, SqlError> =>
+  const fallback = <A>(run: Run<A>, node: string | undefined): Effect.Effect<A, SqlError> =>
     config.readPreference === "replicaOnly"
       ? Effect.fail(noHealthyReplica)
-      : Effect.acquireUseRelease(takePermit, () => primary.run("fallback", false, run), () => fallbackPermits.release)
-        .pipe(Effect.catchAll((error) => lastResort(run, error)))
+      : Effect.acquireUseRelease(
+        takePermit,
+        () => node === undefined ? Effect.fail(options.noPrimary) : primaries(node).run("fallback", false, run),
+        () => fallbackPermits.release
+      ).pipe(Effect.catchAll((error) => lastResort(run, error)))
 
   /**
    * The primary could not serve a fallback read because it is down: the replicas that only lost it (and so were not
@@ -114,7 +124,7 @@ export const make = (options: ReplicasOptions): Replicas => {
     const routerError = fromSqlError(error)
     if (Option.isNone(routerError) || routerError.value._tag !== "PrimaryUnavailable") return Effect.fail(error)
     return Effect.flatMap(monitor.snapshot, (snapshot) => {
-      const stale = replicaCandidates(options.topology, config, snapshot, learnt, true)
+      const stale = replicaCandidates(options.topology, config, withRouting(snapshot), learnt, true)
       if (stale.length === 0) return Effect.fail(error)
       return attempts(
         Selection.order(config.strategy, stale, options.selection),
@@ -129,7 +139,8 @@ export const make = (options: ReplicasOptions): Replicas => {
     order: ReadonlyArray<Selection.Candidate>,
     reason: Reason,
     run: Run<A>,
-    exhausted: () => Effect.Effect<A, SqlError>
+    exhausted: () => Effect.Effect<A, SqlError>,
+    primary?: string | undefined
   ): Effect.Effect<A, SqlError> => {
     const attempt = (i: number): Effect.Effect<A, SqlError> => {
       const c = order[i]
@@ -138,7 +149,9 @@ export const make = (options: ReplicasOptions): Replicas => {
       return onReplica(c.index, i === 0 ? reason : "retry", run).pipe(
         Effect.catchAll((error) => {
           // The statement writes after all (a function with side effects): the primary runs it, as a write.
-          if (isReadOnlyRefusal(error)) return primary.run("write", true, run)
+          if (isReadOnlyRefusal(error)) {
+            return primary === undefined ? Effect.fail(options.noPrimary) : primaries(primary).run("write", true, run)
+          }
           // A pooler with no connection free ran nothing: the next node may serve, and this one is not at fault.
           if (isBusy(error)) return attempt(i + 1)
           if (!isNodeFault(error)) return Effect.fail(error)
@@ -149,8 +162,12 @@ export const make = (options: ReplicasOptions): Replicas => {
     return attempt(0)
   }
 
-  const read = <A>(order: ReadonlyArray<Selection.Candidate>, reason: Reason, run: Run<A>) =>
-    attempts(order, reason, run, () => fallback(run))
+  const read = <A>(
+    order: ReadonlyArray<Selection.Candidate>,
+    reason: Reason,
+    run: Run<A>,
+    primary: string | undefined
+  ) => attempts(order, reason, run, () => fallback(run, primary), primary)
 
   const waitFor = (c: Selection.Candidate, token: SessionToken.Position): Effect.Effect<boolean> => {
     if (consistency === undefined) return Effect.succeed(false)

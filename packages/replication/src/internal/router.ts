@@ -10,16 +10,19 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import { CompiledStatement, ConnectionWrapper, WriteOnly } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
+import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import { PrimaryUnavailable, toSqlError } from "../RouterError.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import * as Decision from "./decision.js"
 import type { Learnt, Topology } from "./eligibility.js"
+import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
 import * as Primary from "./primary.js"
 import * as Replicas from "./replicas.js"
@@ -34,8 +37,13 @@ export type NodeHandle = Primary.NodeHandle
 export interface RouterOptions {
   /** The cluster's identity: session positions are kept per cluster. */
   readonly cluster: string
-  readonly primary: NodeHandle
-  readonly replicas: ReadonlyArray<NodeHandle>
+  /**
+   * The nodes: a configured primary and its replicas, or (`learnt`) nodes of which the monitor says which one is the
+   * primary now (ARCHITECTURE.md, "Topology").
+   */
+  readonly nodes:
+    | { readonly roles: "configured"; readonly primary: NodeHandle; readonly replicas: ReadonlyArray<NodeHandle> }
+    | { readonly roles: "learnt"; readonly nodes: ReadonlyArray<NodeHandle> }
   readonly config: ResolvedReadWriteConfig
   readonly compiler: Statement.Compiler
   /** Undefined for SQLite: every reader sees every commit. */
@@ -50,16 +58,29 @@ export interface Router {
   readonly resetStats: Effect.Effect<void>
 }
 
+const why: Record<"none" | "conflict" | "demoted", string> = {
+  none: "no node answers as the primary now (a promotion or switchover may be in progress)",
+  conflict: "several nodes answer as writable and none can be named the primary (a role conflict)",
+  demoted: "the configured primary answers as a replica"
+}
+
+/** A write that found no primary: nothing was sent. */
+const noPrimaryError = (reason: keyof typeof why): SqlError =>
+  toSqlError(new PrimaryUnavailable({ node: "(none)", reason: why[reason] }))
+
 /** Builds the read and write clients of one cluster. */
 export const make = (
   options: RouterOptions
 ): Effect.Effect<Router, never, HealthMonitor.HealthMonitor | Reactivity | Scope.Scope> =>
   Effect.gen(function*() {
-    const { config, consistency, replicas } = options
+    const { config, consistency } = options
     const monitor = yield* HealthMonitor.HealthMonitor
     const recorder = RouteStats.make(options.cluster)
+    // Nodes that may serve reads, and nodes that may take writes: with learnt roles, every node may be either.
+    const replicas = options.nodes.roles === "configured" ? options.nodes.replicas : options.nodes.nodes
+    const writers = options.nodes.roles === "configured" ? [options.nodes.primary] : options.nodes.nodes
     const topology: Topology = {
-      primary: options.primary.name,
+      roles: options.nodes.roles,
       replicas: replicas.map((r) => ({ name: r.name, weight: r.weight })),
       positionKind: consistency?.kind
     }
@@ -68,14 +89,13 @@ export const make = (
     const learnt: Learnt = { known, outstanding }
     const selection = Selection.makeState(replicas.length)
     const report = (node: string, error: SqlError) => Effect.ignore(monitor.reportFailure(node, error.cause ?? error))
-    const primary = Primary.make({
-      cluster: options.cluster,
-      node: options.primary,
-      config,
-      report,
-      recorder,
-      consistency
-    })
+    // A node that refused a write as read-only was demoted since its last probe: probe it now, in the background.
+    const recheck = (node: string) => Effect.asVoid(Effect.forkDaemon(Effect.ignore(monitor.checkNode(node))))
+    const primaries = new Map(writers.map((node) => [
+      node.name,
+      Primary.make({ cluster: options.cluster, node, config, report, recheck, recorder, consistency })
+    ]))
+    const primaryOn = (node: string) => primaries.get(node)!
     const onReplicas = Replicas.make({
       topology,
       replicas,
@@ -83,12 +103,24 @@ export const make = (
       monitor,
       report,
       recorder,
-      primary,
+      primaries: primaryOn,
+      noPrimary: noPrimaryError("none"),
       consistency,
       fallbackPermits: yield* FairGate.make(config.maxFallbackConcurrency),
       selection,
       learnt: { known, outstanding }
     })
+
+    // The snapshot is one immutable array, replaced on each change: routings are resolved once per snapshot.
+    let lastSnapshot: ReadonlyArray<NodeHealth.NodeHealth> | undefined
+    let lastRouted: ReadonlyArray<NodeHealth.NodeHealth> = []
+    const routed = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
+      if (snapshot !== lastSnapshot) {
+        lastSnapshot = snapshot
+        lastRouted = withRouting(snapshot)
+      }
+      return lastRouted
+    }
 
     /** The statement's situation, read in the caller's fiber. */
     const requestOf = (
@@ -113,29 +145,38 @@ export const make = (
         const request = requestOf(fiber, client, sql)
         return Effect.flatMap(
           monitor.snapshot,
-          (snapshot) => then(Decision.decide(request, { topology, config, snapshot, learnt, selection }), fiber)
+          (snapshot) =>
+            then(Decision.decide(request, { topology, config, snapshot: routed(snapshot), learnt, selection }), fiber)
         )
       })
 
     const transactionOf = (fiber: Fiber.RuntimeFiber<any, any>): Connection =>
       Context.unsafeGet(fiber.currentContext, SqlClient.TransactionConnection)[0]
 
-    const execute = <A>(route: Decision.Route, run: Primary.Run<A>, fiber: Fiber.RuntimeFiber<any, any>) => {
+    const execute = <A>(
+      route: Decision.Route,
+      run: Primary.Run<A>,
+      fiber: Fiber.RuntimeFiber<any, any>
+    ): Effect.Effect<A, SqlError> => {
       switch (route._tag) {
         case "Transaction":
           return run(transactionOf(fiber))
         case "Primary":
-          return primary.run(route.reason, route.write, run)
+          return primaryOn(route.node).run(route.reason, route.write, run)
+        case "NoPrimary":
+          return Effect.fail(noPrimaryError(route.why))
         case "Replicas":
-          return onReplicas.read(route.order, route.reason, run)
+          return onReplicas.read(route.order, route.reason, run, route.primary)
         case "Wait":
           return Effect.flatMap(
             onReplicas.waitFor(route.replica, route.token),
             (caughtUp): Effect.Effect<A, SqlError> =>
-              caughtUp ? onReplicas.read([route.replica], "session", run) : execute(route.otherwise, run, fiber)
+              caughtUp
+                ? onReplicas.read([route.replica], "session", run, route.primary)
+                : execute(route.otherwise, run, fiber)
           )
         case "Fallback":
-          return onReplicas.fallback(run)
+          return onReplicas.fallback(run, route.node)
         case "Refuse":
           return Effect.fail(onReplicas.noHealthyReplica)
       }
@@ -157,7 +198,9 @@ export const make = (
         case "Transaction":
           return Effect.succeed(stream(transactionOf(fiber)))
         case "Primary":
-          return Effect.map(primary.reserveFor(route.reason), stream)
+          return Effect.map(primaryOn(route.node).reserveFor(route.reason), stream)
+        case "NoPrimary":
+          return Effect.fail(noPrimaryError(route.why))
         case "Replicas": {
           const first = route.order[0]!
           recorder.countIn(fiber, first.name, route.reason)
@@ -168,7 +211,9 @@ export const make = (
             onReplicas.waitFor(route.replica, route.token),
             (caughtUp) =>
               place(
-                caughtUp ? { _tag: "Replicas", reason: "session", order: [route.replica] } : route.otherwise,
+                caughtUp
+                  ? { _tag: "Replicas", reason: "session", order: [route.replica], primary: route.primary }
+                  : route.otherwise,
                 stream,
                 fiber
               )
@@ -176,7 +221,10 @@ export const make = (
         case "Fallback":
           return config.readPreference === "replicaOnly"
             ? Effect.fail(onReplicas.noHealthyReplica)
-            : Effect.zipRight(onReplicas.fallbackPermit, Effect.map(primary.reserveFor("fallback"), stream))
+            : Effect.zipRight(
+              onReplicas.fallbackPermit,
+              Effect.map(primaryOn(route.node).reserveFor("fallback"), stream)
+            )
         case "Refuse":
           return Effect.fail(onReplicas.noHealthyReplica)
       }
@@ -185,11 +233,19 @@ export const make = (
     const streamsOf = (client: Decision.Request["client"]): ConnectionWrapper.AroundStream => (sql, _params, stream) =>
       Stream.unwrapScoped(decideIn(client, sql, (route, fiber) => place(route, stream, fiber)))
 
+    // A transaction begins on the node that is the primary when it begins, and stays there.
+    const transactionAcquirer = Effect.flatMap(monitor.snapshot, (snapshot) => {
+      const current = primaryOf(routed(snapshot))?.name
+      return current === undefined || !primaries.has(current)
+        ? Effect.fail(noPrimaryError("none"))
+        : primaryOn(current).transaction
+    })
+
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [["fastorm.cluster", options.cluster]]
     const clientOf = (client: Decision.Request["client"]) =>
       SqlClient.make({
         acquirer: Effect.succeed(ConnectionWrapper.make(statementsOf(client), streamsOf(client))),
-        transactionAcquirer: primary.transaction,
+        transactionAcquirer,
         compiler: options.compiler,
         spanAttributes
       })
