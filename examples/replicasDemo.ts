@@ -159,7 +159,9 @@ const replicaDown = Effect.gen(function*() {
 })
 
 const withDownReplica = (port: number) =>
-  FastOrm.layerConfig(Config.map(FastOrm.config, (config) => {
+  FastOrm.layerConfig(Config.map(FastOrm.config, (config): FastOrm.FastOrmConfig => {
+    // This demo is given a primary and replicas (FASTORM_WRITE_URL / FASTORM_READ_URLS), not FASTORM_NODES.
+    if (config.write === undefined) return config
     const write = typeof config.write === "string" || Redacted.isRedacted(config.write)
       ? config.write
       : config.write.url
@@ -168,6 +170,7 @@ const withDownReplica = (port: number) =>
     const read = config.read === undefined ? [] : Array.isArray(config.read) ? config.read : [config.read]
     return {
       ...config,
+      write: config.write,
       read: [...read, { url: Redacted.make(down.toString()), name: "replica-down" }],
       // Eventual consistency: this part is about health, not about the session's own writes.
       readWrite: { consistency: "eventual" as const },

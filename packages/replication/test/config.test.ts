@@ -135,7 +135,7 @@ describe("FastOrm.config", () => {
   ]
 
   it("every option has a variable, read into the layer's option (durations in milliseconds here)", () => {
-    expect(options.map(([variable]) => variable)).toEqual(variableNames.slice(6))
+    expect(options.map(([variable]) => variable)).toEqual(variableNames.slice(8))
     // Pool settings are per dialect: each row runs with a URL of a dialect that has the setting.
     const urlFor = (key: string) =>
       ["maxWriters", "journalMode", "synchronous", "cacheSizeKiB", "foreignKeys", "busyTimeout"].includes(key)
@@ -154,7 +154,29 @@ describe("FastOrm.config", () => {
   it("a missing FASTORM_WRITE_URL says which variable and shows an example", () => {
     expect(problemsOf({ FASTORM_READ_URLS: "postgresql://app:pw@r1/app" })).toEqual([
       "missing FASTORM_WRITE_URL: the primary's URL is required, e.g. postgresql://app:secret@db-primary:5432/app " +
-      "(mysql://, mariadb:// and sqlite:///app.db work the same way)"
+      "(mysql://, mariadb:// and sqlite:///app.db work the same way); or every node's URL in FASTORM_NODES"
+    ])
+  })
+
+  it("FASTORM_NODES: nodes whose roles are learnt, named by FASTORM_NODE_NAMES; never with FASTORM_WRITE_URL", () => {
+    const nodes = read({
+      FASTORM_NODES: "postgresql://app:pw@db-1/app,postgresql://app:pw@db-2/app",
+      FASTORM_NODE_NAMES: "one,two"
+    })
+    expect(nodes._tag).toBe("Right")
+    if (nodes._tag === "Right") {
+      expect(nodes.right.write).toBeUndefined()
+      expect((nodes.right.nodes as ReadonlyArray<{ name: string }>).map((n) => n.name)).toEqual(["one", "two"])
+    }
+    expect(problemsOf({
+      FASTORM_NODES: "postgresql://app:pw@db-1/app",
+      FASTORM_WRITE_URL: "postgresql://app:pw@db-1/app"
+    })).toEqual([
+      "FASTORM_NODES: give either FASTORM_NODES (roles learnt from the servers) or FASTORM_WRITE_URL / " +
+      "FASTORM_READ_URLS, not both"
+    ])
+    expect(problemsOf({ FASTORM_NODES: "postgresql://app:pw@db-1/app", FASTORM_NODE_NAMES: "a,b" })).toEqual([
+      "FASTORM_NODE_NAMES: 2 entries for 1 URLs in FASTORM_NODES: give one per URL, in order"
     ])
   })
 

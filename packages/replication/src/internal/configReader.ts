@@ -11,7 +11,7 @@ import * as ConfigError from "effect/ConfigError"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import type { FastOrmConfig, HealthConfig, NodeConfig, PoolConfig } from "../FastOrm.js"
+import type { ClusterNodes, FastOrmConfig, HealthConfig, NodeConfig, PoolConfig } from "../FastOrm.js"
 import type { ReadWriteConfig } from "../ReadWriteConfig.js"
 import {
   kinds,
@@ -115,15 +115,17 @@ const sectionConfig = (section: Section): Config.Config<Record<string, unknown> 
 // ---- the whole configuration ----
 
 const MISSING_WRITE_URL = "the primary's URL is required, e.g. postgresql://app:secret@db-primary:5432/app " +
-  "(mysql://, mariadb:// and sqlite:///app.db work the same way)"
+  "(mysql://, mariadb:// and sqlite:///app.db work the same way); or every node's URL in FASTORM_NODES"
 
 const nodeVariables = Config.all({
   name: variable("FASTORM_NAME", asText),
-  writeUrl: variable("FASTORM_WRITE_URL", url, MISSING_WRITE_URL),
+  writeUrl: variable("FASTORM_WRITE_URL", url),
   writeName: variable("FASTORM_WRITE_NAME", asText),
   readUrls: list("FASTORM_READ_URLS", url),
   readNames: list("FASTORM_READ_NAMES", asText),
-  readWeights: list("FASTORM_READ_WEIGHTS", weight)
+  readWeights: list("FASTORM_READ_WEIGHTS", weight),
+  nodeUrls: list("FASTORM_NODES", url),
+  nodeNames: list("FASTORM_NODE_NAMES", asText)
 })
 
 /** Every variable `config` reads, in the order of the README's table. */
@@ -134,6 +136,8 @@ export const variableNames: ReadonlyArray<string> = [
   "FASTORM_READ_URLS",
   "FASTORM_READ_NAMES",
   "FASTORM_READ_WEIGHTS",
+  "FASTORM_NODES",
+  "FASTORM_NODE_NAMES",
   ...(["readWrite", "health", "pool"] as const).flatMap((s) => Object.keys(kinds[s]).map((k) => variableName(s, k)))
 ]
 
@@ -149,16 +153,37 @@ const between = (section: Section, problem: string): ConfigError.ConfigError => 
 const perUrl = (
   name: string,
   values: Option.Option<ReadonlyArray<unknown>>,
-  urls: ReadonlyArray<unknown>
+  urls: ReadonlyArray<unknown>,
+  urlsName = "FASTORM_READ_URLS"
 ): ReadonlyArray<ConfigError.ConfigError> =>
   Option.isSome(values) && values.value.length !== urls.length
     ? [
       ConfigError.InvalidData(
         [name],
-        `${values.value.length} entries for ${urls.length} URLs in FASTORM_READ_URLS: give one per URL, in order`
+        `${values.value.length} entries for ${urls.length} URLs in ${urlsName}: give one per URL, in order`
       )
     ]
     : []
+
+/** The nodes' variables: a primary and its replicas, or nodes whose roles are learnt; never both, never neither. */
+const nodeForm = (nodes: Config.Config.Success<typeof nodeVariables>): ReadonlyArray<ConfigError.ConfigError> => {
+  const given = Option.isSome(nodes.nodeUrls)
+  const configured = Option.isSome(nodes.writeUrl) || Option.isSome(nodes.readUrls) || Option.isSome(nodes.writeName)
+  if (given && configured) {
+    return [
+      ConfigError.InvalidData(
+        ["FASTORM_NODES"],
+        "give either FASTORM_NODES (roles learnt from the servers) or FASTORM_WRITE_URL / FASTORM_READ_URLS, not both"
+      )
+    ]
+  }
+  if (!given && Option.isNone(nodes.writeUrl)) {
+    return [ConfigError.MissingData(["FASTORM_WRITE_URL"], MISSING_WRITE_URL)]
+  }
+  return Option.isSome(nodes.nodeUrls)
+    ? perUrl("FASTORM_NODE_NAMES", nodes.nodeNames, nodes.nodeUrls.value, "FASTORM_NODES")
+    : []
+}
 
 /** The whole configuration, or one `ConfigError` with every problem. */
 export const config: Config.Config<FastOrmConfig> = Config.all({
@@ -167,9 +192,12 @@ export const config: Config.Config<FastOrmConfig> = Config.all({
   health: sectionConfig("health"),
   pool: sectionConfig("pool")
 }).pipe(Config.mapOrFail(({ health, nodes, pool, readWrite }) => {
-  const writeUrl = Option.getOrThrow(nodes.writeUrl)
+  const form = nodeForm(nodes)
+  if (form.length > 0) return Either.left(form.reduce((a, b) => ConfigError.And(a, b)))
+  const nodeUrls = Option.getOrUndefined(nodes.nodeUrls)
   const readUrls = Option.getOrElse(nodes.readUrls, () => [])
-  const dialect = Either.match(ConnectionUrl.parseEither(writeUrl), {
+  const firstUrl = nodeUrls?.[0] ?? Option.getOrThrow(nodes.writeUrl)
+  const dialect = Either.match(ConnectionUrl.parseEither(firstUrl), {
     onLeft: () => undefined,
     onRight: (parsed) => parsed.dialect
   })
@@ -193,10 +221,16 @@ export const config: Config.Config<FastOrmConfig> = Config.all({
   )
   const writeName = Option.getOrUndefined(nodes.writeName)
   const name = Option.getOrUndefined(nodes.name)
+  const nodeNames = Option.getOrUndefined(nodes.nodeNames)
+  const cluster: ClusterNodes = nodeUrls !== undefined
+    ? { nodes: nodeUrls.map((url, i) => nodeNames === undefined ? url : { url, name: nodeNames[i] }) }
+    : {
+      write: writeName === undefined ? firstUrl : { url: firstUrl, name: writeName },
+      ...(read.length === 0 ? {} : { read })
+    }
   return Either.right<FastOrmConfig>({
-    write: writeName === undefined ? writeUrl : { url: writeUrl, name: writeName },
+    ...cluster,
     ...(name === undefined ? {} : { name }),
-    ...(read.length === 0 ? {} : { read }),
     ...(readWrite === undefined ? {} : { readWrite: readWrite as ReadWriteConfig }),
     ...(health === undefined ? {} : { health: health as HealthConfig }),
     ...(pool === undefined ? {} : { pool: pool as PoolConfig })

@@ -2,6 +2,7 @@
  * The nodes of `FastOrm.layer` as given (a URL, or a URL with a name and a weight) resolved to one shape, and the
  * checks that need no server.
  */
+import * as Data from "effect/Data"
 import * as Redacted from "effect/Redacted"
 import type { NodeInput } from "../FastOrm.js"
 
@@ -27,3 +28,10 @@ export const weightProblem = (weight: unknown): string | undefined =>
   typeof weight === "number" && Number.isFinite(weight) && weight >= 0
     ? undefined
     : "weight must be a finite number >= 0"
+
+/** The nodes do not form one cluster (different dialects, a private in-memory SQLite reader, two equal names). */
+export class InvalidCluster extends Data.TaggedError("InvalidCluster")<{ readonly reason: string }> {
+  override get message(): string {
+    return `Invalid cluster: ${this.reason}`
+  }
+}

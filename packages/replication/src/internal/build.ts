@@ -1,0 +1,220 @@
+/**
+ * Building `FastOrm.layer`: every option checked before anything connects, one adapter and one client per node,
+ * the HealthMonitor, and the router. With `write` / `read` the roles are configured and the primary must answer at
+ * start; with `nodes` every node may be either, and the layer waits (bounded) until the monitor names a primary
+ * (ARCHITECTURE.md, "Topology").
+ */
+import type { DatabaseAdapter } from "@fastorm/adapters"
+import { AdapterError, ConnectionUrl, DatabaseAdapterFactory, OptimalConfig } from "@fastorm/adapters"
+import type { DialectFeaturesShape } from "@fastorm/core"
+import { HealthMonitor, Topology } from "@fastorm/health"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ConnectionRouter from "../ConnectionRouter.js"
+import type { FastOrmConfig, PoolConfig } from "../FastOrm.js"
+import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
+import { resolve } from "../ReadWriteConfig.js"
+import { PrimaryUnavailable } from "../RouterError.js"
+import { InvalidCluster, listOf, normalise, type ResolvedNode, weightProblem } from "./nodes.js"
+
+/** "77 ms", "5 s", "2.5 s": the figures a start-up error reports. */
+const formatMillis = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`
+
+/**
+ * What happened to the primary at start, with the driver's code and how long it took: "connection refused
+ * (ECONNREFUSED) after 77 ms"; "no answer within 5 s" only for a real timeout.
+ */
+const startupReason = (error: AdapterError.ConnectionFailed, elapsedMs: number, connectTimeout: Duration.Duration) =>
+  error.problem === "timeout"
+    ? `no answer within ${formatMillis(Duration.toMillis(connectTimeout))}${
+      error.code === undefined ? "" : ` (${error.code})`
+    }`
+    : `${error.detail} after ${formatMillis(elapsedMs)}`
+
+/** The nodes as given, named: the configured primary first (`write` / `read`), or every node (`nodes`). */
+const nodesOf = (config: FastOrmConfig) =>
+  config.nodes !== undefined
+    ? { learnt: true as const, nodes: listOf(config.nodes).map((node, i) => normalise(node, `node-${i + 1}`)) }
+    : {
+      learnt: false as const,
+      nodes: [
+        normalise(config.write, "primary"),
+        ...listOf(config.read).map((node, i) => normalise(node, `replica-${i + 1}`))
+      ]
+    }
+
+/** Every check of the nodes that needs no server: names, weights, one dialect, no private in-memory reader. */
+const checkNodes = (nodes: ReadonlyArray<ResolvedNode>, learnt: boolean) =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) return yield* new InvalidCluster({ reason: "no node is given" })
+    const names = nodes.map((n) => n.name)
+    if (new Set(names).size !== names.length) {
+      return yield* new InvalidCluster({ reason: "two nodes have the same name" })
+    }
+    for (const node of nodes) {
+      const problem = weightProblem(node.weight)
+      if (problem !== undefined) return yield* new InvalidCluster({ reason: `${node.name}'s ${problem}` })
+    }
+    const urls = yield* Effect.forEach(nodes, (node) => ConnectionUrl.parse(node.url))
+    const first = urls[0]!
+    for (const [i, url] of urls.entries()) {
+      if (url.dialect !== first.dialect) {
+        return yield* new InvalidCluster({
+          reason: `${nodes[i]!.name} is ${url.dialect}, ${nodes[0]!.name} is ${first.dialect}`
+        })
+      }
+      if (i > 0 && url.dialect === "sqlite" && url.filename === ":memory:") {
+        return yield* new InvalidCluster({
+          reason:
+            `${nodes[i]!.name} is sqlite://:memory:, a private in-memory database that cannot see the primary's ` +
+            "data: read the primary's own file (sqlite:///app.db), or give no read URL"
+        })
+      }
+    }
+    if (learnt && first.dialect === "sqlite") {
+      return yield* new InvalidCluster({
+        reason: "SQLite has one writer and no replication: give it as write / read, not as nodes"
+      })
+    }
+    return urls
+  })
+
+/** The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver. */
+const overridesOf = (config: FastOrmConfig, readWrite: ResolvedReadWriteConfig, dialect: string) =>
+  dialect === "sqlite" ? config.pool : {
+    connectTimeout: readWrite.connectTimeout,
+    statementTimeout: readWrite.statementTimeout,
+    ...config.pool
+  }
+
+/** Core emits INSERT ... RETURNING only where the server has it (MariaDB 10.5+, never MySQL): ask the primary. */
+const featuresOf = (
+  adapter: DatabaseAdapter.DatabaseAdapter,
+  client: DatabaseAdapter.NodeClient,
+  readWrite: ResolvedReadWriteConfig
+): Effect.Effect<DialectFeaturesShape> =>
+  adapter.dialect !== "mysql" ? Effect.succeed({}) : adapter.detectFeatures(client).pipe(
+    Effect.timeout(readWrite.connectTimeout),
+    Effect.map(({ features }) => ({ supportsReturning: features.supportsReturning })),
+    Effect.orElseSucceed(() => ({ supportsReturning: adapter.features.supportsReturning }))
+  )
+
+/** Builds the router of `config`, with what core needs to know of the primary's server. */
+export const build = (config: FastOrmConfig) =>
+  Effect.gen(function*() {
+    // Every option is checked before anything connects.
+    const readWrite = yield* Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
+    yield* Either.match(HealthMonitor.checkConfig(config.health ?? {}), {
+      onLeft: Effect.fail,
+      onRight: () => Effect.void
+    })
+    const { learnt, nodes } = nodesOf(config)
+    const urls = yield* checkNodes(nodes, learnt)
+    const dialect = urls[0]!.dialect
+    const poolProblems = OptimalConfig.check(dialect, config.pool)
+    if (poolProblems.length > 0) return yield* new AdapterError.InvalidPoolConfig({ problems: poolProblems })
+    const overrides = overridesOf(config, readWrite, dialect) as PoolConfig
+    const adapters = yield* Effect.forEach(
+      nodes,
+      (node) => DatabaseAdapterFactory.create(node.url, { name: node.name, config: overrides })
+    )
+    const cluster = config.name ?? ConnectionUrl.identity(urls[0]!)
+    return learnt
+      ? yield* buildLearnt(config, readWrite, nodes, adapters, cluster)
+      : yield* buildConfigured(config, readWrite, nodes, adapters, urls[0]!, cluster)
+  })
+
+const buildConfigured = (
+  config: FastOrmConfig,
+  readWrite: ResolvedReadWriteConfig,
+  nodes: ReadonlyArray<ResolvedNode>,
+  adapters: ReadonlyArray<DatabaseAdapter.DatabaseAdapter>,
+  primaryUrl: ConnectionUrl.ConnectionUrl,
+  cluster: string
+) =>
+  Effect.gen(function*() {
+    const [primaryNode, ...replicaNodes] = nodes as [ResolvedNode, ...Array<ResolvedNode>]
+    const [primaryAdapter, ...replicaAdapters] = adapters as [
+      DatabaseAdapter.DatabaseAdapter,
+      ...Array<DatabaseAdapter.DatabaseAdapter>
+    ]
+    // The primary must answer at start (bounded), unless the user accepts starting degraded. Replicas never block.
+    const [elapsed, made] = yield* Effect.timed(
+      Effect.either(primaryAdapter.makeClient({ verify: !readWrite.startDegraded }))
+    )
+    if (Either.isLeft(made)) {
+      const reason = startupReason(made.left, Duration.toMillis(elapsed), readWrite.connectTimeout)
+      return yield* new PrimaryUnavailable({
+        node: primaryNode.name,
+        reason: `${reason}, connecting to ${ConnectionUrl.identity(primaryUrl)}`,
+        cause: made.left
+      })
+    }
+    const primaryClient = made.right
+    // A network replica connects lazily and cannot fail here; a SQLite reader opens its file now.
+    const replicaClients = yield* Effect.forEach(replicaAdapters, (adapter) => adapter.makeClient({ readOnly: true }))
+    const monitor = yield* HealthMonitor.make({
+      ...config.health,
+      nodes: [
+        { name: primaryNode.name, role: "primary", adapter: primaryAdapter },
+        ...replicaAdapters.map((adapter, i) => ({ name: replicaNodes[i]!.name, role: "replica" as const, adapter }))
+      ]
+    })
+    const features = yield* featuresOf(primaryAdapter, primaryClient, readWrite)
+    const router = yield* ConnectionRouter.makeResolved({
+      cluster,
+      dialect: primaryAdapter.dialect,
+      primary: { name: primaryNode.name, client: primaryClient, weight: primaryNode.weight },
+      replicas: replicaClients.map((client, i) => ({
+        name: replicaNodes[i]!.name,
+        client,
+        weight: replicaNodes[i]!.weight
+      }))
+    }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
+    return { router, features, monitor }
+  })
+
+const buildLearnt = (
+  config: FastOrmConfig,
+  readWrite: ResolvedReadWriteConfig,
+  nodes: ReadonlyArray<ResolvedNode>,
+  adapters: ReadonlyArray<DatabaseAdapter.DatabaseAdapter>,
+  cluster: string
+) =>
+  Effect.gen(function*() {
+    // Any node may become the primary: no node's sessions are read-only (a replica refuses writes by itself).
+    const clients = yield* Effect.forEach(adapters, (adapter) => adapter.makeClient())
+    const monitor = yield* HealthMonitor.make({
+      ...config.health,
+      nodes: adapters.map((adapter, i) => ({ name: nodes[i]!.name, role: "any" as const, adapter }))
+    })
+    // The layer starts once the monitor names a primary (one round of probes, bounded), unless started degraded.
+    const snapshot = yield* monitor.check.pipe(
+      Effect.timeoutTo({ duration: readWrite.connectTimeout, onTimeout: () => undefined, onSuccess: (s) => s })
+    )
+    const primary = snapshot === undefined ? undefined : Topology.resolve(snapshot, undefined).primary
+    if (primary === undefined && !readWrite.startDegraded) {
+      const seen = (snapshot ?? []).map((h) =>
+        `${h.name}: ${
+          h.role !== undefined && h.status !== "UNHEALTHY"
+            ? `answers as ${h.role}`
+            : h.lastError?.message ?? "no answer"
+        }`
+      )
+      return yield* new PrimaryUnavailable({
+        node: "(none)",
+        reason: `no node answers as the primary within ${formatMillis(Duration.toMillis(readWrite.connectTimeout))}${
+          seen.length === 0 ? "" : ` (${seen.join("; ")})`
+        }`
+      })
+    }
+    const at = Math.max(0, nodes.findIndex((n) => n.name === primary))
+    const features = yield* featuresOf(adapters[at]!, clients[at]!, readWrite)
+    const router = yield* ConnectionRouter.makeResolved({
+      cluster,
+      dialect: adapters[0]!.dialect,
+      nodes: clients.map((client, i) => ({ name: nodes[i]!.name, client, weight: nodes[i]!.weight }))
+    }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
+    return { router, features, monitor }
+  })
