@@ -15,7 +15,8 @@ import {
   loadCluster,
   LOADED_MACHINE_SLACK_MS,
   startPgBouncer,
-  stopPgBouncer
+  stopPgBouncer,
+  waitUntil
 } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import { join } from "node:path"
@@ -185,8 +186,13 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
     Effect.gen(function*() {
       // Not verified at start: the start's own test connection could still hold the slot when the test begins.
       const pooler = yield* ownPooler({ maxClientConn: 1 }, false)
-      // The one client slot, held by an idle connection of another client.
-      yield* clientOf(pooler.url, { poolSize: 1, maxOverflow: 0 })
+      // The one client slot, held by an idle connection of another client. PgBouncer frees a slot a moment after its
+      // client left (the start's own check, say): take it once it is free, bounded.
+      yield* waitUntil(
+        Effect.either(clientOf(pooler.url, { poolSize: 1, maxOverflow: 0 })),
+        (held) => held._tag === "Right",
+        { what: "the pooler's one client slot", timeoutMs: 10_000 }
+      )
       const failed = yield* Effect.flip(clientOf(pooler.url))
       expect(failed._tag).toBe("ConnectionFailed")
       const refused = failed as AdapterError.ConnectionFailed

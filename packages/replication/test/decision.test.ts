@@ -205,6 +205,12 @@ const rows: ReadonlyArray<Row> = [
     expected: "wait:replica-1|refuse"
   },
   {
+    situation: "a session read, the replicas stopped replicating (a switchover) but replayed the write: they serve it",
+    request: { token: lsn("0/50") },
+    health: { "replica-1": { replicating: false }, "replica-2": { replicating: false, lagSeconds: 60 } },
+    expected: "replicas:session:replica-1,replica-2"
+  },
+  {
     situation: "a session read, no eligible replica: the primary",
     request: { token: lsn("0/50") },
     health: { "replica-1": { status: "UNHEALTHY" }, "replica-2": { status: "UNHEALTHY" } },

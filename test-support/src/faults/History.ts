@@ -305,6 +305,35 @@ export const noWriteOnReplica = (history: History, evidence: ReplicaWriteEvidenc
   return verdict("no write on a replica", checked, violations)
 }
 
+/**
+ * No write on two primaries: the nodes that acknowledged writes, in the order the writes were invoked, take turns at
+ * most once each (A…A B…B, never A…B…A). A write acknowledged by an old primary after another node had acknowledged
+ * one means two nodes took writes in the same period (a split brain). Writes whose node is unknown are skipped.
+ */
+export const onePrimaryAtATime = (history: History): Verdict => {
+  const acked = writes(history)
+    .filter((op) => op.status === "ok" && op.node !== undefined)
+    .sort((a, b) => a.invokedAt - b.invokedAt)
+  const violations: Array<Violation> = []
+  const finished = new Map<string, Operation>()
+  let current: Operation | undefined
+  for (const op of acked) {
+    if (current !== undefined && op.node !== current.node) {
+      const earlier = finished.get(op.node!)
+      if (earlier !== undefined) {
+        violations.push({
+          message: `write ${op.id} was acknowledged by ${op.node} after ${current.node} had taken writes (write ` +
+            `${current.id}), and ${op.node} had taken them before (write ${earlier.id})`,
+          ops: [earlier, current, op]
+        })
+      }
+      finished.set(current.node!, current)
+    }
+    current = op
+  }
+  return verdict("no write on two primaries", acked.length, violations)
+}
+
 /** Every operation ended (ok, failed or unknown) within its deadline plus `graceMs`; none is still pending. */
 export const withinDeadlines = (history: History, options: { readonly graceMs?: number | undefined } = {}): Verdict => {
   const grace = options.graceMs ?? 0

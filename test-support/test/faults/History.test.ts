@@ -186,6 +186,28 @@ describe("History checker", () => {
     expect(clean.valid).toBe(true)
   })
 
+  it("catches writes on two primaries (A, then B, then A again), not a clean switch from A to B", () => {
+    const split = build([
+      { w: "a", s: "s1", from: 0, to: 1, node: "old" },
+      { w: "b", s: "s2", from: 2, to: 3, node: "new" },
+      { w: "c", s: "s1", from: 4, to: 5, node: "old" },
+      { w: "d", s: "s2", from: 6, to: 7, st: "failed", node: "old" }
+    ])
+    const v = History.onePrimaryAtATime(split)
+    expect(v.valid).toBe(false)
+    expect(v.violations.map((x) => x.message)).toEqual([
+      "write 2 was acknowledged by old after new had taken writes (write 1), and old had taken them before (write 0)"
+    ])
+    const clean = build([
+      { w: "a", s: "s1", from: 0, to: 1, node: "old" },
+      { w: "b", s: "s2", from: 1, to: 2, node: "old" },
+      { w: "c", s: "s1", from: 3, to: 4, st: "failed" },
+      { w: "d", s: "s2", from: 5, to: 6, node: "new" },
+      { w: "e", s: "s1", from: 7, to: 8, node: "new" }
+    ])
+    expect(History.onePrimaryAtATime(clean)).toMatchObject({ valid: true, checked: 4 })
+  })
+
   it("catches an operation over its deadline and one that never ended", () => {
     const h = build([
       { w: "a", s: "s1", from: 0, to: 100 },

@@ -9,7 +9,7 @@ import type { NodeHealth as Health } from "@fastorm/health"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import type { Position } from "../SessionToken.js"
 import type { Learnt, Topology } from "./eligibility.js"
-import { coveringCandidates, primaryOf, readCandidates } from "./eligibility.js"
+import { coveringCandidates, primaryOf, readCandidates, sessionCandidates } from "./eligibility.js"
 import type { Candidate, SelectionState } from "./selection.js"
 import { order } from "./selection.js"
 import type { StatementKind } from "./statementKind.js"
@@ -142,8 +142,13 @@ export const decide = (request: Request, view: View): Route => {
   }
   const noReplica = config.readPreference === "replicaOnly" ? refuse : primary("session", false)
   // No replica can be shown to have a write whose position is unknown: not worth a wait.
-  if (token.kind === "unknown" || eligible.length === 0) return noReplica
-  const ready = coveringCandidates(eligible, token, view.snapshot, view.learnt)
+  if (token.kind === "unknown") return noReplica
+  const ready = coveringCandidates(
+    sessionCandidates(topology, config, view.snapshot, view.learnt),
+    token,
+    view.snapshot,
+    view.learnt
+  )
   if (ready.length > 0) {
     return {
       _tag: "Replicas",
@@ -152,6 +157,7 @@ export const decide = (request: Request, view: View): Route => {
       primary: current
     }
   }
+  if (eligible.length === 0) return noReplica
   return {
     _tag: "Wait",
     replica: order(config.strategy, eligible, view.selection, view.random)[0]!,

@@ -104,6 +104,30 @@ const candidate = (
 }
 
 /**
+ * The replicas that may serve a session read whose position they have replayed: every replica that answers (not
+ * UNHEALTHY, not suspect, in its role), however far behind it is otherwise and even when it no longer replicates.
+ * Replay covering the session's position is all a session read needs; during a promotion or a switchover, when the
+ * replicas stop replicating for a moment, they still serve it (ARCHITECTURE.md, "Read-your-writes").
+ */
+export const sessionCandidates = (
+  topology: Topology,
+  config: ResolvedReadWriteConfig,
+  snapshot: ReadonlyArray<Health.NodeHealth>,
+  learnt: Learnt
+): Array<Candidate> => {
+  const out: Array<Candidate> = []
+  for (let index = 0; index < topology.replicas.length; index++) {
+    const h = healthOf(snapshot, topology.replicas[index]!.name)
+    if (h === undefined || h.roleMismatch || h.suspectSince !== undefined || h.status === "UNHEALTHY") continue
+    if (h.routing === "primary" || h.routing === "fenced") continue
+    if (topology.roles === "learnt" && h.routing !== "replica") continue
+    const c = candidate(topology, learnt, index, h, h.status === "DEGRADED" ? config.degradedWeight : 1)
+    if (c.weight > 0) out.push(c)
+  }
+  return out
+}
+
+/**
  * The replicas that may serve an ordinary read: HEALTHY or not yet probed (weight 1: a failure there is retried
  * and reported), DEGRADED (weight × `degradedWeight`); never UNHEALTHY, suspect, in the wrong role, lagging or not
  * replicating. With `staleOnly`, only the replicas that merely lost their primary.
