@@ -11,6 +11,7 @@ import type { HealthMonitor } from "@fastorm/health"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
@@ -64,6 +65,24 @@ export type ClusterNodes =
     readonly read?: undefined
   }
 
+/**
+ * FastORM's own failover, for deployments without an HA manager (off by default; README, "Topology and failover"):
+ * with `nodes`, when the primary has been lost for `after` and a majority of the replicas confirm they lost it too,
+ * FastORM promotes the most advanced replica, re-points the others at it, and makes the old primary read-only if it
+ * comes back.
+ */
+export interface FailoverConfig {
+  /** `promote`: FastORM promotes; `off`: it only follows what an HA manager or an operator does. */
+  readonly mode: "promote" | "off"
+  /**
+   * Whose credentials may promote and re-point nodes (PostgreSQL: a superuser; MariaDB: SUPER or the replication
+   * admin privileges); host, port and database come from each node's own URL.
+   */
+  readonly adminUrl: string | Redacted.Redacted<string>
+  /** How long the primary must have been lost before a promotion. Default 10 seconds. */
+  readonly after?: Duration.DurationInput | undefined
+}
+
 /** The whole configuration of a cluster. */
 export type FastOrmConfig = ClusterNodes & {
   /**
@@ -76,6 +95,8 @@ export type FastOrmConfig = ClusterNodes & {
   readonly health?: HealthConfig | undefined
   /** Connection settings for every node (pool sizes, timeouts, ...); see the adapters' OptimalConfig. */
   readonly pool?: PoolConfig | undefined
+  /** FastORM's own failover (with `nodes`); off by default. */
+  readonly failover?: FailoverConfig | undefined
 }
 
 /** The nodes do not form one cluster (different dialects, a private in-memory SQLite reader, two equal names). */

@@ -11,11 +11,14 @@ import { HealthMonitor, Topology } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 import * as ConnectionRouter from "../ConnectionRouter.js"
 import type { FastOrmConfig, PoolConfig } from "../FastOrm.js"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { resolve } from "../ReadWriteConfig.js"
 import { PrimaryUnavailable } from "../RouterError.js"
+import * as Failover from "./failover/coordinator.js"
+import * as FailoverOps from "./failover/ops.js"
 import { InvalidCluster, listOf, normalise, type ResolvedNode, weightProblem } from "./nodes.js"
 
 /** "77 ms", "5 s", "2.5 s": the figures a start-up error reports. */
@@ -120,8 +123,9 @@ export const build = (config: FastOrmConfig) =>
       (node) => DatabaseAdapterFactory.create(node.url, { name: node.name, config: overrides })
     )
     const cluster = config.name ?? ConnectionUrl.identity(urls[0]!)
+    const failover = yield* failoverOf(config, learnt, dialect)
     return learnt
-      ? yield* buildLearnt(config, readWrite, nodes, adapters, cluster)
+      ? yield* buildLearnt(config, readWrite, nodes, adapters, cluster, failover)
       : yield* buildConfigured(config, readWrite, nodes, adapters, urls[0]!, cluster)
   })
 
@@ -180,7 +184,8 @@ const buildLearnt = (
   readWrite: ResolvedReadWriteConfig,
   nodes: ReadonlyArray<ResolvedNode>,
   adapters: ReadonlyArray<DatabaseAdapter.DatabaseAdapter>,
-  cluster: string
+  cluster: string,
+  failover: { readonly admin: ConnectionUrl.ConnectionUrl; readonly afterMs: number } | undefined
 ) =>
   Effect.gen(function*() {
     // Any node may become the primary: no node's sessions are read-only (a replica refuses writes by itself).
@@ -216,5 +221,60 @@ const buildLearnt = (
       dialect: adapters[0]!.dialect,
       nodes: clients.map((client, i) => ({ name: nodes[i]!.name, client, weight: nodes[i]!.weight }))
     }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
+    if (failover !== undefined) {
+      yield* Failover.start({
+        nodes: yield* Effect.forEach(adapters, (adapter, i) =>
+          Effect.map(adminAdapter(adapter, failover.admin, nodes[i]!.name), (admin) => ({
+            name: nodes[i]!.name,
+            endpoint: { host: adapter.url.host ?? "127.0.0.1", port: adapter.url.port ?? 5432 },
+            admin
+          }))),
+        ops: FailoverOps.forDialect(adapters[0]!.dialect as "postgresql" | "mysql"),
+        monitor,
+        afterMs: failover.afterMs,
+        interval: HealthMonitor.resolveThresholds(config.health ?? {}).interval
+      })
+    }
     return { router, features, monitor }
+  })
+
+/** An admin client of a node: the node's own URL with the failover's admin credentials. */
+const adminAdapter = (
+  adapter: DatabaseAdapter.DatabaseAdapter,
+  admin: ConnectionUrl.ConnectionUrl,
+  name: string
+) =>
+  Effect.flatMap(
+    DatabaseAdapterFactory.create(
+      ConnectionUrl.format({ ...adapter.url, username: admin.username, password: admin.password }),
+      { name: `${name}-admin` }
+    ),
+    (made) => made.makeClient()
+  )
+
+/** The failover's settings, checked: only with `nodes`, an admin URL of the nodes' dialect, a finite `after`. */
+const failoverOf = (config: FastOrmConfig, learnt: boolean, dialect: string) =>
+  Effect.gen(function*() {
+    const failover = config.failover
+    if (failover === undefined || failover.mode === "off") return undefined
+    const problems: Array<string> = []
+    if (failover.mode !== "promote") problems.push(`failover.mode must be "promote" or "off"`)
+    if (!learnt) problems.push("failover needs nodes (roles learnt from the servers), not write / read")
+    if (dialect === "sqlite") problems.push("SQLite has no replicas to promote")
+    const after = failover.after === undefined
+      ? Option.some(Duration.seconds(10))
+      : Duration.decodeUnknown(failover.after)
+    if (Option.isNone(after) || !Duration.isFinite(after.value)) {
+      problems.push("failover.after must be a finite duration")
+    }
+    const admin = ConnectionUrl.parseEither(failover.adminUrl)
+    if (Either.isLeft(admin)) problems.push(`failover.adminUrl: ${admin.left.message}`)
+    else if (admin.right.dialect !== dialect) {
+      problems.push(`failover.adminUrl is ${admin.right.dialect}, the nodes ${dialect}`)
+    }
+    if (problems.length > 0) return yield* new InvalidCluster({ reason: problems.join("; ") })
+    return {
+      admin: Either.getOrThrow(admin),
+      afterMs: Duration.toMillis(Option.getOrThrow(after))
+    }
   })
