@@ -135,7 +135,7 @@ describe("FastOrm.config", () => {
   ]
 
   it("every option has a variable, read into the layer's option (durations in milliseconds here)", () => {
-    expect(options.map(([variable]) => variable)).toEqual(variableNames.slice(8))
+    expect(options.map(([variable]) => variable)).toEqual(variableNames.slice(11))
     // Pool settings are per dialect: each row runs with a URL of a dialect that has the setting.
     const urlFor = (key: string) =>
       ["maxWriters", "journalMode", "synchronous", "cacheSizeKiB", "foreignKeys", "busyTimeout"].includes(key)
@@ -155,6 +155,26 @@ describe("FastOrm.config", () => {
     expect(problemsOf({ FASTORM_READ_URLS: "postgresql://app:pw@r1/app" })).toEqual([
       "missing FASTORM_WRITE_URL: the primary's URL is required, e.g. postgresql://app:secret@db-primary:5432/app " +
       "(mysql://, mariadb:// and sqlite:///app.db work the same way); or every node's URL in FASTORM_NODES"
+    ])
+  })
+
+  it("FASTORM_FAILOVER_*: FastORM's own failover, its admin URL a secret, required with promote", () => {
+    const config = configOf({
+      FASTORM_NODES: "postgresql://app:pw@db-1/app,postgresql://app:pw@db-2/app",
+      FASTORM_FAILOVER_MODE: "promote",
+      FASTORM_FAILOVER_ADMIN_URL: "postgresql://postgres:S3cr3t-canary@db-1/postgres",
+      FASTORM_FAILOVER_AFTER: "5 seconds"
+    })
+    expect(config.failover?.mode).toBe("promote")
+    expect(Redacted.isRedacted(config.failover?.adminUrl)).toBe(true)
+    expect(millis(config.failover?.after)).toBe(5_000)
+    expect(JSON.stringify(config)).not.toContain("S3cr3t-canary")
+    expect(problemsOf({ FASTORM_NODES: "postgresql://app:pw@db-1/app", FASTORM_FAILOVER_MODE: "promote" })).toEqual([
+      "missing FASTORM_FAILOVER_ADMIN_URL: FASTORM_FAILOVER_MODE=promote needs the URL whose credentials may promote " +
+      "a replica, e.g. postgresql://postgres:secret@db/postgres"
+    ])
+    expect(problemsOf({ FASTORM_NODES: "postgresql://app:pw@db-1/app", FASTORM_FAILOVER_MODE: "always" })).toEqual([
+      "FASTORM_FAILOVER_MODE: expected one of: promote, off"
     ])
   })
 

@@ -8,6 +8,7 @@
 import { ConnectionUrl, validateDatabaseConnection } from "@fastorm/adapters"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
+import type * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
@@ -125,7 +126,14 @@ const nodeVariables = Config.all({
   readNames: list("FASTORM_READ_NAMES", asText),
   readWeights: list("FASTORM_READ_WEIGHTS", weight),
   nodeUrls: list("FASTORM_NODES", url),
-  nodeNames: list("FASTORM_NODE_NAMES", asText)
+  nodeNames: list("FASTORM_NODE_NAMES", asText),
+  failoverMode: variable(
+    "FASTORM_FAILOVER_MODE",
+    (text): Either.Either<"promote" | "off", string> =>
+      text === "promote" || text === "off" ? Either.right(text) : Either.left("expected one of: promote, off")
+  ),
+  failoverAdminUrl: variable("FASTORM_FAILOVER_ADMIN_URL", url),
+  failoverAfter: variable("FASTORM_FAILOVER_AFTER", (text) => parse({ _tag: "duration" }, text))
 })
 
 /** Every variable `config` reads, in the order of the README's table. */
@@ -138,6 +146,9 @@ export const variableNames: ReadonlyArray<string> = [
   "FASTORM_READ_WEIGHTS",
   "FASTORM_NODES",
   "FASTORM_NODE_NAMES",
+  "FASTORM_FAILOVER_MODE",
+  "FASTORM_FAILOVER_ADMIN_URL",
+  "FASTORM_FAILOVER_AFTER",
   ...(["readWrite", "health", "pool"] as const).flatMap((s) => Object.keys(kinds[s]).map((k) => variableName(s, k)))
 ]
 
@@ -228,8 +239,28 @@ export const config: Config.Config<FastOrmConfig> = Config.all({
       write: writeName === undefined ? firstUrl : { url: firstUrl, name: writeName },
       ...(read.length === 0 ? {} : { read })
     }
+  const failoverMode = Option.getOrUndefined(nodes.failoverMode)
+  const failoverAdmin = Option.getOrUndefined(nodes.failoverAdminUrl)
+  if (failoverMode === "promote" && failoverAdmin === undefined) {
+    return Either.left(
+      ConfigError.MissingData(
+        ["FASTORM_FAILOVER_ADMIN_URL"],
+        "FASTORM_FAILOVER_MODE=promote needs the URL whose credentials may promote a replica, e.g. " +
+          "postgresql://postgres:secret@db/postgres"
+      )
+    )
+  }
+  const failoverAfter = Option.getOrUndefined(nodes.failoverAfter)
+  const failover = failoverMode === undefined || failoverAdmin === undefined ? {} : {
+    failover: {
+      mode: failoverMode,
+      adminUrl: failoverAdmin,
+      ...(failoverAfter === undefined ? {} : { after: failoverAfter as Duration.DurationInput })
+    }
+  }
   return Either.right<FastOrmConfig>({
     ...cluster,
+    ...failover,
     ...(name === undefined ? {} : { name }),
     ...(readWrite === undefined ? {} : { readWrite: readWrite as ReadWriteConfig }),
     ...(health === undefined ? {} : { health: health as HealthConfig }),
