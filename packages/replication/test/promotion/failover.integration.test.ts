@@ -13,7 +13,6 @@ import {
   type ClusterNodes,
   History,
   killNode,
-  LOADED_MACHINE_SLACK_MS,
   type NodeInfo,
   startClusters,
   stopClusters,
@@ -26,7 +25,7 @@ import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { ConnectionRouter, FastOrm } from "../../src/index.js"
 import { report } from "../support/cluster.js"
-import { startLoad } from "./load.js"
+import { startLoad, verdictsOf } from "./load.js"
 
 let info: ClusterInfo | undefined
 
@@ -217,13 +216,7 @@ for (const dialect of ["postgres", "mariadb"] as const) {
           )
           const final = History.finalStateOf(rows.map((r) => ({ key: r.k, value: r.v })))
           const secondLost = secondAcked.filter((w) => !(final.get(secondKey)?.has(w.v) ?? false))
-          const verdicts = [
-            History.noLostWrites(load.history, final),
-            History.noFailedWritesPresent(load.history, final),
-            History.noStaleReads(load.history),
-            History.onePrimaryAtATime(load.history),
-            History.withinDeadlines(load.history, { graceMs: LOADED_MACHINE_SLACK_MS })
-          ]
+          const verdicts = verdictsOf(load, final)
           const figures = {
             killed: c.primary.name,
             promoted,

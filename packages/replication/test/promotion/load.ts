@@ -5,7 +5,7 @@
  * Works on PostgreSQL and MariaDB: the table is `promo_kv (k, v)` on both.
  */
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import { History } from "@fastorm/test-support"
+import { History, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
@@ -160,3 +160,16 @@ export const startLoad = (
       }
     }
   })
+
+/**
+ * The checks of every promotion scenario: nothing acknowledged lost, nothing failed present, reads fresh for their
+ * session and monotonic, one primary at a time, every operation within its deadline.
+ */
+export const verdictsOf = (load: Load, final: History.FinalState): ReadonlyArray<History.Verdict> => [
+  History.noLostWrites(load.history, final),
+  History.noFailedWritesPresent(load.history, final),
+  History.noStaleReads(load.history),
+  History.monotonicReads(load.history),
+  History.onePrimaryAtATime(load.history),
+  History.withinDeadlines(load.history, { graceMs: LOADED_MACHINE_SLACK_MS })
+]

@@ -22,7 +22,7 @@ import {
 import * as Effect from "effect/Effect"
 import { ConnectionRouter, FastOrm } from "../../src/index.js"
 import { report } from "../support/cluster.js"
-import { startLoad } from "./load.js"
+import { startLoad, verdictsOf } from "./load.js"
 
 const cluster = loadCluster().mariadb
 const [promoted, follower] = cluster.replicas as [NodeInfo, NodeInfo]
@@ -94,14 +94,7 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
           appQuery<{ k: string; v: string }>(promoted, `SELECT k, v FROM promo_kv WHERE k IN (?, ?, ?)`, [...load.keys])
         )
         const final = History.finalStateOf(rows.map((r) => ({ key: r.k, value: r.v })))
-        const verdicts = [
-          History.noLostWrites(load.history, final),
-          History.noFailedWritesPresent(load.history, final),
-          History.noStaleReads(load.history),
-          History.monotonicReads(load.history),
-          History.onePrimaryAtATime(load.history),
-          History.withinDeadlines(load.history, { graceMs: LOADED_MACHINE_SLACK_MS })
-        ]
+        const verdicts = verdictsOf(load, final)
         const followMs = Math.round(resumed.completedAt! - promotedAt)
         const figures = {
           killed: cluster.primary.name,

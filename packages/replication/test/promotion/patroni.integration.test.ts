@@ -10,7 +10,7 @@ import { appQuery, History, LOADED_MACHINE_SLACK_MS, Patroni, waitUntil } from "
 import * as Effect from "effect/Effect"
 import { ConnectionRouter, FastOrm } from "../../src/index.js"
 import { report } from "../support/cluster.js"
-import { type Load, startLoad } from "./load.js"
+import { type Load, startLoad, verdictsOf } from "./load.js"
 
 let cluster: Patroni.PatroniCluster | undefined
 const patroni = () => cluster!
@@ -48,19 +48,6 @@ const finalState = async (keys: ReadonlyArray<string>) => {
   const { leader } = await Patroni.waitWritableLeader(patroni())
   const rows = await appQuery<{ k: string; v: string }>(leader, "SELECT k, v FROM promo_kv WHERE k = ANY($1)", [keys])
   return History.finalStateOf(rows.map((r) => ({ key: r.k, value: r.v })))
-}
-
-/** The checks of every scenario: nothing lost, nothing phantom, reads fresh for their session, one primary at a time. */
-const check = (load: Load, final: History.FinalState) => {
-  const verdicts = [
-    History.noLostWrites(load.history, final),
-    History.noFailedWritesPresent(load.history, final),
-    History.noStaleReads(load.history),
-    History.monotonicReads(load.history),
-    History.onePrimaryAtATime(load.history),
-    History.withinDeadlines(load.history, { graceMs: LOADED_MACHINE_SLACK_MS })
-  ]
-  return verdicts
 }
 
 const ackedOn = (load: Load, node: string, after: number) =>
@@ -143,7 +130,7 @@ describe("following a promoted primary: Patroni", () => {
           killed = await Patroni.killLeader(patroni())
           return (await Patroni.waitWritableLeader(patroni(), { excluding: [killed] })).leader
         }, (leader) => leader.name)
-        const verdicts = check(run.load, run.final)
+        const verdicts = verdictsOf(run.load, run.final)
         const figures = {
           killed: run.first,
           newLeader: run.next,
@@ -163,7 +150,7 @@ describe("following a promoted primary: Patroni", () => {
   it.scopedLive("a planned switchover: writes follow the new leader, 0 failed reads", () =>
     Effect.gen(function*() {
       const run = yield* underLoad("switchover", () => Patroni.switchover(patroni()), (change) => change.to.name)
-      const verdicts = check(run.load, run.final)
+      const verdicts = verdictsOf(run.load, run.final)
       const figures = {
         from: run.first,
         to: run.next,
