@@ -19,6 +19,7 @@ import { type Dialect, of } from "../Dialect.js"
 import type { ConnectionError, ValidationError } from "../Errors.js"
 import { InvalidQuery, liftConnectionErrors, MissingWriteConnection } from "../Errors.js"
 import type * as Columns from "./columns.js"
+import * as RowDecoder from "./rowDecoder.js"
 import type { Condition, Select } from "./sql.js"
 import * as Sql from "./sql.js"
 import * as Shape from "./sqlShape.js"
@@ -218,13 +219,27 @@ const isAsyncOnly = (error: ParseError): boolean => {
   return visit(error.issue)
 }
 
-/** Rows decoded synchronously, falling back to the Effect decoder only for schemas that need it. @internal */
+/**
+ * Rows decoded by the model's compiled fast path (`rowDecoder.ts`), else synchronously by its Schema, falling back to
+ * the Effect decoder only for schemas that need it. @internal
+ */
 export const makeDecodeRows = (schema: Schema.Schema.AnyNoContext): RowsDecoder => {
   const array = Schema.Array(schema) as unknown as Schema.Schema<ReadonlyArray<any>, ReadonlyArray<unknown>, never>
   const sync = Schema.decodeUnknownEither(array)
   const async = Schema.decodeUnknown(array)
+  const fast = RowDecoder.compile(schema)
   return (rows) => {
     if (rows.length === 0) return Effect.succeed([])
+    if (fast !== undefined) {
+      const out = new Array(rows.length)
+      let i = 0
+      for (; i < rows.length; i++) {
+        const row = fast(rows[i])
+        if (row === undefined) break
+        out[i] = row
+      }
+      if (i === rows.length) return Effect.succeed(out)
+    }
     const decoded = sync(rows)
     if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
     return isAsyncOnly(decoded.left) ? async(rows) : Effect.fail(decoded.left)

@@ -14,7 +14,7 @@ import * as CompiledStatement from "../CompiledStatement.js"
 import type { ReadConnection, WriteConnection } from "../Connections.js"
 import { onOneConnection } from "../Database.js"
 import type { ValidationError } from "../Errors.js"
-import { InvalidColumn, InvalidValue, ModelNotFound } from "../Errors.js"
+import { InvalidColumn, InvalidValue } from "../Errors.js"
 import type { Columns } from "../Query.js"
 import type { Options, ReadError, ReadOptions, Repository, UpsertOptions } from "../Repository.js"
 import * as Codecs from "./columns.js"
@@ -22,6 +22,8 @@ import type { QueryState, TableInfo } from "./engine.js"
 import * as engine from "./engine.js"
 import * as Q from "./query.js"
 import * as reads from "./reads.js"
+import * as RowDecoder from "./rowDecoder.js"
+import * as RowWrites from "./rowWrites.js"
 import { upsertMany } from "./upsertMany.js"
 import * as validation from "./validation.js"
 
@@ -73,7 +75,6 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     encodePatch: (patch) => encodePatch(patch),
     statements: new Map()
   }
-  const decodeRow = (row: unknown) => Effect.map(info.decodeRows([row]), (rows) => rows[0] as S["Type"])
   const setup: Effect.Effect<void, ValidationError> = info.setupError !== undefined
     ? Effect.fail(info.setupError)
     : Effect.void
@@ -113,6 +114,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     ? Schema.encodeUnknownEither(Schema.Struct({ [idColumn]: idField }) as unknown as Schema.Schema<any, any, never>)
     : undefined
   const decodeOne = Schema.decodeUnknownEither(model as unknown as Schema.Schema<any, any, never>)
+  const fastOne = RowDecoder.compile(model)
   const findSql = new Map<engine.Dialect, CompiledStatement.CompiledStatement>()
   const findSqlFor = (sql: SqlClient.SqlClient): CompiledStatement.CompiledStatement => {
     const dialect = engine.dialectOf(sql)
@@ -139,22 +141,16 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
         CompiledStatement.run(sql, findSqlFor(sql), [engine.bindValue(engine.dialectOf(sql), value.right)]),
         (rows): Effect.Effect<Option.Option<S["Type"]>, ParseError> => {
           if (rows.length === 0) return Effect.succeedNone
+          const fast = fastOne === undefined ? undefined : fastOne(rows[0])
+          if (fast !== undefined) return Effect.succeed(Option.some(fast as S["Type"]))
           const row = decodeOne(rows[0])
           return Either.isLeft(row) ? Effect.fail(row.left) : Effect.succeed(Option.some(row.right as S["Type"]))
         }
       ))
   }
 
-  const notFound = (id: unknown) => new ModelNotFound({ model: info.modelName, table, id })
-  const firstOr = (rows: ReadonlyArray<unknown>, id: unknown): Effect.Effect<S["Type"], ParseError | ModelNotFound> =>
-    rows.length === 0 ? Effect.fail(notFound(id)) : decodeRow(rows[0])
-
-  /** Reads the row back on the same connection (inside the write's transaction). */
-  const readBack = (sql: SqlClient.SqlClient, column: string, value: unknown) =>
-    Effect.flatMap(
-      sql`SELECT * FROM ${sql(table)} WHERE ${sql(column)} = ${engine.bindValue(engine.dialectOf(sql), value)}`,
-      (rows) => firstOr(rows, value)
-    )
+  const writes = RowWrites.make(info)
+  const { firstOr, insertRow, notFound } = writes
 
   const insertFragment = (sql: SqlClient.SqlClient, row: Row, returning: boolean) => {
     const dialect = engine.dialectOf(sql)
@@ -167,54 +163,39 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     return returning ? sql.insert(bound).returning("*") : sql.insert(bound)
   }
 
-  const insertRow = (row: Row) =>
-    engine.withWriter((sql, returning) => {
-      if (returning) {
-        return Effect.flatMap(
-          sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, true)}`,
-          (rows) => firstOr(rows, row[idColumn])
-        )
-      }
-      // No RETURNING (MySQL, MariaDB < 10.5): insert, then read back by id in the same transaction.
-      return onOneConnection(
-        Effect.flatMap(sql`INSERT INTO ${sql(table)} ${insertFragment(sql, row, false)}`.raw, (result: any) => {
-          const given = row[idColumn]
-          const id = given !== undefined && given !== null
-            ? given
-            : result?.insertId ?? result?.lastInsertRowid
-          return readBack(sql, idColumn, id)
-        })
-      )
-    })
+  // Encoding is synchronous on the hot path; a schema that fails synchronously (an error, or one that must run
+  // asynchronously) is encoded again by the Effect encoder, which reports the error or runs it.
+  const encodeInsertSync = Schema.encodeUnknownEither(model.insert)
+  const encodeInsertRow = (data: unknown): Effect.Effect<Row, ValidationError | ParseError> => {
+    const encoded = encodeInsertSync(data)
+    return Either.isRight(encoded)
+      ? checkRow(encoded.right as Row)
+      : Effect.flatMap(encodeInsert(data), (row) => checkRow(row as Row))
+  }
 
   const create = (data: unknown) =>
-    Effect.flatMap(
-      Effect.zipRight(setup, Effect.flatMap(encodeInsert(data), (row) => checkRow(row as Row))),
-      insertRow
-    ).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
+    (info.setupError !== undefined ? Effect.fail(info.setupError) : Effect.flatMap(encodeInsertRow(data), insertRow))
+      .pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
 
   const createMany = (data: ReadonlyArray<unknown>) =>
-    Effect.gen(function*() {
-      yield* setup
-      if (data.length === 0) return []
-      const rows: Array<Row> = []
-      for (const item of data) rows.push(yield* checkRow((yield* encodeInsert(item)) as Row))
-      const keys = Object.keys(rows[0]).join(",")
-      const uniform = keys.length > 0 && rows.every((row) => Object.keys(row).join(",") === keys)
-      return yield* engine.withWriter((sql, returning) => {
-        if (returning && uniform) {
-          const dialect = engine.dialectOf(sql)
-          return Effect.flatMap(
-            sql`INSERT INTO ${sql(table)} ${
-              sql.insert(rows.map((row) => engine.bindRow(dialect, row))).returning("*")
-            }`,
-            info.decodeRows
-          )
-        }
-        // One by one in one transaction: MySQL's insertId names only the first row of a multi-row insert.
-        return onOneConnection(Effect.forEach(rows, insertRow))
-      })
+    Effect.suspend(() => {
+      if (info.setupError !== undefined) return Effect.fail(info.setupError)
+      if (data.length === 0) return Effect.succeed([])
+      return Effect.flatMap(Effect.forEach(data, encodeInsertRow), writes.insertRows)
     }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
+
+  // One encoder per set of patched columns: a struct schema built per call costs more than the statement.
+  const patchEncoders = new Map<string, (patch: Row) => Either.Either<any, ParseError>>()
+  const patchEncoder = (keys: ReadonlyArray<string>, fields: Record<string, any>) => {
+    const key = keys.join(",")
+    let encoder = patchEncoders.get(key)
+    if (encoder === undefined) {
+      if (patchEncoders.size >= 1000) patchEncoders.clear()
+      encoder = Schema.encodeUnknownEither(Schema.Struct(fields) as unknown as Schema.Schema<any, any, never>)
+      patchEncoders.set(key, encoder)
+    }
+    return encoder
+  }
 
   const encodePatch = (patch: Row): Effect.Effect<Row, ValidationError | ParseError> => {
     const keys = Object.keys(patch).filter((key) => key !== idColumn && patch[key] !== undefined)
@@ -227,38 +208,31 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     }
     const picked: Row = {}
     for (const key of keys) picked[key] = patch[key]
-    return Effect.flatMap(
-      Schema.encodeUnknown(Schema.Struct(fields) as unknown as Schema.Schema<any, any, never>)(picked),
-      (row) => checkRow(row as Row)
-    )
+    const encoded = patchEncoder(keys, fields)(picked)
+    return Either.isRight(encoded)
+      ? checkRow(encoded.right as Row)
+      : Effect.flatMap(
+        Schema.encodeUnknown(Schema.Struct(fields) as unknown as Schema.Schema<any, any, never>)(picked),
+        (row) => checkRow(row as Row)
+      )
   }
 
-  const updateRow = (encodedId: Value, row: Row) =>
-    engine.withWriter((sql, _returning, updateReturning) => {
-      const dialect = engine.dialectOf(sql)
-      if (Object.keys(row).length === 0) {
-        return readBack(sql, idColumn, encodedId)
-      }
-      const set = sql.update(engine.bindRow(dialect, row))
-      const where = sql`${sql(idColumn)} = ${engine.bindValue(dialect, encodedId)}`
-      if (updateReturning) {
-        return Effect.flatMap(
-          sql`UPDATE ${sql(table)} SET ${set} WHERE ${where} RETURNING *`,
-          (rows) => firstOr(rows, encodedId)
-        )
-      }
-      return onOneConnection(
-        Effect.zipRight(sql`UPDATE ${sql(table)} SET ${set} WHERE ${where}`, readBack(sql, idColumn, encodedId))
-      )
-    })
+  const encodeIdNow = (id: unknown): Effect.Effect<Value, ValidationError | ParseError> => {
+    const encoded = encodeIdSync === undefined ? Either.right({ [idColumn]: id }) : encodeIdSync({ [idColumn]: id })
+    if (Either.isLeft(encoded)) return encodeId(id)
+    const value = validation.checkValue(idColumn, (encoded.right as Row)[idColumn])
+    return Either.isLeft(value) ? Effect.fail(value.left) : Effect.succeed(value.right)
+  }
+
+  const updateRow = writes.updateRow
 
   const update = (id: unknown, patch: Row) =>
-    Effect.gen(function*() {
-      yield* setup
-      const encodedId = yield* encodeId(id)
-      const row = yield* encodePatch(patch)
-      return yield* updateRow(encodedId, row)
-    })
+    info.setupError !== undefined
+      ? Effect.fail(info.setupError)
+      : Effect.flatMap(
+        Effect.zip(encodeIdNow(id), encodePatch(patch)),
+        ([encodedId, row]) => updateRow(encodedId, row)
+      )
 
   const save = (value: Row) =>
     Effect.gen(function*() {
@@ -277,18 +251,9 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     })
 
   const delete_ = (id: unknown) =>
-    Effect.gen(function*() {
-      yield* setup
-      const encodedId = yield* encodeId(id)
-      return yield* engine.withWriter((sql) =>
-        Effect.map(
-          sql`DELETE FROM ${sql(table)} WHERE ${sql(idColumn)} = ${engine.bindValue(engine.dialectOf(sql), encodedId)}`
-            .raw,
-          // pg: rowCount, mysql: affectedRows, sqlite: changes.
-          (result: any) => Number(result?.rowCount ?? result?.affectedRows ?? result?.changes ?? 0) > 0
-        )
-      )
-    })
+    info.setupError !== undefined
+      ? Effect.fail(info.setupError)
+      : Effect.flatMap(encodeIdNow(id), writes.deleteRow)
 
   const upsert = (data: unknown, upsertOptions: UpsertOptions<string>) =>
     Effect.gen(function*() {

@@ -83,8 +83,8 @@ export interface Grouped {
 
 // ---- text -------------------------------------------------------------------------------------------------------
 
-/** Placeholders in order: `$1, $2, ...` on PostgreSQL, `?` elsewhere. */
-class Text {
+/** Placeholders in order: `$1, $2, ...` on PostgreSQL, `?` elsewhere; identifiers quoted. @internal */
+export class Text {
   private n = 0
   constructor(readonly dialect: Dialect) {}
   param(): string {

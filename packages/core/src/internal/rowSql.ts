@@ -1,0 +1,53 @@
+/**
+ * The SQL text of a repository's writes of whole rows and by id (create, createMany, update, delete, read back), as
+ * pure functions of the columns and the dialect, compiled once per shape like the query builder's statements.
+ */
+import type { Dialect } from "../Dialect.js"
+import { Text } from "./sql.js"
+
+/** `INSERT INTO t (a, b) VALUES (?, ?), ...` for `count` rows (DEFAULT VALUES without columns), maybe RETURNING. */
+export const insert = (
+  dialect: Dialect,
+  table: string,
+  columns: ReadonlyArray<string>,
+  count: number,
+  returning: boolean
+): string => {
+  const t = new Text(dialect)
+  const tail = returning ? " RETURNING *" : ""
+  if (columns.length === 0) {
+    return `INSERT INTO ${t.id(table)} ${dialect === "mysql" ? "() VALUES ()" : "DEFAULT VALUES"}${tail}`
+  }
+  const values: Array<string> = []
+  for (let i = 0; i < count; i++) values.push(`(${columns.map(() => t.param()).join(", ")})`)
+  return `INSERT INTO ${t.id(table)} (${columns.map((c) => t.id(c)).join(", ")}) VALUES ${values.join(", ")}${tail}`
+}
+
+/** `UPDATE t SET a = ?, b = ? WHERE id = ?`, maybe RETURNING. */
+export const updateById = (
+  dialect: Dialect,
+  table: string,
+  set: ReadonlyArray<string>,
+  idColumn: string,
+  returning: boolean
+): string => {
+  const t = new Text(dialect)
+  const assignments = set.map((c) => `${t.id(c)} = ${t.param()}`).join(", ")
+  return `UPDATE ${t.id(table)} SET ${assignments} WHERE ${t.id(idColumn)} = ${t.param()}${
+    returning ? " RETURNING *" : ""
+  }`
+}
+
+/** `SELECT * FROM t WHERE id = ?`: a written row read back. */
+export const selectById = (dialect: Dialect, table: string, idColumn: string): string => {
+  const t = new Text(dialect)
+  return `SELECT * FROM ${t.id(table)} WHERE ${t.id(idColumn)} = ${t.param()}`
+}
+
+/** `DELETE FROM t WHERE id = ?`, with `RETURNING id` where the dialect has it (the deleted row is then a row). */
+export const deleteById = (dialect: Dialect, table: string, idColumn: string, returning: boolean): string => {
+  const t = new Text(dialect)
+  return `DELETE FROM ${t.id(table)} WHERE ${t.id(idColumn)} = ${t.param()}${
+    returning ? ` RETURNING ${t.id(idColumn)}` : ""
+  }`
+}

@@ -1,0 +1,68 @@
+/**
+ * Rows decoded by the compiled per-model decoder agree with the model's Schema on every row it accepts, and every
+ * row it does not accept (a wrong type, a missing column, a value only the Schema can judge) is left to the Schema.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schema from "effect/Schema"
+import * as engine from "../src/internal/engine.js"
+import * as RowDecoder from "../src/internal/rowDecoder.js"
+import * as Model from "../src/Model.js"
+
+class Account extends Model.Class<Account>("Account")({
+  id: Model.Generated(Schema.Int),
+  name: Schema.String,
+  active: Schema.Boolean,
+  kind: Schema.Literal("a", "b"),
+  note: Schema.NullOr(Schema.String),
+  balance: Schema.NumberFromString,
+  created: Schema.DateFromSelf
+}) {}
+
+const created = new Date("2026-01-02T03:04:05Z")
+const row = { id: 1, name: "x", active: true, kind: "a", note: null, balance: "12.5", created, extra: "ignored" }
+
+const fast = RowDecoder.compile(Account)!
+const schema = Schema.decodeUnknownEither(Account)
+
+describe("rowDecoder", () => {
+  it("compiles a model class and a struct, not other schemas", () => {
+    expect(fast).toBeTypeOf("function")
+    expect(RowDecoder.compile(Schema.Struct({ a: Schema.String }))).toBeTypeOf("function")
+    expect(RowDecoder.compile(Schema.String)).toBeUndefined()
+    expect(RowDecoder.compile(Schema.Struct({ a: Schema.optional(Schema.String) }))).toBeUndefined()
+  })
+
+  it("builds the same instance as the model's Schema", () => {
+    const decoded = fast(row)
+    expect(decoded).toBeInstanceOf(Account)
+    expect(decoded).toEqual(Either.getOrThrow(schema(row)))
+    expect((decoded as Account).balance).toBe(12.5)
+    expect(decoded as object).not.toHaveProperty("extra")
+  })
+
+  const rejected: ReadonlyArray<readonly [string, Record<string, unknown>]> = [
+    ["a string where an Int is", { ...row, id: "1" }],
+    ["a fraction where an Int is", { ...row, id: 1.5 }],
+    ["a number where a boolean is", { ...row, active: 1 }],
+    ["a literal not in the union", { ...row, kind: "c" }],
+    ["a transformation that fails", { ...row, balance: "twelve" }],
+    ["a missing column", (({ note: _note, ...rest }) => rest)(row)]
+  ]
+  for (const [name, input] of rejected) {
+    it(`leaves ${name} to the Schema`, () => {
+      expect(fast(input)).toBeUndefined()
+      expect(Either.isLeft(schema(input))).toBe(true)
+    })
+  }
+
+  it.effect("makeDecodeRows reports the Schema's error for a row the fast path left", () =>
+    Effect.gen(function*() {
+      const decode = engine.makeDecodeRows(Account)
+      const ok = yield* decode([row, { ...row, id: 2 }])
+      expect(ok.map((a) => a.id)).toEqual([1, 2])
+      const error = yield* Effect.flip(decode([row, { ...row, id: "2" }]))
+      expect(error._tag).toBe("ParseError")
+    }))
+})
