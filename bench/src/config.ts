@@ -1,9 +1,10 @@
 /**
  * The benchmark's settings, from the environment.
  */
-import type { Workload } from "./harness.js"
 import type { Db, TargetName } from "./targets.js"
 import { ABLATION_TARGETS, MAIN_TARGETS, TARGET_NAMES } from "./targets.js"
+import type { Workload } from "./workloads.js"
+import { WORKLOADS } from "./workloads.js"
 
 const num = (name: string, fallback: number): number => {
   const raw = process.env[name]
@@ -53,10 +54,10 @@ export const fromEnv = (): BenchConfig => {
     warmup: Math.round(num("BENCH_WARMUP", quick ? 600 : 3000)),
     callers: Math.round(num("BENCH_CALLERS", 16)),
     rows: Math.round(num("BENCH_ROWS", 10_000)),
-    dbs: list<Db>("BENCH_DBS", ["postgres", "pgbouncer", "mariadb"]),
+    dbs: list<Db>("BENCH_DBS", ["postgres", "pgbouncer", "mariadb", "sqlite"]),
     // Explicit targets keep their given order; the defaults are the main run's or the ablation's.
     targets: process.env["BENCH_TARGETS"] ? targets : ablation ? ABLATION_TARGETS : MAIN_TARGETS,
-    workloads: list<Workload>("BENCH_WORKLOADS", ablation ? ["point-read"] : ["point-read", "read-write"]),
+    workloads: list<Workload>("BENCH_WORKLOADS", ablation ? ["point-read"] : WORKLOADS),
     ablation,
     failover: failoverEnv === undefined || failoverEnv === "" ? !quick && !ablation : failoverEnv === "1",
     failoverBeforeSeconds: num("BENCH_FAILOVER_BEFORE", 1.5),

@@ -6,25 +6,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import { performance } from "node:perf_hooks"
+import type { Ops, Workload } from "./workloads.js"
+import { runOp, supports } from "./workloads.js"
 
-/** The two workloads: point read by primary key, and 90% reads / 10% writes. */
-export type Workload = "point-read" | "read-write"
-
-/** One operation a caller issues. */
-export type Op = { readonly kind: "find"; readonly id: number } | {
-  readonly kind: "update"
-  readonly id: number
-  readonly score: number
-}
-
-/** A workload's next operation. */
-export const nextOp = (workload: Workload, rows: number): Op => {
-  const id = 1 + Math.floor(Math.random() * rows)
-  if (workload === "read-write" && Math.random() < 0.1) {
-    return { kind: "update", id, score: Math.floor(Math.random() * 1_000_000) }
-  }
-  return { kind: "find", id }
-}
+export type { Workload } from "./workloads.js"
 
 /** When callers stop taking new operations. */
 export interface Stop {
@@ -91,25 +76,21 @@ const describeError = (error: unknown): string => {
 
 /** How a target runs its operations. */
 export interface Driver {
+  /** Whether the target implements `workload`. */
+  readonly supports: (workload: Workload) => boolean
   /** Runs `callers` concurrent loops of `workload` operations until `stop`, recording into `recorder`. */
   readonly run: (workload: Workload, callers: number, stop: Stop, recorder: Recorder) => Promise<void>
 }
 
 /** A target whose operations are Promises (the raw drivers and the peers). */
-export const promiseDriver = (
-  rows: number,
-  ops: {
-    readonly find: (id: number) => Promise<unknown>
-    readonly update: (id: number, score: number) => Promise<unknown>
-  }
-): Driver => ({
+export const promiseDriver = (rows: number, ops: Ops<Promise<unknown>>): Driver => ({
+  supports: (workload) => supports(ops, workload),
   run: async (workload, callers, stop, recorder) => {
     const caller = async () => {
       while (recorder.shouldStart(stop)) {
-        const op = nextOp(workload, rows)
         const t0 = performance.now()
         try {
-          await (op.kind === "find" ? ops.find(op.id) : ops.update(op.id, op.score))
+          await runOp(workload, rows, ops)
           recorder.record(t0, true)
         } catch (e) {
           recorder.record(t0, false, e)
@@ -124,21 +105,18 @@ export const promiseDriver = (
 export const effectDriver = <R>(
   rows: number,
   runtime: ManagedRuntime.ManagedRuntime<R, unknown>,
-  ops: {
-    readonly find: (id: number) => Effect.Effect<unknown, unknown, R>
-    readonly update: (id: number, score: number) => Effect.Effect<unknown, unknown, R>
-  }
+  ops: Ops<Effect.Effect<unknown, unknown, R>>
 ): Driver => ({
+  supports: (workload) => supports(ops, workload),
   run: (workload, callers, stop, recorder) => {
     const caller = Effect.suspend(() =>
       Effect.whileLoop({
         while: () => recorder.shouldStart(stop),
         body: () =>
           Effect.suspend(() => {
-            const op = nextOp(workload, rows)
             const t0 = performance.now()
             return Effect.map(
-              Effect.exit(op.kind === "find" ? ops.find(op.id) : ops.update(op.id, op.score)),
+              Effect.exit(runOp(workload, rows, ops)),
               (exit) =>
                 Exit.isSuccess(exit)
                   ? recorder.record(t0, true)

@@ -10,11 +10,13 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync }
 import { cpus, loadavg } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { writeCharts } from "./charts.js"
 import { fromEnv } from "./config.js"
 import { summariseProfile } from "./profile.js"
 import { failoverTable, table, verdicts } from "./report.js"
 import type { Db } from "./targets.js"
 import type { WorkerResult } from "./worker.js"
+import { workloadVerdicts } from "./workloadVerdicts.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
 // `npm run bench` runs the compiled JavaScript (bench/build/src), as applications run FastORM: under tsx every
@@ -61,8 +63,11 @@ const main = async () => {
   const started = Date.now()
   const load0 = loadavg()
   const reuse = process.env["FASTORM_CLUSTER_FILE"]
-  let info: ClusterInfo
-  if (reuse !== undefined && reuse !== "") {
+  let info: ClusterInfo | undefined
+  const needsClusters = config.dbs.some((db) => db !== "sqlite")
+  if (!needsClusters) {
+    log("bench: SQLite only, no clusters")
+  } else if (reuse !== undefined && reuse !== "") {
     info = loadCluster()
     log(`bench: using the running clusters of ${reuse}`)
   } else {
@@ -75,11 +80,11 @@ const main = async () => {
     for (const db of config.dbs) {
       const out = join(resultsDir, `${db}.json`)
       log(`bench: ${db} worker`)
-      await runWorker(db, info.file, out)
+      await runWorker(db, info?.file ?? "", out)
       results.push(JSON.parse(readFileSync(out, "utf8")) as WorkerResult)
     }
   } finally {
-    if (reuse === undefined || reuse === "") await stopClusters(info)
+    if (info !== undefined && (reuse === undefined || reuse === "")) await stopClusters(info)
   }
   const load1 = loadavg()
   const m = machine()
@@ -101,7 +106,11 @@ const main = async () => {
     if (f !== "") lines.push(f, "")
     if (r.uncaught > 0) lines.push(`(${r.uncaught} uncaught errors from drivers during the ${r.db} run)`, "")
   }
-  lines.push("```", ...verdicts(results), "```")
+  lines.push("```", ...verdicts(results), ...workloadVerdicts(results), "```")
+  if (!profile) {
+    const charts = await writeCharts(resultsDir, results)
+    lines.push("", `Charts: ${charts.map((c) => `bench/results/${c}`).join(", ")}`)
+  }
   const report = lines.join("\n")
   writeFileSync(join(resultsDir, profile ? "profile-run.md" : "latest.md"), report + "\n")
   process.stdout.write(`\n${report}\n`)

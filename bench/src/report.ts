@@ -1,11 +1,13 @@
 /**
  * Turns the workers' results into Markdown tables and the targets' pass/fail lines.
  */
-import type { Sample, Workload } from "./harness.js"
+import type { Sample } from "./harness.js"
 import { median } from "./harness.js"
 import type { Db, TargetName } from "./targets.js"
 import { TARGET_LABELS, TARGET_NAMES } from "./targets.js"
 import type { WorkerResult } from "./worker.js"
+import type { Workload } from "./workloads.js"
+import { WORKLOAD_LABELS } from "./workloads.js"
 
 /** The medians over rounds of one target. */
 export interface Summary {
@@ -26,17 +28,21 @@ export const summarise = (samples: ReadonlyArray<Sample>): Summary => ({
   failed: samples.reduce((n, s) => n + s.failed, 0)
 })
 
-const DB_LABEL: Record<Db, string> = {
+/** How each database is titled. */
+export const DB_LABEL: Record<Db, string> = {
   postgres: "PostgreSQL 15",
   pgbouncer: "PostgreSQL 15 through PgBouncer 1.18 (transaction pooling)",
-  mariadb: "MariaDB 10.11"
+  mariadb: "MariaDB 10.11",
+  sqlite: "SQLite (better-sqlite3, one WAL file)"
 }
-const PEERS: ReadonlyArray<TargetName> = ["drizzle", "typeorm", "sequelize"]
+/** The ORMs FastORM is measured against. */
+export const PEERS: ReadonlyArray<TargetName> = ["drizzle", "typeorm", "sequelize"]
 
-const summaries = (r: WorkerResult, workload: Workload): Partial<Record<TargetName, Summary>> => {
+/** Each target's medians on one workload. */
+export const summaries = (r: WorkerResult, workload: Workload): Partial<Record<TargetName, Summary>> => {
   const out: Partial<Record<TargetName, Summary>> = {}
   for (const name of TARGET_NAMES) {
-    const s = r.samples[workload][name]
+    const s = r.samples[workload]?.[name]
     if (s !== undefined && s.length > 0) out[name] = summarise(s)
   }
   return out
@@ -50,7 +56,7 @@ export const table = (r: WorkerResult, workload: Workload): string => {
   if (Object.keys(s).length === 0) return ""
   const base = s.fastorm
   const lines = [
-    `#### ${DB_LABEL[r.db]}: ${workload === "point-read" ? "point read by primary key" : "90% reads / 10% writes"}`,
+    `#### ${DB_LABEL[r.db]}: ${WORKLOAD_LABELS[workload]}`,
     "",
     "| target | q/s | p50 ms | p99 ms | client CPU µs/q | q/s ÷ FastORM | CPU ÷ FastORM | failed |",
     "|---|--:|--:|--:|--:|--:|--:|--:|"

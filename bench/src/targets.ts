@@ -9,10 +9,10 @@ import * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
-import { Model, ReadConnection, Repository, Schema, WriteConnection } from "@fastorm/core"
+import { Database, Model, ReadConnection, Repository, Schema, WriteConnection } from "@fastorm/core"
 import { FastOrm } from "@fastorm/replication"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
-import { eq } from "drizzle-orm"
+import { count as drizzleCount, eq, sum } from "drizzle-orm"
 import * as MysqlCore from "drizzle-orm/mysql-core"
 import { drizzle as drizzleMysql } from "drizzle-orm/mysql2"
 import { drizzle as drizzlePg } from "drizzle-orm/node-postgres"
@@ -25,12 +25,13 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Mysql from "mysql2"
 import Pg from "pg"
-import { DataTypes, Sequelize } from "sequelize"
+import { col as seqCol, DataTypes, fn as seqFn, Sequelize } from "sequelize"
 import { DataSource, EntitySchema } from "typeorm"
 import type { AblationName } from "./ablation.js"
 import { ABLATION_LABELS, ABLATION_NAMES, makeAblation } from "./ablation.js"
 import type { Driver } from "./harness.js"
 import { effectDriver, promiseDriver } from "./harness.js"
+import type { NewUser } from "./workloads.js"
 
 /** The benchmark's table, with the same name and columns on both databases. */
 export const TABLE = "bench_users"
@@ -38,8 +39,8 @@ export const TABLE = "bench_users"
 /** Connections per node for every target. */
 export const POOL_SIZE = 16
 
-/** What a worker runs against: a cluster, or the PostgreSQL cluster through PgBouncer. */
-export type Db = "postgres" | "mariadb" | "pgbouncer"
+/** What a worker runs against: a cluster, the PostgreSQL cluster through PgBouncer, or an embedded SQLite file. */
+export type Db = "postgres" | "mariadb" | "pgbouncer" | "sqlite"
 
 /** The SQL a run speaks: PgBouncer passes PostgreSQL's protocol through. */
 export type Dialect = "postgres" | "mariadb"
@@ -99,12 +100,12 @@ export type TargetName = typeof TARGET_NAMES[number]
 
 /** What each row of the results means. */
 export const TARGET_LABELS: Record<TargetName, string> = {
-  "fastorm": "(a) FastORM UserRepo.find via router",
+  "fastorm": "(a) FastORM repository via router (UserRepo)",
   "fastorm-sql": "(a') FastORM router, same SQL (no repo)",
   "effect-sql": "(b) raw @effect/sql client, replica-1",
   "effect-sql-stock": "(b2) stock @effect/sql-pg / -mysql2 client, replica-1",
-  "raw-driver": "(c) raw driver, replica-1",
-  "drizzle": "(d) Drizzle withReplicas",
+  "raw-driver": "(c) raw driver (reads on replica-1)",
+  "drizzle": "(d) Drizzle (withReplicas)",
   "typeorm": "(e) TypeORM replication",
   "sequelize": "(f) Sequelize replication",
   ...ABLATION_LABELS,
@@ -128,6 +129,35 @@ const findStatement = (sql: SqlClient.SqlClient, id: number) =>
 const updateStatement = (sql: SqlClient.SqlClient, id: number, score: number) =>
   sql`UPDATE ${sql(TABLE)} SET ${sql("score")} = ${score} WHERE ${sql("id")} = ${id}`
 
+/** The other workloads as an @effect/sql user writes them: templates on the replica or the primary client. */
+const effectSqlOps = {
+  list: (status: string, limit: number) =>
+    Effect.flatMap(
+      Replica,
+      (sql) => sql`SELECT * FROM ${sql(TABLE)} WHERE ${sql("status")} = ${status} ORDER BY ${sql("id")} LIMIT ${limit}`
+    ),
+  count: (status: string) =>
+    Effect.flatMap(Replica, (sql) => sql`SELECT count(*) AS n FROM ${sql(TABLE)} WHERE ${sql("status")} = ${status}`),
+  groupBy: () =>
+    Effect.flatMap(
+      Replica,
+      (sql) => sql`SELECT status, count(*) AS n, sum(score) AS total FROM ${sql(TABLE)} GROUP BY status`
+    ),
+  insert: (row: NewUser) =>
+    Effect.flatMap(Primary, (sql) => sql`INSERT INTO ${sql(TABLE)} ${sql.insert({ ...row }).returning("*")}`),
+  createMany: (rows: ReadonlyArray<NewUser>) =>
+    Effect.flatMap(
+      Primary,
+      (sql) => sql`INSERT INTO ${sql(TABLE)} ${sql.insert(rows.map((r) => ({ ...r }))).returning("*")}`
+    ),
+  remove: (id: number) => Effect.flatMap(Primary, (sql) => sql`DELETE FROM ${sql(TABLE)} WHERE ${sql("id")} = ${id}`),
+  transaction: (id: number, score: number) =>
+    Effect.flatMap(
+      Primary,
+      (sql) => sql.withTransaction(Effect.zipRight(findStatement(sql, id), updateStatement(sql, id, score)))
+    )
+}
+
 const fastOrmLayer = (nodes: ClusterNodes) =>
   FastOrm.layer({
     name: "bench",
@@ -145,7 +175,16 @@ const fastOrm = async (nodes: ClusterNodes, rows: number, tracer = true): Promis
     name: tracer ? "fastorm" : "fastorm-notrace",
     driver: effectDriver(rows, runtime, {
       find: (id) => UserRepo.find(id),
-      update: (id, score) => UserRepo.update(id, { score })
+      update: (id, score) => UserRepo.update(id, { score }),
+      list: (status, limit) => UserRepo.where("status", status).orderBy("id").limit(limit).get(),
+      count: (status) => UserRepo.where("status", status).count(),
+      groupBy: () =>
+        UserRepo.query().groupBy("status").aggregate((a) => ({ n: a.count(), total: a.sum("score") })).get(),
+      insert: (row) => UserRepo.create(row),
+      createMany: (rows) => UserRepo.createMany(rows),
+      remove: (id) => UserRepo.delete(id),
+      transaction: (id, score) =>
+        Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score })))
     }),
     close: closeSoon(() => runtime.dispose())
   }
@@ -189,7 +228,8 @@ const twoClientTarget = async (
     name,
     driver: effectDriver(rows, runtime, {
       find: (id) => Effect.flatMap(Replica, (sql) => findStatement(sql, id)),
-      update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score))
+      update: (id, score) => Effect.flatMap(Primary, (sql) => updateStatement(sql, id, score)),
+      ...(name === "effect-sql" ? effectSqlOps : {})
     }),
     close: closeSoon(() => runtime.dispose())
   }
@@ -227,12 +267,36 @@ const effectSqlStock = (db: Dialect, nodes: ClusterNodes, rows: number): Promise
 /** The statements the driver targets send: the SQL FastORM's find and the @effect/sql templates compile to. */
 const PG_SQL = {
   find: `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`,
-  update: `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`
+  update: `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`,
+  list: `SELECT * FROM "${TABLE}" WHERE "status" = $1 ORDER BY "id" LIMIT $2`,
+  count: `SELECT count(*) AS n FROM "${TABLE}" WHERE "status" = $1`,
+  groupBy: `SELECT "status", count(*) AS n, sum("score") AS total FROM "${TABLE}" GROUP BY "status"`,
+  insert: `INSERT INTO "${TABLE}" ("name", "email", "status", "score") VALUES ($1, $2, $3, $4) RETURNING *`,
+  remove: `DELETE FROM "${TABLE}" WHERE "id" = $1`
 }
 const MYSQL_SQL = {
   find: `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`,
-  update: `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`
+  update: `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`,
+  list: `SELECT * FROM \`${TABLE}\` WHERE \`status\` = ? ORDER BY \`id\` LIMIT ?`,
+  count: `SELECT count(*) AS n FROM \`${TABLE}\` WHERE \`status\` = ?`,
+  groupBy: `SELECT \`status\`, count(*) AS n, sum(\`score\`) AS total FROM \`${TABLE}\` GROUP BY \`status\``,
+  insert: `INSERT INTO \`${TABLE}\` (\`name\`, \`email\`, \`status\`, \`score\`) VALUES (?, ?, ?, ?) RETURNING *`,
+  remove: `DELETE FROM \`${TABLE}\` WHERE \`id\` = ?`
 }
+
+/** A multi-row INSERT ... RETURNING * of `n` rows and its parameters. */
+const insertMany = (db: Dialect, rows: ReadonlyArray<NewUser>): readonly [string, Array<unknown>] => {
+  const params: Array<unknown> = []
+  const tuples = rows.map((r) => {
+    const base = params.length
+    params.push(r.name, r.email, r.status, r.score)
+    return db === "postgres" ? `($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4})` : "(?, ?, ?, ?)"
+  })
+  const q = db === "postgres" ? "\"" : "`"
+  const columns = ["name", "email", "status", "score"].map((c) => `${q}${c}${q}`).join(", ")
+  return [`INSERT INTO ${q}${TABLE}${q} (${columns}) VALUES ${tuples.join(", ")} RETURNING *`, params]
+}
+const values = (r: NewUser) => [r.name, r.email, r.status, r.score]
 
 const pgPool = (node: NodeInfo): Pg.Pool => {
   const pool = new Pg.Pool({ connectionString: node.url, max: POOL_SIZE })
@@ -291,7 +355,27 @@ const rawDriver = async (db: Dialect, nodes: ClusterNodes, rows: number): Promis
       name: "raw-driver",
       driver: promiseDriver(rows, {
         find: (id) => replica.query(PG_SQL.find, [id]).then((r) => r.rows),
-        update: (id, score) => primary.query(PG_SQL.update, [score, id])
+        update: (id, score) => primary.query(PG_SQL.update, [score, id]),
+        list: (status, limit) => replica.query(PG_SQL.list, [status, limit]).then((r) => r.rows),
+        count: (status) => replica.query(PG_SQL.count, [status]).then((r) => Number(r.rows[0].n)),
+        groupBy: () => replica.query(PG_SQL.groupBy).then((r) => r.rows),
+        insert: (row) => primary.query(PG_SQL.insert, values(row)).then((r) => r.rows[0]),
+        createMany: (rows) => primary.query(...insertMany("postgres", rows)).then((r) => r.rows),
+        remove: (id) => primary.query(PG_SQL.remove, [id]).then((r) => r.rowCount),
+        transaction: async (id, score) => {
+          const client = await primary.connect()
+          try {
+            await client.query("BEGIN")
+            await client.query(PG_SQL.find, [id])
+            await client.query(PG_SQL.update, [score, id])
+            await client.query("COMMIT")
+          } catch (e) {
+            await client.query("ROLLBACK").catch(() => undefined)
+            throw e
+          } finally {
+            client.release()
+          }
+        }
       }),
       close: closeSoon(() => Promise.all([replica.end(), primary.end()]))
     }
@@ -302,7 +386,27 @@ const rawDriver = async (db: Dialect, nodes: ClusterNodes, rows: number): Promis
     name: "raw-driver",
     driver: promiseDriver(rows, {
       find: (id) => replica.execute(MYSQL_SQL.find, [id]).then(([r]) => r),
-      update: (id, score) => primary.execute(MYSQL_SQL.update, [score, id])
+      update: (id, score) => primary.execute(MYSQL_SQL.update, [score, id]),
+      list: (status, limit) => replica.execute(MYSQL_SQL.list, [status, String(limit)]).then(([r]) => r),
+      count: (status) => replica.execute(MYSQL_SQL.count, [status]).then(([r]) => Number((r as any)[0].n)),
+      groupBy: () => replica.execute(MYSQL_SQL.groupBy).then(([r]) => r),
+      insert: (row) => primary.execute(MYSQL_SQL.insert, values(row)).then(([r]) => (r as any)[0]),
+      createMany: (rows) => primary.query(...insertMany("mariadb", rows)).then(([r]) => r),
+      remove: (id) => primary.execute(MYSQL_SQL.remove, [id]).then(([r]) => (r as any).affectedRows),
+      transaction: async (id, score) => {
+        const conn = await primary.getConnection()
+        try {
+          await conn.beginTransaction()
+          await conn.execute(MYSQL_SQL.find, [id])
+          await conn.execute(MYSQL_SQL.update, [score, id])
+          await conn.commit()
+        } catch (e) {
+          await conn.rollback().catch(() => undefined)
+          throw e
+        } finally {
+          conn.release()
+        }
+      }
     }),
     close: closeSoon(() => Promise.all([replica.end(), primary.end()]))
   }
@@ -335,7 +439,21 @@ const drizzle = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<
       name: "drizzle",
       driver: promiseDriver(rows, {
         find: (id) => orm.select().from(pgUsers).where(eq(pgUsers.id, id)).limit(1),
-        update: (id, score) => orm.update(pgUsers).set({ score }).where(eq(pgUsers.id, id))
+        update: (id, score) => orm.update(pgUsers).set({ score }).where(eq(pgUsers.id, id)),
+        list: (status, limit) =>
+          orm.select().from(pgUsers).where(eq(pgUsers.status, status)).orderBy(pgUsers.id).limit(limit),
+        count: (status) => orm.select({ n: drizzleCount() }).from(pgUsers).where(eq(pgUsers.status, status)),
+        groupBy: () =>
+          orm.select({ status: pgUsers.status, n: drizzleCount(), total: sum(pgUsers.score) }).from(pgUsers)
+            .groupBy(pgUsers.status),
+        insert: (row) => orm.insert(pgUsers).values(row).returning(),
+        createMany: (rows) => orm.insert(pgUsers).values([...rows]).returning(),
+        remove: (id) => orm.delete(pgUsers).where(eq(pgUsers.id, id)),
+        transaction: (id, score) =>
+          orm.transaction(async (tx) => {
+            await tx.select().from(pgUsers).where(eq(pgUsers.id, id)).limit(1)
+            await tx.update(pgUsers).set({ score }).where(eq(pgUsers.id, id))
+          })
       }),
       close: closeSoon(() => Promise.all(pools.map((p) => p.end())))
     }
@@ -347,7 +465,22 @@ const drizzle = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<
     name: "drizzle",
     driver: promiseDriver(rows, {
       find: (id) => orm.select().from(mysqlUsers).where(eq(mysqlUsers.id, id)).limit(1),
-      update: (id, score) => orm.update(mysqlUsers).set({ score }).where(eq(mysqlUsers.id, id))
+      update: (id, score) => orm.update(mysqlUsers).set({ score }).where(eq(mysqlUsers.id, id)),
+      list: (status, limit) =>
+        orm.select().from(mysqlUsers).where(eq(mysqlUsers.status, status)).orderBy(mysqlUsers.id).limit(limit),
+      count: (status) => orm.select({ n: drizzleCount() }).from(mysqlUsers).where(eq(mysqlUsers.status, status)),
+      groupBy: () =>
+        orm.select({ status: mysqlUsers.status, n: drizzleCount(), total: sum(mysqlUsers.score) }).from(mysqlUsers)
+          .groupBy(mysqlUsers.status),
+      // Drizzle's MySQL dialect has no RETURNING: the insert returns the generated ids.
+      insert: (row) => orm.insert(mysqlUsers).values(row).$returningId(),
+      createMany: (rows) => orm.insert(mysqlUsers).values([...rows]).$returningId(),
+      remove: (id) => orm.delete(mysqlUsers).where(eq(mysqlUsers.id, id)),
+      transaction: (id, score) =>
+        orm.transaction(async (tx) => {
+          await tx.select().from(mysqlUsers).where(eq(mysqlUsers.id, id)).limit(1)
+          await tx.update(mysqlUsers).set({ score }).where(eq(mysqlUsers.id, id))
+        })
     }),
     close: closeSoon(() => Promise.all(pools.map((p) => p.promise().end())))
   }
@@ -405,7 +538,21 @@ const typeorm = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<
     name: "typeorm",
     driver: promiseDriver(rows, {
       find: (id) => repo.findOneBy({ id }),
-      update: (id, score) => repo.update({ id }, { score })
+      update: (id, score) => repo.update({ id }, { score }),
+      list: (status, limit) => repo.find({ where: { status }, order: { id: "ASC" }, take: limit }),
+      count: (status) => repo.countBy({ status }),
+      groupBy: () =>
+        repo.createQueryBuilder("u").select("u.status", "status").addSelect("COUNT(*)", "n")
+          .addSelect("SUM(u.score)", "total").groupBy("u.status").getRawMany(),
+      // TypeORM's insert returns the generated columns (RETURNING on PostgreSQL, the insert id on MariaDB).
+      insert: (row) => repo.insert({ ...row }),
+      createMany: (rows) => repo.insert(rows.map((r) => ({ ...r }))),
+      remove: (id) => repo.delete({ id }),
+      transaction: (id, score) =>
+        source.transaction(async (manager) => {
+          await manager.findOneBy(UserEntity, { id })
+          await manager.update(UserEntity, { id }, { score })
+        })
     }),
     close: closeSoon(() => source.destroy())
   }
@@ -436,7 +583,23 @@ const sequelize = async (db: Dialect, nodes: ClusterNodes, rows: number): Promis
     name: "sequelize",
     driver: promiseDriver(rows, {
       find: (id) => UserModel.findByPk(id),
-      update: (id, score) => UserModel.update({ score }, { where: { id } })
+      update: (id, score) => UserModel.update({ score }, { where: { id } }),
+      list: (status, limit) => UserModel.findAll({ where: { status }, order: [["id", "ASC"]], limit }),
+      count: (status) => UserModel.count({ where: { status } }),
+      groupBy: () =>
+        UserModel.findAll({
+          attributes: ["status", [seqFn("COUNT", seqCol("id")), "n"], [seqFn("SUM", seqCol("score")), "total"]],
+          group: ["status"],
+          raw: true
+        }),
+      insert: (row) => UserModel.create({ ...row }),
+      createMany: (rows) => UserModel.bulkCreate(rows.map((r) => ({ ...r }))),
+      remove: (id) => UserModel.destroy({ where: { id } }),
+      transaction: (id, score) =>
+        orm.transaction(async (transaction) => {
+          await UserModel.findByPk(id, { transaction })
+          await UserModel.update({ score }, { where: { id }, transaction })
+        })
     }),
     close: closeSoon(() => orm.close())
   }

@@ -16,15 +16,19 @@ import {
   throughPgBouncer,
   waitReplicated
 } from "@fastorm/test-support"
-import { writeFileSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fromEnv } from "./config.js"
-import type { Sample, Workload } from "./harness.js"
+import type { Sample } from "./harness.js"
 import { measure, Recorder, warmUp } from "./harness.js"
 import { seed } from "./seed.js"
+import { makeSqliteTarget, seedSqlite, SQLITE_TARGETS } from "./sqliteTargets.js"
 import type { Db, Target, TargetName } from "./targets.js"
 import { dialectOf, makeTarget, POOL_SIZE } from "./targets.js"
+import type { Workload } from "./workloads.js"
+import { startDeletesAt } from "./workloads.js"
 
 /** One failover run. */
 export interface FailoverResult {
@@ -45,7 +49,7 @@ export interface FailoverResult {
 /** What a worker writes. */
 export interface WorkerResult {
   readonly db: Db
-  readonly samples: Record<Workload, Partial<Record<TargetName, Array<Sample>>>>
+  readonly samples: Partial<Record<Workload, Partial<Record<TargetName, Array<Sample>>>>>
   readonly failover: Array<FailoverResult>
   readonly uncaught: number
 }
@@ -55,14 +59,20 @@ const FAILOVER_TARGETS: ReadonlyArray<TargetName> = ["fastorm", "drizzle", "type
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
 const db = process.argv[2] as Db
-if (db !== "postgres" && db !== "mariadb" && db !== "pgbouncer") {
-  throw new Error("usage: worker.ts postgres|mariadb|pgbouncer")
+if (db !== "postgres" && db !== "mariadb" && db !== "pgbouncer" && db !== "sqlite") {
+  throw new Error("usage: worker.ts postgres|mariadb|pgbouncer|sqlite")
 }
 const out = process.env["BENCH_OUT"]
 const config = fromEnv()
-const cluster = loadCluster()
+const cluster = db === "sqlite" ? undefined : loadCluster()
 // Through PgBouncer: the PostgreSQL nodes (controls, names) with their URLs through the poolers, set once started.
-let nodes: ClusterNodes = cluster[dialectOf(db)]
+let nodes: ClusterNodes = cluster?.[dialectOf(db)] as ClusterNodes
+// The SQLite run's file, in a directory of its own.
+const sqliteDir = db === "sqlite" ? mkdtempSync(join(tmpdir(), "fastorm-bench-")) : undefined
+const sqliteFile = sqliteDir === undefined ? "" : join(sqliteDir, "bench.db")
+const targetNames = db === "sqlite" ? config.targets.filter((t) => SQLITE_TARGETS.includes(t)) : config.targets
+const build = (name: TargetName) =>
+  db === "sqlite" ? makeSqliteTarget(name, sqliteFile, config.rows) : makeTarget(name, db, nodes, config.rows)
 let poolers: PgBouncerNodes | undefined
 
 let uncaught = 0
@@ -83,21 +93,30 @@ const fmt = (s: Sample) =>
 
 const throughputPhase = async (): Promise<WorkerResult["samples"]> => {
   const targets: Array<Target> = []
-  for (const name of config.targets) targets.push(await makeTarget(name, db, nodes, config.rows))
+  for (const name of targetNames) targets.push(await build(name))
   for (const t of targets) {
     const t0 = performance.now()
     const failed = (await warmUp(t.driver, "point-read", config.callers, config.warmup)) +
       (await warmUp(t.driver, "read-write", config.callers, Math.ceil(config.warmup / 3)))
     log(`[${db}] warm-up ${t.name}: ${Math.round(performance.now() - t0)} ms${failed > 0 ? `, ${failed} failed` : ""}`)
   }
-  const samples: WorkerResult["samples"] = { "point-read": {}, "read-write": {} }
+  startDeletesAt(config.rows + 1)
+  const samples: WorkerResult["samples"] = {}
   for (const workload of config.workloads) {
+    const running = targets.filter((t) => t.driver.supports(workload))
+    if (workload !== "point-read" && workload !== "read-write") {
+      // Every statement shape prepared and every code path compiled before it is measured.
+      for (const t of running) {
+        const failed = await warmUp(t.driver, workload, config.callers, Math.max(64, Math.ceil(config.warmup / 20)))
+        if (failed > 0) log(`[${db}] warm-up ${workload} ${t.name}: ${failed} failed`)
+      }
+    }
     for (let round = 0; round < config.rounds; round++) {
       // Interleaved: every round runs every target once, starting with a different one each round.
-      const order = targets.map((_, i) => targets[(i + round) % targets.length]!)
+      const order = running.map((_, i) => running[(i + round) % running.length]!)
       for (const t of order) {
         const sample = await measure(t.driver, workload, config.callers, config.seconds)
-        ;(samples[workload][t.name] ??= []).push(sample)
+        ;((samples[workload] ??= {})[t.name] ??= []).push(sample)
         log(`[${db}] ${workload} round ${round + 1}/${config.rounds} ${t.name.padEnd(12)} ${fmt(sample)}`)
       }
     }
@@ -150,7 +169,7 @@ const failoverOne = async (name: TargetName): Promise<FailoverResult> => {
 
 const main = async () => {
   const t0 = performance.now()
-  if (db === "pgbouncer") {
+  if (db === "pgbouncer" && cluster !== undefined) {
     poolers = await startPgBouncers(join(cluster.dir, `bench-pgbouncer-${process.pid}`), cluster.postgres, {
       defaultPoolSize: POOL_SIZE,
       maxClientConn: 2_000
@@ -159,10 +178,11 @@ const main = async () => {
     log(`[${db}] a PgBouncer in front of each PostgreSQL node, ${POOL_SIZE} server connections each`)
   }
   log(`[${db}] seeding ${config.rows} rows`)
-  await seed(dialectOf(db), nodes, config.rows)
+  if (db === "sqlite") seedSqlite(sqliteFile, config.rows)
+  else await seed(dialectOf(db), nodes, config.rows)
   const samples = await throughputPhase()
   const failover: Array<FailoverResult> = []
-  if (config.failover) {
+  if (config.failover && db !== "sqlite") {
     for (const name of FAILOVER_TARGETS.filter((n) => config.targets.includes(n))) {
       const r = await failoverOne(name)
       failover.push(r)
@@ -179,7 +199,10 @@ const main = async () => {
   log(`[${db}] done in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }
 
-main().finally(() => poolers === undefined ? undefined : stopPgBouncers(poolers)).then(
+main().finally(() => {
+  if (sqliteDir !== undefined) rmSync(sqliteDir, { recursive: true, force: true })
+  return poolers === undefined ? undefined : stopPgBouncers(poolers)
+}).then(
   () => process.exit(0),
   (e) => {
     log(`[${db}] failed: ${(e as Error)?.stack ?? e}`)

@@ -1,0 +1,162 @@
+/**
+ * The SQLite run: FastORM on its default (the embedded database a new user starts with: `FastOrm.layer` with a
+ * writer and a read-only reader on one WAL file) against Drizzle on better-sqlite3 and raw better-sqlite3 (prepared
+ * statements), all on one file. The peers' connections get the same journal (WAL) and synchronous level (NORMAL) as
+ * FastORM's, so every stack pays for the same durability.
+ */
+import { Database, Repository } from "@fastorm/core"
+import { FastOrm } from "@fastorm/replication"
+import BetterSqlite3 from "better-sqlite3"
+import { count as drizzleCount, eq, sum } from "drizzle-orm"
+import { drizzle } from "drizzle-orm/better-sqlite3"
+import * as SqliteCore from "drizzle-orm/sqlite-core"
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { effectDriver, promiseDriver } from "./harness.js"
+import type { Target, TargetName } from "./targets.js"
+import { TABLE, User } from "./targets.js"
+import type { NewUser } from "./workloads.js"
+
+/** The targets of the SQLite run. */
+export const SQLITE_TARGETS: ReadonlyArray<TargetName> = ["fastorm", "raw-driver", "drizzle"]
+
+const open = (file: string) => {
+  const db = new BetterSqlite3(file)
+  db.pragma("journal_mode = WAL")
+  db.pragma("synchronous = NORMAL")
+  db.pragma("busy_timeout = 5000")
+  return db
+}
+
+/** Creates and fills the table (ids 1..rows). */
+export const seedSqlite = (file: string, rows: number): void => {
+  const db = open(file)
+  try {
+    db.exec(`DROP TABLE IF EXISTS ${TABLE}`)
+    db.exec(
+      `CREATE TABLE ${TABLE} (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL, score INTEGER NOT NULL)`
+    )
+    const insert = db.prepare(`INSERT INTO ${TABLE} (name, email, status, score) VALUES (?, ?, ?, ?)`)
+    db.transaction(() => {
+      for (let id = 1; id <= rows; id++) {
+        insert.run(`user ${id}`, `user${id}@example.com`, id % 3 === 0 ? "idle" : "active", id)
+      }
+    })()
+    db.exec(`ANALYZE`)
+  } finally {
+    db.close()
+  }
+}
+
+const UserRepo = Repository.make(User, { table: TABLE, idColumn: "id" })
+
+const fastOrm = async (file: string, rows: number): Promise<Target> => {
+  const url = `sqlite:///${file}`
+  const runtime = ManagedRuntime.make(
+    FastOrm.layer({ name: "bench", write: { url, name: "writer" }, read: [{ url, name: "reader" }] })
+  )
+  await runtime.runPromise(Effect.void)
+  return {
+    name: "fastorm",
+    driver: effectDriver(rows, runtime, {
+      find: (id) => UserRepo.find(id),
+      update: (id, score) => UserRepo.update(id, { score }),
+      list: (status, limit) => UserRepo.where("status", status).orderBy("id").limit(limit).get(),
+      count: (status) => UserRepo.where("status", status).count(),
+      groupBy: () =>
+        UserRepo.query().groupBy("status").aggregate((a) => ({ n: a.count(), total: a.sum("score") })).get(),
+      insert: (row) => UserRepo.create(row),
+      createMany: (rows) => UserRepo.createMany(rows),
+      remove: (id) => UserRepo.delete(id),
+      transaction: (id, score) =>
+        Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score })))
+    }),
+    close: () => runtime.dispose()
+  }
+}
+
+const values = (r: NewUser) => [r.name, r.email, r.status, r.score]
+
+const raw = (file: string, rows: number): Target => {
+  const db = open(file)
+  const find = db.prepare(`SELECT * FROM ${TABLE} WHERE id = ? LIMIT 1`)
+  const update = db.prepare(`UPDATE ${TABLE} SET score = ? WHERE id = ?`)
+  const list = db.prepare(`SELECT * FROM ${TABLE} WHERE status = ? ORDER BY id LIMIT ?`)
+  const count = db.prepare(`SELECT count(*) AS n FROM ${TABLE} WHERE status = ?`)
+  const groupBy = db.prepare(`SELECT status, count(*) AS n, sum(score) AS total FROM ${TABLE} GROUP BY status`)
+  const insert = db.prepare(`INSERT INTO ${TABLE} (name, email, status, score) VALUES (?, ?, ?, ?) RETURNING *`)
+  const remove = db.prepare(`DELETE FROM ${TABLE} WHERE id = ?`)
+  const insertMany = db.transaction((rs: ReadonlyArray<NewUser>) => rs.map((r) => insert.get(...values(r))))
+  const transaction = db.transaction((id: number, score: number) => {
+    find.get(id)
+    update.run(score, id)
+  })
+  return {
+    name: "raw-driver",
+    driver: promiseDriver(rows, {
+      find: async (id) => find.get(id),
+      update: async (id, score) => update.run(score, id),
+      list: async (status, limit) => list.all(status, limit),
+      count: async (status) => (count.get(status) as { n: number }).n,
+      groupBy: async () => groupBy.all(),
+      insert: async (row) => insert.get(...values(row)),
+      createMany: async (rs) => insertMany(rs),
+      remove: async (id) => remove.run(id).changes,
+      transaction: async (id, score) => transaction(id, score)
+    }),
+    close: async () => {
+      db.close()
+    }
+  }
+}
+
+const users = SqliteCore.sqliteTable(TABLE, {
+  id: SqliteCore.integer("id").primaryKey({ autoIncrement: true }),
+  name: SqliteCore.text("name").notNull(),
+  email: SqliteCore.text("email").notNull(),
+  status: SqliteCore.text("status").notNull(),
+  score: SqliteCore.integer("score").notNull()
+})
+
+const drizzleTarget = (file: string, rows: number): Target => {
+  const client = open(file)
+  const orm = drizzle(client)
+  return {
+    name: "drizzle",
+    driver: promiseDriver(rows, {
+      find: async (id) => orm.select().from(users).where(eq(users.id, id)).limit(1).all(),
+      update: async (id, score) => orm.update(users).set({ score }).where(eq(users.id, id)).run(),
+      list: async (status, limit) =>
+        orm.select().from(users).where(eq(users.status, status)).orderBy(users.id).limit(limit).all(),
+      count: async (status) => orm.select({ n: drizzleCount() }).from(users).where(eq(users.status, status)).all(),
+      groupBy: async () =>
+        orm.select({ status: users.status, n: drizzleCount(), total: sum(users.score) }).from(users)
+          .groupBy(users.status).all(),
+      insert: async (row) => orm.insert(users).values(row).returning().all(),
+      createMany: async (rs) => orm.insert(users).values([...rs]).returning().all(),
+      remove: async (id) => orm.delete(users).where(eq(users.id, id)).run(),
+      transaction: async (id, score) =>
+        orm.transaction((tx) => {
+          tx.select().from(users).where(eq(users.id, id)).limit(1).all()
+          tx.update(users).set({ score }).where(eq(users.id, id)).run()
+        })
+    }),
+    close: async () => {
+      client.close()
+    }
+  }
+}
+
+/** Builds one target of the SQLite run. */
+export const makeSqliteTarget = (name: TargetName, file: string, rows: number): Promise<Target> => {
+  switch (name) {
+    case "fastorm":
+      return fastOrm(file, rows)
+    case "raw-driver":
+      return Promise.resolve(raw(file, rows))
+    case "drizzle":
+      return Promise.resolve(drizzleTarget(file, rows))
+    default:
+      return Promise.reject(new Error(`${name} has no SQLite target`))
+  }
+}
