@@ -32,11 +32,19 @@ const UserRepo = Repository.make(User, { table: "bench_users", idColumn: "id" })
 
 const row = (id: number) => ({ id, name: `user ${id}`, email: `u${id}@example.com`, status: "active", score: 7 })
 
-/** A driver that answers every statement with one row on the next macrotask, like a socket callback. */
+const fifty = Array.from({ length: 50 }, (_, i) => row(i + 1))
+
+/** The rows a statement gets: 50 for a list by status, a log position for a position read, else one row. */
+const answer = (sql: string, params: ReadonlyArray<unknown>): ReadonlyArray<any> =>
+  sql.includes("wal_") ? [{ p: "0/10" }] : sql.includes(`"status" =`) ? fifty.map((r) => ({ ...r })) : [
+    row(Number(params[0]) || 1)
+  ]
+
+/** A driver that answers every statement on the next macrotask, like a socket callback. */
 const fakeConnection: Connection = {
-  execute: (_sql, params) =>
+  execute: (sql, params) =>
     Effect.async<ReadonlyArray<any>, SqlError>((resume) => {
-      setImmediate(() => resume(Effect.succeed([row(Number(params[0]))])))
+      setImmediate(() => resume(Effect.succeed(answer(sql, params))))
     }),
   executeRaw: (_sql, params) => Effect.succeed([row(Number(params[0]))]),
   executeValues: () => Effect.succeed([]),
@@ -97,6 +105,8 @@ const routerLayer = ConnectionRouter.fromRouter(Effect.gen(function*() {
 })).pipe(Layer.orDie, Layer.provide(Layer.merge(monitorLayer, Reactivity.layer)))
 
 const FIND = `SELECT * FROM "bench_users" WHERE "id" = $1 LIMIT 1`
+const LIST = `SELECT * FROM "bench_users" WHERE "status" = $1 ORDER BY "id" LIMIT $2`
+const UPDATE = `UPDATE "bench_users" SET "score" = $1 WHERE "id" = $2 RETURNING *`
 
 type Op = (id: number) => Effect.Effect<unknown, unknown, ReadConnection | WriteConnection | SqlClient.SqlClient>
 
@@ -116,6 +126,26 @@ const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: O
   "(a) UserRepo.find": {
     layer: routerLayer,
     op: (id) => UserRepo.find(id)
+  },
+  "(b) raw list of 50": {
+    layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer)),
+    op: () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(LIST, ["active", 50]))
+  },
+  "(a) list of 50": {
+    layer: routerLayer,
+    op: () => UserRepo.where("status", "active").orderBy("id").limit(50).get()
+  },
+  "(b) raw update returning": {
+    layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer)),
+    op: (id) => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(UPDATE, [7, id]))
+  },
+  "(a) UserRepo.update": {
+    layer: routerLayer,
+    op: (id) => UserRepo.update(id, { score: 7 })
+  },
+  "(a) UserRepo.create": {
+    layer: routerLayer,
+    op: (id) => UserRepo.create({ name: `n${id}`, email: `e${id}`, status: "active", score: 1 })
   },
   "(b) raw, tracer listening": {
     layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer), Layer.merge(listening)),

@@ -57,6 +57,27 @@ describe("rowDecoder", () => {
     })
   }
 
+  it("builds instances of a class with its own instance fields through its constructor", () => {
+    class Tagged extends Model.Class<Tagged>("Tagged")({ id: Schema.Int, name: Schema.String }) {
+      readonly source = "db"
+    }
+    const decode = RowDecoder.compile(Tagged)!
+    for (const id of [1, 2, 3]) {
+      const decoded = decode({ id, name: "x" }) as Tagged
+      expect(decoded).toBeInstanceOf(Tagged)
+      expect(decoded.source).toBe("db")
+      expect(decoded).toEqual(Either.getOrThrow(Schema.decodeUnknownEither(Tagged)({ id, name: "x" })))
+    }
+  })
+
+  it("later rows of a plain class are the same instances the constructor builds", () => {
+    const first = fast(row) as Account
+    const second = fast({ ...row, id: 2 }) as Account
+    expect(second).toBeInstanceOf(Account)
+    expect(RowDecoder.sameInstance(second, new Account({ ...first, id: 2 }, true))).toBe(true)
+    expect(second).toEqual(Either.getOrThrow(schema({ ...row, id: 2 })))
+  })
+
   it.effect("makeDecodeRows reports the Schema's error for a row the fast path left", () =>
     Effect.gen(function*() {
       const decode = engine.makeDecodeRows(Account)

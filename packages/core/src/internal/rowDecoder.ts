@@ -94,11 +94,16 @@ export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined
   if (!isClass && !isStruct) return undefined
   const fields = fieldsOf(fieldMap)
   if (fields === undefined) return undefined
-  const Class = schema as unknown as new(props: Record<string, unknown>, disableValidation: boolean) => unknown
+  const Class = schema as unknown as new(props: Record<string, unknown>, disableValidation: boolean) => object
+  const proto: object | null = isClass ? Class.prototype : null
+  // Whether an instance is the class's prototype with the fields assigned, as its constructor builds it (the
+  // constructor then costs more than the decoding): decided on the first row, by building it both ways.
+  let direct = false
+  let decided = !isClass
   return (row) => {
     if (typeof row !== "object" || row === null) return undefined
     const input = row as Record<string, unknown>
-    const props: Record<string, unknown> = {}
+    const props: Record<string, unknown> = direct ? Object.create(proto) : {}
     for (let i = 0; i < fields.length; i++) {
       const field = fields[i]!
       const value = input[field.key]
@@ -112,7 +117,26 @@ export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined
         props[field.key] = decoded.right
       }
     }
+    if (!isClass || direct) return props
     // The fields are decoded: the instance needs no second validation (as the Schema itself builds it).
-    return isClass ? new Class(props, true) : props
+    const instance = new Class(props, true)
+    if (!decided) {
+      decided = true
+      direct = sameInstance(instance, Object.assign(Object.create(proto), props))
+    }
+    return instance
   }
+}
+
+/** Whether two objects have the same prototype, own keys, values and frozenness. */
+export const sameInstance = (a: object, b: object): boolean => {
+  if (Object.getPrototypeOf(a) !== Object.getPrototypeOf(b) || Object.isFrozen(a) !== Object.isFrozen(b)) return false
+  const keys = Reflect.ownKeys(a)
+  const other = Reflect.ownKeys(b)
+  if (keys.length !== other.length) return false
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    if (key !== other[i] || !Object.is((a as any)[key], (b as any)[key])) return false
+  }
+  return true
 }
