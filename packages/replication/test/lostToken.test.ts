@@ -68,18 +68,18 @@ const monitor = HealthMonitor.HealthMonitor.of({
 } as unknown as HealthMonitor.HealthMonitorShape)
 
 /** Capture answers are scripted: `lost` fails like a primary that died right after the write. */
-const scripted = (answers: Array<"lost" | string>): ConsistencyOps => ({
-  kind: "lsn",
-  capture: () => {
-    const next = answers.shift()
-    return next === undefined || next === "lost"
+const scripted = (answers: Array<"lost" | string>): ConsistencyOps => {
+  const next = () => {
+    const answer = answers.shift()
+    return answer === undefined || answer === "lost"
       ? Effect.fail(
         new SqlError({ message: "connection lost", cause: Object.assign(new Error("x"), { code: "57P01" }) })
       )
-      : Effect.succeed({ kind: "lsn", value: next })
-  },
-  waitFor: () => Effect.succeed(false)
-})
+      : Effect.succeed({ kind: "lsn" as const, value: answer })
+  }
+  // Writes outside transactions read the shared position (`latest`), commits their own connection's (`capture`).
+  return { kind: "lsn", capture: next, latest: next, waitFor: () => Effect.succeed(false) }
+}
 
 const makeRouter = (answers: Array<"lost" | string>) =>
   Effect.gen(function*() {

@@ -17,6 +17,11 @@ export interface ConsistencyOps {
   readonly kind: "lsn" | "gtid"
   /** The session's position after its last write, read on the connection that wrote. */
   readonly capture: (connection: Connection) => Effect.Effect<Position | undefined, SqlError>
+  /**
+   * The primary's position, read on any of its connections: it covers every write that committed before it was
+   * read, on every connection (so one read serves every session that wrote since the last one).
+   */
+  readonly latest: (connection: Connection) => Effect.Effect<Position | undefined, SqlError>
   /** Waits up to `timeout` until the replica has replayed `token`; true when it has. */
   readonly waitFor: (
     replica: SqlClient.SqlClient,
@@ -48,23 +53,27 @@ const firstValue = (rows: ReadonlyArray<any>): string | undefined => {
   return value === null || value === undefined || value === "" ? undefined : String(value)
 }
 
+// A commit returns after its WAL is flushed, so the flush position covers it; the insert position would also
+// cover records other sessions have not flushed yet (up to wal_writer_delay away). With synchronous_commit off
+// the commit returns before the flush, and only the insert position is safe.
+const pgPosition = (connection: Connection) =>
+  Effect.map(
+    connection.execute(
+      "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p",
+      [],
+      undefined
+    ),
+    (rows) => {
+      const lsn = firstValue(rows)
+      return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
+    }
+  )
+
 const postgres: ConsistencyOps = {
   kind: "lsn",
-  // A commit returns after its WAL is flushed, so the flush position covers it; the insert position would also
-  // cover records other sessions have not flushed yet (up to wal_writer_delay away). With synchronous_commit off
-  // the commit returns before the flush, and only the insert position is safe.
-  capture: (connection) =>
-    Effect.map(
-      connection.execute(
-        "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p",
-        [],
-        undefined
-      ),
-      (rows) => {
-        const lsn = firstValue(rows)
-        return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
-      }
-    ),
+  capture: pgPosition,
+  // The flush (or insert) position is the server's, not the session's: the same read serves any connection.
+  latest: pgPosition,
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
   waitFor: (replica, token, timeout) => {
     const replayed = Effect.map(
@@ -86,6 +95,13 @@ const mariadb: ConsistencyOps = {
   // @@last_gtid is this session's last committed GTID (MariaDB; MySQL's @@gtid_executed does not exist here).
   capture: (connection) =>
     Effect.map(connection.execute("SELECT @@last_gtid AS p", [], undefined), (rows) => {
+      const gtid = firstValue(rows)
+      return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
+    }),
+  // @@gtid_binlog_pos: the last GTID of each replication domain in the primary's binary log, every session's; a
+  // commit is in the binary log before it returns to its client.
+  latest: (connection) =>
+    Effect.map(connection.execute("SELECT @@gtid_binlog_pos AS p", [], undefined), (rows) => {
       const gtid = firstValue(rows)
       return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
     }),

@@ -27,6 +27,7 @@ import {
 } from "./failures.js"
 import * as Guard from "./guard.js"
 import type { Recorder } from "./routeStats.js"
+import * as SharedPosition from "./sharedPosition.js"
 
 /** A statement to run on whichever connection it is given. */
 export type Run<A> = (connection: Connection) => Effect.Effect<A, SqlError>
@@ -139,6 +140,11 @@ export const make = (options: PrimaryOptions): Primary => {
   const reserve = Effect.catchAll(guard.reserve(node.client.reserve), connectFailure)
 
   const capturesPositions = consistency !== undefined && config.consistency === "session"
+  // Positions of writes outside transactions: one read on a pooled connection serves every write that finished
+  // before it started.
+  const latest = consistency === undefined
+    ? undefined
+    : SharedPosition.make(Effect.suspend(() => consistency.latest(node.client.connection)))
 
   /**
    * Records the write's position for the session, read on the connection that wrote (ARCHITECTURE.md,
@@ -156,29 +162,26 @@ export const make = (options: PrimaryOptions): Primary => {
         Effect.uninterruptible
       )
 
-  const onReserved = <A>(reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> =>
-    recorder.traced(
-      node.name,
-      reason,
-      Effect.scoped(
-        Effect.flatMap(reserve, (connection) =>
-          guard.statement(run(connection)).pipe(
-            Effect.catchAll(statementFailure(true)),
-            Effect.tap(() => recordPosition(connection))
-          ))
-      )
+  /** Records, once the write has returned, a position read after it (shared with the writes around it). */
+  const recordLatest = !capturesPositions || latest === undefined
+    ? Effect.void
+    : latest.pipe(
+      Effect.flatMap((position) =>
+        position === undefined ? Effect.void : SessionToken.record(options.cluster, position)
+      ),
+      Effect.catchAll(() => SessionToken.record(options.cluster, SessionToken.unknownPosition)),
+      Effect.uninterruptible
     )
 
-  const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> =>
-    write && capturesPositions
-      // The position must be read on the connection that wrote: a reserved connection.
-      ? onReserved(reason, run)
-      // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
-      : recorder.traced(
-        node.name,
-        reason,
-        Effect.catchAll(guard.statement(run(node.client.connection)), statementFailure(write))
-      )
+  const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
+    // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
+    const statement = recorder.traced(
+      node.name,
+      reason,
+      Effect.catchAll(guard.statement(run(node.client.connection)), statementFailure(write))
+    )
+    return write && capturesPositions ? Effect.tap(statement, () => recordLatest) : statement
+  }
 
   const transaction = Effect.map(reserve, (connection): Connection => {
     // Counted (reason "transaction") so the stats show the primary's whole load; no span: the transaction has one.
