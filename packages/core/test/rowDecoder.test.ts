@@ -74,7 +74,7 @@ describe("rowDecoder", () => {
     const first = fast(row) as Account
     const second = fast({ ...row, id: 2 }) as Account
     expect(second).toBeInstanceOf(Account)
-    expect(RowDecoder.sameInstance(second, new Account({ ...first, id: 2 }, true))).toBe(true)
+    expect(RowDecoder.sameInstance(second, new Account({ ...first, id: 2 }, { disableValidation: true }))).toBe(true)
     expect(second).toEqual(Either.getOrThrow(schema({ ...row, id: 2 })))
   })
 
