@@ -83,7 +83,7 @@ const merge = (a: Tokens, b: Tokens): Tokens => {
     const mine = out[cluster]
     out[cluster] = mine === undefined ? position : later(mine, position)
   }
-  return out
+  return withPending(out, mergePending(pendingOf(a), pendingOf(b)))
 }
 
 /** The current session's tokens. Forked fibers inherit them; a joined fiber's writes count for its parent. */
@@ -102,13 +102,86 @@ export const record = (cluster: string, position: Position): Effect.Effect<void>
     return { ...tokens, [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position) }
   })
 
+/** Reads a position that covers every write that returned before the read started (on one primary). */
+export type PositionRead = Effect.Effect<Position | undefined, unknown>
+
+/** The session's writes whose positions are still to be read, by cluster: the reads that will cover them. */
+export type Pending = Readonly<Record<string, ReadonlyArray<PositionRead>>>
+
+// Pending writes travel in the tokens themselves, under a symbol key (`encode` and the routing see only the
+// clusters' positions): whatever replaces a session's tokens (`Effect.locally(currentTokens, {})`) replaces its
+// pending writes with them.
+const pendingKey: unique symbol = Symbol.for("@fastorm/replication/SessionToken/pending")
+
+/** The pending writes carried by `tokens`. */
+export const pendingOf = (tokens: Tokens): Pending => (tokens as { readonly [pendingKey]?: Pending })[pendingKey] ?? {}
+
+const withPending = (tokens: Tokens, pending: Pending): Tokens => {
+  const out: Record<string | symbol, unknown> = { ...tokens }
+  if (Object.keys(pending).length === 0) delete out[pendingKey]
+  else out[pendingKey] = pending
+  return out as Tokens
+}
+
+const mergePending = (a: Pending, b: Pending): Pending => {
+  const out: Record<string, ReadonlyArray<PositionRead>> = { ...a }
+  for (const [cluster, reads] of Object.entries(b)) {
+    const mine = out[cluster] ?? []
+    out[cluster] = [...mine, ...reads.filter((read) => !mine.includes(read))]
+  }
+  return out
+}
+
+/**
+ * Marks a write of the current session on `cluster` whose position `read` will give, read after the write
+ * (ARCHITECTURE.md, "Read-your-writes"): a write that no read follows never pays for a position; the session's next
+ * read on the cluster (or `get`, `current`) reads it first.
+ */
+export const markPending = (cluster: string, read: PositionRead): Effect.Effect<void> =>
+  FiberRef.update(currentTokens, (tokens) => {
+    const pending = pendingOf(tokens)
+    const mine = pending[cluster]
+    if (mine !== undefined && mine.includes(read)) return tokens
+    return withPending(tokens, { ...pending, [cluster]: mine === undefined ? [read] : [...mine, read] })
+  })
+
+/**
+ * Reads and records the positions of the session's pending writes on `cluster` (every cluster when undefined). A
+ * read that fails records an unknown position: the session then reads from the primary until its next write.
+ */
+export const settle = (cluster?: string): Effect.Effect<void> =>
+  Effect.flatMap(FiberRef.get(currentTokens), (tokens) => {
+    const pending = pendingOf(tokens)
+    const clusters = cluster === undefined ? Object.keys(pending) : pending[cluster] === undefined ? [] : [cluster]
+    if (clusters.length === 0) return Effect.void
+    const settleOne = (name: string) =>
+      Effect.forEach(pending[name]!, (read) =>
+        read.pipe(
+          Effect.flatMap((position) => position === undefined ? Effect.void : record(name, position)),
+          Effect.catchAllCause(() => record(name, unknownPosition))
+        ), { discard: true })
+    const forget = FiberRef.update(currentTokens, (now) => {
+      const left: Record<string, ReadonlyArray<PositionRead>> = { ...pendingOf(now) }
+      for (const name of clusters) {
+        const reads = (left[name] ?? []).filter((read) => !pending[name]!.includes(read))
+        if (reads.length === 0) delete left[name]
+        else left[name] = reads
+      }
+      return withPending(now, left)
+    })
+    return Effect.uninterruptible(Effect.zipRight(Effect.forEach(clusters, settleOne, { discard: true }), forget))
+  })
+
 /** The position the current session must see on a cluster, if it wrote there. */
 export const get = (cluster: string): Effect.Effect<Option.Option<Position>> =>
-  Effect.map(FiberRef.get(currentTokens), (tokens) => Option.fromNullable(tokens[cluster]))
+  Effect.zipRight(
+    settle(cluster),
+    Effect.map(FiberRef.get(currentTokens), (tokens) => Option.fromNullable(tokens[cluster]))
+  )
 
 const prefix = "fo1."
 
-/** The current session's tokens as an opaque string (empty session: undefined). */
+/** The current session's tokens as an opaque string (empty session: undefined); pending writes are not in it. */
 export const encode = (tokens: Tokens): string | undefined => {
   const entries = Object.entries(tokens)
   if (entries.length === 0) return undefined
@@ -134,9 +207,9 @@ export const decode = (token: string): Effect.Effect<Tokens, InvalidSessionToken
   })
 
 /** The current session's token string, to hand to a client (an HTTP header, a cookie). */
-export const current: Effect.Effect<Option.Option<string>> = Effect.map(
-  FiberRef.get(currentTokens),
-  (tokens) => Option.fromNullable(encode(tokens))
+export const current: Effect.Effect<Option.Option<string>> = Effect.zipRight(
+  settle(),
+  Effect.map(FiberRef.get(currentTokens), (tokens) => Option.fromNullable(encode(tokens)))
 )
 
 /** Runs `effect` in a session that must see the writes behind `token` (merged with the current session's). */

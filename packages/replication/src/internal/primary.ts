@@ -147,31 +147,13 @@ export const make = (options: PrimaryOptions): Primary => {
     : SharedPosition.make(Effect.suspend(() => consistency.latest(node.client.connection)))
 
   /**
-   * Records the write's position for the session, read on the connection that wrote (ARCHITECTURE.md,
-   * "Read-your-writes"). When that read fails (the primary failed right after the write), the session records an
-   * unknown position, which sends its reads to the primary until its next write; it never fails the write.
+   * Marks the write's position as pending for the session (ARCHITECTURE.md, "Read-your-writes"): it is read only
+   * when the session next reads on this cluster, by a read started after the write returned (on any connection of
+   * this primary, shared with the other writes waiting then). A write that no read follows never pays for it.
    */
-  const recordPosition = (connection: Connection) =>
-    !capturesPositions
-      ? Effect.void
-      : consistency.capture(connection).pipe(
-        Effect.flatMap((position) =>
-          position === undefined ? Effect.void : SessionToken.record(options.cluster, position)
-        ),
-        Effect.catchAll(() => SessionToken.record(options.cluster, SessionToken.unknownPosition)),
-        Effect.uninterruptible
-      )
-
-  /** Records, once the write has returned, a position read after it (shared with the writes around it). */
-  const recordLatest = !capturesPositions || latest === undefined
+  const markWritten = !capturesPositions || latest === undefined
     ? Effect.void
-    : latest.pipe(
-      Effect.flatMap((position) =>
-        position === undefined ? Effect.void : SessionToken.record(options.cluster, position)
-      ),
-      Effect.catchAll(() => SessionToken.record(options.cluster, SessionToken.unknownPosition)),
-      Effect.uninterruptible
-    )
+    : SessionToken.markPending(options.cluster, latest)
 
   const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
@@ -180,7 +162,7 @@ export const make = (options: PrimaryOptions): Primary => {
       reason,
       Effect.catchAll(guard.statement(run(node.client.connection)), statementFailure(write))
     )
-    return write && capturesPositions ? Effect.tap(statement, () => recordLatest) : statement
+    return write && capturesPositions ? Effect.tap(statement, () => markWritten) : statement
   }
 
   const transaction = Effect.map(reserve, (connection): Connection => {
@@ -195,7 +177,7 @@ export const make = (options: PrimaryOptions): Primary => {
       ...wrapped,
       executeUnprepared: (sql, params, transformRows) => {
         const run = wrapped.executeUnprepared(sql, params, transformRows)
-        return /^\s*COMMIT\s*$/i.test(sql) ? Effect.tap(run, () => recordPosition(connection)) : run
+        return /^\s*COMMIT\s*$/i.test(sql) ? Effect.tap(run, () => markWritten) : run
       }
     }
   })

@@ -139,9 +139,16 @@ export const make = (
       client: Decision.Request["client"],
       sql: string,
       then: (route: Decision.Route, fiber: Fiber.RuntimeFiber<any, any>) => Effect.Effect<A, E, R>
-    ) =>
+    ): Effect.Effect<A, E, R> =>
       // In the caller's fiber, without a generator: this runs before every routed statement.
       Effect.withFiberRuntime<A, E, R>((fiber) => {
+        // A read after the session's writes whose positions are pending: those are read first (a write never waits).
+        if (
+          client === "read" &&
+          SessionToken.pendingOf(fiber.getFiberRef(SessionToken.currentTokens))[options.cluster] !== undefined
+        ) {
+          return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
+        }
         const request = requestOf(fiber, client, sql)
         return Effect.flatMap(
           monitor.snapshot,
