@@ -10,7 +10,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import { NodeClient, SqlCompiler } from "@fastorm/adapters"
 import type { WriteConnection } from "@fastorm/core"
-import { Model, ReadConnection, Repository, Schema } from "@fastorm/core"
+import { Database, Model, ReadConnection, Repository, Schema } from "@fastorm/core"
 import { HealthMonitor, HealthState } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import { ConnectionRouter } from "@fastorm/replication"
@@ -146,6 +146,22 @@ const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: O
   "(a) UserRepo.create": {
     layer: routerLayer,
     op: (id) => UserRepo.create({ name: `n${id}`, email: `e${id}`, status: "active", score: 1 })
+  },
+  "(a) count": {
+    layer: routerLayer,
+    op: () => UserRepo.where("status", "active").count()
+  },
+  "(a) groupBy": {
+    layer: routerLayer,
+    op: () => UserRepo.query().groupBy("status").aggregate((a) => ({ n: a.count(), total: a.sum("score") })).get()
+  },
+  "(a) UserRepo.delete": {
+    layer: routerLayer,
+    op: (id) => UserRepo.delete(id)
+  },
+  "(a) transaction": {
+    layer: routerLayer,
+    op: (id) => Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score: 7 })))
   },
   "(b) raw, tracer listening": {
     layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer), Layer.merge(listening)),
