@@ -77,8 +77,7 @@ const scripted = (answers: Array<"lost" | string>): ConsistencyOps => {
       )
       : Effect.succeed({ kind: "lsn" as const, value: answer })
   }
-  // Writes outside transactions read the shared position (`latest`), commits their own connection's (`capture`).
-  return { kind: "lsn", capture: next, latest: next, waitFor: () => Effect.succeed(false) }
+  return { kind: "lsn", latest: next, waitFor: () => Effect.succeed(false) }
 }
 
 const makeRouter = (answers: Array<"lost" | string>) =>

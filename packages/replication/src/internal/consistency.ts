@@ -1,6 +1,7 @@
 /**
- * Read-your-writes per dialect: capturing the primary's position after a write on the same connection, and
- * asking a replica whether (or waiting until) it has replayed it (ARCHITECTURE.md, "Read-your-writes").
+ * Read-your-writes per dialect: reading a position of the primary that covers the writes before it (on any of its
+ * connections), and asking a replica whether (or waiting until) it has replayed it (ARCHITECTURE.md,
+ * "Read-your-writes").
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -15,8 +16,6 @@ import { covers, lsnToBigInt } from "../SessionToken.js"
 export interface ConsistencyOps {
   /** The kind of position the dialect reports: a PostgreSQL LSN or a MariaDB GTID list. */
   readonly kind: "lsn" | "gtid"
-  /** The session's position after its last write, read on the connection that wrote. */
-  readonly capture: (connection: Connection) => Effect.Effect<Position | undefined, SqlError>
   /**
    * The primary's position, read on any of its connections: it covers every write that committed before it was
    * read, on every connection (so one read serves every session that wrote since the last one).
@@ -71,7 +70,6 @@ const pgPosition = (connection: Connection) =>
 
 const postgres: ConsistencyOps = {
   kind: "lsn",
-  capture: pgPosition,
   // The flush (or insert) position is the server's, not the session's: the same read serves any connection.
   latest: pgPosition,
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
@@ -92,12 +90,6 @@ const postgres: ConsistencyOps = {
 
 const mariadb: ConsistencyOps = {
   kind: "gtid",
-  // @@last_gtid is this session's last committed GTID (MariaDB; MySQL's @@gtid_executed does not exist here).
-  capture: (connection) =>
-    Effect.map(connection.execute("SELECT @@last_gtid AS p", [], undefined), (rows) => {
-      const gtid = firstValue(rows)
-      return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
-    }),
   // @@gtid_binlog_pos: the last GTID of each replication domain in the primary's binary log, every session's; a
   // commit is in the binary log before it returns to its client.
   latest: (connection) =>
