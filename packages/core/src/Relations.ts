@@ -146,7 +146,7 @@ export interface Load<T> {
 }
 
 /** What `with(...)` takes: a relation's name, a list of names, or names with their `Load` options. */
-export type With<Rels> =
+export type With<Rels> = [keyof Rels] extends [never] ? never :
   | (keyof Rels & string)
   | ReadonlyArray<keyof Rels & string>
   | { readonly [K in keyof Rels]?: true | Load<TargetOf<Rels[K]>> }

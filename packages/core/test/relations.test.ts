@@ -170,6 +170,38 @@ for (const { layer: backendLayer, name } of backends) {
           expect(second.map((r) => r.sql)).toEqual(first.map((r) => r.sql))
         }))
 
+      it.effect(
+        "more parents than one statement may bind: the keys go in batches under the dialect's limit",
+        () =>
+          Effect.gen(function*() {
+            yield* seed
+            const backend = yield* Backend
+            const write = yield* WriteConnection
+            // Past SQLite's 32766 parameters, and MySQL's (and our PostgreSQL bound of) 65535.
+            const n = backend.name === "sqlite" ? 33_000 : 66_000
+            yield* write.unsafe(
+              backend.name === "sqlite"
+                ? `WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < ${n}) INSERT INTO core_rel_users (name) SELECT 'bulk' || n FROM s`
+                : backend.name === "postgres"
+                ? `INSERT INTO core_rel_users (name) SELECT 'bulk' || n FROM generate_series(1, ${n}) n`
+                : `INSERT INTO core_rel_users (name) SELECT CONCAT('bulk', seq) FROM seq_1_to_${n}`
+            )
+            const last = yield* MemberRepo.query().forceWrite().orderBy("id", "desc").first()
+            const lastId = Option.getOrThrow(last).id
+            yield* PostRepo.create({ userId: lastId, title: "last", order: 1 })
+            yield* sync
+            yield* clear
+            const users = yield* Members.where("name", "like", "bulk%").with("posts").get()
+            expect(users.length).toBe(n)
+            expect(users.filter((u) => u.posts.length > 0).map((u) => [u.id, titles(u.posts)])).toEqual([
+              [lastId, ["last"]]
+            ])
+            // The users, then two batches of keys.
+            expect((yield* records).length).toBe(3)
+          }),
+        { timeout: 120_000 }
+      )
+
       it.effect("first, paginate and cursor load the relations of their rows", () =>
         Effect.gen(function*() {
           const { ann } = yield* seed

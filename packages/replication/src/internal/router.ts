@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { CompiledStatement, ConnectionWrapper, WriteOnly } from "@fastorm/core"
+import { CompiledStatement, ConnectionWrapper, ReadPin, WriteOnly } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
@@ -24,6 +24,7 @@ import * as Decision from "./decision.js"
 import type { Learnt, Topology } from "./eligibility.js"
 import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
+import { pinned } from "./pin.js"
 import * as Primary from "./primary.js"
 import * as Replicas from "./replicas.js"
 import * as RouteStats from "./routeStats.js"
@@ -146,7 +147,13 @@ export const make = (
         return Effect.flatMap(
           monitor.snapshot,
           (snapshot) =>
-            then(Decision.decide(request, { topology, config, snapshot: routed(snapshot), learnt, selection }), fiber)
+            then(
+              pinned(
+                Context.get(fiber.currentContext, ReadPin),
+                Decision.decide(request, { topology, config, snapshot: routed(snapshot), learnt, selection })
+              ),
+              fiber
+            )
         )
       })
 
