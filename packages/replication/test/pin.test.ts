@@ -38,7 +38,9 @@ describe("pinned", () => {
       [{ node: "replica-1" }, replicas(r1, r2), ["replica-1", "replica-2"], "replica-1"],
       // The pinned node is not offered (down, or behind the session): the decision's order stands.
       [{ node: "replica-1" }, replicas(r2, r3), ["replica-2", "replica-3"], "replica-1"],
-      [{ node: undefined }, replicas(), [], undefined]
+      [{ node: undefined }, replicas(), [], undefined],
+      // The load's first read went to the primary: the rest follows it there.
+      [{ node: "primary" }, replicas(r2, r1), "Primary", "primary"]
     ] as const
   )("pin %j, %j", (before, route, order, after) => {
     const pin: ReadPinShape | undefined = before === undefined ? undefined : { ...before }
@@ -46,7 +48,7 @@ describe("pinned", () => {
     expect(pin?.node).toBe(after)
   })
 
-  it("a read that waits for the session's writes names its replica; other routes pass unchanged", () => {
+  it("a read that waits for the session's writes names its replica; a read on the primary names the primary", () => {
     const pin: ReadPinShape = { node: undefined }
     const wait: Route = {
       _tag: "Wait",
@@ -65,5 +67,16 @@ describe("pinned", () => {
     ]
     for (const route of others) expect(pinned(pin, route)).toBe(route)
     expect(pin.node).toBe("replica-2")
+
+    const onPrimary: ReadPinShape = { node: undefined }
+    // A write names nothing.
+    pinned(onPrimary, { _tag: "Primary", node: "primary", reason: "write", write: true })
+    expect(onPrimary.node).toBe(undefined)
+    pinned(onPrimary, { _tag: "Primary", node: "primary", reason: "session", write: false })
+    expect(onPrimary.node).toBe("primary")
+    expect(pinned(onPrimary, wait)).toEqual({ _tag: "Primary", node: "primary", reason: "session", write: false })
+    const fallback: ReadPinShape = { node: undefined }
+    pinned(fallback, { _tag: "Fallback", node: "primary" })
+    expect(fallback.node).toBe("primary")
   })
 })
