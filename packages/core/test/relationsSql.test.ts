@@ -87,5 +87,10 @@ describe("relation levels", () => {
     const planned = plans(info, {}, "posts")
     expect(Either.isLeft(planned) && planned.left._tag).toBe("InvalidRelation")
     expect(Either.isLeft(plans(info, Members.relations, 42)) ? "refused" : "accepted").toBe("refused")
+    // A relation named like a column would hide it on the loaded rows.
+    const hiding = plans(info, { name: Members.relations.posts }, "name")
+    expect(Either.isLeft(hiding) && hiding.left.message).toBe(
+      "Invalid relation Member.name: core_rel_users has a column of that name"
+    )
   })
 })

@@ -5,8 +5,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import type { ReadPinShape } from "@fastorm/core"
 import type { Route } from "../src/internal/decision.js"
-import { pinned } from "../src/internal/pin.js"
+import { pinned, selectionFor } from "../src/internal/pin.js"
 import type { Candidate } from "../src/internal/selection.js"
+import * as Selection from "../src/internal/selection.js"
 
 const candidate = (name: string, index: number): Candidate => ({
   index,
@@ -78,5 +79,23 @@ describe("pinned", () => {
     const fallback: ReadPinShape = { node: undefined }
     pinned(fallback, { _tag: "Fallback", node: "primary" })
     expect(fallback.node).toBe("primary")
+  })
+
+  it("a load's later reads leave round-robin as it was: consecutive loads start on alternate replicas", () => {
+    const state = Selection.makeState(2)
+    const firsts: Array<string> = []
+    for (let load = 0; load < 4; load++) {
+      const pin: ReadPinShape = { node: undefined }
+X
+      for (let read = 0; read < 3; read++) {
+        const order = Selection.order("roundRobin", [r1, r2], selectionFor(pin, state))
+        pinned(pin, replicas(...order))
+      }
+      firsts.push(pin.node!)
+    }
+    expect(firsts).toEqual(["replica-1", "replica-2", "replica-1", "replica-2"])
+    expect(state.cursor).toBe(4)
+    // Without a pin the state itself is used.
+    expect(selectionFor(undefined, state)).toBe(state)
   })
 })

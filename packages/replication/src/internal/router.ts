@@ -24,7 +24,7 @@ import * as Decision from "./decision.js"
 import type { Learnt, Topology } from "./eligibility.js"
 import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
-import { pinned } from "./pin.js"
+import { pinned, selectionFor } from "./pin.js"
 import * as Primary from "./primary.js"
 import * as Replicas from "./replicas.js"
 import * as RouteStats from "./routeStats.js"
@@ -146,14 +146,17 @@ export const make = (
         const request = requestOf(fiber, client, sql)
         return Effect.flatMap(
           monitor.snapshot,
-          (snapshot) =>
-            then(
-              pinned(
-                Context.get(fiber.currentContext, ReadPin),
-                Decision.decide(request, { topology, config, snapshot: routed(snapshot), learnt, selection })
-              ),
-              fiber
-            )
+          (snapshot) => {
+            const pin = Context.get(fiber.currentContext, ReadPin)
+            const view = {
+              topology,
+              config,
+              snapshot: routed(snapshot),
+              learnt,
+              selection: selectionFor(pin, selection)
+            }
+            return then(pinned(pin, Decision.decide(request, view)), fiber)
+          }
         )
       })
 

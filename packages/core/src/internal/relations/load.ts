@@ -3,11 +3,14 @@
  * in memory. The whole load runs under one `ReadPin`, so a router keeps every statement on the node of the first;
  * in a transaction every statement takes its connection, and a forced read forces the whole load.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import type { ParseError } from "effect/ParseResult"
 import * as CompiledStatement from "../../CompiledStatement.js"
+import type { ReadConnection, WriteConnection } from "../../Connections.js"
 import { ReadPin } from "../../Connections.js"
-import type { ValidationError } from "../../Errors.js"
+import type { ConnectionError, MissingWriteConnection, ValidationError } from "../../Errors.js"
 import { InvalidQuery } from "../../Errors.js"
 import * as cursor from "../cursor.js"
 import type { QueryState, TableInfo } from "../engine.js"
@@ -118,7 +121,11 @@ export const loadAll = (
   mode: "read" | "write",
   rows: ReadonlyArray<Row>,
   plans: ReadonlyArray<Plan>
-): Effect.Effect<void, any, any> =>
+): Effect.Effect<
+  void,
+  ValidationError | SqlError | ParseError | MissingWriteConnection | ConnectionError,
+  ReadConnection | WriteConnection
+> =>
   // No parents: no statement at all.
   rows.length === 0
     ? Effect.void

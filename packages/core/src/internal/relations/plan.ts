@@ -89,6 +89,8 @@ export const plans = (
   for (const [name, options] of list) {
     const relation = Object.hasOwn(declared, name) ? declared[name] : undefined
     if (relation?._tag !== "Relation") return fail(name, "no relation of that name is declared")
+    // The loaded rows are set on each parent under the relation's name: it must not hide a column.
+    if (parent.columns.has(name)) return fail(name, `${parent.table} has a column of that name`)
     const target = resolve(relation)
     if (target === undefined) return fail(name, "its target is not a repository")
     let query = target.query()
