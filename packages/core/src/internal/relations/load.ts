@@ -16,6 +16,7 @@ import * as cursor from "../cursor.js"
 import type { QueryState, TableInfo } from "../engine.js"
 import * as engine from "../engine.js"
 import * as reads from "../reads.js"
+import * as Shape from "../sqlShape.js"
 import type { Plan } from "./plan.js"
 import * as RelationSql from "./sql.js"
 
@@ -76,8 +77,8 @@ const loadLevel = (parent: TableInfo, mode: "read" | "write", rows: ReadonlyArra
     return engine.withClient(mode, `${plan.target.table}.with(${plan.name})`, (sql) => {
       const dialect = engine.dialectOf(sql)
       const values = Array.from(keys.values(), (v) => engine.bindValue(dialect, v))
-      // The values the relation's own condition binds besides the keys (one key here, one parameter).
-      const others = RelationSql.level(dialect, plan, [values[0]]).params.length - 1
+      // The values the relation's own condition binds besides the keys.
+      const others = Shape.conditionParams(dialect, plan.conditions).length
       const max = RelationSql.maxKeys(dialect, others)
       return Effect.map(
         Effect.forEach(RelationSql.chunks(values, max), (batch) => {
