@@ -8,6 +8,7 @@ import type { AdapterError, DatabaseAdapterFactory, OptimalConfig } from "@fasto
 import type { DialectFeaturesShape, ReadConnection, WriteConnection } from "@fastorm/core"
 import { DialectFeatures } from "@fastorm/core"
 import type { HealthMonitor } from "@fastorm/health"
+import { ClusterStatus } from "@fastorm/health"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -115,23 +116,38 @@ export type FastOrmLayerError =
   | AdapterError.ConnectionFailed
 
 /** The services `FastOrm.layer` provides. */
-export type Services = ConnectionRouter.ConnectionRouter | ReadConnection | WriteConnection | SqlClient.SqlClient
+export type Services =
+  | ConnectionRouter.ConnectionRouter
+  | ReadConnection
+  | WriteConnection
+  | SqlClient.SqlClient
+  | ClusterStatus.ClusterStatus
 
 const toLayer = <E, R>(
   built: Effect.Effect<
-    { readonly router: ConnectionRouter.ConnectionRouterShape; readonly features: DialectFeaturesShape },
+    {
+      readonly router: ConnectionRouter.ConnectionRouterShape
+      readonly features: DialectFeaturesShape
+      readonly monitor: HealthMonitor.HealthMonitorShape
+    },
     E,
     R
   >
 ) =>
   Layer.scopedContext(
-    Effect.map(built, ({ features, router }) =>
-      ConnectionRouter.contextOf(router).pipe(Context.add(DialectFeatures, features)))
+    Effect.map(built, ({ features, monitor, router }) =>
+      ConnectionRouter.contextOf(router).pipe(
+        Context.add(DialectFeatures, features),
+        Context.add(ClusterStatus.ClusterStatus, ClusterStatus.fromMonitor(router.cluster, monitor))
+      ))
   ).pipe(
     Layer.provide(Reactivity.layer)
   )
 
-/** One cluster as a layer: the router, `ReadConnection`, `WriteConnection` and the primary as `SqlClient`. */
+/**
+ * One cluster as a layer: the router, `ReadConnection`, `WriteConnection`, the primary as `SqlClient`, and the
+ * cluster's read-only `ClusterStatus`.
+ */
 export const layer = (config: FastOrmConfig): Layer.Layer<Services, FastOrmLayerError> => toLayer(Build.build(config))
 
 /** The same layer, configured through Effect `Config`. */

@@ -27,7 +27,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
 import { CompiledStatement, type ReadConnection, type WriteConnection } from "@fastorm/core"
 import type { ErrorClassification } from "@fastorm/health"
-import { HealthMonitor } from "@fastorm/health"
+import { ClusterStatus, HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -148,6 +148,7 @@ export type Services =
   | WriteConnection
   | SqlClient.SqlClient
   | HealthMonitor.HealthMonitor
+  | ClusterStatus.ClusterStatus
   | Controls
 
 const replicaOptions = (replicas: Options["replicas"]): ReadonlyArray<ReplicaOption> => {
@@ -274,6 +275,7 @@ const build = (options: Options) =>
 
     return ConnectionRouter.contextOf(router).pipe(
       Context.add(HealthMonitor.HealthMonitor, tested.monitor),
+      Context.add(ClusterStatus.ClusterStatus, ClusterStatus.fromMonitor(router.cluster, tested.monitor)),
       Context.add(Controls, controls),
       // The statement log reads each statement's reason from the router's span, so spans are always opened here.
       Context.add(CompiledStatement.StatementSpans, "always")
