@@ -10,6 +10,7 @@ import * as Layer from "effect/Layer"
 import type * as Stream from "effect/Stream"
 import { HealthMonitor, type HealthMonitorShape } from "./HealthMonitor.js"
 import type { ConfiguredRole, ErrorTag, NodeHealth, Role, Routing, Status, StatusChange } from "./NodeHealth.js"
+import { isStaleOnly } from "./NodeHealth.js"
 
 /** One node as an operator sees it, JSON-ready (durations in milliseconds, `null` for "not known"). */
 export interface NodeReport {
@@ -92,7 +93,8 @@ const why = (h: NodeHealth): string =>
 
 /**
  * Readiness of a snapshot: ready when the primary (the node routed as primary, else the configured one) answers;
- * with `readTolerant`, also when a replica answers. Pure: the decision behind `GET /health/ready`.
+ * with `readTolerant`, also when a replica can serve reads (it answers, or only lost its primary: the router then
+ * serves it stale reads). Pure: the decision behind `GET /health/ready`.
  */
 export const readiness = (snapshot: ReadonlyArray<NodeHealth>, options: ReadinessOptions = {}): Readiness => {
   const primary = snapshot.find((h) => h.routing === "primary") ??
@@ -103,7 +105,8 @@ export const readiness = (snapshot: ReadonlyArray<NodeHealth>, options: Readines
   }
   const down = primary === undefined ? "no node is named the primary" : `primary ${primary.name} is ${why(primary)}`
   const reader = snapshot.find((h) =>
-    h !== primary && h.routing !== "fenced" && (h.role ?? h.configuredRole) !== "primary" && answers(h)
+    h !== primary && h.routing !== "fenced" && (h.role ?? h.configuredRole) !== "primary" &&
+    (answers(h) || isStaleOnly(h))
   )
   if (options.readTolerant === true && reader !== undefined) {
     return { ready: true, primary: name, reason: `${down}; reads are served by ${reader.name}` }
