@@ -35,8 +35,8 @@ export interface NodeConfig {
   readonly weight?: number | undefined
 }
 
-/** Health monitoring settings (every HealthMonitor option but the nodes). */
-export type HealthConfig = Omit<HealthMonitor.HealthMonitorConfig, "nodes">
+/** Health monitoring settings (every HealthMonitor option but the nodes and the cluster name). */
+export type HealthConfig = Omit<HealthMonitor.HealthMonitorConfig, "nodes" | "cluster">
 
 /** A node: its URL (a string or `Redacted`), or the URL with a name and weight. */
 export type NodeInput = string | Redacted.Redacted<string> | NodeConfig

@@ -160,6 +160,7 @@ const buildConfigured = (
     const replicaClients = yield* Effect.forEach(replicaAdapters, (adapter) => adapter.makeClient({ readOnly: true }))
     const monitor = yield* HealthMonitor.make({
       ...config.health,
+      cluster,
       nodes: [
         { name: primaryNode.name, role: "primary", adapter: primaryAdapter },
         ...replicaAdapters.map((adapter, i) => ({ name: replicaNodes[i]!.name, role: "replica" as const, adapter }))
@@ -192,6 +193,7 @@ const buildLearnt = (
     const clients = yield* Effect.forEach(adapters, (adapter) => adapter.makeClient())
     const monitor = yield* HealthMonitor.make({
       ...config.health,
+      cluster,
       nodes: adapters.map((adapter, i) => ({ name: nodes[i]!.name, role: "any" as const, adapter }))
     })
     // The layer starts once the monitor names a primary (one round of probes, bounded), unless started degraded.

@@ -97,6 +97,7 @@ export const make = (
     ]))
     const primaryOn = (node: string) => primaries.get(node)!
     const onReplicas = Replicas.make({
+      cluster: options.cluster,
       topology,
       replicas,
       config,
