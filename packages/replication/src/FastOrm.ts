@@ -21,6 +21,7 @@ import * as ConnectionRouter from "./ConnectionRouter.js"
 import * as Build from "./internal/build.js"
 import * as Variables from "./internal/configReader.js"
 import type { InvalidCluster } from "./internal/nodes.js"
+import * as StatementSpan from "./internal/statementSpan.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
 import type { PrimaryUnavailable } from "./RouterError.js"
 import type { InvalidSessionToken } from "./RouterError.js"
@@ -141,7 +142,8 @@ const toLayer = <E, R>(
         Context.add(ClusterStatus.ClusterStatus, ClusterStatus.fromMonitor(router.cluster, monitor))
       ))
   ).pipe(
-    Layer.provide(Reactivity.layer)
+    Layer.provide(Reactivity.layer),
+    Layer.merge(StatementSpan.layer)
   )
 
 /**

@@ -38,6 +38,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ConnectionRouter from "./ConnectionRouter.js"
+import * as StatementSpan from "./internal/statementSpan.js"
 import * as TestMonitor from "./internal/testMonitor.js"
 import * as TestNodes from "./internal/testNodes.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
@@ -287,7 +288,7 @@ const build = (options: Options) =>
  * scripted through `Controls`. Build it inside the test (`Effect.provide`) so its clock is the `TestClock`.
  */
 export const layer = (options: Options = {}): Layer.Layer<Services, InvalidReadWriteConfig> =>
-  Layer.scopedContext(build(options)).pipe(Layer.provide(Reactivity.layer))
+  Layer.scopedContext(build(options)).pipe(Layer.provide(Reactivity.layer), Layer.merge(StatementSpan.layer))
 
 /** Sets the status the monitor reports for a node. */
 export const setStatus = (node: string, status: NodeHealth.Status): Effect.Effect<void, never, Controls> =>
