@@ -30,6 +30,7 @@ import * as Replicas from "./replicas.js"
 import * as RouteStats from "./routeStats.js"
 import * as Selection from "./selection.js"
 import { kindOf } from "./statementKind.js"
+import * as StatementSpan from "./statementSpan.js"
 
 /** One node the router can send statements to. */
 export type NodeHandle = Primary.NodeHandle
@@ -49,6 +50,16 @@ export interface RouterOptions {
   readonly compiler: Statement.Compiler
   /** Undefined for SQLite: every reader sees every commit. */
   readonly consistency: ConsistencyOps | undefined
+  /** The database, for the OpenTelemetry `db.system.name` and `db.namespace` span attributes. */
+  readonly database?: Database | undefined
+}
+
+/** The database a cluster serves, as OpenTelemetry names it. */
+export interface Database {
+  /** `postgresql`, `mariadb`, `mysql` or `sqlite`. */
+  readonly system: string
+  /** The database name (SQLite: the file). */
+  readonly namespace?: string | undefined
 }
 
 /** What the router builds. */
@@ -76,7 +87,13 @@ export const make = (
   Effect.gen(function*() {
     const { config, consistency } = options
     const monitor = yield* HealthMonitor.HealthMonitor
-    const recorder = RouteStats.make(options.cluster)
+    const handles = options.nodes.roles === "configured"
+      ? [options.nodes.primary, ...options.nodes.replicas]
+      : options.nodes.nodes
+    const recorder = RouteStats.make(
+      options.cluster,
+      new Map(handles.flatMap((h) => h.server === undefined ? [] : [[h.name, h.server] as const]))
+    )
     // Nodes that may serve reads, and nodes that may take writes: with learnt roles, every node may be either.
     const replicas = options.nodes.roles === "configured" ? options.nodes.replicas : options.nodes.nodes
     const writers = options.nodes.roles === "configured" ? [options.nodes.primary] : options.nodes.nodes
@@ -98,6 +115,7 @@ export const make = (
     ]))
     const primaryOn = (node: string) => primaries.get(node)!
     const onReplicas = Replicas.make({
+      cluster: options.cluster,
       topology,
       replicas,
       config,
@@ -144,7 +162,7 @@ export const make = (
       // In the caller's fiber, without a generator: this runs before every routed statement.
       Effect.withFiberRuntime<A, E, R>((fiber) => {
         const request = requestOf(fiber, client, sql)
-        return Effect.flatMap(
+        const decided = Effect.flatMap(
           monitor.snapshot,
           (snapshot) => {
             const pin = Context.get(fiber.currentContext, ReadPin)
@@ -158,6 +176,8 @@ export const make = (
             return then(pinned(pin, Decision.decide(request, view)), fiber)
           }
         )
+        // A template statement's own span becomes the parent of its attempts (README, "Tracing").
+        return StatementSpan.under(fiber, decided)
       })
 
     const transactionOf = (fiber: Fiber.RuntimeFiber<any, any>): Connection =>
@@ -251,7 +271,13 @@ export const make = (
         : primaryOn(current).transaction
     })
 
-    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [["fastorm.cluster", options.cluster]]
+    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
+      ["fastorm.cluster", options.cluster],
+      ...(options.database === undefined ? [] : [
+        ["db.system.name", options.database.system] as const,
+        ...(options.database.namespace === undefined ? [] : [["db.namespace", options.database.namespace] as const])
+      ])
+    ]
     const clientOf = (client: Decision.Request["client"]) =>
       SqlClient.make({
         acquirer: Effect.succeed(ConnectionWrapper.make(statementsOf(client), streamsOf(client))),
