@@ -245,6 +245,24 @@ for (const { layer: backendLayer, name } of backends) {
           expect((yield* records).every((r) => r.role === "write")).toBe(true)
         }))
 
+      it.effect("a target given as a function (declared further down) loads like any other", () =>
+        Effect.gen(function*() {
+          yield* seed
+          const Authors = Relations.define(MemberRepo, {
+            writings: Relations.hasMany(() => Later, { from: "id", to: "userId" })
+          })
+          const Later = Relations.define(PostRepo, {
+            writer: Relations.belongsTo(MemberRepo, { from: "userId", to: "id" })
+          })
+          const users = yield* Authors.query().orderBy("id").with({ writings: { with: ["writer"] } }).get()
+          expect(users[0]!.writings.map((p) => [p.title, p.writer?.name])).toEqual([
+            ["a1", "ann"],
+            ["a2", "ann"],
+            ["a3", "ann"]
+          ])
+          expect((yield* records).length).toBe(3)
+        }))
+
       it.effect("refusals before any SQL: an unknown relation, keys that are not columns, a stream", () =>
         Effect.gen(function*() {
           yield* seed
