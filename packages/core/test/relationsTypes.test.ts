@@ -13,7 +13,23 @@ import { MemberRepo, Members, PostRepo, Posts } from "./relationsFixtures.js"
 type Success<T> = T extends Effect.Effect<infer A, any, any> ? A : never
 type Requirements<T> = T extends Effect.Effect<any, any, infer R> ? R : never
 
+// Two relations pointing at each other: one side annotated, the other inferred.
+const Writers: Relations.Related<
+  typeof Member,
+  "id",
+  { readonly writings: Relations.Relation<"hasMany", typeof Writings, "id"> }
+> = Relations.define(MemberRepo, { writings: Relations.hasMany(() => Writings, { from: "id", to: "userId" }) })
+const Writings = Relations.define(PostRepo, {
+  writer: Relations.belongsTo(() => Writers, { from: "userId", to: "id" })
+})
+
 describe("relation types", () => {
+  it("relations that point at each other nest both ways", () => {
+    const _cycle = Writers.query().with({ writings: { with: { writer: { with: ["writings"] } } } }).get()
+    type Writing = Success<typeof _cycle>[number]["writings"][number]
+    expectTypeOf<NonNullable<Writing["writer"]>["writings"]>().toEqualTypeOf<ReadonlyArray<Post>>()
+  })
+
   it("rows carry what was loaded", () => {
     const _get = Members.query().with("posts").get()
     expectTypeOf<Success<typeof _get>>().toEqualTypeOf<
