@@ -116,6 +116,9 @@ export type Placement =
   | { readonly _tag: "Statement" }
   | { readonly _tag: "Direct" }
 
+/** Marks a statement transformer that only observes statements (the router's span capture): direct runs stay direct. */
+export const ObservingTransformer: unique symbol = Symbol.for("@fastorm/core/CompiledStatement/ObservingTransformer")
+
 const transformed: Placement = { _tag: "Statement" }
 const direct: Placement = { _tag: "Direct" }
 
@@ -124,7 +127,8 @@ const direct: Placement = { _tag: "Direct" }
  * connection; with a statement transformer installed, only the ordinary path applies it.
  */
 export const placement = (fiber: Fiber.RuntimeFiber<any, any>): Placement => {
-  if (fiber.getFiberRef(Statement.currentTransformer)._tag === "Some") return transformed
+  const transformer = fiber.getFiberRef(Statement.currentTransformer)
+  if (transformer._tag === "Some" && !(ObservingTransformer in transformer.value)) return transformed
   const transaction = Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)
   return transaction._tag === "Some" ? { _tag: "Transaction", connection: transaction.value[0] } : direct
 }

@@ -23,6 +23,7 @@ import * as Stream from "effect/Stream"
 import { type Classification, classify } from "./ErrorClassification.js"
 import * as HealthState from "./HealthState.js"
 import * as Config from "./internal/config.js"
+import * as Log from "./internal/log.js"
 import * as Metrics from "./internal/metrics.js"
 import * as TopologyTracker from "./internal/topologyTracker.js"
 import type { ConfiguredRole, NodeHealth, Status, StatusChange } from "./NodeHealth.js"
@@ -38,6 +39,8 @@ export interface NodeUrlConfig {
 /** The monitor's configuration; every duration accepts any Effect `DurationInput` (tests use milliseconds). */
 export interface HealthMonitorConfig {
   readonly nodes: ReadonlyArray<Probe.NodeConfig | NodeUrlConfig>
+  /** The cluster's name, as the `cluster` annotation of the monitor's log lines. */
+  readonly cluster?: string | undefined
   /** Time between probes of a node that is not UNHEALTHY. Default 2 seconds. */
   readonly interval?: Duration.DurationInput | undefined
   /**
@@ -192,6 +195,7 @@ export const make = (
     const all = [...problems, ...Config.checkNames(nodes.map((n) => n.name))]
     if (all.length > 0) return yield* new InvalidHealthConfig({ problems: all })
 
+    const log = Log.make(config.cluster)
     const factory = config.probe ?? Probe.fromAdapter
     const settings: Probe.ProbeSettings = { timeout, applicationName: config.applicationName ?? "fastorm-health" }
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<StatusChange>(), PubSub.shutdown)
@@ -250,13 +254,10 @@ export const make = (
             health: after
           }
           yield* PubSub.publish(pubsub, change)
-          const error = after.lastError
-          const why = after.status === "UNHEALTHY" && error !== undefined
-            ? ` (${error.tag}${error.code === undefined ? "" : ` ${error.code}`})`
-            : ""
-          const mismatch = after.roleMismatch ? `; configured ${after.configuredRole}, acts as ${after.role}` : ""
-          yield* (after.status === "UNHEALTHY" || after.roleMismatch ? Effect.logWarning : Effect.logInfo)(
-            `health: node "${rt.config.name}" ${before.status} -> ${after.status}${why}${mismatch}`
+          yield* log(
+            after.status === "UNHEALTHY" || after.roleMismatch ? "Warning" : "Info",
+            `node ${rt.config.name} ${before.status} -> ${after.status}`,
+            Log.transition(before, after)
           )
         }
         return [before, after] as const
@@ -267,21 +268,28 @@ export const make = (
       Effect.gen(function*() {
         for (const change of annotated.changes) {
           if (change.to === "fenced") {
-            yield* Effect.logWarning(
-              `health: node "${change.health.name}" is writable but is not the primary (a role conflict): ` +
-                "it gets no statements"
+            yield* log(
+              "Warning",
+              `node ${change.health.name} is writable but is not the primary (a role conflict): it gets no statements`,
+              { node: change.health.name, routing: "fenced" }
             )
           }
         }
         if (annotated.switched !== undefined) {
-          yield* Effect.logWarning(
-            `health: the primary is now "${annotated.switched.to}" (was "${annotated.switched.from}")`
+          yield* log(
+            "Warning",
+            `the primary is now ${annotated.switched.to} (was ${annotated.switched.from})`,
+            { node: annotated.switched.to, previous: annotated.switched.from, routing: "primary" }
           )
         }
         if (annotated.newlyUnresolved === "conflict") {
-          yield* Effect.logWarning("health: several nodes are writable and none can be named the primary: writes wait")
+          yield* log("Warning", "several nodes are writable and none can be named the primary: writes wait", {
+            reason: "conflict"
+          })
         } else if (annotated.newlyUnresolved === "demoted") {
-          yield* Effect.logWarning("health: the configured primary answers as a replica: writes fail until it is back")
+          yield* log("Warning", "the configured primary answers as a replica: writes fail until it is back", {
+            reason: "demoted"
+          })
         }
       })
 

@@ -114,3 +114,11 @@ export interface StatusChange {
   /** The node's state right after the change. */
   readonly health: NodeHealth
 }
+
+/**
+ * A replica whose only fault is that it does not replicate: it answers, and has every change it replayed before it
+ * lost its primary. When the primary itself is down it is the best source of reads there is, stale but available
+ * (MaxScale serves reads from such replicas too); while the primary is up, the primary is fresher.
+ */
+export const isStaleOnly = (h: NodeHealth): boolean =>
+  h.replicating === false && (h.status !== "UNHEALTHY" || h.lastError?.tag === "NotReplicating")

@@ -1,3 +1,6 @@
+/** The read-only view of a cluster's health: nodes, changes, readiness. */
+export * as ClusterStatus from "./ClusterStatus.js"
+
 /** Sorting database errors: connection-class, authentication, busy pool, statement (ARCHITECTURE.md, "Errors"). */
 export * as ErrorClassification from "./ErrorClassification.js"
 

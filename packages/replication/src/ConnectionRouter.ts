@@ -46,6 +46,8 @@ export type RouterSetup = RouterNodes & {
    */
   readonly cluster?: string | undefined
   readonly dialect: Dialect.Dialect
+  /** The database, as the OpenTelemetry attributes of every statement's span name it. Default: the dialect. */
+  readonly database?: Engine.Database | undefined
 }
 
 /** What the router needs to know about a cluster whose node clients already exist. */
@@ -104,7 +106,8 @@ export const makeResolved = (
       nodes,
       config: resolved,
       compiler: SqlCompiler.make(config.dialect),
-      consistency: forDialect(config.dialect)
+      consistency: forDialect(config.dialect),
+      database: config.database ?? { system: config.dialect }
     })
     const monitor = yield* HealthMonitor.HealthMonitor
     return {

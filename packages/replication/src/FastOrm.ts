@@ -8,6 +8,7 @@ import type { AdapterError, DatabaseAdapterFactory, OptimalConfig } from "@fasto
 import type { DialectFeaturesShape, ReadConnection, WriteConnection } from "@fastorm/core"
 import { DialectFeatures } from "@fastorm/core"
 import type { HealthMonitor } from "@fastorm/health"
+import { ClusterStatus } from "@fastorm/health"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -20,6 +21,7 @@ import * as ConnectionRouter from "./ConnectionRouter.js"
 import * as Build from "./internal/build.js"
 import * as Variables from "./internal/configReader.js"
 import type { InvalidCluster } from "./internal/nodes.js"
+import * as StatementSpan from "./internal/statementSpan.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
 import type { PrimaryUnavailable } from "./RouterError.js"
 import type { InvalidSessionToken } from "./RouterError.js"
@@ -34,8 +36,8 @@ export interface NodeConfig {
   readonly weight?: number | undefined
 }
 
-/** Health monitoring settings (every HealthMonitor option but the nodes). */
-export type HealthConfig = Omit<HealthMonitor.HealthMonitorConfig, "nodes">
+/** Health monitoring settings (every HealthMonitor option but the nodes and the cluster name). */
+export type HealthConfig = Omit<HealthMonitor.HealthMonitorConfig, "nodes" | "cluster">
 
 /** A node: its URL (a string or `Redacted`), or the URL with a name and weight. */
 export type NodeInput = string | Redacted.Redacted<string> | NodeConfig
@@ -115,23 +117,39 @@ export type FastOrmLayerError =
   | AdapterError.ConnectionFailed
 
 /** The services `FastOrm.layer` provides. */
-export type Services = ConnectionRouter.ConnectionRouter | ReadConnection | WriteConnection | SqlClient.SqlClient
+export type Services =
+  | ConnectionRouter.ConnectionRouter
+  | ReadConnection
+  | WriteConnection
+  | SqlClient.SqlClient
+  | ClusterStatus.ClusterStatus
 
 const toLayer = <E, R>(
   built: Effect.Effect<
-    { readonly router: ConnectionRouter.ConnectionRouterShape; readonly features: DialectFeaturesShape },
+    {
+      readonly router: ConnectionRouter.ConnectionRouterShape
+      readonly features: DialectFeaturesShape
+      readonly monitor: HealthMonitor.HealthMonitorShape
+    },
     E,
     R
   >
 ) =>
   Layer.scopedContext(
-    Effect.map(built, ({ features, router }) =>
-      ConnectionRouter.contextOf(router).pipe(Context.add(DialectFeatures, features)))
+    Effect.map(built, ({ features, monitor, router }) =>
+      ConnectionRouter.contextOf(router).pipe(
+        Context.add(DialectFeatures, features),
+        Context.add(ClusterStatus.ClusterStatus, ClusterStatus.fromMonitor(router.cluster, monitor))
+      ))
   ).pipe(
-    Layer.provide(Reactivity.layer)
+    Layer.provide(Reactivity.layer),
+    Layer.merge(StatementSpan.layer)
   )
 
-/** One cluster as a layer: the router, `ReadConnection`, `WriteConnection` and the primary as `SqlClient`. */
+/**
+ * One cluster as a layer: the router, `ReadConnection`, `WriteConnection`, the primary as `SqlClient`, and the
+ * cluster's read-only `ClusterStatus`.
+ */
 export const layer = (config: FastOrmConfig): Layer.Layer<Services, FastOrmLayerError> => toLayer(Build.build(config))
 
 /** The same layer, configured through Effect `Config`. */

@@ -27,7 +27,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { DatabaseAdapterFactory } from "@fastorm/adapters"
 import { CompiledStatement, type ReadConnection, type WriteConnection } from "@fastorm/core"
 import type { ErrorClassification } from "@fastorm/health"
-import { HealthMonitor } from "@fastorm/health"
+import { ClusterStatus, HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -38,6 +38,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ConnectionRouter from "./ConnectionRouter.js"
+import * as StatementSpan from "./internal/statementSpan.js"
 import * as TestMonitor from "./internal/testMonitor.js"
 import * as TestNodes from "./internal/testNodes.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
@@ -148,6 +149,7 @@ export type Services =
   | WriteConnection
   | SqlClient.SqlClient
   | HealthMonitor.HealthMonitor
+  | ClusterStatus.ClusterStatus
   | Controls
 
 const replicaOptions = (replicas: Options["replicas"]): ReadonlyArray<ReplicaOption> => {
@@ -274,6 +276,7 @@ const build = (options: Options) =>
 
     return ConnectionRouter.contextOf(router).pipe(
       Context.add(HealthMonitor.HealthMonitor, tested.monitor),
+      Context.add(ClusterStatus.ClusterStatus, ClusterStatus.fromMonitor(router.cluster, tested.monitor)),
       Context.add(Controls, controls),
       // The statement log reads each statement's reason from the router's span, so spans are always opened here.
       Context.add(CompiledStatement.StatementSpans, "always")
@@ -285,7 +288,7 @@ const build = (options: Options) =>
  * scripted through `Controls`. Build it inside the test (`Effect.provide`) so its clock is the `TestClock`.
  */
 export const layer = (options: Options = {}): Layer.Layer<Services, InvalidReadWriteConfig> =>
-  Layer.scopedContext(build(options)).pipe(Layer.provide(Reactivity.layer))
+  Layer.scopedContext(build(options)).pipe(Layer.provide(Reactivity.layer), Layer.merge(StatementSpan.layer))
 
 /** Sets the status the monitor reports for a node. */
 export const setStatus = (node: string, status: NodeHealth.Status): Effect.Effect<void, never, Controls> =>

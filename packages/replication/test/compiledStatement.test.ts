@@ -188,6 +188,7 @@ describe("Repository.find through the router's direct runners", () => {
       expect(Object.fromEntries(execute.attributes)).toEqual({
         "db.operation.name": "execute",
         "db.query.text": findSql,
+        "db.system.name": "sqlite",
         "fastorm.cluster": "test",
         "fastorm.node": "replica-1",
         "fastorm.reason": "ordinary"

@@ -91,17 +91,38 @@ const overridesOf = (config: FastOrmConfig, readWrite: ResolvedReadWriteConfig, 
     ...config.pool
   }
 
-/** Core emits INSERT ... RETURNING only where the server has it (MariaDB 10.5+, never MySQL): ask the primary. */
+/**
+ * Core emits INSERT ... RETURNING only where the server has it (MariaDB 10.5+, never MySQL): ask the primary, which
+ * also tells MariaDB from MySQL for the spans' `db.system.name`.
+ */
 const featuresOf = (
   adapter: DatabaseAdapter.DatabaseAdapter,
   client: DatabaseAdapter.NodeClient,
   readWrite: ResolvedReadWriteConfig
-): Effect.Effect<DialectFeaturesShape> =>
-  adapter.dialect !== "mysql" ? Effect.succeed({}) : adapter.detectFeatures(client).pipe(
-    Effect.timeout(readWrite.connectTimeout),
-    Effect.map(({ features }) => ({ supportsReturning: features.supportsReturning })),
-    Effect.orElseSucceed(() => ({ supportsReturning: adapter.features.supportsReturning }))
-  )
+): Effect.Effect<{ readonly features: DialectFeaturesShape; readonly system: string }> =>
+  adapter.dialect !== "mysql"
+    ? Effect.succeed({ features: {}, system: adapter.dialect })
+    : adapter.detectFeatures(client).pipe(
+      Effect.timeout(readWrite.connectTimeout),
+      Effect.map(({ features, version }) => ({
+        features: { supportsReturning: features.supportsReturning },
+        system: version.product
+      })),
+      Effect.orElseSucceed(() => ({
+        features: { supportsReturning: adapter.features.supportsReturning },
+        system: adapter.url.productHint ?? "mysql"
+      }))
+    )
+
+/** The database as OpenTelemetry names it: the system, and the database name (SQLite: the file). */
+const databaseOf = (adapter: DatabaseAdapter.DatabaseAdapter, system: string) => ({
+  system,
+  namespace: adapter.url.dialect === "sqlite" ? adapter.url.filename : adapter.url.database
+})
+
+/** Where a node listens (none for SQLite). */
+const serverOf = (adapter: DatabaseAdapter.DatabaseAdapter) =>
+  adapter.url.host === undefined ? undefined : { address: adapter.url.host, port: adapter.url.port }
 
 /** Builds the router of `config`, with what core needs to know of the primary's server. */
 export const build = (config: FastOrmConfig) =>
@@ -160,20 +181,28 @@ const buildConfigured = (
     const replicaClients = yield* Effect.forEach(replicaAdapters, (adapter) => adapter.makeClient({ readOnly: true }))
     const monitor = yield* HealthMonitor.make({
       ...config.health,
+      cluster,
       nodes: [
         { name: primaryNode.name, role: "primary", adapter: primaryAdapter },
         ...replicaAdapters.map((adapter, i) => ({ name: replicaNodes[i]!.name, role: "replica" as const, adapter }))
       ]
     })
-    const features = yield* featuresOf(primaryAdapter, primaryClient, readWrite)
+    const { features, system } = yield* featuresOf(primaryAdapter, primaryClient, readWrite)
     const router = yield* ConnectionRouter.makeResolved({
       cluster,
       dialect: primaryAdapter.dialect,
-      primary: { name: primaryNode.name, client: primaryClient, weight: primaryNode.weight },
+      database: databaseOf(primaryAdapter, system),
+      primary: {
+        name: primaryNode.name,
+        client: primaryClient,
+        weight: primaryNode.weight,
+        server: serverOf(primaryAdapter)
+      },
       replicas: replicaClients.map((client, i) => ({
         name: replicaNodes[i]!.name,
         client,
-        weight: replicaNodes[i]!.weight
+        weight: replicaNodes[i]!.weight,
+        server: serverOf(replicaAdapters[i]!)
       }))
     }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
     return { router, features, monitor }
@@ -192,6 +221,7 @@ const buildLearnt = (
     const clients = yield* Effect.forEach(adapters, (adapter) => adapter.makeClient())
     const monitor = yield* HealthMonitor.make({
       ...config.health,
+      cluster,
       nodes: adapters.map((adapter, i) => ({ name: nodes[i]!.name, role: "any" as const, adapter }))
     })
     // The layer starts once the monitor names a primary (one round of probes, bounded), unless started degraded.
@@ -215,11 +245,17 @@ const buildLearnt = (
       })
     }
     const at = Math.max(0, nodes.findIndex((n) => n.name === primary))
-    const features = yield* featuresOf(adapters[at]!, clients[at]!, readWrite)
+    const { features, system } = yield* featuresOf(adapters[at]!, clients[at]!, readWrite)
     const router = yield* ConnectionRouter.makeResolved({
       cluster,
       dialect: adapters[0]!.dialect,
-      nodes: clients.map((client, i) => ({ name: nodes[i]!.name, client, weight: nodes[i]!.weight }))
+      database: databaseOf(adapters[at]!, system),
+      nodes: clients.map((client, i) => ({
+        name: nodes[i]!.name,
+        client,
+        weight: nodes[i]!.weight,
+        server: serverOf(adapters[i]!)
+      }))
     }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor))
     if (failover !== undefined) {
       yield* Failover.start({

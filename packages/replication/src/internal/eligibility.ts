@@ -3,7 +3,7 @@
  * (ARCHITECTURE.md, "The routing decision").
  */
 import type { NodeHealth as Health } from "@fastorm/health"
-import { Topology } from "@fastorm/health"
+import { NodeHealth, Topology } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import * as SessionToken from "../SessionToken.js"
@@ -69,13 +69,8 @@ export const lagOk = (
   (h.lagSeconds === undefined || h.lagSeconds * 1000 <= Duration.toMillis(config.maxReplicationLag) ||
     caughtUp(topology, h, primaryPosition))
 
-/**
- * A replica whose only fault is that it does not replicate: it answers, and has every change it replayed before it
- * lost its primary. When the primary itself is down it is the best source of reads there is, stale but available
- * (MaxScale serves reads from such replicas too); while the primary is up, the primary is fresher.
- */
-export const isStaleOnly = (h: Health.NodeHealth): boolean =>
-  h.replicating === false && (h.status !== "UNHEALTHY" || h.lastError?.tag === "NotReplicating")
+/** A replica whose only fault is that it does not replicate (see `NodeHealth.isStaleOnly`). */
+export const isStaleOnly = NodeHealth.isStaleOnly
 
 /**
  * The primary failed its last probe or a statement of the application's, or no node is the primary now: reads

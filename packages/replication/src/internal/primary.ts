@@ -39,6 +39,8 @@ export interface NodeHandle {
   readonly client: DatabaseAdapter.NodeClient
   /** Relative share of ordinary reads under the `weighted` strategy (and the base of every strategy). */
   readonly weight: number
+  /** Where the node listens, for the `server.address` / `server.port` span attributes; none for SQLite. */
+  readonly server?: { readonly address: string; readonly port?: number | undefined } | undefined
 }
 
 /** What execution on the primary needs. */

@@ -20,12 +20,15 @@ import { replicaCandidates, withRouting } from "./eligibility.js"
 import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import type * as FairGate from "./fairGate.js"
 import * as Guard from "./guard.js"
+import * as Log from "./log.js"
 import type { NodeHandle, Primary, Run } from "./primary.js"
 import type { Recorder } from "./routeStats.js"
 import * as Selection from "./selection.js"
 
 /** What replica reads need. */
 export interface ReplicasOptions {
+  /** The cluster's name, in log lines. */
+  readonly cluster: string
   readonly topology: Topology
   readonly replicas: ReadonlyArray<NodeHandle>
   readonly config: ResolvedReadWriteConfig
@@ -112,7 +115,14 @@ export const make = (options: ReplicasOptions): Replicas => {
       ? Effect.fail(noHealthyReplica)
       : Effect.acquireUseRelease(
         takePermit,
-        () => node === undefined ? Effect.fail(options.noPrimary) : primaries(node).run("fallback", false, run),
+        () =>
+          node === undefined ? Effect.fail(options.noPrimary) : Effect.zipRight(
+            Log.warning(options.cluster, "no replica can serve the read: it falls back to the primary", {
+              node,
+              reason: "fallback"
+            }),
+            primaries(node).run("fallback", false, run)
+          ),
         () => fallbackPermits.release
       ).pipe(Effect.catchAll((error) => lastResort(run, error)))
 
@@ -155,7 +165,18 @@ export const make = (options: ReplicasOptions): Replicas => {
           // A pooler with no connection free ran nothing: the next node may serve, and this one is not at fault.
           if (isBusy(error)) return attempt(i + 1)
           if (!isNodeFault(error)) return Effect.fail(error)
-          return Effect.zipRight(report(replica.name, error), attempt(i + 1))
+          return Effect.zipRight(
+            report(replica.name, error),
+            Effect.zipRight(
+              Log.warning(options.cluster, `read failed on ${replica.name}: trying the next node`, {
+                node: replica.name,
+                reason: i === 0 ? reason : "retry",
+                next: order[i + 1] === undefined || i + 1 >= 2 ? "fallback" : order[i + 1]!.name,
+                ...Log.failure(error)
+              }),
+              attempt(i + 1)
+            )
+          )
         })
       )
     }
@@ -181,6 +202,18 @@ export const make = (options: ReplicasOptions): Replicas => {
         onSuccess: (ok) => ok
       }),
       Effect.tap((ok) => ok ? Effect.sync(() => known.set(c.name, token.value)) : Effect.void),
+      Effect.timed,
+      Effect.flatMap(([waited, ok]) =>
+        Effect.as(
+          Log.debug(options.cluster, `session read waited for ${replica.name} to replay the session's writes`, {
+            node: replica.name,
+            reason: "session",
+            caughtUp: ok,
+            waitedMs: Math.round(Duration.toMillis(waited))
+          }),
+          ok
+        )
+      ),
       Effect.catchAll((error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false))
     )
   }

@@ -32,8 +32,26 @@ export interface Recorder {
   readonly resetStats: Effect.Effect<void>
 }
 
-/** A recorder for the cluster `cluster`. */
-export const make = (cluster: string): Recorder => {
+/** Where a node listens, for the OpenTelemetry `server.*` attributes. */
+export interface Server {
+  readonly address: string
+  readonly port?: number | undefined
+}
+
+/** A recorder for the cluster `cluster`, whose nodes listen at `servers`. */
+export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new Map()): Recorder => {
+  /** The attributes of an attempt on `node` (OpenTelemetry database semantic conventions beside FastORM's own). */
+  const attributesOf = (node: string, reason: Reason): Record<string, unknown> => {
+    const server = servers.get(node)
+    return {
+      "fastorm.node": node,
+      "fastorm.reason": reason,
+      "fastorm.cluster": cluster,
+      ...(server === undefined ? {} : { "server.address": server.address }),
+      ...(server?.port === undefined ? {} : { "server.port": server.port })
+    }
+  }
+
   // One slot per node and reason: a plain count for `stats` and the metric, tags resolved once.
   const slots = new Map<string, Map<Reason, { n: number; readonly counter: Metric.Metric.Counter<number> }>>()
 
@@ -65,8 +83,8 @@ export const make = (cluster: string): Recorder => {
 
   /**
    * The statement's own `sql.execute` span carries the first attempt's route (one span per statement, as @effect/sql
-   * makes); every later attempt (a retry, the fallback) gets a `fastorm.route` span of its own, so a failed attempt
-   * stays visible. A span nobody listens to is not opened at all.
+   * makes); every later attempt (a retry, the fallback) gets a `fastorm.route` child span of its own, so a failed
+   * attempt stays visible. A span nobody listens to is not opened at all.
    */
   const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
     Effect.withFiberRuntime<A, E>((fiber) => {
@@ -77,16 +95,14 @@ export const make = (cluster: string): Recorder => {
         span !== undefined && span._tag === "Span" && span.name === "sql.execute" &&
         !span.attributes.has("fastorm.reason")
       ) {
-        span.attribute("fastorm.node", node)
-        span.attribute("fastorm.reason", reason)
-        span.attribute("fastorm.cluster", cluster)
+        for (const [key, value] of Object.entries(attributesOf(node, reason))) span.attribute(key, value)
         return effect
       }
       return Effect.withSpan(effect, "fastorm.route", {
         kind: "internal",
         // A stack trace per statement costs more than the routing itself.
         captureStackTrace: false,
-        attributes: { "fastorm.node": node, "fastorm.reason": reason, "fastorm.cluster": cluster }
+        attributes: attributesOf(node, reason)
       })
     })
 

@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { CompiledStatement, ConnectionWrapper, WriteOnly } from "@fastorm/core"
+import { CompiledStatement, ConnectionWrapper, ReadPin, WriteOnly } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
@@ -24,11 +24,13 @@ import * as Decision from "./decision.js"
 import type { Learnt, Topology } from "./eligibility.js"
 import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
+import { pinned, selectionFor } from "./pin.js"
 import * as Primary from "./primary.js"
 import * as Replicas from "./replicas.js"
 import * as RouteStats from "./routeStats.js"
 import * as Selection from "./selection.js"
 import { kindOf } from "./statementKind.js"
+import * as StatementSpan from "./statementSpan.js"
 
 /** One node the router can send statements to. */
 export type NodeHandle = Primary.NodeHandle
@@ -48,6 +50,16 @@ export interface RouterOptions {
   readonly compiler: Statement.Compiler
   /** Undefined for SQLite: every reader sees every commit. */
   readonly consistency: ConsistencyOps | undefined
+  /** The database, for the OpenTelemetry `db.system.name` and `db.namespace` span attributes. */
+  readonly database?: Database | undefined
+}
+
+/** The database a cluster serves, as OpenTelemetry names it. */
+export interface Database {
+  /** `postgresql`, `mariadb`, `mysql` or `sqlite`. */
+  readonly system: string
+  /** The database name (SQLite: the file). */
+  readonly namespace?: string | undefined
 }
 
 /** What the router builds. */
@@ -75,7 +87,13 @@ export const make = (
   Effect.gen(function*() {
     const { config, consistency } = options
     const monitor = yield* HealthMonitor.HealthMonitor
-    const recorder = RouteStats.make(options.cluster)
+    const handles = options.nodes.roles === "configured"
+      ? [options.nodes.primary, ...options.nodes.replicas]
+      : options.nodes.nodes
+    const recorder = RouteStats.make(
+      options.cluster,
+      new Map(handles.flatMap((h) => h.server === undefined ? [] : [[h.name, h.server] as const]))
+    )
     // Nodes that may serve reads, and nodes that may take writes: with learnt roles, every node may be either.
     const replicas = options.nodes.roles === "configured" ? options.nodes.replicas : options.nodes.nodes
     const writers = options.nodes.roles === "configured" ? [options.nodes.primary] : options.nodes.nodes
@@ -97,6 +115,7 @@ export const make = (
     ]))
     const primaryOn = (node: string) => primaries.get(node)!
     const onReplicas = Replicas.make({
+      cluster: options.cluster,
       topology,
       replicas,
       config,
@@ -150,11 +169,22 @@ export const make = (
           return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
         }
         const request = requestOf(fiber, client, sql)
-        return Effect.flatMap(
+        const decided = Effect.flatMap(
           monitor.snapshot,
-          (snapshot) =>
-            then(Decision.decide(request, { topology, config, snapshot: routed(snapshot), learnt, selection }), fiber)
+          (snapshot) => {
+            const pin = Context.get(fiber.currentContext, ReadPin)
+            const view = {
+              topology,
+              config,
+              snapshot: routed(snapshot),
+              learnt,
+              selection: selectionFor(pin, selection)
+            }
+            return then(pinned(pin, Decision.decide(request, view)), fiber)
+          }
         )
+        // A template statement's own span becomes the parent of its attempts (README, "Tracing").
+        return StatementSpan.under(fiber, decided)
       })
 
     const transactionOf = (fiber: Fiber.RuntimeFiber<any, any>): Connection =>
@@ -248,7 +278,13 @@ export const make = (
         : primaryOn(current).transaction
     })
 
-    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [["fastorm.cluster", options.cluster]]
+    const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
+      ["fastorm.cluster", options.cluster],
+      ...(options.database === undefined ? [] : [
+        ["db.system.name", options.database.system] as const,
+        ...(options.database.namespace === undefined ? [] : [["db.namespace", options.database.namespace] as const])
+      ])
+    ]
     const clientOf = (client: Decision.Request["client"]) =>
       SqlClient.make({
         acquirer: Effect.succeed(ConnectionWrapper.make(statementsOf(client), streamsOf(client))),

@@ -1,0 +1,31 @@
+/**
+ * The router's log lines: Effect `Logger` lines annotated with `cluster`, `node` and `reason` (README, "Operating
+ * FastORM"). A failure is named by its problem and driver code, never by the driver's text: a log carries no URL and
+ * no password.
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import { AdapterError } from "@fastorm/adapters"
+import * as Effect from "effect/Effect"
+
+/** The annotations of one line; undefined values are left out. */
+export type Fields = Readonly<Record<string, string | number | boolean | undefined>>
+
+const line = (effect: Effect.Effect<void>, cluster: string, fields: Fields): Effect.Effect<void> => {
+  const annotations: Record<string, unknown> = { component: "router", cluster }
+  for (const [key, value] of Object.entries(fields)) if (value !== undefined) annotations[key] = value
+  return Effect.annotateLogs(effect, annotations)
+}
+
+/** A warning: a retry, a fallback. */
+export const warning = (cluster: string, message: string, fields: Fields): Effect.Effect<void> =>
+  line(Effect.logWarning(message), cluster, fields)
+
+/** A debug line: a session read's wait. */
+export const debug = (cluster: string, message: string, fields: Fields): Effect.Effect<void> =>
+  line(Effect.logDebug(message), cluster, fields)
+
+/** What failed, as annotations: the problem and the driver's code. */
+export const failure = (error: SqlError): Fields => {
+  const d = AdapterError.diagnose(error.cause ?? error)
+  return { problem: d.problem, code: d.code }
+}

@@ -1,0 +1,68 @@
+/**
+ * The router's log lines are structured: Effect `Logger` lines at warning for a retry and a fallback, annotated with
+ * the cluster, the node, the reason and the failure's problem and driver code (README, "Operating FastORM").
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { ReadConnection, WriteConnection } from "@fastorm/core"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import { FastOrmTest } from "../src/index.js"
+
+interface Line {
+  readonly level: string
+  readonly message: unknown
+  readonly annotations: Record<string, unknown>
+}
+
+/** A logger that keeps every line, with its annotations as a plain record. */
+const capture = () => {
+  const lines: Array<Line> = []
+  const logger = Logger.make<unknown, void>(({ annotations, logLevel, message }) => {
+    lines.push({
+      level: logLevel.label,
+      message: Array.isArray(message) && message.length === 1 ? message[0] : message,
+      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+    })
+  })
+  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
+}
+
+const seedAndRead = Effect.gen(function*() {
+  const write = yield* WriteConnection
+  yield* write`CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL)`
+  yield* write`INSERT INTO items (label) VALUES ('a')`
+  yield* FastOrmTest.fail("replica-1", "connection")
+  yield* FastOrmTest.fail("replica-2", "reset")
+  const read = yield* ReadConnection
+  return yield* read<{ label: string }>`SELECT label FROM items WHERE id = ${1}`
+})
+
+describe("router log lines", () => {
+  it.effect("a retry and a fallback: warnings with cluster, node, reason, problem and code", () => {
+    const { layer, lines } = capture()
+    return Effect.gen(function*() {
+      const rows = yield* seedAndRead
+      expect(rows.map((r) => r.label)).toEqual(["a"])
+      const router = lines.filter((l) => l.annotations.component === "router")
+      expect(router.map((l) => [l.level, l.annotations.node, l.annotations.reason])).toEqual([
+        ["WARN", "replica-1", "ordinary"],
+        ["WARN", "replica-2", "retry"],
+        ["WARN", "primary", "fallback"]
+      ])
+      expect(router[0]!.annotations).toMatchObject({
+        cluster: "logs",
+        problem: "refused",
+        code: "ECONNREFUSED",
+        next: "replica-2"
+      })
+      expect(router[1]!.annotations).toMatchObject({ code: "ECONNRESET", next: "fallback" })
+      expect(router[2]!.message).toBe("no replica can serve the read: it falls back to the primary")
+    }).pipe(
+      Effect.provide(FastOrmTest.layer({ cluster: "logs" })),
+      Effect.provide(layer),
+      Logger.withMinimumLogLevel(LogLevel.All)
+    )
+  })
+})
