@@ -76,7 +76,12 @@ export const cpuChart = (results: ReadonlyArray<WorkerResult>) =>
       encoding: {
         x: { field: "rows", type: "quantitative", scale: { type: "log" }, title: "rows returned" },
         y: { field: "cpuUsPerRow", type: "quantitative", scale: { type: "log" }, title: "µs CPU per row" },
-        color: { field: "target", type: "nominal", title: null, legend: { orient: "bottom", columns: 2, labelLimit: 400 } }
+        color: {
+          field: "target",
+          type: "nominal",
+          title: null,
+          legend: { orient: "bottom", columns: 2, labelLimit: 400 }
+        }
       }
     }
   })
