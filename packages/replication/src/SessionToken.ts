@@ -133,17 +133,13 @@ const mergePending = (a: Pending, b: Pending): Pending => {
 }
 
 /**
- * Marks a write of the current session on `cluster` whose position `read` will give, read after the write
- * (ARCHITECTURE.md, "Read-your-writes"): a write that no read follows never pays for a position; the session's next
- * read on the cluster (or `get`, `current`) reads it first.
+ * Marks a write of the current session on `cluster` whose position `read` gives, a read started after the write
+ * returned (ARCHITECTURE.md, "Read-your-writes"): the session's next read on the cluster (or `get`, `current`) awaits
+ * it first. It replaces the session's earlier pending reads on the cluster: read later on the same primary, its
+ * position covers their writes too.
  */
 export const markPending = (cluster: string, read: PositionRead): Effect.Effect<void> =>
-  FiberRef.update(currentTokens, (tokens) => {
-    const pending = pendingOf(tokens)
-    const mine = pending[cluster]
-    if (mine !== undefined && mine.includes(read)) return tokens
-    return withPending(tokens, { ...pending, [cluster]: mine === undefined ? [read] : [...mine, read] })
-  })
+  FiberRef.update(currentTokens, (tokens) => withPending(tokens, { ...pendingOf(tokens), [cluster]: [read] }))
 
 /**
  * Reads and records the positions of the session's pending writes on `cluster` (every cluster when undefined). A

@@ -9,6 +9,7 @@ import type { DatabaseAdapter } from "@fastorm/adapters"
 import { AdapterError } from "@fastorm/adapters"
 import { ConnectionWrapper } from "@fastorm/core"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../RouterError.js"
@@ -149,13 +150,17 @@ export const make = (options: PrimaryOptions): Primary => {
     : SharedPosition.make(Effect.suspend(() => consistency.latest(node.client.connection)))
 
   /**
-   * Marks the write's position as pending for the session (ARCHITECTURE.md, "Read-your-writes"): it is read only
-   * when the session next reads on this cluster, by a read started after the write returned (on any connection of
-   * this primary, shared with the other writes waiting then). A write that no read follows never pays for it.
+   * Starts reading the write's position and marks it pending for the session (ARCHITECTURE.md, "Read-your-writes"):
+   * the write returns at once; the read, started after the write returned, on any connection of this primary and
+   * shared with the other writes waiting then, is awaited only by the session's next read on this cluster.
    */
   const markWritten = !capturesPositions || latest === undefined
     ? Effect.void
-    : SessionToken.markPending(options.cluster, latest)
+    : Effect.flatMap(
+      Effect.forkDaemon(latest),
+      // `await`, not `join`: the read's fiber must not merge its copy of the session's tokens back into it.
+      (fiber) => SessionToken.markPending(options.cluster, Effect.flatten(Fiber.await(fiber)))
+    )
 
   const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
