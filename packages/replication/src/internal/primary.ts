@@ -9,7 +9,6 @@ import type { DatabaseAdapter } from "@fastorm/adapters"
 import { AdapterError } from "@fastorm/adapters"
 import { ConnectionWrapper } from "@fastorm/core"
 import * as Effect from "effect/Effect"
-import * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../RouterError.js"
@@ -145,7 +144,7 @@ export const make = (options: PrimaryOptions): Primary => {
   const capturesPositions = consistency !== undefined && config.consistency === "session"
   // Positions of writes outside transactions: one read on a pooled connection serves every write that finished
   // before it started.
-  const latest = consistency === undefined
+  const positions = consistency === undefined
     ? undefined
     : SharedPosition.make(Effect.suspend(() => consistency.latest(node.client.connection)))
 
@@ -154,13 +153,9 @@ export const make = (options: PrimaryOptions): Primary => {
    * the write returns at once; the read, started after the write returned, on any connection of this primary and
    * shared with the other writes waiting then, is awaited only by the session's next read on this cluster.
    */
-  const markWritten = !capturesPositions || latest === undefined
+  const markWritten = !capturesPositions || positions === undefined
     ? Effect.void
-    : Effect.flatMap(
-      Effect.forkDaemon(latest),
-      // `await`, not `join`: the read's fiber must not merge its copy of the session's tokens back into it.
-      (fiber) => SessionToken.markPending(options.cluster, Effect.flatten(Fiber.await(fiber)))
-    )
+    : Effect.flatMap(positions.start, (read) => SessionToken.markPending(options.cluster, read))
 
   const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.

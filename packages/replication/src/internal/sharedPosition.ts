@@ -15,10 +15,10 @@ import type { Position } from "../SessionToken.js"
 export type Latest = Effect.Effect<Position | undefined, SqlError>
 
 /**
- * Batches `read`: the effect returned waits for a read that started after it was called (never one already under
- * way, which may have started before the caller's write committed) and returns its result.
+ * Batches `read`. `start` joins the next read (starting it when none is under way: never one already under way,
+ * which may have started before the caller's write committed) and returns at once with the effect that awaits it.
  */
-export const make = (read: Latest): Latest => {
+export const make = (read: Latest): { readonly start: Effect.Effect<Latest> } => {
   // The batch the next read will serve; undefined when nobody waits for one.
   let waiting: Deferred.Deferred<Position | undefined, SqlError> | undefined
   let reading = false
@@ -37,16 +37,17 @@ export const make = (read: Latest): Latest => {
       }))
     )
 
-  return Effect.suspend(() => {
+  const start = Effect.suspend(() => {
     let batch = waiting
     if (batch === undefined) {
       batch = Deferred.unsafeMake<Position | undefined, SqlError>(FiberId.none)
       waiting = batch
     }
     const mine = batch
-    if (reading) return Deferred.await(mine)
+    const awaited: Latest = Deferred.await(mine)
+    if (reading) return Effect.succeed(awaited)
     // Nobody reads now: this caller starts the read for its batch (and the batches that form meanwhile), in a
-    // fiber of its own so that an interrupted caller does not stop the others' read.
+    // fiber of its own, so that no caller waits for it until it needs the position.
     reading = true
     waiting = undefined
     const reader = readFor(mine).pipe(
@@ -60,6 +61,7 @@ export const make = (read: Latest): Latest => {
         })
       )
     )
-    return Effect.zipRight(Effect.forkDaemon(reader), Deferred.await(mine))
+    return Effect.as(Effect.forkDaemon(reader), awaited)
   })
+  return { start }
 }

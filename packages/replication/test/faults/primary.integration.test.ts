@@ -136,9 +136,7 @@ const primaryOutage = (b: Backend, label: string, fault: () => Promise<void>) =>
       session: /-r\d+-\d+$/.test(op.session) ? "ordinary" : "session",
       error: op.error,
       msAfterDown: Math.round(op.invokedAt - figures.downAt),
-      // Overlapped the outage: a session read may need the primary (for its pending position, or to be served),
-      // so one in flight when the primary went down may fail with it.
-      duringOutage: op.invokedAt < figures.backAt && (op.completedAt ?? Number.POSITIVE_INFINITY) >= figures.downAt
+      duringOutage: op.invokedAt >= figures.downAt && op.invokedAt < figures.backAt
     }))
     if (failedReads.length > 0) console.log(`[${label} ${b.name}] failed reads ${JSON.stringify(failedReads)}`)
     yield* expectSessionsBack(b, baseline)
