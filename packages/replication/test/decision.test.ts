@@ -50,6 +50,14 @@ const snapshotOf = (health: Health = {}): ReadonlyArray<NodeHealth.NodeHealth> =
 
 const lsn = (value: string): Position => ({ kind: "lsn", value })
 
+/** What the monitor records for a replica that answers but no longer replicates. */
+const notReplicating: NodeHealth.LastError = {
+  tag: "NotReplicating",
+  message: "not replicating",
+  at: 0,
+  source: "probe"
+}
+
 /** A route in one line: `primary:write`, `replicas:ordinary:replica-1,replica-2`, `wait:replica-1|primary:session`. */
 const show = (route: Route): string => {
   switch (route._tag) {
@@ -209,6 +217,41 @@ const rows: ReadonlyArray<Row> = [
     request: { token: lsn("0/50") },
     health: { "replica-1": { replicating: false }, "replica-2": { replicating: false, lagSeconds: 60 } },
     expected: "replicas:session:replica-1,replica-2"
+  },
+  {
+    situation:
+      "a session read during a failover: replicas UNHEALTHY only as not replicating, having replayed it, serve it",
+    request: { token: lsn("0/50") },
+    health: {
+      primary: { status: "UNHEALTHY", consecutiveFailures: 3 },
+      "replica-1": { replicating: false, status: "UNHEALTHY", lastError: notReplicating },
+      "replica-2": { replicating: false, status: "UNHEALTHY", lastError: notReplicating }
+    },
+    expected: "replicas:session:replica-1,replica-2"
+  },
+  {
+    situation:
+      "a session read during a failover: a replica that lacks the write gets a bounded wait (it may be re-pointed)",
+    request: { token: lsn("0/90") },
+    health: {
+      primary: { status: "UNHEALTHY", consecutiveFailures: 3 },
+      "replica-1": { replicating: false, status: "UNHEALTHY", lastError: notReplicating },
+      "replica-2": { status: "UNHEALTHY" }
+    },
+    expected: "wait:replica-1|primary:session"
+  },
+  {
+    situation: "a session read, a replica UNHEALTHY for another reason is never asked, even if it had the write",
+    request: { token: lsn("0/50") },
+    health: {
+      "replica-1": {
+        replicating: false,
+        status: "UNHEALTHY",
+        lastError: { ...notReplicating, tag: "ConnectionFailed" }
+      },
+      "replica-2": { status: "UNHEALTHY" }
+    },
+    expected: "primary:session"
   },
   {
     situation: "a session read, no eligible replica: the primary",

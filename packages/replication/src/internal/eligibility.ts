@@ -113,7 +113,10 @@ export const sessionCandidates = (
   const out: Array<Candidate> = []
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
-    if (h === undefined || h.roleMismatch || h.suspectSince !== undefined || h.status === "UNHEALTHY") continue
+    if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
+    // The monitor marks a replica that stopped replicating UNHEALTHY at once; it still answers, and its replay
+    // position (kept by the probe) is what decides whether it has the session's write.
+    if (h.status === "UNHEALTHY" && !isStaleOnly(h)) continue
     if (h.routing === "primary" || h.routing === "fenced") continue
     if (topology.roles === "learnt" && h.routing !== "replica") continue
     const c = candidate(topology, learnt, index, h, h.status === "DEGRADED" ? config.degradedWeight : 1)
