@@ -40,3 +40,17 @@ export interface DialectFeaturesShape {
 export class DialectFeatures extends Context.Reference<DialectFeatures>()("@fastorm/core/DialectFeatures", {
   defaultValue: (): DialectFeaturesShape => ({})
 }) {}
+
+/** The node the reads of one unit of work keep to: set by the first read that a router places. */
+export interface ReadPinShape {
+  node: string | undefined
+}
+
+/**
+ * While set, a routing `ReadConnection` runs every read of the unit of work (an eager load: its rows, then each
+ * relation level) on the node it picked for the first, so the children match the parents; when that node cannot
+ * serve, the read is placed as usual. Clients of one node ignore it.
+ */
+export class ReadPin extends Context.Reference<ReadPin>()("@fastorm/core/ReadPin", {
+  defaultValue: (): ReadPinShape | undefined => undefined
+}) {}

@@ -78,6 +78,20 @@ export class InvalidQuery extends Data.TaggedError("InvalidQuery")<{
 }
 
 /**
+ * A relation declared with keys that are not columns of its models (or not safe identifiers), or a `with(...)` that
+ * names no declared relation. Reported by every eager load that uses it, before any SQL is sent.
+ */
+export class InvalidRelation extends Data.TaggedError("InvalidRelation")<{
+  readonly model: string
+  readonly relation: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `Invalid relation ${this.model}.${this.relation}: ${this.reason}`
+  }
+}
+
+/**
  * A pagination cursor that this query did not make: altered, truncated, made by another query (another table or
  * order), or holding values the order columns cannot take. Its text is never repeated in the error.
  */
@@ -245,5 +259,6 @@ export type ValidationError =
   | InvalidValue
   | InvalidLimit
   | InvalidQuery
+  | InvalidRelation
 
 const truncate = (s: string): string => s.length > 80 ? s.slice(0, 80) + "…" : s

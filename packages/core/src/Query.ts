@@ -20,6 +20,7 @@ import type {
 } from "./Errors.js"
 import * as internal from "./internal/query.js"
 import * as validation from "./internal/validation.js"
+import type * as Relations from "./Relations.js"
 
 /** The column names of a model: the fields of its select variant. */
 export type Columns<S extends Model.AnyNoContext> = Extract<keyof S["fields"], string>
@@ -182,21 +183,27 @@ export interface Grouped<S extends Model.AnyNoContext, R, G extends Columns<S>, 
 }
 
 /** An immutable query over a model's table; `R` is the connection it needs, `A` the row it reads. */
-export interface Query<S extends Model.AnyNoContext, R, A = S["Type"]> extends Where<S, Query<S, R, A>> {
+export interface Query<S extends Model.AnyNoContext, R, A = S["Type"], Rel = {}> extends Where<S, Query<S, R, A, Rel>> {
   /** Reads only these columns; rows are typed and decoded as those fields. */
-  select<const K extends ReadonlyArray<Columns<S>>>(...columns: K): Query<S, R, Selected<S, K[number]>>
+  select<const K extends ReadonlyArray<Columns<S>>>(...columns: K): Query<S, R, Selected<S, K[number]>, Rel>
   /** Adds an ORDER BY term. */
-  orderBy(column: Columns<S>, direction?: Direction): Query<S, R, A>
+  orderBy(column: Columns<S>, direction?: Direction): Query<S, R, A, Rel>
   /** LIMIT: a non-negative safe integer. */
-  limit(count: number): Query<S, R, A>
+  limit(count: number): Query<S, R, A, Rel>
   /** OFFSET: a non-negative safe integer. */
-  offset(count: number): Query<S, R, A>
+  offset(count: number): Query<S, R, A, Rel>
   /** Runs on the primary with WriteOnly set (read-your-own-writes). */
-  forceWrite(): Query<S, WriteConnection, A>
+  forceWrite(): Query<S, WriteConnection, A, Rel>
   /** `SELECT ... FOR UPDATE` on the primary (no-op lock on SQLite, whose transactions here begin IMMEDIATE). */
-  lockForUpdate(): Query<S, WriteConnection, A>
+  lockForUpdate(): Query<S, WriteConnection, A, Rel>
   /** Says that `update` / `delete` / `increment` without conditions mean every row (they refuse otherwise). */
-  all(): Query<S, R, A>
+  all(): Query<S, R, A, Rel>
+  /**
+   * Eager-loads relations declared with `Relations.define`: `with("posts")`, `with(["posts", "profile"])`,
+   * `with({ posts: { where, orderBy, limit, with: ["comments"] } })`. One statement per relation level, all on
+   * the node the rows were read from (README, "Relations").
+   */
+  with<const W extends Relations.With<Rel>>(spec: W): Query<S, R, A & Relations.Loaded<Rel, W>, Rel>
 
   /** All matching rows. */
   get(): Effect.Effect<ReadonlyArray<A>, QueryError, R>

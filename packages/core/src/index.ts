@@ -28,6 +28,9 @@ export * as Model from "./Model.js"
 /** The immutable query builder. */
 export * as Query from "./Query.js"
 
+/** Relations between repositories (`hasMany`, `hasOne`, `belongsTo`, `manyToMany`) and their eager loading. */
+export * as Relations from "./Relations.js"
+
 /** `Repository.make(Model, { table, idColumn })`. */
 export * as Repository from "./Repository.js"
 

@@ -19,6 +19,7 @@ import { type Dialect, of } from "../Dialect.js"
 import type { ConnectionError, ValidationError } from "../Errors.js"
 import { InvalidQuery, liftConnectionErrors, MissingWriteConnection } from "../Errors.js"
 import type * as Columns from "./columns.js"
+import type { EagerState } from "./relations/plan.js"
 import type { Condition, Select } from "./sql.js"
 import * as Sql from "./sql.js"
 import * as Shape from "./sqlShape.js"
@@ -64,6 +65,8 @@ export interface QueryState {
   readonly everything: boolean
   /** The first validation error met while building; reported before any SQL is sent. */
   readonly error: ValidationError | undefined
+  /** The relations `with(...)` may name and the loads it asked for (internal/relations). */
+  readonly eager?: EagerState | undefined
 }
 
 /** @internal */

@@ -10,6 +10,8 @@ import * as cursor from "./cursor.js"
 import type { QueryState, TableInfo } from "./engine.js"
 import * as grouped from "./grouped.js"
 import * as reads from "./reads.js"
+import * as eager from "./relations/load.js"
+import * as relations from "./relations/plan.js"
 import type { Aggregate, Condition, Connector } from "./sql.js"
 import { stream } from "./stream.js"
 import * as validation from "./validation.js"
@@ -19,6 +21,9 @@ import * as writes from "./writes.js"
 export type { QueryState }
 
 const isEquality = (operator: validation.Operator) => operator === "=" || operator === "!=" || operator === "<>"
+
+const invalidStream = (table: string) =>
+  new InvalidQuery({ table, operation: "stream", reason: "stream() loads no relations: read pages with cursor()" })
 
 /** The state of a query with no condition. @internal */
 export const emptyState = (info: TableInfo, mode: "read" | "write"): QueryState => ({
@@ -223,12 +228,25 @@ class QueryImpl {
   all(): QueryImpl {
     return this.next({ everything: true })
   }
+  with(spec: unknown): QueryImpl {
+    const declared = this.state.eager?.declared ?? {}
+    const planned = relations.plans(this.state.info, declared, spec)
+    if (Either.isLeft(planned)) return this.fail(planned.left)
+    // A relation named again replaces its earlier load.
+    const names = new Set(planned.right.map((p) => p.name))
+    const kept = (this.state.eager?.plans ?? []).filter((p) => !names.has(p.name))
+    return this.next({ eager: { declared, plans: [...kept, ...planned.right] } })
+  }
+  /** Whether the rows come with relations. */
+  private get eager(): boolean {
+    return this.state.eager !== undefined && this.state.eager.plans.length > 0
+  }
 
   get() {
-    return reads.get(this.state)
+    return this.eager ? eager.get(this.state) : reads.get(this.state)
   }
   first() {
-    return reads.first(this.state)
+    return this.eager ? eager.first(this.state) : reads.first(this.state)
   }
   count() {
     return reads.count(this.state)
@@ -279,13 +297,16 @@ class QueryImpl {
     return new grouped.GroupedImpl({ query: query.state, groups: names, aggregates: [], having: [] })
   }
   paginate(options: { readonly page: unknown; readonly perPage: unknown }) {
-    return reads.paginate(this.state, options)
+    return this.eager ? eager.paginate(this.state, options) : reads.paginate(this.state, options)
   }
   cursor(options: { readonly after?: unknown; readonly limit: unknown }) {
-    return cursor.page(this.state, options)
+    return this.eager ? eager.page(this.state, options) : cursor.page(this.state, options)
   }
   stream() {
-    return stream(this.state)
+    // Rows of a stream arrive one by one on a held connection: relations are loaded by pages (cursor), not here.
+    return this.eager
+      ? stream(this.fail(invalidStream(this.state.info.table)).state)
+      : stream(this.state)
   }
   update(patch: unknown) {
     return writes.update(this.state, patch)

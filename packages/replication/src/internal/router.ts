@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { CompiledStatement, ConnectionWrapper, WriteOnly } from "@fastorm/core"
+import { CompiledStatement, ConnectionWrapper, ReadPin, WriteOnly } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
@@ -25,6 +25,7 @@ import type { Learnt, Topology } from "./eligibility.js"
 import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
 import * as Metrics from "./metrics.js"
+import { pinned, selectionFor } from "./pin.js"
 import * as Primary from "./primary.js"
 import * as Replicas from "./replicas.js"
 import * as RouteStats from "./routeStats.js"
@@ -165,8 +166,17 @@ export const make = (
         const request = requestOf(fiber, client, sql)
         const decided = Effect.flatMap(
           monitor.snapshot,
-          (snapshot) =>
-            then(Decision.decide(request, { topology, config, snapshot: routed(snapshot), learnt, selection }), fiber)
+          (snapshot) => {
+            const pin = Context.get(fiber.currentContext, ReadPin)
+            const view = {
+              topology,
+              config,
+              snapshot: routed(snapshot),
+              learnt,
+              selection: selectionFor(pin, selection)
+            }
+            return then(pinned(pin, Decision.decide(request, view)), fiber)
+          }
         )
         // A template statement's own span becomes the parent of its attempts (README, "Tracing").
         return StatementSpan.under(fiber, decided)

@@ -1,0 +1,52 @@
+/**
+ * Declaring relations: the relation values, and `define`, which gives a repository queries that know its relations.
+ * Keys are checked when a load is planned (`plan.ts`) and by `check`, so a wrong declaration is a typed
+ * `InvalidRelation` before any SQL, never a runtime surprise in the middle of a load.
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { AnyRelation, Kind, Through } from "../../Relations.js"
+import type { QueryState } from "../engine.js"
+import * as Q from "../query.js"
+import { plans } from "./plan.js"
+
+/** The constructor of relations of one kind. @internal */
+export const relation = <K extends Kind>(kind: K) =>
+(
+  target: unknown,
+  keys: { readonly from: string; readonly to: string; readonly through?: Through }
+): any => ({
+  _tag: "Relation",
+  kind,
+  target,
+  from: keys.from,
+  to: keys.to,
+  through: keys.through === undefined ? undefined : { ...keys.through }
+})
+
+interface AnyRepository {
+  query(): { readonly state: QueryState }
+  where(...args: Array<unknown>): { readonly state: QueryState }
+}
+
+/** `repository` with `relations`, its queries able to load them. @internal */
+export const define = (repository: any, relations: Record<string, AnyRelation>): any => {
+  const repo = repository as AnyRepository
+  const declared = { ...relations }
+  const attach = (query: { readonly state: QueryState }) =>
+    Q.fromState({ ...query.state, eager: { declared, plans: [] } })
+  return {
+    ...repository,
+    relations: declared,
+    query: () => attach(repo.query()),
+    where: (...args: Array<unknown>) => attach(repo.where(...args))
+  }
+}
+
+/** Fails with the first problem among the relations of a repository made by `define`. @internal */
+export const check = (repository: { readonly relations: Record<string, AnyRelation> }) =>
+  Effect.suspend(() => {
+    const query = (repository as unknown as AnyRepository).query()
+    const checked = plans(query.state.info, repository.relations, Object.keys(repository.relations))
+    return Either.isLeft(checked) ? Effect.fail(checked.left as any) : Effect.void
+  })

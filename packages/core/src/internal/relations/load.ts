@@ -1,0 +1,189 @@
+/**
+ * Eager loading: the parents' rows, then one statement per relation level and batch of keys, matched to the parents
+ * in memory. The whole load runs under one `ReadPin`, so a router keeps every statement on the node of the first;
+ * in a transaction every statement takes its connection, and a forced read forces the whole load.
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type { ParseError } from "effect/ParseResult"
+import * as CompiledStatement from "../../CompiledStatement.js"
+import type { ReadConnection, WriteConnection } from "../../Connections.js"
+import { ReadPin } from "../../Connections.js"
+import type { ConnectionError, MissingWriteConnection, ValidationError } from "../../Errors.js"
+import { InvalidQuery } from "../../Errors.js"
+import * as cursor from "../cursor.js"
+import type { QueryState, TableInfo } from "../engine.js"
+import * as engine from "../engine.js"
+import * as reads from "../reads.js"
+import * as Shape from "../sqlShape.js"
+import type { Plan } from "./plan.js"
+import * as RelationSql from "./sql.js"
+
+type Row = Record<string, unknown>
+
+/** A key as text, whichever side it came from (a bound value, or a value as the driver returned it). */
+export const keyOf = (value: unknown): string => {
+  if (typeof value === "boolean") return value ? "1" : "0"
+  if (value instanceof Date) return value.toISOString()
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("hex")
+  return String(value)
+}
+
+const many = (plan: Plan) => plan.kind === "hasMany" || plan.kind === "manyToMany"
+
+/** The parents' distinct keys (encoded for binding) and each parent's key text. */
+const parentKeys = (
+  parent: TableInfo,
+  plan: Plan,
+  rows: ReadonlyArray<Row>
+): Either.Either<
+  { readonly keys: Map<string, unknown>; readonly byRow: Array<string | undefined> },
+  ValidationError
+> => {
+  const codec = parent.column(plan.from)
+  const keys = new Map<string, unknown>()
+  const byRow: Array<string | undefined> = []
+  for (const row of rows) {
+    const value = row[plan.from]
+    if (value === null || value === undefined) {
+      byRow.push(undefined)
+      continue
+    }
+    const encoded = codec.encode(value)
+    if (Either.isLeft(encoded)) return Either.left(encoded.left)
+    const key = keyOf(encoded.right)
+    if (!keys.has(key)) keys.set(key, encoded.right)
+    byRow.push(key)
+  }
+  return Either.right({ keys, byRow })
+}
+
+/** Reads one relation level for `rows` and sets it on each row, after loading its nested levels on the children. */
+const loadLevel = (parent: TableInfo, mode: "read" | "write", rows: ReadonlyArray<Row>, plan: Plan) =>
+  Effect.suspend(() => {
+    const found = parentKeys(parent, plan, rows)
+    if (Either.isLeft(found)) return Effect.fail(found.left)
+    const { byRow, keys } = found.right
+    const assign = (groups: Map<string, Array<Row>>) => {
+      for (let i = 0; i < rows.length; i++) {
+        const key = byRow[i]
+        const children = key === undefined ? undefined : groups.get(key)
+        rows[i]![plan.name] = many(plan) ? children ?? [] : children?.[0] ?? null
+      }
+    }
+    // No parent has a key: nothing to read.
+    if (keys.size === 0) return Effect.sync(() => assign(new Map()))
+    return engine.withClient(mode, `${plan.target.table}.with(${plan.name})`, (sql) => {
+      const dialect = engine.dialectOf(sql)
+      const values = Array.from(keys.values(), (v) => engine.bindValue(dialect, v))
+      // The values the relation's own condition binds besides the keys.
+      const others = Shape.conditionParams(dialect, plan.conditions).length
+      const max = RelationSql.maxKeys(dialect, others)
+      return Effect.map(
+        Effect.forEach(RelationSql.chunks(values, max), (batch) => {
+          const length = RelationSql.paddedLength(dialect, batch.length, max)
+          const padded = length === batch.length
+            ? batch
+            : [...batch, ...Array.from({ length: length - batch.length }, () => batch[batch.length - 1])]
+          const statement = RelationSql.level(dialect, plan, padded)
+          return CompiledStatement.run(
+            sql,
+            engine.compiled(plan.target, dialect, statement.shape, statement.render),
+            statement.params
+          )
+        }),
+        (batches) => batches.flat() as Array<Row>
+      )
+    }).pipe(
+      Effect.flatMap((raw) =>
+        Effect.flatMap(plan.target.decodeRows(raw), (decoded: ReadonlyArray<Row>) => {
+          const groups = new Map<string, Array<Row>>()
+          const key = plan.kind === "manyToMany" ? "fastorm_parent" : plan.to
+          for (let i = 0; i < raw.length; i++) {
+            const k = keyOf(raw[i]![key])
+            const group = groups.get(k)
+            if (group === undefined) groups.set(k, [decoded[i]!])
+            else group.push(decoded[i]!)
+          }
+          return Effect.as(
+            plan.nested.length === 0 ? Effect.void : loadAll(plan.target, mode, decoded, plan.nested),
+            groups
+          )
+        })
+      ),
+      Effect.map(assign)
+    )
+  })
+
+/** Loads every planned relation onto `rows` (one level after another, each one statement per batch of keys). */
+export const loadAll = (
+  parent: TableInfo,
+  mode: "read" | "write",
+  rows: ReadonlyArray<Row>,
+  plans: ReadonlyArray<Plan>
+): Effect.Effect<
+  void,
+  ValidationError | SqlError | ParseError | MissingWriteConnection | ConnectionError,
+  ReadConnection | WriteConnection
+> =>
+  // No parents: no statement at all.
+  rows.length === 0
+    ? Effect.void
+    : Effect.forEach(plans, (plan) => loadLevel(parent, mode, rows, plan), { discard: true })
+
+/** Runs `effect` under a fresh `ReadPin`, unless a unit of work around it already has one. */
+export const pinned = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(
+    ReadPin,
+    (pin) => pin === undefined ? Effect.provideService(effect, ReadPin, { node: undefined }) : effect
+  )
+
+/** Refuses a load whose parents were read without the key column a relation needs. */
+const guard = (state: QueryState): Effect.Effect<void, ValidationError> => {
+  const plans = state.eager?.plans ?? []
+  const columns = state.columns
+  if (columns !== undefined) {
+    const missing = plans.find((p) => !columns.includes(p.from))
+    if (missing !== undefined) {
+      return Effect.fail(
+        new InvalidQuery({
+          table: state.info.table,
+          operation: `with(${missing.name})`,
+          reason: `select the key column '${missing.from}' to load ${missing.name}`
+        })
+      )
+    }
+  }
+  return Effect.void
+}
+
+const withRelations = <A, E, R>(
+  state: QueryState,
+  read: Effect.Effect<A, E, R>,
+  rowsOf: (result: A) => ReadonlyArray<Row>
+) =>
+  Effect.zipRight(
+    guard(state),
+    pinned(
+      Effect.tap(read, (result) => loadAll(state.info, state.mode, rowsOf(result), state.eager?.plans ?? []))
+    )
+  )
+
+/** `get()` with the relations loaded. */
+export const get = (state: QueryState) => withRelations(state, reads.get(state), (rows) => rows as ReadonlyArray<Row>)
+
+/** `first()` with the relations loaded. */
+export const first = (state: QueryState) =>
+  withRelations(state, reads.first(state), (row) => row._tag === "Some" ? [row.value as Row] : [])
+
+/** `paginate()` with the relations loaded on the page. */
+export const paginate = (
+  state: QueryState,
+  options: Parameters<typeof reads.paginate>[1]
+): ReturnType<typeof reads.paginate> =>
+  withRelations(state, reads.paginate(state, options), (page) => page.data as ReadonlyArray<Row>)
+
+/** `cursor()` with the relations loaded on the page. */
+export const page = (state: QueryState, options: Parameters<typeof cursor.page>[1]) =>
+  withRelations(state, cursor.page(state, options), (p) => p.data as ReadonlyArray<Row>)
