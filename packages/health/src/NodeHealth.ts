@@ -118,7 +118,11 @@ export interface StatusChange {
 /**
  * A replica whose only fault is that it does not replicate: it answers, and has every change it replayed before it
  * lost its primary. When the primary itself is down it is the best source of reads there is, stale but available
- * (MaxScale serves reads from such replicas too); while the primary is up, the primary is fresher.
+ * (MaxScale serves reads from such replicas too); while the primary is up, the primary is fresher. A replica that
+ * replicates again (re-pointed at a promoted primary) stays UNHEALTHY until it has passed `recoveryThreshold` probes;
+ * until then it is still this: it answers, and is no staler than it was.
  */
 export const isStaleOnly = (h: NodeHealth): boolean =>
-  h.replicating === false && (h.status !== "UNHEALTHY" || h.lastError?.tag === "NotReplicating")
+  h.lastError?.tag === "NotReplicating"
+    ? h.replicating === false || (h.status === "UNHEALTHY" && h.consecutiveFailures === 0)
+    : h.replicating === false && h.status !== "UNHEALTHY"

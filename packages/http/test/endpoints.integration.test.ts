@@ -128,6 +128,11 @@ for (const b of backends) {
           expect(metrics.body).toContain(`fastorm_health_node_status{node="replica-1"} 1`)
           expect(metrics.body).toMatch(/fastorm_health_node_latency_ms\{node="primary"\} \d/)
           expect(metrics.body).toMatch(/fastorm_health_node_lag_seconds\{node="replica-2"\} -?\d/)
+          expect(metrics.body).toContain("# TYPE fastorm_statement_duration_ms histogram")
+          expect(metrics.body).toMatch(/fastorm_statement_duration_ms_count\{node="primary"\} [1-9]/)
+          expect(metrics.body).toMatch(/fastorm_statement_duration_ms_bucket\{node="replica-\d",le="\+Inf"\} [1-9]/)
+          expect(metrics.body).toContain("# TYPE fastorm_pool_connections gauge")
+          expect(metrics.body).toMatch(/fastorm_pool_connections\{node="replica-2",state="max"\} [1-9]/)
           expect(metrics.body).not.toContain(b.nodes.primary.url)
 
           const victim = b.nodes.replicas[0]!

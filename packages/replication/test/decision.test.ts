@@ -185,6 +185,23 @@ const rows: ReadonlyArray<Row> = [
     expected: "replicas:ordinary:replica-1"
   },
   {
+    situation: "the primary down, a replica re-pointed and replicating again, still recovering: it serves",
+    health: {
+      primary: { status: "UNHEALTHY", consecutiveFailures: 3 },
+      "replica-1": { status: "UNHEALTHY", consecutiveFailures: 0, lastError: notReplicating },
+      "replica-2": { status: "UNHEALTHY", consecutiveFailures: 0, lastError: { ...notReplicating, tag: "Timeout" } }
+    },
+    expected: "replicas:ordinary:replica-1"
+  },
+  {
+    situation: "the primary up, a replica re-pointed and still recovering gets none",
+    health: {
+      "replica-1": { status: "UNHEALTHY", consecutiveFailures: 0, lastError: notReplicating },
+      "replica-2": { status: "UNHEALTHY" }
+    },
+    expected: "fallback:primary"
+  },
+  {
     situation: "the primary up, a replica that lost replication gets none",
     health: { "replica-1": { replicating: false }, "replica-2": { status: "UNHEALTHY" } },
     expected: "fallback:primary"

@@ -21,6 +21,7 @@ import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import type * as FairGate from "./fairGate.js"
 import * as Guard from "./guard.js"
 import * as Log from "./log.js"
+import * as Metrics from "./metrics.js"
 import type { NodeHandle, Primary, Run } from "./primary.js"
 import type { Recorder } from "./routeStats.js"
 import * as Selection from "./selection.js"
@@ -79,6 +80,7 @@ export const make = (options: ReplicasOptions): Replicas => {
   const noHealthyReplica = toSqlError(new NoHealthyReplica({ replicas: replicas.map((r) => r.name) }))
   const handle = (c: Selection.Candidate) => replicas[c.index]!
   const guards = replicas.map((replica) => Guard.make(replica, config))
+  const waitMetrics = replicas.map((replica) => Metrics.sessionWaits(replica.name))
 
   const onReplica = <A>(index: number, reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> => {
     const replica = replicas[index]!
@@ -205,12 +207,15 @@ export const make = (options: ReplicasOptions): Replicas => {
       Effect.timed,
       Effect.flatMap(([waited, ok]) =>
         Effect.as(
-          Log.debug(options.cluster, `session read waited for ${replica.name} to replay the session's writes`, {
-            node: replica.name,
-            reason: "session",
-            caughtUp: ok,
-            waitedMs: Math.round(Duration.toMillis(waited))
-          }),
+          Effect.zipRight(
+            Metrics.recordWait(waitMetrics[c.index]!, Duration.toMillis(waited), ok),
+            Log.debug(options.cluster, `session read waited for ${replica.name} to replay the session's writes`, {
+              node: replica.name,
+              reason: "session",
+              caughtUp: ok,
+              waitedMs: Math.round(Duration.toMillis(waited))
+            })
+          ),
           ok
         )
       ),

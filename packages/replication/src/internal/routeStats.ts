@@ -9,6 +9,7 @@ import * as FiberRef from "effect/FiberRef"
 import * as Metric from "effect/Metric"
 import * as MetricKey from "effect/MetricKey"
 import type { Reason } from "./decision.js"
+import * as Metrics from "./metrics.js"
 
 /** Counts of routed statements by node and reason, for tests and dashboards. */
 export interface RouteStats {
@@ -75,6 +76,34 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     return slot
   }
 
+  const durations = new Map<string, Metric.Metric.Histogram<number>>()
+  const durationOf = (node: string) => {
+    let histogram = durations.get(node)
+    if (histogram === undefined) {
+      histogram = Metrics.statementDuration(node)
+      durations.set(node, histogram)
+    }
+    return histogram
+  }
+
+  /** Times an attempt into `fastorm_statement_duration_ms`, failed attempts included. */
+  const timed = <A, E>(fiber: Fiber.RuntimeFiber<any, any>, node: string, effect: Effect.Effect<A, E>) => {
+    const started = performance.now()
+    const record = () =>
+      durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    // Not `ensuring`: a finalizer region per statement costs more than the record itself (`npm run bench:micro`).
+    return Effect.matchCauseEffect(effect, {
+      onFailure: (cause) => {
+        record()
+        return Effect.failCause(cause)
+      },
+      onSuccess: (a) => {
+        record()
+        return Effect.succeed(a)
+      }
+    })
+  }
+
   const countIn = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
     const slot = slotOf(node, reason)
     slot.n++
@@ -89,6 +118,7 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
   const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
     Effect.withFiberRuntime<A, E>((fiber) => {
       countIn(fiber, node, reason)
+      effect = timed(fiber, node, effect)
       if (!CompiledStatement.isTracing(fiber)) return effect
       const span = fiber.currentSpan
       if (

@@ -24,6 +24,7 @@ import * as Decision from "./decision.js"
 import type { Learnt, Topology } from "./eligibility.js"
 import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
+import * as Metrics from "./metrics.js"
 import { pinned, selectionFor } from "./pin.js"
 import * as Primary from "./primary.js"
 import * as Replicas from "./replicas.js"
@@ -102,6 +103,7 @@ export const make = (
       replicas: replicas.map((r) => ({ name: r.name, weight: r.weight })),
       positionKind: consistency?.kind
     }
+    yield* Metrics.samplePools(handles, "1 second")
     const known = new Map<string, string>()
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
     const learnt: Learnt = { known, outstanding }

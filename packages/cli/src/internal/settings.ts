@@ -1,0 +1,101 @@
+/**
+ * The session settings FastORM applies on each dialect (the adapters' `OptimalConfig`), and how to read them back
+ * from a live session, so `fastorm doctor` shows what the server actually runs with.
+ */
+import type { DatabaseAdapter, OptimalConfig } from "@fastorm/adapters"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+
+/** One setting: what FastORM applies, what the server reports. */
+export interface Setting {
+  readonly name: string
+  readonly applied: string
+  readonly readBack: string | null
+  readonly ok: boolean
+}
+
+const ms = (d: Duration.Duration) => String(Math.round(Duration.toMillis(d)))
+
+/** The expected values of a configuration, by the server's own setting names and units. */
+export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean): Record<string, string> => {
+  switch (config.dialect) {
+    case "postgresql":
+      return {
+        statement_timeout: ms(config.statementTimeout),
+        lock_timeout: ms(config.lockTimeout),
+        idle_in_transaction_session_timeout: ms(config.idleInTransactionTimeout),
+        application_name: config.applicationName,
+        jit: config.jit ? "on" : "off"
+      }
+    case "mysql":
+      return {
+        ...(isMariaDb
+          ? { max_statement_time: String(Duration.toSeconds(config.statementTimeout)) }
+          : { max_execution_time: ms(config.statementTimeout) }),
+        net_read_timeout: String(Math.max(1, Math.ceil(Duration.toSeconds(config.readTimeout)))),
+        net_write_timeout: String(Math.max(1, Math.ceil(Duration.toSeconds(config.writeTimeout)))),
+        character_set_connection: config.charset,
+        collation_connection: config.collation
+      }
+    case "sqlite":
+      return {
+        journal_mode: config.journalMode,
+        foreign_keys: config.foreignKeys ? "1" : "0",
+        busy_timeout: ms(config.busyTimeout)
+      }
+  }
+}
+
+/** Numbers as the server prints them ("30.000000" is 30). */
+const normalise = (value: unknown): string | null => {
+  if (value === null || value === undefined) return null
+  const text = String(value)
+  return /^-?\d+(\.\d+)?$/.test(text) ? String(Number(text)) : text.toLowerCase()
+}
+
+const readAll = (
+  client: DatabaseAdapter.NodeClient,
+  dialect: OptimalConfig.OptimalConfig["dialect"],
+  names: ReadonlyArray<string>
+): Effect.Effect<Record<string, unknown>, unknown> => {
+  switch (dialect) {
+    case "postgresql":
+      return Effect.map(
+        client.unsafe<{ name: string; setting: string }>(
+          `SELECT name, setting FROM pg_settings WHERE name IN (${names.map((_, i) => `$${i + 1}`).join(", ")})`,
+          names
+        ),
+        (rows) => Object.fromEntries(rows.map((r) => [r.name, r.setting]))
+      )
+    case "mysql":
+      return Effect.map(
+        client.unsafe<Record<string, unknown>>(`SELECT ${names.map((n) => `@@SESSION.${n} AS ${n}`).join(", ")}`),
+        (rows) => rows[0] ?? {}
+      )
+    case "sqlite":
+      return Effect.map(
+        Effect.forEach(
+          names,
+          (n) =>
+            Effect.map(client.unsafe<Record<string, unknown>>(`PRAGMA ${n}`), (rows) => Object.values(rows[0] ?? {})[0])
+        ),
+        (values) => Object.fromEntries(names.map((n, i) => [n, values[i]]))
+      )
+  }
+}
+
+/** Reads back every setting FastORM applies, on one pooled session of `client`. */
+export const readBack = (
+  client: DatabaseAdapter.NodeClient,
+  config: OptimalConfig.OptimalConfig,
+  isMariaDb: boolean
+): Effect.Effect<ReadonlyArray<Setting>, unknown> => {
+  const wanted = expected(config, isMariaDb)
+  const names = Object.keys(wanted)
+  return Effect.map(readAll(client, config.dialect, names), (read) =>
+    names.map((name) => {
+      const readBack = normalise(read[name])
+      const applied = wanted[name]!
+      return { name, applied, readBack, ok: readBack === normalise(applied) }
+    }))
+}
