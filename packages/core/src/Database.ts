@@ -48,13 +48,17 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
   Option.isSome
 )
 
-const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> =>
-  Effect.mapInputContext(effect, (context: Context.Context<R>) =>
-    context.pipe(
-      Context.add(CurrentTransaction, state),
-      Context.add(SqlClient.TransactionConnection, [state.connection, state.depth] as const),
-      Context.add(WriteOnly, true)
-    ) as Context.Context<R>)
+const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> => {
+  // Built once per level and merged in one copy of the caller's context (three `Context.add` would copy it thrice).
+  const level = Context.make(CurrentTransaction, state).pipe(
+    Context.add(SqlClient.TransactionConnection, [state.connection, state.depth] as const),
+    Context.add(WriteOnly, true)
+  )
+  return Effect.mapInputContext(
+    effect,
+    (context: Context.Context<R>) => Context.merge(context, level) as Context.Context<R>
+  )
+}
 
 let savepointCounter = 0
 
@@ -98,48 +102,60 @@ const nested = <A, E, R>(
     )
   )
 
+type Outcome<A, E, R> = Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R>
+
 const outer = <A, E, R>(
   client: SqlClient.SqlClient,
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R> =>
+  // A chain of combinators rather than a generator: this runs once per transaction, on the hot path of every write
+  // that reads first (bench:micro "transaction").
   Effect.uninterruptibleMask((restore) =>
-    Effect.gen(function*() {
-      const scope = yield* Scope.make()
-      const connection = yield* restore(liftConnectionErrors(Scope.extend(client.reserve, scope))).pipe(
-        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void)
-      )
-      // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
-      const begin = fromClient(client) === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN"
-      const begun = yield* Effect.exit(unprepared(connection, begin))
-      if (Exit.isFailure(begun)) {
-        yield* Scope.close(scope, begun)
-        return yield* Effect.failCause(begun.cause)
-      }
-      const level: TransactionState = {
-        connection,
-        depth: 0,
-        lock: yield* Effect.makeSemaphore(1)
-      }
-      const exit = yield* Effect.exit(provideLevel(restore(effect), level))
-      if (Exit.isSuccess(exit)) {
-        // Not lifted: whether the server answered decides between a refused commit and an unknown outcome.
-        const commit = yield* Effect.exit(Effect.asVoid(connection.executeUnprepared("COMMIT", [], undefined)))
-        // A failed commit leaves the connection suspect: the scope closes with the failure so pools can drop it.
-        yield* Scope.close(scope, commit)
-        if (Exit.isSuccess(commit)) return exit.value
-        const error = Cause.failureOption(commit.cause)
+    Effect.flatMap(Scope.make(), (scope) =>
+      restore(liftConnectionErrors(Scope.extend(client.reserve, scope))).pipe(
+        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void),
+        Effect.flatMap((connection) =>
+          // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
+          Effect.flatMap(Effect.exit(unprepared(connection, beginOf(client))), (begun): Outcome<A, E, R> => {
+            if (Exit.isFailure(begun)) return Effect.zipRight(Scope.close(scope, begun), Effect.failCause(begun.cause))
+            const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
+            return Effect.flatMap(Effect.exit(provideLevel(restore(effect), level)), (exit): Outcome<A, E, R> =>
+              Exit.isSuccess(exit)
+                ? commit(connection, scope, exit.value)
+                : Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
+                  Effect.zipRight(
+                    Scope.close(scope, Exit.isFailure(rollback) ? rollback : exit),
+                    Effect.failCause(withCleanupFailure(exit.cause, rollback))
+                  )))
+          })
+        )
+      ))
+  )
+
+const beginOf = (client: SqlClient.SqlClient): string => fromClient(client) === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN"
+
+/** Commits and closes the transaction's scope; the outcome decides between `value`, a refusal and an unknown. */
+const commit = <A>(
+  connection: Connection,
+  scope: Scope.CloseableScope,
+  value: A
+): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> =>
+  // Not lifted: whether the server answered decides between a refused commit and an unknown outcome.
+  Effect.flatMap(Effect.exit(Effect.asVoid(connection.executeUnprepared("COMMIT", [], undefined))), (committed) =>
+    // A failed commit leaves the connection suspect: the scope closes with the failure so pools can drop it.
+    Effect.zipRight(
+      Scope.close(scope, committed),
+      Effect.suspend((): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> => {
+        if (Exit.isSuccess(committed)) return Effect.succeed(value)
+        const error = Cause.failureOption(committed.cause)
         if (Option.isSome(error) && !isServerAnswer(error.value)) {
           // No answer from the server: the commit may have been applied. Typed, never retried.
-          return yield* Effect.fail(new TransactionOutcomeUnknown({ cause: error.value }))
+          return Effect.fail(new TransactionOutcomeUnknown({ cause: error.value }))
         }
         // The server refused the commit (e.g. a deferred constraint): the transaction is rolled back.
-        return yield* Effect.failCause(commit.cause)
-      }
-      const rollback = yield* Effect.exit(unprepared(connection, "ROLLBACK"))
-      yield* Scope.close(scope, Exit.isFailure(rollback) ? rollback : exit)
-      return yield* Effect.failCause(withCleanupFailure(exit.cause, rollback))
-    })
-  )
+        return Effect.failCause(committed.cause)
+      })
+    ))
 
 /**
  * Runs `effect` in one transaction on the primary (`WriteConnection`) with `WriteOnly` set, so every read inside
