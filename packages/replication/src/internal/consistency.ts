@@ -21,6 +21,15 @@ export interface ConsistencyOps {
    * read, on every connection (so one read serves every session that wrote since the last one).
    */
   readonly latest: (connection: Connection) => Effect.Effect<Position | undefined, SqlError>
+  /**
+   * The position read in the COMMIT's own round trip, where the driver runs several statements in one query: the
+   * statement sent as `COMMIT; <sql>`, and the position taken from its results. A position read on the committing
+   * connection right after its COMMIT covers that commit, and costs no other statement, connection or fiber.
+   */
+  readonly withCommit?: {
+    readonly sql: string
+    readonly position: (results: ReadonlyArray<any>) => Position | undefined
+  } | undefined
   /** Waits up to `timeout` until the replica has replayed `token`; true when it has. */
   readonly waitFor: (
     replica: SqlClient.SqlClient,
@@ -55,23 +64,29 @@ const firstValue = (rows: ReadonlyArray<any>): string | undefined => {
 // A commit returns after its WAL is flushed, so the flush position covers it; the insert position would also
 // cover records other sessions have not flushed yet (up to wal_writer_delay away). With synchronous_commit off
 // the commit returns before the flush, and only the insert position is safe.
-const pgPosition = (connection: Connection) =>
-  Effect.map(
-    connection.execute(
-      "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p",
-      [],
-      undefined
-    ),
-    (rows) => {
-      const lsn = firstValue(rows)
-      return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
-    }
-  )
+const PG_POSITION =
+  "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p"
+
+const pgPositionOf = (rows: ReadonlyArray<any>): Position | undefined => {
+  const lsn = firstValue(rows)
+  return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
+}
+
+const pgPosition = (connection: Connection) => Effect.map(connection.execute(PG_POSITION, [], undefined), pgPositionOf)
 
 const postgres: ConsistencyOps = {
   kind: "lsn",
   // The flush (or insert) position is the server's, not the session's: the same read serves any connection.
   latest: pgPosition,
+  // Simple protocol (no parameters): `COMMIT; SELECT ...` is one query and one round trip; pg gives one result per
+  // statement, the position in the last.
+  withCommit: {
+    sql: PG_POSITION,
+    position: (results) => {
+      const last = results[results.length - 1]
+      return Array.isArray(last) ? pgPositionOf(last) : undefined
+    }
+  },
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
   waitFor: (replica, token, timeout) => {
     const replayed = Effect.map(

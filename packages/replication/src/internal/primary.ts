@@ -178,8 +178,21 @@ export const make = (options: PrimaryOptions): Primary => {
     return {
       ...wrapped,
       executeUnprepared: (sql, params, transformRows) => {
-        const run = wrapped.executeUnprepared(sql, params, transformRows)
-        return /^\s*COMMIT\s*$/i.test(sql) ? Effect.tap(run, () => markWritten) : run
+        if (!/^\s*COMMIT\s*$/i.test(sql) || !capturesPositions) {
+          return wrapped.executeUnprepared(sql, params, transformRows)
+        }
+        const withCommit = consistency?.withCommit
+        if (withCommit === undefined) {
+          return Effect.tap(wrapped.executeUnprepared(sql, params, transformRows), () => markWritten)
+        }
+        // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
+        return Effect.flatMap(wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined), (results) => {
+          const position = withCommit.position(results)
+          return Effect.as(
+            position === undefined ? markWritten : SessionToken.markPending(options.cluster, Effect.succeed(position)),
+            []
+          )
+        })
       }
     }
   })
