@@ -9,8 +9,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import { NodeClient, SqlCompiler } from "@fastorm/adapters"
-import type { WriteConnection } from "@fastorm/core"
-import { Database, Model, ReadConnection, Repository, Schema } from "@fastorm/core"
+import { Database, Model, ReadConnection, Repository, Schema, WriteConnection } from "@fastorm/core"
 import { HealthMonitor, HealthState } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import { ConnectionRouter } from "@fastorm/replication"
@@ -48,7 +47,9 @@ const fakeConnection: Connection = {
     }),
   executeRaw: (_sql, params) => Effect.succeed([row(Number(params[0]))]),
   executeValues: () => Effect.succeed([]),
-  executeUnprepared: (_sql, params) => Effect.succeed([row(Number(params[0]))]),
+  // PostgreSQL's COMMIT carries the position read (`COMMIT; SELECT ...`): one result per statement.
+  executeUnprepared: (sql, params) =>
+    Effect.succeed(sql.includes("wal_") ? [[], [{ p: "0/10" }]] : [row(Number(params[0]))]),
   executeStream: () => Stream.empty
 }
 
@@ -162,6 +163,22 @@ const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: O
   "(a) transaction": {
     layer: routerLayer,
     op: (id) => Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score: 7 })))
+  },
+  "(b) raw transaction": {
+    layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer)),
+    op: (id) =>
+      Effect.flatMap(
+        SqlClient.SqlClient,
+        (sql) => sql.withTransaction(Effect.zipRight(sql.unsafe(FIND, [id]), sql.unsafe(UPDATE, [7, id])))
+      )
+  },
+  "(a) empty transaction": {
+    layer: routerLayer,
+    op: () => Database.transaction(Effect.void)
+  },
+  "(a) empty transaction, no router": {
+    layer: Layer.scoped(WriteConnection, nodeClient).pipe(Layer.provide(Reactivity.layer)),
+    op: () => Database.transaction(Effect.void)
   },
   "(b) raw, tracer listening": {
     layer: Layer.scoped(SqlClient.SqlClient, nodeClient).pipe(Layer.provide(Reactivity.layer), Layer.merge(listening)),
