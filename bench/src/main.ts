@@ -16,6 +16,7 @@ import { summariseProfile } from "./profile.js"
 import { failoverTable, table, verdicts } from "./report.js"
 import type { Db } from "./targets.js"
 import type { WorkerResult } from "./worker.js"
+import { WORKLOADS } from "./workloads.js"
 import { workloadVerdicts } from "./workloadVerdicts.js"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -108,8 +109,13 @@ const main = async () => {
   }
   lines.push("```", ...verdicts(results), ...workloadVerdicts(results), "```")
   if (!profile) {
-    const charts = await writeCharts(resultsDir, results)
-    lines.push("", `Charts: ${charts.map((c) => `bench/results/${c}`).join(", ")}`)
+    // Only a full run replaces the charts BENCHMARKS.md shows; a quick or partial one draws its own beside them.
+    const full = !config.quick && config.workloads.length === WORKLOADS.length && config.dbs.length >= 3
+    const chartsDir = full ? resultsDir : join(resultsDir, "partial")
+    mkdirSync(chartsDir, { recursive: true })
+    const charts = await writeCharts(chartsDir, results)
+    const shown = full ? "bench/results" : "bench/results/partial"
+    lines.push("", `Charts: ${charts.map((c) => `${shown}/${c}`).join(", ")}`)
   }
   const report = lines.join("\n")
   writeFileSync(join(resultsDir, profile ? "profile-run.md" : "latest.md"), report + "\n")
