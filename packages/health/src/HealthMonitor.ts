@@ -6,14 +6,12 @@
  */
 import { TransactionConnection } from "@effect/sql/SqlClient"
 import { type DatabaseAdapter, DatabaseAdapterFactory } from "@fastorm/adapters"
-import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Redacted from "effect/Redacted"
@@ -25,6 +23,7 @@ import * as HealthState from "./HealthState.js"
 import * as Config from "./internal/config.js"
 import * as Log from "./internal/log.js"
 import * as Metrics from "./internal/metrics.js"
+import { observe } from "./internal/observe.js"
 import * as TopologyTracker from "./internal/topologyTracker.js"
 import type { ConfiguredRole, NodeHealth, Status, StatusChange } from "./NodeHealth.js"
 import * as Probe from "./Probe.js"
@@ -164,19 +163,6 @@ interface NodeRuntime {
   readonly metrics: Metrics.NodeMetrics
 }
 
-const failureTag = (reason: Probe.ProbeError["reason"]) => {
-  switch (reason) {
-    case "Connection":
-      return "ConnectionFailed" as const
-    case "Authentication":
-      return "AuthenticationFailed" as const
-    case "Timeout":
-      return "Timeout" as const
-    case "Statement":
-      return "StatementFailed" as const
-  }
-}
-
 /**
  * Builds the monitor and starts probing every node at once; everything (probe loops, connections) is released with
  * the scope. Probe loops run in fibers forked here, outside any caller's transaction.
@@ -244,7 +230,7 @@ export const make = (
         yield* Ref.set(rt.state, after)
         const topologyChange = publish(rt, after)
         yield* Metrics.record(rt.metrics, after)
-        yield* announceTopology(topologyChange)
+        yield* Log.topology(log, topologyChange)
         if (before.status !== after.status || before.roleMismatch !== after.roleMismatch) {
           const change: StatusChange = {
             node: rt.config.name,
@@ -263,85 +249,14 @@ export const make = (
         return [before, after] as const
       }))
 
-    // A promotion followed, an old primary fenced, a conflict: each is logged once, when it happens.
-    const announceTopology = (annotated: TopologyTracker.Annotated) =>
-      Effect.gen(function*() {
-        for (const change of annotated.changes) {
-          if (change.to === "fenced") {
-            yield* log(
-              "Warning",
-              `node ${change.health.name} is writable but is not the primary (a role conflict): it gets no statements`,
-              { node: change.health.name, routing: "fenced" }
-            )
-          }
-        }
-        if (annotated.switched !== undefined) {
-          yield* log(
-            "Warning",
-            `the primary is now ${annotated.switched.to} (was ${annotated.switched.from})`,
-            { node: annotated.switched.to, previous: annotated.switched.from, routing: "primary" }
-          )
-        }
-        if (annotated.newlyUnresolved === "conflict") {
-          yield* log("Warning", "several nodes are writable and none can be named the primary: writes wait", {
-            reason: "conflict"
-          })
-        } else if (annotated.newlyUnresolved === "demoted") {
-          yield* log("Warning", "the configured primary answers as a replica: writes fail until it is back", {
-            reason: "demoted"
-          })
-        }
-      })
-
     const probeOnce = (rt: NodeRuntime) =>
-      rt.probeLock.withPermits(1)(Effect.gen(function*() {
-        const [elapsed, exit] = yield* Effect.timed(Effect.exit(
-          rt.probe.run.pipe(
-            // A defect in a probe is a failed probe, not a dead monitor.
-            Effect.catchAllDefect((defect) =>
-              Effect.fail(
-                new Probe.ProbeError({ node: rt.config.name, reason: "Statement", detail: `probe defect: ${defect}` })
-              )
-            ),
-            // The probe's own interruption handler closes its connection, so the timeout is exact.
-            Effect.timeoutFail({
-              duration: timeout,
-              onTimeout: () =>
-                new Probe.ProbeError({
-                  node: rt.config.name,
-                  reason: "Timeout",
-                  detail: `no answer within ${Duration.format(timeout)}`
-                })
-            })
-          )
-        ))
-        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        yield* apply(
-          rt,
-          exit._tag === "Success"
-            ? { _tag: "ProbeSucceeded", latency: elapsed, result: exit.value, at }
-            : failureObservation(exit.cause, at)
-        )
-      })).pipe(
+      rt.probeLock.withPermits(1)(
+        Effect.flatMap(observe(rt.probe, rt.config.name, timeout), (observation) => apply(rt, observation))
+      ).pipe(
         // Never inside a caller's transaction, even with a custom probe that uses an @effect/sql client
         // (ARCHITECTURE.md, "Health and suspicion").
         Effect.mapInputContext((context: Context.Context<never>) => Context.omit(TransactionConnection)(context))
       )
-
-    const failureObservation = (
-      cause: Cause.Cause<Probe.ProbeError>,
-      at: number
-    ): HealthState.Observation => {
-      const error = Option.getOrUndefined(Cause.failureOption(cause))
-      return {
-        _tag: "Failed",
-        source: "probe",
-        tag: error === undefined ? "StatementFailed" : failureTag(error.reason),
-        ...(error?.code === undefined ? {} : { code: error.code }),
-        message: error?.detail ?? "the probe was interrupted",
-        at
-      }
-    }
 
     const loop = (rt: NodeRuntime) =>
       Effect.gen(function*() {

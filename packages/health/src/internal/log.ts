@@ -4,6 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { NodeHealth } from "../NodeHealth.js"
+import type * as TopologyTracker from "./topologyTracker.js"
 
 /** The levels the monitor logs at. */
 export type Level = "Debug" | "Info" | "Warning"
@@ -36,3 +37,33 @@ export const transition = (before: NodeHealth, after: NodeHealth) => ({
   role: after.role,
   configuredRole: after.roleMismatch ? after.configuredRole : undefined
 })
+
+/** A promotion followed, an old primary fenced, a conflict: each logged once, when it happens, at warning. */
+export const topology = (log: ReturnType<typeof make>, annotated: TopologyTracker.Annotated): Effect.Effect<void> =>
+  Effect.gen(function*() {
+    for (const change of annotated.changes) {
+      if (change.to === "fenced") {
+        yield* log(
+          "Warning",
+          `node ${change.health.name} is writable but is not the primary (a role conflict): it gets no statements`,
+          { node: change.health.name, routing: "fenced" }
+        )
+      }
+    }
+    if (annotated.switched !== undefined) {
+      yield* log(
+        "Warning",
+        `the primary is now ${annotated.switched.to} (was ${annotated.switched.from})`,
+        { node: annotated.switched.to, previous: annotated.switched.from, routing: "primary" }
+      )
+    }
+    if (annotated.newlyUnresolved === "conflict") {
+      yield* log("Warning", "several nodes are writable and none can be named the primary: writes wait", {
+        reason: "conflict"
+      })
+    } else if (annotated.newlyUnresolved === "demoted") {
+      yield* log("Warning", "the configured primary answers as a replica: writes fail until it is back", {
+        reason: "demoted"
+      })
+    }
+  })
