@@ -3,9 +3,9 @@
  * warning (UNHEALTHY), annotated with the cluster, the node, from, to, and the failure's tag and driver code.
  */
 import { describe, expect, it } from "@effect/vitest"
+import { captureLogs } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as TestClock from "effect/TestClock"
@@ -14,14 +14,7 @@ import * as Scripted from "./support/ScriptedProbe.js"
 
 describe("HealthMonitor log lines", () => {
   it.scoped("a transition: one line with cluster, node, from, to, reason and code; no URL", () => {
-    const lines: Array<{ level: string; message: unknown; annotations: Record<string, unknown> }> = []
-    const logger = Logger.make<unknown, void>(({ annotations, logLevel, message }) => {
-      lines.push({
-        level: logLevel.label,
-        message: Array.isArray(message) ? message.join(" ") : message,
-        annotations: Object.fromEntries(HashMap.toEntries(annotations))
-      })
-    })
+    const { layer, lines } = captureLogs()
     return Effect.gen(function*() {
       const script = Scripted.make(Scripted.answer("5 millis"))
       yield* HealthMonitor.make({
@@ -53,6 +46,6 @@ describe("HealthMonitor log lines", () => {
         code: "ECONNREFUSED"
       })
       expect(ofR[2]!.message).toBe("node r DEGRADED -> UNHEALTHY")
-    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)), Logger.withMinimumLogLevel(LogLevel.All))
+    }).pipe(Effect.provide(layer), Logger.withMinimumLogLevel(LogLevel.All))
   })
 })

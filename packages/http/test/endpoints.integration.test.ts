@@ -11,6 +11,7 @@ import { FastOrm } from "@fastorm/replication"
 import type { ClusterNodes } from "@fastorm/test-support"
 import {
   APP_PASSWORD,
+  captureLogs,
   control,
   loadCluster,
   startNode,
@@ -21,9 +22,7 @@ import {
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { createServer } from "node:http"
@@ -77,15 +76,6 @@ const app = (nodes: ClusterNodes, name: string) =>
     }))
   )
 
-/** A logger that keeps every line and its annotations (the app's logs, as a JSON logger would see them). */
-const capture = () => {
-  const lines: Array<{ readonly message: unknown; readonly annotations: Record<string, unknown> }> = []
-  const logger = Logger.make<unknown, void>(({ annotations, message }) => {
-    lines.push({ message, annotations: Object.fromEntries(HashMap.toEntries(annotations)) })
-  })
-  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
-}
-
 const portOf = (context: Context.Context<HttpServer.HttpServer>) => {
   const address = Context.get(context, HttpServer.HttpServer).address
   if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
@@ -98,7 +88,7 @@ for (const b of backends) {
       "live, ready with every node, metrics by name; a replica stopped: ready 200, the node down",
       () =>
         Effect.gen(function*() {
-          const logs = capture()
+          const logs = captureLogs()
           const context = yield* Layer.build(app(b.nodes, `http-${b.label}`)).pipe(Effect.provide(logs.layer))
           const port = portOf(context)
           const status = Context.get(context, ClusterStatus.ClusterStatus)

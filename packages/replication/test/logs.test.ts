@@ -4,30 +4,11 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
+import { captureLogs } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import { FastOrmTest } from "../src/index.js"
-
-interface Line {
-  readonly level: string
-  readonly message: unknown
-  readonly annotations: Record<string, unknown>
-}
-
-/** A logger that keeps every line, with its annotations as a plain record. */
-const capture = () => {
-  const lines: Array<Line> = []
-  const logger = Logger.make<unknown, void>(({ annotations, logLevel, message }) => {
-    lines.push({
-      level: logLevel.label,
-      message: Array.isArray(message) && message.length === 1 ? message[0] : message,
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
-    })
-  })
-  return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
-}
 
 const seedAndRead = Effect.gen(function*() {
   const write = yield* WriteConnection
@@ -41,7 +22,7 @@ const seedAndRead = Effect.gen(function*() {
 
 describe("router log lines", () => {
   it.effect("a retry and a fallback: warnings with cluster, node, reason, problem and code", () => {
-    const { layer, lines } = capture()
+    const { layer, lines } = captureLogs()
     return Effect.gen(function*() {
       const rows = yield* seedAndRead
       expect(rows.map((r) => r.label)).toEqual(["a"])

@@ -5,9 +5,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
 import type { ClusterNodes } from "@fastorm/test-support"
-import { loadCluster } from "@fastorm/test-support"
+import { captureLogs, loadCluster } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
-import * as HashMap from "effect/HashMap"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Metric from "effect/Metric"
@@ -36,10 +35,7 @@ const waits = Effect.map(Metric.snapshot, (pairs) => {
 for (const b of backends) {
   describe(`session waits on ${b.label}`, () => {
     it.scopedLive("a read after a write waits on a replica: counted by outcome, logged at debug", () => {
-      const lines: Array<Record<string, unknown>> = []
-      const logger = Logger.make<unknown, void>(({ annotations, logLevel }) => {
-        lines.push({ level: logLevel.label, ...Object.fromEntries(HashMap.toEntries(annotations)) })
-      })
+      const logs = captureLogs()
       const table = `session_wait_metrics_${process.pid}`
       return Effect.gen(function*() {
         const write = yield* WriteConnection
@@ -59,7 +55,11 @@ for (const b of backends) {
         const counted = (after.caught_up ?? 0) + (after.gave_up ?? 0) - (before.caught_up ?? 0) - (before.gave_up ?? 0)
         expect(counted).toBeGreaterThan(0)
         expect(counted).toBeLessThanOrEqual(waited)
-        const logged = lines.filter((l) => l.component === "router" && l.reason === "session")
+        const logged = logs.lines.flatMap((l) =>
+          l.annotations.component === "router" && l.annotations.reason === "session"
+            ? [{ level: l.level, ...l.annotations } as Record<string, unknown>]
+            : []
+        )
         expect(logged.length).toBe(counted)
         expect(logged[0]).toMatchObject({ level: "DEBUG", cluster: `waits-${b.label}`, caughtUp: expect.any(Boolean) })
         expect(String(logged[0]!.node)).toMatch(/^replica-/)
@@ -70,7 +70,7 @@ for (const b of backends) {
           read: b.nodes.replicas.map((r) => r.url),
           readWrite: { consistency: "session" }
         })),
-        Effect.provide(Logger.replace(Logger.defaultLogger, logger)),
+        Effect.provide(logs.layer),
         Logger.withMinimumLogLevel(LogLevel.Debug)
       )
     }, 60_000)
