@@ -6,8 +6,7 @@
  */
 import "reflect-metadata"
 import { Model, Relations, Repository, Schema } from "@fastorm/core"
-import { FastOrm } from "@fastorm/replication"
-import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
+import type { ClusterNodes } from "@fastorm/test-support"
 import { inArray, relations } from "drizzle-orm"
 import * as MysqlCore from "drizzle-orm/mysql-core"
 import { drizzle as drizzleMysql } from "drizzle-orm/mysql2"
@@ -15,14 +14,12 @@ import { drizzle as drizzlePg } from "drizzle-orm/node-postgres"
 import * as PgCore from "drizzle-orm/pg-core"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
-import * as Mysql from "mysql2"
-import Pg from "pg"
 import { DataTypes, Op, Sequelize } from "sequelize"
 import { DataSource, EntitySchema, In } from "typeorm"
 import type { Driver } from "./harness.js"
 import { effectDriver, promiseDriver } from "./harness.js"
 import type { Dialect } from "./targets.js"
-import { POOL_SIZE } from "./targets.js"
+import { closeSoon, credentials, fastOrmLayer, mysqlPool, pgPool, POOL_SIZE } from "./targets.js"
 
 /** The tables of the workload. */
 export const USERS = "bench_rel_users"
@@ -80,17 +77,6 @@ const UserRepo = Repository.make(BenchUser, { table: USERS, idColumn: "id" })
 const PostRepo = Repository.make(BenchPost, { table: POSTS, idColumn: "id" })
 const Users = Relations.define(UserRepo, { posts: Relations.hasMany(PostRepo, { from: "id", to: "userId" }) })
 
-const fastOrmRuntime = async (nodes: ClusterNodes) => {
-  const runtime = ManagedRuntime.make(FastOrm.layer({
-    name: "bench",
-    write: { url: nodes.primary.url, name: "primary" },
-    read: nodes.replicas.map((r, i) => ({ url: r.url, name: `replica-${i + 1}` })),
-    pool: { poolSize: POOL_SIZE, maxOverflow: 0 }
-  }))
-  await runtime.runPromise(Effect.void)
-  return runtime
-}
-
 /** The two statements by hand: the users, then their posts by `whereIn`, grouped per user. */
 const byHand = (ids: ReadonlyArray<number>) =>
   Effect.gen(function*() {
@@ -106,7 +92,8 @@ const byHand = (ids: ReadonlyArray<number>) =>
   })
 
 const fastOrm = async (nodes: ClusterNodes, users: number, perUser: number, hand: boolean): Promise<RelTarget> => {
-  const runtime = await fastOrmRuntime(nodes)
+  const runtime = ManagedRuntime.make(fastOrmLayer(nodes))
+  await runtime.runPromise(Effect.void)
   return {
     name: hand ? "fastorm-hand" : "fastorm",
     driver: effectDriver(users - PER_LOAD + 1, runtime, {
@@ -117,7 +104,7 @@ const fastOrm = async (nodes: ClusterNodes, users: number, perUser: number, hand
         ),
       update: () => Effect.die("no writes")
     }),
-    close: () => runtime.dispose()
+    close: closeSoon(() => runtime.dispose())
   }
 }
 
@@ -134,8 +121,7 @@ const rawDriver = async (db: Dialect, nodes: ClusterNodes, users: number, perUse
     return userRows.map((u) => ({ ...u, posts: byUser.get(u.id) ?? [] }))
   }
   if (db === "postgres") {
-    const pool = new Pg.Pool({ connectionString: nodes.replicas[0]!.url, max: POOL_SIZE })
-    pool.on("error", () => undefined)
+    const pool = pgPool(nodes.replicas[0]!)
     return {
       name: "raw-driver",
       driver: promiseDriver(users - PER_LOAD + 1, {
@@ -147,10 +133,10 @@ const rawDriver = async (db: Dialect, nodes: ClusterNodes, users: number, perUse
         },
         update: unused
       }),
-      close: () => pool.end()
+      close: closeSoon(() => pool.end())
     }
   }
-  const pool = Mysql.createPool({ uri: nodes.replicas[0]!.url, connectionLimit: POOL_SIZE }).promise()
+  const pool = mysqlPool(nodes.replicas[0]!).promise()
   const list = Array.from({ length: PER_LOAD }, () => "?").join(", ")
   return {
     name: "raw-driver",
@@ -163,7 +149,7 @@ const rawDriver = async (db: Dialect, nodes: ClusterNodes, users: number, perUse
       },
       update: unused
     }),
-    close: () => pool.end()
+    close: closeSoon(() => pool.end())
   }
 }
 
@@ -205,7 +191,7 @@ const mySchema = {
 const drizzle = async (db: Dialect, nodes: ClusterNodes, users: number, perUser: number): Promise<RelTarget> => {
   const all = [nodes.primary, ...nodes.replicas]
   if (db === "postgres") {
-    const pools = all.map((n) => new Pg.Pool({ connectionString: n.url, max: POOL_SIZE }))
+    const pools = all.map(pgPool)
     const [primary, ...replicas] = pools.map((client) => drizzlePg({ client, schema: pgSchema }))
     const orm = PgCore.withReplicas(primary!, replicas as [typeof primary & {}, ...Array<typeof primary & {}>])
     return {
@@ -218,10 +204,10 @@ const drizzle = async (db: Dialect, nodes: ClusterNodes, users: number, perUser:
           ),
         update: unused
       }),
-      close: () => Promise.all(pools.map((p) => p.end())).then(() => undefined)
+      close: closeSoon(() => Promise.all(pools.map((p) => p.end())))
     }
   }
-  const pools = all.map((n) => Mysql.createPool({ uri: n.url, connectionLimit: POOL_SIZE }))
+  const pools = all.map(mysqlPool)
   // MariaDB has no LATERAL joins: Drizzle's "planetscale" mode builds the relational query without them.
   const [primary, ...replicas] = pools.map((pool) => drizzleMysql(pool, { schema: mySchema, mode: "planetscale" }))
   const orm = MysqlCore.withReplicas(primary!, replicas as [typeof primary & {}, ...Array<typeof primary & {}>])
@@ -235,22 +221,11 @@ const drizzle = async (db: Dialect, nodes: ClusterNodes, users: number, perUser:
         ),
       update: unused
     }),
-    close: () => Promise.all(pools.map((p) => p.promise().end())).then(() => undefined)
+    close: closeSoon(() => Promise.all(pools.map((p) => p.promise().end())))
   }
 }
 
 // ---- TypeORM ------------------------------------------------------------------------------------------------------
-
-const credentials = (node: NodeInfo) => {
-  const url = new URL(node.url)
-  return {
-    host: url.hostname,
-    port: Number(url.port),
-    username: decodeURIComponent(url.username),
-    password: decodeURIComponent(url.password),
-    database: url.pathname.slice(1)
-  }
-}
 
 const UserEntity = new EntitySchema<{ id: number; name: string; posts: Array<unknown> }>({
   name: "RelUser",
@@ -286,7 +261,7 @@ const typeorm = async (db: Dialect, nodes: ClusterNodes, users: number, perUser:
         checked(await repo.find({ where: { id: In(idsFrom(first)) }, relations: { posts: true } }), perUser),
       update: unused
     }),
-    close: () => source.destroy()
+    close: closeSoon(() => source.destroy())
   }
 }
 
@@ -323,7 +298,7 @@ const sequelize = async (db: Dialect, nodes: ClusterNodes, users: number, perUse
       },
       update: unused
     }),
-    close: () => orm.close()
+    close: closeSoon(() => orm.close())
   }
 }
 

@@ -635,3 +635,4 @@ export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows:
       return makeAblation(name as AblationName, nodes.replicas[0]!, rows, findStatement).then((t) => ({ name, ...t }))
   }
 }
+export { closeSoon, credentials, fastOrmLayer, mysqlPool, pgPool } // shared with relationsTargets.ts

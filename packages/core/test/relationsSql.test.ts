@@ -82,6 +82,30 @@ describe("relation levels", () => {
     expect(RelationSql.level("postgresql", posts!, [1, 2, 3]).shape).toBe(pg.shape)
   })
 
+  it("a spec of names is planned once per parent and declarations; a spec with options every time", () => {
+    const info = (Members.query() as any).state.info
+    const once = Either.getOrThrow(plans(info, Members.relations, "posts"))
+    expect(Either.getOrThrow(plans(info, Members.relations, "posts"))).toBe(once)
+    expect(Either.getOrThrow(plans(info, Members.relations, ["posts", "tags"])).map((p) => p.name)).toEqual([
+      "posts",
+      "tags"
+    ])
+    // Other declarations with the same names: their own plans.
+    expect(Either.getOrThrow(plans(info, { ...Members.relations }, "posts"))).not.toBe(once)
+    const withOptions = Either.getOrThrow(plans(info, Members.relations, { posts: { limit: 2 } }))
+    expect(Either.getOrThrow(plans(info, Members.relations, { posts: { limit: 2 } }))).not.toBe(withOptions)
+    expect(withOptions[0]!.limit).toBe(2)
+  })
+
+  it("a manyToMany level binds its condition's values before the keys, the others after", () => {
+    const info = (Members.query() as any).state.info
+    const [posts, tags] = Either.getOrThrow(plans(info, Members.relations, ["posts", "tags"]))
+    expect(RelationSql.levelParams("mysql", posts!, [1, 2], ["x"])).toEqual([1, 2, "x"])
+    expect(RelationSql.levelParams("postgresql", posts!, [1, 2], ["x"])).toEqual([[1, 2], "x"])
+    expect(RelationSql.levelParams("sqlite", tags!, [1, 2], ["x"])).toEqual(["x", 1, 2])
+    expect(RelationSql.levelParams("postgresql", tags!, [1, 2], ["x"])).toEqual(["x", [1, 2]])
+  })
+
   it("a plain repository declares nothing: with() names no relation", () => {
     const info = (MemberRepo.query() as any).state.info
     const planned = plans(info, {}, "posts")

@@ -3,6 +3,7 @@
  * in memory. The whole load runs under one `ReadPin`, so a router keeps every statement on the node of the first;
  * in a transaction every statement takes its connection, and a forced read forces the whole load.
  */
+import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -10,6 +11,7 @@ import type { ParseError } from "effect/ParseResult"
 import * as CompiledStatement from "../../CompiledStatement.js"
 import type { ReadConnection, WriteConnection } from "../../Connections.js"
 import { ReadPin } from "../../Connections.js"
+import type { Dialect } from "../../Dialect.js"
 import type { ConnectionError, MissingWriteConnection, ValidationError } from "../../Errors.js"
 import { InvalidQuery } from "../../Errors.js"
 import * as cursor from "../cursor.js"
@@ -24,13 +26,56 @@ type Row = Record<string, unknown>
 
 /** A key as text, whichever side it came from (a bound value, or a value as the driver returned it). */
 export const keyOf = (value: unknown): string => {
+  // The usual keys first: integers and text.
+  if (typeof value === "number" || typeof value === "string") return String(value)
   if (typeof value === "boolean") return value ? "1" : "0"
   if (value instanceof Date) return value.toISOString()
   if (value instanceof Uint8Array) return Buffer.from(value).toString("hex")
   return String(value)
 }
 
-const many = (plan: Plan) => plan.kind === "hasMany" || plan.kind === "manyToMany"
+/** What every load of one plan on one dialect shares: the relation's own parameters, the compiled statements. */
+interface Prepared {
+  readonly others: ReadonlyArray<unknown>
+  readonly max: number
+  /** By the key list's length in the statement. */
+  readonly statements: Map<number, CompiledStatement.CompiledStatement>
+}
+
+/** What every load of one plan shares, worked out on its first load (a plan of `with("posts")` is made once). */
+interface PlanCache {
+  readonly operation: string
+  readonly many: boolean
+  /** The column of a child row that holds its parent's key. */
+  readonly childKey: string
+  readonly byDialect: Map<Dialect, Prepared>
+}
+
+const caches = new WeakMap<Plan, PlanCache>()
+
+const cacheOf = (plan: Plan): PlanCache => {
+  let cache = caches.get(plan)
+  if (cache === undefined) {
+    cache = {
+      operation: `${plan.target.table}.with(${plan.name})`,
+      many: plan.kind === "hasMany" || plan.kind === "manyToMany",
+      childKey: plan.kind === "manyToMany" ? "fastorm_parent" : plan.to,
+      byDialect: new Map()
+    }
+    caches.set(plan, cache)
+  }
+  return cache
+}
+
+const preparedOf = (cache: PlanCache, plan: Plan, dialect: Dialect): Prepared => {
+  let prepared = cache.byDialect.get(dialect)
+  if (prepared === undefined) {
+    const others = Shape.conditionParams(dialect, plan.conditions)
+    prepared = { others, max: RelationSql.maxKeys(dialect, others.length), statements: new Map() }
+    cache.byDialect.set(dialect, prepared)
+  }
+  return prepared
+}
 
 /** The parents' distinct keys (encoded for binding) and each parent's key text. */
 const parentKeys = (
@@ -43,20 +88,44 @@ const parentKeys = (
 > => {
   const codec = parent.column(plan.from)
   const keys = new Map<string, unknown>()
-  const byRow: Array<string | undefined> = []
-  for (const row of rows) {
-    const value = row[plan.from]
+  const byRow: Array<string | undefined> = new Array(rows.length)
+  for (let i = 0; i < rows.length; i++) {
+    const value = rows[i]![plan.from]
     if (value === null || value === undefined) {
-      byRow.push(undefined)
+      byRow[i] = undefined
       continue
     }
     const encoded = codec.encode(value)
     if (Either.isLeft(encoded)) return Either.left(encoded.left)
     const key = keyOf(encoded.right)
     if (!keys.has(key)) keys.set(key, encoded.right)
-    byRow.push(key)
+    byRow[i] = key
   }
   return Either.right({ keys, byRow })
+}
+
+/** One statement of a level: a batch of bound keys, padded to its length in the statement. */
+const runBatch = (
+  sql: SqlClient.SqlClient,
+  dialect: Dialect,
+  plan: Plan,
+  prepared: Prepared,
+  batch: ReadonlyArray<unknown>
+): Effect.Effect<ReadonlyArray<any>, SqlError> => {
+  const length = RelationSql.paddedLength(dialect, batch.length, prepared.max)
+  let padded = batch
+  if (length !== batch.length) {
+    const filled = batch.slice()
+    while (filled.length < length) filled.push(batch[batch.length - 1])
+    padded = filled
+  }
+  let statement = prepared.statements.get(length)
+  if (statement === undefined) {
+    const level = RelationSql.level(dialect, plan, padded)
+    statement = engine.compiled(plan.target, dialect, level.shape, level.render)
+    prepared.statements.set(length, statement)
+  }
+  return CompiledStatement.run(sql, statement, RelationSql.levelParams(dialect, plan, padded, prepared.others))
 }
 
 /** Reads one relation level for `rows` and sets it on each row, after loading its nested levels on the children. */
@@ -65,43 +134,36 @@ const loadLevel = (parent: TableInfo, mode: "read" | "write", rows: ReadonlyArra
     const found = parentKeys(parent, plan, rows)
     if (Either.isLeft(found)) return Effect.fail(found.left)
     const { byRow, keys } = found.right
+    const cache = cacheOf(plan)
     const assign = (groups: Map<string, Array<Row>>) => {
       for (let i = 0; i < rows.length; i++) {
         const key = byRow[i]
         const children = key === undefined ? undefined : groups.get(key)
-        rows[i]![plan.name] = many(plan) ? children ?? [] : children?.[0] ?? null
+        rows[i]![plan.name] = cache.many ? children ?? [] : children?.[0] ?? null
       }
     }
     // No parent has a key: nothing to read.
     if (keys.size === 0) return Effect.sync(() => assign(new Map()))
-    return engine.withClient(mode, `${plan.target.table}.with(${plan.name})`, (sql) => {
+    return engine.withClient(mode, cache.operation, (sql) => {
       const dialect = engine.dialectOf(sql)
+      const prepared = preparedOf(cache, plan, dialect)
       const values = Array.from(keys.values(), (v) => engine.bindValue(dialect, v))
-      // The values the relation's own condition binds besides the keys.
-      const others = Shape.conditionParams(dialect, plan.conditions).length
-      const max = RelationSql.maxKeys(dialect, others)
+      // One batch in the usual case: its rows as they are.
+      if (values.length <= prepared.max) return runBatch(sql, dialect, plan, prepared, values)
       return Effect.map(
-        Effect.forEach(RelationSql.chunks(values, max), (batch) => {
-          const length = RelationSql.paddedLength(dialect, batch.length, max)
-          const padded = length === batch.length
-            ? batch
-            : [...batch, ...Array.from({ length: length - batch.length }, () => batch[batch.length - 1])]
-          const statement = RelationSql.level(dialect, plan, padded)
-          return CompiledStatement.run(
-            sql,
-            engine.compiled(plan.target, dialect, statement.shape, statement.render),
-            statement.params
-          )
-        }),
-        (batches) => batches.flat() as Array<Row>
+        Effect.forEach(
+          RelationSql.chunks(values, prepared.max),
+          (batch) => runBatch(sql, dialect, plan, prepared, batch)
+        ),
+        (batches) => batches.flat()
       )
     }).pipe(
       Effect.flatMap((raw) =>
         Effect.flatMap(plan.target.decodeRows(raw), (decoded: ReadonlyArray<Row>) => {
           const groups = new Map<string, Array<Row>>()
-          const key = plan.kind === "manyToMany" ? "fastorm_parent" : plan.to
+          const key = cache.childKey
           for (let i = 0; i < raw.length; i++) {
-            const k = keyOf(raw[i]![key])
+            const k = keyOf((raw[i] as Row)[key])
             const group = groups.get(k)
             if (group === undefined) groups.set(k, [decoded[i]!])
             else group.push(decoded[i]!)

@@ -75,8 +75,37 @@ export const keyProblem = (parent: TableInfo, relation: AnyRelation, target: Tab
   return undefined
 }
 
+// Plans of the specs made of names only (`with("posts")`, `with(["posts", "tags"])`), per parent and declarations:
+// a load written the same way on every request is planned once. Plans are immutable; refusals are not kept (a
+// target declared further down may not be defined yet).
+const byParent = new WeakMap<TableInfo, WeakMap<object, Map<string, ReadonlyArray<Plan>>>>()
+
+const namesKey = (spec: unknown): string | undefined => {
+  if (typeof spec === "string") return spec
+  if (Array.isArray(spec) && spec.every((s) => typeof s === "string")) return `[${spec.join("\u0000")}]`
+  return undefined
+}
+
 /** The plans of `spec` for a parent described by `parent` with relations `declared`. @internal */
 export const plans = (
+  parent: TableInfo,
+  declared: Readonly<Record<string, AnyRelation>>,
+  spec: unknown
+): Either.Either<ReadonlyArray<Plan>, ValidationError> => {
+  const key = namesKey(spec)
+  if (key === undefined) return planAll(parent, declared, spec)
+  let byDeclared = byParent.get(parent)
+  if (byDeclared === undefined) byParent.set(parent, byDeclared = new WeakMap())
+  let bySpec = byDeclared.get(declared)
+  if (bySpec === undefined) byDeclared.set(declared, bySpec = new Map())
+  const known = bySpec.get(key)
+  if (known !== undefined) return Either.right(known)
+  const planned = planAll(parent, declared, spec)
+  if (Either.isRight(planned)) bySpec.set(key, planned.right)
+  return planned
+}
+
+const planAll = (
   parent: TableInfo,
   declared: Readonly<Record<string, AnyRelation>>,
   spec: unknown

@@ -59,6 +59,24 @@ const perParent = (dialect: Dialect, plan: Plan, inner: string, partition: strin
   }`
 
 /**
+ * A level's parameters in the order of its placeholders: the keys (one array on PostgreSQL) then the relation's own
+ * condition values `others`, or the other way round for manyToMany, whose condition is in the joined subquery.
+ */
+export const levelParams = (
+  dialect: Dialect,
+  plan: Plan,
+  keys: ReadonlyArray<unknown>,
+  others: ReadonlyArray<unknown>
+): Array<unknown> => {
+  const out: Array<unknown> = []
+  if (plan.kind === "manyToMany") { for (const v of others) out.push(v) }
+  if (dialect === "postgresql") out.push(keys)
+  else for (const k of keys) out.push(k)
+  if (plan.kind !== "manyToMany") { for (const v of others) out.push(v) }
+  return out
+}
+
+/**
  * The statement for `keys` (already bound for the dialect and padded): hasMany, hasOne and belongsTo read the target
  * by its key column; manyToMany joins the join table and returns each row's parent key as `fastorm_parent`.
  */
@@ -86,7 +104,7 @@ export const level = (dialect: Dialect, plan: Plan, keys: ReadonlyArray<Value | 
         plan.limit === undefined
           ? Sql.select(dialect, select)
           : perParent(dialect, plan, Sql.select(dialect, select), id(dialect, plan.to), plan.limit),
-      params: Shape.conditionParams(dialect, select.conditions)
+      params: levelParams(dialect, plan, keys, Shape.conditionParams(dialect, plan.conditions))
     }
   }
   const through = plan.through!
@@ -99,10 +117,8 @@ export const level = (dialect: Dialect, plan: Plan, keys: ReadonlyArray<Value | 
     offset: undefined,
     lock: false
   }
-  const params = Shape.conditionParams(dialect, plan.conditions)
-  const innerCount = params.length
-  if (dialect === "postgresql") params.push(keys)
-  else params.push(...keys)
+  const params = levelParams(dialect, plan, keys, Shape.conditionParams(dialect, plan.conditions))
+  const innerCount = params.length - (dialect === "postgresql" ? 1 : keys.length)
   const render = () => {
     const keyList = dialect === "postgresql"
       ? `= ANY($${innerCount + 1})`
