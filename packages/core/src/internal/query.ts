@@ -36,7 +36,9 @@ export const emptyState = (info: TableInfo, mode: "read" | "write"): QueryState 
   lock: false,
   columns: undefined,
   everything: false,
-  error: undefined
+  error: undefined,
+  // Present from the start, so a copy that sets it keeps the object's shape (V8 keeps it fast).
+  eager: undefined
 })
 
 class QueryImpl {
