@@ -61,6 +61,10 @@ const machine = () => {
 
 const main = async () => {
   const config = fromEnv()
+  if (config.workloads.length === 0) {
+    log("bench: BENCH_WORKLOADS names only the relations workload (bench/src/relations.ts runs it next)")
+    return
+  }
   const started = Date.now()
   const load0 = loadavg()
   const reuse = process.env["FASTORM_CLUSTER_FILE"]

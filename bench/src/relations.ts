@@ -26,8 +26,9 @@ const env = (name: string, fallback: number) => {
   if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number`)
   return n
 }
-const ROUNDS = Math.round(env("BENCH_ROUNDS", 3))
-const SECONDS = env("BENCH_SECONDS", 2)
+const QUICK = process.env["BENCH_QUICK"] === "1"
+const ROUNDS = Math.round(env("BENCH_ROUNDS", QUICK ? 1 : 3))
+const SECONDS = env("BENCH_SECONDS", QUICK ? 0.6 : 2)
 const CALLERS = Math.round(env("BENCH_CALLERS", 16))
 const USER_ROWS = Math.round(env("BENCH_REL_USERS", 1000))
 const PER_USER = Math.round(env("BENCH_REL_POSTS", 5))
@@ -166,6 +167,16 @@ const verdicts = (db: Dialect, rows: ReadonlyArray<Row>): Array<string> => {
 }
 
 const main = async () => {
+  // `npm run bench` runs this after the other workloads: a run narrowed to some workloads, to SQLite or to targets
+  // this workload does not have is not asking for it.
+  const workloads = process.env["BENCH_WORKLOADS"]
+  if (
+    (workloads !== undefined && workloads !== "" && !workloads.split(",").includes("relations")) ||
+    DBS.length === 0 || TARGETS.length === 0
+  ) {
+    log("bench:relations: not asked for by BENCH_WORKLOADS / BENCH_DBS / BENCH_TARGETS; skipped")
+    return
+  }
   const reuse = process.env["FASTORM_CLUSTER_FILE"]
   const started = Date.now()
   const load0 = loadavg()
