@@ -4,7 +4,6 @@
  * statements), all on one file. The peers' connections get the same journal (WAL) and synchronous level (NORMAL) as
  * FastORM's, so every stack pays for the same durability.
  */
-import { Database, Repository } from "@fastorm/core"
 import { FastOrm } from "@fastorm/replication"
 import BetterSqlite3 from "better-sqlite3"
 import { count as drizzleCount, eq, sum } from "drizzle-orm"
@@ -14,7 +13,7 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { effectDriver, promiseDriver } from "./harness.js"
 import type { Target, TargetName } from "./targets.js"
-import { TABLE, User } from "./targets.js"
+import { fastOrmOps, TABLE } from "./targets.js"
 import type { NewUser } from "./workloads.js"
 
 /** The targets of the SQLite run. */
@@ -48,8 +47,6 @@ export const seedSqlite = (file: string, rows: number): void => {
   }
 }
 
-const UserRepo = Repository.make(User, { table: TABLE, idColumn: "id" })
-
 const fastOrm = async (file: string, rows: number): Promise<Target> => {
   const url = `sqlite:///${file}`
   const runtime = ManagedRuntime.make(
@@ -58,19 +55,7 @@ const fastOrm = async (file: string, rows: number): Promise<Target> => {
   await runtime.runPromise(Effect.void)
   return {
     name: "fastorm",
-    driver: effectDriver(rows, runtime, {
-      find: (id) => UserRepo.find(id),
-      update: (id, score) => UserRepo.update(id, { score }),
-      list: (status, limit) => UserRepo.where("status", status).orderBy("id").limit(limit).get(),
-      count: (status) => UserRepo.where("status", status).count(),
-      groupBy: () =>
-        UserRepo.query().groupBy("status").aggregate((a) => ({ n: a.count(), total: a.sum("score") })).get(),
-      insert: (row) => UserRepo.create(row),
-      createMany: (rows) => UserRepo.createMany(rows),
-      remove: (id) => UserRepo.delete(id),
-      transaction: (id, score) =>
-        Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score })))
-    }),
+    driver: effectDriver(rows, runtime, fastOrmOps),
     close: () => runtime.dispose()
   }
 }

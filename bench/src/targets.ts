@@ -60,6 +60,20 @@ export class User extends Model.Class<User>("User")({
 /** `UserRepo.find` is what is measured. */
 export const UserRepo = Repository.make(User, { table: TABLE, idColumn: "id" })
 
+/** FastORM's side of every workload: the same repository calls on every database. */
+export const fastOrmOps = {
+  find: (id: number) => UserRepo.find(id),
+  update: (id: number, score: number) => UserRepo.update(id, { score }),
+  list: (status: string, limit: number) => UserRepo.where("status", status).orderBy("id").limit(limit).get(),
+  count: (status: string) => UserRepo.where("status", status).count(),
+  groupBy: () => UserRepo.query().groupBy("status").aggregate((a) => ({ n: a.count(), total: a.sum("score") })).get(),
+  insert: (row: NewUser) => UserRepo.create(row),
+  createMany: (rows: ReadonlyArray<NewUser>) => UserRepo.createMany(rows),
+  remove: (id: number) => UserRepo.delete(id),
+  transaction: (id: number, score: number) =>
+    Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score })))
+}
+
 /** A target ready to run, and how to tear it down. */
 export interface Target {
   readonly name: TargetName
@@ -173,19 +187,7 @@ const fastOrm = async (nodes: ClusterNodes, rows: number, tracer = true): Promis
   await runtime.runPromise(Effect.void)
   return {
     name: tracer ? "fastorm" : "fastorm-notrace",
-    driver: effectDriver(rows, runtime, {
-      find: (id) => UserRepo.find(id),
-      update: (id, score) => UserRepo.update(id, { score }),
-      list: (status, limit) => UserRepo.where("status", status).orderBy("id").limit(limit).get(),
-      count: (status) => UserRepo.where("status", status).count(),
-      groupBy: () =>
-        UserRepo.query().groupBy("status").aggregate((a) => ({ n: a.count(), total: a.sum("score") })).get(),
-      insert: (row) => UserRepo.create(row),
-      createMany: (rows) => UserRepo.createMany(rows),
-      remove: (id) => UserRepo.delete(id),
-      transaction: (id, score) =>
-        Database.transaction(Effect.zipRight(UserRepo.findOrFail(id), UserRepo.update(id, { score })))
-    }),
+    driver: effectDriver(rows, runtime, fastOrmOps),
     close: closeSoon(() => runtime.dispose())
   }
 }
