@@ -86,4 +86,38 @@ describe("rowDecoder", () => {
       const error = yield* Effect.flip(decode([row, { ...row, id: "2" }]))
       expect(error._tag).toBe("ParseError")
     }))
+
+  it("checks Int, literal unions and undefined-accepting fields like the Schema", () => {
+    const struct = Schema.Struct({
+      n: Schema.Int,
+      kind: Schema.Literal("a", 1, true, null),
+      maybe: Schema.UndefinedOr(Schema.String)
+    })
+    const decode = RowDecoder.compile(struct)!
+    const decodeSchema = Schema.decodeUnknownEither(struct)
+    const inputs: ReadonlyArray<Record<string, unknown>> = [
+      { n: 1, kind: "a", maybe: "x" },
+      { n: 1, kind: 1, maybe: undefined },
+      { n: 2 ** 53, kind: true, maybe: "x" },
+      { n: 1, kind: null, maybe: "x" },
+      { n: 1, kind: "b", maybe: "x" },
+      { n: 1, kind: "a" }
+    ]
+    for (const input of inputs) {
+      const fast = decode(input)
+      const slow = decodeSchema(input)
+      if (fast !== undefined) expect(fast).toEqual(Either.getOrThrow(slow))
+      else expect(input).toSatisfy((i) => Either.isLeft(decodeSchema(i)) || !("maybe" in i))
+    }
+    expect(decode({ n: 1, kind: "a" })).toBeUndefined()
+    expect(decode({ n: 1.5, kind: "a", maybe: "x" })).toBeUndefined()
+  })
+
+  it("reads keys that are not identifiers as they are, and never builds __proto__", () => {
+    const odd = Schema.Struct({ "a\"b": Schema.String, "x\ny": Schema.Number, "constructor": Schema.String })
+    const decode = RowDecoder.compile(odd)!
+    const input = { "a\"b": "q", "x\ny": 1, "constructor": "c" }
+    expect(decode(input)).toEqual(input)
+    expect(RowDecoder.compile(Schema.Struct({ ["__proto__"]: Schema.String }))).toBeUndefined()
+  })
 })

@@ -5,6 +5,10 @@
  * is decoded by its own schema, and the model instance is built without validating the fields a second time (what
  * the model's Schema does once its fields are decoded). Whatever the fast path does not accept (a missing column, a
  * value of the wrong type, a property signature) goes back to the model's Schema, which decides and reports.
+ *
+ * The per-row function is generated once per schema (`rowSource`): its field reads, checks and the object it builds
+ * have a fixed shape, which V8 compiles to straight-line code, where a loop over the fields pays a keyed lookup and
+ * store per field and per row. Where code cannot be generated, the same decisions run as a loop.
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -17,8 +21,10 @@ export type FastRow = (row: unknown) => unknown
 
 type Guard = (value: unknown) => boolean
 
-const noIssue: ParseOptions = {}
-type ParseOptions = AST.ParseOptions
+const noIssue: AST.ParseOptions = {}
+
+const isInt = (ast: AST.Refinement): boolean =>
+  AST.isNumberKeyword(ast.from) && Option.getOrUndefined(AST.getSchemaIdAnnotation(ast)) === Schema.IntSchemaId
 
 /** A guard for a schema whose decoded value is its input, or undefined when decoding may change the value. */
 export const plainGuard = (ast: AST.AST): Guard | undefined => {
@@ -47,6 +53,8 @@ export const plainGuard = (ast: AST.AST): Guard | undefined => {
       return (v) => members.some((guard) => guard(v))
     }
     case "Refinement": {
+      // `Int` is the common refinement of an id column: its filter is known, without its issue machinery.
+      if (isInt(ast)) return (v) => Number.isSafeInteger(v)
       const from = plainGuard(ast.from)
       if (from === undefined) return undefined
       return (v) => from(v) && Option.isNone(ast.filter(v, noIssue, ast))
@@ -56,9 +64,47 @@ export const plainGuard = (ast: AST.AST): Guard | undefined => {
   }
 }
 
+/**
+ * The guard of `ast` as a JavaScript expression over `v` (which must be a plain identifier), for the schemas whose
+ * check is a `typeof` or a comparison; undefined for the others, which call their guard.
+ */
+export const guardSource = (ast: AST.AST, v: string): string | undefined => {
+  switch (ast._tag) {
+    case "StringKeyword":
+      return `typeof ${v} === "string"`
+    case "NumberKeyword":
+      return `typeof ${v} === "number"`
+    case "BooleanKeyword":
+      return `typeof ${v} === "boolean"`
+    case "BigIntKeyword":
+      return `typeof ${v} === "bigint"`
+    case "Literal":
+      return typeof ast.literal === "bigint" ? undefined : `${v} === ${JSON.stringify(ast.literal)}`
+    case "Union": {
+      const members: Array<string> = []
+      for (const member of ast.types) {
+        const source = guardSource(member, v)
+        if (source === undefined) return undefined
+        members.push(`(${source})`)
+      }
+      return members.join(" || ")
+    }
+    case "Refinement":
+      return isInt(ast) ? `Number.isSafeInteger(${v})` : undefined
+    default:
+      return undefined
+  }
+}
+
 /** How one field is read from a row: checked as it is, or decoded by its schema. */
 type Field =
-  | { readonly key: string; readonly guard: Guard; readonly decode?: undefined }
+  | {
+    readonly key: string
+    readonly guard: Guard
+    readonly source: string | undefined
+    readonly acceptsUndefined: boolean
+    readonly decode?: undefined
+  }
   | {
     readonly key: string
     readonly guard?: undefined
@@ -69,16 +115,119 @@ const fieldsOf = (fields: Record<string, unknown>): Array<Field> | undefined => 
   const out: Array<Field> = []
   for (const key of Object.keys(fields)) {
     const field = fields[key]
-    // Property signatures (optional keys, defaults, renames) stay with the Schema.
-    if (!Schema.isSchema(field)) return undefined
+    // Property signatures (optional keys, defaults, renames) stay with the Schema; `__proto__` is no own key to build.
+    if (!Schema.isSchema(field) || key === "__proto__") return undefined
     const guard = plainGuard(field.ast)
     out.push(
       guard !== undefined
-        ? { key, guard }
+        ? { key, guard, source: guardSource(field.ast, "v"), acceptsUndefined: guard(undefined) }
         : { key, decode: Schema.decodeUnknownEither(field as Schema.Schema<unknown, unknown, never>) }
     )
   }
   return out
+}
+
+/** What the generated function closes over: the guards and decoders it calls, and the prototype of instances. */
+interface Bindings {
+  readonly guards: ReadonlyArray<Guard | undefined>
+  readonly decoders: ReadonlyArray<((value: unknown) => Either.Either<unknown, ParseResult.ParseError>) | undefined>
+  readonly proto: object | null
+}
+
+/**
+ * The body of the generated row functions: each field read into `vN` and checked (a missing column is one the row
+ * does not have, even when the field's check accepts undefined), then a plain object of the fields (`plain`) and,
+ * for a class, an instance of its prototype with the same own fields in the same order (`shaped`). Keys enter the
+ * text only as JSON string literals.
+ */
+export const rowSource = (fields: ReadonlyArray<Field>): string => {
+  const head: Array<string> = ["\"use strict\";"]
+  const reads: Array<string> = ["    if (typeof row !== \"object\" || row === null) return undefined;"]
+  const names = fields.map((_, i) => `v${i}`)
+  fields.forEach((field, i) => {
+    const key = JSON.stringify(field.key)
+    const v = names[i]!
+    const missing = `(${v} === undefined && !(${key} in row))`
+    if (field.guard === undefined) {
+      head.push(`const d${i} = bindings.decoders[${i}];`)
+      reads.push(
+        `    let ${v} = row[${key}];`,
+        `    if ${missing} return undefined;`,
+        `    const e${i} = d${i}(${v});`,
+        `    if (e${i}._tag === "Left") return undefined;`,
+        `    ${v} = e${i}.right;`
+      )
+    } else {
+      if (field.source === undefined) head.push(`const g${i} = bindings.guards[${i}];`)
+      const check = field.source === undefined ? `g${i}(${v})` : field.source.replaceAll(/\bv\b/g, v)
+      reads.push(
+        `    const ${v} = row[${key}];`,
+        `    if (!(${check})${field.acceptsUndefined ? ` || ${missing}` : ""}) return undefined;`
+      )
+    }
+  })
+  return [
+    ...head,
+    `function Shaped(${names.join(", ")}) {`,
+    ...fields.map((f, i) => `  this[${JSON.stringify(f.key)}] = ${names[i]};`),
+    "}",
+    "Shaped.prototype = bindings.proto;",
+    "return {",
+    "  plain: (row) => {",
+    ...reads,
+    `    return { ${fields.map((f, i) => `${JSON.stringify(f.key)}: ${names[i]}`).join(", ")} };`,
+    "  },",
+    "  shaped: (row) => {",
+    ...reads,
+    `    return new Shaped(${names.join(", ")});`,
+    "  }",
+    "};"
+  ].join("\n")
+}
+
+interface Builders {
+  /** The fields as a plain object (a struct's value, a class's constructor input). */
+  readonly plain: FastRow
+  /** An instance of the prototype with the fields assigned, in the fields' order. */
+  readonly shaped: FastRow
+}
+
+/** The generated builders, or undefined where the runtime forbids generating code. */
+const generated = (fields: ReadonlyArray<Field>, proto: object | null): Builders | undefined => {
+  const bindings: Bindings = {
+    guards: fields.map((f) => f.guard),
+    decoders: fields.map((f) => f.decode),
+    proto
+  }
+  try {
+    return new Function("bindings", rowSource(fields))(bindings) as Builders
+  } catch {
+    return undefined
+  }
+}
+
+/** The same builders as a loop over the fields. */
+const interpreted = (fields: ReadonlyArray<Field>, proto: object | null): Builders => {
+  const build = (target: () => Record<string, unknown>): FastRow => (row) => {
+    if (typeof row !== "object" || row === null) return undefined
+    const input = row as Record<string, unknown>
+    const out = target()
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!
+      const value = input[field.key]
+      if (value === undefined && !(field.key in input)) return undefined
+      if (field.guard !== undefined) {
+        if (!field.guard(value)) return undefined
+        out[field.key] = value
+      } else {
+        const decoded = field.decode(value)
+        if (Either.isLeft(decoded)) return undefined
+        out[field.key] = decoded.right
+      }
+    }
+    return out
+  }
+  return { plain: build(() => ({})), shaped: build(() => Object.create(proto)) }
 }
 
 /**
@@ -96,28 +245,16 @@ export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined
   if (fields === undefined) return undefined
   const Class = schema as unknown as new(props: Record<string, unknown>, disableValidation: boolean) => object
   const proto: object | null = isClass ? Class.prototype : null
+  const { plain, shaped } = generated(fields, proto) ?? interpreted(fields, proto)
+  if (!isClass) return plain
   // Whether an instance is the class's prototype with the fields assigned, as its constructor builds it (the
   // constructor then costs more than the decoding): decided on the first row, by building it both ways.
   let direct = false
-  let decided = !isClass
+  let decided = false
   return (row) => {
-    if (typeof row !== "object" || row === null) return undefined
-    const input = row as Record<string, unknown>
-    const props: Record<string, unknown> = direct ? Object.create(proto) : {}
-    for (let i = 0; i < fields.length; i++) {
-      const field = fields[i]!
-      const value = input[field.key]
-      if (value === undefined && !(field.key in input)) return undefined
-      if (field.guard !== undefined) {
-        if (!field.guard(value)) return undefined
-        props[field.key] = value
-      } else {
-        const decoded = field.decode(value)
-        if (Either.isLeft(decoded)) return undefined
-        props[field.key] = decoded.right
-      }
-    }
-    if (!isClass || direct) return props
+    if (direct) return shaped(row)
+    const props = plain(row) as Record<string, unknown> | undefined
+    if (props === undefined) return undefined
     // The fields are decoded: the instance needs no second validation (as the Schema itself builds it).
     const instance = new Class(props, true)
     if (!decided) {
