@@ -12,9 +12,8 @@ import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as CompiledStatement from "../CompiledStatement.js"
 import type { ReadConnection, WriteConnection } from "../Connections.js"
-import { onOneConnection } from "../Database.js"
 import type { ValidationError } from "../Errors.js"
-import { InvalidColumn, InvalidValue } from "../Errors.js"
+import { InvalidColumn } from "../Errors.js"
 import type { Columns } from "../Query.js"
 import type { Options, ReadError, ReadOptions, Repository, UpsertOptions } from "../Repository.js"
 import * as Codecs from "./columns.js"
@@ -24,7 +23,7 @@ import * as Q from "./query.js"
 import * as reads from "./reads.js"
 import * as RowDecoder from "./rowDecoder.js"
 import * as RowWrites from "./rowWrites.js"
-import { upsertMany } from "./upsertMany.js"
+import { upsertMany, upsertOne } from "./upsertMany.js"
 import * as validation from "./validation.js"
 
 type Value = validation.Value
@@ -152,17 +151,6 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   const writes = RowWrites.make(info)
   const { firstOr, insertRow, notFound } = writes
 
-  const insertFragment = (sql: SqlClient.SqlClient, row: Row, returning: boolean) => {
-    const dialect = engine.dialectOf(sql)
-    const bound = engine.bindRow(dialect, row)
-    if (Object.keys(bound).length === 0) {
-      // Every column generated or defaulted.
-      const empty = dialect === "mysql" ? "() VALUES ()" : "DEFAULT VALUES"
-      return sql.literal(returning ? `${empty} RETURNING *` : empty)
-    }
-    return returning ? sql.insert(bound).returning("*") : sql.insert(bound)
-  }
-
   // Encoding is synchronous on the hot path; a schema that fails synchronously (an error, or one that must run
   // asynchronously) is encoded again by the Effect encoder, which reports the error or runs it.
   const encodeInsertSync = Schema.encodeUnknownEither(model.insert)
@@ -255,60 +243,9 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
       ? Effect.fail(info.setupError)
       : Effect.flatMap(encodeIdNow(id), writes.deleteRow)
 
+  const upsertContext = { info, encodeInsert: encodeInsertRow, firstOr }
   const upsert = (data: unknown, upsertOptions: UpsertOptions<string>) =>
-    Effect.gen(function*() {
-      yield* setup
-      const row = yield* checkRow((yield* encodeInsert(data)) as Row)
-      const conflict: Array<string> = []
-      if (!Array.isArray(upsertOptions?.conflict) || upsertOptions.conflict.length === 0) {
-        return yield* Effect.fail(
-          new InvalidColumn({ table, column: "", reason: "upsert needs at least one conflict column" })
-        )
-      }
-      for (const column of upsertOptions.conflict) {
-        const checked = validation.checkColumn(table, columns, column)
-        if (Either.isLeft(checked)) return yield* Effect.fail(checked.left)
-        if (!(column in row)) {
-          return yield* Effect.fail(
-            new InvalidValue({ column, received: "undefined", reason: "conflict column missing" })
-          )
-        }
-        conflict.push(column)
-      }
-      const updates = Object.keys(row).filter((key) => key !== idColumn && !conflict.includes(key))
-      // Nothing else to update: assign a conflict column to itself so the row is still returned.
-      const assigned = updates.length > 0 ? updates : [conflict[0]]
-      return yield* engine.withWriter((sql) => {
-        const dialect = engine.dialectOf(sql)
-        const insert = insertFragment(sql, row, false)
-        const join = (items: ReadonlyArray<string>, separator: string, f: (c: string) => any) => {
-          let acc: any
-          for (const item of items) acc = acc === undefined ? f(item) : sql`${acc}${sql.literal(separator)}${f(item)}`
-          return acc
-        }
-        const list = (items: ReadonlyArray<string>, f: (c: string) => any) => join(items, ", ", f)
-        if (dialect === "mysql") {
-          // Read back by the conflict columns, which identify the row whether it was inserted or updated.
-          const assignments = list(assigned, (c) => sql`${sql(c)} = VALUES(${sql(c)})`)
-          const where = join(conflict, " AND ", (c) => sql`${sql(c)} = ${engine.bindValue(dialect, row[c])}`)
-          return onOneConnection(
-            Effect.zipRight(
-              sql`INSERT INTO ${sql(table)} ${insert} ON DUPLICATE KEY UPDATE ${assignments}`,
-              Effect.flatMap(
-                sql`SELECT * FROM ${sql(table)} WHERE ${where} LIMIT 1`,
-                (rows) => firstOr(rows, row[conflict[0]])
-              )
-            )
-          )
-        }
-        const assignments = list(assigned, (c) => sql`${sql(c)} = EXCLUDED.${sql(c)}`)
-        const target = list(conflict, (c) => sql(c))
-        return Effect.flatMap(
-          sql`INSERT INTO ${sql(table)} ${insert} ON CONFLICT (${target}) DO UPDATE SET ${assignments} RETURNING *`,
-          (rows) => firstOr(rows, row[conflict[0]])
-        )
-      })
-    }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
+    upsertOne(upsertContext, data, upsertOptions).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
 
   const where = (...args: Array<unknown>) => query("read").where(...args)
 
@@ -337,12 +274,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
     save,
     delete: delete_,
     upsert,
-    upsertMany: (data: unknown, upsertOptions: UpsertOptions<string>) =>
-      upsertMany(
-        { info, encodeInsert: (item) => Effect.flatMap(encodeInsert(item), (row) => checkRow(row as Row)) },
-        data,
-        upsertOptions
-      )
+    upsertMany: (data: unknown, upsertOptions: UpsertOptions<string>) => upsertMany(upsertContext, data, upsertOptions)
   }
   return repository as any
 }
