@@ -47,8 +47,8 @@ export interface TableInfo {
   readonly encodePatch: (
     patch: Record<string, unknown>
   ) => Effect.Effect<Record<string, unknown>, ValidationError | ParseError>
-  /** Compiled statements by dialect, operation and shape. */
-  readonly statements: Map<string, CompiledStatement.CompiledStatement>
+  /** Compiled statements by dialect, then by operation and shape. */
+  readonly statements: Map<Dialect, Map<string, CompiledStatement.CompiledStatement>>
 }
 
 /** The state of an immutable query. @internal */
@@ -167,12 +167,16 @@ export const compiled = (
   key: string,
   render: () => string
 ): CompiledStatement.CompiledStatement => {
-  const full = `${dialect}\u0000${key}`
-  let statement = info.statements.get(full)
+  let byShape = info.statements.get(dialect)
+  if (byShape === undefined) {
+    byShape = new Map()
+    info.statements.set(dialect, byShape)
+  }
+  let statement = byShape.get(key)
   if (statement === undefined) {
-    if (info.statements.size >= MAX_STATEMENTS) info.statements.clear()
+    if (byShape.size >= MAX_STATEMENTS) byShape.clear()
     statement = CompiledStatement.make(render())
-    info.statements.set(full, statement)
+    byShape.set(key, statement)
   }
   return statement
 }

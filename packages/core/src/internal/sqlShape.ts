@@ -97,7 +97,8 @@ export const conditionsShape = (list: ReadonlyArray<Condition>): string => {
 /** The shape of a SELECT (see `conditionsShape`): on MySQL the limit and offset values are in the text. */
 export const selectShape = (dialect: Dialect, s: Select): string => {
   const limit = dialect === "mysql" ? `${s.limit}/${s.offset}` : `${s.limit !== undefined}/${s.offset !== undefined}`
-  return `${conditionsShape(s.conditions)}|${s.columns?.join(",") ?? "*"}|${
-    s.orders.map(([c, d]) => `${c} ${d}`).join(",")
-  }|${limit}|${s.lock}`
+  // Built by concatenation: this runs for every statement of the query builder.
+  let orders = ""
+  for (const [c, d] of s.orders) orders += `${c} ${d},`
+  return `${conditionsShape(s.conditions)}|${s.columns?.join(",") ?? "*"}|${orders}|${limit}|${s.lock}`
 }

@@ -4,13 +4,16 @@ import { InvalidColumn, InvalidIdentifier, InvalidLimit, InvalidOperator, Invali
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/
 // PostgreSQL silently truncates longer names, so two distinct names could meet: refuse them instead.
 const MAX_IDENTIFIER_BYTES = 63
-const encoder = new TextEncoder()
 
 /** @internal */
 export const identifierProblem = (name: unknown): string | undefined => {
   if (typeof name !== "string") return "not a string"
-  if (encoder.encode(name).length > MAX_IDENTIFIER_BYTES) return `longer than ${MAX_IDENTIFIER_BYTES} bytes`
-  if (!IDENTIFIER.test(name)) return "only letters, digits and _ are allowed, not starting with a digit"
+  // An identifier is ASCII (one byte per character): only a name that is not one needs its bytes counted, to tell
+  // which problem comes first. Every query checks its column names here.
+  const valid = IDENTIFIER.test(name)
+  const bytes = valid ? name.length : Buffer.byteLength(name, "utf8")
+  if (bytes > MAX_IDENTIFIER_BYTES) return `longer than ${MAX_IDENTIFIER_BYTES} bytes`
+  if (!valid) return "only letters, digits and _ are allowed, not starting with a digit"
   return undefined
 }
 
