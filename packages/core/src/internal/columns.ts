@@ -8,6 +8,7 @@ import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import { InvalidValue } from "../Errors.js"
+import { plainGuard } from "./rowDecoder.js"
 import * as validation from "./validation.js"
 
 /** What a column holds, as far as the query builder cares: LIKE needs text, SUM and AVG need numbers. */
@@ -86,14 +87,19 @@ export const make = (name: string, field: Schema.Schema.AnyNoContext | undefined
       nullable: true
     }
   }
-  const encodeLoose = Schema.encodeUnknownEither(
-    Schema.make(withoutRefinements(field.ast)) as Schema.Schema<unknown, unknown, never>
-  )
+  const loose = withoutRefinements(field.ast)
+  const encodeLoose = Schema.encodeUnknownEither(Schema.make(loose) as Schema.Schema<unknown, unknown, never>)
+  // A schema without transformations encodes a value to itself: a plain guard says so without the parser (every
+  // `where` encodes its value here). The parser runs for what the guard does not accept, and reports.
+  const looseGuard = plainGuard(loose)
+  const exactGuard = plainGuard(field.ast)
+  const decode = Schema.decodeUnknownEither(field as Schema.Schema<unknown, unknown, never>)
   // The schema's own description ("Int | null"), never the value: values may be secrets or personal data.
   const expected = String(AST.typeAST(withoutRefinements(field.ast)))
   return {
     name,
     encode: (value) => {
+      if (looseGuard !== undefined && looseGuard(value)) return validation.checkValue(name, value)
       const encoded = encodeLoose(value)
       if (Either.isLeft(encoded)) {
         return Either.left(
@@ -102,7 +108,7 @@ export const make = (name: string, field: Schema.Schema.AnyNoContext | undefined
       }
       return validation.checkValue(name, encoded.right)
     },
-    decode: Schema.decodeUnknownEither(field as Schema.Schema<unknown, unknown, never>),
+    decode: exactGuard === undefined ? decode : (value) => exactGuard(value) ? Either.right(value) : decode(value),
     ...kindOfType(field.ast)
   }
 }

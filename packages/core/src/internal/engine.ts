@@ -141,13 +141,26 @@ export const withWriter = <A, E, R>(
     return f(sql, supportsReturning(features, dialect), supportsUpdateReturning(features, dialect))
   }))
 
+/** The first validation error of a query, if any. @internal */
+export const problemOf = (state: QueryState): ValidationError | undefined => state.info.setupError ?? state.error
+
 /** Fails with the first validation error, before anything touches a connection. @internal */
-export const guard = (state: QueryState): Effect.Effect<void, ValidationError> =>
-  state.info.setupError !== undefined
-    ? Effect.fail(state.info.setupError)
-    : state.error !== undefined
-    ? Effect.fail(state.error)
-    : Effect.void
+export const guard = (state: QueryState): Effect.Effect<void, ValidationError> => {
+  const problem = problemOf(state)
+  return problem !== undefined ? Effect.fail(problem) : Effect.void
+}
+
+/**
+ * `run()` unless the query has a validation error, which it fails with before anything touches a connection: the
+ * check is pure, so a valid query's read is its own effect, with no step before it. @internal
+ */
+export const guarded = <A, E, R>(
+  state: QueryState,
+  run: () => Effect.Effect<A, E, R>
+): Effect.Effect<A, E | ValidationError, R> => {
+  const problem = problemOf(state)
+  return problem !== undefined ? Effect.fail(problem) : run()
+}
 
 /** An `InvalidQuery` for this query's table. @internal */
 export const invalid = (state: QueryState, operation: string, reason: string) =>
@@ -214,7 +227,9 @@ export const toNumber = (value: unknown): number => typeof value === "number" ? 
 /** The first column of the first row as a number (COUNT and friends); 0 without a row. @internal */
 export const firstNumber = (rows: ReadonlyArray<Record<string, unknown>>): number => {
   const row = rows[0]
-  return row === undefined ? 0 : toNumber(Object.values(row)[0])
+  if (row === undefined) return 0
+  for (const key in row) return toNumber(row[key])
+  return toNumber(undefined)
 }
 
 /** Whether a parse failed only because a schema needs to run asynchronously. */

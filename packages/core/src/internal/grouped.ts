@@ -74,10 +74,8 @@ const decodeGroupRow = (g: GroupState, row: Record<string, unknown>) => {
 /** The rows of a GROUP BY query. */
 export const run = (g: GroupState) => {
   const state = g.query
-  return Effect.zipRight(
-    state.lock
-      ? Effect.fail(engine.invalid(state, "groupBy", "a grouped query takes no row lock"))
-      : engine.guard(state),
+  if (state.lock) return Effect.fail(engine.invalid(state, "groupBy", "a grouped query takes no row lock"))
+  return engine.guarded(state, () =>
     engine.withClient(state.mode, `${state.info.table}.groupBy`, (sql) => {
       const dialect = engine.dialectOf(sql)
       const s = engine.selectOf(state, { columns: undefined })
@@ -103,8 +101,7 @@ export const run = (g: GroupState) => {
         }
         return Effect.succeed(out)
       })
-    })
-  )
+    }))
 }
 
 const reserved: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"])

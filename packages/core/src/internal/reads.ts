@@ -23,19 +23,16 @@ const operation = (state: QueryState, name: string) => `${state.info.table}.${na
 
 /** All matching rows, decoded (by the selected fields after a `select`). */
 export const get = (state: QueryState) =>
-  Effect.zipRight(
-    engine.guard(state),
+  engine.guarded(state, () =>
     engine.withClient(state.mode, operation(state, "get"), (sql) =>
       Effect.flatMap(
         engine.runSelect(sql, state.info, engine.selectOf(state)),
         state.info.decoderFor(state.columns)
-      ))
-  )
+      )))
 
 /** The first matching row in the query's order (or in `orders`). */
 export const first = (state: QueryState, orders?: QueryState["orders"]) =>
-  Effect.zipRight(
-    engine.guard(state),
+  engine.guarded(state, () =>
     engine.withClient(state.mode, operation(state, "first"), (sql) => {
       const s = engine.selectOf(state, {
         limit: Math.min(1, state.limit ?? 1),
@@ -48,13 +45,11 @@ export const first = (state: QueryState, orders?: QueryState["orders"]) =>
             ? Effect.succeedNone
             : Effect.map(state.info.decoderFor(state.columns)(rows.slice(0, 1)), (decoded) => Option.some(decoded[0]))
       )
-    })
-  )
+    }))
 
 /** How many rows match (honouring limit and offset). */
 export const count = (state: QueryState) =>
-  Effect.zipRight(
-    engine.guard(state),
+  engine.guarded(state, () =>
     engine.withClient(state.mode, operation(state, "count"), (sql) => {
       const dialect = engine.dialectOf(sql)
       const s = engine.selectOf(state, { columns: undefined, lock: false })
@@ -65,13 +60,11 @@ export const count = (state: QueryState) =>
         () => Sql.count(dialect, s)
       )
       return Effect.map(CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)), engine.firstNumber)
-    })
-  )
+    }))
 
 /** Whether any row matches. */
 export const exists = (state: QueryState) =>
-  Effect.zipRight(
-    engine.guard(state),
+  engine.guarded(state, () =>
     engine.withClient(state.mode, operation(state, "exists"), (sql) => {
       const dialect = engine.dialectOf(sql)
       const s = engine.selectOf(state, { columns: undefined, orders: [], limit: 1, lock: false })
@@ -85,13 +78,11 @@ export const exists = (state: QueryState) =>
         CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)),
         (rows) => rows.length > 0
       )
-    })
-  )
+    }))
 
 /** One column of every matching row, decoded by its field. */
 export const pluck = (state: QueryState, column: string) =>
-  Effect.zipRight(
-    engine.guard(state),
+  engine.guarded(state, () =>
     engine.withClient(state.mode, operation(state, "pluck"), (sql) =>
       Effect.flatMap(
         engine.runSelect(sql, state.info, engine.selectOf(state, { columns: [column] })),
@@ -105,33 +96,30 @@ export const pluck = (state: QueryState, column: string) =>
           }
           return Effect.succeed(out)
         }
-      ))
-  )
+      )))
 
 /** The raw value of one aggregate over the matching rows. */
 const aggregateValue = (state: QueryState, aggregate: Aggregate) =>
-  Effect.zipRight(
-    state.lock
-      ? Effect.fail(engine.invalid(state, aggregate.fn, "an aggregate takes no row lock"))
-      : engine.guard(state),
-    engine.withClient(state.mode, operation(state, aggregate.fn), (sql) => {
-      const dialect = engine.dialectOf(sql)
-      const s = engine.selectOf(state, { columns: undefined })
-      const statement = engine.compiled(
-        state.info,
-        dialect,
-        `agg ${aggregate.fn} ${aggregate.column}|${Shape.selectShape(dialect, s)}`,
-        () => Sql.aggregate(dialect, s, aggregate)
-      )
-      return Effect.map(
-        CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)),
-        (rows) => {
-          const row = rows[0] as Record<string, unknown> | undefined
-          return row === undefined ? null : row.fastorm_value ?? null
-        }
-      )
-    })
-  )
+  state.lock
+    ? Effect.fail(engine.invalid(state, aggregate.fn, "an aggregate takes no row lock"))
+    : engine.guarded(state, () =>
+      engine.withClient(state.mode, operation(state, aggregate.fn), (sql) => {
+        const dialect = engine.dialectOf(sql)
+        const s = engine.selectOf(state, { columns: undefined })
+        const statement = engine.compiled(
+          state.info,
+          dialect,
+          `agg ${aggregate.fn} ${aggregate.column}|${Shape.selectShape(dialect, s)}`,
+          () => Sql.aggregate(dialect, s, aggregate)
+        )
+        return Effect.map(
+          CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)),
+          (rows) => {
+            const row = rows[0] as Record<string, unknown> | undefined
+            return row === undefined ? null : row.fastorm_value ?? null
+          }
+        )
+      }))
 
 /** SUM (0 over no rows), AVG (none over no rows), MIN and MAX (none over no rows, else decoded by the field). */
 export const aggregate = (state: QueryState, fn: Aggregate["fn"], column: string | undefined) => {
