@@ -89,9 +89,13 @@ class QueryImpl {
     const [column, operatorArg, valueArg] = args.length >= 3 ? args : [args[0], "=", args[1]]
     const name = this.column(column)
     if (Either.isLeft(name)) return this.fail(name.left)
-    const checked = Either.all([validation.checkOperator(operatorArg), this.value(name.right, valueArg)])
-    if (Either.isLeft(checked)) return this.fail(checked.left)
-    const [operator, value] = checked.right
+    // The operator's error first, then the value's.
+    const checkedOperator = validation.checkOperator(operatorArg)
+    if (Either.isLeft(checkedOperator)) return this.fail(checkedOperator.left)
+    const checkedValue = this.value(name.right, valueArg)
+    if (Either.isLeft(checkedValue)) return this.fail(checkedValue.left)
+    const operator = checkedOperator.right
+    const value = checkedValue.right
     if (value === null && !isEquality(operator)) {
       return this.fail(
         new InvalidValue({ column: name.right, received: "null", reason: `null can only be compared with = or !=` })

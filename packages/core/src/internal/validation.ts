@@ -59,6 +59,8 @@ const operatorSet: ReadonlySet<string> = new Set(operators)
 /** @internal */
 export const checkOperator = (operator: unknown): Either.Either<Operator, InvalidOperator> => {
   if (typeof operator === "string") {
+    // The common case, an operator as written in the list, needs no normalising.
+    if (operatorSet.has(operator)) return Either.right(operator as Operator)
     // Case and inner spacing are normalised; anything else (comments, quotes, extra words) is refused.
     const normalised = operator.trim().toLowerCase().replace(/\s+/g, " ")
     if (operatorSet.has(normalised)) return Either.right(normalised as Operator)
