@@ -5,12 +5,14 @@
  * is an `InvalidCursor`; its values must decode by their columns' fields before they are bound. A cursor forged
  * with valid values can only start a page where paging could have reached anyway.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
 import * as CompiledStatement from "../CompiledStatement.js"
-import type { InvalidQuery } from "../Errors.js"
+import type { ReadConnection, WriteConnection } from "../Connections.js"
+import type { ConnectionError, InvalidQuery, MissingWriteConnection, ValidationError } from "../Errors.js"
 import { InvalidCursor } from "../Errors.js"
 import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
@@ -118,7 +120,14 @@ export const after = (
 }
 
 /** A page after `options.after` (the first page without it) and the cursor of the next page, if there is one. */
-export const page = (state: QueryState, options: { readonly after?: unknown; readonly limit: unknown }) => {
+export const page = (
+  state: QueryState,
+  options: { readonly after?: unknown; readonly limit: unknown }
+): Effect.Effect<
+  { readonly data: ReadonlyArray<any>; readonly next: Option.Option<string> },
+  ValidationError | InvalidCursor | SqlError | ParseError | MissingWriteConnection | ConnectionError,
+  ReadConnection | WriteConnection
+> => {
   const table = state.info.table
   const orders = reads.stableOrders(state)
   const print = fingerprint(table, orders)
@@ -144,62 +153,65 @@ export const page = (state: QueryState, options: { readonly after?: unknown; rea
   }
   // A NULL is neither before nor after a value: rows with a NULL order value would be skipped without a word.
   const nullable = orders.find(([c]) => state.info.column(c).nullable)
-  return Effect.gen(function*() {
-    if (problem !== undefined) return yield* Effect.fail(engine.invalid(state, "cursor", problem))
-    if (nullable !== undefined) {
-      return yield* Effect.fail(
-        engine.invalid(state, "cursor", `keyset pagination needs non-null order columns; ${nullable[0]} can be null`)
-      )
-    }
-    const size = yield* limit
-    yield* engine.guard(state)
-    const from = yield* start()
-    // The query's own conditions stay together whatever their connectors: (theirs) AND (after the cursor).
-    const conditions: ReadonlyArray<Condition> = from === undefined
-      ? state.conditions
-      : [
-        ...(state.conditions.length > 0
-          ? [{ _tag: "Group", connector: "AND", not: false, conditions: state.conditions } as const]
-          : []),
-        after(orders, from)
-      ]
-    // The order columns are read even when `select` leaves them out: the next cursor is made of them.
-    const columns = reads.withColumns(state.columns, orders)
-    return yield* engine.withClient(state.mode, `${table}.cursor`, (sql) => {
-      const dialect = engine.dialectOf(sql)
-      const s = engine.selectOf(state, { conditions, columns, orders, limit: size + 1 })
-      const statement = engine.compiled(
-        state.info,
-        dialect,
-        `select|${Shape.selectShape(dialect, s)}`,
-        () => Sql.select(dialect, s)
-      )
-      return Effect.flatMap(
-        CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)),
-        (rows): Effect.Effect<
-          { readonly data: ReadonlyArray<any>; readonly next: Option.Option<string> },
-          InvalidQuery | ParseError
-        > => {
-          const pageRows = rows.slice(0, size)
-          let next: Option.Option<string> = Option.none()
-          if (rows.length > size) {
-            const last = pageRows[pageRows.length - 1] as Record<string, unknown>
-            const values = orders.map(([c]) => last[c])
-            const nullAt = values.findIndex((v) => v === null || v === undefined)
-            if (nullAt >= 0) {
-              return Effect.fail(
-                engine.invalid(
-                  state,
-                  "cursor",
-                  `keyset pagination needs non-null order columns (${orders[nullAt]![0]})`
-                )
+  // Every check is pure: a query that fails one fails before anything runs, in this order.
+  const failure = problem !== undefined
+    ? engine.invalid(state, "cursor", problem)
+    : nullable !== undefined
+    ? engine.invalid(state, "cursor", `keyset pagination needs non-null order columns; ${nullable[0]} can be null`)
+    : undefined
+  if (failure !== undefined) return Effect.fail(failure)
+  if (Either.isLeft(limit)) return Effect.fail(limit.left)
+  const size = limit.right
+  const invalid = engine.problemOf(state)
+  if (invalid !== undefined) return Effect.fail(invalid)
+  const started = start()
+  if (Either.isLeft(started)) return Effect.fail(started.left)
+  const from = started.right
+  // The query's own conditions stay together whatever their connectors: (theirs) AND (after the cursor).
+  const conditions: ReadonlyArray<Condition> = from === undefined
+    ? state.conditions
+    : [
+      ...(state.conditions.length > 0
+        ? [{ _tag: "Group", connector: "AND", not: false, conditions: state.conditions } as const]
+        : []),
+      after(orders, from)
+    ]
+  // The order columns are read even when `select` leaves them out: the next cursor is made of them.
+  const columns = reads.withColumns(state.columns, orders)
+  return engine.withClient(state.mode, `${table}.cursor`, (sql) => {
+    const dialect = engine.dialectOf(sql)
+    const s = engine.selectOf(state, { conditions, columns, orders, limit: size + 1 })
+    const statement = engine.compiled(
+      state.info,
+      dialect,
+      `select|${Shape.selectShape(dialect, s)}`,
+      () => Sql.select(dialect, s)
+    )
+    return Effect.flatMap(
+      CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)),
+      (rows): Effect.Effect<
+        { readonly data: ReadonlyArray<any>; readonly next: Option.Option<string> },
+        InvalidQuery | ParseError
+      > => {
+        const pageRows = rows.slice(0, size)
+        let next: Option.Option<string> = Option.none()
+        if (rows.length > size) {
+          const last = pageRows[pageRows.length - 1] as Record<string, unknown>
+          const values = orders.map(([c]) => last[c])
+          const nullAt = values.findIndex((v) => v === null || v === undefined)
+          if (nullAt >= 0) {
+            return Effect.fail(
+              engine.invalid(
+                state,
+                "cursor",
+                `keyset pagination needs non-null order columns (${orders[nullAt]![0]})`
               )
-            }
-            next = Option.some(encode(print, values))
+            )
           }
-          return Effect.map(state.info.decoderFor(state.columns)(pageRows), (data) => ({ data, next }))
+          next = Option.some(encode(print, values))
         }
-      )
-    })
+        return Effect.map(state.info.decoderFor(state.columns)(pageRows), (data) => ({ data, next }))
+      }
+    )
   })
 }
