@@ -36,7 +36,8 @@ const profileDirOf = (db: Db) => join(profilesDir, db)
 const runWorker = (db: Db, clusterFile: string, out: string): Promise<void> =>
   new Promise((resolve, reject) => {
     if (profile) rmSync(profileDirOf(db), { recursive: true, force: true })
-    const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(db)}`] : []
+    // gc exposed for the stream workload, which measures the heap a stream holds after full collections.
+    const flags = ["--expose-gc", ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(db)}`] : [])]
     const env: NodeJS.ProcessEnv = { ...process.env, FASTORM_CLUSTER_FILE: clusterFile, BENCH_OUT: out }
     if (profile) {
       env["BENCH_TARGETS"] ??= "fastorm"
