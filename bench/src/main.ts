@@ -12,6 +12,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { writeCharts } from "./charts.js"
 import { fromEnv } from "./config.js"
+import { expectedDurationLine } from "./duration.js"
 import { summariseProfile } from "./profile.js"
 import { failoverTable, table, verdicts } from "./report.js"
 import type { Db } from "./targets.js"
@@ -66,6 +67,7 @@ const main = async () => {
     log("bench: BENCH_WORKLOADS names only the relations workload (bench/src/relations.ts runs it next)")
     return
   }
+  log(expectedDurationLine(config))
   const started = Date.now()
   const load0 = loadavg()
   const reuse = process.env["FASTORM_CLUSTER_FILE"]
