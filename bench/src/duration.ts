@@ -53,9 +53,8 @@ export const expectedSeconds = (config: BenchConfig): { readonly rounds: number;
       other += n * (workload === "stream" ? STREAM_SECONDS : WORKLOAD_WARMUP_SECONDS)
     }
     if (config.failover && db !== "sqlite") {
-      other += FAILOVER_SECONDS * ["fastorm", "drizzle", "typeorm", "sequelize"].filter((t) =>
-        config.targets.includes(t as TargetName)
-      ).length
+      other += FAILOVER_SECONDS *
+        ["fastorm", "drizzle", "typeorm", "sequelize"].filter((t) => config.targets.includes(t as TargetName)).length
     }
   }
   return { rounds, other }
@@ -65,6 +64,8 @@ export const expectedSeconds = (config: BenchConfig): { readonly rounds: number;
 export const expectedDurationLine = (config: BenchConfig): string => {
   const { other, rounds } = expectedSeconds(config)
   const min = (s: number) => (s / 60).toFixed(1)
-  return `bench: expected about ${min(rounds + other)} min on a quiet machine (${min(rounds)} min of measured rounds, ` +
+  return `bench: expected about ${min(rounds + other)} min on a quiet machine (${
+    min(rounds)
+  } min of measured rounds, ` +
     `${min(other)} min of seeding, warm-ups and failover; the relations workload runs after)`
 }

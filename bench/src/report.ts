@@ -70,7 +70,9 @@ const streamTable = (r: WorkerResult, s: Partial<Record<TargetName, Summary>>): 
       lines.push(
         `| ${TARGET_LABELS[name]} | ${x.throughput.toFixed(0)} | ${(x.p50Ms / 1000).toFixed(2)} | ${
           x.cpuUsPerQuery.toFixed(2)
-        } | ${x.rssGrowthMB.toFixed(0)} | ${x.heapGrowthMB.toFixed(1)} | ${ratio(x.throughput, base?.throughput)} | ${x.failed} |`
+        } | ${x.rssGrowthMB.toFixed(0)} | ${x.heapGrowthMB.toFixed(1)} | ${
+          ratio(x.throughput, base?.throughput)
+        } | ${x.failed} |`
       )
     } else if (r.unsupported?.stream?.includes(name) && (PEERS.includes(name) || name === "raw-driver")) {
       lines.push(`| ${TARGET_LABELS[name]} | no stream | | | | | | |`)

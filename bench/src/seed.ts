@@ -25,7 +25,10 @@ const batches = (rows: number): Array<Array<number>> => {
 
 /** Drops, creates and fills `bench_users` with `rows` rows (ids 1..rows), and `bench_stream` when `stream`. */
 export const seed = async (db: Dialect, nodes: ClusterNodes, rows: number, stream: boolean): Promise<void> => {
-  const tables: Array<readonly [string, number]> = [[TABLE, rows], ...(stream ? [[STREAM_TABLE, STREAM_ROWS] as const] : [])]
+  const tables: Array<readonly [string, number]> = [
+    [TABLE, rows],
+    ...(stream ? [[STREAM_TABLE, STREAM_ROWS] as const] : [])
+  ]
   if (db === "postgres") {
     const client = new Pg.Client({ connectionString: nodes.primary.url })
     await client.connect()

@@ -208,9 +208,9 @@ const effectSqlOps = (db: Dialect) => ({
   paginate: (status: string, page: number, perPage: number) =>
     Effect.flatMap(Replica, (sql) =>
       Effect.all([
-        sql`SELECT * FROM ${sql(TABLE)} WHERE ${sql("status")} = ${status} ORDER BY ${sql("id")} LIMIT ${perPage} OFFSET ${
-          (page - 1) * perPage
-        }`,
+        sql`SELECT * FROM ${sql(TABLE)} WHERE ${sql("status")} = ${status} ORDER BY ${
+          sql("id")
+        } LIMIT ${perPage} OFFSET ${(page - 1) * perPage}`,
         sql`SELECT count(*) AS n FROM ${sql(TABLE)} WHERE ${sql("status")} = ${status}`
       ], { concurrency: 2 })),
   cursor: (after: number, limit: number) =>
@@ -592,7 +592,8 @@ const drizzle = async (db: Dialect, nodes: ClusterNodes, rows: number): Promise<
               .offset((page - 1) * perPage),
             orm.select({ n: drizzleCount() }).from(pgUsers).where(eq(pgUsers.status, status))
           ]),
-        cursor: (after, limit) => orm.select().from(pgUsers).where(gt(pgUsers.id, after)).orderBy(pgUsers.id).limit(limit),
+        cursor: (after, limit) =>
+          orm.select().from(pgUsers).where(gt(pgUsers.id, after)).orderBy(pgUsers.id).limit(limit),
         count: (status) => orm.select({ n: drizzleCount() }).from(pgUsers).where(eq(pgUsers.status, status)),
         groupBy: () =>
           orm.select({ status: pgUsers.status, n: drizzleCount(), total: sum(pgUsers.score) }).from(pgUsers)
@@ -794,7 +795,12 @@ const sequelize = async (db: Dialect, nodes: ClusterNodes, rows: number): Promis
       select: (status, limit) =>
         UserModel.findAll({ attributes: ["id", "name"], where: { status }, order: [["id", "ASC"]], limit }),
       paginate: (status, page, perPage) =>
-        UserModel.findAndCountAll({ where: { status }, order: [["id", "ASC"]], limit: perPage, offset: (page - 1) * perPage }),
+        UserModel.findAndCountAll({
+          where: { status },
+          order: [["id", "ASC"]],
+          limit: perPage,
+          offset: (page - 1) * perPage
+        }),
       cursor: (after, limit) => UserModel.findAll({ where: { id: { [Op.gt]: after } }, order: [["id", "ASC"]], limit }),
       // Sequelize has no streaming read.
       count: (status) => UserModel.count({ where: { status } }),

@@ -92,13 +92,13 @@ process.on("unhandledRejection", (e) => {
 const fmt = (s: Sample) =>
   s.heapGrowthMB !== undefined
     ? `${s.throughput.toFixed(0).padStart(7)} rows/s  ${(s.p50Ms / 1000).toFixed(2)} s  ${
-      (s.cpuUsPerQuery).toFixed(2)
+      s.cpuUsPerQuery.toFixed(2)
     } µs CPU/row  RSS +${s.rssGrowthMB?.toFixed(0)} MB  heap +${s.heapGrowthMB.toFixed(1)} MB${
       s.failed > 0 ? `  FAILED: ${s.firstError ?? ""}` : ""
     }`
     : `${s.throughput.toFixed(0).padStart(6)} q/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  ${
-    s.cpuUsPerQuery.toFixed(0)
-  } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
+      s.cpuUsPerQuery.toFixed(0)
+    } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
 
 const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" | "unsupported">>> => {
   const targets: Array<Target> = []
