@@ -124,8 +124,11 @@ const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" 
     } else if (workload !== "point-read" && workload !== "read-write") {
       // Every statement shape prepared and every code path compiled before it is measured.
       for (const t of running) {
-        const failed = await warmUp(t.driver, workload, config.callers, Math.max(64, Math.ceil(config.warmup / 20)))
-        if (failed > 0) log(`[${db}] warm-up ${workload} ${t.name}: ${failed} failed`)
+        const warm = new Recorder()
+        await t.driver.run(workload, config.callers, { count: Math.max(64, Math.ceil(config.warmup / 20)) }, warm)
+        if (warm.failed > 0) {
+          log(`[${db}] warm-up ${workload} ${t.name}: ${warm.failed} failed (${[...warm.errors.keys()].join("; ")})`)
+        }
       }
     }
     for (let round = 0; round < config.rounds; round++) {
