@@ -33,7 +33,8 @@ const BATCH = 1000
 export const seedSqlite = (file: string, rows: number, stream: boolean): void => {
   const db = open(file)
   try {
-    for (const [table, n] of [[TABLE, rows], ...(stream ? [[STREAM_TABLE, STREAM_ROWS] as const] : [])] as const) {
+    // The stream table exists on every run (the raw target prepares its statement up front), filled when streamed.
+    for (const [table, n] of [[TABLE, rows], [STREAM_TABLE, stream ? STREAM_ROWS : 0]] as const) {
       db.exec(`DROP TABLE IF EXISTS ${table}`)
       db.exec(
         `CREATE TABLE ${table} (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, email TEXT NOT NULL, status TEXT NOT NULL, score INTEGER NOT NULL)`
