@@ -4,17 +4,17 @@
  * joins the shared `SELECT @@gtid_binlog_pos` read (ARCHITECTURE.md, "Read-your-writes").
  */
 import type { Connection } from "@effect/sql/SqlConnection"
-import type { DatabaseAdapter } from "@fastorm/adapters"
 import { describe, expect, it } from "@effect/vitest"
+import type { DatabaseAdapter } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { defaults } from "../src/ReadWriteConfig.js"
-import * as SessionToken from "../src/SessionToken.js"
 import * as Consistency from "../src/internal/consistency.js"
 import * as Primary from "../src/internal/primary.js"
 import type { Recorder } from "../src/internal/routeStats.js"
+import { defaults } from "../src/ReadWriteConfig.js"
+import * as SessionToken from "../src/SessionToken.js"
 
 const mariadb = Consistency.forDialect("mysql")!
 
@@ -50,7 +50,8 @@ const fakeNode = (tell: () => string | undefined) => {
       return /gtid_binlog_pos/.test(sql) ? [{ p: "0-1-100,1-3-7" }] : []
     })
   const connectionWith = (onCommit: (gtid: string | undefined) => void): Connection => {
-    const run = (sql: string) => Effect.tap(reply(sql), () => onCommit(/^(INSERT|UPDATE|COMMIT)/.test(sql) ? tell() : undefined))
+    const run = (sql: string) =>
+      Effect.tap(reply(sql), () => onCommit(/^(INSERT|UPDATE|COMMIT)/.test(sql) ? tell() : undefined))
     return {
       execute: (sql) => run(sql),
       executeRaw: (sql) => run(sql),
@@ -73,7 +74,10 @@ const fakeNode = (tell: () => string | undefined) => {
       lastCommit: (connection: Connection) => connection === reserved ? reservedLast.gtid : undefined
     }
   } as unknown as DatabaseAdapter.NodeClient
-  const recorder = { traced: (_n: string, _r: unknown, effect: any) => effect, countIn: () => undefined } as unknown as Recorder
+  const recorder = {
+    traced: (_n: string, _r: unknown, effect: any) => effect,
+    countIn: () => undefined
+  } as unknown as Recorder
   const primary = Primary.make({
     cluster: "main",
     node: { name: "primary", client, weight: 1 },
@@ -118,7 +122,9 @@ describe("a MariaDB write's position", () => {
     Effect.gen(function*() {
       let told: string | undefined = "0-1-77"
       const { primary, sent } = fakeNode(() => told)
-      const commitOnce = Effect.scoped(Effect.flatMap(primary.transaction, (c) => c.executeUnprepared("COMMIT", [], undefined)))
+      const commitOnce = Effect.scoped(
+        Effect.flatMap(primary.transaction, (c) => c.executeUnprepared("COMMIT", [], undefined))
+      )
       yield* commitOnce
       expect(yield* SessionToken.get("main")).toEqual(Option.some({ kind: "gtid", value: "0-1-77" }))
       expect(positionReads(sent)).toBe(0)

@@ -68,7 +68,9 @@ export const make = (
 
     const acquire = Effect.acquireRelease(
       Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
-        const cancel = pool.borrow((conn) => resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn)))
+        const cancel = pool.borrow((conn) =>
+          resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn))
+        )
         return Effect.sync(cancel)
       }),
       (conn, exit) =>

@@ -11,6 +11,7 @@ import type * as Mysql from "mysql2"
 import type { PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { outlived, poolBounds } from "../OptimalConfig.js"
+import type { MysqlModules } from "./drivers.js"
 import { TRACK_LAST_GTID } from "./mysqlPositions.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
 
@@ -65,7 +66,7 @@ export interface MysqlPool {
 
 /** Opens the pool (no connection until the first statement) and closes it with the scope. */
 export const make = (
-  Mysql: typeof import("mysql2"),
+  Mysql: MysqlModules["Mysql"],
   endpoint: MysqlEndpoint,
   config: MysqlOptimalConfig,
   options: { readonly alias: string; readonly readOnly: boolean }
