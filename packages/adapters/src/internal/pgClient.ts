@@ -96,9 +96,23 @@ const rowsOf = (result: unknown): ReadonlyArray<any> =>
 
 type Reply = (error: Error | null, result: any) => void
 
-/** pg's client as `send` calls it: a submittable (`pgBegin.ts`) gets the callback too, pg sets it when it has none. */
+/** pg's client as `submit` calls it: a submittable (`pgBegin.ts`) gets the callback too, pg sets it when it has none. */
 interface Queryable {
   query(query: Pg.QueryConfig | Pg.Query, callback: Reply): unknown
+  query(text: string, values: ReadonlyArray<unknown> | undefined, callback: Reply): unknown
+}
+
+/**
+ * Hands one query to pg. A plain `{ text, values }` goes as text and values: pg copies a configuration object
+ * property by property (`cloneQueryConfig`, through property descriptors) on every query, but not a string.
+ */
+const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, reply: Reply): void => {
+  const config = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
+  if (config.submit === undefined && config.name === undefined && config.rowMode === undefined) {
+    ;(client as Queryable).query(config.text, config.values, reply)
+  } else {
+    ;(client as Queryable).query(query, reply)
+  }
 }
 
 /** Builds the client; no connection is opened until the first statement. */
@@ -129,7 +143,8 @@ export const make = (
           retire(new Error("statement deadline passed"))
           resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
         }, deadlineMs)
-        ;(client as Queryable).query(
+        submit(
+          client,
           query,
           ((error, result) => {
             if (!guard.claim()) return
@@ -184,7 +199,8 @@ export const make = (
             giveBack?.(new Error("statement deadline passed"))
             resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
           }, deadlineMs)
-          client.query(
+          submit(
+            client,
             query,
             ((queryError, result) => {
               if (!guard.claim()) return
