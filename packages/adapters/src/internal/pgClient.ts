@@ -26,6 +26,7 @@ import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
 import { beginWithSettings, startupParameters } from "./pgSession.js"
@@ -95,6 +96,25 @@ const rowsOf = (result: unknown): ReadonlyArray<any> =>
 
 type Reply = (error: Error | null, result: any) => void
 
+/** pg's client as `submit` calls it: a submittable (`pgBegin.ts`) gets the callback too, pg sets it when it has none. */
+interface Queryable {
+  query(query: Pg.QueryConfig | Pg.Query, callback: Reply): unknown
+  query(text: string, values: ReadonlyArray<unknown> | undefined, callback: Reply): unknown
+}
+
+/**
+ * Hands one query to pg. A plain `{ text, values }` goes as text and values: pg copies a configuration object
+ * property by property (`cloneQueryConfig`, through property descriptors) on every query, but not a string.
+ */
+const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, reply: Reply): void => {
+  const config = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
+  if (config.submit === undefined && config.name === undefined && config.rowMode === undefined) {
+    ;(client as Queryable).query(config.text, config.values, reply)
+  } else {
+    ;(client as Queryable).query(query, reply)
+  }
+}
+
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
   endpoint: PgEndpoint,
@@ -112,7 +132,7 @@ export const make = (
     /** One statement on a checked-out client, within the deadline; `retire` is told when the client must go. */
     const send = <A>(
       client: Pg.PoolClient,
-      query: Pg.QueryConfig,
+      query: Pg.QueryConfig | Pg.Query,
       map: (result: any) => A,
       retire: (cause: Error) => void
     ) =>
@@ -123,7 +143,8 @@ export const make = (
           retire(new Error("statement deadline passed"))
           resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
         }, deadlineMs)
-        client.query(
+        submit(
+          client,
           query,
           ((error, result) => {
             if (!guard.claim()) return
@@ -178,7 +199,8 @@ export const make = (
             giveBack?.(new Error("statement deadline passed"))
             resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
           }, deadlineMs)
-          client.query(
+          submit(
+            client,
             query,
             ((queryError, result) => {
               if (!guard.claim()) return
@@ -290,26 +312,56 @@ export const make = (
       })
 
     const reserve = Effect.map(reserveClient, (held): CompiledStatement.PreparedConnection => {
+      const retire = (cause: Error) => {
+        held.broken = cause
+      }
+      // The transaction's BEGIN, not sent yet: it travels in front of the first statement (`pgBegin.ts`).
+      let begin: string | undefined
+      const sendBegin = (sql: string) => send(held.client, { text: sql }, () => undefined, retire)
+      const run: Prepared.Run = (query, map) =>
+        Effect.suspend(() => {
+          if (held.broken !== undefined) return Effect.fail(notQueryable())
+          if (begin === undefined) return send(held.client, query, map, retire)
+          const sql = begin
+          begin = undefined
+          return canCarryBegin(query)
+            ? send(held.client, withBegin(Pg.Query, query, sql), (r) => map(lastResult(r)), retire)
+            : Effect.zipRight(sendBegin(sql), send(held.client, query, map, retire))
+        })
+      const flushBegin = Effect.suspend(() => {
+        if (begin === undefined) return Effect.void
+        const sql = begin
+        begin = undefined
+        return sendBegin(sql)
+      })
       const reserved = makeConnection(
-        (query, map) =>
-          held.broken !== undefined
-            ? Effect.fail(notQueryable())
-            : send(held.client, query, map, (cause) => {
-              held.broken = cause
-            }),
-        (sql, params) => Stream.unwrapScoped(streamOn(held.client, sql, params)),
+        run,
+        (sql, params) => Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(held.client, sql, params))),
         // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
         false
       )
       return {
         ...reserved,
-        // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
-        executeUnprepared: (sql, params, transformRows) =>
-          reserved.executeUnprepared(
-            behindPooler() && params.length === 0 ? beginWithSettings(sql, config) : sql,
-            params,
-            transformRows
-          )
+        executeUnprepared: (sql, params, transformRows) => {
+          if (params.length === 0 && behindPooler()) {
+            // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
+            return reserved.executeUnprepared(beginWithSettings(sql, config), params, transformRows)
+          }
+          if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
+            return Effect.sync(() => {
+              begin = sql
+              return []
+            })
+          }
+          // Nothing was sent since BEGIN: there is nothing to roll back.
+          if (begin !== undefined && isRollback(sql)) {
+            return Effect.sync(() => {
+              begin = undefined
+              return []
+            })
+          }
+          return reserved.executeUnprepared(sql, params, transformRows)
+        }
       }
     })
 

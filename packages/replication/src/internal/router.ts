@@ -77,6 +77,8 @@ const why: Record<"none" | "conflict" | "demoted", string> = {
   demoted: "the configured primary answers as a replica"
 }
 
+const inTransaction: Decision.Route = { _tag: "Transaction" }
+
 /** A write that found no primary: nothing was sent. */
 const noPrimaryError = (reason: keyof typeof why): SqlError =>
   toSqlError(new PrimaryUnavailable({ node: "(none)", reason: why[reason] }))
@@ -169,6 +171,11 @@ export const make = (
           SessionToken.pendingOf(fiber.getFiberRef(SessionToken.currentTokens))[options.cluster] !== undefined
         ) {
           return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
+        }
+        // In a transaction the decision is the transaction's own connection, whatever the snapshot (`decide`'s
+        // first rule): no statement kind, no snapshot read.
+        if (Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some") {
+          return StatementSpan.under(fiber, then(inTransaction, fiber))
         }
         const request = requestOf(fiber, client, sql)
         const decided = Effect.flatMap(

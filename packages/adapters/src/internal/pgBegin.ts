@@ -1,0 +1,59 @@
+/**
+ * A transaction's `BEGIN` sent in front of its first statement, in one write and one round trip (ARCHITECTURE.md,
+ * "Transactions on PostgreSQL"). `BEGIN` goes as extended-protocol Parse/Bind/Execute with no Sync of its own, so
+ * the statement's Sync closes both: if `BEGIN` fails, the server skips every message up to that Sync, and the
+ * statement never runs, let alone outside the transaction. Only a statement that uses the extended protocol itself
+ * (parameters or a name) can carry it; any other first statement waits for a `BEGIN` of its own.
+ */
+import type Pg from "pg"
+
+// One statement that opens a transaction and nothing else (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION`).
+const beginStatement = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*?;?\s*$/i
+
+/** True for SQL that only opens a transaction: it can wait for the first statement. */
+export const isBegin = (sql: string): boolean => beginStatement.test(sql)
+
+/** True for a plain `ROLLBACK`: with `BEGIN` still unsent, there is nothing to roll back. */
+export const isRollback = (sql: string): boolean => /^\s*ROLLBACK\s*;?\s*$/i.test(sql)
+
+/**
+ * True for an unnamed statement with parameters: pg sends it with the extended protocol and cannot refuse it at
+ * submit (its checks are on names and text), so `BEGIN` never goes out without the Sync that follows.
+ */
+export const canCarryBegin = (query: Pg.QueryConfig): boolean =>
+  (query.name === undefined || query.name === "") && typeof query.text === "string" && Array.isArray(query.values) &&
+  query.values.length > 0
+
+/** The minimal slice of pg's connection that writes protocol messages. */
+interface Wire {
+  readonly stream: { cork?: () => void; uncork?: () => void }
+  parse(query: { text: string }): void
+  bind(config: object): void
+  execute(config: object): void
+}
+
+/**
+ * `query` as a pg submittable that sends `begin` first. pg then hands its callback two results (`BEGIN`'s and the
+ * statement's, as for a multi-statement query): `lastResult` takes the statement's.
+ */
+export const withBegin = (QueryClass: typeof Pg.Query, query: Pg.QueryConfig, begin: string): Pg.Query => {
+  const carrier = new QueryClass(query)
+  const submit = (carrier as unknown as { submit: (wire: Wire) => Error | null }).submit.bind(carrier)
+  Object.assign(carrier, {
+    submit: (wire: Wire): Error | null => {
+      wire.stream.cork?.()
+      try {
+        wire.parse({ text: begin })
+        wire.bind({})
+        wire.execute({})
+        return submit(wire)
+      } finally {
+        wire.stream.uncork?.()
+      }
+    }
+  })
+  return carrier
+}
+
+/** The statement's own result out of what a query that carried `BEGIN` returned. */
+export const lastResult = (result: unknown): unknown => Array.isArray(result) ? result[result.length - 1] : result
