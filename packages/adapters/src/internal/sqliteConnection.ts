@@ -1,0 +1,166 @@
+/**
+ * One better-sqlite3 database as @effect/sql connections. better-sqlite3 is synchronous, so a statement runs to its
+ * end inside one step of one fiber: nothing else can interleave with it. The only thing a statement must wait for is
+ * another fiber's open transaction on the one connection (BEGIN..COMMIT spans many steps). So a transaction takes
+ * the connection's lock for its whole length, and every other statement runs at once when no transaction holds it
+ * (the common case: no scope, no semaphore), else waits for the lock like a transaction would.
+ *
+ * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import type { CompiledStatement } from "@fastorm/core"
+import type Sqlite from "better-sqlite3"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Scope from "effect/Scope"
+
+/** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
+type Mode = "rows" | "raw" | "values" | "changes"
+
+interface Prepared {
+  readonly statement: Sqlite.Statement
+  readonly reader: boolean
+  /** Whether the statement currently returns integers as bigint (SqlClient.SafeIntegers). */
+  safe: boolean
+}
+
+/** A connection that also reports a write's affected rows. */
+export interface SqliteConnection extends CompiledStatement.PreparedConnection {
+  /** Runs a write and returns how many rows it changed (better-sqlite3 `changes`). */
+  readonly executeCounted: (
+    statement: CompiledStatement.CompiledStatement,
+    params: ReadonlyArray<unknown>
+  ) => Effect.Effect<number, SqlError>
+}
+
+/** The database's statement-running connections. */
+export interface SqliteConnections {
+  /** Statements outside transactions: run at once unless another fiber's transaction holds the connection. */
+  readonly connection: SqliteConnection
+  /** A transaction's connection: it takes the lock at its first statement (BEGIN) and holds it to the scope's end. */
+  readonly reserve: Effect.Effect<SqliteConnection, SqlError, Scope.Scope>
+}
+
+// Query shapes are few; texts with literals in them are not: past this bound the cache starts again.
+const MAX_STATEMENTS = 500
+
+/** Connections over `db`: statements prepared once per text, a lock only transactions take. */
+export const make = (db: Sqlite.Database): SqliteConnections => {
+  const cache = new Map<string, Prepared>()
+  const prepare = (sql: string): Prepared => {
+    let prepared = cache.get(sql)
+    if (prepared === undefined) {
+      let statement: Sqlite.Statement
+      try {
+        statement = db.prepare(sql)
+      } catch (cause) {
+        throw new SqlError({ cause, message: "Failed to prepare statement " })
+      }
+      if (cache.size >= MAX_STATEMENTS) cache.clear()
+      prepared = { statement, reader: statement.reader, safe: false }
+      cache.set(sql, prepared)
+    }
+    return prepared
+  }
+
+  const runSync = (sql: string, params: ReadonlyArray<unknown>, mode: Mode, safe: boolean): any => {
+    const prepared = prepare(sql)
+    const statement = prepared.statement
+    try {
+      if (prepared.safe !== safe) {
+        statement.safeIntegers(safe)
+        prepared.safe = safe
+      }
+      if (prepared.reader) {
+        if (mode === "changes") return statement.all(params as Array<unknown>).length
+        if (mode !== "values") return statement.all(params as Array<unknown>)
+        statement.raw(true)
+        try {
+          return statement.all(params as Array<unknown>)
+        } finally {
+          statement.raw(false)
+        }
+      }
+      const result = statement.run(params as Array<unknown>)
+      return mode === "raw" ? result : mode === "changes" ? result.changes : []
+    } catch (cause) {
+      throw new SqlError({ cause, message: "Failed to execute statement" })
+    }
+  }
+
+  // The lock: a semaphore only transactions take; `held` says one is open, read by every other statement.
+  const semaphore = Effect.unsafeMakeSemaphore(1)
+  let held = false
+
+  /** Runs now, in this step of the fiber: better-sqlite3 returns before anything else can run. */
+  const attempt = (
+    fiber: { readonly currentContext: Context.Context<never> },
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    mode: Mode
+  ): Effect.Effect<any, SqlError> => {
+    try {
+      return Effect.succeed(runSync(sql, params, mode, Context.get(fiber.currentContext, SqlClient.SafeIntegers)))
+    } catch (error) {
+      return Effect.fail(error as SqlError)
+    }
+  }
+  const now = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.withFiberRuntime<any, SqlError>((fiber) => attempt(fiber, sql, params, mode))
+
+  /** Outside a transaction: at once, or after the open transaction ends. */
+  const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.withFiberRuntime<any, SqlError>((fiber) =>
+      held ? semaphore.withPermits(1)(now(sql, params, mode)) : attempt(fiber, sql, params, mode)
+    )
+
+  const connectionOf = (
+    run: (sql: string, params: ReadonlyArray<unknown>, mode: Mode) => Effect.Effect<any, SqlError>
+  ): SqliteConnection => ({
+    execute: (sql, params, transformRows) =>
+      transformRows ? Effect.map(run(sql, params, "rows"), transformRows) : run(sql, params, "rows"),
+    executeRaw: (sql, params) => run(sql, params, "raw"),
+    executeValues: (sql, params) => run(sql, params, "values"),
+    executeUnprepared: (sql, params, transformRows) =>
+      transformRows ? Effect.map(run(sql, params ?? [], "rows"), transformRows) : run(sql, params ?? [], "rows"),
+    executeStream: () => Effect.dieMessage("executeStream is given by the client") as any,
+    executePrepared: (statement, params) => run(statement.sql, params, "rows"),
+    executeCounted: (statement, params) => run(statement.sql, params, "changes")
+  })
+
+  const connection = connectionOf(free)
+
+  // Taken at the reserved connection's first statement, released when its scope closes.
+  const take = (scope: Scope.Scope) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.zipRight(
+        restore(semaphore.take(1)),
+        Effect.suspend(() => {
+          held = true
+          return Scope.addFinalizer(
+            scope,
+            Effect.suspend(() => {
+              held = false
+              return semaphore.release(1)
+            })
+          )
+        })
+      )
+    )
+
+  const reserve = Effect.flatMap(Effect.scope, (scope) =>
+    Effect.map(Effect.cached(take(scope)), (lock) => {
+      let mine = false
+      return connectionOf((sql, params, mode) =>
+        mine ? now(sql, params, mode) : Effect.zipRight(
+          Effect.tap(lock, () => {
+            mine = true
+          }),
+          now(sql, params, mode)
+        )
+      )
+    }))
+
+  return { connection, reserve }
+}
