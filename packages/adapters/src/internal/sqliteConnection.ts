@@ -14,6 +14,7 @@ import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
+import * as Rows from "./sqliteRows.js"
 
 /** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
 type Mode = "rows" | "raw" | "values" | "changes"
@@ -21,18 +22,14 @@ type Mode = "rows" | "raw" | "values" | "changes"
 interface Prepared {
   readonly statement: Sqlite.Statement
   readonly reader: boolean
+  /** A reader's row maker (the statement is then in raw mode); undefined: better-sqlite3 makes the objects. */
+  maker: Rows.RowMaker | undefined
   /** Whether the statement currently returns integers as bigint (SqlClient.SafeIntegers). */
   safe: boolean
 }
 
-/** A connection that also reports a write's affected rows. */
-export interface SqliteConnection extends CompiledStatement.PreparedConnection {
-  /** Runs a write and returns how many rows it changed (better-sqlite3 `changes`). */
-  readonly executeCounted: (
-    statement: CompiledStatement.CompiledStatement,
-    params: ReadonlyArray<unknown>
-  ) => Effect.Effect<number, SqlError>
-}
+/** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
+export type SqliteConnection = CompiledStatement.CountingConnection
 
 /** The database's statement-running connections. */
 export interface SqliteConnections {
@@ -58,10 +55,24 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
         throw new SqlError({ cause, message: "Failed to prepare statement " })
       }
       if (cache.size >= MAX_STATEMENTS) cache.clear()
-      prepared = { statement, reader: statement.reader, safe: false }
+      const maker = statement.reader ? Rows.rowMaker(statement) : undefined
+      // A reader with a row maker returns arrays of values from now on (sqliteRows.ts makes the objects).
+      if (maker?.toObject !== undefined) statement.raw(true)
+      prepared = { statement, reader: statement.reader, maker: maker?.toObject !== undefined ? maker : undefined, safe: false }
       cache.set(sql, prepared)
     }
     return prepared
+  }
+
+  /** The statement's row maker, made again if it may be stale (a schema change). */
+  const rowsMaker = (prepared: Prepared, values: ReadonlyArray<ReadonlyArray<unknown>>): Rows.ToObject => {
+    let maker = prepared.maker!
+    if (Rows.isStale(maker, values)) {
+      maker = Rows.rowMaker(prepared.statement)
+      prepared.maker = maker
+    }
+    // A column now named `__proto__`: objects made one property at a time, as a plain loop would.
+    return maker.toObject ?? Rows.byProperty(prepared.statement)
   }
 
   const runSync = (sql: string, params: ReadonlyArray<unknown>, mode: Mode, safe: boolean): any => {
@@ -73,6 +84,12 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
         prepared.safe = safe
       }
       if (prepared.reader) {
+        if (prepared.maker !== undefined) {
+          const values = statement.all(params as Array<unknown>) as Array<ReadonlyArray<unknown>>
+          if (mode === "changes") return values.length
+          if (mode === "values") return values
+          return Rows.rowsOf(values, rowsMaker(prepared, values))
+        }
         if (mode === "changes") return statement.all(params as Array<unknown>).length
         if (mode !== "values") return statement.all(params as Array<unknown>)
         statement.raw(true)
@@ -83,6 +100,7 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
         }
       }
       const result = statement.run(params as Array<unknown>)
+      Rows.noteWrite(sql)
       return mode === "raw" ? result : mode === "changes" ? result.changes : []
     } catch (cause) {
       throw new SqlError({ cause, message: "Failed to execute statement" })
