@@ -58,7 +58,12 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
       const maker = statement.reader ? Rows.rowMaker(statement) : undefined
       // A reader with a row maker returns arrays of values from now on (sqliteRows.ts makes the objects).
       if (maker?.toObject !== undefined) statement.raw(true)
-      prepared = { statement, reader: statement.reader, maker: maker?.toObject !== undefined ? maker : undefined, safe: false }
+      prepared = {
+        statement,
+        reader: statement.reader,
+        maker: maker?.toObject !== undefined ? maker : undefined,
+        safe: false
+      }
       cache.set(sql, prepared)
     }
     return prepared
