@@ -75,6 +75,37 @@ describe("SQLite node connection", () => {
       expect((yield* Fiber.join(outside))[0]!.v).toBe("committed")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scoped("concurrent transactions and statements are serialised; an interrupted waiter leaves the lock usable", () =>
+    Effect.gen(function*() {
+      const { writer } = yield* clients
+      yield* writer`CREATE TABLE c (id INTEGER PRIMARY KEY, n INTEGER NOT NULL)`
+      yield* writer`INSERT INTO c (id, n) VALUES (1, 0)`
+      // Read then write in each transaction, with a yield between: a lost update would show in the final count.
+      const bump = writer.withTransaction(Effect.gen(function*() {
+        const [row] = yield* writer<{ n: number }>`SELECT n FROM c WHERE id = 1`
+        yield* Effect.yieldNow()
+        yield* writer`UPDATE c SET n = ${row!.n + 1} WHERE id = 1`
+      }))
+      const plain = writer`UPDATE c SET n = n + 1 WHERE id = 1`
+      yield* Effect.all([...Array.from({ length: 20 }, () => bump), ...Array.from({ length: 20 }, () => plain)], {
+        concurrency: "unbounded"
+      })
+      expect((yield* writer<{ n: number }>`SELECT n FROM c WHERE id = 1`)[0]!.n).toBe(40)
+
+      const finish = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(writer.withTransaction(Deferred.await(finish)))
+      yield* Effect.yieldNow()
+      // Statements waiting for the transaction (a BEGIN waits uninterruptibly, as @effect/sql runs it).
+      const waiters = yield* Effect.forEach([1, 2], () => Effect.fork(plain))
+      yield* Effect.yieldNow()
+      yield* Fiber.interrupt(waiters[0]!)
+      yield* Deferred.succeed(finish, undefined)
+      yield* Fiber.join(holder)
+      yield* Fiber.join(waiters[1]!)
+      yield* plain
+      expect((yield* writer<{ n: number }>`SELECT n FROM c WHERE id = 1`)[0]!.n).toBe(42)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scoped("counted writes report the rows changed, directly and inside a transaction", () =>
     Effect.gen(function*() {
       const { writer } = yield* clients

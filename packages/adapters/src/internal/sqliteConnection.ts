@@ -12,8 +12,11 @@ import { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
+import * as Lock from "./sqliteLock.js"
 import * as Rows from "./sqliteRows.js"
 
 /** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
@@ -112,9 +115,7 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
     }
   }
 
-  // The lock: a semaphore only transactions take; `held` says one is open, read by every other statement.
-  const semaphore = Effect.unsafeMakeSemaphore(1)
-  let held = false
+  const lock = Lock.make()
 
   /** Runs now, in this step of the fiber: better-sqlite3 returns before anything else can run. */
   const attempt = (
@@ -132,10 +133,21 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
   const now = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
     Effect.withFiberRuntime<any, SqlError>((fiber) => attempt(fiber, sql, params, mode))
 
+  /** After the open transaction ends: the lock for this statement alone, released as soon as it ran. */
+  const inTurn = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(lock.acquire), () =>
+        Effect.withFiberRuntime<any, SqlError>((fiber) => {
+          const result = attempt(fiber, sql, params, mode)
+          lock.release()
+          return result
+        }))
+    )
+
   /** Outside a transaction: at once, or after the open transaction ends. */
   const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
     Effect.withFiberRuntime<any, SqlError>((fiber) =>
-      held ? semaphore.withPermits(1)(now(sql, params, mode)) : attempt(fiber, sql, params, mode)
+      lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
     )
 
   const connectionOf = (
@@ -154,36 +166,44 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
 
   const connection = connectionOf(free)
 
-  // Taken at the reserved connection's first statement, released when its scope closes.
-  const take = (scope: Scope.Scope) =>
-    Effect.uninterruptibleMask((restore) =>
-      Effect.zipRight(
-        restore(semaphore.take(1)),
-        Effect.suspend(() => {
-          held = true
-          return Scope.addFinalizer(
-            scope,
-            Effect.suspend(() => {
-              held = false
-              return semaphore.release(1)
-            })
-          )
+  /**
+   * A reserved connection takes the lock at its first statement and holds it until its scope closes. Statements
+   * racing to be its first (none do in @effect/sql's transactions, BEGIN comes first) wait for the one taking it.
+   */
+  const reserve = Effect.map(Effect.scope, (scope) => {
+    let mine = false
+    let taking: Deferred.Deferred<void> | undefined
+    const own = Effect.suspend((): Effect.Effect<void> => {
+      if (mine) return Effect.void
+      if (taking !== undefined) return Deferred.await(taking)
+      const gate = taking = Deferred.unsafeMake<void>(FiberId.none)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.matchCauseEffect(restore(lock.acquire), {
+          // Only an interruption: the next statement tries again.
+          onFailure: (cause) => {
+            taking = undefined
+            return Effect.zipRight(Deferred.failCause(gate, cause), Effect.failCause(cause))
+          },
+          onSuccess: () => {
+            mine = true
+            return Effect.zipRight(
+              Scope.addFinalizer(
+                scope,
+                Effect.sync(() => {
+                  mine = false
+                  lock.release()
+                })
+              ),
+              Deferred.succeed(gate, undefined)
+            )
+          }
         })
       )
+    })
+    return connectionOf((sql, params, mode) =>
+      mine ? now(sql, params, mode) : Effect.zipRight(own, now(sql, params, mode))
     )
-
-  const reserve = Effect.flatMap(Effect.scope, (scope) =>
-    Effect.map(Effect.cached(take(scope)), (lock) => {
-      let mine = false
-      return connectionOf((sql, params, mode) =>
-        mine ? now(sql, params, mode) : Effect.zipRight(
-          Effect.tap(lock, () => {
-            mine = true
-          }),
-          now(sql, params, mode)
-        )
-      )
-    }))
+  })
 
   return { connection, reserve }
 }
