@@ -37,7 +37,7 @@ export const ratioChart = (results: ReadonlyArray<WorkerResult>) =>
           mark: { type: "bar" },
           encoding: {
             x: { field: "workload", type: "nominal", sort: [...WORKLOADS], title: null, axis: { labelAngle: -35 } },
-            y: { field: "ratio", type: "quantitative", title: "q/s ÷ best peer" },
+            y: { field: "ratio", type: "quantitative", title: "q/s ÷ best peer (stream: rows/s)" },
             color: {
               condition: { test: `datum.ratio >= ${THROUGHPUT_TARGET}`, value: "#4c9a2a" },
               value: "#d1495b"

@@ -153,6 +153,10 @@ export interface Sample {
   readonly sysUsPerQuery: number
   /** The most frequent error, if any failed. */
   readonly firstError?: string | undefined
+  /** The stream workload only: the resident memory's peak growth over the stream, in MB. */
+  readonly rssGrowthMB?: number | undefined
+  /** The stream workload only: the heap's peak growth, after full collections when gc is exposed, in MB. */
+  readonly heapGrowthMB?: number | undefined
 }
 
 const percentile = (sorted: Float64Array, p: number): number =>

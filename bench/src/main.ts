@@ -12,6 +12,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { writeCharts } from "./charts.js"
 import { fromEnv } from "./config.js"
+import { expectedDurationLine } from "./duration.js"
 import { summariseProfile } from "./profile.js"
 import { failoverTable, table, verdicts } from "./report.js"
 import type { Db } from "./targets.js"
@@ -36,7 +37,8 @@ const profileDirOf = (db: Db) => join(profilesDir, db)
 const runWorker = (db: Db, clusterFile: string, out: string): Promise<void> =>
   new Promise((resolve, reject) => {
     if (profile) rmSync(profileDirOf(db), { recursive: true, force: true })
-    const flags = profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(db)}`] : []
+    // gc exposed for the stream workload, which measures the heap a stream holds after full collections.
+    const flags = ["--expose-gc", ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profileDirOf(db)}`] : [])]
     const env: NodeJS.ProcessEnv = { ...process.env, FASTORM_CLUSTER_FILE: clusterFile, BENCH_OUT: out }
     if (profile) {
       env["BENCH_TARGETS"] ??= "fastorm"
@@ -65,6 +67,7 @@ const main = async () => {
     log("bench: BENCH_WORKLOADS names only the relations workload (bench/src/relations.ts runs it next)")
     return
   }
+  log(expectedDurationLine(config))
   const started = Date.now()
   const load0 = loadavg()
   const reuse = process.env["FASTORM_CLUSTER_FILE"]

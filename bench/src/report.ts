@@ -17,6 +17,9 @@ export interface Summary {
   readonly p99Ms: number
   readonly cpuUsPerQuery: number
   readonly failed: number
+  /** The stream workload's memory (see streamSample.ts); NaN elsewhere. */
+  readonly rssGrowthMB: number
+  readonly heapGrowthMB: number
 }
 
 export const summarise = (samples: ReadonlyArray<Sample>): Summary => ({
@@ -25,7 +28,9 @@ export const summarise = (samples: ReadonlyArray<Sample>): Summary => ({
   p50Ms: median(samples.map((s) => s.p50Ms)),
   p99Ms: median(samples.map((s) => s.p99Ms)),
   cpuUsPerQuery: median(samples.map((s) => s.cpuUsPerQuery)),
-  failed: samples.reduce((n, s) => n + s.failed, 0)
+  failed: samples.reduce((n, s) => n + s.failed, 0),
+  rssGrowthMB: median(samples.map((s) => s.rssGrowthMB ?? Number.NaN)),
+  heapGrowthMB: median(samples.map((s) => s.heapGrowthMB ?? Number.NaN))
 })
 
 /** How each database is titled. */
@@ -50,10 +55,37 @@ export const summaries = (r: WorkerResult, workload: Workload): Partial<Record<T
 
 const ratio = (a: number, b: number | undefined) => b === undefined || !(b > 0) ? "–" : `${(a / b).toFixed(2)}×`
 
+/** The stream workload's table: rows per second and memory instead of queries per second. */
+const streamTable = (r: WorkerResult, s: Partial<Record<TargetName, Summary>>): string => {
+  const base = s.fastorm
+  const lines = [
+    `#### ${DB_LABEL[r.db]}: ${WORKLOAD_LABELS.stream}`,
+    "",
+    "| target | rows/s | s per stream | client CPU µs/row | peak RSS growth MB | peak heap growth MB | rows/s ÷ FastORM | failed |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|"
+  ]
+  for (const name of TARGET_NAMES) {
+    const x = s[name]
+    if (x !== undefined) {
+      lines.push(
+        `| ${TARGET_LABELS[name]} | ${x.throughput.toFixed(0)} | ${(x.p50Ms / 1000).toFixed(2)} | ${
+          x.cpuUsPerQuery.toFixed(2)
+        } | ${x.rssGrowthMB.toFixed(0)} | ${x.heapGrowthMB.toFixed(1)} | ${
+          ratio(x.throughput, base?.throughput)
+        } | ${x.failed} |`
+      )
+    } else if (r.unsupported?.stream?.includes(name) && (PEERS.includes(name) || name === "raw-driver")) {
+      lines.push(`| ${TARGET_LABELS[name]} | no stream | | | | | | |`)
+    }
+  }
+  return lines.join("\n")
+}
+
 /** One workload's table. */
 export const table = (r: WorkerResult, workload: Workload): string => {
   const s = summaries(r, workload)
   if (Object.keys(s).length === 0) return ""
+  if (workload === "stream") return streamTable(r, s)
   const base = s.fastorm
   const lines = [
     `#### ${DB_LABEL[r.db]}: ${WORKLOAD_LABELS[workload]}`,

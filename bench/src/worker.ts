@@ -25,6 +25,7 @@ import type { Sample } from "./harness.js"
 import { measure, Recorder, warmUp } from "./harness.js"
 import { seed } from "./seed.js"
 import { makeSqliteTarget, seedSqlite, SQLITE_TARGETS } from "./sqliteTargets.js"
+import { measureStream } from "./streamSample.js"
 import type { Db, Target, TargetName } from "./targets.js"
 import { dialectOf, makeTarget, POOL_SIZE } from "./targets.js"
 import type { Workload } from "./workloads.js"
@@ -50,6 +51,8 @@ export interface FailoverResult {
 export interface WorkerResult {
   readonly db: Db
   readonly samples: Partial<Record<Workload, Partial<Record<TargetName, Array<Sample>>>>>
+  /** The targets of the run that do not implement a workload (e.g. a peer with no streaming read). */
+  readonly unsupported?: Partial<Record<Workload, Array<TargetName>>>
   readonly failover: Array<FailoverResult>
   readonly uncaught: number
 }
@@ -87,11 +90,17 @@ process.on("unhandledRejection", (e) => {
 })
 
 const fmt = (s: Sample) =>
-  `${s.throughput.toFixed(0).padStart(6)} q/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  ${
-    s.cpuUsPerQuery.toFixed(0)
-  } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
+  s.heapGrowthMB !== undefined
+    ? `${s.throughput.toFixed(0).padStart(7)} rows/s  ${(s.p50Ms / 1000).toFixed(2)} s  ${
+      s.cpuUsPerQuery.toFixed(2)
+    } µs CPU/row  RSS +${s.rssGrowthMB?.toFixed(0)} MB  heap +${s.heapGrowthMB.toFixed(1)} MB${
+      s.failed > 0 ? `  FAILED: ${s.firstError ?? ""}` : ""
+    }`
+    : `${s.throughput.toFixed(0).padStart(6)} q/s  p50 ${s.p50Ms.toFixed(2)} ms  p99 ${s.p99Ms.toFixed(2)} ms  ${
+      s.cpuUsPerQuery.toFixed(0)
+    } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
 
-const throughputPhase = async (): Promise<WorkerResult["samples"]> => {
+const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" | "unsupported">>> => {
   const targets: Array<Target> = []
   for (const name of targetNames) targets.push(await build(name))
   for (const t of targets) {
@@ -102,27 +111,38 @@ const throughputPhase = async (): Promise<WorkerResult["samples"]> => {
   }
   startDeletesAt(config.rows + 1)
   const samples: WorkerResult["samples"] = {}
+  const unsupported: NonNullable<WorkerResult["unsupported"]> = {}
   for (const workload of config.workloads) {
     const running = targets.filter((t) => t.driver.supports(workload))
-    if (workload !== "point-read" && workload !== "read-write") {
+    const missing = targets.filter((t) => !t.driver.supports(workload)).map((t) => t.name)
+    if (missing.length > 0) unsupported[workload] = missing
+    // One caller reads the whole stream table per round (a stream of warm-up primes every code path).
+    const sampleOf = (t: Target) =>
+      workload === "stream" ? measureStream(t.driver) : measure(t.driver, workload, config.callers, config.seconds)
+    if (workload === "stream") {
+      for (const t of running) await measureStream(t.driver)
+    } else if (workload !== "point-read" && workload !== "read-write") {
       // Every statement shape prepared and every code path compiled before it is measured.
       for (const t of running) {
-        const failed = await warmUp(t.driver, workload, config.callers, Math.max(64, Math.ceil(config.warmup / 20)))
-        if (failed > 0) log(`[${db}] warm-up ${workload} ${t.name}: ${failed} failed`)
+        const warm = new Recorder()
+        await t.driver.run(workload, config.callers, { count: Math.max(64, Math.ceil(config.warmup / 20)) }, warm)
+        if (warm.failed > 0) {
+          log(`[${db}] warm-up ${workload} ${t.name}: ${warm.failed} failed (${[...warm.errors.keys()].join("; ")})`)
+        }
       }
     }
     for (let round = 0; round < config.rounds; round++) {
       // Interleaved: every round runs every target once, starting with a different one each round.
       const order = running.map((_, i) => running[(i + round) % running.length]!)
       for (const t of order) {
-        const sample = await measure(t.driver, workload, config.callers, config.seconds)
+        const sample = await sampleOf(t)
         ;((samples[workload] ??= {})[t.name] ??= []).push(sample)
         log(`[${db}] ${workload} round ${round + 1}/${config.rounds} ${t.name.padEnd(12)} ${fmt(sample)}`)
       }
     }
   }
   for (const t of targets) await t.close()
-  return samples
+  return { samples, unsupported }
 }
 
 const failoverOne = async (name: TargetName): Promise<FailoverResult> => {
@@ -178,9 +198,11 @@ const main = async () => {
     log(`[${db}] a PgBouncer in front of each PostgreSQL node, ${POOL_SIZE} server connections each`)
   }
   log(`[${db}] seeding ${config.rows} rows`)
-  if (db === "sqlite") seedSqlite(sqliteFile, config.rows)
-  else await seed(dialectOf(db), nodes, config.rows)
-  const samples = await throughputPhase()
+  const stream = config.workloads.includes("stream")
+  if (db === "sqlite") seedSqlite(sqliteFile, config.rows, stream)
+  else await seed(dialectOf(db), nodes, config.rows, stream)
+  log(`[${db}] seeded in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  const { samples, unsupported } = await throughputPhase()
   const failover: Array<FailoverResult> = []
   if (config.failover && db !== "sqlite") {
     for (const name of FAILOVER_TARGETS.filter((n) => config.targets.includes(n))) {
@@ -194,7 +216,7 @@ const main = async () => {
       )
     }
   }
-  const result: WorkerResult = { db, samples, failover, uncaught }
+  const result: WorkerResult = { db, samples, unsupported, failover, uncaught }
   if (out !== undefined) writeFileSync(out, JSON.stringify(result, null, 2))
   log(`[${db}] done in ${((performance.now() - t0) / 1000).toFixed(0)} s`)
 }

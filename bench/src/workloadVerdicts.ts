@@ -21,6 +21,23 @@ const bestPeer = (s: Partial<Record<TargetName, Summary>>) => {
   return peers.length === 0 ? undefined : peers.reduce((a, b) => b[1].throughput > a[1].throughput ? b : a)
 }
 
+/** One workload of one database: every target's medians, and the best peer's name and medians when one ran. */
+interface Comparison {
+  readonly db: WorkerResult["db"]
+  readonly workload: Workload
+  readonly s: Partial<Record<TargetName, Summary>>
+  readonly best: readonly [TargetName, Summary] | undefined
+}
+
+/** Every workload FastORM ran on, per database: the one loop the ratios and the verdicts read. */
+const comparisons = (results: ReadonlyArray<WorkerResult>): Array<Comparison> =>
+  results.flatMap((r) =>
+    WORKLOADS.flatMap((workload) => {
+      const s = summaries(r, workload)
+      return s.fastorm === undefined ? [] : [{ db: r.db, workload, s, best: bestPeer(s) }]
+    })
+  )
+
 /** One point of the throughput chart. */
 export interface RatioPoint {
   readonly db: string
@@ -29,19 +46,11 @@ export interface RatioPoint {
   readonly peer: TargetName
 }
 
-/** FastORM's throughput over the best peer's, per workload and database. */
-export const ratios = (results: ReadonlyArray<WorkerResult>): Array<RatioPoint> => {
-  const out: Array<RatioPoint> = []
-  for (const r of results) {
-    for (const workload of WORKLOADS) {
-      const s = summaries(r, workload)
-      const best = bestPeer(s)
-      if (s.fastorm === undefined || best === undefined) continue
-      out.push({ db: r.db, workload, ratio: s.fastorm.throughput / best[1].throughput, peer: best[0] })
-    }
-  }
-  return out
-}
+/** FastORM's throughput (rows/s on the stream) over the best peer's, per workload and database. */
+export const ratios = (results: ReadonlyArray<WorkerResult>): Array<RatioPoint> =>
+  comparisons(results).flatMap(({ best, db, s, workload }) =>
+    best === undefined ? [] : [{ db, workload, ratio: s.fastorm!.throughput / best[1].throughput, peer: best[0] }]
+  )
 
 /** One point of the CPU-per-row chart. */
 export interface CpuPoint {
@@ -71,34 +80,40 @@ export const cpuPerRow = (results: ReadonlyArray<WorkerResult>): Array<CpuPoint>
 /** The PASS/FAIL lines of every workload but the point read (whose line `verdicts` prints). */
 export const workloadVerdicts = (results: ReadonlyArray<WorkerResult>): Array<string> => {
   const out: Array<string> = []
-  for (const r of results) {
-    const label = DB_LABEL[r.db]
-    for (const workload of WORKLOADS) {
-      const s = summaries(r, workload)
-      const best = bestPeer(s)
-      if (s.fastorm === undefined) continue
-      if (workload !== "point-read" && best !== undefined) {
-        const x = s.fastorm.throughput / best[1].throughput
-        out.push(
-          `${x >= THROUGHPUT_TARGET ? "PASS" : "FAIL"} ${label}: ${workload} FastORM ${
-            s.fastorm.throughput.toFixed(0)
-          } q/s = ${x.toFixed(2)}× the best peer (${best[0]} ${best[1].throughput.toFixed(0)} q/s; target ≥ ${
-            THROUGHPUT_TARGET.toFixed(2)
-          }×)${s.fastorm.failed > 0 ? `; ${s.fastorm.failed} failed` : ""}`
-        )
-      }
-      const rows = ROWS_RETURNED[workload]
+  for (const { best, db, s, workload } of comparisons(results)) {
+    const label = DB_LABEL[db]
+    const fastorm = s.fastorm!
+    const unit = workload === "stream" ? "rows/s" : "q/s"
+    if (workload !== "point-read" && best !== undefined) {
+      const x = fastorm.throughput / best[1].throughput
+      out.push(
+        `${x >= THROUGHPUT_TARGET ? "PASS" : "FAIL"} ${label}: ${workload} FastORM ${
+          fastorm.throughput.toFixed(0)
+        } ${unit} = ${x.toFixed(2)}× the best peer (${best[0]} ${best[1].throughput.toFixed(0)} ${unit}; target ≥ ${
+          THROUGHPUT_TARGET.toFixed(2)
+        }×)${workload === "stream" ? `; heap +${fastorm.heapGrowthMB.toFixed(1)} MB` : ""}${
+          fastorm.failed > 0 ? `; ${fastorm.failed} failed` : ""
+        }`
+      )
+    } else if (workload === "stream") {
       const raw = s["raw-driver"]
-      if (rows !== undefined && rows > 1 && raw !== undefined) {
-        const x = s.fastorm.cpuUsPerQuery / raw.cpuUsPerQuery
-        out.push(
-          `${x <= CPU_PER_ROW_TARGET ? "PASS" : "FAIL"} ${label}: ${workload} client CPU per row FastORM ${
-            (s.fastorm.cpuUsPerQuery / rows).toFixed(2)
-          } µs = ${x.toFixed(2)}× the raw driver's ${(raw.cpuUsPerQuery / rows).toFixed(2)} µs (target ≤ ${
-            CPU_PER_ROW_TARGET.toFixed(2)
-          }×)`
-        )
-      }
+      out.push(
+        `---- ${label}: stream FastORM ${fastorm.throughput.toFixed(0)} rows/s, heap +${
+          fastorm.heapGrowthMB.toFixed(1)
+        } MB; no peer streams here${raw === undefined ? "" : ` (raw driver ${raw.throughput.toFixed(0)} rows/s)`}`
+      )
+    }
+    const rows = ROWS_RETURNED[workload]
+    const raw = s["raw-driver"]
+    if (rows !== undefined && rows > 1 && raw !== undefined) {
+      const x = fastorm.cpuUsPerQuery / raw.cpuUsPerQuery
+      out.push(
+        `${x <= CPU_PER_ROW_TARGET ? "PASS" : "FAIL"} ${label}: ${workload} client CPU per row FastORM ${
+          (fastorm.cpuUsPerQuery / rows).toFixed(2)
+        } µs = ${x.toFixed(2)}× the raw driver's ${(raw.cpuUsPerQuery / rows).toFixed(2)} µs (target ≤ ${
+          CPU_PER_ROW_TARGET.toFixed(2)
+        }×)`
+      )
     }
   }
   return out

@@ -9,11 +9,16 @@ export const WORKLOADS = [
   "read-write",
   "list-50",
   "list-500",
+  "select",
+  "paginate",
+  "cursor",
   "count",
   "group-by",
+  "stream",
   "insert",
   "create-many",
   "update",
+  "update-returning",
   "delete",
   "transaction"
 ] as const
@@ -21,17 +26,30 @@ export const WORKLOADS = [
 /** One workload. */
 export type Workload = typeof WORKLOADS[number]
 
+/** The `paginate` workload's page and page size. */
+export const PAGE = 3
+export const PER_PAGE = 20
+/** Rows per `cursor` page. */
+export const CURSOR_LIMIT = 50
+/** Rows the `stream` workload reads (its own table, seeded with this many rows). */
+export const STREAM_ROWS = 100_000
+
 /** What each workload's table is titled. */
 export const WORKLOAD_LABELS: Record<Workload, string> = {
   "point-read": "point read by primary key",
   "read-write": "90% reads / 10% writes (read-your-writes on for FastORM)",
   "list-50": "50 rows by a non-key column (status), ordered by id",
   "list-500": "500 rows by a non-key column (status), ordered by id",
+  "select": "two columns (id, name) of 50 rows by status, ordered by id",
+  "paginate": `page ${PAGE} of ${PER_PAGE} rows by status, ordered by id, with the total`,
+  "cursor": `the next ${CURSOR_LIMIT} rows after an id, ordered by id (keyset)`,
   "count": "count with a condition (status)",
   "group-by": "aggregate with GROUP BY (count and sum of score per status)",
+  "stream": "stream 100 000 rows, one stream at a time: rows/s and memory, not q/s",
   "insert": "insert one row, returning it where the stack can",
   "create-many": "insert 100 rows in one call",
-  "update": "update one row by id",
+  "update": "update one row by id (the number of rows, no row returned)",
+  "update-returning": "update one row by id, returning the updated row",
   "delete": "delete one row by id",
   "transaction": "a transaction: read a row by id, then update it"
 }
@@ -50,8 +68,19 @@ export interface NewUser {
 /** The operations a target implements; `R` is a Promise or an Effect. */
 export interface Ops<R> {
   readonly find: (id: number) => R
+  /** A plain update: the stack's own call that returns no row (a count at most). */
   readonly update: (id: number, score: number) => R
+  /** An update that returns the updated row, as well as the stack can. */
+  readonly updateReturning?: (id: number, score: number) => R
   readonly list?: (status: string, limit: number) => R
+  /** `id` and `name` of `limit` rows by status, ordered by id. */
+  readonly select?: (status: string, limit: number) => R
+  /** Page `page` (from 1) of `perPage` rows by status ordered by id, and the number of matching rows. */
+  readonly paginate?: (status: string, page: number, perPage: number) => R
+  /** `limit` rows with an id above `after` (a multiple of `CURSOR_LIMIT`, 0 for the first page), ordered by id. */
+  readonly cursor?: (after: number, limit: number) => R
+  /** Reads every row of the stream table in id order, calling `onRow` for each, without holding them all. */
+  readonly stream?: (onRow: (row: unknown) => void) => R
   readonly count?: (status: string) => R
   readonly groupBy?: () => R
   readonly insert?: (row: NewUser) => R
@@ -67,6 +96,16 @@ export const supports = (ops: Ops<unknown>, workload: Workload): boolean => {
     case "read-write":
     case "update":
       return true
+    case "update-returning":
+      return ops.updateReturning !== undefined
+    case "select":
+      return ops.select !== undefined
+    case "paginate":
+      return ops.paginate !== undefined
+    case "cursor":
+      return ops.cursor !== undefined
+    case "stream":
+      return ops.stream !== undefined
     case "list-50":
     case "list-500":
       return ops.list !== undefined
@@ -103,6 +142,14 @@ export const startDeletesAt = (id: number): void => {
   nextDelete = id
 }
 
+/** What the stream workload calls for each row (the harness counts rows and samples memory there). */
+let streamRow: (row: unknown) => void = () => undefined
+/** Sets what the stream workload calls for each row. */
+export const onStreamRow = (f: (row: unknown) => void): void => {
+  streamRow = f
+}
+const streamSink = (row: unknown) => streamRow(row)
+
 const status = () => Math.random() < 0.5 ? "active" : "idle"
 
 /** Starts one operation of `workload`. */
@@ -117,6 +164,15 @@ export const runOp = <R>(workload: Workload, rows: number, ops: Ops<R>): R => {
       return ops.list!(status(), 50)
     case "list-500":
       return ops.list!(status(), 500)
+    case "select":
+      return ops.select!(status(), 50)
+    case "paginate":
+      return ops.paginate!(status(), PAGE, PER_PAGE)
+    case "cursor":
+      // A full page after any seeded id that ends a page (the seeded ids are 1..rows, never deleted).
+      return ops.cursor!(CURSOR_LIMIT * Math.floor(Math.random() * (rows / CURSOR_LIMIT - 1)), CURSOR_LIMIT)
+    case "stream":
+      return ops.stream!(streamSink)
     case "count":
       return ops.count!(status())
     case "group-by":
@@ -127,6 +183,8 @@ export const runOp = <R>(workload: Workload, rows: number, ops: Ops<R>): R => {
       return ops.createMany!(Array.from({ length: 100 }, newUser))
     case "update":
       return ops.update(id, Math.floor(Math.random() * 1_000_000))
+    case "update-returning":
+      return ops.updateReturning!(id, Math.floor(Math.random() * 1_000_000))
     case "delete":
       return ops.remove!(nextDelete++)
     case "transaction":

@@ -43,6 +43,18 @@ export interface PoolStatus {
   readonly max: number
 }
 
+/**
+ * The GTID each write's commit was given, as the node reports it in the write's own reply (MariaDB's `last_gtid`
+ * session tracking; ARCHITECTURE.md, "Read-your-writes"): the write's position is known when it returns, with no
+ * statement. Told only when the node reported one; otherwise the position must be read.
+ */
+export interface CommitPositions {
+  /** The pooled connection (each statement borrows one), whose successful statements each tell `onCommit`. */
+  readonly pooled: (onCommit: (gtid: string | undefined) => void) => Connection
+  /** The GTID the last statement on `reserved` (a connection of `reserve`) committed, if it reported one. */
+  readonly lastCommit: (reserved: Connection) => string | undefined
+}
+
 /** A client for one node, with its pool's status; it runs compiled statements directly (`CompiledStatement`). */
 export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runner {
   readonly poolStatus: () => PoolStatus
@@ -53,6 +65,8 @@ export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runne
   readonly connection: Connection
   /** The client-side deadline every statement carries (PostgreSQL, MySQL); zero for SQLite, which never waits on a network. */
   readonly statementDeadline: Duration.Duration
+  /** Present where the node reports each commit's position in its reply (MariaDB). */
+  readonly commitPositions?: CommitPositions | undefined
 }
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */

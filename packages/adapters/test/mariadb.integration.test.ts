@@ -109,4 +109,44 @@ describe("MariaDB adapter on the live cluster", () => {
       const [row] = yield* client<{ one: number }>`SELECT 1 AS one`
       expect(Number(row!.one)).toBe(1)
     }).pipe(Effect.provide(Reactivity.layer)))
+  it.scopedLive("each write's OK packet tells the GTID its commit got; a transaction's COMMIT tells it too", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
+      const client = yield* adapter.makeClient({ verify: true })
+      const commits = client.commitPositions!
+      expect(commits).toBeDefined()
+      yield* client.unsafe("CREATE TABLE IF NOT EXISTS commit_positions (id int PRIMARY KEY, v int)")
+      const told: Array<string | undefined> = []
+      const connection = commits.pooled((gtid) => told.push(gtid))
+      const id = Date.now() % 1_000_000_000
+      yield* connection.executeRaw("INSERT INTO commit_positions VALUES (?, 1)", [id])
+      // The GTID told is the primary's last one: nothing else wrote in between on this test's table.
+      const binlog = yield* variable(client, "global.gtid_binlog_pos")
+      expect(told).toHaveLength(1)
+      expect(told[0]).toMatch(/^\d+-\d+-\d+$/)
+      expect(binlog.split(",")).toContain(told[0])
+      // Nothing committed (no row matched, a read): nothing told.
+      yield* connection.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = -1", [])
+      yield* connection.execute("SELECT v FROM commit_positions WHERE id = ?", [id], undefined)
+      expect(told.slice(1)).toEqual([undefined, undefined])
+
+      const committed = yield* Effect.scoped(Effect.gen(function*() {
+        const reserved = yield* client.reserve
+        yield* reserved.executeUnprepared("BEGIN", [], undefined)
+        yield* reserved.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id])
+        // Inside the transaction nothing is committed yet.
+        expect(commits.lastCommit(reserved)).toBeUndefined()
+        yield* reserved.executeUnprepared("COMMIT", [], undefined)
+        return commits.lastCommit(reserved)
+      }))
+      expect(committed).toMatch(/^\d+-\d+-\d+$/)
+      const [domain, , seq] = committed!.split("-")
+      const [, , before] = told[0]!.split("-")
+      expect(domain).toBe(told[0]!.split("-")[0])
+      expect(BigInt(seq!)).toBeGreaterThan(BigInt(before!))
+      // A replica that replays it answers MASTER_GTID_WAIT for this one GTID alone.
+      const replica = yield* (yield* DatabaseAdapterFactory.create(replicaUrl)).makeClient({ readOnly: true })
+      const [waited] = yield* replica.unsafe<{ w: unknown }>("SELECT MASTER_GTID_WAIT(?, 10) AS w", [committed])
+      expect(Number(waited!.w)).toBe(0)
+    }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -120,6 +120,16 @@ const mariadb: ConsistencyOps = {
     )
 }
 
+/**
+ * The position of a write whose node reported the GTID its commit was given (MariaDB's `last_gtid` in the OK
+ * packet, `DatabaseAdapter.CommitPositions`), or undefined: the position must then be read (`latest`). A single
+ * GTID is a valid position: a replica covers it once it has replayed that sequence number in that domain (`covers`,
+ * `MASTER_GTID_WAIT`), that is this commit and, in its domain, every commit before it; recorded with `later`, the
+ * session's earlier positions in other domains stay required too.
+ */
+export const committedPosition = (ops: ConsistencyOps, gtid: string | undefined): Position | undefined =>
+  gtid === undefined || ops.kind !== "gtid" || !/^\d+-\d+-\d+$/.test(gtid) ? undefined : { kind: "gtid", value: gtid }
+
 /** The consistency operations of a dialect; undefined for SQLite, whose readers see every commit. */
 export const forDialect = (dialect: Dialect.Dialect): ConsistencyOps | undefined =>
   dialect === "postgresql" ? postgres : dialect === "mysql" ? mariadb : undefined

@@ -14,6 +14,7 @@ import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../RouterError.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
+import { committedPosition } from "./consistency.js"
 import type { Reason } from "./decision.js"
 import {
   isAcquireTimeout,
@@ -157,14 +158,28 @@ export const make = (options: PrimaryOptions): Primary => {
     ? Effect.void
     : Effect.flatMap(positions.start, (read) => SessionToken.markPending(options.cluster, read))
 
+  // MariaDB tells each write's GTID in its OK packet (`DatabaseAdapter.CommitPositions`): the session records it
+  // when the write returns, with no statement; the shared read only when none came back.
+  const commits = capturesPositions && consistency?.kind === "gtid" ? node.client.commitPositions : undefined
+  const recordCommit = (gtid: string | undefined): Effect.Effect<void> => {
+    const position = consistency === undefined ? undefined : committedPosition(consistency, gtid)
+    return position === undefined ? markWritten : SessionToken.record(options.cluster, position)
+  }
+
   const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
-    const statement = recorder.traced(
-      node.name,
-      reason,
-      Effect.catchAll(guard.statement(run(node.client.connection)), statementFailure(write))
-    )
-    return write && capturesPositions ? Effect.tap(statement, () => markWritten) : statement
+    const statementOn = (connection: Connection) =>
+      recorder.traced(node.name, reason, Effect.catchAll(guard.statement(run(connection)), statementFailure(write)))
+    if (!write || !capturesPositions) return statementOn(node.client.connection)
+    if (commits === undefined) return Effect.tap(statementOn(node.client.connection), () => markWritten)
+    return Effect.suspend(() => {
+      // Each run of the effect (a retry) learns its own statement's GTID.
+      let committed: string | undefined
+      const connection = commits.pooled((gtid) => {
+        committed = gtid
+      })
+      return Effect.tap(statementOn(connection), () => recordCommit(committed))
+    })
   }
 
   const transaction = Effect.map(reserve, (connection): Connection => {
@@ -183,7 +198,10 @@ export const make = (options: PrimaryOptions): Primary => {
         }
         const withCommit = consistency?.withCommit
         if (withCommit === undefined) {
-          return Effect.tap(wrapped.executeUnprepared(sql, params, transformRows), () => markWritten)
+          return Effect.tap(
+            wrapped.executeUnprepared(sql, params, transformRows),
+            () => commits === undefined ? markWritten : recordCommit(commits.lastCommit(connection))
+          )
         }
         // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
         return Effect.flatMap(wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined), (results) => {

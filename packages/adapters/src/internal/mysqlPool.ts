@@ -1,0 +1,201 @@
+/**
+ * The mysql2 pool of one MySQL / MariaDB node: session settings on every new connection, `maxLifetime` (mysql2 has
+ * no such option), a bounded wait for a connection (mysql2 waits without bound), and its counts.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import type * as Mysql from "mysql2"
+import type { PoolStatus } from "../DatabaseAdapter.js"
+import type { MysqlOptimalConfig } from "../OptimalConfig.js"
+import { outlived, poolBounds } from "../OptimalConfig.js"
+import type { MysqlModules } from "./drivers.js"
+import { TRACK_LAST_GTID } from "./mysqlPositions.js"
+import type { MysqlTlsOptions } from "./mysqlTls.js"
+
+/** Where one MySQL / MariaDB node is and how to log in. */
+export interface MysqlEndpoint {
+  readonly host: string
+  readonly port: number
+  readonly database?: string | undefined
+  readonly username?: string | undefined
+  readonly password?: Redacted.Redacted<string> | undefined
+  /** The node's TLS, as the health probe applies it too (`mysqlTls.ts`). */
+  readonly tls: MysqlTlsOptions
+  /** "mariadb" when the URL already says so; otherwise the server's handshake decides. */
+  readonly productHint?: "mariadb" | "mysql" | undefined
+}
+
+/** The statements run once on every new connection, before it serves anything; each one must succeed. */
+export const sessionStatements = (config: MysqlOptimalConfig, isMariaDb: boolean, readOnly: boolean) => {
+  const seconds = (d: Duration.Duration) => Math.max(1, Math.ceil(Duration.toSeconds(d)))
+  const statementLimit = isMariaDb
+    ? `max_statement_time = ${Duration.toSeconds(config.statementTimeout)}`
+    : `max_execution_time = ${Math.round(Duration.toMillis(config.statementTimeout))}`
+  const statements = [
+    `SET NAMES ${config.charset} COLLATE ${config.collation}`,
+    `SET SESSION net_read_timeout = ${seconds(config.readTimeout)}, net_write_timeout = ${
+      seconds(config.writeTimeout)
+    }, ${statementLimit}`
+  ]
+  if (readOnly) statements.push("SET SESSION TRANSACTION READ ONLY")
+  return statements
+}
+
+/** True when the server's handshake greeting names MariaDB (or, before the handshake, the URL does). */
+export const isMariaDbHandshake = (conn: Mysql.PoolConnection, hint: MysqlEndpoint["productHint"]): boolean => {
+  // mysql2 keeps the server's handshake greeting (e.g. "5.5.5-10.11.6-MariaDB") on the connection.
+  const version = (conn as unknown as { _handshakePacket?: { serverVersion?: string } })._handshakePacket
+    ?.serverVersion
+  return typeof version === "string" ? /mariadb/i.test(version) : hint === "mariadb"
+}
+
+/** One node's pool. */
+export interface MysqlPool {
+  /**
+   * Borrows a connection within `connectTimeout`: `done` gets it, or the error, exactly once unless the returned
+   * cancel runs first.
+   */
+  readonly borrow: (done: (conn: Mysql.PoolConnection | SqlError) => void) => () => void
+  /** Gives a healthy connection back, or closes it when it has outlived `maxLifetime`. */
+  readonly giveBack: (conn: Mysql.PoolConnection) => void
+  readonly status: () => PoolStatus
+}
+
+/** Opens the pool (no connection until the first statement) and closes it with the scope. */
+export const make = (
+  Mysql: MysqlModules["Mysql"],
+  endpoint: MysqlEndpoint,
+  config: MysqlOptimalConfig,
+  options: { readonly alias: string; readonly readOnly: boolean }
+): Effect.Effect<MysqlPool, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const bounds = poolBounds(config)
+    const connectMs = Duration.toMillis(config.connectTimeout)
+    // When each connection opened, so that an expired one is destroyed instead of released, and a sweep closes
+    // expired idle ones, as pg-pool's maxLifetimeSeconds does.
+    const openedAt = new WeakMap<Mysql.PoolConnection, number>()
+    const expired = (conn: Mysql.PoolConnection) =>
+      outlived(openedAt.get(conn) ?? Date.now(), Date.now(), config.maxLifetime)
+    const giveBack = (conn: Mysql.PoolConnection) => {
+      if (expired(conn)) conn.destroy()
+      else conn.release()
+    }
+
+    const pool = yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        const pool = Mysql.createPool({
+          host: endpoint.host,
+          port: endpoint.port,
+          ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
+          ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
+          ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
+          ...(endpoint.tls.ssl === undefined ? {} : { ssl: endpoint.tls.ssl }),
+          ...(endpoint.tls.stream === undefined ? {} : { stream: endpoint.tls.stream }),
+          // Stacked statements are an injection amplifier; nothing in FastORM needs them.
+          multipleStatements: false,
+          supportBigNumbers: true,
+          connectionLimit: bounds.max,
+          maxIdle: bounds.min,
+          idleTimeout: Duration.toMillis(config.idleTimeout),
+          connectTimeout: connectMs,
+          charset: config.collation.toUpperCase(),
+          enableKeepAlive: config.keepAlive,
+          waitForConnections: true,
+          queueLimit: 0
+        })
+        pool.on("connection", (conn) => {
+          openedAt.set(conn, Date.now())
+          const isMariaDb = isMariaDbHandshake(conn, endpoint.productHint)
+          for (const statement of sessionStatements(config, isMariaDb, options.readOnly)) {
+            // A connection whose session settings failed must not serve: destroying it makes its next use fail.
+            conn.query(statement, (error) => {
+              if (error) conn.destroy()
+            })
+          }
+          // Optional: without it a write's position is read with a statement instead (ARCHITECTURE.md,
+          // "Read-your-writes"). MySQL proper has no last_gtid: it never asks.
+          if (isMariaDb) conn.query(TRACK_LAST_GTID, () => undefined)
+        })
+        return pool
+      }),
+      (pool) =>
+        Effect.async<void>((resume) => {
+          pool.end(() => resume(Effect.void))
+        }).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
+    )
+    // mysql2 keeps its counts in private queues; read them defensively.
+    const queues = pool as unknown as {
+      readonly _allConnections?: { readonly length: number }
+      readonly _freeConnections?: { readonly length: number; readonly get: (i: number) => Mysql.PoolConnection }
+    }
+    const lifetimeMs = Duration.toMillis(config.maxLifetime)
+    if (lifetimeMs > 0) {
+      // Idle connections are in the free queue only (one being handed out has left it already); a tenth of the
+      // lifetime, between 100 ms and 30 s, keeps an idle connection at most that much past its lifetime.
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          const timer = setInterval(() => {
+            const free = queues._freeConnections
+            if (free === undefined) return
+            const idle: Array<Mysql.PoolConnection> = []
+            for (let i = 0; i < free.length; i++) idle.push(free.get(i))
+            for (const conn of idle) if (expired(conn)) conn.destroy()
+          }, Math.min(30_000, Math.max(100, lifetimeMs / 10)))
+          timer.unref()
+          return timer
+        }),
+        (timer) => Effect.sync(() => clearInterval(timer))
+      )
+    }
+
+    let waiting = 0
+    // The router tells an exhausted pool from a dead server by this message (and the pool's counts).
+    const acquireTimeout = () =>
+      new SqlError({
+        message: `Timed out acquiring a connection to ${options.alias}`,
+        cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
+      })
+
+    const borrow: MysqlPool["borrow"] = (done) => {
+      let settled = false
+      waiting++
+      const finish = () => {
+        settled = true
+        waiting--
+      }
+      // mysql2 hands a free connection over on the next tick: only a caller that may wait needs the bound (a timer).
+      const timer = (queues._freeConnections?.length ?? 0) > 0 ? undefined : setTimeout(() => {
+        if (settled) return
+        finish()
+        done(acquireTimeout())
+      }, connectMs)
+      pool.getConnection((cause, conn) => {
+        if (settled) {
+          if (!cause) giveBack(conn)
+          return
+        }
+        finish()
+        clearTimeout(timer)
+        done(cause ? new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` }) : conn)
+      })
+      return () => {
+        if (settled) return
+        finish()
+        clearTimeout(timer)
+      }
+    }
+
+    return {
+      borrow,
+      giveBack,
+      status: (): PoolStatus => ({
+        open: queues._allConnections?.length ?? 0,
+        idle: queues._freeConnections?.length ?? 0,
+        waiting,
+        max: bounds.max
+      })
+    }
+  })

@@ -1,0 +1,74 @@
+/**
+ * On the live MariaDB cluster, a write's position comes back in its OK packet (`last_gtid` session tracking): the
+ * session records it when the write (or a transaction's COMMIT) returns, nothing left pending, and that one GTID is
+ * the primary's own; a write whose reply carries none (`INSERT ... RETURNING`: its rows end with an EOF packet)
+ * falls back to the shared position read. Read-your-writes with these positions: `routing.integration.test.ts`.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Database, WriteConnection } from "@fastorm/core"
+import { loadCluster } from "@fastorm/test-support"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { FastOrm, SessionToken } from "../src/index.js"
+
+const nodes = loadCluster().mariadb
+
+const layer = FastOrm.layer({
+  name: "maria-commit-positions",
+  write: { url: nodes.primary.url, name: nodes.primary.name },
+  read: nodes.replicas.map((r) => ({ url: r.url, name: r.name })),
+  readWrite: { statementTimeout: "3 seconds" },
+  health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
+})
+
+/** The session's recorded position and whether a position read is still pending, right now (no settling). */
+const sessionNow = Effect.map(FiberRef.get(SessionToken.currentTokens), (tokens) => ({
+  recorded: Object.values(tokens)[0],
+  pending: Object.keys(SessionToken.pendingOf(tokens)).length > 0
+}))
+
+const fresh = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.locally(effect, SessionToken.currentTokens, {})
+
+describe("MariaDB: a write's position from its OK packet", () => {
+  it.scopedLive("a write and a transaction's COMMIT record the GTID they got, with nothing pending", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_rw (id INT PRIMARY KEY, v INT NOT NULL)")
+      const id = Date.now() % 1_000_000_000
+      yield* write.unsafe("INSERT INTO commit_positions_rw (id, v) VALUES (?, 0)", [id])
+
+      const afterWrite = yield* fresh(Effect.zipRight(
+        write.unsafe("UPDATE commit_positions_rw SET v = v + 1 WHERE id = ?", [id]),
+        sessionNow
+      ))
+      expect(afterWrite.pending).toBe(false)
+      expect(afterWrite.recorded?.kind).toBe("gtid")
+      expect(afterWrite.recorded?.value).toMatch(/^\d+-\d+-\d+$/)
+
+      const afterCommit = yield* fresh(Effect.zipRight(
+        Database.transaction(write.unsafe("UPDATE commit_positions_rw SET v = v + 1 WHERE id = ?", [id])),
+        sessionNow
+      ))
+      expect(afterCommit.pending).toBe(false)
+      const [domain, , seq] = afterCommit.recorded!.value.split("-")
+      const [domainBefore, , seqBefore] = afterWrite.recorded!.value.split("-")
+      expect(domain).toBe(domainBefore)
+      expect(BigInt(seq!)).toBeGreaterThan(BigInt(seqBefore!))
+      // The primary's binary log has it (the GTID is the commit's own, not a guess).
+      const [pos] = yield* write.unsafe<{ p: string }>("SELECT @@gtid_binlog_pos AS p")
+      const [, , binlogSeq] = pos!.p.split(",").find((g) => g.startsWith(`${domain}-`))!.split("-")
+      expect(BigInt(binlogSeq!)).toBeGreaterThanOrEqual(BigInt(seq!))
+
+      // INSERT ... RETURNING: its rows end with an EOF packet, which carries no session state: the shared read.
+      const afterReturning = yield* fresh(Effect.zipRight(
+        write.unsafe("INSERT INTO commit_positions_rw (id, v) VALUES (?, 0) RETURNING id", [id + 1]),
+        sessionNow
+      ))
+      expect(afterReturning.pending).toBe(true)
+      const settled = yield* fresh(Effect.zipRight(
+        write.unsafe("DELETE FROM commit_positions_rw WHERE id = ? RETURNING id", [id + 1]),
+        SessionToken.get("maria-commit-positions")
+      ))
+      expect(settled._tag).toBe("Some")
+    }).pipe(Effect.provide(layer)))
+})

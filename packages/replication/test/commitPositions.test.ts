@@ -1,0 +1,146 @@
+/**
+ * MariaDB writes whose OK packet tells the GTID their commit got (`DatabaseAdapter.CommitPositions`): the session
+ * records that position when the write returns, with no position read; only a write (or COMMIT) that told none
+ * joins the shared `SELECT @@gtid_binlog_pos` read (ARCHITECTURE.md, "Read-your-writes").
+ */
+import type { Connection } from "@effect/sql/SqlConnection"
+import { describe, expect, it } from "@effect/vitest"
+import type { DatabaseAdapter } from "@fastorm/adapters"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Consistency from "../src/internal/consistency.js"
+import * as Primary from "../src/internal/primary.js"
+import type { Recorder } from "../src/internal/routeStats.js"
+import { defaults } from "../src/ReadWriteConfig.js"
+import * as SessionToken from "../src/SessionToken.js"
+
+const mariadb = Consistency.forDialect("mysql")!
+
+describe("committedPosition", () => {
+  it.each([
+    ["a GTID the OK packet told", "0-1-42", { kind: "gtid", value: "0-1-42" }],
+    ["none told: read it", undefined, undefined],
+    ["malformed: read it", "0-1-", undefined],
+    ["a list is not what last_gtid holds: read it", "0-1-1,1-1-2", undefined]
+  ])("%s", (_name, gtid, expected) => {
+    expect(Consistency.committedPosition(mariadb, gtid)).toEqual(expected)
+  })
+
+  it("is MariaDB's only: a PostgreSQL node never records a GTID", () => {
+    expect(Consistency.committedPosition(Consistency.forDialect("postgresql")!, "0-1-42")).toBeUndefined()
+  })
+
+  it("a single GTID is covered by a replica exactly when it has replayed that sequence in that domain", () => {
+    const token = Consistency.committedPosition(mariadb, "0-1-42")!
+    expect(SessionToken.covers("0-1-42", token)).toBe(true)
+    expect(SessionToken.covers("0-2-50,1-1-3", token)).toBe(true)
+    expect(SessionToken.covers("0-1-41,1-1-900", token)).toBe(false)
+    expect(SessionToken.covers("1-1-900", token)).toBe(false)
+  })
+})
+
+/** A MariaDB-like node: `tell` is the GTID each write's OK packet carries; `sent` every statement it got. */
+const fakeNode = (tell: () => string | undefined) => {
+  const sent: Array<string> = []
+  const reply = (sql: string): Effect.Effect<any> =>
+    Effect.sync(() => {
+      sent.push(sql)
+      return /gtid_binlog_pos/.test(sql) ? [{ p: "0-1-100,1-3-7" }] : []
+    })
+  const connectionWith = (onCommit: (gtid: string | undefined) => void): Connection => {
+    const run = (sql: string) =>
+      Effect.tap(reply(sql), () => onCommit(/^(INSERT|UPDATE|COMMIT)/.test(sql) ? tell() : undefined))
+    return {
+      execute: (sql) => run(sql),
+      executeRaw: (sql) => run(sql),
+      executeValues: (sql) => run(sql),
+      executeUnprepared: (sql) => run(sql),
+      executeStream: () => Stream.empty
+    }
+  }
+  const reservedLast: { gtid: string | undefined } = { gtid: undefined }
+  const reserved = connectionWith((gtid) => {
+    reservedLast.gtid = gtid
+  })
+  const client = {
+    connection: connectionWith(() => undefined),
+    reserve: Effect.succeed(reserved),
+    statementDeadline: Duration.seconds(1),
+    poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 1 }),
+    commitPositions: {
+      pooled: connectionWith,
+      lastCommit: (connection: Connection) => connection === reserved ? reservedLast.gtid : undefined
+    }
+  } as unknown as DatabaseAdapter.NodeClient
+  const recorder = {
+    traced: (_n: string, _r: unknown, effect: any) => effect,
+    countIn: () => undefined
+  } as unknown as Recorder
+  const primary = Primary.make({
+    cluster: "main",
+    node: { name: "primary", client, weight: 1 },
+    config: defaults,
+    report: () => Effect.void,
+    recheck: () => Effect.void,
+    recorder,
+    consistency: mariadb
+  })
+  return { primary, sent }
+}
+
+const positionReads = (sent: ReadonlyArray<string>) => sent.filter((sql) => /gtid_binlog_pos/.test(sql)).length
+
+describe("a MariaDB write's position", () => {
+  it.effect("is the GTID its OK packet told, recorded with no position read", () =>
+    Effect.gen(function*() {
+      const { primary, sent } = fakeNode(() => "0-1-42")
+      yield* primary.run("write", true, (c) => c.executeRaw("UPDATE t SET v = 1 WHERE id = 1", []))
+      expect(yield* SessionToken.get("main")).toEqual(Option.some({ kind: "gtid", value: "0-1-42" }))
+      expect(positionReads(sent)).toBe(0)
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("is merged with the session's earlier positions (other domains stay required)", () =>
+    Effect.gen(function*() {
+      const { primary } = fakeNode(() => "0-1-42")
+      yield* SessionToken.record("main", { kind: "gtid", value: "1-3-7" })
+      yield* primary.run("write", true, (c) => c.executeRaw("INSERT INTO t VALUES (1)", []))
+      const position = Option.getOrThrow(yield* SessionToken.get("main"))
+      expect(position.value.split(",").sort()).toEqual(["0-1-42", "1-3-7"])
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("is read (the shared read) when the OK packet told none", () =>
+    Effect.gen(function*() {
+      const { primary, sent } = fakeNode(() => undefined)
+      yield* primary.run("write", true, (c) => c.executeRaw("UPDATE t SET v = 1 WHERE id = 1", []))
+      expect(yield* SessionToken.get("main")).toEqual(Option.some({ kind: "gtid", value: "0-1-100,1-3-7" }))
+      expect(positionReads(sent)).toBe(1)
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("a transaction's COMMIT: the GTID the COMMIT told, else the shared read", () =>
+    Effect.gen(function*() {
+      let told: string | undefined = "0-1-77"
+      const { primary, sent } = fakeNode(() => told)
+      const commitOnce = Effect.scoped(
+        Effect.flatMap(primary.transaction, (c) => c.executeUnprepared("COMMIT", [], undefined))
+      )
+      yield* commitOnce
+      expect(yield* SessionToken.get("main")).toEqual(Option.some({ kind: "gtid", value: "0-1-77" }))
+      expect(positionReads(sent)).toBe(0)
+      told = undefined
+      yield* commitOnce
+      // The shared read is awaited by the session's next read (here `get`): the later of both positions.
+      const position = Option.getOrThrow(yield* SessionToken.get("main"))
+      expect(position.value.split(",").sort()).toEqual(["0-1-100", "1-3-7"])
+      expect(positionReads(sent)).toBe(1)
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("reads record nothing", () =>
+    Effect.gen(function*() {
+      const { primary, sent } = fakeNode(() => "0-1-42")
+      yield* primary.run("primary", false, (c) => c.execute("SELECT 1", [], undefined))
+      expect(yield* SessionToken.get("main")).toEqual(Option.none())
+      expect(sent).toEqual(["SELECT 1"])
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+})
