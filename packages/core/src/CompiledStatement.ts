@@ -63,6 +63,32 @@ export const executeOn = (
     ? connection.executePrepared(statement, params)
     : connection.execute(statement.sql, params, undefined)
 
+/** A connection that reports a write's affected rows itself, without the driver's whole result. */
+export interface CountingConnection extends PreparedConnection {
+  readonly executeCounted: (
+    statement: CompiledStatement,
+    params: ReadonlyArray<unknown>
+  ) => Effect.Effect<number, SqlError>
+}
+
+/** Whether `connection` counts a write's affected rows itself. */
+export const canCount = (connection: Connection): connection is CountingConnection =>
+  typeof (connection as Partial<CountingConnection>).executeCounted === "function"
+
+/** The rows a write changed, from a driver's result: mysql2 `affectedRows`, better-sqlite3 `changes`, pg `rowCount`. */
+export const affectedRows = (result: any): number =>
+  Number(result?.affectedRows ?? result?.changes ?? result?.rowCount ?? 0)
+
+/** Runs a write on `connection` and returns how many rows it changed. */
+export const countOn = (
+  connection: Connection,
+  statement: CompiledStatement,
+  params: ReadonlyArray<unknown>
+): Effect.Effect<number, SqlError> =>
+  canCount(connection)
+    ? connection.executeCounted(statement, params)
+    : Effect.map(connection.executeRaw(statement.sql, params), affectedRows)
+
 /** The key under which a client offers its direct runner. */
 export const RunnerTypeId: unique symbol = Symbol.for("@fastorm/core/CompiledStatement/Runner")
 
@@ -88,6 +114,31 @@ export const run = (
 ): Effect.Effect<ReadonlyArray<any>, SqlError> => {
   const direct = runnerOf(client)
   return direct !== undefined ? direct(statement, params) : client.unsafe(statement.sql, params)
+}
+
+/** The key under which a client offers its direct counting runner (writes that return their affected rows). */
+export const CountRunnerTypeId: unique symbol = Symbol.for("@fastorm/core/CompiledStatement/CountRunner")
+
+/** Runs a compiled write and returns how many rows it changed. */
+export type Count = (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<number, SqlError>
+
+/** The client's direct counting runner, if it has one. */
+export const countRunnerOf = (client: SqlClient.SqlClient): Count | undefined =>
+  (client as { readonly [CountRunnerTypeId]?: Count })[CountRunnerTypeId]
+
+/**
+ * Runs a write on `client` and returns how many rows it changed: directly when the client can, else through an
+ * ordinary @effect/sql statement and the driver's result.
+ */
+export const runCounted = (
+  client: SqlClient.SqlClient,
+  statement: CompiledStatement,
+  params: ReadonlyArray<unknown>
+): Effect.Effect<number, SqlError> => {
+  const direct = countRunnerOf(client)
+  return direct !== undefined
+    ? direct(statement, params)
+    : Effect.map(client.unsafe(statement.sql, params).raw, affectedRows)
 }
 
 const builtInTracer = Context.get(DefaultServices.liveServices, Tracer.Tracer)
@@ -145,6 +196,29 @@ export const spanAttributes = (
   return attributes
 }
 
+const direct_ = <A>(
+  connection: Connection,
+  fallback: (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<A, SqlError>,
+  attributes: ReadonlyArray<readonly [string, unknown]>,
+  on: (connection: Connection, statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<
+    A,
+    SqlError
+  >
+) =>
+(statement: CompiledStatement, params: ReadonlyArray<unknown>): Effect.Effect<A, SqlError> =>
+  Effect.withFiberRuntime((fiber) => {
+    const where = placement(fiber)
+    if (where._tag === "Statement") return fallback(statement, params)
+    const effect = on(where._tag === "Transaction" ? where.connection : connection, statement, params)
+    return isTracing(fiber)
+      ? Effect.withSpan(effect, "sql.execute", {
+        kind: "client",
+        captureStackTrace: false,
+        attributes: spanAttributes(statement, attributes)
+      })
+      : effect
+  })
+
 /**
  * A direct runner over one connection (a node's pooled connection): transactions and transformers as @effect/sql
  * would, a `sql.execute` span only when a tracer listens. `fallback` is the client's ordinary path.
@@ -156,17 +230,11 @@ export const makeRunner = (
     SqlError
   >,
   attributes: ReadonlyArray<readonly [string, unknown]>
-): Run =>
-(statement, params) =>
-  Effect.withFiberRuntime((fiber) => {
-    const where = placement(fiber)
-    if (where._tag === "Statement") return fallback(statement, params)
-    const effect = executeOn(where._tag === "Transaction" ? where.connection : connection, statement, params)
-    return isTracing(fiber)
-      ? Effect.withSpan(effect, "sql.execute", {
-        kind: "client",
-        captureStackTrace: false,
-        attributes: spanAttributes(statement, attributes)
-      })
-      : effect
-  })
+): Run => direct_(connection, fallback, attributes, executeOn)
+
+/** A direct counting runner over one connection, placed and traced as `makeRunner`'s statements are. */
+export const makeCountRunner = (
+  connection: Connection,
+  fallback: (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<number, SqlError>,
+  attributes: ReadonlyArray<readonly [string, unknown]>
+): Count => direct_(connection, fallback, attributes, countOn)

@@ -128,11 +128,7 @@ export const make = (info: TableInfo) => {
       const values = [engine.bindValue(dialect, id)]
       return returning
         ? Effect.map(CompiledStatement.run(sql, statement, values), (rows) => rows.length > 0)
-        : Effect.map(
-          sql.unsafe(statement.sql, values).raw,
-          // mysql: affectedRows, pg: rowCount, sqlite: changes.
-          (result: any) => Number(result?.affectedRows ?? result?.rowCount ?? result?.changes ?? 0) > 0
-        )
+        : Effect.map(CompiledStatement.runCounted(sql, statement, values), (changed) => changed > 0)
     })
 
   return { firstOr, notFound, readBack, insertRow, insertRows, updateRow, deleteRow }

@@ -32,7 +32,8 @@ const scope = (state: QueryState, operation: string): Effect.Effect<ReadonlyArra
 
 /**
  * Runs a counting write: on PostgreSQL the statement returns its count as a row (so it can be prepared); MySQL and
- * SQLite report it in the driver's result (pg `rowCount`, mysql2 `affectedRows`, better-sqlite3 `changes`).
+ * SQLite report it in the driver's result (mysql2 `affectedRows`, better-sqlite3 `changes`), which a client's
+ * direct counting runner gives without an @effect/sql statement (CompiledStatement.runCounted).
  */
 const runCounted = (
   sql: SqlClient.SqlClient,
@@ -41,10 +42,7 @@ const runCounted = (
 ): Effect.Effect<number, SqlError> =>
   engine.dialectOf(sql) === "postgresql"
     ? Effect.map(CompiledStatement.run(sql, statement, params), engine.firstNumber)
-    : Effect.map(
-      sql.unsafe(statement.sql, params).raw,
-      (result: any) => Number(result?.affectedRows ?? result?.changes ?? result?.rowCount ?? 0)
-    )
+    : CompiledStatement.runCounted(sql, statement, params)
 
 /** Sets the patch's fields on every matching row; the number of rows. */
 export const update = (state: QueryState, patch: unknown) =>

@@ -1,0 +1,209 @@
+/**
+ * One better-sqlite3 database as @effect/sql connections. better-sqlite3 is synchronous, so a statement runs to its
+ * end inside one step of one fiber: nothing else can interleave with it. The only thing a statement must wait for is
+ * another fiber's open transaction on the one connection (BEGIN..COMMIT spans many steps). So a transaction takes
+ * the connection's lock for its whole length, and every other statement runs at once when no transaction holds it
+ * (the common case: no scope, no semaphore), else waits for the lock like a transaction would.
+ *
+ * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import type { CompiledStatement } from "@fastorm/core"
+import type Sqlite from "better-sqlite3"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as FiberId from "effect/FiberId"
+import * as Scope from "effect/Scope"
+import * as Lock from "./sqliteLock.js"
+import * as Rows from "./sqliteRows.js"
+
+/** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
+type Mode = "rows" | "raw" | "values" | "changes"
+
+interface Prepared {
+  readonly statement: Sqlite.Statement
+  readonly reader: boolean
+  /** A reader's row maker (the statement is then in raw mode); undefined: better-sqlite3 makes the objects. */
+  maker: Rows.RowMaker | undefined
+  /** Whether the statement currently returns integers as bigint (SqlClient.SafeIntegers). */
+  safe: boolean
+}
+
+/** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
+export type SqliteConnection = CompiledStatement.CountingConnection
+
+/** The database's statement-running connections. */
+export interface SqliteConnections {
+  /** Statements outside transactions: run at once unless another fiber's transaction holds the connection. */
+  readonly connection: SqliteConnection
+  /** A transaction's connection: it takes the lock at its first statement (BEGIN) and holds it to the scope's end. */
+  readonly reserve: Effect.Effect<SqliteConnection, SqlError, Scope.Scope>
+}
+
+// Query shapes are few; texts with literals in them are not: past this bound the cache starts again.
+const MAX_STATEMENTS = 500
+
+/** Connections over `db`: statements prepared once per text, a lock only transactions take. */
+export const make = (db: Sqlite.Database): SqliteConnections => {
+  const cache = new Map<string, Prepared>()
+  const prepare = (sql: string): Prepared => {
+    let prepared = cache.get(sql)
+    if (prepared === undefined) {
+      let statement: Sqlite.Statement
+      try {
+        statement = db.prepare(sql)
+      } catch (cause) {
+        throw new SqlError({ cause, message: "Failed to prepare statement " })
+      }
+      if (cache.size >= MAX_STATEMENTS) cache.clear()
+      const maker = statement.reader ? Rows.rowMaker(statement) : undefined
+      // A reader with a row maker returns arrays of values from now on (sqliteRows.ts makes the objects).
+      if (maker?.toObject !== undefined) statement.raw(true)
+      prepared = {
+        statement,
+        reader: statement.reader,
+        maker: maker?.toObject !== undefined ? maker : undefined,
+        safe: false
+      }
+      cache.set(sql, prepared)
+    }
+    return prepared
+  }
+
+  /** The statement's row maker, made again if it may be stale (a schema change). */
+  const rowsMaker = (prepared: Prepared, values: ReadonlyArray<ReadonlyArray<unknown>>): Rows.ToObject => {
+    let maker = prepared.maker!
+    if (Rows.isStale(maker, values)) {
+      maker = Rows.rowMaker(prepared.statement)
+      prepared.maker = maker
+    }
+    // A column now named `__proto__`: objects made one property at a time, as a plain loop would.
+    return maker.toObject ?? Rows.byProperty(prepared.statement)
+  }
+
+  const runSync = (sql: string, params: ReadonlyArray<unknown>, mode: Mode, safe: boolean): any => {
+    const prepared = prepare(sql)
+    const statement = prepared.statement
+    try {
+      if (prepared.safe !== safe) {
+        statement.safeIntegers(safe)
+        prepared.safe = safe
+      }
+      if (prepared.reader) {
+        if (prepared.maker !== undefined) {
+          const values = statement.all(params as Array<unknown>) as Array<ReadonlyArray<unknown>>
+          if (mode === "changes") return values.length
+          if (mode === "values") return values
+          return Rows.rowsOf(values, rowsMaker(prepared, values))
+        }
+        if (mode === "changes") return statement.all(params as Array<unknown>).length
+        if (mode !== "values") return statement.all(params as Array<unknown>)
+        statement.raw(true)
+        try {
+          return statement.all(params as Array<unknown>)
+        } finally {
+          statement.raw(false)
+        }
+      }
+      const result = statement.run(params as Array<unknown>)
+      Rows.noteWrite(sql)
+      return mode === "raw" ? result : mode === "changes" ? result.changes : []
+    } catch (cause) {
+      throw new SqlError({ cause, message: "Failed to execute statement" })
+    }
+  }
+
+  const lock = Lock.make()
+
+  /** Runs now, in this step of the fiber: better-sqlite3 returns before anything else can run. */
+  const attempt = (
+    fiber: { readonly currentContext: Context.Context<never> },
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    mode: Mode
+  ): Effect.Effect<any, SqlError> => {
+    try {
+      return Effect.succeed(runSync(sql, params, mode, Context.get(fiber.currentContext, SqlClient.SafeIntegers)))
+    } catch (error) {
+      return Effect.fail(error as SqlError)
+    }
+  }
+  const now = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.withFiberRuntime<any, SqlError>((fiber) => attempt(fiber, sql, params, mode))
+
+  /** After the open transaction ends: the lock for this statement alone, released as soon as it ran. */
+  const inTurn = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.uninterruptibleMask((restore) =>
+      Effect.flatMap(restore(lock.acquire), () =>
+        Effect.withFiberRuntime<any, SqlError>((fiber) => {
+          const result = attempt(fiber, sql, params, mode)
+          lock.release()
+          return result
+        }))
+    )
+
+  /** Outside a transaction: at once, or after the open transaction ends. */
+  const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.withFiberRuntime<any, SqlError>((fiber) =>
+      lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
+    )
+
+  const connectionOf = (
+    run: (sql: string, params: ReadonlyArray<unknown>, mode: Mode) => Effect.Effect<any, SqlError>
+  ): SqliteConnection => ({
+    execute: (sql, params, transformRows) =>
+      transformRows ? Effect.map(run(sql, params, "rows"), transformRows) : run(sql, params, "rows"),
+    executeRaw: (sql, params) => run(sql, params, "raw"),
+    executeValues: (sql, params) => run(sql, params, "values"),
+    executeUnprepared: (sql, params, transformRows) =>
+      transformRows ? Effect.map(run(sql, params ?? [], "rows"), transformRows) : run(sql, params ?? [], "rows"),
+    executeStream: () => Effect.dieMessage("executeStream is given by the client") as any,
+    executePrepared: (statement, params) => run(statement.sql, params, "rows"),
+    executeCounted: (statement, params) => run(statement.sql, params, "changes")
+  })
+
+  const connection = connectionOf(free)
+
+  /**
+   * A reserved connection takes the lock at its first statement and holds it until its scope closes. Statements
+   * racing to be its first (none do in @effect/sql's transactions, BEGIN comes first) wait for the one taking it.
+   */
+  const reserve = Effect.map(Effect.scope, (scope) => {
+    let mine = false
+    let taking: Deferred.Deferred<void> | undefined
+    const own = Effect.suspend((): Effect.Effect<void> => {
+      if (mine) return Effect.void
+      if (taking !== undefined) return Deferred.await(taking)
+      const gate = taking = Deferred.unsafeMake<void>(FiberId.none)
+      return Effect.uninterruptibleMask((restore) =>
+        Effect.matchCauseEffect(restore(lock.acquire), {
+          // Only an interruption: the next statement tries again.
+          onFailure: (cause) => {
+            taking = undefined
+            return Effect.zipRight(Deferred.failCause(gate, cause), Effect.failCause(cause))
+          },
+          onSuccess: () => {
+            mine = true
+            return Effect.zipRight(
+              Scope.addFinalizer(
+                scope,
+                Effect.sync(() => {
+                  mine = false
+                  lock.release()
+                })
+              ),
+              Deferred.succeed(gate, undefined)
+            )
+          }
+        })
+      )
+    })
+    return connectionOf((sql, params, mode) =>
+      mine ? now(sql, params, mode) : Effect.zipRight(own, now(sql, params, mode))
+    )
+  })
+
+  return { connection, reserve }
+}
