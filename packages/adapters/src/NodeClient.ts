@@ -47,6 +47,12 @@ export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, R
           (statement, params) => client.unsafe(statement.sql, params),
           parts.spanAttributes
         ),
+        // Counting writes (update, increment, delete by query) read the driver's count on the same direct path.
+        [CompiledStatement.CountRunnerTypeId]: CompiledStatement.makeCountRunner(
+          parts.connection,
+          (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows),
+          parts.spanAttributes
+        ),
         connection: parts.connection,
         statementDeadline: parts.statementDeadline,
         poolStatus: parts.poolStatus ?? single

@@ -75,9 +75,12 @@ export interface CountingConnection extends PreparedConnection {
 export const canCount = (connection: Connection): connection is CountingConnection =>
   typeof (connection as Partial<CountingConnection>).executeCounted === "function"
 
-/** The rows a write changed, from a driver's result: mysql2 `affectedRows`, better-sqlite3 `changes`, pg `rowCount`. */
+/**
+ * The rows a write changed, from a driver's result: mysql2 `affectedRows`, better-sqlite3 `changes`, pg `rowCount`,
+ * postgres.js `count` (the stock @effect/sql-pg client).
+ */
 export const affectedRows = (result: any): number =>
-  Number(result?.affectedRows ?? result?.changes ?? result?.rowCount ?? 0)
+  Number(result?.affectedRows ?? result?.changes ?? result?.rowCount ?? result?.count ?? 0)
 
 /** Runs a write on `connection` and returns how many rows it changed. */
 export const countOn = (

@@ -159,8 +159,7 @@ const rows: ReadonlyArray<Row> = [
     text: (d) => Sql.update(d, "users", ["status", "age"], [eq("id", 1)]),
     params: (d) => Shape.conditionParams(d, [eq("id", 1)], ["a", 2]),
     expected: {
-      postgresql: `WITH fastorm_w AS (UPDATE "users" SET "status" = $1, "age" = $2 WHERE ("id" = $3) RETURNING 1) ` +
-        `SELECT COUNT(*) AS fastorm_value FROM fastorm_w`,
+      postgresql: `UPDATE "users" SET "status" = $1, "age" = $2 WHERE ("id" = $3)`,
       mysql: "UPDATE `users` SET `status` = ?, `age` = ? WHERE (`id` = ?)"
     }
   },

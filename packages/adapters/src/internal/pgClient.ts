@@ -222,6 +222,7 @@ export const make = (
         })
       })
 
+    const countOf = (result: any): number => Number(result?.rowCount ?? 0)
     const textQuery = (sql: string, params: ReadonlyArray<unknown>): Pg.QueryConfig => ({
       text: sql,
       values: params as Array<any>
@@ -239,10 +240,14 @@ export const make = (
       run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
       stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
       prepare: boolean
-    ): CompiledStatement.PreparedConnection => ({
+    ): CompiledStatement.CountingConnection => ({
       executePrepared: prepare
         ? (statement, params) => prepared.run(run, statement, params, rowsOf)
         : (statement, params) => prepared.unnamed(run, statement, params, rowsOf),
+      // A write's count comes with its CommandComplete, prepared or not: no RETURNING needed to count.
+      executeCounted: prepare
+        ? (statement, params) => prepared.run(run, statement, params, countOf)
+        : (statement, params) => prepared.unnamed(run, statement, params, countOf),
       execute: (sql, params, transformRows) =>
         run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
       executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),

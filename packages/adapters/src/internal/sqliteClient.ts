@@ -9,7 +9,6 @@ import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
-import { CompiledStatement } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -81,7 +80,7 @@ export const make = (
       ["db.system.name", "sqlite"],
       ["fastorm.node", options.alias]
     ]
-    const client = yield* NodeClients.make({
+    return yield* NodeClients.make({
       connection,
       reserve,
       compiler: Statement.makeCompilerSqlite(),
@@ -89,13 +88,5 @@ export const make = (
       // In-process and synchronous: there is no network to wait on, and a running statement cannot be interrupted
       // anyway (better-sqlite3 holds the event loop). A router's timer around it would only cost fibers.
       statementDeadline: Duration.zero
-    })
-    // Counting writes (update and delete by query) read better-sqlite3's `changes` directly too.
-    return Object.assign(client, {
-      [CompiledStatement.CountRunnerTypeId]: CompiledStatement.makeCountRunner(
-        connection,
-        (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows),
-        spanAttributes
-      )
     })
   })

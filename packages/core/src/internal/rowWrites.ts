@@ -117,8 +117,12 @@ export const make = (info: TableInfo) => {
 
   /** Deletes the row `id`; whether there was one. */
   const deleteRow = (id: unknown) =>
-    engine.withWriter((sql, returning) => {
+    engine.withWriter((sql, canReturn) => {
       const dialect = engine.dialectOf(sql)
+      // RETURNING only where it keeps the statement prepared (PostgreSQL). Elsewhere the driver's count says the same
+      // in one statement, and on MariaDB its OK packet also carries the write's GTID (a result set does not), which
+      // spares the session a position read (ARCHITECTURE.md, "Read-your-writes").
+      const returning = canReturn && dialect === "postgresql"
       const statement = engine.compiled(
         info,
         dialect,

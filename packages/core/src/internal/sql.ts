@@ -271,32 +271,23 @@ export const paginate = (dialect: Dialect, s: Select): string => {
   }`
 }
 
-/**
- * PostgreSQL returns the number of rows a write touched as a row (a prepared statement has no row count); MySQL and
- * SQLite report it in the driver's result.
- */
-const counted = (dialect: Dialect, write: string): string =>
-  dialect === "postgresql"
-    ? `WITH fastorm_w AS (${write} RETURNING 1) SELECT COUNT(*) AS fastorm_value FROM fastorm_w`
-    : write
-
 /** `UPDATE ... SET a = ?, b = ? WHERE ...` (set values first, then the conditions'). */
 export const update = (dialect: Dialect, table: string, set: ReadonlyArray<string>, list: ReadonlyArray<Condition>) => {
   const t = new Text(dialect)
   const assignments = set.map((c) => `${t.id(c)} = ${t.param()}`).join(", ")
-  return counted(dialect, `UPDATE ${t.id(table)} SET ${assignments}${where(t, list)}`)
+  return `UPDATE ${t.id(table)} SET ${assignments}${where(t, list)}`
 }
 
 /** `UPDATE ... SET c = c + ? WHERE ...`. */
 export const increment = (dialect: Dialect, table: string, column: string, list: ReadonlyArray<Condition>) => {
   const t = new Text(dialect)
-  return counted(dialect, `UPDATE ${t.id(table)} SET ${t.id(column)} = ${t.id(column)} + ${t.param()}${where(t, list)}`)
+  return `UPDATE ${t.id(table)} SET ${t.id(column)} = ${t.id(column)} + ${t.param()}${where(t, list)}`
 }
 
 /** `DELETE FROM ... WHERE ...`. */
 export const delete_ = (dialect: Dialect, table: string, list: ReadonlyArray<Condition>) => {
   const t = new Text(dialect)
-  return counted(dialect, `DELETE FROM ${t.id(table)}${where(t, list)}`)
+  return `DELETE FROM ${t.id(table)}${where(t, list)}`
 }
 
 /**

@@ -3,8 +3,6 @@
  * run on `WriteConnection` like every write (so on the primary, recording the session's position, and inside a
  * transaction on its connection), and refuse a query without conditions unless it says `.all()`.
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as CompiledStatement from "../CompiledStatement.js"
 import type { ValidationError } from "../Errors.js"
@@ -31,18 +29,11 @@ const scope = (state: QueryState, operation: string): Effect.Effect<ReadonlyArra
 }
 
 /**
- * Runs a counting write: on PostgreSQL the statement returns its count as a row (so it can be prepared); MySQL and
- * SQLite report it in the driver's result (mysql2 `affectedRows`, better-sqlite3 `changes`), which a client's
- * direct counting runner gives without an @effect/sql statement (CompiledStatement.runCounted).
+ * Runs a counting write and returns the driver's count of the rows it touched (pg `rowCount`, mysql2
+ * `affectedRows`, better-sqlite3 `changes`): directly, prepared where the node prepares, when the client offers a
+ * counting runner (CompiledStatement.runCounted), else through an ordinary @effect/sql statement.
  */
-const runCounted = (
-  sql: SqlClient.SqlClient,
-  statement: CompiledStatement.CompiledStatement,
-  params: ReadonlyArray<unknown>
-): Effect.Effect<number, SqlError> =>
-  engine.dialectOf(sql) === "postgresql"
-    ? Effect.map(CompiledStatement.run(sql, statement, params), engine.firstNumber)
-    : CompiledStatement.runCounted(sql, statement, params)
+const runCounted = CompiledStatement.runCounted
 
 /** Sets the patch's fields on every matching row; the number of rows. */
 export const update = (state: QueryState, patch: unknown) =>

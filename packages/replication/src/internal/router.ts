@@ -305,25 +305,50 @@ export const make = (
     const write = yield* clientOf("write")
 
     /**
-     * Compiled statements (repositories' hot reads) skip @effect/sql's Statement, scope and span: routed like any
+     * Compiled statements (repositories' reads and writes) skip @effect/sql's Statement, scope and span: routed like any
      * statement, run as prepared statements on the node's pooled connection, traced only when a tracer listens.
      */
-    const directRunner =
-      (client: SqlClient.SqlClient, around: ConnectionWrapper.Around): CompiledStatement.Run => (statement, params) =>
-        Effect.withFiberRuntime((fiber) => {
-          // A statement transformer applies only on @effect/sql's own path.
-          if (CompiledStatement.placement(fiber)._tag === "Statement") return client.unsafe(statement.sql, params)
-          const effect = around(statement.sql, params, (c) => CompiledStatement.executeOn(c, statement, params))
-          return CompiledStatement.isTracing(fiber)
-            ? Effect.withSpan(effect, "sql.execute", {
-              kind: "client",
-              captureStackTrace: false,
-              attributes: CompiledStatement.spanAttributes(statement, spanAttributes)
-            })
-            : effect
-        })
-    Object.assign(read, { [CompiledStatement.RunnerTypeId]: directRunner(read, statementsOf("read")) })
-    Object.assign(write, { [CompiledStatement.RunnerTypeId]: directRunner(write, statementsOf("write")) })
+    const direct = <A>(
+      around: ConnectionWrapper.Around,
+      execute: (
+        connection: Connection,
+        statement: CompiledStatement.CompiledStatement,
+        params: ReadonlyArray<unknown>
+      ) => Effect.Effect<A, SqlError>,
+      fallback: (
+        statement: CompiledStatement.CompiledStatement,
+        params: ReadonlyArray<unknown>
+      ) => Effect.Effect<A, SqlError>
+    ) =>
+    (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>): Effect.Effect<A, SqlError> =>
+      Effect.withFiberRuntime((fiber) => {
+        // A statement transformer applies only on @effect/sql's own path.
+        if (CompiledStatement.placement(fiber)._tag === "Statement") return fallback(statement, params)
+        const effect = around(statement.sql, params, (c) => execute(c, statement, params))
+        return CompiledStatement.isTracing(fiber)
+          ? Effect.withSpan(effect, "sql.execute", {
+            kind: "client",
+            captureStackTrace: false,
+            attributes: CompiledStatement.spanAttributes(statement, spanAttributes)
+          })
+          : effect
+      })
+    // Counting writes (MySQL's affectedRows, SQLite's changes) take the same direct path as rows do.
+    const offerRunners = (client: SqlClient.SqlClient, around: ConnectionWrapper.Around) =>
+      Object.assign(client, {
+        [CompiledStatement.RunnerTypeId]: direct(
+          around,
+          CompiledStatement.executeOn,
+          (statement, params) => client.unsafe(statement.sql, params)
+        ),
+        [CompiledStatement.CountRunnerTypeId]: direct(
+          around,
+          CompiledStatement.countOn,
+          (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows)
+        )
+      })
+    offerRunners(read, statementsOf("read"))
+    offerRunners(write, statementsOf("write"))
 
     return { read, write, stats: recorder.stats, resetStats: recorder.resetStats }
   })
