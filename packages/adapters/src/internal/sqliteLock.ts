@@ -14,6 +14,8 @@ export interface Lock {
    * that region once it succeeded (as Effect's semaphore is used).
    */
   readonly acquire: Effect.Effect<void>
+  /** Takes the lock now if it is free (no effect, no fiber step); false if it is held. */
+  readonly tryAcquire: () => boolean
   /** Gives the lock to the first waiter, or frees it. */
   readonly release: () => void
 }
@@ -36,11 +38,16 @@ export const make = (): Lock => {
     held = true
     return Effect.void
   })
+  const tryAcquire = () => {
+    if (held) return false
+    held = true
+    return true
+  }
   const release = () => {
     const next = waiters.shift()
     // Handed over: the lock stays held, by the next in line.
     if (next !== undefined) next()
     else held = false
   }
-  return { isHeld: () => held, acquire, release }
+  return { isHeld: () => held, acquire, tryAcquire, release }
 }
