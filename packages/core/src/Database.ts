@@ -49,10 +49,13 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
 )
 
 const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> => {
-  // Built once per level and merged in one copy of the caller's context (three `Context.add` would copy it thrice).
-  const level = Context.make(CurrentTransaction, state).pipe(
-    Context.add(SqlClient.TransactionConnection, [state.connection, state.depth] as const),
-    Context.add(WriteOnly, true)
+  // Built once per level, in one map, and merged in one copy of the caller's context.
+  const level = Context.unsafeMake<CurrentTransaction | SqlClient.TransactionConnection | WriteOnly>(
+    new Map<string, unknown>([
+      [CurrentTransaction.key, state],
+      [SqlClient.TransactionConnection.key, [state.connection, state.depth] as const],
+      [WriteOnly.key, true]
+    ])
   )
   return Effect.mapInputContext(
     effect,
@@ -104,32 +107,40 @@ const nested = <A, E, R>(
 
 type Outcome<A, E, R> = Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R>
 
+/** Closes `scope` with the failure lifted (connection errors by their tag), then fails with it. */
+const closeFailed = (scope: Scope.CloseableScope, cause: Cause.Cause<unknown>): Effect.Effect<never, any> =>
+  Effect.flatMap(Effect.exit(liftConnectionErrors(Effect.failCause(cause))), (lifted) =>
+    Effect.zipRight(Scope.close(scope, lifted), lifted))
+
 const outer = <A, E, R>(
   client: SqlClient.SqlClient,
   effect: Effect.Effect<A, E, R>
-): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R> =>
+): Outcome<A, E, R> =>
   // A chain of combinators rather than a generator: this runs once per transaction, on the hot path of every write
-  // that reads first (bench:micro "transaction").
+  // that reads first (bench:micro "transaction"). Each step is one `matchCauseEffect` (no `exit` + `flatMap`), and
+  // connection errors are lifted on the failure paths only.
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Scope.make(), (scope) =>
-      restore(liftConnectionErrors(Scope.extend(client.reserve, scope))).pipe(
-        Effect.onExit((exit) => Exit.isFailure(exit) ? Scope.close(scope, exit) : Effect.void),
-        Effect.flatMap((connection) =>
+      Effect.matchCauseEffect(restore(Scope.extend(client.reserve, scope)), {
+        onFailure: (cause) => closeFailed(scope, cause),
+        onSuccess: (connection): Outcome<A, E, R> =>
           // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
-          Effect.flatMap(Effect.exit(unprepared(connection, beginOf(client))), (begun): Outcome<A, E, R> => {
-            if (Exit.isFailure(begun)) return Effect.zipRight(Scope.close(scope, begun), Effect.failCause(begun.cause))
-            const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
-            return Effect.flatMap(Effect.exit(provideLevel(restore(effect), level)), (exit): Outcome<A, E, R> =>
-              Exit.isSuccess(exit)
-                ? commit(connection, scope, exit.value)
-                : Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
-                  Effect.zipRight(
-                    Scope.close(scope, Exit.isFailure(rollback) ? rollback : exit),
-                    Effect.failCause(withCleanupFailure(exit.cause, rollback))
-                  )))
+          Effect.matchCauseEffect(connection.executeUnprepared(beginOf(client), [], undefined), {
+            onFailure: (cause) => closeFailed(scope, cause),
+            onSuccess: (): Outcome<A, E, R> => {
+              const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
+              return Effect.matchCauseEffect(provideLevel(restore(effect), level), {
+                onFailure: (cause) =>
+                  Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
+                    Effect.zipRight(
+                      Scope.close(scope, Exit.isFailure(rollback) ? rollback : Exit.failCause(cause)),
+                      Effect.failCause(withCleanupFailure(cause, rollback))
+                    )),
+                onSuccess: (value) => commit(connection, scope, value)
+              })
+            }
           })
-        )
-      ))
+      }))
   )
 
 const beginOf = (client: SqlClient.SqlClient): string => fromClient(client) === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN"
@@ -141,21 +152,23 @@ const commit = <A>(
   value: A
 ): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> =>
   // Not lifted: whether the server answered decides between a refused commit and an unknown outcome.
-  Effect.flatMap(Effect.exit(Effect.asVoid(connection.executeUnprepared("COMMIT", [], undefined))), (committed) =>
+  Effect.matchCauseEffect(connection.executeUnprepared("COMMIT", [], undefined), {
+    onSuccess: () => Effect.as(Scope.close(scope, Exit.void), value),
     // A failed commit leaves the connection suspect: the scope closes with the failure so pools can drop it.
-    Effect.zipRight(
-      Scope.close(scope, committed),
-      Effect.suspend((): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> => {
-        if (Exit.isSuccess(committed)) return Effect.succeed(value)
-        const error = Cause.failureOption(committed.cause)
-        if (Option.isSome(error) && !isServerAnswer(error.value)) {
-          // No answer from the server: the commit may have been applied. Typed, never retried.
-          return Effect.fail(new TransactionOutcomeUnknown({ cause: error.value }))
-        }
-        // The server refused the commit (e.g. a deferred constraint): the transaction is rolled back.
-        return Effect.failCause(committed.cause)
-      })
-    ))
+    onFailure: (cause) =>
+      Effect.zipRight(
+        Scope.close(scope, Exit.failCause(cause)),
+        Effect.suspend((): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> => {
+          const error = Cause.failureOption(cause)
+          if (Option.isSome(error) && !isServerAnswer(error.value)) {
+            // No answer from the server: the commit may have been applied. Typed, never retried.
+            return Effect.fail(new TransactionOutcomeUnknown({ cause: error.value }))
+          }
+          // The server refused the commit (e.g. a deferred constraint): the transaction is rolled back.
+          return Effect.failCause(cause)
+        })
+      )
+  })
 
 /**
  * Runs `effect` in one transaction on the primary (`WriteConnection`) with `WriteOnly` set, so every read inside
@@ -166,20 +179,26 @@ const commit = <A>(
 export const transaction = <A, E, R>(
   effect: Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | SqlError | TransactionOutcomeUnknown | ConnectionError, R | WriteConnection> =>
-  Effect.flatMap(Effect.serviceOption(CurrentTransaction), (current) => {
+  // One read of the fiber's context for the three services (three `serviceOption`s were six steps).
+  Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext as Context.Context<WriteConnection>
+    const current = Context.getOption(context, CurrentTransaction)
     if (Option.isSome(current)) return nested(current.value, effect)
-    return Effect.flatMap(Effect.serviceOption(SqlClient.TransactionConnection), (foreign) => {
-      if (Option.isSome(foreign)) {
-        // Inside a plain @effect/sql `withTransaction`: reserving another connection could deadlock (sqlite) or
-        // escape it, so nest on its connection instead.
-        const [connection, depth] = foreign.value
-        return Effect.flatMap(
-          Effect.makeSemaphore(1),
-          (lock) => nested({ connection, depth, lock }, effect)
-        )
-      }
-      return Effect.flatMap(WriteConnection, (client) => outer(client, effect))
-    })
+    const foreign = Context.getOption(context, SqlClient.TransactionConnection)
+    if (Option.isSome(foreign)) {
+      // Inside a plain @effect/sql `withTransaction`: reserving another connection could deadlock (sqlite) or
+      // escape it, so nest on its connection instead.
+      const [connection, depth] = foreign.value
+      return Effect.flatMap(
+        Effect.makeSemaphore(1),
+        (lock) => nested({ connection, depth, lock }, effect)
+      )
+    }
+    const client = Context.getOption(context, WriteConnection)
+    // Missing: the usual "Service not found" defect of a service read.
+    return Option.isSome(client)
+      ? outer(client.value, effect)
+      : Effect.flatMap(WriteConnection, (client) => outer(client, effect))
   })
 
 /**

@@ -190,10 +190,12 @@ export const make = (options: PrimaryOptions): Primary => {
         return guard.statement(run(connection))
       })
     const wrapped = ConnectionWrapper.make(counted, (_sql, _params, run) => run(connection))
+    // No session positions to record (SQLite, `consistency: "eventual"`): COMMIT is a statement like the others.
+    if (!capturesPositions) return wrapped
     return {
       ...wrapped,
       executeUnprepared: (sql, params, transformRows) => {
-        if (!/^\s*COMMIT\s*$/i.test(sql) || !capturesPositions) {
+        if (!/^\s*COMMIT\s*$/i.test(sql)) {
           return wrapped.executeUnprepared(sql, params, transformRows)
         }
         const withCommit = consistency?.withCommit
