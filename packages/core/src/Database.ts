@@ -109,8 +109,10 @@ type Outcome<A, E, R> = Effect.Effect<A, E | SqlError | TransactionOutcomeUnknow
 
 /** Closes `scope` with the failure lifted (connection errors by their tag), then fails with it. */
 const closeFailed = (scope: Scope.CloseableScope, cause: Cause.Cause<unknown>): Effect.Effect<never, any> =>
-  Effect.flatMap(Effect.exit(liftConnectionErrors(Effect.failCause(cause))), (lifted) =>
-    Effect.zipRight(Scope.close(scope, lifted), lifted))
+  Effect.flatMap(
+    Effect.exit(liftConnectionErrors(Effect.failCause(cause))),
+    (lifted) => Effect.zipRight(Scope.close(scope, lifted), lifted)
+  )
 
 const outer = <A, E, R>(
   client: SqlClient.SqlClient,
