@@ -106,6 +106,42 @@ describe("SQLite node connection", () => {
       expect((yield* writer<{ n: number }>`SELECT n FROM c WHERE id = 1`)[0]!.n).toBe(42)
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scoped("a reserved connection takes the lock at its first statement and gives it back when its scope closes", () =>
+    Effect.gen(function*() {
+      const { writer } = yield* clients
+      const read = (connection: { readonly execute: typeof writer.connection.execute }) =>
+        connection.execute(`SELECT v FROM t WHERE id = 1`, [], undefined)
+      // Reserved, never used: closing its scope leaves the lock free.
+      yield* Effect.scoped(writer.reserve)
+      yield* read(writer.connection)
+      // Held by a first connection: two statements racing to be a second connection's first both wait, then both
+      // run holding the lock; a plain statement waits for that connection's scope to close.
+      const finish = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(Effect.scoped(Effect.zipRight(
+        Effect.flatMap(writer.reserve, read),
+        Deferred.await(finish)
+      )))
+      yield* Effect.yieldNow()
+      const second = yield* Deferred.make<void>()
+      const racer = yield* Effect.fork(Effect.scoped(Effect.flatMap(writer.reserve, (connection) =>
+        Effect.zipRight(
+          Effect.all([read(connection), read(connection)], { concurrency: "unbounded" }),
+          Deferred.await(second)
+        ))))
+      // A few turns: the racer and its two forked statements start and queue before the plain statement does.
+      yield* Effect.repeatN(Effect.yieldNow(), 4)
+      const plain = yield* Effect.fork(read(writer.connection))
+      yield* Effect.yieldNow()
+      expect(plain.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(finish, undefined)
+      yield* Fiber.join(holder)
+      yield* Effect.yieldNow()
+      expect(plain.unsafePoll()).toBeNull()
+      yield* Deferred.succeed(second, undefined)
+      yield* Fiber.join(racer)
+      expect(yield* Fiber.join(plain)).toEqual([{ v: "a" }])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scoped("counted writes report the rows changed, directly and inside a transaction", () =>
     Effect.gen(function*() {
       const { writer } = yield* clients
