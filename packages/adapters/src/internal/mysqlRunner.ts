@@ -17,25 +17,21 @@ export type Method = "execute" | "query"
 /** Told the GTID each successful statement's commit was given (undefined: none). */
 export type OnCommit = (gtid: string | undefined) => void
 
+/** One statement, with what its OK packet's GTID is told to. */
+export type Statement = (
+  sql: string,
+  values: ReadonlyArray<unknown>,
+  rowsAsArray: boolean,
+  method: Method,
+  onCommit: OnCommit | undefined
+) => Effect.Effect<unknown, SqlError>
+
 /** Runs statements on one node's connections. */
 export interface Runner {
   /** One statement on a connection borrowed for its own duration. */
-  readonly pooled: (
-    sql: string,
-    values: ReadonlyArray<unknown>,
-    rowsAsArray: boolean,
-    method: Method,
-    onCommit: OnCommit | undefined
-  ) => Effect.Effect<unknown, SqlError>
+  readonly pooled: Statement
   /** One statement on a reserved connection. */
-  readonly on: (
-    conn: Mysql.PoolConnection,
-    sql: string,
-    values: ReadonlyArray<unknown>,
-    rowsAsArray: boolean,
-    method: Method,
-    onCommit: OnCommit | undefined
-  ) => Effect.Effect<unknown, SqlError>
+  readonly on: (conn: Mysql.PoolConnection, ...statement: Parameters<Statement>) => ReturnType<Statement>
   /** Marks a connection unusable (never returned to the pool) and closes it. */
   readonly destroy: (conn: Mysql.PoolConnection) => void
   /** True for a connection `destroy` or a deadline closed. */
