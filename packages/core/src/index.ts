@@ -10,6 +10,9 @@ export * as CompiledStatement from "./CompiledStatement.js"
 /** A `Connection` whose statements run through one function (routers, recorders). */
 export * as ConnectionWrapper from "./ConnectionWrapper.js"
 
+/** Makers of objects with one fixed shape from arrays of values (a driver's rows), generated once per column list. */
+export * as ObjectLiteral from "./ObjectLiteral.js"
+
 /** The SQL dialects FastORM speaks (`"postgresql" | "mysql" | "sqlite"`) and the client's dialect. */
 export * as Dialect from "./Dialect.js"
 

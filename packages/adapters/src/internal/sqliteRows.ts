@@ -7,10 +7,11 @@
  * ALTER TABLE): the names are read again after any DDL statement run through these clients (a process-wide
  * generation) and whenever a row's width differs from the names'.
  */
+import { ObjectLiteral } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 
 /** Makes one row object from its values. */
-export type ToObject = (values: ReadonlyArray<unknown>) => object
+export type ToObject = ObjectLiteral.FromValues
 
 let generation = 0
 
@@ -28,18 +29,16 @@ export interface RowMaker {
   generation: number
 }
 
+const columnNames = (statement: Sqlite.Statement): Array<string> => statement.columns().map((column) => column.name)
+
 /**
- * The maker for the statement's current columns, or undefined where a literal would not mean the same: a column
- * named `__proto__` (a literal would set the prototype). A name given twice keeps the last value, as in
- * better-sqlite3's objects.
+ * The maker for the statement's current columns (`ObjectLiteral.fromValues`), or undefined where a literal would not
+ * mean the same (a column named `__proto__`: a literal would set the prototype) or the runtime forbids generated code.
+ * A name given twice keeps the last value, as in better-sqlite3's objects.
  */
 export const rowMaker = (statement: Sqlite.Statement): RowMaker => {
-  const names = statement.columns().map((column) => column.name)
-  if (names.includes("__proto__")) return { toObject: undefined, width: names.length, generation }
-  // Each name is a string literal (JSON.stringify): no column name can escape it.
-  const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(", ")
-  const toObject = new Function("v", `return { ${fields} }`) as ToObject
-  return { toObject, width: names.length, generation }
+  const names = columnNames(statement)
+  return { toObject: ObjectLiteral.fromValues(names), width: names.length, generation }
 }
 
 /** Whether the maker may be stale: DDL ran since it was made, or the rows are not as wide as its names. */
@@ -54,11 +53,4 @@ export const rowsOf = (values: ReadonlyArray<ReadonlyArray<unknown>>, toObject: 
 }
 
 /** Row objects made one property at a time, by assignment as better-sqlite3 makes them. */
-export const byProperty = (statement: Sqlite.Statement): ToObject => {
-  const names = statement.columns().map((column) => column.name)
-  return (values) => {
-    const row: Record<string, unknown> = {}
-    for (let i = 0; i < names.length; i++) row[names[i]!] = values[i]
-    return row
-  }
-}
+export const byProperty = (statement: Sqlite.Statement): ToObject => ObjectLiteral.byAssignment(columnNames(statement))

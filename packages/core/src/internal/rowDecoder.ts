@@ -8,13 +8,15 @@
  *
  * The per-row function is generated once per schema (`rowSource`): its field reads, checks and the object it builds
  * have a fixed shape, which V8 compiles to straight-line code, where a loop over the fields pays a keyed lookup and
- * store per field and per row. Where code cannot be generated, the same decisions run as a loop.
+ * store per field and per row (`objectLiteral.ts` quotes the keys and compiles). Where code cannot be generated, the
+ * same decisions run as a loop.
  */
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
+import * as ObjectLiteral from "./objectLiteral.js"
 
 /** A row's decoded value, or `undefined` when the model's Schema must decide. */
 export type FastRow = (row: unknown) => unknown
@@ -112,11 +114,14 @@ type Field =
   }
 
 const fieldsOf = (fields: Record<string, unknown>): Array<Field> | undefined => {
+  const keys = Object.keys(fields)
+  // `__proto__` is no own key a literal or an assignment builds: such a model stays with its Schema.
+  if (!ObjectLiteral.canBuild(keys)) return undefined
   const out: Array<Field> = []
-  for (const key of Object.keys(fields)) {
+  for (const key of keys) {
     const field = fields[key]
-    // Property signatures (optional keys, defaults, renames) stay with the Schema; `__proto__` is no own key to build.
-    if (!Schema.isSchema(field) || key === "__proto__") return undefined
+    // Property signatures (optional keys, defaults, renames) stay with the Schema.
+    if (!Schema.isSchema(field)) return undefined
     const guard = plainGuard(field.ast)
     out.push(
       guard !== undefined
@@ -138,14 +143,17 @@ interface Bindings {
  * The body of the generated row functions: each field read into `vN` and checked (a missing column is one the row
  * does not have, even when the field's check accepts undefined), then a plain object of the fields (`plain`) and,
  * for a class, an instance of its prototype with the same own fields in the same order (`shaped`). Keys enter the
- * text only as JSON string literals.
+ * text only as JSON string literals (`ObjectLiteral.key`); undefined where no literal builds the keys (`__proto__`).
  */
-export const rowSource = (fields: ReadonlyArray<Field>): string => {
+export const rowSource = (fields: ReadonlyArray<Field>): string | undefined => {
+  const keys = fields.map((field) => field.key)
+  const names = fields.map((_, i) => `v${i}`)
+  const plain = ObjectLiteral.literal(keys, names)
+  if (plain === undefined) return undefined
   const head: Array<string> = ["\"use strict\";"]
   const reads: Array<string> = ["    if (typeof row !== \"object\" || row === null) return undefined;"]
-  const names = fields.map((_, i) => `v${i}`)
   fields.forEach((field, i) => {
-    const key = JSON.stringify(field.key)
+    const key = ObjectLiteral.key(field.key)
     const v = names[i]!
     const missing = `(${v} === undefined && !(${key} in row))`
     if (field.guard === undefined) {
@@ -169,13 +177,13 @@ export const rowSource = (fields: ReadonlyArray<Field>): string => {
   return [
     ...head,
     `function Shaped(${names.join(", ")}) {`,
-    ...fields.map((f, i) => `  this[${JSON.stringify(f.key)}] = ${names[i]};`),
+    ObjectLiteral.assignments("this", keys, names),
     "}",
     "Shaped.prototype = bindings.proto;",
     "return {",
     "  plain: (row) => {",
     ...reads,
-    `    return { ${fields.map((f, i) => `${JSON.stringify(f.key)}: ${names[i]}`).join(", ")} };`,
+    `    return ${plain};`,
     "  },",
     "  shaped: (row) => {",
     ...reads,
@@ -199,11 +207,9 @@ const generated = (fields: ReadonlyArray<Field>, proto: object | null): Builders
     decoders: fields.map((f) => f.decode),
     proto
   }
-  try {
-    return new Function("bindings", rowSource(fields))(bindings) as Builders
-  } catch {
-    return undefined
-  }
+  const source = rowSource(fields)
+  const make = source === undefined ? undefined : ObjectLiteral.compile<(b: Bindings) => Builders>(["bindings"], source)
+  return make?.(bindings)
 }
 
 /** The same builders as a loop over the fields. */
