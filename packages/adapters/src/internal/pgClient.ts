@@ -14,7 +14,6 @@ import type { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -26,10 +25,11 @@ import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
 import { settle, timeoutError } from "./deadline.js"
 import * as Drivers from "./drivers.js"
-import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
-import { beginWithSettings, startupParameters } from "./pgSession.js"
+import * as Reserved from "./pgReserved.js"
+import { startupParameters } from "./pgSession.js"
+import { acquireError, connectionSurvives, type Reply, submit } from "./pgSubmit.js"
 import type { PgTlsOptions } from "./pgTls.js"
 
 /** Where one PostgreSQL node is and how to log in. */
@@ -83,37 +83,10 @@ export const poolConfig = (
 export const clientDeadlineMs = (config: PostgresOptimalConfig): number =>
   Math.round(Duration.toMillis(config.statementTimeout)) + 100
 
-/** A server answer (SQLSTATE) that leaves the connection usable; anything else retires it. */
-const connectionSurvives = (error: unknown): boolean => {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)
-}
-
 const rowsOf = (result: unknown): ReadonlyArray<any> =>
   Array.isArray(result)
     ? result.map((r: Pg.QueryResult) => r.rows ?? [])
     : (result as Pg.QueryResult | undefined)?.rows ?? []
-
-type Reply = (error: Error | null, result: any) => void
-
-/** pg's client as `submit` calls it: a submittable (`pgBegin.ts`) gets the callback too, pg sets it when it has none. */
-interface Queryable {
-  query(query: Pg.QueryConfig | Pg.Query, callback: Reply): unknown
-  query(text: string, values: ReadonlyArray<unknown> | undefined, callback: Reply): unknown
-}
-
-/**
- * Hands one query to pg. A plain `{ text, values }` goes as text and values: pg copies a configuration object
- * property by property (`cloneQueryConfig`, through property descriptors) on every query, but not a string.
- */
-const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, reply: Reply): void => {
-  const config = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
-  if (config.submit === undefined && config.name === undefined && config.rowMode === undefined) {
-    ;(client as Queryable).query(config.text, config.values, reply)
-  } else {
-    ;(client as Queryable).query(query, reply)
-  }
-}
 
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
@@ -129,45 +102,6 @@ export const make = (
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
     )
 
-    /** One statement on a checked-out client, within the deadline; `retire` is told when the client must go. */
-    const send = <A>(
-      client: Pg.PoolClient,
-      query: Pg.QueryConfig | Pg.Query,
-      map: (result: any) => A,
-      retire: (cause: Error) => void
-    ) =>
-      Effect.async<A, SqlError>((resume) => {
-        const guard = settle()
-        const timer = setTimeout(() => {
-          if (!guard.claim()) return
-          retire(new Error("statement deadline passed"))
-          resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
-        }, deadlineMs)
-        submit(
-          client,
-          query,
-          ((error, result) => {
-            if (!guard.claim()) return
-            clearTimeout(timer)
-            if (error) {
-              if (!connectionSurvives(error)) retire(error)
-              resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
-            } else {
-              resume(Effect.succeed(map(result)))
-            }
-          }) as Reply
-        )
-        return Effect.sync(() => {
-          // Interrupted: the statement may still run; this connection must not serve anyone else.
-          if (!guard.claim()) return
-          clearTimeout(timer)
-          retire(new Error("statement interrupted"))
-        })
-      })
-
-    const acquireError = (cause: unknown) =>
-      new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` })
-
     /** Checks a client out for one statement and gives it back (or destroys it) after. */
     const pooled = <A>(query: Pg.QueryConfig, map: (result: any) => A) =>
       Effect.async<A, SqlError>((resume) => {
@@ -182,7 +116,7 @@ export const make = (
         pool.connect((error, client, release) => {
           if (error || client === undefined) {
             if (!error && client) release()
-            if (guard.claim()) resume(Effect.fail(acquireError(error ?? new Error("no client"))))
+            if (guard.claim()) resume(Effect.fail(acquireError(options.alias, error ?? new Error("no client"))))
             return
           }
           let released = false
@@ -260,119 +194,27 @@ export const make = (
           : stream(sql, params)
     })
 
-    /** A client checked out for a scope (transactions, streams); retired instead of returned if it broke. */
-    const reserveClient: Effect.Effect<
-      { readonly client: Pg.PoolClient; broken: Error | undefined },
-      SqlError,
-      Scope.Scope
-    > = Effect.acquireRelease(
-      Effect.async<
-        { readonly client: Pg.PoolClient; broken: Error | undefined; release: (e?: Error) => void },
-        SqlError
-      >(
-        (resume) => {
-          const guard = settle()
-          pool.connect((error, client, release) => {
-            if (!guard.claim()) {
-              if (!error && client) release()
-              return
-            }
-            if (error || client === undefined) return resume(Effect.fail(acquireError(error ?? new Error("no client"))))
-            const held = { client, broken: undefined as Error | undefined, release }
-            client.on("error", (cause: Error) => {
-              held.broken = cause
-            })
-            resume(Effect.succeed(held))
-          })
-          return Effect.sync(() => {
-            guard.claim()
-          })
-        }
-      ),
-      (held) =>
-        Effect.sync(() => {
-          held.client.removeAllListeners("error")
-          held.release(held.broken)
-        })
-    )
-
-    const streamOn = (client: Pg.PoolClient, sql: string, params: ReadonlyArray<unknown>) =>
-      Effect.gen(function*() {
-        const cursor = client.query(new Cursor(sql, params as Array<any>))
-        yield* Effect.addFinalizer(() => Effect.promise(() => cursor.close().catch(() => undefined)))
-        const pull = Effect.async<Chunk.Chunk<any>, Option.Option<SqlError>>((resume) => {
-          cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
-            if (error) resume(Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" }))))
-            else if (rows.length > 0) resume(Effect.succeed(Chunk.unsafeFromArray(rows)))
-            else resume(Effect.fail(Option.none()))
-          })
-        })
-        return Stream.repeatEffectChunkOption(pull)
-      })
-
-    const notQueryable = () =>
-      new SqlError({
-        message: "Failed to execute statement",
-        cause: new Error("Client has encountered a connection error and is not queryable")
-      })
-
-    const reserve = Effect.map(reserveClient, (held): CompiledStatement.PreparedConnection => {
-      const retire = (cause: Error) => {
-        held.broken = cause
-      }
-      // The transaction's BEGIN, not sent yet: it travels in front of the first statement (`pgBegin.ts`).
-      let begin: string | undefined
-      const sendBegin = (sql: string) => send(held.client, { text: sql }, () => undefined, retire)
-      const run: Prepared.Run = (query, map) =>
-        Effect.suspend(() => {
-          if (held.broken !== undefined) return Effect.fail(notQueryable())
-          if (begin === undefined) return send(held.client, query, map, retire)
-          const sql = begin
-          begin = undefined
-          return canCarryBegin(query)
-            ? send(held.client, withBegin(Pg.Query, query, sql), (r) => map(lastResult(r)), retire)
-            : Effect.zipRight(sendBegin(sql), send(held.client, query, map, retire))
-        })
-      const flushBegin = Effect.suspend(() => {
-        if (begin === undefined) return Effect.void
-        const sql = begin
-        begin = undefined
-        return sendBegin(sql)
-      })
-      const reserved = makeConnection(
-        run,
-        (sql, params) => Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(held.client, sql, params))),
-        // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
-        false
-      )
-      return {
-        ...reserved,
-        executeUnprepared: (sql, params, transformRows) => {
-          if (params.length === 0 && behindPooler()) {
-            // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
-            return reserved.executeUnprepared(beginWithSettings(sql, config), params, transformRows)
-          }
-          if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
-            return Effect.sync(() => {
-              begin = sql
-              return []
-            })
-          }
-          // Nothing was sent since BEGIN: there is nothing to roll back.
-          if (begin !== undefined && isRollback(sql)) {
-            return Effect.sync(() => {
-              begin = undefined
-              return []
-            })
-          }
-          return reserved.executeUnprepared(sql, params, transformRows)
-        }
-      }
+    // Transactions and streams: a client reserved for their scope (`pgReserved.ts`).
+    const reserve = Reserved.make({
+      pool,
+      Query: Pg.Query,
+      Cursor,
+      alias: options.alias,
+      config,
+      deadlineMs,
+      behindPooler,
+      // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
+      connection: (run, stream) => makeConnection(run, stream, false)
     })
-
     const connection = makeConnection(
       pooled,
-      (sql, params) => Stream.unwrapScoped(Effect.flatMap(reserveClient, (held) => streamOn(held.client, sql, params))),
+      (sql, params) =>
+        Stream.unwrapScoped(
+          Effect.flatMap(
+            Reserved.reserveClient(pool, options.alias),
+            (held) => Reserved.streamOn(Cursor, held.client, sql, params)
+          )
+        ),
       true
     )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [

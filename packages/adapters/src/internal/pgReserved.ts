@@ -1,0 +1,197 @@
+/**
+ * A PostgreSQL connection reserved for a scope (a transaction, a stream): one pg client checked out until the scope
+ * ends, retired instead of returned if it broke. A transaction's `BEGIN` is not sent when asked: it waits for the
+ * first statement and travels in front of it (`pgBegin.ts`, ARCHITECTURE.md "Transactions on PostgreSQL").
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import type { CompiledStatement } from "@fastorm/core"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type Pg from "pg"
+import type Cursor from "pg-cursor"
+import type { PostgresOptimalConfig } from "../OptimalConfig.js"
+import { settle, timeoutError } from "./deadline.js"
+import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
+import type { NodePool } from "./pgPool.js"
+import type * as Prepared from "./pgPrepared.js"
+import { beginWithSettings } from "./pgSession.js"
+import { acquireError, connectionSurvives, type Reply, submit } from "./pgSubmit.js"
+
+/** A client checked out for a scope; `broken` is why it must not go back to the pool. */
+export interface Held {
+  readonly client: Pg.PoolClient
+  broken: Error | undefined
+}
+
+/** Checks a client out for the scope and gives it back (or destroys it, if it broke) when the scope ends. */
+export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held, SqlError, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<Held & { readonly release: (e?: Error) => void }, SqlError>((resume) => {
+      const guard = settle()
+      pool.connect((error, client, release) => {
+        if (!guard.claim()) {
+          if (!error && client) release()
+          return
+        }
+        if (error || client === undefined) {
+          return resume(Effect.fail(acquireError(alias, error ?? new Error("no client"))))
+        }
+        const held = { client, broken: undefined as Error | undefined, release }
+        client.on("error", (cause: Error) => {
+          held.broken = cause
+        })
+        resume(Effect.succeed(held))
+      })
+      return Effect.sync(() => {
+        guard.claim()
+      })
+    }),
+    (held) =>
+      Effect.sync(() => {
+        held.client.removeAllListeners("error")
+        held.release(held.broken)
+      })
+  )
+
+/** The rows of `sql` read through a cursor on `client`, 128 at a time; the cursor closes with the scope. */
+export const streamOn = (
+  CursorClass: typeof Cursor,
+  client: Pg.PoolClient,
+  sql: string,
+  params: ReadonlyArray<unknown>
+): Effect.Effect<Stream.Stream<any, SqlError>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const cursor = client.query(new CursorClass(sql, params as Array<any>))
+    yield* Effect.addFinalizer(() => Effect.promise(() => cursor.close().catch(() => undefined)))
+    const pull = Effect.async<Chunk.Chunk<any>, Option.Option<SqlError>>((resume) => {
+      cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
+        if (error) resume(Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" }))))
+        else if (rows.length > 0) resume(Effect.succeed(Chunk.unsafeFromArray(rows)))
+        else resume(Effect.fail(Option.none()))
+      })
+    })
+    return Stream.repeatEffectChunkOption(pull)
+  })
+
+/** What a reserved connection needs from its node's client. */
+export interface ReservedOptions {
+  readonly pool: NodePool
+  readonly Query: typeof Pg.Query
+  readonly Cursor: typeof Cursor
+  readonly alias: string
+  readonly config: PostgresOptimalConfig
+  /** The client-side deadline of each statement (`clientDeadlineMs`). */
+  readonly deadlineMs: number
+  /** Whether the session carries no settings (a pooler in front): each transaction then sets them. */
+  readonly behindPooler: () => boolean
+  /** The node's statements over `run` and `stream`, all unnamed (`pgClient.ts` decides why). */
+  readonly connection: (
+    run: Prepared.Run,
+    stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>
+  ) => CompiledStatement.CountingConnection
+}
+
+const notQueryable = () =>
+  new SqlError({
+    message: "Failed to execute statement",
+    cause: new Error("Client has encountered a connection error and is not queryable")
+  })
+
+/** A connection reserved for the scope, with its transaction's `BEGIN` sent in front of the first statement. */
+export const make = (
+  options: ReservedOptions
+): Effect.Effect<CompiledStatement.PreparedConnection, SqlError, Scope.Scope> => {
+  const { alias, deadlineMs } = options
+
+  /** One statement on a checked-out client, within the deadline; `retire` is told when the client must go. */
+  const send = <A>(
+    client: Pg.PoolClient,
+    query: Pg.QueryConfig | Pg.Query,
+    map: (result: any) => A,
+    retire: (cause: Error) => void
+  ) =>
+    Effect.async<A, SqlError>((resume) => {
+      const guard = settle()
+      const timer = setTimeout(() => {
+        if (!guard.claim()) return
+        retire(new Error("statement deadline passed"))
+        resume(Effect.fail(timeoutError(alias, deadlineMs)))
+      }, deadlineMs)
+      submit(
+        client,
+        query,
+        ((error, result) => {
+          if (!guard.claim()) return
+          clearTimeout(timer)
+          if (error) {
+            if (!connectionSurvives(error)) retire(error)
+            resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
+          } else {
+            resume(Effect.succeed(map(result)))
+          }
+        }) as Reply
+      )
+      return Effect.sync(() => {
+        // Interrupted: the statement may still run; this connection must not serve anyone else.
+        if (!guard.claim()) return
+        clearTimeout(timer)
+        retire(new Error("statement interrupted"))
+      })
+    })
+
+  return Effect.map(reserveClient(options.pool, alias), (held): CompiledStatement.PreparedConnection => {
+    const retire = (cause: Error) => {
+      held.broken = cause
+    }
+    // The transaction's BEGIN, not sent yet: it travels in front of the first statement (`pgBegin.ts`).
+    let begin: string | undefined
+    const sendBegin = (sql: string) => send(held.client, { text: sql }, () => undefined, retire)
+    const run: Prepared.Run = (query, map) =>
+      Effect.suspend(() => {
+        if (held.broken !== undefined) return Effect.fail(notQueryable())
+        if (begin === undefined) return send(held.client, query, map, retire)
+        const sql = begin
+        begin = undefined
+        return canCarryBegin(query)
+          ? send(held.client, withBegin(options.Query, query, sql), (r) => map(lastResult(r)), retire)
+          : Effect.zipRight(sendBegin(sql), send(held.client, query, map, retire))
+      })
+    const flushBegin = Effect.suspend(() => {
+      if (begin === undefined) return Effect.void
+      const sql = begin
+      begin = undefined
+      return sendBegin(sql)
+    })
+    const reserved = options.connection(
+      run,
+      (sql, params) =>
+        Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(options.Cursor, held.client, sql, params)))
+    )
+    return {
+      ...reserved,
+      executeUnprepared: (sql, params, transformRows) => {
+        if (params.length === 0 && options.behindPooler()) {
+          // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
+          return reserved.executeUnprepared(beginWithSettings(sql, options.config), params, transformRows)
+        }
+        if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
+          return Effect.sync(() => {
+            begin = sql
+            return []
+          })
+        }
+        // Nothing was sent since BEGIN: there is nothing to roll back.
+        if (begin !== undefined && isRollback(sql)) {
+          return Effect.sync(() => {
+            begin = undefined
+            return []
+          })
+        }
+        return reserved.executeUnprepared(sql, params, transformRows)
+      }
+    }
+  })
+}
