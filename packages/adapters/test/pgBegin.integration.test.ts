@@ -3,6 +3,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { ClusterInfo } from "@fastorm/test-support"
 import { loadCluster } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
 const cluster: ClusterInfo = loadCluster()
@@ -23,37 +24,44 @@ const countOf = (id: number) =>
 
 const setup = Effect.flatMap(client, (sql) => sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (id int)`))
 
+type Client = Effect.Effect.Success<typeof client>
+type Reserved = Effect.Effect.Success<Client["reserve"]>
+
+/** Runs `body` on a connection reserved from a fresh client, once the probe table exists. */
+const onReserved = <A, E>(
+  body: (connection: Reserved, sql: Client) => Effect.Effect<A, E, Scope.Scope | Reactivity.Reactivity>
+) =>
+  Effect.provide(
+    Effect.gen(function*() {
+      yield* setup
+      const sql = yield* client
+      return yield* body(yield* sql.reserve, sql)
+    }),
+    Reactivity.layer
+  )
+
 // BEGIN waits for the transaction's first statement and travels in front of it (pgBegin.ts).
 describe("a PostgreSQL transaction's BEGIN sent with its first statement", () => {
   it.scopedLive("the first statement runs inside the transaction, with its own result", () =>
-    Effect.provide(
+    onReserved((connection) =>
       Effect.gen(function*() {
-        yield* setup
-        const sql = yield* client
-        const connection = yield* sql.reserve
         expect(yield* connection.executeUnprepared("BEGIN", [], undefined)).toEqual([])
         expect(yield* connection.execute(`INSERT INTO ${table} (id) VALUES ($1) RETURNING id`, [1], undefined))
           .toEqual([{ id: 1 }])
         // The INSERT's transaction is still open: it holds a transaction id.
         const [status] = yield* connection.executeValues(
           "SELECT $1::int, pg_current_xact_id_if_assigned() IS NOT NULL",
-          [
-            2
-          ]
+          [2]
         )
         expect(status).toEqual([2, true])
         yield* connection.executeUnprepared("ROLLBACK", [], undefined)
         expect(yield* countOf(1)).toBe(0)
-      }),
-      Reactivity.layer
+      })
     ))
 
   it.scopedLive("a BEGIN the server refuses fails the first statement, which never runs", () =>
-    Effect.provide(
+    onReserved((connection) =>
       Effect.gen(function*() {
-        yield* setup
-        const sql = yield* client
-        const connection = yield* sql.reserve
         yield* connection.executeUnprepared("BEGIN ISOLATION LEVEL NONSENSE", [], undefined)
         const insert = yield* Effect.flip(connection.execute(`INSERT INTO ${table} (id) VALUES ($1)`, [3], undefined))
         // The server's own refusal of the BEGIN (a syntax error), not the INSERT's.
@@ -63,16 +71,12 @@ describe("a PostgreSQL transaction's BEGIN sent with its first statement", () =>
         // The connection is still usable, outside any transaction.
         yield* connection.executeUnprepared("ROLLBACK", [], undefined)
         expect(yield* connection.execute("SELECT $1::int AS x", [4], undefined)).toEqual([{ x: 4 }])
-      }),
-      Reactivity.layer
+      })
     ))
 
   it.scopedLive("a first statement without parameters waits for a BEGIN of its own; a commit keeps the rows", () =>
-    Effect.provide(
+    onReserved((connection, sql) =>
       Effect.gen(function*() {
-        yield* setup
-        const sql = yield* client
-        const connection = yield* sql.reserve
         yield* connection.executeUnprepared("BEGIN", [], undefined)
         yield* connection.executeUnprepared(`INSERT INTO ${table} (id) VALUES (5)`, [], undefined)
         yield* connection.executeUnprepared("SAVEPOINT a", [], undefined)
@@ -80,16 +84,12 @@ describe("a PostgreSQL transaction's BEGIN sent with its first statement", () =>
         yield* connection.executeUnprepared("COMMIT", [], undefined)
         expect(yield* countOf(5)).toBe(1)
         yield* sql.unsafe(`DELETE FROM ${table} WHERE id = 5`)
-      }),
-      Reactivity.layer
+      })
     ))
 
   it.scopedLive("a ROLLBACK with nothing sent since BEGIN sends nothing, and the connection serves on", () =>
-    Effect.provide(
+    onReserved((connection, sql) =>
       Effect.gen(function*() {
-        yield* setup
-        const sql = yield* client
-        const connection = yield* sql.reserve
         yield* connection.executeUnprepared("BEGIN", [], undefined)
         expect(yield* connection.executeUnprepared("ROLLBACK", [], undefined)).toEqual([])
         // Outside a transaction again: the next write commits by itself.
@@ -97,7 +97,6 @@ describe("a PostgreSQL transaction's BEGIN sent with its first statement", () =>
         yield* connection.executeUnprepared("ROLLBACK", [], undefined)
         expect(yield* countOf(6)).toBe(1)
         yield* sql.unsafe(`DELETE FROM ${table} WHERE id = 6`)
-      }),
-      Reactivity.layer
+      })
     ))
 })

@@ -33,8 +33,10 @@ describe("which statements BEGIN may wait for and travel with", () => {
     expect(canCarryBegin(query)).toBe(expected)
   })
 
-  it("the statement's result is the last of the two pg returns", () => {
-    expect(lastResult([{ command: "BEGIN" }, { command: "SELECT" }])).toEqual({ command: "SELECT" })
-    expect(lastResult({ command: "SELECT" })).toEqual({ command: "SELECT" })
+  it.each([
+    ["BEGIN's and the statement's", [{ command: "BEGIN" }, { command: "SELECT" }], { command: "SELECT" }],
+    ["the statement's alone", { command: "SELECT" }, { command: "SELECT" }]
+  ])("the statement's result out of %s", (_, result, expected) => {
+    expect(lastResult(result)).toEqual(expected)
   })
 })
