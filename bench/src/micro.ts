@@ -144,6 +144,10 @@ const targets: Record<string, { readonly layer: Layer.Layer<any>; readonly op: O
     layer: routerLayer,
     op: (id) => UserRepo.update(id, { score: 7 })
   },
+  "(a) where(id).update (counted)": {
+    layer: routerLayer,
+    op: (id) => UserRepo.where("id", id).update({ score: 7 })
+  },
   "(a) UserRepo.create": {
     layer: routerLayer,
     op: (id) => UserRepo.create({ name: `n${id}`, email: `e${id}`, status: "active", score: 1 })
