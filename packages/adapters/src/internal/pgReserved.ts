@@ -19,6 +19,7 @@ import type { NodePool } from "./pgPool.js"
 import type * as Prepared from "./pgPrepared.js"
 import { beginWithSettings } from "./pgSession.js"
 import { acquireError, connectionSurvives, type Reply, submit } from "./pgSubmit.js"
+import { acquireReleaseSync } from "./scopedRelease.js"
 
 /** A client checked out for a scope; `broken` is why it must not go back to the pool. */
 export interface Held {
@@ -28,7 +29,7 @@ export interface Held {
 
 /** Checks a client out for the scope and gives it back (or destroys it, if it broke) when the scope ends. */
 export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held, SqlError, Scope.Scope> =>
-  Effect.acquireRelease(
+  acquireReleaseSync(
     Effect.async<Held & { readonly release: (e?: Error) => void }, SqlError>((resume) => {
       const guard = settle()
       pool.connect((error, client, release) => {
@@ -49,11 +50,10 @@ export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held
         guard.claim()
       })
     }),
-    (held) =>
-      Effect.sync(() => {
-        held.client.removeAllListeners("error")
-        held.release(held.broken)
-      })
+    (held) => {
+      held.client.removeAllListeners("error")
+      held.release(held.broken)
+    }
   )
 
 /** The rows of `sql` read through a cursor on `client`, 128 at a time; the cursor closes with the scope. */

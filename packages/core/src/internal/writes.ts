@@ -3,29 +3,36 @@
  * run on `WriteConnection` like every write (so on the primary, recording the session's position, and inside a
  * transaction on its connection), and refuse a query without conditions unless it says `.all()`.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import type { ParseError } from "effect/ParseResult"
 import * as CompiledStatement from "../CompiledStatement.js"
-import type { ValidationError } from "../Errors.js"
+import type { WriteConnection } from "../Connections.js"
+import type { ConnectionError, ValidationError } from "../Errors.js"
 import { InvalidColumn, InvalidValue } from "../Errors.js"
 import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
-import type { Condition } from "./sql.js"
 import * as Sql from "./sql.js"
 import * as Shape from "./sqlShape.js"
 import * as validation from "./validation.js"
 
-/** The query's conditions, unless it has none and did not say `.all()`; limits are refused (not portable). */
-const scope = (state: QueryState, operation: string): Effect.Effect<ReadonlyArray<Condition>, ValidationError> => {
-  if (state.info.setupError !== undefined || state.error !== undefined) return Effect.as(engine.guard(state), [])
+/** A write by query: the number of rows it touched, or why it did not run. */
+type Counted = Effect.Effect<number, ValidationError | ParseError | SqlError | ConnectionError, WriteConnection>
+
+/**
+ * Why the query cannot write, if it cannot: a validation error, no condition without `.all()`, or a limit (not
+ * portable). Pure, so each write checks before touching a connection without an effect step of its own.
+ */
+const scopeProblem = (state: QueryState, operation: string): ValidationError | undefined => {
+  const problem = engine.problemOf(state)
+  if (problem !== undefined) return problem
   if (state.conditions.length === 0 && !state.everything) {
-    return Effect.fail(
-      engine.invalid(state, operation, "no condition: add a where, or call .all() to mean every row")
-    )
+    return engine.invalid(state, operation, "no condition: add a where, or call .all() to mean every row")
   }
   if (state.limit !== undefined || state.offset !== undefined) {
-    return Effect.fail(engine.invalid(state, operation, "limit() and offset() do not apply to writes"))
+    return engine.invalid(state, operation, "limit() and offset() do not apply to writes")
   }
-  return Effect.succeed(state.conditions)
+  return undefined
 }
 
 /**
@@ -36,18 +43,20 @@ const scope = (state: QueryState, operation: string): Effect.Effect<ReadonlyArra
 const runCounted = CompiledStatement.runCounted
 
 /** Sets the patch's fields on every matching row; the number of rows. */
-export const update = (state: QueryState, patch: unknown) =>
-  Effect.gen(function*() {
-    const conditions = yield* scope(state, "update")
-    if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
-      return yield* Effect.fail(
-        new InvalidValue({ column: "(patch)", received: validation.describe(patch), reason: "expected an object" })
-      )
-    }
-    const row = yield* state.info.encodePatch(patch as Record<string, unknown>)
+export const update = (state: QueryState, patch: unknown): Counted => {
+  // Combinators, not a generator: this is the hot path of every update by query (bench:micro "where(id).update").
+  const problem = scopeProblem(state, "update")
+  if (problem !== undefined) return Effect.fail(problem)
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+    return Effect.fail(
+      new InvalidValue({ column: "(patch)", received: validation.describe(patch), reason: "expected an object" })
+    )
+  }
+  const conditions = state.conditions
+  return Effect.flatMap(state.info.encodePatch(patch as Record<string, unknown>), (row): Counted => {
     const set = Object.keys(row)
-    if (set.length === 0) return yield* Effect.fail(engine.invalid(state, "update", "the patch sets no column"))
-    return yield* engine.withWriter((sql) => {
+    if (set.length === 0) return Effect.fail(engine.invalid(state, "update", "the patch sets no column"))
+    return engine.withWriter((sql) => {
       const dialect = engine.dialectOf(sql)
       const statement = engine.compiled(
         state.info,
@@ -59,23 +68,25 @@ export const update = (state: QueryState, patch: unknown) =>
       return runCounted(sql, statement, Shape.conditionParams(dialect, conditions, params))
     })
   })
+}
 
 /** Adds `by` to a numeric column of every matching row; the number of rows. */
-export const increment = (state: QueryState, column: unknown, by: unknown) =>
-  Effect.gen(function*() {
-    const conditions = yield* scope(state, "increment")
-    const name = yield* validation.checkColumn(state.info.table, state.info.columns, column)
+export const increment = (state: QueryState, column: unknown, by: unknown): Counted => {
+  const problem = scopeProblem(state, "increment")
+  if (problem !== undefined) return Effect.fail(problem)
+  const conditions = state.conditions
+  return Effect.flatMap(validation.checkColumn(state.info.table, state.info.columns, column), (name): Counted => {
     if (!state.info.updatable.has(name) || state.info.column(name).kind !== "number") {
-      return yield* Effect.fail(
+      return Effect.fail(
         new InvalidColumn({ table: state.info.table, column: name, reason: "not an updatable number field" })
       )
     }
     if (typeof by !== "number" || !Number.isFinite(by)) {
-      return yield* Effect.fail(
+      return Effect.fail(
         new InvalidValue({ column: name, received: validation.describe(by), reason: "expected a finite number" })
       )
     }
-    return yield* engine.withWriter((sql) => {
+    return engine.withWriter((sql) => {
       const dialect = engine.dialectOf(sql)
       const statement = engine.compiled(
         state.info,
@@ -86,19 +97,21 @@ export const increment = (state: QueryState, column: unknown, by: unknown) =>
       return runCounted(sql, statement, Shape.conditionParams(dialect, conditions, [by]))
     })
   })
+}
 
 /** Deletes every matching row; the number of rows. */
-export const delete_ = (state: QueryState) =>
-  Effect.gen(function*() {
-    const conditions = yield* scope(state, "delete")
-    return yield* engine.withWriter((sql) => {
-      const dialect = engine.dialectOf(sql)
-      const statement = engine.compiled(
-        state.info,
-        dialect,
-        `delete|${Shape.conditionsShape(conditions)}`,
-        () => Sql.delete_(dialect, state.info.table, conditions)
-      )
-      return runCounted(sql, statement, Shape.conditionParams(dialect, conditions))
-    })
+export const delete_ = (state: QueryState): Counted => {
+  const problem = scopeProblem(state, "delete")
+  if (problem !== undefined) return Effect.fail(problem)
+  const conditions = state.conditions
+  return engine.withWriter((sql) => {
+    const dialect = engine.dialectOf(sql)
+    const statement = engine.compiled(
+      state.info,
+      dialect,
+      `delete|${Shape.conditionsShape(conditions)}`,
+      () => Sql.delete_(dialect, state.info.table, conditions)
+    )
+    return runCounted(sql, statement, Shape.conditionParams(dialect, conditions))
   })
+}
