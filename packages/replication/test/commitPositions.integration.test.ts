@@ -71,4 +71,35 @@ describe("MariaDB: a write's position from its OK packet", () => {
       ))
       expect(settled._tag).toBe("Some")
     }).pipe(Effect.provide(layer)))
+
+  it.scopedLive("16 concurrent writer sessions each record their own write's GTID", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_rw (id INT PRIMARY KEY, v INT NOT NULL)")
+      const id = (Date.now() % 1_000_000_000) + 11
+      yield* write.unsafe("INSERT INTO commit_positions_rw (id, v) VALUES (?, 0)", [id])
+      // One counter row: its lock orders the commits, LAST_INSERT_ID gives each session its rank (the OK packet's
+      // insertId). (`mariadb.integration.test.ts` in the adapters shows the same with runs that outlast the others'
+      // replies.)
+      const sessions = yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        () =>
+          fresh(Effect.gen(function*() {
+            const reply = yield* write.unsafe("UPDATE commit_positions_rw SET v = LAST_INSERT_ID(v + 1) WHERE id = ?", [
+              id
+            ]).raw
+            return { rank: Number((reply as { insertId: number }).insertId), ...(yield* sessionNow) }
+          })),
+        { concurrency: "unbounded" }
+      )
+      const ranked = [...sessions].sort((a, b) => a.rank - b.rank)
+      expect(ranked.map((s) => s.rank)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1))
+      for (const session of ranked) {
+        expect(session.pending).toBe(false)
+        expect(session.recorded?.value).toMatch(/^\d+-\d+-\d+$/)
+      }
+      // In commit order, the GTIDs rise strictly: no session recorded another's (nor a shared, later, position).
+      const seqs = ranked.map((s) => BigInt(s.recorded!.value.split("-")[2]!))
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!)
+    }).pipe(Effect.provide(layer)))
 })
