@@ -2,16 +2,19 @@
  * On the live MariaDB cluster, a write's position comes back in its OK packet (`last_gtid` session tracking): the
  * session records it when the write (or a transaction's COMMIT) returns, nothing left pending, and that one GTID is
  * the primary's own; a write whose reply carries none (`INSERT ... RETURNING`: its rows end with an EOF packet)
- * falls back to the shared position read. Read-your-writes with these positions: `routing.integration.test.ts`.
+ * falls back to the shared position read; concurrent writer sessions each record their own GTID. On PostgreSQL a
+ * transaction's COMMIT position, read in the COMMIT's round trip, is recorded the same way. Read-your-writes with
+ * these positions: `routing.integration.test.ts`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Database, WriteConnection } from "@fastorm/core"
-import { loadCluster } from "@fastorm/test-support"
+import { Database, ReadConnection, WriteConnection } from "@fastorm/core"
+import { loadCluster, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { FastOrm, SessionToken } from "../src/index.js"
 
-const nodes = loadCluster().mariadb
+const cluster = loadCluster()
+const nodes = cluster.mariadb
 
 const layer = FastOrm.layer({
   name: "maria-commit-positions",
@@ -102,4 +105,47 @@ describe("MariaDB: a write's position from its OK packet", () => {
       const seqs = ranked.map((s) => BigInt(s.recorded!.value.split("-")[2]!))
       for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!)
     }).pipe(Effect.provide(layer)))
+})
+
+const pg = cluster.postgres
+
+const pgLayer = FastOrm.layer({
+  name: "pg-commit-positions",
+  write: { url: pg.primary.url, name: pg.primary.name },
+  read: pg.replicas.map((r) => ({ url: r.url, name: r.name })),
+  readWrite: { statementTimeout: "3 seconds", sessionWaitTimeout: "10 millis" },
+  health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
+})
+
+describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's round trip", () => {
+  it.scopedLive("is recorded when the COMMIT returns, nothing pending; the session's next read sees the write", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      const read = yield* ReadConnection
+      yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_pg (id SERIAL PRIMARY KEY, label TEXT NOT NULL)")
+      yield* Effect.promise(() => waitReplicated(pg))
+      // No replica replays: only the primary (or a replica that waited for the position, never here) has the row.
+      yield* Effect.acquireRelease(
+        Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+        () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+      )
+      const label = `commit-${Date.now()}`
+      const after = yield* fresh(Effect.gen(function*() {
+        yield* Database.transaction(write.unsafe("INSERT INTO commit_positions_pg (label) VALUES ($1)", [label]))
+        const now = yield* sessionNow
+        const rows = yield* read.unsafe<{ n: string; replica: boolean }>(
+          "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pg WHERE label = $1",
+          [label]
+        )
+        return { ...now, rows }
+      }))
+      expect(after.pending).toBe(false)
+      expect(after.recorded?.kind).toBe("lsn")
+      const [flushed] = yield* write.unsafe<{ covered: boolean }>(
+        "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS covered",
+        [after.recorded!.value]
+      )
+      expect(flushed!.covered).toBe(true)
+      expect(after.rows).toEqual([{ n: "1", replica: false }])
+    }).pipe(Effect.provide(pgLayer)))
 })
