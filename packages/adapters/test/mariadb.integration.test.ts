@@ -5,6 +5,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
 const cluster = loadCluster()
@@ -194,7 +195,7 @@ describe("MariaDB adapter on the live cluster", () => {
       for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!)
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scopedLive("a retried run learns its own attempt's GTID; a fiber the run forks still tells it", () =>
+  it.scopedLive("a retried run learns its own attempt's GTID; a fiber it forks tells it; a joined nested run keeps its own", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
       const client = yield* adapter.makeClient({ verify: true })
@@ -223,5 +224,16 @@ describe("MariaDB adapter on the live cluster", () => {
         Effect.disconnect(c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id]))
       )
       expect(forked).toMatch(/^\d+-\d+-\d+$/)
+      // A run nested in a fiber the run joins keeps its own cell: the outer run's later write still tells the outer.
+      const [, outer] = yield* commits.runCommitted((c) =>
+        Effect.zipRight(
+          Effect.flatMap(
+            Effect.fork(commits.runCommitted((inner) => inner.execute("SELECT 1", [], undefined))),
+            Fiber.join
+          ),
+          c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id])
+        )
+      )
+      expect(outer).toMatch(/^\d+-\d+-\d+$/)
     }).pipe(Effect.provide(Reactivity.layer)))
 })

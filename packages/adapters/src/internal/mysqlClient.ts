@@ -105,9 +105,12 @@ export const make = (
     })
 
     // The cell of the write a fiber runs in `runCommitted`. Forked fibers (a deadline's) inherit it, so the
-    // statement tells the run it belongs to; each run sets a fresh one, so nothing reads a cell it did not make.
-    // Left in place after the run: a cell nobody reads any more, replaced by the fiber's next run.
-    const currentCommit = FiberRef.unsafeMake<MysqlRunner.Committed | undefined>(undefined)
+    // statement tells the run it belongs to; a joined fiber's cell never replaces its parent's (the child wrote into
+    // the shared cell already); each run sets a fresh one, so nothing reads a cell it did not make. Left in place
+    // after the run: a cell nobody reads any more, replaced by the fiber's next run.
+    const currentCommit = FiberRef.unsafeMake<MysqlRunner.Committed | undefined>(undefined, {
+      join: (parent) => parent
+    })
     // Built once: the write's cell is found in its fiber, not in a connection made per write.
     const committing = makeConnection(
       (sql, values, rowsAsArray, method) =>
