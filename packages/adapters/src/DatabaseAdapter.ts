@@ -49,8 +49,15 @@ export interface PoolStatus {
  * statement. Told only when the node reported one; otherwise the position must be read.
  */
 export interface CommitPositions {
-  /** The pooled connection (each statement borrows one), whose successful statements each tell `onCommit`. */
-  readonly pooled: (onCommit: (gtid: string | undefined) => void) => Connection
+  /**
+   * Runs `use` on the node's pooled connection for writes (built once; each statement borrows a connection) and
+   * gives back its value with the GTID the last statement it ran committed. The GTID travels in a cell that each
+   * run makes afresh, held by the running fiber (and inherited by the fibers it forks): a retry learns its own
+   * statement's GTID, and concurrent writers never see each other's.
+   */
+  readonly runCommitted: <A, E, R>(
+    use: (connection: Connection) => Effect.Effect<A, E, R>
+  ) => Effect.Effect<readonly [A, string | undefined], E, R>
   /** The GTID the last statement on `reserved` (a connection of `reserve`) committed, if it reported one. */
   readonly lastCommit: (reserved: Connection) => string | undefined
 }

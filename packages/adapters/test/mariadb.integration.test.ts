@@ -1,8 +1,11 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
 const cluster = loadCluster()
@@ -116,19 +119,28 @@ describe("MariaDB adapter on the live cluster", () => {
       const commits = client.commitPositions!
       expect(commits).toBeDefined()
       yield* client.unsafe("CREATE TABLE IF NOT EXISTS commit_positions (id int PRIMARY KEY, v int)")
-      const told: Array<string | undefined> = []
-      const connection = commits.pooled((gtid) => told.push(gtid))
+      const told = (run: (connection: Connection) => Effect.Effect<unknown, SqlError>) =>
+        Effect.map(commits.runCommitted(run), ([, gtid]) => gtid)
       const id = Date.now() % 1_000_000_000
-      yield* connection.executeRaw("INSERT INTO commit_positions VALUES (?, 1)", [id])
+      const inserted = yield* told((c) => c.executeRaw("INSERT INTO commit_positions VALUES (?, 1)", [id]))
       // The GTID told is the primary's last one: nothing else wrote in between on this test's table.
       const binlog = yield* variable(client, "global.gtid_binlog_pos")
-      expect(told).toHaveLength(1)
-      expect(told[0]).toMatch(/^\d+-\d+-\d+$/)
-      expect(binlog.split(",")).toContain(told[0])
+      expect(inserted).toMatch(/^\d+-\d+-\d+$/)
+      expect(binlog.split(",")).toContain(inserted)
       // Nothing committed (no row matched, a read): nothing told.
-      yield* connection.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = -1", [])
-      yield* connection.execute("SELECT v FROM commit_positions WHERE id = ?", [id], undefined)
-      expect(told.slice(1)).toEqual([undefined, undefined])
+      expect(yield* told((c) => c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = -1", [])))
+        .toBeUndefined()
+      expect(yield* told((c) => c.execute("SELECT v FROM commit_positions WHERE id = ?", [id], undefined)))
+        .toBeUndefined()
+      // Several statements in one run: the last one's GTID (here none, a read after the write).
+      expect(
+        yield* told((c) =>
+          Effect.zipRight(
+            c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id]),
+            c.execute("SELECT v FROM commit_positions WHERE id = ?", [id], undefined)
+          )
+        )
+      ).toBeUndefined()
 
       const committed = yield* Effect.scoped(Effect.gen(function*() {
         const reserved = yield* client.reserve
@@ -141,12 +153,87 @@ describe("MariaDB adapter on the live cluster", () => {
       }))
       expect(committed).toMatch(/^\d+-\d+-\d+$/)
       const [domain, , seq] = committed!.split("-")
-      const [, , before] = told[0]!.split("-")
-      expect(domain).toBe(told[0]!.split("-")[0])
+      const [, , before] = inserted!.split("-")
+      expect(domain).toBe(inserted!.split("-")[0])
       expect(BigInt(seq!)).toBeGreaterThan(BigInt(before!))
       // A replica that replays it answers MASTER_GTID_WAIT for this one GTID alone.
       const replica = yield* (yield* DatabaseAdapterFactory.create(replicaUrl)).makeClient({ readOnly: true })
       const [waited] = yield* replica.unsafe<{ w: unknown }>("SELECT MASTER_GTID_WAIT(?, 10) AS w", [committed])
       expect(Number(waited!.w)).toBe(0)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("16 concurrent writers each learn their own commit's GTID, in their commit order", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 16 } })
+      const client = yield* adapter.makeClient({ verify: true })
+      const commits = client.commitPositions!
+      yield* client.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_order (id int PRIMARY KEY, v bigint NOT NULL)")
+      const id = Date.now() % 1_000_000_000
+      yield* client.unsafe("INSERT INTO commit_positions_order VALUES (?, 0)", [id])
+      // Every writer bumps one counter row: its lock orders their commits, and LAST_INSERT_ID hands each writer its
+      // rank in that order (the OK packet's insertId). Ranked, the GTIDs must then rise strictly: a writer that
+      // learnt another's GTID would break the order or repeat a GTID. Each run goes on a while after its statement
+      // (as a write's fiber may), so the other writers' replies arrive before it hands its GTID back.
+      const writes = yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        () =>
+          commits.runCommitted((c) =>
+            Effect.zipLeft(
+              c.executeRaw("UPDATE commit_positions_order SET v = LAST_INSERT_ID(v + 1) WHERE id = ?", [id]),
+              Effect.sleep("50 millis")
+            )
+          ),
+        { concurrency: "unbounded" }
+      )
+      const ranked = writes
+        .map(([result, gtid]) => ({ rank: Number((result as { insertId: number }).insertId), gtid: gtid! }))
+        .sort((a, b) => a.rank - b.rank)
+      expect(ranked.map((w) => w.rank)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1))
+      for (const { gtid } of ranked) expect(gtid).toMatch(/^\d+-\d+-\d+$/)
+      expect(new Set(ranked.map((w) => w.gtid.split("-")[0])).size).toBe(1)
+      const seqs = ranked.map((w) => BigInt(w.gtid.split("-")[2]!))
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a retried run learns its own attempt's GTID; a fiber it forks tells it; a joined nested run keeps its own", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl)
+      const client = yield* adapter.makeClient({ verify: true })
+      const commits = client.commitPositions!
+      yield* client.unsafe("CREATE TABLE IF NOT EXISTS commit_positions (id int PRIMARY KEY, v int)")
+      const id = (Date.now() % 1_000_000_000) + 7
+      yield* client.unsafe("INSERT INTO commit_positions VALUES (?, 0)", [id])
+      // The first attempt commits, then fails; the retry sends no statement (its work found done): the run tells no
+      // GTID, not the first attempt's.
+      let attempts = 0
+      const [, retried] = yield* Effect.retry(
+        commits.runCommitted((c) =>
+          attempts++ === 0
+            ? Effect.zipRight(
+              c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id]),
+              Effect.fail("lost" as const)
+            )
+            : Effect.void
+        ),
+        { times: 1 }
+      )
+      expect(attempts).toBe(2)
+      expect(retried).toBeUndefined()
+      // A statement run in a fiber of its own (as a deadline's `disconnect` does) tells the run that forked it.
+      const [, forked] = yield* commits.runCommitted((c) =>
+        Effect.disconnect(c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id]))
+      )
+      expect(forked).toMatch(/^\d+-\d+-\d+$/)
+      // A run nested in a fiber the run joins keeps its own cell: the outer run's later write still tells the outer.
+      const [, outer] = yield* commits.runCommitted((c) =>
+        Effect.zipRight(
+          Effect.flatMap(
+            Effect.fork(commits.runCommitted((inner) => inner.execute("SELECT 1", [], undefined))),
+            Fiber.join
+          ),
+          c.executeRaw("UPDATE commit_positions SET v = v + 1 WHERE id = ?", [id])
+        )
+      )
+      expect(outer).toMatch(/^\d+-\d+-\d+$/)
     }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -93,8 +93,11 @@ export const currentTokens: FiberRef.FiberRef<Tokens> = FiberRef.unsafeMake<Toke
 })
 
 /**
- * Records a write's position for the current session. It replaces an unknown position: the session's writes are
- * sequential on one primary, so this later write's position covers the one that could not be read.
+ * Records a write's position for the current session: the one call for a position known when the write returns (a
+ * COMMIT's own position read, a GTID its reply told), and for a pending read once read. Merged with the session's
+ * position on the cluster (`later`); it replaces an unknown position: the session's writes are sequential on one
+ * primary, so this later write's position covers the one that could not be read. The session's pending reads stay:
+ * they may cover writes this position does not (a GTID of another replication domain).
  */
 export const record = (cluster: string, position: Position): Effect.Effect<void> =>
   FiberRef.update(currentTokens, (tokens) => {

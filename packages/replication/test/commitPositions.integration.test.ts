@@ -2,16 +2,19 @@
  * On the live MariaDB cluster, a write's position comes back in its OK packet (`last_gtid` session tracking): the
  * session records it when the write (or a transaction's COMMIT) returns, nothing left pending, and that one GTID is
  * the primary's own; a write whose reply carries none (`INSERT ... RETURNING`: its rows end with an EOF packet)
- * falls back to the shared position read. Read-your-writes with these positions: `routing.integration.test.ts`.
+ * falls back to the shared position read; concurrent writer sessions each record their own GTID. On PostgreSQL a
+ * transaction's COMMIT position, read in the COMMIT's round trip, is recorded the same way. Read-your-writes with
+ * these positions: `routing.integration.test.ts`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Database, WriteConnection } from "@fastorm/core"
-import { loadCluster } from "@fastorm/test-support"
+import { Database, ReadConnection, WriteConnection } from "@fastorm/core"
+import { loadCluster, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { FastOrm, SessionToken } from "../src/index.js"
 
-const nodes = loadCluster().mariadb
+const cluster = loadCluster()
+const nodes = cluster.mariadb
 
 const layer = FastOrm.layer({
   name: "maria-commit-positions",
@@ -71,4 +74,78 @@ describe("MariaDB: a write's position from its OK packet", () => {
       ))
       expect(settled._tag).toBe("Some")
     }).pipe(Effect.provide(layer)))
+
+  it.scopedLive("16 concurrent writer sessions each record their own write's GTID", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_rw (id INT PRIMARY KEY, v INT NOT NULL)")
+      const id = (Date.now() % 1_000_000_000) + 11
+      yield* write.unsafe("INSERT INTO commit_positions_rw (id, v) VALUES (?, 0)", [id])
+      // One counter row: its lock orders the commits, LAST_INSERT_ID gives each session its rank (the OK packet's
+      // insertId). (`mariadb.integration.test.ts` in the adapters shows the same with runs that outlast the others'
+      // replies.)
+      const sessions = yield* Effect.forEach(
+        Array.from({ length: 16 }, (_, i) => i),
+        () =>
+          fresh(Effect.gen(function*() {
+            const reply = yield* write.unsafe("UPDATE commit_positions_rw SET v = LAST_INSERT_ID(v + 1) WHERE id = ?", [
+              id
+            ]).raw
+            return { rank: Number((reply as { insertId: number }).insertId), ...(yield* sessionNow) }
+          })),
+        { concurrency: "unbounded" }
+      )
+      const ranked = [...sessions].sort((a, b) => a.rank - b.rank)
+      expect(ranked.map((s) => s.rank)).toEqual(Array.from({ length: 16 }, (_, i) => i + 1))
+      for (const session of ranked) {
+        expect(session.pending).toBe(false)
+        expect(session.recorded?.value).toMatch(/^\d+-\d+-\d+$/)
+      }
+      // In commit order, the GTIDs rise strictly: no session recorded another's (nor a shared, later, position).
+      const seqs = ranked.map((s) => BigInt(s.recorded!.value.split("-")[2]!))
+      for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!)
+    }).pipe(Effect.provide(layer)))
+})
+
+const pg = cluster.postgres
+
+const pgLayer = FastOrm.layer({
+  name: "pg-commit-positions",
+  write: { url: pg.primary.url, name: pg.primary.name },
+  read: pg.replicas.map((r) => ({ url: r.url, name: r.name })),
+  readWrite: { statementTimeout: "3 seconds", sessionWaitTimeout: "10 millis" },
+  health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
+})
+
+describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's round trip", () => {
+  it.scopedLive("is recorded when the COMMIT returns, nothing pending; the session's next read sees the write", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      const read = yield* ReadConnection
+      yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_pg (id SERIAL PRIMARY KEY, label TEXT NOT NULL)")
+      yield* Effect.promise(() => waitReplicated(pg))
+      // No replica replays: only the primary (or a replica that waited for the position, never here) has the row.
+      yield* Effect.acquireRelease(
+        Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+        () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+      )
+      const label = `commit-${Date.now()}`
+      const after = yield* fresh(Effect.gen(function*() {
+        yield* Database.transaction(write.unsafe("INSERT INTO commit_positions_pg (label) VALUES ($1)", [label]))
+        const now = yield* sessionNow
+        const rows = yield* read.unsafe<{ n: string; replica: boolean }>(
+          "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pg WHERE label = $1",
+          [label]
+        )
+        return { ...now, rows }
+      }))
+      expect(after.pending).toBe(false)
+      expect(after.recorded?.kind).toBe("lsn")
+      const [flushed] = yield* write.unsafe<{ covered: boolean }>(
+        "SELECT pg_current_wal_flush_lsn() >= $1::pg_lsn AS covered",
+        [after.recorded!.value]
+      )
+      expect(flushed!.covered).toBe(true)
+      expect(after.rows).toEqual([{ n: "1", replica: false }])
+    }).pipe(Effect.provide(pgLayer)))
 })

@@ -8,6 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import type { DatabaseAdapter } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Consistency from "../src/internal/consistency.js"
@@ -70,25 +71,36 @@ const fakeNode = (tell: () => string | undefined) => {
     statementDeadline: Duration.seconds(1),
     poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 1 }),
     commitPositions: {
-      pooled: connectionWith,
+      // A cell per run, as the adapters' client makes one: each run learns its own statements' GTID.
+      runCommitted: <A, E, R>(use: (connection: Connection) => Effect.Effect<A, E, R>) =>
+        Effect.suspend(() => {
+          const cell: { gtid: string | undefined } = { gtid: undefined }
+          const connection = connectionWith((gtid) => {
+            cell.gtid = gtid
+          })
+          return Effect.map(use(connection), (value) => [value, cell.gtid] as const)
+        }),
       lastCommit: (connection: Connection) => connection === reserved ? reservedLast.gtid : undefined
     }
   } as unknown as DatabaseAdapter.NodeClient
-  const recorder = {
-    traced: (_n: string, _r: unknown, effect: any) => effect,
-    countIn: () => undefined
-  } as unknown as Recorder
-  const primary = Primary.make({
+  return { primary: primaryOf(client, mariadb), sent }
+}
+
+const recorder = {
+  traced: (_n: string, _r: unknown, effect: any) => effect,
+  countIn: () => undefined
+} as unknown as Recorder
+
+const primaryOf = (client: DatabaseAdapter.NodeClient, consistency: Consistency.ConsistencyOps) =>
+  Primary.make({
     cluster: "main",
     node: { name: "primary", client, weight: 1 },
     config: defaults,
     report: () => Effect.void,
     recheck: () => Effect.void,
     recorder,
-    consistency: mariadb
+    consistency
   })
-  return { primary, sent }
-}
 
 const positionReads = (sent: ReadonlyArray<string>) => sent.filter((sql) => /gtid_binlog_pos/.test(sql)).length
 
@@ -142,5 +154,85 @@ describe("a MariaDB write's position", () => {
       yield* primary.run("primary", false, (c) => c.execute("SELECT 1", [], undefined))
       expect(yield* SessionToken.get("main")).toEqual(Option.none())
       expect(sent).toEqual(["SELECT 1"])
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+})
+
+/**
+ * A PostgreSQL-like node: a COMMIT sent as `COMMIT; <position read>` answers `committed` (undefined: no row), and
+ * the shared position read on the pooled connection answers `shared`.
+ */
+const pgNode = (committed: () => string | undefined, shared: string) => {
+  const sent: Array<string> = []
+  const connection = (sql: string): Effect.Effect<any> =>
+    Effect.sync(() => {
+      sent.push(sql)
+      if (sql.startsWith("COMMIT;")) {
+        const lsn = committed()
+        return [[], lsn === undefined ? [] : [{ p: lsn }]]
+      }
+      return /wal_/.test(sql) ? [{ p: shared }] : []
+    })
+  const pooled: Connection = {
+    execute: (sql) => connection(sql),
+    executeRaw: (sql) => connection(sql),
+    executeValues: (sql) => connection(sql),
+    executeUnprepared: (sql) => connection(sql),
+    executeStream: () => Stream.empty
+  }
+  const client = {
+    connection: pooled,
+    reserve: Effect.succeed(pooled),
+    statementDeadline: Duration.seconds(1),
+    poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 1 })
+  } as unknown as DatabaseAdapter.NodeClient
+  return { primary: primaryOf(client, Consistency.forDialect("postgresql")!), sent }
+}
+
+const lsn = (value: string): SessionToken.Position => ({ kind: "lsn", value })
+
+const tokensNow = Effect.map(FiberRef.get(SessionToken.currentTokens), (tokens) => ({
+  recorded: tokens["main"],
+  pending: SessionToken.pendingOf(tokens)["main"]?.length ?? 0
+}))
+
+describe("a PostgreSQL transaction's COMMIT position", () => {
+  const commit = (primary: Primary.Primary) =>
+    Effect.scoped(Effect.flatMap(primary.transaction, (c) => c.executeUnprepared("COMMIT", [], undefined)))
+
+  it.effect("is recorded when the COMMIT returns (the same call as a MariaDB GTID): nothing pending", () =>
+    Effect.gen(function*() {
+      const { primary, sent } = pgNode(() => "0/3A0", "0/100")
+      yield* commit(primary)
+      expect(yield* tokensNow).toEqual({ recorded: lsn("0/3A0"), pending: 0 })
+      expect(sent.filter((sql) => !sql.startsWith("COMMIT;"))).toEqual([])
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("is merged with the session's earlier position: the later one stays", () =>
+    Effect.gen(function*() {
+      const { primary } = pgNode(() => "0/3A0", "0/100")
+      yield* SessionToken.record("main", lsn("0/4B0"))
+      yield* commit(primary)
+      expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/4B0")))
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("leaves an earlier write's pending read in place: the next read awaits both, the later wins", () =>
+    Effect.gen(function*() {
+      const { primary } = pgNode(() => "0/3A0", "0/5C0")
+      // A write outside a transaction: its position is the shared read, pending.
+      yield* primary.run("write", true, (c) => c.executeRaw("UPDATE t SET v = 1", []))
+      yield* commit(primary)
+      const now = yield* tokensNow
+      expect(now.recorded).toEqual(lsn("0/3A0"))
+      expect(now.pending).toBe(1)
+      expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/5C0")))
+      expect((yield* tokensNow).pending).toBe(0)
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("came back empty: the shared read, pending until the session's next read", () =>
+    Effect.gen(function*() {
+      const { primary } = pgNode(() => undefined, "0/100")
+      yield* commit(primary)
+      expect(yield* tokensNow).toEqual({ recorded: undefined, pending: 1 })
+      expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/100")))
     }).pipe(Effect.locally(SessionToken.currentTokens, {})))
 })

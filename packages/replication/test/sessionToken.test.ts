@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { FastOrm, SessionToken } from "../src/index.js"
 
@@ -204,4 +205,27 @@ describe("the session", () => {
       expect(error._tag).toBe("InvalidSessionToken")
       expect(ran).toBe(false)
     }))
+})
+
+describe("a position known when the write returns (`record`) beside the session's pending reads", () => {
+  it.effect("is recorded at once, and the pending read of an earlier write stays: what it covers is still needed", () =>
+    Effect.gen(function*() {
+      // An earlier write in domain 1, its position read pending; then a write whose OK packet told a domain-0 GTID.
+      yield* SessionToken.markPending("maria", Effect.succeed(gtid("0-1-40,1-3-7")))
+      yield* SessionToken.record("maria", gtid("0-1-42"))
+      const now = yield* FiberRef.get(SessionToken.currentTokens)
+      expect(now["maria"]).toEqual(gtid("0-1-42"))
+      expect(SessionToken.pendingOf(now)["maria"]).toHaveLength(1)
+      // The next read merges both: the earlier write's domain stays required.
+      const settled = Option.getOrThrow(yield* SessionToken.get("maria"))
+      expect(settled.value.split(",").sort()).toEqual(["0-1-42", "1-3-7"])
+      expect(SessionToken.pendingOf(yield* FiberRef.get(SessionToken.currentTokens))).toEqual({})
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("an earlier write whose pending read fails leaves the session on the primary (unknown)", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.markPending("pg", Effect.fail("primary gone"))
+      yield* SessionToken.record("pg", lsn("0/40"))
+      expect(yield* SessionToken.get("pg")).toEqual(Option.some(SessionToken.unknownPosition))
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
 })

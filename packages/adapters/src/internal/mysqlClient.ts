@@ -13,6 +13,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
@@ -91,26 +92,42 @@ export const make = (
     )
 
     // What the last statement on each reserved connection committed (MariaDB reports it in the OK packet).
-    const lastCommits = new WeakMap<Connection, { gtid: string | undefined }>()
+    const lastCommits = new WeakMap<Connection, MysqlRunner.Committed>()
     // A reserved connection (a transaction's) streams on itself: the stream sees the transaction's writes.
     const transactionAcquirer = Effect.map(acquire, (conn) => {
-      const last: { gtid: string | undefined } = { gtid: undefined }
-      const onCommit = (gtid: string | undefined) => {
-        last.gtid = gtid
-      }
+      const last: MysqlRunner.Committed = { gtid: undefined }
       const connection = makeConnection(
-        (sql, values, rowsAsArray, method) => runner.on(conn, sql, values, rowsAsArray, method, onCommit),
+        (sql, values, rowsAsArray, method) => runner.on(conn, sql, values, rowsAsArray, method, last),
         (sql, params, transformRows) => queryStream(conn, sql, params, transformRows, abandon(conn))
       )
       lastCommits.set(connection, last)
       return connection
     })
-    const commitPositions: CommitPositions = {
-      pooled: (onCommit) =>
-        makeConnection(
-          (sql, values, rowsAsArray, method) => runner.pooled(sql, values, rowsAsArray, method, onCommit),
-          pooledStream
+
+    // The cell of the write a fiber runs in `runCommitted`. Forked fibers (a deadline's) inherit it, so the
+    // statement tells the run it belongs to; a joined fiber's cell never replaces its parent's (the child wrote into
+    // the shared cell already); each run sets a fresh one, so nothing reads a cell it did not make. Left in place
+    // after the run: a cell nobody reads any more, replaced by the fiber's next run.
+    const currentCommit = FiberRef.unsafeMake<MysqlRunner.Committed | undefined>(undefined, {
+      join: (parent) => parent
+    })
+    // Built once: the write's cell is found in its fiber, not in a connection made per write.
+    const committing = makeConnection(
+      (sql, values, rowsAsArray, method) =>
+        Effect.withFiberRuntime((fiber) =>
+          runner.pooled(sql, values, rowsAsArray, method, fiber.getFiberRef(currentCommit))
         ),
+      pooledStream
+    )
+    const commitPositions: CommitPositions = {
+      runCommitted: (use) =>
+        Effect.suspend(() => {
+          const committed: MysqlRunner.Committed = { gtid: undefined }
+          return Effect.zipRight(
+            FiberRef.set(currentCommit, committed),
+            Effect.map(use(committing), (value) => [value, committed.gtid] as const)
+          )
+        }),
       lastCommit: (reserved) => lastCommits.get(reserved)?.gtid
     }
 

@@ -161,10 +161,14 @@ export const make = (options: PrimaryOptions): Primary => {
   // MariaDB tells each write's GTID in its OK packet (`DatabaseAdapter.CommitPositions`): the session records it
   // when the write returns, with no statement; the shared read only when none came back.
   const commits = capturesPositions && consistency?.kind === "gtid" ? node.client.commitPositions : undefined
-  const recordCommit = (gtid: string | undefined): Effect.Effect<void> => {
-    const position = consistency === undefined ? undefined : committedPosition(consistency, gtid)
-    return position === undefined ? markWritten : SessionToken.record(options.cluster, position)
-  }
+  /**
+   * A write whose position is known when it returns: the session records it at once (`record`: merged with its
+   * earlier positions; its pending reads stay, they cover what they cover). Unknown: the shared read.
+   */
+  const recordPosition = (position: SessionToken.Position | undefined): Effect.Effect<void> =>
+    position === undefined ? markWritten : SessionToken.record(options.cluster, position)
+  const recordCommit = (gtid: string | undefined): Effect.Effect<void> =>
+    recordPosition(consistency === undefined ? undefined : committedPosition(consistency, gtid))
 
   const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
@@ -172,14 +176,8 @@ export const make = (options: PrimaryOptions): Primary => {
       recorder.traced(node.name, reason, Effect.catchAll(guard.statement(run(connection)), statementFailure(write)))
     if (!write || !capturesPositions) return statementOn(node.client.connection)
     if (commits === undefined) return Effect.tap(statementOn(node.client.connection), () => markWritten)
-    return Effect.suspend(() => {
-      // Each run of the effect (a retry) learns its own statement's GTID.
-      let committed: string | undefined
-      const connection = commits.pooled((gtid) => {
-        committed = gtid
-      })
-      return Effect.tap(statementOn(connection), () => recordCommit(committed))
-    })
+    // Each run (a retry's too) learns its own statement's GTID, whatever other writers run meanwhile.
+    return Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid), value))
   }
 
   const transaction = Effect.map(reserve, (connection): Connection => {
@@ -206,13 +204,10 @@ export const make = (options: PrimaryOptions): Primary => {
           )
         }
         // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
-        return Effect.flatMap(wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined), (results) => {
-          const position = withCommit.position(results)
-          return Effect.as(
-            position === undefined ? markWritten : SessionToken.markPending(options.cluster, Effect.succeed(position)),
-            []
-          )
-        })
+        return Effect.flatMap(
+          wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined),
+          (results) => Effect.as(recordPosition(withCommit.position(results)), [])
+        )
       }
     }
   })
