@@ -25,6 +25,7 @@ import * as Drivers from "./drivers.js"
 import * as MysqlPool from "./mysqlPool.js"
 import * as MysqlRunner from "./mysqlRunner.js"
 import { queryStream } from "./mysqlStream.js"
+import { acquireReleaseSync } from "./scopedRelease.js"
 
 export type { MysqlEndpoint } from "./mysqlPool.js"
 export { sessionStatements } from "./mysqlPool.js"
@@ -67,19 +68,18 @@ export const make = (
     const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
     const runner = MysqlRunner.make(pool, options.alias, deadlineMs)
 
-    const acquire = Effect.acquireRelease(
+    const acquire = acquireReleaseSync(
       Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
         const cancel = pool.borrow((conn) =>
           resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn))
         )
         return Effect.sync(cancel)
       }),
-      (conn, exit) =>
-        Effect.sync(() => {
-          // An interrupted statement may still be running on the server: never hand that connection to anyone else.
-          if (Exit.isInterrupted(exit) || runner.isBroken(conn)) conn.destroy()
-          else pool.giveBack(conn)
-        })
+      (conn, exit) => {
+        // An interrupted statement may still be running on the server: never hand that connection to anyone else.
+        if (Exit.isInterrupted(exit) || runner.isBroken(conn)) conn.destroy()
+        else pool.giveBack(conn)
+      }
     )
     // A stream ended early leaves rows on the way: the connection is closed, never reused.
     const abandon = (conn: Mysql.PoolConnection) => () => runner.destroy(conn)

@@ -5,14 +5,18 @@
  * A release that reads no FiberRef (giving a connection back to its pool) can skip it.
  */
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
 
 /** Acquires uninterruptibly, as `acquireRelease` does, and adds `release` to the scope as a plain finalizer. */
 export const acquireReleaseSync = <A, E, R>(
   acquire: Effect.Effect<A, E, R>,
-  release: (resource: A) => void
+  release: (resource: A, exit: Exit.Exit<unknown, unknown>) => void
 ): Effect.Effect<A, E, R | Scope.Scope> =>
   Effect.uninterruptible(
     Effect.flatMap(Scope.Scope, (scope) =>
-      Effect.tap(acquire, (resource) => Scope.addFinalizer(scope, Effect.sync(() => release(resource)))))
+      Effect.tap(
+        acquire,
+        (resource) => Scope.addFinalizerExit(scope, (exit) => Effect.sync(() => release(resource, exit)))
+      ))
   )
