@@ -55,8 +55,8 @@ export const fromEnv = (): BenchConfig => {
   const targets = list<TargetName>("BENCH_TARGETS", TARGET_NAMES)
   return {
     quick,
-    rounds: Math.round(num("BENCH_ROUNDS", quick ? 1 : 5)),
-    seconds: num("BENCH_SECONDS", quick ? 0.6 : 2),
+    rounds: Math.round(num("BENCH_ROUNDS", quick ? 1 : 3)),
+    seconds: num("BENCH_SECONDS", quick ? 0.6 : 1),
     warmup: Math.round(num("BENCH_WARMUP", quick ? 600 : 3000)),
     callers: Math.round(num("BENCH_CALLERS", 16)),
     rows: Math.round(num("BENCH_ROWS", 10_000)),

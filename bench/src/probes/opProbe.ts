@@ -1,0 +1,90 @@
+/**
+ * Per-operation costs of a few targets on one workload, one after the other (not interleaved: a probe, not the
+ * benchmark): client CPU, socket writes (calls to `Socket.write`, `_write`, `_writev`) and, with `HEAPSAMPLE=1`,
+ * bytes allocated (V8's sampling heap profiler, collected objects included; written to /tmp/heap-<workload>-<target>.json).
+ *
+ *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
+ *     node bench/build/src/probes/opProbe.js
+ */
+import { loadCluster } from "@fastorm/test-support"
+import { writeFileSync } from "node:fs"
+import * as inspector from "node:inspector"
+import * as net from "node:net"
+import { Recorder } from "../harness.js"
+import { seed } from "../seed.js"
+import type { TargetName } from "../targets.js"
+import { makeTarget } from "../targets.js"
+import type { Workload } from "../workloads.js"
+
+const db = (process.env["DB"] ?? "postgres") as "postgres" | "mariadb"
+const cluster = loadCluster()
+const nodes = (cluster as any)[db === "postgres" ? "postgres" : "mariadb"]
+let writes = 0
+let writevs = 0
+const origWrite = net.Socket.prototype.write
+net.Socket.prototype.write = function(this: any, ...args: Array<any>) {
+  writes++
+  return (origWrite as any).apply(this, args)
+} as any
+const proto: any = net.Socket.prototype
+const origWritev = proto._writev
+proto._writev = function(this: any, ...args: Array<any>) {
+  writevs++
+  return origWritev.apply(this, args)
+}
+const origW = proto._write
+let lowWrites = 0
+proto._write = function(this: any, ...args: Array<any>) {
+  lowWrites++
+  return origW.apply(this, args)
+}
+const session = process.env["HEAPSAMPLE"] === "1" ? new inspector.Session() : undefined
+session?.connect()
+const post = (method: string, params?: object) =>
+  new Promise((resolve, reject) =>
+    session!.post(method, params as any, (err: any, res: any) => err ? reject(err) : resolve(res))
+  )
+const targets = (process.env["TARGETS"] ?? "fastorm,raw-driver,drizzle").split(",") as Array<TargetName>
+const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").split(",") as Array<Workload>
+const n = Number(process.env["N"] ?? 2000)
+const callers = Number(process.env["CALLERS"] ?? 1)
+await seed(db as any, nodes, 10_000, false)
+const built = []
+for (const t of targets) built.push(await makeTarget(t, db as any, nodes, 10_000))
+for (const w of workloads) {
+  for (let round = 0; round < 2; round++) {
+    for (const target of built) {
+      await target.driver.run(w, callers, { count: 300 }, new Recorder())
+      writes = 0
+      writevs = 0
+      lowWrites = 0
+      const rec = new Recorder()
+      if (session !== undefined && round === 1) {
+        await post("HeapProfiler.enable")
+        await post("HeapProfiler.startSampling", {
+          samplingInterval: 1024,
+          includeObjectsCollectedByMajorGC: true,
+          includeObjectsCollectedByMinorGC: true
+        })
+      }
+      const c0 = process.cpuUsage()
+      const t0 = performance.now()
+      await target.driver.run(w, callers, { count: n }, rec)
+      const ms = performance.now() - t0
+      const c = process.cpuUsage(c0)
+      if (session !== undefined && round === 1) {
+        const r: any = await post("HeapProfiler.stopSampling")
+        writeFileSync(`/tmp/heap-${w}-${target.name}.json`, JSON.stringify({ ...r.profile, ops: n }))
+      }
+      console.log(
+        `${w.padEnd(12)} ${target.name.padEnd(11)} ok=${rec.ok} fail=${rec.failed} ${
+          (n / ms * 1000).toFixed(0)
+        } q/s cpu/op=${((c.user + c.system) / n).toFixed(0)}µs (sys ${(c.system / n).toFixed(0)}) socket.write/op=${
+          (writes / n).toFixed(2)
+        } _write/op=${(lowWrites / n).toFixed(2)} _writev/op=${(writevs / n).toFixed(2)}`
+      )
+    }
+  }
+}
+for (const t of built) await t.close()
+process.exit(0)
