@@ -8,6 +8,7 @@ import { captureLogs } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as TestClock from "effect/TestClock"
 import { FastOrmTest } from "../src/index.js"
 
 const seedAndRead = Effect.gen(function*() {
@@ -42,6 +43,27 @@ describe("router log lines", () => {
       expect(router[2]!.message).toBe("no replica can serve the read: it falls back to the primary")
     }).pipe(
       Effect.provide(FastOrmTest.layer({ cluster: "logs" })),
+      Effect.provide(layer),
+      Logger.withMinimumLogLevel(LogLevel.All)
+    )
+  })
+
+  it.effect("a warning repeated per read is written once per interval, then with the count left out", () => {
+    const { layer, lines } = captureLogs()
+    return Effect.gen(function*() {
+      yield* seedAndRead
+      const read = yield* ReadConnection
+      for (let i = 0; i < 5; i++) yield* read`SELECT label FROM items WHERE id = ${1}`
+      const fallbacks = () =>
+        lines.filter((l) => l.annotations.component === "router" && l.annotations.reason === "fallback")
+      expect(fallbacks()).toHaveLength(1)
+      expect(fallbacks()[0]!.annotations.suppressed).toBeUndefined()
+      yield* TestClock.adjust("10 seconds")
+      yield* read`SELECT label FROM items WHERE id = ${1}`
+      expect(fallbacks()).toHaveLength(2)
+      expect(fallbacks()[1]!.annotations.suppressed).toBe(5)
+    }).pipe(
+      Effect.provide(FastOrmTest.layer({ cluster: "throttled" })),
       Effect.provide(layer),
       Logger.withMinimumLogLevel(LogLevel.All)
     )

@@ -5,7 +5,9 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { AdapterError } from "@fastorm/adapters"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type * as LogThrottle from "./logThrottle.js"
 
 /** The annotations of one line; undefined values are left out. */
 export type Fields = Readonly<Record<string, string | number | boolean | undefined>>
@@ -19,6 +21,23 @@ const line = (effect: Effect.Effect<void>, cluster: string, fields: Fields): Eff
 /** A warning: a retry, a fallback. */
 export const warning = (cluster: string, message: string, fields: Fields): Effect.Effect<void> =>
   line(Effect.logWarning(message), cluster, fields)
+
+/**
+ * A warning that failures repeat per statement, written at most once per interval for `key` (a kind of line and its
+ * node), annotated with `suppressed`: how many were left out since the last one written (`logThrottle.ts`).
+ */
+export const throttledWarning = (
+  throttle: ReturnType<typeof LogThrottle.make>,
+  key: string,
+  cluster: string,
+  message: string,
+  fields: Fields
+): Effect.Effect<void> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) => {
+    const { suppressed, write } = throttle.admit(key, now)
+    if (!write) return Effect.void
+    return warning(cluster, message, suppressed === 0 ? fields : { ...fields, suppressed })
+  })
 
 /** A debug line: a session read's wait. */
 export const debug = (cluster: string, message: string, fields: Fields): Effect.Effect<void> =>

@@ -21,6 +21,7 @@ import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import type * as FairGate from "./fairGate.js"
 import * as Guard from "./guard.js"
 import * as Log from "./log.js"
+import * as LogThrottle from "./logThrottle.js"
 import * as Metrics from "./metrics.js"
 import type { NodeHandle, Primary, Run } from "./primary.js"
 import type { Recorder } from "./routeStats.js"
@@ -100,6 +101,9 @@ export const make = (options: ReplicasOptions): Replicas => {
     )
   }
 
+  // Retries and fallbacks repeat per statement while a node is down: one warning per kind and node per interval.
+  const warnings = LogThrottle.make()
+
   const takePermit = fallbackPermits.take.pipe(
     Effect.interruptible,
     Effect.timeoutFail({
@@ -119,10 +123,13 @@ export const make = (options: ReplicasOptions): Replicas => {
         takePermit,
         () =>
           node === undefined ? Effect.fail(options.noPrimary) : Effect.zipRight(
-            Log.warning(options.cluster, "no replica can serve the read: it falls back to the primary", {
-              node,
-              reason: "fallback"
-            }),
+            Log.throttledWarning(
+              warnings,
+              `fallback ${node}`,
+              options.cluster,
+              "no replica can serve the read: it falls back to the primary",
+              { node, reason: "fallback" }
+            ),
             primaries(node).run("fallback", false, run)
           ),
         () => fallbackPermits.release
@@ -170,12 +177,18 @@ export const make = (options: ReplicasOptions): Replicas => {
           return Effect.zipRight(
             report(replica.name, error),
             Effect.zipRight(
-              Log.warning(options.cluster, `read failed on ${replica.name}: trying the next node`, {
-                node: replica.name,
-                reason: i === 0 ? reason : "retry",
-                next: order[i + 1] === undefined || i + 1 >= 2 ? "fallback" : order[i + 1]!.name,
-                ...Log.failure(error)
-              }),
+              Log.throttledWarning(
+                warnings,
+                `retry ${replica.name}`,
+                options.cluster,
+                `read failed on ${replica.name}: trying the next node`,
+                {
+                  node: replica.name,
+                  reason: i === 0 ? reason : "retry",
+                  next: order[i + 1] === undefined || i + 1 >= 2 ? "fallback" : order[i + 1]!.name,
+                  ...Log.failure(error)
+                }
+              ),
               attempt(i + 1)
             )
           )
