@@ -89,7 +89,12 @@ const connected = (
   timeout: Duration.Duration
 ): Effect.Effect<NodeReport> =>
   Effect.scoped(Effect.gen(function*() {
-    const [elapsed, client] = yield* Effect.timed(Effect.either(adapter.makeClient({ verify: true })))
+    // A check changes nothing: a SQLite file is opened read-only, so a mistyped path creates no database and the
+    // journal mode FastORM sets when it first opens the file for writing is not set by the doctor.
+    const readOnly = adapter.dialect === "sqlite"
+    const [elapsed, client] = yield* Effect.timed(
+      Effect.either(adapter.makeClient(readOnly ? { verify: true, readOnly } : { verify: true }))
+    )
     const connectMs = Math.round(Duration.toMillis(elapsed))
     if (Either.isLeft(client)) {
       return { ...empty(identity, user), verdict: "unreachable" as const, connectMs, error: client.left.message }
@@ -99,7 +104,7 @@ const connected = (
     const version = Either.isRight(detected) ? detected.right.version : adapter.assumedVersion
     const isMariaDb = version.product === "mariadb"
     const settings = yield* Effect.orElseSucceed(
-      Effect.timeout(Settings.readBack(c, adapter.optimalConfig, isMariaDb), timeout),
+      Effect.timeout(Settings.readBack(c, adapter.optimalConfig, isMariaDb, readOnly), timeout),
       () => []
     )
     const probe = yield* Probe.fromAdapter(

@@ -88,10 +88,12 @@ const readAll = (
 export const readBack = (
   client: DatabaseAdapter.NodeClient,
   config: OptimalConfig.OptimalConfig,
-  isMariaDb: boolean
+  isMariaDb: boolean,
+  readOnly = false
 ): Effect.Effect<ReadonlyArray<Setting>, unknown> => {
   const wanted = expected(config, isMariaDb)
-  const names = Object.keys(wanted)
+  // A read-only SQLite connection cannot set the file's journal mode (the writer sets it): nothing to read back.
+  const names = Object.keys(wanted).filter((name) => !(readOnly && name === "journal_mode"))
   return Effect.map(readAll(client, config.dialect, names), (read) =>
     names.map((name) => {
       const readBack = normalise(read[name])
