@@ -1,11 +1,14 @@
 /**
  * One position read serves every write that completed before it started (ARCHITECTURE.md, "Read-your-writes"): a
- * position read on any primary connection after a write's commit returned covers that write. Writers that finish
- * while a read is under way join the next one, which starts as soon as the current one ends; so under load the
- * position costs a fraction of a statement per write instead of a reserved connection and a round trip each.
+ * position read on any primary connection after a write's commit returned covers that write. A write does not start
+ * one: it joins the next batch, which is read when a session needs it (its next read awaits the batch, and starts it
+ * at once) or at the latest `gather` after the first write joined, whichever comes first. So writes that no read
+ * follows share one statement per `gather` however many they are, and a read after a write waits no longer than
+ * it would for a read started by the write.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
@@ -15,27 +18,71 @@ import type { Position } from "../SessionToken.js"
 export type Latest = Effect.Effect<Position | undefined, SqlError>
 
 /**
- * Batches `read`. `start` joins the next read (starting it when none is under way: never one already under way,
- * which may have started before the caller's write committed) and returns at once with the effect that awaits it.
+ * How long a batch gathers writes before it is read unasked. Short: a position still unread when the primary fails
+ * leaves its session on the primary until its next write (RELIABILITY.md), so the batch is read soon after anyway.
  */
-export const make = (read: Latest): { readonly start: Effect.Effect<Latest> } => {
-  // The batch the next read will serve; undefined when nobody waits for one.
-  let waiting: Deferred.Deferred<Position | undefined, SqlError> | undefined
-  let reading = false
+export const GATHER = Duration.millis(5)
 
-  const readFor = (batch: Deferred.Deferred<Position | undefined, SqlError>): Effect.Effect<void> =>
+type Batch = Deferred.Deferred<Position | undefined, SqlError>
+
+/**
+ * Batches `read`. `start` joins the next batch (never a read already under way, which may have started before the
+ * caller's write committed) and returns at once with the effect that awaits it; awaiting it starts the read if it
+ * has not started, so only a write whose session reads next makes it start early.
+ */
+export const make = (
+  read: Latest,
+  gather: Duration.DurationInput = GATHER
+): { readonly start: Effect.Effect<Latest> } => {
+  const gatherFor = Duration.decode(gather)
+  // The batch the next read will serve; undefined when nobody waits for one.
+  let waiting: Batch | undefined
+  // A read is under way: when it ends, the waiting batch (if any) is read next or scheduled.
+  let reading = false
+  // A timer will start the waiting batch.
+  let scheduled = false
+
+  const readFor = (batch: Batch): Effect.Effect<void> =>
     Effect.exit(read).pipe(
       Effect.flatMap((exit: Exit.Exit<Position | undefined, SqlError>) => Deferred.done(batch, exit)),
       Effect.zipRight(Effect.suspend(() => {
-        const next = waiting
-        if (next === undefined) {
-          reading = false
-          return Effect.void
-        }
-        waiting = undefined
-        return readFor(next)
+        reading = false
+        return waiting === undefined ? Effect.void : schedule
       }))
     )
+
+  /** Starts reading the waiting batch, unless a read is under way (it chains to the batch when it ends). */
+  const kick: Effect.Effect<void> = Effect.suspend(() => {
+    const batch = waiting
+    if (reading || batch === undefined) return Effect.void
+    reading = true
+    waiting = undefined
+    const reader = readFor(batch).pipe(
+      // Only when the runtime shuts down: the waiters are told, and a later caller starts afresh.
+      Effect.onInterrupt(() =>
+        Effect.suspend(() => {
+          reading = false
+          const next = waiting
+          waiting = undefined
+          return Effect.zipRight(Deferred.interrupt(batch), next === undefined ? Effect.void : Deferred.interrupt(next))
+        })
+      )
+    )
+    return Effect.asVoid(Effect.forkDaemon(reader))
+  })
+
+  /** Reads the waiting batch after `gather`, unless a session's read starts it sooner. */
+  const schedule: Effect.Effect<void> = Effect.suspend(() => {
+    if (scheduled) return Effect.void
+    if (Duration.isZero(gatherFor)) return kick
+    scheduled = true
+    const timer = Effect.zipRight(Effect.sleep(gatherFor), Effect.suspend(() => kick)).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        scheduled = false
+      }))
+    )
+    return Effect.asVoid(Effect.forkDaemon(timer))
+  })
 
   const start = Effect.suspend(() => {
     let batch = waiting
@@ -44,24 +91,12 @@ export const make = (read: Latest): { readonly start: Effect.Effect<Latest> } =>
       waiting = batch
     }
     const mine = batch
-    const awaited: Latest = Deferred.await(mine)
-    if (reading) return Effect.succeed(awaited)
-    // Nobody reads now: this caller starts the read for its batch (and the batches that form meanwhile), in a
-    // fiber of its own, so that no caller waits for it until it needs the position.
-    reading = true
-    waiting = undefined
-    const reader = readFor(mine).pipe(
-      // Only when the runtime shuts down: the waiters are told, and a later caller starts afresh.
-      Effect.onInterrupt(() =>
-        Effect.suspend(() => {
-          reading = false
-          const next = waiting
-          waiting = undefined
-          return Effect.zipRight(Deferred.interrupt(mine), next === undefined ? Effect.void : Deferred.interrupt(next))
-        })
-      )
+    // Whoever needs the position starts its read if nobody has yet: a read never waits for the timer.
+    const awaited: Latest = Effect.zipRight(
+      Effect.suspend(() => waiting === mine ? kick : Effect.void),
+      Deferred.await(mine)
     )
-    return Effect.as(Effect.forkDaemon(reader), awaited)
+    return reading ? Effect.succeed(awaited) : Effect.as(schedule, awaited)
   })
   return { start }
 }

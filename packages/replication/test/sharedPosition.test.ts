@@ -1,0 +1,79 @@
+/**
+ * The shared position read: writes join a batch that is read when a session needs it (at once) or after the
+ * gathering delay, never a read already under way; one read serves the whole batch.
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as TestClock from "effect/TestClock"
+import * as SharedPosition from "../src/internal/sharedPosition.js"
+import type { Position } from "../src/SessionToken.js"
+
+const lsn = (n: number): Position => ({ kind: "lsn", value: `0/${n.toString(16).toUpperCase()}` })
+
+/** A position source that counts its reads and answers the n-th with position n (or waits on `gate` first). */
+const source = (gate?: Deferred.Deferred<void>) => {
+  let reads = 0
+  const read: Effect.Effect<Position | undefined, SqlError> = Effect.suspend(() => {
+    const n = ++reads
+    return Effect.as(gate === undefined ? Effect.void : Deferred.await(gate), lsn(n))
+  })
+  return { read, reads: () => reads }
+}
+
+/** Lets forked fibers run until `done` holds (at most 100 turns). */
+const settle = (done: () => boolean) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 100 && !done(); i++) yield* Effect.yieldNow()
+  })
+
+describe("SharedPosition", () => {
+  it.effect("writes that no read follows share one read, started by the gathering delay", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, "5 millis")
+      const latest = yield* Effect.forEach(Array.from({ length: 20 }), () => shared.start)
+      yield* TestClock.adjust("4 millis")
+      expect(s.reads()).toBe(0)
+      yield* TestClock.adjust("1 millis")
+      const positions = yield* Effect.forEach(latest, (l) => l)
+      expect(s.reads()).toBe(1)
+      expect(new Set(positions.map((p) => p?.value))).toEqual(new Set(["0/1"]))
+    }))
+
+  it.effect("a read that needs the position starts the batch at once, without the delay", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, "1 hour")
+      const latest = yield* shared.start
+      expect(yield* latest).toEqual(lsn(1))
+      expect(s.reads()).toBe(1)
+    }))
+
+  it.effect("a write that finishes while a read is under way joins the next read, never the current one", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const s = source(gate)
+      const shared = SharedPosition.make(s.read, "5 millis")
+      const first = yield* shared.start
+      const firstFiber = yield* Effect.fork(first)
+      yield* settle(() => s.reads() === 1)
+      expect(s.reads()).toBe(1)
+      const second = yield* shared.start // the first read is under way: it may predate this write
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(firstFiber)).toEqual(lsn(1))
+      expect(yield* second).toEqual(lsn(2))
+      expect(s.reads()).toBe(2)
+    }))
+
+  it.effect("with no gathering delay, the read starts when the write returns", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, 0)
+      yield* shared.start
+      yield* settle(() => s.reads() === 1)
+      expect(s.reads()).toBe(1)
+    }))
+})
