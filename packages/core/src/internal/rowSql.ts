@@ -44,10 +44,8 @@ export const selectById = (dialect: Dialect, table: string, idColumn: string): s
   return `SELECT * FROM ${t.id(table)} WHERE ${t.id(idColumn)} = ${t.param()}`
 }
 
-/** `DELETE FROM t WHERE id = ?`, with `RETURNING id` where the dialect has it (the deleted row is then a row). */
-export const deleteById = (dialect: Dialect, table: string, idColumn: string, returning: boolean): string => {
+/** `DELETE FROM t WHERE id = ?`: whether it deleted a row is the driver's count. */
+export const deleteById = (dialect: Dialect, table: string, idColumn: string): string => {
   const t = new Text(dialect)
-  return `DELETE FROM ${t.id(table)} WHERE ${t.id(idColumn)} = ${t.param()}${
-    returning ? ` RETURNING ${t.id(idColumn)}` : ""
-  }`
+  return `DELETE FROM ${t.id(table)} WHERE ${t.id(idColumn)} = ${t.param()}`
 }

@@ -117,22 +117,16 @@ export const make = (info: TableInfo) => {
 
   /** Deletes the row `id`; whether there was one. */
   const deleteRow = (id: unknown) =>
-    engine.withWriter((sql, canReturn) => {
+    engine.withWriter((sql) => {
       const dialect = engine.dialectOf(sql)
-      // RETURNING only where it keeps the statement prepared (PostgreSQL). Elsewhere the driver's count says the same
-      // in one statement, and on MariaDB its OK packet also carries the write's GTID (a result set does not), which
-      // spares the session a position read (ARCHITECTURE.md, "Read-your-writes").
-      const returning = canReturn && dialect === "postgresql"
-      const statement = engine.compiled(
-        info,
-        dialect,
-        `deleteById${returning ? " returning" : ""}`,
-        () => RowSql.deleteById(dialect, table, idColumn, returning)
+      // The driver's count says whether a row went, on every dialect: no RETURNING row to describe, send and decode
+      // (PostgreSQL counts prepared too), and on MariaDB the OK packet also carries the write's GTID (a result set
+      // does not), which spares the session a position read (ARCHITECTURE.md, "Read-your-writes").
+      const statement = engine.compiled(info, dialect, "deleteById", () => RowSql.deleteById(dialect, table, idColumn))
+      return Effect.map(
+        CompiledStatement.runCounted(sql, statement, [engine.bindValue(dialect, id)]),
+        (changed) => changed > 0
       )
-      const values = [engine.bindValue(dialect, id)]
-      return returning
-        ? Effect.map(CompiledStatement.run(sql, statement, values), (rows) => rows.length > 0)
-        : Effect.map(CompiledStatement.runCounted(sql, statement, values), (changed) => changed > 0)
     })
 
   return { firstOr, notFound, readBack, insertRow, insertRows, updateRow, deleteRow }
