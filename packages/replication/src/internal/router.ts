@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { CompiledStatement, ConnectionWrapper, ReadPin, WriteOnly } from "@fastorm/core"
+import { ConnectionWrapper, ReadPin, WriteOnly } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
@@ -21,6 +21,7 @@ import { PrimaryUnavailable, toSqlError } from "../RouterError.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import * as Decision from "./decision.js"
+import * as DirectRunners from "./directRunners.js"
 import type { Learnt, Topology } from "./eligibility.js"
 import { primaryOf, withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
@@ -304,51 +305,8 @@ export const make = (
     const read = yield* clientOf("read")
     const write = yield* clientOf("write")
 
-    /**
-     * Compiled statements (repositories' reads and writes) skip @effect/sql's Statement, scope and span: routed like any
-     * statement, run as prepared statements on the node's pooled connection, traced only when a tracer listens.
-     */
-    const direct = <A>(
-      around: ConnectionWrapper.Around,
-      execute: (
-        connection: Connection,
-        statement: CompiledStatement.CompiledStatement,
-        params: ReadonlyArray<unknown>
-      ) => Effect.Effect<A, SqlError>,
-      fallback: (
-        statement: CompiledStatement.CompiledStatement,
-        params: ReadonlyArray<unknown>
-      ) => Effect.Effect<A, SqlError>
-    ) =>
-    (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>): Effect.Effect<A, SqlError> =>
-      Effect.withFiberRuntime((fiber) => {
-        // A statement transformer applies only on @effect/sql's own path.
-        if (CompiledStatement.placement(fiber)._tag === "Statement") return fallback(statement, params)
-        const effect = around(statement.sql, params, (c) => execute(c, statement, params))
-        return CompiledStatement.isTracing(fiber)
-          ? Effect.withSpan(effect, "sql.execute", {
-            kind: "client",
-            captureStackTrace: false,
-            attributes: CompiledStatement.spanAttributes(statement, spanAttributes)
-          })
-          : effect
-      })
-    // Counting writes (MySQL's affectedRows, SQLite's changes) take the same direct path as rows do.
-    const offerRunners = (client: SqlClient.SqlClient, around: ConnectionWrapper.Around) =>
-      Object.assign(client, {
-        [CompiledStatement.RunnerTypeId]: direct(
-          around,
-          CompiledStatement.executeOn,
-          (statement, params) => client.unsafe(statement.sql, params)
-        ),
-        [CompiledStatement.CountRunnerTypeId]: direct(
-          around,
-          CompiledStatement.countOn,
-          (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows)
-        )
-      })
-    offerRunners(read, statementsOf("read"))
-    offerRunners(write, statementsOf("write"))
+    DirectRunners.offer(read, statementsOf("read"), spanAttributes)
+    DirectRunners.offer(write, statementsOf("write"), spanAttributes)
 
     return { read, write, stats: recorder.stats, resetStats: recorder.resetStats }
   })
