@@ -76,4 +76,21 @@ describe("SharedPosition", () => {
       yield* settle(() => s.reads() === 1)
       expect(s.reads()).toBe(1)
     }))
+
+  it.effect("a batch a session awaits while a read is under way is read as soon as that read ends", () =>
+    Effect.gen(function*() {
+      const gate = yield* Deferred.make<void>()
+      const s = source(gate)
+      const shared = SharedPosition.make(s.read, "1 hour")
+      const first = yield* shared.start
+      const firstFiber = yield* Effect.fork(first)
+      yield* settle(() => s.reads() === 1)
+      const second = yield* shared.start
+      const secondFiber = yield* Effect.fork(second) // asks for it while the first read is under way
+      yield* settle(() => false)
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(firstFiber)).toEqual(lsn(1))
+      // No clock moved: the second read did not wait for the gathering delay.
+      expect(yield* Fiber.join(secondFiber)).toEqual(lsn(2))
+    }))
 })

@@ -41,13 +41,16 @@ export const make = (
   let reading = false
   // A timer will start the waiting batch.
   let scheduled = false
+  // A session awaits the waiting batch while a read is under way: it is read as soon as that read ends.
+  let demanded = false
 
   const readFor = (batch: Batch): Effect.Effect<void> =>
     Effect.exit(read).pipe(
       Effect.flatMap((exit: Exit.Exit<Position | undefined, SqlError>) => Deferred.done(batch, exit)),
       Effect.zipRight(Effect.suspend(() => {
         reading = false
-        return waiting === undefined ? Effect.void : schedule
+        if (waiting === undefined) return Effect.void
+        return demanded ? kick : schedule
       }))
     )
 
@@ -57,6 +60,7 @@ export const make = (
     if (reading || batch === undefined) return Effect.void
     reading = true
     waiting = undefined
+    demanded = false
     const reader = readFor(batch).pipe(
       // Only when the runtime shuts down: the waiters are told, and a later caller starts afresh.
       Effect.onInterrupt(() =>
@@ -93,7 +97,11 @@ export const make = (
     const mine = batch
     // Whoever needs the position starts its read if nobody has yet: a read never waits for the timer.
     const awaited: Latest = Effect.zipRight(
-      Effect.suspend(() => waiting === mine ? kick : Effect.void),
+      Effect.suspend(() => {
+        if (waiting !== mine) return Effect.void
+        demanded = true
+        return kick
+      }),
       Deferred.await(mine)
     )
     return reading ? Effect.succeed(awaited) : Effect.as(schedule, awaited)
