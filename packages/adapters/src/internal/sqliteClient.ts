@@ -6,7 +6,6 @@
  * enforces.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Duration from "effect/Duration"
@@ -64,19 +63,19 @@ export const make = (
     }
     // The node's one connection: statements run on it directly (prepared once per text), and wait only for another
     // fiber's open transaction (sqliteConnection.ts). SQLite is local: there is no network deadline.
-    const own = SqliteConnection.make(db)
     // Streams iterate on a connection of their own (sqliteStream.ts), except inside a transaction.
-    const streamOn = makeStream(Database, filename, Math.round(Duration.toMillis(config.busyTimeout)))
-    const connection: Connection = { ...own.connection, executeStream: streamOn(own.connection.execute) }
-    const reserve = Effect.map(own.reserve, (held): Connection => ({ ...held, executeStream: streamOn(held.execute) }))
+    const own = SqliteConnection.make(
+      db,
+      makeStream(Database, filename, Math.round(Duration.toMillis(config.busyTimeout)))
+    )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "sqlite"],
       ["fastorm.node", options.alias]
     ]
     return yield* NodeClients.make({
-      connection,
-      reserve,
+      connection: own.connection,
+      reserve: own.reserve,
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes,
       // In-process and synchronous: there is no network to wait on, and a running statement cannot be interrupted
