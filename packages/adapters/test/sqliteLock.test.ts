@@ -46,6 +46,30 @@ describe("SQLite connection lock", () => {
       expect(lock.isHeld()).toBe(false)
     }))
 
+  it.live("while others wait, a fiber retaking the lock in one step hands it over after `turns` releases", () =>
+    Effect.gen(function*() {
+      const lock = Lock.make(3)
+      expect(lock.tryAcquire()).toBe(true)
+      const waiter = yield* Effect.fork(lock.acquire)
+      yield* settle
+      // Two releases free it (and the same fiber takes it again), the third hands it to the waiter.
+      for (let i = 0; i < 2; i++) {
+        lock.release()
+        expect(lock.tryAcquire()).toBe(true)
+      }
+      lock.release()
+      expect(lock.tryAcquire()).toBe(false)
+      yield* Fiber.join(waiter)
+      lock.release()
+      expect(lock.isHeld()).toBe(false)
+      // Nobody waiting: releases never hand it over, however many.
+      for (let i = 0; i < 5; i++) {
+        expect(lock.tryAcquire()).toBe(true)
+        lock.release()
+      }
+      expect(lock.isHeld()).toBe(false)
+    }))
+
   it.live("an interrupted waiter leaves the queue; the lock is then freed, not handed to it", () =>
     Effect.gen(function*() {
       const lock = Lock.make()
