@@ -28,10 +28,10 @@ export interface Lock {
 }
 
 // Transactions a fiber may run in a row while others wait: the cost of a hand-over (the next fiber's resumption)
-// spread over several, and a waiter's wait bounded by a few transactions per fiber ahead of it, not by how long the
-// running fiber keeps running (bench `transaction`, 16 callers: p99 14-38 ms unbounded, 8-25 ms at 8, 5-13 ms when
-// handing over at each release, on a loaded machine; allocation 67.5, 68.5 and 76.2 KB per transaction).
-const TURNS = 8
+// spread over many, and a waiter's wait bounded by transactions, not by how long the running fiber keeps running.
+// Bench `transaction`, 16 callers, loaded machine, 2-4 runs each: CPU per transaction 47-49 us unbounded, 43-48 at
+// 16, 50-53 at 8; p99 16-35 ms unbounded, 14-23 ms at 16, 18-19 ms at 8 (5-13 ms handing over at each release).
+const TURNS = 16
 
 /** A free lock; `turns`: how many releases may free it while others wait before one hands it over. */
 export const make = (turns: number = TURNS): Lock => {
