@@ -13,8 +13,8 @@ export type ServerProduct = "postgresql" | "mysql" | "mariadb" | "sqlite"
 /** The Node driver package each dialect runs on. */
 export type DriverPackage = "pg" | "mysql2" | "better-sqlite3"
 
-/** The @effect/sql package wrapping each driver. */
-export type EffectSqlPackage = "@effect/sql-pg" | "@effect/sql-mysql2" | "@effect/sql-sqlite-node"
+/** The @effect/sql package wrapping a network driver. */
+export type EffectSqlPackage = "@effect/sql-pg" | "@effect/sql-mysql2"
 
 /** The driver package used for each dialect. */
 export const driverOf: { readonly [D in Dialect]: DriverPackage } = {
@@ -23,11 +23,10 @@ export const driverOf: { readonly [D in Dialect]: DriverPackage } = {
   sqlite: "better-sqlite3"
 }
 
-/** The @effect/sql package wrapping each driver. */
-export const effectPackageOf: { readonly [P in DriverPackage]: EffectSqlPackage } = {
+/** The @effect/sql package wrapping each network driver; SQLite's adapter runs on better-sqlite3 directly. */
+export const effectPackageOf: { readonly [P in Exclude<DriverPackage, "better-sqlite3">]: EffectSqlPackage } = {
   pg: "@effect/sql-pg",
-  mysql2: "@effect/sql-mysql2",
-  "better-sqlite3": "@effect/sql-sqlite-node"
+  mysql2: "@effect/sql-mysql2"
 }
 
 /** The dialect a server product speaks. */

@@ -21,7 +21,7 @@ export interface Package {
 export const packagesOf: { readonly [D in DriverPackage]: ReadonlyArray<Package> } = {
   pg: [{ name: "pg", version: "8" }, { name: "pg-cursor", version: "2" }, { name: "@effect/sql-pg", version: "0.53" }],
   mysql2: [{ name: "mysql2", version: "3" }, { name: "@effect/sql-mysql2", version: "0.53" }],
-  "better-sqlite3": [{ name: "better-sqlite3", version: "12" }, { name: "@effect/sql-sqlite-node", version: "0.53" }]
+  "better-sqlite3": [{ name: "better-sqlite3", version: "12" }]
 }
 
 /** The npm command that installs everything a driver needs, e.g. `npm install mysql2@3 @effect/sql-mysql2@0.53`. */

@@ -1,5 +1,5 @@
 /**
- * The SQLite adapter, over better-sqlite3 and @effect/sql-sqlite-node.
+ * The SQLite adapter, over better-sqlite3 (statements run on it directly, without an @effect/sql driver package).
  */
 import type Sqlite from "better-sqlite3"
 import * as Either from "effect/Either"

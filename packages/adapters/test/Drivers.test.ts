@@ -14,9 +14,7 @@ describe("Drivers", () => {
   it("installCommand names every package of the driver with the version its peer range allows", () => {
     expect(Drivers.installCommand("pg")).toBe("npm install pg@8 pg-cursor@2 @effect/sql-pg@0.53")
     expect(Drivers.installCommand("mysql2")).toBe("npm install mysql2@3 @effect/sql-mysql2@0.53")
-    expect(Drivers.installCommand("better-sqlite3")).toBe(
-      "npm install better-sqlite3@12 @effect/sql-sqlite-node@0.53"
-    )
+    expect(Drivers.installCommand("better-sqlite3")).toBe("npm install better-sqlite3@12")
   })
 
   it("the install versions agree with the optional peer ranges of @fastorm/adapters and @fastorm/health", () => {

@@ -4,6 +4,7 @@ import { CompiledStatement } from "@fastorm/core"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as Stream from "effect/Stream"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -140,6 +141,30 @@ describe("SQLite node connection", () => {
       yield* Deferred.succeed(second, undefined)
       yield* Fiber.join(racer)
       expect(yield* Fiber.join(plain)).toEqual([{ v: "a" }])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a stream reads committed rows on its own connection, and a transaction's own writes inside it", () =>
+    Effect.gen(function*() {
+      const { writer } = yield* clients
+      const all = writer<{ v: string }>`SELECT v FROM t ORDER BY id`
+      expect(Array.from(yield* Stream.runCollect(all.stream))).toEqual([{ v: "a" }, { v: "b" }])
+      const inside = yield* writer.withTransaction(Effect.gen(function*() {
+        yield* writer`INSERT INTO t (v) VALUES ('c')`
+        return Array.from(yield* Stream.runCollect(all.stream))
+      }))
+      expect(inside).toEqual([{ v: "a" }, { v: "b" }, { v: "c" }])
+      // While a transaction holds the one connection, a stream outside it reads the last commit on its own.
+      const finish = yield* Deferred.make<void>()
+      const begun = yield* Deferred.make<void>()
+      const holder = yield* Effect.fork(writer.withTransaction(Effect.gen(function*() {
+        yield* writer`INSERT INTO t (v) VALUES ('d')`
+        yield* Deferred.succeed(begun, undefined)
+        yield* Deferred.await(finish)
+      })))
+      yield* Deferred.await(begun)
+      expect(Array.from(yield* Stream.runCollect(all.stream)).map((r) => r.v)).toEqual(["a", "b", "c"])
+      yield* Deferred.succeed(finish, undefined)
+      yield* Fiber.join(holder)
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scoped("counted writes report the rows changed, directly and inside a transaction", () =>

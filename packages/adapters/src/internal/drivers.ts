@@ -4,7 +4,7 @@
  */
 import type * as MysqlClient from "@effect/sql-mysql2/MysqlClient"
 import type * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type Sqlite from "better-sqlite3"
 import * as Effect from "effect/Effect"
 import type * as Mysql from "mysql2"
 import type Pg from "pg"
@@ -26,9 +26,9 @@ export interface MysqlModules {
   readonly MysqlClient: typeof MysqlClient
 }
 
-/** @effect/sql-sqlite-node (which brings better-sqlite3). */
+/** better-sqlite3 (the adapters run statements on it directly: no @effect/sql wrapper). */
 export interface SqliteModules {
-  readonly SqliteClient: typeof SqliteClient
+  readonly Database: typeof Sqlite
 }
 
 /** A driver's modules: loaded on first use, then kept. */
@@ -68,5 +68,5 @@ export const mysql: Loader<MysqlModules> = loader("mysql2", async () => {
 
 /** SQLite. */
 export const sqlite: Loader<SqliteModules> = loader("better-sqlite3", async () => ({
-  SqliteClient: await import("@effect/sql-sqlite-node/SqliteClient")
+  Database: (await import("better-sqlite3")).default
 }))

@@ -6,14 +6,11 @@
  * enforces.
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
-import type Sqlite from "better-sqlite3"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
-import { createRequire } from "node:module"
 import type { DriverNotInstalled } from "../AdapterError.js"
 import type { NodeClient } from "../DatabaseAdapter.js"
 import * as NodeClients from "../NodeClient.js"
@@ -40,8 +37,6 @@ export const pragmas = (config: SqliteOptimalConfig, readOnly: boolean): Readonl
   `PRAGMA foreign_keys = ${config.foreignKeys ? "ON" : "OFF"}`
 ]
 
-const require = createRequire(import.meta.url)
-
 /** Opens the file and applies the pragmas. */
 export const make = (
   filename: string,
@@ -49,10 +44,8 @@ export const make = (
   options: SqliteNodeOptions
 ): Effect.Effect<NodeClient, SqlError | DriverNotInstalled, Scope.Scope | Reactivity> =>
   Effect.gen(function*() {
-    // Loading @effect/sql-sqlite-node checks that better-sqlite3 is installed (a typed DriverNotInstalled if not).
-    yield* Drivers.sqlite.load
-    // better-sqlite3 is CommonJS and already loaded with @effect/sql-sqlite-node: `require` gives that module.
-    const Database: typeof Sqlite = require("better-sqlite3")
+    // A typed DriverNotInstalled if better-sqlite3 is not installed.
+    const { Database } = yield* Drivers.sqlite.load
     const db = yield* Effect.acquireRelease(
       Effect.try({
         // better-sqlite3 throws when it cannot open the file (SQLITE_CANTOPEN, a missing folder, a read-only
@@ -70,19 +63,19 @@ export const make = (
     }
     // The node's one connection: statements run on it directly (prepared once per text), and wait only for another
     // fiber's open transaction (sqliteConnection.ts). SQLite is local: there is no network deadline.
-    const own = SqliteConnection.make(db)
     // Streams iterate on a connection of their own (sqliteStream.ts), except inside a transaction.
-    const streamOn = makeStream(filename, Math.round(Duration.toMillis(config.busyTimeout)))
-    const connection: Connection = { ...own.connection, executeStream: streamOn(own.connection.execute) }
-    const reserve = Effect.map(own.reserve, (held): Connection => ({ ...held, executeStream: streamOn(held.execute) }))
+    const own = SqliteConnection.make(
+      db,
+      makeStream(Database, filename, Math.round(Duration.toMillis(config.busyTimeout)))
+    )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "sqlite"],
       ["fastorm.node", options.alias]
     ]
     return yield* NodeClients.make({
-      connection,
-      reserve,
+      connection: own.connection,
+      reserve: own.reserve,
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes,
       // In-process and synchronous: there is no network to wait on, and a running statement cannot be interrupted

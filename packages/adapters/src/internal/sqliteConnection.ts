@@ -8,6 +8,7 @@
  * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
@@ -45,8 +46,11 @@ export interface SqliteConnections {
 // Query shapes are few; texts with literals in them are not: past this bound the cache starts again.
 const MAX_STATEMENTS = 500
 
+/** How a connection streams, given its own `execute` (sqliteStream.ts). */
+export type StreamOn = (execute: Connection["execute"]) => Connection["executeStream"]
+
 /** Connections over `db`: statements prepared once per text, a lock only transactions take. */
-export const make = (db: Sqlite.Database): SqliteConnections => {
+export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections => {
   const cache = new Map<string, Prepared>()
   const prepare = (sql: string): Prepared => {
     let prepared = cache.get(sql)
@@ -150,19 +154,23 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
       lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
     )
 
+  // Built once per reserved connection too: the stream is made here, not by copying the connection afterwards.
   const connectionOf = (
     run: (sql: string, params: ReadonlyArray<unknown>, mode: Mode) => Effect.Effect<any, SqlError>
-  ): SqliteConnection => ({
-    execute: (sql, params, transformRows) =>
-      transformRows ? Effect.map(run(sql, params, "rows"), transformRows) : run(sql, params, "rows"),
-    executeRaw: (sql, params) => run(sql, params, "raw"),
-    executeValues: (sql, params) => run(sql, params, "values"),
-    executeUnprepared: (sql, params, transformRows) =>
-      transformRows ? Effect.map(run(sql, params ?? [], "rows"), transformRows) : run(sql, params ?? [], "rows"),
-    executeStream: () => Effect.dieMessage("executeStream is given by the client") as any,
-    executePrepared: (statement, params) => run(statement.sql, params, "rows"),
-    executeCounted: (statement, params) => run(statement.sql, params, "changes")
-  })
+  ): SqliteConnection => {
+    const execute: Connection["execute"] = (sql, params, transformRows) =>
+      transformRows ? Effect.map(run(sql, params, "rows"), transformRows) : run(sql, params, "rows")
+    return {
+      execute,
+      executeRaw: (sql, params) => run(sql, params, "raw"),
+      executeValues: (sql, params) => run(sql, params, "values"),
+      executeUnprepared: (sql, params, transformRows) =>
+        transformRows ? Effect.map(run(sql, params ?? [], "rows"), transformRows) : run(sql, params ?? [], "rows"),
+      executeStream: streamOn(execute),
+      executePrepared: (statement, params) => run(statement.sql, params, "rows"),
+      executeCounted: (statement, params) => run(statement.sql, params, "changes")
+    }
+  }
 
   const connection = connectionOf(free)
 
@@ -172,7 +180,9 @@ export const make = (db: Sqlite.Database): SqliteConnections => {
    * when another transaction holds it does the first statement wait, and statements racing to be its first (none do
    * in a transaction: BEGIN comes first) wait for the one taking it.
    */
-  const reserve = Effect.flatMap(Effect.scope, (scope) => {
+  const reserve = Effect.withFiberRuntime<SqliteConnection, never, Scope.Scope>((fiber) => {
+    // The scope read from the fiber's context in this step (`Effect.scope` was one more).
+    const scope = Context.unsafeGet(fiber.currentContext as Context.Context<Scope.Scope>, Scope.Scope)
     let mine = false
     let closed = false
     let taking: Deferred.Deferred<void> | undefined

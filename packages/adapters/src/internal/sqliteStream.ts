@@ -10,11 +10,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { createRequire } from "node:module"
 
 type Execute = Connection["execute"]
-
-const require = createRequire(import.meta.url)
 
 /** Rows read from a statement's iterator per pull. */
 const CHUNK = 256
@@ -25,12 +22,10 @@ const CHUNK = 256
  * while the stream is consumed. Inside a transaction (which must see its own writes) and on an in-memory database
  * (which no other connection can open), the rows are read at once on the given connection.
  */
-export const makeStream = (filename: string, busyTimeoutMs: number) => {
+export const makeStream = (Database: typeof Sqlite, filename: string, busyTimeoutMs: number) => {
   const memory = filename === ":memory:" || filename === "" || filename.startsWith("file::memory:")
   const iterate = (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean) =>
     Effect.gen(function*() {
-      // better-sqlite3 is CommonJS and already loaded with @effect/sql-sqlite-node: `require` gives that module.
-      const Database: typeof Sqlite = require("better-sqlite3")
       const db = yield* Effect.acquireRelease(
         Effect.try({
           try: () => new Database(filename, { readonly: true, fileMustExist: true, timeout: busyTimeoutMs }),
