@@ -32,6 +32,9 @@ export const lsnToBigInt = (lsn: string): bigint => {
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
 }
 
+// One GTID: domain, server id, sequence number (captured: domain and sequence number).
+const singleGtid = /^(\d+)-\d+-(\d+)$/
+
 const gtidMap = (list: string): Map<string, bigint> => {
   const out = new Map<string, bigint>()
   for (const gtid of list.split(",")) {
@@ -59,6 +62,11 @@ export const later = (a: Position, b: Position): Position => {
   if (a.kind === "unknown") return a
   if (a.kind !== b.kind) return b
   if (a.kind === "lsn") return lsnToBigInt(a.value) >= lsnToBigInt(b.value) ? a : b
+  // A MariaDB session mostly merges one GTID with another of the same domain, on every write: no lists to build.
+  if (a.value === b.value) return a
+  const x = singleGtid.exec(a.value)
+  const y = x === null ? null : singleGtid.exec(b.value)
+  if (x !== null && y !== null && x[1] === y[1]) return BigInt(x[2]!) >= BigInt(y[2]!) ? a : b
   // GTID lists: the per-domain maximum of both.
   const merged = gtidMap(a.value)
   for (const [domain, seq] of gtidMap(b.value)) {

@@ -92,6 +92,19 @@ describe("GTID", () => {
     expect(SessionToken.covers(undefined, gtid("0-1-1"))).toBe(false)
   })
 
+  it("later of two single GTIDs of one domain is the larger sequence number, compared as a number", () => {
+    const rows: ReadonlyArray<readonly [string, string, string]> = [
+      ["0-1-10", "0-1-9", "0-1-10"],
+      ["0-1-9", "0-1-10", "0-1-10"],
+      ["0-1-7", "0-2-7", "0-1-7"],
+      ["0-3-99999999999999999999", "0-3-100000000000000000000", "0-3-100000000000000000000"],
+      ["0-1-5", "0-1-5", "0-1-5"]
+    ]
+    for (const [a, b, expected] of rows) expect(SessionToken.later(gtid(a), gtid(b))).toEqual(gtid(expected))
+    // Another domain: both stay.
+    expect(SessionToken.later(gtid("0-1-5"), gtid("1-1-2")).value.split(",").sort()).toEqual(["0-1-5", "1-1-2"])
+  })
+
   it("later is the per-domain maximum, with the server id of the GTID that won", () => {
     const merged = SessionToken.later(gtid("0-1-42,1-2-7"), gtid("0-3-40,1-4-9,2-5-1"))
     expect(merged.kind).toBe("gtid")
