@@ -9,7 +9,7 @@
  * pooler that refuses them they travel another way (`pgSession.ts`).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
@@ -23,13 +23,13 @@ import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
-import { settle, timeoutError } from "./deadline.js"
+import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
 import { startupParameters } from "./pgSession.js"
-import { acquireError, connectionSurvives, type Reply, submit } from "./pgSubmit.js"
+import { acquireError, submitWithin } from "./pgSubmit.js"
 import type { PgTlsOptions } from "./pgTls.js"
 
 /** Where one PostgreSQL node is and how to log in. */
@@ -128,25 +128,13 @@ export const make = (
           }
           if (guard.settled()) return giveBack()
           client.on("error", onError)
-          timer = setTimeout(() => {
-            if (!guard.claim()) return
-            giveBack?.(new Error("statement deadline passed"))
-            resume(Effect.fail(timeoutError(options.alias, deadlineMs)))
-          }, deadlineMs)
-          submit(
+          timer = submitWithin(
             client,
             query,
-            ((queryError, result) => {
-              if (!guard.claim()) return
-              clearTimeout(timer)
-              if (queryError) {
-                giveBack?.(connectionSurvives(queryError) ? undefined : queryError)
-                resume(Effect.fail(new SqlError({ cause: queryError, message: "Failed to execute statement" })))
-              } else {
-                giveBack?.()
-                resume(Effect.succeed(map(result)))
-              }
-            }) as Reply
+            map,
+            { alias: options.alias, deadlineMs, guard },
+            resume,
+            (broken) => giveBack?.(broken)
           )
         })
         return Effect.sync(() => {

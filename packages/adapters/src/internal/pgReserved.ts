@@ -13,12 +13,12 @@ import * as Stream from "effect/Stream"
 import type Pg from "pg"
 import type Cursor from "pg-cursor"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
-import { settle, timeoutError } from "./deadline.js"
+import { settle } from "./deadline.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
 import type * as Prepared from "./pgPrepared.js"
 import { beginWithSettings } from "./pgSession.js"
-import { acquireError, connectionSurvives, type Reply, submit } from "./pgSubmit.js"
+import { acquireError, submitWithin } from "./pgSubmit.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
 
 /** A client checked out for a scope; `broken` is why it must not go back to the pool. */
@@ -111,29 +111,11 @@ export const make = (
     client: Pg.PoolClient,
     query: Pg.QueryConfig | Pg.Query,
     map: (result: any) => A,
-    retire: (cause: Error) => void
+    retire: (cause: Error | undefined) => void
   ) =>
     Effect.async<A, SqlError>((resume) => {
       const guard = settle()
-      const timer = setTimeout(() => {
-        if (!guard.claim()) return
-        retire(new Error("statement deadline passed"))
-        resume(Effect.fail(timeoutError(alias, deadlineMs)))
-      }, deadlineMs)
-      submit(
-        client,
-        query,
-        ((error, result) => {
-          if (!guard.claim()) return
-          clearTimeout(timer)
-          if (error) {
-            if (!connectionSurvives(error)) retire(error)
-            resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
-          } else {
-            resume(Effect.succeed(map(result)))
-          }
-        }) as Reply
-      )
+      const timer = submitWithin(client, query, map, { alias, deadlineMs, guard }, resume, retire)
       return Effect.sync(() => {
         // Interrupted: the statement may still run; this connection must not serve anyone else.
         if (!guard.claim()) return
@@ -143,8 +125,9 @@ export const make = (
     })
 
   return Effect.map(reserveClient(options.pool, alias), (held): CompiledStatement.PreparedConnection => {
-    const retire = (cause: Error) => {
-      held.broken = cause
+    // Told after every statement: an error means the client broke and must not go back to the pool.
+    const retire = (cause: Error | undefined) => {
+      if (cause !== undefined) held.broken = cause
     }
     // The transaction's BEGIN, not sent yet: it travels in front of the first statement (`pgBegin.ts`).
     let begin: string | undefined

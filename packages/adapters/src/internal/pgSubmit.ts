@@ -3,7 +3,10 @@
  * statements (`pgClient.ts`) and the reserved connections (`pgReserved.ts`).
  */
 import { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
 import type Pg from "pg"
+import type { Settle } from "./deadline.js"
+import { timeoutError } from "./deadline.js"
 
 /** pg's query callback. */
 export type Reply = (error: Error | null, result: any) => void
@@ -36,3 +39,36 @@ export const connectionSurvives = (error: unknown): boolean => {
 /** The error of a checkout that failed. */
 export const acquireError = (alias: string, cause: unknown): SqlError =>
   new SqlError({ cause, message: `Failed to acquire a connection to ${alias}` })
+
+/**
+ * Submits `query` under the client-side deadline and settles `guard` once: `resume` gets the outcome, `after` how the
+ * connection came out of it first (an error: it must not serve anyone again; none: it may). Returns the deadline's
+ * timer, for the canceller to clear.
+ */
+export const submitWithin = <A>(
+  client: Pg.PoolClient,
+  query: Pg.QueryConfig | Pg.Query,
+  map: (result: any) => A,
+  within: { readonly alias: string; readonly deadlineMs: number; readonly guard: Settle },
+  resume: (outcome: Effect.Effect<A, SqlError>) => void,
+  after: (broken: Error | undefined) => void
+): ReturnType<typeof setTimeout> => {
+  const { alias, deadlineMs, guard } = within
+  const timer = setTimeout(() => {
+    if (!guard.claim()) return
+    after(new Error("statement deadline passed"))
+    resume(Effect.fail(timeoutError(alias, deadlineMs)))
+  }, deadlineMs)
+  submit(client, query, (error, result) => {
+    if (!guard.claim()) return
+    clearTimeout(timer)
+    if (error) {
+      after(connectionSurvives(error) ? undefined : error)
+      resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
+    } else {
+      after(undefined)
+      resume(Effect.succeed(map(result)))
+    }
+  })
+  return timer
+}
