@@ -45,16 +45,14 @@ export const make = (turns: number = TURNS): Lock => {
   let owed = false
   const settle = () => {
     queued = false
-    const next = waiters.shift()
-    if (next === undefined) return
+    if (waiters.length === 0) return
     if (held) {
-      waiters.unshift(next)
       owed = true
-    } else {
-      held = true
-      freed = 0
-      next()
+      return
     }
+    held = true
+    freed = 0
+    waiters.shift()!()
   }
   const wait = Effect.async<void>((resume) => {
     // Resumed holding the lock.
@@ -70,16 +68,12 @@ export const make = (turns: number = TURNS): Lock => {
       }
     })
   })
-  const acquire = Effect.suspend(() => {
-    if (held) return wait
-    held = true
-    return Effect.void
-  })
   const tryAcquire = () => {
     if (held) return false
     held = true
     return true
   }
+  const acquire = Effect.suspend(() => tryAcquire() ? Effect.void : wait)
   const release = () => {
     if (owed || (waiters.length > 0 && ++freed >= turns)) {
       owed = false
