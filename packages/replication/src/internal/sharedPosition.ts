@@ -80,7 +80,7 @@ export const make = (
     if (scheduled) return Effect.void
     if (Duration.isZero(gatherFor)) return kick
     scheduled = true
-    const timer = Effect.zipRight(Effect.sleep(gatherFor), Effect.suspend(() => kick)).pipe(
+    const timer = Effect.zipRight(Effect.sleep(gatherFor), kick).pipe(
       Effect.ensuring(Effect.sync(() => {
         scheduled = false
       }))
