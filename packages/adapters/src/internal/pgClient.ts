@@ -132,7 +132,7 @@ export const make = (
             client,
             query,
             map,
-            { alias: options.alias, deadlineMs, guard },
+            { alias: options.alias, deadlineMs, guard, Query: Pg.Query },
             resume,
             (broken) => giveBack?.(broken)
           )
