@@ -19,6 +19,7 @@ import type { Options, ReadError, ReadOptions, Repository, UpsertOptions } from 
 import * as Codecs from "./columns.js"
 import type { QueryState, TableInfo } from "./engine.js"
 import * as engine from "./engine.js"
+import * as PatchEncoder from "./patchEncoder.js"
 import * as Q from "./query.js"
 import * as reads from "./reads.js"
 import * as RowDecoder from "./rowDecoder.js"
@@ -172,18 +173,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
       return Effect.flatMap(Effect.forEach(data, encodeInsertRow), writes.insertRows)
     }).pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
 
-  // One encoder per set of patched columns: a struct schema built per call costs more than the statement.
-  const patchEncoders = new Map<string, (patch: Row) => Either.Either<any, ParseError>>()
-  const patchEncoder = (keys: ReadonlyArray<string>, fields: Record<string, any>) => {
-    const key = keys.join(",")
-    let encoder = patchEncoders.get(key)
-    if (encoder === undefined) {
-      if (patchEncoders.size >= 1000) patchEncoders.clear()
-      encoder = Schema.encodeUnknownEither(Schema.Struct(fields) as unknown as Schema.Schema<any, any, never>)
-      patchEncoders.set(key, encoder)
-    }
-    return encoder
-  }
+  const patchEncoder = PatchEncoder.cache()
 
   const encodePatch = (patch: Row): Effect.Effect<Row, ValidationError | ParseError> => {
     const keys = Object.keys(patch).filter((key) => key !== idColumn && patch[key] !== undefined)
