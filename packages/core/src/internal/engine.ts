@@ -136,9 +136,18 @@ export const withClient = <A, E, R>(
 export const withWriter = <A, E, R>(
   f: (sql: SqlClient.SqlClient, returning: boolean, updateReturning: boolean) => Effect.Effect<A, E, R>
 ): Effect.Effect<A, E | ConnectionError, R | WriteConnection> =>
-  liftConnectionErrors(Effect.flatMap(Effect.zip(WriteConnection, DialectFeatures), ([sql, features]) => {
-    const dialect = dialectOf(sql)
-    return f(sql, supportsReturning(features, dialect), supportsUpdateReturning(features, dialect))
+  // Both services read from the fiber's context in one step: `Effect.zip` of two tags runs `Effect.all`, about
+  // fifteen runtime steps on every write.
+  liftConnectionErrors(Effect.withFiberRuntime((fiber) => {
+    const context = fiber.currentContext as Context.Context<WriteConnection>
+    const features = Context.get(context, DialectFeatures)
+    const run = (sql: SqlClient.SqlClient) => {
+      const dialect = dialectOf(sql)
+      return f(sql, supportsReturning(features, dialect), supportsUpdateReturning(features, dialect))
+    }
+    const sql = Context.getOption(context, WriteConnection)
+    // Missing: the ordinary service lookup, which reports the missing service.
+    return Option.isSome(sql) ? run(sql.value) : Effect.flatMap(WriteConnection, run)
   }))
 
 /** The first validation error of a query, if any. @internal */

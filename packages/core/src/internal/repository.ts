@@ -207,10 +207,9 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   const update = (id: unknown, patch: Row) =>
     info.setupError !== undefined
       ? Effect.fail(info.setupError)
-      : Effect.flatMap(
-        Effect.zip(encodeIdNow(id), encodePatch(patch)),
-        ([encodedId, row]) => updateRow(encodedId, row)
-      )
+      // Nested, not `Effect.zip` (which runs `Effect.all`): two steps instead of about fifteen.
+      : Effect.flatMap(encodeIdNow(id), (encodedId) =>
+        Effect.flatMap(encodePatch(patch), (row) => updateRow(encodedId, row)))
 
   const save = (value: Row) =>
     Effect.gen(function*() {
