@@ -150,7 +150,18 @@ const mergePending = (a: Pending, b: Pending): Pending => {
  * position covers their writes too.
  */
 export const markPending = (cluster: string, read: PositionRead): Effect.Effect<void> =>
-  FiberRef.update(currentTokens, (tokens) => withPending(tokens, { ...pendingOf(tokens), [cluster]: [read] }))
+  FiberRef.update(currentTokens, (tokens) => pendingMarked(tokens, cluster, read))
+
+/**
+ * `tokens` with `read` as the pending read of `cluster` (what `markPending` sets); the same tokens when it already
+ * is (a session's writes that join one batch).
+ */
+export const pendingMarked = (tokens: Tokens, cluster: string, read: PositionRead): Tokens => {
+  const pending = pendingOf(tokens)
+  const mine = pending[cluster]
+  if (mine !== undefined && mine.length === 1 && mine[0] === read) return tokens
+  return withPending(tokens, { ...pending, [cluster]: [read] })
+}
 
 /**
  * Reads and records the positions of the session's pending writes on `cluster` (every cluster when undefined). A

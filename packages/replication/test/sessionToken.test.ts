@@ -242,3 +242,20 @@ describe("a position known when the write returns (`record`) beside the session'
       expect(yield* SessionToken.get("pg")).toEqual(Option.some(SessionToken.unknownPosition))
     }).pipe(Effect.locally(SessionToken.currentTokens, {})))
 })
+
+describe("pendingMarked", () => {
+  it("sets the cluster's pending read, keeps the other clusters', and returns the same tokens for the same read", () => {
+    const first: SessionToken.PositionRead = Effect.succeed(lsn("0/10"))
+    const second: SessionToken.PositionRead = Effect.succeed(lsn("0/20"))
+    const other: SessionToken.PositionRead = Effect.succeed(gtid("0-1-1"))
+    const start: SessionToken.Tokens = { pg: lsn("0/1") }
+    const marked = SessionToken.pendingMarked(start, "pg", first)
+    expect(SessionToken.pendingOf(marked)).toEqual({ pg: [first] })
+    expect(marked["pg"]).toEqual(lsn("0/1"))
+    // A session's second write of the same batch: nothing changes, not even the object.
+    expect(SessionToken.pendingMarked(marked, "pg", first)).toBe(marked)
+    const both = SessionToken.pendingMarked(SessionToken.pendingMarked(marked, "maria", other), "pg", second)
+    expect(SessionToken.pendingOf(both)).toEqual({ pg: [second], maria: [other] })
+    expect(SessionToken.pendingOf(start)).toEqual({})
+  })
+})

@@ -29,12 +29,36 @@ const settle = (done: () => boolean) =>
     for (let i = 0; i < 100 && !done(); i++) yield* Effect.yieldNow()
   })
 
+/** A write's join as the primary runs it: the batch's await, after starting the batch's timer if it needs one. */
+const start = (shared: ReturnType<typeof SharedPosition.make>) =>
+  Effect.suspend(() => {
+    const [awaited, timer] = shared.join()
+    return timer === undefined ? Effect.succeed(awaited) : Effect.as(timer, awaited)
+  })
+
 describe("SharedPosition", () => {
+  it.effect("the writes of one batch share one await; only the first starts a timer, and the next batch a new one", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, "5 millis")
+      const [first, timer] = shared.join()
+      expect(timer).toBeDefined()
+      yield* timer!
+      const [second, again] = shared.join()
+      expect(second).toBe(first)
+      expect(again).toBeUndefined()
+      yield* TestClock.adjust("5 millis")
+      expect(yield* first).toEqual(lsn(1))
+      const [next, nextTimer] = shared.join()
+      expect(next).not.toBe(first)
+      expect(nextTimer).toBeDefined()
+    }))
+
   it.effect("writes that no read follows share one read, started by the gathering delay", () =>
     Effect.gen(function*() {
       const s = source()
       const shared = SharedPosition.make(s.read, "5 millis")
-      const latest = yield* Effect.forEach(Array.from({ length: 20 }), () => shared.start)
+      const latest = yield* Effect.forEach(Array.from({ length: 20 }), () => start(shared))
       yield* TestClock.adjust("4 millis")
       expect(s.reads()).toBe(0)
       yield* TestClock.adjust("1 millis")
@@ -47,7 +71,7 @@ describe("SharedPosition", () => {
     Effect.gen(function*() {
       const s = source()
       const shared = SharedPosition.make(s.read, "1 hour")
-      const latest = yield* shared.start
+      const latest = yield* start(shared)
       expect(yield* latest).toEqual(lsn(1))
       expect(s.reads()).toBe(1)
     }))
@@ -57,11 +81,11 @@ describe("SharedPosition", () => {
       const gate = yield* Deferred.make<void>()
       const s = source(gate)
       const shared = SharedPosition.make(s.read, "5 millis")
-      const first = yield* shared.start
+      const first = yield* start(shared)
       const firstFiber = yield* Effect.fork(first)
       yield* settle(() => s.reads() === 1)
       expect(s.reads()).toBe(1)
-      const second = yield* shared.start // the first read is under way: it may predate this write
+      const second = yield* start(shared) // the first read is under way: it may predate this write
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Fiber.join(firstFiber)).toEqual(lsn(1))
       expect(yield* second).toEqual(lsn(2))
@@ -72,7 +96,7 @@ describe("SharedPosition", () => {
     Effect.gen(function*() {
       const s = source()
       const shared = SharedPosition.make(s.read, 0)
-      yield* shared.start
+      yield* start(shared)
       yield* settle(() => s.reads() === 1)
       expect(s.reads()).toBe(1)
     }))
@@ -82,10 +106,10 @@ describe("SharedPosition", () => {
       const gate = yield* Deferred.make<void>()
       const s = source(gate)
       const shared = SharedPosition.make(s.read, "1 hour")
-      const first = yield* shared.start
+      const first = yield* start(shared)
       const firstFiber = yield* Effect.fork(first)
       yield* settle(() => s.reads() === 1)
-      const second = yield* shared.start
+      const second = yield* start(shared)
       const secondFiber = yield* Effect.fork(second) // asks for it while the first read is under way
       yield* settle(() => false)
       yield* Deferred.succeed(gate, undefined)

@@ -9,6 +9,7 @@ import type { DatabaseAdapter } from "@fastorm/adapters"
 import { AdapterError } from "@fastorm/adapters"
 import { ConnectionWrapper } from "@fastorm/core"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../RouterError.js"
@@ -154,9 +155,18 @@ export const make = (options: PrimaryOptions): Primary => {
    * the write returns at once; the read, started after the write returned, on any connection of this primary and
    * shared with the other writes waiting then, is awaited only by the session's next read on this cluster.
    */
-  const markWritten = !capturesPositions || positions === undefined
-    ? Effect.void
-    : Effect.flatMap(positions.start, (read) => SessionToken.markPending(options.cluster, read))
+  const markWritten = <A>(value: A): Effect.Effect<A> =>
+    !capturesPositions || positions === undefined
+      ? Effect.succeed(value)
+      // Few runtime steps: the batch is joined synchronously in the caller's fiber, and the session's tokens change
+      // only when this write is the session's first in the batch.
+      : Effect.withFiberRuntime((fiber) => {
+        const [read, timer] = positions.join()
+        const tokens = fiber.getFiberRef(SessionToken.currentTokens)
+        const marked = SessionToken.pendingMarked(tokens, options.cluster, read)
+        const done = timer === undefined ? Effect.succeed(value) : Effect.as(timer, value)
+        return marked === tokens ? done : Effect.zipRight(FiberRef.set(SessionToken.currentTokens, marked), done)
+      })
 
   // MariaDB tells each write's GTID in its OK packet (`DatabaseAdapter.CommitPositions`): the session records it
   // when the write returns, with no statement; the shared read only when none came back.
@@ -166,7 +176,7 @@ export const make = (options: PrimaryOptions): Primary => {
    * earlier positions; its pending reads stay, they cover what they cover). Unknown: the shared read.
    */
   const recordPosition = (position: SessionToken.Position | undefined): Effect.Effect<void> =>
-    position === undefined ? markWritten : SessionToken.record(options.cluster, position)
+    position === undefined ? markWritten(undefined) : SessionToken.record(options.cluster, position)
   const recordCommit = (gtid: string | undefined): Effect.Effect<void> =>
     recordPosition(consistency === undefined ? undefined : committedPosition(consistency, gtid))
 
@@ -175,7 +185,7 @@ export const make = (options: PrimaryOptions): Primary => {
     const statementOn = (connection: Connection) =>
       recorder.traced(node.name, reason, Effect.catchAll(guard.statement(run(connection)), statementFailure(write)))
     if (!write || !capturesPositions) return statementOn(node.client.connection)
-    if (commits === undefined) return Effect.tap(statementOn(node.client.connection), () => markWritten)
+    if (commits === undefined) return Effect.flatMap(statementOn(node.client.connection), markWritten)
     // Each run (a retry's too) learns its own statement's GTID, whatever other writers run meanwhile.
     return Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid), value))
   }
@@ -200,7 +210,7 @@ export const make = (options: PrimaryOptions): Primary => {
         if (withCommit === undefined) {
           return Effect.tap(
             wrapped.executeUnprepared(sql, params, transformRows),
-            () => commits === undefined ? markWritten : recordCommit(commits.lastCommit(connection))
+            () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection))
           )
         }
         // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.

@@ -26,14 +26,20 @@ export const GATHER = Duration.millis(5)
 type Batch = Deferred.Deferred<Position | undefined, SqlError>
 
 /**
- * Batches `read`. `start` joins the next batch (never a read already under way, which may have started before the
- * caller's write committed) and returns at once with the effect that awaits it; awaiting it starts the read if it
- * has not started, so only a write whose session reads next makes it start early.
+ * Joining the next batch: the effect that awaits it (the same for every write of the batch), and the timer to start
+ * when the batch has none yet (undefined when it has one, or a read under way will chain to it).
+ */
+export type Joined = readonly [awaited: Latest, timer: Effect.Effect<void> | undefined]
+
+/**
+ * Batches `read`. `join` joins the next batch (never a read already under way, which may have started before the
+ * caller's write committed), synchronously: a write pays no runtime step for it. Awaiting the batch starts the read
+ * if it has not started, so only a write whose session reads next makes it start early.
  */
 export const make = (
   read: Latest,
   gather: Duration.DurationInput = GATHER
-): { readonly start: Effect.Effect<Latest> } => {
+): { readonly join: () => Joined } => {
   const gatherFor = Duration.decode(gather)
   // The batch the next read will serve; undefined when nobody waits for one.
   let waiting: Batch | undefined
@@ -60,6 +66,7 @@ export const make = (
     if (reading || batch === undefined) return Effect.void
     reading = true
     waiting = undefined
+    awaitWaiting = undefined
     demanded = false
     const reader = readFor(batch).pipe(
       // Only when the runtime shuts down: the waiters are told, and a later caller starts afresh.
@@ -68,6 +75,7 @@ export const make = (
           reading = false
           const next = waiting
           waiting = undefined
+          awaitWaiting = undefined
           return Effect.zipRight(Deferred.interrupt(batch), next === undefined ? Effect.void : Deferred.interrupt(next))
         })
       )
@@ -88,23 +96,26 @@ export const make = (
     return Effect.asVoid(Effect.forkDaemon(timer))
   })
 
-  const start = Effect.suspend(() => {
-    let batch = waiting
-    if (batch === undefined) {
-      batch = Deferred.unsafeMake<Position | undefined, SqlError>(FiberId.none)
-      waiting = batch
+  // The waiting batch's await, shared by every write that joins it.
+  let awaitWaiting: Latest | undefined
+
+  const join = (): Joined => {
+    let awaited = awaitWaiting
+    if (waiting === undefined || awaited === undefined) {
+      const mine = Deferred.unsafeMake<Position | undefined, SqlError>(FiberId.none)
+      waiting = mine
+      // Whoever needs the position starts its read if nobody has yet: a read never waits for the timer.
+      awaited = Effect.zipRight(
+        Effect.suspend(() => {
+          if (waiting !== mine) return Effect.void
+          demanded = true
+          return kick
+        }),
+        Deferred.await(mine)
+      )
+      awaitWaiting = awaited
     }
-    const mine = batch
-    // Whoever needs the position starts its read if nobody has yet: a read never waits for the timer.
-    const awaited: Latest = Effect.zipRight(
-      Effect.suspend(() => {
-        if (waiting !== mine) return Effect.void
-        demanded = true
-        return kick
-      }),
-      Deferred.await(mine)
-    )
-    return reading ? Effect.succeed(awaited) : Effect.as(schedule, awaited)
-  })
-  return { start }
+    return [awaited, reading || scheduled ? undefined : schedule]
+  }
+  return { join }
 }
