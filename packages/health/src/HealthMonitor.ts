@@ -95,6 +95,11 @@ export interface HealthMonitorShape {
   readonly nodes: ReadonlyArray<{ readonly name: string; readonly role: ConfiguredRole }>
   /** The state of every node, in configuration order. */
   readonly snapshot: Effect.Effect<ReadonlyArray<NodeHealth>>
+  /**
+   * The same snapshot read synchronously, offered by a monitor that needs no effect to read it (the live one): the
+   * router reads it before every statement without a runtime step. Absent: readers use `snapshot`.
+   */
+  readonly snapshotNow?: () => ReadonlyArray<NodeHealth>
   /** The state of one node. */
   readonly health: (node: string) => Effect.Effect<NodeHealth, UnknownNode>
   /** The status of one node. */
@@ -308,8 +313,9 @@ export const make = (
     return {
       nodes: runtimes.map((rt) => ({ name: rt.config.name, role: rt.config.role })),
       snapshot,
-      health: (node) =>
-        Effect.map(lookup(node), (rt) => published[indexOf.get(rt)!]!),
+      snapshotNow: () =>
+        published,
+      health: (node) => Effect.map(lookup(node), (rt) => published[indexOf.get(rt)!]!),
       status: (node) => Effect.flatMap(lookup(node), (rt) => Effect.map(Ref.get(rt.state), (s) => s.status)),
       changes: Stream.fromPubSub(pubsub),
       subscribe: PubSub.subscribe(pubsub),

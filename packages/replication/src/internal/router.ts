@@ -91,6 +91,7 @@ export const make = (
   Effect.gen(function*() {
     const { config, consistency } = options
     const monitor = yield* HealthMonitor.HealthMonitor
+    const snapshotNow = monitor.snapshotNow
     const handles = options.nodes.roles === "configured"
       ? [options.nodes.primary, ...options.nodes.replicas]
       : options.nodes.nodes
@@ -179,20 +180,18 @@ export const make = (
           return StatementSpan.under(fiber, then(inTransaction, fiber))
         }
         const request = requestOf(fiber, client, sql)
-        const decided = Effect.flatMap(
-          monitor.snapshot,
-          (snapshot) => {
-            const pin = Context.get(fiber.currentContext, ReadPin)
-            const view = {
-              topology,
-              config,
-              snapshot: routed(snapshot),
-              learnt,
-              selection: selectionFor(pin, selection)
-            }
-            return then(pinned(pin, Decision.decide(request, view)), fiber)
+        const decide = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
+          const pin = Context.get(fiber.currentContext, ReadPin)
+          const view = {
+            topology,
+            config,
+            snapshot: routed(snapshot),
+            learnt,
+            selection: selectionFor(pin, selection)
           }
-        )
+          return then(pinned(pin, Decision.decide(request, view)), fiber)
+        }
+        const decided = snapshotNow === undefined ? Effect.flatMap(monitor.snapshot, decide) : decide(snapshotNow())
         // A template statement's own span becomes the parent of its attempts (README, "Tracing").
         return StatementSpan.under(fiber, decided)
       })
