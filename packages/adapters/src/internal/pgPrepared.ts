@@ -57,22 +57,30 @@ export const make = (setting: boolean | "auto", startupRefused: () => boolean): 
   }
   const unnamed: Prepared["unnamed"] = (run, statement, params, map) =>
     run({ text: statement.sql, values: params as Array<any> }, map)
-  const named: Prepared["run"] = (run, statement, params, map) =>
-    Effect.catchIf(run(namedQuery(statement, params), map), isStalePlan, () => {
-      generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
-      return run(namedQuery(statement, params), map)
-    })
   // "auto" prepares until the node turns out to be behind a pooler; then it stops for good.
   const prepares = () => setting === true || (setting === "auto" && !shared && !startupRefused())
+  /** Refused at Parse (42P05) or Bind (26000), the statement never ran: running it again unnamed is safe. */
+  const unshared: Prepared["run"] = (run, statement, params, map) => {
+    shared = true
+    return unnamed(run, statement, params, map)
+  }
+  const renamed: Prepared["run"] = (run, statement, params, map) => {
+    generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
+    const again = run(namedQuery(statement, params), map)
+    return setting === true
+      ? again
+      : Effect.catchIf(again, isSharedServerSign, () => unshared(run, statement, params, map))
+  }
+  // One handler for both outcomes that call for another try: one runtime step per statement, not two.
+  const retried = (error: SqlError) => isStalePlan(error) || (setting !== true && isSharedServerSign(error))
   return {
     run: (run, statement, params, map) => {
       if (!prepares()) return unnamed(run, statement, params, map)
-      if (setting === true) return named(run, statement, params, map)
-      // Refused at Parse (42P05) or Bind (26000), the statement never ran: running it again unnamed is safe.
-      return Effect.catchIf(named(run, statement, params, map), isSharedServerSign, () => {
-        shared = true
-        return unnamed(run, statement, params, map)
-      })
+      return Effect.catchIf(
+        run(namedQuery(statement, params), map),
+        retried,
+        (error) => isStalePlan(error) ? renamed(run, statement, params, map) : unshared(run, statement, params, map)
+      )
     },
     unnamed,
     sharedServers: () => shared
