@@ -280,12 +280,15 @@ export const make = (
       Stream.unwrapScoped(decideIn(client, sql, (route, fiber) => place(route, stream, fiber)))
 
     // A transaction begins on the node that is the primary when it begins, and stays there.
-    const transactionAcquirer = Effect.flatMap(monitor.snapshot, (snapshot) => {
+    const transactionOn = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
       const current = primaryOf(routed(snapshot))?.name
       return current === undefined || !primaries.has(current)
         ? Effect.fail(noPrimaryError("none"))
         : primaryOn(current).transaction
-    })
+    }
+    const transactionAcquirer = snapshotNow === undefined
+      ? Effect.flatMap(monitor.snapshot, transactionOn)
+      : Effect.suspend(() => transactionOn(snapshotNow()))
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ["fastorm.cluster", options.cluster],
