@@ -13,7 +13,6 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
@@ -44,17 +43,45 @@ type Exec = (
   method: MysqlRunner.Method
 ) => Effect.Effect<unknown, SqlError>
 
+type TransformRows = Parameters<Connection["execute"]>[2]
+
 const asRows = (results: unknown): ReadonlyArray<any> => Array.isArray(results) ? results : []
 
+// Without a transform (the direct runners' case) the shared `asRows`: no closure per statement.
+const rowsOf = (transformRows: TransformRows) =>
+  transformRows === undefined ? asRows : (r: unknown) => transformRows(asRows(r))
+
 const makeConnection = (exec: Exec, executeStream: Connection["executeStream"]): Connection => ({
-  execute: (sql, params, transformRows) =>
-    Effect.map(exec(sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
+  execute: (sql, params, transformRows) => Effect.map(exec(sql, params, false, "execute"), rowsOf(transformRows)),
   executeRaw: (sql, params) => exec(sql, params, false, "execute"),
   executeValues: (sql, params) => Effect.map(exec(sql, params, true, "execute"), asRows),
   executeUnprepared: (sql, params, transformRows) =>
-    Effect.map(exec(sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
+    Effect.map(exec(sql, params, false, "query"), rowsOf(transformRows)),
   executeStream
 })
+
+/**
+ * The connection of one `runCommitted` run, and the cell its statements' GTIDs go to: each statement borrows a
+ * pooled connection and writes its OK packet's GTID into this object. The cell travels with the statement, so a
+ * statement run in a fiber the run forked (a deadline's) still tells its run, and a nested run has its own. One
+ * object per run, its methods on the prototype: no FiberRef write, no closure per run.
+ */
+class CommittingConnection implements Connection, MysqlRunner.Committed {
+  gtid: string | undefined = undefined
+  constructor(readonly runner: MysqlRunner.Runner, readonly executeStream: Connection["executeStream"]) {}
+  execute(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
+    return Effect.map(this.runner.pooled(sql, params, false, "execute", this), rowsOf(transformRows))
+  }
+  executeRaw(sql: string, params: ReadonlyArray<unknown>) {
+    return this.runner.pooled(sql, params, false, "execute", this)
+  }
+  executeValues(sql: string, params: ReadonlyArray<unknown>) {
+    return Effect.map(this.runner.pooled(sql, params, true, "execute", this), asRows)
+  }
+  executeUnprepared(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
+    return Effect.map(this.runner.pooled(sql, params, false, "query", this), rowsOf(transformRows))
+  }
+}
 
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
@@ -104,29 +131,11 @@ export const make = (
       return connection
     })
 
-    // The cell of the write a fiber runs in `runCommitted`. Forked fibers (a deadline's) inherit it, so the
-    // statement tells the run it belongs to; a joined fiber's cell never replaces its parent's (the child wrote into
-    // the shared cell already); each run sets a fresh one, so nothing reads a cell it did not make. Left in place
-    // after the run: a cell nobody reads any more, replaced by the fiber's next run.
-    const currentCommit = FiberRef.unsafeMake<MysqlRunner.Committed | undefined>(undefined, {
-      join: (parent) => parent
-    })
-    // Built once: the write's cell is found in its fiber, not in a connection made per write.
-    const committing = makeConnection(
-      (sql, values, rowsAsArray, method) =>
-        Effect.withFiberRuntime((fiber) =>
-          runner.pooled(sql, values, rowsAsArray, method, fiber.getFiberRef(currentCommit))
-        ),
-      pooledStream
-    )
     const commitPositions: CommitPositions = {
       runCommitted: (use) =>
         Effect.suspend(() => {
-          const committed: MysqlRunner.Committed = { gtid: undefined }
-          return Effect.zipRight(
-            FiberRef.set(currentCommit, committed),
-            Effect.map(use(committing), (value) => [value, committed.gtid] as const)
-          )
+          const committing = new CommittingConnection(runner, pooledStream)
+          return Effect.map(use(committing), (value) => [value, committing.gtid] as const)
         }),
       lastCommit: (reserved) => lastCommits.get(reserved)?.gtid
     }
