@@ -40,23 +40,25 @@ type Exec = (
   sql: string,
   values: ReadonlyArray<unknown>,
   rowsAsArray: boolean,
-  method: MysqlRunner.Method
+  method: MysqlRunner.Method,
+  map: MysqlRunner.MapResult
 ) => Effect.Effect<unknown, SqlError>
 
 type TransformRows = Parameters<Connection["execute"]>[2]
+type Rows = Effect.Effect<ReadonlyArray<any>, SqlError>
 
 const asRows = (results: unknown): ReadonlyArray<any> => Array.isArray(results) ? results : []
+const asIs = (results: unknown): unknown => results
 
-// Without a transform (the direct runners' case) the shared `asRows`: no closure per statement.
-const rowsOf = (transformRows: TransformRows) =>
+// Applied in the driver callback; without a transform (the direct runners' case) the shared `asRows`: no closure.
+const rowsOf = (transformRows: TransformRows): MysqlRunner.MapResult =>
   transformRows === undefined ? asRows : (r: unknown) => transformRows(asRows(r))
 
 const makeConnection = (exec: Exec, executeStream: Connection["executeStream"]): Connection => ({
-  execute: (sql, params, transformRows) => Effect.map(exec(sql, params, false, "execute"), rowsOf(transformRows)),
-  executeRaw: (sql, params) => exec(sql, params, false, "execute"),
-  executeValues: (sql, params) => Effect.map(exec(sql, params, true, "execute"), asRows),
-  executeUnprepared: (sql, params, transformRows) =>
-    Effect.map(exec(sql, params, false, "query"), rowsOf(transformRows)),
+  execute: (sql, params, transformRows) => exec(sql, params, false, "execute", rowsOf(transformRows)) as Rows,
+  executeRaw: (sql, params) => exec(sql, params, false, "execute", asIs),
+  executeValues: (sql, params) => exec(sql, params, true, "execute", asRows) as Rows,
+  executeUnprepared: (sql, params, transformRows) => exec(sql, params, false, "query", rowsOf(transformRows)) as Rows,
   executeStream
 })
 
@@ -70,16 +72,19 @@ class CommittingConnection implements Connection, MysqlRunner.Committed {
   gtid: string | undefined = undefined
   constructor(readonly runner: MysqlRunner.Runner, readonly executeStream: Connection["executeStream"]) {}
   execute(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
-    return Effect.map(this.runner.pooled(sql, params, false, "execute", this), rowsOf(transformRows))
+    return this.runner.pooled(sql, params, false, "execute", rowsOf(transformRows), this) as Rows
   }
   executeRaw(sql: string, params: ReadonlyArray<unknown>) {
-    return this.runner.pooled(sql, params, false, "execute", this)
+    return this.runner.pooled(sql, params, false, "execute", asIs, this)
   }
   executeValues(sql: string, params: ReadonlyArray<unknown>) {
-    return Effect.map(this.runner.pooled(sql, params, true, "execute", this), asRows)
+    return this.runner.pooled(sql, params, true, "execute", asRows, this) as Effect.Effect<
+      ReadonlyArray<ReadonlyArray<unknown>>,
+      SqlError
+    >
   }
   executeUnprepared(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
-    return Effect.map(this.runner.pooled(sql, params, false, "query", this), rowsOf(transformRows))
+    return this.runner.pooled(sql, params, false, "query", rowsOf(transformRows), this) as Rows
   }
 }
 
@@ -114,7 +119,7 @@ export const make = (
     const pooledStream: Connection["executeStream"] = (sql, params, transformRows) =>
       Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows, abandon(conn))))
     const pooled = makeConnection(
-      (sql, values, rowsAsArray, method) => runner.pooled(sql, values, rowsAsArray, method, undefined),
+      (sql, values, rowsAsArray, method, map) => runner.pooled(sql, values, rowsAsArray, method, map, undefined),
       pooledStream
     )
 
@@ -124,7 +129,7 @@ export const make = (
     const transactionAcquirer = Effect.map(acquire, (conn) => {
       const last: MysqlRunner.Committed = { gtid: undefined }
       const connection = makeConnection(
-        (sql, values, rowsAsArray, method) => runner.on(conn, sql, values, rowsAsArray, method, last),
+        (sql, values, rowsAsArray, method, map) => runner.on(conn, sql, values, rowsAsArray, method, map, last),
         (sql, params, transformRows) => queryStream(conn, sql, params, transformRows, abandon(conn))
       )
       lastCommits.set(connection, last)
