@@ -10,6 +10,7 @@
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import type { CompiledStatement } from "@fastorm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -54,8 +55,18 @@ const asIs = (results: unknown): unknown => results
 const rowsOf = (transformRows: TransformRows): MysqlRunner.MapResult =>
   transformRows === undefined ? asRows : (r: unknown) => transformRows(asRows(r))
 
-const makeConnection = (exec: Exec, executeStream: Connection["executeStream"]): Connection => ({
+// A write's count is read in the driver callback too: no `Effect.map` over the whole result for repositories' writes.
+const affectedRows = (results: unknown): number =>
+  Number((results as { affectedRows?: unknown } | null)?.affectedRows ?? 0)
+
+const makeConnection = (
+  exec: Exec,
+  executeStream: Connection["executeStream"]
+): CompiledStatement.CountingConnection => ({
   execute: (sql, params, transformRows) => exec(sql, params, false, "execute", rowsOf(transformRows)) as Rows,
+  executePrepared: (statement, params) => exec(statement.sql, params, false, "execute", asRows) as Rows,
+  executeCounted: (statement, params) =>
+    exec(statement.sql, params, false, "execute", affectedRows) as Effect.Effect<number, SqlError>,
   executeRaw: (sql, params) => exec(sql, params, false, "execute", asIs),
   executeValues: (sql, params) => exec(sql, params, true, "execute", asRows) as Rows,
   executeUnprepared: (sql, params, transformRows) => exec(sql, params, false, "query", rowsOf(transformRows)) as Rows,
@@ -68,7 +79,7 @@ const makeConnection = (exec: Exec, executeStream: Connection["executeStream"]):
  * statement run in a fiber the run forked (a deadline's) still tells its run, and a nested run has its own. One
  * object per run, its methods on the prototype: no FiberRef write, no closure per run.
  */
-class CommittingConnection implements Connection, MysqlRunner.Committed {
+class CommittingConnection implements CompiledStatement.CountingConnection, MysqlRunner.Committed {
   gtid: string | undefined = undefined
   constructor(readonly runner: MysqlRunner.Runner, readonly executeStream: Connection["executeStream"]) {}
   execute(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
@@ -76,6 +87,15 @@ class CommittingConnection implements Connection, MysqlRunner.Committed {
   }
   executeRaw(sql: string, params: ReadonlyArray<unknown>) {
     return this.runner.pooled(sql, params, false, "execute", asIs, this)
+  }
+  executePrepared(statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) {
+    return this.runner.pooled(statement.sql, params, false, "execute", asRows, this) as Rows
+  }
+  executeCounted(statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) {
+    return this.runner.pooled(statement.sql, params, false, "execute", affectedRows, this) as Effect.Effect<
+      number,
+      SqlError
+    >
   }
   executeValues(sql: string, params: ReadonlyArray<unknown>) {
     return this.runner.pooled(sql, params, true, "execute", asRows, this) as Effect.Effect<
