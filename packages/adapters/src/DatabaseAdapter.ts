@@ -50,10 +50,10 @@ export interface PoolStatus {
  */
 export interface CommitPositions {
   /**
-   * Runs `use` on the node's pooled connection for writes (built once; each statement borrows a connection) and
-   * gives back its value with the GTID the last statement it ran committed. The GTID travels in a cell that each
-   * run makes afresh, held by the running fiber (and inherited by the fibers it forks): a retry learns its own
-   * statement's GTID, and concurrent writers never see each other's.
+   * Runs `use` on a pooled connection for writes (each statement borrows a connection) and gives back its value
+   * with the GTID the last statement it ran committed. Each run gets its own connection object, which is the cell
+   * its statements' GTIDs go to (in whatever fiber they run): a retry learns its own statement's GTID, and
+   * concurrent or nested writers never see each other's.
    */
   readonly runCommitted: <A, E, R>(
     use: (connection: Connection) => Effect.Effect<A, E, R>

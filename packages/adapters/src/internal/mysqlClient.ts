@@ -4,8 +4,8 @@
  * `MysqlClient.make` from @effect/sql-mysql2 cannot be used for a cluster node: it connects at start (a replica that
  * is down would fail the layer), it hides its pool (no per-session settings such as `SET SESSION TRANSACTION READ
  * ONLY`), and mysql2's pool waits for a free connection without any bound. This client keeps the same compiler and
- * row semantics and adds those three things (`mysqlPool.ts`, `mysqlRunner.ts`, `mysqlStream.ts`), and, on MariaDB,
- * the GTID of each write's commit from its OK packet (`mysqlPositions.ts`).
+ * row semantics and adds those three things (`mysqlPool.ts`, `mysqlRunner.ts`, `mysqlConnections.ts`,
+ * `mysqlStream.ts`), and, on MariaDB, the GTID of each write's commit from its OK packet (`mysqlPositions.ts`).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -13,7 +13,6 @@ import { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
@@ -22,6 +21,7 @@ import type { CommitPositions, NodeClient as Shape } from "../DatabaseAdapter.js
 import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import * as Drivers from "./drivers.js"
+import { CommittingConnection, PooledConnection, ReservedConnection } from "./mysqlConnections.js"
 import * as MysqlPool from "./mysqlPool.js"
 import * as MysqlRunner from "./mysqlRunner.js"
 import { queryStream } from "./mysqlStream.js"
@@ -36,25 +36,6 @@ export interface MysqlNodeOptions {
   readonly readOnly: boolean
   readonly spanAttributes?: Record<string, unknown> | undefined
 }
-
-type Exec = (
-  sql: string,
-  values: ReadonlyArray<unknown>,
-  rowsAsArray: boolean,
-  method: MysqlRunner.Method
-) => Effect.Effect<unknown, SqlError>
-
-const asRows = (results: unknown): ReadonlyArray<any> => Array.isArray(results) ? results : []
-
-const makeConnection = (exec: Exec, executeStream: Connection["executeStream"]): Connection => ({
-  execute: (sql, params, transformRows) =>
-    Effect.map(exec(sql, params, false, "execute"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
-  executeRaw: (sql, params) => exec(sql, params, false, "execute"),
-  executeValues: (sql, params) => Effect.map(exec(sql, params, true, "execute"), asRows),
-  executeUnprepared: (sql, params, transformRows) =>
-    Effect.map(exec(sql, params, false, "query"), (r) => transformRows ? transformRows(asRows(r)) : asRows(r)),
-  executeStream
-})
 
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
@@ -86,49 +67,18 @@ export const make = (
     // Outside a transaction each statement borrows a connection for its own duration only (a stream, for its own).
     const pooledStream: Connection["executeStream"] = (sql, params, transformRows) =>
       Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows, abandon(conn))))
-    const pooled = makeConnection(
-      (sql, values, rowsAsArray, method) => runner.pooled(sql, values, rowsAsArray, method, undefined),
-      pooledStream
-    )
+    const pooled = new PooledConnection(runner, pooledStream)
+    // A reserved connection (a transaction's) is the cell of its last statement's GTID.
+    const transactionAcquirer = Effect.map(acquire, (conn): Connection => new ReservedConnection(runner, conn))
 
-    // What the last statement on each reserved connection committed (MariaDB reports it in the OK packet).
-    const lastCommits = new WeakMap<Connection, MysqlRunner.Committed>()
-    // A reserved connection (a transaction's) streams on itself: the stream sees the transaction's writes.
-    const transactionAcquirer = Effect.map(acquire, (conn) => {
-      const last: MysqlRunner.Committed = { gtid: undefined }
-      const connection = makeConnection(
-        (sql, values, rowsAsArray, method) => runner.on(conn, sql, values, rowsAsArray, method, last),
-        (sql, params, transformRows) => queryStream(conn, sql, params, transformRows, abandon(conn))
-      )
-      lastCommits.set(connection, last)
-      return connection
-    })
-
-    // The cell of the write a fiber runs in `runCommitted`. Forked fibers (a deadline's) inherit it, so the
-    // statement tells the run it belongs to; a joined fiber's cell never replaces its parent's (the child wrote into
-    // the shared cell already); each run sets a fresh one, so nothing reads a cell it did not make. Left in place
-    // after the run: a cell nobody reads any more, replaced by the fiber's next run.
-    const currentCommit = FiberRef.unsafeMake<MysqlRunner.Committed | undefined>(undefined, {
-      join: (parent) => parent
-    })
-    // Built once: the write's cell is found in its fiber, not in a connection made per write.
-    const committing = makeConnection(
-      (sql, values, rowsAsArray, method) =>
-        Effect.withFiberRuntime((fiber) =>
-          runner.pooled(sql, values, rowsAsArray, method, fiber.getFiberRef(currentCommit))
-        ),
-      pooledStream
-    )
     const commitPositions: CommitPositions = {
       runCommitted: (use) =>
         Effect.suspend(() => {
-          const committed: MysqlRunner.Committed = { gtid: undefined }
-          return Effect.zipRight(
-            FiberRef.set(currentCommit, committed),
-            Effect.map(use(committing), (value) => [value, committed.gtid] as const)
-          )
+          // One object per run, the cell of its statements' GTIDs: no FiberRef write, no closure per run.
+          const committing = new CommittingConnection(runner, pooledStream)
+          return Effect.map(use(committing), (value) => [value, committing.gtid] as const)
         }),
-      lastCommit: (reserved) => lastCommits.get(reserved)?.gtid
+      lastCommit: (reserved) => reserved instanceof ReservedConnection ? reserved.gtid : undefined
     }
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [

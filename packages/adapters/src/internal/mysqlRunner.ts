@@ -7,7 +7,7 @@
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Mysql from "mysql2"
-import { settle, timeoutError } from "./deadline.js"
+import { timeoutError } from "./deadline.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
 
@@ -22,12 +22,19 @@ export interface Committed {
   gtid: string | undefined
 }
 
-/** One statement, with the cell its OK packet's GTID is written to (none: not looked at). */
+/** What a statement's caller makes of mysql2's result (its rows, or the result as it is), applied in the callback. */
+export type MapResult = (results: unknown) => unknown
+
+/**
+ * One statement, with what its result becomes (applied in the driver callback: no `Effect.map` per statement) and
+ * the cell its OK packet's GTID is written to (none: not looked at).
+ */
 export type Statement = (
   sql: string,
   values: ReadonlyArray<unknown>,
   rowsAsArray: boolean,
   method: Method,
+  map: MapResult,
   committed: Committed | undefined
 ) => Effect.Effect<unknown, SqlError>
 
@@ -43,6 +50,12 @@ export interface Runner {
   readonly isBroken: (conn: Mysql.PoolConnection) => boolean
 }
 
+/** How a connection came out of a statement: `survives` false means it must never serve again. */
+type After = (conn: Mysql.PoolConnection, survives: boolean) => void
+
+// A reserved connection stays with its holder either way (the holder's release looks at `isBroken`).
+const keep: After = () => {}
+
 /** The runner of a node whose statements get `deadlineMs` each. */
 export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner => {
   // Connections whose statement outlived its deadline: destroyed, never returned to the pool.
@@ -51,48 +64,68 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     broken.add(conn)
     conn.destroy()
   }
+  // A borrowed connection goes back to the pool, or is closed (mysql2's pool drops a destroyed one itself).
+  const giveBack: After = (conn, survives) => {
+    if (survives) pool.giveBack(conn)
+    else conn.destroy()
+  }
 
-  /** One statement on a connection, within the deadline; `after` says whether the connection survives. */
+  /**
+   * One statement on a connection, within the deadline; `after` says whether the connection survives. The first of
+   * answer, deadline or cancel wins (`done`, a local: no guard object per statement).
+   */
   const send = (
     conn: Mysql.PoolConnection,
     sql: string,
     values: ReadonlyArray<unknown>,
     rowsAsArray: boolean,
     method: Method,
+    map: MapResult,
     committed: Committed | undefined,
     resume: (result: Effect.Effect<unknown, SqlError>) => void,
-    after: (survives: boolean) => void
+    after: After
   ): () => void => {
-    const guard = settle()
+    let done = false
     const timer = setTimeout(() => {
-      if (!guard.claim()) return
+      if (done) return
+      done = true
       destroy(conn)
-      after(false)
+      after(conn, false)
       resume(Effect.fail(timeoutError(alias, deadlineMs)))
     }, deadlineMs)
     const reply = (cause: any, results: unknown) => {
-      if (!guard.claim()) return
+      if (done) return
+      done = true
       clearTimeout(timer)
       // mysql2 marks errors that kill the connection `fatal`; the pool drops those connections itself.
-      after(!(cause && cause.fatal))
+      after(conn, !(cause && cause.fatal))
       if (cause) return resume(Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
       // Before resuming: whoever awaits the statement finds its position already there.
       if (committed !== undefined) committed.gtid = committedGtid(results)
-      resume(Effect.succeed(results))
+      // A throwing row transform is a defect of the statement's fiber, as it was under `Effect.map`, never an
+      // exception inside mysql2's callback.
+      let value: unknown
+      try {
+        value = map(results)
+      } catch (defect) {
+        return resume(Effect.die(defect))
+      }
+      resume(Effect.succeed(value))
     }
     // The options-object form costs mysql2 ~10 µs more per statement than the positional one (measured with
     // bench/src/probes/mysqlProbe.ts); it is needed only for rows as arrays.
     if (rowsAsArray) (conn as any)[method]({ sql, values, rowsAsArray }, reply)
     else (conn as any)[method](sql, values, reply)
     return () => {
-      if (!guard.claim()) return
+      if (done) return
+      done = true
       clearTimeout(timer)
       destroy(conn)
-      after(false)
+      after(conn, false)
     }
   }
 
-  const on: Runner["on"] = (conn, sql, values, rowsAsArray, method, committed) =>
+  const on: Runner["on"] = (conn, sql, values, rowsAsArray, method, map, committed) =>
     Effect.async<unknown, SqlError>((resume) => {
       if (broken.has(conn)) {
         return resume(Effect.fail(
@@ -102,20 +135,17 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
           })
         ))
       }
-      const cancel = send(conn, sql, values, rowsAsArray, method, committed, resume, () => {})
+      const cancel = send(conn, sql, values, rowsAsArray, method, map, committed, resume, keep)
       return Effect.sync(cancel)
     })
 
   // Borrows a connection for one statement and gives it back, all in driver callbacks (no scope, no fiber).
-  const pooled: Runner["pooled"] = (sql, values, rowsAsArray, method, committed) =>
+  const pooled: Runner["pooled"] = (sql, values, rowsAsArray, method, map, committed) =>
     Effect.async<unknown, SqlError>((resume) => {
       let cancelStatement: (() => void) | undefined
       const cancelBorrow = pool.borrow((conn) => {
         if (conn instanceof SqlError) return resume(Effect.fail(conn))
-        cancelStatement = send(conn, sql, values, rowsAsArray, method, committed, resume, (survives) => {
-          if (survives) pool.giveBack(conn)
-          else conn.destroy()
-        })
+        cancelStatement = send(conn, sql, values, rowsAsArray, method, map, committed, resume, giveBack)
       })
       return Effect.sync(() => {
         cancelBorrow()

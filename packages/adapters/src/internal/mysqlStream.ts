@@ -1,7 +1,7 @@
 /**
- * A statement's rows as a stream, pulled in chunks: each pull takes what mysql2's row stream has buffered (up to a
- * chunk) or waits for the next rows. The row stream never flows by itself: mysql2 stops reading the socket once a
- * chunk's worth waits unread, so memory stays flat whatever the result's size.
+ * A statement's rows as a stream, pulled in chunks: each pull takes the rows mysql2 has parsed (up to a chunk) or
+ * waits for the next rows. The rows never flow by themselves: mysql2 stops reading the socket once a chunk's worth
+ * waits unread, so memory stays flat whatever the result's size.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import * as Chunk from "effect/Chunk"
@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
-import type { Readable } from "node:stream"
+import type { EventEmitter } from "node:events"
 
 /** Rows per chunk of a stream, and how many rows mysql2 reads ahead of the consumer. */
 const STREAM_CHUNK = 256
@@ -22,10 +22,11 @@ interface Open {
   readonly close: () => void
 }
 
-// A pull takes rows with `read()` instead of a "data" listener that pauses mysql2 per chunk and hands each chunk
-// over through a queue and a promise (a fiber per chunk). Against that, streaming 100 000 rows through `FastOrm.layer`
-// in one process, interleaved: 1.26-1.41 -> 1.06-1.14 µs of client CPU per row (raw mysql2's `for await`: 0.70-0.83).
-// The bench's stream workload, which forces a full collection every 10 000 rows, did not show the gain.
+// mysql2's query emits each row as a "result" event; the rows wait in a plain array until a pull takes up to a chunk of
+// them, and the connection is paused (mysql2 stops reading the socket and queues what it already read) while a chunk's
+// worth waits. Its own `stream()` puts each row through a Readable (a push, a "result" re-emit and, here, a `read()`
+// per row) for the same backpressure. Before that, a "data" listener that paused mysql2 per chunk and handed each chunk
+// over through a queue and a promise (a fiber per chunk) cost more again.
 const open = (
   conn: Mysql.PoolConnection,
   sql: string,
@@ -33,35 +34,66 @@ const open = (
   transformRows: Transform | undefined,
   abandon: () => void
 ): Open => {
-  const rows: Readable = (conn as any).query(sql, params).stream({ highWaterMark: STREAM_CHUNK })
+  const query: EventEmitter = (conn as any).query(sql, params)
+  // Rows the server sent that no pull took yet: at most a chunk, the connection is paused at a chunk.
+  let buffered: Array<any> = []
+  let paused = false
   let ended = false
   let failure: unknown = undefined
   // The pull waiting for rows, woken by the next rows, the end or an error.
   let waiting: (() => void) | undefined
+  let wakeScheduled = false
   const wake = () => {
+    wakeScheduled = false
     const waiter = waiting
     waiting = undefined
     if (waiter !== undefined) waiter()
   }
-  rows.on("readable", wake)
-  rows.on("end", () => {
+  query.on("result", (row: unknown) => {
+    buffered.push(row)
+    if (buffered.length >= STREAM_CHUNK && !paused) {
+      paused = true
+      conn.pause()
+    }
+    // Once the rows of the socket read at hand are all parsed, not per row: a waiting pull gets them together.
+    if (waiting !== undefined && !wakeScheduled) {
+      wakeScheduled = true
+      process.nextTick(wake)
+    }
+  })
+  query.on("end", () => {
     ended = true
     wake()
   })
-  rows.on("error", (cause: unknown) => {
+  query.on("error", (cause: unknown) => {
     failure = cause ?? new Error("stream failed")
     ended = true
     wake()
   })
+  /** Up to a chunk of the waiting rows (a whole chunk pauses the connection, so no more wait); resumes it. */
+  const take = (): Array<any> => {
+    let batch: Array<any>
+    if (buffered.length <= STREAM_CHUNK) {
+      batch = buffered
+      buffered = []
+    } else {
+      batch = buffered.slice(0, STREAM_CHUNK)
+      buffered = buffered.slice(STREAM_CHUNK)
+    }
+    if (paused && buffered.length < STREAM_CHUNK) {
+      paused = false
+      // Runs the packets mysql2 queued while paused: their rows land in the fresh `buffered`.
+      conn.resume()
+    }
+    return batch
+  }
   const pull: Open["pull"] = Effect.async((resume) => {
     const attempt = (): void => {
       if (failure !== undefined) {
         return resume(Effect.fail(Option.some(new SqlError({ cause: failure, message: "Failed to stream statement" }))))
       }
-      const batch: Array<any> = []
-      let row: unknown
-      while (batch.length < STREAM_CHUNK && (row = rows.read()) !== null) batch.push(row)
-      if (batch.length > 0) {
+      if (buffered.length > 0) {
+        const batch = take()
         return resume(Effect.succeed(Chunk.unsafeFromArray(transformRows ? transformRows(batch) : batch)))
       }
       if (ended) return resume(Effect.fail(Option.none()))
@@ -74,9 +106,9 @@ const open = (
   })
   return {
     pull,
+    // An unfinished result keeps coming on the connection: it is closed (the listeners stay, for its last error).
     close: () => {
       if (!ended) abandon()
-      rows.destroy()
     }
   }
 }
