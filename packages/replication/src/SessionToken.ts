@@ -172,12 +172,18 @@ export const settle = (cluster?: string): Effect.Effect<void> =>
     const pending = pendingOf(tokens)
     const clusters = cluster === undefined ? Object.keys(pending) : pending[cluster] === undefined ? [] : [cluster]
     if (clusters.length === 0) return Effect.void
-    const settleOne = (name: string) =>
-      Effect.forEach(pending[name]!, (read) =>
-        read.pipe(
-          Effect.flatMap((position) => position === undefined ? Effect.void : record(name, position)),
-          Effect.catchAllCause(() => record(name, unknownPosition))
-        ), { discard: true })
+    const settleRead = (name: string, read: PositionRead) =>
+      read.pipe(
+        Effect.flatMap((position) => position === undefined ? Effect.void : record(name, position)),
+        Effect.catchAllCause(() => record(name, unknownPosition))
+      )
+    // One pending read is the usual case (`markPending` keeps one per cluster): no loop around it.
+    const settleOne = (name: string) => {
+      const reads = pending[name]!
+      return reads.length === 1
+        ? settleRead(name, reads[0]!)
+        : Effect.forEach(reads, (read) => settleRead(name, read), { discard: true })
+    }
     const forget = FiberRef.update(currentTokens, (now) => {
       const left: Record<string, ReadonlyArray<PositionRead>> = { ...pendingOf(now) }
       for (const name of clusters) {
@@ -187,7 +193,8 @@ export const settle = (cluster?: string): Effect.Effect<void> =>
       }
       return withPending(now, left)
     })
-    return Effect.uninterruptible(Effect.zipRight(Effect.forEach(clusters, settleOne, { discard: true }), forget))
+    const all = clusters.length === 1 ? settleOne(clusters[0]!) : Effect.forEach(clusters, settleOne, { discard: true })
+    return Effect.uninterruptible(Effect.zipRight(all, forget))
   })
 
 /** The position the current session must see on a cluster, if it wrote there. */

@@ -7,6 +7,8 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Dialect } from "@fastorm/adapters"
+import { CompiledStatement } from "@fastorm/core"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Position } from "../SessionToken.js"
@@ -87,21 +89,29 @@ const postgres: ConsistencyOps = {
       return Array.isArray(last) ? pgPositionOf(last) : undefined
     }
   },
-  // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll, backing off from 2 ms to 50 ms, within the bound.
+  // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll,
+  // backing off from 2 ms to 50 ms, until the bound. No sleep starts past it and no poll after it; a poll already
+  // sent when it passes is bounded by the caller's own deadline (`Replicas.waitFor`), so no race per wait here.
   waitFor: (replica, token, timeout) => {
     const replayed = Effect.map(
-      replica.unsafe("SELECT pg_last_wal_replay_lsn()::text AS p"),
+      CompiledStatement.run(replica, replayLsn, []),
       (rows) => covers(firstValue(rows), token)
     )
-    const poll = (delayMs: number): Effect.Effect<boolean, SqlError> =>
-      Effect.flatMap(
-        replayed,
-        (done) =>
-          done ? Effect.succeed(true) : Effect.zipRight(Effect.sleep(delayMs), poll(Math.min(delayMs * 1.6, 50)))
-      )
-    return Effect.timeoutTo(poll(2), { duration: timeout, onTimeout: () => false, onSuccess: (done) => done })
+    const poll = (delayMs: number, deadline: number): Effect.Effect<boolean, SqlError> =>
+      Effect.flatMap(replayed, (done) =>
+        done
+          ? Effect.succeed(true)
+          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+            now + delayMs >= deadline
+              ? Effect.succeed(false)
+              : Effect.zipRight(Effect.sleep(delayMs), poll(Math.min(delayMs * 1.6, 50), deadline))))
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => poll(2, now + Duration.toMillis(timeout)))
   }
 }
+
+// Compiled once: direct on FastORM's node clients (prepared where the node prepares), no statement span machinery.
+const replayLsn = CompiledStatement.make("SELECT pg_last_wal_replay_lsn()::text AS p")
+const gtidWait = CompiledStatement.make("SELECT MASTER_GTID_WAIT(?, ?) AS w")
 
 const mariadb: ConsistencyOps = {
   kind: "gtid",
@@ -115,7 +125,7 @@ const mariadb: ConsistencyOps = {
   // MASTER_GTID_WAIT waits on the server: 0 applied, -1 timed out. Only ever sent to replicas.
   waitFor: (replica, token, timeout) =>
     Effect.map(
-      replica.unsafe("SELECT MASTER_GTID_WAIT(?, ?) AS w", [token.value, Duration.toMillis(timeout) / 1000]),
+      CompiledStatement.run(replica, gtidWait, [token.value, Duration.toMillis(timeout) / 1000]),
       (rows) => Number(firstValue(rows)) === 0
     )
 }
