@@ -13,6 +13,8 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import { WriteConnection, WriteOnly } from "./Connections.js"
@@ -48,20 +50,29 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
   Option.isSome
 )
 
-const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> => {
-  // Built once per level, in one map, and merged in one copy of the caller's context.
-  const level = Context.unsafeMake<CurrentTransaction | SqlClient.TransactionConnection | WriteOnly>(
-    new Map<string, unknown>([
-      [CurrentTransaction.key, state],
-      [SqlClient.TransactionConnection.key, [state.connection, state.depth] as const],
-      [WriteOnly.key, true]
-    ])
-  )
-  return Effect.mapInputContext(
-    effect,
-    (context: Context.Context<R>) => Context.merge(context, level) as Context.Context<R>
-  )
+/** The caller's context with a level's three services: one copy of the caller's map, no second map to merge. */
+const levelContext = <R>(caller: Context.Context<R>, state: TransactionState): Context.Context<R> => {
+  const services = new Map(caller.unsafeMap)
+  services.set(CurrentTransaction.key, state)
+  services.set(SqlClient.TransactionConnection.key, [state.connection, state.depth] as const)
+  services.set(WriteOnly.key, true)
+  return Context.unsafeMake(services)
 }
+
+const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(effect, (context: Context.Context<R>) => levelContext(context, state))
+
+/** The fiber's own setter, which the public `FiberRef.set` calls in a step of its own. */
+interface ContextSetter {
+  readonly setFiberRef: <X>(fiberRef: FiberRef.FiberRef<X>, value: X) => void
+}
+
+/**
+ * Replaces the running fiber's context, in the caller's step. Only for a change that the same fiber undoes in every
+ * way out of the region it covers (`outer`'s handlers do): `Effect.provide` would pay `acquireUseRelease` for it.
+ */
+const setContext = (fiber: Fiber.RuntimeFiber<unknown, unknown>, context: Context.Context<never>): void =>
+  (fiber as unknown as ContextSetter).setFiberRef(FiberRef.currentContext, context)
 
 let savepointCounter = 0
 
@@ -120,28 +131,50 @@ const outer = <A, E, R>(
 ): Outcome<A, E, R> =>
   // A chain of combinators rather than a generator: this runs once per transaction, on the hot path of every write
   // that reads first (bench:micro "transaction"). Each step is one `matchCauseEffect` (no `exit` + `flatMap`), and
-  // connection errors are lifted on the failure paths only.
+  // connection errors are lifted on the failure paths only. The fiber's context is set directly (the scope for the
+  // reserve, then the level for BEGIN..COMMIT) and the caller's put back first thing in every handler: no
+  // `Effect.provide` around either, each of which was a copy of the context and an `acquireUseRelease`.
   Effect.uninterruptibleMask((restore) =>
     Effect.flatMap(Scope.make(), (scope) =>
-      Effect.matchCauseEffect(restore(Scope.extend(client.reserve, scope)), {
-        onFailure: (cause) => closeFailed(scope, cause),
-        onSuccess: (connection): Outcome<A, E, R> =>
-          // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
-          Effect.matchCauseEffect(connection.executeUnprepared(beginOf(client), [], undefined), {
-            onFailure: (cause) => closeFailed(scope, cause),
-            onSuccess: (): Outcome<A, E, R> => {
-              const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
-              return Effect.matchCauseEffect(provideLevel(restore(effect), level), {
-                onFailure: (cause) =>
-                  Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
-                    Effect.zipRight(
-                      Scope.close(scope, Exit.isFailure(rollback) ? rollback : Exit.failCause(cause)),
-                      Effect.failCause(withCleanupFailure(cause, rollback))
-                    )),
-                onSuccess: (value) => commit(connection, scope, value)
-              })
-            }
-          })
+      Effect.withFiberRuntime((fiber): Outcome<A, E, R> => {
+        const caller = fiber.currentContext
+        setContext(fiber, Context.add(caller, Scope.Scope, scope))
+        // Its Scope is the one just set in the fiber's context.
+        const reserve = client.reserve as Effect.Effect<Connection, SqlError>
+        return Effect.matchCauseEffect(restore(reserve), {
+          onFailure: (cause) => {
+            setContext(fiber, caller)
+            return closeFailed(scope, cause)
+          },
+          onSuccess: (connection): Outcome<A, E, R> => {
+            const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
+            // BEGIN runs on the connection itself: the level's services change nothing for it.
+            setContext(fiber, levelContext(caller, level))
+            // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with
+            // SQLITE_BUSY.
+            return Effect.matchCauseEffect(connection.executeUnprepared(beginOf(client), [], undefined), {
+              onFailure: (cause) => {
+                setContext(fiber, caller)
+                return closeFailed(scope, cause)
+              },
+              onSuccess: (): Outcome<A, E, R> =>
+                Effect.matchCauseEffect(restore(effect), {
+                  onFailure: (cause) => {
+                    setContext(fiber, caller)
+                    return Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
+                      Effect.zipRight(
+                        Scope.close(scope, Exit.isFailure(rollback) ? rollback : Exit.failCause(cause)),
+                        Effect.failCause(withCleanupFailure(cause, rollback))
+                      ))
+                  },
+                  onSuccess: (value) => {
+                    setContext(fiber, caller)
+                    return commit(connection, scope, value)
+                  }
+                })
+            })
+          }
+        })
       }))
   )
 
