@@ -32,6 +32,15 @@ export interface TransactionState {
   readonly lock: Effect.Semaphore
 }
 
+/** A level's state; its lock is made at the first nested transaction (most transactions open none). */
+class Level implements TransactionState {
+  private semaphore: Effect.Semaphore | undefined = undefined
+  constructor(readonly connection: Connection, readonly depth: number) {}
+  get lock(): Effect.Semaphore {
+    return this.semaphore ??= Effect.unsafeMakeSemaphore(1)
+  }
+}
+
 /** The innermost open `Database.transaction` level, if any. */
 export class CurrentTransaction extends Context.Tag("@fastorm/core/CurrentTransaction")<
   CurrentTransaction,
@@ -96,11 +105,7 @@ const nested = <A, E, R>(
         const name = `fastorm_sp_${++savepointCounter}`
         const { connection } = parent
         yield* unprepared(connection, `SAVEPOINT ${name}`)
-        const level: TransactionState = {
-          connection,
-          depth: parent.depth + 1,
-          lock: yield* Effect.makeSemaphore(1)
-        }
+        const level = new Level(connection, parent.depth + 1)
         const exit = yield* Effect.exit(provideLevel(restore(effect), level))
         if (Exit.isSuccess(exit)) {
           yield* unprepared(connection, `RELEASE SAVEPOINT ${name}`)
@@ -176,7 +181,7 @@ const outer = <A, E, R>(
         onFailure: (cause) => liftConnectionErrors(Effect.failCause(cause)),
         onSuccess: (held): Outcome<A, E, R> => {
           const connection = held.connection
-          const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
+          const level = new Level(connection, 0)
           // BEGIN runs on the connection itself: the level's services change nothing for it.
           setContext(fiber, levelContext(caller, level))
           // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with
@@ -249,10 +254,7 @@ export const transaction = <A, E, R>(
       // Inside a plain @effect/sql `withTransaction`: reserving another connection could deadlock (sqlite) or
       // escape it, so nest on its connection instead.
       const [connection, depth] = foreign.value
-      return Effect.flatMap(
-        Effect.makeSemaphore(1),
-        (lock) => nested({ connection, depth, lock }, effect)
-      )
+      return nested(new Level(connection, depth), effect)
     }
     const client = Context.getOption(context, WriteConnection)
     // Missing: the usual "Service not found" defect of a service read.
