@@ -15,7 +15,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
-import type * as FiberRefs from "effect/FiberRefs"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { HeldConnection } from "./Connections.js"
@@ -73,39 +72,17 @@ const levelContext = <R>(caller: Context.Context<R>, state: TransactionState): C
 const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> =>
   Effect.mapInputContext(effect, (context: Context.Context<R>) => levelContext(context, state))
 
-/** The fiber's own setters (the public `FiberRef.set` calls them in a step of its own). */
-interface FiberSetters {
+/** The fiber's own setter, which the public `FiberRef.set` calls in a step of its own. */
+interface ContextSetter {
   readonly setFiberRef: <X>(fiberRef: FiberRef.FiberRef<X>, value: X) => void
-  readonly setFiberRefs: (fiberRefs: FiberRefs.FiberRefs) => void
 }
 
 /**
- * Changes the running fiber's context in the caller's step, and puts the caller's back (`back`). Only for changes
- * the same fiber undoes in every way out of the region they cover (`outer`'s handlers do): `Effect.provide` would
- * pay a copy of the context and an `acquireUseRelease` for each. While the fiber's refs are still the ones the last
- * change left (the common case), `back` puts the caller's refs back whole instead of copying them once more; if
- * anything else changed them meanwhile (a `FiberRef.set`, a joined fiber), it sets the context alone.
+ * Replaces the running fiber's context, in the caller's step. Only for a change that the same fiber undoes in every
+ * way out of the region it covers (`outer`'s handlers do): `Effect.provide` would pay `acquireUseRelease` for it.
  */
-class ContextSwitch {
-  readonly caller: Context.Context<never>
-  private readonly callerRefs: FiberRefs.FiberRefs
-  private left: FiberRefs.FiberRefs
-  private clean = true
-  constructor(private readonly fiber: Fiber.RuntimeFiber<unknown, unknown>) {
-    this.caller = fiber.currentContext
-    this.callerRefs = this.left = fiber.getFiberRefs()
-  }
-  set(context: Context.Context<never>): void {
-    if (this.fiber.getFiberRefs() !== this.left) this.clean = false
-    ;(this.fiber as unknown as FiberSetters).setFiberRef(FiberRef.currentContext, context)
-    this.left = this.fiber.getFiberRefs()
-  }
-  back(): void {
-    const setters = this.fiber as unknown as FiberSetters
-    if (this.clean && this.fiber.getFiberRefs() === this.left) setters.setFiberRefs(this.callerRefs)
-    else setters.setFiberRef(FiberRef.currentContext, this.caller)
-  }
-}
+const setContext = (fiber: Fiber.RuntimeFiber<unknown, unknown>, context: Context.Context<never>): void =>
+  (fiber as unknown as ContextSetter).setFiberRef(FiberRef.currentContext, context)
 
 let savepointCounter = 0
 
@@ -168,16 +145,17 @@ const releaseFailed = (held: HeldConnection, cause: Cause.Cause<unknown>): Effec
  */
 const reserveInScope = (
   client: SqlClient.SqlClient,
-  context: ContextSwitch,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
   restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
 ): Effect.Effect<HeldConnection, any> =>
   Effect.flatMap(Scope.make(), (scope) => {
-    context.set(Context.add(context.caller, Scope.Scope, scope))
+    const caller = fiber.currentContext
+    setContext(fiber, Context.add(caller, Scope.Scope, scope))
     // Its Scope is the one just set in the fiber's context.
     const reserve = client.reserve as Effect.Effect<Connection, SqlError>
     return Effect.matchCauseEffect(restore(reserve), {
       onFailure: (cause) => {
-        context.back()
+        setContext(fiber, caller)
         return closeFailed(scope, cause)
       },
       onSuccess: (connection) => Effect.succeed({ connection, release: (exit) => Scope.close(scope, exit) })
@@ -195,28 +173,28 @@ const outer = <A, E, R>(
   // handler: an `Effect.provide` was a copy of the context and an `acquireUseRelease` around the region.
   Effect.uninterruptibleMask((restore) =>
     Effect.withFiberRuntime((fiber): Outcome<A, E, R> => {
-      const context = new ContextSwitch(fiber)
+      const caller = fiber.currentContext
       const hold = holdOf(client)
       // A hold runs uninterruptibly (`Holds`): an interruption at the end of an interruptible region around it would
       // lose the connection, which no scope holds yet.
-      return Effect.matchCauseEffect(hold !== undefined ? hold : reserveInScope(client, context, restore), {
+      return Effect.matchCauseEffect(hold !== undefined ? hold : reserveInScope(client, fiber, restore), {
         onFailure: (cause) => liftConnectionErrors(Effect.failCause(cause)),
         onSuccess: (held): Outcome<A, E, R> => {
           const connection = held.connection
           const level = new Level(connection, 0)
           // BEGIN runs on the connection itself: the level's services change nothing for it.
-          context.set(levelContext(context.caller, level))
+          setContext(fiber, levelContext(caller, level))
           // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with
           // SQLITE_BUSY.
           return Effect.matchCauseEffect(connection.executeUnprepared(beginOf(client), [], undefined), {
             onFailure: (cause) => {
-              context.back()
+              setContext(fiber, caller)
               return releaseFailed(held, cause)
             },
             onSuccess: (): Outcome<A, E, R> =>
               Effect.matchCauseEffect(restore(effect), {
                 onFailure: (cause) => {
-                  context.back()
+                  setContext(fiber, caller)
                   return Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
                     Effect.zipRight(
                       held.release(Exit.isFailure(rollback) ? rollback : Exit.failCause(cause)),
@@ -224,7 +202,7 @@ const outer = <A, E, R>(
                     ))
                 },
                 onSuccess: (value) => {
-                  context.back()
+                  setContext(fiber, caller)
                   return commit(held, value)
                 }
               })
