@@ -8,18 +8,24 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { CompiledStatement } from "@fastorm/core"
+import type { HeldConnection } from "@fastorm/core"
+import { CompiledStatement, HoldTypeId } from "@fastorm/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import type { NodeClient, PoolStatus } from "./DatabaseAdapter.js"
 
 /** What a node client is made of. */
 export interface NodeClientParts {
   /** The pooled connection: each statement borrows a connection and gives it back, within its deadline. */
   readonly connection: Connection
-  /** A connection held for a scope (transactions, streams); default: the pooled connection. */
+  /** A connection held for a scope (transactions, streams); default: `hold`'s, else the pooled connection. */
   readonly reserve?: Effect.Effect<Connection, SqlError, Scope.Scope> | undefined
+  /**
+   * A connection held with no scope, given back by its `release` (`Holds`): `Database.transaction` takes it so,
+   * without a scope or a context change.
+   */
+  readonly hold?: Effect.Effect<HeldConnection, SqlError> | undefined
   readonly compiler: Statement.Compiler
   /** The attributes of every statement's span. */
   readonly spanAttributes: ReadonlyArray<readonly [string, unknown]>
@@ -31,12 +37,23 @@ export interface NodeClientParts {
 
 const single = (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 })
 
+/** `hold` for a scope: the connection goes back when the scope closes, with the scope's exit. */
+export const scopedHold = (
+  hold: Effect.Effect<HeldConnection, SqlError>
+): Effect.Effect<Connection, SqlError, Scope.Scope> =>
+  // Uninterruptible, as `acquireRelease` is: nothing can come between the hold and its release's registration.
+  Effect.uninterruptible(
+    Effect.flatMap(Scope.Scope, (scope) =>
+      Effect.flatMap(hold, (held) => Effect.as(Scope.addFinalizerExit(scope, held.release), held.connection)))
+  )
+
 /** Assembles a node client from its parts. */
 export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, Reactivity> =>
   Effect.map(
     SqlClient.make({
       acquirer: Effect.succeed(parts.connection),
-      transactionAcquirer: parts.reserve ?? Effect.succeed(parts.connection),
+      transactionAcquirer: parts.reserve ??
+        (parts.hold !== undefined ? scopedHold(parts.hold) : Effect.succeed(parts.connection)),
       compiler: parts.compiler,
       spanAttributes: parts.spanAttributes
     }),
@@ -53,6 +70,7 @@ export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, R
           (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows),
           parts.spanAttributes
         ),
+        ...(parts.hold !== undefined ? { [HoldTypeId]: parts.hold } : {}),
         connection: parts.connection,
         statementDeadline: parts.statementDeadline,
         poolStatus: parts.poolStatus ?? single

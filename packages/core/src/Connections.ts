@@ -3,7 +3,11 @@
  * replication packages (or `Testing`) provide these tags.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
+import type * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 
 /** The client used for ordinary reads; may route each statement to a different replica. */
 export class ReadConnection extends Context.Tag("@fastorm/core/ReadConnection")<
@@ -54,3 +58,28 @@ export interface ReadPinShape {
 export class ReadPin extends Context.Reference<ReadPin>()("@fastorm/core/ReadPin", {
   defaultValue: (): ReadPinShape | undefined => undefined
 }) {}
+
+/** A connection held for one transaction, and how to give it back. */
+export interface HeldConnection {
+  readonly connection: Connection
+  /**
+   * Gives the connection back (a pool may drop it when `exit` failed); run once, when the transaction is over.
+   */
+  readonly release: (exit: Exit.Exit<unknown, unknown>) => Effect.Effect<void>
+}
+
+/** The key under which a client offers `Holds`. */
+export const HoldTypeId: unique symbol = Symbol.for("@fastorm/core/Connections/Hold")
+
+/**
+ * A client that holds a connection with no `Scope` in the fiber's context: `Database.transaction` gives it back
+ * itself, so it saves the scope and the context change `client.reserve` needs. The adapters' node clients offer it.
+ * The hold is run uninterruptibly (no scope would give back a connection lost to an interruption after it).
+ */
+export interface Holds {
+  readonly [HoldTypeId]: Effect.Effect<HeldConnection, SqlError>
+}
+
+/** The client's `Holds`, if it offers it. */
+export const holdOf = (client: SqlClient.SqlClient): Effect.Effect<HeldConnection, SqlError> | undefined =>
+  (client as Partial<Holds>)[HoldTypeId]

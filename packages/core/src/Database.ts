@@ -13,9 +13,12 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
-import { WriteConnection, WriteOnly } from "./Connections.js"
+import type { HeldConnection } from "./Connections.js"
+import { holdOf, WriteConnection, WriteOnly } from "./Connections.js"
 import { fromClient } from "./Dialect.js"
 import type { ConnectionError } from "./Errors.js"
 import { liftConnectionErrors, TransactionOutcomeUnknown } from "./Errors.js"
@@ -27,6 +30,15 @@ export interface TransactionState {
   readonly depth: number
   /** Taken by each nested transaction opened directly at this level, so sibling savepoints never interleave. */
   readonly lock: Effect.Semaphore
+}
+
+/** A level's state; its lock is made at the first nested transaction (most transactions open none). */
+class Level implements TransactionState {
+  private semaphore: Effect.Semaphore | undefined = undefined
+  constructor(readonly connection: Connection, readonly depth: number) {}
+  get lock(): Effect.Semaphore {
+    return this.semaphore ??= Effect.unsafeMakeSemaphore(1)
+  }
 }
 
 /** The innermost open `Database.transaction` level, if any. */
@@ -48,20 +60,29 @@ export const inTransaction: Effect.Effect<boolean> = Effect.map(
   Option.isSome
 )
 
-const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> => {
-  // Built once per level, in one map, and merged in one copy of the caller's context.
-  const level = Context.unsafeMake<CurrentTransaction | SqlClient.TransactionConnection | WriteOnly>(
-    new Map<string, unknown>([
-      [CurrentTransaction.key, state],
-      [SqlClient.TransactionConnection.key, [state.connection, state.depth] as const],
-      [WriteOnly.key, true]
-    ])
-  )
-  return Effect.mapInputContext(
-    effect,
-    (context: Context.Context<R>) => Context.merge(context, level) as Context.Context<R>
-  )
+/** The caller's context with a level's three services: one copy of the caller's map, no second map to merge. */
+const levelContext = <R>(caller: Context.Context<R>, state: TransactionState): Context.Context<R> => {
+  const services = new Map(caller.unsafeMap)
+  services.set(CurrentTransaction.key, state)
+  services.set(SqlClient.TransactionConnection.key, [state.connection, state.depth] as const)
+  services.set(WriteOnly.key, true)
+  return Context.unsafeMake(services)
 }
+
+const provideLevel = <A, E, R>(effect: Effect.Effect<A, E, R>, state: TransactionState): Effect.Effect<A, E, R> =>
+  Effect.mapInputContext(effect, (context: Context.Context<R>) => levelContext(context, state))
+
+/** The fiber's own setter, which the public `FiberRef.set` calls in a step of its own. */
+interface ContextSetter {
+  readonly setFiberRef: <X>(fiberRef: FiberRef.FiberRef<X>, value: X) => void
+}
+
+/**
+ * Replaces the running fiber's context, in the caller's step. Only for a change that the same fiber undoes in every
+ * way out of the region it covers (`outer`'s handlers do): `Effect.provide` would pay `acquireUseRelease` for it.
+ */
+const setContext = (fiber: Fiber.RuntimeFiber<unknown, unknown>, context: Context.Context<never>): void =>
+  (fiber as unknown as ContextSetter).setFiberRef(FiberRef.currentContext, context)
 
 let savepointCounter = 0
 
@@ -84,11 +105,7 @@ const nested = <A, E, R>(
         const name = `fastorm_sp_${++savepointCounter}`
         const { connection } = parent
         yield* unprepared(connection, `SAVEPOINT ${name}`)
-        const level: TransactionState = {
-          connection,
-          depth: parent.depth + 1,
-          lock: yield* Effect.makeSemaphore(1)
-        }
+        const level = new Level(connection, parent.depth + 1)
         const exit = yield* Effect.exit(provideLevel(restore(effect), level))
         if (Exit.isSuccess(exit)) {
           yield* unprepared(connection, `RELEASE SAVEPOINT ${name}`)
@@ -114,52 +131,98 @@ const closeFailed = (scope: Scope.CloseableScope, cause: Cause.Cause<unknown>): 
     (lifted) => Effect.zipRight(Scope.close(scope, lifted), lifted)
   )
 
+/** Gives the connection back with the failure lifted (connection errors by their tag), then fails with it. */
+const releaseFailed = (held: HeldConnection, cause: Cause.Cause<unknown>): Effect.Effect<never, any> =>
+  Effect.flatMap(
+    Effect.exit(liftConnectionErrors(Effect.failCause(cause))),
+    (lifted) => Effect.zipRight(held.release(lifted), lifted)
+  )
+
+/**
+ * A connection of a client that does not offer `Holds` (a router, a foreign client): `client.reserve` in a scope
+ * of its own, which the release closes. The scope is set in the fiber's context directly; on success the caller
+ * sets the context next (the transaction's level), on failure it is put back here.
+ */
+const reserveInScope = (
+  client: SqlClient.SqlClient,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  restore: <X, Y, Z>(effect: Effect.Effect<X, Y, Z>) => Effect.Effect<X, Y, Z>
+): Effect.Effect<HeldConnection, any> =>
+  Effect.flatMap(Scope.make(), (scope) => {
+    const caller = fiber.currentContext
+    setContext(fiber, Context.add(caller, Scope.Scope, scope))
+    // Its Scope is the one just set in the fiber's context.
+    const reserve = client.reserve as Effect.Effect<Connection, SqlError>
+    return Effect.matchCauseEffect(restore(reserve), {
+      onFailure: (cause) => {
+        setContext(fiber, caller)
+        return closeFailed(scope, cause)
+      },
+      onSuccess: (connection) => Effect.succeed({ connection, release: (exit) => Scope.close(scope, exit) })
+    })
+  })
+
 const outer = <A, E, R>(
   client: SqlClient.SqlClient,
   effect: Effect.Effect<A, E, R>
 ): Outcome<A, E, R> =>
   // A chain of combinators rather than a generator: this runs once per transaction, on the hot path of every write
   // that reads first (bench:micro "transaction"). Each step is one `matchCauseEffect` (no `exit` + `flatMap`), and
-  // connection errors are lifted on the failure paths only.
+  // connection errors are lifted on the failure paths only. The connection is held with no scope where the client
+  // offers it (`Holds`). The level's context is set directly and the caller's put back first thing in every
+  // handler: an `Effect.provide` was a copy of the context and an `acquireUseRelease` around the region.
   Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Scope.make(), (scope) =>
-      Effect.matchCauseEffect(restore(Scope.extend(client.reserve, scope)), {
-        onFailure: (cause) => closeFailed(scope, cause),
-        onSuccess: (connection): Outcome<A, E, R> =>
-          // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with SQLITE_BUSY.
-          Effect.matchCauseEffect(connection.executeUnprepared(beginOf(client), [], undefined), {
-            onFailure: (cause) => closeFailed(scope, cause),
-            onSuccess: (): Outcome<A, E, R> => {
-              const level: TransactionState = { connection, depth: 0, lock: Effect.unsafeMakeSemaphore(1) }
-              return Effect.matchCauseEffect(provideLevel(restore(effect), level), {
-                onFailure: (cause) =>
-                  Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
+    Effect.withFiberRuntime((fiber): Outcome<A, E, R> => {
+      const caller = fiber.currentContext
+      const hold = holdOf(client)
+      // A hold runs uninterruptibly (`Holds`): an interruption at the end of an interruptible region around it would
+      // lose the connection, which no scope holds yet.
+      return Effect.matchCauseEffect(hold !== undefined ? hold : reserveInScope(client, fiber, restore), {
+        onFailure: (cause) => liftConnectionErrors(Effect.failCause(cause)),
+        onSuccess: (held): Outcome<A, E, R> => {
+          const connection = held.connection
+          const level = new Level(connection, 0)
+          // BEGIN runs on the connection itself: the level's services change nothing for it.
+          setContext(fiber, levelContext(caller, level))
+          // SQLite: take the write lock at BEGIN, so a transaction that reads first cannot fail later with
+          // SQLITE_BUSY.
+          return Effect.matchCauseEffect(connection.executeUnprepared(beginOf(client), [], undefined), {
+            onFailure: (cause) => {
+              setContext(fiber, caller)
+              return releaseFailed(held, cause)
+            },
+            onSuccess: (): Outcome<A, E, R> =>
+              Effect.matchCauseEffect(restore(effect), {
+                onFailure: (cause) => {
+                  setContext(fiber, caller)
+                  return Effect.flatMap(Effect.exit(unprepared(connection, "ROLLBACK")), (rollback) =>
                     Effect.zipRight(
-                      Scope.close(scope, Exit.isFailure(rollback) ? rollback : Exit.failCause(cause)),
+                      held.release(Exit.isFailure(rollback) ? rollback : Exit.failCause(cause)),
                       Effect.failCause(withCleanupFailure(cause, rollback))
-                    )),
-                onSuccess: (value) => commit(connection, scope, value)
+                    ))
+                },
+                onSuccess: (value) => {
+                  setContext(fiber, caller)
+                  return commit(held, value)
+                }
               })
-            }
           })
-      }))
+        }
+      })
+    })
   )
 
 const beginOf = (client: SqlClient.SqlClient): string => fromClient(client) === "sqlite" ? "BEGIN IMMEDIATE" : "BEGIN"
 
-/** Commits and closes the transaction's scope; the outcome decides between `value`, a refusal and an unknown. */
-const commit = <A>(
-  connection: Connection,
-  scope: Scope.CloseableScope,
-  value: A
-): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> =>
+/** Commits and gives the connection back; the outcome decides between `value`, a refusal and an unknown. */
+const commit = <A>(held: HeldConnection, value: A): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> =>
   // Not lifted: whether the server answered decides between a refused commit and an unknown outcome.
-  Effect.matchCauseEffect(connection.executeUnprepared("COMMIT", [], undefined), {
-    onSuccess: () => Effect.as(Scope.close(scope, Exit.void), value),
-    // A failed commit leaves the connection suspect: the scope closes with the failure so pools can drop it.
+  Effect.matchCauseEffect(held.connection.executeUnprepared("COMMIT", [], undefined), {
+    onSuccess: () => Effect.as(held.release(Exit.void), value),
+    // A failed commit leaves the connection suspect: it goes back with the failure so pools can drop it.
     onFailure: (cause) =>
       Effect.zipRight(
-        Scope.close(scope, Exit.failCause(cause)),
+        held.release(Exit.failCause(cause)),
         Effect.suspend((): Effect.Effect<A, SqlError | TransactionOutcomeUnknown> => {
           const error = Cause.failureOption(cause)
           if (Option.isSome(error) && !isServerAnswer(error.value)) {
@@ -191,10 +254,7 @@ export const transaction = <A, E, R>(
       // Inside a plain @effect/sql `withTransaction`: reserving another connection could deadlock (sqlite) or
       // escape it, so nest on its connection instead.
       const [connection, depth] = foreign.value
-      return Effect.flatMap(
-        Effect.makeSemaphore(1),
-        (lock) => nested({ connection, depth, lock }, effect)
-      )
+      return nested(new Level(connection, depth), effect)
     }
     const client = Context.getOption(context, WriteConnection)
     // Missing: the usual "Service not found" defect of a service read.

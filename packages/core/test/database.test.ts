@@ -1,8 +1,11 @@
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
 import { ReadConnection, WriteConnection, WriteOnly } from "../src/Connections.js"
 import * as Database from "../src/Database.js"
 import { fakeClient, UserRepo } from "./fixtures.js"
@@ -90,6 +93,30 @@ describe("Database.transaction", () => {
         expect(group[1]).toBe(group[2])
         expect(group[3]).toBe("RELEASE SAVEPOINT sp")
       }
+    }))
+
+  it.effect("the caller's context comes back after every outcome; FiberRef changes made inside stay, as with provide", () =>
+    Effect.gen(function*() {
+      const { client } = yield* fakeClient((sql) => sql === "COMMIT" ? reset : undefined)
+      const { client: healthy } = yield* fakeClient(() => undefined)
+      const annotation = FiberRef.unsafeMake(0)
+      const outside = Effect.all([
+        Effect.serviceOption(SqlClient.TransactionConnection),
+        WriteOnly,
+        Database.inTransaction,
+        FiberRef.get(annotation)
+      ])
+      const before = yield* outside
+      // Committed, with no FiberRef change inside: the caller's refs come back whole.
+      yield* Database.transaction(healthy`SELECT 1`).pipe(Effect.provideService(WriteConnection, healthy))
+      expect(yield* outside).toEqual(before)
+      // Failed inside, and a lost COMMIT.
+      yield* Effect.exit(Database.transaction(Effect.fail("x")).pipe(Effect.provideService(WriteConnection, healthy)))
+      yield* Effect.exit(Database.transaction(client`SELECT 1`).pipe(Effect.provideService(WriteConnection, client)))
+      expect(yield* outside).toEqual(before)
+      // A FiberRef set inside outlives the transaction, as it does an Effect.provide.
+      yield* Database.transaction(FiberRef.set(annotation, 7)).pipe(Effect.provideService(WriteConnection, healthy))
+      expect(yield* outside).toEqual([Option.none(), false, false, 7])
     }))
 
   it.effect("a read under WriteOnly without a WriteConnection fails with MissingWriteConnection", () =>

@@ -215,7 +215,7 @@ export const make = (
     ]
     return yield* NodeClient.make({
       connection,
-      reserve,
+      hold: reserve,
       compiler: PgClient.makeCompiler(),
       spanAttributes,
       statementDeadline: Duration.millis(deadlineMs),

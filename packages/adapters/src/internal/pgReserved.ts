@@ -4,7 +4,7 @@
  * first statement and travels in front of it (`pgBegin.ts`, ARCHITECTURE.md "Transactions on PostgreSQL").
  */
 import { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement } from "@fastorm/core"
+import type { CompiledStatement, HeldConnection } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -27,34 +27,43 @@ export interface Held {
   broken: Error | undefined
 }
 
+type Checked = Held & { readonly release: (e?: Error) => void }
+
+/**
+ * Checks a client out. Its callers run it uninterruptibly (`acquireReleaseSync`, `Connections.Holds`): a client
+ * must not be lost between its check-out and its release's registration.
+ */
+const checkOut = (pool: NodePool, alias: string): Effect.Effect<Checked, SqlError> =>
+  Effect.async<Checked, SqlError>((resume) => {
+    const guard = settle()
+    pool.connect((error, client, release) => {
+      if (!guard.claim()) {
+        if (!error && client) release()
+        return
+      }
+      if (error || client === undefined) {
+        return resume(Effect.fail(acquireError(alias, error ?? new Error("no client"))))
+      }
+      const held = { client, broken: undefined as Error | undefined, release }
+      client.on("error", (cause: Error) => {
+        held.broken = cause
+      })
+      resume(Effect.succeed(held))
+    })
+    return Effect.sync(() => {
+      guard.claim()
+    })
+  })
+
+/** Gives the client back to the pool, or destroys it if it broke. */
+const giveBack = (held: Checked): void => {
+  held.client.removeAllListeners("error")
+  held.release(held.broken)
+}
+
 /** Checks a client out for the scope and gives it back (or destroys it, if it broke) when the scope ends. */
 export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held, SqlError, Scope.Scope> =>
-  acquireReleaseSync(
-    Effect.async<Held & { readonly release: (e?: Error) => void }, SqlError>((resume) => {
-      const guard = settle()
-      pool.connect((error, client, release) => {
-        if (!guard.claim()) {
-          if (!error && client) release()
-          return
-        }
-        if (error || client === undefined) {
-          return resume(Effect.fail(acquireError(alias, error ?? new Error("no client"))))
-        }
-        const held = { client, broken: undefined as Error | undefined, release }
-        client.on("error", (cause: Error) => {
-          held.broken = cause
-        })
-        resume(Effect.succeed(held))
-      })
-      return Effect.sync(() => {
-        guard.claim()
-      })
-    }),
-    (held) => {
-      held.client.removeAllListeners("error")
-      held.release(held.broken)
-    }
-  )
+  acquireReleaseSync(checkOut(pool, alias), giveBack)
 
 /** The rows of `sql` read through a cursor on `client`, 128 at a time; the cursor closes with the scope. */
 export const streamOn = (
@@ -100,10 +109,11 @@ const notQueryable = () =>
     cause: new Error("Client has encountered a connection error and is not queryable")
   })
 
-/** A connection reserved for the scope, with its transaction's `BEGIN` sent in front of the first statement. */
-export const make = (
-  options: ReservedOptions
-): Effect.Effect<CompiledStatement.PreparedConnection, SqlError, Scope.Scope> => {
+/**
+ * A connection held until its `release` (`Connections.Holds`; `NodeClient.scopedHold` makes a scope's of it), with
+ * its transaction's `BEGIN` sent in front of the first statement.
+ */
+export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, SqlError> => {
   const { alias, deadlineMs } = options
 
   /** One statement on a checked-out client, within the deadline; `retire` is told when the client must go. */
@@ -124,7 +134,7 @@ export const make = (
       })
     })
 
-  return Effect.map(reserveClient(options.pool, alias), (held): CompiledStatement.PreparedConnection => {
+  return Effect.map(checkOut(options.pool, alias), (held): HeldConnection => {
     // Told after every statement: an error means the client broke and must not go back to the pool.
     const retire = (cause: Error | undefined) => {
       if (cause !== undefined) held.broken = cause
@@ -153,7 +163,7 @@ export const make = (
       (sql, params) =>
         Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(options.Cursor, held.client, sql, params)))
     )
-    return {
+    const connection: CompiledStatement.PreparedConnection = {
       ...reserved,
       executeUnprepared: (sql, params, transformRows) => {
         if (params.length === 0 && options.behindPooler()) {
@@ -176,5 +186,6 @@ export const make = (
         return reserved.executeUnprepared(sql, params, transformRows)
       }
     }
+    return { connection, release: () => Effect.sync(() => giveBack(held)) }
   })
 }

@@ -76,6 +76,7 @@ export const make = (
     return yield* NodeClients.make({
       connection: own.connection,
       reserve: own.reserve,
+      hold: own.hold,
       compiler: Statement.makeCompilerSqlite(),
       spanAttributes,
       // In-process and synchronous: there is no network to wait on, and a running statement cannot be interrupted

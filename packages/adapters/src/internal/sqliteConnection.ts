@@ -10,7 +10,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement } from "@fastorm/core"
+import type { CompiledStatement, HeldConnection } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -41,6 +41,8 @@ export interface SqliteConnections {
   readonly connection: SqliteConnection
   /** A transaction's connection: it takes the lock at its first statement (BEGIN) and holds it to the scope's end. */
   readonly reserve: Effect.Effect<SqliteConnection, SqlError, Scope.Scope>
+  /** `reserve` with no scope: the lock is held until the connection's release (`Connections.Holds`). */
+  readonly hold: Effect.Effect<HeldConnection, never>
 }
 
 // Query shapes are few; texts with literals in them are not: past this bound the cache starts again.
@@ -175,14 +177,12 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections
   const connection = connectionOf(free)
 
   /**
-   * A reserved connection takes the lock at its first statement and holds it until its scope closes. When the lock
+   * A reserved connection takes the lock at its first statement and holds it until it is given back. When the lock
    * is free (the common case) that is one flag, in the statement's own step: no deferred, no extra fiber step. Only
    * when another transaction holds it does the first statement wait, and statements racing to be its first (none do
    * in a transaction: BEGIN comes first) wait for the one taking it.
    */
-  const reserve = Effect.withFiberRuntime<SqliteConnection, never, Scope.Scope>((fiber) => {
-    // The scope read from the fiber's context in this step (`Effect.scope` was one more).
-    const scope = Context.unsafeGet(fiber.currentContext as Context.Context<Scope.Scope>, Scope.Scope)
+  const open = (): { readonly connection: SqliteConnection; readonly giveBack: () => void } => {
     let mine = false
     let closed = false
     let taking: Deferred.Deferred<void> | undefined
@@ -199,7 +199,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections
           },
           onSuccess: () => {
             taking = undefined
-            // Handed the lock after the scope closed: give it back at once (the statement then runs as a free one).
+            // Handed the lock after it was given back: release it at once (the statement then runs as a free one).
             if (closed) lock.release()
             else mine = true
             return Deferred.succeed(gate, undefined)
@@ -216,20 +216,28 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections
         }
         return Effect.zipRight(wait, Effect.suspend(() => mine ? now(sql, params, mode) : free(sql, params, mode)))
       })
-    return Effect.as(
-      Scope.addFinalizer(
-        scope,
-        Effect.sync(() => {
-          closed = true
-          if (mine) {
-            mine = false
-            lock.release()
-          }
-        })
-      ),
-      connectionOf(run)
-    )
+    const giveBack = () => {
+      closed = true
+      if (mine) {
+        mine = false
+        lock.release()
+      }
+    }
+    return { connection: connectionOf(run), giveBack }
+  }
+
+  const reserve = Effect.withFiberRuntime<SqliteConnection, never, Scope.Scope>((fiber) => {
+    // The scope read from the fiber's context in this step (`Effect.scope` was one more).
+    const scope = Context.unsafeGet(fiber.currentContext as Context.Context<Scope.Scope>, Scope.Scope)
+    const { connection, giveBack } = open()
+    return Effect.as(Scope.addFinalizer(scope, Effect.sync(giveBack)), connection)
   })
 
-  return { connection, reserve }
+  // No scope: given back by its release (`Connections.Holds`).
+  const hold = Effect.sync((): HeldConnection => {
+    const { connection, giveBack } = open()
+    return { connection, release: () => Effect.sync(giveBack) }
+  })
+
+  return { connection, reserve, hold }
 }
