@@ -16,9 +16,14 @@ import type { NodeHandle } from "./primary.js"
 export interface Guard {
   readonly statement: <A>(effect: Effect.Effect<A, SqlError>) => Effect.Effect<A, SqlError>
   readonly reserve: <A>(effect: Effect.Effect<A, SqlError, Scope.Scope>) => Effect.Effect<A, SqlError, Scope.Scope>
+  /**
+   * Whether the node bounds itself (the guard is the identity): only then may a transaction hold a connection with
+   * no scope (`Connections.Holds`), which runs uninterruptibly and so could not be cut short by a guard's timeout.
+   */
+  readonly transparent: boolean
 }
 
-const identity: Guard = { statement: (effect) => effect, reserve: (effect) => effect }
+const identity: Guard = { statement: (effect) => effect, reserve: (effect) => effect, transparent: true }
 
 // The node's own deadline is its statement timeout plus the client-side margin (100 ms in the adapters).
 const MARGIN = Duration.millis(150)
@@ -29,6 +34,7 @@ export const make = (node: NodeHandle, config: ResolvedReadWriteConfig): Guard =
     return identity
   }
   return {
+    transparent: false,
     // disconnect: a frozen server's cancel runs in the background, not in the caller's time.
     statement: (effect) =>
       Effect.disconnect(effect).pipe(

@@ -7,7 +7,8 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter } from "@fastorm/adapters"
 import { AdapterError } from "@fastorm/adapters"
-import { ConnectionWrapper } from "@fastorm/core"
+import type { HeldConnection } from "@fastorm/core"
+import { ConnectionWrapper, holdOf } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
@@ -67,6 +68,11 @@ export interface Primary {
   readonly reserveFor: (reason: Reason) => Effect.Effect<Connection, SqlError, Scope.Scope>
   /** The connection of a transaction: every statement counted, COMMIT records the session's position. */
   readonly transaction: Effect.Effect<Connection, SqlError, Scope.Scope>
+  /**
+   * The same connection held with no scope (`Connections.Holds`), when the node's client offers it and bounds
+   * itself; `Database.transaction` gives it back.
+   */
+  readonly hold: Effect.Effect<HeldConnection, SqlError> | undefined
 }
 
 const diagnose = AdapterError.diagnose
@@ -190,7 +196,8 @@ export const make = (options: PrimaryOptions): Primary => {
     return Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid), value))
   }
 
-  const transaction = Effect.map(reserve, (connection): Connection => {
+  /** A transaction's connection: every statement counted; COMMIT records the session's position. */
+  const inTransaction = (connection: Connection): Connection => {
     // Counted (reason "transaction") so the stats show the primary's whole load; no span: the transaction has one.
     const counted: ConnectionWrapper.Around = (_sql, _params, run) =>
       Effect.withFiberRuntime((fiber) => {
@@ -220,7 +227,15 @@ export const make = (options: PrimaryOptions): Primary => {
         )
       }
     }
-  })
+  }
+
+  const transaction = Effect.map(reserve, inTransaction)
+
+  const nodeHold = guard.transparent ? holdOf(node.client) : undefined
+  const hold = nodeHold === undefined ? undefined : Effect.map(
+    Effect.catchAll(nodeHold, connectFailure),
+    (held): HeldConnection => ({ connection: inTransaction(held.connection), release: held.release })
+  )
 
   const reserveFor = (reason: Reason) =>
     Effect.withFiberRuntime<Connection, SqlError, Scope.Scope>((fiber) => {
@@ -228,5 +243,5 @@ export const make = (options: PrimaryOptions): Primary => {
       return reserve
     })
 
-  return { run: runOn, reserveFor, transaction }
+  return { run: runOn, reserveFor, transaction, hold }
 }

@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
-import { ConnectionWrapper, ReadPin, WriteOnly } from "@fastorm/core"
+import { ConnectionWrapper, HoldTypeId, ReadPin, WriteOnly } from "@fastorm/core"
 import { HealthMonitor } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
 import * as Context from "effect/Context"
@@ -23,7 +23,7 @@ import type { ConsistencyOps } from "./consistency.js"
 import * as Decision from "./decision.js"
 import * as DirectRunners from "./directRunners.js"
 import type { Learnt, Topology } from "./eligibility.js"
-import { primaryOf, withRouting } from "./eligibility.js"
+import { withRouting } from "./eligibility.js"
 import * as FairGate from "./fairGate.js"
 import * as Metrics from "./metrics.js"
 import { pinned, selectionFor } from "./pin.js"
@@ -33,6 +33,7 @@ import * as RouteStats from "./routeStats.js"
 import * as Selection from "./selection.js"
 import { kindOf } from "./statementKind.js"
 import * as StatementSpan from "./statementSpan.js"
+import * as Transactions from "./transactions.js"
 
 /** One node the router can send statements to. */
 export type NodeHandle = Primary.NodeHandle
@@ -280,15 +281,12 @@ export const make = (
       Stream.unwrapScoped(decideIn(client, sql, (route, fiber) => place(route, stream, fiber)))
 
     // A transaction begins on the node that is the primary when it begins, and stays there.
-    const transactionOn = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
-      const current = primaryOf(routed(snapshot))?.name
-      return current === undefined || !primaries.has(current)
-        ? Effect.fail(noPrimaryError("none"))
-        : primaryOn(current).transaction
-    }
-    const transactionAcquirer = snapshotNow === undefined
-      ? Effect.flatMap(monitor.snapshot, transactionOn)
-      : Effect.suspend(() => transactionOn(snapshotNow()))
+    const { transactionAcquirer, transactionHold } = Transactions.make({
+      snapshot: snapshotNow === undefined ? monitor.snapshot : Effect.sync(snapshotNow),
+      routed,
+      primaries,
+      noPrimary: noPrimaryError("none")
+    })
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ["fastorm.cluster", options.cluster],
@@ -309,6 +307,7 @@ export const make = (
 
     DirectRunners.offer(read, statementsOf("read"), spanAttributes)
     DirectRunners.offer(write, statementsOf("write"), spanAttributes)
+    if (transactionHold !== undefined) Object.assign(write, { [HoldTypeId]: transactionHold })
 
     return { read, write, stats: recorder.stats, resetStats: recorder.resetStats }
   })
