@@ -11,55 +11,75 @@ import { DatabaseAdapterFactory } from "../src/index.js"
 const cluster: ClusterInfo = loadCluster()
 const table = "fastorm_hold_probe"
 
-/** A PostgreSQL node client of its own (its own pool) on the primary, with the probe table. */
-const primary = Effect.gen(function*() {
-  const adapter = yield* DatabaseAdapterFactory.create(cluster.postgres.primary.url)
-  const client = yield* adapter.makeClient()
-  yield* client.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY, v int NOT NULL)`)
-  yield* client.unsafe(`INSERT INTO ${table} (id, v) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET v = 0`)
-  return client
-})
+/** Each dialect's node client of its own (its own pool) on the primary, with the probe table, and its statements. */
+const dialects = {
+  postgres: {
+    url: cluster.postgres.primary.url,
+    upsert: `INSERT INTO ${table} (id, v) VALUES (1, 0) ON CONFLICT (id) DO UPDATE SET v = 0`,
+    update: `UPDATE ${table} SET v = $1 WHERE id = 1`
+  },
+  mariadb: {
+    url: cluster.mariadb.primary.url,
+    upsert: `INSERT INTO ${table} (id, v) VALUES (1, 0) ON DUPLICATE KEY UPDATE v = 0`,
+    update: `UPDATE ${table} SET v = ? WHERE id = 1`
+  }
+} as const
+
+const primaryOf = (dialect: keyof typeof dialects) =>
+  Effect.gen(function*() {
+    const adapter = yield* DatabaseAdapterFactory.create(dialects[dialect].url)
+    const client = yield* adapter.makeClient()
+    yield* client.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (id int PRIMARY KEY, v int NOT NULL)`)
+    yield* client.unsafe(dialects[dialect].upsert)
+    return client
+  })
+const primary = primaryOf("postgres")
 
 const valueOf = Effect.flatMap(
   WriteConnection,
   (sql) => Effect.map(sql.unsafe<{ v: number }>(`SELECT v FROM ${table} WHERE id = 1`), (rows) => rows[0]!.v)
 )
-const set = (v: number) =>
-  Effect.flatMap(WriteConnection, (sql) => sql.unsafe(`UPDATE ${table} SET v = $1 WHERE id = 1`, [v]))
+const setOn = (dialect: keyof typeof dialects) => (v: number) =>
+  Effect.flatMap(WriteConnection, (sql) => sql.unsafe(dialects[dialect].update, [v]))
 
 // The adapters' node clients hold a transaction's connection with no scope (`Connections.Holds`): every way out of
 // the transaction gives the client back to the pool, or drops it when it broke.
-describe("Database.transaction on a PostgreSQL node client that holds its connection", () => {
-  it.scopedLive("commit, failure and interruption each give the client back to the pool", () =>
+describe("Database.transaction on a node client that holds its connection", () => {
+  it.scopedLive.each(["postgres", "mariadb"] as const)(
+    "%s: commit, failure and interruption each give the client back to the pool",
+    (dialect) =>
+      Effect.gen(function*() {
+        const client = yield* primaryOf(dialect)
+        const set = setOn(dialect)
+        expect(Connections.holdOf(client)).toBeDefined()
+        const run = <A, E>(effect: Effect.Effect<A, E, WriteConnection>) =>
+          Effect.provideService(effect, WriteConnection, client)
+        const open = client.poolStatus().open
+
+        yield* run(Database.transaction(Effect.zipRight(valueOf, set(1))))
+        expect(yield* run(valueOf)).toBe(1)
+        expect(client.poolStatus().idle).toBe(client.poolStatus().open)
+
+        const failed = yield* Effect.exit(
+          run(Database.transaction(Effect.zipRight(set(2), Effect.fail("boom" as const))))
+        )
+        expect(failed).toEqual(Exit.fail("boom"))
+        expect(yield* run(valueOf)).toBe(1)
+        expect(client.poolStatus().idle).toBe(client.poolStatus().open)
+
+        const fiber = yield* Effect.fork(run(Database.transaction(Effect.zipRight(set(3), Effect.never))))
+        yield* Effect.sleep("100 millis")
+        yield* Fiber.interrupt(fiber)
+        expect(yield* run(valueOf)).toBe(1)
+        expect(client.poolStatus().idle).toBe(client.poolStatus().open)
+        expect(client.poolStatus().open).toBeGreaterThanOrEqual(open)
+      }).pipe(Effect.provide(Reactivity.layer))
+  )
+
+  it.scopedLive("a connection lost inside the transaction is dropped from the pool, not given back (PostgreSQL)", () =>
     Effect.gen(function*() {
       const client = yield* primary
-      expect(Connections.holdOf(client)).toBeDefined()
-      const run = <A, E>(effect: Effect.Effect<A, E, WriteConnection>) =>
-        Effect.provideService(effect, WriteConnection, client)
-      const open = client.poolStatus().open
-
-      yield* run(Database.transaction(Effect.zipRight(valueOf, set(1))))
-      expect(yield* run(valueOf)).toBe(1)
-      expect(client.poolStatus().idle).toBe(client.poolStatus().open)
-
-      const failed = yield* Effect.exit(
-        run(Database.transaction(Effect.zipRight(set(2), Effect.fail("boom" as const))))
-      )
-      expect(failed).toEqual(Exit.fail("boom"))
-      expect(yield* run(valueOf)).toBe(1)
-      expect(client.poolStatus().idle).toBe(client.poolStatus().open)
-
-      const fiber = yield* Effect.fork(run(Database.transaction(Effect.zipRight(set(3), Effect.never))))
-      yield* Effect.sleep("100 millis")
-      yield* Fiber.interrupt(fiber)
-      expect(yield* run(valueOf)).toBe(1)
-      expect(client.poolStatus().idle).toBe(client.poolStatus().open)
-      expect(client.poolStatus().open).toBeGreaterThanOrEqual(open)
-    }).pipe(Effect.provide(Reactivity.layer)))
-
-  it.scopedLive("a connection lost inside the transaction is dropped from the pool, not given back", () =>
-    Effect.gen(function*() {
-      const client = yield* primary
+      const set = setOn("postgres")
       const run = <A, E>(effect: Effect.Effect<A, E, WriteConnection>) =>
         Effect.provideService(effect, WriteConnection, client)
       const exit = yield* Effect.exit(run(Database.transaction(Effect.zipRight(

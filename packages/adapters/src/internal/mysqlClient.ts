@@ -10,6 +10,7 @@
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import type { HeldConnection } from "@fastorm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -49,27 +50,28 @@ export const make = (
     const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
     const runner = MysqlRunner.make(pool, options.alias, deadlineMs)
 
-    const acquire = acquireReleaseSync(
-      Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
-        const cancel = pool.borrow((conn) =>
-          resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn))
-        )
-        return Effect.sync(cancel)
-      }),
-      (conn, exit) => {
-        // An interrupted statement may still be running on the server: never hand that connection to anyone else.
-        if (Exit.isInterrupted(exit) || runner.isBroken(conn)) conn.destroy()
-        else pool.giveBack(conn)
-      }
-    )
+    const checkout = Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
+      const cancel = pool.borrow((conn) => resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn)))
+      return Effect.sync(cancel)
+    })
+    const giveBack = (conn: Mysql.PoolConnection, exit: Exit.Exit<unknown, unknown>) => {
+      // An interrupted statement may still be running on the server: never hand that connection to anyone else.
+      if (Exit.isInterrupted(exit) || runner.isBroken(conn)) conn.destroy()
+      else pool.giveBack(conn)
+    }
+    const acquire = acquireReleaseSync(checkout, giveBack)
     // A stream ended early leaves rows on the way: the connection is closed, never reused.
     const abandon = (conn: Mysql.PoolConnection) => () => runner.destroy(conn)
     // Outside a transaction each statement borrows a connection for its own duration only (a stream, for its own).
     const pooledStream: Connection["executeStream"] = (sql, params, transformRows) =>
       Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows, abandon(conn))))
     const pooled = new PooledConnection(runner, pooledStream)
-    // A reserved connection (a transaction's) is the cell of its last statement's GTID.
-    const transactionAcquirer = Effect.map(acquire, (conn): Connection => new ReservedConnection(runner, conn))
+    // A transaction's connection, held with no scope (`Connections.Holds`; its scoped reserve is made from it): the
+    // cell of its last statement's GTID.
+    const hold = Effect.map(checkout, (conn): HeldConnection => ({
+      connection: new ReservedConnection(runner, conn),
+      release: (exit) => Effect.sync(() => giveBack(conn, exit))
+    }))
 
     const commitPositions: CommitPositions = {
       runCommitted: (use) =>
@@ -92,7 +94,7 @@ export const make = (
     // mysql2's execute already prepares each text once per connection (its own statement cache).
     const client = yield* NodeClient.make({
       connection: pooled,
-      reserve: transactionAcquirer,
+      hold,
       compiler: MysqlClient.makeCompiler(),
       spanAttributes,
       statementDeadline: Duration.millis(deadlineMs),
