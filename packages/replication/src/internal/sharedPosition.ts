@@ -43,6 +43,8 @@ export const make = (
   const gatherFor = Duration.decode(gather)
   // The batch the next read will serve; undefined when nobody waits for one.
   let waiting: Batch | undefined
+  // The waiting batch's await, shared by every write that joins it (set and cleared with `waiting`).
+  let awaitWaiting: Latest | undefined
   // A read is under way: when it ends, the waiting batch (if any) is read next or scheduled.
   let reading = false
   // A timer will start the waiting batch.
@@ -95,9 +97,6 @@ export const make = (
     )
     return Effect.asVoid(Effect.forkDaemon(timer))
   })
-
-  // The waiting batch's await, shared by every write that joins it.
-  let awaitWaiting: Latest | undefined
 
   const join = (): Joined => {
     let awaited = awaitWaiting
