@@ -1,13 +1,14 @@
 /**
  * Per-operation costs of a few targets on one workload, one after the other (not interleaved: a probe, not the
- * benchmark): client CPU, socket writes (calls to `Socket.write`, `_write`, `_writev`) and, with `HEAPSAMPLE=1`,
- * bytes allocated (V8's sampling heap profiler, collected objects included; written to /tmp/heap-<workload>-<target>.json).
+ * benchmark): client CPU, the whole machine's busy CPU (client and servers, /proc/stat), socket writes (calls to
+ * `Socket.write`, `_write`, `_writev`) and, with `HEAPSAMPLE=1`, bytes allocated (V8's sampling heap profiler, collected
+ * objects included; written to /tmp/heap-<workload>-<target>.json).
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
  */
 import { loadCluster } from "@fastorm/test-support"
-import { writeFileSync } from "node:fs"
+import { readFileSync, writeFileSync } from "node:fs"
 import * as inspector from "node:inspector"
 import * as net from "node:net"
 import { Recorder } from "../harness.js"
@@ -44,6 +45,13 @@ const post = (method: string, params?: object) =>
   new Promise((resolve, reject) =>
     session!.post(method, params as any, (err: any, res: any) => err ? reject(err) : resolve(res))
   )
+// The whole machine's busy CPU time in µs (/proc/stat): the client's and the servers', which share these cores.
+const machineBusyUs = (): number => {
+  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
+  const total = fields.reduce((a, b) => a + b, 0)
+  return (total - idle) * 10_000
+}
 const targets = (process.env["TARGETS"] ?? "fastorm,raw-driver,drizzle").split(",") as Array<TargetName>
 const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").split(",") as Array<Workload>
 const n = Number(process.env["N"] ?? 2000)
@@ -68,10 +76,12 @@ for (const w of workloads) {
         })
       }
       const c0 = process.cpuUsage()
+      const m0 = machineBusyUs()
       const t0 = performance.now()
       await target.driver.run(w, callers, { count: n }, rec)
       const ms = performance.now() - t0
       const c = process.cpuUsage(c0)
+      const machine = (machineBusyUs() - m0) / n
       if (session !== undefined && round === 1) {
         const r: any = await post("HeapProfiler.stopSampling")
         writeFileSync(`/tmp/heap-${w}-${target.name}.json`, JSON.stringify({ ...r.profile, ops: n }))
@@ -79,9 +89,11 @@ for (const w of workloads) {
       console.log(
         `${w.padEnd(12)} ${target.name.padEnd(11)} ok=${rec.ok} fail=${rec.failed} ${
           (n / ms * 1000).toFixed(0)
-        } q/s cpu/op=${((c.user + c.system) / n).toFixed(0)}µs (sys ${(c.system / n).toFixed(0)}) socket.write/op=${
-          (writes / n).toFixed(2)
-        } _write/op=${(lowWrites / n).toFixed(2)} _writev/op=${(writevs / n).toFixed(2)}`
+        } q/s cpu/op=${((c.user + c.system) / n).toFixed(0)}µs machine/op=${machine.toFixed(0)}µs (sys ${
+          (c.system / n).toFixed(0)
+        }) socket.write/op=${(writes / n).toFixed(2)} _write/op=${(lowWrites / n).toFixed(2)} _writev/op=${
+          (writevs / n).toFixed(2)
+        }`
       )
     }
   }
