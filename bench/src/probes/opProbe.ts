@@ -2,7 +2,8 @@
  * Per-operation costs of a few targets on one workload, one after the other (not interleaved: a probe, not the
  * benchmark): client CPU, the whole machine's busy CPU (client and servers, /proc/stat), socket writes (calls to
  * `Socket.write`, `_write`, `_writev`) and, with `HEAPSAMPLE=1`, bytes allocated (V8's sampling heap profiler, collected
- * objects included; written to /tmp/heap-<workload>-<target>.json).
+ * objects included; written to /tmp/heap-<workload>-<target>.json) or, with `CPUPROFILE=1`, a CPU profile of the
+ * second round (/tmp/cpu-<workload>-<target>.cpuprofile).
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
@@ -39,7 +40,9 @@ proto._write = function(this: any, ...args: Array<any>) {
   lowWrites++
   return origW.apply(this, args)
 }
-const session = process.env["HEAPSAMPLE"] === "1" ? new inspector.Session() : undefined
+const heapSample = process.env["HEAPSAMPLE"] === "1"
+const cpuProfile = process.env["CPUPROFILE"] === "1"
+const session = heapSample || cpuProfile ? new inspector.Session() : undefined
 session?.connect()
 const post = (method: string, params?: object) =>
   new Promise((resolve, reject) =>
@@ -67,7 +70,12 @@ for (const w of workloads) {
       writevs = 0
       lowWrites = 0
       const rec = new Recorder()
-      if (session !== undefined && round === 1) {
+      if (cpuProfile && round === 1) {
+        await post("Profiler.enable")
+        await post("Profiler.setSamplingInterval", { interval: 100 })
+        await post("Profiler.start")
+      }
+      if (heapSample && round === 1) {
         await post("HeapProfiler.enable")
         await post("HeapProfiler.startSampling", {
           samplingInterval: 1024,
@@ -82,7 +90,11 @@ for (const w of workloads) {
       const ms = performance.now() - t0
       const c = process.cpuUsage(c0)
       const machine = (machineBusyUs() - m0) / n
-      if (session !== undefined && round === 1) {
+      if (cpuProfile && round === 1) {
+        const r: any = await post("Profiler.stop")
+        writeFileSync(`/tmp/cpu-${w}-${target.name}.cpuprofile`, JSON.stringify(r.profile))
+      }
+      if (heapSample && round === 1) {
         const r: any = await post("HeapProfiler.stopSampling")
         writeFileSync(`/tmp/heap-${w}-${target.name}.json`, JSON.stringify({ ...r.profile, ops: n }))
       }

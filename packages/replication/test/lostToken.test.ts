@@ -77,7 +77,7 @@ const scripted = (answers: Array<"lost" | string>): ConsistencyOps => {
       )
       : Effect.succeed({ kind: "lsn" as const, value: answer })
   }
-  return { kind: "lsn", latest: next, waitFor: () => Effect.succeed(false) }
+  return { kind: "lsn", latest: next, waitFor: () => Effect.succeed(undefined) }
 }
 
 const makeRouter = (answers: Array<"lost" | string>) =>

@@ -32,12 +32,16 @@ export interface ConsistencyOps {
     readonly sql: string
     readonly position: (results: ReadonlyArray<any>) => Position | undefined
   } | undefined
-  /** Waits up to `timeout` until the replica has replayed `token`; true when it has. */
+  /**
+   * Waits up to `timeout` until the replica has replayed `token`. Caught up: the position the replica showed it has
+   * replayed (PostgreSQL's replay LSN, often past `token`, so later sessions' waits can be skipped; MariaDB's
+   * `token`); undefined when it did not catch up in time.
+   */
   readonly waitFor: (
     replica: SqlClient.SqlClient,
     token: Position,
     timeout: Duration.Duration
-  ) => Effect.Effect<boolean, SqlError>
+  ) => Effect.Effect<Position | undefined, SqlError>
 }
 
 const PAGE = 8192n
@@ -74,7 +78,10 @@ const pgPositionOf = (rows: ReadonlyArray<any>): Position | undefined => {
   return lsn === undefined ? undefined : { kind: "lsn" as const, value: normaliseLsn(lsn) }
 }
 
-const pgPosition = (connection: Connection) => Effect.map(connection.execute(PG_POSITION, [], undefined), pgPositionOf)
+// Prepared where the node prepares: the primary's position is read after most writes, parsed once per connection.
+const pgPositionStatement = CompiledStatement.make(PG_POSITION)
+const pgPosition = (connection: Connection) =>
+  Effect.map(CompiledStatement.executeOn(connection, pgPositionStatement, []), pgPositionOf)
 
 const postgres: ConsistencyOps = {
   kind: "lsn",
@@ -93,17 +100,17 @@ const postgres: ConsistencyOps = {
   // backing off from 2 ms to 50 ms, until the bound. No sleep starts past it and no poll after it; a poll already
   // sent when it passes is bounded by the caller's own deadline (`Replicas.waitFor`), so no race per wait here.
   waitFor: (replica, token, timeout) => {
-    const replayed = Effect.map(
-      CompiledStatement.run(replica, replayLsn, []),
-      (rows) => covers(firstValue(rows), token)
-    )
-    const poll = (delayMs: number, deadline: number): Effect.Effect<boolean, SqlError> =>
+    const replayed = Effect.map(CompiledStatement.run(replica, replayLsn, []), (rows): Position | undefined => {
+      const lsn = firstValue(rows)
+      return lsn !== undefined && covers(lsn, token) ? { kind: "lsn", value: lsn } : undefined
+    })
+    const poll = (delayMs: number, deadline: number): Effect.Effect<Position | undefined, SqlError> =>
       Effect.flatMap(replayed, (done) =>
-        done
-          ? Effect.succeed(true)
+        done !== undefined
+          ? Effect.succeed(done)
           : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             now + delayMs >= deadline
-              ? Effect.succeed(false)
+              ? Effect.succeed(undefined)
               : Effect.zipRight(Effect.sleep(delayMs), poll(Math.min(delayMs * 1.6, 50), deadline))))
     return Effect.flatMap(Clock.currentTimeMillis, (now) => poll(2, now + Duration.toMillis(timeout)))
   }
@@ -112,13 +119,14 @@ const postgres: ConsistencyOps = {
 // Compiled once: direct on FastORM's node clients (prepared where the node prepares), no statement span machinery.
 const replayLsn = CompiledStatement.make("SELECT pg_last_wal_replay_lsn()::text AS p")
 const gtidWait = CompiledStatement.make("SELECT MASTER_GTID_WAIT(?, ?) AS w")
+const gtidPosition = CompiledStatement.make("SELECT @@gtid_binlog_pos AS p")
 
 const mariadb: ConsistencyOps = {
   kind: "gtid",
   // @@gtid_binlog_pos: the last GTID of each replication domain in the primary's binary log, every session's; a
   // commit is in the binary log before it returns to its client.
   latest: (connection) =>
-    Effect.map(connection.execute("SELECT @@gtid_binlog_pos AS p", [], undefined), (rows) => {
+    Effect.map(CompiledStatement.executeOn(connection, gtidPosition, []), (rows) => {
       const gtid = firstValue(rows)
       return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
     }),
@@ -126,7 +134,7 @@ const mariadb: ConsistencyOps = {
   waitFor: (replica, token, timeout) =>
     Effect.map(
       CompiledStatement.run(replica, gtidWait, [token.value, Duration.toMillis(timeout) / 1000]),
-      (rows) => Number(firstValue(rows)) === 0
+      (rows) => Number(firstValue(rows)) === 0 ? token : undefined
     )
 }
 

@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { FallbackCapacityExceeded, fromSqlError, NoHealthyReplica, toSqlError } from "../RouterError.js"
-import type * as SessionToken from "../SessionToken.js"
+import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import type { Reason } from "./decision.js"
 import type { Topology } from "./eligibility.js"
@@ -205,6 +205,15 @@ export const make = (options: ReplicasOptions): Replicas => {
     primary: string | undefined
   ) => attempts(order, reason, run, () => fallback(run, primary), primary)
 
+  /**
+   * Keeps what a wait showed a replica has replayed, unless an earlier one showed more: a session whose position it
+   * covers reads there with no wait (`Eligibility.coveringCandidates`).
+   */
+  const learn = (name: string, replayed: SessionToken.Position): true => {
+    if (!SessionToken.covers(known.get(name), replayed)) known.set(name, replayed.value)
+    return true
+  }
+
   const waitFor = (c: Selection.Candidate, token: SessionToken.Position): Effect.Effect<boolean> => {
     if (consistency === undefined) return Effect.succeed(false)
     const replica = handle(c)
@@ -214,9 +223,8 @@ export const make = (options: ReplicasOptions): Replicas => {
       Effect.timeoutTo({
         duration: Duration.sum(config.sessionWaitTimeout, Duration.millis(250)),
         onTimeout: () => false,
-        onSuccess: (ok) => ok
+        onSuccess: (replayed) => replayed !== undefined && learn(c.name, replayed)
       }),
-      Effect.tap((ok) => ok ? Effect.sync(() => known.set(c.name, token.value)) : Effect.void),
       Effect.timed,
       Effect.flatMap(([waited, ok]) =>
         Effect.as(
