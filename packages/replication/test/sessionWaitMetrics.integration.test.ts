@@ -1,7 +1,7 @@
 /**
  * A session read right after a write waits for a replica to replay it: the wait is counted
- * (`fastorm_session_waits_total`, `fastorm_session_wait_ms`) and logged at debug with the node and its outcome. On
- * PostgreSQL a wait learns how far the replica has replayed, not only that it has the session's write.
+ * (`fastorm_session_waits_total`, `fastorm_session_wait_ms`) and logged at debug with the node and its outcome. A
+ * wait learns how far the replica has replayed, not only that it has the session's write.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
@@ -80,62 +80,70 @@ for (const b of backends) {
   })
 }
 
-describe("session waits on PostgreSQL learn the replica's replay position", () => {
-  it.scopedLive(
-    "a session whose write the replica had replayed when another session waited there does not wait",
-    () => {
-      const table = `session_wait_learnt_${process.pid}`
-      const cluster = "waits-learnt"
-      // A session: its own tokens, kept between its statements.
-      const inSession = <A, E, R>(tokens: SessionToken.Tokens, effect: Effect.Effect<A, E, R>) =>
-        Effect.locally(effect, SessionToken.currentTokens, tokens)
-      return Effect.gen(function*() {
-        const write = yield* WriteConnection
-        const read = yield* ReadConnection
-        yield* write.unsafe(`DROP TABLE IF EXISTS ${table}`)
-        yield* write.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
-        yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP TABLE IF EXISTS ${table}`)))
-        // A node that turns HEALTHY is probed again at once; after that, with probes an hour apart, the monitor's
-        // positions predate the writes below.
-        yield* Effect.sleep("500 millis")
-        const writeIn = (id: number) =>
-          inSession(
+for (const b of backends) {
+  describe(`session waits on ${b.label} learn how far the replica has replayed`, () => {
+    it.scopedLive(
+      "a session whose write the replica had replayed when another session waited there does not wait",
+      () => {
+        const table = `session_wait_learnt_${process.pid}`
+        const cluster = `waits-learnt-${b.label}`
+        // A session: its own tokens, kept between its statements.
+        const inSession = <A, E, R>(tokens: SessionToken.Tokens, effect: Effect.Effect<A, E, R>) =>
+          Effect.locally(effect, SessionToken.currentTokens, tokens)
+        return Effect.gen(function*() {
+          const write = yield* WriteConnection
+          const read = yield* ReadConnection
+          // The set-up in a session of its own: this fiber's reads below have no position to wait for.
+          yield* inSession(
             {},
             Effect.zipRight(
-              Effect.zipRight(write.unsafe(`INSERT INTO ${table} (id) VALUES (${id})`), SessionToken.settle(cluster)),
-              FiberRef.get(SessionToken.currentTokens)
+              write.unsafe(`DROP TABLE IF EXISTS ${table}`),
+              write.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
             )
           )
-        const first = yield* writeIn(1)
-        const second = yield* writeIn(2)
-        // Both writes replayed on the one replica (its own connection, outside any session).
-        yield* Effect.retry(
-          Effect.flatMap(
-            read.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`),
-            (rows) => Number(rows[0]?.n) === 2 ? Effect.void : Effect.fail("not yet")
-          ),
-          { times: 200, schedule: Schedule.spaced("10 millis") }
+          yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP TABLE IF EXISTS ${table}`)))
+          // A node that turns HEALTHY is probed again at once; after that, with probes an hour apart, the monitor's
+          // positions predate the writes below.
+          yield* Effect.sleep("500 millis")
+          const writeIn = (id: number) =>
+            inSession(
+              {},
+              Effect.zipRight(
+                Effect.zipRight(write.unsafe(`INSERT INTO ${table} (id) VALUES (${id})`), SessionToken.settle(cluster)),
+                FiberRef.get(SessionToken.currentTokens)
+              )
+            )
+          const first = yield* writeIn(1)
+          const second = yield* writeIn(2)
+          // Both writes replayed on the one replica (its own connection, outside any session).
+          yield* Effect.retry(
+            Effect.flatMap(
+              read.unsafe<{ n: number }>(`SELECT count(*) AS n FROM ${table}`),
+              (rows) => Number(rows[0]?.n) === 2 ? Effect.void : Effect.fail("not yet")
+            ),
+            { times: 200, schedule: Schedule.spaced("10 millis") }
+          )
+          const before = yield* waits
+          // The first session waits: the replica answers with how far it has replayed, past both writes.
+          expect(yield* inSession(first, read.unsafe(`SELECT id FROM ${table} WHERE id = 1`))).toHaveLength(1)
+          const afterFirst = yield* waits
+          expect(yield* inSession(second, read.unsafe(`SELECT id FROM ${table} WHERE id = 2`))).toHaveLength(1)
+          const afterSecond = yield* waits
+          const total = (w: Record<string, number>) => (w.caught_up ?? 0) + (w.gave_up ?? 0)
+          expect(total(afterFirst) - total(before)).toBe(1)
+          expect(total(afterSecond)).toBe(total(afterFirst))
+        }).pipe(
+          Effect.provide(FastOrm.layer({
+            name: cluster,
+            write: b.nodes.primary.url,
+            read: [b.nodes.replicas[0]!.url],
+            readWrite: { consistency: "session" },
+            // Probes far apart: only the router's own wait can tell it where the replica is.
+            health: { interval: "1 hour" }
+          }))
         )
-        const before = yield* waits
-        // The first session waits: the replica answers with how far it has replayed, past both writes.
-        expect(yield* inSession(first, read.unsafe(`SELECT id FROM ${table} WHERE id = 1`))).toHaveLength(1)
-        const afterFirst = yield* waits
-        expect(yield* inSession(second, read.unsafe(`SELECT id FROM ${table} WHERE id = 2`))).toHaveLength(1)
-        const afterSecond = yield* waits
-        const total = (w: Record<string, number>) => (w.caught_up ?? 0) + (w.gave_up ?? 0)
-        expect(total(afterFirst) - total(before)).toBe(1)
-        expect(total(afterSecond)).toBe(total(afterFirst))
-      }).pipe(
-        Effect.provide(FastOrm.layer({
-          name: cluster,
-          write: backends[0]!.nodes.primary.url,
-          read: [backends[0]!.nodes.replicas[0]!.url],
-          readWrite: { consistency: "session" },
-          // Probes far apart: only the router's own wait can tell it where the replica is.
-          health: { interval: "1 hour" }
-        }))
-      )
-    },
-    60_000
-  )
-})
+      },
+      60_000
+    )
+  })
+}

@@ -12,7 +12,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Position } from "../SessionToken.js"
-import { covers, lsnToBigInt } from "../SessionToken.js"
+import { covers, later, lsnToBigInt } from "../SessionToken.js"
 
 /** What the router needs of a dialect for session consistency; SQLite needs nothing (one file). */
 export interface ConsistencyOps {
@@ -34,8 +34,8 @@ export interface ConsistencyOps {
   } | undefined
   /**
    * Waits up to `timeout` until the replica has replayed `token`. Caught up: the position the replica showed it has
-   * replayed (PostgreSQL's replay LSN, often past `token`, so later sessions' waits can be skipped; MariaDB's
-   * `token`); undefined when it did not catch up in time.
+   * replayed (PostgreSQL's replay LSN, MariaDB's `@@gtid_slave_pos` with `token`: often past `token`, so later
+   * sessions' waits there can be skipped); undefined when it did not catch up in time.
    */
   readonly waitFor: (
     replica: SqlClient.SqlClient,
@@ -118,7 +118,8 @@ const postgres: ConsistencyOps = {
 
 // Compiled once: direct on FastORM's node clients (prepared where the node prepares), no statement span machinery.
 const replayLsn = CompiledStatement.make("SELECT pg_last_wal_replay_lsn()::text AS p")
-const gtidWait = CompiledStatement.make("SELECT MASTER_GTID_WAIT(?, ?) AS w")
+// The replica's own position comes back with the wait's outcome: what it shows it has replayed, every domain.
+const gtidWait = CompiledStatement.make("SELECT MASTER_GTID_WAIT(?, ?) AS w, @@gtid_slave_pos AS p")
 const gtidPosition = CompiledStatement.make("SELECT @@gtid_binlog_pos AS p")
 
 const mariadb: ConsistencyOps = {
@@ -134,7 +135,12 @@ const mariadb: ConsistencyOps = {
   waitFor: (replica, token, timeout) =>
     Effect.map(
       CompiledStatement.run(replica, gtidWait, [token.value, Duration.toMillis(timeout) / 1000]),
-      (rows) => Number(firstValue(rows)) === 0 ? token : undefined
+      (rows) => {
+        const row = rows[0] as { readonly w?: unknown; readonly p?: unknown } | undefined
+        if (row === undefined || Number(row.w) !== 0) return undefined
+        // Read after the wait or not, both are replayed: the token (the wait says so) and `p` (the replica does).
+        return typeof row.p === "string" && row.p !== "" ? later(token, { kind: "gtid", value: row.p }) : token
+      }
     )
 }
 
