@@ -8,19 +8,27 @@
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
  */
-import { loadCluster } from "@fastorm/test-support"
+import { loadCluster, throughPgBouncer } from "@fastorm/test-support"
 import { readFileSync, writeFileSync } from "node:fs"
 import * as inspector from "node:inspector"
 import * as net from "node:net"
 import { Recorder } from "../harness.js"
 import { seed } from "../seed.js"
+import { dialectOf } from "../targetBase.js"
 import type { TargetName } from "../targets.js"
 import { makeTarget } from "../targets.js"
 import type { Workload } from "../workloads.js"
 
-const db = (process.env["DB"] ?? "postgres") as "postgres" | "mariadb"
+const db = process.env["DB"] ?? "postgres"
+if (db !== "postgres" && db !== "mariadb" && db !== "pgbouncer") {
+  throw new Error(`DB=${db}: the probe knows postgres, mariadb and pgbouncer (the shared cluster's PgBouncers)`)
+}
 const cluster = loadCluster()
-const nodes = (cluster as any)[db === "postgres" ? "postgres" : "mariadb"]
+const nodes = db === "mariadb"
+  ? cluster.mariadb
+  : db === "pgbouncer"
+  ? throughPgBouncer(cluster.postgres, cluster.pgbouncer)
+  : cluster.postgres
 let writes = 0
 let writevs = 0
 const origWrite = net.Socket.prototype.write
@@ -59,9 +67,9 @@ const targets = (process.env["TARGETS"] ?? "fastorm,raw-driver,drizzle").split("
 const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").split(",") as Array<Workload>
 const n = Number(process.env["N"] ?? 2000)
 const callers = Number(process.env["CALLERS"] ?? 1)
-await seed(db as any, nodes, 10_000, false)
+await seed(dialectOf(db), nodes, 10_000, false)
 const built = []
-for (const t of targets) built.push(await makeTarget(t, db as any, nodes, 10_000))
+for (const t of targets) built.push(await makeTarget(t, db, nodes, 10_000))
 for (const w of workloads) {
   for (let round = 0; round < 2; round++) {
     for (const target of built) {
