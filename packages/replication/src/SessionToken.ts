@@ -32,6 +32,17 @@ export const lsnToBigInt = (lsn: string): bigint => {
   return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
 }
 
+/**
+ * Orders two LSNs (negative, zero, positive) with no BigInt: each half is at most 32 bits, exact as a number. The
+ * router compares positions on every session read, for every candidate replica.
+ */
+export const compareLsn = (a: string, b: string): number => {
+  const i = a.indexOf("/")
+  const j = b.indexOf("/")
+  const hi = parseInt(a.slice(0, i), 16) - parseInt(b.slice(0, j), 16)
+  return hi !== 0 ? hi : parseInt(a.slice(i + 1), 16) - parseInt(b.slice(j + 1), 16)
+}
+
 // One GTID: domain, server id, sequence number (captured: domain and sequence number).
 const singleGtid = /^(\d+)-\d+-(\d+)$/
 
@@ -49,7 +60,7 @@ const gtidMap = (list: string): Map<string, bigint> => {
 /** Whether a node at `position` has everything up to `token` (same cluster, same kind). */
 export const covers = (position: string | undefined, token: Position): boolean => {
   if (position === undefined || position === "" || token.kind === "unknown") return false
-  if (token.kind === "lsn") return lsnPattern.test(position) && lsnToBigInt(position) >= lsnToBigInt(token.value)
+  if (token.kind === "lsn") return lsnPattern.test(position) && compareLsn(position, token.value) >= 0
   const have = gtidMap(position)
   for (const [domain, seq] of gtidMap(token.value)) {
     if ((have.get(domain) ?? -1n) < seq) return false
@@ -61,7 +72,7 @@ export const covers = (position: string | undefined, token: Position): boolean =
 export const later = (a: Position, b: Position): Position => {
   if (a.kind === "unknown") return a
   if (a.kind !== b.kind) return b
-  if (a.kind === "lsn") return lsnToBigInt(a.value) >= lsnToBigInt(b.value) ? a : b
+  if (a.kind === "lsn") return compareLsn(a.value, b.value) >= 0 ? a : b
   // A MariaDB session mostly merges one GTID with another of the same domain, on every write: no lists to build.
   if (a.value === b.value) return a
   const x = singleGtid.exec(a.value)

@@ -20,6 +20,24 @@ describe("LSN", () => {
     expect(SessionToken.lsnToBigInt("a/b")).toBe(SessionToken.lsnToBigInt("A/B"))
   })
 
+  it("compareLsn orders LSNs as their numbers do, with no BigInt", () => {
+    const cases: ReadonlyArray<readonly [string, string]> = [
+      ["0/16B3748", "0/16B3748"],
+      ["0/16B3750", "0/16B3748"],
+      ["0/9FFFFFF", "0/10000000"],
+      ["1/0", "0/FFFFFFFF"],
+      ["FFFFFFFF/FFFFFFFF", "FFFFFFFF/FFFFFFFE"],
+      ["a/b", "A/B"],
+      ["2/1", "10/0"]
+    ]
+    for (const [a, b] of cases) {
+      const x = SessionToken.lsnToBigInt(a)
+      const y = SessionToken.lsnToBigInt(b)
+      expect(Math.sign(SessionToken.compareLsn(a, b))).toBe(x > y ? 1 : x < y ? -1 : 0)
+      expect(Math.sign(SessionToken.compareLsn(b, a))).toBe(y > x ? 1 : y < x ? -1 : 0)
+    }
+  })
+
   it("a replica covers a token when its replay position is at or past it", () => {
     expect(SessionToken.covers("0/16B3748", lsn("0/16B3748"))).toBe(true)
     expect(SessionToken.covers("0/16B3750", lsn("0/16B3748"))).toBe(true)
