@@ -46,6 +46,10 @@ export const compareLsn = (a: string, b: string): number => {
 // One GTID: domain, server id, sequence number (captured: domain and sequence number).
 const singleGtid = /^(\d+)-\d+-(\d+)$/
 
+/** Orders two GTID sequence numbers (decimal, up to 64 bits): as numbers while exact, else as BigInts. */
+const compareSeq = (a: string, b: string): number =>
+  a.length <= 15 && b.length <= 15 ? Number(a) - Number(b) : BigInt(a) > BigInt(b) ? 1 : BigInt(a) < BigInt(b) ? -1 : 0
+
 const gtidMap = (list: string): Map<string, bigint> => {
   const out = new Map<string, bigint>()
   for (const gtid of list.split(",")) {
@@ -61,6 +65,10 @@ const gtidMap = (list: string): Map<string, bigint> => {
 export const covers = (position: string | undefined, token: Position): boolean => {
   if (position === undefined || position === "" || token.kind === "unknown") return false
   if (token.kind === "lsn") return lsnPattern.test(position) && compareLsn(position, token.value) >= 0
+  // The common case, one domain on both sides (a MariaDB session's GTID, a replica's position): no maps, no lists.
+  const mine = singleGtid.exec(token.value)
+  const theirs = mine === null ? null : singleGtid.exec(position)
+  if (mine !== null && theirs !== null) return mine[1] === theirs[1] && compareSeq(theirs[2]!, mine[2]!) >= 0
   const have = gtidMap(position)
   for (const [domain, seq] of gtidMap(token.value)) {
     if ((have.get(domain) ?? -1n) < seq) return false
@@ -77,7 +85,7 @@ export const later = (a: Position, b: Position): Position => {
   if (a.value === b.value) return a
   const x = singleGtid.exec(a.value)
   const y = x === null ? null : singleGtid.exec(b.value)
-  if (x !== null && y !== null && x[1] === y[1]) return BigInt(x[2]!) >= BigInt(y[2]!) ? a : b
+  if (x !== null && y !== null && x[1] === y[1]) return compareSeq(x[2]!, y[2]!) >= 0 ? a : b
   // GTID lists: the per-domain maximum of both.
   const merged = gtidMap(a.value)
   for (const [domain, seq] of gtidMap(b.value)) {
