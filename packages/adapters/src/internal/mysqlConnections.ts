@@ -64,6 +64,8 @@ abstract class MysqlConnection implements CompiledStatement.CountingConnection {
 
 /** The client's pooled connection: each statement borrows a connection for its own duration; no GTID looked at. */
 export class PooledConnection extends MysqlConnection {
+  // The cell a statement's GTID goes to: none for the client's own statements, the run itself for a committing run's.
+  protected readonly cell: MysqlRunner.Committed | undefined = undefined
   constructor(runner: MysqlRunner.Runner, readonly stream: Connection["executeStream"]) {
     super(runner)
   }
@@ -74,7 +76,7 @@ export class PooledConnection extends MysqlConnection {
     method: MysqlRunner.Method,
     map: MysqlRunner.MapResult
   ) {
-    return this.runner.pooled(sql, values, rowsAsArray, method, map, undefined)
+    return this.runner.pooled(sql, values, rowsAsArray, method, map, this.cell)
   }
   executeStream(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
     return this.stream(sql, params, transformRows)
@@ -88,15 +90,7 @@ export class PooledConnection extends MysqlConnection {
  */
 export class CommittingConnection extends PooledConnection implements MysqlRunner.Committed {
   gtid: string | undefined = undefined
-  protected override run(
-    sql: string,
-    values: ReadonlyArray<unknown>,
-    rowsAsArray: boolean,
-    method: MysqlRunner.Method,
-    map: MysqlRunner.MapResult
-  ) {
-    return this.runner.pooled(sql, values, rowsAsArray, method, map, this)
-  }
+  protected override readonly cell: MysqlRunner.Committed = this
 }
 
 /**

@@ -1,11 +1,10 @@
 /**
  * The router of one cluster: two @effect/sql clients over a primary and its replicas. Every statement, whatever its
- * path (template, compiled, raw, values, unprepared, stream), asks `Decision.decide` where it runs; the primary and
- * replica modules carry that out (ARCHITECTURE.md, "The path of one statement").
+ * path (template, compiled, raw, values, unprepared, stream), asks `Decision.decide` where it runs; `Execution`
+ * carries that out through the primary and replica modules (ARCHITECTURE.md, "The path of one statement").
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import { ConnectionWrapper, HoldTypeId, ReadPin, WriteOnly } from "@fastorm/core"
@@ -17,13 +16,13 @@ import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
-import { PrimaryUnavailable, toSqlError } from "../RouterError.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import * as Decision from "./decision.js"
 import * as DirectRunners from "./directRunners.js"
 import type { Learnt, Topology } from "./eligibility.js"
 import { withRouting } from "./eligibility.js"
+import * as Execution from "./execution.js"
 import * as FairGate from "./fairGate.js"
 import * as Metrics from "./metrics.js"
 import { pinned, selectionFor } from "./pin.js"
@@ -73,17 +72,7 @@ export interface Router {
   readonly resetStats: Effect.Effect<void>
 }
 
-const why: Record<"none" | "conflict" | "demoted", string> = {
-  none: "no node answers as the primary now (a promotion or switchover may be in progress)",
-  conflict: "several nodes answer as writable and none can be named the primary (a role conflict)",
-  demoted: "the configured primary answers as a replica"
-}
-
 const inTransaction: Decision.Route = { _tag: "Transaction" }
-
-/** A write that found no primary: nothing was sent. */
-const noPrimaryError = (reason: keyof typeof why): SqlError =>
-  toSqlError(new PrimaryUnavailable({ node: "(none)", reason: why[reason] }))
 
 /** Builds the read and write clients of one cluster. */
 export const make = (
@@ -130,7 +119,7 @@ export const make = (
       report,
       recorder,
       primaries: primaryOn,
-      noPrimary: noPrimaryError("none"),
+      noPrimary: Execution.noPrimaryError("none"),
       consistency,
       fallbackPermits: yield* FairGate.make(config.maxFallbackConcurrency),
       selection,
@@ -197,85 +186,10 @@ export const make = (
         return StatementSpan.under(fiber, decided)
       })
 
-    const transactionOf = (fiber: Fiber.RuntimeFiber<any, any>): Connection =>
-      Context.unsafeGet(fiber.currentContext, SqlClient.TransactionConnection)[0]
-
-    const execute = <A>(
-      route: Decision.Route,
-      run: Primary.Run<A>,
-      fiber: Fiber.RuntimeFiber<any, any>
-    ): Effect.Effect<A, SqlError> => {
-      switch (route._tag) {
-        case "Transaction":
-          return run(transactionOf(fiber))
-        case "Primary":
-          return primaryOn(route.node).run(route.reason, route.write, run)
-        case "NoPrimary":
-          return Effect.fail(noPrimaryError(route.why))
-        case "Replicas":
-          return onReplicas.read(route.order, route.reason, run, route.primary)
-        case "Wait":
-          return Effect.flatMap(
-            onReplicas.waitFor(route.replica, route.token),
-            (caughtUp): Effect.Effect<A, SqlError> =>
-              caughtUp
-                ? onReplicas.read([route.replica], "session", run, route.primary)
-                : execute(route.otherwise, run, fiber)
-          )
-        case "Fallback":
-          return onReplicas.fallback(run, route.node)
-        case "Refuse":
-          return Effect.fail(onReplicas.noHealthyReplica)
-      }
-    }
+    const { execute, place } = Execution.make({ config, primaries: primaryOn, replicas: onReplicas, recorder })
 
     const statementsOf = (client: Decision.Request["client"]): ConnectionWrapper.Around => (sql, _params, run) =>
       decideIn(client, sql, (route, fiber) => execute(route, run, fiber))
-
-    /**
-     * A stream is placed like any statement but never retried: rows already delivered cannot be taken back. Its
-     * connection (and a fallback permit, on the primary) is held until the stream ends.
-     */
-    const place = (
-      route: Decision.Route,
-      stream: (connection: Connection) => Stream.Stream<any, SqlError>,
-      fiber: Fiber.RuntimeFiber<any, any>
-    ): Effect.Effect<Stream.Stream<any, SqlError>, SqlError, Scope.Scope> => {
-      switch (route._tag) {
-        case "Transaction":
-          return Effect.succeed(stream(transactionOf(fiber)))
-        case "Primary":
-          return Effect.map(primaryOn(route.node).reserveFor(route.reason), stream)
-        case "NoPrimary":
-          return Effect.fail(noPrimaryError(route.why))
-        case "Replicas": {
-          const first = route.order[0]!
-          recorder.countIn(fiber, first.name, route.reason)
-          return Effect.map(onReplicas.reserve(first), stream)
-        }
-        case "Wait":
-          return Effect.flatMap(
-            onReplicas.waitFor(route.replica, route.token),
-            (caughtUp) =>
-              place(
-                caughtUp
-                  ? { _tag: "Replicas", reason: "session", order: [route.replica], primary: route.primary }
-                  : route.otherwise,
-                stream,
-                fiber
-              )
-          )
-        case "Fallback":
-          return config.readPreference === "replicaOnly"
-            ? Effect.fail(onReplicas.noHealthyReplica)
-            : Effect.zipRight(
-              onReplicas.fallbackPermit,
-              Effect.map(primaryOn(route.node).reserveFor("fallback"), stream)
-            )
-        case "Refuse":
-          return Effect.fail(onReplicas.noHealthyReplica)
-      }
-    }
 
     const streamsOf = (client: Decision.Request["client"]): ConnectionWrapper.AroundStream => (sql, _params, stream) =>
       Stream.unwrapScoped(decideIn(client, sql, (route, fiber) => place(route, stream, fiber)))
@@ -285,7 +199,7 @@ export const make = (
       snapshot: snapshotNow === undefined ? monitor.snapshot : Effect.sync(snapshotNow),
       routed,
       primaries,
-      noPrimary: noPrimaryError("none")
+      noPrimary: Execution.noPrimaryError("none")
     })
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [

@@ -25,6 +25,12 @@ export const GATHER = Duration.millis(5)
 
 type Batch = Deferred.Deferred<Position | undefined, SqlError>
 
+/** A batch not yet read, with the await every write that joins it shares (one object per batch, not per write). */
+interface Waiting {
+  readonly batch: Batch
+  readonly awaited: Latest
+}
+
 /**
  * Joining the next batch: the effect that awaits it (the same for every write of the batch), and the timer to start
  * when the batch has none yet (undefined when it has one, or a read under way will chain to it).
@@ -41,10 +47,9 @@ export const make = (
   gather: Duration.DurationInput = GATHER
 ): { readonly join: () => Joined } => {
   const gatherFor = Duration.decode(gather)
-  // The batch the next read will serve; undefined when nobody waits for one.
-  let waiting: Batch | undefined
-  // The waiting batch's await, shared by every write that joins it (set and cleared with `waiting`).
-  let awaitWaiting: Latest | undefined
+  // The batch the next read will serve, with its await shared by every write that joins it; undefined when nobody
+  // waits for one. One variable, so the batch and its await are set and cleared together.
+  let waiting: Waiting | undefined
   // A read is under way: when it ends, the waiting batch (if any) is read next or scheduled.
   let reading = false
   // A timer will start the waiting batch.
@@ -64,11 +69,10 @@ export const make = (
 
   /** Starts reading the waiting batch, unless a read is under way (it chains to the batch when it ends). */
   const kick: Effect.Effect<void> = Effect.suspend(() => {
-    const batch = waiting
-    if (reading || batch === undefined) return Effect.void
+    if (reading || waiting === undefined) return Effect.void
+    const batch = waiting.batch
     reading = true
     waiting = undefined
-    awaitWaiting = undefined
     demanded = false
     const reader = readFor(batch).pipe(
       // Only when the runtime shuts down: the waiters are told, and a later caller starts afresh.
@@ -77,8 +81,10 @@ export const make = (
           reading = false
           const next = waiting
           waiting = undefined
-          awaitWaiting = undefined
-          return Effect.zipRight(Deferred.interrupt(batch), next === undefined ? Effect.void : Deferred.interrupt(next))
+          return Effect.zipRight(
+            Deferred.interrupt(batch),
+            next === undefined ? Effect.void : Deferred.interrupt(next.batch)
+          )
         })
       )
     )
@@ -99,22 +105,22 @@ export const make = (
   })
 
   const join = (): Joined => {
-    let awaited = awaitWaiting
-    if (waiting === undefined || awaited === undefined) {
+    let joined = waiting
+    if (joined === undefined) {
       const mine = Deferred.unsafeMake<Position | undefined, SqlError>(FiberId.none)
-      waiting = mine
       // Whoever needs the position starts its read if nobody has yet: a read never waits for the timer.
-      awaited = Effect.zipRight(
+      const awaited: Latest = Effect.zipRight(
         Effect.suspend(() => {
-          if (waiting !== mine) return Effect.void
+          if (waiting?.batch !== mine) return Effect.void
           demanded = true
           return kick
         }),
         Deferred.await(mine)
       )
-      awaitWaiting = awaited
+      joined = { batch: mine, awaited }
+      waiting = joined
     }
-    return [awaited, reading || scheduled ? undefined : schedule]
+    return [joined.awaited, reading || scheduled ? undefined : schedule]
   }
   return { join }
 }
