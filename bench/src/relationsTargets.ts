@@ -16,10 +16,11 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { DataTypes, Op, Sequelize } from "sequelize"
 import { DataSource, EntitySchema, In } from "typeorm"
+import { fastOrmLayer } from "./fastOrmTargets.js"
 import type { Driver } from "./harness.js"
 import { effectDriver, promiseDriver } from "./harness.js"
 import type { Dialect } from "./targets.js"
-import { closeSoon, credentials, fastOrmLayer, mysqlPool, pgPool, POOL_SIZE } from "./targets.js"
+import { closeSoon, credentials, mysqlPool, pgPool, POOL_SIZE } from "./targets.js"
 
 /** The tables of the workload. */
 export const USERS = "bench_rel_users"

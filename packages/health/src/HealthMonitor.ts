@@ -4,27 +4,28 @@
  * and reports what its own queries see with `reportFailure` / `reportSuccess`. The monitor only reports: it never
  * bans a node, and write failover stays with the router.
  */
-import { TransactionConnection } from "@effect/sql/SqlClient"
-import { type DatabaseAdapter, DatabaseAdapterFactory } from "@fastorm/adapters"
+import type { DatabaseAdapterFactory } from "@fastorm/adapters"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as PubSub from "effect/PubSub"
-import * as Queue from "effect/Queue"
+import type * as Queue from "effect/Queue"
 import type * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { type Classification, classify } from "./ErrorClassification.js"
-import * as HealthState from "./HealthState.js"
+import type { Classification } from "./ErrorClassification.js"
+import type * as HealthState from "./HealthState.js"
+import * as Apply from "./internal/apply.js"
 import * as Config from "./internal/config.js"
 import * as Log from "./internal/log.js"
-import * as Metrics from "./internal/metrics.js"
-import { observe } from "./internal/observe.js"
-import * as TopologyTracker from "./internal/topologyTracker.js"
+import * as Nodes from "./internal/nodes.js"
+import * as ProbeLoop from "./internal/probeLoop.js"
+import * as Published from "./internal/published.js"
+import * as Reports from "./internal/reports.js"
 import type { ConfiguredRole, NodeHealth, Status, StatusChange } from "./NodeHealth.js"
 import * as Probe from "./Probe.js"
 
@@ -141,33 +142,6 @@ export const checkConfig = (
 export const resolveThresholds = (config: Omit<HealthMonitorConfig, "nodes">): HealthState.Thresholds =>
   Either.getOrThrowWith(checkConfig(config), (error) => error)
 
-const resolveNode = (
-  node: Probe.NodeConfig | NodeUrlConfig
-): Effect.Effect<Probe.NodeConfig, DatabaseAdapterFactory.AdapterCreateError> =>
-  "url" in node
-    ? Effect.map(
-      DatabaseAdapterFactory.create(node.url, node.name === undefined ? {} : { name: node.name }),
-      (adapter: DatabaseAdapter.DatabaseAdapter): Probe.NodeConfig => ({
-        name: node.name ?? adapter.name,
-        role: node.role,
-        adapter
-      })
-    )
-    : Effect.succeed(node)
-
-interface NodeRuntime {
-  readonly config: Probe.NodeConfig
-  readonly state: Ref.Ref<NodeHealth>
-  /** Serialises state updates, so transitions are published in the order they happened. */
-  readonly updateLock: Effect.Semaphore
-  /** One probe at a time per node: the probe owns one connection. */
-  readonly probeLock: Effect.Semaphore
-  /** Wakes the node's probe loop early (after a reported failure). */
-  readonly wake: Queue.Queue<void>
-  readonly probe: Probe.NodeProbe
-  readonly metrics: Metrics.NodeMetrics
-}
-
 /**
  * Builds the monitor and starts probing every node at once; everything (probe loops, connections) is released with
  * the scope. Probe loops run in fibers forked here, outside any caller's transaction.
@@ -182,7 +156,7 @@ export const make = (
   Effect.gen(function*() {
     const { problems, thresholds } = Config.resolve(config)
     const timeout = thresholds.timeout
-    const nodes = yield* Effect.forEach(config.nodes, resolveNode)
+    const nodes = yield* Effect.forEach(config.nodes, Nodes.resolve)
     const all = [...problems, ...Config.checkNames(nodes.map((n) => n.name))]
     if (all.length > 0) return yield* new InvalidHealthConfig({ problems: all })
 
@@ -191,131 +165,28 @@ export const make = (
     const settings: Probe.ProbeSettings = { timeout, applicationName: config.applicationName ?? "fastorm-health" }
     const pubsub = yield* Effect.acquireRelease(PubSub.unbounded<StatusChange>(), PubSub.shutdown)
 
-    const runtimes = yield* Effect.forEach(nodes, (node) =>
-      Effect.gen(function*() {
-        const state = yield* Ref.make(HealthState.initial(node.name, node.role))
-        const metrics = Metrics.forNode(node.name)
-        yield* Metrics.record(metrics, yield* Ref.get(state))
-        return {
-          config: node,
-          state,
-          updateLock: yield* Effect.makeSemaphore(1),
-          probeLock: yield* Effect.makeSemaphore(1),
-          wake: yield* Queue.sliding<void>(1),
-          probe: yield* factory(node, settings),
-          metrics
-        } satisfies NodeRuntime
-      }))
+    const runtimes = yield* Effect.forEach(nodes, (node) => Nodes.makeRuntime(node, factory, settings))
     const byName = new Map(runtimes.map((rt) => [rt.config.name, rt]))
-    // The router reads the snapshot on every statement: one immutable array, replaced when a state changes, costs a
-    // single read instead of an Effect per node and a new array per statement.
-    const indexOf = new Map(runtimes.map((rt, i) => [rt, i]))
-    const topology = TopologyTracker.make()
-    let published: ReadonlyArray<NodeHealth> = topology.annotate(
-      runtimes.map((rt) => HealthState.initial(rt.config.name, rt.config.role))
-    ).snapshot
-    // Publishes a node's new state and re-resolves the cluster's topology over it (which node is the primary now).
-    const publish = (rt: NodeRuntime, health: NodeHealth) => {
-      const next = published.slice()
-      next[indexOf.get(rt)!] = { ...health, routing: published[indexOf.get(rt)!]!.routing }
-      const annotated = topology.annotate(next)
-      published = annotated.snapshot
-      return annotated
-    }
+    const published = Published.make(runtimes)
     const lookup = (node: string) => {
       const rt = byName.get(node)
       return rt === undefined ? Effect.fail(new UnknownNode({ node })) : Effect.succeed(rt)
     }
-
-    // Folds one observation into a node's state, publishes the transition if there is one, updates the gauges.
-    const apply = (rt: NodeRuntime, observation: HealthState.Observation) =>
-      rt.updateLock.withPermits(1)(Effect.gen(function*() {
-        const before = yield* Ref.get(rt.state)
-        const after = HealthState.step(before, observation, thresholds)
-        yield* Ref.set(rt.state, after)
-        const topologyChange = publish(rt, after)
-        yield* Metrics.record(rt.metrics, after)
-        yield* Log.topology(log, topologyChange)
-        if (before.status !== after.status || before.roleMismatch !== after.roleMismatch) {
-          const change: StatusChange = {
-            node: rt.config.name,
-            from: before.status,
-            to: after.status,
-            at: observation.at,
-            health: after
-          }
-          yield* PubSub.publish(pubsub, change)
-          yield* log(
-            after.status === "UNHEALTHY" || after.roleMismatch ? "Warning" : "Info",
-            `node ${rt.config.name} ${before.status} -> ${after.status}`,
-            Log.transition(before, after)
-          )
-        }
-        return [before, after] as const
-      }))
-
-    const probeOnce = (rt: NodeRuntime) =>
-      rt.probeLock.withPermits(1)(
-        Effect.flatMap(observe(rt.probe, rt.config.name, timeout), (observation) => apply(rt, observation))
-      ).pipe(
-        // Never inside a caller's transaction, even with a custom probe that uses an @effect/sql client
-        // (ARCHITECTURE.md, "Health and suspicion").
-        Effect.mapInputContext((context: Context.Context<never>) => Context.omit(TransactionConnection)(context))
-      )
-
-    const loop = (rt: NodeRuntime) =>
-      Effect.gen(function*() {
-        for (;;) {
-          yield* probeOnce(rt)
-          const delay = HealthState.nextDelay(yield* Ref.get(rt.state), thresholds)
-          yield* Effect.raceFirst(Effect.sleep(delay), Queue.take(rt.wake))
-        }
-      })
+    const apply = Apply.make({ thresholds, log, pubsub, published })
+    const probeOnce = (rt: Nodes.NodeRuntime) => ProbeLoop.probeOnce(rt, timeout, apply)
 
     // The loops live as long as the monitor's scope; interrupting them closes each probe's connection.
-    yield* Effect.forEach(runtimes, (rt) => Effect.forkScoped(loop(rt)), { discard: true })
+    yield* Effect.forEach(runtimes, (rt) => Effect.forkScoped(ProbeLoop.loop(rt, thresholds, apply)), {
+      discard: true
+    })
 
-    const snapshot = Effect.sync(() => published)
-
-    const reportFailure = (node: string, error: unknown) =>
-      Effect.gen(function*() {
-        const rt = yield* lookup(node)
-        const verdict = classify(error)
-        // A statement error says nothing about the node; neither does a pool with no connection free.
-        if (verdict._tag === "Statement" || verdict._tag === "Busy") return verdict
-        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        const [before, after] = yield* apply(rt, {
-          _tag: "Failed",
-          source: "report",
-          tag: verdict._tag === "Authentication" ? "AuthenticationFailed" : "ConnectionFailed",
-          ...(verdict.code === undefined ? {} : { code: verdict.code }),
-          message: verdict._tag === "Authentication"
-            ? "the application's login was refused"
-            : "the application met a connection-class error",
-          at
-        })
-        // Confirm a new suspicion with a probe now; an UNHEALTHY node keeps its backoff (no tight loop).
-        if (before.status !== after.status && after.status !== "UNHEALTHY") yield* Queue.offer(rt.wake, undefined)
-        return verdict
-      })
-
-    const reportSuccess = (node: string, latency: Duration.DurationInput) =>
-      Effect.gen(function*() {
-        const rt = yield* lookup(node)
-        const at = yield* Effect.clockWith((clock) => clock.currentTimeMillis)
-        yield* apply(rt, { _tag: "SuccessReported", latency: Duration.decode(latency), at })
-      })
-
-    const checkNode = (node: string) =>
-      Effect.flatMap(lookup(node), (rt) =>
-        Effect.zipRight(probeOnce(rt), Effect.sync(() => published[indexOf.get(rt)!]!)))
+    const snapshot = Effect.sync(published.current)
 
     return {
       nodes: runtimes.map((rt) => ({ name: rt.config.name, role: rt.config.role })),
       snapshot,
-      snapshotNow: () =>
-        published,
-      health: (node) => Effect.map(lookup(node), (rt) => published[indexOf.get(rt)!]!),
+      snapshotNow: published.current,
+      health: (node) => Effect.map(lookup(node), published.of),
       status: (node) => Effect.flatMap(lookup(node), (rt) => Effect.map(Ref.get(rt.state), (s) => s.status)),
       changes: Stream.fromPubSub(pubsub),
       subscribe: PubSub.subscribe(pubsub),
@@ -323,9 +194,10 @@ export const make = (
         Effect.forEach(runtimes, probeOnce, { concurrency: "unbounded", discard: true }),
         snapshot
       ),
-      checkNode,
-      reportFailure,
-      reportSuccess
+      checkNode: (node) =>
+        Effect.flatMap(lookup(node), (rt) => Effect.zipRight(probeOnce(rt), Effect.sync(() => published.of(rt)))),
+      reportFailure: (node, error) => Effect.flatMap(lookup(node), (rt) => Reports.failure(rt, error, apply)),
+      reportSuccess: (node, latency) => Effect.flatMap(lookup(node), (rt) => Reports.success(rt, latency, apply))
     } satisfies HealthMonitorShape
   })
 

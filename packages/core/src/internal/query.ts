@@ -1,11 +1,12 @@
 /**
- * The query builder's implementation: each method checks its input (column, operator, value encoded by the column's
- * field), keeps the first problem in the state, and returns a new query; the run methods hand the state to the
- * reads, writes and cursor modules, which report that problem before any SQL is sent.
+ * The query builder's implementation: each method checks its input (the conditions module checks those of `where`),
+ * keeps the first problem in the state, and returns a new query; the run methods hand the state to the reads, writes
+ * and cursor modules, which report that problem before any SQL is sent.
  */
 import * as Either from "effect/Either"
 import type { ValidationError } from "../Errors.js"
-import { InvalidColumn, InvalidQuery, InvalidValue } from "../Errors.js"
+import { InvalidQuery, InvalidValue } from "../Errors.js"
+import * as conditions from "./conditions.js"
 import * as cursor from "./cursor.js"
 import type { QueryState, TableInfo } from "./engine.js"
 import * as grouped from "./grouped.js"
@@ -19,8 +20,6 @@ import * as writes from "./writes.js"
 
 /** @internal */
 export type { QueryState }
-
-const isEquality = (operator: validation.Operator) => operator === "=" || operator === "!=" || operator === "<>"
 
 const invalidStream = (table: string) =>
   new InvalidQuery({ table, operation: "stream", reason: "stream() loads no relations: read pages with cursor()" })
@@ -54,16 +53,16 @@ class QueryImpl {
   }
 
   private column(column: unknown): Either.Either<string, ValidationError> {
-    return validation.checkColumn(this.state.info.table, this.state.info.columns, column)
-  }
-
-  /** The value encoded by the column's field, then checked as bindable. */
-  private value(column: string, value: unknown): Either.Either<validation.Value, ValidationError> {
-    return this.state.info.column(column).encode(value)
+    return conditions.column(this.state.info, column)
   }
 
   private add(condition: Condition): QueryImpl {
     return this.next({ conditions: [...this.state.conditions, condition] })
+  }
+
+  /** Adds the condition, or keeps its problem. */
+  private check(checked: conditions.Checked): QueryImpl {
+    return Either.isLeft(checked) ? this.fail(checked.left) : this.add(checked.right)
   }
 
   /** A nested group built by `build` on an empty query of the same table. */
@@ -86,45 +85,8 @@ class QueryImpl {
 
   private compare(connector: Connector, not: boolean, args: ReadonlyArray<unknown>): QueryImpl {
     if (args.length === 1 && typeof args[0] === "function") return this.group(connector, not, args[0] as any)
-    const [column, operatorArg, valueArg] = args.length >= 3 ? args : [args[0], "=", args[1]]
-    const name = this.column(column)
-    if (Either.isLeft(name)) return this.fail(name.left)
-    // The operator's error first, then the value's.
-    const checkedOperator = validation.checkOperator(operatorArg)
-    if (Either.isLeft(checkedOperator)) return this.fail(checkedOperator.left)
-    const checkedValue = this.value(name.right, valueArg)
-    if (Either.isLeft(checkedValue)) return this.fail(checkedValue.left)
-    const operator = checkedOperator.right
-    const value = checkedValue.right
-    if (value === null && !isEquality(operator)) {
-      return this.fail(
-        new InvalidValue({ column: name.right, received: "null", reason: `null can only be compared with = or !=` })
-      )
-    }
-    const condition: Condition = { _tag: "Compare", connector, column: name.right, operator, value }
-    return this.add(not ? { _tag: "Group", connector, not: true, conditions: [condition] } : condition)
-  }
-
-  private list(column: unknown, values: unknown, not: boolean): QueryImpl {
-    const name = this.column(column)
-    if (Either.isLeft(name)) return this.fail(name.left)
-    if (!Array.isArray(values)) {
-      return this.fail(
-        new InvalidValue({ column: name.right, received: validation.describe(values), reason: "expected an array" })
-      )
-    }
-    const checked: Array<validation.Value> = []
-    for (const value of values) {
-      const v = this.value(name.right, value)
-      if (Either.isLeft(v)) return this.fail(v.left)
-      if (not && v.right === null) {
-        return this.fail(
-          new InvalidValue({ column: name.right, received: "null", reason: "NOT IN with null never matches" })
-        )
-      }
-      checked.push(v.right)
-    }
-    return this.add({ _tag: "In", connector: "AND", column: name.right, not, values: checked })
+    const [column, operator, value] = args.length >= 3 ? args : [args[0], "=", args[1]]
+    return this.check(conditions.compare(this.state.info, connector, not, column, operator, value))
   }
 
   where(...args: Array<unknown>): QueryImpl {
@@ -137,61 +99,22 @@ class QueryImpl {
     return this.compare("AND", true, args)
   }
   whereIn(column: unknown, values: unknown): QueryImpl {
-    return this.list(column, values, false)
+    return this.check(conditions.list(this.state.info, column, values, false))
   }
   whereNotIn(column: unknown, values: unknown): QueryImpl {
-    return this.list(column, values, true)
+    return this.check(conditions.list(this.state.info, column, values, true))
   }
   whereNull(column: unknown): QueryImpl {
-    const name = this.column(column)
-    return Either.isLeft(name)
-      ? this.fail(name.left)
-      : this.add({ _tag: "Null", connector: "AND", column: name.right, not: false })
+    return this.check(conditions.isNull(this.state.info, column, false))
   }
   whereNotNull(column: unknown): QueryImpl {
-    const name = this.column(column)
-    return Either.isLeft(name)
-      ? this.fail(name.left)
-      : this.add({ _tag: "Null", connector: "AND", column: name.right, not: true })
+    return this.check(conditions.isNull(this.state.info, column, true))
   }
   whereBetween(column: unknown, range: unknown): QueryImpl {
-    const name = this.column(column)
-    if (Either.isLeft(name)) return this.fail(name.left)
-    if (!Array.isArray(range) || range.length !== 2) {
-      return this.fail(
-        new InvalidValue({ column: name.right, received: validation.describe(range), reason: "expected [low, high]" })
-      )
-    }
-    const ends = Either.all([this.value(name.right, range[0]), this.value(name.right, range[1])])
-    if (Either.isLeft(ends)) return this.fail(ends.left)
-    const [low, high] = ends.right
-    if (low === null || high === null) {
-      return this.fail(new InvalidValue({ column: name.right, received: "null", reason: "BETWEEN null never matches" }))
-    }
-    return this.add({ _tag: "Between", connector: "AND", column: name.right, not: false, low, high })
+    return this.check(conditions.between(this.state.info, column, range))
   }
   whereLike(column: unknown, pattern: unknown, options?: { readonly caseInsensitive?: unknown }): QueryImpl {
-    const name = this.column(column)
-    if (Either.isLeft(name)) return this.fail(name.left)
-    if (this.state.info.column(name.right).kind !== "string") {
-      return this.fail(
-        new InvalidColumn({ table: this.state.info.table, column: name.right, reason: "LIKE needs a string column" })
-      )
-    }
-    // A pattern is not a value of the column (its refinements do not apply), only a string.
-    if (typeof pattern !== "string") {
-      return this.fail(
-        new InvalidValue({ column: name.right, received: validation.describe(pattern), reason: "expected a string" })
-      )
-    }
-    return this.add({
-      _tag: "Like",
-      connector: "AND",
-      column: name.right,
-      not: false,
-      pattern,
-      caseInsensitive: options?.caseInsensitive === true
-    })
+    return this.check(conditions.like(this.state.info, column, pattern, options))
   }
   select(...columns: Array<unknown>): QueryImpl {
     const names: Array<string> = []
