@@ -19,7 +19,10 @@ const FULL: ReadonlyArray<TargetName> = [
   "sequelize"
 ]
 
-/** The targets with a streaming read, per database (see fastOrmTargets.ts, effectSqlTargets.ts, peerTargets.ts, rawTargets.ts and sqliteTargets.ts). */
+/**
+ * The targets with a streaming read, per database (see fastOrmTargets.ts, effectSqlTargets.ts, peerTargets.ts,
+ * rawTargets.ts and sqliteTargets.ts).
+ */
 const STREAMS: Record<Db, ReadonlyArray<TargetName>> = {
   postgres: ["fastorm", "fastorm-notrace", "effect-sql", "raw-driver"],
   pgbouncer: ["fastorm", "fastorm-notrace", "effect-sql", "raw-driver"],
