@@ -30,8 +30,9 @@ export const make = (runtimes: ReadonlyArray<NodeRuntime>): Published => {
     current: () => published,
     of: (rt) => published[indexOf.get(rt)!]!,
     publish: (rt, health) => {
+      const index = indexOf.get(rt)!
       const next = published.slice()
-      next[indexOf.get(rt)!] = { ...health, routing: published[indexOf.get(rt)!]!.routing }
+      next[index] = { ...health, routing: published[index]!.routing }
       const annotated = topology.annotate(next)
       published = annotated.snapshot
       return annotated

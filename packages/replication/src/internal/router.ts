@@ -82,6 +82,8 @@ export const make = (
     const { config, consistency } = options
     const monitor = yield* HealthMonitor.HealthMonitor
     const snapshotNow = monitor.snapshotNow
+    // Every path that finds no primary fails with the same error: nothing was sent.
+    const noPrimary = Execution.noPrimaryError("none")
     const handles = options.nodes.roles === "configured"
       ? [options.nodes.primary, ...options.nodes.replicas]
       : options.nodes.nodes
@@ -119,7 +121,7 @@ export const make = (
       report,
       recorder,
       primaries: primaryOn,
-      noPrimary: Execution.noPrimaryError("none"),
+      noPrimary,
       consistency,
       fallbackPermits: yield* FairGate.make(config.maxFallbackConcurrency),
       selection,
@@ -199,7 +201,7 @@ export const make = (
       snapshot: snapshotNow === undefined ? monitor.snapshot : Effect.sync(snapshotNow),
       routed,
       primaries,
-      noPrimary: Execution.noPrimaryError("none")
+      noPrimary
     })
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
