@@ -11,6 +11,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Statement from "@effect/sql/Statement"
 import * as Context from "effect/Context"
 import * as DefaultServices from "effect/DefaultServices"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -62,6 +63,42 @@ export const executeOn = (
   isPreparedConnection(connection)
     ? connection.executePrepared(statement, params)
     : connection.execute(statement.sql, params, undefined)
+
+/**
+ * A connection that can bound one statement by a deadline of the caller's (never past its own): a timer in the driver
+ * callback, no fiber. Past the deadline the statement's connection is closed (the statement may still be running)
+ * and the answer is `undefined`: no answer in time.
+ */
+export interface BoundedConnection extends Connection {
+  readonly executeWithin: (
+    statement: CompiledStatement,
+    params: ReadonlyArray<unknown>,
+    deadlineMs: number
+  ) => Effect.Effect<ReadonlyArray<any> | undefined, SqlError>
+}
+
+/** Whether `connection` bounds a statement by the caller's deadline itself. */
+export const isBoundedConnection = (connection: Connection): connection is BoundedConnection =>
+  typeof (connection as Partial<BoundedConnection>).executeWithin === "function"
+
+/**
+ * Runs a compiled statement on `connection` within `deadlineMs`; `undefined` when no answer came in time. Where the
+ * connection cannot bound it itself, the statement is raced against the deadline and, when the deadline wins, left
+ * to end in the background, not in the caller's time.
+ */
+export const executeWithin = (
+  connection: Connection,
+  statement: CompiledStatement,
+  params: ReadonlyArray<unknown>,
+  deadlineMs: number
+): Effect.Effect<ReadonlyArray<any> | undefined, SqlError> =>
+  isBoundedConnection(connection)
+    ? connection.executeWithin(statement, params, deadlineMs)
+    : Effect.timeoutTo(Effect.disconnect(executeOn(connection, statement, params)), {
+      duration: Duration.millis(deadlineMs),
+      onTimeout: (): ReadonlyArray<any> | undefined => undefined,
+      onSuccess: (rows): ReadonlyArray<any> | undefined => rows
+    })
 
 /** A connection that reports a write's affected rows itself, without the driver's whole result. */
 export interface CountingConnection extends PreparedConnection {

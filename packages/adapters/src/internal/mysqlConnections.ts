@@ -63,7 +63,7 @@ abstract class MysqlConnection implements CompiledStatement.CountingConnection {
 }
 
 /** The client's pooled connection: each statement borrows a connection for its own duration; no GTID looked at. */
-export class PooledConnection extends MysqlConnection {
+export class PooledConnection extends MysqlConnection implements CompiledStatement.BoundedConnection {
   // The cell a statement's GTID goes to: none for the client's own statements, the run itself for a committing run's.
   protected readonly cell: MysqlRunner.Committed | undefined = undefined
   constructor(runner: MysqlRunner.Runner, readonly stream: Connection["executeStream"]) {
@@ -77,6 +77,12 @@ export class PooledConnection extends MysqlConnection {
     map: MysqlRunner.MapResult
   ) {
     return this.runner.pooled(sql, values, rowsAsArray, method, map, this.cell)
+  }
+  executeWithin(statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>, deadlineMs: number) {
+    return this.runner.within(deadlineMs, statement.sql, params, asRows) as Effect.Effect<
+      ReadonlyArray<any> | undefined,
+      SqlError
+    >
   }
   executeStream(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
     return this.stream(sql, params, transformRows)

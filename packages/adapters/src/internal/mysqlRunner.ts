@@ -44,6 +44,16 @@ export interface Runner {
   readonly pooled: Statement
   /** One statement on a reserved connection. */
   readonly on: (conn: Mysql.PoolConnection, ...statement: Parameters<Statement>) => ReturnType<Statement>
+  /**
+   * One prepared statement on a borrowed connection within a caller's deadline `ms` (never past the node's), the
+   * checkout included; `undefined` when no answer came in time (the connection is then closed).
+   */
+  readonly within: (
+    ms: number,
+    sql: string,
+    values: ReadonlyArray<unknown>,
+    map: MapResult
+  ) => Effect.Effect<unknown, SqlError>
   /** Marks a connection unusable (never returned to the pool) and closes it. */
   readonly destroy: (conn: Mysql.PoolConnection) => void
   /** True for a connection `destroy` or a deadline closed. */
@@ -83,7 +93,9 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     map: MapResult,
     committed: Committed | undefined,
     resume: (result: Effect.Effect<unknown, SqlError>) => void,
-    after: After
+    after: After,
+    ms: number = deadlineMs,
+    expired?: Effect.Effect<unknown, SqlError>
   ): () => void => {
     let done = false
     const timer = setTimeout(() => {
@@ -91,8 +103,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
       done = true
       destroy(conn)
       after(conn, false)
-      resume(Effect.fail(timeoutError(alias, deadlineMs)))
-    }, deadlineMs)
+      resume(expired ?? Effect.fail(timeoutError(alias, ms)))
+    }, ms)
     const reply = (cause: any, results: unknown) => {
       if (done) return
       done = true
@@ -153,5 +165,30 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
       })
     })
 
-  return { pooled, on, destroy, isBroken: (conn) => broken.has(conn) }
+  // A caller's deadline (a session wait): the checkout counts against it too, and no answer in time is `undefined`.
+  const noAnswer = Effect.succeed(undefined)
+  const within: Runner["within"] = (ms, sql, values, map) =>
+    Effect.async<unknown, SqlError>((resume) => {
+      const bound = Math.min(ms, deadlineMs)
+      const started = performance.now()
+      let cancelStatement: (() => void) | undefined
+      // Past the deadline still waiting for a connection: the borrow is cancelled (one that comes later goes back).
+      const checkout = setTimeout(() => {
+        cancelBorrow()
+        resume(noAnswer)
+      }, bound)
+      const cancelBorrow = pool.borrow((conn) => {
+        clearTimeout(checkout)
+        if (conn instanceof SqlError) return resume(Effect.fail(conn))
+        const left = Math.max(1, bound - (performance.now() - started))
+        cancelStatement = send(conn, sql, values, false, "execute", map, undefined, resume, giveBack, left, noAnswer)
+      })
+      return Effect.sync(() => {
+        clearTimeout(checkout)
+        cancelBorrow()
+        cancelStatement?.()
+      })
+    })
+
+  return { pooled, on, within, destroy, isBroken: (conn) => broken.has(conn) }
 }

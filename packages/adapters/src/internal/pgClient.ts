@@ -102,8 +102,16 @@ export const make = (
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
     )
 
-    /** Checks a client out for one statement and gives it back (or destroys it) after. */
-    const pooled = <A>(query: Pg.QueryConfig, map: (result: any) => A) =>
+    /**
+     * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
+     * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it.
+     */
+    const pooled = <A>(
+      query: Pg.QueryConfig,
+      map: (result: any) => A,
+      ms: number = deadlineMs,
+      expired?: Effect.Effect<A, SqlError>
+    ) =>
       Effect.async<A, SqlError>((resume) => {
         const guard = settle()
         let timer: ReturnType<typeof setTimeout> | undefined
@@ -113,7 +121,12 @@ export const make = (
           giveBack?.(cause)
           giveBack = undefined
         }
+        const started = expired === undefined ? 0 : performance.now()
+        const checkout = expired === undefined ? undefined : setTimeout(() => {
+          if (guard.claim()) resume(expired)
+        }, ms)
         pool.connect((error, client, release) => {
+          if (checkout !== undefined) clearTimeout(checkout)
           if (error || client === undefined) {
             if (!error && client) release()
             if (guard.claim()) resume(Effect.fail(acquireError(options.alias, error ?? new Error("no client"))))
@@ -132,7 +145,15 @@ export const make = (
             client,
             query,
             map,
-            { alias: options.alias, deadlineMs, guard, Query: Pg.Query },
+            expired === undefined
+              ? { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
+              : {
+                alias: options.alias,
+                deadlineMs: Math.max(1, ms - (performance.now() - started)),
+                guard,
+                Query: Pg.Query,
+                expired
+              },
             resume,
             (broken) => giveBack?.(broken)
           )
@@ -194,17 +215,23 @@ export const make = (
       // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
       connection: (run, stream) => makeConnection(run, stream, false)
     })
-    const connection = makeConnection(
-      pooled,
-      (sql, params) =>
-        Stream.unwrapScoped(
-          Effect.flatMap(
-            Reserved.reserveClient(pool, options.alias),
-            (held) => Reserved.streamOn(Cursor, held.client, sql, params)
-          )
-        ),
-      true
-    )
+    // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
+    const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
+    const within = (ms: number): Prepared.Run => (query, map) => pooled(query, map, Math.min(ms, deadlineMs), noAnswer)
+    const connection: CompiledStatement.CountingConnection & CompiledStatement.BoundedConnection = {
+      ...makeConnection(
+        pooled,
+        (sql, params) =>
+          Stream.unwrapScoped(
+            Effect.flatMap(
+              Reserved.reserveClient(pool, options.alias),
+              (held) => Reserved.streamOn(Cursor, held.client, sql, params)
+            )
+          ),
+        true
+      ),
+      executeWithin: (statement, params, ms) => prepared.run(within(ms), statement, params, rowsOf)
+    }
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "postgresql"],

@@ -55,6 +55,16 @@ export const connectionSurvives = (error: unknown): boolean => {
 export const acquireError = (alias: string, cause: unknown): SqlError =>
   new SqlError({ cause, message: `Failed to acquire a connection to ${alias}` })
 
+/** The bounds of one submitted statement. */
+export interface Within<A> {
+  readonly alias: string
+  readonly deadlineMs: number
+  readonly guard: Settle
+  readonly Query?: QueryClass
+  /** The outcome when the deadline passes; default: the deadline's error (`timeoutError`). */
+  readonly expired?: Effect.Effect<A, SqlError>
+}
+
 /**
  * Submits `query` under the client-side deadline and settles `guard` once: `resume` gets the outcome, `after` how the
  * connection came out of it first (an error: it must not serve anyone again; none: it may). Returns the deadline's
@@ -64,7 +74,7 @@ export const submitWithin = <A>(
   client: Pg.PoolClient,
   query: Pg.QueryConfig | Pg.Query,
   map: (result: any) => A,
-  within: { readonly alias: string; readonly deadlineMs: number; readonly guard: Settle; readonly Query?: QueryClass },
+  within: Within<A>,
   resume: (outcome: Effect.Effect<A, SqlError>) => void,
   after: (broken: Error | undefined) => void
 ): ReturnType<typeof setTimeout> => {
@@ -72,7 +82,7 @@ export const submitWithin = <A>(
   const timer = setTimeout(() => {
     if (!guard.claim()) return
     after(new Error("statement deadline passed"))
-    resume(Effect.fail(timeoutError(alias, deadlineMs)))
+    resume(within.expired ?? Effect.fail(timeoutError(alias, deadlineMs)))
   }, deadlineMs)
   submit(client, query, (error, result) => {
     if (!guard.claim()) return

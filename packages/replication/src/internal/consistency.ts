@@ -3,7 +3,6 @@
  * connections), and asking a replica whether (or waiting until) it has replayed it (ARCHITECTURE.md,
  * "Read-your-writes").
  */
-import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { Dialect } from "@fastorm/adapters"
@@ -33,16 +32,21 @@ export interface ConsistencyOps {
     readonly position: (results: ReadonlyArray<any>) => Position | undefined
   } | undefined
   /**
-   * Waits up to `timeout` until the replica has replayed `token`. Caught up: the position the replica showed it has
-   * replayed (PostgreSQL's replay LSN, MariaDB's `@@gtid_slave_pos` with `token`: often past `token`, so later
-   * sessions' waits there can be skipped); undefined when it did not catch up in time.
+   * Waits up to `timeout` until the replica has replayed `token`, on the replica's pooled connection. Caught up: the
+   * position the replica showed it has replayed (PostgreSQL's replay LSN, MariaDB's `@@gtid_slave_pos` with `token`:
+   * often past `token`, so later sessions' waits there can be skipped); undefined when it did not catch up in time.
+   * Every statement is bounded by the wait's own bound plus `WAIT_MARGIN` (`CompiledStatement.executeWithin`), so a
+   * frozen replica costs the caller no more than that, with no fiber raced against it.
    */
   readonly waitFor: (
-    replica: SqlClient.SqlClient,
+    replica: Connection,
     token: Position,
     timeout: Duration.Duration
   ) => Effect.Effect<Position | undefined, SqlError>
 }
+
+/** How long past its bound a wait's last statement may take: a replica that has not answered by then is given up. */
+export const WAIT_MARGIN_MS = 250
 
 const PAGE = 8192n
 const SEGMENT = 16n * 1024n * 1024n
@@ -97,22 +101,30 @@ const postgres: ConsistencyOps = {
     }
   },
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll,
-  // backing off from 2 ms to 50 ms, until the bound. No sleep starts past it and no poll after it; a poll already
-  // sent when it passes is bounded by the caller's own deadline (`Replicas.waitFor`), so no race per wait here.
+  // backing off from 2 ms to 50 ms, until the bound. No sleep starts past it and no poll after it; each poll is
+  // bounded by what is left of the bound plus the margin (no answer in time: not caught up).
   waitFor: (replica, token, timeout) => {
-    const replayed = Effect.map(CompiledStatement.run(replica, replayLsn, []), (rows): Position | undefined => {
-      const lsn = firstValue(rows)
-      return lsn !== undefined && covers(lsn, token) ? { kind: "lsn", value: lsn } : undefined
-    })
-    const poll = (delayMs: number, deadline: number): Effect.Effect<Position | undefined, SqlError> =>
-      Effect.flatMap(replayed, (done) =>
+    const replayed = (boundMs: number) =>
+      Effect.map(
+        CompiledStatement.executeWithin(replica, replayLsn, [], boundMs),
+        (rows): Position | undefined => {
+          const lsn = rows === undefined ? undefined : firstValue(rows)
+          return lsn !== undefined && covers(lsn, token) ? { kind: "lsn", value: lsn } : undefined
+        }
+      )
+    const poll = (delayMs: number, deadline: number, boundMs: number): Effect.Effect<Position | undefined, SqlError> =>
+      Effect.flatMap(replayed(boundMs), (done) =>
         done !== undefined
           ? Effect.succeed(done)
           : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             now + delayMs >= deadline
               ? Effect.succeed(undefined)
-              : Effect.zipRight(Effect.sleep(delayMs), poll(Math.min(delayMs * 1.6, 50), deadline))))
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => poll(2, now + Duration.toMillis(timeout)))
+              : Effect.zipRight(
+                Effect.sleep(delayMs),
+                poll(Math.min(delayMs * 1.6, 50), deadline, deadline + WAIT_MARGIN_MS - now - delayMs)
+              )))
+    const timeoutMs = Duration.toMillis(timeout)
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => poll(2, now + timeoutMs, timeoutMs + WAIT_MARGIN_MS))
   }
 }
 
@@ -131,12 +143,18 @@ const mariadb: ConsistencyOps = {
       const gtid = firstValue(rows)
       return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
     }),
-  // MASTER_GTID_WAIT waits on the server: 0 applied, -1 timed out. Only ever sent to replicas.
+  // MASTER_GTID_WAIT waits on the server: 0 applied, -1 timed out. Only ever sent to replicas. The client's bound
+  // (the margin past the server's) is for a replica that does not answer at all.
   waitFor: (replica, token, timeout) =>
     Effect.map(
-      CompiledStatement.run(replica, gtidWait, [token.value, Duration.toMillis(timeout) / 1000]),
+      CompiledStatement.executeWithin(
+        replica,
+        gtidWait,
+        [token.value, Duration.toMillis(timeout) / 1000],
+        Duration.toMillis(timeout) + WAIT_MARGIN_MS
+      ),
       (rows) => {
-        const row = rows[0] as { readonly w?: unknown; readonly p?: unknown } | undefined
+        const row = rows?.[0] as { readonly w?: unknown; readonly p?: unknown } | undefined
         if (row === undefined || Number(row.w) !== 0) return undefined
         // Read after the wait or not, both are replayed: the token (the wait says so) and `p` (the replica does).
         return typeof row.p === "string" && row.p !== "" ? later(token, { kind: "gtid", value: row.p }) : token

@@ -7,6 +7,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import { AdapterError } from "@fastorm/adapters"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import type * as LogThrottle from "./logThrottle.js"
 
 /** The annotations of one line; undefined values are left out. */
@@ -38,6 +41,13 @@ export const throttledWarning = (
     if (!write) return Effect.void
     return warning(cluster, message, suppressed === 0 ? fields : { ...fields, suppressed })
   })
+
+/**
+ * Whether a debug line would be written in `fiber` (its minimum log level): building one costs runtime steps, and most
+ * applications never write them.
+ */
+export const debugOn = (fiber: Fiber.RuntimeFiber<unknown, unknown>): boolean =>
+  LogLevel.greaterThanEqual(LogLevel.Debug, fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
 
 /** A debug line: a session read's wait. */
 export const debug = (cluster: string, message: string, fields: Fields): Effect.Effect<void> =>

@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
+import type * as MetricLabel from "effect/MetricLabel"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 
@@ -53,9 +54,16 @@ export const sessionWaits = (node: string): WaitMetrics => ({
   gaveUp: Metric.fromMetricKey(waitsKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("outcome", "gave_up")))
 })
 
-/** Records one session wait. */
-export const recordWait = (metrics: WaitMetrics, ms: number, caughtUp: boolean): Effect.Effect<void> =>
-  Effect.zipRight(Metric.update(metrics.duration, ms), Metric.increment(caughtUp ? metrics.caughtUp : metrics.gaveUp))
+/** Records one session wait, with the fiber's metric labels `labels` (`FiberRef.currentMetricLabels`). */
+export const recordWait = (
+  metrics: WaitMetrics,
+  ms: number,
+  caughtUp: boolean,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>
+): void => {
+  metrics.duration.unsafeUpdate(ms, labels)
+  ;(caughtUp ? metrics.caughtUp : metrics.gaveUp).unsafeUpdate(1, labels)
+}
 
 /** Samples every node's pool into `fastorm_pool_connections` each `every`, for as long as the scope lives. */
 export const samplePools = (
