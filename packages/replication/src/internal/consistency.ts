@@ -35,7 +35,7 @@ export interface ConsistencyOps {
    * Waits up to `timeout` until the replica has replayed `token`, on the replica's pooled connection. Caught up: the
    * position the replica showed it has replayed (PostgreSQL's replay LSN, MariaDB's `@@gtid_slave_pos` with `token`:
    * often past `token`, so later sessions' waits there can be skipped); undefined when it did not catch up in time.
-   * Every statement is bounded by the wait's own bound plus `WAIT_MARGIN` (`CompiledStatement.executeWithin`), so a
+   * Every statement is bounded by the wait's own bound plus `WAIT_MARGIN_MS` (`CompiledStatement.executeWithin`), so a
    * frozen replica costs the caller no more than that, with no fiber raced against it.
    */
   readonly waitFor: (
