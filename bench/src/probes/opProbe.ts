@@ -8,7 +8,6 @@
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
  */
-import { loadCluster, throughPgBouncer } from "@fastorm/test-support"
 import { readFileSync, writeFileSync } from "node:fs"
 import * as inspector from "node:inspector"
 import * as net from "node:net"
@@ -18,17 +17,9 @@ import { dialectOf } from "../targetBase.js"
 import type { TargetName } from "../targets.js"
 import { makeTarget } from "../targets.js"
 import type { Workload } from "../workloads.js"
+import { probeNodes } from "./probeNodes.js"
 
-const db = process.env["DB"] ?? "postgres"
-if (db !== "postgres" && db !== "mariadb" && db !== "pgbouncer") {
-  throw new Error(`DB=${db}: the probe knows postgres, mariadb and pgbouncer (the shared cluster's PgBouncers)`)
-}
-const cluster = loadCluster()
-const nodes = db === "mariadb"
-  ? cluster.mariadb
-  : db === "pgbouncer"
-  ? throughPgBouncer(cluster.postgres, cluster.pgbouncer)
-  : cluster.postgres
+const { db, nodes } = probeNodes()
 let writes = 0
 let writevs = 0
 const origWrite = net.Socket.prototype.write

@@ -6,7 +6,6 @@
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres WORKLOADS=point-read,read-write N=5000 node bench/build/src/probes/stepsProbe.js
  */
-import { loadCluster, throughPgBouncer } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
@@ -19,6 +18,7 @@ import { seed } from "../seed.js"
 import { dialectOf } from "../targetBase.js"
 import type { Workload } from "../workloads.js"
 import { startDeletesAt, WORKLOADS } from "../workloads.js"
+import { probeNodes } from "./probeNodes.js"
 
 /** Counts the run loop's steps in every fiber of the runtime it is added to. */
 class StepCounter extends Supervisor.AbstractSupervisor<number> {
@@ -31,10 +31,6 @@ class StepCounter extends Supervisor.AbstractSupervisor<number> {
   }
 }
 
-const db = process.env["DB"] ?? "postgres"
-if (db !== "postgres" && db !== "mariadb" && db !== "pgbouncer") {
-  throw new Error(`DB=${db}: the probe knows postgres, mariadb and pgbouncer (the shared cluster's PgBouncers)`)
-}
 const workloads = (process.env["WORKLOADS"] ?? "point-read,read-write,update").split(",") as Array<Workload>
 for (const w of workloads) {
   if (!WORKLOADS.includes(w)) throw new Error(`WORKLOADS: unknown "${w}"; known: ${WORKLOADS.join(", ")}`)
@@ -43,12 +39,7 @@ const n = Number(process.env["N"] ?? 5000)
 const callers = Number(process.env["CALLERS"] ?? 16)
 const rows = 10_000
 
-const cluster = loadCluster()
-const nodes = db === "mariadb"
-  ? cluster.mariadb
-  : db === "pgbouncer"
-  ? throughPgBouncer(cluster.postgres, cluster.pgbouncer)
-  : cluster.postgres
+const { db, nodes } = probeNodes()
 await seed(dialectOf(db), nodes, rows, false)
 // Deletes take the ids the inserts added (the bench's worker does the same).
 startDeletesAt(rows + 1)
