@@ -11,7 +11,7 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Position } from "../SessionToken.js"
-import { covers, later, lsnToBigInt } from "../SessionToken.js"
+import { covers, later } from "../SessionToken.js"
 
 /** What the router needs of a dialect for session consistency; SQLite needs nothing (one file). */
 export interface ConsistencyOps {
@@ -48,21 +48,22 @@ export interface ConsistencyOps {
 /** How long past its bound a wait's last statement may take: a replica that has not answered by then is given up. */
 export const WAIT_MARGIN_MS = 250
 
-const PAGE = 8192n
-const SEGMENT = 16n * 1024n * 1024n
-const SHORT_HEADER = 24n
-const LONG_HEADER = 40n
+const PAGE = 8192
+const SEGMENT = 16 * 1024 * 1024
+const SHORT_HEADER = 24
+const LONG_HEADER = 40
 
 /**
  * The insert position right after a page header means "the page boundary": no record lies in between, but a
- * replica reports the boundary itself as its replay end, and would never look caught up on an idle primary.
+ * replica reports the boundary itself as its replay end, and would never look caught up on an idle primary. Pages and
+ * segments divide 2^32, so the low half of the LSN tells (no BigInt: a position is read after most writes).
  */
 export const normaliseLsn = (lsn: string): string => {
-  const n = lsnToBigInt(lsn)
-  const back = n % SEGMENT === LONG_HEADER ? LONG_HEADER : n % PAGE === SHORT_HEADER ? SHORT_HEADER : 0n
-  if (back === 0n) return lsn
-  const m = n - back
-  return `${(m >> 32n).toString(16).toUpperCase()}/${(m & 0xffffffffn).toString(16).toUpperCase()}`
+  const slash = lsn.indexOf("/")
+  const lo = parseInt(lsn.slice(slash + 1), 16)
+  const back = lo % SEGMENT === LONG_HEADER ? LONG_HEADER : lo % PAGE === SHORT_HEADER ? SHORT_HEADER : 0
+  if (back === 0) return lsn
+  return `${parseInt(lsn.slice(0, slash), 16).toString(16).toUpperCase()}/${(lo - back).toString(16).toUpperCase()}`
 }
 
 const firstValue = (rows: ReadonlyArray<any>): string | undefined => {
