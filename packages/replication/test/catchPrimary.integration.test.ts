@@ -46,10 +46,12 @@ for (const b of backends()) {
           yield* Effect.addFinalizer(() => restorePrimary(b))
           yield* Effect.promise(() => killNode(b.nodes.primary))
           // Until the pool has noticed, a write may be sent on a socket the kill just closed (WriteOutcomeUnknown is the
-          // honest answer then): wait until a forced read is refused, so the writes below meet a primary that is gone.
+          // honest answer then): wait until a forced read is refused at connect, so the writes below meet a primary
+          // that is gone. A read on a pooled connection the kill left behind fails too, and takes that connection out
+          // of the pool; only once none is left does a read have to connect, and be refused.
           yield* waitUntil(
             Effect.either(Database.forceWrite(noSession(Notes.find(kept.id)))),
-            (r) => r._tag === "Left" && r.left._tag === "PrimaryUnavailable",
+            (r) => r._tag === "Left" && r.left._tag === "PrimaryUnavailable" && r.left.message.includes("ECONNREFUSED"),
             { what: `${b.nodes.primary.name} refusing connections`, timeoutMs: 10_000 }
           )
 
