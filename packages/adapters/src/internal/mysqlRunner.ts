@@ -151,44 +151,47 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
       return Effect.sync(cancel)
     })
 
-  // Borrows a connection for one statement and gives it back, all in driver callbacks (no scope, no fiber).
-  const pooled: Runner["pooled"] = (sql, values, rowsAsArray, method, map, committed) =>
+  /**
+   * Borrows a connection for one statement and gives it back, all in driver callbacks (no scope, no fiber). With
+   * `expired` (a caller's own deadline, `within`), the checkout counts against `ms` too, and `expired` is the outcome
+   * past it.
+   */
+  const borrowed = (
+    sql: string,
+    values: ReadonlyArray<unknown>,
+    rowsAsArray: boolean,
+    method: Method,
+    map: MapResult,
+    committed: Committed | undefined,
+    ms: number = deadlineMs,
+    expired?: Effect.Effect<unknown, SqlError>
+  ) =>
     Effect.async<unknown, SqlError>((resume) => {
       let cancelStatement: (() => void) | undefined
+      const started = expired === undefined ? 0 : performance.now()
+      // Past the caller's deadline still waiting for a connection: the borrow is cancelled (one that comes later goes
+      // back to the pool).
+      const checkout = expired === undefined ? undefined : setTimeout(() => {
+        cancelBorrow()
+        resume(expired)
+      }, ms)
       const cancelBorrow = pool.borrow((conn) => {
+        if (checkout !== undefined) clearTimeout(checkout)
         if (conn instanceof SqlError) return resume(Effect.fail(conn))
-        cancelStatement = send(conn, sql, values, rowsAsArray, method, map, committed, resume, giveBack)
+        const left = expired === undefined ? ms : Math.max(1, ms - (performance.now() - started))
+        cancelStatement = send(conn, sql, values, rowsAsArray, method, map, committed, resume, giveBack, left, expired)
       })
       return Effect.sync(() => {
+        if (checkout !== undefined) clearTimeout(checkout)
         cancelBorrow()
         cancelStatement?.()
       })
     })
 
-  // A caller's deadline (a session wait): the checkout counts against it too, and no answer in time is `undefined`.
+  // A caller's deadline (a session wait): no answer in time is `undefined`.
   const noAnswer = Effect.succeed(undefined)
   const within: Runner["within"] = (ms, sql, values, map) =>
-    Effect.async<unknown, SqlError>((resume) => {
-      const bound = Math.min(ms, deadlineMs)
-      const started = performance.now()
-      let cancelStatement: (() => void) | undefined
-      // Past the deadline still waiting for a connection: the borrow is cancelled (one that comes later goes back).
-      const checkout = setTimeout(() => {
-        cancelBorrow()
-        resume(noAnswer)
-      }, bound)
-      const cancelBorrow = pool.borrow((conn) => {
-        clearTimeout(checkout)
-        if (conn instanceof SqlError) return resume(Effect.fail(conn))
-        const left = Math.max(1, bound - (performance.now() - started))
-        cancelStatement = send(conn, sql, values, false, "execute", map, undefined, resume, giveBack, left, noAnswer)
-      })
-      return Effect.sync(() => {
-        clearTimeout(checkout)
-        cancelBorrow()
-        cancelStatement?.()
-      })
-    })
+    borrowed(sql, values, false, "execute", map, undefined, Math.min(ms, deadlineMs), noAnswer)
 
-  return { pooled, on, within, destroy, isBroken: (conn) => broken.has(conn) }
+  return { pooled: borrowed, on, within, destroy, isBroken: (conn) => broken.has(conn) }
 }

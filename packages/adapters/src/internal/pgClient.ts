@@ -159,6 +159,7 @@ export const make = (
           )
         })
         return Effect.sync(() => {
+          if (checkout !== undefined) clearTimeout(checkout)
           if (!guard.claim()) return
           if (timer !== undefined) clearTimeout(timer)
           giveBack?.(new Error("statement interrupted"))

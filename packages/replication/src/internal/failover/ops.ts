@@ -7,7 +7,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { covers, lsnToBigInt } from "../../SessionToken.js"
+import { compareLsn, covers } from "../../SessionToken.js"
 
 /** Where a node listens, for re-pointing the others at it. */
 export interface Endpoint {
@@ -97,11 +97,7 @@ const postgres: FailoverOps = {
       admin.unsafe("ALTER SYSTEM SET default_transaction_read_only = on"),
       Effect.asVoid(admin.unsafe("SELECT pg_reload_conf()"))
     ),
-  compare: (a, b) => {
-    const x = lsnToBigInt(a)
-    const y = lsnToBigInt(b)
-    return x > y ? 1 : x < y ? -1 : 0
-  }
+  compare: compareLsn
 }
 
 const slaveStatus = (admin: SqlClient.SqlClient) =>
