@@ -21,6 +21,7 @@ import type { DriverNotInstalled } from "../AdapterError.js"
 import type { CommitPositions, NodeClient as Shape } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
+import { cancellable } from "./cancellable.js"
 import * as Drivers from "./drivers.js"
 import { CommittingConnection, PooledConnection, ReservedConnection } from "./mysqlConnections.js"
 import * as MysqlPool from "./mysqlPool.js"
@@ -50,10 +51,9 @@ export const make = (
     const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
     const runner = MysqlRunner.make(pool, options.alias, deadlineMs)
 
-    const checkout = Effect.async<Mysql.PoolConnection, SqlError>((resume) => {
-      const cancel = pool.borrow((conn) => resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn)))
-      return Effect.sync(cancel)
-    })
+    const checkout = cancellable<Mysql.PoolConnection, SqlError>((resume) =>
+      pool.borrow((conn) => resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn)))
+    )
     const giveBack = (conn: Mysql.PoolConnection, exit: Exit.Exit<unknown, unknown>) => {
       // An interrupted statement may still be running on the server: never hand that connection to anyone else.
       if (Exit.isInterrupted(exit) || runner.isBroken(conn)) conn.destroy()

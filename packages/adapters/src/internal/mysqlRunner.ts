@@ -7,6 +7,7 @@
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Mysql from "mysql2"
+import { cancellable } from "./cancellable.js"
 import { timeoutError } from "./deadline.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
@@ -138,7 +139,7 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
   }
 
   const on: Runner["on"] = (conn, sql, values, rowsAsArray, method, map, committed) =>
-    Effect.async<unknown, SqlError>((resume) => {
+    cancellable<unknown, SqlError>((resume) => {
       if (broken.has(conn)) {
         return resume(Effect.fail(
           new SqlError({
@@ -147,8 +148,7 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
           })
         ))
       }
-      const cancel = send(conn, sql, values, rowsAsArray, method, map, committed, resume, keep)
-      return Effect.sync(cancel)
+      return send(conn, sql, values, rowsAsArray, method, map, committed, resume, keep)
     })
 
   /**
@@ -166,7 +166,7 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     ms: number = deadlineMs,
     expired?: Effect.Effect<unknown, SqlError>
   ) =>
-    Effect.async<unknown, SqlError>((resume) => {
+    cancellable<unknown, SqlError>((resume) => {
       let cancelStatement: (() => void) | undefined
       const started = expired === undefined ? 0 : performance.now()
       // Past the caller's deadline still waiting for a connection: the borrow is cancelled (one that comes later goes
@@ -181,11 +181,11 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
         const left = expired === undefined ? ms : Math.max(1, ms - (performance.now() - started))
         cancelStatement = send(conn, sql, values, rowsAsArray, method, map, committed, resume, giveBack, left, expired)
       })
-      return Effect.sync(() => {
+      return () => {
         if (checkout !== undefined) clearTimeout(checkout)
         cancelBorrow()
         cancelStatement?.()
-      })
+      }
     })
 
   // A caller's deadline (a session wait): no answer in time is `undefined`.

@@ -10,6 +10,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
 import type { EventEmitter } from "node:events"
+import { cancellable } from "./cancellable.js"
 
 /** Rows per chunk of a stream, and how many rows mysql2 reads ahead of the consumer. */
 const STREAM_CHUNK = 256
@@ -87,7 +88,7 @@ const open = (
     }
     return batch
   }
-  const pull: Open["pull"] = Effect.async((resume) => {
+  const pull: Open["pull"] = cancellable((resume) => {
     const attempt = (): void => {
       if (failure !== undefined) {
         return resume(Effect.fail(Option.some(new SqlError({ cause: failure, message: "Failed to stream statement" }))))
@@ -100,9 +101,9 @@ const open = (
       waiting = attempt
     }
     attempt()
-    return Effect.sync(() => {
+    return () => {
       waiting = undefined
-    })
+    }
   })
   return {
     pull,

@@ -23,6 +23,7 @@ import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
+import { cancellable } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import * as NodePool from "./pgPool.js"
@@ -112,7 +113,7 @@ export const make = (
       ms: number = deadlineMs,
       expired?: Effect.Effect<A, SqlError>
     ) =>
-      Effect.async<A, SqlError>((resume) => {
+      cancellable<A, SqlError>((resume) => {
         const guard = settle()
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined
@@ -158,12 +159,12 @@ export const make = (
             (broken) => giveBack?.(broken)
           )
         })
-        return Effect.sync(() => {
+        return () => {
           if (checkout !== undefined) clearTimeout(checkout)
           if (!guard.claim()) return
           if (timer !== undefined) clearTimeout(timer)
           giveBack?.(new Error("statement interrupted"))
-        })
+        }
       })
 
     const countOf = (result: any): number => Number(result?.rowCount ?? 0)

@@ -13,6 +13,7 @@ import * as Stream from "effect/Stream"
 import type Pg from "pg"
 import type Cursor from "pg-cursor"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
+import { cancellable } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
@@ -34,7 +35,7 @@ type Checked = Held & { readonly release: (e?: Error) => void }
  * must not be lost between its check-out and its release's registration.
  */
 const checkOut = (pool: NodePool, alias: string): Effect.Effect<Checked, SqlError> =>
-  Effect.async<Checked, SqlError>((resume) => {
+  cancellable<Checked, SqlError>((resume) => {
     const guard = settle()
     pool.connect((error, client, release) => {
       if (!guard.claim()) {
@@ -50,9 +51,9 @@ const checkOut = (pool: NodePool, alias: string): Effect.Effect<Checked, SqlErro
       })
       resume(Effect.succeed(held))
     })
-    return Effect.sync(() => {
+    return () => {
       guard.claim()
-    })
+    }
   })
 
 /** Gives the client back to the pool, or destroys it if it broke. */
@@ -123,15 +124,15 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
     map: (result: any) => A,
     retire: (cause: Error | undefined) => void
   ) =>
-    Effect.async<A, SqlError>((resume) => {
+    cancellable<A, SqlError>((resume) => {
       const guard = settle()
       const timer = submitWithin(client, query, map, { alias, deadlineMs, guard }, resume, retire)
-      return Effect.sync(() => {
+      return () => {
         // Interrupted: the statement may still run; this connection must not serve anyone else.
         if (!guard.claim()) return
         clearTimeout(timer)
         retire(new Error("statement interrupted"))
-      })
+      }
     })
 
   return Effect.map(checkOut(options.pool, alias), (held): HeldConnection => {

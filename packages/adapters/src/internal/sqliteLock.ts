@@ -11,6 +11,7 @@
  * releases that freed it while others waited, the next release hands it to the first waiter directly.
  */
 import * as Effect from "effect/Effect"
+import { cancellable } from "./cancellable.js"
 
 /** A lock over one connection, handed to its waiters in turn. */
 export interface Lock {
@@ -54,19 +55,19 @@ export const make = (turns: number = TURNS): Lock => {
     freed = 0
     waiters.shift()!()
   }
-  const wait = Effect.async<void>((resume) => {
+  const wait = cancellable<void, never>((resume) => {
     // Resumed holding the lock.
     const waiter = () => resume(Effect.void)
     waiters.push(waiter)
     // Interrupted while waiting: leave the queue (a waiter given the lock is no longer in it, and holds it).
-    return Effect.sync(() => {
+    return () => {
       const index = waiters.indexOf(waiter)
       if (index >= 0) waiters.splice(index, 1)
       if (waiters.length === 0) {
         owed = false
         freed = 0
       }
-    })
+    }
   })
   const tryAcquire = () => {
     if (held) return false

@@ -1,0 +1,63 @@
+/**
+ * An interrupted statement on each network adapter's pooled connection: the fiber is free at once, and the
+ * connection the statement ran on is closed rather than handed to the next caller (it may still be running there).
+ * With a pool of one, the next statement gets a fresh connection in its own time, not after the interrupted one ends.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { describe, expect, it } from "@effect/vitest"
+import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import { DatabaseAdapterFactory } from "../src/index.js"
+
+const cluster = loadCluster()
+
+interface Backend {
+  readonly name: string
+  readonly url: string
+  readonly sleep: (seconds: number) => string
+  readonly session: string
+}
+
+const backends: ReadonlyArray<Backend> = [
+  {
+    name: "PostgreSQL",
+    url: cluster.postgres.primary.url,
+    sleep: (s) => `SELECT pg_sleep(${s})::text AS slept`,
+    session: "SELECT pg_backend_pid() AS id"
+  },
+  {
+    name: "MariaDB",
+    url: cluster.mariadb.primary.url,
+    sleep: (s) => `SELECT SLEEP(${s}) AS slept`,
+    session: "SELECT CONNECTION_ID() AS id"
+  }
+]
+
+const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.map(Effect.timed(effect), ([duration, value]) => ({ ms: Duration.toMillis(duration), value }))
+
+for (const backend of backends) {
+  describe(`an interrupted statement on ${backend.name}`, () => {
+    it.scopedLive("frees its fiber at once; its connection is closed, and the next statement opens another", () =>
+      Effect.gen(function*() {
+        const adapter = yield* DatabaseAdapterFactory.create(backend.url, {
+          config: { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" }
+        })
+        const client = yield* adapter.makeClient({ verify: true })
+        const idOf = Effect.map(client.unsafe<{ id: unknown }>(backend.session), (rows) => String(rows[0]!.id))
+        const before = yield* idOf
+        const busy = yield* Effect.fork(client.unsafe(backend.sleep(5)))
+        yield* Effect.sleep("200 millis")
+        const interrupted = yield* timed(Fiber.interrupt(busy))
+        expect(Exit.isInterrupted(interrupted.value)).toBe(true)
+        expect(interrupted.ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+        // The only connection stays busy for about 5 s more: reused, the next statement would wait for it.
+        const next = yield* timed(idOf)
+        expect(next.value).not.toBe(before)
+        expect(next.ms).toBeLessThan(3_000)
+      }).pipe(Effect.provide(Reactivity.layer)))
+  })
+}
