@@ -2,7 +2,8 @@
  * Per-operation costs of a few targets on one workload, one after the other (not interleaved: a probe, not the
  * benchmark): client CPU, the whole machine's busy CPU (client and servers, /proc/stat), socket writes (calls to
  * `Socket.write`, `_write`, `_writev`) and, with `HEAPSAMPLE=1`, bytes allocated (V8's sampling heap profiler, collected
- * objects included; written to /tmp/heap-<workload>-<target>.json) or, with `CPUPROFILE=1`, a CPU profile of the
+ * objects included; written to /tmp/heap-<workload>-<target>.json; `HEAPSAMPLE=promoted`: only the objects that outlived
+ * a young-generation collection, those promoted to the old generation) or, with `CPUPROFILE=1`, a CPU profile of the
  * second round (/tmp/cpu-<workload>-<target>.cpuprofile).
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
@@ -39,7 +40,9 @@ proto._write = function(this: any, ...args: Array<any>) {
   lowWrites++
   return origW.apply(this, args)
 }
-const heapSample = process.env["HEAPSAMPLE"] === "1"
+// "promoted": leave out what young-generation collections freed; what stays is what the old generation must collect.
+const heapPromoted = process.env["HEAPSAMPLE"] === "promoted"
+const heapSample = process.env["HEAPSAMPLE"] === "1" || heapPromoted
 const cpuProfile = process.env["CPUPROFILE"] === "1"
 const session = heapSample || cpuProfile ? new inspector.Session() : undefined
 session?.connect()
@@ -79,7 +82,7 @@ for (const w of workloads) {
         await post("HeapProfiler.startSampling", {
           samplingInterval: 1024,
           includeObjectsCollectedByMajorGC: true,
-          includeObjectsCollectedByMinorGC: true
+          includeObjectsCollectedByMinorGC: !heapPromoted
         })
       }
       const c0 = process.cpuUsage()
