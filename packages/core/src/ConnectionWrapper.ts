@@ -21,12 +21,48 @@ export type AroundStream = (
   run: (connection: Connection) => Stream.Stream<any, SqlError>
 ) => Stream.Stream<any, SqlError>
 
+/**
+ * The wrapper's connection: an instance of a class, not an object literal, so V8 never allocates it in the old
+ * generation by its allocation site (one is made per transaction, and an old one would keep its closures alive until
+ * a full collection: BENCHMARKS.md, lever 24). Its methods are own fields, as a literal's were: a connection is
+ * spread and its methods are passed around detached.
+ */
+class Wrapped implements Connection {
+  readonly execute: Connection["execute"]
+  readonly executeRaw: Connection["executeRaw"]
+  readonly executeValues: Connection["executeValues"]
+  readonly executeUnprepared: Connection["executeUnprepared"]
+  readonly executeStream: Connection["executeStream"]
+  constructor(statement: Around, stream: AroundStream) {
+    this.execute = (sql, params, transformRows) => statement(sql, params, (c) => c.execute(sql, params, transformRows))
+    this.executeRaw = (sql, params) => statement(sql, params, (c) => c.executeRaw(sql, params))
+    this.executeValues = (sql, params) => statement(sql, params, (c) => c.executeValues(sql, params))
+    this.executeUnprepared = (sql, params, transformRows) =>
+      statement(sql, params, (c) => c.executeUnprepared(sql, params, transformRows))
+    this.executeStream = (sql, params, transformRows) =>
+      stream(sql, params, (c) => c.executeStream(sql, params, transformRows))
+  }
+}
+
 /** The connection whose statements run through `statement` and whose streams run through `stream`. */
-export const make = (statement: Around, stream: AroundStream): Connection => ({
-  execute: (sql, params, transformRows) => statement(sql, params, (c) => c.execute(sql, params, transformRows)),
-  executeRaw: (sql, params) => statement(sql, params, (c) => c.executeRaw(sql, params)),
-  executeValues: (sql, params) => statement(sql, params, (c) => c.executeValues(sql, params)),
-  executeUnprepared: (sql, params, transformRows) =>
-    statement(sql, params, (c) => c.executeUnprepared(sql, params, transformRows)),
-  executeStream: (sql, params, transformRows) => stream(sql, params, (c) => c.executeStream(sql, params, transformRows))
-})
+export const make = (statement: Around, stream: AroundStream): Connection => new Wrapped(statement, stream)
+
+/** A connection's statements with another `executeUnprepared` (a class, for the reason `Wrapped` is one). */
+class WithUnprepared implements Connection {
+  readonly execute: Connection["execute"]
+  readonly executeRaw: Connection["executeRaw"]
+  readonly executeValues: Connection["executeValues"]
+  readonly executeStream: Connection["executeStream"]
+  constructor(connection: Connection, readonly executeUnprepared: Connection["executeUnprepared"]) {
+    this.execute = connection.execute
+    this.executeRaw = connection.executeRaw
+    this.executeValues = connection.executeValues
+    this.executeStream = connection.executeStream
+  }
+}
+
+/** `connection` with `executeUnprepared` replaced: a transaction's COMMIT that does more than commit. */
+export const withUnprepared = (
+  connection: Connection,
+  executeUnprepared: Connection["executeUnprepared"]
+): Connection => new WithUnprepared(connection, executeUnprepared)

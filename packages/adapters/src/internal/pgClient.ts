@@ -181,29 +181,50 @@ export const make = (
     const prepared = Prepared.make(config.preparedStatements, pool.behindPooler)
     const behindPooler = () => prepared.sharedServers() || pool.behindPooler()
 
-    const makeConnection = (
-      run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
-      stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
-      prepare: boolean
-    ): CompiledStatement.CountingConnection => ({
-      executePrepared: prepare
-        ? (statement, params) => prepared.run(run, statement, params, rowsOf)
-        : (statement, params) => prepared.unnamed(run, statement, params, rowsOf),
-      // A write's count comes with its CommandComplete, prepared or not: no RETURNING needed to count.
-      executeCounted: prepare
-        ? (statement, params) => prepared.run(run, statement, params, countOf)
-        : (statement, params) => prepared.unnamed(run, statement, params, countOf),
-      execute: (sql, params, transformRows) =>
-        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
-      executeRaw: (sql, params) => run(textQuery(sql, params), (r) => r),
-      executeValues: (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows),
-      executeUnprepared: (sql, params, transformRows) =>
-        run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r)),
-      executeStream: (sql, params, transformRows) =>
-        transformRows
-          ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
-          : stream(sql, params)
-    })
+    /**
+     * A connection whose statements run through `run` (pooled, or a transaction's reserved client). An instance of a
+     * class, not an object literal: a transaction makes one, and V8 may allocate a literal's objects in the old
+     * generation, where it would keep the transaction's closures alive until a full collection (BENCHMARKS.md, lever
+     * 24). The methods are own fields, as a literal's were (connections are spread, methods passed detached).
+     */
+    class PgConnection implements CompiledStatement.CountingConnection {
+      readonly executePrepared: CompiledStatement.CountingConnection["executePrepared"]
+      readonly executeCounted: CompiledStatement.CountingConnection["executeCounted"]
+      readonly execute: CompiledStatement.CountingConnection["execute"]
+      readonly executeRaw: CompiledStatement.CountingConnection["executeRaw"]
+      readonly executeValues: CompiledStatement.CountingConnection["executeValues"]
+      readonly executeUnprepared: CompiledStatement.CountingConnection["executeUnprepared"]
+      readonly executeStream: CompiledStatement.CountingConnection["executeStream"]
+      constructor(
+        run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
+        stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
+        prepare: boolean
+      ) {
+        this.executePrepared = prepare
+          ? (statement, params) => prepared.run(run, statement, params, rowsOf)
+          : (statement, params) => prepared.unnamed(run, statement, params, rowsOf)
+        // A write's count comes with its CommandComplete, prepared or not: no RETURNING needed to count.
+        this.executeCounted = prepare
+          ? (statement, params) => prepared.run(run, statement, params, countOf)
+          : (statement, params) => prepared.unnamed(run, statement, params, countOf)
+        this.execute = (sql, params, transformRows) =>
+          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
+        this.executeRaw = (sql, params) => run(textQuery(sql, params), (r) => r)
+        this.executeValues = (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows)
+        this.executeUnprepared = (sql, params, transformRows) =>
+          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
+        this.executeStream = (sql, params, transformRows) =>
+          transformRows
+            ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
+            : stream(sql, params)
+      }
+    }
+
+    /** The pooled connection: it also bounds a statement by a caller's deadline (`executeWithin`). */
+    class PooledPgConnection extends PgConnection implements CompiledStatement.BoundedConnection {
+      readonly executeWithin: CompiledStatement.BoundedConnection["executeWithin"] = (statement, params, ms) =>
+        prepared.run(within(ms), statement, params, rowsOf)
+    }
 
     // Transactions and streams: a client reserved for their scope (`pgReserved.ts`).
     const reserve = Reserved.make({
@@ -215,25 +236,22 @@ export const make = (
       deadlineMs,
       behindPooler,
       // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
-      connection: (run, stream) => makeConnection(run, stream, false)
+      connection: (run, stream) => new PgConnection(run, stream, false)
     })
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
     const within = (ms: number): Prepared.Run => (query, map) => pooled(query, map, Math.min(ms, deadlineMs), noAnswer)
-    const connection: CompiledStatement.CountingConnection & CompiledStatement.BoundedConnection = {
-      ...makeConnection(
-        pooled,
-        (sql, params) =>
-          Stream.unwrapScoped(
-            Effect.flatMap(
-              Reserved.reserveClient(pool, options.alias),
-              (held) => Reserved.streamOn(Cursor, held.client, sql, params)
-            )
-          ),
-        true
-      ),
-      executeWithin: (statement, params, ms) => prepared.run(within(ms), statement, params, rowsOf)
-    }
+    const connection = new PooledPgConnection(
+      pooled,
+      (sql, params) =>
+        Stream.unwrapScoped(
+          Effect.flatMap(
+            Reserved.reserveClient(pool, options.alias),
+            (held) => Reserved.streamOn(Cursor, held.client, sql, params)
+          )
+        ),
+      true
+    )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "postgresql"],

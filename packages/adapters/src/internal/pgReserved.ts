@@ -5,6 +5,7 @@
  */
 import { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement, HeldConnection } from "@fastorm/core"
+import { Connections } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -30,6 +31,12 @@ export interface Held {
 
 type Checked = Held & { readonly release: (e?: Error) => void }
 
+/** A checked-out client (a class: it lives as long as its transaction, see `TransactionConnection`). */
+class CheckedClient implements Checked {
+  broken: Error | undefined = undefined
+  constructor(readonly client: Pg.PoolClient, readonly release: (e?: Error) => void) {}
+}
+
 /**
  * Checks a client out. Its callers run it uninterruptibly (`acquireReleaseSync`, `Connections.Holds`): a client
  * must not be lost between its check-out and its release's registration.
@@ -45,7 +52,7 @@ const checkOut = (pool: NodePool, alias: string): Effect.Effect<Checked, SqlErro
       if (error || client === undefined) {
         return resume(Effect.fail(acquireError(alias, error ?? new Error("no client"))))
       }
-      const held = { client, broken: undefined as Error | undefined, release }
+      const held = new CheckedClient(client, release)
       client.on("error", (cause: Error) => {
         held.broken = cause
       })
@@ -111,6 +118,32 @@ const notQueryable = () =>
   })
 
 /**
+ * A transaction's connection: the reserved client's statements with its own `executeUnprepared` (BEGIN held back,
+ * settings behind a pooler). Instances of classes, not object literals, as every per-transaction object of the
+ * adapters: V8 may allocate a literal's objects in the old generation, where they would keep the transaction's
+ * closures alive until a full collection (BENCHMARKS.md, lever 24).
+ */
+class TransactionConnection implements CompiledStatement.CountingConnection {
+  readonly executePrepared: CompiledStatement.CountingConnection["executePrepared"]
+  readonly executeCounted: CompiledStatement.CountingConnection["executeCounted"]
+  readonly execute: CompiledStatement.CountingConnection["execute"]
+  readonly executeRaw: CompiledStatement.CountingConnection["executeRaw"]
+  readonly executeValues: CompiledStatement.CountingConnection["executeValues"]
+  readonly executeStream: CompiledStatement.CountingConnection["executeStream"]
+  constructor(
+    reserved: CompiledStatement.CountingConnection,
+    readonly executeUnprepared: CompiledStatement.CountingConnection["executeUnprepared"]
+  ) {
+    this.executePrepared = reserved.executePrepared
+    this.executeCounted = reserved.executeCounted
+    this.execute = reserved.execute
+    this.executeRaw = reserved.executeRaw
+    this.executeValues = reserved.executeValues
+    this.executeStream = reserved.executeStream
+  }
+}
+
+/**
  * A connection held until its `release` (`Connections.Holds`; `NodeClient.scopedHold` makes a scope's of it), with
  * its transaction's `BEGIN` sent in front of the first statement.
  */
@@ -164,29 +197,26 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       (sql, params) =>
         Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(options.Cursor, held.client, sql, params)))
     )
-    const connection: CompiledStatement.PreparedConnection = {
-      ...reserved,
-      executeUnprepared: (sql, params, transformRows) => {
-        if (params.length === 0 && options.behindPooler()) {
-          // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
-          return reserved.executeUnprepared(beginWithSettings(sql, options.config), params, transformRows)
-        }
-        if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
-          return Effect.sync(() => {
-            begin = sql
-            return []
-          })
-        }
-        // Nothing was sent since BEGIN: there is nothing to roll back.
-        if (begin !== undefined && isRollback(sql)) {
-          return Effect.sync(() => {
-            begin = undefined
-            return []
-          })
-        }
-        return reserved.executeUnprepared(sql, params, transformRows)
+    const connection = new TransactionConnection(reserved, (sql, params, transformRows) => {
+      if (params.length === 0 && options.behindPooler()) {
+        // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
+        return reserved.executeUnprepared(beginWithSettings(sql, options.config), params, transformRows)
       }
-    }
-    return { connection, release: () => Effect.sync(() => giveBack(held)) }
+      if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
+        return Effect.sync(() => {
+          begin = sql
+          return []
+        })
+      }
+      // Nothing was sent since BEGIN: there is nothing to roll back.
+      if (begin !== undefined && isRollback(sql)) {
+        return Effect.sync(() => {
+          begin = undefined
+          return []
+        })
+      }
+      return reserved.executeUnprepared(sql, params, transformRows)
+    })
+    return Connections.heldConnection(connection, () => Effect.sync(() => giveBack(held)))
   })
 }

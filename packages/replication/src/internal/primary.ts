@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter } from "@fastorm/adapters"
 import { AdapterError } from "@fastorm/adapters"
 import type { HeldConnection } from "@fastorm/core"
-import { ConnectionWrapper, holdOf } from "@fastorm/core"
+import { Connections, ConnectionWrapper, holdOf } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
@@ -207,26 +207,23 @@ export const make = (options: PrimaryOptions): Primary => {
     const wrapped = ConnectionWrapper.make(counted, (_sql, _params, run) => run(connection))
     // No session positions to record (SQLite, `consistency: "eventual"`): COMMIT is a statement like the others.
     if (!capturesPositions) return wrapped
-    return {
-      ...wrapped,
-      executeUnprepared: (sql, params, transformRows) => {
-        if (!/^\s*COMMIT\s*$/i.test(sql)) {
-          return wrapped.executeUnprepared(sql, params, transformRows)
-        }
-        const withCommit = consistency?.withCommit
-        if (withCommit === undefined) {
-          return Effect.tap(
-            wrapped.executeUnprepared(sql, params, transformRows),
-            () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection))
-          )
-        }
-        // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
-        return Effect.flatMap(
-          wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined),
-          (results) => Effect.as(recordPosition(withCommit.position(results)), [])
+    return ConnectionWrapper.withUnprepared(wrapped, (sql, params, transformRows) => {
+      if (!/^\s*COMMIT\s*$/i.test(sql)) {
+        return wrapped.executeUnprepared(sql, params, transformRows)
+      }
+      const withCommit = consistency?.withCommit
+      if (withCommit === undefined) {
+        return Effect.tap(
+          wrapped.executeUnprepared(sql, params, transformRows),
+          () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection))
         )
       }
-    }
+      // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
+      return Effect.flatMap(
+        wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined),
+        (results) => Effect.as(recordPosition(withCommit.position(results)), [])
+      )
+    })
   }
 
   const transaction = Effect.map(reserve, inTransaction)
@@ -234,7 +231,7 @@ export const make = (options: PrimaryOptions): Primary => {
   const nodeHold = guard.transparent ? holdOf(node.client) : undefined
   const hold = nodeHold === undefined ? undefined : Effect.map(
     Effect.catchAll(nodeHold, connectFailure),
-    (held): HeldConnection => ({ connection: inTransaction(held.connection), release: held.release })
+    (held): HeldConnection => Connections.heldConnection(inTransaction(held.connection), held.release)
   )
 
   const reserveFor = (reason: Reason) =>
