@@ -198,7 +198,8 @@ export const make = (
       constructor(
         run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
         stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
-        prepare: boolean
+        prepare: boolean,
+        unprepared?: Reserved.Unprepared
       ) {
         this.executePrepared = prepare
           ? (statement, params) => prepared.run(run, statement, params, rowsOf)
@@ -211,8 +212,10 @@ export const make = (
           run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
         this.executeRaw = (sql, params) => run(textQuery(sql, params), (r) => r)
         this.executeValues = (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows)
-        this.executeUnprepared = (sql, params, transformRows) =>
+        const plain: CompiledStatement.CountingConnection["executeUnprepared"] = (sql, params, transformRows) =>
           run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
+        // A transaction's connection holds BEGIN back (`pgReserved.ts`).
+        this.executeUnprepared = unprepared === undefined ? plain : unprepared(plain)
         this.executeStream = (sql, params, transformRows) =>
           transformRows
             ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
@@ -236,7 +239,7 @@ export const make = (
       deadlineMs,
       behindPooler,
       // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
-      connection: (run, stream) => new PgConnection(run, stream, false)
+      connection: (run, stream, unprepared) => new PgConnection(run, stream, false, unprepared)
     })
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)

@@ -31,7 +31,7 @@ export interface Held {
 
 type Checked = Held & { readonly release: (e?: Error) => void }
 
-/** A checked-out client (a class: it lives as long as its transaction, see `TransactionConnection`). */
+/** A checked-out client: an instance of a class, as it lives as long as its transaction (BENCHMARKS.md, lever 24). */
 class CheckedClient implements Checked {
   broken: Error | undefined = undefined
   constructor(readonly client: Pg.PoolClient, readonly release: (e?: Error) => void) {}
@@ -107,41 +107,21 @@ export interface ReservedOptions {
   /** The node's statements over `run` and `stream`, all unnamed (`pgClient.ts` decides why). */
   readonly connection: (
     run: Prepared.Run,
-    stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>
+    stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
+    unprepared: Unprepared
   ) => CompiledStatement.CountingConnection
 }
+
+/** A transaction's own `executeUnprepared`, given the connection's plain one. */
+export type Unprepared = (
+  plain: CompiledStatement.CountingConnection["executeUnprepared"]
+) => CompiledStatement.CountingConnection["executeUnprepared"]
 
 const notQueryable = () =>
   new SqlError({
     message: "Failed to execute statement",
     cause: new Error("Client has encountered a connection error and is not queryable")
   })
-
-/**
- * A transaction's connection: the reserved client's statements with its own `executeUnprepared` (BEGIN held back,
- * settings behind a pooler). Instances of classes, not object literals, as every per-transaction object of the
- * adapters: V8 may allocate a literal's objects in the old generation, where they would keep the transaction's
- * closures alive until a full collection (BENCHMARKS.md, lever 24).
- */
-class TransactionConnection implements CompiledStatement.CountingConnection {
-  readonly executePrepared: CompiledStatement.CountingConnection["executePrepared"]
-  readonly executeCounted: CompiledStatement.CountingConnection["executeCounted"]
-  readonly execute: CompiledStatement.CountingConnection["execute"]
-  readonly executeRaw: CompiledStatement.CountingConnection["executeRaw"]
-  readonly executeValues: CompiledStatement.CountingConnection["executeValues"]
-  readonly executeStream: CompiledStatement.CountingConnection["executeStream"]
-  constructor(
-    reserved: CompiledStatement.CountingConnection,
-    readonly executeUnprepared: CompiledStatement.CountingConnection["executeUnprepared"]
-  ) {
-    this.executePrepared = reserved.executePrepared
-    this.executeCounted = reserved.executeCounted
-    this.execute = reserved.execute
-    this.executeRaw = reserved.executeRaw
-    this.executeValues = reserved.executeValues
-    this.executeStream = reserved.executeStream
-  }
-}
 
 /**
  * A connection held until its `release` (`Connections.Holds`; `NodeClient.scopedHold` makes a scope's of it), with
@@ -192,15 +172,11 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       begin = undefined
       return sendBegin(sql)
     })
-    const reserved = options.connection(
-      run,
-      (sql, params) =>
-        Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(options.Cursor, held.client, sql, params)))
-    )
-    const connection = new TransactionConnection(reserved, (sql, params, transformRows) => {
+    // The transaction's own executeUnprepared: BEGIN held back, settings behind a pooler.
+    const unprepared: Unprepared = (plain) => (sql, params, transformRows) => {
       if (params.length === 0 && options.behindPooler()) {
         // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
-        return reserved.executeUnprepared(beginWithSettings(sql, options.config), params, transformRows)
+        return plain(beginWithSettings(sql, options.config), params, transformRows)
       }
       if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
         return Effect.sync(() => {
@@ -215,8 +191,14 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
           return []
         })
       }
-      return reserved.executeUnprepared(sql, params, transformRows)
-    })
+      return plain(sql, params, transformRows)
+    }
+    const connection = options.connection(
+      run,
+      (sql, params) =>
+        Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(options.Cursor, held.client, sql, params))),
+      unprepared
+    )
     return Connections.heldConnection(connection, () => Effect.sync(() => giveBack(held)))
   })
 }
