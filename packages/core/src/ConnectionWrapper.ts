@@ -21,11 +21,14 @@ export type AroundStream = (
   run: (connection: Connection) => Stream.Stream<any, SqlError>
 ) => Stream.Stream<any, SqlError>
 
+/** Replaces a connection's `executeUnprepared`, given its plain one (a transaction's BEGIN or COMMIT doing more). */
+export type Unprepared = (plain: Connection["executeUnprepared"]) => Connection["executeUnprepared"]
+
 /**
  * The wrapper's connection: an instance of a class, not an object literal, so V8 never allocates it in the old
  * generation by its allocation site (one is made per transaction, and an old one would keep its closures alive until
- * a full collection: BENCHMARKS.md, lever 24). Its methods are own fields, as a literal's were: a connection is
- * spread and its methods are passed around detached.
+ * a full collection: BENCHMARKS.md, lever 24). Its methods are own fields, as a literal's were, so a caller may still
+ * spread a connection or pass its methods on their own.
  */
 class Wrapped implements Connection {
   readonly execute: Connection["execute"]
@@ -33,36 +36,21 @@ class Wrapped implements Connection {
   readonly executeValues: Connection["executeValues"]
   readonly executeUnprepared: Connection["executeUnprepared"]
   readonly executeStream: Connection["executeStream"]
-  constructor(statement: Around, stream: AroundStream) {
+  constructor(statement: Around, stream: AroundStream, unprepared: Unprepared | undefined) {
     this.execute = (sql, params, transformRows) => statement(sql, params, (c) => c.execute(sql, params, transformRows))
     this.executeRaw = (sql, params) => statement(sql, params, (c) => c.executeRaw(sql, params))
     this.executeValues = (sql, params) => statement(sql, params, (c) => c.executeValues(sql, params))
-    this.executeUnprepared = (sql, params, transformRows) =>
+    const plain: Connection["executeUnprepared"] = (sql, params, transformRows) =>
       statement(sql, params, (c) => c.executeUnprepared(sql, params, transformRows))
+    this.executeUnprepared = unprepared === undefined ? plain : unprepared(plain)
     this.executeStream = (sql, params, transformRows) =>
       stream(sql, params, (c) => c.executeStream(sql, params, transformRows))
   }
 }
 
-/** The connection whose statements run through `statement` and whose streams run through `stream`. */
-export const make = (statement: Around, stream: AroundStream): Connection => new Wrapped(statement, stream)
-
-/** A connection's statements with another `executeUnprepared` (a class, for the reason `Wrapped` is one). */
-class WithUnprepared implements Connection {
-  readonly execute: Connection["execute"]
-  readonly executeRaw: Connection["executeRaw"]
-  readonly executeValues: Connection["executeValues"]
-  readonly executeStream: Connection["executeStream"]
-  constructor(connection: Connection, readonly executeUnprepared: Connection["executeUnprepared"]) {
-    this.execute = connection.execute
-    this.executeRaw = connection.executeRaw
-    this.executeValues = connection.executeValues
-    this.executeStream = connection.executeStream
-  }
-}
-
-/** `connection` with `executeUnprepared` replaced: a transaction's COMMIT that does more than commit. */
-export const withUnprepared = (
-  connection: Connection,
-  executeUnprepared: Connection["executeUnprepared"]
-): Connection => new WithUnprepared(connection, executeUnprepared)
+/**
+ * The connection whose statements run through `statement` and whose streams run through `stream`; `unprepared`, if
+ * given, replaces its `executeUnprepared`.
+ */
+export const make = (statement: Around, stream: AroundStream, unprepared?: Unprepared): Connection =>
+  new Wrapped(statement, stream, unprepared)

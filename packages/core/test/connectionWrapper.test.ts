@@ -40,11 +40,20 @@ describe("ConnectionWrapper", () => {
       )
     }))
 
-  it.effect("withUnprepared replaces executeUnprepared only", () =>
+  it.effect("make's unprepared replaces executeUnprepared only, given the plain one", () =>
     Effect.gen(function*() {
       const base = answering("base")
-      const replaced = ConnectionWrapper.withUnprepared(base, (sql) =>
-        answering("other").executeUnprepared(sql, [], undefined))
+      const replaced = ConnectionWrapper.make(
+        (_sql, _params, run) => run(base),
+        (_sql, _params, run) => run(base),
+        (plain) => (sql, params, transformRows) =>
+          sql === "COMMIT"
+            ? answering("other").executeUnprepared(sql, [], undefined)
+            : plain(sql, params, transformRows)
+      )
+      expect(yield* replaced.executeUnprepared("BEGIN", [], undefined)).toEqual([
+        { by: "base", method: "executeUnprepared", sql: "BEGIN" }
+      ])
       expect(yield* replaced.executeUnprepared("COMMIT", [], undefined)).toEqual([
         { by: "other", method: "executeUnprepared", sql: "COMMIT" }
       ])

@@ -10,7 +10,7 @@
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement } from "@fastorm/core"
+import type { CompiledStatement, ConnectionWrapper } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -185,7 +185,8 @@ export const make = (
      * A connection whose statements run through `run` (pooled, or a transaction's reserved client). An instance of a
      * class, not an object literal: a transaction makes one, and V8 may allocate a literal's objects in the old
      * generation, where it would keep the transaction's closures alive until a full collection (BENCHMARKS.md, lever
-     * 24). The methods are own fields, as a literal's were (connections are spread, methods passed detached).
+     * 24). The methods are own fields, as a literal's were: a caller may spread the connection or pass a method on
+     * its own. `unprepared` replaces `executeUnprepared` (a transaction's BEGIN held back, `pgReserved.ts`).
      */
     class PgConnection implements CompiledStatement.CountingConnection {
       readonly executePrepared: CompiledStatement.CountingConnection["executePrepared"]
@@ -199,7 +200,7 @@ export const make = (
         run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
         stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
         prepare: boolean,
-        unprepared?: Reserved.Unprepared
+        unprepared?: ConnectionWrapper.Unprepared
       ) {
         this.executePrepared = prepare
           ? (statement, params) => prepared.run(run, statement, params, rowsOf)
@@ -214,7 +215,6 @@ export const make = (
         this.executeValues = (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows)
         const plain: CompiledStatement.CountingConnection["executeUnprepared"] = (sql, params, transformRows) =>
           run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
-        // A transaction's connection holds BEGIN back (`pgReserved.ts`).
         this.executeUnprepared = unprepared === undefined ? plain : unprepared(plain)
         this.executeStream = (sql, params, transformRows) =>
           transformRows

@@ -4,7 +4,7 @@
  * first statement and travels in front of it (`pgBegin.ts`, ARCHITECTURE.md "Transactions on PostgreSQL").
  */
 import { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement, HeldConnection } from "@fastorm/core"
+import type { CompiledStatement, ConnectionWrapper, HeldConnection } from "@fastorm/core"
 import { Connections } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -108,14 +108,9 @@ export interface ReservedOptions {
   readonly connection: (
     run: Prepared.Run,
     stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
-    unprepared: Unprepared
+    unprepared: ConnectionWrapper.Unprepared
   ) => CompiledStatement.CountingConnection
 }
-
-/** A transaction's own `executeUnprepared`, given the connection's plain one. */
-export type Unprepared = (
-  plain: CompiledStatement.CountingConnection["executeUnprepared"]
-) => CompiledStatement.CountingConnection["executeUnprepared"]
 
 const notQueryable = () =>
   new SqlError({
@@ -173,7 +168,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       return sendBegin(sql)
     })
     // The transaction's own executeUnprepared: BEGIN held back, settings behind a pooler.
-    const unprepared: Unprepared = (plain) => (sql, params, transformRows) => {
+    const unprepared: ConnectionWrapper.Unprepared = (plain) => (sql, params, transformRows) => {
       if (params.length === 0 && options.behindPooler()) {
         // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
         return plain(beginWithSettings(sql, options.config), params, transformRows)

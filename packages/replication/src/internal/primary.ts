@@ -204,23 +204,23 @@ export const make = (options: PrimaryOptions): Primary => {
         recorder.countIn(fiber, node.name, "transaction")
         return guard.statement(run(connection))
       })
-    const wrapped = ConnectionWrapper.make(counted, (_sql, _params, run) => run(connection))
+    const stream: ConnectionWrapper.AroundStream = (_sql, _params, run) => run(connection)
     // No session positions to record (SQLite, `consistency: "eventual"`): COMMIT is a statement like the others.
-    if (!capturesPositions) return wrapped
-    return ConnectionWrapper.withUnprepared(wrapped, (sql, params, transformRows) => {
+    if (!capturesPositions) return ConnectionWrapper.make(counted, stream)
+    return ConnectionWrapper.make(counted, stream, (plain) => (sql, params, transformRows) => {
       if (!/^\s*COMMIT\s*$/i.test(sql)) {
-        return wrapped.executeUnprepared(sql, params, transformRows)
+        return plain(sql, params, transformRows)
       }
       const withCommit = consistency?.withCommit
       if (withCommit === undefined) {
         return Effect.tap(
-          wrapped.executeUnprepared(sql, params, transformRows),
+          plain(sql, params, transformRows),
           () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection))
         )
       }
       // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
       return Effect.flatMap(
-        wrapped.executeUnprepared(`COMMIT; ${withCommit.sql}`, params, undefined),
+        plain(`COMMIT; ${withCommit.sql}`, params, undefined),
         (results) => Effect.as(recordPosition(withCommit.position(results)), [])
       )
     })
