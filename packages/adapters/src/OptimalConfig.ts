@@ -87,6 +87,8 @@ export interface SqliteOptimalConfig {
   readonly foreignKeys: boolean
   /** `busy_timeout`: how long a statement waits for a lock held by another connection. */
   readonly busyTimeout: Duration.Duration
+  /** Threads of a read-only client that run its slow reads off the event loop, each with its own connection. */
+  readonly readerThreads: number
 }
 
 /** The optimal configuration of one dialect. */
@@ -145,7 +147,8 @@ export const sqlite: SqliteOptimalConfig = {
   synchronous: "normal",
   cacheSizeKiB: 64 * 1024,
   foreignKeys: true,
-  busyTimeout: Duration.seconds(5)
+  busyTimeout: Duration.seconds(5),
+  readerThreads: 2
 }
 
 /** The kind of value a setting takes: a duration, a size (non-negative integer), a flag, a text, one of a list. */

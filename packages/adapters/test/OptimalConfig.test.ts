@@ -19,6 +19,7 @@ describe("OptimalConfig", () => {
     expect(OptimalConfig.sqlite.journalMode).toBe("wal")
     expect(OptimalConfig.sqlite.cacheSizeKiB).toBe(65536)
     expect(OptimalConfig.sqlite.maxWriters).toBe(1)
+    expect(OptimalConfig.sqlite.readerThreads).toBe(2)
   })
 
   it("user overrides always win; undefined keeps the default; durations accept any input form", () => {

@@ -56,7 +56,8 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     synchronous: { _tag: "oneOf", values: ["off", "normal", "full", "extra"] },
     cacheSizeKiB: size,
     foreignKeys: boolean,
-    busyTimeout: duration
+    busyTimeout: duration,
+    readerThreads: size
   }
 }
 

@@ -3,7 +3,7 @@
  *
  * better-sqlite3 is synchronous and the node has one connection (sqliteConnection.ts serialises transactions on it),
  * so the writer is a single connection by construction; readers open the same file `readonly`, which SQLite
- * enforces.
+ * enforces. A reader also starts `readerThreads` reader threads for its slow reads (sqliteThreads.ts).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import { SqlError } from "@effect/sql/SqlError"
@@ -17,7 +17,8 @@ import * as NodeClients from "../NodeClient.js"
 import type { SqliteOptimalConfig } from "../OptimalConfig.js"
 import * as Drivers from "./drivers.js"
 import * as SqliteConnection from "./sqliteConnection.js"
-import { makeStream } from "./sqliteStream.js"
+import { inMemory, makeStream } from "./sqliteStream.js"
+import * as Threads from "./sqliteThreads.js"
 
 /** Options of one SQLite connection. */
 export interface SqliteNodeOptions {
@@ -64,10 +65,12 @@ export const make = (
     // The node's one connection: statements run on it directly (prepared once per text), and wait only for another
     // fiber's open transaction (sqliteConnection.ts). SQLite is local: there is no network deadline.
     // Streams iterate on a connection of their own (sqliteStream.ts), except inside a transaction.
-    const own = SqliteConnection.make(
-      db,
-      makeStream(Database, filename, Math.round(Duration.toMillis(config.busyTimeout)))
-    )
+    const busyTimeoutMs = Math.round(Duration.toMillis(config.busyTimeout))
+    // An in-memory database is the connection's own: no other connection, on a thread or not, can open it.
+    const threads = options.readOnly && config.readerThreads > 0 && !inMemory(filename)
+      ? yield* Threads.make(config.readerThreads, { filename, pragmas: pragmas(config, true), busyTimeoutMs })
+      : undefined
+    const own = SqliteConnection.make(db, makeStream(Database, filename, busyTimeoutMs), threads)
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "sqlite"],

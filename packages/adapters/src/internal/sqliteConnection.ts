@@ -6,11 +6,15 @@
  * (the common case: no scope, no semaphore), else waits for the lock like a transaction would.
  *
  * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound.
+ *
+ * A read-only node may have reader threads (sqliteThreads.ts): outside a transaction, a read whose measured time is
+ * mostly SQLite's own work runs there instead (sqliteOffload.ts decides), and the event loop goes on meanwhile.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement, HeldConnection } from "@fastorm/core"
+import { ObjectLiteral } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -18,7 +22,9 @@ import * as Effect from "effect/Effect"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import * as Lock from "./sqliteLock.js"
+import * as Offload from "./sqliteOffload.js"
 import * as Rows from "./sqliteRows.js"
+import type { ReaderThreads } from "./sqliteThreads.js"
 
 /** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
 type Mode = "rows" | "raw" | "values" | "changes"
@@ -30,6 +36,11 @@ interface Prepared {
   maker: Rows.RowMaker | undefined
   /** Whether the statement currently returns integers as bigint (SqlClient.SafeIntegers). */
   safe: boolean
+  /** A reader's measured cost, when the node has reader threads to send it to. */
+  readonly cost: Offload.Cost | undefined
+  /** The column names of the rows a reader thread last returned, and their row maker. */
+  threadNames: ReadonlyArray<string>
+  threadRow: Rows.ToObject | undefined
 }
 
 /** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
@@ -52,7 +63,7 @@ const MAX_STATEMENTS = 500
 export type StreamOn = (execute: Connection["execute"]) => Connection["executeStream"]
 
 /** Connections over `db`: statements prepared once per text, a lock only transactions take. */
-export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections => {
+export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderThreads): SqliteConnections => {
   const cache = new Map<string, Prepared>()
   const prepare = (sql: string): Prepared => {
     let prepared = cache.get(sql)
@@ -71,7 +82,10 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections
         statement,
         reader: statement.reader,
         maker: maker?.toObject !== undefined ? maker : undefined,
-        safe: false
+        safe: false,
+        cost: threads !== undefined && maker?.toObject !== undefined ? Offload.unmeasured() : undefined,
+        threadNames: [],
+        threadRow: undefined
       }
       cache.set(sql, prepared)
     }
@@ -99,7 +113,10 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections
       }
       if (prepared.reader) {
         if (prepared.maker !== undefined) {
+          const cost = prepared.cost
+          const start = cost === undefined ? 0 : performance.now()
           const values = statement.all(params as Array<unknown>) as Array<ReadonlyArray<unknown>>
+          if (cost !== undefined) Offload.observe(cost, (performance.now() - start) * 1000, values.length)
           if (mode === "changes") return values.length
           if (mode === "values") return values
           return Rows.rowsOf(values, rowsMaker(prepared, values))
@@ -150,11 +167,54 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn): SqliteConnections
         }))
     )
 
-  /** Outside a transaction: at once, or after the open transaction ends. */
-  const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
-    Effect.withFiberRuntime<any, SqlError>((fiber) =>
-      lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
+  /** The row maker for the columns a reader thread returned (the same as last time, but for a schema change). */
+  const threadRow = (prepared: Prepared, names: ReadonlyArray<string>): Rows.ToObject => {
+    const known = prepared.threadNames
+    let same = prepared.threadRow !== undefined && known.length === names.length
+    for (let i = 0; same && i < names.length; i++) same = known[i] === names[i]
+    if (!same) {
+      prepared.threadNames = names
+      prepared.threadRow = ObjectLiteral.fromValues(names) ?? ObjectLiteral.byAssignment(names)
+    }
+    return prepared.threadRow!
+  }
+
+  /** On a reader thread, with its own connection: the event loop goes on while SQLite works. */
+  const onThread = (
+    fiber: { readonly currentContext: Context.Context<never> },
+    prepared: Prepared,
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    mode: Mode
+  ) => {
+    const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
+    return Effect.async<any, SqlError>((resume) =>
+      threads!.run(sql, params, safe, (error, names, values, micros) => {
+        if (error !== undefined) return resume(Effect.fail(error))
+        Offload.observe(prepared.cost!, micros, values.length)
+        resume(Effect.succeed(
+          mode === "changes"
+            ? values.length
+            : mode === "values"
+            ? values
+            : Rows.rowsOf(values, threadRow(prepared, names))
+        ))
+      })
     )
+  }
+
+  /**
+   * Outside a transaction: on a reader thread if the statement goes there (its own connection needs no lock), else
+   * at once, or after the open transaction ends.
+   */
+  const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    Effect.withFiberRuntime<any, SqlError>((fiber) => {
+      if (threads !== undefined) {
+        const prepared = cache.get(sql)
+        if (prepared?.cost?.away === true && threads.available()) return onThread(fiber, prepared, sql, params, mode)
+      }
+      return lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
+    })
 
   // Built once per reserved connection too: the stream is made here, not by copying the connection afterwards.
   const connectionOf = (

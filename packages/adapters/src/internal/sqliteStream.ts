@@ -16,6 +16,10 @@ type Execute = Connection["execute"]
 /** Rows read from a statement's iterator per pull. */
 const CHUNK = 256
 
+/** Whether `filename` names an in-memory database, which only the connection that opened it can see. */
+export const inMemory = (filename: string): boolean =>
+  filename === ":memory:" || filename === "" || filename.startsWith("file::memory:")
+
 /**
  * Streams on SQLite. Outside a transaction, a stream iterates its statement on a read-only connection of its own to
  * the same file (WAL readers see every commit and never block the writer), so the node's one connection stays free
@@ -23,7 +27,7 @@ const CHUNK = 256
  * (which no other connection can open), the rows are read at once on the given connection.
  */
 export const makeStream = (Database: typeof Sqlite, filename: string, busyTimeoutMs: number) => {
-  const memory = filename === ":memory:" || filename === "" || filename.startsWith("file::memory:")
+  const memory = inMemory(filename)
   const iterate = (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean) =>
     Effect.gen(function*() {
       const db = yield* Effect.acquireRelease(

@@ -1,0 +1,179 @@
+/**
+ * Reader threads of a read-only SQLite node: worker threads, each with its own read-only connection to the node's
+ * file, that run the reads sqliteOffload.ts sends them. In WAL mode a reader sees every commit made before its
+ * statement starts and never blocks the writer, so a read gives the same answer on any of them.
+ *
+ * The worker's code is a string (a worker from a file would need a path that differs between the sources, under
+ * tsx, and the published JavaScript); it loads the same better-sqlite3 the node loaded, by its resolved path.
+ */
+import { SqlError } from "@effect/sql/SqlError"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { createRequire } from "node:module"
+import { Worker } from "node:worker_threads"
+
+/** What a reader thread answers: an error, or the column names, the rows as arrays of values and the run's µs. */
+export type Done = (
+  error: SqlError | undefined,
+  names: ReadonlyArray<string>,
+  values: Array<ReadonlyArray<unknown>>,
+  micros: number
+) => void
+
+/** A node's reader threads. */
+export interface ReaderThreads {
+  /** Whether a thread is running (one that stopped is not replaced: its reads run on the node's own connection). */
+  readonly available: () => boolean
+  /** Runs a read on the least busy thread. */
+  readonly run: (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean, done: Done) => void
+}
+
+// Messages: to a thread [id, sql, params, safeIntegers]; from it [id, true, names, values, micros] or
+// [id, false, { message, code }]. Id -1 is the thread's readiness (or its failure to open the file).
+const workerSource = `
+const { parentPort, workerData } = require("node:worker_threads")
+const Database = require(workerData.driver)
+const failure = (error) => ({ message: String(error && error.message), code: error && error.code })
+let db
+try {
+  db = new Database(workerData.filename, { readonly: true, fileMustExist: true, timeout: workerData.busyTimeoutMs })
+  for (const pragma of workerData.pragmas) db.exec(pragma)
+  parentPort.postMessage([-1, true])
+} catch (error) {
+  parentPort.postMessage([-1, false, failure(error)])
+}
+const cache = new Map()
+parentPort.on("message", (message) => {
+  const id = message[0]
+  try {
+    let entry = cache.get(message[1])
+    if (entry === undefined) {
+      if (cache.size >= 500) cache.clear()
+      const statement = db.prepare(message[1])
+      statement.raw(true)
+      entry = { statement, safe: false }
+      cache.set(message[1], entry)
+    }
+    if (entry.safe !== message[3]) {
+      entry.statement.safeIntegers(message[3])
+      entry.safe = message[3]
+    }
+    const start = performance.now()
+    const values = entry.statement.all(message[2])
+    const micros = (performance.now() - start) * 1000
+    parentPort.postMessage([id, true, entry.statement.columns().map((column) => column.name), values, micros])
+  } catch (error) {
+    parentPort.postMessage([id, false, failure(error)])
+  }
+})
+`
+
+/** What a reader thread needs to open its connection. */
+export interface ThreadOptions {
+  readonly filename: string
+  readonly pragmas: ReadonlyArray<string>
+  readonly busyTimeoutMs: number
+}
+
+// A thread opens a file that the node has already opened: it is ready in milliseconds, or something is wrong.
+const START_TIMEOUT = Duration.seconds(10)
+
+/** An error a thread reported, with the driver's code (SQLITE_BUSY, ...) as the cause's. */
+const sqlError = (failure: { readonly message: string; readonly code?: string }, message: string) =>
+  new SqlError({ cause: Object.assign(new Error(failure.message), { code: failure.code }), message })
+
+interface Thread {
+  readonly worker: Worker
+  readonly pending: Map<number, Done>
+  alive: boolean
+  /** Whether it has opened its connection: undefined until it says, then its failure or null. */
+  ready: SqlError | null | undefined
+  onReady: ((failure: SqlError | null) => void) | undefined
+}
+
+const spawn = (driver: string, options: ThreadOptions): Thread => {
+  const worker = new Worker(workerSource, { eval: true, workerData: { driver, ...options } })
+  const thread: Thread = { worker, pending: new Map(), alive: true, ready: undefined, onReady: undefined }
+  const started = (failure: SqlError | null) => {
+    if (thread.ready !== undefined) return
+    thread.ready = failure
+    thread.onReady?.(failure)
+  }
+  worker.on("message", (message: [number, boolean, any, any?, number?]) => {
+    if (message[0] === -1) {
+      // Idle threads do not keep the process alive; a thread with reads to answer does (`run`).
+      if (message[1]) worker.unref()
+      started(message[1] ? null : sqlError(message[2], "Failed to open the SQLite database on a reader thread"))
+      return
+    }
+    const done = thread.pending.get(message[0])
+    if (done === undefined) return
+    thread.pending.delete(message[0])
+    if (thread.pending.size === 0) worker.unref()
+    if (message[1]) done(undefined, message[2], message[3], message[4]!)
+    else done(sqlError(message[2], "Failed to execute statement"), [], [], 0)
+  })
+  const stopped = (cause: unknown) => {
+    thread.alive = false
+    started(new SqlError({ cause, message: "A SQLite reader thread failed to start" }))
+    for (const done of thread.pending.values()) {
+      done(new SqlError({ cause, message: "A SQLite reader thread stopped" }), [], [], 0)
+    }
+    thread.pending.clear()
+  }
+  worker.on("error", stopped)
+  worker.on("exit", (code) => stopped(new Error(`the thread exited with code ${code}`)))
+  return thread
+}
+
+/** Waits, bounded, until the thread has opened its connection. */
+const whenReady = (thread: Thread): Effect.Effect<void, SqlError> =>
+  Effect.async<void, SqlError>((resume) => {
+    const settle = (failure: SqlError | null) => resume(failure === null ? Effect.void : Effect.fail(failure))
+    if (thread.ready !== undefined) settle(thread.ready)
+    else thread.onReady = settle
+  }).pipe(
+    Effect.timeoutFail({
+      duration: START_TIMEOUT,
+      onTimeout: () => new SqlError({ cause: undefined, message: "A SQLite reader thread did not start in 10 s" })
+    })
+  )
+
+/** Starts `count` reader threads, stopped with the scope. */
+export const make = (
+  count: number,
+  options: ThreadOptions
+): Effect.Effect<ReaderThreads, SqlError, Scope.Scope> =>
+  Effect.gen(function*() {
+    // The better-sqlite3 this package loads (Drivers.sqlite), found from here as an import would find it.
+    const driver = createRequire(import.meta.url).resolve("better-sqlite3")
+    const threads: Array<Thread> = []
+    for (let i = 0; i < count; i++) {
+      threads.push(
+        yield* Effect.acquireRelease(
+          Effect.sync(() => spawn(driver, options)),
+          (thread) => Effect.promise(() => thread.worker.terminate())
+        )
+      )
+    }
+    // Started together, waited for together.
+    yield* Effect.forEach(threads, whenReady, { discard: true })
+    let nextId = 0
+
+    const run = (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean, done: Done) => {
+      let best: Thread | undefined
+      for (const thread of threads) {
+        if (thread.alive && (best === undefined || thread.pending.size < best.pending.size)) best = thread
+      }
+      if (best === undefined) {
+        done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0)
+        return
+      }
+      const id = nextId++
+      if (best.pending.size === 0) best.worker.ref()
+      best.pending.set(id, done)
+      best.worker.postMessage([id, sql, params, safeIntegers])
+    }
+    return { available: () => threads.some((thread) => thread.alive), run }
+  })

@@ -1,0 +1,108 @@
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { DatabaseAdapterFactory } from "../src/index.js"
+
+const tempFile = Effect.map(
+  Effect.acquireRelease(
+    Effect.sync(() => mkdtempSync(join(tmpdir(), "fastorm-threads-"))),
+    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
+  ),
+  (dir) => join(dir, "test.db")
+)
+
+// SQLite's own work and one row: tens of milliseconds on any machine, far over the bound for a reader thread.
+const slowCount = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) " +
+  "SELECT count(*) AS n, sum(x) AS total, json_extract(?, '$.tag') AS tag FROM c"
+const slowRows = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) " +
+  "SELECT x AS n, 'row ' || x AS label FROM c WHERE x % 50000 = 0"
+
+/** A writer and a reader on one new file; the reader with `readerThreads` threads. */
+const nodes = (readerThreads: number) =>
+  Effect.gen(function*() {
+    const file = yield* tempFile
+    const adapter = yield* DatabaseAdapterFactory.create(`sqlite:///${file}`, { config: { readerThreads } })
+    const writer = yield* adapter.makeClient()
+    yield* writer`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`
+    const reader = yield* adapter.makeClient({ readOnly: true })
+    return { writer, reader }
+  })
+
+/** Runs the slow count on `reader` twice (measured where it runs now), then forks it and polls it after 1 ms. */
+const blocksTheEventLoop = (reader: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, [300_000, "{\"tag\":\"warm\"}"])
+    const fiber = yield* Effect.fork(reader.unsafe<{ n: number; tag: string }>(slowCount, [300_000, "{\"tag\":\"x\"}"]))
+    yield* Effect.sleep("1 millis")
+    const done = Option.isSome(yield* Fiber.poll(fiber))
+    const rows = yield* Fiber.join(fiber)
+    expect(rows).toEqual([{ n: 300_000, total: 45_000_150_000, tag: "x" }])
+    return done
+  })
+
+describe("SQLite reader threads", () => {
+  it.scopedLive("a slow read leaves the event loop: it runs on a reader thread once measured", () =>
+    Effect.gen(function*() {
+      const { reader } = yield* nodes(2)
+      expect(yield* blocksTheEventLoop(reader)).toBe(false)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("with readerThreads 0 the same read holds the event loop until it ends", () =>
+    Effect.gen(function*() {
+      const { reader } = yield* nodes(0)
+      expect(yield* blocksTheEventLoop(reader)).toBe(true)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("rows, arrays of values and safe integers come back from a thread as from the writer's connection", () =>
+    Effect.gen(function*() {
+      const { reader, writer } = yield* nodes(2)
+      const expected = yield* writer.unsafe(slowRows)
+      expect(expected).toHaveLength(6)
+      for (let i = 0; i < 3; i++) expect(yield* reader.unsafe(slowRows)).toEqual(expected)
+      expect(yield* reader.unsafe(slowRows).values).toEqual(yield* writer.unsafe(slowRows).values)
+      const safe = yield* reader.unsafe<{ n: bigint }>(slowRows).pipe(
+        Effect.provideService(SqlClient.SafeIntegers, true)
+      )
+      expect(safe.map((row) => row.n)).toEqual([50_000n, 100_000n, 150_000n, 200_000n, 250_000n, 300_000n])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a thread sees the writer's commits", () =>
+    Effect.gen(function*() {
+      const { reader, writer } = yield* nodes(2)
+      const count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) " +
+        "SELECT (SELECT count(*) FROM c) AS spin, (SELECT count(*) FROM t) AS n"
+      for (let i = 0; i < 2; i++) yield* reader.unsafe(count)
+      for (let n = 1; n <= 3; n++) {
+        yield* writer`INSERT INTO t (v) VALUES (${`v${n}`})`
+        expect(yield* reader.unsafe(count)).toEqual([{ spin: 300_000, n }])
+      }
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a statement that fails on a thread fails with a SqlError carrying SQLite's code", () =>
+    Effect.gen(function*() {
+      const { reader } = yield* nodes(2)
+      for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, [300_000, "{\"tag\":\"warm\"}"])
+      const error = yield* Effect.flip(reader.unsafe(slowCount, [300_000, "not json"]))
+      expect(error).toBeInstanceOf(SqlError)
+      expect(error.message).toBe("Failed to execute statement")
+      expect(String((error.cause as Error).message)).toMatch(/malformed JSON/)
+      expect((error.cause as { code?: string }).code).toBe("SQLITE_ERROR")
+      // The thread is still there for the next read.
+      expect(yield* reader.unsafe(slowCount, [10, "{\"tag\":\"after\"}"])).toEqual([{ n: 10, total: 55, tag: "after" }])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a bad readerThreads value is a typed configuration error", () =>
+    Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        DatabaseAdapterFactory.create("sqlite:///app.db", { config: { readerThreads: -1 } })
+      )
+      expect(String(error.message)).toMatch(/readerThreads must be a non-negative integer/)
+    }))
+})
