@@ -2,13 +2,20 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
+import Sqlite from "better-sqlite3"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseAdapterFactory } from "../src/index.js"
+import * as SqliteConnection from "../src/internal/sqliteConnection.js"
+import * as Threads from "../src/internal/sqliteThreads.js"
 
 const tempFile = Effect.map(
   Effect.acquireRelease(
@@ -97,6 +104,46 @@ describe("SQLite reader threads", () => {
       // The thread is still there for the next read.
       expect(yield* reader.unsafe(slowCount, [10, "{\"tag\":\"after\"}"])).toEqual([{ n: 10, total: 55, tag: "after" }])
     }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("a thread that stops before answering says so: its pending read is reported stopped", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      yield* Effect.sync(() => new Sqlite(file).exec("PRAGMA journal_mode = WAL").close())
+      const scope = yield* Scope.make()
+      const threads = yield* Threads.make(1, { filename: file, pragmas: [], busyTimeoutMs: 1000 }).pipe(
+        Scope.extend(scope)
+      )
+      const answer = yield* Deferred.make<{ readonly stopped: boolean; readonly error: string | undefined }>()
+      threads.run(slowCount, [3_000_000, "{}"], false, (error, _names, _values, _micros, stopped) => {
+        Deferred.unsafeDone(answer, Exit.succeed({ stopped: stopped === true, error: error?.message }))
+      })
+      yield* Scope.close(scope, Exit.void)
+      expect(yield* Deferred.await(answer)).toEqual({ stopped: true, error: "A SQLite reader thread stopped" })
+      expect(threads.available()).toBe(false)
+    }))
+
+  it.scoped("a read whose thread stopped runs on the client's own connection instead, and loses nothing", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const db = yield* Effect.acquireRelease(
+        Effect.sync(() => new Sqlite(file)),
+        (db) => Effect.sync(() => db.close())
+      )
+      let asked = 0
+      const stopping: Threads.ReaderThreads = {
+        available: () => true,
+        run: (_sql, _params, _safe, done) => {
+          asked++
+          done(new SqlError({ cause: undefined, message: "A SQLite reader thread stopped" }), [], [], 0, true)
+        }
+      }
+      const { connection } = SqliteConnection.make(db, () => () => Stream.empty, stopping)
+      for (let i = 0; i < 2; i++) yield* connection.execute(slowCount, [300_000, "{\"tag\":\"warm\"}"], undefined)
+      expect(asked).toBe(0)
+      const rows = yield* connection.execute(slowCount, [300_000, "{\"tag\":\"x\"}"], undefined)
+      expect(asked).toBe(1)
+      expect(rows).toEqual([{ n: 300_000, total: 45_000_150_000, tag: "x" }])
+    }))
 
   it.scoped("a bad readerThreads value is a typed configuration error", () =>
     Effect.gen(function*() {

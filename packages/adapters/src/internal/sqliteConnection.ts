@@ -14,7 +14,6 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement, HeldConnection } from "@fastorm/core"
-import { ObjectLiteral } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -38,9 +37,8 @@ interface Prepared {
   safe: boolean
   /** A reader's measured cost, when the node has reader threads to send it to. */
   readonly cost: Offload.Cost | undefined
-  /** The column names of the rows a reader thread last returned, and their row maker. */
-  threadNames: ReadonlyArray<string>
-  threadRow: Rows.ToObject | undefined
+  /** The row maker of the rows a reader thread returns. */
+  readonly threadRows: Rows.ByNames
 }
 
 /** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
@@ -84,8 +82,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         maker: maker?.toObject !== undefined ? maker : undefined,
         safe: false,
         cost: threads !== undefined && maker?.toObject !== undefined ? Offload.unmeasured() : undefined,
-        threadNames: [],
-        threadRow: undefined
+        threadRows: Rows.byNames()
       }
       cache.set(sql, prepared)
     }
@@ -167,19 +164,10 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         }))
     )
 
-  /** The row maker for the columns a reader thread returned (the same as last time, but for a schema change). */
-  const threadRow = (prepared: Prepared, names: ReadonlyArray<string>): Rows.ToObject => {
-    const known = prepared.threadNames
-    let same = prepared.threadRow !== undefined && known.length === names.length
-    for (let i = 0; same && i < names.length; i++) same = known[i] === names[i]
-    if (!same) {
-      prepared.threadNames = names
-      prepared.threadRow = ObjectLiteral.fromValues(names) ?? ObjectLiteral.byAssignment(names)
-    }
-    return prepared.threadRow!
-  }
-
-  /** On a reader thread, with its own connection: the event loop goes on while SQLite works. */
+  /**
+   * On a reader thread, with its own connection: the event loop goes on while SQLite works. If the thread stopped
+   * before answering, the read runs here instead: a read is safe to run again, and nothing is lost.
+   */
   const onThread = (
     fiber: { readonly currentContext: Context.Context<never> },
     prepared: Prepared,
@@ -189,7 +177,10 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
   ) => {
     const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
     return Effect.async<any, SqlError>((resume) =>
-      threads!.run(sql, params, safe, (error, names, values, micros) => {
+      threads!.run(sql, params, safe, (error, names, values, micros, stopped) => {
+        if (stopped === true) {
+          return resume(Effect.withFiberRuntime((fiber) => onConnection(fiber, sql, params, mode)))
+        }
         if (error !== undefined) return resume(Effect.fail(error))
         Offload.observe(prepared.cost!, micros, values.length)
         resume(Effect.succeed(
@@ -197,7 +188,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
             ? values.length
             : mode === "values"
             ? values
-            : Rows.rowsOf(values, threadRow(prepared, names))
+            : Rows.rowsOf(values, prepared.threadRows.forNames(names))
         ))
       })
     )
@@ -213,8 +204,16 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         const prepared = cache.get(sql)
         if (prepared?.cost?.away === true && threads.available()) return onThread(fiber, prepared, sql, params, mode)
       }
-      return lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
+      return onConnection(fiber, sql, params, mode)
     })
+
+  /** On this connection: at once, or after the open transaction ends. */
+  const onConnection = (
+    fiber: { readonly currentContext: Context.Context<never> },
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    mode: Mode
+  ) => lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
 
   // Built once per reserved connection too: the stream is made here, not by copying the connection afterwards.
   const connectionOf = (

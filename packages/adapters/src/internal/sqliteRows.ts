@@ -54,3 +54,25 @@ export const rowsOf = (values: ReadonlyArray<ReadonlyArray<unknown>>, toObject: 
 
 /** Row objects made one property at a time, by assignment as better-sqlite3 makes them. */
 export const byProperty = (statement: Sqlite.Statement): ToObject => ObjectLiteral.byAssignment(columnNames(statement))
+
+/** The row maker of rows whose column names come with them (a reader thread's): made again when the names change. */
+export interface ByNames {
+  readonly forNames: (names: ReadonlyArray<string>) => ToObject
+}
+
+/** A row maker kept for the last names it was given. */
+export const byNames = (): ByNames => {
+  let known: ReadonlyArray<string> = []
+  let toObject: ToObject | undefined
+  return {
+    forNames: (names) => {
+      let same = toObject !== undefined && known.length === names.length
+      for (let i = 0; same && i < names.length; i++) same = known[i] === names[i]
+      if (!same) {
+        known = names
+        toObject = ObjectLiteral.fromValues(names) ?? ObjectLiteral.byAssignment(names)
+      }
+      return toObject!
+    }
+  }
+}

@@ -13,12 +13,16 @@ import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
 
-/** What a reader thread answers: an error, or the column names, the rows as arrays of values and the run's µs. */
+/**
+ * What a reader thread answers: the statement's error, or the column names, the rows as arrays of values and the
+ * run's µs; `stopped` when the thread stopped before answering (the read did not run, or its answer is lost).
+ */
 export type Done = (
   error: SqlError | undefined,
   names: ReadonlyArray<string>,
   values: Array<ReadonlyArray<unknown>>,
-  micros: number
+  micros: number,
+  stopped?: boolean
 ) => void
 
 /** A node's reader threads. */
@@ -118,7 +122,7 @@ const spawn = (driver: string, options: ThreadOptions): Thread => {
     thread.alive = false
     started(new SqlError({ cause, message: "A SQLite reader thread failed to start" }))
     for (const done of thread.pending.values()) {
-      done(new SqlError({ cause, message: "A SQLite reader thread stopped" }), [], [], 0)
+      done(new SqlError({ cause, message: "A SQLite reader thread stopped" }), [], [], 0, true)
     }
     thread.pending.clear()
   }
@@ -167,7 +171,7 @@ export const make = (
         if (thread.alive && (best === undefined || thread.pending.size < best.pending.size)) best = thread
       }
       if (best === undefined) {
-        done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0)
+        done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0, true)
         return
       }
       const id = nextId++
