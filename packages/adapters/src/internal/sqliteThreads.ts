@@ -144,14 +144,34 @@ const whenReady = (thread: Thread): Effect.Effect<void, SqlError> =>
     })
   )
 
-/** Starts `count` reader threads, stopped with the scope. */
+const resolveDriver = (): string | undefined => {
+  try {
+    return createRequire(import.meta.url).resolve("better-sqlite3")
+  } catch {
+    return undefined
+  }
+}
+
+/** No threads: every read runs on the client's own connection. */
+const none: ReaderThreads = {
+  available: () => false,
+  run: (_sql, _params, _safe, done) =>
+    done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0, true)
+}
+
+/** Starts `count` reader threads, stopped with the scope; none if the driver has no file a thread could load. */
 export const make = (
   count: number,
   options: ThreadOptions
 ): Effect.Effect<ReaderThreads, SqlError, Scope.Scope> =>
   Effect.gen(function*() {
-    // The better-sqlite3 this package loads (Drivers.sqlite), found from here as an import would find it.
-    const driver = createRequire(import.meta.url).resolve("better-sqlite3")
+    // The better-sqlite3 this package loads (Drivers.sqlite), found from here as an import would find it. A bundle
+    // may have no such file to find: then the client has no threads and runs every read on its own connection.
+    const driver = resolveDriver()
+    if (driver === undefined) {
+      yield* Effect.logDebug("better-sqlite3 has no file a reader thread could load: reads stay on the event loop")
+      return none
+    }
     const threads: Array<Thread> = []
     for (let i = 0; i < count; i++) {
       threads.push(
