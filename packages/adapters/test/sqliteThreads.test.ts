@@ -46,11 +46,14 @@ const nodes = (readerThreads: number) =>
 const blocksTheEventLoop = (reader: SqlClient.SqlClient) =>
   Effect.gen(function*() {
     for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, [300_000, "{\"tag\":\"warm\"}"])
-    const fiber = yield* Effect.fork(reader.unsafe<{ n: number; tag: string }>(slowCount, [300_000, "{\"tag\":\"x\"}"]))
+    // A million rows: hundreds of milliseconds on a thread, room for a loaded machine to be late with the 1 ms timer.
+    const fiber = yield* Effect.fork(
+      reader.unsafe<{ n: number; tag: string }>(slowCount, [1_000_000, "{\"tag\":\"x\"}"])
+    )
     yield* Effect.sleep("1 millis")
     const done = Option.isSome(yield* Fiber.poll(fiber))
     const rows = yield* Fiber.join(fiber)
-    expect(rows).toEqual([{ n: 300_000, total: 45_000_150_000, tag: "x" }])
+    expect(rows).toEqual([{ n: 1_000_000, total: 500_000_500_000, tag: "x" }])
     return done
   })
 
