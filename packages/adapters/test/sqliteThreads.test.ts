@@ -148,6 +148,24 @@ describe("SQLite reader threads", () => {
       expect(rows).toEqual([{ n: 300_000, total: 45_000_150_000, tag: "x" }])
     }))
 
+  it.scoped("a parameter that cannot be copied to a thread is a SqlError, and the thread serves the next read", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      yield* Effect.sync(() => new Sqlite(file).exec("PRAGMA journal_mode = WAL").close())
+      const threads = yield* Threads.make(1, { filename: file, pragmas: [], busyTimeoutMs: 1000 })
+      const ask = (params: ReadonlyArray<unknown>) =>
+        Effect.async<{ readonly error: string | undefined; readonly values: ReadonlyArray<unknown> }>((resume) =>
+          threads.run(
+            "SELECT ? AS v",
+            params,
+            false,
+            (error, _names, values) => resume(Effect.succeed({ error: error?.message, values }))
+          )
+        )
+      expect(yield* ask([() => 1])).toEqual({ error: "Failed to execute statement", values: [] })
+      expect(yield* ask([7])).toEqual({ error: undefined, values: [[7]] })
+    }))
+
   it.scoped("a bad readerThreads value is a typed configuration error", () =>
     Effect.gen(function*() {
       const error = yield* Effect.flip(

@@ -195,9 +195,15 @@ export const make = (
         return
       }
       const id = nextId++
+      try {
+        // Parameters are copied to the thread: a value that cannot be copied fails here, as a bad parameter.
+        best.worker.postMessage([id, sql, params, safeIntegers])
+      } catch (cause) {
+        done(new SqlError({ cause, message: "Failed to execute statement" }), [], [], 0)
+        return
+      }
       if (best.pending.size === 0) best.worker.ref()
       best.pending.set(id, done)
-      best.worker.postMessage([id, sql, params, safeIntegers])
     }
     return { available: () => threads.some((thread) => thread.alive), run }
   })
