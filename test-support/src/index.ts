@@ -58,6 +58,7 @@ export {
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"
 export * as TlsFront from "./faults/TlsFront.js"
+export { tempFile } from "./files.js"
 export { captureLogs, type LogLine } from "./logs.js"
 export * as Patroni from "./patroni/Patroni.js"
 export { recordingTracer } from "./recordingTracer.js"

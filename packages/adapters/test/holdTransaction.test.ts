@@ -2,22 +2,14 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { Connections, Database, WriteConnection, WriteOnly } from "@fastorm/core"
+import * as TestSupport from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
-const tempFile = Effect.map(
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "fastorm-hold-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  ),
-  (dir) => join(dir, "test.db")
-)
+const tempFile = TestSupport.tempFile("fastorm-hold-")
 
 /** A SQLite node client with a table `t`, as the `WriteConnection`. */
 const writer = Effect.gen(function*() {

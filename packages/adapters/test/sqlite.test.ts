@@ -1,19 +1,11 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
+import * as TestSupport from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { DatabaseAdapterFactory, DatabaseFeatures, SQLiteAdapter } from "../src/index.js"
 
-const tempFile = Effect.map(
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "fastorm-adapter-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  ),
-  (dir) => join(dir, "test.db")
-)
+const tempFile = TestSupport.tempFile("fastorm-adapter-")
 
 const pragma = (client: SqlClient.SqlClient, name: string) =>
   Effect.map(client.unsafe<Record<string, unknown>>(`PRAGMA ${name}`), (rows) => Object.values(rows[0] ?? {})[0])

@@ -1,23 +1,15 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
+import * as TestSupport from "@fastorm/test-support"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Stream from "effect/Stream"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import * as SqliteNode from "../src/internal/sqliteClient.js"
 import { sqlite } from "../src/OptimalConfig.js"
 
-const tempFile = Effect.map(
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "fastorm-sqlite-conn-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  ),
-  (dir) => join(dir, "test.db")
-)
+const tempFile = TestSupport.tempFile("fastorm-sqlite-conn-")
 
 const clients = Effect.gen(function*() {
   const file = yield* tempFile

@@ -2,6 +2,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
+import * as TestSupport from "@fastorm/test-support"
 import Sqlite from "better-sqlite3"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
@@ -10,20 +11,11 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import { mkdtempSync, rmSync } from "node:fs"
-import { tmpdir } from "node:os"
-import { join } from "node:path"
 import { DatabaseAdapterFactory } from "../src/index.js"
 import * as SqliteConnection from "../src/internal/sqliteConnection.js"
 import * as Threads from "../src/internal/sqliteThreads.js"
 
-const tempFile = Effect.map(
-  Effect.acquireRelease(
-    Effect.sync(() => mkdtempSync(join(tmpdir(), "fastorm-threads-"))),
-    (dir) => Effect.sync(() => rmSync(dir, { recursive: true, force: true }))
-  ),
-  (dir) => join(dir, "test.db")
-)
+const tempFile = TestSupport.tempFile("fastorm-threads-")
 
 // SQLite's own work and one row: tens of milliseconds on any machine, far over the bound for a reader thread.
 const slowCount = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?) " +

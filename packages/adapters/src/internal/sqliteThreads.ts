@@ -7,8 +7,11 @@
  * tsx, and the published JavaScript); it loads the same better-sqlite3 the node loaded, by its resolved path.
  */
 import { SqlError } from "@effect/sql/SqlError"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
@@ -91,19 +94,16 @@ interface Thread {
   readonly worker: Worker
   readonly pending: Map<number, Done>
   alive: boolean
-  /** Whether it has opened its connection: undefined until it says, then its failure or null. */
-  ready: SqlError | null | undefined
-  onReady: ((failure: SqlError | null) => void) | undefined
+  /** Done once it has opened its connection, or failed to. */
+  readonly ready: Deferred.Deferred<void, SqlError>
 }
 
 const spawn = (driver: string, options: ThreadOptions): Thread => {
   const worker = new Worker(workerSource, { eval: true, workerData: { driver, ...options } })
-  const thread: Thread = { worker, pending: new Map(), alive: true, ready: undefined, onReady: undefined }
-  const started = (failure: SqlError | null) => {
-    if (thread.ready !== undefined) return
-    thread.ready = failure
-    thread.onReady?.(failure)
-  }
+  const thread: Thread = { worker, pending: new Map(), alive: true, ready: Deferred.unsafeMake(FiberId.none) }
+  // The first outcome counts: a thread that exits after it started has already said so.
+  const started = (failure: SqlError | null) =>
+    Deferred.unsafeDone(thread.ready, failure === null ? Exit.void : Exit.fail(failure))
   worker.on("message", (message: [number, boolean, any, any?, number?]) => {
     if (message[0] === -1) {
       // Idle threads do not keep the process alive; a thread with reads to answer does (`run`).
@@ -133,11 +133,7 @@ const spawn = (driver: string, options: ThreadOptions): Thread => {
 
 /** Waits, bounded, until the thread has opened its connection. */
 const whenReady = (thread: Thread): Effect.Effect<void, SqlError> =>
-  Effect.async<void, SqlError>((resume) => {
-    const settle = (failure: SqlError | null) => resume(failure === null ? Effect.void : Effect.fail(failure))
-    if (thread.ready !== undefined) settle(thread.ready)
-    else thread.onReady = settle
-  }).pipe(
+  Deferred.await(thread.ready).pipe(
     Effect.timeoutFail({
       duration: START_TIMEOUT,
       onTimeout: () => new SqlError({ cause: undefined, message: "A SQLite reader thread did not start in 10 s" })
