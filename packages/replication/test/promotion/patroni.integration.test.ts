@@ -50,8 +50,22 @@ const finalState = async (keys: ReadonlyArray<string>) => {
   return History.finalStateOf(rows.map((r) => ({ key: r.k, value: r.v })))
 }
 
-const ackedOn = (load: Load, node: string, after: number) =>
-  load.history.ops.find((op) => op.kind === "write" && op.status === "ok" && op.node === node && op.invokedAt >= after)
+const ackedOn = (load: Load, node: string, after: number, session?: string) =>
+  load.history.ops.find((op) =>
+    op.kind === "write" && op.status === "ok" && op.node === node && op.invokedAt >= after &&
+    (session === undefined || op.session === session)
+  )
+
+/**
+ * Session reads that failed outside their session's change of leader: before the fault, or after the session's first
+ * write the new leader acknowledged (from then on its position is the new leader's and any node that replayed it serves).
+ */
+const sessionReadsFailedOutsideTheChange = (load: Load, next: string, t0: number) =>
+  load.history.ops.filter((op) => {
+    if (op.kind !== "read" || op.status !== "failed" || !load.keys.includes(op.session)) return false
+    const resumed = ackedOn(load, next, t0, op.session)
+    return op.invokedAt < t0 || resumed === undefined || op.invokedAt > resumed.completedAt!
+  })
 
 /** Runs `fault` under the load; returns what the History and the clocks saw. */
 const underLoad = <A>(label: string, fault: () => Promise<A>, newLeaderOf: (a: A) => string) =>
@@ -80,7 +94,15 @@ const underLoad = <A>(label: string, fault: () => Promise<A>, newLeaderOf: (a: A
     yield* Effect.sleep("2 seconds")
     yield* load.stop
     const final = yield* Effect.promise(() => finalState(load.keys))
-    return { load, final, first: first.name, next, patroniMs: Math.round(patroniMs), resumedMs: Math.round(resumedMs) }
+    return {
+      load,
+      final,
+      t0,
+      first: first.name,
+      next,
+      patroniMs: Math.round(patroniMs),
+      resumedMs: Math.round(resumedMs)
+    }
   })
 
 // Fencing first: in synchronous mode, a leader killed right after the switchover test was sometimes not replaced for a
@@ -166,8 +188,9 @@ describe("following a promoted primary: Patroni", () => {
         expect(figures.ordinaryReadsFailed).toBe(0)
         // A session read is served by any replica that replayed the session's write, even one that stopped replicating
         // while the leader changed. Only a session whose write's position could not be read (the old leader shut down
-        // between the commit and that read) reads from the primary until its next write, and fails while there is none.
-        expect(figures.sessionReadsFailed).toBeLessThan(figures.readsOk / 10)
+        // between the commit and that read) reads from the primary until its next write, and fails while there is none:
+        // how many fail depends on how long the change takes on this machine, when they fail does not.
+        expect(sessionReadsFailedOutsideTheChange(run.load, run.next, run.t0)).toEqual([])
       }).pipe(Effect.provide(app())),
     120_000
   )
