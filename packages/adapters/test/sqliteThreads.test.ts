@@ -34,10 +34,11 @@ const nodes = (readerThreads: number) =>
     return { writer, reader }
   })
 
-/** Runs the slow count on `reader` twice (measured where it runs now), then forks it and polls it after 1 ms. */
-const blocksTheEventLoop = (reader: SqlClient.SqlClient) =>
+const warm = [300_000, "{\"tag\":\"warm\"}"]
+
+/** Forks the slow count on `reader` and says whether it had ended 1 ms later: whether it held the event loop. */
+const heldTheEventLoop = (reader: SqlClient.SqlClient) =>
   Effect.gen(function*() {
-    for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, [300_000, "{\"tag\":\"warm\"}"])
     // A million rows: hundreds of milliseconds on a thread, room for a loaded machine to be late with the 1 ms timer.
     const fiber = yield* Effect.fork(
       reader.unsafe<{ n: number; tag: string }>(slowCount, [1_000_000, "{\"tag\":\"x\"}"])
@@ -49,22 +50,87 @@ const blocksTheEventLoop = (reader: SqlClient.SqlClient) =>
     return done
   })
 
+/**
+ * Measures the slow count twice, then runs it until it leaves the event loop: its third run starts the threads and
+ * runs on the connection while they start; a later one runs on a thread.
+ */
+const onAThread = (reader: SqlClient.SqlClient) =>
+  Effect.gen(function*() {
+    for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, warm)
+    yield* TestSupport.waitUntil(heldTheEventLoop(reader), (held) => !held, {
+      what: "the slow count to run on a reader thread",
+      timeoutMs: 10_000
+    })
+  })
+
+/** Starts `threads` and waits (bounded) until one has opened its connection. */
+const started = (threads: Threads.ReaderThreads) =>
+  Effect.zipRight(
+    Effect.sync(threads.start),
+    TestSupport.waitUntil(Effect.sync(threads.available), (ready) => ready, {
+      what: "a reader thread to start",
+      timeoutMs: 10_000
+    })
+  )
+
 describe("SQLite reader threads", () => {
-  it.scopedLive("a slow read leaves the event loop: it runs on a reader thread once measured", () =>
+  it.scopedLive("a slow read leaves the event loop once measured: the threads start then and it runs there", () =>
     Effect.gen(function*() {
       const { reader } = yield* nodes(2)
-      expect(yield* blocksTheEventLoop(reader)).toBe(false)
+      yield* onAThread(reader)
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scopedLive("with readerThreads 0 the same read holds the event loop until it ends", () =>
+  it.scopedLive("with readerThreads 0 the same read holds the event loop until it ends, every time", () =>
     Effect.gen(function*() {
       const { reader } = yield* nodes(0)
-      expect(yield* blocksTheEventLoop(reader)).toBe(true)
+      for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, warm)
+      for (let i = 0; i < 3; i++) {
+        expect(yield* heldTheEventLoop(reader)).toBe(true)
+        // Time in which threads, were there any, would have started.
+        yield* Effect.sleep("200 millis")
+      }
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("rows, arrays of values and safe integers come back from a thread as from the writer's connection", () =>
+  it.scopedLive("no thread runs before start: a read is answered stopped at once", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      yield* Effect.sync(() => new Sqlite(file).exec("PRAGMA journal_mode = WAL").close())
+      const threads = yield* Threads.make(1, { filename: file, pragmas: [], busyTimeoutMs: 1000 })
+      const answers: Array<boolean | undefined> = []
+      threads.run("SELECT 1", [], false, (_error, _names, _values, _micros, stopped) => answers.push(stopped))
+      expect(answers).toEqual([true])
+      yield* Effect.sleep("200 millis")
+      expect(threads.available()).toBe(false)
+      yield* started(threads)
+    }))
+
+  it.scopedLive("a thread that cannot open the file does not start: one warning, and its reads stay stopped", () =>
+    Effect.gen(function*() {
+      const logs = TestSupport.captureLogs()
+      const file = yield* tempFile
+      // Never created: a thread opens the file read-only and must find it.
+      const threads = yield* Threads.make(2, { filename: file, pragmas: [], busyTimeoutMs: 1000 }).pipe(
+        Effect.provide(logs.layer)
+      )
+      threads.start()
+      const warnings = () => logs.lines.filter((line) => line.level === "WARN")
+      yield* TestSupport.waitUntil(Effect.sync(warnings), (lines) => lines.length > 0, {
+        what: "the warning of a thread that did not start",
+        timeoutMs: 10_000
+      })
+      yield* Effect.sleep("200 millis")
+      expect(warnings().map((line) => line.message)).toEqual([
+        expect.stringMatching(
+          /^A SQLite reader thread did not start: its reads run on the client's connection SqlError: Failed to open/
+        )
+      ])
+      expect(threads.available()).toBe(false)
+    }))
+
+  it.scopedLive("rows, arrays of values and safe integers come back from a thread as from the writer's connection", () =>
     Effect.gen(function*() {
       const { reader, writer } = yield* nodes(2)
+      yield* onAThread(reader)
       const expected = yield* writer.unsafe(slowRows)
       expect(expected).toHaveLength(6)
       for (let i = 0; i < 3; i++) expect(yield* reader.unsafe(slowRows)).toEqual(expected)
@@ -75,9 +141,10 @@ describe("SQLite reader threads", () => {
       expect(safe.map((row) => row.n)).toEqual([50_000n, 100_000n, 150_000n, 200_000n, 250_000n, 300_000n])
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a thread sees the writer's commits", () =>
+  it.scopedLive("a thread sees the writer's commits", () =>
     Effect.gen(function*() {
       const { reader, writer } = yield* nodes(2)
+      yield* onAThread(reader)
       const count = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) " +
         "SELECT (SELECT count(*) FROM c) AS spin, (SELECT count(*) FROM t) AS n"
       for (let i = 0; i < 2; i++) yield* reader.unsafe(count)
@@ -87,10 +154,10 @@ describe("SQLite reader threads", () => {
       }
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a statement that fails on a thread fails with a SqlError carrying SQLite's code", () =>
+  it.scopedLive("a statement that fails on a thread fails with a SqlError carrying SQLite's code", () =>
     Effect.gen(function*() {
       const { reader } = yield* nodes(2)
-      for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, [300_000, "{\"tag\":\"warm\"}"])
+      yield* onAThread(reader)
       const error = yield* Effect.flip(reader.unsafe(slowCount, [300_000, "not json"]))
       expect(error).toBeInstanceOf(SqlError)
       expect(error.message).toBe("Failed to execute statement")
@@ -100,7 +167,7 @@ describe("SQLite reader threads", () => {
       expect(yield* reader.unsafe(slowCount, [10, "{\"tag\":\"after\"}"])).toEqual([{ n: 10, total: 55, tag: "after" }])
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scoped("a thread that stops before answering says so: its pending read is reported stopped", () =>
+  it.scopedLive("a thread that stops before answering says so: its pending read is reported stopped", () =>
     Effect.gen(function*() {
       const file = yield* tempFile
       yield* Effect.sync(() => new Sqlite(file).exec("PRAGMA journal_mode = WAL").close())
@@ -108,6 +175,7 @@ describe("SQLite reader threads", () => {
       const threads = yield* Threads.make(1, { filename: file, pragmas: [], busyTimeoutMs: 1000 }).pipe(
         Scope.extend(scope)
       )
+      yield* started(threads)
       const answer = yield* Deferred.make<{ readonly stopped: boolean; readonly error: string | undefined }>()
       threads.run(slowCount, [3_000_000, "{}"], false, (error, _names, _values, _micros, stopped) => {
         Deferred.unsafeDone(answer, Exit.succeed({ stopped: stopped === true, error: error?.message }))
@@ -127,24 +195,26 @@ describe("SQLite reader threads", () => {
       let asked = 0
       const stopping: Threads.ReaderThreads = {
         available: () => true,
+        start: () => {},
         run: (_sql, _params, _safe, done) => {
           asked++
           done(new SqlError({ cause: undefined, message: "A SQLite reader thread stopped" }), [], [], 0, true)
         }
       }
       const { connection } = SqliteConnection.make(db, () => () => Stream.empty, stopping)
-      for (let i = 0; i < 2; i++) yield* connection.execute(slowCount, [300_000, "{\"tag\":\"warm\"}"], undefined)
+      for (let i = 0; i < 2; i++) yield* connection.execute(slowCount, warm, undefined)
       expect(asked).toBe(0)
       const rows = yield* connection.execute(slowCount, [300_000, "{\"tag\":\"x\"}"], undefined)
       expect(asked).toBe(1)
       expect(rows).toEqual([{ n: 300_000, total: 45_000_150_000, tag: "x" }])
     }))
 
-  it.scoped("a parameter that cannot be copied to a thread is a SqlError, and the thread serves the next read", () =>
+  it.scopedLive("a parameter that cannot be copied to a thread is a SqlError, and the thread serves the next read", () =>
     Effect.gen(function*() {
       const file = yield* tempFile
       yield* Effect.sync(() => new Sqlite(file).exec("PRAGMA journal_mode = WAL").close())
       const threads = yield* Threads.make(1, { filename: file, pragmas: [], busyTimeoutMs: 1000 })
+      yield* started(threads)
       const ask = (params: ReadonlyArray<unknown>) =>
         Effect.async<{ readonly error: string | undefined; readonly values: ReadonlyArray<unknown> }>((resume) =>
           threads.run(

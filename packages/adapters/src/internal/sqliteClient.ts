@@ -3,7 +3,8 @@
  *
  * better-sqlite3 is synchronous and the node has one connection (sqliteConnection.ts serialises transactions on it),
  * so the writer is a single connection by construction; readers open the same file `readonly`, which SQLite
- * enforces. A reader also starts `readerThreads` reader threads for its slow reads (sqliteThreads.ts).
+ * enforces. A reader also has `readerThreads` reader threads for its slow reads, started at the first one
+ * (sqliteThreads.ts).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import { SqlError } from "@effect/sql/SqlError"

@@ -8,7 +8,8 @@
  * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound.
  *
  * A read-only node may have reader threads (sqliteThreads.ts): outside a transaction, a read whose measured time is
- * mostly SQLite's own work runs there instead (sqliteOffload.ts decides), and the event loop goes on meanwhile.
+ * mostly SQLite's own work runs there instead (sqliteOffload.ts decides), and the event loop goes on meanwhile. The
+ * threads start at the first such read.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -196,13 +197,17 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
 
   /**
    * Outside a transaction: on a reader thread if the statement goes there (its own connection needs no lock), else
-   * at once, or after the open transaction ends.
+   * at once, or after the open transaction ends. The first read that would go to a thread starts them, and runs
+   * here while they start.
    */
   const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
     Effect.withFiberRuntime<any, SqlError>((fiber) => {
       if (threads !== undefined) {
         const prepared = cache.get(sql)
-        if (prepared?.cost?.away === true && threads.available()) return onThread(fiber, prepared, sql, params, mode)
+        if (prepared?.cost?.away === true) {
+          if (threads.available()) return onThread(fiber, prepared, sql, params, mode)
+          threads.start()
+        }
       }
       return onConnection(fiber, sql, params, mode)
     })

@@ -7,11 +7,8 @@
  * tsx, and the published JavaScript); it loads the same better-sqlite3 the node loaded, by its resolved path.
  */
 import { SqlError } from "@effect/sql/SqlError"
-import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
@@ -28,11 +25,16 @@ export type Done = (
   stopped?: boolean
 ) => void
 
-/** A node's reader threads. */
+/** A node's reader threads, started at the first read that would go to one (none for a client that never has one). */
 export interface ReaderThreads {
-  /** Whether a thread is running (one that stopped is not replaced: its reads run on the node's own connection). */
+  /** Whether a thread is ready to take a read: none before `start` has been called and a thread has opened the file. */
   readonly available: () => boolean
-  /** Runs a read on the least busy thread. */
+  /**
+   * Starts the threads, once (later calls do nothing): reads go on running where they run until a thread is ready.
+   * A thread that cannot open the file in 10 s is stopped, with a warning: its reads stay on the node's connection.
+   */
+  readonly start: () => void
+  /** Runs a read on the least busy ready thread; `stopped` at once if there is none. */
   readonly run: (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean, done: Done) => void
 }
 
@@ -49,6 +51,7 @@ try {
   parentPort.postMessage([-1, true])
 } catch (error) {
   parentPort.postMessage([-1, false, failure(error)])
+  process.exit(1)
 }
 const cache = new Map()
 parentPort.on("message", (message) => {
@@ -84,7 +87,7 @@ export interface ThreadOptions {
 }
 
 // A thread opens a file that the node has already opened: it is ready in milliseconds, or something is wrong.
-const START_TIMEOUT = Duration.seconds(10)
+const START_TIMEOUT_MS = 10_000
 
 /** An error a thread reported, with the driver's code (SQLITE_BUSY, ...) as the cause's. */
 const sqlError = (failure: { readonly message: string; readonly code?: string }, message: string) =>
@@ -93,22 +96,34 @@ const sqlError = (failure: { readonly message: string; readonly code?: string },
 interface Thread {
   readonly worker: Worker
   readonly pending: Map<number, Done>
+  /** Until it stops (it is not replaced: its reads run on the node's connection). */
   alive: boolean
-  /** Done once it has opened its connection, or failed to. */
-  readonly ready: Deferred.Deferred<void, SqlError>
+  /** Once it has opened its connection. */
+  ready: boolean
+  /** Why it did not start, when it said so before it stopped. */
+  failure: SqlError | undefined
 }
 
-const spawn = (driver: string, options: ThreadOptions): Thread => {
+/** Starts one thread; `failed` hears why it did not start, once, if it stops before it is ready. */
+const spawn = (driver: string, options: ThreadOptions, failed: (error: SqlError) => void): Thread => {
   const worker = new Worker(workerSource, { eval: true, workerData: { driver, ...options } })
-  const thread: Thread = { worker, pending: new Map(), alive: true, ready: Deferred.unsafeMake(FiberId.none) }
-  // The first outcome counts: a thread that exits after it started has already said so.
-  const started = (failure: SqlError | null) =>
-    Deferred.unsafeDone(thread.ready, failure === null ? Exit.void : Exit.fail(failure))
+  const thread: Thread = { worker, pending: new Map(), alive: true, ready: false, failure: undefined }
+  // Bounded: a thread not ready in time is stopped, which ends it as any stopped thread (below).
+  const deadline = setTimeout(() => {
+    if (!thread.ready) {
+      thread.failure = new SqlError({ cause: undefined, message: "A SQLite reader thread did not start in 10 s" })
+      void worker.terminate()
+    }
+  }, START_TIMEOUT_MS)
+  deadline.unref()
+  // Idle threads do not keep the process alive; a thread with reads to answer does (`run`).
+  worker.unref()
   worker.on("message", (message: [number, boolean, any, any?, number?]) => {
     if (message[0] === -1) {
-      // Idle threads do not keep the process alive; a thread with reads to answer does (`run`).
-      if (message[1]) worker.unref()
-      started(message[1] ? null : sqlError(message[2], "Failed to open the SQLite database on a reader thread"))
+      clearTimeout(deadline)
+      // A thread that could not open the file exits next: it is then stopped (below).
+      if (message[1]) thread.ready = true
+      else thread.failure = sqlError(message[2], "Failed to open the SQLite database on a reader thread")
       return
     }
     const done = thread.pending.get(message[0])
@@ -119,8 +134,12 @@ const spawn = (driver: string, options: ThreadOptions): Thread => {
     else done(sqlError(message[2], "Failed to execute statement"), [], [], 0)
   })
   const stopped = (cause: unknown) => {
+    if (!thread.alive) return
     thread.alive = false
-    started(new SqlError({ cause, message: "A SQLite reader thread failed to start" }))
+    clearTimeout(deadline)
+    if (!thread.ready) {
+      failed(thread.failure ?? new SqlError({ cause, message: "A SQLite reader thread failed to start" }))
+    }
     for (const done of thread.pending.values()) {
       done(new SqlError({ cause, message: "A SQLite reader thread stopped" }), [], [], 0, true)
     }
@@ -131,15 +150,6 @@ const spawn = (driver: string, options: ThreadOptions): Thread => {
   return thread
 }
 
-/** Waits, bounded, until the thread has opened its connection. */
-const whenReady = (thread: Thread): Effect.Effect<void, SqlError> =>
-  Deferred.await(thread.ready).pipe(
-    Effect.timeoutFail({
-      duration: START_TIMEOUT,
-      onTimeout: () => new SqlError({ cause: undefined, message: "A SQLite reader thread did not start in 10 s" })
-    })
-  )
-
 const resolveDriver = (): string | undefined => {
   try {
     return createRequire(import.meta.url).resolve("better-sqlite3")
@@ -148,18 +158,24 @@ const resolveDriver = (): string | undefined => {
   }
 }
 
+const noThread = (done: Done) =>
+  done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0, true)
+
 /** No threads: every read runs on the client's own connection. */
 const none: ReaderThreads = {
   available: () => false,
-  run: (_sql, _params, _safe, done) =>
-    done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0, true)
+  start: () => {},
+  run: (_sql, _params, _safe, done) => noThread(done)
 }
 
-/** Starts `count` reader threads, stopped with the scope; none if the driver has no file a thread could load. */
+/**
+ * `count` reader threads, started by `start` and stopped with the scope; none if the driver has no file a thread
+ * could load. Starting them costs tens of milliseconds and a connection each: a client without a slow read never does.
+ */
 export const make = (
   count: number,
   options: ThreadOptions
-): Effect.Effect<ReaderThreads, SqlError, Scope.Scope> =>
+): Effect.Effect<ReaderThreads, never, Scope.Scope> =>
   Effect.gen(function*() {
     // The better-sqlite3 this package loads (Drivers.sqlite), found from here as an import would find it. A bundle
     // may have no such file to find: then the client has no threads and runs every read on its own connection.
@@ -168,28 +184,39 @@ export const make = (
       yield* Effect.logDebug("better-sqlite3 has no file a reader thread could load: reads stay on the event loop")
       return none
     }
+    // `start` runs inside a statement's step, outside any fiber of ours: its warning goes through this runtime.
+    const runtime = yield* Effect.runtime<never>()
     const threads: Array<Thread> = []
-    for (let i = 0; i < count; i++) {
-      threads.push(
-        yield* Effect.acquireRelease(
-          Effect.sync(() => spawn(driver, options)),
-          (thread) => Effect.promise(() => thread.worker.terminate())
-        )
+    let closed = false
+    let warned = false
+    // Once per client, and not for a thread stopped by the scope's end before it was ready.
+    const warn = (error: SqlError) => {
+      if (closed || warned) return
+      warned = true
+      Runtime.runFork(runtime)(
+        Effect.logWarning("A SQLite reader thread did not start: its reads run on the client's connection", error)
       )
     }
-    // Started together, waited for together.
-    yield* Effect.forEach(threads, whenReady, { discard: true })
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => {
+        closed = true
+        return Promise.all(threads.map((thread) => thread.worker.terminate()))
+      })
+    )
     let nextId = 0
 
+    const start = () => {
+      if (closed || threads.length > 0) return
+      for (let i = 0; i < count; i++) threads.push(spawn(driver, options, warn))
+    }
     const run = (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean, done: Done) => {
       let best: Thread | undefined
       for (const thread of threads) {
-        if (thread.alive && (best === undefined || thread.pending.size < best.pending.size)) best = thread
+        if (thread.alive && thread.ready && (best === undefined || thread.pending.size < best.pending.size)) {
+          best = thread
+        }
       }
-      if (best === undefined) {
-        done(new SqlError({ cause: undefined, message: "No SQLite reader thread is running" }), [], [], 0, true)
-        return
-      }
+      if (best === undefined) return noThread(done)
       const id = nextId++
       try {
         // Parameters are copied to the thread: a value that cannot be copied fails here, as a bad parameter.
@@ -201,5 +228,5 @@ export const make = (
       if (best.pending.size === 0) best.worker.ref()
       best.pending.set(id, done)
     }
-    return { available: () => threads.some((thread) => thread.alive), run }
+    return { available: () => threads.some((thread) => thread.alive && thread.ready), start, run }
   })
