@@ -50,31 +50,22 @@ const heldTheEventLoop = (reader: SqlClient.SqlClient) =>
     return done
   })
 
-/**
- * Measures the slow count twice, then runs it until it leaves the event loop: its third run starts the threads and
- * runs on the connection while they start; a later one runs on a thread.
- */
+/** Measures the slow count twice; its third run starts the threads, waits for one, and leaves the event loop. */
 const onAThread = (reader: SqlClient.SqlClient) =>
   Effect.gen(function*() {
     for (let i = 0; i < 2; i++) yield* reader.unsafe(slowCount, warm)
-    yield* TestSupport.waitUntil(heldTheEventLoop(reader), (held) => !held, {
-      what: "the slow count to run on a reader thread",
-      timeoutMs: 10_000
-    })
+    expect(yield* heldTheEventLoop(reader)).toBe(false)
   })
 
-/** Starts `threads` and waits (bounded) until one has opened its connection. */
+/** Starts `threads` and waits until one has opened its connection. */
 const started = (threads: Threads.ReaderThreads) =>
-  Effect.zipRight(
-    Effect.sync(threads.start),
-    TestSupport.waitUntil(Effect.sync(threads.available), (ready) => ready, {
-      what: "a reader thread to start",
-      timeoutMs: 10_000
-    })
-  )
+  Effect.gen(function*() {
+    expect(yield* threads.ready).toBe(true)
+    expect(threads.available()).toBe(true)
+  })
 
 describe("SQLite reader threads", () => {
-  it.scopedLive("a slow read leaves the event loop once measured: the threads start then and it runs there", () =>
+  it.scopedLive("a slow read leaves the event loop once measured: the threads start then, and it runs there", () =>
     Effect.gen(function*() {
       const { reader } = yield* nodes(2)
       yield* onAThread(reader)
@@ -112,13 +103,10 @@ describe("SQLite reader threads", () => {
       const threads = yield* Threads.make(2, { filename: file, pragmas: [], busyTimeoutMs: 1000 }).pipe(
         Effect.provide(logs.layer)
       )
-      threads.start()
-      const warnings = () => logs.lines.filter((line) => line.level === "WARN")
-      yield* TestSupport.waitUntil(Effect.sync(warnings), (lines) => lines.length > 0, {
-        what: "the warning of a thread that did not start",
-        timeoutMs: 10_000
-      })
+      expect(yield* threads.ready).toBe(false)
+      // Both threads have stopped: a second warning would have been logged by now.
       yield* Effect.sleep("200 millis")
+      const warnings = () => logs.lines.filter((line) => line.level === "WARN")
       expect(warnings().map((line) => line.message)).toEqual([
         expect.stringMatching(
           /^A SQLite reader thread did not start: its reads run on the client's connection SqlError: Failed to open/
@@ -195,7 +183,7 @@ describe("SQLite reader threads", () => {
       let asked = 0
       const stopping: Threads.ReaderThreads = {
         available: () => true,
-        start: () => {},
+        ready: Effect.succeed(true),
         run: (_sql, _params, _safe, done) => {
           asked++
           done(new SqlError({ cause: undefined, message: "A SQLite reader thread stopped" }), [], [], 0, true)

@@ -197,8 +197,9 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
 
   /**
    * Outside a transaction: on a reader thread if the statement goes there (its own connection needs no lock), else
-   * at once, or after the open transaction ends. The first read that would go to a thread starts them, and runs
-   * here while they start.
+   * at once, or after the open transaction ends. The first read that would go to a thread starts them and waits
+   * for one (bounded): run here meanwhile, it and the reads like it would hold the event loop, and a thread's
+   * readiness, an event, would wait behind them.
    */
   const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
     Effect.withFiberRuntime<any, SqlError>((fiber) => {
@@ -206,7 +207,13 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         const prepared = cache.get(sql)
         if (prepared?.cost?.away === true) {
           if (threads.available()) return onThread(fiber, prepared, sql, params, mode)
-          threads.start()
+          return Effect.flatMap(
+            threads.ready,
+            (ready) =>
+              ready && threads.available()
+                ? onThread(fiber, prepared, sql, params, mode)
+                : onConnection(fiber, sql, params, mode)
+          )
         }
       }
       return onConnection(fiber, sql, params, mode)

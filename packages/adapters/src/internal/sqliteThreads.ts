@@ -7,7 +7,10 @@
  * tsx, and the published JavaScript); it loads the same better-sqlite3 the node loaded, by its resolved path.
  */
 import { SqlError } from "@effect/sql/SqlError"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
@@ -27,13 +30,13 @@ export type Done = (
 
 /** A node's reader threads, started at the first read that would go to one (none for a client that never has one). */
 export interface ReaderThreads {
-  /** Whether a thread is ready to take a read: none before `start` has been called and a thread has opened the file. */
+  /** Whether a thread is ready to take a read: none before `ready` has started them and one has opened the file. */
   readonly available: () => boolean
   /**
-   * Starts the threads, once (later calls do nothing): reads go on running where they run until a thread is ready.
-   * A thread that cannot open the file in 10 s is stopped, with a warning: its reads stay on the node's connection.
+   * Starts the threads, once, and waits until one is ready (true) or none can be (false); at once after that. A
+   * thread that cannot open the file in 10 s is stopped, with a warning: its reads stay on the node's connection.
    */
-  readonly start: () => void
+  readonly ready: Effect.Effect<boolean>
   /** Runs a read on the least busy ready thread; `stopped` at once if there is none. */
   readonly run: (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean, done: Done) => void
 }
@@ -104,8 +107,16 @@ interface Thread {
   failure: SqlError | undefined
 }
 
-/** Starts one thread; `failed` hears why it did not start, once, if it stops before it is ready. */
-const spawn = (driver: string, options: ThreadOptions, failed: (error: SqlError) => void): Thread => {
+/**
+ * Starts one thread; `changed` hears when it is ready or has stopped, `failed` why it did not start, once, if it
+ * stops before it is ready.
+ */
+const spawn = (
+  driver: string,
+  options: ThreadOptions,
+  changed: () => void,
+  failed: (error: SqlError) => void
+): Thread => {
   const worker = new Worker(workerSource, { eval: true, workerData: { driver, ...options } })
   const thread: Thread = { worker, pending: new Map(), alive: true, ready: false, failure: undefined }
   // Bounded: a thread not ready in time is stopped, which ends it as any stopped thread (below).
@@ -122,8 +133,12 @@ const spawn = (driver: string, options: ThreadOptions, failed: (error: SqlError)
     if (message[0] === -1) {
       clearTimeout(deadline)
       // A thread that could not open the file exits next: it is then stopped (below).
-      if (message[1]) thread.ready = true
-      else thread.failure = sqlError(message[2], "Failed to open the SQLite database on a reader thread")
+      if (message[1]) {
+        thread.ready = true
+        changed()
+      } else {
+        thread.failure = sqlError(message[2], "Failed to open the SQLite database on a reader thread")
+      }
       return
     }
     const done = thread.pending.get(message[0])
@@ -144,6 +159,7 @@ const spawn = (driver: string, options: ThreadOptions, failed: (error: SqlError)
       done(new SqlError({ cause, message: "A SQLite reader thread stopped" }), [], [], 0, true)
     }
     thread.pending.clear()
+    changed()
   }
   worker.on("error", stopped)
   worker.on("exit", (code) => stopped(new Error(`the thread exited with code ${code}`)))
@@ -164,12 +180,12 @@ const noThread = (done: Done) =>
 /** No threads: every read runs on the client's own connection. */
 const none: ReaderThreads = {
   available: () => false,
-  start: () => {},
+  ready: Effect.succeed(false),
   run: (_sql, _params, _safe, done) => noThread(done)
 }
 
 /**
- * `count` reader threads, started by `start` and stopped with the scope; none if the driver has no file a thread
+ * `count` reader threads, started by `ready` and stopped with the scope; none if the driver has no file a thread
  * could load. Starting them costs tens of milliseconds and a connection each: a client without a slow read never does.
  */
 export const make = (
@@ -184,9 +200,15 @@ export const make = (
       yield* Effect.logDebug("better-sqlite3 has no file a reader thread could load: reads stay on the event loop")
       return none
     }
-    // `start` runs inside a statement's step, outside any fiber of ours: its warning goes through this runtime.
+    // A thread's failure is heard in a worker's event, outside any fiber: its warning goes through this runtime.
     const runtime = yield* Effect.runtime<never>()
     const threads: Array<Thread> = []
+    // Whether a thread is ready (true) or none can be (false), once known.
+    const settled = Deferred.unsafeMake<boolean>(FiberId.none)
+    const changed = () => {
+      if (threads.some((thread) => thread.ready && thread.alive)) Deferred.unsafeDone(settled, Exit.succeed(true))
+      else if (threads.every((thread) => !thread.alive)) Deferred.unsafeDone(settled, Exit.succeed(false))
+    }
     let closed = false
     let warned = false
     // Once per client, and not for a thread stopped by the scope's end before it was ready.
@@ -200,15 +222,18 @@ export const make = (
     yield* Effect.addFinalizer(() =>
       Effect.promise(() => {
         closed = true
+        Deferred.unsafeDone(settled, Exit.succeed(false))
         return Promise.all(threads.map((thread) => thread.worker.terminate()))
       })
     )
     let nextId = 0
 
-    const start = () => {
-      if (closed || threads.length > 0) return
-      for (let i = 0; i < count; i++) threads.push(spawn(driver, options, warn))
-    }
+    const ready = Effect.suspend(() => {
+      if (!closed && threads.length === 0) {
+        for (let i = 0; i < count; i++) threads.push(spawn(driver, options, changed, warn))
+      }
+      return Deferred.await(settled)
+    })
     const run = (sql: string, params: ReadonlyArray<unknown>, safeIntegers: boolean, done: Done) => {
       let best: Thread | undefined
       for (const thread of threads) {
@@ -228,5 +253,5 @@ export const make = (
       if (best.pending.size === 0) best.worker.ref()
       best.pending.set(id, done)
     }
-    return { available: () => threads.some((thread) => thread.alive && thread.ready), start, run }
+    return { available: () => threads.some((thread) => thread.alive && thread.ready), ready, run }
   })
