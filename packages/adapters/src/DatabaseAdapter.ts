@@ -74,6 +74,19 @@ export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runne
   readonly statementDeadline: Duration.Duration
   /** Present where the node reports each commit's position in its reply (MariaDB). */
   readonly commitPositions?: CommitPositions | undefined
+  /** Reads a router may retry on another node, which it ends at once when the node is found down. */
+  readonly reads: NodeReads
+}
+
+/**
+ * Reads a router may retry on another node: the pooled connection's statements, each tracked while in flight, so
+ * that `cut` can end them all at once when the node is found down instead of letting them wait out their deadline
+ * (ARCHITECTURE.md, "Deadlines"). SQLite has no network to wait on: its reads are its pooled connection's.
+ */
+export interface NodeReads {
+  readonly connection: Connection
+  /** Ends every read in flight on `connection` now, with a connection-class error (ECONNABORTED); returns how many. */
+  readonly cut: () => number
 }
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */

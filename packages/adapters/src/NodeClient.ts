@@ -13,7 +13,7 @@ import { CompiledStatement, HoldTypeId } from "@fastorm/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
-import type { NodeClient, PoolStatus } from "./DatabaseAdapter.js"
+import type { NodeClient, NodeReads, PoolStatus } from "./DatabaseAdapter.js"
 
 /** What a node client is made of. */
 export interface NodeClientParts {
@@ -33,9 +33,12 @@ export interface NodeClientParts {
   readonly statementDeadline: Duration.Duration
   /** How busy the pool is; default: one connection, never busy. */
   readonly poolStatus?: (() => PoolStatus) | undefined
+  /** Reads a router may retry elsewhere, which `cut` ends at once; default: the pooled connection, nothing to cut. */
+  readonly reads?: NodeReads | undefined
 }
 
 const single = (): PoolStatus => ({ open: 1, idle: 1, waiting: 0, max: 1 })
+const none = () => 0
 
 /** `hold` for a scope: the connection goes back when the scope closes, with the scope's exit. */
 export const scopedHold = (
@@ -72,6 +75,7 @@ export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, R
         ),
         ...(parts.hold !== undefined ? { [HoldTypeId]: parts.hold } : {}),
         connection: parts.connection,
+        reads: parts.reads ?? { connection: parts.connection, cut: none },
         statementDeadline: parts.statementDeadline,
         poolStatus: parts.poolStatus ?? single
       })

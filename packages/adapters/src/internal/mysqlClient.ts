@@ -23,7 +23,7 @@ import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { cancellable } from "./cancellable.js"
 import * as Drivers from "./drivers.js"
-import { CommittingConnection, PooledConnection, ReservedConnection } from "./mysqlConnections.js"
+import { CommittingConnection, PooledConnection, ReadConnection, ReservedConnection } from "./mysqlConnections.js"
 import * as MysqlPool from "./mysqlPool.js"
 import * as MysqlRunner from "./mysqlRunner.js"
 import { queryStream } from "./mysqlStream.js"
@@ -94,6 +94,7 @@ export const make = (
     // mysql2's execute already prepares each text once per connection (its own statement cache).
     const client = yield* NodeClient.make({
       connection: pooled,
+      reads: { connection: new ReadConnection(runner, pooledStream), cut: runner.cutReads },
       hold,
       compiler: MysqlClient.makeCompiler(),
       spanAttributes,

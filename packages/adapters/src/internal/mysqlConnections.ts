@@ -89,6 +89,19 @@ export class PooledConnection extends MysqlConnection implements CompiledStateme
   }
 }
 
+/** The pooled connection for reads a router may retry elsewhere: each statement tracked while in flight (`cutReads`). */
+export class ReadConnection extends PooledConnection {
+  protected override run(
+    sql: string,
+    values: ReadonlyArray<unknown>,
+    rowsAsArray: boolean,
+    method: MysqlRunner.Method,
+    map: MysqlRunner.MapResult
+  ) {
+    return this.runner.read(sql, values, rowsAsArray, method, map, undefined)
+  }
+}
+
 /**
  * The connection of one `runCommitted` run, and the cell its statements' GTIDs go to: each statement borrows a
  * pooled connection and writes its OK packet's GTID into this object. The cell travels with the statement, so a

@@ -7,8 +7,9 @@
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Mysql from "mysql2"
-import { cancellable } from "./cancellable.js"
+import { cancellable, type Register } from "./cancellable.js"
 import { timeoutError } from "./deadline.js"
+import { InFlight } from "./inFlight.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
 
@@ -43,6 +44,10 @@ export type Statement = (
 export interface Runner {
   /** One statement on a connection borrowed for its own duration. */
   readonly pooled: Statement
+  /** `pooled`, for a read a router may retry elsewhere: tracked while in flight, for `cutReads`. */
+  readonly read: Statement
+  /** Ends every `read` in flight now, with a connection-class error; returns how many. */
+  readonly cutReads: () => number
   /** One statement on a reserved connection. */
   readonly on: (conn: Mysql.PoolConnection, ...statement: Parameters<Statement>) => ReturnType<Statement>
   /**
@@ -164,9 +169,10 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     map: MapResult,
     committed: Committed | undefined,
     ms: number = deadlineMs,
-    expired?: Effect.Effect<unknown, SqlError>
-  ) =>
-    cancellable<unknown, SqlError>((resume) => {
+    expired?: Effect.Effect<unknown, SqlError>,
+    tracked?: InFlight
+  ) => {
+    const register: Register<unknown, SqlError> = (resume) => {
       let cancelStatement: (() => void) | undefined
       const started = expired === undefined ? 0 : performance.now()
       // Past the caller's deadline still waiting for a connection: the borrow is cancelled (one that comes later goes
@@ -186,12 +192,27 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
         cancelBorrow()
         cancelStatement?.()
       }
-    })
+    }
+    return cancellable(tracked === undefined ? register : tracked.track(register))
+  }
+
+  // Reads a router may run elsewhere: tracked while in flight, so that `cutReads` ends them at once.
+  const reads = new InFlight(alias)
+  const read: Statement = (sql, values, rowsAsArray, method, map, committed) =>
+    borrowed(sql, values, rowsAsArray, method, map, committed, deadlineMs, undefined, reads)
 
   // A caller's deadline (a session wait): no answer in time is `undefined`.
   const noAnswer = Effect.succeed(undefined)
   const within: Runner["within"] = (ms, sql, values, map) =>
     borrowed(sql, values, false, "execute", map, undefined, Math.min(ms, deadlineMs), noAnswer)
 
-  return { pooled: borrowed, on, within, destroy, isBroken: (conn) => broken.has(conn) }
+  return {
+    pooled: borrowed,
+    read,
+    cutReads: () => reads.cutAll(),
+    on,
+    within,
+    destroy,
+    isBroken: (conn) => broken.has(conn)
+  }
 }

@@ -23,9 +23,10 @@ import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
-import { cancellable } from "./cancellable.js"
+import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
+import { InFlight } from "./inFlight.js"
 import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
@@ -111,9 +112,10 @@ export const make = (
       query: Pg.QueryConfig,
       map: (result: any) => A,
       ms: number = deadlineMs,
-      expired?: Effect.Effect<A, SqlError>
-    ) =>
-      cancellable<A, SqlError>((resume) => {
+      expired?: Effect.Effect<A, SqlError>,
+      reads?: InFlight
+    ) => {
+      const register: Register<A, SqlError> = (resume) => {
         const guard = settle()
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined
@@ -165,7 +167,9 @@ export const make = (
           if (timer !== undefined) clearTimeout(timer)
           giveBack?.(new Error("statement interrupted"))
         }
-      })
+      }
+      return cancellable(reads === undefined ? register : reads.track(register))
+    }
 
     const countOf = (result: any): number => Number(result?.rowCount ?? 0)
     const textQuery = (sql: string, params: ReadonlyArray<unknown>): Pg.QueryConfig => ({
@@ -244,15 +248,19 @@ export const make = (
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
     const within = (ms: number): Prepared.Run => (query, map) => pooled(query, map, Math.min(ms, deadlineMs), noAnswer)
-    const connection = new PooledPgConnection(
-      pooled,
-      (sql, params) =>
-        Stream.unwrapScoped(
-          Effect.flatMap(
-            Reserved.reserveClient(pool, options.alias),
-            (held) => Reserved.streamOn(Cursor, held.client, sql, params)
-          )
-        ),
+    const pooledStream = (sql: string, params: ReadonlyArray<unknown>) =>
+      Stream.unwrapScoped(
+        Effect.flatMap(
+          Reserved.reserveClient(pool, options.alias),
+          (held) => Reserved.streamOn(Cursor, held.client, sql, params)
+        )
+      )
+    const connection = new PooledPgConnection(pooled, pooledStream, true)
+    // Reads a router may run elsewhere: the same statements, tracked while in flight (`cutReads`).
+    const reads = new InFlight(options.alias)
+    const readConnection = new PooledPgConnection(
+      (query, map) => pooled(query, map, deadlineMs, undefined, reads),
+      pooledStream,
       true
     )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
@@ -265,6 +273,7 @@ export const make = (
     ]
     return yield* NodeClient.make({
       connection,
+      reads: { connection: readConnection, cut: () => reads.cutAll() },
       hold: reserve,
       compiler: PgClient.makeCompiler(),
       spanAttributes,

@@ -89,7 +89,8 @@ export const make = (options: ReplicasOptions): Replicas => {
       replica.name,
       reason,
       Effect.suspend(() => {
-        const statement = guards[index]!.statement(run(replica.client.connection))
+        // The replica path's own connection: its reads are ended at once if the node is found down (cutReads.ts).
+        const statement = guards[index]!.statement(run(replica.client.reads.connection))
         // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
         if (!tracksOutstanding) return statement
         outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)

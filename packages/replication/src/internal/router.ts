@@ -18,6 +18,7 @@ import * as Stream from "effect/Stream"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
+import * as CutReads from "./cutReads.js"
 import * as Decision from "./decision.js"
 import * as DirectRunners from "./directRunners.js"
 import type { Learnt, Topology } from "./eligibility.js"
@@ -100,6 +101,8 @@ export const make = (
       positionKind: consistency?.kind
     }
     yield* Metrics.samplePools(handles, "1 second")
+    // A replica found down: the reads waiting on it end at once and run elsewhere (cutReads.ts).
+    yield* CutReads.start(options.cluster, monitor, replicas)
     const known = new Map<string, string>()
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
     const learnt: Learnt = { known, outstanding }

@@ -1,0 +1,98 @@
+/**
+ * Reads ended at once (`NodeClient.reads.cut`), on each network adapter: what a router does to the reads waiting on
+ * a node the health monitor finds down. A cut read fails at once with a connection-class error, its connection is
+ * closed (the statement may still run on the server), the pool serves on, and statements of the client's own
+ * pooled connection (writes, a primary's statements) are never cut.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import { SqlError } from "@effect/sql/SqlError"
+import { describe, expect, it } from "@effect/vitest"
+import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import { DatabaseAdapterFactory } from "../src/index.js"
+
+const cluster = loadCluster()
+
+interface Backend {
+  readonly name: string
+  readonly url: string
+  readonly sleep: (seconds: number) => string
+}
+
+const backends: ReadonlyArray<Backend> = [
+  { name: "PostgreSQL", url: cluster.postgres.replicas[0]!.url, sleep: (s) => `SELECT pg_sleep(${s})::text AS slept` },
+  { name: "MariaDB", url: cluster.mariadb.replicas[0]!.url, sleep: (s) => `SELECT SLEEP(${s}) AS slept` }
+]
+
+const clientOf = (url: string, config: Record<string, unknown> = {}) =>
+  Effect.flatMap(
+    DatabaseAdapterFactory.create(url, { config }),
+    (adapter) => adapter.makeClient({ verify: true, readOnly: true })
+  )
+
+for (const backend of backends) {
+  describe(`reads ended at once on ${backend.name}`, () => {
+    it.scopedLive("a read waiting on the node fails at once with ECONNABORTED, and the pool serves on", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const reads = client.reads.connection
+        const waiting = yield* Effect.fork(Effect.either(reads.execute(backend.sleep(10), [], undefined)))
+        // Sent and waiting on the server.
+        yield* Effect.sleep("300 millis")
+        const started = performance.now()
+        expect(client.reads.cut()).toBe(1)
+        const outcome = yield* Fiber.join(waiting)
+        const ms = performance.now() - started
+        expect(outcome._tag).toBe("Left")
+        const error = outcome._tag === "Left" ? outcome.left : undefined
+        expect(error).toBeInstanceOf(SqlError)
+        expect(error?.message).toMatch(/was ended: the node was found down/)
+        expect((error?.cause as { code?: string }).code).toBe("ECONNABORTED")
+        expect(ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+        // Nothing left to cut; the next read answers.
+        expect(client.reads.cut()).toBe(0)
+        const rows = yield* reads.execute("SELECT 1 AS one", [], undefined)
+        expect(rows.map((row: any) => Number(row.one))).toEqual([1])
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    it.scopedLive("a read still waiting for a connection is ended too, and the connection it gets later serves on", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url, { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" })
+        const reads = client.reads.connection
+        const busy = yield* Effect.fork(Effect.either(reads.execute(backend.sleep(1), [], undefined)))
+        yield* Effect.sleep("200 millis")
+        const queued = yield* Effect.fork(Effect.either(reads.execute("SELECT 2 AS two", [], undefined)))
+        yield* Effect.sleep("100 millis")
+        expect(client.reads.cut()).toBe(2)
+        expect((yield* Fiber.join(busy))._tag).toBe("Left")
+        expect((yield* Fiber.join(queued))._tag).toBe("Left")
+        const rows = yield* reads.execute("SELECT 3 AS three", [], undefined)
+        expect(rows.map((row: any) => Number(row.three))).toEqual([3])
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    it.scopedLive("a statement on the client's own pooled connection is never ended", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const own = yield* Effect.fork(client.connection.execute(backend.sleep(0.5), [], undefined))
+        yield* Effect.sleep("200 millis")
+        expect(client.reads.cut()).toBe(0)
+        const rows = yield* Fiber.join(own)
+        expect(rows).toHaveLength(1)
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    it.scopedLive("an answered read is no longer tracked; an interrupted one is not either", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const reads = client.reads.connection
+        yield* reads.execute("SELECT 1 AS one", [], undefined)
+        const interrupted = yield* Effect.fork(reads.execute(backend.sleep(5), [], undefined))
+        yield* Effect.sleep("200 millis")
+        yield* Fiber.interrupt(interrupted)
+        expect(client.reads.cut()).toBe(0)
+        const timed = yield* Effect.timed(reads.execute("SELECT 1 AS one", [], undefined))
+        expect(Duration.toMillis(timed[0])).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+      }).pipe(Effect.provide(Reactivity.layer)))
+  })
+}

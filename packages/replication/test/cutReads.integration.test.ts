@@ -1,0 +1,89 @@
+/**
+ * Reads waiting on a replica the health monitor finds down end at once and run on another node (ARCHITECTURE.md,
+ * "Deadlines"): a replica frozen (SIGSTOP) for 6 s under a 20-fiber read load, with a statement timeout of 20 s.
+ * Without the cut, every read in flight on it when it froze waits until it thaws (measured: 4.0 s for a 4 s freeze);
+ * with it, no read waits longer than the monitor takes to find the node down (measured: 1.2-1.4 s). On PostgreSQL, MariaDB, and PostgreSQL behind PgBouncer (where the pooler
+ * stays up and a read waits in it for a server that will not answer).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { ReadConnection } from "@fastorm/core"
+import {
+  captureLogs,
+  control,
+  freezeNode,
+  loadCluster,
+  LOADED_MACHINE_SLACK_MS,
+  throughPgBouncer,
+  unfreezeNode
+} from "@fastorm/test-support"
+import * as Effect from "effect/Effect"
+import type { Backend } from "./support/cluster.js"
+import {
+  backends,
+  countBy,
+  fastOrm,
+  health,
+  quantile,
+  report,
+  restoreCluster,
+  startLoad,
+  warmUp
+} from "./support/cluster.js"
+
+const statementTimeoutMs = 20_000
+// The monitor finds a frozen node down after `failureThreshold` probes that time out, each started at most a backoff
+// after the last; the read then runs elsewhere. Plus a loaded machine's slack: far below the statement timeout.
+const cutBoundMs = health.failureThreshold * (500 + 400) + LOADED_MACHINE_SLACK_MS
+
+const postgres = backends().find((x) => x.name === "postgres")!
+const viaPgBouncer: Backend = { ...postgres, nodes: throughPgBouncer(loadCluster().postgres, loadCluster().pgbouncer) }
+const cases = [
+  ...backends().map((b) => ({ label: b.name, b })),
+  { label: "postgres via PgBouncer", b: viaPgBouncer }
+]
+
+for (const { b, label } of cases) {
+  describe(`reads waiting on a replica found down, on ${label}`, () => {
+    it.scopedLive(
+      "a replica frozen under a 20-fiber load, statement timeout 20 s: no read waits past the monitor's verdict, none fails",
+      () => {
+        const logs = captureLogs()
+        return Effect.gen(function*() {
+          const read = yield* ReadConnection
+          const target = b.nodes.replicas[0]!
+          yield* Effect.addFinalizer(() => restoreCluster(b))
+          yield* warmUp(b, read)
+          const load = yield* startLoad(b, read, 20)
+          yield* Effect.sleep("500 millis")
+          yield* control(() => freezeNode(target))
+          yield* Effect.sleep("6 seconds").pipe(Effect.ensuring(control(() => unfreezeNode(target))))
+          yield* Effect.sleep("500 millis")
+          yield* load.stop
+          const failed = load.samples.filter((s) => s.error !== undefined)
+          const cut = logs.lines.filter((line) => String(line.message).includes("was found down"))
+          const figures = {
+            reads: load.samples.length,
+            failed: failed.length,
+            failedKinds: countBy(failed.map((s) => s.error)),
+            servedBy: countBy(load.samples.map((s) => s.node)),
+            maxReadMs: Math.max(...load.samples.map((s) => s.ms)),
+            p99ReadMs: quantile(load.samples.map((s) => s.ms), 0.99),
+            boundMs: cutBoundMs,
+            cutLines: cut.map((line) => line.annotations["ended"])
+          }
+          yield* report(`${label} replica frozen, reads cut`, figures)
+          expect(figures.failed).toBe(0)
+          expect(figures.maxReadMs).toBeLessThanOrEqual(cutBoundMs)
+          // Reads were in flight on the node when it froze: the router ended them, and said so once, on that node.
+          expect(cut.map((line) => line.annotations["node"])).toEqual([target.name])
+          expect(Number(cut[0]!.annotations["ended"])).toBeGreaterThan(0)
+        }).pipe(
+          Effect.scoped,
+          Effect.provide(fastOrm(b, { statementTimeout: `${statementTimeoutMs} millis` })),
+          Effect.provide(logs.layer)
+        )
+      },
+      60_000
+    )
+  })
+}
