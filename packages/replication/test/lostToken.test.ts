@@ -13,6 +13,7 @@ import type { NodeHealth } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { ConsistencyOps } from "../src/internal/consistency.js"
 import * as Engine from "../src/internal/router.js"
@@ -60,7 +61,8 @@ const monitor = HealthMonitor.HealthMonitor.of({
   health: () => Effect.die("unused"),
   status: () => Effect.die("unused"),
   changes: Stream.empty,
-  subscribe: Effect.die("unused"),
+  // The router listens for nodes found down (cutReads.ts): none is, here.
+  subscribe: Queue.unbounded(),
   check: Effect.die("unused"),
   checkNode: () => Effect.die("unused"),
   reportFailure: () => Effect.die("unused"),
