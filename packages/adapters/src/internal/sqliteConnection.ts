@@ -38,8 +38,8 @@ interface Prepared {
   safe: boolean
   /** A reader's measured cost, when the node has reader threads to send it to. */
   readonly cost: Offload.Cost | undefined
-  /** The row maker of the rows a reader thread returns. */
-  readonly threadRows: Rows.ByNames
+  /** The row maker of the rows a reader thread returns, when the node has reader threads. */
+  readonly threadRows: Rows.ByNames | undefined
 }
 
 /** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
@@ -55,8 +55,8 @@ export interface SqliteConnections {
   readonly hold: Effect.Effect<HeldConnection, never>
 }
 
-// Query shapes are few; texts with literals in them are not: past this bound the cache starts again.
-const MAX_STATEMENTS = 500
+/** Query shapes are few; texts with literals in them are not: past this bound a statement cache starts again. */
+export const MAX_STATEMENTS = 500
 
 /** How a connection streams, given its own `execute` (sqliteStream.ts). */
 export type StreamOn = (execute: Connection["execute"]) => Connection["executeStream"]
@@ -83,7 +83,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         maker: maker?.toObject !== undefined ? maker : undefined,
         safe: false,
         cost: threads !== undefined && maker?.toObject !== undefined ? Offload.unmeasured() : undefined,
-        threadRows: Rows.byNames()
+        threadRows: threads !== undefined ? Rows.byNames() : undefined
       }
       cache.set(sql, prepared)
     }
@@ -189,7 +189,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
             ? values.length
             : mode === "values"
             ? values
-            : Rows.rowsOf(values, prepared.threadRows.forNames(names))
+            : Rows.rowsOf(values, prepared.threadRows!.forNames(names))
         ))
       })
     )

@@ -15,6 +15,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
+import { MAX_STATEMENTS } from "./sqliteConnection.js"
 
 /**
  * What a reader thread answers: the statement's error, or the column names, the rows as arrays of values and the
@@ -62,7 +63,7 @@ parentPort.on("message", (message) => {
   try {
     let entry = cache.get(message[1])
     if (entry === undefined) {
-      if (cache.size >= 500) cache.clear()
+      if (cache.size >= workerData.maxStatements) cache.clear()
       const statement = db.prepare(message[1])
       statement.raw(true)
       entry = { statement, safe: false }
@@ -117,7 +118,10 @@ const spawn = (
   changed: () => void,
   failed: (error: SqlError) => void
 ): Thread => {
-  const worker = new Worker(workerSource, { eval: true, workerData: { driver, ...options } })
+  const worker = new Worker(workerSource, {
+    eval: true,
+    workerData: { driver, maxStatements: MAX_STATEMENTS, ...options }
+  })
   const thread: Thread = { worker, pending: new Map(), alive: true, ready: false, failure: undefined }
   // Bounded: a thread not ready in time is stopped, which ends it as any stopped thread (below).
   const deadline = setTimeout(() => {
