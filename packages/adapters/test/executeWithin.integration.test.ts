@@ -6,7 +6,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, sleepSql } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { DatabaseAdapterFactory } from "../src/index.js"
@@ -20,8 +20,8 @@ interface Backend {
 }
 
 const backends: ReadonlyArray<Backend> = [
-  { name: "PostgreSQL", url: cluster.postgres.primary.url, sleep: (s) => `SELECT pg_sleep(${s})::text AS slept` },
-  { name: "MariaDB", url: cluster.mariadb.primary.url, sleep: (s) => `SELECT SLEEP(${s}) AS slept` }
+  { name: "PostgreSQL", url: cluster.postgres.primary.url, sleep: (s) => sleepSql("postgres", s) },
+  { name: "MariaDB", url: cluster.mariadb.primary.url, sleep: (s) => sleepSql("mariadb", s) }
 ]
 
 const clientOf = (url: string, config: Record<string, unknown> = {}) =>

@@ -5,7 +5,7 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
-import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, sleepSql } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -25,13 +25,13 @@ const backends: ReadonlyArray<Backend> = [
   {
     name: "PostgreSQL",
     url: cluster.postgres.primary.url,
-    sleep: (s) => `SELECT pg_sleep(${s})::text AS slept`,
+    sleep: (s) => sleepSql("postgres", s),
     session: "SELECT pg_backend_pid() AS id"
   },
   {
     name: "MariaDB",
     url: cluster.mariadb.primary.url,
-    sleep: (s) => `SELECT SLEEP(${s}) AS slept`,
+    sleep: (s) => sleepSql("mariadb", s),
     session: "SELECT CONNECTION_ID() AS id"
   }
 ]

@@ -7,28 +7,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection } from "@fastorm/core"
-import {
-  captureLogs,
-  control,
-  freezeNode,
-  loadCluster,
-  LOADED_MACHINE_SLACK_MS,
-  throughPgBouncer,
-  unfreezeNode
-} from "@fastorm/test-support"
+import { captureLogs, loadCluster, LOADED_MACHINE_SLACK_MS, throughPgBouncer } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import type { Backend } from "./support/cluster.js"
-import {
-  backends,
-  countBy,
-  fastOrm,
-  health,
-  quantile,
-  report,
-  restoreCluster,
-  startLoad,
-  warmUp
-} from "./support/cluster.js"
+import { backends, countBy, fastOrm, frozenUnderLoad, health, quantile, report } from "./support/cluster.js"
 
 const statementTimeoutMs = 20_000
 // The monitor finds a frozen node down after `failureThreshold` probes that time out, each started at most a backoff
@@ -50,13 +32,7 @@ for (const { b, label } of cases) {
         const logs = captureLogs()
         return Effect.gen(function*() {
           const read = yield* ReadConnection
-          const target = b.nodes.replicas[0]!
-          yield* Effect.addFinalizer(() => restoreCluster(b))
-          yield* warmUp(b, read)
-          const load = yield* startLoad(b, read, 20)
-          yield* Effect.sleep("500 millis")
-          yield* control(() => freezeNode(target))
-          yield* Effect.sleep("6 seconds").pipe(Effect.ensuring(control(() => unfreezeNode(target))))
+          const { load, target } = yield* frozenUnderLoad(b, read, 6_000)
           yield* Effect.sleep("500 millis")
           yield* load.stop
           const failed = load.samples.filter((s) => s.error !== undefined)

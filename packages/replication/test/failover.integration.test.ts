@@ -8,13 +8,11 @@ import { ReadConnection, WriteConnection } from "@fastorm/core"
 import {
   admin,
   control,
-  freezeNode,
   killNode,
   LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   stopNode,
-  unfreezeNode,
   waitReplicated,
   waitUntil
 } from "@fastorm/test-support"
@@ -31,6 +29,7 @@ import {
   describeError,
   downAndBack,
   fastOrm,
+  frozenUnderLoad,
   noSession,
   quantile,
   recoveryBoundMs,
@@ -116,15 +115,7 @@ for (const b of backends()) {
       () =>
         Effect.gen(function*() {
           const read = yield* ReadConnection
-          const target = b.nodes.replicas[0]!
-          yield* Effect.addFinalizer(() => restoreCluster(b))
-          yield* warmUp(b, read)
-          const load = yield* startLoad(b, read, 20)
-          yield* Effect.sleep("500 millis")
-          yield* control(() => freezeNode(target))
-          const frozenAt = Date.now()
-          yield* Effect.sleep("3 seconds").pipe(Effect.ensuring(control(() => unfreezeNode(target))))
-          const thawedAt = Date.now()
+          const { frozenAt, load, thawedAt } = yield* frozenUnderLoad(b, read, 3_000)
           yield* Effect.sleep("1 second")
           yield* load.stop
           const during = load.samples.filter((s) => s.start >= frozenAt && s.start < thawedAt)

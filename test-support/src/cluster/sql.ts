@@ -6,7 +6,7 @@
 import mysql from "mysql2/promise"
 import pg from "pg"
 import { APP_PASSWORD, APP_USER, redact } from "./constants.js"
-import type { NodeInfo } from "./types.js"
+import type { ClusterKind, NodeInfo } from "./types.js"
 
 /** Bounds for these connections: a frozen server must fail fast, not hang the caller. */
 const CONNECT_TIMEOUT_MS = 3_000
@@ -158,3 +158,7 @@ export const mariaAdminQuery = <R = Record<string, unknown>>(
   sql: string,
   params: ReadonlyArray<unknown> = []
 ): Promise<Array<R>> => nodeQuery<R>(node, sql, params, { database: null })
+
+/** A statement that holds its connection for `seconds` on the server, and answers one row (`slept`). */
+export const sleepSql = (kind: ClusterKind, seconds: number): string =>
+  kind === "postgres" ? `SELECT pg_sleep(${seconds})::text AS slept` : `SELECT SLEEP(${seconds}) AS slept`

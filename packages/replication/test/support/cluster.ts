@@ -3,9 +3,11 @@
  * that records which node answered each read and how long it took, and the down-and-back sequence of a node.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import type { ClusterNodes, NodeInfo } from "@fastorm/test-support"
 import {
   control,
+  freezeNode,
   killNode,
   loadCluster,
   pauseReplay,
@@ -296,3 +298,32 @@ export const pausedReplay = (b: Backend): Effect.Effect<void, never, Scope.Scope
     Effect.promise(() => Promise.all(b.nodes.replicas.map(pauseReplay))),
     () => Effect.promise(() => Promise.all(b.nodes.replicas.map(resumeReplay)))
   ))
+
+/** A replica frozen under a read load: the node, the load (still running) and when it froze and thawed. */
+export interface FrozenUnderLoad {
+  readonly target: NodeInfo
+  readonly load: Load
+  readonly frozenAt: number
+  readonly thawedAt: number
+}
+
+/**
+ * Warms up, starts a 20-fiber read load on `read`, freezes `b`'s first replica (SIGSTOP) for `frozenMs` half a second
+ * later and thaws it; the load goes on (the caller stops it). The cluster is restored when the scope closes.
+ */
+export const frozenUnderLoad = (
+  b: Backend,
+  read: SqlClient.SqlClient,
+  frozenMs: number
+): Effect.Effect<FrozenUnderLoad, SqlError, Scope.Scope> =>
+  Effect.gen(function*() {
+    const target = b.nodes.replicas[0]!
+    yield* Effect.addFinalizer(() => restoreCluster(b))
+    yield* warmUp(b, read)
+    const load = yield* startLoad(b, read, 20)
+    yield* Effect.sleep("500 millis")
+    yield* control(() => freezeNode(target))
+    const frozenAt = Date.now()
+    yield* Effect.sleep(`${frozenMs} millis`).pipe(Effect.ensuring(control(() => unfreezeNode(target))))
+    return { target, load, frozenAt, thawedAt: Date.now() }
+  })
