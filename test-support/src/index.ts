@@ -37,7 +37,17 @@ export {
   throughPgBouncer
 } from "./cluster/pgbouncer.js"
 export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
-export { adminQuery, appQuery, type Login, nodeQuery, NodeQueryError, sleepSql, type Statement } from "./cluster/sql.js"
+export {
+  adminQuery,
+  appQuery,
+  type Login,
+  nodeQuery,
+  NodeQueryError,
+  sleepSql,
+  type SleepyNode,
+  sleepyNodes,
+  type Statement
+} from "./cluster/sql.js"
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
 export { type TlsFiles, withOptions } from "./cluster/tls.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"

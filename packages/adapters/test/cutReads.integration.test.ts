@@ -7,24 +7,13 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { loadCluster, LOADED_MACHINE_SLACK_MS, sleepSql } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, sleepyNodes } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
-const cluster = loadCluster()
-
-interface Backend {
-  readonly name: string
-  readonly url: string
-  readonly sleep: (seconds: number) => string
-}
-
-const backends: ReadonlyArray<Backend> = [
-  { name: "PostgreSQL", url: cluster.postgres.replicas[0]!.url, sleep: (s) => sleepSql("postgres", s) },
-  { name: "MariaDB", url: cluster.mariadb.replicas[0]!.url, sleep: (s) => sleepSql("mariadb", s) }
-]
+const backends = sleepyNodes((nodes) => nodes.replicas[0]!)
 
 const clientOf = (url: string, config: Record<string, unknown> = {}) =>
   Effect.flatMap(

@@ -6,23 +6,12 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { loadCluster, LOADED_MACHINE_SLACK_MS, sleepSql } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, sleepyNodes } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
-const cluster = loadCluster()
-
-interface Backend {
-  readonly name: string
-  readonly url: string
-  readonly sleep: (seconds: number) => string
-}
-
-const backends: ReadonlyArray<Backend> = [
-  { name: "PostgreSQL", url: cluster.postgres.primary.url, sleep: (s) => sleepSql("postgres", s) },
-  { name: "MariaDB", url: cluster.mariadb.primary.url, sleep: (s) => sleepSql("mariadb", s) }
-]
+const backends = sleepyNodes((nodes) => nodes.primary)
 
 const clientOf = (url: string, config: Record<string, unknown> = {}) =>
   Effect.flatMap(DatabaseAdapterFactory.create(url, { config }), (adapter) => adapter.makeClient({ verify: true }))

@@ -5,8 +5,9 @@
  */
 import mysql from "mysql2/promise"
 import pg from "pg"
+import { loadCluster } from "./clusterFile.js"
 import { APP_PASSWORD, APP_USER, redact } from "./constants.js"
-import type { ClusterKind, NodeInfo } from "./types.js"
+import type { ClusterKind, ClusterNodes, NodeInfo } from "./types.js"
 
 /** Bounds for these connections: a frozen server must fail fast, not hang the caller. */
 const CONNECT_TIMEOUT_MS = 3_000
@@ -162,3 +163,20 @@ export const mariaAdminQuery = <R = Record<string, unknown>>(
 /** A statement that holds its connection for `seconds` on the server, and answers one row (`slept`). */
 export const sleepSql = (kind: ClusterKind, seconds: number): string =>
   kind === "postgres" ? `SELECT pg_sleep(${seconds})::text AS slept` : `SELECT SLEEP(${seconds}) AS slept`
+
+/** One node of one server kind in the test cluster, with the statement that sleeps on it. */
+export interface SleepyNode {
+  /** "PostgreSQL" or "MariaDB", for a test's title. */
+  readonly name: string
+  readonly url: string
+  readonly sleep: (seconds: number) => string
+}
+
+/** The node `pick` chooses (the primary, a replica) in each of the test cluster's servers, PostgreSQL then MariaDB. */
+export const sleepyNodes = (pick: (nodes: ClusterNodes) => NodeInfo): ReadonlyArray<SleepyNode> => {
+  const cluster = loadCluster()
+  return [
+    { name: "PostgreSQL", url: pick(cluster.postgres).url, sleep: (s) => sleepSql("postgres", s) },
+    { name: "MariaDB", url: pick(cluster.mariadb).url, sleep: (s) => sleepSql("mariadb", s) }
+  ]
+}

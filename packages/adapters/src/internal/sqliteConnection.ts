@@ -207,13 +207,11 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         const prepared = cache.get(sql)
         if (prepared?.cost?.away === true) {
           if (threads.available()) return onThread(fiber, prepared, sql, params, mode)
-          return Effect.flatMap(
-            threads.ready,
-            (ready) =>
-              ready && threads.available()
-                ? onThread(fiber, prepared, sql, params, mode)
-                : onConnection(fiber, sql, params, mode)
-          )
+          // Started or not, a thread is taken only if one is there now (it may have stopped since).
+          return Effect.flatMap(threads.ready, () =>
+            threads.available()
+              ? onThread(fiber, prepared, sql, params, mode)
+              : onConnection(fiber, sql, params, mode))
         }
       }
       return onConnection(fiber, sql, params, mode)
