@@ -95,18 +95,19 @@ export interface ReplicaSpec {
   readonly weight?: number
 }
 
-/** `FastOrm.layer` over a cluster with the fault tests' settings. */
+/** `FastOrm.layer` over a cluster with the fault tests' settings (`monitor`: another health configuration). */
 export const fastOrm = (
   b: Backend,
   readWrite: ReadWriteConfig.ReadWriteConfig = {},
-  replicas?: ReadonlyArray<ReplicaSpec>
+  replicas?: ReadonlyArray<ReplicaSpec>,
+  monitor: FastOrm.HealthConfig = health
 ) =>
   FastOrm.layer({
     name: b.name,
     write: { url: b.nodes.primary.url, name: b.nodes.primary.name },
     read: replicas ?? b.nodes.replicas.map((r) => ({ url: r.url, name: r.name })),
     readWrite: { statementTimeout: "1 second", connectTimeout: "1 second", ...readWrite },
-    health
+    health: monitor
   })
 
 /** The node listening on `port`. */
