@@ -114,7 +114,15 @@ const main = async () => {
     if (f !== "") lines.push(f, "")
     if (r.uncaught > 0) lines.push(`(${r.uncaught} uncaught errors from drivers during the ${r.db} run)`, "")
   }
-  lines.push("```", ...verdicts(results), ...workloadVerdicts(results), "```")
+  lines.push(
+    "Each throughput verdict ends with the raw driver's ratio to the same peer (on the servers its reads go to one",
+    "replica): where it is near 1, the servers bound the workload on this host and no stack can go much faster.",
+    "",
+    "```",
+    ...verdicts(results),
+    ...workloadVerdicts(results),
+    "```"
+  )
   if (!profile) {
     // Only a full run replaces the charts BENCHMARKS.md shows; a quick or partial one draws its own beside them.
     const full = !config.quick && config.workloads.length === WORKLOADS.length && config.dbs.length >= 3

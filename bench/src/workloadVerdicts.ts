@@ -4,7 +4,7 @@
  * charts draw.
  */
 import type { Summary } from "./report.js"
-import { DB_LABEL, PEERS, summaries } from "./report.js"
+import { DB_LABEL, PEERS, rawBeside, summaries } from "./report.js"
 import type { TargetName } from "./targets.js"
 import { TARGET_LABELS } from "./targets.js"
 import type { WorkerResult } from "./worker.js"
@@ -91,9 +91,9 @@ export const workloadVerdicts = (results: ReadonlyArray<WorkerResult>): Array<st
           fastorm.throughput.toFixed(0)
         } ${unit} = ${x.toFixed(2)}× the best peer (${best[0]} ${best[1].throughput.toFixed(0)} ${unit}; target ≥ ${
           THROUGHPUT_TARGET.toFixed(2)
-        }×)${workload === "stream" ? `; heap +${fastorm.heapGrowthMB.toFixed(1)} MB` : ""}${
-          fastorm.failed > 0 ? `; ${fastorm.failed} failed` : ""
-        }`
+        }×${rawBeside(s, best[1].throughput)})${
+          workload === "stream" ? `; heap +${fastorm.heapGrowthMB.toFixed(1)} MB` : ""
+        }${fastorm.failed > 0 ? `; ${fastorm.failed} failed` : ""}`
       )
     } else if (workload === "stream") {
       const raw = s["raw-driver"]
