@@ -4,7 +4,7 @@
  * `Socket.write`, `_write`, `_writev`) and, with `HEAPSAMPLE=1`, bytes allocated (V8's sampling heap profiler, collected
  * objects included; written to /tmp/heap-<workload>-<target>.json; `HEAPSAMPLE=promoted`: only the objects that outlived
  * a young-generation collection, those promoted to the old generation) or, with `CPUPROFILE=1`, a CPU profile of the
- * second round (/tmp/cpu-<workload>-<target>.cpuprofile).
+ * second round (/tmp/cpu-<workload>-<target>.cpuprofile). `ROUNDS` (default 2): how many times each target runs.
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
@@ -61,11 +61,12 @@ const targets = (process.env["TARGETS"] ?? "fastorm,raw-driver,drizzle").split("
 const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").split(",") as Array<Workload>
 const n = Number(process.env["N"] ?? 2000)
 const callers = Number(process.env["CALLERS"] ?? 1)
+const rounds = Number(process.env["ROUNDS"] ?? 2)
 await seed(dialectOf(db), nodes, 10_000, false)
 const built = []
 for (const t of targets) built.push(await makeTarget(t, db, nodes, 10_000))
 for (const w of workloads) {
-  for (let round = 0; round < 2; round++) {
+  for (let round = 0; round < rounds; round++) {
     for (const target of built) {
       await target.driver.run(w, callers, { count: 300 }, new Recorder())
       writes = 0
