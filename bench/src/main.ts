@@ -82,11 +82,15 @@ const main = async () => {
     log("bench: starting PostgreSQL and MariaDB clusters (primary + 2 replicas each)")
     info = await startClusters({ log })
   }
-  mkdirSync(resultsDir, { recursive: true })
+  // Only a full run replaces the report, the JSONs and the charts BENCHMARKS.md shows; a quick or partial one writes
+  // its own beside them.
+  const full = !config.quick && config.workloads.length === WORKLOADS.length && config.dbs.length >= 3
+  const outDir = full ? resultsDir : join(resultsDir, "partial")
+  mkdirSync(outDir, { recursive: true })
   const results: Array<WorkerResult> = []
   try {
     for (const db of config.dbs) {
-      const out = join(resultsDir, `${db}.json`)
+      const out = join(outDir, `${db}.json`)
       log(`bench: ${db} worker`)
       await runWorker(db, info?.file ?? "", out)
       results.push(JSON.parse(readFileSync(out, "utf8")) as WorkerResult)
@@ -124,16 +128,12 @@ const main = async () => {
     "```"
   )
   if (!profile) {
-    // Only a full run replaces the charts BENCHMARKS.md shows; a quick or partial one draws its own beside them.
-    const full = !config.quick && config.workloads.length === WORKLOADS.length && config.dbs.length >= 3
-    const chartsDir = full ? resultsDir : join(resultsDir, "partial")
-    mkdirSync(chartsDir, { recursive: true })
-    const charts = await writeCharts(chartsDir, results)
+    const charts = await writeCharts(outDir, results)
     const shown = full ? "bench/results" : "bench/results/partial"
     lines.push("", `Charts: ${charts.map((c) => `${shown}/${c}`).join(", ")}`)
   }
   const report = lines.join("\n")
-  writeFileSync(join(resultsDir, profile ? "profile-run.md" : "latest.md"), report + "\n")
+  writeFileSync(profile ? join(resultsDir, "profile-run.md") : join(outDir, "latest.md"), report + "\n")
   process.stdout.write(`\n${report}\n`)
   if (profile) {
     for (const db of config.dbs) {
