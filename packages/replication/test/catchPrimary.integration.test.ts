@@ -46,12 +46,19 @@ for (const b of backends()) {
           yield* Effect.addFinalizer(() => restorePrimary(b))
           yield* Effect.promise(() => killNode(b.nodes.primary))
           // Until the pool has noticed, a write may be sent on a socket the kill just closed (WriteOutcomeUnknown is the
-          // honest answer then): wait until a forced read is refused at connect, so the writes below meet a primary
+          // honest answer then): wait until forced reads are refused at connect, so the writes below meet a primary
           // that is gone. A read on a pooled connection the kill left behind fails too, and takes that connection out
-          // of the pool; only once none is left does a read have to connect, and be refused.
+          // of the pool; only once none is left does a read have to connect, and be refused. Three in a row, 100 ms
+          // apart: a connection that was busy at the first refusal (CI once saw a write sent on one) is back in the
+          // pool by then, and the next read takes it out.
+          const refused = Effect.either(Database.forceWrite(noSession(Notes.find(kept.id)))).pipe(
+            Effect.map((r) =>
+              r._tag === "Left" && r.left._tag === "PrimaryUnavailable" && r.left.message.includes("ECONNREFUSED")
+            )
+          )
           yield* waitUntil(
-            Effect.either(Database.forceWrite(noSession(Notes.find(kept.id)))),
-            (r) => r._tag === "Left" && r.left._tag === "PrimaryUnavailable" && r.left.message.includes("ECONNREFUSED"),
+            Effect.forEach([0, 1, 2], () => Effect.zipLeft(refused, Effect.sleep("100 millis"))),
+            (all) => all.every((ok) => ok),
             { what: `${b.nodes.primary.name} refusing connections`, timeoutMs: 10_000 }
           )
 
