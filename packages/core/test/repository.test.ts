@@ -385,26 +385,30 @@ for (const { layer: backendLayer, name } of backends) {
           }
         }))
 
-      it.effect("a connection lost during COMMIT surfaces as TransactionOutcomeUnknown", () =>
-        Effect.gen(function*() {
-          const backend = yield* Backend
-          // SQLite has no connection to lose; database.test.ts covers the classification with a fake driver.
-          if (!backend.hasReplicas) return
-          yield* reset
-          const error = yield* Effect.flip(Database.transaction(Effect.gen(function*() {
-            const write = yield* WriteConnection
-            yield* UserRepo.create(john)
-            const pid = Number((yield* write.unsafe<{ pid: number }>(backend.pidSql))[0]!.pid)
-            // Killed from another connection of the pool: outside the transaction's connection.
-            yield* Database.outsideTransaction(backend.kill(pid))
-          })))
-          expect(error._tag).toBe("TransactionOutcomeUnknown")
-          if (error._tag === "TransactionOutcomeUnknown") expect(error.cause._tag).toBe("SqlError")
-          expect(String(error)).not.toContain("app-pw")
-          // The pool recovers: the next transaction works.
-          yield* Database.transaction(UserRepo.create(jane))
-          expect((yield* UserRepo.all({ forceWrite: true })).map((u) => u.email)).toEqual([jane.email])
-        }))
+      // SQLite has no connection to lose; database.test.ts covers the classification with a fake driver.
+      if (name !== "sqlite") {
+        it.effect("a connection lost during COMMIT surfaces as TransactionOutcomeUnknown", () =>
+          Effect.gen(function*() {
+            const backend = yield* Backend
+            yield* reset
+            const error = yield* Effect.flip(Database.transaction(Effect.gen(function*() {
+              const write = yield* WriteConnection
+              yield* UserRepo.create(john)
+              const pid = Number((yield* write.unsafe<{ pid: number }>(backend.pidSql))[0]!.pid)
+              // Killed from another connection of the pool: outside the transaction's connection.
+              yield* Database.outsideTransaction(backend.kill(pid))
+            })))
+            expect(error._tag).toBe("TransactionOutcomeUnknown")
+            if (error._tag === "TransactionOutcomeUnknown") expect(error.cause._tag).toBe("SqlError")
+            expect(String(error)).not.toContain("app-pw")
+            // The pool recovers: it drops the lost connection once its end is seen, and a statement sent before then
+            // may still meet it (CI saw one, which dropped it): a read-only transaction, tried up to three times (no
+            // sleeps: this layer runs under the TestClock), then the next write works.
+            yield* Effect.retry(Database.transaction(UserRepo.all({ forceWrite: true })), { times: 3 })
+            yield* Database.transaction(UserRepo.create(jane))
+            expect((yield* UserRepo.all({ forceWrite: true })).map((u) => u.email)).toEqual([jane.email])
+          }))
+      }
     })
   })
 }
