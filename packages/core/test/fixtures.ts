@@ -76,8 +76,6 @@ export const NodeRepo = Repository.make(NodeInfoRow, { table: "core_node_info", 
 /** What a backend offers a test besides the connections. */
 export interface BackendShape {
   readonly name: "sqlite" | "postgres" | "mariadb"
-  /** Whether the servers can answer "which node am I" (not SQLite: one file). */
-  readonly hasReplicas: boolean
   /** The `node` column value the primary reports (pg: in recovery = false; MariaDB: its server_id). */
   readonly primaryNode: number | boolean
   /** Waits until the replica behind ReadConnection has replayed everything the primary committed. */
@@ -132,7 +130,6 @@ const sqliteLayer: BackendLayer = Layer.effectContext(Effect.gen(function*() {
   yield* runAll(write, usersDdl.sqlite)
   return Context.make(Backend, {
     name: "sqlite",
-    hasReplicas: false,
     primaryNode: 0,
     sync: Effect.void,
     pauseReplay: Effect.void,
@@ -172,7 +169,6 @@ const clusterLayer = (kind: "postgres" | "mariadb"): BackendLayer => {
     yield* sync
     return Context.make(Backend, {
       name: kind,
-      hasReplicas: true,
       primaryNode,
       sync,
       pauseReplay: promise(() => pauseReplay(replica)),
@@ -200,12 +196,16 @@ const clusterLayer = (kind: "postgres" | "mariadb"): BackendLayer => {
   )
 }
 
-/** The backends the shared suite runs on. FASTORM_TEST_CLUSTER=off leaves only SQLite. */
-export const backends: ReadonlyArray<{ readonly name: string; readonly layer: () => BackendLayer }> =
-  process.env.FASTORM_TEST_CLUSTER === "off"
-    ? [{ name: "sqlite", layer: () => sqliteLayer }]
-    : [
-      { name: "sqlite", layer: () => sqliteLayer },
-      { name: "postgres", layer: () => clusterLayer("postgres") },
-      { name: "mariadb", layer: () => clusterLayer("mariadb") }
-    ]
+/**
+ * The backends the shared suite runs on; `hasReplicas`: the servers can answer "which node am I" and have a
+ * connection to lose (not SQLite: one file). FASTORM_TEST_CLUSTER=off leaves only SQLite.
+ */
+export const backends: ReadonlyArray<
+  { readonly name: BackendShape["name"]; readonly hasReplicas: boolean; readonly layer: () => BackendLayer }
+> = process.env.FASTORM_TEST_CLUSTER === "off"
+  ? [{ name: "sqlite", hasReplicas: false, layer: () => sqliteLayer }]
+  : [
+    { name: "sqlite", hasReplicas: false, layer: () => sqliteLayer },
+    { name: "postgres", hasReplicas: true, layer: () => clusterLayer("postgres") },
+    { name: "mariadb", hasReplicas: true, layer: () => clusterLayer("mariadb") }
+  ]
