@@ -5,7 +5,8 @@
  * the connection's lock for its whole length, and every other statement runs at once when no transaction holds it
  * (the common case: no scope, no semaphore), else waits for the lock like a transaction would.
  *
- * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound.
+ * Statements are prepared once per SQL text on this connection (BEGIN and COMMIT too) and kept, up to a bound
+ * (sqliteStatements.ts).
  *
  * A read-only node may have reader threads (sqliteThreads.ts): outside a transaction, a read whose measured time is
  * mostly SQLite's own work runs there instead (sqliteOffload.ts decides), and the event loop goes on meanwhile. The
@@ -13,7 +14,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError } from "@effect/sql/SqlError"
+import type { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement, HeldConnection } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
@@ -24,23 +25,8 @@ import * as Scope from "effect/Scope"
 import * as Lock from "./sqliteLock.js"
 import * as Offload from "./sqliteOffload.js"
 import * as Rows from "./sqliteRows.js"
+import * as Statements from "./sqliteStatements.js"
 import type { ReaderThreads } from "./sqliteThreads.js"
-
-/** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
-type Mode = "rows" | "raw" | "values" | "changes"
-
-interface Prepared {
-  readonly statement: Sqlite.Statement
-  readonly reader: boolean
-  /** A reader's row maker (the statement is then in raw mode); undefined: better-sqlite3 makes the objects. */
-  maker: Rows.RowMaker | undefined
-  /** Whether the statement currently returns integers as bigint (SqlClient.SafeIntegers). */
-  safe: boolean
-  /** A reader's measured cost, when the node has reader threads to send it to. */
-  readonly cost: Offload.Cost | undefined
-  /** The row maker of the rows a reader thread returns, when the node has reader threads. */
-  readonly threadRows: Rows.ByNames | undefined
-}
 
 /** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
 export type SqliteConnection = CompiledStatement.CountingConnection
@@ -55,87 +41,12 @@ export interface SqliteConnections {
   readonly hold: Effect.Effect<HeldConnection, never>
 }
 
-/** Query shapes are few; texts with literals in them are not: past this bound a statement cache starts again. */
-export const MAX_STATEMENTS = 500
-
 /** How a connection streams, given its own `execute` (sqliteStream.ts). */
 export type StreamOn = (execute: Connection["execute"]) => Connection["executeStream"]
 
 /** Connections over `db`: statements prepared once per text, a lock only transactions take. */
 export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderThreads): SqliteConnections => {
-  const cache = new Map<string, Prepared>()
-  const prepare = (sql: string): Prepared => {
-    let prepared = cache.get(sql)
-    if (prepared === undefined) {
-      let statement: Sqlite.Statement
-      try {
-        statement = db.prepare(sql)
-      } catch (cause) {
-        throw new SqlError({ cause, message: "Failed to prepare statement " })
-      }
-      if (cache.size >= MAX_STATEMENTS) cache.clear()
-      const maker = statement.reader ? Rows.rowMaker(statement) : undefined
-      // A reader with a row maker returns arrays of values from now on (sqliteRows.ts makes the objects).
-      if (maker?.toObject !== undefined) statement.raw(true)
-      prepared = {
-        statement,
-        reader: statement.reader,
-        maker: maker?.toObject !== undefined ? maker : undefined,
-        safe: false,
-        cost: threads !== undefined && maker?.toObject !== undefined ? Offload.unmeasured() : undefined,
-        threadRows: threads !== undefined ? Rows.byNames() : undefined
-      }
-      cache.set(sql, prepared)
-    }
-    return prepared
-  }
-
-  /** The statement's row maker, made again if it may be stale (a schema change). */
-  const rowsMaker = (prepared: Prepared, values: ReadonlyArray<ReadonlyArray<unknown>>): Rows.ToObject => {
-    let maker = prepared.maker!
-    if (Rows.isStale(maker, values)) {
-      maker = Rows.rowMaker(prepared.statement)
-      prepared.maker = maker
-    }
-    // A column now named `__proto__`: objects made one property at a time, as a plain loop would.
-    return maker.toObject ?? Rows.byProperty(prepared.statement)
-  }
-
-  const runSync = (sql: string, params: ReadonlyArray<unknown>, mode: Mode, safe: boolean): any => {
-    const prepared = prepare(sql)
-    const statement = prepared.statement
-    try {
-      if (prepared.safe !== safe) {
-        statement.safeIntegers(safe)
-        prepared.safe = safe
-      }
-      if (prepared.reader) {
-        if (prepared.maker !== undefined) {
-          const cost = prepared.cost
-          const start = cost === undefined ? 0 : performance.now()
-          const values = statement.all(params as Array<unknown>) as Array<ReadonlyArray<unknown>>
-          if (cost !== undefined) Offload.observe(cost, (performance.now() - start) * 1000, values.length)
-          if (mode === "changes") return values.length
-          if (mode === "values") return values
-          return Rows.rowsOf(values, rowsMaker(prepared, values))
-        }
-        if (mode === "changes") return statement.all(params as Array<unknown>).length
-        if (mode !== "values") return statement.all(params as Array<unknown>)
-        statement.raw(true)
-        try {
-          return statement.all(params as Array<unknown>)
-        } finally {
-          statement.raw(false)
-        }
-      }
-      const result = statement.run(params as Array<unknown>)
-      Rows.noteWrite(sql)
-      return mode === "raw" ? result : mode === "changes" ? result.changes : []
-    } catch (cause) {
-      throw new SqlError({ cause, message: "Failed to execute statement" })
-    }
-  }
-
+  const statements = Statements.make(db, threads !== undefined)
   const lock = Lock.make()
 
   /** Runs now, in this step of the fiber: better-sqlite3 returns before anything else can run. */
@@ -143,19 +54,21 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
     fiber: { readonly currentContext: Context.Context<never> },
     sql: string,
     params: ReadonlyArray<unknown>,
-    mode: Mode
+    mode: Statements.Mode
   ): Effect.Effect<any, SqlError> => {
     try {
-      return Effect.succeed(runSync(sql, params, mode, Context.get(fiber.currentContext, SqlClient.SafeIntegers)))
+      return Effect.succeed(
+        statements.run(sql, params, mode, Context.get(fiber.currentContext, SqlClient.SafeIntegers))
+      )
     } catch (error) {
       return Effect.fail(error as SqlError)
     }
   }
-  const now = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+  const now = (sql: string, params: ReadonlyArray<unknown>, mode: Statements.Mode) =>
     Effect.withFiberRuntime<any, SqlError>((fiber) => attempt(fiber, sql, params, mode))
 
   /** After the open transaction ends: the lock for this statement alone, released as soon as it ran. */
-  const inTurn = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+  const inTurn = (sql: string, params: ReadonlyArray<unknown>, mode: Statements.Mode) =>
     Effect.uninterruptibleMask((restore) =>
       Effect.flatMap(restore(lock.acquire), () =>
         Effect.withFiberRuntime<any, SqlError>((fiber) => {
@@ -171,10 +84,10 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
    */
   const onThread = (
     fiber: { readonly currentContext: Context.Context<never> },
-    prepared: Prepared,
+    prepared: Statements.Prepared,
     sql: string,
     params: ReadonlyArray<unknown>,
-    mode: Mode
+    mode: Statements.Mode
   ) => {
     const safe = Context.get(fiber.currentContext, SqlClient.SafeIntegers)
     return Effect.async<any, SqlError>((resume) =>
@@ -201,10 +114,10 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
    * for one (bounded): run here meanwhile, it and the reads like it would hold the event loop, and a thread's
    * readiness, an event, would wait behind them.
    */
-  const free = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+  const free = (sql: string, params: ReadonlyArray<unknown>, mode: Statements.Mode) =>
     Effect.withFiberRuntime<any, SqlError>((fiber) => {
       if (threads !== undefined) {
-        const prepared = cache.get(sql)
+        const prepared = statements.cached(sql)
         if (prepared?.cost?.away === true) {
           if (threads.available()) return onThread(fiber, prepared, sql, params, mode)
           // Started or not, a thread is taken only if one is there now (it may have stopped since).
@@ -222,12 +135,12 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
     fiber: { readonly currentContext: Context.Context<never> },
     sql: string,
     params: ReadonlyArray<unknown>,
-    mode: Mode
+    mode: Statements.Mode
   ) => lock.isHeld() ? inTurn(sql, params, mode) : attempt(fiber, sql, params, mode)
 
   // Built once per reserved connection too: the stream is made here, not by copying the connection afterwards.
   const connectionOf = (
-    run: (sql: string, params: ReadonlyArray<unknown>, mode: Mode) => Effect.Effect<any, SqlError>
+    run: (sql: string, params: ReadonlyArray<unknown>, mode: Statements.Mode) => Effect.Effect<any, SqlError>
   ): SqliteConnection => {
     const execute: Connection["execute"] = (sql, params, transformRows) =>
       transformRows ? Effect.map(run(sql, params, "rows"), transformRows) : run(sql, params, "rows")
@@ -276,7 +189,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
         })
       )
     })
-    const run = (sql: string, params: ReadonlyArray<unknown>, mode: Mode) =>
+    const run = (sql: string, params: ReadonlyArray<unknown>, mode: Statements.Mode) =>
       Effect.withFiberRuntime<any, SqlError>((fiber) => {
         if (mine) return attempt(fiber, sql, params, mode)
         if (!closed && taking === undefined && lock.tryAcquire()) {

@@ -15,7 +15,7 @@ import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import { createRequire } from "node:module"
 import { Worker } from "node:worker_threads"
-import { MAX_STATEMENTS } from "./sqliteConnection.js"
+import { MAX_STATEMENTS } from "./sqliteStatements.js"
 
 /**
  * What a reader thread answers: the statement's error, or the column names, the rows as arrays of values and the
