@@ -8,7 +8,7 @@ import type { ClusterNodes } from "@fastorm/test-support"
 import type { AblationName } from "./ablation.js"
 import { ABLATION_LABELS, ABLATION_NAMES, makeAblation } from "./ablation.js"
 import { effectSql, effectSqlStock, findStatement } from "./effectSqlTargets.js"
-import { fastOrm, fastOrmSql } from "./fastOrmTargets.js"
+import { fastOrm, fastOrmOne, fastOrmSql } from "./fastOrmTargets.js"
 import type { Driver } from "./harness.js"
 import { drizzle, sequelize, typeorm } from "./peerTargets.js"
 import { effectAsyncDriver, rawDriver } from "./rawTargets.js"
@@ -28,6 +28,7 @@ export interface Target {
 /** The targets of the default run. */
 export const MAIN_TARGETS = [
   "fastorm",
+  "fastorm-one",
   "fastorm-sql",
   "effect-sql",
   "effect-sql-stock",
@@ -59,6 +60,7 @@ export type TargetName = typeof TARGET_NAMES[number]
 /** What each row of the results means. */
 export const TARGET_LABELS: Record<TargetName, string> = {
   "fastorm": "(a) FastORM repository via router (UserRepo)",
+  "fastorm-one": "(a1) FastORM repository via router, replica-1 only",
   "fastorm-sql": "(a') FastORM router, same SQL (no repo)",
   "effect-sql": "(b) raw @effect/sql client, replica-1",
   "effect-sql-stock": "(b2) stock @effect/sql-pg / -mysql2 client, replica-1",
@@ -78,6 +80,8 @@ export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows:
   switch (name) {
     case "fastorm":
       return fastOrm(nodes, rows)
+    case "fastorm-one":
+      return fastOrmOne(nodes, rows)
     case "fastorm-sql":
       return fastOrmSql(nodes, rows)
     case "effect-sql":

@@ -69,7 +69,7 @@ export const cpuPerRow = (results: ReadonlyArray<WorkerResult>): Array<CpuPoint>
       if (rows === undefined) continue
       const s = summaries(r, workload)
       for (const [name, x] of Object.entries(s) as Array<[TargetName, Summary]>) {
-        if (name === "fastorm-sql" || name === "effect-sql-stock") continue
+        if (name === "fastorm-sql" || name === "fastorm-one" || name === "effect-sql-stock") continue
         out.push({ db: r.db, target: TARGET_LABELS[name], rows, cpuUsPerRow: x.cpuUsPerQuery / rows })
       }
     }
