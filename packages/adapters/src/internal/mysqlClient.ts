@@ -26,7 +26,6 @@ import * as Drivers from "./drivers.js"
 import { CommittingConnection, PooledConnection, ReadConnection, ReservedConnection } from "./mysqlConnections.js"
 import * as MysqlPool from "./mysqlPool.js"
 import * as MysqlRunner from "./mysqlRunner.js"
-import { queryStream } from "./mysqlStream.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
 
 export type { MysqlEndpoint } from "./mysqlPool.js"
@@ -60,11 +59,9 @@ export const make = (
       else pool.giveBack(conn)
     }
     const acquire = acquireReleaseSync(checkout, giveBack)
-    // A stream ended early leaves rows on the way: the connection is closed, never reused.
-    const abandon = (conn: Mysql.PoolConnection) => () => runner.destroy(conn)
     // Outside a transaction each statement borrows a connection for its own duration only (a stream, for its own).
     const pooledStream: Connection["executeStream"] = (sql, params, transformRows) =>
-      Stream.unwrapScoped(Effect.map(acquire, (conn) => queryStream(conn, sql, params, transformRows, abandon(conn))))
+      Stream.unwrapScoped(Effect.map(acquire, (conn) => runner.stream(conn, sql, params, transformRows)))
     const pooled = new PooledConnection(runner, pooledStream)
     // A transaction's connection, held with no scope (`Connections.Holds`; its scoped reserve is made from it): the
     // cell of its last statement's GTID.

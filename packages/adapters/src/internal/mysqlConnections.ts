@@ -10,7 +10,6 @@ import type { CompiledStatement } from "@fastorm/core"
 import type * as Effect from "effect/Effect"
 import type * as Mysql from "mysql2"
 import type * as MysqlRunner from "./mysqlRunner.js"
-import { queryStream } from "./mysqlStream.js"
 
 type TransformRows = Parameters<Connection["execute"]>[2]
 type Rows = Effect.Effect<ReadonlyArray<any>, SqlError>
@@ -132,6 +131,6 @@ export class ReservedConnection extends MysqlConnection implements MysqlRunner.C
   }
   executeStream(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
     // A stream ended early leaves rows on the way: the connection is closed, never reused.
-    return queryStream(this.conn, sql, params, transformRows, () => this.runner.destroy(this.conn))
+    return this.runner.stream(this.conn, sql, params, transformRows)
   }
 }

@@ -6,12 +6,14 @@
  */
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import type * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
 import { cancellable, type Register } from "./cancellable.js"
 import { timeoutError } from "./deadline.js"
 import { InFlight } from "./inFlight.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
+import { queryStream } from "./mysqlStream.js"
 
 /** mysql2's two ways to run a statement: prepared (`execute`) or text (`query`). */
 export type Method = "execute" | "query"
@@ -60,6 +62,16 @@ export interface Runner {
     values: ReadonlyArray<unknown>,
     map: MapResult
   ) => Effect.Effect<unknown, SqlError>
+  /**
+   * `sql`'s rows as a stream on `conn`, each pull waiting at most the node's deadline for rows; the connection is
+   * destroyed when the stream ends early or past that deadline (`mysqlStream.ts`).
+   */
+  readonly stream: (
+    conn: Mysql.PoolConnection,
+    sql: string,
+    params: ReadonlyArray<unknown>,
+    transformRows: Parameters<typeof queryStream>[3]
+  ) => Stream.Stream<any, SqlError>
   /** Marks a connection unusable (never returned to the pool) and closes it. */
   readonly destroy: (conn: Mysql.PoolConnection) => void
   /** True for a connection `destroy` or a deadline closed. */
@@ -212,6 +224,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     cutReads: () => reads.cutAll(),
     on,
     within,
+    stream: (conn, sql, params, transformRows) =>
+      queryStream(conn, sql, params, transformRows, { alias, ms: deadlineMs, abandon: () => destroy(conn) }),
     destroy,
     isBroken: (conn) => broken.has(conn)
   }

@@ -11,6 +11,7 @@ import * as Stream from "effect/Stream"
 import type * as Mysql from "mysql2"
 import type { EventEmitter } from "node:events"
 import { cancellable } from "./cancellable.js"
+import { timeoutError } from "./deadline.js"
 
 /** Rows per chunk of a stream, and how many rows mysql2 reads ahead of the consumer. */
 const STREAM_CHUNK = 256
@@ -33,8 +34,9 @@ const open = (
   sql: string,
   params: ReadonlyArray<unknown>,
   transformRows: Transform | undefined,
-  abandon: () => void
+  bound: Bound
 ): Open => {
+  const { abandon } = bound
   const query: EventEmitter = (conn as any).query(sql, params)
   // Rows the server sent that no pull took yet: at most a chunk, the connection is paused at a chunk.
   let buffered: Array<any> = []
@@ -88,8 +90,13 @@ const open = (
     }
     return batch
   }
+  // A pull that waited past the deadline closed the connection: the stream is over, whatever comes after.
+  let expired = false
   const pull: Open["pull"] = cancellable((resume) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
     const attempt = (): void => {
+      if (timer !== undefined) clearTimeout(timer)
+      if (expired) return resume(Effect.fail(Option.some(timeoutError(bound.alias, bound.ms))))
       if (failure !== undefined) {
         return resume(Effect.fail(Option.some(new SqlError({ cause: failure, message: "Failed to stream statement" }))))
       }
@@ -99,9 +106,18 @@ const open = (
       }
       if (ended) return resume(Effect.fail(Option.none()))
       waiting = attempt
+      // Only a pull that waits for rows has a deadline: a slow consumer costs the server nothing here.
+      timer = setTimeout(() => {
+        if (waiting !== attempt) return
+        waiting = undefined
+        expired = true
+        abandon()
+        resume(Effect.fail(Option.some(timeoutError(bound.alias, bound.ms))))
+      }, bound.ms)
     }
     attempt()
     return () => {
+      if (timer !== undefined) clearTimeout(timer)
       waiting = undefined
     }
   })
@@ -109,25 +125,33 @@ const open = (
     pull,
     // An unfinished result keeps coming on the connection: it is closed (the listeners stay, for its last error).
     close: () => {
-      if (!ended) abandon()
+      if (!ended && !expired) abandon()
     }
   }
 }
 
 /**
- * Streams `sql`'s rows on `conn`. A stream that ends before its last row calls `abandon`: the server would keep
- * sending the rest on that connection, which must never be reused.
+ * A stream's bounds: each pull waits at most `ms` for rows (a server that stopped answering would hold it forever),
+ * and `abandon` closes the connection of a stream ended before its last row or past that deadline (the server would
+ * keep sending the rest on it, so it must never be reused).
  */
+export interface Bound {
+  readonly alias: string
+  readonly ms: number
+  readonly abandon: () => void
+}
+
+/** Streams `sql`'s rows on `conn` within `bound` (ARCHITECTURE.md, "Deadlines"). */
 export const queryStream = (
   conn: Mysql.PoolConnection,
   sql: string,
   params: ReadonlyArray<unknown>,
   transformRows: Transform | undefined,
-  abandon: () => void
+  bound: Bound
 ): Stream.Stream<any, SqlError> =>
   Stream.unwrapScoped(Effect.map(
     Effect.acquireRelease(
-      Effect.sync(() => open(conn, sql, params, transformRows, abandon)),
+      Effect.sync(() => open(conn, sql, params, transformRows, bound)),
       (stream) => Effect.sync(stream.close)
     ),
     (stream) => Stream.repeatEffectChunkOption(stream.pull)

@@ -252,7 +252,7 @@ export const make = (
       Stream.unwrapScoped(
         Effect.flatMap(
           Reserved.reserveClient(pool, options.alias),
-          (held) => Reserved.streamOn(Cursor, held.client, sql, params)
+          (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs)
         )
       )
     const connection = new PooledPgConnection(pooled, pooledStream, true)

@@ -15,7 +15,7 @@ import type Pg from "pg"
 import type Cursor from "pg-cursor"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { cancellable } from "./cancellable.js"
-import { settle } from "./deadline.js"
+import { settle, timeoutError } from "./deadline.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
 import type * as Prepared from "./pgPrepared.js"
@@ -73,22 +73,65 @@ const giveBack = (held: Checked): void => {
 export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held, SqlError, Scope.Scope> =>
   acquireReleaseSync(checkOut(pool, alias), giveBack)
 
-/** The rows of `sql` read through a cursor on `client`, 128 at a time; the cursor closes with the scope. */
+/**
+ * The rows of `sql` read through a cursor on `held`'s client, 128 at a time; the cursor closes with the scope. Each
+ * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) or
+ * after an interruption in the middle of a read, the client is marked broken, so it is destroyed, not given back,
+ * and nothing more is sent on it (ARCHITECTURE.md, "Deadlines").
+ */
 export const streamOn = (
   CursorClass: typeof Cursor,
-  client: Pg.PoolClient,
+  held: Held,
   sql: string,
-  params: ReadonlyArray<unknown>
+  params: ReadonlyArray<unknown>,
+  alias: string,
+  deadlineMs: number
 ): Effect.Effect<Stream.Stream<any, SqlError>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const cursor = client.query(new CursorClass(sql, params as Array<any>))
-    yield* Effect.addFinalizer(() => Effect.promise(() => cursor.close().catch(() => undefined)))
-    const pull = Effect.async<Chunk.Chunk<any>, Option.Option<SqlError>>((resume) => {
+    const cursor = held.client.query(new CursorClass(sql, params as Array<any>))
+    yield* Effect.addFinalizer(() =>
+      held.broken !== undefined ? Effect.void : cancellable<void, never>((resume) => {
+        const guard = settle()
+        const timer = setTimeout(() => {
+          if (!guard.claim()) return
+          held.broken = new Error("stream close deadline passed")
+          resume(Effect.void)
+        }, deadlineMs)
+        cursor.close().catch(() => undefined).then(() => {
+          if (!guard.claim()) return
+          clearTimeout(timer)
+          resume(Effect.void)
+        })
+        return () => {
+          if (!guard.claim()) return
+          clearTimeout(timer)
+          held.broken = new Error("stream close interrupted")
+        }
+      })
+    )
+    const pull = cancellable<Chunk.Chunk<any>, Option.Option<SqlError>>((resume) => {
+      if (held.broken !== undefined) {
+        return resume(Effect.fail(Option.some(new SqlError({ cause: held.broken, message: "Failed to stream" }))))
+      }
+      const guard = settle()
+      const timer = setTimeout(() => {
+        if (!guard.claim()) return
+        held.broken = new Error("stream read deadline passed")
+        resume(Effect.fail(Option.some(timeoutError(alias, deadlineMs))))
+      }, deadlineMs)
       cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
+        if (!guard.claim()) return
+        clearTimeout(timer)
         if (error) resume(Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" }))))
         else if (rows.length > 0) resume(Effect.succeed(Chunk.unsafeFromArray(rows)))
         else resume(Effect.fail(Option.none()))
       })
+      return () => {
+        if (!guard.claim()) return
+        clearTimeout(timer)
+        // The read is still under way on the connection: it must not serve anyone else.
+        held.broken = new Error("stream read interrupted")
+      }
     })
     return Stream.repeatEffectChunkOption(pull)
   })
@@ -191,7 +234,9 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
     const connection = options.connection(
       run,
       (sql, params) =>
-        Stream.unwrapScoped(Effect.zipRight(flushBegin, streamOn(options.Cursor, held.client, sql, params))),
+        Stream.unwrapScoped(
+          Effect.zipRight(flushBegin, streamOn(options.Cursor, held, sql, params, alias, deadlineMs))
+        ),
       unprepared
     )
     return Connections.heldConnection(connection, () => Effect.sync(() => giveBack(held)))
