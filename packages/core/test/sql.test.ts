@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { Dialect } from "../src/Dialect.js"
+import * as RowSql from "../src/internal/rowSql.js"
 import type { Condition, Select } from "../src/internal/sql.js"
 import * as Sql from "../src/internal/sql.js"
 import * as Shape from "../src/internal/sqlShape.js"
@@ -173,7 +174,7 @@ const rows: ReadonlyArray<Row> = [
   },
   {
     name: "upsert of two rows",
-    text: (d) => Sql.upsert(d, "users", ["email", "name"], 2, ["email"], ["name"]),
+    text: (d) => RowSql.upsert(d, "users", ["email", "name"], 2, ["email"], ["name"]),
     params: () => [1, 2, 3, 4],
     expected: {
       postgresql: `INSERT INTO "users" ("email", "name") VALUES ($1, $2), ($3, $4) ON CONFLICT ("email") DO UPDATE ` +

@@ -1,6 +1,7 @@
 /**
- * The SQL text of a repository's writes of whole rows and by id (create, createMany, update, delete, read back), as
- * pure functions of the columns and the dialect, compiled once per shape like the query builder's statements.
+ * The SQL text of a repository's writes of whole rows and by id (create, createMany, upsert, update, delete, read
+ * back), as pure functions of the columns and the dialect, compiled once per shape like the query builder's
+ * statements.
  */
 import type { Dialect } from "../Dialect.js"
 import { Text } from "./sql.js"
@@ -48,4 +49,28 @@ export const selectById = (dialect: Dialect, table: string, idColumn: string): s
 export const deleteById = (dialect: Dialect, table: string, idColumn: string): string => {
   const t = new Text(dialect)
   return `DELETE FROM ${t.id(table)} WHERE ${t.id(idColumn)} = ${t.param()}`
+}
+
+/**
+ * A multi-row insert that updates the other columns of rows whose `conflict` columns already exist: ON CONFLICT
+ * ... DO UPDATE with RETURNING (PostgreSQL, SQLite), ON DUPLICATE KEY UPDATE elsewhere (read back by the caller).
+ */
+export const upsert = (
+  dialect: Dialect,
+  table: string,
+  columns: ReadonlyArray<string>,
+  rows: number,
+  conflict: ReadonlyArray<string>,
+  updates: ReadonlyArray<string>
+): string => {
+  const t = new Text(dialect)
+  const values = Array.from({ length: rows }, () => `(${columns.map(() => t.param()).join(", ")})`).join(", ")
+  const insert = `INSERT INTO ${t.id(table)} (${columns.map((c) => t.id(c)).join(", ")}) VALUES ${values}`
+  if (dialect === "mysql") {
+    return `${insert} ON DUPLICATE KEY UPDATE ${updates.map((c) => `${t.id(c)} = VALUES(${t.id(c)})`).join(", ")}`
+  }
+  const target = conflict.map((c) => t.id(c)).join(", ")
+  return `${insert} ON CONFLICT (${target}) DO UPDATE SET ${
+    updates.map((c) => `${t.id(c)} = EXCLUDED.${t.id(c)}`).join(", ")
+  } RETURNING *`
 }

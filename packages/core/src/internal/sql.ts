@@ -289,27 +289,3 @@ export const delete_ = (dialect: Dialect, table: string, list: ReadonlyArray<Con
   const t = new Text(dialect)
   return `DELETE FROM ${t.id(table)}${where(t, list)}`
 }
-
-/**
- * A multi-row insert that updates the other columns of rows whose `conflict` columns already exist: ON CONFLICT
- * ... DO UPDATE with RETURNING (PostgreSQL, SQLite), ON DUPLICATE KEY UPDATE elsewhere (read back by the caller).
- */
-export const upsert = (
-  dialect: Dialect,
-  table: string,
-  columns: ReadonlyArray<string>,
-  rows: number,
-  conflict: ReadonlyArray<string>,
-  updates: ReadonlyArray<string>
-): string => {
-  const t = new Text(dialect)
-  const values = Array.from({ length: rows }, () => `(${columns.map(() => t.param()).join(", ")})`).join(", ")
-  const insert = `INSERT INTO ${t.id(table)} (${columns.map((c) => t.id(c)).join(", ")}) VALUES ${values}`
-  if (dialect === "mysql") {
-    return `${insert} ON DUPLICATE KEY UPDATE ${updates.map((c) => `${t.id(c)} = VALUES(${t.id(c)})`).join(", ")}`
-  }
-  const target = conflict.map((c) => t.id(c)).join(", ")
-  return `${insert} ON CONFLICT (${target}) DO UPDATE SET ${
-    updates.map((c) => `${t.id(c)} = EXCLUDED.${t.id(c)}`).join(", ")
-  } RETURNING *`
-}

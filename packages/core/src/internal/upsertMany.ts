@@ -16,8 +16,9 @@ import type { ConnectionError, ModelNotFound, TransactionOutcomeUnknown, Validat
 import { InvalidColumn, InvalidValue } from "../Errors.js"
 import type { TableInfo } from "./engine.js"
 import * as engine from "./engine.js"
-import type { Condition } from "./sql.js"
+import * as RowSql from "./rowSql.js"
 import * as Sql from "./sql.js"
+import type { Condition } from "./sql.js"
 import * as Shape from "./sqlShape.js"
 import * as validation from "./validation.js"
 
@@ -91,7 +92,7 @@ const renderUpsert = (
   count: number,
   conflict: ReadonlyArray<string>
 ) =>
-() => Sql.upsert(dialect, info.table, columns, count, conflict, assignedOf(info, columns, conflict))
+() => RowSql.upsert(dialect, info.table, columns, count, conflict, assignedOf(info, columns, conflict))
 
 /** The SELECT of the rows whose conflict values are those of `rows`, with its cache key and parameters. */
 const selectByConflict = (
