@@ -19,7 +19,7 @@ import { resolve } from "../ReadWriteConfig.js"
 import { PrimaryUnavailable } from "../RouterError.js"
 import * as Failover from "./failover/coordinator.js"
 import * as FailoverOps from "./failover/ops.js"
-import { InvalidCluster, listOf, normalise, type ResolvedNode, weightProblem } from "./nodes.js"
+import { checkNodes, InvalidCluster, nodesOf, type ResolvedNode } from "./nodes.js"
 
 /** "77 ms", "5 s", "2.5 s": the figures a start-up error reports. */
 const formatMillis = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`
@@ -34,54 +34,6 @@ const startupReason = (error: AdapterError.ConnectionFailed, elapsedMs: number, 
       error.code === undefined ? "" : ` (${error.code})`
     }`
     : `${error.detail} after ${formatMillis(elapsedMs)}`
-
-/** The nodes as given, named: the configured primary first (`write` / `read`), or every node (`nodes`). */
-const nodesOf = (config: FastOrmConfig) =>
-  config.nodes !== undefined
-    ? { learnt: true as const, nodes: listOf(config.nodes).map((node, i) => normalise(node, `node-${i + 1}`)) }
-    : {
-      learnt: false as const,
-      nodes: [
-        normalise(config.write, "primary"),
-        ...listOf(config.read).map((node, i) => normalise(node, `replica-${i + 1}`))
-      ]
-    }
-
-/** Every check of the nodes that needs no server: names, weights, one dialect, no private in-memory reader. */
-const checkNodes = (nodes: ReadonlyArray<ResolvedNode>, learnt: boolean) =>
-  Effect.gen(function*() {
-    if (nodes.length === 0) return yield* new InvalidCluster({ reason: "no node is given" })
-    const names = nodes.map((n) => n.name)
-    if (new Set(names).size !== names.length) {
-      return yield* new InvalidCluster({ reason: "two nodes have the same name" })
-    }
-    for (const node of nodes) {
-      const problem = weightProblem(node.weight)
-      if (problem !== undefined) return yield* new InvalidCluster({ reason: `${node.name}'s ${problem}` })
-    }
-    const urls = yield* Effect.forEach(nodes, (node) => ConnectionUrl.parse(node.url))
-    const first = urls[0]!
-    for (const [i, url] of urls.entries()) {
-      if (url.dialect !== first.dialect) {
-        return yield* new InvalidCluster({
-          reason: `${nodes[i]!.name} is ${url.dialect}, ${nodes[0]!.name} is ${first.dialect}`
-        })
-      }
-      if (i > 0 && url.dialect === "sqlite" && url.filename === ":memory:") {
-        return yield* new InvalidCluster({
-          reason:
-            `${nodes[i]!.name} is sqlite://:memory:, a private in-memory database that cannot see the primary's ` +
-            "data: read the primary's own file (sqlite:///app.db), or give no read URL"
-        })
-      }
-    }
-    if (learnt && first.dialect === "sqlite") {
-      return yield* new InvalidCluster({
-        reason: "SQLite has one writer and no replication: give it as write / read, not as nodes"
-      })
-    }
-    return urls
-  })
 
 /** The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver. */
 const overridesOf = (config: FastOrmConfig, readWrite: ResolvedReadWriteConfig, dialect: string) =>

@@ -2,9 +2,11 @@
  * The nodes of `FastOrm.layer` as given (a URL, or a URL with a name and a weight) resolved to one shape, and the
  * checks that need no server.
  */
+import { ConnectionUrl } from "@fastorm/adapters"
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import type { NodeInput } from "../FastOrm.js"
+import type { FastOrmConfig, NodeInput } from "../FastOrm.js"
 
 /** A node with its name and weight decided. */
 export interface ResolvedNode {
@@ -35,3 +37,51 @@ export class InvalidCluster extends Data.TaggedError("InvalidCluster")<{ readonl
     return `Invalid cluster: ${this.reason}`
   }
 }
+
+/** The nodes as given, named: the configured primary first (`write` / `read`), or every node (`nodes`). */
+export const nodesOf = (config: FastOrmConfig) =>
+  config.nodes !== undefined
+    ? { learnt: true as const, nodes: listOf(config.nodes).map((node, i) => normalise(node, `node-${i + 1}`)) }
+    : {
+      learnt: false as const,
+      nodes: [
+        normalise(config.write, "primary"),
+        ...listOf(config.read).map((node, i) => normalise(node, `replica-${i + 1}`))
+      ]
+    }
+
+/** Every check of the nodes that needs no server: names, weights, one dialect, no private in-memory reader. */
+export const checkNodes = (nodes: ReadonlyArray<ResolvedNode>, learnt: boolean) =>
+  Effect.gen(function*() {
+    if (nodes.length === 0) return yield* new InvalidCluster({ reason: "no node is given" })
+    const names = nodes.map((n) => n.name)
+    if (new Set(names).size !== names.length) {
+      return yield* new InvalidCluster({ reason: "two nodes have the same name" })
+    }
+    for (const node of nodes) {
+      const problem = weightProblem(node.weight)
+      if (problem !== undefined) return yield* new InvalidCluster({ reason: `${node.name}'s ${problem}` })
+    }
+    const urls = yield* Effect.forEach(nodes, (node) => ConnectionUrl.parse(node.url))
+    const first = urls[0]!
+    for (const [i, url] of urls.entries()) {
+      if (url.dialect !== first.dialect) {
+        return yield* new InvalidCluster({
+          reason: `${nodes[i]!.name} is ${url.dialect}, ${nodes[0]!.name} is ${first.dialect}`
+        })
+      }
+      if (i > 0 && url.dialect === "sqlite" && url.filename === ":memory:") {
+        return yield* new InvalidCluster({
+          reason:
+            `${nodes[i]!.name} is sqlite://:memory:, a private in-memory database that cannot see the primary's ` +
+            "data: read the primary's own file (sqlite:///app.db), or give no read URL"
+        })
+      }
+    }
+    if (learnt && first.dialect === "sqlite") {
+      return yield* new InvalidCluster({
+        reason: "SQLite has one writer and no replication: give it as write / read, not as nodes"
+      })
+    }
+    return urls
+  })
