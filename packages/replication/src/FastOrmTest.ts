@@ -39,6 +39,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as ConnectionRouter from "./ConnectionRouter.js"
 import * as StatementSpan from "./internal/statementSpan.js"
+import * as TestControls from "./internal/testControls.js"
 import * as TestMonitor from "./internal/testMonitor.js"
 import * as TestNodes from "./internal/testNodes.js"
 import type { InvalidReadWriteConfig, ReadWriteConfig } from "./ReadWriteConfig.js"
@@ -183,18 +184,8 @@ const build = (options: Options) =>
       ...replicaList.map((r) => [r.name, TestNodes.freshState(r.name, "replica", r.weight ?? 1)] as const)
     ])
     if (nodes.size !== replicaList.length + 1) return yield* Effect.dieMessage("FastOrmTest: two nodes have one name")
-    const order = [...nodes.keys()]
-    const node = (name: string) =>
-      Effect.suspend(() => {
-        const state = nodes.get(name)
-        return state === undefined
-          ? Effect.dieMessage(`FastOrmTest: no node named "${name}" (nodes: ${order.join(", ")})`)
-          : Effect.succeed(state)
-      })
-    const now = Effect.clockWith((clock) => clock.currentTimeMillis)
 
-    // ---- the scripted nodes and monitor, under the real router ----------------------------------------------
-
+    // The scripted nodes and monitor, under the real router.
     const log = TestNodes.makeLog()
     // The node clients bound connecting and statements as the adapters' clients do under FastOrm.layer.
     const bounds = { connectTimeout: readWrite.connectTimeout, statementTimeout: readWrite.statementTimeout }
@@ -211,68 +202,14 @@ const build = (options: Options) =>
       replicas: replicaList.map((r, i) => ({ name: r.name, client: replicaClients[i]!, weight: r.weight ?? 1 }))
     }, readWrite).pipe(Effect.provideService(HealthMonitor.HealthMonitor, tested.monitor))
 
-    // ---- the controls ---------------------------------------------------------------------------------------
-
-    const setStatus = (name: string, status: NodeHealth.Status) =>
-      Effect.flatMap(node(name), (state) =>
-        Effect.flatMap(now, (at) => {
-          const from = state.status
-          if (from === status) return Effect.void
-          state.status = status
-          state.lastChangeAt = at
-          return tested.publish({ node: name, from, to: status, at, health: tested.health(state, at) })
-        }))
-    const update = (name: string, f: (state: TestNodes.NodeState) => void) =>
-      Effect.flatMap(node(name), (state) => Effect.sync(() => f(state)))
-
-    const controls: ControlsShape = {
+    const controls = TestControls.make({
       primary: primaryName,
       replicas: replicaList.map((r) => r.name),
-      setStatus,
-      setLatency: (name, latency) =>
-        update(name, (state) => {
-          state.latency = Duration.decode(latency)
-        }),
-      setLag: (name, seconds) =>
-        update(name, (state) => {
-          state.lag = seconds
-        }),
-      setReplicating: (name, replicating) =>
-        update(name, (state) => {
-          state.replicating = replicating
-        }),
-      setRole: (name, role) =>
-        update(name, (state) => {
-          state.role = role
-        }),
-      fail: (name, kind, failOptions) =>
-        Effect.flatMap(now, (at) =>
-          update(name, (state) => {
-            TestNodes.setFailure(state, { kind, remaining: failOptions?.times }, at)
-          })),
-      recover: (name) =>
-        Effect.zipRight(
-          Effect.flatMap(now, (at) =>
-            update(name, (state) => {
-              TestNodes.setFailure(state, undefined, at)
-              state.latency = Duration.zero
-              state.lag = state.configuredRole === "replica" ? 0 : undefined
-              state.replicating = true
-              state.role = state.configuredRole
-            })),
-          setStatus(name, "HEALTHY")
-        ),
-      statements: Effect.sync(() => [...log.entries]),
-      reports: Effect.sync(() => [...tested.reports]),
-      clear: Effect.zipRight(
-        Effect.sync(() => {
-          log.entries.length = 0
-          tested.reports.length = 0
-        }),
-        router.resetStats
-      ),
-      probe: tested.probeAll
-    }
+      nodes,
+      monitor: tested,
+      log,
+      resetStats: router.resetStats
+    })
 
     return ConnectionRouter.contextOf(router).pipe(
       Context.add(HealthMonitor.HealthMonitor, tested.monitor),
