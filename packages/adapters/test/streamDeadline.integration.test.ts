@@ -11,6 +11,7 @@ import type { NodeInfo } from "@fastorm/test-support"
 import { control, freezeNode, loadCluster, LOADED_MACHINE_SLACK_MS, unfreezeNode } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -99,3 +100,29 @@ for (const backend of backends) {
       }).pipe(Effect.provide(Reactivity.layer)), 30_000)
   })
 }
+
+describe("a PostgreSQL stream interrupted while a read waits", () => {
+  it.scopedLive(
+    "leaves its transaction usable: the cursor's close follows the read on the same connection",
+    () =>
+      Effect.gen(function*() {
+        const client = yield* Effect.flatMap(
+          DatabaseAdapterFactory.create(cluster.postgres.replicas[0]!.url),
+          (adapter) => adapter.makeClient({ readOnly: true })
+        )
+        const [before, after] = yield* client.withTransaction(Effect.gen(function*() {
+          const pid = client.unsafe<{ pid: number }>("SELECT pg_backend_pid() AS pid")
+          const first = Number((yield* pid)[0]!.pid)
+          // Each row takes 0.3 s: the first read (128 rows) is still waiting when the stream is interrupted.
+          const slow = yield* Effect.fork(
+            Stream.runDrain(client.unsafe("SELECT g, pg_sleep(0.3) FROM generate_series(1, 3) AS g").stream)
+          )
+          yield* Effect.sleep("150 millis")
+          yield* Fiber.interrupt(slow)
+          return [first, Number((yield* pid)[0]!.pid)] as const
+        }))
+        expect(after).toBe(before)
+      }).pipe(Effect.provide(Reactivity.layer)),
+    30_000
+  )
+})

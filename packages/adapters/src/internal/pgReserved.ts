@@ -75,9 +75,9 @@ export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held
 
 /**
  * The rows of `sql` read through a cursor on `held`'s client, 128 at a time; the cursor closes with the scope. Each
- * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) or
- * after an interruption in the middle of a read, the client is marked broken, so it is destroyed, not given back,
- * and nothing more is sent on it (ARCHITECTURE.md, "Deadlines").
+ * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) the
+ * client is marked broken, so it is destroyed, not given back, and nothing more is sent on it (ARCHITECTURE.md,
+ * "Deadlines").
  */
 export const streamOn = (
   CursorClass: typeof Cursor,
@@ -126,11 +126,11 @@ export const streamOn = (
         else if (rows.length > 0) resume(Effect.succeed(Chunk.unsafeFromArray(rows)))
         else resume(Effect.fail(Option.none()))
       })
+      // Interrupted: the read's rows are left to come; the cursor's close (bounded above) follows them on the
+      // connection, which stays usable (a transaction streaming through a buffer goes on).
       return () => {
         if (!guard.claim()) return
         clearTimeout(timer)
-        // The read is still under way on the connection: it must not serve anyone else.
-        held.broken = new Error("stream read interrupted")
       }
     })
     return Stream.repeatEffectChunkOption(pull)
