@@ -105,7 +105,7 @@ export const fastOrm = async (nodes: ClusterNodes, rows: number, tracer = true):
 /**
  * FastORM's `find` and plain update through its router with replica-1 as its only replica: the node the raw
  * @effect/sql client (b) reads, so that the router-overhead target compares the same work on the same node (over
- * both replicas, a host whose servers share its cores spends more per read: BENCHMARKS.md, "Targets").
+ * both replicas, a host whose servers share its cores spends more per read: BENCHMARKS.md, "Reproduce").
  */
 export const fastOrmOne = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
   const runtime = ManagedRuntime.make(fastOrmLayer(nodes, 1))
