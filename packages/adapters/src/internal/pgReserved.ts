@@ -74,10 +74,35 @@ export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held
   acquireReleaseSync(checkOut(pool, alias), giveBack)
 
 /**
+ * Waits for `start`'s answer at most `ms`; past it, `expire` (called then) gives the outcome and a later answer is
+ * ignored. An interruption only stops the wait: what `start` sent is left to finish on the connection.
+ */
+const boundedWait = <A, E>(
+  ms: number,
+  start: (answer: (outcome: Effect.Effect<A, E>) => void) => void,
+  expire: () => Effect.Effect<A, E>
+): Effect.Effect<A, E> =>
+  cancellable<A, E>((resume) => {
+    const guard = settle()
+    const timer = setTimeout(() => {
+      if (guard.claim()) resume(expire())
+    }, ms)
+    start((outcome) => {
+      if (!guard.claim()) return
+      clearTimeout(timer)
+      resume(outcome)
+    })
+    return () => {
+      if (guard.claim()) clearTimeout(timer)
+    }
+  })
+
+/**
  * The rows of `sql` read through a cursor on `held`'s client, 128 at a time; the cursor closes with the scope. Each
  * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) the
  * client is marked broken, so it is destroyed, not given back, and nothing more is sent on it (ARCHITECTURE.md,
- * "Deadlines").
+ * "Deadlines"). An interrupted read leaves the client usable: the cursor's close follows its rows on the connection
+ * (a transaction streaming through a buffer goes on).
  */
 export const streamOn = (
   CursorClass: typeof Cursor,
@@ -90,49 +115,35 @@ export const streamOn = (
   Effect.gen(function*() {
     const cursor = held.client.query(new CursorClass(sql, params as Array<any>))
     yield* Effect.addFinalizer(() =>
-      held.broken !== undefined ? Effect.void : cancellable<void, never>((resume) => {
-        const guard = settle()
-        const timer = setTimeout(() => {
-          if (!guard.claim()) return
+      held.broken !== undefined ? Effect.void : boundedWait<void, never>(
+        deadlineMs,
+        (answer) => cursor.close().catch(() => undefined).then(() => answer(Effect.void)),
+        () => {
           held.broken = new Error("stream close deadline passed")
-          resume(Effect.void)
-        }, deadlineMs)
-        cursor.close().catch(() => undefined).then(() => {
-          if (!guard.claim()) return
-          clearTimeout(timer)
-          resume(Effect.void)
-        })
-        return () => {
-          if (!guard.claim()) return
-          clearTimeout(timer)
-          held.broken = new Error("stream close interrupted")
+          return Effect.void
         }
-      })
+      )
     )
-    const pull = cancellable<Chunk.Chunk<any>, Option.Option<SqlError>>((resume) => {
-      if (held.broken !== undefined) {
-        return resume(Effect.fail(Option.some(new SqlError({ cause: held.broken, message: "Failed to stream" }))))
-      }
-      const guard = settle()
-      const timer = setTimeout(() => {
-        if (!guard.claim()) return
-        held.broken = new Error("stream read deadline passed")
-        resume(Effect.fail(Option.some(timeoutError(alias, deadlineMs))))
-      }, deadlineMs)
-      cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
-        if (!guard.claim()) return
-        clearTimeout(timer)
-        if (error) resume(Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" }))))
-        else if (rows.length > 0) resume(Effect.succeed(Chunk.unsafeFromArray(rows)))
-        else resume(Effect.fail(Option.none()))
-      })
-      // Interrupted: the read's rows are left to come; the cursor's close (bounded above) follows them on the
-      // connection, which stays usable (a transaction streaming through a buffer goes on).
-      return () => {
-        if (!guard.claim()) return
-        clearTimeout(timer)
-      }
-    })
+    const pull = Effect.suspend(() =>
+      held.broken !== undefined
+        ? Effect.fail(Option.some(new SqlError({ cause: held.broken, message: "Failed to stream" })))
+        : boundedWait<Chunk.Chunk<any>, Option.Option<SqlError>>(
+          deadlineMs,
+          (answer) =>
+            cursor.read(128, (error: Error | undefined, rows: Array<any>) =>
+              answer(
+                error
+                  ? Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" })))
+                  : rows.length > 0
+                  ? Effect.succeed(Chunk.unsafeFromArray(rows))
+                  : Effect.fail(Option.none())
+              )),
+          () => {
+            held.broken = new Error("stream read deadline passed")
+            return Effect.fail(Option.some(timeoutError(alias, deadlineMs)))
+          }
+        )
+    )
     return Stream.repeatEffectChunkOption(pull)
   })
 
