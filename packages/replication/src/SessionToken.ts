@@ -132,6 +132,19 @@ export const record = (cluster: string, position: Position): Effect.Effect<void>
     return { ...tokens, [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position) }
   })
 
+/**
+ * A write of the current session whose outcome is unknown (its connection was lost after it was sent): it may have
+ * been applied, and may even be on a replica that a failover then discards, so no position can stand for it. The
+ * session records an unknown position, and drops its pending reads on the cluster (the unknown covers them): its
+ * reads go to the primary until its next write records a real position (ARCHITECTURE.md, "Read-your-writes").
+ */
+export const recordUnknown = (cluster: string): Effect.Effect<void> =>
+  FiberRef.update(currentTokens, (tokens) => {
+    const pending = pendingOf(tokens)
+    const { [cluster]: _dropped, ...rest } = pending
+    return withPending({ ...tokens, [cluster]: unknownPosition }, rest)
+  })
+
 /** Reads a position that covers every write that returned before the read started (on one primary). */
 export type PositionRead = Effect.Effect<Position | undefined, unknown>
 

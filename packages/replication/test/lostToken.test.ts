@@ -1,6 +1,7 @@
 /**
  * A write that succeeded but whose position could not be read (the primary failed between the write and the
- * position query): the session must not keep reading from replicas that may not have that write. The router is the
+ * position query), or whose outcome is unknown (its connection was lost once it was sent): the session must not keep
+ * reading from replicas that may not have that write, or may have it and lose it in a failover. The router is the
  * real one over in-process fake nodes; the consistency operations are scripted.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -10,9 +11,11 @@ import { describe, expect, it } from "@effect/vitest"
 import { NodeClient, SqlCompiler } from "@fastorm/adapters"
 import { HealthMonitor, HealthState } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { ConsistencyOps } from "../src/internal/consistency.js"
@@ -20,11 +23,20 @@ import * as Engine from "../src/internal/router.js"
 import { resolve } from "../src/ReadWriteConfig.js"
 import * as SessionToken from "../src/SessionToken.js"
 
+/** The connection lost after the statement was sent (the server shut down under it): its outcome is unknown. */
+const lostUnder = (sql: string) =>
+  new SqlError({ message: `connection lost under ${sql}`, cause: Object.assign(new Error("x"), { code: "57P01" }) })
+
+// Statements that mention "lost", and COMMIT (only one test runs a transaction), fail as if the connection broke once
+// they were sent.
+const answer = (node: string, sql: string) =>
+  sql.includes("lost") || sql === "COMMIT" ? Effect.fail(lostUnder(sql)) : Effect.succeed([{ node }])
+
 const connectionOf = (node: string): Connection => ({
-  execute: () => Effect.succeed([{ node }]),
-  executeRaw: () => Effect.succeed([{ node }]),
+  execute: (sql) => answer(node, sql),
+  executeRaw: (sql) => answer(node, sql),
   executeValues: () => Effect.succeed([]),
-  executeUnprepared: () => Effect.succeed([{ node }]),
+  executeUnprepared: (sql) => answer(node, sql),
   executeStream: () => Stream.empty
 })
 
@@ -65,7 +77,8 @@ const monitor = HealthMonitor.HealthMonitor.of({
   subscribe: Queue.unbounded(),
   check: Effect.die("unused"),
   checkNode: () => Effect.die("unused"),
-  reportFailure: () => Effect.die("unused"),
+  // A write whose connection was lost is reported to the monitor: nothing to do here.
+  reportFailure: () => Effect.void,
   reportSuccess: () => Effect.void
 } as unknown as HealthMonitor.HealthMonitorShape)
 
@@ -101,7 +114,7 @@ const makeRouter = (answers: Array<"lost" | string>) =>
 const readNode = (router: Engine.Router) =>
   Effect.map(router.read.unsafe<{ node: string }>("SELECT 1"), (rows) => rows[0]!.node)
 
-describe("a write whose position is lost", () => {
+describe("a write whose position is lost or whose outcome is unknown", () => {
   it.scoped("sends the session's reads to the primary, and the next recorded write ends that", () =>
     Effect.gen(function*() {
       const router = yield* makeRouter(["0/10", "lost", "0/18"])
@@ -134,6 +147,56 @@ describe("a write whose position is lost", () => {
       expect(yield* Effect.locally(readNode(router), SessionToken.currentTokens, {})).toMatch(/^replica-/)
       // The third write's own batch: a read after it that it covers.
       expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/18" })
+    }))
+
+  it.scoped("a write whose outcome is unknown sends the session's reads to the primary until its next write", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter(["0/10", "0/18"])
+      yield* router.write.unsafe("UPDATE t SET x = 1")
+      expect(yield* readNode(router)).toMatch(/^replica-/)
+      // The connection breaks once the write was sent: it may have been applied, and no position can stand for it.
+      const error = yield* Effect.flip(router.write.unsafe("UPDATE t SET x = 'lost'"))
+      expect(error.cause).toMatchObject({ _tag: "WriteOutcomeUnknown", node: "primary" })
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      yield* router.resetStats
+      for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
+      expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
+      yield* router.write.unsafe("UPDATE t SET x = 3")
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/18" })
+      expect(yield* readNode(router)).toMatch(/^replica-/)
+    }))
+
+  it.scoped("a write whose outcome is unknown drops the session's pending position read", () =>
+    Effect.gen(function*() {
+      // Only one answer: the unknown write's session must not read a position for the write before it.
+      const router = yield* makeRouter(["0/10"])
+      yield* router.write.unsafe("UPDATE t SET x = 1")
+      yield* Effect.flip(router.write.unsafe("UPDATE t SET x = 'lost'"))
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      expect(yield* readNode(router)).toBe("primary")
+    }))
+
+  it.scoped("a read whose connection is lost is not a write: the session keeps its position", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter(["0/10"])
+      yield* router.write.unsafe("UPDATE t SET x = 1")
+      const error = yield* Effect.flip(router.write.unsafe("SELECT 'lost'"))
+      expect(error.cause).toMatchObject({ _tag: "PrimaryUnavailable" })
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/10" })
+    }))
+
+  it.scoped("a COMMIT whose connection is lost sends the session's reads to the primary until its next write", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter(["0/10", "0/18"])
+      yield* router.write.unsafe("UPDATE t SET x = 1")
+      expect(yield* readNode(router)).toMatch(/^replica-/)
+      // @effect/sql's own `withTransaction` makes a failed COMMIT a defect (FastORM's `Database.transaction` types it).
+      const exit = yield* Effect.exit(router.write.withTransaction(router.write.unsafe("UPDATE t SET x = 2")))
+      expect(Exit.isFailure(exit) && String(Cause.squash(exit.cause))).toContain("connection lost under COMMIT")
+      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      expect(yield* readNode(router)).toBe("primary")
+      yield* router.write.unsafe("UPDATE t SET x = 3")
+      expect(yield* readNode(router)).toMatch(/^replica-/)
     }))
 
   it.scoped("a session without writes keeps reading from replicas", () =>

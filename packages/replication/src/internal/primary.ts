@@ -82,6 +82,13 @@ export const make = (options: PrimaryOptions): Primary => {
   const { config, consistency, node, recorder, recheck, report } = options
   const guard = Guard.make(node, config)
 
+  const capturesPositions = consistency !== undefined && config.consistency === "session"
+  /**
+   * A write (or COMMIT) of the session whose outcome is unknown: the session reads from the primary until its next
+   * write records a position (`SessionToken.recordUnknown`), so it never sees the write on a replica and then loses it.
+   */
+  const outcomeUnknown = capturesPositions ? SessionToken.recordUnknown(options.cluster) : Effect.void
+
   /** Connecting failed: every connection busy, here or in a pooler, is not a dead server (the monitor is not told). */
   const connectFailure = (error: SqlError): Effect.Effect<never, SqlError> => {
     const pool = node.client.poolStatus()
@@ -133,23 +140,21 @@ export const make = (options: PrimaryOptions): Primary => {
     if (!isConnectionClass(error)) return Effect.fail(error)
     // Never sent (refused at connect, a socket already dead): nothing was applied, whatever the statement.
     if (wasNotSent(error)) return connectFailure(error)
+    if (!write) {
+      return Effect.zipRight(
+        report(node.name, error),
+        Effect.fail(toSqlError(
+          new PrimaryUnavailable({ node: node.name, reason: `connection lost: ${diagnose(error).text}`, cause: error })
+        ))
+      )
+    }
     return Effect.zipRight(
-      report(node.name, error),
-      Effect.fail(toSqlError(
-        write && !wasNotSent(error)
-          ? new WriteOutcomeUnknown({ node: node.name, cause: error })
-          : new PrimaryUnavailable({
-            node: node.name,
-            reason: `connection lost: ${diagnose(error).text}`,
-            cause: error
-          })
-      ))
+      Effect.zipRight(report(node.name, error), outcomeUnknown),
+      Effect.fail(toSqlError(new WriteOutcomeUnknown({ node: node.name, cause: error })))
     )
   }
 
   const reserve = Effect.catchAll(guard.reserve(node.client.reserve), connectFailure)
-
-  const capturesPositions = consistency !== undefined && config.consistency === "session"
   // Positions of writes outside transactions: one read on a pooled connection serves every write that finished
   // before it started.
   const positions = consistency === undefined
@@ -196,6 +201,10 @@ export const make = (options: PrimaryOptions): Primary => {
     return Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid), value))
   }
 
+  /** A COMMIT whose connection was lost once it was sent may have been applied (`TransactionOutcomeUnknown`). */
+  const commitLost = (error: SqlError): Effect.Effect<void> =>
+    isConnectionClass(error) && !wasNotSent(error) ? outcomeUnknown : Effect.void
+
   /** A transaction's connection: every statement counted; COMMIT records the session's position. */
   const inTransaction = (connection: Connection): Connection => {
     // Counted (reason "transaction") so the stats show the primary's whole load; no span: the transaction has one.
@@ -214,13 +223,13 @@ export const make = (options: PrimaryOptions): Primary => {
       const withCommit = consistency?.withCommit
       if (withCommit === undefined) {
         return Effect.tap(
-          plain(sql, params, transformRows),
+          Effect.tapError(plain(sql, params, transformRows), commitLost),
           () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection))
         )
       }
       // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
       return Effect.flatMap(
-        plain(`COMMIT; ${withCommit.sql}`, params, undefined),
+        Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
         (results) => Effect.as(recordPosition(withCommit.position(results)), [])
       )
     })
