@@ -230,9 +230,26 @@ const rows: ReadonlyArray<Row> = [
     expected: "wait:replica-1|refuse"
   },
   {
-    situation: "a session read, the replicas stopped replicating (a switchover) but replayed the write: they serve it",
+    situation:
+      "a session read, the replicas stopped replicating while a primary answers (maybe diverged): never, the primary",
     request: { token: lsn("0/50") },
     health: { "replica-1": { replicating: false }, "replica-2": { replicating: false, lagSeconds: 60 } },
+    expected: "primary:session"
+  },
+  {
+    situation: "a session read, one replica stopped replicating while a primary answers: the one that replicates",
+    request: { token: lsn("0/50") },
+    health: { "replica-1": { replicating: false, status: "UNHEALTHY", lastError: notReplicating } },
+    expected: "replicas:session:replica-2"
+  },
+  {
+    situation: "a session read, no primary answers (a switchover), the replicas stopped replicating: they serve it",
+    request: { token: lsn("0/50") },
+    health: {
+      primary: { status: "UNHEALTHY", consecutiveFailures: 1 },
+      "replica-1": { replicating: false },
+      "replica-2": { replicating: false, lagSeconds: 60 }
+    },
     expected: "replicas:session:replica-1,replica-2"
   },
   {

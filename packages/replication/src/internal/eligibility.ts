@@ -100,9 +100,12 @@ const candidate = (
 
 /**
  * The replicas that may serve a session read whose position they have replayed: every replica that answers (not
- * UNHEALTHY, not suspect, in its role), however far behind it is otherwise and even when it no longer replicates.
- * Replay covering the session's position is all a session read needs; during a promotion or a switchover, when the
- * replicas stop replicating for a moment, they still serve it (ARCHITECTURE.md, "Read-your-writes").
+ * UNHEALTHY, not suspect, in its role), however far behind it is otherwise. Replay covering the session's position is
+ * all a session read needs; during a promotion or a switchover, while no node answers as the primary and the replicas
+ * have stopped replicating, they still serve it. Once a primary answers, a replica that does not replicate from it
+ * serves none: it may have diverged (ahead of the promoted node on the old timeline, until it is rewound), and its
+ * replay position can then look like it covers a position of the new primary it does not hold (ARCHITECTURE.md,
+ * "Read-your-writes").
  */
 export const sessionCandidates = (
   topology: Topology,
@@ -111,11 +114,13 @@ export const sessionCandidates = (
   learnt: Learnt
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
+  const primaryAnswers = !primaryDown(snapshot)
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
     if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
-    // The monitor marks a replica that stopped replicating UNHEALTHY at once; it still answers, and its replay
-    // position (kept by the probe) is what decides whether it has the session's write.
+    // The monitor marks a replica that stopped replicating UNHEALTHY at once; it still answers, and while no primary
+    // does, its replay position (kept by the probe) is what decides whether it has the session's write.
+    if (h.replicating === false && primaryAnswers) continue
     if (h.status === "UNHEALTHY" && !isStaleOnly(h)) continue
     if (h.routing === "primary" || h.routing === "fenced") continue
     if (topology.roles === "learnt" && h.routing !== "replica") continue
