@@ -1,6 +1,7 @@
 /**
  * When the router ends the reads waiting on a node (`CutReads.cutsReads`): only when the monitor turns it UNHEALTHY
- * because it does not answer.
+ * because it does not answer; when it forgets the position its waits learnt there (`forgetsPosition`): whenever the
+ * monitor turns it UNHEALTHY.
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeHealth } from "@fastorm/health"
@@ -49,5 +50,23 @@ describe("CutReads.cutsReads", () => {
   ]
   for (const [name, input, expected] of rows) {
     it(name, () => expect(CutReads.cutsReads(input)).toBe(expected))
+  }
+})
+
+describe("CutReads.forgetsPosition", () => {
+  const rows: ReadonlyArray<readonly [string, NodeHealth.StatusChange, boolean]> = [
+    [
+      "it stopped replicating: it may be rewound before it replicates again",
+      change("HEALTHY", "UNHEALTHY", "NotReplicating"),
+      true
+    ],
+    ["found down", change("HEALTHY", "UNHEALTHY", "ConnectionFailed"), true],
+    ["it answers too slowly", change("DEGRADED", "UNHEALTHY", "TooSlow"), true],
+    ["already UNHEALTHY: forgotten once, when it turned", change("UNHEALTHY", "UNHEALTHY", "Timeout"), false],
+    ["DEGRADED: it still replicates", change("HEALTHY", "DEGRADED", "Timeout"), false],
+    ["back", change("UNHEALTHY", "HEALTHY"), false]
+  ]
+  for (const [name, input, expected] of rows) {
+    it(name, () => expect(CutReads.forgetsPosition(input)).toBe(expected))
   }
 })

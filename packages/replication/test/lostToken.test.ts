@@ -4,115 +4,21 @@
  * reading from replicas that may not have that write, or may have it and lose it in a failover. The router is the
  * real one over in-process fake nodes; the consistency operations are scripted.
  */
-import * as Reactivity from "@effect/experimental/Reactivity"
-import type { Connection } from "@effect/sql/SqlConnection"
-import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { NodeClient, SqlCompiler } from "@fastorm/adapters"
-import { HealthMonitor, HealthState } from "@fastorm/health"
-import type { NodeHealth } from "@fastorm/health"
 import * as Cause from "effect/Cause"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Queue from "effect/Queue"
-import * as Stream from "effect/Stream"
-import type { ConsistencyOps } from "../src/internal/consistency.js"
-import * as Engine from "../src/internal/router.js"
-import { resolve } from "../src/ReadWriteConfig.js"
 import * as SessionToken from "../src/SessionToken.js"
+import { healthy, makeRouter as makeFakeRouter, readNode } from "./support/fakeRouter.js"
 
-/** The connection lost after the statement was sent (the server shut down under it): its outcome is unknown. */
-const lostUnder = (sql: string) =>
-  new SqlError({ message: `connection lost under ${sql}`, cause: Object.assign(new Error("x"), { code: "57P01" }) })
+// Both replicas have replayed up to 0/20: they cover any token up to there.
+const snapshot = [
+  healthy("primary", "primary", "0/30"),
+  healthy("replica-1", "replica", "0/20"),
+  healthy("replica-2", "replica", "0/20")
+]
 
-// Statements that mention "lost", and COMMIT (only one test runs a transaction), fail as if the connection broke once
-// they were sent.
-const answer = (node: string, sql: string) =>
-  sql.includes("lost") || sql === "COMMIT" ? Effect.fail(lostUnder(sql)) : Effect.succeed([{ node }])
-
-const connectionOf = (node: string): Connection => ({
-  execute: (sql) => answer(node, sql),
-  executeRaw: (sql) => answer(node, sql),
-  executeValues: () => Effect.succeed([]),
-  executeUnprepared: (sql) => answer(node, sql),
-  executeStream: () => Stream.empty
-})
-
-const nodeOf = (name: string) =>
-  Effect.flatMap(SqlCompiler.load("postgresql"), (compiler) =>
-    Effect.map(
-      NodeClient.make({
-        connection: connectionOf(name),
-        compiler,
-        spanAttributes: [],
-        statementDeadline: Duration.seconds(1)
-      }),
-      (client) => ({ name, weight: 1, client })
-    ))
-
-const healthy = (name: string, role: "primary" | "replica", position: string): NodeHealth.NodeHealth => ({
-  ...HealthState.initial(name, role),
-  status: "HEALTHY",
-  role,
-  lagSeconds: 0,
-  replicating: role === "replica" ? true : undefined,
-  position,
-  consecutiveSuccesses: 1
-})
-
-const monitor = HealthMonitor.HealthMonitor.of({
-  nodes: [],
-  // Both replicas have replayed up to 0/20: they cover any token up to there.
-  snapshot: Effect.succeed([
-    healthy("primary", "primary", "0/30"),
-    healthy("replica-1", "replica", "0/20"),
-    healthy("replica-2", "replica", "0/20")
-  ]),
-  health: () => Effect.die("unused"),
-  status: () => Effect.die("unused"),
-  changes: Stream.empty,
-  // The router listens for nodes found down (cutReads.ts): none is, here.
-  subscribe: Queue.unbounded(),
-  check: Effect.die("unused"),
-  checkNode: () => Effect.die("unused"),
-  // A write whose connection was lost is reported to the monitor: nothing to do here.
-  reportFailure: () => Effect.void,
-  reportSuccess: () => Effect.void
-} as unknown as HealthMonitor.HealthMonitorShape)
-
-/** Capture answers are scripted: `lost` fails like a primary that died right after the write. */
-const scripted = (answers: Array<"lost" | string>): ConsistencyOps => {
-  const next = () => {
-    const answer = answers.shift()
-    return answer === undefined || answer === "lost"
-      ? Effect.fail(
-        new SqlError({ message: "connection lost", cause: Object.assign(new Error("x"), { code: "57P01" }) })
-      )
-      : Effect.succeed({ kind: "lsn" as const, value: answer })
-  }
-  return { kind: "lsn", latest: next, waitFor: () => Effect.succeed(undefined) }
-}
-
-const makeRouter = (answers: Array<"lost" | string>) =>
-  Effect.gen(function*() {
-    const config = Either.getOrThrow(resolve({ sessionWaitTimeout: Duration.millis(5) }))
-    return yield* Engine.make({
-      cluster: "lost",
-      nodes: {
-        roles: "configured",
-        primary: yield* nodeOf("primary"),
-        replicas: [yield* nodeOf("replica-1"), yield* nodeOf("replica-2")]
-      },
-      config,
-      compiler: yield* SqlCompiler.load("postgresql"),
-      consistency: scripted(answers)
-    })
-  }).pipe(Effect.provideService(HealthMonitor.HealthMonitor, monitor), Effect.provide(Reactivity.layer))
-
-const readNode = (router: Engine.Router) =>
-  Effect.map(router.read.unsafe<{ node: string }>("SELECT 1"), (rows) => rows[0]!.node)
+const makeRouter = (positions: Array<"lost" | string>) => makeFakeRouter({ snapshot: () => snapshot, positions })
 
 describe("a write whose position is lost or whose outcome is unknown", () => {
   it.scoped("sends the session's reads to the primary, and the next recorded write ends that", () =>
@@ -123,13 +29,13 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       expect(yield* readNode(router)).toMatch(/^replica-/)
       // The next write succeeds, its position query fails: no replica can be shown to have it.
       yield* router.write.unsafe("UPDATE t SET x = 2")
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
       yield* router.resetStats
       for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
       expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
       // A later write records a real position again: replicas serve the session's reads once more.
       yield* router.write.unsafe("UPDATE t SET x = 3")
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/18" })
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/18" })
       expect(yield* readNode(router)).toMatch(/^replica-/)
     }))
 
@@ -141,12 +47,12 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       yield* router.write.unsafe("UPDATE t SET x = 2")
       // Neither write read its position: they joined one batch, which the session's next read starts and uses.
       expect(yield* readNode(router)).toMatch(/^replica-/)
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/10" })
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/10" })
       // A session replaced with an empty one has no pending write: its read is an ordinary one.
       yield* router.write.unsafe("UPDATE t SET x = 3")
       expect(yield* Effect.locally(readNode(router), SessionToken.currentTokens, {})).toMatch(/^replica-/)
       // The third write's own batch: a read after it that it covers.
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/18" })
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/18" })
     }))
 
   it.scoped("a write whose outcome is unknown sends the session's reads to the primary until its next write", () =>
@@ -157,12 +63,12 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       // The connection breaks once the write was sent: it may have been applied, and no position can stand for it.
       const error = yield* Effect.flip(router.write.unsafe("UPDATE t SET x = 'lost'"))
       expect(error.cause).toMatchObject({ _tag: "WriteOutcomeUnknown", node: "primary" })
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
       yield* router.resetStats
       for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
       expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
       yield* router.write.unsafe("UPDATE t SET x = 3")
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/18" })
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/18" })
       expect(yield* readNode(router)).toMatch(/^replica-/)
     }))
 
@@ -172,7 +78,7 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       const router = yield* makeRouter(["0/10"])
       yield* router.write.unsafe("UPDATE t SET x = 1")
       yield* Effect.flip(router.write.unsafe("UPDATE t SET x = 'lost'"))
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
       expect(yield* readNode(router)).toBe("primary")
     }))
 
@@ -182,7 +88,7 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       yield* router.write.unsafe("UPDATE t SET x = 1")
       const error = yield* Effect.flip(router.write.unsafe("SELECT 'lost'"))
       expect(error.cause).toMatchObject({ _tag: "PrimaryUnavailable" })
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual({ kind: "lsn", value: "0/10" })
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/10" })
     }))
 
   it.scoped("a COMMIT whose connection is lost sends the session's reads to the primary until its next write", () =>
@@ -193,7 +99,7 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       // @effect/sql's own `withTransaction` makes a failed COMMIT a defect (FastORM's `Database.transaction` types it).
       const exit = yield* Effect.exit(router.write.withTransaction(router.write.unsafe("UPDATE t SET x = 2")))
       expect(Exit.isFailure(exit) && String(Cause.squash(exit.cause))).toContain("connection lost under COMMIT")
-      expect(Option_value(yield* SessionToken.get("lost"))).toEqual(SessionToken.unknownPosition)
+      expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
       expect(yield* readNode(router)).toBe("primary")
       yield* router.write.unsafe("UPDATE t SET x = 3")
       expect(yield* readNode(router)).toMatch(/^replica-/)

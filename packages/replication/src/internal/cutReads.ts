@@ -1,8 +1,10 @@
 /**
- * Reads waiting on a replica the monitor finds down are ended at once and retried on another node, instead of waiting
- * out the statement timeout: a read queued in a pooler in front of a dead server, or sent to a frozen one, would
- * otherwise take all of it (ARCHITECTURE.md, "Deadlines"). Only reads: the replica path's connection
- * (`NodeClient.reads`) is the one whose statements are tracked, and a read is safe to run again.
+ * What the router does at once when the monitor finds a replica failing. Reads waiting on a replica found down are
+ * ended and retried on another node, instead of waiting out the statement timeout: a read queued in a pooler in front
+ * of a dead server, or sent to a frozen one, would otherwise take all of it (ARCHITECTURE.md, "Deadlines"). Only
+ * reads: the replica path's connection (`NodeClient.reads`) is the one whose statements are tracked, and a read is
+ * safe to run again. And the replay position the router's own waits learnt there is forgotten
+ * (ARCHITECTURE.md, "Read-your-writes").
  */
 import type { HealthMonitor, NodeHealth } from "@fastorm/health"
 import * as Effect from "effect/Effect"
@@ -20,17 +22,30 @@ export const cutsReads = (change: NodeHealth.StatusChange): boolean =>
   change.to === "UNHEALTHY" && change.from !== "UNHEALTHY" &&
   (change.health.lastError?.tag === "ConnectionFailed" || change.health.lastError?.tag === "Timeout")
 
-/** For the scope's life: the reads waiting on each replica the monitor finds down are ended (and so retried). */
+/**
+ * Whether a change voids what the router's waits learnt the node has replayed: it turned UNHEALTHY, for any reason. A
+ * replica that stopped replicating or went down may be rewound to another history (a promotion elsewhere) before it
+ * replicates again, and a position learnt on the old one can then look like it covers positions it does not hold.
+ */
+export const forgetsPosition = (change: NodeHealth.StatusChange): boolean =>
+  change.to === "UNHEALTHY" && change.from !== "UNHEALTHY"
+
+/**
+ * For the scope's life: the reads waiting on each replica the monitor finds down are ended (and so retried), and
+ * `forget` is called for each replica that turns UNHEALTHY.
+ */
 export const start = (
   cluster: string,
   monitor: HealthMonitor.HealthMonitorShape,
-  replicas: ReadonlyArray<NodeHandle>
+  replicas: ReadonlyArray<NodeHandle>,
+  forget: (node: string) => void
 ): Effect.Effect<void, never, Scope.Scope> =>
   Effect.gen(function*() {
     const reads = new Map(replicas.map((replica) => [replica.name, replica.client.reads]))
     // Subscribed before the fiber starts: no change can slip in between.
     const changes = yield* monitor.subscribe
     const onChange = (change: NodeHealth.StatusChange): Effect.Effect<void> => {
+      if (forgetsPosition(change)) forget(change.node)
       if (!cutsReads(change)) return Effect.void
       const ended = reads.get(change.node)?.cut() ?? 0
       if (ended === 0) return Effect.void

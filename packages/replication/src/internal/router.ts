@@ -101,9 +101,10 @@ export const make = (
       positionKind: consistency?.kind
     }
     yield* Metrics.samplePools(handles, "1 second")
-    // A replica found down: the reads waiting on it end at once and run elsewhere (cutReads.ts).
-    yield* CutReads.start(options.cluster, monitor, replicas)
     const known = new Map<string, string>()
+    // A replica found down: the reads waiting on it end at once and run elsewhere; one found failing, for any reason,
+    // loses the position the router's waits learnt there (cutReads.ts).
+    yield* CutReads.start(options.cluster, monitor, replicas, (node) => known.delete(node))
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
     const learnt: Learnt = { known, outstanding }
     const selection = Selection.makeState(replicas.length)
