@@ -8,7 +8,10 @@ import { SQLITE_TARGETS } from "./sqliteTargets.js"
 import type { Db, TargetName } from "./targets.js"
 import type { Workload } from "./workloads.js"
 
-/** The targets that implement every workload; the others run only the point read, the mix and the update. */
+/**
+ * The targets that implement every workload; the others run only the point read, the mix and the update (and
+ * `fastorm-one` the lists).
+ */
 const FULL: ReadonlyArray<TargetName> = [
   "fastorm",
   "fastorm-notrace",
@@ -40,7 +43,8 @@ const SEED_SECONDS = 10
 const runs = (db: Db, target: TargetName, workload: Workload): boolean =>
   workload === "stream"
     ? STREAMS[db].includes(target)
-    : FULL.includes(target) || workload === "point-read" || workload === "read-write" || workload === "update"
+    : FULL.includes(target) || workload === "point-read" || workload === "read-write" || workload === "update" ||
+      (target === "fastorm-one" && (workload === "list-50" || workload === "list-500"))
 
 /** The expected seconds of the measured rounds and of everything else, for `config`. */
 export const expectedSeconds = (config: BenchConfig): { readonly rounds: number; readonly other: number } => {

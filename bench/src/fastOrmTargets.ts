@@ -103,16 +103,17 @@ export const fastOrm = async (nodes: ClusterNodes, rows: number, tracer = true):
 }
 
 /**
- * FastORM's `find` and plain update through its router with replica-1 as its only replica: the node the raw
- * @effect/sql client (b) reads, so that the router-overhead target compares the same work on the same node (over
- * both replicas, a host whose servers share its cores spends more per read: BENCHMARKS.md, "Reproduce").
+ * FastORM's `find`, lists and plain update through its router with replica-1 as its only replica: the node the raw
+ * @effect/sql client (b) and the raw driver (c) read, so that the router-overhead and CPU-per-row targets compare the
+ * same work on the same node (over both replicas, a host whose servers share its cores spends more per read:
+ * BENCHMARKS.md, "Reproduce").
  */
 export const fastOrmOne = async (nodes: ClusterNodes, rows: number): Promise<Target> => {
   const runtime = ManagedRuntime.make(fastOrmLayer(nodes, 1))
   await runtime.runPromise(Effect.void)
   return {
     name: "fastorm-one",
-    driver: effectDriver(rows, runtime, { find: fastOrmOps.find, update: fastOrmOps.update }),
+    driver: effectDriver(rows, runtime, { find: fastOrmOps.find, update: fastOrmOps.update, list: fastOrmOps.list }),
     close: closeSoon(() => runtime.dispose())
   }
 }
