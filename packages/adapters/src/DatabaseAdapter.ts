@@ -4,6 +4,7 @@
 import type * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement } from "@fastorm/core"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
@@ -81,11 +82,17 @@ export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runne
 /**
  * Reads a router may retry on another node: the pooled connection's statements, each tracked while in flight, so
  * that `cut` can end them all at once when the node is found down instead of letting them wait out their deadline
- * (ARCHITECTURE.md, "Deadlines"). SQLite has no network to wait on: its reads are its pooled connection's.
+ * (ARCHITECTURE.md, "Deadlines"); and streams of reads, ended the same way (not retried: their rows were delivered).
+ * SQLite has no network to wait on: its reads are its pooled connection's.
  */
 export interface NodeReads {
   readonly connection: Connection
-  /** Ends every read in flight on `connection` now, with a connection-class error (ECONNABORTED); returns how many. */
+  /** A connection held for a scope's stream of reads; `cut` ends its stream too (its connection is then closed). */
+  readonly reserve: Effect.Effect<Connection, SqlError, Scope.Scope>
+  /**
+   * Ends every read in flight on `connection` and every stream on `reserve` (or `connection`) now, with a
+   * connection-class error (ECONNABORTED); returns how many.
+   */
   readonly cut: () => number
 }
 

@@ -51,12 +51,13 @@ export const scopedHold = (
   )
 
 /** Assembles a node client from its parts. */
-export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, Reactivity> =>
-  Effect.map(
+export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, Reactivity> => {
+  const reserve = parts.reserve ??
+    (parts.hold !== undefined ? scopedHold(parts.hold) : Effect.succeed(parts.connection))
+  return Effect.map(
     SqlClient.make({
       acquirer: Effect.succeed(parts.connection),
-      transactionAcquirer: parts.reserve ??
-        (parts.hold !== undefined ? scopedHold(parts.hold) : Effect.succeed(parts.connection)),
+      transactionAcquirer: reserve,
       compiler: parts.compiler,
       spanAttributes: parts.spanAttributes
     }),
@@ -75,8 +76,9 @@ export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, R
         ),
         ...(parts.hold !== undefined ? { [HoldTypeId]: parts.hold } : {}),
         connection: parts.connection,
-        reads: parts.reads ?? { connection: parts.connection, cut: none },
+        reads: parts.reads ?? { connection: parts.connection, reserve, cut: none },
         statementDeadline: parts.statementDeadline,
         poolStatus: parts.poolStatus ?? single
       })
   )
+}

@@ -2,15 +2,22 @@
  * Reads ended at once (`NodeClient.reads.cut`), on each network adapter: what a router does to the reads waiting on
  * a node the health monitor finds down. A cut read fails at once with a connection-class error, its connection is
  * closed (the statement may still run on the server), the pool serves on, and statements of the client's own
- * pooled connection (writes, a primary's statements) are never cut.
+ * pooled connection (writes, a primary's statements) are never cut. Streams of reads (on `reads.reserve` or the read
+ * connection) end the same way; a stream on the client's own reserved connection (a transaction's) never does.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { LOADED_MACHINE_SLACK_MS, sleepyNodes } from "@fastorm/test-support"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import type { Scope } from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { NodeReads } from "../src/DatabaseAdapter.js"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
 const backends = sleepyNodes((nodes) => nodes.replicas[0]!)
@@ -82,6 +89,63 @@ for (const backend of backends) {
         expect(client.reads.cut()).toBe(0)
         const timed = yield* Effect.timed(reads.execute("SELECT 1 AS one", [], undefined))
         expect(Duration.toMillis(timed[0])).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    /** A stream whose first pull waits 10 s on the server, from `connection`: ended by a cut, and how long that took. */
+    const cutStream = (client: { readonly reads: NodeReads }, connection: Effect.Effect<Connection, SqlError, Scope>) =>
+      Effect.gen(function*() {
+        const waiting = yield* Effect.fork(Effect.either(Effect.scoped(Effect.flatMap(
+          connection,
+          (c) => Stream.runCollect(c.executeStream(backend.sleep(10), [], undefined))
+        ))))
+        // Sent and waiting on the server.
+        yield* Effect.sleep("300 millis")
+        const started = performance.now()
+        const ended = client.reads.cut()
+        const outcome = yield* Fiber.join(waiting)
+        return { ended, outcome, ms: performance.now() - started }
+      })
+
+    const expectCut = (outcome: Either.Either<unknown, SqlError>) => {
+      expect(outcome._tag).toBe("Left")
+      const error = outcome._tag === "Left" ? outcome.left : undefined
+      expect(error).toBeInstanceOf(SqlError)
+      expect(error?.message).toMatch(/was ended: the node was found down/)
+      expect((error?.cause as { code?: string }).code).toBe("ECONNABORTED")
+    }
+
+    it.scopedLive("a stream of reads on a reserved connection is ended at once too, and the pool serves on", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const { ended, ms, outcome } = yield* cutStream(client, client.reads.reserve)
+        expect(ended).toBe(1)
+        expectCut(outcome)
+        expect(ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+        expect(client.reads.cut()).toBe(0)
+        const rows = yield* client.reads.connection.execute("SELECT 1 AS one", [], undefined)
+        expect(rows.map((row: any) => Number(row.one))).toEqual([1])
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    it.scopedLive("a pooled stream of reads is ended at once too", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const { ended, ms, outcome } = yield* cutStream(client, Effect.succeed(client.reads.connection))
+        expect(ended).toBe(1)
+        expectCut(outcome)
+        expect(ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    it.scopedLive("a stream on the client's own reserved connection (a transaction's) is never ended", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const own = yield* Effect.fork(Effect.scoped(Effect.flatMap(
+          client.reserve,
+          (c) => Stream.runCollect(c.executeStream(backend.sleep(0.5), [], undefined))
+        )))
+        yield* Effect.sleep("200 millis")
+        expect(client.reads.cut()).toBe(0)
+        const rows = yield* Fiber.join(own)
+        expect(Chunk.size(rows)).toBe(1)
       }).pipe(Effect.provide(Reactivity.layer)))
   })
 }

@@ -7,10 +7,29 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection } from "@fastorm/core"
-import { captureLogs, loadCluster, LOADED_MACHINE_SLACK_MS, throughPgBouncer } from "@fastorm/test-support"
+import {
+  captureLogs,
+  control,
+  freezeNode,
+  loadCluster,
+  LOADED_MACHINE_SLACK_MS,
+  throughPgBouncer,
+  unfreezeNode
+} from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type { Backend } from "./support/cluster.js"
-import { backends, countBy, fastOrm, frozenUnderLoad, health, quantile, report } from "./support/cluster.js"
+import {
+  backends,
+  countBy,
+  fastOrm,
+  frozenUnderLoad,
+  health,
+  quantile,
+  report,
+  restoreCluster
+} from "./support/cluster.js"
 
 const statementTimeoutMs = 20_000
 // The monitor finds a frozen node down after `failureThreshold` probes that time out, each started at most a backoff
@@ -61,5 +80,46 @@ for (const { b, label } of cases) {
       },
       60_000
     )
+
+    it.scopedLive(
+      "a stream reading a replica that freezes, statement timeout 20 s: it fails once the monitor finds the node down",
+      () =>
+        Effect.gen(function*() {
+          yield* Effect.addFinalizer(() => restoreCluster(b))
+          const read = yield* ReadConnection
+          const rows = b.name === "postgres"
+            ? "SELECT g FROM generate_series(1, 5000000) AS g"
+            : "SELECT seq FROM seq_1_to_5000000"
+          const pull = yield* Stream.toPull(read.unsafe(rows).stream)
+          expect((yield* pull).length).toBeGreaterThan(0)
+          yield* control(() => freezeNode(target(b)))
+          const started = performance.now()
+          // The rows already on their way (socket buffers) come first; then the pull waits, until the cut.
+          const outcome = yield* Effect.gen(function*() {
+            for (;;) {
+              const next = yield* Effect.either(pull)
+              if (next._tag === "Left") return next.left
+            }
+          }).pipe(Effect.ensuring(control(() => unfreezeNode(target(b)))))
+          const ms = performance.now() - started
+          const error = Option.getOrUndefined(outcome)
+          yield* report(`${label} replica frozen under a stream`, { ms: Math.round(ms), boundMs: cutBoundMs })
+          expect(error?.message).toMatch(/was ended: the node was found down/)
+          expect(ms).toBeLessThanOrEqual(cutBoundMs)
+        }).pipe(
+          // The stream's connection goes back before the layer's pools close.
+          Effect.scoped,
+          Effect.provide(
+            fastOrm(b, { statementTimeout: `${statementTimeoutMs} millis` }, [{
+              url: target(b).url,
+              name: target(b).name
+            }])
+          )
+        ),
+      60_000
+    )
   })
 }
+
+/** The replica the stream reads, and the one frozen. */
+const target = (b: Backend) => b.nodes.replicas[0]!

@@ -50,6 +50,24 @@ export class InFlight {
     }
   }
 
+  /**
+   * `onCut`, called if `cutAll` runs before the returned function (the wait ended) is: a stream of reads watched for
+   * its whole life, which ends itself (`onCut` closes its connection and fails its waiting pull with `cutError`).
+   */
+  watch(onCut: () => void): () => void {
+    let done = false
+    const cut = () => {
+      if (done) return
+      done = true
+      onCut()
+    }
+    this.cuts.add(cut)
+    return () => {
+      done = true
+      this.cuts.delete(cut)
+    }
+  }
+
   /** Ends every read in flight now; returns how many. */
   cutAll(): number {
     const all = [...this.cuts]

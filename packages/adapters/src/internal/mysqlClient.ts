@@ -60,21 +60,24 @@ export const make = (
     }
     const acquire = acquireReleaseSync(checkout, giveBack)
     // Outside a transaction each statement borrows a connection for its own duration only (a stream, for its own).
-    const pooledStream: Connection["executeStream"] = (sql, params, transformRows) =>
-      Stream.unwrapScoped(Effect.map(acquire, (conn) => runner.stream(conn, sql, params, transformRows)))
-    const pooled = new PooledConnection(runner, pooledStream)
+    const pooledStream = (read: boolean): Connection["executeStream"] => (sql, params, transformRows) =>
+      Stream.unwrapScoped(Effect.map(acquire, (conn) => runner.stream(conn, sql, params, transformRows, read)))
+    const ownStream = pooledStream(false)
+    const pooled = new PooledConnection(runner, ownStream)
     // A transaction's connection, held with no scope (`Connections.Holds`; its scoped reserve is made from it): the
-    // cell of its last statement's GTID.
-    const hold = Effect.map(checkout, (conn): HeldConnection => ({
-      connection: new ReservedConnection(runner, conn),
-      release: (exit) => Effect.sync(() => giveBack(conn, exit))
-    }))
+    // cell of its last statement's GTID. `read`: held for a stream of reads, which `cutReads` ends at once.
+    const holdFor = (read: boolean) =>
+      Effect.map(checkout, (conn): HeldConnection => ({
+        connection: new ReservedConnection(runner, conn, read),
+        release: (exit) => Effect.sync(() => giveBack(conn, exit))
+      }))
+    const hold = holdFor(false)
 
     const commitPositions: CommitPositions = {
       runCommitted: (use) =>
         Effect.suspend(() => {
           // One object per run, the cell of its statements' GTIDs: no FiberRef write, no closure per run.
-          const committing = new CommittingConnection(runner, pooledStream)
+          const committing = new CommittingConnection(runner, ownStream)
           return Effect.map(use(committing), (value) => [value, committing.gtid] as const)
         }),
       lastCommit: (reserved) => reserved instanceof ReservedConnection ? reserved.gtid : undefined
@@ -91,7 +94,11 @@ export const make = (
     // mysql2's execute already prepares each text once per connection (its own statement cache).
     const client = yield* NodeClient.make({
       connection: pooled,
-      reads: { connection: new ReadConnection(runner, pooledStream), cut: runner.cutReads },
+      reads: {
+        connection: new ReadConnection(runner, pooledStream(true)),
+        cut: runner.cutReads,
+        reserve: NodeClient.scopedHold(holdFor(true))
+      },
       hold,
       compiler: MysqlClient.makeCompiler(),
       spanAttributes,

@@ -117,7 +117,8 @@ export class CommittingConnection extends PooledConnection implements MysqlRunne
  */
 export class ReservedConnection extends MysqlConnection implements MysqlRunner.Committed {
   gtid: string | undefined = undefined
-  constructor(runner: MysqlRunner.Runner, readonly conn: Mysql.PoolConnection) {
+  /** `read`: held for a stream of reads (`NodeClient.reads.reserve`), which `cutReads` ends at once. */
+  constructor(runner: MysqlRunner.Runner, readonly conn: Mysql.PoolConnection, readonly read = false) {
     super(runner)
   }
   protected run(
@@ -131,6 +132,6 @@ export class ReservedConnection extends MysqlConnection implements MysqlRunner.C
   }
   executeStream(sql: string, params: ReadonlyArray<unknown>, transformRows: TransformRows) {
     // A stream ended early leaves rows on the way: the connection is closed, never reused.
-    return this.runner.stream(this.conn, sql, params, transformRows)
+    return this.runner.stream(this.conn, sql, params, transformRows, this.read)
   }
 }

@@ -64,13 +64,15 @@ export interface Runner {
   ) => Effect.Effect<unknown, SqlError>
   /**
    * `sql`'s rows as a stream on `conn`, each pull waiting at most the node's deadline for rows; the connection is
-   * destroyed when the stream ends early or past that deadline (`mysqlStream.ts`).
+   * destroyed when the stream ends early or past that deadline (`mysqlStream.ts`). A stream of reads (`read`) is
+   * also ended at once by `cutReads`.
    */
   readonly stream: (
     conn: Mysql.PoolConnection,
     sql: string,
     params: ReadonlyArray<unknown>,
-    transformRows: Parameters<typeof queryStream>[3]
+    transformRows: Parameters<typeof queryStream>[3],
+    read?: boolean
   ) => Stream.Stream<any, SqlError>
   /** Marks a connection unusable (never returned to the pool) and closes it. */
   readonly destroy: (conn: Mysql.PoolConnection) => void
@@ -224,8 +226,13 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     cutReads: () => reads.cutAll(),
     on,
     within,
-    stream: (conn, sql, params, transformRows) =>
-      queryStream(conn, sql, params, transformRows, { alias, ms: deadlineMs, abandon: () => destroy(conn) }),
+    stream: (conn, sql, params, transformRows, read = false) =>
+      queryStream(conn, sql, params, transformRows, {
+        alias,
+        ms: deadlineMs,
+        abandon: () => destroy(conn),
+        tracked: read ? reads : undefined
+      }),
     destroy,
     isBroken: (conn) => broken.has(conn)
   }

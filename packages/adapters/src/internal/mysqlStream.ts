@@ -12,6 +12,8 @@ import type * as Mysql from "mysql2"
 import type { EventEmitter } from "node:events"
 import { cancellable } from "./cancellable.js"
 import { timeoutError } from "./deadline.js"
+import type { InFlight } from "./inFlight.js"
+import { cutError } from "./inFlight.js"
 
 /** Rows per chunk of a stream, and how many rows mysql2 reads ahead of the consumer. */
 const STREAM_CHUNK = 256
@@ -92,10 +94,19 @@ const open = (
   }
   // A pull that waited past the deadline closed the connection: the stream is over, whatever comes after.
   let expired = false
+  // The node was found down (`NodeClient.reads.cut`): the connection is closed and the stream fails at once.
+  let cut = false
+  const unwatch = bound.tracked?.watch(() => {
+    if (ended || expired) return
+    cut = true
+    abandon()
+    wake()
+  })
   const pull: Open["pull"] = cancellable((resume) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     const attempt = (): void => {
       if (timer !== undefined) clearTimeout(timer)
+      if (cut) return resume(Effect.fail(Option.some(cutError(bound.alias))))
       if (expired) return resume(Effect.fail(Option.some(timeoutError(bound.alias, bound.ms))))
       if (failure !== undefined) {
         return resume(Effect.fail(Option.some(new SqlError({ cause: failure, message: "Failed to stream statement" }))))
@@ -125,20 +136,23 @@ const open = (
     pull,
     // An unfinished result keeps coming on the connection: it is closed (the listeners stay, for its last error).
     close: () => {
-      if (!ended && !expired) abandon()
+      unwatch?.()
+      if (!ended && !expired && !cut) abandon()
     }
   }
 }
 
 /**
  * A stream's bounds: each pull waits at most `ms` for rows (a server that stopped answering would hold it forever),
- * and `abandon` closes the connection of a stream ended before its last row or past that deadline (the server would
- * keep sending the rest on it, so it must never be reused).
+ * and `abandon` closes the connection of a stream ended before its last row, past that deadline or cut (the server
+ * would keep sending the rest on it, so it must never be reused).
  */
 export interface Bound {
   readonly alias: string
   readonly ms: number
   readonly abandon: () => void
+  /** A stream of reads: its node's reads in flight, whose `cutAll` ends it at once. */
+  readonly tracked?: InFlight | undefined
 }
 
 /** Streams `sql`'s rows on `conn` within `bound` (ARCHITECTURE.md, "Deadlines"). */

@@ -233,34 +233,38 @@ export const make = (
         prepared.run(within(ms), statement, params, rowsOf)
     }
 
-    // Transactions and streams: a client reserved for their scope (`pgReserved.ts`).
-    const reserve = Reserved.make({
-      pool,
-      Query: Pg.Query,
-      Cursor,
-      alias: options.alias,
-      config,
-      deadlineMs,
-      behindPooler,
-      // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
-      connection: (run, stream, unprepared) => new PgConnection(run, stream, false, unprepared)
-    })
+    // Reads a router may run elsewhere, and their streams: tracked while in flight (`cutReads`).
+    const reads = new InFlight(options.alias)
+    // Transactions and streams: a client reserved for their scope (`pgReserved.ts`); `tracked` for streams of reads.
+    const reservedFor = (tracked: InFlight | undefined) =>
+      Reserved.make({
+        pool,
+        Query: Pg.Query,
+        Cursor,
+        alias: options.alias,
+        config,
+        deadlineMs,
+        behindPooler,
+        tracked,
+        // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
+        connection: (run, stream, unprepared) => new PgConnection(run, stream, false, unprepared)
+      })
+    const reserve = reservedFor(undefined)
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
     const within = (ms: number): Prepared.Run => (query, map) => pooled(query, map, Math.min(ms, deadlineMs), noAnswer)
-    const pooledStream = (sql: string, params: ReadonlyArray<unknown>) =>
+    const pooledStream = (tracked: InFlight | undefined) => (sql: string, params: ReadonlyArray<unknown>) =>
       Stream.unwrapScoped(
         Effect.flatMap(
           Reserved.reserveClient(pool, options.alias),
-          (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs)
+          (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs, tracked)
         )
       )
-    const connection = new PooledPgConnection(pooled, pooledStream, true)
+    const connection = new PooledPgConnection(pooled, pooledStream(undefined), true)
     // Reads a router may run elsewhere: the same statements, tracked while in flight (`cutReads`).
-    const reads = new InFlight(options.alias)
     const readConnection = new PooledPgConnection(
       (query, map) => pooled(query, map, deadlineMs, undefined, reads),
-      pooledStream,
+      pooledStream(reads),
       true
     )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
@@ -273,7 +277,11 @@ export const make = (
     ]
     return yield* NodeClient.make({
       connection,
-      reads: { connection: readConnection, cut: () => reads.cutAll() },
+      reads: {
+        connection: readConnection,
+        reserve: NodeClient.scopedHold(reservedFor(reads)),
+        cut: () => reads.cutAll()
+      },
       hold: reserve,
       compiler: PgClient.makeCompiler(),
       spanAttributes,

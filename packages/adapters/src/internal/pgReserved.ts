@@ -16,6 +16,8 @@ import type Cursor from "pg-cursor"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { cancellable } from "./cancellable.js"
 import { settle, timeoutError } from "./deadline.js"
+import type { InFlight } from "./inFlight.js"
+import { cutError } from "./inFlight.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
 import type * as Prepared from "./pgPrepared.js"
@@ -102,7 +104,8 @@ const boundedWait = <A, E>(
  * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) the
  * client is marked broken, so it is destroyed, not given back, and nothing more is sent on it (ARCHITECTURE.md,
  * "Deadlines"). An interrupted read leaves the client usable: the cursor's close follows its rows on the connection
- * (a transaction streaming through a buffer goes on).
+ * (a transaction streaming through a buffer goes on). A stream of reads (`tracked`: its node's reads in flight) is
+ * ended at once by their `cutAll`: the client is marked broken (destroyed, no close sent) and a waiting read fails.
  */
 export const streamOn = (
   CursorClass: typeof Cursor,
@@ -110,34 +113,50 @@ export const streamOn = (
   sql: string,
   params: ReadonlyArray<unknown>,
   alias: string,
-  deadlineMs: number
+  deadlineMs: number,
+  tracked?: InFlight
 ): Effect.Effect<Stream.Stream<any, SqlError>, never, Scope.Scope> =>
   Effect.gen(function*() {
     const cursor = held.client.query(new CursorClass(sql, params as Array<any>))
+    // The read waiting for rows, if any: a cut answers it.
+    let waiting: ((outcome: Effect.Effect<never, Option.Option<SqlError>>) => void) | undefined
+    const unwatch = tracked?.watch(() => {
+      if (held.broken !== undefined) return
+      const error = cutError(alias)
+      held.broken = error.cause as Error
+      waiting?.(Effect.fail(Option.some(error)))
+    })
     yield* Effect.addFinalizer(() =>
-      held.broken !== undefined ? Effect.void : boundedWait<void, never>(
-        deadlineMs,
-        (answer) => cursor.close().catch(() => undefined).then(() => answer(Effect.void)),
-        () => {
-          held.broken = new Error("stream close deadline passed")
-          return Effect.void
-        }
-      )
+      Effect.suspend(() => {
+        unwatch?.()
+        return held.broken !== undefined ? Effect.void : boundedWait<void, never>(
+          deadlineMs,
+          (answer) => cursor.close().catch(() => undefined).then(() => answer(Effect.void)),
+          () => {
+            held.broken = new Error("stream close deadline passed")
+            return Effect.void
+          }
+        )
+      })
     )
     const pull = Effect.suspend(() =>
       held.broken !== undefined
         ? Effect.fail(Option.some(new SqlError({ cause: held.broken, message: "Failed to stream" })))
         : boundedWait<Chunk.Chunk<any>, Option.Option<SqlError>>(
           deadlineMs,
-          (answer) =>
-            cursor.read(128, (error: Error | undefined, rows: Array<any>) =>
+          (answer) => {
+            waiting = answer
+            cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
+              waiting = undefined
               answer(
                 error
                   ? Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" })))
                   : rows.length > 0
                   ? Effect.succeed(Chunk.unsafeFromArray(rows))
                   : Effect.fail(Option.none())
-              )),
+              )
+            })
+          },
           () => {
             held.broken = new Error("stream read deadline passed")
             return Effect.fail(Option.some(timeoutError(alias, deadlineMs)))
@@ -156,6 +175,8 @@ export interface ReservedOptions {
   readonly config: PostgresOptimalConfig
   /** The client-side deadline of each statement (`clientDeadlineMs`). */
   readonly deadlineMs: number
+  /** Held for streams of reads: the node's reads in flight, whose `cutAll` ends them at once (`streamOn`). */
+  readonly tracked?: InFlight | undefined
   /** Whether the session carries no settings (a pooler in front): each transaction then sets them. */
   readonly behindPooler: () => boolean
   /** The node's statements over `run` and `stream`, all unnamed (`pgClient.ts` decides why). */
@@ -246,7 +267,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       run,
       (sql, params) =>
         Stream.unwrapScoped(
-          Effect.zipRight(flushBegin, streamOn(options.Cursor, held, sql, params, alias, deadlineMs))
+          Effect.zipRight(flushBegin, streamOn(options.Cursor, held, sql, params, alias, deadlineMs, options.tracked))
         ),
       unprepared
     )

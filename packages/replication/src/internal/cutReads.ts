@@ -3,8 +3,8 @@
  * ended and retried on another node, instead of waiting out the statement timeout: a read queued in a pooler in front
  * of a dead server, or sent to a frozen one, would otherwise take all of it (ARCHITECTURE.md, "Deadlines"). Only
  * reads: the replica path's connection (`NodeClient.reads`) is the one whose statements are tracked, and a read is
- * safe to run again. And the replay position the router's own waits learnt there is forgotten
- * (ARCHITECTURE.md, "Read-your-writes").
+ * safe to run again. Streams of reads on it end too, with the same error (not run again: rows were delivered). And the
+ * replay position the router's own waits learnt there is forgotten (ARCHITECTURE.md, "Read-your-writes").
  */
 import type { HealthMonitor, NodeHealth } from "@fastorm/health"
 import * as Effect from "effect/Effect"
@@ -49,7 +49,9 @@ export const start = (
       if (!cutsReads(change)) return Effect.void
       const ended = reads.get(change.node)?.cut() ?? 0
       if (ended === 0) return Effect.void
-      return Log.warning(cluster, `${change.node} was found down: ${ended} reads waiting on it run on another node`, {
+      const text =
+        `${change.node} was found down: ${ended} reads or streams waiting on it were ended (reads run elsewhere)`
+      return Log.warning(cluster, text, {
         node: change.node,
         reason: "retry",
         ended

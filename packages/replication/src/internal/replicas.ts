@@ -245,7 +245,8 @@ export const make = (options: ReplicasOptions): Replicas => {
 
   const reserve = (c: Selection.Candidate) => {
     const replica = handle(c)
-    return guards[c.index]!.reserve(replica.client.reserve).pipe(
+    // Held for a stream of reads: the node's `reads.cut` ends it at once when the monitor finds the node down.
+    return guards[c.index]!.reserve(replica.client.reads.reserve).pipe(
       Effect.tapError((error) => isNodeFault(error) ? report(replica.name, error) : Effect.void)
     )
   }
