@@ -20,6 +20,21 @@ const snapshot = [
 
 const makeRouter = (positions: Array<"lost" | string>) => makeFakeRouter({ snapshot: () => snapshot, positions })
 
+/**
+ * The session's position is unknown: its reads go to the primary, until a later write records a real position
+ * (0/18, the router's next position read) and replicas serve them once more.
+ */
+const primaryUntilNextWrite = (router: Effect.Effect.Success<ReturnType<typeof makeRouter>>) =>
+  Effect.gen(function*() {
+    expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
+    yield* router.resetStats
+    for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
+    expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
+    yield* router.write.unsafe("UPDATE t SET x = 3")
+    expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/18" })
+    expect(yield* readNode(router)).toMatch(/^replica-/)
+  })
+
 describe("a write whose position is lost or whose outcome is unknown", () => {
   it.scoped("sends the session's reads to the primary, and the next recorded write ends that", () =>
     Effect.gen(function*() {
@@ -29,14 +44,7 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       expect(yield* readNode(router)).toMatch(/^replica-/)
       // The next write succeeds, its position query fails: no replica can be shown to have it.
       yield* router.write.unsafe("UPDATE t SET x = 2")
-      expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
-      yield* router.resetStats
-      for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
-      expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
-      // A later write records a real position again: replicas serve the session's reads once more.
-      yield* router.write.unsafe("UPDATE t SET x = 3")
-      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/18" })
-      expect(yield* readNode(router)).toMatch(/^replica-/)
+      yield* primaryUntilNextWrite(router)
     }))
 
   it.scoped("a write does not wait for its position; writes that no read follows share one position read", () =>
@@ -63,13 +71,7 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       // The connection breaks once the write was sent: it may have been applied, and no position can stand for it.
       const error = yield* Effect.flip(router.write.unsafe("UPDATE t SET x = 'lost'"))
       expect(error.cause).toMatchObject({ _tag: "WriteOutcomeUnknown", node: "primary" })
-      expect(Option_value(yield* SessionToken.get("fake"))).toEqual(SessionToken.unknownPosition)
-      yield* router.resetStats
-      for (let i = 0; i < 5; i++) expect(yield* readNode(router)).toBe("primary")
-      expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|session": 5 })
-      yield* router.write.unsafe("UPDATE t SET x = 3")
-      expect(Option_value(yield* SessionToken.get("fake"))).toEqual({ kind: "lsn", value: "0/18" })
-      expect(yield* readNode(router)).toMatch(/^replica-/)
+      yield* primaryUntilNextWrite(router)
     }))
 
   it.scoped("a write whose outcome is unknown drops the session's pending position read", () =>

@@ -6,17 +6,13 @@
  * position looks like it covers, though replica-2 does not hold the write: the session must read it from the primary.
  * The clusters are private to this file (started and removed by it): a promotion changes them for good.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
 import {
   adminQuery,
   appQuery,
-  type ClusterInfo,
-  type ClusterNodes,
   killNode,
   type NodeInfo,
-  startClusters,
-  stopClusters,
   waitReplicated,
   waitUntil,
   waitUntilAsync
@@ -24,18 +20,9 @@ import {
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { ConnectionRouter, FastOrm, SessionToken } from "../../src/index.js"
+import { type Dialect, privateClusters } from "../support/privateClusters.js"
 
-let info: ClusterInfo | undefined
-
-beforeAll(async () => {
-  info = await startClusters()
-}, 120_000)
-
-afterAll(async () => {
-  if (info !== undefined) await stopClusters(info)
-}, 60_000)
-
-type Dialect = "postgres" | "mariadb"
+const nodesOf = privateClusters()
 
 /** What differs between the dialects: the SQL of each step. */
 const steps = {
@@ -63,8 +50,6 @@ const steps = {
     read: "SELECT @@port AS port, (SELECT count(*) FROM diverge_t WHERE v = ?) AS n"
   }
 } as const
-
-const nodesOf = (dialect: Dialect): ClusterNodes => dialect === "postgres" ? info!.postgres : info!.mariadb
 
 const app = (dialect: Dialect) =>
   FastOrm.layer({

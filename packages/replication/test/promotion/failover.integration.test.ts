@@ -5,17 +5,14 @@
  * either instance saw acknowledged is lost. The clusters here are private to this file (started and removed by it):
  * a promotion changes them for good.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import {
   adminQuery,
   appQuery,
-  type ClusterInfo,
   type ClusterNodes,
   History,
   killNode,
   type NodeInfo,
-  startClusters,
-  stopClusters,
   waitReplicated,
   waitUntil,
   waitUntilAsync
@@ -25,20 +22,11 @@ import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { ConnectionRouter, FastOrm } from "../../src/index.js"
 import { report } from "../support/cluster.js"
+import { type Dialect, privateClusters } from "../support/privateClusters.js"
 import { startLoad, verdictsOf } from "./load.js"
 
-let info: ClusterInfo | undefined
+const nodesOf = privateClusters()
 
-beforeAll(async () => {
-  info = await startClusters()
-}, 120_000)
-
-afterAll(async () => {
-  if (info !== undefined) await stopClusters(info)
-}, 60_000)
-
-type Dialect = "postgres" | "mariadb"
-const nodesOf = (dialect: Dialect): ClusterNodes => dialect === "postgres" ? info!.postgres : info!.mariadb
 const all = (c: ClusterNodes): ReadonlyArray<NodeInfo> => [c.primary, ...c.replicas]
 const AFTER = "2 seconds"
 
