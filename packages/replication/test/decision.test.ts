@@ -86,6 +86,8 @@ interface Row {
   readonly topology?: RouterTopology
   /** Replay positions the router learnt from its own waits. */
   readonly known?: Record<string, string>
+  /** The primary each replica was last seen replicating from; default: both from "primary". */
+  readonly upstream?: Record<string, string>
   readonly expected: string
 }
 
@@ -231,15 +233,25 @@ const rows: ReadonlyArray<Row> = [
   },
   {
     situation:
-      "a session read, the replicas stopped replicating while a primary answers (maybe diverged): never, the primary",
+      "a session read, the replicas stopped replicating from the primary (a switchover) but replayed it: they serve",
     request: { token: lsn("0/50") },
     health: { "replica-1": { replicating: false }, "replica-2": { replicating: false, lagSeconds: 60 } },
+    expected: "replicas:session:replica-1,replica-2"
+  },
+  {
+    situation:
+      "a session read, replicas last seen replicating from another node than the primary (maybe diverged): the primary",
+    request: { token: lsn("0/50") },
+    health: { "replica-1": { replicating: false }, "replica-2": { replicating: false, lagSeconds: 60 } },
+    upstream: { "replica-1": "old-primary", "replica-2": "old-primary" },
     expected: "primary:session"
   },
   {
-    situation: "a session read, one replica stopped replicating while a primary answers: the one that replicates",
+    situation:
+      "a session read, a replica never seen replicating and not replicating: never, while a node is the primary",
     request: { token: lsn("0/50") },
     health: { "replica-1": { replicating: false, status: "UNHEALTHY", lastError: notReplicating } },
+    upstream: { "replica-2": "primary" },
     expected: "replicas:session:replica-2"
   },
   {
@@ -416,7 +428,7 @@ describe("the routing decision with roles learnt from the servers", () => {
         topology: row.snapshot[0]!.configuredRole === "any" ? learntTopology : topology,
         config: Either.getOrThrow(resolve({})),
         snapshot: row.snapshot,
-        learnt: { known: new Map(), outstanding: new Map() },
+        learnt: { known: new Map(), outstanding: new Map(), upstream: new Map() },
         selection: Selection.makeState(3)
       })
       expect(show(route)).toBe(row.expected)
@@ -432,7 +444,11 @@ describe("the routing decision (the README's routing table)", () => {
         topology: row.topology ?? topology,
         config,
         snapshot: snapshotOf(row.health),
-        learnt: { known: new Map(Object.entries(row.known ?? {})), outstanding: new Map() },
+        learnt: {
+          known: new Map(Object.entries(row.known ?? {})),
+          outstanding: new Map(),
+          upstream: new Map(Object.entries(row.upstream ?? { "replica-1": "primary", "replica-2": "primary" }))
+        },
         selection: Selection.makeState(2)
       })
       expect(show(route)).toBe(row.expected)
@@ -447,7 +463,7 @@ describe("the routing decision (the README's routing table)", () => {
         topology,
         config,
         snapshot: snapshotOf(),
-        learnt: { known: new Map(), outstanding: new Map() },
+        learnt: { known: new Map(), outstanding: new Map(), upstream: new Map() },
         selection
       })
       return route._tag === "Replicas" ? route.order[0]!.name : show(route)
@@ -464,7 +480,7 @@ describe("the routing decision (the README's routing table)", () => {
         topology,
         config,
         snapshot: snapshotOf({ "replica-1": { status: "DEGRADED" } }),
-        learnt: { known: new Map(), outstanding: new Map() },
+        learnt: { known: new Map(), outstanding: new Map(), upstream: new Map() },
         selection
       })
       if (route._tag === "Replicas") counts[route.order[0]!.name] = (counts[route.order[0]!.name] ?? 0) + 1

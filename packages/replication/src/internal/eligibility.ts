@@ -37,10 +37,21 @@ export const primaryOf = (snapshot: ReadonlyArray<Health.NodeHealth>): Health.No
   return undefined
 }
 
-/** What the router has learnt beyond the snapshot: replay positions seen by its own waits, statements in flight. */
+/**
+ * What the router has learnt beyond the snapshot: replay positions seen by its own waits, statements in flight, and
+ * the primary each replica was last seen replicating from (`noteUpstreams`).
+ */
 export interface Learnt {
   readonly known: ReadonlyMap<string, string>
   readonly outstanding: ReadonlyMap<string, number>
+  readonly upstream: ReadonlyMap<string, string>
+}
+
+/** Notes, for each node replicating in `snapshot` (with routings), the snapshot's primary as what it replicates. */
+export const noteUpstreams = (snapshot: ReadonlyArray<Health.NodeHealth>, upstream: Map<string, string>): void => {
+  const primary = primaryOf(snapshot)?.name
+  if (primary === undefined) return
+  for (const h of snapshot) if (h.replicating === true) upstream.set(h.name, primary)
 }
 
 /** The health of `name` in the snapshot, if monitored. */
@@ -101,11 +112,11 @@ const candidate = (
 /**
  * The replicas that may serve a session read whose position they have replayed: every replica that answers (not
  * UNHEALTHY, not suspect, in its role), however far behind it is otherwise. Replay covering the session's position is
- * all a session read needs; during a promotion or a switchover, while no node answers as the primary and the replicas
- * have stopped replicating, they still serve it. Once a primary answers, a replica that does not replicate from it
- * serves none: it may have diverged (ahead of the promoted node on the old timeline, until it is rewound), and its
- * replay position can then look like it covers a position of the new primary it does not hold (ARCHITECTURE.md,
- * "Read-your-writes").
+ * all a session read needs; a replica that stopped replicating (the primary died, or steps down in a switchover) still
+ * serves it while the primary is the one it last replicated from, or no node is. Once another node is the primary
+ * (a promotion), a replica that does not replicate from it serves none: it may have diverged (ahead of the promoted
+ * node on the old timeline, until it is rewound), and its replay position can then look like it covers a position of
+ * the new primary it does not hold (ARCHITECTURE.md, "Read-your-writes").
  */
 export const sessionCandidates = (
   topology: Topology,
@@ -114,13 +125,13 @@ export const sessionCandidates = (
   learnt: Learnt
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
-  const primaryAnswers = !primaryDown(snapshot)
+  const primary = primaryOf(snapshot)?.name
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
     if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
-    // The monitor marks a replica that stopped replicating UNHEALTHY at once; it still answers, and while no primary
-    // does, its replay position (kept by the probe) is what decides whether it has the session's write.
-    if (h.replicating === false && primaryAnswers) continue
+    // The monitor marks a replica that stopped replicating UNHEALTHY at once; it still answers, and while its history
+    // is the primary's, its replay position (kept by the probe) is what decides whether it has the session's write.
+    if (h.replicating === false && primary !== undefined && learnt.upstream.get(h.name) !== primary) continue
     if (h.status === "UNHEALTHY" && !isStaleOnly(h)) continue
     if (h.routing === "primary" || h.routing === "fenced") continue
     if (topology.roles === "learnt" && h.routing !== "replica") continue

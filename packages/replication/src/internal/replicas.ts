@@ -15,7 +15,7 @@ import { FallbackCapacityExceeded, fromSqlError, NoHealthyReplica, toSqlError } 
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import type { Reason } from "./decision.js"
-import type { Topology } from "./eligibility.js"
+import type { Learnt, Topology } from "./eligibility.js"
 import { replicaCandidates, withRouting } from "./eligibility.js"
 import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import type * as FairGate from "./fairGate.js"
@@ -46,7 +46,7 @@ export interface ReplicasOptions {
   readonly fallbackPermits: FairGate.FairGate
   readonly selection: Selection.SelectionState
   /** Replay positions learnt from waits (fresher than the monitor's between probes), statements in flight. */
-  readonly learnt: { readonly known: Map<string, string>; readonly outstanding: Map<string, number> }
+  readonly learnt: Learnt & { readonly known: Map<string, string>; readonly outstanding: Map<string, number> }
 }
 
 /** Reads on replicas. */

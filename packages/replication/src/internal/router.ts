@@ -22,7 +22,7 @@ import * as CutReads from "./cutReads.js"
 import * as Decision from "./decision.js"
 import * as DirectRunners from "./directRunners.js"
 import type { Learnt, Topology } from "./eligibility.js"
-import { withRouting } from "./eligibility.js"
+import { noteUpstreams, withRouting } from "./eligibility.js"
 import * as Execution from "./execution.js"
 import * as FairGate from "./fairGate.js"
 import * as Metrics from "./metrics.js"
@@ -106,7 +106,9 @@ export const make = (
     // loses the position the router's waits learnt there (cutReads.ts).
     yield* CutReads.start(options.cluster, monitor, replicas, (node) => known.delete(node))
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
-    const learnt: Learnt = { known, outstanding }
+    // The primary each replica was last seen replicating from, noted once per snapshot (`routed`).
+    const upstream = new Map<string, string>()
+    const learnt: Learnt = { known, outstanding, upstream }
     const selection = Selection.makeState(replicas.length)
     const report = (node: string, error: SqlError) => Effect.ignore(monitor.reportFailure(node, error.cause ?? error))
     // A node that refused a write as read-only was demoted since its last probe: probe it now, in the background.
@@ -129,7 +131,7 @@ export const make = (
       consistency,
       fallbackPermits: yield* FairGate.make(config.maxFallbackConcurrency),
       selection,
-      learnt: { known, outstanding }
+      learnt: { known, outstanding, upstream }
     })
 
     // The snapshot is one immutable array, replaced on each change: routings are resolved once per snapshot.
@@ -139,6 +141,7 @@ export const make = (
       if (snapshot !== lastSnapshot) {
         lastSnapshot = snapshot
         lastRouted = withRouting(snapshot)
+        noteUpstreams(lastRouted, upstream)
       }
       return lastRouted
     }

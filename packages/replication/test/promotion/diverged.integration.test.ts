@@ -1,5 +1,6 @@
 /**
- * A replica that diverged in a promotion never serves a session read. replica-1 stops replicating, the primary takes
+ * A replica that diverged in a promotion never serves a session read. The app runs throughout and first sees both
+ * replicas replicating from the primary. replica-1 stops replicating, the primary takes
  * more writes that replica-2 replays, the primary is killed and replica-1 promoted: replica-2 is now ahead on the old
  * history (PostgreSQL's old timeline; MariaDB's GTID sequence numbers of the old primary) and cannot follow the new
  * primary. A session's write on the new primary gets a position (an LSN, a sequence number) that replica-2's replay
@@ -8,6 +9,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
+import { ClusterStatus } from "@fastorm/health"
 import {
   adminQuery,
   appQuery,
@@ -86,10 +88,21 @@ describe.each(["postgres", "mariadb"] as const)("a replica diverged in a promoti
     "serves no session read: the session's write on the new primary is read there, never missed",
     () =>
       Effect.gen(function*() {
-        const { diverged, promoted } = yield* Effect.promise(() => diverge(dialect))
         const sql = steps[dialect]
         yield* Effect.gen(function*() {
           const router = yield* ConnectionRouter.ConnectionRouter
+          const status = yield* ClusterStatus.ClusterStatus
+          const cluster = nodesOf(dialect)
+          // The app sees the cluster whole first: both replicas replicating from the primary (what the router keeps
+          // as each replica's upstream).
+          yield* waitUntil(
+            status.snapshot,
+            (nodes) =>
+              cluster.replicas.every((r) => nodes.some((n) => n.name === r.name && n.replicating === true)) &&
+              nodes.some((n) => n.name === cluster.primary.name && n.routing === "primary"),
+            { what: "the app to see both replicas replicating from the primary", timeoutMs: 15_000 }
+          )
+          const { diverged, promoted } = yield* Effect.promise(() => diverge(dialect))
           yield* waitUntil(router.currentPrimary, (p) => p === promoted.name, {
             what: `the app to name ${promoted.name} the primary`,
             timeoutMs: 15_000
