@@ -144,7 +144,7 @@ export const decide = (request: Request, view: View): Route => {
   // No replica can be shown to have a write whose position is unknown: not worth a wait.
   if (token.kind === "unknown") return noReplica
   const ready = coveringCandidates(
-    sessionCandidates(topology, config, view.snapshot, view.learnt),
+    sessionCandidates(topology, config, view.snapshot, view.learnt, current),
     token,
     view.snapshot,
     view.learnt

@@ -122,10 +122,11 @@ export const sessionCandidates = (
   topology: Topology,
   config: ResolvedReadWriteConfig,
   snapshot: ReadonlyArray<Health.NodeHealth>,
-  learnt: Learnt
+  learnt: Learnt,
+  /** The primary's name (`primaryOf`), which the caller has already looked up. */
+  primary: string | undefined
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
-  const primary = primaryOf(snapshot)?.name
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
     if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue

@@ -21,7 +21,7 @@ import type { ConsistencyOps } from "./consistency.js"
 import * as CutReads from "./cutReads.js"
 import * as Decision from "./decision.js"
 import * as DirectRunners from "./directRunners.js"
-import type { Learnt, Topology } from "./eligibility.js"
+import type { Topology } from "./eligibility.js"
 import { noteUpstreams, withRouting } from "./eligibility.js"
 import * as Execution from "./execution.js"
 import * as FairGate from "./fairGate.js"
@@ -108,7 +108,7 @@ export const make = (
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
     // The primary each replica was last seen replicating from, noted once per snapshot (`routed`).
     const upstream = new Map<string, string>()
-    const learnt: Learnt = { known, outstanding, upstream }
+    const learnt = { known, outstanding, upstream }
     const selection = Selection.makeState(replicas.length)
     const report = (node: string, error: SqlError) => Effect.ignore(monitor.reportFailure(node, error.cause ?? error))
     // A node that refused a write as read-only was demoted since its last probe: probe it now, in the background.
@@ -131,7 +131,7 @@ export const make = (
       consistency,
       fallbackPermits: yield* FairGate.make(config.maxFallbackConcurrency),
       selection,
-      learnt: { known, outstanding, upstream }
+      learnt
     })
 
     // The snapshot is one immutable array, replaced on each change: routings are resolved once per snapshot.
