@@ -3,12 +3,14 @@
  * a node the health monitor finds down. A cut read fails at once with a connection-class error, its connection is
  * closed (the statement may still run on the server), the pool serves on, and statements of the client's own
  * pooled connection (writes, a primary's statements) are never cut. Streams of reads (on `reads.reserve` or the read
- * connection) end the same way; a stream on the client's own reserved connection (a transaction's) never does.
+ * connection) and statements under a caller's deadline on the read connection (a session wait) end the same way; a
+ * stream on the client's own reserved connection (a transaction's) never does.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
+import { CompiledStatement } from "@fastorm/core"
 import { LOADED_MACHINE_SLACK_MS, sleepyNodes } from "@fastorm/test-support"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
@@ -30,6 +32,14 @@ const clientOf = (url: string, config: Record<string, unknown> = {}) =>
 
 for (const backend of backends) {
   describe(`reads ended at once on ${backend.name}`, () => {
+    const expectCut = (outcome: Either.Either<unknown, SqlError>) => {
+      expect(outcome._tag).toBe("Left")
+      const error = outcome._tag === "Left" ? outcome.left : undefined
+      expect(error).toBeInstanceOf(SqlError)
+      expect(error?.message).toMatch(/was ended: the node was found down/)
+      expect((error?.cause as { code?: string }).code).toBe("ECONNABORTED")
+    }
+
     it.scopedLive("a read waiting on the node fails at once with ECONNABORTED, and the pool serves on", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
@@ -78,6 +88,24 @@ for (const backend of backends) {
         expect(rows).toHaveLength(1)
       }).pipe(Effect.provide(Reactivity.layer)))
 
+    it.scopedLive("a statement under a caller's deadline (a session wait) on the read connection is ended too", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        const sleep = CompiledStatement.make(backend.sleep(10))
+        const waiting = yield* Effect.fork(
+          Effect.either(CompiledStatement.executeWithin(client.reads.connection, sleep, [], 20_000))
+        )
+        // On the client's own pooled connection the same wait is never ended.
+        const own = yield* Effect.fork(CompiledStatement.executeWithin(client.connection, sleep, [], 500))
+        yield* Effect.sleep("300 millis")
+        const started = performance.now()
+        expect(client.reads.cut()).toBe(1)
+        expectCut(yield* Fiber.join(waiting))
+        expect(performance.now() - started).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+        // Its own deadline passed with no answer: `undefined`, not a cut.
+        expect(yield* Fiber.join(own)).toBeUndefined()
+      }).pipe(Effect.provide(Reactivity.layer)))
+
     it.scopedLive("an answered read is no longer tracked; an interrupted one is not either", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
@@ -105,14 +133,6 @@ for (const backend of backends) {
         const outcome = yield* Fiber.join(waiting)
         return { ended, outcome, ms: performance.now() - started }
       })
-
-    const expectCut = (outcome: Either.Either<unknown, SqlError>) => {
-      expect(outcome._tag).toBe("Left")
-      const error = outcome._tag === "Left" ? outcome.left : undefined
-      expect(error).toBeInstanceOf(SqlError)
-      expect(error?.message).toMatch(/was ended: the node was found down/)
-      expect((error?.cause as { code?: string }).code).toBe("ECONNABORTED")
-    }
 
     it.scopedLive("a stream of reads on a reserved connection is ended at once too, and the pool serves on", () =>
       Effect.gen(function*() {

@@ -65,6 +65,8 @@ abstract class MysqlConnection implements CompiledStatement.CountingConnection {
 export class PooledConnection extends MysqlConnection implements CompiledStatement.BoundedConnection {
   // The cell a statement's GTID goes to: none for the client's own statements, the run itself for a committing run's.
   protected readonly cell: MysqlRunner.Committed | undefined = undefined
+  // Whether a statement is a read a router may run elsewhere, which `cutReads` ends at once.
+  protected readonly read: boolean = false
   constructor(runner: MysqlRunner.Runner, readonly stream: Connection["executeStream"]) {
     super(runner)
   }
@@ -75,10 +77,12 @@ export class PooledConnection extends MysqlConnection implements CompiledStateme
     method: MysqlRunner.Method,
     map: MysqlRunner.MapResult
   ) {
-    return this.runner.pooled(sql, values, rowsAsArray, method, map, this.cell)
+    return this.read
+      ? this.runner.read(sql, values, rowsAsArray, method, map, this.cell)
+      : this.runner.pooled(sql, values, rowsAsArray, method, map, this.cell)
   }
   executeWithin(statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>, deadlineMs: number) {
-    return this.runner.within(deadlineMs, statement.sql, params, asRows) as Effect.Effect<
+    return this.runner.within(deadlineMs, statement.sql, params, asRows, this.read) as Effect.Effect<
       ReadonlyArray<any> | undefined,
       SqlError
     >
@@ -90,15 +94,7 @@ export class PooledConnection extends MysqlConnection implements CompiledStateme
 
 /** The pooled connection for reads a router may retry elsewhere: each statement tracked while in flight (`cutReads`). */
 export class ReadConnection extends PooledConnection {
-  protected override run(
-    sql: string,
-    values: ReadonlyArray<unknown>,
-    rowsAsArray: boolean,
-    method: MysqlRunner.Method,
-    map: MysqlRunner.MapResult
-  ) {
-    return this.runner.read(sql, values, rowsAsArray, method, map, undefined)
-  }
+  protected override readonly read = true
 }
 
 /**

@@ -54,13 +54,15 @@ export interface Runner {
   readonly on: (conn: Mysql.PoolConnection, ...statement: Parameters<Statement>) => ReturnType<Statement>
   /**
    * One prepared statement on a borrowed connection within a caller's deadline `ms` (never past the node's), the
-   * checkout included; `undefined` when no answer came in time (the connection is then closed).
+   * checkout included; `undefined` when no answer came in time (the connection is then closed). A `read` (a session
+   * wait on a replica) is tracked like `read`'s statements, for `cutReads`.
    */
   readonly within: (
     ms: number,
     sql: string,
     values: ReadonlyArray<unknown>,
-    map: MapResult
+    map: MapResult,
+    read: boolean
   ) => Effect.Effect<unknown, SqlError>
   /**
    * `sql`'s rows as a stream on `conn`, each pull waiting at most the node's deadline for rows; the connection is
@@ -217,8 +219,10 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
 
   // A caller's deadline (a session wait): no answer in time is `undefined`.
   const noAnswer = Effect.succeed(undefined)
-  const within: Runner["within"] = (ms, sql, values, map) =>
-    borrowed(sql, values, false, "execute", map, undefined, Math.min(ms, deadlineMs), noAnswer)
+  const within: Runner["within"] = (ms, sql, values, map, read) => {
+    const tracked = read ? reads : undefined
+    return borrowed(sql, values, false, "execute", map, undefined, Math.min(ms, deadlineMs), noAnswer, tracked)
+  }
 
   return {
     pooled: borrowed,

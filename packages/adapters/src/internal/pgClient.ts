@@ -227,10 +227,16 @@ export const make = (
       }
     }
 
-    /** The pooled connection: it also bounds a statement by a caller's deadline (`executeWithin`). */
+    /**
+     * The pooled connection: it also bounds a statement by a caller's deadline (`executeWithin`). With `tracked`, every
+     * statement, stream and caller-bounded wait (a session's, on a replica) is tracked while in flight (`cutReads`).
+     */
     class PooledPgConnection extends PgConnection implements CompiledStatement.BoundedConnection {
-      readonly executeWithin: CompiledStatement.BoundedConnection["executeWithin"] = (statement, params, ms) =>
-        prepared.run(within(ms), statement, params, rowsOf)
+      readonly executeWithin: CompiledStatement.BoundedConnection["executeWithin"]
+      constructor(tracked: InFlight | undefined) {
+        super((query, map) => pooled(query, map, deadlineMs, undefined, tracked), pooledStream(tracked), true)
+        this.executeWithin = (statement, params, ms) => prepared.run(within(ms, tracked), statement, params, rowsOf)
+      }
     }
 
     // Reads a router may run elsewhere, and their streams: tracked while in flight (`cutReads`).
@@ -252,7 +258,8 @@ export const make = (
     const reserve = reservedFor(undefined)
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
-    const within = (ms: number): Prepared.Run => (query, map) => pooled(query, map, Math.min(ms, deadlineMs), noAnswer)
+    const within = (ms: number, tracked: InFlight | undefined): Prepared.Run => (query, map) =>
+      pooled(query, map, Math.min(ms, deadlineMs), noAnswer, tracked)
     const pooledStream = (tracked: InFlight | undefined) => (sql: string, params: ReadonlyArray<unknown>) =>
       Stream.unwrapScoped(
         Effect.flatMap(
@@ -260,13 +267,9 @@ export const make = (
           (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs, tracked)
         )
       )
-    const connection = new PooledPgConnection(pooled, pooledStream(undefined), true)
+    const connection = new PooledPgConnection(undefined)
     // Reads a router may run elsewhere: the same statements, tracked while in flight (`cutReads`).
-    const readConnection = new PooledPgConnection(
-      (query, map) => pooled(query, map, deadlineMs, undefined, reads),
-      pooledStream(reads),
-      true
-    )
+    const readConnection = new PooledPgConnection(reads)
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "postgresql"],

@@ -222,7 +222,9 @@ export const make = (options: ReplicasOptions): Replicas => {
     const replica = handle(c)
     return Effect.withFiberRuntime((fiber) => {
       const started = performance.now()
-      return Effect.matchEffect(consistency.waitFor(replica.client.connection, token, config.sessionWaitTimeout), {
+      // On the replica's read connection: a wait on a node the monitor finds down ends at once (cutReads.ts).
+      const wait = consistency.waitFor(replica.client.reads.connection, token, config.sessionWaitTimeout)
+      return Effect.matchEffect(wait, {
         onFailure: (error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false),
         onSuccess: (replayed) => {
           const ok = replayed !== undefined && learn(c.name, replayed)
