@@ -17,8 +17,9 @@ import { fileURLToPath } from "node:url"
 import Pg from "pg"
 import type { Sample } from "./harness.js"
 import { measure, median, warmUp } from "./harness.js"
-import type { RelTargetName } from "./relationsTargets.js"
-import { makeRelTarget, PER_LOAD, POSTS, REL_LABELS, REL_TARGETS, USERS } from "./relationsTargets.js"
+import { makeRelTarget } from "./relationsTargets.js"
+import type { RelTargetName } from "./relationsWorkload.js"
+import { PER_LOAD, POSTS, REL_LABELS, REL_TARGETS, USERS } from "./relationsWorkload.js"
 import type { Dialect } from "./targets.js"
 
 const env = (name: string, fallback: number) => {

@@ -106,5 +106,5 @@ export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows:
       return makeAblation(name as AblationName, nodes.replicas[0]!, rows, findStatement).then((t) => ({ name, ...t }))
   }
 }
-// Shared with relationsTargets.ts.
+// Shared with the relations workload's targets (relationsTargets.ts, relationsPeers.ts).
 export { closeSoon, credentials, mysqlPool, pgPool } from "./targetBase.js"
