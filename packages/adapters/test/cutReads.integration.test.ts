@@ -4,7 +4,8 @@
  * closed (the statement may still run on the server), the pool serves on, and statements of the client's own
  * pooled connection (writes, a primary's statements) are never cut. Streams of reads (on `reads.reserve` or the read
  * connection) and statements under a caller's deadline on the read connection (a session wait) end the same way; a
- * stream on the client's own reserved connection (a transaction's) never does.
+ * stream that already gave its last row is left alone and not counted; a stream on the client's own reserved
+ * connection (a transaction's) never ends so.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -153,6 +154,21 @@ for (const backend of backends) {
         expect(ended).toBe(1)
         expectCut(outcome)
         expect(ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+      }).pipe(Effect.provide(Reactivity.layer)))
+
+    it.scopedLive("a stream of reads that gave its last row is not ended, nor counted, while its scope stays open", () =>
+      Effect.gen(function*() {
+        const client = yield* clientOf(backend.url)
+        // Two streams held open by the test's scope: one on a reserved connection, one pooled.
+        for (const connection of [client.reads.reserve, Effect.succeed(client.reads.connection)]) {
+          const pull = yield* Stream.toPull(
+            Stream.unwrap(Effect.map(connection, (c) => c.executeStream("SELECT 1 AS one", [], undefined)))
+          )
+          expect(Chunk.toReadonlyArray(yield* pull).map((row: any) => Number(row.one))).toEqual([1])
+          // The end of the rows: the stream is over, its scope is not.
+          expect((yield* Effect.either(pull))._tag).toBe("Left")
+        }
+        expect(client.reads.cut()).toBe(0)
       }).pipe(Effect.provide(Reactivity.layer)))
 
     it.scopedLive("a stream on the client's own reserved connection (a transaction's) is never ended", () =>

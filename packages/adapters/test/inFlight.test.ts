@@ -1,7 +1,7 @@
 /**
  * Reads tracked while in flight (`InFlight`): `cutAll` cancels each as an interruption would and fails it with a
  * connection-class error; an answered or interrupted read is no longer tracked; the first of answer, cut or
- * interruption wins.
+ * interruption wins. A watched stream is told of a cut until it is unwatched, and counted only if it ended something.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
@@ -69,4 +69,28 @@ describe("InFlight", () => {
       expect(reads.cutAll()).toBe(0)
       expect(a.state.cancelled).toBe(1)
     }))
+
+  it("a watched stream is told of one cut until unwatched; counted only when it ended something", () => {
+    const reads = new InFlight("replica-1")
+    const told: Array<string> = []
+    reads.watch(() => {
+      told.push("waiting")
+      return true
+    })
+    // Its rows had all come: told, but nothing was ended.
+    reads.watch(() => {
+      told.push("finished")
+      return false
+    })
+    const unwatch = reads.watch(() => {
+      told.push("unwatched")
+      return true
+    })
+    unwatch()
+    expect(reads.cutAll()).toBe(1)
+    expect(told).toEqual(["waiting", "finished"])
+    // Each is told once.
+    expect(reads.cutAll()).toBe(0)
+    expect(told).toHaveLength(2)
+  })
 })

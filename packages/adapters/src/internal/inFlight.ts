@@ -17,7 +17,8 @@ export const cutError = (node: string): SqlError =>
 
 /** The reads in flight on one node. */
 export class InFlight {
-  private readonly cuts = new Set<() => void>()
+  // Each returns whether it ended something (a stream that already delivered its last row has nothing to end).
+  private readonly cuts = new Set<() => boolean>()
   constructor(private readonly node: string) {}
 
   /**
@@ -29,10 +30,11 @@ export class InFlight {
       let done = false
       let cancel: (() => void) | void = undefined
       const cut = () => {
-        if (done) return
+        if (done) return false
         done = true
         cancel?.()
         resume(Effect.fail(cutError(this.node)))
+        return true
       }
       this.cuts.add(cut)
       cancel = register((outcome) => {
@@ -52,14 +54,15 @@ export class InFlight {
 
   /**
    * `onCut`, called if `cutAll` runs before the returned function (the wait ended) is: a stream of reads watched for
-   * its whole life, which ends itself (`onCut` closes its connection and fails its waiting pull with `cutError`).
+   * its whole life, which ends itself (`onCut` closes its connection and fails its waiting pull with `cutError`) and
+   * says whether it did (false: its rows had all come, or it had already failed).
    */
-  watch(onCut: () => void): () => void {
+  watch(onCut: () => boolean): () => void {
     let done = false
     const cut = () => {
-      if (done) return
+      if (done) return false
       done = true
-      onCut()
+      return onCut()
     }
     this.cuts.add(cut)
     return () => {
@@ -68,11 +71,12 @@ export class InFlight {
     }
   }
 
-  /** Ends every read in flight now; returns how many. */
+  /** Ends every read in flight now; returns how many it ended. */
   cutAll(): number {
     const all = [...this.cuts]
     this.cuts.clear()
-    for (const cut of all) cut()
-    return all.length
+    let ended = 0
+    for (const cut of all) if (cut()) ended++
+    return ended
   }
 }

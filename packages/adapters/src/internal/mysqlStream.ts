@@ -97,10 +97,11 @@ const open = (
   // The node was found down (`NodeClient.reads.cut`): the connection is closed and the stream fails at once.
   let cut = false
   const unwatch = bound.tracked?.watch(() => {
-    if (ended || expired) return
+    if (ended || expired) return false
     cut = true
     abandon()
     wake()
+    return true
   })
   const pull: Open["pull"] = cancellable((resume) => {
     let timer: ReturnType<typeof setTimeout> | undefined

@@ -120,11 +120,14 @@ export const streamOn = (
     const cursor = held.client.query(new CursorClass(sql, params as Array<any>))
     // The read waiting for rows, if any: a cut answers it.
     let waiting: ((outcome: Effect.Effect<never, Option.Option<SqlError>>) => void) | undefined
+    // The cursor gave its last row: nothing left to end.
+    let finished = false
     const unwatch = tracked?.watch(() => {
-      if (held.broken !== undefined) return
+      if (finished || held.broken !== undefined) return false
       const error = cutError(alias)
       held.broken = error.cause as Error
       waiting?.(Effect.fail(Option.some(error)))
+      return true
     })
     yield* Effect.addFinalizer(() =>
       Effect.suspend(() => {
@@ -148,6 +151,7 @@ export const streamOn = (
             waiting = answer
             cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
               waiting = undefined
+              if (!error && rows.length === 0) finished = true
               answer(
                 error
                   ? Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" })))
