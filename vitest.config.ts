@@ -5,7 +5,7 @@ import { onConsoleLog } from "./vitest.shared.js"
 // every project (see test-support).
 export default defineConfig({
   test: {
-    projects: ["packages/*", "test-support"],
+    projects: ["packages/*", "test-support", "bench"],
     globalSetup: ["./test-support/src/vitestGlobalSetup.ts"],
     reporters: ["default"],
     // Every package's integration tests share one PostgreSQL and one MariaDB cluster, and fault tests stop, freeze
