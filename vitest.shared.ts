@@ -2,7 +2,7 @@ import { defaultClientConditions, defaultServerConditions } from "vite"
 import type { ViteUserConfig } from "vitest/config"
 
 // Workspace packages resolve to their TypeScript sources through the `@fastorm/source` export condition, so tests
-// never run a stale or missing dist/ (README, "Working on FastORM").
+// never run a stale or missing dist/ (README, "Scripts").
 const source = "@fastorm/source"
 
 /** Settings every package's Vitest project shares. */
