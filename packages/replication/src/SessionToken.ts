@@ -5,112 +5,55 @@
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
+import type { Position } from "./internal/positions.js"
+import { gtidPattern, later, lsnPattern } from "./internal/positions.js"
 import { InvalidSessionToken } from "./RouterError.js"
 
-/**
- * A log position: PostgreSQL LSN ("16/B374D848") or MariaDB GTID list ("0-1-42,1-2-7"); or `unknown`: a write
- * succeeded but its position could not be read (the primary failed right after it). No replica covers an unknown
- * position, so the session reads from the primary until a later write of its own records a real one.
- */
-export interface Position {
-  readonly kind: "lsn" | "gtid" | "unknown"
-  readonly value: string
-}
+export { compareLsn, covers, later, lsnToBigInt, type Position } from "./internal/positions.js"
 
 /** The position of a write whose position could not be read. */
 export const unknownPosition: Position = { kind: "unknown", value: "" }
 
+/**
+ * The pending reads that may end each unknown position: those marked after it, for a later write of the session. Each
+ * unknown position is an object of its own (`freshUnknown`), so a read marked before it, which a fork's join may bring
+ * back into the session, never ends it.
+ */
+const clearedBy = new WeakMap<Position, Set<PositionRead>>()
+
+/** A new unknown position, that only the pending reads of the session's later writes can end. */
+const freshUnknown = (): Position => ({ kind: "unknown", value: "" })
+
+/**
+ * The session's standing unknown positions, in one mutable object all its fibers share (a fork inherits the tokens,
+ * and the cell with them). Effect merges a joined fiber's FiberRefs only when it succeeds, and a write whose outcome
+ * is unknown fails: under `Effect.timeout`, or in any fork, its unknown position would vanish with the failed fiber
+ * and the session would read replicas again. Made when the session first records or marks a write.
+ */
+interface Cell {
+  readonly unknown: Map<string, Position>
+}
+const cellKey: unique symbol = Symbol.for("@fastorm/replication/SessionToken/cell")
+const cellOf = (tokens: Tokens): Cell | undefined => (tokens as { readonly [cellKey]?: Cell })[cellKey]
+const withCell = (tokens: Tokens): Tokens =>
+  cellOf(tokens) !== undefined ? tokens : { ...tokens, [cellKey]: { unknown: new Map<string, Position>() } }
+
+/** The position the session must see on `cluster`: an unknown one its cell holds, else its token's. */
+export const positionOf = (tokens: Tokens, cluster: string): Position | undefined =>
+  cellOf(tokens)?.unknown.get(cluster) ?? tokens[cluster]
+
 /** The positions a session must see, by cluster name. */
 export type Tokens = Readonly<Record<string, Position>>
 
-const lsnPattern = /^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/
-const gtidPattern = /^\d+-\d+-\d+(?:,\d+-\d+-\d+)*$/
-
-/** An LSN as a number, for comparison. */
-export const lsnToBigInt = (lsn: string): bigint => {
-  const [hi, lo] = lsn.split("/")
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`)
-}
-
-/**
- * Orders two LSNs (negative, zero, positive) with no BigInt: each half is at most 32 bits, exact as a number. The
- * router compares positions on every session read, for every candidate replica.
- */
-export const compareLsn = (a: string, b: string): number => {
-  const i = a.indexOf("/")
-  const j = b.indexOf("/")
-  const hi = parseInt(a.slice(0, i), 16) - parseInt(b.slice(0, j), 16)
-  return hi !== 0 ? hi : parseInt(a.slice(i + 1), 16) - parseInt(b.slice(j + 1), 16)
-}
-
-// One GTID: domain, server id, sequence number (captured: domain and sequence number).
-const singleGtid = /^(\d+)-\d+-(\d+)$/
-
-/** Orders two GTID sequence numbers (decimal, up to 64 bits): as numbers while exact, else as BigInts. */
-const compareSeq = (a: string, b: string): number =>
-  a.length <= 15 && b.length <= 15 ? Number(a) - Number(b) : BigInt(a) > BigInt(b) ? 1 : BigInt(a) < BigInt(b) ? -1 : 0
-
-const gtidMap = (list: string): Map<string, bigint> => {
-  const out = new Map<string, bigint>()
-  for (const gtid of list.split(",")) {
-    const [domain, , seq] = gtid.trim().split("-")
-    if (domain === undefined || seq === undefined || domain === "") continue
-    const n = BigInt(seq)
-    if ((out.get(domain) ?? -1n) < n) out.set(domain, n)
-  }
-  return out
-}
-
-/** Whether a node at `position` has everything up to `token` (same cluster, same kind). */
-export const covers = (position: string | undefined, token: Position): boolean => {
-  if (position === undefined || position === "" || token.kind === "unknown") return false
-  if (token.kind === "lsn") return lsnPattern.test(position) && compareLsn(position, token.value) >= 0
-  // The common case, one domain on both sides (a MariaDB session's GTID, a replica's position): no maps, no lists.
-  const mine = singleGtid.exec(token.value)
-  const theirs = mine === null ? null : singleGtid.exec(position)
-  if (mine !== null && theirs !== null) return mine[1] === theirs[1] && compareSeq(theirs[2]!, mine[2]!) >= 0
-  const have = gtidMap(position)
-  for (const [domain, seq] of gtidMap(token.value)) {
-    if ((have.get(domain) ?? -1n) < seq) return false
-  }
-  return true
-}
-
-/** The later of two positions of one cluster; an unknown one may be later than anything, so it wins. */
-export const later = (a: Position, b: Position): Position => {
-  if (a.kind === "unknown") return a
-  if (a.kind !== b.kind) return b
-  if (a.kind === "lsn") return compareLsn(a.value, b.value) >= 0 ? a : b
-  // A MariaDB session mostly merges one GTID with another of the same domain, on every write: no lists to build.
-  if (a.value === b.value) return a
-  const x = singleGtid.exec(a.value)
-  const y = x === null ? null : singleGtid.exec(b.value)
-  if (x !== null && y !== null && x[1] === y[1]) return compareSeq(x[2]!, y[2]!) >= 0 ? a : b
-  // GTID lists: the per-domain maximum of both.
-  const merged = gtidMap(a.value)
-  for (const [domain, seq] of gtidMap(b.value)) {
-    if ((merged.get(domain) ?? -1n) < seq) merged.set(domain, seq)
-  }
-  const server = new Map<string, string>()
-  for (const list of [a.value, b.value]) {
-    for (const gtid of list.split(",")) {
-      const [domain, serverId, seq] = gtid.split("-")
-      if (domain !== undefined && seq !== undefined && merged.get(domain) === BigInt(seq)) server.set(domain, serverId!)
-    }
-  }
-  return {
-    kind: "gtid",
-    value: [...merged].map(([domain, seq]) => `${domain}-${server.get(domain)}-${seq}`).join(",")
-  }
-}
-
 const merge = (a: Tokens, b: Tokens): Tokens => {
-  const out: Record<string, Position> = { ...a }
+  const out: Record<string | symbol, unknown> = { ...a }
   for (const [cluster, position] of Object.entries(b)) {
-    const mine = out[cluster]
+    const mine = out[cluster] as Position | undefined
     out[cluster] = mine === undefined ? position : later(mine, position)
   }
-  return withPending(out, mergePending(pendingOf(a), pendingOf(b)))
+  // The session's one cell: the parent's, or the one a child made at the session's first write.
+  if (cellOf(a) === undefined && cellOf(b) !== undefined) out[cellKey] = cellOf(b)
+  return withPending(out as Tokens, mergePending(pendingOf(a), pendingOf(b)))
 }
 
 /** The current session's tokens. Forked fibers inherit them; a joined fiber's writes count for its parent. */
@@ -120,16 +63,20 @@ export const currentTokens: FiberRef.FiberRef<Tokens> = FiberRef.unsafeMake<Toke
 })
 
 /**
- * Records a write's position for the current session: the one call for a position known when the write returns (a
- * COMMIT's own position read, a GTID its reply told), and for a pending read once read. Merged with the session's
- * position on the cluster (`later`); it replaces an unknown position: the session's writes are sequential on one
- * primary, so this later write's position covers the one that could not be read. The session's pending reads stay:
- * they may cover writes this position does not (a GTID of another replication domain).
+ * Records a write's position for the current session, a position known when the write returns (a COMMIT's own
+ * position read, a GTID its reply told; a pending read once read goes through `recordRead`). Merged with the
+ * session's position on the cluster (`later`); it replaces an unknown position: the session's writes are sequential,
+ * so this later write's position covers the one that could not be read. The session's pending reads stay: they may
+ * cover writes this position does not (a GTID of another replication domain).
  */
 export const record = (cluster: string, position: Position): Effect.Effect<void> =>
   FiberRef.update(currentTokens, (tokens) => {
+    cellOf(tokens)?.unknown.delete(cluster)
     const mine = tokens[cluster]
-    return { ...tokens, [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position) }
+    return withCell({
+      ...tokens,
+      [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position)
+    })
   })
 
 /**
@@ -140,9 +87,28 @@ export const record = (cluster: string, position: Position): Effect.Effect<void>
  */
 export const recordUnknown = (cluster: string): Effect.Effect<void> =>
   FiberRef.update(currentTokens, (tokens) => {
+    const unknown = freshUnknown()
+    // In the cell too: it stands even if this fiber fails (the usual case: the write's own error follows).
+    cellOf(tokens)?.unknown.set(cluster, unknown)
     const pending = pendingOf(tokens)
     const { [cluster]: _dropped, ...rest } = pending
-    return withPending({ ...tokens, [cluster]: unknownPosition }, rest)
+    return withPending({ ...tokens, [cluster]: unknown }, rest)
+  })
+
+/**
+ * Records what a pending read of the session gave. It ends an unknown position only if it was marked after that
+ * position was recorded (a later write's): a read marked before (the write before the unknown one, kept by a parent
+ * fiber and merged back when a fork that recorded the unknown joins) covers less than the unknown write.
+ */
+const recordRead = (cluster: string, read: PositionRead, position: Position): Effect.Effect<void> =>
+  FiberRef.update(currentTokens, (tokens) => {
+    const mine = positionOf(tokens, cluster)
+    if (mine === undefined) return withCell({ ...tokens, [cluster]: position })
+    if (mine.kind !== "unknown") return { ...tokens, [cluster]: later(mine, position) }
+    if (clearedBy.get(mine)?.has(read) !== true) return tokens
+    const cell = cellOf(tokens)
+    if (cell?.unknown.get(cluster) === mine) cell.unknown.delete(cluster)
+    return { ...tokens, [cluster]: position }
   })
 
 /** Reads a position that covers every write that returned before the read started (on one primary). */
@@ -189,10 +155,17 @@ export const markPending = (cluster: string, read: PositionRead): Effect.Effect<
  * is (a session's writes that join one batch).
  */
 export const pendingMarked = (tokens: Tokens, cluster: string, read: PositionRead): Tokens => {
+  const position = positionOf(tokens, cluster)
+  // A write after the session's unknown position: its read may end that position (`recordRead`).
+  if (position?.kind === "unknown") {
+    const reads = clearedBy.get(position)
+    if (reads === undefined) clearedBy.set(position, new Set([read]))
+    else reads.add(read)
+  }
   const pending = pendingOf(tokens)
   const mine = pending[cluster]
   if (mine !== undefined && mine.length === 1 && mine[0] === read) return tokens
-  return withPending(tokens, { ...pending, [cluster]: [read] })
+  return withPending(withCell(tokens), { ...pending, [cluster]: [read] })
 }
 
 /**
@@ -206,8 +179,8 @@ export const settle = (cluster?: string): Effect.Effect<void> =>
     if (clusters.length === 0) return Effect.void
     const settleRead = (name: string, read: PositionRead) =>
       read.pipe(
-        Effect.flatMap((position) => position === undefined ? Effect.void : record(name, position)),
-        Effect.catchAllCause(() => record(name, unknownPosition))
+        Effect.flatMap((position) => position === undefined ? Effect.void : recordRead(name, read, position)),
+        Effect.catchAllCause(() => recordUnknown(name))
       )
     // One pending read is the usual case (`markPending` keeps one per cluster): no loop around it.
     const settleOne = (name: string) => {
@@ -233,14 +206,14 @@ export const settle = (cluster?: string): Effect.Effect<void> =>
 export const get = (cluster: string): Effect.Effect<Option.Option<Position>> =>
   Effect.zipRight(
     settle(cluster),
-    Effect.map(FiberRef.get(currentTokens), (tokens) => Option.fromNullable(tokens[cluster]))
+    Effect.map(FiberRef.get(currentTokens), (tokens) => Option.fromNullable(positionOf(tokens, cluster)))
   )
 
 const prefix = "fo1."
 
 /** The current session's tokens as an opaque string (empty session: undefined); pending writes are not in it. */
 export const encode = (tokens: Tokens): string | undefined => {
-  const entries = Object.entries(tokens)
+  const entries = Object.entries({ ...tokens, ...Object.fromEntries(cellOf(tokens)?.unknown ?? []) })
   if (entries.length === 0) return undefined
   const text = entries.map(([cluster, p]) => `${encodeURIComponent(cluster)}|${p.kind}|${p.value}`).join(";")
   return prefix + Buffer.from(text, "utf8").toString("base64url")
@@ -257,7 +230,7 @@ export const decode = (token: string): Effect.Effect<Tokens, InvalidSessionToken
       if (cluster === undefined || value === undefined) return Effect.fail(new InvalidSessionToken())
       if (kind === "lsn" && lsnPattern.test(value)) out[decodeURIComponent(cluster)] = { kind, value }
       else if (kind === "gtid" && gtidPattern.test(value)) out[decodeURIComponent(cluster)] = { kind, value }
-      else if (kind === "unknown" && value === "") out[decodeURIComponent(cluster)] = unknownPosition
+      else if (kind === "unknown" && value === "") out[decodeURIComponent(cluster)] = freshUnknown()
       else return Effect.fail(new InvalidSessionToken())
     }
     return Effect.succeed(out)

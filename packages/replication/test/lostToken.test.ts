@@ -84,6 +84,21 @@ describe("a write whose position is lost or whose outcome is unknown", () => {
       expect(yield* readNode(router)).toBe("primary")
     }))
 
+  it.scoped("under Effect.timeout too (each statement in a fork): the write before's pending read does not end it", () =>
+    Effect.gen(function*() {
+      const router = yield* makeRouter(["0/10", "0/18"])
+      // As an application bounds each call: the statement runs in a fork, whose session changes its join merges back.
+      const bounded = <A, E>(effect: Effect.Effect<A, E>) =>
+        Effect.timeoutFail(effect, { duration: "5 seconds", onTimeout: () => "timeout" })
+      yield* bounded(router.write.unsafe("UPDATE t SET x = 1"))
+      expect(yield* bounded(readNode(router))).toMatch(/^replica-/)
+      yield* Effect.flip(bounded(router.write.unsafe("UPDATE t SET x = 'lost'")))
+      // The first write's position read, settled in the read's fork, is merged back from the parent's side: it must
+      // not stand for the unknown write.
+      expect(yield* bounded(readNode(router))).toBe("primary")
+      yield* primaryUntilNextWrite(router)
+    }))
+
   it.scoped("a read whose connection is lost is not a write: the session keeps its position", () =>
     Effect.gen(function*() {
       const router = yield* makeRouter(["0/10"])

@@ -296,3 +296,65 @@ describe("pendingMarked", () => {
     expect(SessionToken.pendingOf(start)).toEqual({})
   })
 })
+
+describe("an unknown position and the session's pending reads", () => {
+  const unknownOf = (option: Option.Option<SessionToken.Position>) => Option.getOrThrow(option).kind
+
+  it.effect("a pending read marked before the unknown write does not end it, though a fork's join brings it back", () =>
+    Effect.gen(function*() {
+      // The write before: its position read still pending in the parent. The unknown write runs in a fork (as under
+      // `Effect.timeout`): the fork drops the pending read, the join merges the parent's back.
+      yield* SessionToken.markPending("pg", Effect.succeed(lsn("0/8")))
+      yield* Fiber.join(yield* Effect.fork(SessionToken.recordUnknown("pg")))
+      expect(SessionToken.pendingOf(yield* FiberRef.get(SessionToken.currentTokens))["pg"]).toHaveLength(1)
+      expect(unknownOf(yield* SessionToken.get("pg"))).toBe("unknown")
+      expect(SessionToken.pendingOf(yield* FiberRef.get(SessionToken.currentTokens))).toEqual({})
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("a pending read marked after it (the session's next write) ends it, in a fork too", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.recordUnknown("pg")
+      yield* Fiber.join(yield* Effect.fork(SessionToken.markPending("pg", Effect.succeed(lsn("0/18")))))
+      expect(yield* SessionToken.get("pg")).toEqual(Option.some(lsn("0/18")))
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("a read marked after an older unknown position does not end a newer one", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.recordUnknown("pg")
+      // A write after the first unknown one; its read is still pending when a later write's outcome is unknown.
+      yield* SessionToken.markPending("pg", Effect.succeed(lsn("0/18")))
+      yield* Fiber.join(yield* Effect.fork(SessionToken.recordUnknown("pg")))
+      expect(unknownOf(yield* SessionToken.get("pg"))).toBe("unknown")
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("a pending read that fails is not ended by another that succeeds after it", () =>
+    Effect.gen(function*() {
+      // Two pending reads (the parent's and a joined fork's): the first fails, the second gives a position that
+      // covers only its own write.
+      yield* SessionToken.markPending("pg", Effect.fail("primary gone"))
+      yield* Fiber.join(yield* Effect.fork(SessionToken.markPending("pg", Effect.succeed(lsn("0/20")))))
+      expect(SessionToken.pendingOf(yield* FiberRef.get(SessionToken.currentTokens))["pg"]).toHaveLength(2)
+      expect(unknownOf(yield* SessionToken.get("pg"))).toBe("unknown")
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("recorded in a fork that then fails (a write's own error), it stands for the session, in its string too", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("pg", lsn("0/10"))
+      // Effect merges a joined fork's FiberRefs only when it succeeds: the session's cell keeps the unknown position.
+      const failed = yield* Effect.fork(Effect.zipRight(SessionToken.recordUnknown("pg"), Effect.fail("lost")))
+      expect((yield* Effect.exit(Fiber.join(failed)))._tag).toBe("Failure")
+      expect((yield* FiberRef.get(SessionToken.currentTokens))["pg"]).toEqual(lsn("0/10"))
+      expect(unknownOf(yield* SessionToken.get("pg"))).toBe("unknown")
+      const text = Option.getOrThrow(yield* SessionToken.current)
+      expect((yield* SessionToken.decode(text))["pg"]?.kind).toBe("unknown")
+      // The session's next write ends it.
+      yield* SessionToken.markPending("pg", Effect.succeed(lsn("0/18")))
+      expect(yield* SessionToken.get("pg")).toEqual(Option.some(lsn("0/18")))
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it("of two unknown positions a merge keeps the newer (the child's)", () => {
+    const older: SessionToken.Position = { kind: "unknown", value: "" }
+    const newer: SessionToken.Position = { kind: "unknown", value: "" }
+    expect(SessionToken.later(older, newer)).toBe(newer)
+  })
+})

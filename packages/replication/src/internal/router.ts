@@ -156,7 +156,7 @@ export const make = (
       kind: kindOf(sql),
       writeOnly: Context.get(fiber.currentContext, WriteOnly),
       inTransaction: Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some",
-      token: fiber.getFiberRef(SessionToken.currentTokens)[options.cluster]
+      token: SessionToken.positionOf(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
     })
 
     const decideIn = <A, E, R>(
