@@ -65,14 +65,27 @@ export const currentTokens: FiberRef.FiberRef<Tokens> = FiberRef.unsafeMake<Toke
 /**
  * Records a write's position for the current session, a position known when the write returns (a COMMIT's own
  * position read, a GTID its reply told; a pending read once read goes through `recordRead`). Merged with the
- * session's position on the cluster (`later`); it replaces an unknown position: the session's writes are sequential,
- * so this later write's position covers the one that could not be read. The session's pending reads stay: they may
- * cover writes this position does not (a GTID of another replication domain).
+ * session's position on the cluster (`later`); it replaces an unknown position that stood when the write was sent:
+ * the write came after the one whose outcome is unknown, so its position covers that one too. `sent.standing` is
+ * what `positionOf` gave when the write was sent; an unknown position recorded since (a concurrent fiber's write,
+ * lost while this one ran) stays, since this write may have committed before it. Without `sent`, the session's writes
+ * are taken to be sequential: any unknown position ends. The session's pending reads stay: they may cover writes
+ * this position does not (a GTID of another replication domain).
  */
-export const record = (cluster: string, position: Position): Effect.Effect<void> =>
+export const record = (
+  cluster: string,
+  position: Position,
+  sent?: { readonly standing: Position | undefined }
+): Effect.Effect<void> =>
   FiberRef.update(currentTokens, (tokens) => {
-    cellOf(tokens)?.unknown.delete(cluster)
     const mine = tokens[cluster]
+    const now = positionOf(tokens, cluster)
+    if (sent !== undefined && now?.kind === "unknown" && now !== sent.standing) {
+      // The unknown position stays (in the cell, or in the token itself); this write's position joins the token
+      // beneath it, for when a later write's read ends it (`recordRead` merges with it).
+      return withCell({ ...tokens, [cluster]: mine === undefined ? position : later(mine, position) })
+    }
+    cellOf(tokens)?.unknown.delete(cluster)
     return withCell({
       ...tokens,
       [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position)
@@ -108,7 +121,9 @@ const recordRead = (cluster: string, read: PositionRead, position: Position): Ef
     if (clearedBy.get(mine)?.has(read) !== true) return tokens
     const cell = cellOf(tokens)
     if (cell?.unknown.get(cluster) === mine) cell.unknown.delete(cluster)
-    return { ...tokens, [cluster]: position }
+    // A known position beneath it (a concurrent write's, recorded while the unknown one stood) still counts.
+    const own = tokens[cluster]
+    return { ...tokens, [cluster]: own === undefined || own.kind === "unknown" ? position : later(own, position) }
   })
 
 /** Reads a position that covers every write that returned before the read started (on one primary). */

@@ -352,6 +352,32 @@ describe("an unknown position and the session's pending reads", () => {
       expect(yield* SessionToken.get("pg")).toEqual(Option.some(lsn("0/18")))
     }).pipe(Effect.locally(SessionToken.currentTokens, {})))
 
+  it.effect("a write sent before it was recorded (a concurrent fiber's lost write) does not end it", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("maria", gtid("0-1-4"))
+      const standing = SessionToken.positionOf(yield* FiberRef.get(SessionToken.currentTokens), "maria")
+      // While this fiber's write runs, another fiber of the session loses its write.
+      const failed = yield* Effect.fork(Effect.zipRight(SessionToken.recordUnknown("maria"), Effect.fail("lost")))
+      yield* Effect.exit(Fiber.join(failed))
+      yield* SessionToken.record("maria", gtid("0-1-7"), { standing })
+      expect(unknownOf(yield* SessionToken.get("maria"))).toBe("unknown")
+      // A later write's read ends it; the concurrent write's position, newer than that read, still counts.
+      yield* SessionToken.markPending("maria", Effect.succeed(gtid("0-1-6")))
+      expect(yield* SessionToken.get("maria")).toEqual(Option.some(gtid("0-1-7")))
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
+  it.effect("a write sent while it stood ends it", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("maria", gtid("0-1-4"))
+      yield* Effect.exit(
+        Fiber.join(yield* Effect.fork(Effect.zipRight(SessionToken.recordUnknown("maria"), Effect.fail("lost"))))
+      )
+      const standing = SessionToken.positionOf(yield* FiberRef.get(SessionToken.currentTokens), "maria")
+      expect(standing?.kind).toBe("unknown")
+      yield* SessionToken.record("maria", gtid("0-1-7"), { standing })
+      expect(yield* SessionToken.get("maria")).toEqual(Option.some(gtid("0-1-7")))
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
   it("of two unknown positions a merge keeps the newer (the child's)", () => {
     const older: SessionToken.Position = { kind: "unknown", value: "" }
     const newer: SessionToken.Position = { kind: "unknown", value: "" }

@@ -77,6 +77,9 @@ export interface Primary {
 
 const diagnose = AdapterError.diagnose
 
+/** The session's position on the cluster when a write was sent (`SessionToken.record`). */
+type Sent = { readonly standing: SessionToken.Position | undefined }
+
 /** Builds execution on the primary. */
 export const make = (options: PrimaryOptions): Primary => {
   const { config, consistency, node, recorder, recheck, report } = options
@@ -186,10 +189,18 @@ export const make = (options: PrimaryOptions): Primary => {
    * A write whose position is known when it returns: the session records it at once (`record`: merged with its
    * earlier positions; its pending reads stay, they cover what they cover). Unknown: the shared read.
    */
-  const recordPosition = (position: SessionToken.Position | undefined): Effect.Effect<void> =>
-    position === undefined ? markWritten(undefined) : SessionToken.record(options.cluster, position)
-  const recordCommit = (gtid: string | undefined): Effect.Effect<void> =>
-    recordPosition(consistency === undefined ? undefined : committedPosition(consistency, gtid))
+  const recordPosition = (position: SessionToken.Position | undefined, sent: Sent): Effect.Effect<void> =>
+    position === undefined ? markWritten(undefined) : SessionToken.record(options.cluster, position, sent)
+  const recordCommit = (gtid: string | undefined, sent: Sent): Effect.Effect<void> =>
+    recordPosition(consistency === undefined ? undefined : committedPosition(consistency, gtid), sent)
+  /**
+   * Runs a write with the session's position on the cluster as it stood when the write was sent: the position the
+   * write's reply tells ends only an unknown position standing then, not one a concurrent fiber recorded since.
+   */
+  const whenSent = <A, E>(f: (sent: Sent) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
+    Effect.withFiberRuntime((fiber) =>
+      f({ standing: SessionToken.positionOf(fiber.getFiberRef(SessionToken.currentTokens), options.cluster) })
+    )
 
   const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
@@ -198,7 +209,9 @@ export const make = (options: PrimaryOptions): Primary => {
     if (!write || !capturesPositions) return statementOn(node.client.connection)
     if (commits === undefined) return Effect.flatMap(statementOn(node.client.connection), markWritten)
     // Each run (a retry's too) learns its own statement's GTID, whatever other writers run meanwhile.
-    return Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid), value))
+    return whenSent((sent) =>
+      Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid, sent), value))
+    )
   }
 
   /** A COMMIT whose connection was lost once it was sent may have been applied (`TransactionOutcomeUnknown`). */
@@ -222,15 +235,19 @@ export const make = (options: PrimaryOptions): Primary => {
       }
       const withCommit = consistency?.withCommit
       if (withCommit === undefined) {
-        return Effect.tap(
-          Effect.tapError(plain(sql, params, transformRows), commitLost),
-          () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection))
+        return whenSent((sent) =>
+          Effect.tap(
+            Effect.tapError(plain(sql, params, transformRows), commitLost),
+            () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection), sent)
+          )
         )
       }
       // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
-      return Effect.flatMap(
-        Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
-        (results) => Effect.as(recordPosition(withCommit.position(results)), [])
+      return whenSent((sent) =>
+        Effect.flatMap(
+          Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
+          (results) => Effect.as(recordPosition(withCommit.position(results), sent), [])
+        )
       )
     })
   }
