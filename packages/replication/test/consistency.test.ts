@@ -1,8 +1,13 @@
 /**
  * The position PostgreSQL's COMMIT carries (`COMMIT; SELECT ...`, one result per statement): read from the last
- * result, normalised like every other position read, and absent when the answer does not hold one.
+ * result, normalised like every other position read, and absent when the answer does not hold one. And PostgreSQL's
+ * session wait, which polls the replica's replay position until it covers the session's.
  */
+import type { Connection } from "@effect/sql/SqlConnection"
 import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Consistency from "../src/internal/consistency.js"
 import { lsnToBigInt } from "../src/SessionToken.js"
 
@@ -63,4 +68,45 @@ describe("normaliseLsn", () => {
       expect(Consistency.normaliseLsn(lsn)).toBe(byBigInt(lsn))
     }
   })
+})
+
+describe("PostgreSQL's session wait", () => {
+  const postgres = Consistency.forDialect("postgresql")!
+  // A replica that stays at 0/10 and counts the polls it answers.
+  const replica = () => {
+    let polls = 0
+    const answer = () =>
+      Effect.sync(() => {
+        polls++
+        return [{ p: "0/10" }]
+      })
+    const connection: Connection = {
+      execute: answer,
+      executeRaw: answer,
+      executeValues: () => Effect.succeed([]),
+      executeUnprepared: answer,
+      executeStream: () => Stream.empty
+    }
+    return { connection, polls: () => polls }
+  }
+  const token = { kind: "lsn" as const, value: "0/20" }
+
+  it.live("polls until its bound while the replica stays behind", () =>
+    Effect.gen(function*() {
+      const { connection, polls } = replica()
+      const outcome = yield* postgres.waitFor(connection, token, Duration.millis(300), () => false)
+      expect(outcome).toBeUndefined()
+      expect(polls()).toBeGreaterThan(3)
+    }))
+
+  it.live("sends no further poll once the replica is found failing, and ends at once, not caught up", () =>
+    Effect.gen(function*() {
+      const { connection, polls } = replica()
+      const started = Date.now()
+      // Found failing after the first poll: a poll sent then, to a frozen server, would wait out the bound (10 s).
+      const outcome = yield* postgres.waitFor(connection, token, Duration.seconds(10), () => polls() >= 1)
+      expect(outcome).toBeUndefined()
+      expect(polls()).toBe(1)
+      expect(Date.now() - started).toBeLessThan(5_000)
+    }))
 })

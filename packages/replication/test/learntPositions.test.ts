@@ -1,7 +1,8 @@
 /**
  * What the router's own waits learn a replica has replayed lets later sessions read there with no wait; a replica
  * that turns UNHEALTHY (it stopped replicating, went down) loses it: it may be rewound onto a promoted node's history
- * before it replicates again, and the old position would look like it covers positions it does not hold.
+ * before it replicates again, and the old position would look like it covers positions it does not hold. A session
+ * wait on a replica that turns UNHEALTHY while it waits is abandoned (PostgreSQL's polls stop).
  */
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeHealth } from "@fastorm/health"
@@ -64,5 +65,54 @@ describe("positions learnt by the router's waits", () => {
       shows = undefined
       expect(yield* sessionRead(router, lsn("0/60"))).toBe("primary")
       expect(waited).toEqual(["replica-2", "replica-2"])
+    }))
+})
+
+describe("a session wait on a replica", () => {
+  it.scopedLive("is abandoned when the monitor finds the replica failing while it waits, and only that wait", () =>
+    Effect.gen(function*() {
+      const changes = yield* Queue.unbounded<NodeHealth.StatusChange>()
+      const replica2 = healthy("replica-2", "replica", "0/10")
+      const seen: Array<[before: boolean, after: boolean]> = []
+      let fails = true
+      const router = yield* makeRouter({
+        snapshot: () => [healthy("primary", "primary", "0/100"), down, replica2],
+        changes,
+        positions: [],
+        waiting: (_name, abandoned) =>
+          Effect.gen(function*() {
+            const before = abandoned()
+            if (fails) {
+              // Found failing (a probe timed out) while the wait polls.
+              const failing: NodeHealth.NodeHealth = {
+                ...replica2,
+                status: "UNHEALTHY",
+                lastError: { tag: "Timeout", message: "probe timed out", at: 1, source: "probe" }
+              }
+              yield* Queue.offer(changes, {
+                node: "replica-2",
+                from: "HEALTHY",
+                to: "UNHEALTHY",
+                at: 1,
+                health: failing
+              })
+              yield* Queue.offer(changes, {
+                node: "replica-2",
+                from: "UNHEALTHY",
+                to: "HEALTHY",
+                at: 2,
+                health: replica2
+              })
+              yield* Effect.sleep("20 millis")
+            }
+            seen.push([before, abandoned()])
+            return undefined
+          })
+      })
+      expect(yield* sessionRead(router, lsn("0/50"))).toBe("primary")
+      // A later wait, started after the replica was found failing, is not abandoned.
+      fails = false
+      expect(yield* sessionRead(router, lsn("0/50"))).toBe("primary")
+      expect(seen).toEqual([[false, true], [false, false]])
     }))
 })

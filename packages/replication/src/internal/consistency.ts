@@ -36,12 +36,14 @@ export interface ConsistencyOps {
    * position the replica showed it has replayed (PostgreSQL's replay LSN, MariaDB's `@@gtid_slave_pos` with `token`:
    * often past `token`, so later sessions' waits there can be skipped); undefined when it did not catch up in time.
    * Every statement is bounded by the wait's own bound plus `WAIT_MARGIN_MS` (`CompiledStatement.executeWithin`), so a
-   * frozen replica costs the caller no more than that, with no fiber raced against it.
+   * frozen replica costs the caller no more than that, with no fiber raced against it. Once `abandoned` says so (the
+   * monitor found the replica failing), no further statement starts: the wait ends, not caught up.
    */
   readonly waitFor: (
     replica: Connection,
     token: Position,
-    timeout: Duration.Duration
+    timeout: Duration.Duration,
+    abandoned: () => boolean
   ) => Effect.Effect<Position | undefined, SqlError>
 }
 
@@ -103,8 +105,10 @@ const postgres: ConsistencyOps = {
   },
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll,
   // backing off from 2 ms to 50 ms, until the bound. No sleep starts past it and no poll after it; each poll is
-  // bounded by what is left of the bound plus the margin (no answer in time: not caught up).
-  waitFor: (replica, token, timeout) => {
+  // bounded by what is left of the bound plus the margin (no answer in time: not caught up). A replica found failing
+  // between two polls gets no further poll: the monitor's cut ends a poll in flight, but a poll sent after it, on an
+  // idle connection to a frozen server, would wait out its bound.
+  waitFor: (replica, token, timeout, abandoned) => {
     const replayed = (boundMs: number) =>
       Effect.map(
         CompiledStatement.executeWithin(replica, replayLsn, [], boundMs),
@@ -122,7 +126,11 @@ const postgres: ConsistencyOps = {
               ? Effect.succeed(undefined)
               : Effect.zipRight(
                 Effect.sleep(delayMs),
-                poll(Math.min(delayMs * 1.6, 50), deadline, deadline + WAIT_MARGIN_MS - now - delayMs)
+                Effect.suspend(() =>
+                  abandoned()
+                    ? Effect.succeed(undefined)
+                    : poll(Math.min(delayMs * 1.6, 50), deadline, deadline + WAIT_MARGIN_MS - now - delayMs)
+                )
               )))
     const timeoutMs = Duration.toMillis(timeout)
     return Effect.flatMap(Clock.currentTimeMillis, (now) => poll(2, now + timeoutMs, timeoutMs + WAIT_MARGIN_MS))

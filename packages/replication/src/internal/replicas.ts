@@ -45,8 +45,15 @@ export interface ReplicasOptions {
   readonly consistency: ConsistencyOps | undefined
   readonly fallbackPermits: FairGate.FairGate
   readonly selection: Selection.SelectionState
-  /** Replay positions learnt from waits (fresher than the monitor's between probes), statements in flight. */
-  readonly learnt: Learnt & { readonly known: Map<string, string>; readonly outstanding: Map<string, number> }
+  /**
+   * Replay positions learnt from waits (fresher than the monitor's between probes), statements in flight, and how
+   * many times the monitor found each replica failing (a session wait started before the last time gives up).
+   */
+  readonly learnt: Learnt & {
+    readonly known: Map<string, string>
+    readonly outstanding: Map<string, number>
+    readonly failings: ReadonlyMap<string, number>
+  }
 }
 
 /** Reads on replicas. */
@@ -76,7 +83,7 @@ export interface Replicas {
 /** Builds replica reads. */
 export const make = (options: ReplicasOptions): Replicas => {
   const { config, consistency, fallbackPermits, learnt, monitor, primaries, recorder, replicas, report } = options
-  const { known, outstanding } = learnt
+  const { failings, known, outstanding } = learnt
   const tracksOutstanding = config.strategy === "leastOutstanding"
   const noHealthyReplica = toSqlError(new NoHealthyReplica({ replicas: replicas.map((r) => r.name) }))
   const handle = (c: Selection.Candidate) => replicas[c.index]!
@@ -222,8 +229,11 @@ export const make = (options: ReplicasOptions): Replicas => {
     const replica = handle(c)
     return Effect.withFiberRuntime((fiber) => {
       const started = performance.now()
-      // On the replica's read connection: a wait on a node the monitor finds down ends at once (cutReads.ts).
-      const wait = consistency.waitFor(replica.client.reads.connection, token, config.sessionWaitTimeout)
+      // On the replica's read connection: a wait on a node the monitor finds down ends at once (cutReads.ts), and
+      // one found failing between two of its statements sends no more.
+      const failed = failings.get(c.name) ?? 0
+      const abandoned = () => (failings.get(c.name) ?? 0) !== failed
+      const wait = consistency.waitFor(replica.client.reads.connection, token, config.sessionWaitTimeout, abandoned)
       return Effect.matchEffect(wait, {
         onFailure: (error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false),
         onSuccess: (replayed) => {

@@ -102,13 +102,17 @@ export const make = (
     }
     yield* Metrics.samplePools(handles, "1 second")
     const known = new Map<string, string>()
+    const failings = new Map<string, number>()
     // A replica found down: the reads waiting on it end at once and run elsewhere; one found failing, for any reason,
-    // loses the position the router's waits learnt there (cutReads.ts).
-    yield* CutReads.start(options.cluster, monitor, replicas, (node) => known.delete(node))
+    // loses the position the router's waits learnt there (cutReads.ts), and the session waits on it poll no more.
+    yield* CutReads.start(options.cluster, monitor, replicas, (node) => {
+      known.delete(node)
+      failings.set(node, (failings.get(node) ?? 0) + 1)
+    })
     const outstanding = new Map<string, number>(replicas.map((r) => [r.name, 0]))
     // The primary each replica was last seen replicating from, noted once per snapshot (`routed`).
     const upstream = new Map<string, string>()
-    const learnt = { known, outstanding, upstream }
+    const learnt = { known, outstanding, upstream, failings }
     const selection = Selection.makeState(replicas.length)
     const report = (node: string, error: SqlError) => Effect.ignore(monitor.reportFailure(node, error.cause ?? error))
     // A node that refused a write as read-only was demoted since its last probe: probe it now, in the background.

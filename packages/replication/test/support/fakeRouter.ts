@@ -74,6 +74,8 @@ export interface Script {
   readonly positions: Array<"lost" | string>
   /** What a wait on the replica `name` shows it has replayed; undefined: not caught up. Default: never. */
   readonly waitFor?: (name: string) => SessionToken.Position | undefined
+  /** A wait on the replica `name` as an effect, told whether the router abandoned it; replaces `waitFor`. */
+  readonly waiting?: (name: string, abandoned: () => boolean) => Effect.Effect<SessionToken.Position | undefined>
 }
 
 const monitorOf = (script: Script, changes: Queue.Queue<NodeHealth.StatusChange>) =>
@@ -103,7 +105,10 @@ const scripted = (script: Script): ConsistencyOps => {
   return {
     kind: "lsn",
     latest: next,
-    waitFor: (replica) => Effect.succeed(script.waitFor?.((replica as FakeConnection).name))
+    waitFor: (replica, _token, _timeout, abandoned) => {
+      const name = (replica as FakeConnection).name
+      return script.waiting !== undefined ? script.waiting(name, abandoned) : Effect.succeed(script.waitFor?.(name))
+    }
   }
 }
 
