@@ -1,7 +1,8 @@
 /**
  * Compiled statements on the live PostgreSQL primary: named prepared statements of the session (pg_prepared_statements
  * shows them), re-prepared after an ALTER TABLE changes their result type, none with `preparedStatements: false`, and
- * run on a transaction's own connection. One pooled connection per client, so every statement shares one session.
+ * run on a transaction's own connection; asked for arrays, rows come back as arrays marked with their columns. One
+ * pooled connection per client, so every statement shares one session.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -153,5 +154,27 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       const inside = yield* client.withTransaction(CompiledStatement.run(client, statement, [1]))
       expect(inside).toEqual([{ id: 1, name: "one", extra: 5 }])
       expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: 5 }])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("asked for arrays, give rows as arrays marked with their columns, prepared or not, after an ALTER too", () =>
+    Effect.gen(function*() {
+      for (const prepared of [true, false]) {
+        const client = yield* oneSession(prepared)
+        const table = yield* withTable(client)
+        const statement = CompiledStatement.asArrays(selectById(table))
+        const rows = yield* CompiledStatement.run(client, statement, [1])
+        expect([...rows]).toEqual([[1, "one"]])
+        expect(CompiledStatement.columnsOf(rows)).toEqual(["id", "name"])
+        expect(CompiledStatement.rowObjects(rows)).toEqual([{ id: 1, name: "one" }])
+        // The same statement asked for objects still gets objects, from the same prepared plan.
+        expect(yield* CompiledStatement.run(client, selectById(table), [1])).toEqual([{ id: 1, name: "one" }])
+        yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN extra int NOT NULL DEFAULT 7`)
+        const after = yield* CompiledStatement.run(client, statement, [1])
+        expect(CompiledStatement.rowObjects(after)).toEqual([{ id: 1, name: "one", extra: 7 }])
+        expect(CompiledStatement.columnsOf(after)).toEqual(["id", "name", "extra"])
+        // Inside a transaction, arrays or objects, the rows read the same.
+        const inside = yield* client.withTransaction(CompiledStatement.run(client, statement, [1]))
+        expect(CompiledStatement.rowObjects(inside)).toEqual([{ id: 1, name: "one", extra: 7 }])
+      }
     }).pipe(Effect.provide(Reactivity.layer)))
 })

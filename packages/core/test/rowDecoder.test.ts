@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
+import * as CompiledStatement from "../src/CompiledStatement.js"
 import * as engine from "../src/internal/engine.js"
 import * as RowDecoder from "../src/internal/rowDecoder.js"
 import * as Model from "../src/Model.js"
@@ -119,5 +120,64 @@ describe("rowDecoder", () => {
     const input = { "a\"b": "q", "x\ny": 1, "constructor": "c" }
     expect(decode(input)).toEqual(input)
     expect(RowDecoder.compile(Schema.Struct({ ["__proto__"]: Schema.String }))).toBeUndefined()
+  })
+
+  describe("rows given as arrays (`CompiledStatement.asArrays`)", () => {
+    // The columns in another order than the model's fields, one the model does not have, as a driver gives them.
+    const columns = ["created", "extra", "balance", "note", "kind", "active", "name", "id"]
+    const asArray = (input: Record<string, unknown>) => columns.map((column) => input[column])
+    const arrays = RowDecoder.compileArrays(Account)!
+
+    it("build by column the same instances as rows given as objects", () => {
+      const decode = arrays(columns)!
+      for (const id of [1, 2, 3]) {
+        const decoded = decode(asArray({ ...row, id }))
+        expect(decoded).toBeInstanceOf(Account)
+        expect(decoded).toEqual(Either.getOrThrow(schema({ ...row, id })))
+        expect(decoded as object).not.toHaveProperty("extra")
+      }
+    })
+
+    it("have no decoder when a field has no column, and one per list of columns", () => {
+      expect(arrays(columns.filter((column) => column !== "note"))).toBeUndefined()
+      expect(arrays([...columns])).toBe(arrays(columns))
+      const reversed = [...columns].reverse()
+      expect(arrays(reversed)!(reversed.map((column) => ({ ...row, id: 9 } as Record<string, unknown>)[column])))
+        .toEqual(Either.getOrThrow(schema({ ...row, id: 9 })))
+    })
+
+    for (const [name, input] of rejected.filter(([name]) => name !== "a missing column")) {
+      it(`leave ${name} to the Schema`, () => {
+        expect(arrays(columns)!(asArray(input))).toBeUndefined()
+      })
+    }
+
+    it.effect("makeDecodeRows decodes them, and reports the Schema's error for a row the fast path left", () =>
+      Effect.gen(function*() {
+        const decode = engine.makeDecodeRows(Account)
+        const given = (inputs: ReadonlyArray<Record<string, unknown>>) =>
+          CompiledStatement.withColumns(inputs.map(asArray), columns)
+        const ok = yield* decode(given([row, { ...row, id: 2 }]))
+        expect(ok).toEqual([row, { ...row, id: 2 }].map((input) => Either.getOrThrow(schema(input))))
+        const error = yield* Effect.flip(decode(given([row, { ...row, id: "2" }])))
+        expect(error._tag).toBe("ParseError")
+        expect(String(error)).toContain("id")
+        // A model without a fast decoder (a property signature) gets them as objects.
+        const Optional = Schema.Struct({ id: Schema.Int, note: Schema.optional(Schema.String) })
+        const rows = CompiledStatement.withColumns([[1, "x"], [2, null]], ["id", "note"])
+        const exit = yield* Effect.either(engine.makeDecodeRows(Optional)(rows))
+        expect(Either.isLeft(exit)).toBe(true)
+        expect(yield* engine.makeDecodeRows(Optional)(CompiledStatement.withColumns([[1, "x"]], ["id", "note"])))
+          .toEqual([{ id: 1, note: "x" }])
+      }))
+
+    it("become objects with their columns as own properties, __proto__ included", () => {
+      const objects = CompiledStatement.rowObjects(CompiledStatement.withColumns([[1, "p"]], ["id", "__proto__"]))
+      expect(Object.getPrototypeOf(objects[0])).toBe(Object.prototype)
+      expect(Object.keys(objects[0])).toEqual(["id", "__proto__"])
+      expect(objects[0]["__proto__"]).toBe("p")
+      const plain = [{ id: 1 }]
+      expect(CompiledStatement.rowObjects(plain)).toBe(plain)
+    })
   })
 })

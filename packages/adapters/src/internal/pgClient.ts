@@ -30,6 +30,7 @@ import { InFlight } from "./inFlight.js"
 import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
+import { rowsFor, rowsOf } from "./pgRows.js"
 import { startupParameters } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import type { PgTlsOptions } from "./pgTls.js"
@@ -84,11 +85,6 @@ export const poolConfig = (
 /** The client-side deadline of one statement: the server's own `statement_timeout` should answer first. */
 export const clientDeadlineMs = (config: PostgresOptimalConfig): number =>
   Math.round(Duration.toMillis(config.statementTimeout)) + 100
-
-const rowsOf = (result: unknown): ReadonlyArray<any> =>
-  Array.isArray(result)
-    ? result.map((r: Pg.QueryResult) => r.rows ?? [])
-    : (result as Pg.QueryResult | undefined)?.rows ?? []
 
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
@@ -207,8 +203,8 @@ export const make = (
         unprepared?: ConnectionWrapper.Unprepared
       ) {
         this.executePrepared = prepare
-          ? (statement, params) => prepared.run(run, statement, params, rowsOf)
-          : (statement, params) => prepared.unnamed(run, statement, params, rowsOf)
+          ? (statement, params) => prepared.run(run, statement, params, rowsFor(statement))
+          : (statement, params) => prepared.unnamed(run, statement, params, rowsFor(statement))
         // A write's count comes with its CommandComplete, prepared or not: no RETURNING needed to count.
         this.executeCounted = prepare
           ? (statement, params) => prepared.run(run, statement, params, countOf)
@@ -235,7 +231,8 @@ export const make = (
       readonly executeWithin: CompiledStatement.BoundedConnection["executeWithin"]
       constructor(tracked: InFlight | undefined) {
         super((query, map) => pooled(query, map, deadlineMs, undefined, tracked), pooledStream(tracked), true)
-        this.executeWithin = (statement, params, ms) => prepared.run(within(ms, tracked), statement, params, rowsOf)
+        this.executeWithin = (statement, params, ms) =>
+          prepared.run(within(ms, tracked), statement, params, rowsFor(statement))
       }
     }
 

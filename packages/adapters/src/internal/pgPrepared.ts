@@ -49,14 +49,18 @@ export const make = (setting: boolean | "auto", startupRefused: () => boolean): 
   let shared = false
   const namedQuery = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) => {
     const generation = generations.get(statement.name)
-    return {
-      name: generation === undefined ? statement.name : `${statement.name}_${generation}`,
-      text: statement.sql,
-      values: params as Array<any>
-    }
+    const name = generation === undefined ? statement.name : `${statement.name}_${generation}`
+    return statement.arrays === true
+      ? { name, text: statement.sql, values: params as Array<any>, rowMode: "array" } as Pg.QueryConfig
+      : { name, text: statement.sql, values: params as Array<any> }
   }
   const unnamed: Prepared["unnamed"] = (run, statement, params, map) =>
-    run({ text: statement.sql, values: params as Array<any> }, map)
+    run(
+      statement.arrays === true
+        ? { text: statement.sql, values: params as Array<any>, rowMode: "array" } as Pg.QueryConfig
+        : { text: statement.sql, values: params as Array<any> },
+      map
+    )
   // "auto" prepares until the node turns out to be behind a pooler; then it stops for good.
   const prepares = () => setting === true || (setting === "auto" && !shared && !startupRefused())
   /** Refused at Parse (42P05) or Bind (26000), the statement never ran: running it again unnamed is safe. */

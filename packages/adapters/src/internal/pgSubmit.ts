@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import type Pg from "pg"
 import type { Settle } from "./deadline.js"
 import { timeoutError } from "./deadline.js"
+import { asArrays } from "./pgRows.js"
 
 /** pg's query callback. */
 export type Reply = (error: Error | null | undefined, result: any) => void
@@ -32,7 +33,11 @@ export const submit = (
   Query?: QueryClass
 ): void => {
   const config = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
-  if (config.submit !== undefined || config.rowMode !== undefined || config.types !== undefined) {
+  if (config.rowMode === "array" && config.submit === undefined && config.types === undefined && Query !== undefined) {
+    const built = new Query(config.text, config.values, reply) as Pg.Query & { name?: string }
+    if (config.name !== undefined) built.name = config.name
+    ;(client as Queryable).query(asArrays(built) ? built : query, reply)
+  } else if (config.submit !== undefined || config.rowMode !== undefined || config.types !== undefined) {
     ;(client as Queryable).query(query, reply)
   } else if (config.name === undefined) {
     ;(client as Queryable).query(config.text, config.values, reply)

@@ -219,15 +219,23 @@ export const selectOf = (state: QueryState, overrides?: Partial<Select>): Select
 export const selectParams = (dialect: Dialect, s: Select): Array<unknown> =>
   Shape.limitParams(dialect, s.limit, s.offset, Shape.conditionParams(dialect, s.conditions))
 
-/** Runs a SELECT of rows. @internal */
+/**
+ * Runs a SELECT of rows; `arrays`: rows that go straight to the model's decoder, which takes them as arrays where the
+ * client gives them so (`CompiledStatement.asArrays`). @internal
+ */
 export const runSelect = (
   sql: SqlClient.SqlClient,
   info: TableInfo,
-  s: Select
+  s: Select,
+  arrays = false
 ): Effect.Effect<ReadonlyArray<any>, SqlError> => {
   const dialect = dialectOf(sql)
   const statement = compiled(info, dialect, `select|${Shape.selectShape(dialect, s)}`, () => Sql.select(dialect, s))
-  return CompiledStatement.run(sql, statement, selectParams(dialect, s))
+  return CompiledStatement.run(
+    sql,
+    arrays ? CompiledStatement.asArrays(statement) : statement,
+    selectParams(dialect, s)
+  )
 }
 
 /** A number the driver returned: a number (SQLite, MySQL), a string (PostgreSQL bigint, decimals) or a bigint. */
@@ -259,18 +267,28 @@ export const makeDecodeRows = (schema: Schema.Schema.AnyNoContext): RowsDecoder 
   const sync = Schema.decodeUnknownEither(array)
   const async = Schema.decodeUnknown(array)
   const fast = RowDecoder.compile(schema)
-  return (rows) => {
-    if (rows.length === 0) return Effect.succeed([])
-    if (fast !== undefined) {
-      const out = new Array(rows.length)
-      let i = 0
-      for (; i < rows.length; i++) {
-        const row = fast(rows[i])
-        if (row === undefined) break
-        out[i] = row
-      }
-      if (i === rows.length) return Effect.succeed(out)
+  const fastArrays = RowDecoder.compileArrays(schema)
+  const fastly = (decode: RowDecoder.FastRow | undefined, rows: ReadonlyArray<unknown>) => {
+    if (decode === undefined) return undefined
+    const out = new Array(rows.length)
+    for (let i = 0; i < rows.length; i++) {
+      const row = decode(rows[i])
+      if (row === undefined) return undefined
+      out[i] = row
     }
+    return out
+  }
+  return (given) => {
+    if (given.length === 0) return Effect.succeed([])
+    // Rows given as arrays (`CompiledStatement.asArrays`): read by column, else made objects for what follows.
+    const columns = CompiledStatement.columnsOf(given)
+    if (columns !== undefined) {
+      const out = fastly(fastArrays?.(columns), given)
+      if (out !== undefined) return Effect.succeed(out)
+    }
+    const rows = columns === undefined ? given : CompiledStatement.rowObjects(given)
+    const out = fastly(fast, rows)
+    if (out !== undefined) return Effect.succeed(out)
     const decoded = sync(rows)
     if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
     return isAsyncOnly(decoded.left) ? async(rows) : Effect.fail(decoded.left)

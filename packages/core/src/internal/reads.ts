@@ -26,7 +26,7 @@ export const get = (state: QueryState) =>
   engine.guarded(state, () =>
     engine.withClient(state.mode, operation(state, "get"), (sql) =>
       Effect.flatMap(
-        engine.runSelect(sql, state.info, engine.selectOf(state)),
+        engine.runSelect(sql, state.info, engine.selectOf(state), true),
         state.info.decoderFor(state.columns)
       )))
 

@@ -145,7 +145,7 @@ interface Bindings {
  * for a class, an instance of its prototype with the same own fields in the same order (`shaped`). Keys enter the
  * text only as JSON string literals (`ObjectLiteral.key`); undefined where no literal builds the keys (`__proto__`).
  */
-export const rowSource = (fields: ReadonlyArray<Field>): string | undefined => {
+export const rowSource = (fields: ReadonlyArray<Field>, indices?: ReadonlyArray<number>): string | undefined => {
   const keys = fields.map((field) => field.key)
   const names = fields.map((_, i) => `v${i}`)
   const plain = ObjectLiteral.literal(keys, names)
@@ -155,12 +155,14 @@ export const rowSource = (fields: ReadonlyArray<Field>): string | undefined => {
   fields.forEach((field, i) => {
     const key = ObjectLiteral.key(field.key)
     const v = names[i]!
-    const missing = `(${v} === undefined && !(${key} in row))`
+    // A row given as an array (`indices`: each field's column) has every field's column: nothing can be missing.
+    const at = indices === undefined ? key : String(indices[i]!)
+    const missing = indices === undefined ? `(${v} === undefined && !(${key} in row))` : undefined
     if (field.guard === undefined) {
       head.push(`const d${i} = bindings.decoders[${i}];`)
       reads.push(
-        `    let ${v} = row[${key}];`,
-        `    if ${missing} return undefined;`,
+        `    let ${v} = row[${at}];`,
+        ...(missing === undefined ? [] : [`    if ${missing} return undefined;`]),
         `    const e${i} = d${i}(${v});`,
         `    if (e${i}._tag === "Left") return undefined;`,
         `    ${v} = e${i}.right;`
@@ -169,8 +171,10 @@ export const rowSource = (fields: ReadonlyArray<Field>): string | undefined => {
       if (field.source === undefined) head.push(`const g${i} = bindings.guards[${i}];`)
       const check = field.source === undefined ? `g${i}(${v})` : field.source.replaceAll(/\bv\b/g, v)
       reads.push(
-        `    const ${v} = row[${key}];`,
-        `    if (!(${check})${field.acceptsUndefined ? ` || ${missing}` : ""}) return undefined;`
+        `    const ${v} = row[${at}];`,
+        `    if (!(${check})${
+          field.acceptsUndefined && missing !== undefined ? ` || ${missing}` : ""
+        }) return undefined;`
       )
     }
   })
@@ -201,27 +205,31 @@ interface Builders {
 }
 
 /** The generated builders, or undefined where the runtime forbids generating code. */
-const generated = (fields: ReadonlyArray<Field>, proto: object | null): Builders | undefined => {
+const generated = (
+  fields: ReadonlyArray<Field>,
+  proto: object | null,
+  indices?: ReadonlyArray<number>
+): Builders | undefined => {
   const bindings: Bindings = {
     guards: fields.map((f) => f.guard),
     decoders: fields.map((f) => f.decode),
     proto
   }
-  const source = rowSource(fields)
+  const source = rowSource(fields, indices)
   const make = source === undefined ? undefined : ObjectLiteral.compile<(b: Bindings) => Builders>(["bindings"], source)
   return make?.(bindings)
 }
 
-/** The same builders as a loop over the fields. */
-const interpreted = (fields: ReadonlyArray<Field>, proto: object | null): Builders => {
+/** The same builders as a loop over the fields (`indices`: the column of each field in a row given as an array). */
+const interpreted = (fields: ReadonlyArray<Field>, proto: object | null, indices?: ReadonlyArray<number>): Builders => {
   const build = (target: () => Record<string, unknown>): FastRow => (row) => {
     if (typeof row !== "object" || row === null) return undefined
-    const input = row as Record<string, unknown>
+    const input = row as Record<string | number, unknown>
     const out = target()
     for (let i = 0; i < fields.length; i++) {
       const field = fields[i]!
-      const value = input[field.key]
-      if (value === undefined && !(field.key in input)) return undefined
+      const value = indices === undefined ? input[field.key] : input[indices[i]!]
+      if (indices === undefined && value === undefined && !(field.key in input)) return undefined
       if (field.guard !== undefined) {
         if (!field.guard(value)) return undefined
         out[field.key] = value
@@ -236,11 +244,15 @@ const interpreted = (fields: ReadonlyArray<Field>, proto: object | null): Builde
   return { plain: build(() => ({})), shaped: build(() => Object.create(proto)) }
 }
 
-/**
- * The fast decoder of a model class (`Model.Class` / `Schema.Class`: an instance built from the decoded fields) or of
- * a struct (a plain object); undefined when the schema is neither.
- */
-export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined => {
+/** What the fast decoders of one schema are made of. */
+interface Plan {
+  readonly fields: ReadonlyArray<Field>
+  readonly Class: (new(props: Record<string, unknown>, disableValidation: boolean) => object) | undefined
+  readonly proto: object | null
+}
+
+/** The plan of a model class (`Model.Class` / `Schema.Class`) or a struct; undefined when the schema is neither. */
+const planOf = (schema: Schema.Schema.AnyNoContext): Plan | undefined => {
   const fieldMap = (schema as { fields?: Record<string, unknown> }).fields
   if (fieldMap === undefined || typeof fieldMap !== "object") return undefined
   const ast: AST.AST = schema.ast
@@ -249,10 +261,16 @@ export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined
   if (!isClass && !isStruct) return undefined
   const fields = fieldsOf(fieldMap)
   if (fields === undefined) return undefined
-  const Class = schema as unknown as new(props: Record<string, unknown>, disableValidation: boolean) => object
-  const proto: object | null = isClass ? Class.prototype : null
-  const { plain, shaped } = generated(fields, proto) ?? interpreted(fields, proto)
-  if (!isClass) return plain
+  const Class = isClass
+    ? schema as unknown as new(props: Record<string, unknown>, disableValidation: boolean) => object
+    : undefined
+  return { fields, Class, proto: Class === undefined ? null : Class.prototype }
+}
+
+/** The row function of a plan's builders: a struct's plain object, or an instance of the class. */
+const rowOf = (plan: Plan, { plain, shaped }: Builders): FastRow => {
+  const { Class, proto } = plan
+  if (Class === undefined) return plain
   // Whether an instance is the class's prototype with the fields assigned, as its constructor builds it (the
   // constructor then costs more than the decoding): decided on the first row, by building it both ways.
   let direct = false
@@ -268,6 +286,53 @@ export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined
       direct = sameInstance(instance, Object.assign(Object.create(proto), props))
     }
     return instance
+  }
+}
+
+/**
+ * The fast decoder of a model class (`Model.Class` / `Schema.Class`: an instance built from the decoded fields) or of
+ * a struct (a plain object); undefined when the schema is neither.
+ */
+export const compile = (schema: Schema.Schema.AnyNoContext): FastRow | undefined => {
+  const plan = planOf(schema)
+  return plan === undefined
+    ? undefined
+    : rowOf(plan, generated(plan.fields, plan.proto) ?? interpreted(plan.fields, plan.proto))
+}
+
+/** The fast decoder of rows given as arrays with these columns; undefined when a field has no column. */
+export type ArrayRows = (columns: ReadonlyArray<string>) => FastRow | undefined
+
+// Column lists are few per schema (one per query shape's result); past this bound the cache starts again.
+const MAX_COLUMN_LISTS = 64
+
+/**
+ * The fast decoders of a schema's rows given as arrays (`CompiledStatement.asArrays`), one per list of columns,
+ * generated on its first use; undefined when the schema has no fast decoder.
+ */
+export const compileArrays = (schema: Schema.Schema.AnyNoContext): ArrayRows | undefined => {
+  const plan = planOf(schema)
+  if (plan === undefined) return undefined
+  const byColumns = new Map<string, FastRow | undefined>()
+  // The same column list object, from a client that keeps it per statement: no key to build.
+  let lastColumns: ReadonlyArray<string> | undefined
+  let last: FastRow | undefined
+  return (columns) => {
+    if (columns === lastColumns) return last
+    const key = columns.join("\u0000")
+    let row = byColumns.get(key)
+    if (row === undefined && !byColumns.has(key)) {
+      if (byColumns.size >= MAX_COLUMN_LISTS) byColumns.clear()
+      // A field's column: the last of that name, as a row object built from the same result would hold it.
+      const indices = plan.fields.map((field) => columns.lastIndexOf(field.key))
+      row = indices.includes(-1)
+        ? undefined
+        : rowOf(plan, generated(plan.fields, plan.proto, indices) ?? interpreted(plan.fields, plan.proto, indices))
+      byColumns.set(key, row)
+    }
+    lastColumns = columns
+    last = row
+    return row
   }
 }
 
