@@ -169,4 +169,29 @@ describe("SQLite node connection", () => {
       expect(yield* CompiledStatement.runCounted(writer, statement, ["y", 1])).toBe(1)
       expect(yield* writer.withTransaction(CompiledStatement.runCounted(writer, statement, ["z", 5]))).toBe(2)
     }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("asked for arrays, readers give rows as arrays marked with their columns, which follow schema changes", () =>
+    Effect.gen(function*() {
+      const { reader, writer } = yield* clients
+      const select = CompiledStatement.asArrays(CompiledStatement.make("SELECT * FROM t ORDER BY id"))
+      for (const client of [reader, writer]) {
+        const rows = yield* CompiledStatement.run(client, select, [])
+        expect([...rows]).toEqual([[1, "a"], [2, "b"]])
+        expect(CompiledStatement.columnsOf(rows)).toEqual(["id", "v"])
+        // The same text asked for objects still gets objects.
+        expect(yield* CompiledStatement.run(client, CompiledStatement.make(select.sql), [])).toEqual([
+          { id: 1, v: "a" },
+          { id: 2, v: "b" }
+        ])
+      }
+      yield* writer`ALTER TABLE t ADD COLUMN w INTEGER`
+      const after = yield* CompiledStatement.run(reader, select, [])
+      expect(CompiledStatement.columnsOf(after)).toEqual(["id", "v", "w"])
+      expect(CompiledStatement.rowObjects(after)).toEqual([{ id: 1, v: "a", w: null }, { id: 2, v: "b", w: null }])
+      // A column named __proto__ has no row maker: objects, made by better-sqlite3.
+      const proto = CompiledStatement.asArrays(CompiledStatement.make("SELECT id, v AS __proto__ FROM t WHERE id = 1"))
+      const odd = yield* CompiledStatement.run(reader, proto, [])
+      expect(CompiledStatement.columnsOf(odd)).toBeUndefined()
+      expect(odd[0].id).toBe(1)
+    }).pipe(Effect.provide(Reactivity.layer)))
 })

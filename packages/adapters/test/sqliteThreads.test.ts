@@ -2,6 +2,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
+import { CompiledStatement } from "@fastorm/core"
 import * as TestSupport from "@fastorm/test-support"
 import Sqlite from "better-sqlite3"
 import * as Deferred from "effect/Deferred"
@@ -115,7 +116,7 @@ describe("SQLite reader threads", () => {
       expect(threads.available()).toBe(false)
     }))
 
-  it.scopedLive("rows, arrays of values and safe integers come back from a thread as from the writer's connection", () =>
+  it.scopedLive("rows, arrays of values (marked or not) and safe integers come back from a thread as from the writer's", () =>
     Effect.gen(function*() {
       const { reader, writer } = yield* nodes(2)
       yield* onAThread(reader)
@@ -123,6 +124,14 @@ describe("SQLite reader threads", () => {
       expect(expected).toHaveLength(6)
       for (let i = 0; i < 3; i++) expect(yield* reader.unsafe(slowRows)).toEqual(expected)
       expect(yield* reader.unsafe(slowRows).values).toEqual(yield* writer.unsafe(slowRows).values)
+      // Asked for arrays (`CompiledStatement.asArrays`): arrays marked with their columns.
+      const arrays = yield* CompiledStatement.run(
+        reader,
+        CompiledStatement.asArrays(CompiledStatement.make(slowRows)),
+        []
+      )
+      expect(CompiledStatement.columnsOf(arrays)).toEqual(Object.keys(expected[0]!))
+      expect(CompiledStatement.rowObjects(arrays)).toEqual(expected)
       const safe = yield* reader.unsafe<{ n: bigint }>(slowRows).pipe(
         Effect.provideService(SqlClient.SafeIntegers, true)
       )

@@ -24,7 +24,8 @@ export type QueryClass = typeof Pg.Query
 /**
  * Hands one query to pg. pg copies a configuration object property by property (`cloneQueryConfig`, through property
  * descriptors) on every query, but not a string: a plain `{ text, values }` goes as text and values, and a named one,
- * when `Query` is given, as a query built from its text with the name set after (2 % of a write's CPU in a profile).
+ * when `Query` is given, as a query built from its text with the name set after (2 % of a write's CPU in a profile);
+ * one that asks for rows as arrays (`rowMode: "array"`), the same way, switched to arrays after (`pgRows.ts`).
  */
 export const submit = (
   client: Pg.PoolClient,

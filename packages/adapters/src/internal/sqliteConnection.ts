@@ -15,7 +15,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement, HeldConnection } from "@fastorm/core"
+import type { HeldConnection } from "@fastorm/core"
+import { CompiledStatement } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -102,6 +103,8 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
             ? values.length
             : mode === "values"
             ? values
+            : mode === "arrays"
+            ? CompiledStatement.withColumns(values, names)
             : Rows.rowsOf(values, prepared.threadRows!.forNames(names))
         ))
       })
@@ -151,7 +154,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
       executeUnprepared: (sql, params, transformRows) =>
         transformRows ? Effect.map(run(sql, params ?? [], "rows"), transformRows) : run(sql, params ?? [], "rows"),
       executeStream: streamOn(execute),
-      executePrepared: (statement, params) => run(statement.sql, params, "rows"),
+      executePrepared: (statement, params) => run(statement.sql, params, statement.arrays === true ? "arrays" : "rows"),
       executeCounted: (statement, params) => run(statement.sql, params, "changes")
     }
   }

@@ -25,6 +25,8 @@ export const noteWrite = (sql: string): void => {
 /** A reader statement's row maker; `undefined` when better-sqlite3 must make the objects itself. */
 export interface RowMaker {
   toObject: ToObject | undefined
+  /** The statement's column names, in its rows' order. */
+  names: ReadonlyArray<string>
   width: number
   generation: number
 }
@@ -38,7 +40,7 @@ const columnNames = (statement: Sqlite.Statement): Array<string> => statement.co
  */
 export const rowMaker = (statement: Sqlite.Statement): RowMaker => {
   const names = columnNames(statement)
-  return { toObject: ObjectLiteral.fromValues(names), width: names.length, generation }
+  return { toObject: ObjectLiteral.fromValues(names), names, width: names.length, generation }
 }
 
 /** Whether the maker may be stale: DDL ran since it was made, or the rows are not as wide as its names. */

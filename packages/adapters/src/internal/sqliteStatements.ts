@@ -4,12 +4,16 @@
  * threads, each reader's measured cost tells sqliteOffload.ts where its next run goes.
  */
 import { SqlError } from "@effect/sql/SqlError"
+import { CompiledStatement } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Offload from "./sqliteOffload.js"
 import * as Rows from "./sqliteRows.js"
 
-/** What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, or changes. */
-export type Mode = "rows" | "raw" | "values" | "changes"
+/**
+ * What a statement's run returns: rows (`[]` for a write), the driver's result, rows as arrays, rows as arrays marked
+ * with their columns (`CompiledStatement.asArrays`; objects where the statement has no row maker), or changes.
+ */
+export type Mode = "rows" | "raw" | "values" | "arrays" | "changes"
 
 /** One prepared statement and what its runs need. */
 export interface Prepared {
@@ -66,14 +70,13 @@ export const make = (db: Sqlite.Database, measured: boolean): Statements => {
   }
 
   /** The statement's row maker, made again if it may be stale (a schema change). */
-  const rowsMaker = (prepared: Prepared, values: ReadonlyArray<ReadonlyArray<unknown>>): Rows.ToObject => {
+  const current = (prepared: Prepared, values: ReadonlyArray<ReadonlyArray<unknown>>): Rows.RowMaker => {
     let maker = prepared.maker!
     if (Rows.isStale(maker, values)) {
       maker = Rows.rowMaker(prepared.statement)
       prepared.maker = maker
     }
-    // A column now named `__proto__`: objects made one property at a time, as a plain loop would.
-    return maker.toObject ?? Rows.byProperty(prepared.statement)
+    return maker
   }
 
   const run = (sql: string, params: ReadonlyArray<unknown>, mode: Mode, safe: boolean): any => {
@@ -92,7 +95,10 @@ export const make = (db: Sqlite.Database, measured: boolean): Statements => {
           if (cost !== undefined) Offload.observe(cost, (performance.now() - start) * 1000, values.length)
           if (mode === "changes") return values.length
           if (mode === "values") return values
-          return Rows.rowsOf(values, rowsMaker(prepared, values))
+          const maker = current(prepared, values)
+          if (mode === "arrays") return CompiledStatement.withColumns(values, maker.names)
+          // A column now named `__proto__`: objects made one property at a time, as a plain loop would.
+          return Rows.rowsOf(values, maker.toObject ?? Rows.byProperty(statement))
         }
         if (mode === "changes") return statement.all(params as Array<unknown>).length
         if (mode !== "values") return statement.all(params as Array<unknown>)
