@@ -37,12 +37,14 @@ interface ArrayModeQuery {
  * text). False, and the query left as it is, where this version of pg keeps its result otherwise.
  */
 export const asArrays = (query: Pg.Query): boolean => {
-  const { _result: result } = query as unknown as ArrayModeQuery
+  const inner = query as unknown as ArrayModeQuery
+  const result = inner._result
   if (result === undefined || typeof result._parseRowAsArray !== "function" || result.rowAsArray !== false) {
     return false
   }
   result.rowAsArray = true
-  result.parseRow = result._parseRowAsArray // A second result of the query (several statements) is made in this mode too.
-  ;(query as unknown as ArrayModeQuery)._rowMode = "array"
+  result.parseRow = result._parseRowAsArray
+  // A second result of the query (several statements) is made in this mode too.
+  inner._rowMode = "array"
   return true
 }

@@ -8,7 +8,7 @@ import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
 import { InvalidValue } from "../Errors.js"
-import { plainGuard } from "./rowDecoder.js"
+import { plainGuard } from "./fieldGuards.js"
 import * as validation from "./validation.js"
 
 /** What a column holds, as far as the query builder cares: LIKE needs text, SUM and AVG need numbers. */

@@ -5,7 +5,7 @@
 import * as Either from "effect/Either"
 import type { ParseError } from "effect/ParseResult"
 import * as Schema from "effect/Schema"
-import * as RowDecoder from "./rowDecoder.js"
+import { plainGuard } from "./fieldGuards.js"
 
 type Row = Record<string, unknown>
 
@@ -25,7 +25,7 @@ export const plain = (
 ): Encoder => {
   const guards: Array<(value: unknown) => boolean> = []
   for (const key of keys) {
-    const guard = Schema.isSchema(fields[key]) ? RowDecoder.plainGuard(fields[key].ast) : undefined
+    const guard = Schema.isSchema(fields[key]) ? plainGuard(fields[key].ast) : undefined
     if (guard === undefined) return encode
     guards.push(guard)
   }
