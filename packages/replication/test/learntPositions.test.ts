@@ -103,7 +103,8 @@ describe("a session wait on a replica", () => {
                 at: 2,
                 health: replica2
               })
-              yield* Effect.sleep("20 millis")
+              // The router hears the change in a fiber of its own: given up to 2 s (a loaded machine), not a fixed sleep.
+              for (let waited = 0; !abandoned() && waited < 2_000; waited += 5) yield* Effect.sleep("5 millis")
             }
             seen.push([before, abandoned()])
             return undefined
