@@ -62,6 +62,10 @@ export const currentTokens: FiberRef.FiberRef<Tokens> = FiberRef.unsafeMake<Toke
   join: (parent, child) => merge(parent, child)
 })
 
+/** A known position recorded over the token's own: merged with a known one, in place of an unknown one or none. */
+const known = (mine: Position | undefined, position: Position): Position =>
+  mine === undefined || mine.kind === "unknown" ? position : later(mine, position)
+
 /**
  * Records a write's position for the current session, a position known when the write returns (a COMMIT's own
  * position read, a GTID its reply told; a pending read once read goes through `recordRead`). Merged with the
@@ -78,18 +82,15 @@ export const record = (
   sent?: { readonly standing: Position | undefined }
 ): Effect.Effect<void> =>
   FiberRef.update(currentTokens, (tokens) => {
-    const mine = tokens[cluster]
     const now = positionOf(tokens, cluster)
+    // An unknown position recorded since the write was sent stays (in the cell, or in the token itself); this write's
+    // position joins the token beneath it, for when a later write's read ends it (`recordRead` merges with it).
     if (sent !== undefined && now?.kind === "unknown" && now !== sent.standing) {
-      // The unknown position stays (in the cell, or in the token itself); this write's position joins the token
-      // beneath it, for when a later write's read ends it (`recordRead` merges with it).
+      const mine = tokens[cluster]
       return withCell({ ...tokens, [cluster]: mine === undefined ? position : later(mine, position) })
     }
     cellOf(tokens)?.unknown.delete(cluster)
-    return withCell({
-      ...tokens,
-      [cluster]: mine === undefined || mine.kind === "unknown" ? position : later(mine, position)
-    })
+    return withCell({ ...tokens, [cluster]: known(tokens[cluster], position) })
   })
 
 /**
@@ -122,8 +123,7 @@ const recordRead = (cluster: string, read: PositionRead, position: Position): Ef
     const cell = cellOf(tokens)
     if (cell?.unknown.get(cluster) === mine) cell.unknown.delete(cluster)
     // A known position beneath it (a concurrent write's, recorded while the unknown one stood) still counts.
-    const own = tokens[cluster]
-    return { ...tokens, [cluster]: own === undefined || own.kind === "unknown" ? position : later(own, position) }
+    return { ...tokens, [cluster]: known(tokens[cluster], position) }
   })
 
 /** Reads a position that covers every write that returned before the read started (on one primary). */

@@ -299,6 +299,12 @@ describe("pendingMarked", () => {
 
 describe("an unknown position and the session's pending reads", () => {
   const unknownOf = (option: Option.Option<SessionToken.Position>) => Option.getOrThrow(option).kind
+  /** A write of the session lost in a fork, which then fails with the write's own error; the fork's exit. */
+  const lostInFork = (cluster: string) =>
+    Effect.flatMap(
+      Effect.fork(Effect.zipRight(SessionToken.recordUnknown(cluster), Effect.fail("lost"))),
+      (fiber) => Effect.exit(Fiber.join(fiber))
+    )
 
   it.effect("a pending read marked before the unknown write does not end it, though a fork's join brings it back", () =>
     Effect.gen(function*() {
@@ -341,8 +347,7 @@ describe("an unknown position and the session's pending reads", () => {
     Effect.gen(function*() {
       yield* SessionToken.record("pg", lsn("0/10"))
       // Effect merges a joined fork's FiberRefs only when it succeeds: the session's cell keeps the unknown position.
-      const failed = yield* Effect.fork(Effect.zipRight(SessionToken.recordUnknown("pg"), Effect.fail("lost")))
-      expect((yield* Effect.exit(Fiber.join(failed)))._tag).toBe("Failure")
+      expect((yield* lostInFork("pg"))._tag).toBe("Failure")
       expect((yield* FiberRef.get(SessionToken.currentTokens))["pg"]).toEqual(lsn("0/10"))
       expect(unknownOf(yield* SessionToken.get("pg"))).toBe("unknown")
       const text = Option.getOrThrow(yield* SessionToken.current)
@@ -357,8 +362,7 @@ describe("an unknown position and the session's pending reads", () => {
       yield* SessionToken.record("maria", gtid("0-1-4"))
       const standing = SessionToken.positionOf(yield* FiberRef.get(SessionToken.currentTokens), "maria")
       // While this fiber's write runs, another fiber of the session loses its write.
-      const failed = yield* Effect.fork(Effect.zipRight(SessionToken.recordUnknown("maria"), Effect.fail("lost")))
-      yield* Effect.exit(Fiber.join(failed))
+      yield* lostInFork("maria")
       yield* SessionToken.record("maria", gtid("0-1-7"), { standing })
       expect(unknownOf(yield* SessionToken.get("maria"))).toBe("unknown")
       // A later write's read ends it; the concurrent write's position, newer than that read, still counts.
@@ -369,9 +373,7 @@ describe("an unknown position and the session's pending reads", () => {
   it.effect("a write sent while it stood ends it", () =>
     Effect.gen(function*() {
       yield* SessionToken.record("maria", gtid("0-1-4"))
-      yield* Effect.exit(
-        Fiber.join(yield* Effect.fork(Effect.zipRight(SessionToken.recordUnknown("maria"), Effect.fail("lost"))))
-      )
+      yield* lostInFork("maria")
       const standing = SessionToken.positionOf(yield* FiberRef.get(SessionToken.currentTokens), "maria")
       expect(standing?.kind).toBe("unknown")
       yield* SessionToken.record("maria", gtid("0-1-7"), { standing })
