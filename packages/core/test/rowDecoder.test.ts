@@ -8,6 +8,7 @@ import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as CompiledStatement from "../src/CompiledStatement.js"
 import * as engine from "../src/internal/engine.js"
+import * as RowArrays from "../src/internal/rowArrays.js"
 import * as RowDecoder from "../src/internal/rowDecoder.js"
 import * as Model from "../src/Model.js"
 
@@ -178,6 +179,27 @@ describe("rowDecoder", () => {
       expect(objects[0]["__proto__"]).toBe("p")
       const plain = [{ id: 1 }]
       expect(CompiledStatement.rowObjects(plain)).toBe(plain)
+    })
+
+    it("are read by column, sliced and filtered as objects are, keeping their columns", () => {
+      // The same result as arrays and as objects: one column twice (the last one is the object's), one absent.
+      const given = [
+        ["a", 1, 10],
+        ["b", 2, 20],
+        ["c", 3, 30]
+      ]
+      const marked = () => CompiledStatement.withColumns(given.map((r) => [...r]), ["name", "id", "id"])
+      const objects = CompiledStatement.rowObjects(marked())
+      for (const rows of [marked(), objects]) {
+        expect(rows.map(RowArrays.columnReader(rows, "id"))).toEqual([10, 20, 30])
+        expect(rows.map(RowArrays.columnReader(rows, "gone"))).toEqual([undefined, undefined, undefined])
+        const sliced = RowArrays.sliceRows(rows, 1, 3)
+        expect(CompiledStatement.rowObjects(sliced)).toEqual(objects.slice(1, 3))
+        const name = RowArrays.columnReader(rows, "name")
+        const kept = RowArrays.filterRows(rows, (r) => name(r) !== "b")
+        expect(CompiledStatement.rowObjects(kept)).toEqual([objects[0], objects[2]])
+        expect(CompiledStatement.columnsOf(kept)).toEqual(CompiledStatement.columnsOf(rows))
+      }
     })
   })
 })

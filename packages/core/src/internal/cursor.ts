@@ -17,6 +17,7 @@ import { InvalidCursor } from "../Errors.js"
 import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
 import * as reads from "./reads.js"
+import * as RowArrays from "./rowArrays.js"
 import type { Condition } from "./sql.js"
 import * as Sql from "./sql.js"
 import * as Shape from "./sqlShape.js"
@@ -188,16 +189,16 @@ export const page = (
       () => Sql.select(dialect, s)
     )
     return Effect.flatMap(
-      CompiledStatement.run(sql, statement, engine.selectParams(dialect, s)),
+      CompiledStatement.run(sql, CompiledStatement.asArrays(statement), engine.selectParams(dialect, s)),
       (rows): Effect.Effect<
         { readonly data: ReadonlyArray<any>; readonly next: Option.Option<string> },
         InvalidQuery | ParseError
       > => {
-        const pageRows = rows.slice(0, size)
+        const pageRows = RowArrays.sliceRows(rows, 0, size)
         let next: Option.Option<string> = Option.none()
         if (rows.length > size) {
-          const last = pageRows[pageRows.length - 1] as Record<string, unknown>
-          const values = orders.map(([c]) => last[c])
+          const last = pageRows[pageRows.length - 1]
+          const values = orders.map(([c]) => RowArrays.columnReader(rows, c)(last))
           const nullAt = values.findIndex((v) => v === null || v === undefined)
           if (nullAt >= 0) {
             return Effect.fail(

@@ -14,6 +14,7 @@ import type { ConnectionError, MissingWriteConnection } from "../Errors.js"
 import { InvalidLimit } from "../Errors.js"
 import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
+import * as RowArrays from "./rowArrays.js"
 import type { Aggregate } from "./sql.js"
 import * as Sql from "./sql.js"
 import * as Shape from "./sqlShape.js"
@@ -39,11 +40,14 @@ export const first = (state: QueryState, orders?: QueryState["orders"]) =>
         ...(orders !== undefined ? { orders } : {})
       })
       return Effect.flatMap(
-        engine.runSelect(sql, state.info, s),
+        engine.runSelect(sql, state.info, s, true),
         (rows) =>
           rows.length === 0
             ? Effect.succeedNone
-            : Effect.map(state.info.decoderFor(state.columns)(rows.slice(0, 1)), (decoded) => Option.some(decoded[0]))
+            : Effect.map(
+              state.info.decoderFor(state.columns)(RowArrays.sliceRows(rows, 0, 1)),
+              (decoded) => Option.some(decoded[0])
+            )
       )
     }))
 
@@ -209,9 +213,11 @@ export const paginate = (state: QueryState, options: { readonly page: unknown; r
         const params = Shape.conditionParams(dialect, s.conditions)
         Shape.conditionParams(dialect, s.conditions, params)
         Shape.limitParams(dialect, perPage, offset, params)
-        return Effect.flatMap(CompiledStatement.run(sql, statement, params), (rows) => {
-          const total = engine.toNumber(rows[0]?.fastorm_total ?? 0)
-          const pageRows = rows.filter((r) => r.fastorm_row !== null && r.fastorm_row !== undefined)
+        return Effect.flatMap(CompiledStatement.run(sql, CompiledStatement.asArrays(statement), params), (rows) => {
+          const total = rows.length === 0 ? 0 : engine.toNumber(RowArrays.columnReader(rows, "fastorm_total")(rows[0]))
+          const paged = RowArrays.columnReader(rows, "fastorm_row")
+          // The LEFT JOIN gives one row of the total alone (fastorm_row NULL) when the page is empty.
+          const pageRows = RowArrays.filterRows(rows, (r) => paged(r) !== null && paged(r) !== undefined)
           return Effect.map(state.info.decoderFor(state.columns)(pageRows), (data) => ({
             data,
             total,

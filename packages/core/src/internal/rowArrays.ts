@@ -50,3 +50,28 @@ export const rowObjects = (rows: ReadonlyArray<any>): ReadonlyArray<any> => {
     return out
   })
 }
+
+/**
+ * Reads one column of `rows`' rows, given as arrays (`columnsOf`) or as objects. Of two columns with one name, the
+ * last, as an object built from the same result holds it.
+ */
+export const columnReader = (rows: ReadonlyArray<any>, column: string): (row: any) => unknown => {
+  const columns = columnsOf(rows)
+  if (columns === undefined) return (row) => row[column]
+  const index = columns.lastIndexOf(column)
+  return index < 0 ? () => undefined : (row) => row[index]
+}
+
+/** The rows from `start` to `end`, still marked with their columns when they are arrays. */
+export const sliceRows = (rows: ReadonlyArray<any>, start: number, end?: number): Array<any> => {
+  const columns = columnsOf(rows)
+  const out = rows.slice(start, end)
+  return columns === undefined ? out : withColumns(out, columns)
+}
+
+/** The rows that `keep`, still marked with their columns when they are arrays. */
+export const filterRows = (rows: ReadonlyArray<any>, keep: (row: any) => boolean): Array<any> => {
+  const columns = columnsOf(rows)
+  const out = rows.filter(keep)
+  return columns === undefined ? out : withColumns(out, columns)
+}
