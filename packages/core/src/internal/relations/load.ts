@@ -18,6 +18,7 @@ import * as cursor from "../cursor.js"
 import type { QueryState, TableInfo } from "../engine.js"
 import * as engine from "../engine.js"
 import * as reads from "../reads.js"
+import * as RowArrays from "../rowArrays.js"
 import * as Shape from "../sqlShape.js"
 import type { Plan } from "./plan.js"
 import * as RelationSql from "./sql.js"
@@ -125,7 +126,12 @@ const runBatch = (
     statement = engine.compiled(plan.target, dialect, level.shape, level.render)
     prepared.statements.set(length, statement)
   }
-  return CompiledStatement.run(sql, statement, RelationSql.levelParams(dialect, plan, padded, prepared.others))
+  // The children go straight to the target's decoder: as arrays where the client gives them so.
+  return CompiledStatement.run(
+    sql,
+    CompiledStatement.asArrays(statement),
+    RelationSql.levelParams(dialect, plan, padded, prepared.others)
+  )
 }
 
 /** Reads one relation level for `rows` and sets it on each row, after loading its nested levels on the children. */
@@ -155,15 +161,16 @@ const loadLevel = (parent: TableInfo, mode: "read" | "write", rows: ReadonlyArra
           RelationSql.chunks(values, prepared.max),
           (batch) => runBatch(sql, dialect, plan, prepared, batch)
         ),
-        (batches) => batches.flat()
+        // Several batches (many parents, rarely): one list of objects, whatever form each batch came in.
+        (batches) => batches.flatMap(CompiledStatement.rowObjects)
       )
     }).pipe(
       Effect.flatMap((raw) =>
         Effect.flatMap(plan.target.decodeRows(raw), (decoded: ReadonlyArray<Row>) => {
           const groups = new Map<string, Array<Row>>()
-          const key = cache.childKey
+          const childKey = RowArrays.columnReader(raw, cache.childKey)
           for (let i = 0; i < raw.length; i++) {
-            const k = keyOf((raw[i] as Row)[key])
+            const k = keyOf(childKey(raw[i]))
             const group = groups.get(k)
             if (group === undefined) groups.set(k, [decoded[i]!])
             else group.push(decoded[i]!)
