@@ -9,6 +9,8 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -94,6 +96,25 @@ describe("SQLite reader threads", () => {
       yield* Effect.sleep("200 millis")
       expect(threads.available()).toBe(false)
       yield* started(threads)
+    }))
+
+  it.scopedLive("without a driver file a thread could load (a bundle), no thread starts: reads are answered stopped", () =>
+    Effect.gen(function*() {
+      const logs = TestSupport.captureLogs()
+      const file = yield* tempFile
+      yield* Effect.sync(() => new Sqlite(file).exec("PRAGMA journal_mode = WAL").close())
+      const threads = yield* Threads.make(2, { filename: file, pragmas: [], busyTimeoutMs: 1000 }, () => undefined)
+        .pipe(Effect.provide(logs.layer), Logger.withMinimumLogLevel(LogLevel.Debug))
+      // Ready at once with none: the first slow read does not wait for threads that cannot come.
+      expect(yield* threads.ready.pipe(Effect.timeout("1 second"))).toBe(false)
+      expect(threads.available()).toBe(false)
+      const answers: Array<boolean | undefined> = []
+      threads.run("SELECT 1", [], false, (_error, _names, _values, _micros, stopped) => answers.push(stopped))
+      expect(answers).toEqual([true])
+      // Said once, quietly: a bundle without the file is a supported way to run, not a fault.
+      expect(logs.lines.map((line) => [line.level, line.message])).toEqual([
+        ["DEBUG", "better-sqlite3 has no file a reader thread could load: reads stay on the event loop"]
+      ])
     }))
 
   it.scopedLive("a thread that cannot open the file does not start: one warning, and its reads stay stopped", () =>

@@ -191,15 +191,17 @@ const none: ReaderThreads = {
 /**
  * `count` reader threads, started by `ready` and stopped with the scope; none if the driver has no file a thread
  * could load. Starting them costs tens of milliseconds and a connection each: a client without a slow read never does.
+ * `driverFile` finds that file (a test stands in for a bundle that has none).
  */
 export const make = (
   count: number,
-  options: ThreadOptions
+  options: ThreadOptions,
+  driverFile: () => string | undefined = resolveDriver
 ): Effect.Effect<ReaderThreads, never, Scope.Scope> =>
   Effect.gen(function*() {
     // The better-sqlite3 this package loads (Drivers.sqlite), found from here as an import would find it. A bundle
     // may have no such file to find: then the client has no threads and runs every read on its own connection.
-    const driver = resolveDriver()
+    const driver = driverFile()
     if (driver === undefined) {
       yield* Effect.logDebug("better-sqlite3 has no file a reader thread could load: reads stay on the event loop")
       return none
