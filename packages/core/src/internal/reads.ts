@@ -217,7 +217,10 @@ export const paginate = (state: QueryState, options: { readonly page: unknown; r
           const total = rows.length === 0 ? 0 : engine.toNumber(RowArrays.columnReader(rows, "fastorm_total")(rows[0]))
           const paged = RowArrays.columnReader(rows, "fastorm_row")
           // The LEFT JOIN gives one row of the total alone (fastorm_row NULL) when the page is empty.
-          const pageRows = RowArrays.filterRows(rows, (r) => paged(r) !== null && paged(r) !== undefined)
+          const pageRows = RowArrays.filterRows(rows, (r) => {
+            const marker = paged(r)
+            return marker !== null && marker !== undefined
+          })
           return Effect.map(state.info.decoderFor(state.columns)(pageRows), (data) => ({
             data,
             total,

@@ -62,16 +62,16 @@ export const columnReader = (rows: ReadonlyArray<any>, column: string): (row: an
   return index < 0 ? () => undefined : (row) => row[index]
 }
 
-/** The rows from `start` to `end`, still marked with their columns when they are arrays. */
-export const sliceRows = (rows: ReadonlyArray<any>, start: number, end?: number): Array<any> => {
+/** `out`, taken from `rows`, marked with `rows`' columns when they are arrays (a plain slice or filter drops them). */
+const sameColumns = (rows: ReadonlyArray<any>, out: Array<any>): Array<any> => {
   const columns = columnsOf(rows)
-  const out = rows.slice(start, end)
   return columns === undefined ? out : withColumns(out, columns)
 }
 
+/** The rows from `start` to `end`, still marked with their columns when they are arrays. */
+export const sliceRows = (rows: ReadonlyArray<any>, start: number, end?: number): Array<any> =>
+  sameColumns(rows, rows.slice(start, end))
+
 /** The rows that `keep`, still marked with their columns when they are arrays. */
-export const filterRows = (rows: ReadonlyArray<any>, keep: (row: any) => boolean): Array<any> => {
-  const columns = columnsOf(rows)
-  const out = rows.filter(keep)
-  return columns === undefined ? out : withColumns(out, columns)
-}
+export const filterRows = (rows: ReadonlyArray<any>, keep: (row: any) => boolean): Array<any> =>
+  sameColumns(rows, rows.filter(keep))
