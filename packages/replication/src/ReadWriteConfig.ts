@@ -37,6 +37,11 @@ export interface ReadWriteConfig {
   readonly maxReplicationLag?: Duration.DurationInput | undefined
   /** How long a session read waits for a replica to replay the session's writes before using the primary. */
   readonly sessionWaitTimeout?: Duration.DurationInput | undefined
+  /**
+   * How long a statement that finds no primary (a switchover or failover in progress, the primary restarting) waits
+   * for one before failing with `PrimaryUnavailable`; only statements never sent are retried. Default 0: fail at once.
+   */
+  readonly primaryWaitTimeout?: Duration.DurationInput | undefined
   /** Client-side bound on one statement on a replica (a frozen server never answers). Default 30 seconds. */
   readonly statementTimeout?: Duration.DurationInput | undefined
   /** Bound on connecting to a node, and on the primary check at start. Default 5 seconds. */
@@ -57,6 +62,7 @@ export interface ResolvedReadWriteConfig {
   readonly strategy: Strategy
   readonly maxReplicationLag: Duration.Duration
   readonly sessionWaitTimeout: Duration.Duration
+  readonly primaryWaitTimeout: Duration.Duration
   readonly statementTimeout: Duration.Duration
   readonly connectTimeout: Duration.Duration
   readonly maxFallbackConcurrency: number
@@ -72,6 +78,7 @@ export const defaults: ResolvedReadWriteConfig = {
   strategy: "roundRobin",
   maxReplicationLag: Duration.seconds(10),
   sessionWaitTimeout: Duration.millis(500),
+  primaryWaitTimeout: Duration.zero,
   statementTimeout: Duration.seconds(30),
   connectTimeout: Duration.seconds(5),
   maxFallbackConcurrency: 8,
@@ -150,6 +157,7 @@ export const resolve = (
     strategy: config.strategy ?? defaults.strategy,
     maxReplicationLag: duration("maxReplicationLag", config.maxReplicationLag, defaults.maxReplicationLag),
     sessionWaitTimeout: duration("sessionWaitTimeout", config.sessionWaitTimeout, defaults.sessionWaitTimeout),
+    primaryWaitTimeout: duration("primaryWaitTimeout", config.primaryWaitTimeout, defaults.primaryWaitTimeout),
     statementTimeout: duration("statementTimeout", config.statementTimeout, defaults.statementTimeout, 1),
     connectTimeout: duration("connectTimeout", config.connectTimeout, defaults.connectTimeout, 1),
     maxFallbackConcurrency: config.maxFallbackConcurrency ?? defaults.maxFallbackConcurrency,

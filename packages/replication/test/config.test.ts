@@ -92,6 +92,7 @@ describe("FastOrm.config", () => {
     ["FASTORM_READ_WRITE_STRATEGY", "leastLatency", "readWrite", "strategy", "leastLatency"],
     ["FASTORM_READ_WRITE_MAX_REPLICATION_LAG", "3 seconds", "readWrite", "maxReplicationLag", 3000],
     ["FASTORM_READ_WRITE_SESSION_WAIT_TIMEOUT", "250", "readWrite", "sessionWaitTimeout", 250],
+    ["FASTORM_READ_WRITE_PRIMARY_WAIT_TIMEOUT", "15 seconds", "readWrite", "primaryWaitTimeout", 15_000],
     ["FASTORM_READ_WRITE_STATEMENT_TIMEOUT", "1 minute", "readWrite", "statementTimeout", 60_000],
     ["FASTORM_READ_WRITE_CONNECT_TIMEOUT", "2500 millis", "readWrite", "connectTimeout", 2500],
     ["FASTORM_READ_WRITE_MAX_FALLBACK_CONCURRENCY", "4", "readWrite", "maxFallbackConcurrency", 4],

@@ -203,8 +203,8 @@ describe("ReadWriteConfig.resolve", () => {
       "forcePrimaryForTransaction is not an option: statements inside Database.transaction always run on its " +
       "connection (README, \"Guarantees and their limits\")",
       "unknown option \"readPrefrence\" (options: enableReadWriteSplit, readPreference, consistency, strategy, " +
-      "maxReplicationLag, sessionWaitTimeout, statementTimeout, connectTimeout, maxFallbackConcurrency, " +
-      "degradedWeight, startDegraded)",
+      "maxReplicationLag, sessionWaitTimeout, primaryWaitTimeout, statementTimeout, connectTimeout, " +
+      "maxFallbackConcurrency, degradedWeight, startDegraded)",
       "an option with an unexpected name (not shown)",
       "enableReadWriteSplit must be true or false",
       "sessionWaitTimeout must be a finite duration of at least 0 ms",

@@ -84,6 +84,7 @@ const readWriteKinds: { readonly [K in keyof ReadWriteConfig]-?: Kind } = {
   strategy: oneOf(strategies),
   maxReplicationLag: duration,
   sessionWaitTimeout: duration,
+  primaryWaitTimeout: duration,
   statementTimeout: duration,
   connectTimeout: duration,
   maxFallbackConcurrency: integer,

@@ -28,6 +28,7 @@ import * as FairGate from "./fairGate.js"
 import * as Metrics from "./metrics.js"
 import { pinned, selectionFor } from "./pin.js"
 import * as Primary from "./primary.js"
+import * as PrimaryWait from "./primaryWait.js"
 import * as Replicas from "./replicas.js"
 import * as RouteStats from "./routeStats.js"
 import * as Selection from "./selection.js"
@@ -201,19 +202,32 @@ export const make = (
 
     const { execute, place } = Execution.make({ config, primaries: primaryOn, replicas: onReplicas, recorder })
 
-    const statementsOf = (client: Decision.Request["client"]): ConnectionWrapper.Around => (sql, _params, run) =>
-      decideIn(client, sql, (route, fiber) => execute(route, run, fiber))
+    // With `primaryWaitTimeout`, whatever finds no primary is decided again until one answers (primaryWait.ts);
+    // without it (the default) nothing is wrapped.
+    // A transaction's statements run on its own connection: they have nothing to wait for.
+    const waitForPrimary = PrimaryWait.outsideTransactions(PrimaryWait.make(config.primaryWaitTimeout))
+    const waiting: PrimaryWait.Around = waitForPrimary ?? ((attempt) => attempt)
 
+    const statementsOf = (client: Decision.Request["client"]): ConnectionWrapper.Around =>
+      waitForPrimary === undefined
+        ? (sql, _params, run) => decideIn(client, sql, (route, fiber) => execute(route, run, fiber))
+        : (sql, _params, run) => waitForPrimary(decideIn(client, sql, (route, fiber) => execute(route, run, fiber)))
+
+    // A stream is placed (its connection reserved) before any row: a placement that finds no primary may wait.
     const streamsOf = (client: Decision.Request["client"]): ConnectionWrapper.AroundStream => (sql, _params, stream) =>
-      Stream.unwrapScoped(decideIn(client, sql, (route, fiber) => place(route, stream, fiber)))
+      Stream.unwrapScoped(waiting(decideIn(client, sql, (route, fiber) => place(route, stream, fiber))))
 
     // A transaction begins on the node that is the primary when it begins, and stays there.
-    const { transactionAcquirer, transactionHold } = Transactions.make({
+    const transactions = Transactions.make({
       snapshot: snapshotNow === undefined ? monitor.snapshot : Effect.sync(snapshotNow),
       routed,
       primaries,
       noPrimary
     })
+    const transactionAcquirer = waiting(transactions.transactionAcquirer)
+    const transactionHold = transactions.transactionHold === undefined
+      ? undefined
+      : waiting(transactions.transactionHold)
 
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ["fastorm.cluster", options.cluster],

@@ -15,6 +15,7 @@ import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { ConsistencyOps } from "../../src/internal/consistency.js"
 import * as Engine from "../../src/internal/router.js"
+import type { ReadWriteConfig } from "../../src/ReadWriteConfig.js"
 import { resolve } from "../../src/ReadWriteConfig.js"
 import type * as SessionToken from "../../src/SessionToken.js"
 
@@ -76,6 +77,8 @@ export interface Script {
   readonly waitFor?: (name: string) => SessionToken.Position | undefined
   /** A wait on the replica `name` as an effect, told whether the router abandoned it; replaces `waitFor`. */
   readonly waiting?: (name: string, abandoned: () => boolean) => Effect.Effect<SessionToken.Position | undefined>
+  /** The router's configuration, over a 5 ms session wait. */
+  readonly readWrite?: ReadWriteConfig | undefined
 }
 
 const monitorOf = (script: Script, changes: Queue.Queue<NodeHealth.StatusChange>) =>
@@ -115,7 +118,7 @@ const scripted = (script: Script): ConsistencyOps => {
 /** The router of the cluster `fake`: a configured primary and two replicas, a 5 ms session wait. */
 export const makeRouter = (script: Script) =>
   Effect.gen(function*() {
-    const config = Either.getOrThrow(resolve({ sessionWaitTimeout: Duration.millis(5) }))
+    const config = Either.getOrThrow(resolve({ sessionWaitTimeout: Duration.millis(5), ...script.readWrite }))
     const changes = script.changes ?? (yield* Queue.unbounded<NodeHealth.StatusChange>())
     return yield* Engine.make({
       cluster: "fake",

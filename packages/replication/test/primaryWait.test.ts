@@ -1,0 +1,115 @@
+/**
+ * Waiting for a primary (`primaryWaitTimeout`): the pause schedule as a table, and the real router over in-process
+ * fake nodes whose monitor first shows no primary, then one. What the wait does on real servers (a primary stopped
+ * and started under writes and transactions) is in faults/primaryWait.integration.test.ts.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import type { NodeHealth } from "@fastorm/health"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Fiber from "effect/Fiber"
+import * as PrimaryWait from "../src/internal/primaryWait.js"
+import { fromSqlError } from "../src/RouterError.js"
+import { healthy, makeRouter } from "./support/fakeRouter.js"
+
+describe("the pauses between attempts", () => {
+  const deadline = 1_000
+  it.each([
+    // attempt, now, pause
+    [0, 0, 25],
+    [1, 0, 50],
+    [2, 0, 100],
+    [3, 0, 200],
+    [4, 0, 250],
+    [10, 0, 250],
+    [4, 900, 100],
+    [0, 990, 10],
+    [0, 1_000, undefined],
+    [3, 1_500, undefined]
+  ])("attempt %i at %i ms of a wait ending at 1000 ms: pause %s", (attempt, now, pause) => {
+    expect(PrimaryWait.nextPause(attempt, now, deadline)).toBe(pause)
+  })
+
+  it("is no wait at all when the timeout is zero", () => {
+    expect(PrimaryWait.make(Duration.zero)).toBeUndefined()
+  })
+})
+
+// The configured primary answers as a replica (demoted, a switchover in progress): no node is the primary.
+const demoted: NodeHealth.NodeHealth = { ...healthy("primary", "primary", "0/30"), role: "replica" }
+const replicas = [healthy("replica-1", "replica", "0/20"), healthy("replica-2", "replica", "0/20")]
+const withPrimary = [healthy("primary", "primary", "0/30"), ...replicas]
+const withoutPrimary = [demoted, ...replicas]
+
+/** A router whose monitor shows no primary until `appear()`; `primaryWaitTimeout` as given. */
+const cluster = (primaryWaitTimeout: Duration.DurationInput | undefined) =>
+  Effect.gen(function*() {
+    let snapshot: ReadonlyArray<NodeHealth.NodeHealth> = withoutPrimary
+    const router = yield* makeRouter({
+      snapshot: () => snapshot,
+      positions: ["0/10", "0/11", "0/12"],
+      readWrite: primaryWaitTimeout === undefined ? {} : { primaryWaitTimeout }
+    })
+    return { router, appear: () => (snapshot = withPrimary) }
+  })
+
+const tagOf = (error: unknown) => {
+  const routerError = fromSqlError(error as never)
+  return routerError._tag === "Some" ? routerError.value._tag : String(error)
+}
+
+describe("a statement that finds no primary", () => {
+  it.scoped("fails at once with PrimaryUnavailable by default", () =>
+    Effect.gen(function*() {
+      const { router } = yield* cluster(undefined)
+      const started = Date.now()
+      const result = yield* Effect.either(router.write.unsafe("UPDATE t SET x = 1"))
+      expect(Either.isLeft(result) && tagOf(result.left)).toBe("PrimaryUnavailable")
+      expect(Date.now() - started).toBeLessThan(200)
+    }))
+
+  it.live("waits for a primary that appears within primaryWaitTimeout, and runs there once", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { appear, router } = yield* cluster("5 seconds")
+      const started = Date.now()
+      const write = yield* Effect.fork(router.write.unsafe<{ node: string }>("UPDATE t SET x = 1 RETURNING node"))
+      const read = yield* Effect.fork(router.read.unsafe<{ node: string }>("SELECT * FROM t FOR UPDATE"))
+      yield* Effect.sleep("300 millis")
+      // Still waiting: nothing was answered while no node was the primary.
+      expect(write.unsafePoll()).toBeNull()
+      expect(read.unsafePoll()).toBeNull()
+      appear()
+      expect((yield* Fiber.join(write))[0]!.node).toBe("primary")
+      expect((yield* Fiber.join(read))[0]!.node).toBe("primary")
+      const took = Date.now() - started
+      expect(took).toBeGreaterThanOrEqual(300)
+      // The longest pause is 250 ms; the rest is room for a loaded machine.
+      expect(took).toBeLessThan(300 + PrimaryWait.MAX_PAUSE_MS + 1_500)
+      expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|write": 1, "primary|locking": 1 })
+    })))
+
+  it.live("fails with PrimaryUnavailable once primaryWaitTimeout is over", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { router } = yield* cluster("400 millis")
+      const started = Date.now()
+      const result = yield* Effect.either(router.write.unsafe("UPDATE t SET x = 1"))
+      const took = Date.now() - started
+      expect(Either.isLeft(result) && tagOf(result.left)).toBe("PrimaryUnavailable")
+      expect(took).toBeGreaterThanOrEqual(400)
+      expect(took).toBeLessThan(400 + 1_500)
+      expect((yield* router.stats).byNodeAndReason).toEqual({})
+    })))
+
+  it.live("a write whose outcome is unknown is never run again, even with a wait", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const { appear, router } = yield* cluster("5 seconds")
+      appear()
+      const started = Date.now()
+      // The fake node fails a statement that mentions "lost" as if its connection broke once it was sent.
+      const result = yield* Effect.either(router.write.unsafe("UPDATE lost SET x = 1"))
+      expect(Either.isLeft(result) && tagOf(result.left)).toBe("WriteOutcomeUnknown")
+      expect(Date.now() - started).toBeLessThan(1_000)
+      expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|write": 1 })
+    })))
+})
