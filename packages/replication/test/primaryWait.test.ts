@@ -10,7 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as PrimaryWait from "../src/internal/primaryWait.js"
-import { fromSqlError } from "../src/RouterError.js"
+import { fromSqlError, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../src/RouterError.js"
 import { healthy, makeRouter } from "./support/fakeRouter.js"
 
 describe("the pauses between attempts", () => {
@@ -32,8 +32,64 @@ describe("the pauses between attempts", () => {
   })
 
   it("is no wait at all when the timeout is zero", () => {
-    expect(PrimaryWait.make(Duration.zero)).toBeUndefined()
+    expect(PrimaryWait.make(Duration.zero, PrimaryWait.changes())).toBeUndefined()
   })
+})
+
+describe("a pause and the primary's changes", () => {
+  const unavailable = toSqlError(new PrimaryUnavailable({ node: "(none)", reason: "no node is the primary" }))
+
+  // The test clock never moves here: a pause ends only because the primary changed.
+  // Uninterruptible: as a transaction's connection is acquired, where the pause's race must still end.
+  it.effect.each([["interruptible", false], ["uninterruptible", true]] as const)(
+    "a pause ends as soon as the primary changes, and the statement is decided again (%s)",
+    ([, uninterruptible]) =>
+      Effect.gen(function*() {
+        const changes = PrimaryWait.changes()
+        const wait = PrimaryWait.make(Duration.minutes(1), changes)!
+        const state = { up: false, attempts: 0 }
+        const attempt = Effect.suspend(() => {
+          state.attempts++
+          return state.up ? Effect.succeed("ran") : Effect.fail(unavailable)
+        })
+        const fiber = yield* Effect.fork(uninterruptible ? Effect.uninterruptible(wait(attempt)) : wait(attempt))
+        for (let i = 0; i < 10; i++) yield* Effect.yieldNow()
+        expect([state.attempts, fiber.unsafePoll()]).toEqual([1, null])
+        state.up = true
+        changes.fire()
+        expect(yield* Fiber.join(fiber)).toBe("ran")
+        expect(state.attempts).toBe(2)
+      })
+  )
+
+  it.effect("a change before the pause begins (after the attempt was decided) is not missed", () =>
+    Effect.gen(function*() {
+      const changes = PrimaryWait.changes()
+      const wait = PrimaryWait.make(Duration.minutes(1), changes)!
+      const state = { attempts: 0 }
+      // The first attempt fails just as the primary changes; the second one runs.
+      const attempt = Effect.suspend(() => {
+        state.attempts++
+        if (state.attempts > 1) return Effect.succeed("ran")
+        changes.fire()
+        return Effect.fail(unavailable)
+      })
+      expect(yield* wait(attempt)).toBe("ran")
+      expect(state.attempts).toBe(2)
+    }))
+
+  it.effect("other failures are not retried", () =>
+    Effect.gen(function*() {
+      const wait = PrimaryWait.make(Duration.minutes(1), PrimaryWait.changes())!
+      const state = { attempts: 0 }
+      const other = toSqlError(new WriteOutcomeUnknown({ node: "primary", cause: new Error("connection lost") }))
+      const result = yield* Effect.either(wait(Effect.suspend(() => {
+        state.attempts++
+        return Effect.fail(other)
+      })))
+      expect(Either.isLeft(result) && result.left).toBe(other)
+      expect(state.attempts).toBe(1)
+    }))
 })
 
 // The configured primary answers as a replica (demoted, a switchover in progress): no node is the primary.

@@ -7,14 +7,17 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import { fromSqlError } from "../RouterError.js"
 
 /** The first pause between two attempts; each next one doubles, up to `MAX_PAUSE_MS`. */
 export const FIRST_PAUSE_MS = 25
-/** The longest pause: a primary that appears is used within it (and within the monitor's probe interval). */
+/** The longest pause, when nothing tells the waiter that the primary changed (`Changes`). */
 export const MAX_PAUSE_MS = 250
 
 /** The pause before attempt `attempt + 1` (0 after the first failure), or undefined when the wait is over. */
@@ -30,18 +33,51 @@ export const waitsFor = (error: SqlError): boolean => {
 /** Runs a statement (or a placement, an acquisition) again while it finds no primary, for up to the wait. */
 export type Around = <A, R>(attempt: Effect.Effect<A, SqlError, R>) => Effect.Effect<A, SqlError, R>
 
-/** The wait of `timeout`; undefined when it is zero (the default: fail at once, and the hot path is untouched). */
-export const make = (timeout: Duration.Duration): Around | undefined => {
+/**
+ * Tells waiters that the primary may have changed: the router fires it when a new snapshot names another primary, or
+ * the same one with another status (back after a restart). A waiter takes `next` before its attempt, so a change
+ * between the attempt's decision and its pause ends the pause at once.
+ */
+export interface Changes {
+  /** Completes at the next change after this call. */
+  readonly next: () => Effect.Effect<void>
+  readonly fire: () => void
+}
+
+/** A `Changes` with no fiber of its own: one Deferred, replaced at each change. */
+export const changes = (): Changes => {
+  let current = Deferred.unsafeMake<void>(FiberId.none)
+  return {
+    next: () => Deferred.await(current),
+    fire: () => {
+      const fired = current
+      current = Deferred.unsafeMake<void>(FiberId.none)
+      Deferred.unsafeDone(fired, Exit.void)
+    }
+  }
+}
+
+/**
+ * The wait of `timeout`: a pause ends early when `primary` changes. Undefined when the timeout is zero (the default:
+ * fail at once, and the hot path is untouched).
+ */
+export const make = (timeout: Duration.Duration, primary: Changes): Around | undefined => {
   const millis = Duration.toMillis(timeout)
   if (!(millis > 0)) return undefined
   return <A, R>(attempt: Effect.Effect<A, SqlError, R>) =>
     Effect.suspend(() => {
       const deadline = Date.now() + millis
-      const from = (n: number): Effect.Effect<A, SqlError, R> =>
-        Effect.catchIf(attempt, waitsFor, (error) => {
+      const from = (n: number): Effect.Effect<A, SqlError, R> => {
+        const changed = primary.next()
+        return Effect.catchIf(attempt, waitsFor, (error) => {
           const pause = nextPause(n, Date.now(), deadline)
-          return pause === undefined ? Effect.fail(error) : Effect.zipRight(Effect.sleep(pause), from(n + 1))
+          // The pause holds nothing and can always be interrupted, also where the attempt cannot (a transaction's
+          // connection is acquired uninterruptibly): the race's loser is then interrupted, not awaited.
+          return pause === undefined
+            ? Effect.fail(error)
+            : Effect.zipRight(Effect.interruptible(Effect.raceFirst(Effect.sleep(pause), changed)), from(n + 1))
         })
+      }
       return from(0)
     })
 }

@@ -22,7 +22,7 @@ import * as CutReads from "./cutReads.js"
 import * as Decision from "./decision.js"
 import * as DirectRunners from "./directRunners.js"
 import type { Topology } from "./eligibility.js"
-import { noteUpstreams, withRouting } from "./eligibility.js"
+import { noteUpstreams, primaryOf, withRouting } from "./eligibility.js"
 import * as Execution from "./execution.js"
 import * as FairGate from "./fairGate.js"
 import * as Metrics from "./metrics.js"
@@ -142,11 +142,21 @@ export const make = (
     // The snapshot is one immutable array, replaced on each change: routings are resolved once per snapshot.
     let lastSnapshot: ReadonlyArray<NodeHealth.NodeHealth> | undefined
     let lastRouted: ReadonlyArray<NodeHealth.NodeHealth> = []
+    // Statements waiting for a primary (primaryWait.ts) are told when a snapshot names another one, or the same one
+    // with another status: any statement's decision notices it first.
+    const primaryChanges = PrimaryWait.changes()
+    let lastPrimary = ""
     const routed = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
       if (snapshot !== lastSnapshot) {
         lastSnapshot = snapshot
         lastRouted = withRouting(snapshot)
         noteUpstreams(lastRouted, upstream)
+        const primary = primaryOf(lastRouted)
+        const named = primary === undefined ? "" : `${primary.name}|${primary.status}`
+        if (named !== lastPrimary) {
+          lastPrimary = named
+          primaryChanges.fire()
+        }
       }
       return lastRouted
     }
@@ -205,7 +215,7 @@ export const make = (
     // With `primaryWaitTimeout`, whatever finds no primary is decided again until one answers (primaryWait.ts);
     // without it (the default) nothing is wrapped.
     // A transaction's statements run on its own connection: they have nothing to wait for.
-    const waitForPrimary = PrimaryWait.outsideTransactions(PrimaryWait.make(config.primaryWaitTimeout))
+    const waitForPrimary = PrimaryWait.outsideTransactions(PrimaryWait.make(config.primaryWaitTimeout, primaryChanges))
     const waiting: PrimaryWait.Around = waitForPrimary ?? ((attempt) => attempt)
 
     const statementsOf = (client: Decision.Request["client"]): ConnectionWrapper.Around =>

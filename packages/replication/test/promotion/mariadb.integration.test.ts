@@ -2,7 +2,8 @@
  * Following a promoted primary on MariaDB: the primary killed, then a replica promoted the way MaxScale's monitor does
  * it (`STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0`, the other replica re-pointed with
  * `MASTER_USE_GTID = slave_pos`), under the History-checked load, through `FastOrm.layer({ nodes })`; then the old
- * primary back writable while the others replicate from the new one (fenced). The shared MariaDB cluster is rebuilt
+ * primary back writable while the others replicate from the new one (fenced). The promotion runs with a 3 s wait for
+ * a primary (`primaryWaitTimeout`): what finds no primary during it waits instead of failing. The shared MariaDB cluster is rebuilt
  * as it was afterwards, for the files that follow.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -19,7 +20,9 @@ import {
   waitReplicated,
   waitUntil
 } from "@fastorm/test-support"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { ConnectionRouter, FastOrm } from "../../src/index.js"
 import { report } from "../support/cluster.js"
 import { startLoad, verdictsOf } from "./load.js"
@@ -40,11 +43,17 @@ beforeAll(async () => {
 // The next test files expect the cluster as it was started: the original primary, both replicas following it.
 afterAll(() => restoreMariaCluster(cluster), 120_000)
 
-const app = () =>
+// `primaryWaitTimeout`: how long a statement that finds no primary waits for one (default 0: it fails at once).
+const app = (primaryWaitTimeout: Duration.DurationInput = "0 millis") =>
   FastOrm.layer({
     name: "maria-nodes",
     nodes: all.map((n) => ({ url: n.url, name: n.name })),
-    readWrite: { statementTimeout: "2 seconds", connectTimeout: "1 second", sessionWaitTimeout: "200 millis" },
+    readWrite: {
+      statementTimeout: "2 seconds",
+      connectTimeout: "1 second",
+      sessionWaitTimeout: "200 millis",
+      primaryWaitTimeout
+    },
     health: {
       interval: `${PROBE_INTERVAL_MS} millis`,
       timeout: "1 second",
@@ -58,7 +67,8 @@ const nodeOf = (port: unknown) => all.find((n) => n.port === Number(port))?.name
 
 describe("following a promoted primary: MariaDB, promoted as MaxScale does", () => {
   it.scopedLive(
-    "the primary killed and a replica promoted: the writes follow it, nothing acknowledged is lost",
+    "the primary killed and a replica promoted: the writes follow it, nothing acknowledged is lost; with a wait for " +
+      "a primary no write fails but those racing the kill (outcome unknown)",
     () =>
       Effect.gen(function*() {
         const router = yield* ConnectionRouter.ConnectionRouter
@@ -72,6 +82,14 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
           timeoutMs: 20_000
         })
         const t0 = performance.now()
+        // When the app names the promoted node (a waiting write should run there at once, not after a pause).
+        const named = { at: 0 }
+        yield* Effect.forkScoped(Effect.repeat(
+          Effect.map(router.currentPrimary, (p) => {
+            if (p === promoted.name && named.at === 0) named.at = performance.now()
+          }),
+          { schedule: Schedule.spaced("5 millis"), until: () => named.at !== 0 }
+        ))
         yield* Effect.promise(() => killNode(cluster.primary))
         yield* Effect.promise(() => promoteMariaReplica(cluster, promoted))
         const promotedAt = performance.now()
@@ -101,6 +119,7 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
           promoted: promoted.name,
           promotionTookMs: Math.round(promotedAt - t0),
           writesFollowedMsAfterPromotion: followMs,
+          namedMsAfterPromotion: Math.round(named.at - promotedAt),
           ...load.figures()
         }
         yield* report("mariadb primary killed, replica promoted", figures)
@@ -108,8 +127,13 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
         // Within one probe interval plus 1 s of the new primary accepting writes (and a loaded machine's slack).
         expect(followMs).toBeLessThanOrEqual(PROBE_INTERVAL_MS + 1_000 + LOADED_MACHINE_SLACK_MS)
         expect(figures.ordinaryReadsFailed).toBe(0)
+        // Every write that found no primary waited for the promoted one (3 s, under the load's 4 s write deadline):
+        // only a write sent to the primary as it died can fail, and it fails as unknown, never as failed; the
+        // session reads that only a primary could serve waited too.
+        expect(figures.writesFailed).toBe(0)
+        expect(figures.sessionReadsFailed).toBe(0)
         expect(yield* router.currentPrimary).toBe(promoted.name)
-      }).pipe(Effect.provide(app())),
+      }).pipe(Effect.provide(app("3 seconds"))),
     120_000
   )
 
