@@ -9,6 +9,8 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as MetricState from "effect/MetricState"
 import * as PrimaryWait from "../src/internal/primaryWait.js"
 import { fromSqlError, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../src/RouterError.js"
 import { healthy, makeRouter } from "./support/fakeRouter.js"
@@ -110,6 +112,19 @@ const cluster = (primaryWaitTimeout: Duration.DurationInput | undefined) =>
     return { router, appear: () => (snapshot = withPrimary) }
   })
 
+/** Waits for a primary counted so far on the cluster `fake`, by outcome. */
+const waitsCounted = Effect.map(Metric.snapshot, (pairs) => {
+  const out: Record<string, number> = {}
+  for (const pair of pairs) {
+    if (pair.metricKey.name !== "fastorm_primary_waits_total") continue
+    if (!pair.metricKey.tags.some((t) => t.key === "cluster" && t.value === "fake")) continue
+    if (!MetricState.isCounterState(pair.metricState)) continue
+    const outcome = pair.metricKey.tags.find((t) => t.key === "outcome")?.value ?? "?"
+    out[outcome] = (out[outcome] ?? 0) + Number(pair.metricState.count)
+  }
+  return out
+})
+
 const tagOf = (error: unknown) => {
   const routerError = fromSqlError(error as never)
   return routerError._tag === "Some" ? routerError.value._tag : String(error)
@@ -128,6 +143,7 @@ describe("a statement that finds no primary", () => {
   it.live("waits for a primary that appears within primaryWaitTimeout, and runs there once", () =>
     Effect.scoped(Effect.gen(function*() {
       const { appear, router } = yield* cluster("5 seconds")
+      const counted = yield* waitsCounted
       const started = Date.now()
       const write = yield* Effect.fork(router.write.unsafe<{ node: string }>("UPDATE t SET x = 1 RETURNING node"))
       const read = yield* Effect.fork(router.read.unsafe<{ node: string }>("SELECT * FROM t FOR UPDATE"))
@@ -143,11 +159,16 @@ describe("a statement that finds no primary", () => {
       // The longest pause is 250 ms; the rest is room for a loaded machine.
       expect(took).toBeLessThan(300 + PrimaryWait.MAX_PAUSE_MS + 1_500)
       expect((yield* router.stats).byNodeAndReason).toEqual({ "primary|write": 1, "primary|locking": 1 })
+      // Both waits counted as found (the metric is the process's: what this test added).
+      const now = yield* waitsCounted
+      expect((now.found ?? 0) - (counted.found ?? 0)).toBe(2)
+      expect((now.gave_up ?? 0) - (counted.gave_up ?? 0)).toBe(0)
     })))
 
   it.live("fails with PrimaryUnavailable once primaryWaitTimeout is over", () =>
     Effect.scoped(Effect.gen(function*() {
       const { router } = yield* cluster("400 millis")
+      const counted = yield* waitsCounted
       const started = Date.now()
       const result = yield* Effect.either(router.write.unsafe("UPDATE t SET x = 1"))
       const took = Date.now() - started
@@ -155,6 +176,8 @@ describe("a statement that finds no primary", () => {
       expect(took).toBeGreaterThanOrEqual(400)
       expect(took).toBeLessThan(400 + 1_500)
       expect((yield* router.stats).byNodeAndReason).toEqual({})
+      const now = yield* waitsCounted
+      expect([(now.found ?? 0) - (counted.found ?? 0), (now.gave_up ?? 0) - (counted.gave_up ?? 0)]).toEqual([0, 1])
     })))
 
   it.live("a write whose outcome is unknown is never run again, even with a wait", () =>

@@ -30,6 +30,15 @@ const waitsKey = MetricKey.counter("fastorm_session_waits_total", {
   description: "Session reads that waited for a replica, by node and outcome (caught_up, gave_up)",
   incremental: true
 })
+const primaryWaitKey = MetricKey.histogram(
+  "fastorm_primary_wait_ms",
+  latencyBoundaries,
+  "Time statements waited for a primary (primaryWaitTimeout), in milliseconds"
+)
+const primaryWaitsKey = MetricKey.counter("fastorm_primary_waits_total", {
+  description: "Statements that waited for a primary, by cluster and outcome (found, gave_up)",
+  incremental: true
+})
 const poolKey = MetricKey.gauge("fastorm_pool_connections", {
   description: "Connections of each node's pool: open, idle, waiting (callers), max"
 })
@@ -63,6 +72,37 @@ export const recordWait = (
 ): void => {
   metrics.duration.unsafeUpdate(ms, labels)
   ;(caughtUp ? metrics.caughtUp : metrics.gaveUp).unsafeUpdate(1, labels)
+}
+
+/** The wait-for-a-primary metrics of one cluster. */
+export interface PrimaryWaitMetrics {
+  readonly duration: Metric.Metric.Histogram<number>
+  readonly found: Metric.Metric.Counter<number>
+  readonly gaveUp: Metric.Metric.Counter<number>
+}
+
+/** The wait-for-a-primary metrics of `cluster`, tagged once. */
+export const primaryWaits = (cluster: string): PrimaryWaitMetrics => {
+  const of = (outcome: string) =>
+    Metric.fromMetricKey(
+      primaryWaitsKey.pipe(MetricKey.tagged("cluster", cluster), MetricKey.tagged("outcome", outcome))
+    )
+  return {
+    duration: Metric.fromMetricKey(primaryWaitKey.pipe(MetricKey.tagged("cluster", cluster))),
+    found: of("found"),
+    gaveUp: of("gave_up")
+  }
+}
+
+/** Records one wait for a primary, with the fiber's metric labels `labels`. */
+export const recordPrimaryWait = (
+  metrics: PrimaryWaitMetrics,
+  ms: number,
+  found: boolean,
+  labels: ReadonlyArray<MetricLabel.MetricLabel>
+): void => {
+  metrics.duration.unsafeUpdate(ms, labels)
+  ;(found ? metrics.found : metrics.gaveUp).unsafeUpdate(1, labels)
 }
 
 /** Samples every node's pool into `fastorm_pool_connections` each `every`, for as long as the scope lives. */

@@ -12,8 +12,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { fromSqlError } from "../RouterError.js"
+import * as Log from "./log.js"
+import * as Metrics from "./metrics.js"
 
 /** The first pause between two attempts; each next one doubles, up to `MAX_PAUSE_MS`. */
 export const FIRST_PAUSE_MS = 25
@@ -57,28 +60,62 @@ export const changes = (): Changes => {
   }
 }
 
+/** Told of each wait that ended: how long it lasted, and whether a primary took the statement (`found`). */
+export type Ended = (waitedMs: number, found: boolean) => Effect.Effect<void>
+
+/** Each ended wait counted (`fastorm_primary_waits_total`, `fastorm_primary_wait_ms`) and logged at debug. */
+export const reported = (cluster: string): Ended => {
+  const metrics = Metrics.primaryWaits(cluster)
+  return (waitedMs, found) =>
+    Effect.withFiberRuntime((fiber) => {
+      Metrics.recordPrimaryWait(metrics, waitedMs, found, fiber.getFiberRef(FiberRef.currentMetricLabels))
+      return Log.debugOn(fiber)
+        ? Log.debug(cluster, found ? "a statement waited for a primary" : "a wait for a primary gave up", {
+          reason: "primaryWait",
+          found,
+          waitedMs: Math.round(waitedMs)
+        })
+        : Effect.void
+    })
+}
+
 /**
  * The wait of `timeout`: a pause ends early when `primary` changes. Undefined when the timeout is zero (the default:
  * fail at once, and the hot path is untouched).
  */
-export const make = (timeout: Duration.Duration, primary: Changes): Around | undefined => {
+export const make = (
+  timeout: Duration.Duration,
+  primary: Changes,
+  ended: Ended = () => Effect.void
+): Around | undefined => {
   const millis = Duration.toMillis(timeout)
   if (!(millis > 0)) return undefined
   return <A, R>(attempt: Effect.Effect<A, SqlError, R>) =>
     Effect.suspend(() => {
       const deadline = Date.now() + millis
-      const from = (n: number): Effect.Effect<A, SqlError, R> => {
+      // `started`: when the first attempt failed (a wait began); attempts after it end the wait whatever they answer.
+      const from = (n: number, started: number): Effect.Effect<A, SqlError, R> => {
         const changed = primary.next()
-        return Effect.catchIf(attempt, waitsFor, (error) => {
-          const pause = nextPause(n, Date.now(), deadline)
-          // The pause holds nothing and can always be interrupted, also where the attempt cannot (a transaction's
-          // connection is acquired uninterruptibly): the race's loser is then interrupted, not awaited.
-          return pause === undefined
-            ? Effect.fail(error)
-            : Effect.zipRight(Effect.interruptible(Effect.raceFirst(Effect.sleep(pause), changed)), from(n + 1))
+        return Effect.matchEffect(attempt, {
+          onSuccess: (a) => n === 0 ? Effect.succeed(a) : Effect.as(ended(Date.now() - started, true), a),
+          onFailure: (error) => {
+            const now = Date.now()
+            const since = n === 0 ? now : started
+            if (!waitsFor(error)) {
+              return n === 0 ? Effect.fail(error) : Effect.zipRight(ended(now - since, true), Effect.fail(error))
+            }
+            const pause = nextPause(n, now, deadline)
+            if (pause === undefined) return Effect.zipRight(ended(now - since, false), Effect.fail(error))
+            // The pause holds nothing and can always be interrupted, also where the attempt cannot (a transaction's
+            // connection is acquired uninterruptibly): the race's loser is then interrupted, not awaited.
+            return Effect.zipRight(
+              Effect.interruptible(Effect.raceFirst(Effect.sleep(pause), changed)),
+              from(n + 1, since)
+            )
+          }
         })
       }
-      return from(0)
+      return from(0, 0)
     })
 }
 
