@@ -50,8 +50,13 @@ const sqlOf = (dialect: "postgres" | "mariadb") =>
       read: "SELECT p.port, t.v FROM (SELECT @@port AS port) p LEFT JOIN promo_kv t ON t.k = ?"
     }
 
-const READ_DEADLINE_MS = 10_000
-const WRITE_DEADLINE_MS = 4_000
+/** Each operation's deadline (the History checks it); an app that waits for a primary needs longer ones. */
+export interface Deadlines {
+  readonly readMs: number
+  readonly writeMs: number
+}
+
+const DEADLINES: Deadlines = { readMs: 10_000, writeMs: 4_000 }
 
 let runs = 0
 
@@ -59,9 +64,11 @@ let runs = 0
 export const startLoad = (
   label: string,
   nodeOf: (port: unknown) => string,
-  dialect: "postgres" | "mariadb" = "postgres"
+  dialect: "postgres" | "mariadb" = "postgres",
+  deadlines: Deadlines = DEADLINES
 ): Effect.Effect<Load, never, FastOrm.Services | Scope.Scope> =>
   Effect.gen(function*() {
+    const { readMs: READ_DEADLINE_MS, writeMs: WRITE_DEADLINE_MS } = deadlines
     const sql = sqlOf(dialect)
     const history = History.make()
     const prefix = `${label}-${Date.now().toString(36)}-${++runs}`

@@ -2,7 +2,7 @@
  * Following a promoted primary on MariaDB: the primary killed, then a replica promoted the way MaxScale's monitor does
  * it (`STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0`, the other replica re-pointed with
  * `MASTER_USE_GTID = slave_pos`), under the History-checked load, through `FastOrm.layer({ nodes })`; then the old
- * primary back writable while the others replicate from the new one (fenced). The promotion runs with a 3 s wait for
+ * primary back writable while the others replicate from the new one (fenced). The promotion runs with an 8 s wait for
  * a primary (`primaryWaitTimeout`): what finds no primary during it waits instead of failing. The shared MariaDB cluster is rebuilt
  * as it was afterwards, for the files that follow.
  */
@@ -63,6 +63,9 @@ const app = (primaryWaitTimeout: Duration.DurationInput = "0 millis") =>
     pool: { poolSize: 2, maxOverflow: 4 }
   })
 
+/** The load's deadlines with an 8 s wait for a primary: a wait that gives up still ends within them. */
+const WAITING_DEADLINES = { readMs: 10_000, writeMs: 10_000 } as const
+
 const nodeOf = (port: unknown) => all.find((n) => n.port === Number(port))?.name ?? `port-${port}`
 
 describe("following a promoted primary: MariaDB, promoted as MaxScale does", () => {
@@ -76,7 +79,7 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
           what: "the app to name the primary",
           timeoutMs: 10_000
         })
-        const load = yield* startLoad("maria-promote", nodeOf, "mariadb")
+        const load = yield* startLoad("maria-promote", nodeOf, "mariadb", WAITING_DEADLINES)
         yield* waitUntil(Effect.sync(() => load.ackedWrites()), (n) => n >= 30, {
           what: "30 acknowledged writes",
           timeoutMs: 20_000
@@ -127,13 +130,13 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
         // Within one probe interval plus 1 s of the new primary accepting writes (and a loaded machine's slack).
         expect(followMs).toBeLessThanOrEqual(PROBE_INTERVAL_MS + 1_000 + LOADED_MACHINE_SLACK_MS)
         expect(figures.ordinaryReadsFailed).toBe(0)
-        // Every write that found no primary waited for the promoted one (3 s, under the load's 4 s write deadline):
+        // Every write that found no primary waited for the promoted one (up to 8 s, under the load's 10 s deadline):
         // only a write sent to the primary as it died can fail, and it fails as unknown, never as failed; the
         // session reads that only a primary could serve waited too.
         expect(figures.writesFailed).toBe(0)
         expect(figures.sessionReadsFailed).toBe(0)
         expect(yield* router.currentPrimary).toBe(promoted.name)
-      }).pipe(Effect.provide(app("3 seconds"))),
+      }).pipe(Effect.provide(app("8 seconds"))),
     120_000
   )
 
