@@ -47,62 +47,45 @@ const poolKey = MetricKey.gauge("fastorm_pool_connections", {
 export const statementDuration = (node: string): Metric.Metric.Histogram<number> =>
   Metric.fromMetricKey(statementKey.pipe(MetricKey.tagged("node", node)))
 
-/** The session-wait metrics of one node. */
+/** The metrics of one kind of wait (a session read's for a replica, a statement's for a primary) at one place. */
 export interface WaitMetrics {
   readonly duration: Metric.Metric.Histogram<number>
-  readonly caughtUp: Metric.Metric.Counter<number>
+  /** Waits that ended with what they waited for (`caught_up`, `found`). */
+  readonly done: Metric.Metric.Counter<number>
   readonly gaveUp: Metric.Metric.Counter<number>
 }
 
-/** The session-wait metrics of `node`, tagged once. */
-export const sessionWaits = (node: string): WaitMetrics => ({
-  duration: Metric.fromMetricKey(waitKey.pipe(MetricKey.tagged("node", node))),
-  caughtUp: Metric.fromMetricKey(
-    waitsKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("outcome", "caught_up"))
-  ),
-  gaveUp: Metric.fromMetricKey(waitsKey.pipe(MetricKey.tagged("node", node), MetricKey.tagged("outcome", "gave_up")))
+const waitMetrics = (
+  duration: MetricKey.MetricKey.Histogram,
+  count: MetricKey.MetricKey.Counter<number>,
+  done: string
+): WaitMetrics => ({
+  duration: Metric.fromMetricKey(duration),
+  done: Metric.fromMetricKey(count.pipe(MetricKey.tagged("outcome", done))),
+  gaveUp: Metric.fromMetricKey(count.pipe(MetricKey.tagged("outcome", "gave_up")))
 })
 
-/** Records one session wait, with the fiber's metric labels `labels` (`FiberRef.currentMetricLabels`). */
+/** The session-wait metrics of `node`, tagged once. */
+export const sessionWaits = (node: string): WaitMetrics =>
+  waitMetrics(waitKey.pipe(MetricKey.tagged("node", node)), waitsKey.pipe(MetricKey.tagged("node", node)), "caught_up")
+
+/** The wait-for-a-primary metrics of `cluster`, tagged once. */
+export const primaryWaits = (cluster: string): WaitMetrics =>
+  waitMetrics(
+    primaryWaitKey.pipe(MetricKey.tagged("cluster", cluster)),
+    primaryWaitsKey.pipe(MetricKey.tagged("cluster", cluster)),
+    "found"
+  )
+
+/** Records one wait, with the fiber's metric labels `labels` (`FiberRef.currentMetricLabels`). */
 export const recordWait = (
   metrics: WaitMetrics,
   ms: number,
-  caughtUp: boolean,
+  done: boolean,
   labels: ReadonlyArray<MetricLabel.MetricLabel>
 ): void => {
   metrics.duration.unsafeUpdate(ms, labels)
-  ;(caughtUp ? metrics.caughtUp : metrics.gaveUp).unsafeUpdate(1, labels)
-}
-
-/** The wait-for-a-primary metrics of one cluster. */
-export interface PrimaryWaitMetrics {
-  readonly duration: Metric.Metric.Histogram<number>
-  readonly found: Metric.Metric.Counter<number>
-  readonly gaveUp: Metric.Metric.Counter<number>
-}
-
-/** The wait-for-a-primary metrics of `cluster`, tagged once. */
-export const primaryWaits = (cluster: string): PrimaryWaitMetrics => {
-  const of = (outcome: string) =>
-    Metric.fromMetricKey(
-      primaryWaitsKey.pipe(MetricKey.tagged("cluster", cluster), MetricKey.tagged("outcome", outcome))
-    )
-  return {
-    duration: Metric.fromMetricKey(primaryWaitKey.pipe(MetricKey.tagged("cluster", cluster))),
-    found: of("found"),
-    gaveUp: of("gave_up")
-  }
-}
-
-/** Records one wait for a primary, with the fiber's metric labels `labels`. */
-export const recordPrimaryWait = (
-  metrics: PrimaryWaitMetrics,
-  ms: number,
-  found: boolean,
-  labels: ReadonlyArray<MetricLabel.MetricLabel>
-): void => {
-  metrics.duration.unsafeUpdate(ms, labels)
-  ;(found ? metrics.found : metrics.gaveUp).unsafeUpdate(1, labels)
+  ;(done ? metrics.done : metrics.gaveUp).unsafeUpdate(1, labels)
 }
 
 /** Samples every node's pool into `fastorm_pool_connections` each `every`, for as long as the scope lives. */

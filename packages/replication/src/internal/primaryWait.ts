@@ -68,7 +68,7 @@ export const reported = (cluster: string): Ended => {
   const metrics = Metrics.primaryWaits(cluster)
   return (waitedMs, found) =>
     Effect.withFiberRuntime((fiber) => {
-      Metrics.recordPrimaryWait(metrics, waitedMs, found, fiber.getFiberRef(FiberRef.currentMetricLabels))
+      Metrics.recordWait(metrics, waitedMs, found, fiber.getFiberRef(FiberRef.currentMetricLabels))
       return Log.debugOn(fiber)
         ? Log.debug(cluster, found ? "a statement waited for a primary" : "a wait for a primary gave up", {
           reason: "primaryWait",
