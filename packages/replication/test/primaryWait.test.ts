@@ -3,6 +3,7 @@
  * fake nodes whose monitor first shows no primary, then one. What the wait does on real servers (a primary stopped
  * and started under writes and transactions) is in faults/primaryWait.integration.test.ts.
  */
+import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeHealth } from "@fastorm/health"
 import * as Duration from "effect/Duration"
@@ -40,6 +41,10 @@ describe("the pauses between attempts", () => {
 
 describe("a pause and the primary's changes", () => {
   const unavailable = toSqlError(new PrimaryUnavailable({ node: "(none)", reason: "no node is the primary" }))
+  const lostConnect = new SqlError({
+    message: "connect ECONNREFUSED",
+    cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })
+  })
 
   // The test clock never moves here: a pause ends only because the primary changed.
   // Uninterruptible: as a transaction's connection is acquired, where the pause's race must still end.
@@ -79,6 +84,24 @@ describe("a pause and the primary's changes", () => {
       expect(yield* wait(attempt)).toBe("ran")
       expect(state.attempts).toBe(2)
     }))
+
+  const refused = new SqlError({
+    message: "password authentication failed",
+    cause: Object.assign(new Error("password authentication failed"), { code: "28P01" })
+  })
+  it.each([
+    ["no primary named", unavailable, true],
+    [
+      "a connect refused",
+      toSqlError(new PrimaryUnavailable({ node: "p", reason: "refused", cause: lostConnect })),
+      true
+    ],
+    ["a login refused", toSqlError(new PrimaryUnavailable({ node: "p", reason: "login", cause: refused })), false],
+    ["a write of unknown outcome", toSqlError(new WriteOutcomeUnknown({ node: "p", cause: lostConnect })), false],
+    ["a statement's own error", new SqlError({ message: "syntax error", cause: { code: "42601" } }), false]
+  ])("%s: waits for a primary = %s", (_, error, waits) => {
+    expect(PrimaryWait.waitsFor(error)).toBe(waits)
+  })
 
   it.effect("other failures are not retried", () =>
     Effect.gen(function*() {

@@ -5,7 +5,8 @@
  * `PrimaryUnavailable`); a write whose outcome is unknown (`WriteOutcomeUnknown`) never is.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
+import { ErrorClassification } from "@fastorm/health"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -27,10 +28,16 @@ export const MAX_PAUSE_MS = 250
 export const nextPause = (attempt: number, now: number, deadline: number): number | undefined =>
   now >= deadline ? undefined : Math.min(FIRST_PAUSE_MS * 2 ** attempt, MAX_PAUSE_MS, deadline - now)
 
-/** Whether a failure is one a new primary may end: nothing was sent, or a read lost its connection. */
+/**
+ * Whether a failure is one a new primary may end: nothing was sent, or a read lost its connection. A refused login
+ * is not: it stays refused, and waiting would only hide it.
+ */
 export const waitsFor = (error: SqlError): boolean => {
   const routerError = fromSqlError(error)
-  return Option.isSome(routerError) && routerError.value._tag === "PrimaryUnavailable"
+  if (Option.isNone(routerError) || routerError.value._tag !== "PrimaryUnavailable") return false
+  const cause = routerError.value.cause
+  return cause === undefined ||
+    !ErrorClassification.isAuthenticationError(cause instanceof SqlError ? cause.cause ?? cause : cause)
 }
 
 /** Runs a statement (or a placement, an acquisition) again while it finds no primary, for up to the wait. */
