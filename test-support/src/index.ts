@@ -36,7 +36,7 @@ export {
   stopPgBouncers,
   throughPgBouncer
 } from "./cluster/pgbouncer.js"
-export { waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
+export { restorePrimary, waitReplicated, type WaitReplicatedOptions } from "./cluster/replication.js"
 export {
   adminQuery,
   appQuery,

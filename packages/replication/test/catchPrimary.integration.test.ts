@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Database, Model, Repository, WriteConnection } from "@fastorm/core"
-import { killNode, startNode, unfreezeNode, waitReplicated, waitUntil } from "@fastorm/test-support"
+import { killNode, restorePrimary, waitReplicated, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -18,13 +18,6 @@ class Note extends Model.Class<Note>("Note")({
 }) {}
 
 const table = (b: Backend) => `catch_primary_${b.name}_${process.pid}`
-
-const restorePrimary = (b: Backend) =>
-  Effect.promise(async () => {
-    await unfreezeNode(b.nodes.primary).catch(() => undefined)
-    await startNode(b.nodes.primary, { timeoutMs: 60_000 })
-    await waitReplicated(b.nodes, { timeoutMs: 60_000 })
-  })
 
 for (const b of backends()) {
   describe(`catching the router's errors on ${b.name}`, () => {
@@ -43,7 +36,7 @@ for (const b of backends()) {
           const kept = yield* Notes.create({ body: "before" })
           yield* Effect.promise(() => waitReplicated(b.nodes, { timeoutMs: 20_000 }))
 
-          yield* Effect.addFinalizer(() => restorePrimary(b))
+          yield* Effect.addFinalizer(() => Effect.promise(() => restorePrimary(b.nodes)))
           yield* Effect.promise(() => killNode(b.nodes.primary))
           // Until the pool has noticed, a write may be sent on a socket the kill just closed (WriteOutcomeUnknown is the
           // honest answer then): wait until forced reads are refused at connect, so the writes below meet a primary

@@ -3,6 +3,8 @@
  * fake nodes whose monitor first shows no primary, then one. What the wait does on real servers (a primary stopped
  * and started under writes and transactions) is in faults/primaryWait.integration.test.ts.
  */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeHealth } from "@fastorm/health"
@@ -102,6 +104,22 @@ describe("a pause and the primary's changes", () => {
   ])("%s: waits for a primary = %s", (_, error, waits) => {
     expect(PrimaryWait.waitsFor(error)).toBe(waits)
   })
+
+  it.effect("a statement inside a transaction never waits: it runs on the transaction's connection or not at all", () =>
+    Effect.gen(function*() {
+      const wait = PrimaryWait.make(Duration.minutes(1), PrimaryWait.changes())!
+      const state = { attempts: 0 }
+      const result = yield* Effect.either(
+        wait(Effect.suspend(() => {
+          state.attempts++
+          return Effect.fail(unavailable)
+        })).pipe(
+          Effect.provideService(SqlClient.TransactionConnection, [{} as Connection, 0] as const)
+        )
+      )
+      expect(Either.isLeft(result) && result.left).toBe(unavailable)
+      expect(state.attempts).toBe(1)
+    }))
 
   it.effect("other failures are not retried", () =>
     Effect.gen(function*() {

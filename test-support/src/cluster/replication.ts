@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto"
 import { waitUntilAsync } from "../wait.js"
+import { startNode, unfreezeNode } from "./controls.js"
 import { mariaAdminQuery, pgAdminQuery } from "./sql.js"
 import type { ClusterNodes, NodeInfo } from "./types.js"
 
@@ -44,4 +45,14 @@ export const waitReplicated = async (cluster: ClusterNodes, options: WaitReplica
       })
     )
   )
+}
+
+/**
+ * Brings the primary back whatever a fault test did to it (frozen, stopped, killed; a running one is left alone) and
+ * waits until every replica replays from it again.
+ */
+export const restorePrimary = async (cluster: ClusterNodes): Promise<void> => {
+  await unfreezeNode(cluster.primary).catch(() => undefined)
+  await startNode(cluster.primary, { timeoutMs: 60_000 })
+  await waitReplicated(cluster, { timeoutMs: 60_000 })
 }

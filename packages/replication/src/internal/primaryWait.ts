@@ -6,7 +6,6 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import { ErrorClassification } from "@fastorm/health"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
@@ -16,6 +15,7 @@ import * as FiberId from "effect/FiberId"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { fromSqlError } from "../RouterError.js"
+import { isAuthentication } from "./failures.js"
 import * as Log from "./log.js"
 import * as Metrics from "./metrics.js"
 
@@ -36,8 +36,7 @@ export const waitsFor = (error: SqlError): boolean => {
   const routerError = fromSqlError(error)
   if (Option.isNone(routerError) || routerError.value._tag !== "PrimaryUnavailable") return false
   const cause = routerError.value.cause
-  return cause === undefined ||
-    !ErrorClassification.isAuthenticationError(cause instanceof SqlError ? cause.cause ?? cause : cause)
+  return !(cause instanceof SqlError && isAuthentication(cause))
 }
 
 /** Runs a statement (or a placement, an acquisition) again while it finds no primary, for up to the wait. */
@@ -45,22 +44,27 @@ export type Around = <A, R>(attempt: Effect.Effect<A, SqlError, R>) => Effect.Ef
 
 /**
  * Tells waiters that the primary may have changed: the router fires it when a new snapshot names another primary, or
- * the same one with another status (back after a restart). A waiter takes `next` before its attempt, so a change
+ * the same one with another status (back after a restart). A waiter notes `seen` before its attempt, so a change
  * between the attempt's decision and its pause ends the pause at once.
  */
 export interface Changes {
-  /** Completes at the next change after this call. */
-  readonly next: () => Effect.Effect<void>
+  /** How many changes there were so far: a number to read on every attempt, nothing allocated. */
+  readonly seen: () => number
+  /** Completes at once if a change came after `seen`, else at the next change. */
+  readonly after: (seen: number) => Effect.Effect<void>
   readonly fire: () => void
 }
 
-/** A `Changes` with no fiber of its own: one Deferred, replaced at each change. */
+/** A `Changes` with no fiber of its own: a count, and one Deferred replaced at each change. */
 export const changes = (): Changes => {
+  let count = 0
   let current = Deferred.unsafeMake<void>(FiberId.none)
   return {
-    next: () => Deferred.await(current),
+    seen: () => count,
+    after: (seen) => seen === count ? Deferred.await(current) : Effect.void,
     fire: () => {
       const fired = current
+      count++
       current = Deferred.unsafeMake<void>(FiberId.none)
       Deferred.unsafeDone(fired, Exit.void)
     }
@@ -88,7 +92,8 @@ export const reported = (cluster: string): Ended => {
 
 /**
  * The wait of `timeout`: a pause ends early when `primary` changes. Undefined when the timeout is zero (the default:
- * fail at once, and the hot path is untouched).
+ * fail at once, and the hot path is untouched). A statement inside a transaction never waits: it runs on the
+ * transaction's connection or not at all (checked on its failure only, so a success pays nothing for it).
  */
 export const make = (
   timeout: Duration.Duration,
@@ -100,39 +105,38 @@ export const make = (
   return <A, R>(attempt: Effect.Effect<A, SqlError, R>) =>
     Effect.suspend(() => {
       const deadline = Date.now() + millis
-      // `started`: when the first attempt failed (a wait began); attempts after it end the wait whatever they answer.
-      const from = (n: number, started: number): Effect.Effect<A, SqlError, R> => {
-        const changed = primary.next()
+      // Attempt `n`, `seen` the changes before it; `since`: when the first attempt failed (the wait began). Any answer
+      // but a failure a primary may end ends the wait.
+      const from = (n: number, since: number): Effect.Effect<A, SqlError, R> => {
+        const seen = primary.seen()
         return Effect.matchEffect(attempt, {
-          onSuccess: (a) => n === 0 ? Effect.succeed(a) : Effect.as(ended(Date.now() - started, true), a),
+          onSuccess: (a) => n === 0 ? Effect.succeed(a) : Effect.as(ended(Date.now() - since, true), a),
           onFailure: (error) => {
-            const now = Date.now()
-            const since = n === 0 ? now : started
-            if (!waitsFor(error)) {
-              return n === 0 ? Effect.fail(error) : Effect.zipRight(ended(now - since, true), Effect.fail(error))
+            if (n > 0) {
+              return waitsFor(error)
+                ? pauseThen(error, n, seen, since)
+                : Effect.zipRight(ended(Date.now() - since, true), Effect.fail(error))
             }
-            const pause = nextPause(n, now, deadline)
-            if (pause === undefined) return Effect.zipRight(ended(now - since, false), Effect.fail(error))
-            // The pause holds nothing and can always be interrupted, also where the attempt cannot (a transaction's
-            // connection is acquired uninterruptibly): the race's loser is then interrupted, not awaited.
-            return Effect.zipRight(
-              Effect.interruptible(Effect.raceFirst(Effect.sleep(pause), changed)),
-              from(n + 1, since)
+            if (!waitsFor(error)) return Effect.fail(error)
+            return Effect.withFiberRuntime((fiber) =>
+              Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some"
+                ? Effect.fail(error)
+                : pauseThen(error, 0, seen, Date.now())
             )
           }
         })
       }
+      const pauseThen = (error: SqlError, n: number, seen: number, since: number): Effect.Effect<A, SqlError, R> => {
+        const now = Date.now()
+        const pause = nextPause(n, now, deadline)
+        if (pause === undefined) return Effect.zipRight(ended(now - since, false), Effect.fail(error))
+        // The pause holds nothing and can always be interrupted, also where the attempt cannot (a transaction's
+        // connection is acquired uninterruptibly): the race's loser is then interrupted, not awaited.
+        return Effect.zipRight(
+          Effect.interruptible(Effect.raceFirst(Effect.sleep(pause), primary.after(seen))),
+          from(n + 1, since)
+        )
+      }
       return from(0, 0)
     })
-}
-
-/** The wait, but not for a statement inside a transaction: it runs on the transaction's connection or not at all. */
-export const outsideTransactions = (around: Around | undefined): Around | undefined => {
-  if (around === undefined) return undefined
-  return <A, R>(attempt: Effect.Effect<A, SqlError, R>) =>
-    Effect.withFiberRuntime<A, SqlError, R>((fiber) =>
-      Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some"
-        ? attempt
-        : around(attempt)
-    )
 }

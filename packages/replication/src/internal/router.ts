@@ -214,9 +214,10 @@ export const make = (
 
     // With `primaryWaitTimeout`, whatever finds no primary is decided again until one answers (primaryWait.ts);
     // without it (the default) nothing is wrapped.
-    // A transaction's statements run on its own connection: they have nothing to wait for.
-    const waitForPrimary = PrimaryWait.outsideTransactions(
-      PrimaryWait.make(config.primaryWaitTimeout, primaryChanges, PrimaryWait.reported(options.cluster))
+    const waitForPrimary = PrimaryWait.make(
+      config.primaryWaitTimeout,
+      primaryChanges,
+      PrimaryWait.reported(options.cluster)
     )
     const waiting: PrimaryWait.Around = waitForPrimary ?? ((attempt) => attempt)
 

@@ -10,9 +10,9 @@ import {
   History,
   killNode,
   LOADED_MACHINE_SLACK_MS,
+  restorePrimary,
   startNode,
   stopNode,
-  unfreezeNode,
   waitReplicated,
   waitUntil
 } from "@fastorm/test-support"
@@ -32,14 +32,6 @@ import {
   runId,
   sessionBaseline
 } from "./support.js"
-
-/** Brings the primary back whatever the test did (a running node is left alone), and waits for the replicas. */
-const restorePrimary = (b: Backend) =>
-  Effect.promise(async () => {
-    await unfreezeNode(b.nodes.primary).catch(() => undefined)
-    await startNode(b.nodes.primary, { timeoutMs: 60_000 })
-    await waitReplicated(b.nodes, { timeoutMs: 60_000 })
-  })
 
 // Writes resume within two probe intervals of the server being back, plus a loaded machine's slack.
 const RESUME_BOUND_MS = 2 * PROBE_INTERVAL_MS + LOADED_MACHINE_SLACK_MS
@@ -63,7 +55,7 @@ const primaryOutage = (b: Backend, label: string, fault: () => Promise<void>) =>
     const WRITERS = 4
     const figures = yield* Effect.gen(function*() {
       const router = yield* ConnectionRouter.ConnectionRouter
-      yield* Effect.addFinalizer(() => restorePrimary(b))
+      yield* Effect.addFinalizer(() => Effect.promise(() => restorePrimary(b.nodes)))
       const stop = { stopped: false }
       const load = yield* Effect.fork(mixedLoad(b, { history, prefix, writers: WRITERS, readers: 4, stop }))
       yield* waitUntil(Effect.sync(() => okWritesAfter(history, 0).length >= 50), (ok) => ok, {

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { WriteConnection } from "@fastorm/core"
-import { LOADED_MACHINE_SLACK_MS, startNode, stopNode, waitReplicated } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, restorePrimary, startNode, stopNode } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
@@ -15,13 +15,6 @@ import { MAX_PAUSE_MS } from "../../src/internal/primaryWait.js"
 import { PROBE_INTERVAL_MS } from "./monitored.js"
 import type { Backend } from "./support.js"
 import { backends, CONNECT_TIMEOUT_MS, copiesOf, ensureTable, KV_TABLE, ormLayer, runId, writeKv } from "./support.js"
-
-/** Starts the primary again whatever the test did (a running node is left alone), and waits for the replicas. */
-const restorePrimary = (b: Backend) =>
-  Effect.promise(async () => {
-    await startNode(b.nodes.primary, { timeoutMs: 60_000 })
-    await waitReplicated(b.nodes, { timeoutMs: 60_000 })
-  })
 
 /** Two writes in one transaction, begun through the router's write client. */
 const transactionOf = (b: Backend, key: string, values: readonly [string, string]) =>
@@ -40,7 +33,7 @@ for (const b of backends) {
       () =>
         Effect.gen(function*() {
           yield* Effect.promise(() => ensureTable(b))
-          yield* Effect.addFinalizer(() => restorePrimary(b))
+          yield* Effect.addFinalizer(() => Effect.promise(() => restorePrimary(b.nodes)))
           const prefix = runId("primary-wait")
           const values = Array.from({ length: 6 }, (_, i) => `${prefix}-w${i}`)
           const inTransaction = [`${prefix}-t0`, `${prefix}-t1`] as const
@@ -79,7 +72,7 @@ for (const b of backends) {
       () =>
         Effect.gen(function*() {
           yield* Effect.promise(() => ensureTable(b))
-          yield* Effect.addFinalizer(() => restorePrimary(b))
+          yield* Effect.addFinalizer(() => Effect.promise(() => restorePrimary(b.nodes)))
           const value = runId("primary-wait-over")
           const WAIT_MS = 1_500
           const figures = yield* Effect.gen(function*() {
@@ -92,7 +85,7 @@ for (const b of backends) {
               error: Either.isLeft(result) ? (result.left as { _tag?: string })._tag : "none"
             }
           }).pipe(Effect.provide(ormLayer(b, { readWrite: { primaryWaitTimeout: `${WAIT_MS} millis` } })))
-          yield* restorePrimary(b)
+          yield* Effect.promise(() => restorePrimary(b.nodes))
           console.log(`[primary-wait ${b.name}] a ${WAIT_MS} ms wait ended in ${figures.tookMs} ms: ${figures.error}`)
           expect(figures.error).toBe("PrimaryUnavailable")
           expect(figures.tookMs).toBeGreaterThanOrEqual(WAIT_MS)
