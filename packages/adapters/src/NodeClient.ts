@@ -9,7 +9,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type * as Statement from "@effect/sql/Statement"
 import type { HeldConnection } from "@fastorm/core"
-import { CompiledStatement, HoldTypeId } from "@fastorm/core"
+import { CompiledStatement, CompiledStream, HoldTypeId } from "@fastorm/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Scope from "effect/Scope"
@@ -72,6 +72,12 @@ export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, R
         [CompiledStatement.CountRunnerTypeId]: CompiledStatement.makeCountRunner(
           parts.connection,
           (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows),
+          parts.spanAttributes
+        ),
+        // Streams of compiled statements (a query's `stream()`) in batches, as arrays where the driver gives them.
+        [CompiledStream.StreamRunnerTypeId]: CompiledStream.makeStreamRunner(
+          parts.connection,
+          (statement, params) => CompiledStream.batchesOf(client.unsafe(statement.sql, params).stream),
           parts.spanAttributes
         ),
         ...(parts.hold !== undefined ? { [HoldTypeId]: parts.hold } : {}),

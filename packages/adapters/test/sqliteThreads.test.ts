@@ -219,7 +219,11 @@ describe("SQLite reader threads", () => {
           done(new SqlError({ cause: undefined, message: "A SQLite reader thread stopped" }), [], [], 0, true)
         }
       }
-      const { connection } = SqliteConnection.make(db, () => () => Stream.empty, stopping)
+      const { connection } = SqliteConnection.make(
+        db,
+        () => ({ executeStream: () => Stream.empty, executeStreamBatches: () => Stream.empty }),
+        stopping
+      )
       for (let i = 0; i < 2; i++) yield* connection.execute(slowCount, warm, undefined)
       expect(asked).toBe(0)
       const rows = yield* connection.execute(slowCount, [300_000, "{\"tag\":\"x\"}"], undefined)

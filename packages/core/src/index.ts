@@ -7,6 +7,9 @@ export * as Connections from "./Connections.js"
 /** Statements compiled once and run directly, as prepared statements where the driver has them. */
 export * as CompiledStatement from "./CompiledStatement.js"
 
+/** Compiled statements streamed batch by batch, rows as arrays where the driver gives them. */
+export * as CompiledStream from "./CompiledStream.js"
+
 /** A `Connection` whose statements run through one function (routers, recorders). */
 export * as ConnectionWrapper from "./ConnectionWrapper.js"
 

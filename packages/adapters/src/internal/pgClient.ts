@@ -11,6 +11,7 @@
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement, ConnectionWrapper } from "@fastorm/core"
+import { CompiledStream } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -188,7 +189,7 @@ export const make = (
      * 24). The methods are own fields, as a literal's were: a caller may spread the connection or pass a method on
      * its own. `unprepared` replaces `executeUnprepared` (a transaction's BEGIN held back, `pgReserved.ts`).
      */
-    class PgConnection implements CompiledStatement.CountingConnection {
+    class PgConnection implements CompiledStatement.CountingConnection, CompiledStream.BatchConnection {
       readonly executePrepared: CompiledStatement.CountingConnection["executePrepared"]
       readonly executeCounted: CompiledStatement.CountingConnection["executeCounted"]
       readonly execute: CompiledStatement.CountingConnection["execute"]
@@ -196,9 +197,10 @@ export const make = (
       readonly executeValues: CompiledStatement.CountingConnection["executeValues"]
       readonly executeUnprepared: CompiledStatement.CountingConnection["executeUnprepared"]
       readonly executeStream: CompiledStatement.CountingConnection["executeStream"]
+      readonly executeStreamBatches: CompiledStream.BatchConnection["executeStreamBatches"]
       constructor(
         run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
-        stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
+        stream: Reserved.StreamRows,
         prepare: boolean,
         unprepared?: ConnectionWrapper.Unprepared
       ) {
@@ -218,8 +220,14 @@ export const make = (
         this.executeUnprepared = unprepared === undefined ? plain : unprepared(plain)
         this.executeStream = (sql, params, transformRows) =>
           transformRows
-            ? Stream.mapChunks(stream(sql, params), (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c))))
-            : stream(sql, params)
+            ? Stream.mapChunks(
+              stream(sql, params, false),
+              (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c)))
+            )
+            : stream(sql, params, false)
+        // A compiled statement's stream: its chunks as read, arrays when it asks for them (`asArrays`).
+        this.executeStreamBatches = (statement, params) =>
+          CompiledStream.batchesOf(stream(statement.sql, params, statement.arrays === true))
       }
     }
 
@@ -257,11 +265,11 @@ export const make = (
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
     const within = (ms: number, tracked: InFlight | undefined): Prepared.Run => (query, map) =>
       pooled(query, map, Math.min(ms, deadlineMs), noAnswer, tracked)
-    const pooledStream = (tracked: InFlight | undefined) => (sql: string, params: ReadonlyArray<unknown>) =>
+    const pooledStream = (tracked: InFlight | undefined): Reserved.StreamRows => (sql, params, arrays) =>
       Stream.unwrapScoped(
         Effect.flatMap(
           Reserved.reserveClient(pool, options.alias),
-          (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs, tracked)
+          (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs, tracked, arrays)
         )
       )
     const connection = new PooledPgConnection(undefined)

@@ -4,8 +4,8 @@
  * first statement and travels in front of it (`pgBegin.ts`, ARCHITECTURE.md "Transactions on PostgreSQL").
  */
 import { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement, ConnectionWrapper, HeldConnection } from "@fastorm/core"
-import { Connections } from "@fastorm/core"
+import type { ConnectionWrapper, HeldConnection } from "@fastorm/core"
+import { CompiledStatement, Connections } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -100,7 +100,8 @@ const boundedWait = <A, E>(
   })
 
 /**
- * The rows of `sql` read through a cursor on `held`'s client, 128 at a time; the cursor closes with the scope. Each
+ * The rows of `sql` read through a cursor on `held`'s client, 128 at a time (with `arrays`, pg's array row mode: each
+ * chunk's array marked with its columns, for `CompiledStream.batchesOf`); the cursor closes with the scope. Each
  * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) the
  * client is marked broken, so it is destroyed, not given back, and nothing more is sent on it (ARCHITECTURE.md,
  * "Deadlines"). An interrupted read leaves the client usable: the cursor's close follows its rows on the connection
@@ -114,10 +115,15 @@ export const streamOn = (
   params: ReadonlyArray<unknown>,
   alias: string,
   deadlineMs: number,
-  tracked?: InFlight
+  tracked: InFlight | undefined,
+  arrays: boolean
 ): Effect.Effect<Stream.Stream<any, SqlError>, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const cursor = held.client.query(new CursorClass(sql, params as Array<any>))
+    const cursor = held.client.query(
+      arrays ? new CursorClass(sql, params as Array<any>, arrayRows) : new CursorClass(sql, params as Array<any>)
+    )
+    // The result's column names, read once from its description (the first batch's).
+    let columns: ReadonlyArray<string> | undefined
     // The read waiting for rows, if any: a cut answers it.
     let waiting: ((outcome: Effect.Effect<never, Option.Option<SqlError>>) => void) | undefined
     // The cursor gave its last row: nothing left to end.
@@ -149,16 +155,18 @@ export const streamOn = (
           deadlineMs,
           (answer) => {
             waiting = answer
-            cursor.read(128, (error: Error | undefined, rows: Array<any>) => {
+            cursor.read(128, (error: Error | undefined, rows: Array<any>, result?: Pg.QueryResult) => {
               waiting = undefined
               if (!error && rows.length === 0) finished = true
-              answer(
-                error
-                  ? Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" })))
-                  : rows.length > 0
-                  ? Effect.succeed(Chunk.unsafeFromArray(rows))
-                  : Effect.fail(Option.none())
-              )
+              if (error) {
+                return answer(Effect.fail(Option.some(new SqlError({ cause: error, message: "Failed to stream" }))))
+              }
+              if (rows.length === 0) return answer(Effect.fail(Option.none()))
+              if (arrays) {
+                columns ??= (result?.fields ?? []).map((field) => field.name)
+                CompiledStatement.withColumns(rows, columns)
+              }
+              answer(Effect.succeed(Chunk.unsafeFromArray(rows)))
             })
           },
           () => {
@@ -169,6 +177,12 @@ export const streamOn = (
     )
     return Stream.repeatEffectChunkOption(pull)
   })
+
+// pg-cursor's option for rows as arrays of values.
+const arrayRows = { rowMode: "array" } as const
+
+/** A statement's rows streamed in chunks, as arrays marked with their columns when `arrays` (`streamOn`). */
+export type StreamRows = (sql: string, params: ReadonlyArray<unknown>, arrays: boolean) => Stream.Stream<any, SqlError>
 
 /** What a reserved connection needs from its node's client. */
 export interface ReservedOptions {
@@ -186,7 +200,7 @@ export interface ReservedOptions {
   /** The node's statements over `run` and `stream`, all unnamed (`pgClient.ts` decides why). */
   readonly connection: (
     run: Prepared.Run,
-    stream: (sql: string, params: ReadonlyArray<unknown>) => Stream.Stream<any, SqlError>,
+    stream: StreamRows,
     unprepared: ConnectionWrapper.Unprepared
   ) => CompiledStatement.CountingConnection
 }
@@ -269,9 +283,12 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
     }
     const connection = options.connection(
       run,
-      (sql, params) =>
+      (sql, params, arrays) =>
         Stream.unwrapScoped(
-          Effect.zipRight(flushBegin, streamOn(options.Cursor, held, sql, params, alias, deadlineMs, options.tracked))
+          Effect.zipRight(
+            flushBegin,
+            streamOn(options.Cursor, held, sql, params, alias, deadlineMs, options.tracked, arrays)
+          )
         ),
       unprepared
     )

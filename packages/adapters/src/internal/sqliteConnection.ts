@@ -16,6 +16,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { HeldConnection } from "@fastorm/core"
+import type { CompiledStream } from "@fastorm/core"
 import { CompiledStatement } from "@fastorm/core"
 import type Sqlite from "better-sqlite3"
 import * as Context from "effect/Context"
@@ -27,10 +28,11 @@ import * as Lock from "./sqliteLock.js"
 import * as Offload from "./sqliteOffload.js"
 import * as Rows from "./sqliteRows.js"
 import * as Statements from "./sqliteStatements.js"
+import type * as Stream from "./sqliteStream.js"
 import type { ReaderThreads } from "./sqliteThreads.js"
 
-/** A connection that also reports a write's affected rows (better-sqlite3 `changes`). */
-export type SqliteConnection = CompiledStatement.CountingConnection
+/** A connection that also reports a write's affected rows (better-sqlite3 `changes`) and streams in batches. */
+export type SqliteConnection = CompiledStatement.CountingConnection & CompiledStream.BatchConnection
 
 /** The database's statement-running connections. */
 export interface SqliteConnections {
@@ -42,8 +44,8 @@ export interface SqliteConnections {
   readonly hold: Effect.Effect<HeldConnection, never>
 }
 
-/** How a connection streams, given its own `execute` (sqliteStream.ts). */
-export type StreamOn = (execute: Connection["execute"]) => Connection["executeStream"]
+/** How a connection streams, given its own statements' run (sqliteStream.ts). */
+export type StreamOn = (run: Stream.Run) => Stream.Streams
 
 /** Connections over `db`: statements prepared once per text, a lock only transactions take. */
 export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderThreads): SqliteConnections => {
@@ -153,7 +155,7 @@ export const make = (db: Sqlite.Database, streamOn: StreamOn, threads?: ReaderTh
       executeValues: (sql, params) => run(sql, params, "values"),
       executeUnprepared: (sql, params, transformRows) =>
         transformRows ? Effect.map(run(sql, params ?? [], "rows"), transformRows) : run(sql, params ?? [], "rows"),
-      executeStream: streamOn(execute),
+      ...streamOn(run),
       executePrepared: (statement, params) => run(statement.sql, params, statement.arrays === true ? "arrays" : "rows"),
       executeCounted: (statement, params) => run(statement.sql, params, "changes")
     }

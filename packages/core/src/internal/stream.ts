@@ -8,6 +8,8 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as CompiledStatement from "../CompiledStatement.js"
+import * as CompiledStream from "../CompiledStream.js"
 import { ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
 import { connectionErrorOf, MissingWriteConnection } from "../Errors.js"
 import type { QueryState } from "./engine.js"
@@ -31,6 +33,12 @@ const streamClient = (
   })
 }
 
+/** The rows of a chunk of batches, decoded (one batch per chunk, as a connection's stream gives them). */
+const decodeBatches = (decode: engine.RowsDecoder, batches: Chunk.Chunk<ReadonlyArray<any>>) =>
+  batches.length === 1
+    ? Effect.map(decode(Chunk.unsafeHead(batches)), Chunk.unsafeFromArray)
+    : Effect.map(Effect.forEach(batches, decode), (decoded) => Chunk.unsafeFromArray(decoded.flat()))
+
 /**
  * Matching rows as a stream, read through a server-side cursor (pg-cursor, mysql2's row stream, SQLite's
  * iteration), decoded chunk by chunk. Placed like any read, but never retried: rows already delivered cannot be
@@ -51,8 +59,13 @@ export const stream = (state: QueryState) => {
           () => Sql.select(dialect, s)
         )
         const decode = state.info.decoderFor(state.columns)
-        const rows = sql.unsafe(statement.sql, engine.selectParams(dialect, s)).stream.pipe(
-          Stream.mapChunksEffect((chunk) => Effect.map(decode(Chunk.toReadonlyArray(chunk)), Chunk.unsafeFromArray))
+        // A batch at a time, as arrays where the connection gives them: the decoder reads them by column.
+        const rows = CompiledStream.stream(
+          sql,
+          CompiledStatement.asArrays(statement),
+          engine.selectParams(dialect, s)
+        ).pipe(
+          Stream.mapChunksEffect((batches) => decodeBatches(decode, batches))
         )
         const forced = state.mode === "write" ? Stream.provideService(rows, WriteOnly, true) : rows
         return Stream.catchAll(forced, (error) => {

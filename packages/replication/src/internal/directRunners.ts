@@ -6,7 +6,7 @@
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import { CompiledStatement } from "@fastorm/core"
+import { CompiledStatement, CompiledStream } from "@fastorm/core"
 import type { ConnectionWrapper } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 
@@ -40,11 +40,13 @@ const direct = <A>(
 
 /**
  * Offers `client` the direct runners of rows and of counting writes (MySQL's affectedRows, SQLite's changes, pg's
- * rowCount), both routed through `around`.
+ * rowCount), both routed through `around`, and of streams in batches, placed through `aroundStream` (a transaction's
+ * stream too: the router's decision keeps it on the transaction's connection).
  */
 export const offer = (
   client: SqlClient.SqlClient,
   around: ConnectionWrapper.Around,
+  aroundStream: ConnectionWrapper.AroundStream,
   spanAttributes: ReadonlyArray<readonly [string, unknown]>
 ): SqlClient.SqlClient =>
   Object.assign(client, {
@@ -59,5 +61,11 @@ export const offer = (
       spanAttributes,
       CompiledStatement.countOn,
       (statement, params) => Effect.map(client.unsafe(statement.sql, params).raw, CompiledStatement.affectedRows)
+    ),
+    [CompiledStream.StreamRunnerTypeId]: CompiledStream.makeStreamRunnerWith(
+      (_transaction, statement, params) =>
+        aroundStream(statement.sql, params, (c) => CompiledStream.streamOn(c, statement, params)),
+      (statement, params) => CompiledStream.batchesOf(client.unsafe(statement.sql, params).stream),
+      spanAttributes
     )
   })

@@ -259,8 +259,8 @@ export const make = (
     const read = yield* clientOf("read")
     const write = yield* clientOf("write")
 
-    DirectRunners.offer(read, statementsOf("read"), spanAttributes)
-    DirectRunners.offer(write, statementsOf("write"), spanAttributes)
+    DirectRunners.offer(read, statementsOf("read"), streamsOf("read"), spanAttributes)
+    DirectRunners.offer(write, statementsOf("write"), streamsOf("write"), spanAttributes)
     if (transactionHold !== undefined) Object.assign(write, { [HoldTypeId]: transactionHold })
 
     return { read, write, stats: recorder.stats, resetStats: recorder.resetStats }
