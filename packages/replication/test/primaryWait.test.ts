@@ -14,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as MetricState from "effect/MetricState"
+import * as TestServices from "effect/TestServices"
 import * as PrimaryWait from "../src/internal/primaryWait.js"
 import { fromSqlError, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../src/RouterError.js"
 import { healthy, makeRouter } from "./support/fakeRouter.js"
@@ -48,7 +49,16 @@ describe("a pause and the primary's changes", () => {
     cause: Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" })
   })
 
-  // The test clock never moves here: a pause ends only because the primary changed.
+  // The test clock never moves here: a pause ends only because the primary changed. A wait that missed the change
+  // would never end on the test clock, so each is joined within 10 s of real time: a regression fails, not hangs.
+  const joined = <A, E>(fiber: Fiber.Fiber<A, E>) =>
+    TestServices.provideLive(
+      Effect.timeoutFail(Fiber.join(fiber), {
+        duration: Duration.seconds(10),
+        onTimeout: () => new Error("the wait did not end when the primary changed")
+      })
+    )
+
   // Uninterruptible: as a transaction's connection is acquired, where the pause's race must still end.
   it.effect.each([["interruptible", false], ["uninterruptible", true]] as const)(
     "a pause ends as soon as the primary changes, and the statement is decided again (%s)",
@@ -66,7 +76,7 @@ describe("a pause and the primary's changes", () => {
         expect([state.attempts, fiber.unsafePoll()]).toEqual([1, null])
         state.up = true
         changes.fire()
-        expect(yield* Fiber.join(fiber)).toBe("ran")
+        expect(yield* joined(fiber)).toBe("ran")
         expect(state.attempts).toBe(2)
       })
   )
@@ -83,7 +93,7 @@ describe("a pause and the primary's changes", () => {
         changes.fire()
         return Effect.fail(unavailable)
       })
-      expect(yield* wait(attempt)).toBe("ran")
+      expect(yield* joined(yield* Effect.fork(wait(attempt)))).toBe("ran")
       expect(state.attempts).toBe(2)
     }))
 
