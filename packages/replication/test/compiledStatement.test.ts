@@ -2,16 +2,27 @@
  * Repositories' compiled statements on the router's direct runners (no @effect/sql Statement): routed like any other
  * statement, on the transaction's connection inside a transaction, retried on another replica after a connection
  * failure, and traced when a tracer listens: the statement's `sql.execute` span carries the route, a retry has a
- * `fastorm.route` span of its own. Driven through `FastOrmTest.layer`.
+ * `fastorm.route` span of its own; a query's stream through the router's stream runner, placed the same way. Driven
+ * through `FastOrmTest.layer`.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import * as Statement from "@effect/sql/Statement"
 import { describe, expect, it } from "@effect/vitest"
-import { CompiledStatement, Database, Model, ReadConnection, Repository, WriteConnection } from "@fastorm/core"
+import {
+  CompiledStatement,
+  CompiledStream,
+  Database,
+  Model,
+  ReadConnection,
+  Repository,
+  WriteConnection
+} from "@fastorm/core"
 import { recordingTracer } from "@fastorm/test-support"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as Tracer from "effect/Tracer"
 import { ConnectionRouter, FastOrmTest } from "../src/index.js"
 
@@ -253,5 +264,77 @@ describe("Repository.find through the router's direct runners", () => {
       expect(spans).toEqual([])
       expect((yield* router.stats).byNodeAndReason).toEqual({ "replica-1|ordinary": 1 })
       expect((yield* FastOrmTest.statements).map((s) => [s.node, s.sql])).toEqual([["replica-1", findSql]])
+    }).pipe(Effect.provide(FastOrmTest.layer())))
+})
+
+/** The client with its stream runner and `unsafe` watched: the SQL of each stream and of each built statement. */
+const watchStreams = (client: SqlClient.SqlClient, streams: Array<string>, unsafe: Array<string>) => {
+  const runner = CompiledStream.streamRunnerOf(client)!
+  return new Proxy(client, {
+    get: (target, property) => {
+      if (property === CompiledStream.StreamRunnerTypeId) {
+        return ((statement, params) => {
+          streams.push(statement.sql)
+          return runner(statement, params)
+        }) satisfies CompiledStream.StreamRun
+      }
+      if (property === "unsafe") {
+        return (sql: string, params?: ReadonlyArray<unknown>) => {
+          unsafe.push(sql)
+          return target.unsafe(sql, params)
+        }
+      }
+      return Reflect.get(target, property)
+    }
+  })
+}
+
+describe("a query's stream through the router's stream runner", () => {
+  const streamSql = "SELECT * FROM \"items\" ORDER BY \"id\" ASC"
+  const labels = Effect.map(
+    Stream.runCollect(Items.query().orderBy("id").stream()),
+    (items) => Chunk.toReadonlyArray(items).map((item) => item.label)
+  )
+  const watchedStreams = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+    Effect.gen(function*() {
+      const streams: Array<string> = []
+      const unsafe: Array<string> = []
+      const read = yield* ReadConnection
+      const write = yield* WriteConnection
+      const result = yield* effect.pipe(
+        Effect.provideService(ReadConnection, watchStreams(read, streams, unsafe)),
+        Effect.provideService(WriteConnection, watchStreams(write, streams, unsafe))
+      )
+      return { result, streams, unsafe }
+    })
+
+  it.effect("is placed on a replica like any read, with no @effect/sql statement", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const { result, streams, unsafe } = yield* watchedStreams(labels)
+      expect(result).toEqual(["a", "b"])
+      expect(streams).toEqual([streamSql])
+      expect(unsafe).toEqual([])
+      expect(routed(yield* FastOrmTest.statements)).toEqual(["replica-1:stream:ok"])
+    }).pipe(Effect.provide(FastOrmTest.layer())))
+
+  it.effect("inside Database.transaction it streams on the transaction's connection and sees its writes", () =>
+    Effect.gen(function*() {
+      yield* seed
+      const { result, streams } = yield* watchedStreams(Database.transaction(Effect.zipRight(
+        Effect.flatMap(WriteConnection, (write) => write`UPDATE items SET label = 'changed' WHERE id = 2`),
+        labels
+      )))
+      expect(result).toEqual(["a", "changed"])
+      expect(streams).toEqual([streamSql])
+      const log = yield* FastOrmTest.statements
+      // BEGIN, UPDATE, the stream (the test log names a stream's placement so), COMMIT: one connection.
+      expect(routed(log)).toEqual([
+        "primary:transaction:ok",
+        "primary:transaction:ok",
+        "primary:stream:ok",
+        "primary:transaction:ok"
+      ])
+      expect(new Set(log.map((s) => s.connection)).size).toBe(1)
     }).pipe(Effect.provide(FastOrmTest.layer())))
 })

@@ -1,20 +1,20 @@
 /**
  * Every path a statement can take through the router (an @effect/sql template, `.raw`, `.values`, `.unprepared`,
- * a compiled statement, a `.stream`) lands where the README's routing table says, because every path asks the one
+ * a compiled statement, a `.stream`, a compiled statement's stream) lands where the README's routing table says, because every path asks the one
  * decision. Driven through `FastOrmTest.layer` (the real router over scripted nodes); placement is read from the
  * router's own counts (node and reason), which every path updates.
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { CompiledStatement, Database, ReadConnection, WriteConnection } from "@fastorm/core"
+import { CompiledStatement, CompiledStream, Database, ReadConnection, WriteConnection } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { ConnectionRouter, FastOrmTest, RouterError } from "../src/index.js"
 import type { ReadWriteConfig } from "../src/index.js"
 
-type Path = "template" | "raw" | "values" | "unprepared" | "compiled" | "stream"
-const paths: ReadonlyArray<Path> = ["template", "raw", "values", "unprepared", "compiled", "stream"]
+type Path = "template" | "raw" | "values" | "unprepared" | "compiled" | "stream" | "compiled stream"
+const paths: ReadonlyArray<Path> = ["template", "raw", "values", "unprepared", "compiled", "stream", "compiled stream"]
 
 /** Runs `text` on `client` through one path; the outcome does not matter here, only where it was placed. */
 const through = (path: Path, client: SqlClient.SqlClient, text: string): Effect.Effect<unknown, SqlError> => {
@@ -31,6 +31,10 @@ const through = (path: Path, client: SqlClient.SqlClient, text: string): Effect.
       return CompiledStatement.run(client, CompiledStatement.make(text), [])
     case "stream":
       return Stream.runCollect(client.unsafe(text).stream)
+    case "compiled stream":
+      return Stream.runCollect(
+        CompiledStream.stream(client, CompiledStatement.asArrays(CompiledStatement.make(text)), [])
+      )
   }
 }
 
