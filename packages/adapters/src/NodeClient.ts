@@ -77,7 +77,7 @@ export const make = (parts: NodeClientParts): Effect.Effect<NodeClient, never, R
         // Streams of compiled statements (a query's `stream()`) in batches, as arrays where the driver gives them.
         [CompiledStream.StreamRunnerTypeId]: CompiledStream.makeStreamRunner(
           parts.connection,
-          (statement, params) => CompiledStream.batchesOf(client.unsafe(statement.sql, params).stream),
+          CompiledStream.statementStream(client),
           parts.spanAttributes
         ),
         ...(parts.hold !== undefined ? { [HoldTypeId]: parts.hold } : {}),

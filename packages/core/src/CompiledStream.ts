@@ -53,15 +53,16 @@ export type StreamRun = (statement: CompiledStatement.CompiledStatement, params:
 export const streamRunnerOf = (client: SqlClient.SqlClient): StreamRun | undefined =>
   (client as { readonly [StreamRunnerTypeId]?: StreamRun })[StreamRunnerTypeId]
 
+/** @effect/sql's statement stream on `client`, as a stream runner: any client's way, and a direct runner's fallback. */
+export const statementStream = (client: SqlClient.SqlClient): StreamRun => (statement, params) =>
+  batchesOf(client.unsafe(statement.sql, params).stream)
+
 /** Streams `statement` on `client`: directly when the client can, else through @effect/sql's statement stream. */
 export const stream = (
   client: SqlClient.SqlClient,
   statement: CompiledStatement.CompiledStatement,
   params: ReadonlyArray<unknown>
-): Batches => {
-  const direct = streamRunnerOf(client)
-  return direct !== undefined ? direct(statement, params) : batchesOf(client.unsafe(statement.sql, params).stream)
-}
+): Batches => (streamRunnerOf(client) ?? statementStream(client))(statement, params)
 
 /**
  * A direct stream runner over `on` (the connection it picks for a statement, given the connection a transaction

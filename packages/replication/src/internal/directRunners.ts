@@ -65,7 +65,7 @@ export const offer = (
     [CompiledStream.StreamRunnerTypeId]: CompiledStream.makeStreamRunnerWith(
       (_transaction, statement, params) =>
         aroundStream(statement.sql, params, (c) => CompiledStream.streamOn(c, statement, params)),
-      (statement, params) => CompiledStream.batchesOf(client.unsafe(statement.sql, params).stream),
+      CompiledStream.statementStream(client),
       spanAttributes
     )
   })

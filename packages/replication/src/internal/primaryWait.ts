@@ -112,12 +112,10 @@ export const make = (
         return Effect.matchEffect(attempt, {
           onSuccess: (a) => n === 0 ? Effect.succeed(a) : Effect.as(ended(Date.now() - since, true), a),
           onFailure: (error) => {
-            if (n > 0) {
-              return waitsFor(error)
-                ? pauseThen(error, n, seen, since)
-                : Effect.zipRight(ended(Date.now() - since, true), Effect.fail(error))
+            if (!waitsFor(error)) {
+              return n === 0 ? Effect.fail(error) : Effect.zipRight(ended(Date.now() - since, true), Effect.fail(error))
             }
-            if (!waitsFor(error)) return Effect.fail(error)
+            if (n > 0) return pauseThen(error, n, seen, since)
             return Effect.withFiberRuntime((fiber) =>
               Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some"
                 ? Effect.fail(error)
