@@ -243,20 +243,26 @@ export const spanAttributes = (
   return attributes
 }
 
-const direct_ = <A>(
-  connection: Connection,
+/**
+ * A direct runner over `on` (the run on the connection it picks for a statement, given the connection a transaction
+ * holds, if any): a statement transformer sends the statement down `fallback`, @effect/sql's own path; a
+ * `sql.execute` span covers it only when a tracer listens. Node clients pick their pooled connection, the router
+ * the node its decision names.
+ */
+export const makeRunnerWith = <A>(
+  on: (
+    transaction: Connection | undefined,
+    statement: CompiledStatement,
+    params: ReadonlyArray<unknown>
+  ) => Effect.Effect<A, SqlError>,
   fallback: (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<A, SqlError>,
-  attributes: ReadonlyArray<readonly [string, unknown]>,
-  on: (connection: Connection, statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<
-    A,
-    SqlError
-  >
+  attributes: ReadonlyArray<readonly [string, unknown]>
 ) =>
 (statement: CompiledStatement, params: ReadonlyArray<unknown>): Effect.Effect<A, SqlError> =>
   Effect.withFiberRuntime((fiber) => {
     const where = placement(fiber)
     if (where._tag === "Statement") return fallback(statement, params)
-    const effect = on(where._tag === "Transaction" ? where.connection : connection, statement, params)
+    const effect = on(where._tag === "Transaction" ? where.connection : undefined, statement, params)
     return isTracing(fiber)
       ? Effect.withSpan(effect, "sql.execute", {
         kind: "client",
@@ -277,11 +283,21 @@ export const makeRunner = (
     SqlError
   >,
   attributes: ReadonlyArray<readonly [string, unknown]>
-): Run => direct_(connection, fallback, attributes, executeOn)
+): Run =>
+  makeRunnerWith(
+    (transaction, statement, params) => executeOn(transaction ?? connection, statement, params),
+    fallback,
+    attributes
+  )
 
 /** A direct counting runner over one connection, placed and traced as `makeRunner`'s statements are. */
 export const makeCountRunner = (
   connection: Connection,
   fallback: (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<number, SqlError>,
   attributes: ReadonlyArray<readonly [string, unknown]>
-): Count => direct_(connection, fallback, attributes, countOn)
+): Count =>
+  makeRunnerWith(
+    (transaction, statement, params) => countOn(transaction ?? connection, statement, params),
+    fallback,
+    attributes
+  )
