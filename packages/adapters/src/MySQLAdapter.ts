@@ -1,24 +1,22 @@
 /**
  * The MySQL and MariaDB adapter, over mysql2 with the @effect/sql-mysql2 compiler.
  */
-import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as MysqlNode from "./internal/mysqlClient.js"
 import * as MysqlTls from "./internal/mysqlTls.js"
+import * as Options from "./internal/options.js"
 import * as OptimalConfig from "./OptimalConfig.js"
 import * as Tls from "./Tls.js"
 
 /** The MySQL / MariaDB adapter type. */
 export type MySQLAdapter = DatabaseAdapter<OptimalConfig.MysqlOptimalConfig>
 
-/** The URL query options that tune the configuration (mysql2 names), below explicit overrides. */
-export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides<OptimalConfig.MysqlOptimalConfig> => {
-  const connect = url.options.connectTimeout === undefined ? NaN : Number(url.options.connectTimeout)
-  return Number.isFinite(connect) && connect > 0 ? { connectTimeout: Duration.millis(connect) } : {}
-}
+/** The URL query options that tune the configuration (mysql2's and the MySQL client's names), below explicit overrides. */
+export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides<OptimalConfig.MysqlOptimalConfig> =>
+  Options.settingsFromOptions("mysql", url.options)
 
 /** The mysql2 TLS options of a node's settings; the pool and the health probes connect with the same. */
 export const tlsOptions: (settings: Tls.TlsSettings) => MysqlTls.MysqlTlsOptions = MysqlTls.mysqlTlsOptions

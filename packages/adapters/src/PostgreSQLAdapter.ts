@@ -1,11 +1,11 @@
 /**
  * The PostgreSQL adapter, over node-postgres (`pg`) and @effect/sql-pg.
  */
-import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
+import * as Options from "./internal/options.js"
 import * as PgNode from "./internal/pgClient.js"
 import * as PgTls from "./internal/pgTls.js"
 import * as Pooler from "./internal/pooler.js"
@@ -18,20 +18,8 @@ export type PostgreSQLAdapter = DatabaseAdapter<OptimalConfig.PostgresOptimalCon
 /** The URL query options that tune the configuration (libpq names), below explicit overrides. */
 export const configFromUrl = (
   url: ConnectionUrl
-): OptimalConfig.ConfigOverrides<OptimalConfig.PostgresOptimalConfig> => {
-  const o = url.options
-  const num = (key: string) => {
-    const n = o[key] === undefined ? NaN : Number(o[key])
-    return Number.isFinite(n) && n >= 0 ? n : undefined
-  }
-  const connect = num("connect_timeout")
-  const statement = num("statement_timeout")
-  return {
-    ...(o.application_name !== undefined ? { applicationName: o.application_name } : {}),
-    ...(connect !== undefined && connect > 0 ? { connectTimeout: Duration.seconds(connect) } : {}),
-    ...(statement !== undefined ? { statementTimeout: Duration.millis(statement) } : {})
-  }
-}
+): OptimalConfig.ConfigOverrides<OptimalConfig.PostgresOptimalConfig> =>
+  Options.settingsFromOptions("postgresql", url.options)
 
 /** The node-postgres TLS options of a node's settings; the pool and the health probes connect with the same. */
 export const tlsOptions: (settings: Tls.TlsSettings) => PgTls.PgTlsOptions = PgTls.pgTlsOptions

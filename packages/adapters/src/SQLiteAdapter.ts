@@ -7,6 +7,7 @@ import { createRequire } from "node:module"
 import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
+import * as Options from "./internal/options.js"
 import * as SqliteNode from "./internal/sqliteClient.js"
 import * as OptimalConfig from "./OptimalConfig.js"
 import * as Tls from "./Tls.js"
@@ -29,6 +30,10 @@ export const bundledVersion = (): string => {
   }
 }
 
+/** The URL query options that tune the configuration (SQLite's pragma names), below explicit overrides. */
+export const configFromUrl = (url: ConnectionUrl): OptimalConfig.ConfigOverrides<OptimalConfig.SqliteOptimalConfig> =>
+  Options.settingsFromOptions("sqlite", url.options)
+
 /** Makes the SQLite adapter for a parsed `sqlite://` URL. */
 export const make = (
   url: ConnectionUrl,
@@ -38,7 +43,7 @@ export const make = (
     url,
     options,
     defaults: OptimalConfig.sqlite,
-    fromUrl: {},
+    fromUrl: configFromUrl(url),
     defaultVersion: bundledVersion(),
     tls: Either.right(Tls.plain),
     makeClient: (_tls, config, name, clientOptions) =>

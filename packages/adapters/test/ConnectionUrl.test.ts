@@ -59,9 +59,9 @@ describe("ConnectionUrl.parse", () => {
       expect((yield* Url.parse("sqlite:////abs/path.db")).filename).toBe("/abs/path.db")
       expect((yield* Url.parse("sqlite://:memory:")).filename).toBe(":memory:")
       expect((yield* Url.parse("sqlite:///:memory:")).filename).toBe(":memory:")
-      const url = yield* Url.parse("sqlite:///my%20file.db?mode=ro&journal_mode=wal")
+      const url = yield* Url.parse("sqlite:///my%20file.db?synchronous=full&journal_mode=wal")
       expect(url.filename).toBe("my file.db")
-      expect(url.options).toEqual({ mode: "ro", journal_mode: "wal" })
+      expect(url.options).toEqual({ synchronous: "full", journal_mode: "wal" })
       expect(url.driver).toBe("better-sqlite3")
       expect(url.host).toBeUndefined()
       expect(url.port).toBeUndefined()
@@ -170,7 +170,7 @@ describe("ConnectionUrl.format", () => {
         "mysql://u:p@[::1]:3307/d?charset=utf8mb4",
         "mariadb://u@h/d",
         "sqlite:////abs/my%20file.db",
-        "sqlite:///rel.db?mode=ro",
+        "sqlite:///rel.db?foreign_keys=on",
         "sqlite://:memory:"
       ]
     ) {

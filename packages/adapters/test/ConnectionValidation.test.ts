@@ -19,7 +19,7 @@ describe("validateDatabaseConnection", () => {
         "mysql://app:pw@db.example.com/fastorm?ssl=true&charset=utf8mb4&connectTimeout=5000",
         "mariadb://app@localhost/fastorm?sslmode=DISABLED",
         "mysql://app@/fastorm?socketPath=%2Frun%2Fmysqld%2Fmysqld.sock",
-        "sqlite:///app.db?mode=ro&busy_timeout=5000",
+        "sqlite:///app.db?synchronous=normal&busy_timeout=5000",
         "sqlite://:memory:",
         "postgres://app@[::1]/d?sslmode=disable",
         "postgres://app@127.0.0.2/d?sslmode=prefer"

@@ -28,6 +28,17 @@ describe("MariaDB adapter on the live cluster", () => {
       expect(yield* variable(client, "session.tx_read_only")).toBe("0")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("the URL's timeouts (in seconds, as the MySQL client takes them) and collation reach the session", () =>
+    Effect.gen(function*() {
+      const adapter = yield* DatabaseAdapterFactory.create(
+        `${primaryUrl}?read_timeout=41&write_timeout=42&collation=utf8mb4_bin`
+      )
+      const client = yield* adapter.makeClient()
+      expect(yield* variable(client, "session.net_read_timeout")).toBe("41")
+      expect(yield* variable(client, "session.net_write_timeout")).toBe("42")
+      expect(yield* variable(client, "collation_connection")).toBe("utf8mb4_bin")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("user overrides win: the statement bound really stops a long statement", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {

@@ -40,6 +40,17 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect(yield* show(client, "jit")).toBe("on")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("the URL's libpq session options reach the server session", () =>
+    Effect.gen(function*() {
+      const adapter = yield* pgAdapter(
+        `${primaryUrl}?lock_timeout=1234&idle_in_transaction_session_timeout=4321&fallback_application_name=fb`
+      )
+      const client = yield* adapter.makeClient()
+      expect(yield* show(client, "lock_timeout")).toBe("1234ms")
+      expect(yield* show(client, "idle_in_transaction_session_timeout")).toBe("4321ms")
+      expect(yield* show(client, "application_name")).toBe("fb")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("a read-only client on a replica runs read-only sessions and the replica refuses writes", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(replicaUrl)

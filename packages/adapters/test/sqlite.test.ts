@@ -37,6 +37,22 @@ describe("SQLite adapter", () => {
       expect(yield* pragma(writer, "foreign_keys")).toBe(0)
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scoped("the URL's pragmas apply below user overrides", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const url = `sqlite:///${file}?journal_mode=DELETE&synchronous=full&foreign_keys=off&busy_timeout=1234`
+      const writer = yield* Effect.flatMap(DatabaseAdapterFactory.create(url), (adapter) => adapter.makeClient())
+      expect(yield* pragma(writer, "journal_mode")).toBe("delete")
+      expect(yield* pragma(writer, "synchronous")).toBe(2)
+      expect(yield* pragma(writer, "foreign_keys")).toBe(0)
+      expect(yield* pragma(writer, "busy_timeout")).toBe(1234)
+      const overridden = yield* Effect.flatMap(
+        DatabaseAdapterFactory.create(url, { config: { busyTimeout: "250 millis" } }),
+        (adapter) => adapter.makeClient()
+      )
+      expect(yield* pragma(overridden, "busy_timeout")).toBe(250)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scoped("a read-only connection on the same file sees the writer's commits and cannot write", () =>
     Effect.gen(function*() {
       const file = yield* tempFile

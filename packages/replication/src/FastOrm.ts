@@ -32,7 +32,7 @@ export interface NodeConfig {
   readonly url: string | Redacted.Redacted<string>
   /** The node's name in errors, logs, spans and metrics. Defaults: "primary", "replica-1", ... */
   readonly name?: string | undefined
-  /** Share of ordinary reads under the `weighted` strategy. Default 1. */
+  /** Scales the node's share of reads under every strategy; 0 sends it none (README, "Configuration"). Default 1. */
   readonly weight?: number | undefined
 }
 

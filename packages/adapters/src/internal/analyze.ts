@@ -5,7 +5,7 @@
 import * as Redacted from "effect/Redacted"
 import type { ConnectionUrl } from "../ConnectionUrl.js"
 import { driverOf } from "../Dialect.js"
-import { knownOptions } from "./options.js"
+import { specOf } from "./options.js"
 import type { ConnectionProblem } from "./problems.js"
 import { problem } from "./problems.js"
 import type { RawUrl } from "./rawUrl.js"
@@ -80,15 +80,23 @@ const readOptions = (raw: RawUrl, info: SchemeInfo, problems: Array<ConnectionPr
   let password: string | undefined
   let host: string | undefined
   let port: string | undefined
-  const known = knownOptions[info.dialect]
   for (const { hasValue, key, value } of raw.query === undefined ? [] : splitQuery(raw.query)) {
     if (key === undefined || value === undefined) {
       problems.push(problem.malformed("an option in the query string has invalid percent-encoding"))
       continue
     }
-    if (!known.has(key)) {
+    const spec = specOf(info.dialect, key)
+    if (spec === undefined) {
       // A bare "?word" may be a password pasted in the wrong place: its name is not echoed.
       problems.push(problem.unknownOption(hasValue ? key : ""))
+      continue
+    }
+    if (spec._tag === "refused") {
+      problems.push(problem.unsupportedOption(key, spec.instead))
+      continue
+    }
+    if (spec._tag === "setting" && spec.parse(value) === undefined) {
+      problems.push(problem.invalidOptionValue(key, spec.expected))
       continue
     }
     // The credentials and the socket directory go to their own fields, so `options` never holds a secret.

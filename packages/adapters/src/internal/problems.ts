@@ -18,6 +18,10 @@ export type ConnectionProblem = Data.TaggedEnum<{
   InvalidPort: { readonly reason: PortProblem; readonly severity: Severity; readonly message: string }
   MissingDatabase: { readonly severity: Severity; readonly message: string }
   UnknownOption: { readonly option: string; readonly severity: Severity; readonly message: string }
+  /** A known option of the database's own clients that FastORM does not apply; `message` says what to do. */
+  UnsupportedOption: { readonly option: string; readonly severity: Severity; readonly message: string }
+  /** A known option whose value is not of its kind; `message` says what it takes (never the value given). */
+  InvalidOptionValue: { readonly option: string; readonly severity: Severity; readonly message: string }
   InsecureTls: {
     readonly option: string
     readonly value: string
@@ -60,6 +64,18 @@ export const problem = {
     ConnectionProblem.MissingDatabase({
       severity: "error",
       message: "The connection URL names no database (add /<database> after the host)"
+    }),
+  unsupportedOption: (option: string, instead: string): ConnectionProblem =>
+    ConnectionProblem.UnsupportedOption({
+      option,
+      severity: "error",
+      message: `Connection option "${option}" is not applied by FastORM: ${instead}`
+    }),
+  invalidOptionValue: (option: string, expected: string): ConnectionProblem =>
+    ConnectionProblem.InvalidOptionValue({
+      option,
+      severity: "error",
+      message: `Connection option "${option}" takes ${expected}`
     }),
   unknownOption: (name: string): ConnectionProblem => {
     const option = isPrintableName(name) ? name : NOT_SHOWN

@@ -5,7 +5,14 @@
  * (ARCHITECTURE.md, "Topology").
  */
 import type { DatabaseAdapter } from "@fastorm/adapters"
-import { AdapterError, ConnectionUrl, DatabaseAdapterFactory, OptimalConfig } from "@fastorm/adapters"
+import {
+  AdapterError,
+  ConnectionUrl,
+  DatabaseAdapterFactory,
+  MySQLAdapter,
+  OptimalConfig,
+  PostgreSQLAdapter
+} from "@fastorm/adapters"
 import type { DialectFeaturesShape } from "@fastorm/core"
 import { HealthMonitor, Topology } from "@fastorm/health"
 import * as Duration from "effect/Duration"
@@ -35,13 +42,30 @@ const startupReason = (error: AdapterError.ConnectionFailed, elapsedMs: number, 
     }`
     : `${error.detail} after ${formatMillis(elapsedMs)}`
 
-/** The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver. */
-const overridesOf = (config: FastOrmConfig, readWrite: ResolvedReadWriteConfig, dialect: string) =>
-  dialect === "sqlite" ? config.pool : {
-    connectTimeout: readWrite.connectTimeout,
-    statementTimeout: readWrite.statementTimeout,
+/** The bounds a node's URL sets itself (libpq's `connect_timeout`, `statement_timeout`; the MySQL client's). */
+const urlBounds = (
+  url: ConnectionUrl.ConnectionUrl
+): { readonly connectTimeout?: unknown; readonly statementTimeout?: unknown } =>
+  url.dialect === "postgresql"
+    ? PostgreSQLAdapter.configFromUrl(url)
+    : url.dialect === "mysql"
+    ? MySQLAdapter.configFromUrl(url)
+    : {}
+
+/**
+ * The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver. A bound the node's
+ * URL sets is that node's own and stays (the most specific wins; where it is looser than the router's, the router's
+ * guard keeps its own on top, ARCHITECTURE.md "Deadlines"); `pool` settings win over both.
+ */
+const overridesOf = (config: FastOrmConfig, readWrite: ResolvedReadWriteConfig, url: ConnectionUrl.ConnectionUrl) => {
+  if (url.dialect === "sqlite") return config.pool
+  const own = urlBounds(url)
+  return {
+    ...(own.connectTimeout === undefined ? { connectTimeout: readWrite.connectTimeout } : {}),
+    ...(own.statementTimeout === undefined ? { statementTimeout: readWrite.statementTimeout } : {}),
     ...config.pool
   }
+}
 
 /**
  * Core emits INSERT ... RETURNING only where the server has it (MariaDB 10.5+, never MySQL): ask the primary, which
@@ -90,10 +114,13 @@ export const build = (config: FastOrmConfig) =>
     const dialect = urls[0]!.dialect
     const poolProblems = OptimalConfig.check(dialect, config.pool)
     if (poolProblems.length > 0) return yield* new AdapterError.InvalidPoolConfig({ problems: poolProblems })
-    const overrides = overridesOf(config, readWrite, dialect) as PoolConfig
     const adapters = yield* Effect.forEach(
       nodes,
-      (node) => DatabaseAdapterFactory.create(node.url, { name: node.name, config: overrides })
+      (node, i) =>
+        DatabaseAdapterFactory.create(node.url, {
+          name: node.name,
+          config: overridesOf(config, readWrite, urls[i]!) as PoolConfig
+        })
     )
     const cluster = config.name ?? ConnectionUrl.identity(urls[0]!)
     const failover = yield* failoverOf(config, learnt, dialect)

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+import type { Dialect } from "../src/Dialect.js"
+import {
+  ConnectionUrl,
+  MySQLAdapter,
+  OptimalConfig,
+  PostgreSQLAdapter,
+  SQLiteAdapter,
+  validateDatabaseConnection
+} from "../src/index.js"
+import { optionSpecs, settingsFromOptions } from "../src/internal/options.js"
+import { settings as settingKinds } from "../src/internal/overrides.js"
+
+const parsed = (url: string) => {
+  const result = ConnectionUrl.parseEither(url)
+  if (Either.isLeft(result)) throw new Error(`expected ${url} to parse: ${result.left.message}`)
+  return result.right
+}
+const problemsOf = (url: string) =>
+  validateDatabaseConnection(url).map((p) => `${p._tag}:${"option" in p ? p.option : ""}`)
+
+const base: Record<Dialect, string> = {
+  postgresql: "postgres://app@db.example/app?sslmode=verify-full&",
+  mysql: "mysql://app@db.example/app?ssl-mode=VERIFY_IDENTITY&",
+  sqlite: "sqlite:///app.db?"
+}
+
+describe("URL options", () => {
+  it("every setting an option gives is a setting of its dialect, of the setting's kind", () => {
+    for (const dialect of Object.keys(optionSpecs) as Array<Dialect>) {
+      for (const [option, spec] of Object.entries(optionSpecs[dialect])) {
+        if (spec._tag !== "setting") continue
+        expect(Object.keys(settingKinds[dialect]), `${dialect} ${option}`).toContain(spec.setting)
+      }
+    }
+  })
+
+  it.each(
+    [
+      ["postgresql", "connect_timeout=2.5", { connectTimeout: Duration.millis(2500) }],
+      ["postgresql", "statement_timeout=1500", { statementTimeout: Duration.millis(1500) }],
+      ["postgresql", "lock_timeout=0", { lockTimeout: Duration.millis(0) }],
+      ["postgresql", "idle_in_transaction_session_timeout=9000", { idleInTransactionTimeout: Duration.millis(9000) }],
+      ["postgresql", "keepalives=0", { keepAlive: false }],
+      ["postgresql", "application_name=a&fallback_application_name=b", { applicationName: "a" }],
+      ["postgresql", "fallback_application_name=b&application_name=a", { applicationName: "a" }],
+      ["postgresql", "fallback_application_name=b", { applicationName: "b" }],
+      ["mysql", "connect_timeout=3", { connectTimeout: Duration.millis(3000) }],
+      ["mysql", "connect_timeout=3&connectTimeout=700", { connectTimeout: Duration.millis(700) }],
+      ["mysql", "read_timeout=40&write_timeout=50", {
+        readTimeout: Duration.seconds(40),
+        writeTimeout: Duration.seconds(50)
+      }],
+      ["mysql", "charset=UTF8MB4&collation=utf8mb4_BIN", { charset: "utf8mb4", collation: "utf8mb4_bin" }],
+      ["mysql", "enableKeepAlive=false", { keepAlive: false }],
+      ["sqlite", "journal_mode=DELETE&synchronous=Full", { journalMode: "delete", synchronous: "full" }],
+      ["sqlite", "foreign_keys=on&busy_timeout=250", { foreignKeys: true, busyTimeout: Duration.millis(250) }]
+    ] as const
+  )("%s ?%s gives its settings", (dialect, query, expected) => {
+    const url = parsed(`${base[dialect]}${query}`)
+    expect(settingsFromOptions(dialect, url.options)).toEqual(expected)
+    const fromUrl = dialect === "postgresql"
+      ? PostgreSQLAdapter.configFromUrl(url)
+      : dialect === "mysql"
+      ? MySQLAdapter.configFromUrl(url)
+      : SQLiteAdapter.configFromUrl(url)
+    expect(fromUrl).toEqual(expected)
+    // What a URL gives passes the same checks as explicit overrides.
+    expect(OptimalConfig.check(dialect, fromUrl)).toEqual([])
+  })
+
+  it.each(
+    [
+      ["postgresql", "statement_timeout", "30s"],
+      ["postgresql", "connect_timeout", "0"],
+      ["postgresql", "lock_timeout", "-1"],
+      ["postgresql", "keepalives", "maybe"],
+      ["mysql", "charset", "latin1"],
+      ["mysql", "collation", "latin1_swedish_ci"],
+      ["mysql", "read_timeout", "soon"],
+      ["mysql", "connectTimeout", "0"],
+      ["sqlite", "journal_mode", "wall"],
+      ["sqlite", "busy_timeout", "1.5"]
+    ] as const
+  )("%s %s=%s is an InvalidOptionValue that names the option, never the value", (dialect, option, value) => {
+    const problems = validateDatabaseConnection(`${base[dialect]}${option}=${value}`)
+    expect(problems.map((p) => p._tag)).toEqual(["InvalidOptionValue"])
+    expect(problems[0]!.message).toContain(`"${option}" takes `)
+    expect(problems[0]!.message).not.toContain(`=${value}`)
+    expect(problems[0]!.message).not.toContain(` ${value} `)
+  })
+
+  it.each(
+    [
+      ["postgresql", "search_path=app", "ALTER ROLE"],
+      ["postgresql", "options=-c%20search_path%3Dapp", "startup options"],
+      ["postgresql", "target_session_attrs=read-write", "write URL"],
+      ["postgresql", "query_timeout=100", "statement_timeout"],
+      ["mysql", "timezone=Z", "TZ=UTC"],
+      ["mysql", "dateStrings=true", "Schema"],
+      ["mysql", "application_name=x", "no application name"],
+      ["sqlite", "mode=ro", "read-only"],
+      ["sqlite", "timeout=5", "busy_timeout"]
+    ] as const
+  )("%s ?%s is refused with what to do instead", (dialect, query, instead) => {
+    const problems = validateDatabaseConnection(`${base[dialect]}${query}`)
+    expect(problems.map((p) => p._tag)).toEqual(["UnsupportedOption"])
+    expect(problems[0]!.severity).toBe("error")
+    expect(problems[0]!.message).toContain("is not applied by FastORM")
+    expect(problems[0]!.message).toContain(instead)
+  })
+
+  it("refused and invalid options fail the parse, each listed", () => {
+    expect(problemsOf("postgres://app@localhost/app?search_path=x&lock_timeout=soon&sslmod=1")).toEqual([
+      "UnsupportedOption:search_path",
+      "InvalidOptionValue:lock_timeout",
+      "UnknownOption:sslmod"
+    ])
+    expect(Either.isLeft(ConnectionUrl.parseEither("sqlite:///a.db?journal_mode=wal&mode=ro"))).toBe(true)
+  })
+})
