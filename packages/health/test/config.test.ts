@@ -26,6 +26,15 @@ describe("HealthMonitor.checkConfig", () => {
       "backoffBase must be a finite duration, e.g. \"2 seconds\" or a number of milliseconds",
       "failureThreshold must be an integer >= 1"
     ]],
+    ["a misspelt key, with the options it could be", { intervall: 100, timeout: 1000 } as any, [
+      "unknown option \"intervall\" (options: interval, timeout, degradedAfter, unhealthyAfter, failureThreshold, " +
+      "recoveryThreshold, backoffBase, backoffCap, authBackoffBase, authBackoffCap, smoothing, maxLag, applicationName, " +
+      "probe)"
+    ]],
+    ["a key that could hide a secret is not echoed", { "pw=hunter2 x": 1 } as any, [
+      "an option with an unexpected name (not shown)"
+    ]],
+    ["the layer's own keys and the probe are known", { applicationName: "x", probe: () => undefined } as any, []],
     ["thresholds out of range", { degradedAfter: 3000, unhealthyAfter: 1000, recoveryThreshold: 1.5, smoothing: 0 }, [
       "unhealthyAfter must not be below degradedAfter",
       "recoveryThreshold must be an integer >= 1",

@@ -9,11 +9,42 @@ import type * as HealthState from "../HealthState.js"
 /** The configurable durations and numbers (the monitor's configuration without its nodes and probe). */
 export type Settings = Omit<HealthMonitorConfig, "nodes" | "probe" | "applicationName">
 
-/** The thresholds and every problem found on the way. */
+// Every key of `HealthMonitorConfig`: any other is a problem, as in the router's configuration (a misspelt
+// `intervall` from JavaScript or a JSON file would otherwise leave the default in place without a word).
+const known: ReadonlySet<string> = new Set([
+  "nodes",
+  "cluster",
+  "interval",
+  "timeout",
+  "degradedAfter",
+  "unhealthyAfter",
+  "failureThreshold",
+  "recoveryThreshold",
+  "backoffBase",
+  "backoffCap",
+  "authBackoffBase",
+  "authBackoffCap",
+  "smoothing",
+  "maxLag",
+  "applicationName",
+  "probe"
+])
+
+// A key is echoed only when it cannot be hiding a secret (as for URL options).
+const printable = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)
+
+/** The thresholds and every problem found on the way, unknown keys included. */
 export const resolve = (
   config: Settings
 ): { readonly thresholds: HealthState.Thresholds; readonly problems: ReadonlyArray<string> } => {
   const problems: Array<string> = []
+  for (const key of Object.keys(config)) {
+    if (known.has(key)) continue
+    const options = [...known].filter((k) => k !== "nodes" && k !== "cluster").join(", ")
+    problems.push(
+      printable(key) ? `unknown option "${key}" (options: ${options})` : "an option with an unexpected name (not shown)"
+    )
+  }
   const duration = (name: string, input: unknown, fallback: Duration.Duration): Duration.Duration => {
     if (input === undefined) return fallback
     const decoded = Duration.decodeUnknown(input)
