@@ -418,4 +418,26 @@ describe("FastOrmLive", () => {
         "Invalid cluster: replica-1's weight must be a finite number >= 0"
       )
     }))
+
+  it.scopedLive("InvalidCluster lists every problem of a check at once", () =>
+    Effect.gen(function*() {
+      const messageOf = (config: Parameters<typeof FastOrm.layer>[0]) =>
+        Effect.map(Effect.exit(Layer.build(FastOrm.layer(config))), (exit) => {
+          const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+          return failure?._tag === "Some" ? failure.value.message : ""
+        })
+      expect(
+        yield* messageOf({
+          write: "sqlite://:memory:",
+          read: [{ url: "sqlite://:memory:", name: "r", weight: -1 }, { url: "sqlite://:memory:", name: "r" }]
+        })
+      ).toBe("Invalid cluster: two nodes have the same name; r's weight must be a finite number >= 0")
+      expect(
+        yield* messageOf({ write: "sqlite://:memory:", read: ["postgres://app@127.0.0.1/app", "sqlite://:memory:"] })
+      ).toBe(
+        "Invalid cluster: replica-1 is postgresql, primary is sqlite; replica-2 is sqlite://:memory:, a private " +
+          "in-memory database that cannot see the primary's data: read the primary's own file (sqlite:///app.db), or " +
+          "give no read URL"
+      )
+    }))
 })

@@ -50,38 +50,37 @@ export const nodesOf = (config: FastOrmConfig) =>
       ]
     }
 
-/** Every check of the nodes that needs no server: names, weights, one dialect, no private in-memory reader. */
+/**
+ * Every check of the nodes that needs no server: names, weights, one dialect, no private in-memory reader. Each check
+ * lists every problem of its kind in one `InvalidCluster` (names and weights first, then, the URLs parsed, dialects).
+ */
 export const checkNodes = (nodes: ReadonlyArray<ResolvedNode>, learnt: boolean) =>
   Effect.gen(function*() {
     if (nodes.length === 0) return yield* new InvalidCluster({ reason: "no node is given" })
+    const reasons: Array<string> = []
     const names = nodes.map((n) => n.name)
-    if (new Set(names).size !== names.length) {
-      return yield* new InvalidCluster({ reason: "two nodes have the same name" })
-    }
+    const repeated = names.filter((name, i) => names.indexOf(name) !== i)
+    if (repeated.length > 0) reasons.push("two nodes have the same name")
     for (const node of nodes) {
       const problem = weightProblem(node.weight)
-      if (problem !== undefined) return yield* new InvalidCluster({ reason: `${node.name}'s ${problem}` })
+      if (problem !== undefined) reasons.push(`${node.name}'s ${problem}`)
     }
+    if (reasons.length > 0) return yield* new InvalidCluster({ reason: reasons.join("; ") })
     const urls = yield* Effect.forEach(nodes, (node) => ConnectionUrl.parse(node.url))
     const first = urls[0]!
     for (const [i, url] of urls.entries()) {
       if (url.dialect !== first.dialect) {
-        return yield* new InvalidCluster({
-          reason: `${nodes[i]!.name} is ${url.dialect}, ${nodes[0]!.name} is ${first.dialect}`
-        })
-      }
-      if (i > 0 && url.dialect === "sqlite" && url.filename === ":memory:") {
-        return yield* new InvalidCluster({
-          reason:
-            `${nodes[i]!.name} is sqlite://:memory:, a private in-memory database that cannot see the primary's ` +
+        reasons.push(`${nodes[i]!.name} is ${url.dialect}, ${nodes[0]!.name} is ${first.dialect}`)
+      } else if (i > 0 && url.dialect === "sqlite" && url.filename === ":memory:") {
+        reasons.push(
+          `${nodes[i]!.name} is sqlite://:memory:, a private in-memory database that cannot see the primary's ` +
             "data: read the primary's own file (sqlite:///app.db), or give no read URL"
-        })
+        )
       }
     }
     if (learnt && first.dialect === "sqlite") {
-      return yield* new InvalidCluster({
-        reason: "SQLite has one writer and no replication: give it as write / read, not as nodes"
-      })
+      reasons.push("SQLite has one writer and no replication: give it as write / read, not as nodes")
     }
+    if (reasons.length > 0) return yield* new InvalidCluster({ reason: reasons.join("; ") })
     return urls
   })
