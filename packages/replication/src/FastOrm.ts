@@ -101,7 +101,10 @@ export type FastOrmConfig = ClusterNodes & {
   readonly failover?: FailoverConfig | undefined
 }
 
-/** The nodes do not form one cluster (different dialects, a private in-memory SQLite reader, two equal names). */
+/**
+ * The configuration does not describe one cluster: an unknown option, no node or both ways of giving them,
+ * different dialects, a private in-memory SQLite reader, two equal names.
+ */
 export { InvalidCluster } from "./internal/nodes.js"
 
 /**

@@ -26,7 +26,7 @@ import { resolve } from "../ReadWriteConfig.js"
 import { PrimaryUnavailable } from "../RouterError.js"
 import * as Failover from "./failover/coordinator.js"
 import * as FailoverOps from "./failover/ops.js"
-import { checkNodes, InvalidCluster, nodesOf, type ResolvedNode } from "./nodes.js"
+import { checkNodes, InvalidCluster, nodesOf, type ResolvedNode, shapeProblems } from "./nodes.js"
 
 /** "77 ms", "5 s", "2.5 s": the figures a start-up error reports. */
 const formatMillis = (ms: number): string => ms < 1000 ? `${Math.round(ms)} ms` : `${Number((ms / 1000).toFixed(1))} s`
@@ -103,7 +103,9 @@ const serverOf = (adapter: DatabaseAdapter.DatabaseAdapter) =>
 /** Builds the router of `config`, with what core needs to know of the primary's server. */
 export const build = (config: FastOrmConfig) =>
   Effect.gen(function*() {
-    // Every option is checked before anything connects.
+    // Every option is checked before anything connects, the configuration's shape first.
+    const shape = shapeProblems(config)
+    if (shape.length > 0) return yield* new InvalidCluster({ reason: shape.join("; ") })
     const readWrite = yield* Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
     yield* Either.match(HealthMonitor.checkConfig(config.health ?? {}), {
       onLeft: Effect.fail,

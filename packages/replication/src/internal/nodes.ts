@@ -31,11 +31,44 @@ export const weightProblem = (weight: unknown): string | undefined =>
     ? undefined
     : "weight must be a finite number >= 0"
 
-/** The nodes do not form one cluster (different dialects, a private in-memory SQLite reader, two equal names). */
+/** The configuration does not describe one cluster (an unknown option, no node, different dialects, ...). */
 export class InvalidCluster extends Data.TaggedError("InvalidCluster")<{ readonly reason: string }> {
   override get message(): string {
     return `Invalid cluster: ${this.reason}`
   }
+}
+
+// Every key of `FastOrmConfig`.
+const options = ["name", "write", "read", "nodes", "readWrite", "health", "pool", "failover"]
+
+// A key is echoed only when it cannot be hiding a secret (as for URL options).
+const printable = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)
+
+/**
+ * What is wrong with the configuration's shape, which the types rule out but JavaScript and hand-built objects do
+ * not: a key it does not know (a misspelt `reads` would leave the cluster without replicas, in silence), no node, or
+ * both ways of giving the nodes.
+ */
+export const shapeProblems = (config: unknown): ReadonlyArray<string> => {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) {
+    return ["the configuration must be an object"]
+  }
+  const problems: Array<string> = []
+  for (const key of Object.keys(config)) {
+    if (options.includes(key)) continue
+    problems.push(
+      printable(key)
+        ? `unknown option "${key}" (options: ${options.join(", ")})`
+        : "an option with an unexpected name (not shown)"
+    )
+  }
+  const given = config as { readonly write?: unknown; readonly read?: unknown; readonly nodes?: unknown }
+  if (given.nodes !== undefined && (given.write !== undefined || given.read !== undefined)) {
+    problems.push("give write (and read) or nodes, not both")
+  } else if (given.nodes === undefined && given.write === undefined) {
+    problems.push(given.read === undefined ? "no node is given: give write (and read), or nodes" : "read needs write")
+  }
+  return problems
 }
 
 /** The nodes as given, named: the configured primary first (`write` / `read`), or every node (`nodes`). */
