@@ -75,6 +75,7 @@ describe("URL options", () => {
     [
       ["postgresql", "statement_timeout", "30s"],
       ["postgresql", "connect_timeout", "0"],
+      ["postgresql", "connect_timeout", "0.0001"],
       ["postgresql", "lock_timeout", "-1"],
       ["postgresql", "keepalives", "maybe"],
       ["mysql", "charset", "latin1"],

@@ -30,7 +30,9 @@ const millis: Parse = (text) => {
 }
 const seconds = (positive: boolean): Parse => (text) => {
   const n = decimal(text)
-  return n === undefined || (positive && n === 0) ? undefined : Duration.millis(Math.round(n * 1000))
+  if (n === undefined) return undefined
+  const ms = Math.round(n * 1000)
+  return positive && ms === 0 ? undefined : Duration.millis(ms)
 }
 const positiveMillis: Parse = (text) => {
   const n = integer(text)
