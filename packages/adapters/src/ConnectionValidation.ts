@@ -14,6 +14,12 @@ export { ConnectionProblem } from "./internal/problems.js"
 /** How bad a problem is: errors stop `ConnectionUrl.parse`, warnings (insecure TLS) only `validateOrFail`. */
 export type { PortProblem, Severity } from "./internal/problems.js"
 
+/**
+ * Whether a name given by the user may be echoed in an error: a short identifier that cannot hide a password (a
+ * value pasted where a key belongs). Configuration checks everywhere use it for unknown keys.
+ */
+export { isPrintableName } from "./internal/problems.js"
+
 /** Hosts where traffic never leaves the machine (loopback names and addresses, Unix sockets). */
 export { isLocalHost } from "./internal/analyze.js"
 

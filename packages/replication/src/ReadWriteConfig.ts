@@ -1,6 +1,7 @@
 /**
  * How the router splits reads from writes: preference, consistency, replica selection and every bound it keeps.
  */
+import { ConnectionValidation } from "@fastorm/adapters"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
@@ -112,9 +113,6 @@ const removed: Readonly<Record<string, string>> = {
 
 const known: ReadonlySet<string> = new Set(Object.keys(defaults))
 
-// A key is echoed only when it cannot be hiding a secret (see the adapters' URL problems).
-const printable = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)
-
 /** Applies the defaults and checks every field; keys it does not know are problems too (JavaScript, `Config`). */
 export const resolve = (
   config: ReadWriteConfig = {}
@@ -127,7 +125,7 @@ export const resolve = (
     if (known.has(key)) continue
     problems.push(
       removed[key] ??
-        (printable(key)
+        (ConnectionValidation.isPrintableName(key)
           ? `unknown option "${key}" (options: ${[...known].join(", ")})`
           : "an option with an unexpected name (not shown)")
     )

@@ -2,6 +2,7 @@
  * The monitor's configuration resolved to thresholds, every problem collected: a duration that does not parse is a
  * problem in the list, never a defect, and its default stands in so one mistake does not report others.
  */
+import { ConnectionValidation } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import type { HealthMonitorConfig } from "../HealthMonitor.js"
 import type * as HealthState from "../HealthState.js"
@@ -30,9 +31,6 @@ const known: ReadonlySet<string> = new Set([
   "probe"
 ])
 
-// A key is echoed only when it cannot be hiding a secret (as for URL options).
-const printable = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)
-
 /** The thresholds and every problem found on the way, unknown keys included. */
 export const resolve = (
   config: Settings
@@ -42,7 +40,9 @@ export const resolve = (
     if (known.has(key)) continue
     const options = [...known].filter((k) => k !== "nodes" && k !== "cluster").join(", ")
     problems.push(
-      printable(key) ? `unknown option "${key}" (options: ${options})` : "an option with an unexpected name (not shown)"
+      ConnectionValidation.isPrintableName(key)
+        ? `unknown option "${key}" (options: ${options})`
+        : "an option with an unexpected name (not shown)"
     )
   }
   const duration = (name: string, input: unknown, fallback: Duration.Duration): Duration.Duration => {

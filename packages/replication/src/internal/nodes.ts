@@ -2,7 +2,7 @@
  * The nodes of `FastOrm.layer` as given (a URL, or a URL with a name and a weight) resolved to one shape, and the
  * checks that need no server.
  */
-import { ConnectionUrl } from "@fastorm/adapters"
+import { ConnectionUrl, ConnectionValidation } from "@fastorm/adapters"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
@@ -41,9 +41,6 @@ export class InvalidCluster extends Data.TaggedError("InvalidCluster")<{ readonl
 // Every key of `FastOrmConfig`.
 const options = ["name", "write", "read", "nodes", "readWrite", "health", "pool", "failover"]
 
-// A key is echoed only when it cannot be hiding a secret (as for URL options).
-const printable = (key: string): boolean => /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/.test(key)
-
 /**
  * What is wrong with the configuration's shape, which the types rule out but JavaScript and hand-built objects do
  * not: a key it does not know (a misspelt `reads` would leave the cluster without replicas, in silence), no node, or
@@ -57,7 +54,7 @@ export const shapeProblems = (config: unknown): ReadonlyArray<string> => {
   for (const key of Object.keys(config)) {
     if (options.includes(key)) continue
     problems.push(
-      printable(key)
+      ConnectionValidation.isPrintableName(key)
         ? `unknown option "${key}" (options: ${options.join(", ")})`
         : "an option with an unexpected name (not shown)"
     )
