@@ -33,6 +33,21 @@ describe("the configuration's shape", () => {
     })
   }
 
+  it.scopedLive("the monitor's nodes and cluster are the layer's own: given in health, InvalidHealthConfig", () =>
+    Effect.gen(function*() {
+      const exit = yield* Effect.exit(
+        Layer.build(FastOrm.layer({ write: "sqlite://:memory:", health: { cluster: "x", intervall: 1 } as any }))
+      )
+      const failure = Exit.isFailure(exit) ? Cause.failureOption(exit.cause) : undefined
+      expect(failure?._tag === "Some" ? failure.value._tag : "").toBe("InvalidHealthConfig")
+      expect(failure?._tag === "Some" && "problems" in failure.value ? failure.value.problems : []).toEqual([
+        "cluster is the layer's own (write / read / nodes, name), not a health option",
+        "unknown option \"intervall\" (options: interval, timeout, degradedAfter, unhealthyAfter, failureThreshold, " +
+        "recoveryThreshold, backoffBase, backoffCap, authBackoffBase, authBackoffCap, smoothing, maxLag, applicationName, " +
+        "probe)"
+      ])
+    }))
+
   it.scopedLive("the layer fails with InvalidCluster, never a defect, before anything connects", () =>
     Effect.gen(function*() {
       const exit = yield* Effect.exit(Layer.build(FastOrm.layer({} as any)))

@@ -107,10 +107,15 @@ export const build = (config: FastOrmConfig) =>
     const shape = shapeProblems(config)
     if (shape.length > 0) return yield* new InvalidCluster({ reason: shape.join("; ") })
     const readWrite = yield* Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
-    yield* Either.match(HealthMonitor.checkConfig(config.health ?? {}), {
-      onLeft: Effect.fail,
-      onRight: () => Effect.void
-    })
+    const healthProblems = [
+      // The layer gives the monitor its nodes and cluster name: given in `health`, they would be replaced in silence.
+      ...["nodes", "cluster"].filter((key) =>
+        (config.health as Record<string, unknown> | undefined)?.[key] !== undefined
+      )
+        .map((key) => `${key} is the layer's own (write / read / nodes, name), not a health option`),
+      ...Either.match(HealthMonitor.checkConfig(config.health ?? {}), { onLeft: (e) => e.problems, onRight: () => [] })
+    ]
+    if (healthProblems.length > 0) return yield* new HealthMonitor.InvalidHealthConfig({ problems: healthProblems })
     const { learnt, nodes } = nodesOf(config)
     const urls = yield* checkNodes(nodes, learnt)
     const dialect = urls[0]!.dialect
