@@ -134,6 +134,11 @@ export interface AdapterOptions<C extends OptimalConfig = OptimalConfig> {
   readonly name?: string | undefined
   /** Overrides of the optimal configuration; each one always wins. */
   readonly config?: ConfigOverrides<C> | undefined
+  /**
+   * The caller's own defaults (a router's bounds for every node): above the dialect's, below the URL's options and
+   * `config`, so a node's URL keeps what it sets itself.
+   */
+  readonly defaults?: ConfigOverrides<C> | undefined
   /** The server version the static feature table should assume (e.g. "10.11.6-MariaDB"). */
   readonly serverVersion?: string | undefined
 }

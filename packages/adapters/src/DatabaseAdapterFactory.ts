@@ -33,7 +33,7 @@ export const create = (
   Effect.gen(function*() {
     const parsed = yield* Url.parse(url)
     yield* Url.checkDriverInstalled(parsed.driver)
-    const problems = check(parsed.dialect, options.config)
+    const problems = [...check(parsed.dialect, options.config), ...check(parsed.dialect, options.defaults)]
     if (problems.length > 0) return yield* new InvalidPoolConfig({ problems })
     const tls = yield* Tls.load(parsed)
     switch (parsed.dialect) {

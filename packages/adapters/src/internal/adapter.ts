@@ -40,7 +40,11 @@ const connectTimeoutOf = (config: OptimalConfig.OptimalConfig): Duration.Duratio
 export const makeAdapter = <C extends OptimalConfig.OptimalConfig>(spec: AdapterSpec<C>): DatabaseAdapter<C> => {
   const { url } = spec
   const name = spec.options.name ?? Url.describe(url)
-  const optimalConfig = OptimalConfig.merge(OptimalConfig.merge(spec.defaults, spec.fromUrl), spec.options.config)
+  // Precedence, lowest first: the dialect's defaults, the caller's, the URL's options, explicit overrides.
+  const optimalConfig = [spec.options.defaults, spec.fromUrl, spec.options.config].reduce<C>(
+    (config, overrides) => OptimalConfig.merge(config, overrides),
+    spec.defaults
+  )
   const secrets = [...(url.password === undefined ? [] : [url.password]), ...Object.values(url.secretOptions)]
   const assumedVersion = Features.parseVersion(url.dialect, spec.options.serverVersion ?? spec.defaultVersion)
   return {

@@ -10,26 +10,29 @@ import type * as HealthState from "../HealthState.js"
 /** The configurable durations and numbers (the monitor's configuration without its nodes and probe). */
 export type Settings = Omit<HealthMonitorConfig, "nodes" | "probe" | "applicationName">
 
-// Every key of `HealthMonitorConfig`: any other is a problem, as in the router's configuration (a misspelt
-// `intervall` from JavaScript or a JSON file would otherwise leave the default in place without a word).
-const known: ReadonlySet<string> = new Set([
-  "nodes",
-  "cluster",
-  "interval",
-  "timeout",
-  "degradedAfter",
-  "unhealthyAfter",
-  "failureThreshold",
-  "recoveryThreshold",
-  "backoffBase",
-  "backoffCap",
-  "authBackoffBase",
-  "authBackoffCap",
-  "smoothing",
-  "maxLag",
-  "applicationName",
-  "probe"
-])
+// Every key of `HealthMonitorConfig` (the type keeps the list complete): any other is a problem, as in the router's
+// configuration (a misspelt `intervall` from JavaScript or a JSON file would otherwise leave the default in place).
+const knownKeys: { readonly [K in keyof HealthMonitorConfig]-?: true } = {
+  nodes: true,
+  cluster: true,
+  interval: true,
+  timeout: true,
+  degradedAfter: true,
+  unhealthyAfter: true,
+  failureThreshold: true,
+  recoveryThreshold: true,
+  backoffBase: true,
+  backoffCap: true,
+  authBackoffBase: true,
+  authBackoffCap: true,
+  smoothing: true,
+  maxLag: true,
+  applicationName: true,
+  probe: true
+}
+const known: ReadonlySet<string> = new Set(Object.keys(knownKeys))
+// The options an unknown key may have meant: the monitor's own, not the nodes and cluster a caller builds.
+const listed = Object.keys(knownKeys).filter((k) => k !== "nodes" && k !== "cluster").join(", ")
 
 /** The thresholds and every problem found on the way, unknown keys included. */
 export const resolve = (
@@ -38,10 +41,9 @@ export const resolve = (
   const problems: Array<string> = []
   for (const key of Object.keys(config)) {
     if (known.has(key)) continue
-    const options = [...known].filter((k) => k !== "nodes" && k !== "cluster").join(", ")
     problems.push(
       ConnectionValidation.isPrintableName(key)
-        ? `unknown option "${key}" (options: ${options})`
+        ? `unknown option "${key}" (options: ${listed})`
         : "an option with an unexpected name (not shown)"
     )
   }

@@ -5,14 +5,7 @@
  * (ARCHITECTURE.md, "Topology").
  */
 import type { DatabaseAdapter } from "@fastorm/adapters"
-import {
-  AdapterError,
-  ConnectionUrl,
-  DatabaseAdapterFactory,
-  MySQLAdapter,
-  OptimalConfig,
-  PostgreSQLAdapter
-} from "@fastorm/adapters"
+import { AdapterError, ConnectionUrl, DatabaseAdapterFactory, OptimalConfig } from "@fastorm/adapters"
 import type { DialectFeaturesShape } from "@fastorm/core"
 import { HealthMonitor, Topology } from "@fastorm/health"
 import * as Duration from "effect/Duration"
@@ -42,30 +35,15 @@ const startupReason = (error: AdapterError.ConnectionFailed, elapsedMs: number, 
     }`
     : `${error.detail} after ${formatMillis(elapsedMs)}`
 
-/** The bounds a node's URL sets itself (libpq's `connect_timeout`, `statement_timeout`; the MySQL client's). */
-const urlBounds = (
-  url: ConnectionUrl.ConnectionUrl
-): { readonly connectTimeout?: unknown; readonly statementTimeout?: unknown } =>
-  url.dialect === "postgresql"
-    ? PostgreSQLAdapter.configFromUrl(url)
-    : url.dialect === "mysql"
-    ? MySQLAdapter.configFromUrl(url)
-    : {}
-
 /**
- * The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver. A bound the node's
- * URL sets is that node's own and stays (the most specific wins; where it is looser than the router's, the router's
- * guard keeps its own on top, ARCHITECTURE.md "Deadlines"); `pool` settings win over both.
+ * The router's bounds are the nodes' bounds: the adapters' clients enforce them inside the driver. They are the nodes'
+ * defaults, so a bound a node's URL sets is that node's own and stays (the most specific wins; where it is looser than
+ * the router's, the router's guard keeps its own on top, ARCHITECTURE.md "Deadlines"); `pool` settings win over both.
  */
-const overridesOf = (config: FastOrmConfig, readWrite: ResolvedReadWriteConfig, url: ConnectionUrl.ConnectionUrl) => {
-  if (url.dialect === "sqlite") return config.pool
-  const own = urlBounds(url)
-  return {
-    ...(own.connectTimeout === undefined ? { connectTimeout: readWrite.connectTimeout } : {}),
-    ...(own.statementTimeout === undefined ? { statementTimeout: readWrite.statementTimeout } : {}),
-    ...config.pool
-  }
-}
+const boundsOf = (readWrite: ResolvedReadWriteConfig, dialect: string): PoolConfig | undefined =>
+  dialect === "sqlite"
+    ? undefined
+    : { connectTimeout: readWrite.connectTimeout, statementTimeout: readWrite.statementTimeout }
 
 /**
  * Core emits INSERT ... RETURNING only where the server has it (MariaDB 10.5+, never MySQL): ask the primary, which
@@ -107,13 +85,12 @@ export const build = (config: FastOrmConfig) =>
     const shape = shapeProblems(config)
     if (shape.length > 0) return yield* new InvalidCluster({ reason: shape.join("; ") })
     const readWrite = yield* Either.match(resolve(config.readWrite), { onLeft: Effect.fail, onRight: Effect.succeed })
+    const health: Record<string, unknown> = config.health ?? {}
     const healthProblems = [
       // The layer gives the monitor its nodes and cluster name: given in `health`, they would be replaced in silence.
-      ...["nodes", "cluster"].filter((key) =>
-        (config.health as Record<string, unknown> | undefined)?.[key] !== undefined
-      )
+      ...["nodes", "cluster"].filter((key) => health[key] !== undefined)
         .map((key) => `${key} is the layer's own (write / read / nodes, name), not a health option`),
-      ...Either.match(HealthMonitor.checkConfig(config.health ?? {}), { onLeft: (e) => e.problems, onRight: () => [] })
+      ...Either.match(HealthMonitor.checkConfig(health), { onLeft: (e) => e.problems, onRight: () => [] })
     ]
     if (healthProblems.length > 0) return yield* new HealthMonitor.InvalidHealthConfig({ problems: healthProblems })
     const { learnt, nodes } = nodesOf(config)
@@ -121,13 +98,10 @@ export const build = (config: FastOrmConfig) =>
     const dialect = urls[0]!.dialect
     const poolProblems = OptimalConfig.check(dialect, config.pool)
     if (poolProblems.length > 0) return yield* new AdapterError.InvalidPoolConfig({ problems: poolProblems })
+    const defaults = boundsOf(readWrite, dialect)
     const adapters = yield* Effect.forEach(
       nodes,
-      (node, i) =>
-        DatabaseAdapterFactory.create(node.url, {
-          name: node.name,
-          config: overridesOf(config, readWrite, urls[i]!) as PoolConfig
-        })
+      (node) => DatabaseAdapterFactory.create(node.url, { name: node.name, config: config.pool, defaults })
     )
     const cluster = config.name ?? ConnectionUrl.identity(urls[0]!)
     const failover = yield* failoverOf(config, learnt, dialect)

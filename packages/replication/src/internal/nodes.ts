@@ -38,8 +38,18 @@ export class InvalidCluster extends Data.TaggedError("InvalidCluster")<{ readonl
   }
 }
 
-// Every key of `FastOrmConfig`.
-const options = ["name", "write", "read", "nodes", "readWrite", "health", "pool", "failover"]
+// Every key of `FastOrmConfig`, in the order errors list them (the type keeps the list complete).
+const optionKeys: { readonly [K in keyof FastOrmConfig]-?: true } = {
+  name: true,
+  write: true,
+  read: true,
+  nodes: true,
+  readWrite: true,
+  health: true,
+  pool: true,
+  failover: true
+}
+const options: ReadonlyArray<string> = Object.keys(optionKeys)
 
 /**
  * What is wrong with the configuration's shape, which the types rule out but JavaScript and hand-built objects do
@@ -89,8 +99,7 @@ export const checkNodes = (nodes: ReadonlyArray<ResolvedNode>, learnt: boolean) 
     if (nodes.length === 0) return yield* new InvalidCluster({ reason: "no node is given" })
     const reasons: Array<string> = []
     const names = nodes.map((n) => n.name)
-    const repeated = names.filter((name, i) => names.indexOf(name) !== i)
-    if (repeated.length > 0) reasons.push("two nodes have the same name")
+    if (new Set(names).size !== names.length) reasons.push("two nodes have the same name")
     for (const node of nodes) {
       const problem = weightProblem(node.weight)
       if (problem !== undefined) reasons.push(`${node.name}'s ${problem}`)
