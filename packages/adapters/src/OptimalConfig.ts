@@ -35,6 +35,11 @@ export interface PostgresOptimalConfig {
   readonly jit: boolean
   /** `application_name`, visible in `pg_stat_activity`. */
   readonly applicationName: string
+  /**
+   * `search_path` of every session (`app, public`), sent as a startup option; undefined keeps the role's or database's
+   * own. Behind a pooler it cannot travel, and the node refuses to connect rather than read another schema.
+   */
+  readonly searchPath: string | undefined
   /** TCP keep-alive, so a half-open connection to a vanished host is noticed. */
   readonly keepAlive: boolean
   /**
@@ -68,6 +73,12 @@ export interface MysqlOptimalConfig {
   readonly charset: "utf8mb4"
   /** Connection collation. */
   readonly collation: string
+  /**
+   * How DATETIME and TIMESTAMP values map to JavaScript dates (mysql2 `timezone`): `"local"`, the process's zone
+   * (mysql2's default, the server session's zone untouched), or `"Z"` / `"+HH:MM"`, which the session's `time_zone`
+   * is set to as well, so TIMESTAMP columns and `NOW()` agree with the dates the client reads and writes.
+   */
+  readonly timezone: string
   /** TCP keep-alive. */
   readonly keepAlive: boolean
 }
@@ -119,6 +130,7 @@ export const postgres: PostgresOptimalConfig = {
   idleInTransactionTimeout: Duration.seconds(60),
   jit: false,
   applicationName: "fastorm",
+  searchPath: undefined,
   keepAlive: true,
   preparedStatements: "auto"
 }
@@ -136,6 +148,7 @@ export const mysql: MysqlOptimalConfig = {
   statementTimeout: Duration.seconds(30),
   charset: "utf8mb4",
   collation: "utf8mb4_unicode_ci",
+  timezone: "local",
   keepAlive: true
 }
 

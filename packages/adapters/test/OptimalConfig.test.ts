@@ -69,6 +69,24 @@ describe("OptimalConfig", () => {
     expect(mysql).not.toContain("SET SESSION TRANSACTION READ ONLY")
   })
 
+  it("MySQL timezone: \"local\" leaves the session's zone; \"Z\" and offsets set it; anything else is refused", () => {
+    expect(OptimalConfig.mysql.timezone).toBe("local")
+    expect(MysqlNode.sessionStatements(OptimalConfig.mysql, true, false).join(";")).not.toContain("time_zone")
+    const utc = OptimalConfig.merge(OptimalConfig.mysql, { timezone: "Z" })
+    expect(MysqlNode.sessionStatements(utc, true, false)).toContain("SET time_zone = '+00:00'")
+    const india = OptimalConfig.merge(OptimalConfig.mysql, { timezone: "+05:30" })
+    expect(MysqlNode.sessionStatements(india, false, false)).toContain("SET time_zone = '+05:30'")
+    for (const timezone of ["local", "Z", "+13:00", "-12:59", "+00:00"]) {
+      expect(OptimalConfig.check("mysql", { timezone }), timezone).toEqual([])
+    }
+    for (const timezone of ["+14:00", "-13:00", "UTC", "Europe/Paris", "+5:30", "+05:60", "z"]) {
+      expect(OptimalConfig.check("mysql", { timezone }), timezone).toEqual([
+        "timezone must be \"local\", \"Z\" or an offset from \"-12:59\" to \"+13:00\""
+      ])
+    }
+    expect(OptimalConfig.check("postgresql", { timezone: "Z" })[0]).toContain("does not apply to PostgreSQL")
+  })
+
   it("maxLifetime: 30 minutes by default, pg-pool maxLifetimeSeconds, and zero never expires", () => {
     expect(Duration.toMillis(OptimalConfig.postgres.maxLifetime)).toBe(30 * 60_000)
     expect(Duration.toMillis(OptimalConfig.mysql.maxLifetime)).toBe(30 * 60_000)

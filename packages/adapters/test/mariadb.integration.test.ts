@@ -39,6 +39,38 @@ describe("MariaDB adapter on the live cluster", () => {
       expect(yield* variable(client, "collation_connection")).toBe("utf8mb4_bin")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("timezone: dates are written and read in the zone given, and the session's time_zone follows it", () =>
+    Effect.gen(function*() {
+      const table = `tz_${process.pid}_${Date.now()}`
+      const instant = new Date("2026-01-02T03:04:05.000Z")
+      const admin = yield* Effect.flatMap(DatabaseAdapterFactory.create(primaryUrl), (a) => a.makeClient())
+      yield* Effect.acquireRelease(
+        admin.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY, at DATETIME NOT NULL)`),
+        () => Effect.orDie(admin.unsafe(`DROP TABLE IF EXISTS ${table}`))
+      )
+      const cases = [
+        [`${primaryUrl}?timezone=Z`, 1, "+00:00", "2026-01-02 03:04:05"],
+        [`${primaryUrl}?timezone=%2B05:30`, 2, "+05:30", "2026-01-02 08:34:05"]
+      ] as const
+      for (const [url, id, zone, stored] of cases) {
+        const client = yield* Effect.flatMap(DatabaseAdapterFactory.create(url), (a) => a.makeClient())
+        expect(yield* variable(client, "session.time_zone")).toBe(zone)
+        yield* client.unsafe(`INSERT INTO ${table} (id, at) VALUES (?, ?)`, [id, instant])
+        const rows = yield* client.unsafe<{ at: Date; text: string; now: number }>(
+          `SELECT at, CAST(at AS CHAR) AS text, TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW()) AS now FROM ${table} ` +
+            `WHERE id = ?`,
+          [id]
+        )
+        expect(rows[0]!.text).toBe(stored)
+        expect(rows[0]!.at.toISOString()).toBe(instant.toISOString())
+        // The server's NOW() is in the same zone as the dates the client reads.
+        expect(Number(rows[0]!.now)).toBe(id === 1 ? 0 : 5.5 * 3600)
+      }
+      // "local", the default, leaves the session's zone as the server set it.
+      const local = yield* Effect.flatMap(DatabaseAdapterFactory.create(primaryUrl), (a) => a.makeClient())
+      expect(yield* variable(local, "session.time_zone")).toBe(yield* variable(admin, "global.time_zone"))
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("user overrides win: the statement bound really stops a long statement", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {

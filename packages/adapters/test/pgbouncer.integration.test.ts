@@ -128,6 +128,17 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
       expect(new Set(after)).toEqual(new Set(["0"]))
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("a searchPath cannot travel through the pooler: the node refuses to connect, naming it", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(clientOf(pooled, { searchPath: "app, public" }))
+      expect(failed._tag).toBe("ConnectionFailed")
+      expect(failed.message).toContain(
+        "Could not connect to database node \"primary\": the connection pooler refused the startup parameter " +
+          "\"search_path\" (08P01)"
+      )
+      expect(failed.message).toContain("ALTER ROLE app SET search_path")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("the client-side deadline still bounds a statement the server no longer bounds", () =>
     Effect.gen(function*() {
       const client = yield* clientOf(pooled, { statementTimeout: "300 millis" })

@@ -6,7 +6,8 @@
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { OptimalConfig, PostgreSQLAdapter } from "../src/index.js"
-import { beginWithSettings, startupParameters, transactionSettings } from "../src/internal/pgSession.js"
+import * as NodePool from "../src/internal/pgPool.js"
+import { beginWithSettings, poolerRefusal, startupParameters, transactionSettings } from "../src/internal/pgSession.js"
 import { answerOf, refusedStartupParameter } from "../src/internal/pooler.js"
 
 const pgError = (message: string, code = "08P01") => Object.assign(new Error(message), { code, severity: "FATAL" })
@@ -87,6 +88,64 @@ describe("PostgreSQL session settings, directly and behind a pooler", () => {
     for (const sql of ["SAVEPOINT fastorm_sp_1", "COMMIT", "BEGIN; DROP TABLE t", "SELECT 1", "BEGINNING"]) {
       expect(beginWithSettings(sql, config)).toBe(sql)
     }
+  })
+
+  it("searchPath travels as a startup option without the spaces SET allows; no searchPath, no option", () => {
+    const withPath = OptimalConfig.merge(config, { searchPath: "billing, \"$user\" ,public" })
+    expect(startupParameters(withPath, false, false).options).toBe("-c jit=off -c search_path=billing,\"$user\",public")
+    expect(startupParameters(config, false, false).options).toBe("-c jit=off")
+    expect(poolerRefusal(config)).toBeUndefined()
+    expect(poolerRefusal(withPath)).toContain("search_path")
+  })
+
+  it.each(
+    [
+      ["app", []],
+      ["app, public", []],
+      ["\"$user\", public", []],
+      ["\"Sales2026\",_tmp$1", []],
+      ["", ["searchPath must be a non-empty string"]],
+      ["app public", ["searchPath must be schema names separated by commas, e.g. \"app, public\""]],
+      ["\"my schema\"", ["searchPath must be schema names separated by commas, e.g. \"app, public\""]],
+      ["app\\x", ["searchPath must be schema names separated by commas, e.g. \"app, public\""]],
+      ["app,", ["searchPath must be schema names separated by commas, e.g. \"app, public\""]]
+    ] as const
+  )("searchPath %j: %j", (searchPath, problems) => {
+    expect(OptimalConfig.check("postgresql", { searchPath })).toEqual(problems)
+  })
+
+  it("behind a pooler that refuses the startup packet, a pool with a searchPath fails its checkouts naming it", () => {
+    const configs: Array<boolean> = []
+    // A pg Pool stand-in that refuses every startup packet, as PgBouncer does the first one.
+    class RefusingPool {
+      constructor(readonly config: object) {}
+      on() {}
+      end() {
+        return Promise.resolve()
+      }
+      connect(callback: (error: Error, client: undefined, release: () => void) => void) {
+        callback(pgError("unsupported startup parameter: statement_timeout"), undefined, () => {})
+      }
+    }
+    const open = (refusal: string | undefined) =>
+      NodePool.make(RefusingPool as never, (behindPooler) => {
+        configs.push(behindPooler)
+        return {}
+      }, refusal)
+    const errors: Array<unknown> = []
+    const pool = open(poolerRefusal(OptimalConfig.merge(config, { searchPath: "billing" })))
+    pool.connect((error) => errors.push(error))
+    expect(configs).toEqual([false])
+    expect(pool.behindPooler()).toBe(false)
+    expect(answerOf(errors[0])).toMatchObject({ _tag: "UnsupportedStartupParameter", parameter: "search_path" })
+    // Without one, the pool reopens once without its startup parameters (and reports the second refusal).
+    configs.length = 0
+    errors.length = 0
+    const plain = open(undefined)
+    plain.connect((error) => errors.push(error))
+    expect(configs).toEqual([false, true])
+    expect(plain.behindPooler()).toBe(true)
+    expect(answerOf(errors[0])).toMatchObject({ parameter: "statement_timeout" })
   })
 
   it("preparedStatements is \"auto\" by default; true, false and \"auto\" are accepted, anything else refused", () => {

@@ -51,6 +51,35 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect(yield* show(client, "application_name")).toBe("fb")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("searchPath, from the config or the URL, is every session's search_path: unqualified names find its schema", () =>
+    Effect.gen(function*() {
+      const schema = `sp_${process.pid}_${Date.now()}`
+      const admin = yield* Effect.flatMap(pgAdapter(cluster.postgres.primary.adminUrl), (a) => a.makeClient())
+      yield* Effect.acquireRelease(
+        admin.unsafe(
+          `CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.things (id int PRIMARY KEY, name text); ` +
+            `INSERT INTO ${schema}.things VALUES (1, 'in ${schema}'); GRANT USAGE ON SCHEMA ${schema} TO app; ` +
+            `GRANT SELECT ON ${schema}.things TO app`
+        ),
+        () => Effect.orDie(admin.unsafe(`DROP SCHEMA ${schema} CASCADE`))
+      )
+      const fromConfig = yield* Effect.flatMap(
+        pgAdapter(primaryUrl, { config: { searchPath: `${schema}, public` } }),
+        (a) => a.makeClient({ verify: true })
+      )
+      expect(yield* show(fromConfig, "search_path")).toBe(`${schema},public`)
+      const fromUrl = yield* Effect.flatMap(pgAdapter(`${primaryUrl}?search_path=${schema}`), (a) => a.makeClient())
+      for (const client of [fromConfig, fromUrl]) {
+        // Both the simple protocol and a parameterised (extended protocol) statement resolve the name there.
+        expect(yield* client.unsafe("SELECT name FROM things")).toEqual([{ name: `in ${schema}` }])
+        expect(yield* client.unsafe("SELECT name FROM things WHERE id = $1", [1])).toEqual([{ name: `in ${schema}` }])
+      }
+      // Without one, the role's own search path: the table is not found.
+      const plain = yield* Effect.flatMap(pgAdapter(primaryUrl), (a) => a.makeClient())
+      const missing = yield* Effect.flip(plain.unsafe("SELECT name FROM things"))
+      expect((missing.cause as { code?: string }).code).toBe("42P01")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("a read-only client on a replica runs read-only sessions and the replica refuses writes", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(replicaUrl)

@@ -72,6 +72,21 @@ for (const b of backends) {
     )
 
     it.live(
+      "a URL's search_path (PostgreSQL) or timezone (MariaDB) is applied and read back",
+      () =>
+        Effect.gen(function*() {
+          const [option, name, applied] = b.product === "postgresql"
+            ? ["search_path=%22%24user%22,+public", "search_path", "\"$user\", public"]
+            : ["timezone=%2B02:00", "time_zone", "+02:00"]
+          const { reports } = yield* Cli.doctor([`${b.nodes.primary.url}?${option}`])
+          const [primary] = reports as [Cli.DoctorReport]
+          expect(primary.settings.find((s) => s.name === name)).toMatchObject({ applied, ok: true })
+          expect(primary.settings.filter((s) => !s.ok)).toEqual([])
+        }),
+      60_000
+    )
+
+    it.live(
       "a bad password: unreachable, the login refused, exit code 1, the password never printed",
       () =>
         Effect.gen(function*() {

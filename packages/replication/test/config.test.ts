@@ -121,12 +121,14 @@ describe("FastOrm.config", () => {
     ["FASTORM_POOL_IDLE_IN_TRANSACTION_TIMEOUT", "30 seconds", "pool", "idleInTransactionTimeout", 30_000],
     ["FASTORM_POOL_JIT", "on", "pool", "jit", true],
     ["FASTORM_POOL_APPLICATION_NAME", "billing", "pool", "applicationName", "billing"],
+    ["FASTORM_POOL_SEARCH_PATH", "billing, public", "pool", "searchPath", "billing, public"],
     ["FASTORM_POOL_KEEP_ALIVE", "no", "pool", "keepAlive", false],
     ["FASTORM_POOL_PREPARED_STATEMENTS", "false", "pool", "preparedStatements", false],
     ["FASTORM_POOL_READ_TIMEOUT", "45 seconds", "pool", "readTimeout", 45_000],
     ["FASTORM_POOL_WRITE_TIMEOUT", "45 seconds", "pool", "writeTimeout", 45_000],
     ["FASTORM_POOL_CHARSET", "utf8mb4", "pool", "charset", "utf8mb4"],
     ["FASTORM_POOL_COLLATION", "utf8mb4_bin", "pool", "collation", "utf8mb4_bin"],
+    ["FASTORM_POOL_TIMEZONE", "+02:00", "pool", "timezone", "+02:00"],
     ["FASTORM_POOL_MAX_WRITERS", "1", "pool", "maxWriters", 1],
     ["FASTORM_POOL_JOURNAL_MODE", "delete", "pool", "journalMode", "delete"],
     ["FASTORM_POOL_SYNCHRONOUS", "full", "pool", "synchronous", "full"],
@@ -143,7 +145,7 @@ describe("FastOrm.config", () => {
       ["maxWriters", "journalMode", "synchronous", "cacheSizeKiB", "foreignKeys", "busyTimeout", "readerThreads"]
           .includes(key)
         ? "sqlite:///app.db"
-        : ["readTimeout", "writeTimeout", "charset", "collation"].includes(key)
+        : ["readTimeout", "writeTimeout", "charset", "collation", "timezone"].includes(key)
         ? "mysql://app:pw@db/app"
         : PG
     for (const [variable, text, section, key, value] of options) {

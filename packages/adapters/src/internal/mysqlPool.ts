@@ -40,6 +40,10 @@ export const sessionStatements = (config: MysqlOptimalConfig, isMariaDb: boolean
       seconds(config.writeTimeout)
     }, ${statementLimit}`
   ]
+  // "local" leaves the server session's zone as it is: the process's offset changes with daylight saving time.
+  if (config.timezone !== "local") {
+    statements.push(`SET time_zone = '${config.timezone === "Z" ? "+00:00" : config.timezone}'`)
+  }
   if (readOnly) statements.push("SET SESSION TRANSACTION READ ONLY")
   return statements
 }
@@ -102,6 +106,8 @@ export const make = (
           idleTimeout: Duration.toMillis(config.idleTimeout),
           connectTimeout: connectMs,
           charset: config.collation.toUpperCase(),
+          // Checked to be one of the forms mysql2 takes ("local", "Z", "+HH:MM"); the session's zone follows it above.
+          timezone: config.timezone,
           enableKeepAlive: config.keepAlive,
           waitForConnections: true,
           queueLimit: 0

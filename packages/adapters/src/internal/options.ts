@@ -6,6 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
+import { isSearchPath, isTimeZone } from "./overrides.js"
 
 /** How an option's text becomes a setting's value; undefined when the text is not of the option's kind. */
 type Parse = (text: string) => unknown
@@ -85,10 +86,14 @@ const postgresql: Readonly<Record<string, OptionSpec>> = {
   keepalives: setting("keepAlive", flag, FLAG),
   keepalives_idle: refused("TCP keep-alive is on or off (keepalives=1|0); its timing is the operating system's"),
   options: refused(
-    `FastORM sends its own startup options; use statement_timeout, lock_timeout or ` +
-      `idle_in_transaction_session_timeout here, or ${ROLE_SETTING}`
+    `FastORM sends its own startup options; use statement_timeout, lock_timeout, ` +
+      `idle_in_transaction_session_timeout or search_path here, or ${ROLE_SETTING}`
   ),
-  search_path: refused(`${ROLE_SETTING} (ALTER ROLE app SET search_path = app, public)`),
+  search_path: setting(
+    "searchPath",
+    (text) => isSearchPath(text) ? text : undefined,
+    "schema names separated by commas (app,public)"
+  ),
   query_timeout: refused("use statement_timeout: FastORM's client-side deadline follows it"),
   target_session_attrs: refused(
     "FastORM finds each node's role itself: give the primary as the write URL and the replicas as read URLs"
@@ -133,9 +138,10 @@ const mysql: Readonly<Record<string, OptionSpec>> = {
   keepAliveInitialDelay: refused(
     "TCP keep-alive is on or off (enableKeepAlive=1|0); its timing is the operating system's"
   ),
-  timezone: refused(
-    "DATETIME values are read and written in the Node.js process's time zone (mysql2's default); run the process " +
-      "with TZ=UTC, or store TIMESTAMP columns"
+  timezone: setting(
+    "timezone",
+    (text) => isTimeZone(text) ? text : undefined,
+    "local, Z or an offset from -12:59 to +13:00, its + written %2B (%2B05:30)"
   ),
   dateStrings: refused(MYSQL_TYPES),
   supportBigNumbers: refused(MYSQL_TYPES),

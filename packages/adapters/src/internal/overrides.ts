@@ -12,7 +12,11 @@ export type Kind =
   | { readonly _tag: "duration"; readonly positive: boolean }
   | { readonly _tag: "size" }
   | { readonly _tag: "boolean" }
-  | { readonly _tag: "text" }
+  /** Non-empty text; with `format`, text that passes its test (`expected` says what it takes). */
+  | {
+    readonly _tag: "text"
+    readonly format?: { readonly test: (text: string) => boolean; readonly expected: string } | undefined
+  }
   | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number | boolean> }
 
 const duration: Kind = { _tag: "duration", positive: false }
@@ -20,6 +24,35 @@ const positiveDuration: Kind = { _tag: "duration", positive: true }
 const size: Kind = { _tag: "size" }
 const boolean: Kind = { _tag: "boolean" }
 const text: Kind = { _tag: "text" }
+
+// One schema name of a search path: unquoted (folded to lower case by the server) or double-quoted, with no space,
+// comma, quote or backslash inside, so the list travels in a startup option as it is.
+const schemaName = /^(?:[A-Za-z_][A-Za-z0-9_$]{0,62}|"[^"\\\s,]{1,63}")$/
+
+/** A PostgreSQL `search_path` as `SET` takes it: schema names separated by commas (`app, public`, `"$user"`). */
+export const isSearchPath = (text: string): boolean =>
+  text.length <= 1024 && text.split(",").every((name) => schemaName.test(name.trim()))
+
+/**
+ * A MySQL/MariaDB time zone for mysql2's `timezone`: `local`, `Z`, or an offset `+HH:MM` that both servers take as a
+ * session `time_zone` (MariaDB's range, -12:59 to +13:00, lies inside MySQL's).
+ */
+export const isTimeZone = (text: string): boolean => {
+  if (text === "local" || text === "Z") return true
+  const m = /^([+-])(\d{2}):([0-5]\d)$/.exec(text)
+  if (m === null) return false
+  const minutes = Number(m[2]) * 60 + Number(m[3])
+  return m[1] === "+" ? minutes <= 13 * 60 : minutes <= 12 * 60 + 59
+}
+
+const searchPath: Kind = {
+  _tag: "text",
+  format: { test: isSearchPath, expected: "schema names separated by commas, e.g. \"app, public\"" }
+}
+const timeZone: Kind = {
+  _tag: "text",
+  format: { test: isTimeZone, expected: "\"local\", \"Z\" or an offset from \"-12:59\" to \"+13:00\"" }
+}
 
 /** Every setting of each dialect and the kind of value it takes (see OptimalConfig for what each does). */
 export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>> } = {
@@ -34,6 +67,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     idleInTransactionTimeout: duration,
     jit: boolean,
     applicationName: text,
+    searchPath,
     keepAlive: boolean,
     preparedStatements: { _tag: "oneOf", values: [true, false, "auto"] }
   },
@@ -48,6 +82,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     statementTimeout: duration,
     charset: { _tag: "oneOf", values: ["utf8mb4"] },
     collation: text,
+    timezone: timeZone,
     keepAlive: boolean
   },
   sqlite: {
@@ -85,7 +120,8 @@ const problemWith = (key: string, kind: Kind, value: unknown): string | undefine
     case "boolean":
       return typeof value === "boolean" ? undefined : `${key} must be true or false`
     case "text":
-      return typeof value === "string" && value.length > 0 ? undefined : `${key} must be a non-empty string`
+      if (typeof value !== "string" || value.length === 0) return `${key} must be a non-empty string`
+      return kind.format === undefined || kind.format.test(value) ? undefined : `${key} must be ${kind.format.expected}`
     case "oneOf":
       return kind.values.includes(value as string | number | boolean)
         ? undefined

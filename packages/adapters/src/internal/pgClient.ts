@@ -32,7 +32,7 @@ import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
 import { rowsFor, rowsOf } from "./pgRows.js"
-import { startupParameters } from "./pgSession.js"
+import { poolerRefusal, startupParameters } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import type { PgTlsOptions } from "./pgTls.js"
 
@@ -97,7 +97,13 @@ export const make = (
     const { Cursor, Pg, PgClient } = yield* Drivers.pg.load
     const deadlineMs = clientDeadlineMs(config)
     const pool = yield* Effect.acquireRelease(
-      Effect.sync(() => NodePool.make(Pg.Pool, (behindPooler) => poolConfig(endpoint, config, options, behindPooler))),
+      Effect.sync(() =>
+        NodePool.make(
+          Pg.Pool,
+          (behindPooler) => poolConfig(endpoint, config, options, behindPooler),
+          poolerRefusal(config)
+        )
+      ),
       (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
     )
 

@@ -24,8 +24,16 @@ export interface NodePool {
   readonly end: () => Promise<void>
 }
 
-/** Opens the node's pool; `configFor(behindPooler)` is the pool configuration of each mode. */
-export const make = (PgPool: typeof Pg.Pool, configFor: (behindPooler: boolean) => Pg.PoolConfig): NodePool => {
+/**
+ * Opens the node's pool; `configFor(behindPooler)` is the pool configuration of each mode. With `refusal`, a setting
+ * that only a startup parameter carries, a refused startup packet is not retried without them: each checkout fails
+ * with a pooler refusal in PgBouncer's words that names the setting (`refusal` is its text).
+ */
+export const make = (
+  PgPool: typeof Pg.Pool,
+  configFor: (behindPooler: boolean) => Pg.PoolConfig,
+  refusal?: string | undefined
+): NodePool => {
   const open = (behindPooler: boolean) => {
     const pool = new PgPool(configFor(behindPooler))
     // An idle pooled connection that the server drops emits "error" on the pool; unhandled, it kills the process.
@@ -40,6 +48,9 @@ export const make = (PgPool: typeof Pg.Pool, configFor: (behindPooler: boolean) 
     const from = pool
     from.connect((error, client, release) => {
       if (error !== undefined && error !== null && refusedStartupParameter(error)) {
+        if (refusal !== undefined) {
+          return checkout(Object.assign(new Error(refusal), { code: "08P01", severity: "FATAL" }), client, release)
+        }
         if (!behindPooler) {
           behindPooler = true
           pool = open(true)

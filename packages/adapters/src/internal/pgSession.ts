@@ -26,8 +26,24 @@ export const startupOptions = (config: PostgresOptimalConfig, readOnly: boolean)
   const options = [`-c jit=${config.jit ? "on" : "off"}`]
   // A guard rail only: a replica refuses writes anyway, and least privilege comes from a read-only user.
   if (readOnly) options.push("-c default_transaction_read_only=on")
+  // Checked to hold no space or backslash (`OptimalConfig.check`), the two characters an option would need escaped.
+  if (config.searchPath !== undefined) options.push(`-c search_path=${searchPathOption(config.searchPath)}`)
   return options.join(" ")
 }
+
+/** A search path as one startup option's value: its names without the spaces `SET` allows between them. */
+export const searchPathOption = (searchPath: string): string =>
+  searchPath.split(",").map((name) => name.trim()).join(",")
+
+/**
+ * Why a connection cannot go on without its startup parameters behind a pooler, if it cannot: a search path read
+ * nowhere else would leave its statements on the role's own schemas.
+ */
+export const poolerRefusal = (config: PostgresOptimalConfig): string | undefined =>
+  config.searchPath === undefined
+    ? undefined
+    : "unsupported startup parameter: search_path (searchPath cannot travel through a connection pooler, which " +
+      "would leave statements on other schemas: set it for the role instead, ALTER ROLE app SET search_path = ...)"
 
 /** The startup parameters of a connection: all of them direct, only `application_name` behind a pooler. */
 export const startupParameters = (

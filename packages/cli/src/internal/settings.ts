@@ -25,7 +25,8 @@ export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean
         lock_timeout: ms(config.lockTimeout),
         idle_in_transaction_session_timeout: ms(config.idleInTransactionTimeout),
         application_name: config.applicationName,
-        jit: config.jit ? "on" : "off"
+        jit: config.jit ? "on" : "off",
+        ...(config.searchPath === undefined ? {} : { search_path: config.searchPath })
       }
     case "mysql":
       return {
@@ -35,7 +36,8 @@ export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean
         net_read_timeout: String(Math.max(1, Math.ceil(Duration.toSeconds(config.readTimeout)))),
         net_write_timeout: String(Math.max(1, Math.ceil(Duration.toSeconds(config.writeTimeout)))),
         character_set_connection: config.charset,
-        collation_connection: config.collation
+        collation_connection: config.collation,
+        ...(config.timezone === "local" ? {} : { time_zone: config.timezone === "Z" ? "+00:00" : config.timezone })
       }
     case "sqlite":
       return {
@@ -50,7 +52,8 @@ export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean
 const normalise = (value: unknown): string | null => {
   if (value === null || value === undefined) return null
   const text = String(value)
-  return /^-?\d+(\.\d+)?$/.test(text) ? String(Number(text)) : text.toLowerCase()
+  // A search path reads back as the server keeps it, with or without spaces after its commas.
+  return /^-?\d+(\.\d+)?$/.test(text) ? String(Number(text)) : text.toLowerCase().replace(/\s*,\s*/g, ",")
 }
 
 const readAll = (
