@@ -5,10 +5,14 @@ import type { ViteUserConfig } from "vitest/config"
 // never run a stale or missing dist/ (README, "Scripts").
 const source = "@fastorm/source"
 
+// Tests run in Node, so dependencies resolve as Node resolves them: without the bundlers' "module" condition, which
+// picks builds Node cannot load (@opentelemetry/api's ESM build imports files without their extension).
+const node = (conditions: ReadonlyArray<string>) => conditions.filter((c) => c !== "module")
+
 /** Settings every package's Vitest project shares. */
 export const shared: ViteUserConfig = {
-  resolve: { conditions: [source, ...defaultClientConditions] },
-  ssr: { resolve: { conditions: [source, ...defaultServerConditions] } },
+  resolve: { conditions: [source, ...node(defaultClientConditions)] },
+  ssr: { resolve: { conditions: [source, ...node(defaultServerConditions)] } },
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
