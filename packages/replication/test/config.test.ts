@@ -221,7 +221,9 @@ describe("FastOrm.config", () => {
       FASTORM_HEALTH_SMOOTHING: "lots",
       FASTORM_POOL_SIZE: "-1",
       FASTORM_POOL_CONNECT_TIMEOUT: "0",
-      FASTORM_POOL_JOURNAL_MODE: "wall"
+      FASTORM_POOL_JOURNAL_MODE: "wall",
+      FASTORM_POOL_SEARCH_PATH: "app; drop",
+      FASTORM_POOL_TIMEZONE: "Europe/Paris"
     })).toEqual([
       "FASTORM_WRITE_URL: The connection URL names no host; The port in the connection URL is not between 1 and " +
       "65535; The connection URL names no database (add /<database> after the host)",
@@ -240,6 +242,8 @@ describe("FastOrm.config", () => {
       "FASTORM_HEALTH_SMOOTHING: expected a number such as 0.5",
       "FASTORM_POOL_SIZE: poolSize must be a non-negative integer",
       "FASTORM_POOL_CONNECT_TIMEOUT: connectTimeout must be longer than zero",
+      "FASTORM_POOL_SEARCH_PATH: searchPath must be schema names separated by commas, e.g. \"app, public\"",
+      "FASTORM_POOL_TIMEZONE: timezone must be \"local\", \"Z\" or an offset from \"-12:59\" to \"+13:00\"",
       "FASTORM_POOL_JOURNAL_MODE: expected one of: wal, delete, truncate, persist, memory, off"
     ])
   })
