@@ -42,6 +42,8 @@ export interface PostgresOptimalConfig {
   readonly searchPath: string | undefined
   /** TCP keep-alive, so a half-open connection to a vanished host is noticed. */
   readonly keepAlive: boolean
+  /** Idle time before the first keep-alive probe (pg `keepAliveInitialDelayMillis`); zero: the system's default. */
+  readonly keepAliveInitialDelay: Duration.Duration
   /**
    * Run compiled statements (repositories' hot reads) as named prepared statements, parsed once per connection.
    * `"auto"` (the default) stops on a node at the first sign that its server connections are shared (a pooler such
@@ -81,6 +83,8 @@ export interface MysqlOptimalConfig {
   readonly timezone: string
   /** TCP keep-alive. */
   readonly keepAlive: boolean
+  /** Idle time before the first keep-alive probe (mysql2 `keepAliveInitialDelay`); zero: the system's default. */
+  readonly keepAliveInitialDelay: Duration.Duration
 }
 
 /** Settings applied to every SQLite connection. */
@@ -132,6 +136,7 @@ export const postgres: PostgresOptimalConfig = {
   applicationName: "fastorm",
   searchPath: undefined,
   keepAlive: true,
+  keepAliveInitialDelay: Duration.zero,
   preparedStatements: "auto"
 }
 
@@ -149,7 +154,8 @@ export const mysql: MysqlOptimalConfig = {
   charset: "utf8mb4",
   collation: "utf8mb4_unicode_ci",
   timezone: "local",
-  keepAlive: true
+  keepAlive: true,
+  keepAliveInitialDelay: Duration.zero
 }
 
 /** The SQLite defaults. */

@@ -50,6 +50,8 @@ describe("OptimalConfig", () => {
     expect(pool.statement_timeout).toBe(30_000)
     expect(pool.connectionTimeoutMillis).toBe(10_000)
     expect(pool.application_name).toBe("fastorm")
+    // Zero: the system's keep-alive idle time.
+    expect([pool.keepAlive, pool.keepAliveInitialDelayMillis]).toEqual([true, 0])
     expect(pool.options).toBe("-c jit=off -c default_transaction_read_only=on")
     expect(PgSession.startupOptions(config, false)).toBe("-c jit=off")
   })

@@ -3,7 +3,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, newKeepAliveTimers } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { DatabaseAdapterFactory } from "../src/index.js"
@@ -69,6 +69,28 @@ describe("MariaDB adapter on the live cluster", () => {
       // "local", the default, leaves the session's zone as the server set it.
       const local = yield* Effect.flatMap(DatabaseAdapterFactory.create(primaryUrl), (a) => a.makeClient())
       expect(yield* variable(local, "session.time_zone")).toBe(yield* variable(admin, "global.time_zone"))
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("keepAliveInitialDelay (or the URL's, in milliseconds) reaches the sockets' keep-alive timer", () =>
+    Effect.gen(function*() {
+      const node = cluster.mariadb.replicas[1]!
+      for (
+        const [url, config, low, high] of [
+          [node.url, { keepAliveInitialDelay: "45 seconds" }, 30, 45],
+          [`${node.url}?keepAliveInitialDelay=40000`, {}, 25, 40]
+        ] as const
+      ) {
+        const seconds = yield* Effect.scoped(newKeepAliveTimers(
+          node.port,
+          Effect.flatMap(
+            DatabaseAdapterFactory.create(url, { config: { ...config, poolSize: 1, maxOverflow: 0 } }),
+            (a) => a.makeClient({ readOnly: true, verify: true })
+          )
+        ))
+        expect(seconds.length).toBeGreaterThan(0)
+        for (const s of seconds) expect(s).toBeGreaterThan(low)
+        for (const s of seconds) expect(s).toBeLessThanOrEqual(high)
+      }
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("user overrides win: the statement bound really stops a long statement", () =>

@@ -1,9 +1,10 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { ClusterInfo } from "@fastorm/test-support"
-import { loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, newKeepAliveTimers } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { readFileSync } from "node:fs"
 import { DatabaseAdapterFactory, type PostgreSQLAdapter } from "../src/index.js"
 
 const cluster: ClusterInfo = loadCluster()
@@ -78,6 +79,39 @@ describe("PostgreSQL adapter on the live cluster", () => {
       const plain = yield* Effect.flatMap(pgAdapter(primaryUrl), (a) => a.makeClient())
       const missing = yield* Effect.flip(plain.unsafe("SELECT name FROM things"))
       expect((missing.cause as { code?: string }).code).toBe("42P01")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("keepAliveInitialDelay (or the URL's keepalives_idle, in seconds) reaches the sockets' keep-alive timer", () =>
+    Effect.gen(function*() {
+      const node = cluster.postgres.replicas[1]!
+      for (
+        const [url, config, low, high] of [
+          [node.url, { keepAliveInitialDelay: "45 seconds" }, 30, 45],
+          [`${node.url}?keepalives_idle=40`, {}, 25, 40]
+        ] as const
+      ) {
+        const seconds = yield* Effect.scoped(newKeepAliveTimers(
+          node.port,
+          Effect.flatMap(
+            pgAdapter(url, { config: { ...config, poolSize: 1, maxOverflow: 0 } }),
+            (a) => Effect.zipRight(a.makeClient({ readOnly: true, verify: true }), Effect.void)
+          )
+        ))
+        expect(seconds.length).toBeGreaterThan(0)
+        for (const s of seconds) expect(s).toBeGreaterThan(low)
+        for (const s of seconds) expect(s).toBeLessThanOrEqual(high)
+      }
+      // Without it, the system's idle time (tcp_keepalive_time, 2 hours by default).
+      const system = Number(readFileSync("/proc/sys/net/ipv4/tcp_keepalive_time", "utf8"))
+      const seconds = yield* Effect.scoped(newKeepAliveTimers(
+        node.port,
+        Effect.flatMap(
+          pgAdapter(node.url, { config: { poolSize: 1, maxOverflow: 0 } }),
+          (a) => Effect.zipRight(a.makeClient({ readOnly: true, verify: true }), Effect.void)
+        )
+      ))
+      expect(seconds.length).toBeGreaterThan(0)
+      for (const s of seconds) expect(s).toBeGreaterThan(system - 15)
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("a read-only client on a replica runs read-only sessions and the replica refuses writes", () =>

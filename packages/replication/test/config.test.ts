@@ -123,6 +123,7 @@ describe("FastOrm.config", () => {
     ["FASTORM_POOL_APPLICATION_NAME", "billing", "pool", "applicationName", "billing"],
     ["FASTORM_POOL_SEARCH_PATH", "billing, public", "pool", "searchPath", "billing, public"],
     ["FASTORM_POOL_KEEP_ALIVE", "no", "pool", "keepAlive", false],
+    ["FASTORM_POOL_KEEP_ALIVE_INITIAL_DELAY", "1 minute", "pool", "keepAliveInitialDelay", 60_000],
     ["FASTORM_POOL_PREPARED_STATEMENTS", "false", "pool", "preparedStatements", false],
     ["FASTORM_POOL_READ_TIMEOUT", "45 seconds", "pool", "readTimeout", 45_000],
     ["FASTORM_POOL_WRITE_TIMEOUT", "45 seconds", "pool", "writeTimeout", 45_000],

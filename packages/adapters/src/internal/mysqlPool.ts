@@ -109,6 +109,7 @@ export const make = (
           // Checked to be one of the forms mysql2 takes ("local", "Z", "+HH:MM"); the session's zone follows it above.
           timezone: config.timezone,
           enableKeepAlive: config.keepAlive,
+          keepAliveInitialDelay: Math.round(Duration.toMillis(config.keepAliveInitialDelay)),
           waitForConnections: true,
           queueLimit: 0
         })

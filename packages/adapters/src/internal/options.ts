@@ -84,7 +84,7 @@ const postgresql: Readonly<Record<string, OptionSpec>> = {
   lock_timeout: setting("lockTimeout", millis, MS),
   idle_in_transaction_session_timeout: setting("idleInTransactionTimeout", millis, MS),
   keepalives: setting("keepAlive", flag, FLAG),
-  keepalives_idle: refused("TCP keep-alive is on or off (keepalives=1|0); its timing is the operating system's"),
+  keepalives_idle: setting("keepAliveInitialDelay", seconds(false), SECONDS),
   options: refused(
     `FastORM sends its own startup options; use statement_timeout, lock_timeout, ` +
       `idle_in_transaction_session_timeout or search_path here, or ${ROLE_SETTING}`
@@ -135,9 +135,7 @@ const mysql: Readonly<Record<string, OptionSpec>> = {
   read_timeout: setting("readTimeout", seconds(false), SECONDS),
   write_timeout: setting("writeTimeout", seconds(false), SECONDS),
   enableKeepAlive: setting("keepAlive", flag, FLAG),
-  keepAliveInitialDelay: refused(
-    "TCP keep-alive is on or off (enableKeepAlive=1|0); its timing is the operating system's"
-  ),
+  keepAliveInitialDelay: setting("keepAliveInitialDelay", millis, MS),
   timezone: setting(
     "timezone",
     (text) => isTimeZone(text) ? text : undefined,

@@ -69,6 +69,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     applicationName: text,
     searchPath,
     keepAlive: boolean,
+    keepAliveInitialDelay: duration,
     preparedStatements: { _tag: "oneOf", values: [true, false, "auto"] }
   },
   mysql: {
@@ -83,7 +84,8 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     charset: { _tag: "oneOf", values: ["utf8mb4"] },
     collation: text,
     timezone: timeZone,
-    keepAlive: boolean
+    keepAlive: boolean,
+    keepAliveInitialDelay: duration
   },
   sqlite: {
     maxWriters: { _tag: "oneOf", values: [1] },

@@ -79,7 +79,8 @@ export const poolConfig = (
     // pg-pool applies this bound both to opening a connection and to waiting in its queue for a free one.
     connectionTimeoutMillis: Math.max(1, Math.round(Duration.toMillis(config.connectTimeout))),
     ...startupParameters(config, options.readOnly, behindPooler),
-    keepAlive: config.keepAlive
+    keepAlive: config.keepAlive,
+    keepAliveInitialDelayMillis: Math.round(Duration.toMillis(config.keepAliveInitialDelay))
   }
 }
 
