@@ -50,6 +50,16 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect(yield* show(client, "lock_timeout")).toBe("1234ms")
       expect(yield* show(client, "idle_in_transaction_session_timeout")).toBe("4321ms")
       expect(yield* show(client, "application_name")).toBe("fb")
+      // libpq's options carry the same settings, each where FastORM puts it.
+      const viaOptions = yield* Effect.flatMap(
+        pgAdapter(
+          `${primaryUrl}?options=-c%20lock_timeout%3D3s%20-c%20jit%3Don%20-c%20application_name%3Dvia%5C%20opts`
+        ),
+        (a) => a.makeClient()
+      )
+      expect(yield* show(viaOptions, "lock_timeout")).toBe("3s")
+      expect(yield* show(viaOptions, "jit")).toBe("on")
+      expect(yield* show(viaOptions, "application_name")).toBe("via opts")
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("searchPath, from the config or the URL, is every session's search_path: unqualified names find its schema", () =>

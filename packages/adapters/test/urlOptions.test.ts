@@ -51,6 +51,19 @@ describe("URL options", () => {
       ["postgresql", "search_path=app,+public", { searchPath: "app, public" }],
       ["postgresql", "search_path=%22%24user%22,public", { searchPath: "\"$user\",public" }],
       ["postgresql", "search_path=%22Sales2026%22", { searchPath: "\"Sales2026\"" }],
+      // libpq's options: -c name=value, -cname=value or --name=value, spaces escaped with a backslash.
+      ["postgresql", "options=-c%20statement_timeout%3D5s%20-c%20search_path%3Dapp,public", {
+        statementTimeout: Duration.millis(5000),
+        searchPath: "app,public"
+      }],
+      ["postgresql", "options=-cjit%3Don%20--lock-timeout%3D2min", { jit: true, lockTimeout: Duration.minutes(2) }],
+      ["postgresql", "options=-c%20application_name%3Dbilling%5C%20api", { applicationName: "billing api" }],
+      ["postgresql", "options=-c%20idle_in_transaction_session_timeout%3D1500", {
+        idleInTransactionTimeout: Duration.millis(1500)
+      }],
+      // An option of its own wins over the same setting in options, whatever their order.
+      ["postgresql", "lock_timeout=100&options=-c%20lock_timeout%3D250", { lockTimeout: Duration.millis(100) }],
+      ["postgresql", "options=-c%20lock_timeout%3D250&lock_timeout=100", { lockTimeout: Duration.millis(100) }],
       ["mysql", "connect_timeout=3", { connectTimeout: Duration.millis(3000) }],
       ["mysql", "connect_timeout=3&connectTimeout=700", { connectTimeout: Duration.millis(700) }],
       ["mysql", "read_timeout=40&write_timeout=50", {
@@ -92,6 +105,9 @@ describe("URL options", () => {
       ["postgresql", "search_path", "app;drop"],
       ["postgresql", "search_path", "app,,public"],
       ["postgresql", "search_path", "1app"],
+      ["postgresql", "options", "-c%20statement_timeout%3Dsoon"],
+      ["postgresql", "options", "verbose"],
+      ["postgresql", "options", "-c%20nameonly"],
       ["mysql", "timezone", "%2B14:00"],
       ["mysql", "timezone", "-13:00"],
       ["mysql", "timezone", "Europe/Paris"],
@@ -114,7 +130,7 @@ describe("URL options", () => {
 
   it.each(
     [
-      ["postgresql", "options=-c%20search_path%3Dapp", "startup options"],
+      ["postgresql", "options=-c%20work_mem%3D64MB", "ALTER ROLE app SET work_mem"],
       ["postgresql", "target_session_attrs=read-write", "write URL"],
       ["postgresql", "query_timeout=100", "statement_timeout"],
       ["mysql", "dateStrings=true", "Schema"],

@@ -99,6 +99,17 @@ const readOptions = (raw: RawUrl, info: SchemeInfo, problems: Array<ConnectionPr
       problems.push(problem.invalidOptionValue(key, spec.expected))
       continue
     }
+    if (spec._tag === "settings") {
+      const parsed = spec.parse(value)
+      if (parsed._tag === "invalid") {
+        problems.push(problem.invalidOptionValue(key, parsed.expected))
+        continue
+      }
+      if (parsed._tag === "unsupported") {
+        problems.push(problem.unsupportedOption(key, parsed.instead))
+        continue
+      }
+    }
     // The credentials and the socket directory go to their own fields, so `options` never holds a secret.
     if (key === "password") password = value
     else if (key === "user") user = value

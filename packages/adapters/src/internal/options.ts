@@ -7,6 +7,7 @@
 import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
 import { isSearchPath, isTimeZone } from "./overrides.js"
+import * as StartupOptions from "./pgStartupOptions.js"
 
 /** How an option's text becomes a setting's value; undefined when the text is not of the option's kind. */
 type Parse = (text: string) => unknown
@@ -17,6 +18,8 @@ export type OptionSpec =
   | { readonly _tag: "read" }
   /** A connection setting (`OptimalConfig`), parsed from the option's text; `expected` says what text it takes. */
   | { readonly _tag: "setting"; readonly setting: string; readonly parse: Parse; readonly expected: string }
+  /** Several settings in one option's text (PostgreSQL `options`), below the options of their own. */
+  | { readonly _tag: "settings"; readonly parse: (text: string) => StartupOptions.Parsed }
   /** Known to the database's own clients but not applied by FastORM: refused, with what to do instead. */
   | { readonly _tag: "refused"; readonly instead: string }
 
@@ -58,7 +61,6 @@ const MS = "a whole number of milliseconds"
 const SECONDS = "a number of seconds"
 const FLAG = "1 or 0 (true/false, on/off)"
 const PG_DRIVER = "the node-postgres driver FastORM connects with has no such setting"
-const ROLE_SETTING = "set it for the role or database (ALTER ROLE app SET name = value), where every connection gets it"
 
 // libpq connection parameters (PostgreSQL docs §34.1.2) and the pg / pg-connection-string extras (README, "Adapters").
 const postgresql: Readonly<Record<string, OptionSpec>> = {
@@ -85,10 +87,7 @@ const postgresql: Readonly<Record<string, OptionSpec>> = {
   idle_in_transaction_session_timeout: setting("idleInTransactionTimeout", millis, MS),
   keepalives: setting("keepAlive", flag, FLAG),
   keepalives_idle: setting("keepAliveInitialDelay", seconds(false), SECONDS),
-  options: refused(
-    `FastORM sends its own startup options; use statement_timeout, lock_timeout, ` +
-      `idle_in_transaction_session_timeout or search_path here, or ${ROLE_SETTING}`
-  ),
+  options: { _tag: "settings", parse: StartupOptions.parse },
   search_path: setting(
     "searchPath",
     (text) => isSearchPath(text) ? text : undefined,
@@ -203,6 +202,16 @@ export const settingsFromOptions = (
     if (spec?._tag !== "setting" || settings[spec.setting] !== undefined) continue
     const value = spec.parse(options[key]!)
     if (value !== undefined) settings[spec.setting] = value
+  }
+  // Then what an option of several settings gives, where no option of its own gave the setting.
+  for (const key of keys) {
+    const spec = specOf(dialect, key)
+    if (spec?._tag !== "settings") continue
+    const parsed = spec.parse(options[key]!)
+    if (parsed._tag !== "settings") continue
+    for (const [name, value] of Object.entries(parsed.settings)) {
+      if (settings[name] === undefined) settings[name] = value
+    }
   }
   return settings
 }

@@ -1,0 +1,109 @@
+/**
+ * libpq's `options` URL parameter (`options=-c statement_timeout=5s -c search_path=app`): the server settings it
+ * carries that FastORM has settings for become those settings; any other is refused with what to do instead, since
+ * FastORM sends its own startup options and a setting it does not know could not follow a node behind a pooler.
+ */
+import * as Duration from "effect/Duration"
+import { isSearchPath } from "./overrides.js"
+
+/** What an `options` text gives: settings by FastORM's names, or the one problem with it. */
+export type Parsed =
+  | { readonly _tag: "settings"; readonly settings: Readonly<Record<string, unknown>> }
+  | { readonly _tag: "invalid"; readonly expected: string }
+  | { readonly _tag: "unsupported"; readonly instead: string }
+
+/** Splits on spaces as the server does: a backslash keeps the next character (an escaped space or backslash). */
+export const words = (text: string): ReadonlyArray<string> => {
+  const out: Array<string> = []
+  let word = ""
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!
+    if (c === "\\" && i + 1 < text.length) {
+      word += text[++i]
+      inWord = true
+    } else if (/\s/.test(c)) {
+      if (inWord) out.push(word)
+      word = ""
+      inWord = false
+    } else {
+      word += c
+      inWord = true
+    }
+  }
+  if (inWord) out.push(word)
+  return out
+}
+
+/** The `name=value` pairs of `-c name=value`, `-cname=value` and `--name=value`; undefined if a word is neither. */
+export const assignments = (text: string): ReadonlyArray<readonly [string, string]> | undefined => {
+  const list = words(text)
+  const out: Array<readonly [string, string]> = []
+  for (let i = 0; i < list.length; i++) {
+    const word = list[i]!
+    const pair = word === "-c" ? list[++i] : word.startsWith("--") ? word.slice(2) : word.startsWith("-c") ?
+      word.slice(2) :
+      undefined
+    const eq = pair?.indexOf("=") ?? -1
+    if (pair === undefined || eq <= 0) return undefined
+    // The server takes "-" for "_" in a name given this way.
+    out.push([pair.slice(0, eq).replace(/-/g, "_").toLowerCase(), pair.slice(eq + 1)])
+  }
+  return out
+}
+
+const units: Readonly<Record<string, number>> = { us: 0.001, ms: 1, s: 1000, min: 60_000, h: 3_600_000, d: 86_400_000 }
+
+/** A time setting as the server reads it: a whole number with an optional unit, milliseconds without one. */
+const serverDuration = (text: string): Duration.Duration | undefined => {
+  const m = /^(\d{1,12})\s*(us|ms|s|min|h|d)?$/.exec(text.trim())
+  return m === null ? undefined : Duration.millis(Number(m[1]) * units[m[2] ?? "ms"]!)
+}
+
+const onOff = (text: string): boolean | undefined =>
+  /^(on|true|yes|1)$/i.test(text) ? true : /^(off|false|no|0)$/i.test(text) ? false : undefined
+
+type Reader = readonly [setting: string, read: (text: string) => unknown, expected: string]
+
+const TIME = "a time such as 5s or 5000 (milliseconds)"
+
+// The server settings FastORM has a setting for, and how the server's text becomes that setting's value.
+const readers: Readonly<Record<string, Reader>> = {
+  statement_timeout: ["statementTimeout", serverDuration, TIME],
+  lock_timeout: ["lockTimeout", serverDuration, TIME],
+  idle_in_transaction_session_timeout: ["idleInTransactionTimeout", serverDuration, TIME],
+  search_path: ["searchPath", (text) => isSearchPath(text) ? text : undefined, "schema names separated by commas"],
+  application_name: [
+    "applicationName",
+    (text) => /^[\x20-\x7e]{1,63}$/.test(text) ? text : undefined,
+    "printable text of at most 63 characters"
+  ],
+  jit: ["jit", onOff, "on or off"]
+}
+
+// A server setting's name as the server spells them: shown in a problem, anything else is not.
+const settingName = /^[a-z_][a-z0-9_.]{0,62}$/
+
+/** What an `options` text gives (see the module's comment). */
+export const parse = (text: string): Parsed => {
+  const pairs = assignments(text)
+  if (pairs === undefined || pairs.length === 0) {
+    return { _tag: "invalid", expected: "server settings as -c name=value, separated by spaces" }
+  }
+  const settings: Record<string, unknown> = {}
+  for (const [name, value] of pairs) {
+    const reader = Object.prototype.hasOwnProperty.call(readers, name) ? readers[name] : undefined
+    if (reader === undefined) {
+      const shown = settingName.test(name) ? name : "name"
+      return {
+        _tag: "unsupported",
+        instead: `FastORM has no setting for ${shown} (it takes ${Object.keys(readers).join(", ")} here); set it ` +
+          `for the role or database (ALTER ROLE app SET ${shown} = ...), where every connection gets it`
+      }
+    }
+    const read = reader[1](value)
+    if (read === undefined) return { _tag: "invalid", expected: `${name} as ${reader[2]}` }
+    settings[reader[0]] = read
+  }
+  return { _tag: "settings", settings }
+}
