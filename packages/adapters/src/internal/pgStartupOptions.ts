@@ -41,12 +41,11 @@ export const assignments = (text: string): ReadonlyArray<readonly [string, strin
   const out: Array<readonly [string, string]> = []
   for (let i = 0; i < list.length; i++) {
     const word = list[i]!
-    const pair = word === "-c" ? list[++i] : word.startsWith("--") ? word.slice(2) : word.startsWith("-c") ?
-      word.slice(2) :
-      undefined
+    // "-c" then its pair; "--name=value" and "-cname=value" in one word.
+    const pair = word === "-c" ? list[++i] : /^(--|-c)/.test(word) ? word.slice(2) : undefined
     const eq = pair?.indexOf("=") ?? -1
     if (pair === undefined || eq <= 0) return undefined
-    // The server takes "-" for "_" in a name given this way.
+    // The server reads "-" in a name as "_" and names without regard to case.
     out.push([pair.slice(0, eq).replace(/-/g, "_").toLowerCase(), pair.slice(eq + 1)])
   }
   return out
