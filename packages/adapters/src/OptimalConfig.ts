@@ -104,6 +104,12 @@ export interface SqliteOptimalConfig {
   readonly busyTimeout: Duration.Duration
   /** Threads of a read-only client that run its slow reads off the event loop, each with its own connection. */
   readonly readerThreads: number
+  /**
+   * How the file is opened (SQLite URI `mode`): `"rwc"` creates it if missing; `"rw"` needs it to exist (a mistyped
+   * path fails instead of starting an empty database); `"ro"` opens every connection read-only (writes fail with
+   * SQLITE_READONLY), for a database the application must not change.
+   */
+  readonly openMode: "rwc" | "rw" | "ro"
 }
 
 /** The optimal configuration of one dialect. */
@@ -167,7 +173,8 @@ export const sqlite: SqliteOptimalConfig = {
   cacheSizeKiB: 64 * 1024,
   foreignKeys: true,
   busyTimeout: Duration.seconds(5),
-  readerThreads: 2
+  readerThreads: 2,
+  openMode: "rwc"
 }
 
 /** The kind of value a setting takes: a duration, a size (non-negative integer), a flag, a text, one of a list. */

@@ -3,6 +3,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as TestSupport from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
+import { existsSync } from "node:fs"
 import { DatabaseAdapterFactory, DatabaseFeatures, SQLiteAdapter } from "../src/index.js"
 
 const tempFile = TestSupport.tempFile("fastorm-adapter-")
@@ -68,6 +69,43 @@ describe("SQLite adapter", () => {
       expect((error.cause as { code?: string }).code).toBe("SQLITE_READONLY")
       const count = yield* writer<{ n: number }>`SELECT count(*) AS n FROM t`
       expect(count[0]!.n).toBe(1)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("mode=rw and mode=ro need the file: a mistyped path fails typed and creates nothing", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      for (const url of [`sqlite:///${file}?mode=rw`, `sqlite:///${file}?mode=ro`]) {
+        const error = yield* Effect.flip(Effect.flatMap(DatabaseAdapterFactory.create(url), (a) => a.makeClient()))
+        expect(error._tag).toBe("ConnectionFailed")
+        expect(error.message).toContain("unable to open database file (SQLITE_CANTOPEN)")
+        expect(existsSync(file)).toBe(false)
+      }
+      // rwc, the default, creates it; then rw opens it read-write.
+      yield* Effect.flatMap(DatabaseAdapterFactory.create(`sqlite:///${file}?mode=rwc`), (a) => a.makeClient())
+      expect(existsSync(file)).toBe(true)
+      const rw = yield* Effect.flatMap(
+        DatabaseAdapterFactory.create(`sqlite:///${file}?mode=rw`),
+        (a) => a.makeClient()
+      )
+      yield* rw`CREATE TABLE t (id INTEGER PRIMARY KEY)`
+      expect(yield* pragma(rw, "journal_mode")).toBe("wal")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scoped("openMode \"ro\": every connection of the node reads and none writes, the file left as it was", () =>
+    Effect.gen(function*() {
+      const file = yield* tempFile
+      const writer = yield* Effect.flatMap(DatabaseAdapterFactory.create(`sqlite:///${file}`), (a) => a.makeClient())
+      yield* writer`CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`
+      yield* writer`INSERT INTO t (v) VALUES ('a')`
+      const ro = yield* Effect.flatMap(
+        DatabaseAdapterFactory.create(`sqlite:///${file}`, { config: { openMode: "ro" } }),
+        (a) => a.makeClient({ verify: true })
+      )
+      expect((yield* ro<{ v: string }>`SELECT v FROM t`).map((r) => r.v)).toEqual(["a"])
+      expect(yield* pragma(ro, "query_only")).toBe(0)
+      const error = yield* Effect.flip(ro`INSERT INTO t (v) VALUES ('b')`)
+      expect((error.cause as { code?: string }).code).toBe("SQLITE_READONLY")
+      expect((yield* writer<{ n: number }>`SELECT count(*) AS n FROM t`)[0]!.n).toBe(1)
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scoped("detects the bundled SQLite version and derives features from the static table", () =>

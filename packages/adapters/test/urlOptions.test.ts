@@ -78,7 +78,9 @@ describe("URL options", () => {
       ["mysql", "timezone=-12:59", { timezone: "-12:59" }],
       ["mysql", "timezone=local", { timezone: "local" }],
       ["sqlite", "journal_mode=DELETE&synchronous=Full", { journalMode: "delete", synchronous: "full" }],
-      ["sqlite", "foreign_keys=on&busy_timeout=250", { foreignKeys: true, busyTimeout: Duration.millis(250) }]
+      ["sqlite", "foreign_keys=on&busy_timeout=250", { foreignKeys: true, busyTimeout: Duration.millis(250) }],
+      ["sqlite", "mode=RO", { openMode: "ro" }],
+      ["sqlite", "mode=rw", { openMode: "rw" }]
     ] as const
   )("%s ?%s gives its settings", (dialect, query, expected) => {
     const url = parsed(`${base[dialect]}${query}`)
@@ -118,7 +120,8 @@ describe("URL options", () => {
       ["mysql", "read_timeout", "soon"],
       ["mysql", "connectTimeout", "0"],
       ["sqlite", "journal_mode", "wall"],
-      ["sqlite", "busy_timeout", "1.5"]
+      ["sqlite", "busy_timeout", "1.5"],
+      ["sqlite", "mode", "memory"]
     ] as const
   )("%s %s=%s is an InvalidOptionValue that names the option, never the value", (dialect, option, value) => {
     const problems = validateDatabaseConnection(`${base[dialect]}${option}=${value}`)
@@ -135,7 +138,7 @@ describe("URL options", () => {
       ["postgresql", "query_timeout=100", "statement_timeout"],
       ["mysql", "dateStrings=true", "Schema"],
       ["mysql", "application_name=x", "no application name"],
-      ["sqlite", "mode=ro", "read-only"],
+      ["sqlite", "immutable=1", "mode=ro"],
       ["sqlite", "timeout=5", "busy_timeout"]
     ] as const
   )("%s ?%s is refused with what to do instead", (dialect, query, instead) => {
@@ -152,6 +155,6 @@ describe("URL options", () => {
       "InvalidOptionValue:lock_timeout",
       "UnknownOption:sslmod"
     ])
-    expect(Either.isLeft(ConnectionUrl.parseEither("sqlite:///a.db?journal_mode=wal&mode=ro"))).toBe(true)
+    expect(Either.isLeft(ConnectionUrl.parseEither("sqlite:///a.db?journal_mode=wal&mode=memory"))).toBe(true)
   })
 })

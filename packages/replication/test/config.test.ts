@@ -136,14 +136,24 @@ describe("FastOrm.config", () => {
     ["FASTORM_POOL_CACHE_SIZE_KIB", "2048", "pool", "cacheSizeKiB", 2048],
     ["FASTORM_POOL_FOREIGN_KEYS", "0", "pool", "foreignKeys", false],
     ["FASTORM_POOL_BUSY_TIMEOUT", "10 seconds", "pool", "busyTimeout", 10_000],
-    ["FASTORM_POOL_READER_THREADS", "4", "pool", "readerThreads", 4]
+    ["FASTORM_POOL_READER_THREADS", "4", "pool", "readerThreads", 4],
+    ["FASTORM_POOL_OPEN_MODE", "rw", "pool", "openMode", "rw"]
   ]
 
   it("every option has a variable, read into the layer's option (durations in milliseconds here)", () => {
     expect(options.map(([variable]) => variable)).toEqual(variableNames.slice(11))
     // Pool settings are per dialect: each row runs with a URL of a dialect that has the setting.
     const urlFor = (key: string) =>
-      ["maxWriters", "journalMode", "synchronous", "cacheSizeKiB", "foreignKeys", "busyTimeout", "readerThreads"]
+      [
+          "maxWriters",
+          "journalMode",
+          "synchronous",
+          "cacheSizeKiB",
+          "foreignKeys",
+          "busyTimeout",
+          "readerThreads",
+          "openMode"
+        ]
           .includes(key)
         ? "sqlite:///app.db"
         : ["readTimeout", "writeTimeout", "charset", "collation", "timezone"].includes(key)

@@ -151,7 +151,7 @@ const mysql: Readonly<Record<string, OptionSpec>> = {
   application_name: refused("MySQL and MariaDB have no application name; the session's user and host name it")
 }
 
-const SQLITE_OPEN = "FastORM opens the file itself: read-write for the writer, read-only for read clients"
+const SQLITE_OPEN = "FastORM opens the file itself (read-only for read clients); use mode=ro, rw or rwc"
 
 // SQLite URI parameters (sqlite.org/uri.html) and the pragmas FastORM sets on open.
 const sqlite: Readonly<Record<string, OptionSpec>> = {
@@ -164,7 +164,7 @@ const sqlite: Readonly<Record<string, OptionSpec>> = {
   foreign_keys: setting("foreignKeys", flag, FLAG),
   busy_timeout: setting("busyTimeout", millis, MS),
   timeout: refused("use busy_timeout, in milliseconds (Python's timeout is in seconds)"),
-  mode: refused(SQLITE_OPEN),
+  mode: setting("openMode", word(["rwc", "rw", "ro"]), "ro, rw or rwc"),
   readonly: refused(SQLITE_OPEN),
   cache: refused(SQLITE_OPEN),
   immutable: refused(SQLITE_OPEN),

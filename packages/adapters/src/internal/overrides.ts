@@ -94,7 +94,8 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     cacheSizeKiB: size,
     foreignKeys: boolean,
     busyTimeout: duration,
-    readerThreads: size
+    readerThreads: size,
+    openMode: { _tag: "oneOf", values: ["rwc", "rw", "ro"] }
   }
 }
 

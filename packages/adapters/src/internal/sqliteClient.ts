@@ -48,16 +48,17 @@ export const make = (
   Effect.gen(function*() {
     // A typed DriverNotInstalled if better-sqlite3 is not installed.
     const { Database } = yield* Drivers.sqlite.load
+    const readOnly = options.readOnly || config.openMode === "ro"
     const db = yield* Effect.acquireRelease(
       Effect.try({
         // better-sqlite3 throws when it cannot open the file (SQLITE_CANTOPEN, a missing folder, a read-only
         // in-memory database): bad input, a typed failure, not a defect.
-        try: () => new Database(filename, { readonly: options.readOnly }),
+        try: () => new Database(filename, { readonly: readOnly, fileMustExist: config.openMode !== "rwc" }),
         catch: (cause) => new SqlError({ message: "Failed to open the SQLite database", cause })
       }),
       (db) => Effect.sync(() => db.close())
     )
-    for (const pragma of pragmas(config, options.readOnly)) {
+    for (const pragma of pragmas(config, readOnly)) {
       yield* Effect.try({
         try: () => db.exec(pragma),
         catch: (cause) => new SqlError({ cause, message: "Failed to execute statement" })
