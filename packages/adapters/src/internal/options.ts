@@ -6,7 +6,7 @@
  */
 import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
-import { isSearchPath, isTimeZone } from "./overrides.js"
+import { isApplicationName, isSearchPath, isTimeZone } from "./overrides.js"
 import * as StartupOptions from "./pgStartupOptions.js"
 
 /** How an option's text becomes a setting's value; undefined when the text is not of the option's kind. */
@@ -48,7 +48,7 @@ const word = (values: ReadonlyArray<string>): Parse => (text) => {
   const lower = text.toLowerCase()
   return values.includes(lower) ? lower : undefined
 }
-const name: Parse = (text) => /^[\x20-\x7e]{1,63}$/.test(text) ? text : undefined
+const name: Parse = (text) => isApplicationName(text) ? text : undefined
 
 const setting = (settingName: string, parse: Parse, expected: string): OptionSpec => ({
   _tag: "setting",

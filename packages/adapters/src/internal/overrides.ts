@@ -29,6 +29,9 @@ const text: Kind = { _tag: "text" }
 // comma, quote or backslash inside, so the list travels in a startup option as it is.
 const schemaName = /^(?:[A-Za-z_][A-Za-z0-9_$]{0,62}|"[^"\\\s,]{1,63}")$/
 
+/** An `application_name` the server keeps whole: printable ASCII, at most 63 characters (NAMEDATALEN - 1). */
+export const isApplicationName = (text: string): boolean => /^[\x20-\x7e]{1,63}$/.test(text)
+
 /** A PostgreSQL `search_path` as `SET` takes it: schema names separated by commas (`app, public`, `"$user"`). */
 export const isSearchPath = (text: string): boolean =>
   text.length <= 1024 && text.split(",").every((name) => schemaName.test(name.trim()))

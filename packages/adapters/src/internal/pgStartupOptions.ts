@@ -4,7 +4,7 @@
  * FastORM sends its own startup options and a setting it does not know could not follow a node behind a pooler.
  */
 import * as Duration from "effect/Duration"
-import { isSearchPath } from "./overrides.js"
+import { isApplicationName, isSearchPath } from "./overrides.js"
 
 /** What an `options` text gives: settings by FastORM's names, or the one problem with it. */
 export type Parsed =
@@ -74,7 +74,7 @@ const readers: Readonly<Record<string, Reader>> = {
   search_path: ["searchPath", (text) => isSearchPath(text) ? text : undefined, "schema names separated by commas"],
   application_name: [
     "applicationName",
-    (text) => /^[\x20-\x7e]{1,63}$/.test(text) ? text : undefined,
+    (text) => isApplicationName(text) ? text : undefined,
     "printable text of at most 63 characters"
   ],
   jit: ["jit", onOff, "on or off"]
