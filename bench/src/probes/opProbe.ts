@@ -16,7 +16,7 @@ import { Recorder } from "../harness.js"
 import { seed } from "../seed.js"
 import { dialectOf } from "../targetBase.js"
 import type { TargetName } from "../targets.js"
-import { makeTarget } from "../targets.js"
+import { makeTarget, TARGET_NAMES } from "../targets.js"
 import type { Workload } from "../workloads.js"
 import { probeNodes } from "./probeNodes.js"
 
@@ -58,6 +58,10 @@ const machineBusyUs = (): number => {
   return (total - idle) * 10_000
 }
 const targets = (process.env["TARGETS"] ?? "fastorm,raw-driver,drizzle").split(",") as Array<TargetName>
+// An unknown name would otherwise be taken for an ablation target, which runs point reads only.
+for (const t of targets) {
+  if (!TARGET_NAMES.includes(t)) throw new Error(`TARGETS: unknown "${t}"; known: ${TARGET_NAMES.join(", ")}`)
+}
 const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").split(",") as Array<Workload>
 const n = Number(process.env["N"] ?? 2000)
 const callers = Number(process.env["CALLERS"] ?? 1)
