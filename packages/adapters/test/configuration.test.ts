@@ -83,10 +83,10 @@ describe("OptimalConfig.check", () => {
       "\"poolSize\" does not apply to SQLite (it is a PostgreSQL and MySQL/MariaDB setting)"
     ]],
     ["a typo", "sqlite", { busytimeout: 5 }, [
-      "\"busytimeout\" is not a SQLite setting (known: maxWriters, journalMode, synchronous, cacheSizeKiB, foreignKeys, busyTimeout, readerThreads)"
+      "\"busytimeout\" is not a SQLite setting (known: maxWriters, journalMode, synchronous, cacheSizeKiB, foreignKeys, busyTimeout, readerThreads, openMode)"
     ]],
     ["a key that might be a secret is not shown", "sqlite", { "pw=hunter2": 1 }, [
-      "a setting (name not shown) is not a SQLite setting (known: maxWriters, journalMode, synchronous, cacheSizeKiB, foreignKeys, busyTimeout, readerThreads)"
+      "a setting (name not shown) is not a SQLite setting (known: maxWriters, journalMode, synchronous, cacheSizeKiB, foreignKeys, busyTimeout, readerThreads, openMode)"
     ]],
     ["values outside their set, wrong types", "sqlite", { journalMode: "WAL2", foreignKeys: "yes", maxWriters: 2 }, [
       "journalMode must be one of \"wal\", \"delete\", \"truncate\", \"persist\", \"memory\", \"off\"",
