@@ -212,6 +212,10 @@ export const outlived = (openedAt: number, now: number, maxLifetime: Duration.Du
   return ms > 0 && now - openedAt >= ms
 }
 
+/** The session `time_zone` a MySQL configuration sets: none for `"local"`, `+00:00` for `"Z"`, else its offset. */
+export const sessionTimeZone = (config: MysqlOptimalConfig): string | undefined =>
+  config.timezone === "local" ? undefined : config.timezone === "Z" ? "+00:00" : config.timezone
+
 /** The Node pool bounds a configuration maps to: `min` connections kept, `max` connections at most. */
 export const poolBounds = (
   config: PostgresOptimalConfig | MysqlOptimalConfig

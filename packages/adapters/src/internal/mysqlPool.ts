@@ -10,7 +10,7 @@ import type * as Scope from "effect/Scope"
 import type * as Mysql from "mysql2"
 import type { PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
-import { outlived, poolBounds } from "../OptimalConfig.js"
+import { outlived, poolBounds, sessionTimeZone } from "../OptimalConfig.js"
 import type { MysqlModules } from "./drivers.js"
 import { TRACK_LAST_GTID } from "./mysqlPositions.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
@@ -41,9 +41,8 @@ export const sessionStatements = (config: MysqlOptimalConfig, isMariaDb: boolean
     }, ${statementLimit}`
   ]
   // "local" leaves the server session's zone as it is: the process's offset changes with daylight saving time.
-  if (config.timezone !== "local") {
-    statements.push(`SET time_zone = '${config.timezone === "Z" ? "+00:00" : config.timezone}'`)
-  }
+  const zone = sessionTimeZone(config)
+  if (zone !== undefined) statements.push(`SET time_zone = '${zone}'`)
   if (readOnly) statements.push("SET SESSION TRANSACTION READ ONLY")
   return statements
 }

@@ -2,7 +2,8 @@
  * The session settings FastORM applies on each dialect (the adapters' `OptimalConfig`), and how to read them back
  * from a live session, so `fastorm doctor` shows what the server actually runs with.
  */
-import type { DatabaseAdapter, OptimalConfig } from "@fastorm/adapters"
+import type { DatabaseAdapter } from "@fastorm/adapters"
+import { OptimalConfig } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 
@@ -28,7 +29,8 @@ export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean
         jit: config.jit ? "on" : "off",
         ...(config.searchPath === undefined ? {} : { search_path: config.searchPath })
       }
-    case "mysql":
+    case "mysql": {
+      const zone = OptimalConfig.sessionTimeZone(config)
       return {
         ...(isMariaDb
           ? { max_statement_time: String(Duration.toSeconds(config.statementTimeout)) }
@@ -37,8 +39,9 @@ export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean
         net_write_timeout: String(Math.max(1, Math.ceil(Duration.toSeconds(config.writeTimeout)))),
         character_set_connection: config.charset,
         collation_connection: config.collation,
-        ...(config.timezone === "local" ? {} : { time_zone: config.timezone === "Z" ? "+00:00" : config.timezone })
+        ...(zone === undefined ? {} : { time_zone: zone })
       }
+    }
     case "sqlite":
       return {
         journal_mode: config.journalMode,
