@@ -50,6 +50,11 @@ export interface PostgresOptimalConfig {
    * as PgBouncer before 1.21 in transaction mode: 42P05 / 26000); `true` always prepares, `false` never does.
    */
   readonly preparedStatements: boolean | "auto"
+  /**
+   * Other server settings of every session by the server's names (`{ work_mem: "64MB" }`), sent as startup options;
+   * the ones FastORM sets itself are refused. Behind a pooler they cannot travel: the node refuses to connect.
+   */
+  readonly serverSettings: Readonly<Record<string, string>>
 }
 
 /** Settings applied to every MySQL / MariaDB connection. */
@@ -85,6 +90,11 @@ export interface MysqlOptimalConfig {
   readonly keepAlive: boolean
   /** Idle time before the first keep-alive probe (mysql2 `keepAliveInitialDelay`); zero: the system's default. */
   readonly keepAliveInitialDelay: Duration.Duration
+  /**
+   * Other session variables of every connection by the server's names (`{ sql_mode: "TRADITIONAL" }`), set by one
+   * `SET SESSION` when it opens; the ones FastORM sets itself are refused.
+   */
+  readonly serverSettings: Readonly<Record<string, string>>
 }
 
 /** Settings applied to every SQLite connection. */
@@ -143,7 +153,8 @@ export const postgres: PostgresOptimalConfig = {
   searchPath: undefined,
   keepAlive: true,
   keepAliveInitialDelay: Duration.zero,
-  preparedStatements: "auto"
+  preparedStatements: "auto",
+  serverSettings: {}
 }
 
 /** The MySQL / MariaDB defaults. */
@@ -161,7 +172,8 @@ export const mysql: MysqlOptimalConfig = {
   collation: "utf8mb4_unicode_ci",
   timezone: "local",
   keepAlive: true,
-  keepAliveInitialDelay: Duration.zero
+  keepAliveInitialDelay: Duration.zero,
+  serverSettings: {}
 }
 
 /** The SQLite defaults. */
@@ -189,8 +201,13 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Settin
  */
 export const check: (dialect: Dialect, overrides: unknown) => ReadonlyArray<string> = Overrides.check
 
+// Server settings' names are case-insensitive: one spelling, so a later source replaces an earlier one's value.
+const lowerCaseNames = (record: Record<string, unknown>): Record<string, unknown> =>
+  Object.fromEntries(Object.entries(record).map(([name, value]) => [name.toLowerCase(), value]))
+
 /**
- * Applies user overrides on top of a configuration; an override always wins, `undefined` keeps the default. The
+ * Applies user overrides on top of a configuration; an override always wins, `undefined` keeps the default, and
+ * `serverSettings` are merged by name (a URL's `work_mem` and the layer's `random_page_cost` both hold). The
  * overrides must have passed `check` (`DatabaseAdapterFactory.create` checks them).
  */
 export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverrides<C> | undefined): C => {
@@ -198,7 +215,11 @@ export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverri
   const out: Record<string, unknown> = { ...base }
   for (const [key, value] of Object.entries(overrides)) {
     if (value === undefined || key === "dialect") continue
-    out[key] = Duration.isDuration(base[key as keyof C]) ? Duration.decode(value as Duration.DurationInput) : value
+    out[key] = Duration.isDuration(base[key as keyof C])
+      ? Duration.decode(value as Duration.DurationInput)
+      : key === "serverSettings"
+      ? { ...out[key] as object, ...lowerCaseNames(value as Record<string, unknown>) }
+      : value
   }
   return out as C
 }

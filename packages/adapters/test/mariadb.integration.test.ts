@@ -71,6 +71,30 @@ describe("MariaDB adapter on the live cluster", () => {
       expect(yield* variable(local, "session.time_zone")).toBe(yield* variable(admin, "global.time_zone"))
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("serverSettings are every new connection's session variables: numbers as numbers, text quoted", () =>
+    Effect.gen(function*() {
+      const config = { serverSettings: { SQL_MODE: "STRICT_TRANS_TABLES,NO_ZERO_DATE", sort_buffer_size: "262144" } }
+      const client = yield* Effect.flatMap(
+        DatabaseAdapterFactory.create(replicaUrl, { config }),
+        (a) => a.makeClient({ readOnly: true, verify: true })
+      )
+      expect(yield* variable(client, "session.sql_mode")).toBe("STRICT_TRANS_TABLES,NO_ZERO_DATE")
+      expect(yield* variable(client, "session.sort_buffer_size")).toBe("262144")
+      expect(yield* variable(client, "session.tx_read_only")).toBe("1")
+      const plain = yield* Effect.flatMap(DatabaseAdapterFactory.create(replicaUrl), (a) => a.makeClient())
+      expect(yield* variable(plain, "session.sql_mode")).not.toBe("STRICT_TRANS_TABLES,NO_ZERO_DATE")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a session variable the server refuses fails the connection with the server's words", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(Effect.flatMap(
+        DatabaseAdapterFactory.create(primaryUrl, { config: { serverSettings: { no_such_variable: "1" } } }),
+        (a) => a.makeClient({ verify: true })
+      ))
+      expect(failed._tag).toBe("ConnectionFailed")
+      expect(failed.message).toContain("no_such_variable")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("keepAliveInitialDelay (or the URL's, in milliseconds) reaches the sockets' keep-alive timer", () =>
     Effect.gen(function*() {
       const node = cluster.mariadb.replicas[1]!

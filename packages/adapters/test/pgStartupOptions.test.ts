@@ -55,9 +55,27 @@ describe("libpq's options text", () => {
     }
   )
 
-  it("a server setting FastORM has none for is refused, naming it and what to do instead", () => {
-    const parsed = parse("-c work_mem=64MB")
-    expect(parsed).toMatchObject({ _tag: "unsupported" })
-    expect(parsed._tag === "unsupported" ? parsed.instead : "").toContain("ALTER ROLE app SET work_mem")
+  it("a server setting FastORM has no setting of its own for becomes one of serverSettings, as given", () => {
+    const parsed = parse("-c work_mem=64MB -c statement_timeout=5s --random-page-cost=1.1 -c app.tenant=a\\ b")
+    expect(parsed).toEqual({
+      _tag: "settings",
+      settings: {
+        statementTimeout: Duration.millis(5000),
+        serverSettings: { work_mem: "64MB", random_page_cost: "1.1", "app.tenant": "a b" }
+      }
+    })
+  })
+
+  it.each(["client_encoding", "DateStyle", "default_transaction_read_only"])(
+    "%s, which FastORM sets itself without a setting for it, is refused with the reason",
+    (name) => {
+      const parsed = parse(`-c ${name}=x`)
+      expect(parsed).toMatchObject({ _tag: "unsupported" })
+      expect(parsed._tag === "unsupported" ? parsed.instead : "").toContain(`FastORM sets ${name.toLowerCase()} itself`)
+    }
+  )
+
+  it("a name no server setting has is invalid, and not shown", () => {
+    expect(parse("-c work-mem!=1")).toEqual({ _tag: "invalid", expected: "server settings' names" })
   })
 })

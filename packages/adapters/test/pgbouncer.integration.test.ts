@@ -139,6 +139,14 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
       expect(failed.message).toContain("ALTER ROLE app SET search_path")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("serverSettings cannot travel through the pooler either: the node refuses to connect, naming one", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(clientOf(pooled, { serverSettings: { work_mem: "64MB" } }))
+      expect(failed._tag).toBe("ConnectionFailed")
+      expect(failed.message).toContain("the connection pooler refused the startup parameter \"work_mem\" (08P01)")
+      expect(failed.message).toContain("ALTER ROLE app SET work_mem")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("the client-side deadline still bounds a statement the server no longer bounds", () =>
     Effect.gen(function*() {
       const client = yield* clientOf(pooled, { statementTimeout: "300 millis" })

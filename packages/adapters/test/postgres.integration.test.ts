@@ -91,6 +91,44 @@ describe("PostgreSQL adapter on the live cluster", () => {
       expect((missing.cause as { code?: string }).code).toBe("42P01")
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("serverSettings, from the config and the URL's options, reach every session beside FastORM's own", () =>
+    Effect.gen(function*() {
+      const client = yield* Effect.flatMap(
+        pgAdapter(`${replicaUrl}?options=-c%20work_mem%3D4MB%20-c%20geqo%3Doff`, {
+          config: {
+            serverSettings: {
+              WORK_MEM: "64MB",
+              default_transaction_isolation: "repeatable read",
+              "app.tenant": "acme corp"
+            }
+          }
+        }),
+        (a) => a.makeClient({ readOnly: true, verify: true })
+      )
+      // The layer's value wins by name over the URL's; the URL's other setting stays.
+      expect(yield* show(client, "work_mem")).toBe("64MB")
+      expect(yield* show(client, "geqo")).toBe("off")
+      expect(yield* show(client, "default_transaction_isolation")).toBe("repeatable read")
+      expect(yield* client.unsafe("SELECT current_setting('app.tenant') AS t")).toEqual([{ t: "acme corp" }])
+      // FastORM's own startup options are still there.
+      expect(yield* show(client, "jit")).toBe("off")
+      expect(yield* show(client, "default_transaction_read_only")).toBe("on")
+      // Without them, the server's defaults.
+      const plain = yield* Effect.flatMap(pgAdapter(replicaUrl), (a) => a.makeClient({ readOnly: true }))
+      expect(yield* show(plain, "work_mem")).toBe("4MB")
+      expect(yield* show(plain, "default_transaction_isolation")).toBe("read committed")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a server setting's value the server refuses fails the connection with the server's words", () =>
+    Effect.gen(function*() {
+      const failed = yield* Effect.flip(Effect.flatMap(
+        pgAdapter(primaryUrl, { config: { serverSettings: { work_mem: "lots" } } }),
+        (a) => a.makeClient({ verify: true })
+      ))
+      expect(failed._tag).toBe("ConnectionFailed")
+      expect(failed.message).toContain("work_mem")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("keepAliveInitialDelay (or the URL's keepalives_idle, in seconds) reaches the sockets' keep-alive timer", () =>
     Effect.gen(function*() {
       const node = cluster.postgres.replicas[1]!

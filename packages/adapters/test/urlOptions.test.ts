@@ -61,6 +61,10 @@ describe("URL options", () => {
       ["postgresql", "options=-c%20idle_in_transaction_session_timeout%3D1500", {
         idleInTransactionTimeout: Duration.millis(1500)
       }],
+      // Server settings FastORM has no setting for: serverSettings, as the server will get them.
+      ["postgresql", "options=-c%20work_mem%3D64MB%20-c%20default_transaction_isolation%3Drepeatable%5C%20read", {
+        serverSettings: { work_mem: "64MB", default_transaction_isolation: "repeatable read" }
+      }],
       // An option of its own wins over the same setting in options, whatever their order.
       ["postgresql", "lock_timeout=100&options=-c%20lock_timeout%3D250", { lockTimeout: Duration.millis(100) }],
       ["postgresql", "options=-c%20lock_timeout%3D250&lock_timeout=100", { lockTimeout: Duration.millis(100) }],
@@ -133,7 +137,7 @@ describe("URL options", () => {
 
   it.each(
     [
-      ["postgresql", "options=-c%20work_mem%3D64MB", "ALTER ROLE app SET work_mem"],
+      ["postgresql", "options=-c%20client_encoding%3DLATIN1", "always use UTF8"],
       ["postgresql", "target_session_attrs=read-write", "write URL"],
       ["postgresql", "query_timeout=100", "statement_timeout"],
       ["mysql", "dateStrings=true", "Schema"],

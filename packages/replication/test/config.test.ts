@@ -125,6 +125,16 @@ describe("FastOrm.config", () => {
     ["FASTORM_POOL_KEEP_ALIVE", "no", "pool", "keepAlive", false],
     ["FASTORM_POOL_KEEP_ALIVE_INITIAL_DELAY", "1 minute", "pool", "keepAliveInitialDelay", 60_000],
     ["FASTORM_POOL_PREPARED_STATEMENTS", "false", "pool", "preparedStatements", false],
+    [
+      "FASTORM_POOL_SERVER_SETTINGS",
+      "work_mem=64MB; default_transaction_isolation = repeatable read;",
+      "pool",
+      "serverSettings",
+      {
+        work_mem: "64MB",
+        default_transaction_isolation: "repeatable read"
+      }
+    ],
     ["FASTORM_POOL_READ_TIMEOUT", "45 seconds", "pool", "readTimeout", 45_000],
     ["FASTORM_POOL_WRITE_TIMEOUT", "45 seconds", "pool", "writeTimeout", 45_000],
     ["FASTORM_POOL_CHARSET", "utf8mb4", "pool", "charset", "utf8mb4"],
@@ -234,6 +244,7 @@ describe("FastOrm.config", () => {
       FASTORM_POOL_CONNECT_TIMEOUT: "0",
       FASTORM_POOL_JOURNAL_MODE: "wall",
       FASTORM_POOL_SEARCH_PATH: "app; drop",
+      FASTORM_POOL_SERVER_SETTINGS: "work_mem",
       FASTORM_POOL_TIMEZONE: "Europe/Paris"
     })).toEqual([
       "FASTORM_WRITE_URL: The connection URL names no host; The port in the connection URL is not between 1 and " +
@@ -254,9 +265,15 @@ describe("FastOrm.config", () => {
       "FASTORM_POOL_SIZE: poolSize must be a non-negative integer",
       "FASTORM_POOL_CONNECT_TIMEOUT: connectTimeout must be longer than zero",
       "FASTORM_POOL_SEARCH_PATH: searchPath must be schema names separated by commas, e.g. \"app, public\"",
+      "FASTORM_POOL_SERVER_SETTINGS: expected name=value pairs separated by semicolons, e.g. work_mem=64MB",
       "FASTORM_POOL_TIMEZONE: timezone must be \"local\", \"Z\" or an offset from \"-12:59\" to \"+13:00\"",
       "FASTORM_POOL_JOURNAL_MODE: expected one of: wal, delete, truncate, persist, memory, off"
     ])
+  })
+
+  it("a server setting FastORM sets itself is the server settings variable's problem, naming the setting to use", () => {
+    expect(problemsOf({ FASTORM_WRITE_URL: PG, FASTORM_POOL_SERVER_SETTINGS: "work_mem=64MB; statement_timeout=5s" }))
+      .toEqual(["FASTORM_POOL_SERVER_SETTINGS: serverSettings cannot set statement_timeout: use statementTimeout"])
   })
 
   it("problems between variables, once every variable is valid: each names its variables", () => {

@@ -14,6 +14,7 @@ import { outlived, poolBounds, sessionTimeZone } from "../OptimalConfig.js"
 import type { MysqlModules } from "./drivers.js"
 import { TRACK_LAST_GTID } from "./mysqlPositions.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
+import * as ServerSettings from "./serverSettings.js"
 
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
@@ -44,6 +45,8 @@ export const sessionStatements = (config: MysqlOptimalConfig, isMariaDb: boolean
   const zone = sessionTimeZone(config)
   if (zone !== undefined) statements.push(`SET time_zone = '${zone}'`)
   if (readOnly) statements.push("SET SESSION TRANSACTION READ ONLY")
+  const others = ServerSettings.sessionStatement(config.serverSettings)
+  if (others !== undefined) statements.push(others)
   return statements
 }
 
@@ -87,6 +90,19 @@ export const make = (
       else conn.release()
     }
 
+    // A new connection's session statements: a borrower waits for them, so a refused one fails the borrow.
+    interface Session {
+      pending: number
+      failure: Error | undefined
+      waiters: Array<() => void>
+    }
+    const sessions = new WeakMap<Mysql.PoolConnection, Session>()
+    const settle = (conn: Mysql.PoolConnection, session: Session) => {
+      if (session.failure === undefined) sessions.delete(conn)
+      const waiters = session.waiters.splice(0)
+      for (const wake of waiters) wake()
+    }
+
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const pool = Mysql.createPool({
@@ -115,10 +131,18 @@ export const make = (
         pool.on("connection", (conn) => {
           openedAt.set(conn, Date.now())
           const isMariaDb = isMariaDbHandshake(conn, endpoint.productHint)
-          for (const statement of sessionStatements(config, isMariaDb, options.readOnly)) {
-            // A connection whose session settings failed must not serve: destroying it makes its next use fail.
+          const statements = sessionStatements(config, isMariaDb, options.readOnly)
+          const session: Session = { pending: statements.length, failure: undefined, waiters: [] }
+          if (statements.length > 0) sessions.set(conn, session)
+          for (const statement of statements) {
             conn.query(statement, (error) => {
-              if (error) conn.destroy()
+              // A connection whose session settings failed must not serve: it is destroyed, and the borrower that
+              // waits for it gets the server's own words rather than the closed socket's.
+              if (error && session.failure === undefined) {
+                session.failure = error
+                conn.destroy()
+              }
+              if (--session.pending === 0 || session.failure !== undefined) settle(conn, session)
             })
           }
           // Optional: without it a write's position is read with a statement instead (ARCHITECTURE.md,
@@ -183,9 +207,34 @@ export const make = (
           if (!cause) giveBack(conn)
           return
         }
-        finish()
-        clearTimeout(timer)
-        done(cause ? new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` }) : conn)
+        if (cause) {
+          finish()
+          clearTimeout(timer)
+          return done(new SqlError({ cause, message: `Failed to acquire a connection to ${options.alias}` }))
+        }
+        const session = sessions.get(conn)
+        if (session === undefined) {
+          finish()
+          clearTimeout(timer)
+          return done(conn)
+        }
+        // Only a new connection gets here: hand it over once its session is set, or report why it could not be.
+        const handOver = () => {
+          if (settled) {
+            if (session.failure === undefined) giveBack(conn)
+            return
+          }
+          finish()
+          clearTimeout(timer)
+          done(
+            session.failure === undefined ? conn : new SqlError({
+              cause: session.failure,
+              message: `Failed to set up a session on ${options.alias}: ${session.failure.message}`
+            })
+          )
+        }
+        if (session.pending === 0 || session.failure !== undefined) handOver()
+        else session.waiters.push(handOver)
       })
       return () => {
         if (settled) return

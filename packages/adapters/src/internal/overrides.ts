@@ -6,6 +6,7 @@
 import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
 import { isPrintableName } from "./problems.js"
+import * as ServerSettings from "./serverSettings.js"
 
 /** The kind of value a setting takes. */
 export type Kind =
@@ -18,6 +19,8 @@ export type Kind =
     readonly format?: { readonly test: (text: string) => boolean; readonly expected: string } | undefined
   }
   | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number | boolean> }
+  /** Server settings by the server's names (`ServerSettings.ts`): names the server takes, none FastORM sets itself. */
+  | { readonly _tag: "serverSettings"; readonly dialect: "postgresql" | "mysql" }
 
 const duration: Kind = { _tag: "duration", positive: false }
 const positiveDuration: Kind = { _tag: "duration", positive: true }
@@ -73,7 +76,8 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     searchPath,
     keepAlive: boolean,
     keepAliveInitialDelay: duration,
-    preparedStatements: { _tag: "oneOf", values: [true, false, "auto"] }
+    preparedStatements: { _tag: "oneOf", values: [true, false, "auto"] },
+    serverSettings: { _tag: "serverSettings", dialect: "postgresql" }
   },
   mysql: {
     poolSize: size,
@@ -88,7 +92,8 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     collation: text,
     timezone: timeZone,
     keepAlive: boolean,
-    keepAliveInitialDelay: duration
+    keepAliveInitialDelay: duration,
+    serverSettings: { _tag: "serverSettings", dialect: "mysql" }
   },
   sqlite: {
     maxWriters: { _tag: "oneOf", values: [1] },
@@ -132,6 +137,8 @@ const problemWith = (key: string, kind: Kind, value: unknown): string | undefine
       return kind.values.includes(value as string | number | boolean)
         ? undefined
         : `${key} must be one of ${kind.values.map((v) => JSON.stringify(v)).join(", ")}`
+    case "serverSettings":
+      return ServerSettings.problem(kind.dialect, key, value)
   }
 }
 

@@ -9,6 +9,7 @@
  */
 import * as Duration from "effect/Duration"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
+import * as ServerSettings from "./serverSettings.js"
 
 /** The startup parameters of one connection, as pg's client configuration names them. */
 export interface StartupParameters {
@@ -28,6 +29,7 @@ export const startupOptions = (config: PostgresOptimalConfig, readOnly: boolean)
   if (readOnly) options.push("-c default_transaction_read_only=on")
   // Checked to hold no space or backslash (`OptimalConfig.check`), the two characters an option would need escaped.
   if (config.searchPath !== undefined) options.push(`-c search_path=${searchPathOption(config.searchPath)}`)
+  options.push(...ServerSettings.startupOptions(config.serverSettings))
   return options.join(" ")
 }
 
@@ -37,13 +39,19 @@ export const searchPathOption = (searchPath: string): string =>
 
 /**
  * Why a connection cannot go on without its startup parameters behind a pooler, if it cannot: a search path read
- * nowhere else would leave its statements on the role's own schemas.
+ * nowhere else would leave its statements on the role's own schemas, and server settings would silently not hold.
  */
-export const poolerRefusal = (config: PostgresOptimalConfig): string | undefined =>
-  config.searchPath === undefined
-    ? undefined
-    : "unsupported startup parameter: search_path (searchPath cannot travel through a connection pooler, which " +
+export const poolerRefusal = (config: PostgresOptimalConfig): string | undefined => {
+  if (config.searchPath !== undefined) {
+    return "unsupported startup parameter: search_path (searchPath cannot travel through a connection pooler, which " +
       "would leave statements on other schemas: set it for the role instead, ALTER ROLE app SET search_path = ...)"
+  }
+  const first = ServerSettings.entries(config.serverSettings)[0]?.[0]
+  return first === undefined
+    ? undefined
+    : `unsupported startup parameter: ${first} (serverSettings cannot travel through a connection pooler, whose ` +
+      `server connections would not keep them: set them for the role instead, ALTER ROLE app SET ${first} = ...)`
+}
 
 /** The startup parameters of a connection: all of them direct, only `application_name` behind a pooler. */
 export const startupParameters = (

@@ -1,10 +1,11 @@
 /**
- * libpq's `options` URL parameter (`options=-c statement_timeout=5s -c search_path=app`): the server settings it
- * carries that FastORM has settings for become those settings; any other is refused with what to do instead, since
- * FastORM sends its own startup options and a setting it does not know could not follow a node behind a pooler.
+ * libpq's `options` URL parameter (`options=-c statement_timeout=5s -c work_mem=64MB`): the server settings it carries
+ * that FastORM has settings for become those settings, any other becomes one of `serverSettings`; one FastORM sets
+ * itself without a setting for it (`client_encoding`) is refused with the reason.
  */
 import * as Duration from "effect/Duration"
 import { isApplicationName, isSearchPath } from "./overrides.js"
+import * as ServerSettings from "./serverSettings.js"
 
 /** What an `options` text gives: settings by FastORM's names, or the one problem with it. */
 export type Parsed =
@@ -80,9 +81,6 @@ const readers: Readonly<Record<string, Reader>> = {
   jit: ["jit", onOff, "on or off"]
 }
 
-// A server setting's name as the server spells them: shown in a problem, anything else is not.
-const settingName = /^[a-z_][a-z0-9_.]{0,62}$/
-
 /** What an `options` text gives (see the module's comment). */
 export const parse = (text: string): Parsed => {
   const pairs = assignments(text)
@@ -90,19 +88,21 @@ export const parse = (text: string): Parsed => {
     return { _tag: "invalid", expected: "server settings as -c name=value, separated by spaces" }
   }
   const settings: Record<string, unknown> = {}
+  const others: Record<string, string> = {}
   for (const [name, value] of pairs) {
     const reader = Object.prototype.hasOwnProperty.call(readers, name) ? readers[name] : undefined
-    if (reader === undefined) {
-      const shown = settingName.test(name) ? name : "name"
-      return {
-        _tag: "unsupported",
-        instead: `FastORM has no setting for ${shown} (it takes ${Object.keys(readers).join(", ")} here); set it ` +
-          `for the role or database (ALTER ROLE app SET ${shown} = ...), where every connection gets it`
-      }
+    if (reader !== undefined) {
+      const read = reader[1](value)
+      if (read === undefined) return { _tag: "invalid", expected: `${name} as ${reader[2]}` }
+      settings[reader[0]] = read
+      continue
     }
-    const read = reader[1](value)
-    if (read === undefined) return { _tag: "invalid", expected: `${name} as ${reader[2]}` }
-    settings[reader[0]] = read
+    if (!ServerSettings.isName("postgresql", name)) return { _tag: "invalid", expected: "server settings' names" }
+    const instead = ServerSettings.ownedBy("postgresql", name)
+    if (instead !== undefined) return { _tag: "unsupported", instead: `FastORM sets ${name} itself: ${instead}` }
+    if (!ServerSettings.isValue(value)) return { _tag: "invalid", expected: `${name} as printable text` }
+    others[name] = value
   }
+  if (Object.keys(others).length > 0) settings.serverSettings = others
   return { _tag: "settings", settings }
 }

@@ -22,6 +22,8 @@ export type Kind =
   | { readonly _tag: "boolean" }
   | { readonly _tag: "text" }
   | { readonly _tag: "oneOf"; readonly values: ReadonlyArray<string | number | boolean> }
+  /** `name=value` pairs separated by semicolons (`work_mem=64MB; random_page_cost=1.1`). */
+  | { readonly _tag: "pairs" }
 
 const duration: Kind = { _tag: "duration" }
 const integer: Kind = { _tag: "integer" }
@@ -67,6 +69,17 @@ export const parse = (kind: Kind, text: string): Either.Either<unknown, string> 
     case "oneOf": {
       const value = kind.values.find((v) => String(v) === text)
       return value === undefined ? Either.left(`expected one of: ${kind.values.join(", ")}`) : Either.right(value)
+    }
+    case "pairs": {
+      // Semicolons, not commas: a value may hold commas (sql_mode=STRICT_TRANS_TABLES,NO_ZERO_DATE).
+      const pairs = text.split(";").map((part) => part.trim()).filter((part) => part.length > 0)
+      const record: Record<string, string> = {}
+      for (const pair of pairs) {
+        const eq = pair.indexOf("=")
+        if (eq <= 0) return Either.left("expected name=value pairs separated by semicolons, e.g. work_mem=64MB")
+        record[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim()
+      }
+      return Either.right(record)
     }
   }
 }
@@ -119,7 +132,13 @@ const poolKinds: Readonly<Record<string, Kind>> = Object.fromEntries(
   dialects.flatMap((d) =>
     Object.entries(OptimalConfig.settings[d]).map(([key, kind]): [string, Kind] => [
       key,
-      kind._tag === "size" ? integer : kind._tag === "oneOf" ? oneOf(kind.values) : { _tag: kind._tag }
+      kind._tag === "size"
+        ? integer
+        : kind._tag === "oneOf"
+        ? oneOf(kind.values)
+        : kind._tag === "serverSettings"
+        ? { _tag: "pairs" }
+        : { _tag: kind._tag }
     ])
   )
 )
@@ -167,7 +186,10 @@ export const mentions = (problem: string, key: string): boolean =>
 export const ownProblems = (section: Section, key: string, value: unknown): ReadonlyArray<string> => {
   // A pool setting is checked for a dialect that has it; whether the URL's dialect has it is checked later.
   const dialect = dialects.find((d) => Object.prototype.hasOwnProperty.call(OptimalConfig.settings[d], key))
+  // A pool setting's check of one value is about that value alone (the one check between pool settings needs two),
+  // though its problem may name another setting: "serverSettings cannot set statement_timeout: use statementTimeout".
   return sectionProblems(section, { [key]: value }, dialect ?? "postgresql").filter((problem) =>
-    mentions(problem, key) && Object.keys(kinds[section]).every((other) => other === key || !mentions(problem, other))
+    mentions(problem, key) &&
+    (section === "pool" || Object.keys(kinds[section]).every((other) => other === key || !mentions(problem, other)))
   )
 }
