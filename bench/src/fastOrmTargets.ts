@@ -81,22 +81,38 @@ export const fastOrmOps = {
  * FastORM over the cluster: writes on the primary, reads on the replicas (`replicas`: only the first that many), the
  * same pool size per node.
  */
-export const fastOrmLayer = (nodes: ClusterNodes, replicas = nodes.replicas.length) =>
+export const fastOrmLayer = (
+  nodes: ClusterNodes,
+  replicas = nodes.replicas.length,
+  consistency: "session" | "eventual" = "session"
+) =>
   FastOrm.layer({
     name: "bench",
     write: { url: nodes.primary.url, name: "primary" },
     read: nodes.replicas.slice(0, replicas).map((r, i) => ({ url: r.url, name: `replica-${i + 1}` })),
-    pool: { poolSize: POOL_SIZE, maxOverflow: 0 }
+    pool: { poolSize: POOL_SIZE, maxOverflow: 0 },
+    readWrite: { consistency }
   })
 
-/** FastORM's repository calls through its router (`tracer = false`: the same with the tracer disabled). */
-export const fastOrm = async (nodes: ClusterNodes, rows: number, tracer = true): Promise<Target> => {
+/** How a FastORM target differs from the default: the tracer disabled, or `consistency: "eventual"`. */
+export type FastOrmVariant = "default" | "notrace" | "eventual"
+
+const variantNames = { default: "fastorm", notrace: "fastorm-notrace", eventual: "fastorm-eventual" } as const
+
+/**
+ * FastORM's repository calls through its router: as an application gets it, or one setting away from it (`notrace`,
+ * `eventual`: what session consistency costs each write, BENCHMARKS.md "Where the client CPU goes now").
+ */
+export const fastOrm = async (nodes: ClusterNodes, rows: number, variant: FastOrmVariant = "default"): Promise<
+  Target
+> => {
+  const layer = fastOrmLayer(nodes, nodes.replicas.length, variant === "eventual" ? "eventual" : "session")
   const runtime = ManagedRuntime.make(
-    tracer ? fastOrmLayer(nodes) : Layer.merge(fastOrmLayer(nodes), Layer.setTracerEnabled(false))
+    variant === "notrace" ? Layer.merge(layer, Layer.setTracerEnabled(false)) : layer
   )
   await runtime.runPromise(walkCursors(rows))
   return {
-    name: tracer ? "fastorm" : "fastorm-notrace",
+    name: variantNames[variant],
     driver: effectDriver(rows, runtime, fastOrmOps),
     close: closeSoon(() => runtime.dispose())
   }

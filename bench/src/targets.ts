@@ -52,6 +52,7 @@ export const TARGET_NAMES = [
   ...MAIN_TARGETS,
   ...ABLATION_NAMES,
   "fastorm-notrace",
+  "fastorm-eventual",
   "effect-sql-notrace",
   "effect-async-driver"
 ] as const
@@ -70,6 +71,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   "sequelize": "(f) Sequelize replication",
   ...ABLATION_LABELS,
   "fastorm-notrace": "(a) FastORM, tracer disabled",
+  "fastorm-eventual": "(a) FastORM, consistency \"eventual\" (no session positions)",
   "effect-sql-notrace": "(b) raw @effect/sql, tracer disabled",
   "effect-async-driver": "(c') raw driver inside Effect.async (the Effect floor)"
 }
@@ -97,7 +99,9 @@ export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows:
     case "sequelize":
       return sequelize(db, nodes, rows)
     case "fastorm-notrace":
-      return fastOrm(nodes, rows, false)
+      return fastOrm(nodes, rows, "notrace")
+    case "fastorm-eventual":
+      return fastOrm(nodes, rows, "eventual")
     case "effect-async-driver":
       return effectAsyncDriver(db, nodes, rows)
     case "effect-sql-notrace":
