@@ -100,6 +100,33 @@ for (const b of backends) {
     )
   })
 
+  if (b.product === "postgresql") {
+    describe("fastorm doctor on PostgreSQL's server settings", () => {
+      it.live(
+        "libpq's options become serverSettings, read back in the server's units and words",
+        () =>
+          Effect.gen(function*() {
+            const options = encodeURIComponent("-c work_mem=64MB -c enable_seqscan=no -c app.tenant=acme")
+            const { reports } = yield* Cli.doctor([`${b.nodes.primary.url}?options=${options}`])
+            const [primary] = reports as [Cli.DoctorReport]
+            expect(primary.settings.find((s) => s.name === "work_mem")).toMatchObject({
+              applied: "64MB",
+              readBack: "65536",
+              ok: true
+            })
+            expect(primary.settings.find((s) => s.name === "enable_seqscan")).toMatchObject({
+              applied: "no",
+              readBack: "off",
+              ok: true
+            })
+            expect(primary.settings.find((s) => s.name === "app.tenant")).toMatchObject({ readBack: "acme", ok: true })
+            expect(primary.settings.filter((s) => !s.ok)).toEqual([])
+          }),
+        60_000
+      )
+    })
+  }
+
   describe(`fastorm status on ${b.label}`, () => {
     it.scopedLive(
       "every node HEALTHY and ready; a replica stopped: still ready, the replica UNHEALTHY",

@@ -6,6 +6,7 @@ import type { DatabaseAdapter } from "@fastorm/adapters"
 import { OptimalConfig } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { matches, normalise } from "./settingValues.js"
 
 /** One setting: what FastORM applies, what the server reports. */
 export interface Setting {
@@ -17,8 +18,19 @@ export interface Setting {
 
 const ms = (d: Duration.Duration) => String(Math.round(Duration.toMillis(d)))
 
+/** The server settings of a configuration (`serverSettings`), by their names in lower case as the servers list them. */
+const serverSettings = (config: OptimalConfig.OptimalConfig): Record<string, string> =>
+  config.dialect === "sqlite"
+    ? {}
+    : Object.fromEntries(Object.entries(config.serverSettings).map(([name, value]) => [name.toLowerCase(), value]))
+
 /** The expected values of a configuration, by the server's own setting names and units. */
-export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean): Record<string, string> => {
+export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean): Record<string, string> => ({
+  ...ownSettings(config, isMariaDb),
+  ...serverSettings(config)
+})
+
+const ownSettings = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean): Record<string, string> => {
   switch (config.dialect) {
     case "postgresql":
       return {
@@ -51,32 +63,33 @@ export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean
   }
 }
 
-/** Numbers as the server prints them ("30.000000" is 30). */
-const normalise = (value: unknown): string | null => {
-  if (value === null || value === undefined) return null
-  const text = String(value)
-  // A search path reads back as the server keeps it, with or without spaces after its commas.
-  return /^-?\d+(\.\d+)?$/.test(text) ? String(Number(text)) : text.toLowerCase().replace(/\s*,\s*/g, ",")
+/** A setting as the server reads it back, with its unit where the server keeps one (PostgreSQL). */
+interface Read {
+  readonly value: unknown
+  readonly unit: string | null
 }
 
 const readAll = (
   client: DatabaseAdapter.NodeClient,
   dialect: OptimalConfig.OptimalConfig["dialect"],
   names: ReadonlyArray<string>
-): Effect.Effect<Record<string, unknown>, unknown> => {
+): Effect.Effect<Record<string, Read>, unknown> => {
   switch (dialect) {
     case "postgresql":
+      // pg_settings has the value in the setting's own unit; a custom setting (`app.tenant`) is only in the session.
       return Effect.map(
-        client.unsafe<{ name: string; setting: string }>(
-          `SELECT name, setting FROM pg_settings WHERE name IN (${names.map((_, i) => `$${i + 1}`).join(", ")})`,
+        client.unsafe<{ name: string; setting: string | null; unit: string | null }>(
+          `SELECT n AS name, coalesce(s.setting, current_setting(n, true)) AS setting, s.unit FROM unnest(ARRAY[${
+            names.map((_, i) => `$${i + 1}`).join(", ")
+          }]::text[]) AS n LEFT JOIN pg_settings s ON s.name = n`,
           names
         ),
-        (rows) => Object.fromEntries(rows.map((r) => [r.name, r.setting]))
+        (rows) => Object.fromEntries(rows.map((r) => [r.name, { value: r.setting, unit: r.unit }]))
       )
     case "mysql":
       return Effect.map(
         client.unsafe<Record<string, unknown>>(`SELECT ${names.map((n) => `@@SESSION.${n} AS ${n}`).join(", ")}`),
-        (rows) => rows[0] ?? {}
+        (rows) => Object.fromEntries(names.map((n) => [n, { value: rows[0]?.[n], unit: null }]))
       )
     case "sqlite":
       return Effect.map(
@@ -85,7 +98,7 @@ const readAll = (
           (n) =>
             Effect.map(client.unsafe<Record<string, unknown>>(`PRAGMA ${n}`), (rows) => Object.values(rows[0] ?? {})[0])
         ),
-        (values) => Object.fromEntries(names.map((n, i) => [n, values[i]]))
+        (values) => Object.fromEntries(names.map((n, i) => [n, { value: values[i], unit: null }]))
       )
   }
 }
@@ -102,8 +115,13 @@ export const readBack = (
   const names = Object.keys(wanted).filter((name) => !(readOnly && name === "journal_mode"))
   return Effect.map(readAll(client, config.dialect, names), (read) =>
     names.map((name) => {
-      const readBack = normalise(read[name])
+      const got = read[name]
       const applied = wanted[name]!
-      return { name, applied, readBack, ok: readBack === normalise(applied) }
+      return {
+        name,
+        applied,
+        readBack: normalise(got?.value),
+        ok: matches(applied, got?.value, { unit: got?.unit, listsAreSets: config.dialect === "mysql" })
+      }
     }))
 }
