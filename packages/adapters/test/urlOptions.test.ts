@@ -81,6 +81,10 @@ describe("URL options", () => {
       ["mysql", "timezone=%2B05:30", { timezone: "+05:30" }],
       ["mysql", "timezone=-12:59", { timezone: "-12:59" }],
       ["mysql", "timezone=local", { timezone: "local" }],
+      // Connector/J's sessionVariables: a value with commas in single quotes.
+      ["mysql", "sessionVariables=sql_mode%3D'NO_ZERO_DATE,STRICT_TRANS_TABLES',sort_buffer_size%3D262144", {
+        serverSettings: { sql_mode: "NO_ZERO_DATE,STRICT_TRANS_TABLES", sort_buffer_size: "262144" }
+      }],
       ["sqlite", "journal_mode=DELETE&synchronous=Full", { journalMode: "delete", synchronous: "full" }],
       ["sqlite", "foreign_keys=on&busy_timeout=250", { foreignKeys: true, busyTimeout: Duration.millis(250) }],
       ["sqlite", "mode=RO", { openMode: "ro" }],
@@ -123,6 +127,10 @@ describe("URL options", () => {
       ["mysql", "collation", "latin1_swedish_ci"],
       ["mysql", "read_timeout", "soon"],
       ["mysql", "connectTimeout", "0"],
+      ["mysql", "sessionVariables", "time_zone%3D'%2B00:00'"],
+      ["mysql", "sessionVariables", "sql_mode%3D'TRADITIONAL"],
+      ["mysql", "sessionVariables", "a%3D1,A%3D2"],
+      ["mysql", "sessionVariables", "a%3D1,"],
       ["sqlite", "journal_mode", "wall"],
       ["sqlite", "busy_timeout", "1.5"],
       ["sqlite", "mode", "memory"]

@@ -127,6 +127,30 @@ for (const b of backends) {
     })
   }
 
+  if (b.product === "mariadb") {
+    describe("fastorm doctor on MariaDB's session variables", () => {
+      it.live(
+        "Connector/J's sessionVariables become serverSettings, read back as the server expands them",
+        () =>
+          Effect.gen(function*() {
+            const variables = encodeURIComponent("sql_mode='TRADITIONAL',sort_buffer_size=262144,big_tables=OFF")
+            const { reports } = yield* Cli.doctor([`${b.nodes.primary.url}?sessionVariables=${variables}`])
+            const [primary] = reports as [Cli.DoctorReport]
+            const sqlMode = primary.settings.find((s) => s.name === "sql_mode")
+            expect(sqlMode).toMatchObject({ applied: "TRADITIONAL", ok: true })
+            expect(sqlMode?.readBack).toContain("strict_trans_tables")
+            expect(primary.settings.find((s) => s.name === "sort_buffer_size")).toMatchObject({
+              readBack: "262144",
+              ok: true
+            })
+            expect(primary.settings.find((s) => s.name === "big_tables")).toMatchObject({ readBack: "0", ok: true })
+            expect(primary.settings.filter((s) => !s.ok)).toEqual([])
+          }),
+        60_000
+      )
+    })
+  }
+
   describe(`fastorm status on ${b.label}`, () => {
     it.scopedLive(
       "every node HEALTHY and ready; a replica stopped: still ready, the replica UNHEALTHY",

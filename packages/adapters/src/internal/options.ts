@@ -8,6 +8,7 @@ import * as Duration from "effect/Duration"
 import type { Dialect } from "../Dialect.js"
 import { isApplicationName, isSearchPath, isTimeZone } from "./overrides.js"
 import * as StartupOptions from "./pgStartupOptions.js"
+import { parseSessionVariables } from "./serverSettings.js"
 
 /** How an option's text becomes a setting's value; undefined when the text is not of the option's kind. */
 type Parse = (text: string) => unknown
@@ -139,6 +140,12 @@ const mysql: Readonly<Record<string, OptionSpec>> = {
     "timezone",
     (text) => isTimeZone(text) ? text : undefined,
     "local, Z or an offset from -12:59 to +13:00, its + written %2B (%2B05:30)"
+  ),
+  sessionVariables: setting(
+    "serverSettings",
+    parseSessionVariables,
+    "name=value pairs separated by commas, a value with commas in single quotes (sql_mode='TRADITIONAL'), none of the " +
+      "variables FastORM sets itself (time_zone, the timeouts, the character set, autocommit, ...)"
   ),
   dateStrings: refused(MYSQL_TYPES),
   supportBigNumbers: refused(MYSQL_TYPES),

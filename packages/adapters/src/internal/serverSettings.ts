@@ -99,3 +99,25 @@ export const sessionStatement = (settings: Readonly<Record<string, string>>): st
     ? undefined
     : `SET SESSION ${list.map(([name, value]) => `${name} = ${mysqlValue(value)}`).join(", ")}`
 }
+
+/**
+ * MySQL Connector/J's `sessionVariables` URL option (`sql_mode='TRADITIONAL',sort_buffer_size=262144`): pairs
+ * separated by commas, a value with commas in single quotes. Undefined when the text is not such a list, names a
+ * variable twice, or names one FastORM sets itself.
+ */
+export const parseSessionVariables = (text: string): Readonly<Record<string, string>> | undefined => {
+  const settings: Record<string, string> = {}
+  const pair = /\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(?:'([^']*)'|([^,']*?))\s*(,|$)/y
+  let at = 0
+  while (at < text.length) {
+    pair.lastIndex = at
+    const match = pair.exec(text)
+    if (match === null || match[0].length === 0) return undefined
+    settings[match[1]!] = match[2] ?? match[3]!
+    at = pair.lastIndex
+    if (match[4] === "," && at === text.length) return undefined
+  }
+  return Object.keys(settings).length > 0 && problem("mysql", "sessionVariables", settings) === undefined
+    ? settings
+    : undefined
+}
