@@ -100,56 +100,36 @@ for (const b of backends) {
     )
   })
 
-  if (b.product === "postgresql") {
-    describe("fastorm doctor on PostgreSQL's server settings", () => {
-      it.live(
-        "libpq's options become serverSettings, read back in the server's units and words",
-        () =>
-          Effect.gen(function*() {
-            const options = encodeURIComponent("-c work_mem=64MB -c enable_seqscan=no -c app.tenant=acme")
-            const { reports } = yield* Cli.doctor([`${b.nodes.primary.url}?options=${options}`])
-            const [primary] = reports as [Cli.DoctorReport]
-            expect(primary.settings.find((s) => s.name === "work_mem")).toMatchObject({
-              applied: "64MB",
-              readBack: "65536",
-              ok: true
-            })
-            expect(primary.settings.find((s) => s.name === "enable_seqscan")).toMatchObject({
-              applied: "no",
-              readBack: "off",
-              ok: true
-            })
-            expect(primary.settings.find((s) => s.name === "app.tenant")).toMatchObject({ readBack: "acme", ok: true })
-            expect(primary.settings.filter((s) => !s.ok)).toEqual([])
-          }),
-        60_000
-      )
-    })
-  }
-
-  if (b.product === "mariadb") {
-    describe("fastorm doctor on MariaDB's session variables", () => {
-      it.live(
-        "Connector/J's sessionVariables become serverSettings, read back as the server expands them",
-        () =>
-          Effect.gen(function*() {
-            const variables = encodeURIComponent("sql_mode='TRADITIONAL',sort_buffer_size=262144,big_tables=OFF")
-            const { reports } = yield* Cli.doctor([`${b.nodes.primary.url}?sessionVariables=${variables}`])
-            const [primary] = reports as [Cli.DoctorReport]
-            const sqlMode = primary.settings.find((s) => s.name === "sql_mode")
-            expect(sqlMode).toMatchObject({ applied: "TRADITIONAL", ok: true })
-            expect(sqlMode?.readBack).toContain("strict_trans_tables")
-            expect(primary.settings.find((s) => s.name === "sort_buffer_size")).toMatchObject({
-              readBack: "262144",
-              ok: true
-            })
-            expect(primary.settings.find((s) => s.name === "big_tables")).toMatchObject({ readBack: "0", ok: true })
-            expect(primary.settings.filter((s) => !s.ok)).toEqual([])
-          }),
-        60_000
-      )
-    })
-  }
+  describe(`fastorm doctor on ${b.label}'s server settings`, () => {
+    // libpq's options (PostgreSQL) or Connector/J's sessionVariables (MariaDB), and how the server reads them back.
+    const [query, expected] = b.product === "postgresql"
+      ? [`options=${encodeURIComponent("-c work_mem=64MB -c enable_seqscan=no -c app.tenant=acme")}`, {
+        work_mem: { applied: "64MB", readBack: "65536" },
+        enable_seqscan: { applied: "no", readBack: "off" },
+        "app.tenant": { applied: "acme", readBack: "acme" }
+      }]
+      : [`sessionVariables=${encodeURIComponent("sql_mode='TRADITIONAL',sort_buffer_size=262144,big_tables=OFF")}`, {
+        sql_mode: { applied: "TRADITIONAL" },
+        sort_buffer_size: { applied: "262144", readBack: "262144" },
+        big_tables: { applied: "OFF", readBack: "0" }
+      }]
+    it.live(
+      "a URL's server settings are applied and read back in the server's own form",
+      () =>
+        Effect.gen(function*() {
+          const { reports } = yield* Cli.doctor([`${b.nodes.primary.url}?${query}`])
+          const [primary] = reports as [Cli.DoctorReport]
+          for (const [name, setting] of Object.entries(expected)) {
+            expect(primary.settings.find((s) => s.name === name), name).toMatchObject({ ...setting, ok: true })
+          }
+          if (b.product === "mariadb") {
+            expect(primary.settings.find((s) => s.name === "sql_mode")?.readBack).toContain("strict_trans_tables")
+          }
+          expect(primary.settings.filter((s) => !s.ok)).toEqual([])
+        }),
+      60_000
+    )
+  })
 
   describe(`fastorm status on ${b.label}`, () => {
     it.scopedLive(
