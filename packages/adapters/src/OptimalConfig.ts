@@ -8,6 +8,7 @@
 import * as Duration from "effect/Duration"
 import type { Dialect } from "./Dialect.js"
 import * as Overrides from "./internal/overrides.js"
+import * as ServerSettings from "./internal/serverSettings.js"
 
 /** Settings applied to every PostgreSQL connection. */
 export interface PostgresOptimalConfig {
@@ -51,8 +52,9 @@ export interface PostgresOptimalConfig {
    */
   readonly preparedStatements: boolean | "auto"
   /**
-   * Other server settings of every session by the server's names (`{ work_mem: "64MB" }`), sent as startup options;
-   * the ones FastORM sets itself are refused. Behind a pooler they cannot travel: the node refuses to connect.
+   * Other server settings of every session by the server's names (`{ work_mem: "64MB" }`, in lower case once
+   * merged), sent as startup options; the ones FastORM sets itself are refused. Behind a pooler they cannot travel:
+   * the node refuses to connect.
    */
   readonly serverSettings: Readonly<Record<string, string>>
 }
@@ -91,8 +93,8 @@ export interface MysqlOptimalConfig {
   /** Idle time before the first keep-alive probe (mysql2 `keepAliveInitialDelay`); zero: the system's default. */
   readonly keepAliveInitialDelay: Duration.Duration
   /**
-   * Other session variables of every connection by the server's names (`{ sql_mode: "TRADITIONAL" }`), set by one
-   * `SET SESSION` when it opens; the ones FastORM sets itself are refused.
+   * Other session variables of every connection by the server's names (`{ sql_mode: "TRADITIONAL" }`, in lower case
+   * once merged), set by one `SET SESSION` when it opens; the ones FastORM sets itself are refused.
    */
   readonly serverSettings: Readonly<Record<string, string>>
 }
@@ -201,10 +203,6 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Settin
  */
 export const check: (dialect: Dialect, overrides: unknown) => ReadonlyArray<string> = Overrides.check
 
-// Server settings' names are case-insensitive: one spelling, so a later source replaces an earlier one's value.
-const lowerCaseNames = (record: Record<string, unknown>): Record<string, unknown> =>
-  Object.fromEntries(Object.entries(record).map(([name, value]) => [name.toLowerCase(), value]))
-
 /**
  * Applies user overrides on top of a configuration; an override always wins, `undefined` keeps the default, and
  * `serverSettings` are merged by name (a URL's `work_mem` and the layer's `random_page_cost` both hold). The
@@ -218,7 +216,8 @@ export const merge = <C extends OptimalConfig>(base: C, overrides?: ConfigOverri
     out[key] = Duration.isDuration(base[key as keyof C])
       ? Duration.decode(value as Duration.DurationInput)
       : key === "serverSettings"
-      ? { ...out[key] as object, ...lowerCaseNames(value as Record<string, unknown>) }
+      // Names are case-insensitive: one spelling, so a later source replaces an earlier one's value.
+      ? { ...out[key] as object, ...Object.fromEntries(ServerSettings.entries(value as Record<string, string>)) }
       : value
   }
   return out as C

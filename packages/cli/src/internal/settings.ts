@@ -18,16 +18,13 @@ export interface Setting {
 
 const ms = (d: Duration.Duration) => String(Math.round(Duration.toMillis(d)))
 
-/** The server settings of a configuration (`serverSettings`), by their names in lower case as the servers list them. */
-const serverSettings = (config: OptimalConfig.OptimalConfig): Record<string, string> =>
-  config.dialect === "sqlite"
-    ? {}
-    : Object.fromEntries(Object.entries(config.serverSettings).map(([name, value]) => [name.toLowerCase(), value]))
-
-/** The expected values of a configuration, by the server's own setting names and units. */
+/**
+ * The expected values of a configuration, by the server's own setting names and units; its `serverSettings` are
+ * named as the servers list them already (in lower case, `OptimalConfig.merge`).
+ */
 export const expected = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean): Record<string, string> => ({
   ...ownSettings(config, isMariaDb),
-  ...serverSettings(config)
+  ...(config.dialect === "sqlite" ? {} : config.serverSettings)
 })
 
 const ownSettings = (config: OptimalConfig.OptimalConfig, isMariaDb: boolean): Record<string, string> => {
