@@ -59,6 +59,23 @@ describe("a PostgreSQL transaction's BEGIN sent with its first statement", () =>
       })
     ))
 
+  it.scopedLive("a first statement that asks for rows as arrays gets arrays while carrying BEGIN, and so do the next", () =>
+    onReserved((connection) =>
+      Effect.gen(function*() {
+        yield* connection.executeUnprepared("BEGIN", [], undefined)
+        expect(yield* connection.executeValues(`INSERT INTO ${table} (id) VALUES ($1), ($2) RETURNING id, 'x'`, [7, 8]))
+          .toEqual([[7, "x"], [8, "x"]])
+        expect(yield* connection.executeValues("SELECT $1::int, pg_current_xact_id_if_assigned() IS NOT NULL", [9]))
+          .toEqual([[9, true]])
+        expect(
+          yield* connection.execute(`SELECT count(*)::int AS n FROM ${table} WHERE id IN ($1, $2)`, [7, 8], undefined)
+        )
+          .toEqual([{ n: 2 }])
+        yield* connection.executeUnprepared("ROLLBACK", [], undefined)
+        expect(yield* countOf(7)).toBe(0)
+      })
+    ))
+
   it.scopedLive("a BEGIN the server refuses fails the first statement, which never runs", () =>
     onReserved((connection) =>
       Effect.gen(function*() {

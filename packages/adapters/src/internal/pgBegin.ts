@@ -6,6 +6,7 @@
  * (parameters or a name) can carry it; any other first statement waits for a `BEGIN` of its own.
  */
 import type Pg from "pg"
+import { asArrays } from "./pgRows.js"
 
 // One statement that opens a transaction and nothing else (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION`).
 const beginStatement = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*?;?\s*$/i
@@ -34,10 +35,14 @@ interface Wire {
 
 /**
  * `query` as a pg submittable that sends `begin` first. pg then hands its callback two results (`BEGIN`'s and the
- * statement's, as for a multi-statement query): `lastResult` takes the statement's.
+ * statement's, as for a multi-statement query): `lastResult` takes the statement's. Built from text and values, as
+ * `pgSubmit.submit` does, where pg would otherwise copy the configuration object through its property descriptors.
  */
 export const withBegin = (QueryClass: typeof Pg.Query, query: Pg.QueryConfig, begin: string): Pg.Query => {
-  const carrier = new QueryClass(query)
+  const config = query as Pg.QueryConfig & { readonly rowMode?: unknown }
+  const plain = config.types === undefined && (config.rowMode === undefined || config.rowMode === "array")
+  let carrier = plain ? new QueryClass(config.text, config.values) : new QueryClass(query)
+  if (plain && config.rowMode === "array" && !asArrays(carrier)) carrier = new QueryClass(query)
   const submit = (carrier as unknown as { submit: (wire: Wire) => Error | null }).submit.bind(carrier)
   Object.assign(carrier, {
     submit: (wire: Wire): Error | null => {

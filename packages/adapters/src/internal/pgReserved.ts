@@ -227,7 +227,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
   ) =>
     cancellable<A, SqlError>((resume) => {
       const guard = settle()
-      const timer = submitWithin(client, query, map, { alias, deadlineMs, guard }, resume, retire)
+      const timer = submitWithin(client, query, map, { alias, deadlineMs, guard, Query: options.Query }, resume, retire)
       return () => {
         // Interrupted: the statement may still run; this connection must not serve anyone else.
         if (!guard.claim()) return
