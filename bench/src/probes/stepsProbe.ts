@@ -6,10 +6,12 @@
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres WORKLOADS=point-read,read-write N=5000 node bench/build/src/probes/stepsProbe.js
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import type * as Option from "effect/Option"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import * as Supervisor from "effect/Supervisor"
 import { fastOrmLayer, fastOrmOps, walkCursors } from "../fastOrmTargets.js"
@@ -23,11 +25,21 @@ import { probeNodes } from "./probeNodes.js"
 /** Counts the run loop's steps in every fiber of the runtime it is added to. */
 class StepCounter extends Supervisor.AbstractSupervisor<number> {
   steps = 0
+  // Fibers started: each fork copies the parent's FiberRefs, a cost the steps alone do not show.
+  forks = 0
   get value() {
     return Effect.sync(() => this.steps)
   }
   override onEffect<A, E>(_fiber: Fiber.RuntimeFiber<A, E>, _effect: Effect.Effect<any, any, any>): void {
     this.steps++
+  }
+  override onStart<A, E, R>(
+    _context: Context.Context<R>,
+    _effect: Effect.Effect<A, E, R>,
+    _parent: Option.Option<Fiber.RuntimeFiber<any, any>>,
+    _fiber: Fiber.RuntimeFiber<A, E>
+  ): void {
+    this.forks++
   }
 }
 
@@ -54,8 +66,9 @@ const floor = effectDriver(rows, runtime, { ...fastOrmOps, find: () => Effect.vo
 
 const stepsPerOp = async (run: () => Promise<void>): Promise<string> => {
   const before = counter.steps
+  const forksBefore = counter.forks
   await run()
-  return ((counter.steps - before) / n).toFixed(1)
+  return `${((counter.steps - before) / n).toFixed(1)} forks/op ${((counter.forks - forksBefore) / n).toFixed(3)}`
 }
 
 // The floor: the harness's loop around an operation that does nothing (the point-read slot, emptied).

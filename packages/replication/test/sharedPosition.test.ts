@@ -7,6 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
+import * as FiberId from "effect/FiberId"
 import * as TestClock from "effect/TestClock"
 import * as SharedPosition from "../src/internal/sharedPosition.js"
 import type { Position } from "../src/SessionToken.js"
@@ -116,5 +117,25 @@ describe("SharedPosition", () => {
       expect(yield* Fiber.join(firstFiber)).toEqual(lsn(1))
       // No clock moved: the second read did not wait for the gathering delay.
       expect(yield* Fiber.join(secondFiber)).toEqual(lsn(2))
+    }))
+
+  it.effect("under sustained writes one fiber reads batch after batch: no reader or timer is forked by another", () =>
+    Effect.gen(function*() {
+      // Each read takes 3 ms and a write joins every millisecond: a batch always waits when a read ends.
+      const readers = new Set<string>()
+      let reads = 0
+      const read = Effect.withFiberRuntime<Position | undefined>((fiber) => {
+        readers.add(FiberId.threadName(fiber.id()))
+        const n = ++reads
+        return Effect.as(Effect.sleep("3 millis"), lsn(n))
+      })
+      const shared = SharedPosition.make(read, "5 millis")
+      for (let i = 0; i < 200; i++) {
+        yield* start(shared)
+        yield* TestClock.adjust("1 millis")
+      }
+      expect(reads).toBeGreaterThan(20)
+      // A fork copies its parent's FiberRefs onto longer stacks: a chain of readers grew them by one per batch.
+      expect(readers.size).toBe(1)
     }))
 })

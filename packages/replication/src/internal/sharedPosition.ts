@@ -57,24 +57,20 @@ export const make = (
   // A session awaits the waiting batch while a read is under way: it is read as soon as that read ends.
   let demanded = false
 
-  const readFor = (batch: Batch): Effect.Effect<void> =>
-    Effect.exit(read).pipe(
-      Effect.flatMap((exit: Exit.Exit<Position | undefined, SqlError>) => Deferred.done(batch, exit)),
-      Effect.zipRight(Effect.suspend(() => {
-        reading = false
-        if (waiting === undefined) return Effect.void
-        return demanded ? kick : schedule
-      }))
-    )
-
-  /** Starts reading the waiting batch, unless a read is under way (it chains to the batch when it ends). */
-  const kick: Effect.Effect<void> = Effect.suspend(() => {
+  /**
+   * Reads the waiting batch in the current fiber, then goes on in the same fiber while batches keep waiting: at once
+   * for one a session awaits, else after `gather`. A fiber that reads never forks the next reader or timer: a fork
+   * copies its parent's FiberRefs and pushes the child on their stacks, so a chain of daemons, each forked by the one
+   * before, grew those stacks by one per batch for as long as writes kept coming (memory, and a longer copy each time).
+   */
+  const readWaiting: Effect.Effect<void> = Effect.suspend(() => {
     if (reading || waiting === undefined) return Effect.void
     const batch = waiting.batch
     reading = true
     waiting = undefined
     demanded = false
-    const reader = readFor(batch).pipe(
+    const readOne = Effect.exit(read).pipe(
+      Effect.flatMap((exit: Exit.Exit<Position | undefined, SqlError>) => Deferred.done(batch, exit)),
       // Only when the runtime shuts down: the waiters are told, and a later caller starts afresh.
       Effect.onInterrupt(() =>
         Effect.suspend(() => {
@@ -88,20 +84,48 @@ export const make = (
         })
       )
     )
-    return Effect.asVoid(Effect.forkDaemon(reader))
+    // The next batch in tail position, outside `onInterrupt`: the loop keeps no frame per batch.
+    return Effect.zipRight(
+      readOne,
+      Effect.suspend(() => {
+        reading = false
+        if (waiting === undefined) return Effect.void
+        return demanded ? readWaiting : gatherThenRead
+      })
+    )
   })
+
+  /** Waits `gather` (the caller set `scheduled`), then reads the waiting batch unless a session's read took it. */
+  const sleepThenRead: Effect.Effect<void> = Effect.zipRight(
+    Effect.ensuring(
+      Effect.sleep(gatherFor),
+      Effect.sync(() => {
+        scheduled = false
+      })
+    ),
+    readWaiting
+  )
+
+  /** In a reading fiber: the waiting batch after `gather`, unless a timer already waits for it. */
+  const gatherThenRead: Effect.Effect<void> = Effect.suspend(() => {
+    if (scheduled) return Effect.void
+    if (Duration.isZero(gatherFor)) return readWaiting
+    scheduled = true
+    return sleepThenRead
+  })
+
+  // Started from a writer's or a session's fiber, never from a reading one (`readWaiting`).
+  /** Starts reading the waiting batch, unless a read is under way (it goes on to the batch when it ends). */
+  const kick: Effect.Effect<void> = Effect.suspend(() =>
+    reading || waiting === undefined ? Effect.void : Effect.asVoid(Effect.forkDaemon(readWaiting))
+  )
 
   /** Reads the waiting batch after `gather`, unless a session's read starts it sooner. */
   const schedule: Effect.Effect<void> = Effect.suspend(() => {
     if (scheduled) return Effect.void
     if (Duration.isZero(gatherFor)) return kick
     scheduled = true
-    const timer = Effect.zipRight(Effect.sleep(gatherFor), kick).pipe(
-      Effect.ensuring(Effect.sync(() => {
-        scheduled = false
-      }))
-    )
-    return Effect.asVoid(Effect.forkDaemon(timer))
+    return Effect.asVoid(Effect.forkDaemon(sleepThenRead))
   })
 
   const join = (): Joined => {
