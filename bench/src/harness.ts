@@ -1,11 +1,13 @@
 /**
  * The load loop and its measurements: N concurrent callers issue operations until a deadline or a count, each
- * completion is recorded (latency, success, time), and client CPU is read with `process.cpuUsage` around the run.
+ * completion is recorded (latency, success, time), and client CPU is read with `process.cpuUsage` around the run (the
+ * whole machine's with /proc/stat).
  */
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import { performance } from "node:perf_hooks"
+import { cores, machineBusyUs } from "./machineCpu.js"
 import type { Ops, Workload } from "./workloads.js"
 import { runOp, supports } from "./workloads.js"
 
@@ -151,6 +153,10 @@ export interface Sample {
   readonly cpuUsPerQuery: number
   /** The kernel's share of it (socket writes on loopback also run the receiver's network stack). */
   readonly sysUsPerQuery: number
+  /** The whole machine's busy CPU per query, the servers' included (`machineCpu.ts`); NaN where it cannot be read. */
+  readonly machineUsPerQuery?: number | undefined
+  /** How busy the machine's cores were over the run, 0 to 1: near 1, its CPU is what bounds the throughput. */
+  readonly machineBusy?: number | undefined
   /** The most frequent error, if any failed. */
   readonly firstError?: string | undefined
   /** The stream workload only: the resident memory's peak growth over the stream, in MB. */
@@ -171,10 +177,12 @@ export const measure = async (
 ): Promise<Sample> => {
   const recorder = new Recorder()
   const cpu0 = process.cpuUsage()
+  const machine0 = machineBusyUs()
   const t0 = performance.now()
   await driver.run(workload, callers, { untilMs: t0 + seconds * 1000 }, recorder)
   const elapsed = (performance.now() - t0) / 1000
   const cpu = process.cpuUsage(cpu0)
+  const machine = machineBusyUs() - machine0
   const sorted = recorder.latencies.slice(0, recorder.count).sort()
   return {
     queries: recorder.count,
@@ -185,6 +193,8 @@ export const measure = async (
     p99Ms: percentile(sorted, 0.99),
     cpuUsPerQuery: (cpu.user + cpu.system) / Math.max(1, recorder.count),
     sysUsPerQuery: cpu.system / Math.max(1, recorder.count),
+    machineUsPerQuery: machine / Math.max(1, recorder.count),
+    machineBusy: machine / (elapsed * 1_000_000 * cores),
     firstError: [...recorder.errors].sort((a, b) => b[1] - a[1])[0]?.[0]
   }
 }

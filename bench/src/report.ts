@@ -16,6 +16,10 @@ export interface Summary {
   readonly p50Ms: number
   readonly p99Ms: number
   readonly cpuUsPerQuery: number
+  /** The whole machine's busy CPU per query, servers included; NaN where it was not measured. */
+  readonly machineUsPerQuery: number
+  /** The share of the machine's cores busy over a round, 0 to 1; NaN where it was not measured. */
+  readonly machineBusy: number
   readonly failed: number
   /** The stream workload's memory (see streamSample.ts); NaN elsewhere. */
   readonly rssGrowthMB: number
@@ -28,6 +32,8 @@ export const summarise = (samples: ReadonlyArray<Sample>): Summary => ({
   p50Ms: median(samples.map((s) => s.p50Ms)),
   p99Ms: median(samples.map((s) => s.p99Ms)),
   cpuUsPerQuery: median(samples.map((s) => s.cpuUsPerQuery)),
+  machineUsPerQuery: median(samples.map((s) => s.machineUsPerQuery ?? Number.NaN)),
+  machineBusy: median(samples.map((s) => s.machineBusy ?? Number.NaN)),
   failed: samples.reduce((n, s) => n + s.failed, 0),
   rssGrowthMB: median(samples.map((s) => s.rssGrowthMB ?? Number.NaN)),
   heapGrowthMB: median(samples.map((s) => s.heapGrowthMB ?? Number.NaN))
@@ -52,6 +58,9 @@ export const summaries = (r: WorkerResult, workload: Workload): Partial<Record<T
   }
   return out
 }
+
+/** A figure that may not have been measured (NaN): "–" then. */
+const measured = (x: number, digits: number, unit = "") => Number.isFinite(x) ? `${x.toFixed(digits)}${unit}` : "–"
 
 const ratio = (a: number, b: number | undefined) => b === undefined || !(b > 0) ? "–" : `${(a / b).toFixed(2)}×`
 
@@ -90,8 +99,8 @@ export const table = (r: WorkerResult, workload: Workload): string => {
   const lines = [
     `#### ${DB_LABEL[r.db]}: ${WORKLOAD_LABELS[workload]}`,
     "",
-    "| target | q/s | p50 ms | p99 ms | client CPU µs/q | q/s ÷ FastORM | CPU ÷ FastORM | failed |",
-    "|---|--:|--:|--:|--:|--:|--:|--:|"
+    "| target | q/s | p50 ms | p99 ms | client CPU µs/q | machine CPU µs/q | cores busy | q/s ÷ FastORM | CPU ÷ FastORM | failed |",
+    "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
   ]
   for (const name of TARGET_NAMES) {
     const x = s[name]
@@ -99,7 +108,9 @@ export const table = (r: WorkerResult, workload: Workload): string => {
     lines.push(
       `| ${TARGET_LABELS[name]} | ${x.throughput.toFixed(0)} | ${x.p50Ms.toFixed(2)} | ${x.p99Ms.toFixed(2)} | ${
         x.cpuUsPerQuery.toFixed(0)
-      } | ${ratio(x.throughput, base?.throughput)} | ${ratio(x.cpuUsPerQuery, base?.cpuUsPerQuery)} | ${x.failed} |`
+      } | ${measured(x.machineUsPerQuery, 0)} | ${measured(x.machineBusy * 100, 0, "%")} | ${
+        ratio(x.throughput, base?.throughput)
+      } | ${ratio(x.cpuUsPerQuery, base?.cpuUsPerQuery)} | ${x.failed} |`
     )
   }
   return lines.join("\n")
@@ -131,16 +142,33 @@ export const failoverTable = (r: WorkerResult): string => {
 
 const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`
 
+/** How busy the machine must be for its CPU to be what bounds the throughput (the ceiling is told only then). */
+export const SATURATED = 0.9
+
 /**
- * The raw driver's throughput over the best peer's, as a verdict's tail: what the host leaves to win. Where the
- * servers share the client's cores, a workload the servers spend their time on keeps every stack near the raw
- * driver, so a ratio the raw driver itself does not reach says more about the host than about FastORM.
+ * The ratio to the best peer that a client costing the machine only what the raw driver's client costs would reach
+ * (BENCHMARKS.md, "Ceilings"): where every core is busy and the servers share them, throughput goes as the inverse of
+ * the machine's CPU per query, and the servers' part of it is the same whichever client sent the statement. Undefined
+ * when the machine was not saturated or a figure is missing.
  */
-export const rawBeside = (s: Partial<Record<TargetName, Summary>>, bestThroughput: number): string => {
+export const ceiling = (best: Summary, raw: Summary): number | undefined => {
+  if (!(best.machineBusy >= SATURATED) || !(best.machineUsPerQuery > 0)) return undefined
+  const cheapest = best.machineUsPerQuery - best.cpuUsPerQuery + raw.cpuUsPerQuery
+  return cheapest > 0 ? best.machineUsPerQuery / cheapest : undefined
+}
+
+/**
+ * The raw driver's throughput over the best peer's, and the ceiling, as a verdict's tail: what the host leaves to
+ * win. Where the servers share the client's cores, a workload the servers spend their time on keeps every stack near
+ * the raw driver, so a ratio above the ceiling says more about the host than about FastORM.
+ */
+export const rawBeside = (s: Partial<Record<TargetName, Summary>>, best: Summary): string => {
   const raw = s["raw-driver"]
-  return raw === undefined || !(bestThroughput > 0)
-    ? ""
-    : `; raw driver ${(raw.throughput / bestThroughput).toFixed(2)}×`
+  if (raw === undefined || !(best.throughput > 0)) return ""
+  const most = ceiling(best, raw)
+  return `; raw driver ${(raw.throughput / best.throughput).toFixed(2)}×${
+    most === undefined ? "" : `; ceiling ${most.toFixed(2)}×`
+  }`
 }
 
 /** The targets of issue 7 as PASS/FAIL lines. */
@@ -177,9 +205,7 @@ export const verdicts = (results: ReadonlyArray<WorkerResult>): Array<string> =>
       out.push(
         `${x >= 1.2 ? "PASS" : "FAIL"} ${label}: FastORM point reads ${s.fastorm.throughput.toFixed(0)} q/s = ${
           x.toFixed(2)
-        }× the best peer (${bestName} ${best.throughput.toFixed(0)} q/s; target ≥ 1.20×${
-          rawBeside(s, best.throughput)
-        })`
+        }× the best peer (${bestName} ${best.throughput.toFixed(0)} q/s; target ≥ 1.20×${rawBeside(s, best)})`
       )
     }
     if (r.failover.length > 0) {

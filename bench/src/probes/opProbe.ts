@@ -9,10 +9,11 @@
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
  */
-import { readFileSync, writeFileSync } from "node:fs"
+import { writeFileSync } from "node:fs"
 import * as inspector from "node:inspector"
 import * as net from "node:net"
 import { Recorder } from "../harness.js"
+import { machineBusyUs } from "../machineCpu.js"
 import { seed } from "../seed.js"
 import { dialectOf } from "../targetBase.js"
 import type { TargetName } from "../targets.js"
@@ -50,13 +51,6 @@ const post = (method: string, params?: object) =>
   new Promise((resolve, reject) =>
     session!.post(method, params as any, (err: any, res: any) => err ? reject(err) : resolve(res))
   )
-// The whole machine's busy CPU time in µs (/proc/stat): the client's and the servers', which share these cores.
-const machineBusyUs = (): number => {
-  const fields = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
-  const idle = (fields[3] ?? 0) + (fields[4] ?? 0)
-  const total = fields.reduce((a, b) => a + b, 0)
-  return (total - idle) * 10_000
-}
 const targets = (process.env["TARGETS"] ?? "fastorm,raw-driver,drizzle").split(",") as Array<TargetName>
 // An unknown name would otherwise be taken for an ablation target, which runs point reads only.
 for (const t of targets) {
