@@ -1,7 +1,7 @@
 /**
  * The whole machine's busy CPU time (/proc/stat): the client's and the servers' together. Where the database servers
- * share the client's cores, what one query costs the machine bounds the throughput any client can reach
- * (BENCHMARKS.md, "Ceilings").
+ * share the client's cores, what one query costs the machine, and how much of it is not the client's, tells what a
+ * cheaper client can win (BENCHMARKS.md, "The machine's CPU per query").
  */
 import { readFileSync } from "node:fs"
 import * as os from "node:os"

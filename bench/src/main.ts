@@ -120,9 +120,7 @@ const main = async () => {
   }
   lines.push(
     "Each throughput verdict ends with the raw driver's ratio to the same peer (on the servers its reads go to one",
-    "replica): where it is near 1, the servers bound the workload on this host and no stack can go much faster. Where",
-    "the machine's CPU bounded the round, the ceiling follows: the ratio to the best peer of a client that cost only",
-    "what the raw driver's client costs (BENCHMARKS.md, \"Ceilings\").",
+    "replica): where it is near 1, the servers bound the workload on this host and no stack can go much faster.",
     "",
     "```",
     ...verdicts(results),

@@ -91,7 +91,7 @@ export const workloadVerdicts = (results: ReadonlyArray<WorkerResult>): Array<st
           fastorm.throughput.toFixed(0)
         } ${unit} = ${x.toFixed(2)}× the best peer (${best[0]} ${best[1].throughput.toFixed(0)} ${unit}; target ≥ ${
           THROUGHPUT_TARGET.toFixed(2)
-        }×${rawBeside(s, best[1])})${
+        }×${rawBeside(s, best[1].throughput)})${
           workload === "stream" ? `; heap +${fastorm.heapGrowthMB.toFixed(1)} MB` : ""
         }${fastorm.failed > 0 ? `; ${fastorm.failed} failed` : ""}`
       )

@@ -94,27 +94,6 @@ describe("workloadVerdicts", () => {
       ]
     },
     {
-      name:
-        "a saturated machine: the raw driver's ratio and the ceiling, the best peer with the raw driver's client CPU",
-      workload: "group-by",
-      runs: {
-        fastorm: [sample(520)],
-        "raw-driver": [{ ...sample(550, 130), machineUsPerQuery: 3600, machineBusy: 0.97 }],
-        drizzle: [{ ...sample(510, 290), machineUsPerQuery: 3830, machineBusy: 0.98 }]
-      },
-      expected: [/^FAIL PostgreSQL 15: group-by FastORM 520 q\/s = 1\.02×.*; raw driver 1\.08×; ceiling 1\.04×\)$/]
-    },
-    {
-      name: "a machine its servers left idle part of the time: no ceiling",
-      workload: "insert",
-      runs: {
-        fastorm: [sample(1500)],
-        "raw-driver": [sample(1600, 100)],
-        drizzle: [{ ...sample(1300, 280), machineUsPerQuery: 1200, machineBusy: 0.6 }]
-      },
-      expected: [/^FAIL PostgreSQL 15: insert FastORM 1500 q\/s = 1\.15× .*; raw driver 1\.23×\)$/]
-    },
-    {
       name: "the point read has its own verdicts (`verdicts`)",
       workload: "point-read",
       runs: { fastorm: [sample(5000)], drizzle: [sample(1000)] },
