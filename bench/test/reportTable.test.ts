@@ -6,18 +6,10 @@ import { describe, expect, it } from "@effect/vitest"
 import type { Sample } from "../src/harness.js"
 import { table } from "../src/report.js"
 import type { WorkerResult } from "../src/worker.js"
+import { sample as base } from "./samples.js"
 
-const sample = (throughput: number, machine?: { readonly us: number; readonly busy: number }): Sample => ({
-  queries: throughput,
-  failed: 0,
-  seconds: 1,
-  throughput,
-  p50Ms: 1,
-  p99Ms: 2,
-  cpuUsPerQuery: 100,
-  sysUsPerQuery: 0,
-  ...(machine === undefined ? {} : { machineUsPerQuery: machine.us, machineBusy: machine.busy })
-})
+const sample = (throughput: number, machine?: { readonly us: number; readonly busy: number }): Sample =>
+  base(throughput, 100, machine === undefined ? {} : { machineUsPerQuery: machine.us, machineBusy: machine.busy })
 
 const result = (samples: WorkerResult["samples"]): WorkerResult => ({
   db: "postgres",

@@ -9,17 +9,7 @@ import type { TargetName } from "../src/targets.js"
 import type { WorkerResult } from "../src/worker.js"
 import type { Workload } from "../src/workloads.js"
 import { workloadVerdicts } from "../src/workloadVerdicts.js"
-
-const sample = (throughput: number, cpuUsPerQuery = 100): Sample => ({
-  queries: throughput,
-  failed: 0,
-  seconds: 1,
-  throughput,
-  p50Ms: 1,
-  p99Ms: 2,
-  cpuUsPerQuery,
-  sysUsPerQuery: 0
-})
+import { sample } from "./samples.js"
 
 type Runs = Partial<Record<TargetName, ReadonlyArray<Sample>>>
 
