@@ -29,6 +29,12 @@ export type Mode =
    * Existing connections keep passing.
    */
   | { readonly _tag: "Refuse"; readonly how: "close" | "reset" }
+  /**
+   * Connections accepted from now on pass their first `toServerChunks` client → server chunks and whatever the server
+   * answers until then; from the next client chunk on, nothing goes either way (a link lost right after a handshake).
+   * Connections accepted before keep passing.
+   */
+  | { readonly _tag: "BlackholeAfter"; readonly toServerChunks: number }
 
 /** Mode constructors. */
 export const pass: Mode = { _tag: "Pass" }
@@ -40,6 +46,7 @@ export const latency = (ms: { readonly toServer?: number; readonly toClient?: nu
   toClientMs: ms.toClient ?? 0
 })
 export const refuse = (how: "close" | "reset" = "close"): Mode => ({ _tag: "Refuse", how })
+export const blackholeAfter = (toServerChunks: number): Mode => ({ _tag: "BlackholeAfter", toServerChunks })
 
 /** Counters since the proxy started. */
 export interface Stats {
@@ -87,6 +94,12 @@ interface Pair {
   readonly upstream: net.Socket
   /** Per direction: the time before which no chunk may be delivered (keeps order when latency changes). */
   readonly nextAt: { toServer: number; toClient: number }
+  /** Client chunks let through before the pair goes dark (`BlackholeAfter` at its accept); undefined: no such limit. */
+  readonly passChunks: number | undefined
+  /** Client chunks seen so far. */
+  chunks: number
+  /** True once the pair went dark. */
+  dark: boolean
 }
 
 /** Rewrites the authority of a URL to 127.0.0.1:port, keeping user, password, path and query untouched. */
@@ -121,7 +134,10 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
       const from = direction === "toServer" ? pair.client : pair.upstream
       const to = direction === "toServer" ? pair.upstream : pair.client
       from.on("data", (chunk: Buffer) => {
-        if (mode._tag === "Blackhole" || mode._tag === "Reset") {
+        if (direction === "toServer" && pair.passChunks !== undefined && ++pair.chunks > pair.passChunks) {
+          pair.dark = true
+        }
+        if (pair.dark || mode._tag === "Blackhole" || mode._tag === "Reset") {
           counters.dropped[direction] += chunk.length
           return
         }
@@ -132,7 +148,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
         const deliver = () => {
           if (at > now) counters.pending[direction] -= chunk.length
           // A blackhole switched on while the chunk waited swallows it too.
-          if (to.destroyed || mode._tag === "Blackhole" || mode._tag === "Reset") {
+          if (to.destroyed || pair.dark || mode._tag === "Blackhole" || mode._tag === "Reset") {
             counters.dropped[direction] += chunk.length
             return
           }
@@ -181,7 +197,14 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
       upstream.on("error", () => {
         if (!connected) counters.upstreamErrors++
       })
-      const pair: Pair = { client, upstream, nextAt: { toServer: 0, toClient: 0 } }
+      const pair: Pair = {
+        client,
+        upstream,
+        nextAt: { toServer: 0, toClient: 0 },
+        passChunks: mode._tag === "BlackholeAfter" ? mode.toServerChunks : undefined,
+        chunks: 0,
+        dark: false
+      }
       pairs.add(pair)
       client.setNoDelay(true)
       upstream.setNoDelay(true)

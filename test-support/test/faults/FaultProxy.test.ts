@@ -104,6 +104,27 @@ describe("FaultProxy", { timeout: 10_000 }, () => {
       yield* until(() => c.received() === "back")
     }))
 
+  it.scopedLive("blackholeAfter: a new connection passes its first client chunks and their answers, then goes dark", () =>
+    Effect.gen(function*() {
+      const echo = yield* echoServer
+      const proxy = yield* FaultProxy.make({ target: { host: "127.0.0.1", port: echo.port } })
+      const before = yield* connect(proxy.port)
+      yield* proxy.setMode(FaultProxy.blackholeAfter(1))
+      const c = yield* connect(proxy.port)
+      c.socket.write("hi")
+      yield* until(() => c.received() === "hi")
+      c.socket.write("lost")
+      yield* until(() => proxy.unsafe.stats().dropped.toServer === 4)
+      expect(c.received()).toBe("hi")
+      expect(c.closed()).toBe(false)
+      // The mode is taken at accept: an earlier connection keeps passing, and `pass` does not revive a dark one.
+      before.socket.write("old")
+      yield* until(() => before.received() === "old")
+      yield* proxy.setMode(FaultProxy.pass)
+      c.socket.write("still lost")
+      yield* until(() => proxy.unsafe.stats().dropped.toServer === 14)
+      expect(c.received()).toBe("hi")
+    }))
   it.scopedLive("reset: existing connections get ECONNRESET at once, new ones on accept", () =>
     Effect.gen(function*() {
       const echo = yield* echoServer

@@ -1,6 +1,7 @@
 /**
  * The mysql2 pool of one MySQL / MariaDB node: session settings on every new connection, `maxLifetime` (mysql2 has
- * no such option), a bounded wait for a connection (mysql2 waits without bound), and its counts.
+ * no such option), bounded waits where mysql2 has none (for a connection, for a new one's session settings, for the
+ * pool's close), and its counts.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
@@ -14,7 +15,19 @@ import { outlived, poolBounds, sessionTimeZone } from "../OptimalConfig.js"
 import type { MysqlModules } from "./drivers.js"
 import { TRACK_LAST_GTID } from "./mysqlPositions.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
+import { endWithin } from "./scopedRelease.js"
 import * as ServerSettings from "./serverSettings.js"
+
+/** mysql2's private connection queues (double-ended queues). */
+interface Denque {
+  readonly length: number
+  readonly get: (i: number) => Mysql.PoolConnection
+}
+
+/** A mysql2 connection's socket. */
+interface Stream {
+  readonly destroy: (error?: Error) => void
+}
 
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
@@ -95,9 +108,11 @@ export const make = (
       pending: number
       failure: Error | undefined
       waiters: Array<() => void>
+      timer: ReturnType<typeof setTimeout> | undefined
     }
     const sessions = new WeakMap<Mysql.PoolConnection, Session>()
     const settle = (conn: Mysql.PoolConnection, session: Session) => {
+      clearTimeout(session.timer)
       if (session.failure === undefined) sessions.delete(conn)
       const waiters = session.waiters.splice(0)
       for (const wake of waiters) wake()
@@ -132,8 +147,18 @@ export const make = (
           openedAt.set(conn, Date.now())
           const isMariaDb = isMariaDbHandshake(conn, endpoint.productHint)
           const statements = sessionStatements(config, isMariaDb, options.readOnly)
-          const session: Session = { pending: statements.length, failure: undefined, waiters: [] }
-          if (statements.length > 0) sessions.set(conn, session)
+          const session: Session = { pending: statements.length, failure: undefined, waiters: [], timer: undefined }
+          if (statements.length > 0) {
+            sessions.set(conn, session)
+            // A link lost between the handshake and these answers leaves mysql2 waiting for them for ever, and the
+            // connection in its pool slot: past `connectTimeout` it is closed and its borrower told why.
+            session.timer = setTimeout(() => {
+              if (session.failure !== undefined) return
+              session.failure = new Error(`its session settings got no answer within ${connectMs} ms`)
+              conn.destroy()
+              settle(conn, session)
+            }, connectMs)
+          }
           for (const statement of statements) {
             conn.query(statement, (error) => {
               // A connection whose session settings failed must not serve: it is destroyed, and the borrower that
@@ -152,15 +177,30 @@ export const make = (
         return pool
       }),
       (pool) =>
-        Effect.async<void>((resume) => {
-          pool.end(() => resume(Effect.void))
-        }).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
+        endWithin(
+          options.alias,
+          Effect.async<void>((resume) => {
+            pool.end(() => resume(Effect.void))
+          }),
+          () => {
+            // `end` queues each connection's goodbye behind the command it runs; those still here never got to it.
+            const all = (pool as unknown as { readonly _allConnections?: Denque })._allConnections
+            const left: Array<Mysql.PoolConnection> = []
+            for (let i = 0; i < (all?.length ?? 0); i++) left.push(all!.get(i))
+            for (const conn of left) {
+              const running = conn as unknown as { readonly _command?: unknown; readonly stream?: Stream }
+              // A plain `destroy` never calls a running command back: its socket fails instead, as on a network
+              // error, so that the statement's caller hears now rather than at its deadline.
+              if (running._command && running.stream !== undefined) {
+                running.stream.destroy(new Error(`the pool of ${options.alias} was closed while this ran`))
+              } else conn.destroy()
+            }
+            return left.length
+          }
+        )
     )
     // mysql2 keeps its counts in private queues; read them defensively.
-    const queues = pool as unknown as {
-      readonly _allConnections?: { readonly length: number }
-      readonly _freeConnections?: { readonly length: number; readonly get: (i: number) => Mysql.PoolConnection }
-    }
+    const queues = pool as unknown as { readonly _allConnections?: Denque; readonly _freeConnections?: Denque }
     const lifetimeMs = Duration.toMillis(config.maxLifetime)
     if (lifetimeMs > 0) {
       // Idle connections are in the free queue only (one being handed out has left it already); a tenth of the

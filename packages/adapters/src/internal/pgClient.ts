@@ -35,6 +35,7 @@ import { rowsFor, rowsOf } from "./pgRows.js"
 import { poolerRefusal, startupParameters } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import type { PgTlsOptions } from "./pgTls.js"
+import { endWithin } from "./scopedRelease.js"
 
 /** Where one PostgreSQL node is and how to log in. */
 export interface PgEndpoint {
@@ -105,7 +106,7 @@ export const make = (
           poolerRefusal(config)
         )
       ),
-      (pool) => Effect.promise(() => pool.end()).pipe(Effect.timeoutOption(Duration.seconds(2)), Effect.asVoid)
+      (pool) => endWithin(options.alias, Effect.promise(() => pool.end()), pool.destroyAll)
     )
 
     /**

@@ -22,6 +22,8 @@ export interface NodePool {
   readonly current: () => Pg.Pool
   /** Ends every pool this node opened. */
   readonly end: () => Promise<void>
+  /** Closes the socket of every client still open (an `end` that did not finish in time); how many. */
+  readonly destroyAll: () => number
 }
 
 /**
@@ -34,10 +36,15 @@ export const make = (
   configFor: (behindPooler: boolean) => Pg.PoolConfig,
   refusal?: string | undefined
 ): NodePool => {
+  // Every client from its connect until its end completed: pg-pool's `end` lets go of idle clients before their
+  // goodbye is answered, and waits for busy ones.
+  const clients = new Set<Pg.PoolClient>()
   const open = (behindPooler: boolean) => {
     const pool = new PgPool(configFor(behindPooler))
     // An idle pooled connection that the server drops emits "error" on the pool; unhandled, it kills the process.
     pool.on("error", () => {})
+    pool.on("connect", (client) => clients.add(client))
+    pool.on("remove", (client) => clients.delete(client))
     return pool
   }
   let behindPooler = false
@@ -70,6 +77,15 @@ export const make = (
     current: () => pool,
     end: async () => {
       await Promise.all([pool.end().catch(() => undefined), ...ending])
+    },
+    destroyAll: () => {
+      const left = [...clients]
+      clients.clear()
+      // pg's client has no `destroy`; its socket does, and the client then ends as on a dropped connection.
+      for (const client of left) {
+        ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
+      }
+      return left.length
     }
   }
 }
