@@ -102,6 +102,9 @@ interface Pair {
   dark: boolean
 }
 
+/** How long `close` waits for the listener to close once every socket was destroyed. */
+const CLOSE_BOUND_MS = 5_000
+
 /** Rewrites the authority of a URL to 127.0.0.1:port, keeping user, password, path and query untouched. */
 export const rewriteUrl = (url: string, port: number): string =>
   url.replace(/^([a-z][a-z0-9+.-]*:\/\/(?:[^@/?#]*@)?)(\[[^\]]*\]|[^:/?#]*)(?::\d+)?/i, `$1127.0.0.1:${port}`)
@@ -111,6 +114,8 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
   new Promise((resolve, reject) => {
     let mode: Mode = options.mode ?? pass
     const pairs = new Set<Pair>()
+    // Every client socket accepted and not yet closed, paired or not.
+    const accepted = new Set<net.Socket>()
     const counters = {
       bytes: { toServer: 0, toClient: 0 },
       dropped: { toServer: 0, toClient: 0 },
@@ -182,6 +187,8 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
 
     const server = net.createServer((client) => {
       counters.accepted++
+      accepted.add(client)
+      client.once("close", () => accepted.delete(client))
       if (mode._tag === "Reset" || (mode._tag === "Refuse" && mode.how === "reset")) {
         if (mode._tag === "Reset") counters.resets++
         else counters.refused++
@@ -254,7 +261,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
     })
 
     const close = () =>
-      new Promise<void>((done) => {
+      new Promise<void>((done, fail) => {
         if (closed) return done()
         closed = true
         for (const pair of pairs) {
@@ -262,9 +269,22 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
           pair.upstream.destroy()
         }
         pairs.clear()
+        for (const client of accepted) client.destroy()
         if (!listening) return done()
         listening = false
-        server.close(() => done())
+        // The listener's close waits for every accepted socket to close: bounded, so a socket that would not close
+        // fails the test that owns the proxy instead of hanging it.
+        const bound = setTimeout(() => {
+          server.getConnections((_, open) =>
+            fail(
+              new Error(`FaultProxy ${port}: ${open} accepted socket(s) still open ${CLOSE_BOUND_MS} ms after close`)
+            )
+          )
+        }, CLOSE_BOUND_MS)
+        server.close(() => {
+          clearTimeout(bound)
+          done()
+        })
       })
 
     listen(0).then(
