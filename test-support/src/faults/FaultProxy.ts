@@ -98,9 +98,10 @@ interface Pair {
   readonly passChunks: number | undefined
   /** Client chunks seen so far. */
   chunks: number
-  /** True once the pair went dark. */
-  dark: boolean
 }
+
+/** True once the pair has seen more client chunks than it lets through. */
+const isDark = (pair: Pair): boolean => pair.passChunks !== undefined && pair.chunks > pair.passChunks
 
 /** How long `close` waits for the listener to close once every socket was destroyed. */
 const CLOSE_BOUND_MS = 5_000
@@ -139,10 +140,8 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
       const from = direction === "toServer" ? pair.client : pair.upstream
       const to = direction === "toServer" ? pair.upstream : pair.client
       from.on("data", (chunk: Buffer) => {
-        if (direction === "toServer" && pair.passChunks !== undefined && ++pair.chunks > pair.passChunks) {
-          pair.dark = true
-        }
-        if (pair.dark || mode._tag === "Blackhole" || mode._tag === "Reset") {
+        if (direction === "toServer") pair.chunks++
+        if (isDark(pair) || mode._tag === "Blackhole" || mode._tag === "Reset") {
           counters.dropped[direction] += chunk.length
           return
         }
@@ -153,7 +152,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
         const deliver = () => {
           if (at > now) counters.pending[direction] -= chunk.length
           // A blackhole switched on while the chunk waited swallows it too.
-          if (to.destroyed || pair.dark || mode._tag === "Blackhole" || mode._tag === "Reset") {
+          if (to.destroyed || isDark(pair) || mode._tag === "Blackhole" || mode._tag === "Reset") {
             counters.dropped[direction] += chunk.length
             return
           }
@@ -209,8 +208,7 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
         upstream,
         nextAt: { toServer: 0, toClient: 0 },
         passChunks: mode._tag === "BlackholeAfter" ? mode.toServerChunks : undefined,
-        chunks: 0,
-        dark: false
+        chunks: 0
       }
       pairs.add(pair)
       client.setNoDelay(true)
@@ -264,11 +262,9 @@ export const start = (options: ProxyOptions): Promise<RunningProxy> =>
       new Promise<void>((done, fail) => {
         if (closed) return done()
         closed = true
-        for (const pair of pairs) {
-          pair.client.destroy()
-          pair.upstream.destroy()
-        }
+        for (const pair of pairs) pair.upstream.destroy()
         pairs.clear()
+        // Every client socket, paired or not (one reset on accept may not have closed yet).
         for (const client of accepted) client.destroy()
         if (!listening) return done()
         listening = false

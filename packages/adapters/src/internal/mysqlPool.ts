@@ -29,6 +29,24 @@ interface Stream {
   readonly destroy: (error?: Error) => void
 }
 
+/**
+ * Closes every connection a pool's `end` left (it queues each goodbye behind the command the connection runs, so
+ * those still running never got to it); how many. A plain `destroy` never calls a running command back: its socket
+ * fails instead, as on a network error, so that the statement's caller hears now rather than at its deadline.
+ */
+const closeLeft = (pool: Mysql.Pool, alias: string): number => {
+  const all = (pool as unknown as { readonly _allConnections?: Denque })._allConnections
+  const left: Array<Mysql.PoolConnection> = []
+  for (let i = 0; i < (all?.length ?? 0); i++) left.push(all!.get(i))
+  for (const conn of left) {
+    const running = conn as unknown as { readonly _command?: unknown; readonly stream?: Stream }
+    if (running._command && running.stream !== undefined) {
+      running.stream.destroy(new Error(`the pool of ${alias} was closed while this ran`))
+    } else conn.destroy()
+  }
+  return left.length
+}
+
 /** Where one MySQL / MariaDB node is and how to log in. */
 export interface MysqlEndpoint {
   readonly host: string
@@ -182,21 +200,7 @@ export const make = (
           Effect.async<void>((resume) => {
             pool.end(() => resume(Effect.void))
           }),
-          () => {
-            // `end` queues each connection's goodbye behind the command it runs; those still here never got to it.
-            const all = (pool as unknown as { readonly _allConnections?: Denque })._allConnections
-            const left: Array<Mysql.PoolConnection> = []
-            for (let i = 0; i < (all?.length ?? 0); i++) left.push(all!.get(i))
-            for (const conn of left) {
-              const running = conn as unknown as { readonly _command?: unknown; readonly stream?: Stream }
-              // A plain `destroy` never calls a running command back: its socket fails instead, as on a network
-              // error, so that the statement's caller hears now rather than at its deadline.
-              if (running._command && running.stream !== undefined) {
-                running.stream.destroy(new Error(`the pool of ${options.alias} was closed while this ran`))
-              } else conn.destroy()
-            }
-            return left.length
-          }
+          () => closeLeft(pool, options.alias)
         )
     )
     // mysql2 keeps its counts in private queues; read them defensively.
