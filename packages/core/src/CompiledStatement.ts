@@ -247,13 +247,15 @@ export const spanAttributes = (
  * A direct runner over `on` (the run on the connection it picks for a statement, given the connection a transaction
  * holds, if any): a statement transformer sends the statement down `fallback`, @effect/sql's own path; a
  * `sql.execute` span covers it only when a tracer listens. Node clients pick their pooled connection, the router
- * the node its decision names.
+ * the node its decision names. `on` is told the fiber that runs what it returns as it is, with no span set around
+ * it (undefined under a tracer), so a caller that reads the fiber anyway needs no runtime step for it.
  */
 export const makeRunnerWith = <A>(
   on: (
     transaction: Connection | undefined,
     statement: CompiledStatement,
-    params: ReadonlyArray<unknown>
+    params: ReadonlyArray<unknown>,
+    fiber: Fiber.RuntimeFiber<any, any> | undefined
   ) => Effect.Effect<A, SqlError>,
   fallback: (statement: CompiledStatement, params: ReadonlyArray<unknown>) => Effect.Effect<A, SqlError>,
   attributes: ReadonlyArray<readonly [string, unknown]>
@@ -262,14 +264,14 @@ export const makeRunnerWith = <A>(
   Effect.withFiberRuntime((fiber) => {
     const where = placement(fiber)
     if (where._tag === "Statement") return fallback(statement, params)
-    const effect = on(where._tag === "Transaction" ? where.connection : undefined, statement, params)
+    const transaction = where._tag === "Transaction" ? where.connection : undefined
     return isTracing(fiber)
-      ? Effect.withSpan(effect, "sql.execute", {
+      ? Effect.withSpan(on(transaction, statement, params, undefined), "sql.execute", {
         kind: "client",
         captureStackTrace: false,
         attributes: spanAttributes(statement, attributes)
       })
-      : effect
+      : on(transaction, statement, params, fiber)
   })
 
 /**

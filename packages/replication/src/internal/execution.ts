@@ -72,17 +72,17 @@ export const make = (options: ExecutionOptions): Execution => {
       case "Transaction":
         return run(transactionOf(fiber))
       case "Primary":
-        return primaryOn(route.node).run(route.reason, route.write, run)
+        return primaryOn(route.node).run(route.reason, route.write, run, fiber)
       case "NoPrimary":
         return Effect.fail(noPrimaryError(route.why))
       case "Replicas":
-        return onReplicas.read(route.order, route.reason, run, route.primary)
+        return onReplicas.read(route.order, route.reason, run, route.primary, fiber)
       case "Wait":
         return Effect.flatMap(
           onReplicas.waitFor(route.replica, route.token),
           (caughtUp): Effect.Effect<A, SqlError> =>
             caughtUp
-              ? onReplicas.read([route.replica], "session", run, route.primary)
+              ? onReplicas.read([route.replica], "session", run, route.primary, fiber)
               : execute(route.otherwise, run, fiber)
         )
       case "Fallback":

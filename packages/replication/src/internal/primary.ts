@@ -8,8 +8,10 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter } from "@fastorm/adapters"
 import { AdapterError } from "@fastorm/adapters"
 import type { HeldConnection } from "@fastorm/core"
-import { Connections, ConnectionWrapper, holdOf } from "@fastorm/core"
+import { CompiledStatement, Connections, ConnectionWrapper, holdOf } from "@fastorm/core"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
@@ -62,8 +64,16 @@ export interface PrimaryOptions {
 
 /** Execution on the primary. */
 export interface Primary {
-  /** Runs a statement the decision sent to the primary. */
-  readonly run: <A>(reason: Reason, write: boolean, run: Run<A>) => Effect.Effect<A, SqlError>
+  /**
+   * Runs a statement the decision sent to the primary; `fiber`, when the caller has it, is the fiber about to run the
+   * returned effect (the router's decision reads it anyway): counting and timing then take no runtime step.
+   */
+  readonly run: <A>(
+    reason: Reason,
+    write: boolean,
+    run: Run<A>,
+    fiber?: Fiber.RuntimeFiber<any, any>
+  ) => Effect.Effect<A, SqlError>
   /** A reserved connection for a stream, counted under `reason`, with connect failures mapped like a statement's. */
   readonly reserveFor: (reason: Reason) => Effect.Effect<Connection, SqlError, Scope.Scope>
   /** The connection of a transaction: every statement counted, COMMIT records the session's position. */
@@ -172,15 +182,20 @@ export const make = (options: PrimaryOptions): Primary => {
   const markWritten = <A>(value: A): Effect.Effect<A> =>
     !capturesPositions || positions === undefined
       ? Effect.succeed(value)
-      // Few runtime steps: the batch is joined synchronously in the caller's fiber, and the session's tokens change
-      // only when this write is the session's first in the batch.
-      : Effect.withFiberRuntime((fiber) => {
-        const [read, timer] = positions.join()
-        const tokens = fiber.getFiberRef(SessionToken.currentTokens)
-        const marked = SessionToken.pendingMarked(tokens, options.cluster, read)
-        const done = timer === undefined ? Effect.succeed(value) : Effect.as(timer, value)
-        return marked === tokens ? done : Effect.zipRight(FiberRef.set(SessionToken.currentTokens, marked), done)
-      })
+      : Effect.withFiberRuntime((fiber) => markWrittenIn(fiber, value))
+
+  /**
+   * `markWritten` in `fiber`, the fiber running the write, from inside its run (an outcome handler): the batch is
+   * joined synchronously, and the session's tokens change only when this write is the session's first in the batch.
+   */
+  const markWrittenIn = <A>(fiber: Fiber.RuntimeFiber<any, any>, value: A): Effect.Effect<A> => {
+    if (!capturesPositions || positions === undefined) return Effect.succeed(value)
+    const [read, timer] = positions.join()
+    const tokens = fiber.getFiberRef(SessionToken.currentTokens)
+    const marked = SessionToken.pendingMarked(tokens, options.cluster, read)
+    const done = timer === undefined ? Effect.succeed(value) : Effect.as(timer, value)
+    return marked === tokens ? done : Effect.zipRight(FiberRef.set(SessionToken.currentTokens, marked), done)
+  }
 
   // MariaDB tells each write's GTID in its OK packet (`DatabaseAdapter.CommitPositions`): the session records it
   // when the write returns, with no statement; the shared read only when none came back.
@@ -198,21 +213,69 @@ export const make = (options: PrimaryOptions): Primary => {
    * write's reply tells ends only an unknown position standing then, not one a concurrent fiber recorded since.
    */
   const whenSent = <A, E>(f: (sent: Sent) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.withFiberRuntime((fiber) =>
-      f({ standing: SessionToken.positionOf(fiber.getFiberRef(SessionToken.currentTokens), options.cluster) })
-    )
+    Effect.withFiberRuntime((fiber) => f(sentIn(fiber)))
+  const sentIn = (fiber: Fiber.RuntimeFiber<any, any>): Sent => ({
+    standing: SessionToken.positionOf(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
+  })
 
-  const runOn = <A>(reason: Reason, write: boolean, run: Run<A>): Effect.Effect<A, SqlError> => {
+  /**
+   * One attempt of a statement in `fiber`, the fiber running it: counted and timed, its failure told apart
+   * (`statementFailure`) and a write's position recorded, in one pair of outcome handlers (ARCHITECTURE.md, "The path
+   * of one statement"). Under a tracer the attempt's span covers the statement, not the session's position.
+   */
+  const attempt = <A>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    reason: Reason,
+    write: boolean,
+    run: Run<A>
+  ): Effect.Effect<A, SqlError> => {
+    const done = recorder.begin(fiber, node.name, reason)
+    const tracing = CompiledStatement.isTracing(fiber)
+    // MariaDB tells the write's GTID with its result (`commits`); otherwise a write joins the shared position read.
+    const gtids = write && capturesPositions ? commits : undefined
+    const marks = write && gtids === undefined && !tracing
+    const failed = statementFailure(write)
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
     const statementOn = (connection: Connection) =>
-      recorder.traced(node.name, reason, Effect.catchAll(guard.statement(run(connection)), statementFailure(write)))
-    if (!write || !capturesPositions) return statementOn(node.client.connection)
-    if (commits === undefined) return Effect.flatMap(statementOn(node.client.connection), markWritten)
-    // Each run (a retry's too) learns its own statement's GTID, whatever other writers run meanwhile.
-    return whenSent((sent) =>
-      Effect.flatMap(commits.runCommitted(statementOn), ([value, gtid]) => Effect.as(recordCommit(gtid, sent), value))
-    )
+      recorder.spanned(
+        fiber,
+        node.name,
+        reason,
+        Effect.matchCauseEffect(guard.statement(run(connection)), {
+          onFailure: (cause) => {
+            done()
+            const failure = Cause.failureOrCause(cause)
+            return failure._tag === "Left" ? failed(failure.left) : Effect.failCause(failure.right)
+          },
+          onSuccess: (value) => {
+            done()
+            return marks ? markWrittenIn(fiber, value) : Effect.succeed(value)
+          }
+        })
+      )
+    if (gtids !== undefined) {
+      // The run learns its own statement's GTID, whatever other writers run meanwhile.
+      const sent = sentIn(fiber)
+      return Effect.flatMap(
+        gtids.runCommitted(statementOn),
+        ([value, gtid]) => Effect.as(recordCommit(gtid, sent), value)
+      )
+    }
+    const statement = statementOn(node.client.connection)
+    return write && tracing ? Effect.flatMap(statement, (value) => markWrittenIn(fiber, value)) : statement
   }
+
+  // Given the fiber that runs it (the router's decision), the attempt is built at once; else when it runs. Under a
+  // tracer always when it runs: the decision may set the span it belongs to around it.
+  const runOn = <A>(
+    reason: Reason,
+    write: boolean,
+    run: Run<A>,
+    fiber?: Fiber.RuntimeFiber<any, any>
+  ): Effect.Effect<A, SqlError> =>
+    fiber !== undefined && !CompiledStatement.isTracing(fiber)
+      ? attempt(fiber, reason, write, run)
+      : Effect.withFiberRuntime((now) => attempt(now, reason, write, run))
 
   /** A COMMIT whose connection was lost once it was sent may have been applied (`TransactionOutcomeUnknown`). */
   const commitLost = (error: SqlError): Effect.Effect<void> =>

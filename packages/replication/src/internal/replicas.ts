@@ -7,6 +7,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { HealthMonitor } from "@fastorm/health"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -60,13 +61,15 @@ export interface ReplicasOptions {
 export interface Replicas {
   /**
    * Tries the ordered replicas (at most two), then the fallback on `primary` (the node that is the primary now, if
-   * any). Statement errors are final.
+   * any). Statement errors are final. `fiber`, when the caller has it, is the fiber about to run the read
+   * (`Primary.run`).
    */
   readonly read: <A>(
     order: ReadonlyArray<Selection.Candidate>,
     reason: Reason,
     run: Run<A>,
-    primary: string | undefined
+    primary: string | undefined,
+    fiber?: Fiber.RuntimeFiber<any, any>
   ) => Effect.Effect<A, SqlError>
   /** The primary `node` within the fallback permits (`NoHealthyReplica` with `replicaOnly`). */
   readonly fallback: <A>(run: Run<A>, node: string | undefined) => Effect.Effect<A, SqlError>
@@ -90,23 +93,26 @@ export const make = (options: ReplicasOptions): Replicas => {
   const guards = replicas.map((replica) => Guard.make(replica, config))
   const waitMetrics = replicas.map((replica) => Metrics.sessionWaits(replica.name))
 
-  const onReplica = <A>(index: number, reason: Reason, run: Run<A>): Effect.Effect<A, SqlError> => {
+  const onReplica = <A>(
+    index: number,
+    reason: Reason,
+    run: Run<A>,
+    fiber: Fiber.RuntimeFiber<any, any> | undefined
+  ): Effect.Effect<A, SqlError> => {
     const replica = replicas[index]!
-    return recorder.traced(
-      replica.name,
-      reason,
-      Effect.suspend(() => {
-        // The replica path's own connection: its reads are ended at once if the node is found down (cutReads.ts).
-        const statement = guards[index]!.statement(run(replica.client.reads.connection))
-        // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
-        if (!tracksOutstanding) return statement
-        outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
-        return Effect.ensuring(
-          statement,
-          Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
-        )
-      })
-    )
+    const attempt = () => {
+      // The replica path's own connection: its reads are ended at once if the node is found down (cutReads.ts).
+      const statement = guards[index]!.statement(run(replica.client.reads.connection))
+      // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
+      if (!tracksOutstanding) return statement
+      outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
+      return Effect.ensuring(
+        statement,
+        Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
+      )
+    }
+    // Given the fiber that runs it, the attempt is being run now: built at once, with no step to defer it.
+    return recorder.traced(replica.name, reason, fiber === undefined ? Effect.suspend(attempt) : attempt(), fiber)
   }
 
   // Retries and fallbacks repeat per statement while a node is down: one warning per kind and node per interval.
@@ -167,13 +173,14 @@ export const make = (options: ReplicasOptions): Replicas => {
     reason: Reason,
     run: Run<A>,
     exhausted: () => Effect.Effect<A, SqlError>,
-    primary?: string | undefined
+    primary?: string | undefined,
+    fiber?: Fiber.RuntimeFiber<any, any>
   ): Effect.Effect<A, SqlError> => {
     const attempt = (i: number): Effect.Effect<A, SqlError> => {
       const c = order[i]
       if (c === undefined || i >= 2) return exhausted()
       const replica = handle(c)
-      return onReplica(c.index, i === 0 ? reason : "retry", run).pipe(
+      return onReplica(c.index, i === 0 ? reason : "retry", run, fiber).pipe(
         Effect.catchAll((error) => {
           // The statement writes after all (a function with side effects): the primary runs it, as a write.
           if (isReadOnlyRefusal(error)) {
@@ -210,8 +217,9 @@ export const make = (options: ReplicasOptions): Replicas => {
     order: ReadonlyArray<Selection.Candidate>,
     reason: Reason,
     run: Run<A>,
-    primary: string | undefined
-  ) => attempts(order, reason, run, () => fallback(run, primary), primary)
+    primary: string | undefined,
+    fiber?: Fiber.RuntimeFiber<any, any>
+  ) => attempts(order, reason, run, () => fallback(run, primary), primary, fiber)
 
   /**
    * Keeps what a wait showed a replica has replayed, unless an earlier one showed more: a session whose position it

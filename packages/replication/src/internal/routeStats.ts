@@ -27,8 +27,29 @@ const routedCounterKey = MetricKey.counter("fastorm_routed_statements_total", {
 export interface Recorder {
   /** Counts a routed statement, synchronously, inside the caller's fiber. */
   readonly countIn: (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => void
-  /** Counts an attempt and, when a tracer listens, tells the trace where it ran. */
-  readonly traced: <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) => Effect.Effect<A, E>
+  /**
+   * Counts an attempt and, when a tracer listens, tells the trace where it ran. `fiber`: the fiber about to run it,
+   * when the caller has it (the router's decision reads it anyway); with no tracer listening, counting and timing
+   * then take no runtime step of their own.
+   */
+  readonly traced: <A, E>(
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>,
+    fiber?: Fiber.RuntimeFiber<any, any>
+  ) => Effect.Effect<A, E>
+  /**
+   * `traced` in parts, for a caller with outcome handlers of its own: counts an attempt in `fiber` now and returns
+   * what records its duration, to call when the attempt ends...
+   */
+  readonly begin: (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => () => void
+  /** ...and tells the trace where the attempt ran, when a tracer listens. */
+  readonly spanned: <A, E>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>
+  ) => Effect.Effect<A, E>
   readonly stats: Effect.Effect<RouteStats>
   readonly resetStats: Effect.Effect<void>
 }
@@ -86,11 +107,28 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     return histogram
   }
 
-  /** Times an attempt into `fastorm_statement_duration_ms`, failed attempts included. */
-  const timed = <A, E>(fiber: Fiber.RuntimeFiber<any, any>, node: string, effect: Effect.Effect<A, E>) => {
+  const countIn = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
+    const slot = slotOf(node, reason)
+    slot.n++
+    slot.counter.unsafeUpdate(1, fiber.getFiberRef(FiberRef.currentMetricLabels))
+  }
+
+  /** Counts an attempt; what it returns records the attempt's time into `fastorm_statement_duration_ms`. */
+  const begin = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
+    countIn(fiber, node, reason)
     const started = performance.now()
-    const record = () =>
+    return () =>
       durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
+  }
+
+  /** Counts and times an attempt, failed attempts included. */
+  const timed = <A, E>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>
+  ) => {
+    const record = begin(fiber, node, reason)
     // Not `ensuring`: a finalizer region per statement costs more than the record itself (`npm run bench:micro`).
     return Effect.matchCauseEffect(effect, {
       onFailure: (cause) => {
@@ -104,37 +142,51 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     })
   }
 
-  const countIn = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
-    const slot = slotOf(node, reason)
-    slot.n++
-    slot.counter.unsafeUpdate(1, fiber.getFiberRef(FiberRef.currentMetricLabels))
-  }
-
   /**
    * The statement's own `sql.execute` span carries the first attempt's route (one span per statement, as @effect/sql
    * makes); every later attempt (a retry, the fallback) gets a `fastorm.route` child span of its own, so a failed
    * attempt stays visible. A span nobody listens to is not opened at all.
    */
-  const traced = <A, E>(node: string, reason: Reason, effect: Effect.Effect<A, E>) =>
-    Effect.withFiberRuntime<A, E>((fiber) => {
-      countIn(fiber, node, reason)
-      effect = timed(fiber, node, effect)
-      if (!CompiledStatement.isTracing(fiber)) return effect
-      const span = fiber.currentSpan
-      if (
-        span !== undefined && span._tag === "Span" && span.name === "sql.execute" &&
-        !span.attributes.has("fastorm.reason")
-      ) {
-        for (const [key, value] of Object.entries(attributesOf(node, reason))) span.attribute(key, value)
-        return effect
-      }
-      return Effect.withSpan(effect, "fastorm.route", {
-        kind: "internal",
-        // A stack trace per statement costs more than the routing itself.
-        captureStackTrace: false,
-        attributes: attributesOf(node, reason)
-      })
+  const spanned = <A, E>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>
+  ): Effect.Effect<A, E> => {
+    if (!CompiledStatement.isTracing(fiber)) return effect
+    const span = fiber.currentSpan
+    if (
+      span !== undefined && span._tag === "Span" && span.name === "sql.execute" &&
+      !span.attributes.has("fastorm.reason")
+    ) {
+      for (const [key, value] of Object.entries(attributesOf(node, reason))) span.attribute(key, value)
+      return effect
+    }
+    return Effect.withSpan(effect, "fastorm.route", {
+      kind: "internal",
+      // A stack trace per statement costs more than the routing itself.
+      captureStackTrace: false,
+      attributes: attributesOf(node, reason)
     })
+  }
+
+  const tracedIn = <A, E>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>
+  ) => spanned(fiber, node, reason, timed(fiber, node, reason, effect))
+
+  // With a tracer, the span is found when the attempt runs (the decision's span may be set around it after).
+  const traced = <A, E>(
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>,
+    caller?: Fiber.RuntimeFiber<any, any>
+  ) =>
+    caller !== undefined && !CompiledStatement.isTracing(caller)
+      ? tracedIn(caller, node, reason, effect)
+      : Effect.withFiberRuntime<A, E>((fiber) => tracedIn(fiber, node, reason, effect))
 
   const stats = Effect.sync((): RouteStats => {
     const byNode: Record<string, number> = {}
@@ -155,5 +207,5 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     for (const byReasonOfNode of slots.values()) for (const slot of byReasonOfNode.values()) slot.n = 0
   })
 
-  return { countIn, traced, stats, resetStats }
+  return { countIn, traced, begin, spanned, stats, resetStats }
 }

@@ -180,35 +180,43 @@ export const make = (
       then: (route: Decision.Route, fiber: Fiber.RuntimeFiber<any, any>) => Effect.Effect<A, E, R>
     ): Effect.Effect<A, E, R> =>
       // In the caller's fiber, without a generator: this runs before every routed statement.
-      Effect.withFiberRuntime<A, E, R>((fiber) => {
-        // A read after the session's writes whose positions are pending: those are read first (a write never waits).
-        if (
-          client === "read" &&
-          SessionToken.pendingOf(fiber.getFiberRef(SessionToken.currentTokens))[options.cluster] !== undefined
-        ) {
-          return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
+      Effect.withFiberRuntime<A, E, R>((fiber) => decideWith(fiber, client, sql, then))
+
+    /** The decision in `fiber`, the fiber that runs what it returns (`decideIn`, or a direct runner that has it). */
+    const decideWith = <A, E, R>(
+      fiber: Fiber.RuntimeFiber<any, any>,
+      client: Decision.Request["client"],
+      sql: string,
+      then: (route: Decision.Route, fiber: Fiber.RuntimeFiber<any, any>) => Effect.Effect<A, E, R>
+    ): Effect.Effect<A, E, R> => {
+      // A read after the session's writes whose positions are pending: those are read first (a write never waits).
+      if (
+        client === "read" &&
+        SessionToken.pendingOf(fiber.getFiberRef(SessionToken.currentTokens))[options.cluster] !== undefined
+      ) {
+        return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
+      }
+      // In a transaction the decision is the transaction's own connection, whatever the snapshot (`decide`'s
+      // first rule): no statement kind, no snapshot read.
+      if (Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some") {
+        return StatementSpan.under(fiber, then(inTransaction, fiber))
+      }
+      const request = requestOf(fiber, client, sql)
+      const decide = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
+        const pin = Context.get(fiber.currentContext, ReadPin)
+        const view = {
+          topology,
+          config,
+          snapshot: routed(snapshot),
+          learnt,
+          selection: selectionFor(pin, selection)
         }
-        // In a transaction the decision is the transaction's own connection, whatever the snapshot (`decide`'s
-        // first rule): no statement kind, no snapshot read.
-        if (Context.getOption(fiber.currentContext, SqlClient.TransactionConnection)._tag === "Some") {
-          return StatementSpan.under(fiber, then(inTransaction, fiber))
-        }
-        const request = requestOf(fiber, client, sql)
-        const decide = (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => {
-          const pin = Context.get(fiber.currentContext, ReadPin)
-          const view = {
-            topology,
-            config,
-            snapshot: routed(snapshot),
-            learnt,
-            selection: selectionFor(pin, selection)
-          }
-          return then(pinned(pin, Decision.decide(request, view)), fiber)
-        }
-        const decided = snapshotNow === undefined ? Effect.flatMap(monitor.snapshot, decide) : decide(snapshotNow())
-        // A template statement's own span becomes the parent of its attempts (README, "Tracing").
-        return StatementSpan.under(fiber, decided)
-      })
+        return then(pinned(pin, Decision.decide(request, view)), fiber)
+      }
+      const decided = snapshotNow === undefined ? Effect.flatMap(monitor.snapshot, decide) : decide(snapshotNow())
+      // A template statement's own span becomes the parent of its attempts (README, "Tracing").
+      return StatementSpan.under(fiber, decided)
+    }
 
     const { execute, place } = Execution.make({ config, primaries: primaryOn, replicas: onReplicas, recorder })
 
@@ -225,6 +233,15 @@ export const make = (
       waitForPrimary === undefined
         ? (sql, _params, run) => decideIn(client, sql, (route, fiber) => execute(route, run, fiber))
         : (sql, _params, run) => waitForPrimary(decideIn(client, sql, (route, fiber) => execute(route, run, fiber)))
+
+    // A direct runner that knows the running fiber decides in it, unless a wait for the primary may decide again.
+    const directOf = (client: Decision.Request["client"]): DirectRunners.AroundIn => {
+      const statements = statementsOf(client)
+      return (fiber, sql, params, run) =>
+        fiber === undefined || waitForPrimary !== undefined
+          ? statements(sql, params, run)
+          : decideWith(fiber, client, sql, (route, fiber) => execute(route, run, fiber))
+    }
 
     // A stream is placed (its connection reserved) before any row: a placement that finds no primary may wait.
     const streamsOf = (client: Decision.Request["client"]): ConnectionWrapper.AroundStream => (sql, _params, stream) =>
@@ -259,8 +276,8 @@ export const make = (
     const read = yield* clientOf("read")
     const write = yield* clientOf("write")
 
-    DirectRunners.offer(read, statementsOf("read"), streamsOf("read"), spanAttributes)
-    DirectRunners.offer(write, statementsOf("write"), streamsOf("write"), spanAttributes)
+    DirectRunners.offer(read, directOf("read"), streamsOf("read"), spanAttributes)
+    DirectRunners.offer(write, directOf("write"), streamsOf("write"), spanAttributes)
     if (transactionHold !== undefined) Object.assign(write, { [HoldTypeId]: transactionHold })
 
     return { read, write, stats: recorder.stats, resetStats: recorder.resetStats }
