@@ -44,12 +44,26 @@ export interface TableInfo {
   /** The update variant's fields: the columns a patch may set. */
   readonly updatable: ReadonlySet<string>
   /** A patch encoded by the update variant's fields, each key a column and each value bindable. */
-  readonly encodePatch: (
-    patch: Record<string, unknown>
-  ) => Effect.Effect<Record<string, unknown>, ValidationError | ParseError>
+  readonly encodePatch: (patch: Record<string, unknown>) => Encoded<Record<string, unknown>, ValidationError | ParseError>
   /** Compiled statements by dialect, then by operation and shape. */
   readonly statements: Map<Dialect, Map<string, CompiledStatement.CompiledStatement>>
 }
+
+/**
+ * A value encoded for a statement: an `Either` when it was encoded synchronously (the usual case: the model's schemas
+ * are synchronous), else the Schema's Effect. An `Either` is an Effect too; `encodedThen` goes on from it with no
+ * runtime step. @internal
+ */
+export type Encoded<A, E> = Either.Either<A, E> | Effect.Effect<A, E>
+
+/** `Effect.flatMap` of an encoded value: a synchronous one goes on at once. @internal */
+export const encodedThen = <A, E, B, E2, R>(
+  encoded: Encoded<A, E>,
+  f: (a: A) => Effect.Effect<B, E2, R>
+): Effect.Effect<B, E | E2, R> =>
+  Either.isEither(encoded)
+    ? Either.isRight(encoded) ? f(encoded.right) : Effect.fail(encoded.left)
+    : Effect.flatMap(encoded, f)
 
 /** The state of an immutable query. @internal */
 export interface QueryState {

@@ -53,7 +53,7 @@ export const update = (state: QueryState, patch: unknown): Counted => {
     )
   }
   const conditions = state.conditions
-  return Effect.flatMap(state.info.encodePatch(patch as Record<string, unknown>), (row): Counted => {
+  return engine.encodedThen(state.info.encodePatch(patch as Record<string, unknown>), (row): Counted => {
     const set = Object.keys(row)
     if (set.length === 0) return Effect.fail(engine.invalid(state, "update", "the patch sets no column"))
     return engine.withWriter((sql) => {
