@@ -44,7 +44,9 @@ export interface TableInfo {
   /** The update variant's fields: the columns a patch may set. */
   readonly updatable: ReadonlySet<string>
   /** A patch encoded by the update variant's fields, each key a column and each value bindable. */
-  readonly encodePatch: (patch: Record<string, unknown>) => Encoded<Record<string, unknown>, ValidationError | ParseError>
+  readonly encodePatch: (
+    patch: Record<string, unknown>
+  ) => Encoded<Record<string, unknown>, ValidationError | ParseError>
   /** Compiled statements by dialect, then by operation and shape. */
   readonly statements: Map<Dialect, Map<string, CompiledStatement.CompiledStatement>>
 }

@@ -163,7 +163,9 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   }
 
   const create = (data: unknown) =>
-    (info.setupError !== undefined ? Effect.fail(info.setupError) : engine.encodedThen(encodeInsertRow(data), insertRow))
+    (info.setupError !== undefined
+      ? Effect.fail(info.setupError)
+      : engine.encodedThen(encodeInsertRow(data), insertRow))
       .pipe(Effect.catchTag("ModelNotFound", (e) => Effect.die(e)))
 
   const createMany = (data: ReadonlyArray<unknown>) =>
