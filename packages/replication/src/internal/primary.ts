@@ -1,12 +1,10 @@
 /**
  * Execution on the primary: the pooled hot path, reserved connections (writes that record the session's position,
- * streams, transactions), and what a failure there means: `PoolExhausted`, `PrimaryUnavailable` or
- * `WriteOutcomeUnknown` (ARCHITECTURE.md, "The primary").
+ * streams, transactions); what a failure there means is `primaryFailures.ts` (ARCHITECTURE.md, "The primary").
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter } from "@fastorm/adapters"
-import { AdapterError } from "@fastorm/adapters"
 import type { HeldConnection } from "@fastorm/core"
 import { CompiledStatement, Connections, ConnectionWrapper, holdOf } from "@fastorm/core"
 import * as Cause from "effect/Cause"
@@ -15,22 +13,13 @@ import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
-import { PoolExhausted, PrimaryUnavailable, toSqlError, WriteOutcomeUnknown } from "../RouterError.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import { committedPosition } from "./consistency.js"
 import type { Reason } from "./decision.js"
-import {
-  isAcquireTimeout,
-  isAuthentication,
-  isBusy,
-  isConnectionClass,
-  isNodeFault,
-  isReadOnlyRefusal,
-  poolerText,
-  wasNotSent
-} from "./failures.js"
+import { isConnectionClass, wasNotSent } from "./failures.js"
 import * as Guard from "./guard.js"
+import * as PrimaryFailures from "./primaryFailures.js"
 import type { Recorder } from "./routeStats.js"
 import * as SharedPosition from "./sharedPosition.js"
 
@@ -85,8 +74,6 @@ export interface Primary {
   readonly hold: Effect.Effect<HeldConnection, SqlError> | undefined
 }
 
-const diagnose = AdapterError.diagnose
-
 /** The session's position on the cluster when a write was sent (`SessionToken.record`). */
 type Sent = { readonly standing: SessionToken.Position | undefined }
 
@@ -102,70 +89,7 @@ export const make = (options: PrimaryOptions): Primary => {
    */
   const outcomeUnknown = capturesPositions ? SessionToken.recordUnknown(options.cluster) : Effect.void
 
-  /** Connecting failed: every connection busy, here or in a pooler, is not a dead server (the monitor is not told). */
-  const connectFailure = (error: SqlError): Effect.Effect<never, SqlError> => {
-    const pool = node.client.poolStatus()
-    if (isBusy(error)) {
-      const reason = poolerText(error)
-      return Effect.fail(toSqlError(
-        new PoolExhausted({
-          node: node.name,
-          limit: pool.max,
-          ...(reason === undefined ? {} : { reason }),
-          cause: error
-        })
-      ))
-    }
-    if (isAcquireTimeout(error) && pool.open >= pool.max && pool.idle === 0) {
-      return Effect.fail(toSqlError(new PoolExhausted({ node: node.name, limit: pool.max, cause: error })))
-    }
-    return Effect.zipRight(
-      report(node.name, error),
-      Effect.fail(
-        isNodeFault(error)
-          ? toSqlError(
-            new PrimaryUnavailable({ node: node.name, reason: diagnose(error).text, cause: error })
-          )
-          : error
-      )
-    )
-  }
-
-  /** A statement failed: before it was sent (a connect failure), or with an outcome the caller must be told. */
-  const statementFailure = (write: boolean) => (error: SqlError): Effect.Effect<never, SqlError> => {
-    if (isAcquireTimeout(error) || isBusy(error) || (!isConnectionClass(error) && isAuthentication(error))) {
-      return connectFailure(error)
-    }
-    // The node refused it as read-only: it was demoted since the monitor last looked (a switchover, a promotion
-    // elsewhere). Nothing was applied; the monitor looks again now, and the next write goes to the new primary.
-    if (write && isReadOnlyRefusal(error)) {
-      return Effect.zipRight(
-        recheck(node.name),
-        Effect.fail(toSqlError(
-          new PrimaryUnavailable({
-            node: node.name,
-            reason: "it answers as read-only (demoted: a switchover, or a promotion elsewhere)",
-            cause: error
-          })
-        ))
-      )
-    }
-    if (!isConnectionClass(error)) return Effect.fail(error)
-    // Never sent (refused at connect, a socket already dead): nothing was applied, whatever the statement.
-    if (wasNotSent(error)) return connectFailure(error)
-    if (!write) {
-      return Effect.zipRight(
-        report(node.name, error),
-        Effect.fail(toSqlError(
-          new PrimaryUnavailable({ node: node.name, reason: `connection lost: ${diagnose(error).text}`, cause: error })
-        ))
-      )
-    }
-    return Effect.zipRight(
-      Effect.zipRight(report(node.name, error), outcomeUnknown),
-      Effect.fail(toSqlError(new WriteOutcomeUnknown({ node: node.name, cause: error })))
-    )
-  }
+  const { connectFailure, statementFailure } = PrimaryFailures.make({ node, report, recheck, outcomeUnknown })
 
   const reserve = Effect.catchAll(guard.reserve(node.client.reserve), connectFailure)
   // Positions of writes outside transactions: one read on a pooled connection serves every write that finished
