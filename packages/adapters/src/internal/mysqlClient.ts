@@ -66,11 +66,18 @@ export const make = (
     const pooled = new PooledConnection(runner, ownStream)
     // A transaction's connection, held with no scope (`Connections.Holds`; its scoped reserve is made from it): the
     // cell of its last statement's GTID. `read`: held for a stream of reads, which `cutReads` ends at once.
+    // Made in the borrow's callback: a transaction's start pays no `map` over its checkout.
     const holdFor = (read: boolean) =>
-      Effect.map(checkout, (conn): HeldConnection => ({
-        connection: new ReservedConnection(runner, conn, read),
-        release: (exit) => Effect.sync(() => giveBack(conn, exit))
-      }))
+      cancellable<HeldConnection, SqlError>((resume) =>
+        pool.borrow((conn) =>
+          resume(
+            conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed({
+              connection: new ReservedConnection(runner, conn, read),
+              release: (exit) => Effect.sync(() => giveBack(conn, exit))
+            })
+          )
+        )
+      )
     const hold = holdFor(false)
 
     const commitPositions: CommitPositions = {

@@ -40,11 +40,11 @@ class CheckedClient implements Checked {
 }
 
 /**
- * Checks a client out. Its callers run it uninterruptibly (`acquireReleaseSync`, `Connections.Holds`): a client
+ * Checks a client out and makes `as` of it, in the pool's callback. Its callers run it uninterruptibly (`acquireReleaseSync`, `Connections.Holds`): a client
  * must not be lost between its check-out and its release's registration.
  */
-const checkOut = (pool: NodePool, alias: string): Effect.Effect<Checked, SqlError> =>
-  cancellable<Checked, SqlError>((resume) => {
+const checkOutAs = <A>(pool: NodePool, alias: string, as: (held: Checked) => A): Effect.Effect<A, SqlError> =>
+  cancellable<A, SqlError>((resume) => {
     const guard = settle()
     pool.connect((error, client, release) => {
       if (!guard.claim()) {
@@ -58,7 +58,8 @@ const checkOut = (pool: NodePool, alias: string): Effect.Effect<Checked, SqlErro
       client.on("error", (cause: Error) => {
         held.broken = cause
       })
-      resume(Effect.succeed(held))
+      // What the caller makes of it, in this callback: no `map` over the checkout.
+      resume(Effect.succeed(as(held)))
     })
     return () => {
       guard.claim()
@@ -73,7 +74,7 @@ const giveBack = (held: Checked): void => {
 
 /** Checks a client out for the scope and gives it back (or destroys it, if it broke) when the scope ends. */
 export const reserveClient = (pool: NodePool, alias: string): Effect.Effect<Held, SqlError, Scope.Scope> =>
-  acquireReleaseSync(checkOut(pool, alias), giveBack)
+  acquireReleaseSync(checkOutAs(pool, alias, (held): Checked => held), giveBack)
 
 /**
  * Waits for `start`'s answer at most `ms`; past it, `expire` (called then) gives the outcome and a later answer is
@@ -236,7 +237,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       }
     })
 
-  return Effect.map(checkOut(options.pool, alias), (held): HeldConnection => {
+  return checkOutAs(options.pool, alias, (held): HeldConnection => {
     // Told after every statement: an error means the client broke and must not go back to the pool.
     const retire = (cause: Error | undefined) => {
       if (cause !== undefined) held.broken = cause

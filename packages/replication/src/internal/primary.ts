@@ -242,10 +242,12 @@ export const make = (options: PrimaryOptions): Primary => {
   const transaction = Effect.map(reserve, inTransaction)
 
   const nodeHold = guard.transparent ? holdOf(node.client) : undefined
-  const hold = nodeHold === undefined ? undefined : Effect.map(
-    Effect.catchAll(nodeHold, connectFailure),
-    (held): HeldConnection => Connections.heldConnection(inTransaction(held.connection), held.release)
-  )
+  // One pair of outcome handlers: a transaction's start pays no `map` over a `catchAll`.
+  const hold = nodeHold === undefined ? undefined : Effect.matchEffect(nodeHold, {
+    onFailure: connectFailure,
+    onSuccess: (held) =>
+      Effect.succeed<HeldConnection>(Connections.heldConnection(inTransaction(held.connection), held.release))
+  })
 
   const reserveFor = (reason: Reason) =>
     Effect.withFiberRuntime<Connection, SqlError, Scope.Scope>((fiber) => {

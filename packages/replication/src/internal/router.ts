@@ -249,7 +249,8 @@ export const make = (
 
     // A transaction begins on the node that is the primary when it begins, and stays there.
     const transactions = Transactions.make({
-      snapshot: snapshotNow === undefined ? monitor.snapshot : Effect.sync(snapshotNow),
+      snapshot: monitor.snapshot,
+      snapshotNow,
       routed,
       primaries,
       noPrimary

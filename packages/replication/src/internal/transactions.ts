@@ -16,6 +16,8 @@ import type { Primary } from "./primary.js"
 export interface TransactionsOptions {
   /** The monitor's snapshot. */
   readonly snapshot: Effect.Effect<ReadonlyArray<NodeHealth.NodeHealth>>
+  /** The snapshot read synchronously, when the monitor offers it (`HealthMonitor.snapshotNow`): no step to read it. */
+  readonly snapshotNow?: (() => ReadonlyArray<NodeHealth.NodeHealth>) | undefined
   /** The snapshot with the routing resolved (cached per snapshot by the router). */
   readonly routed: (snapshot: ReadonlyArray<NodeHealth.NodeHealth>) => ReadonlyArray<NodeHealth.NodeHealth>
   readonly primaries: ReadonlyMap<string, Primary>
@@ -28,13 +30,17 @@ export const make = (options: TransactionsOptions): {
   readonly transactionAcquirer: Effect.Effect<Connection, SqlError, Scope.Scope>
   readonly transactionHold: Effect.Effect<HeldConnection, SqlError> | undefined
 } => {
-  const { noPrimary, primaries, routed, snapshot } = options
-  const on = <A, R>(use: (primary: Primary) => Effect.Effect<A, SqlError, R>) =>
-    Effect.flatMap(snapshot, (now) => {
+  const { noPrimary, primaries, routed, snapshot, snapshotNow } = options
+  const on = <A, R>(use: (primary: Primary) => Effect.Effect<A, SqlError, R>) => {
+    const onPrimaryOf = (now: ReadonlyArray<NodeHealth.NodeHealth>) => {
       const current = primaryOf(routed(now))?.name
       const primary = current === undefined ? undefined : primaries.get(current)
       return primary === undefined ? Effect.fail(noPrimary) : use(primary)
-    })
+    }
+    return snapshotNow === undefined
+      ? Effect.flatMap(snapshot, onPrimaryOf)
+      : Effect.suspend(() => onPrimaryOf(snapshotNow()))
+  }
   const holds = [...primaries.values()].every((primary) => primary.hold !== undefined)
   return {
     transactionAcquirer: on((primary) => primary.transaction),
