@@ -50,9 +50,12 @@ export const make = (
     const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
     const runner = MysqlRunner.make(pool, options.alias, deadlineMs)
 
-    const checkout = cancellable<Mysql.PoolConnection, SqlError>((resume) =>
-      pool.borrow((conn) => resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(conn)))
-    )
+    /** Borrows a connection and makes `as` of it in the pool's callback (no `map` over the wait). */
+    const checkoutAs = <A>(as: (conn: Mysql.PoolConnection) => A) =>
+      cancellable<A, SqlError>((resume) =>
+        pool.borrow((conn) => resume(conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed(as(conn))))
+      )
+    const checkout = checkoutAs((conn) => conn)
     const giveBack = (conn: Mysql.PoolConnection, exit: Exit.Exit<unknown, unknown>) => {
       // An interrupted statement may still be running on the server: never hand that connection to anyone else.
       if (Exit.isInterrupted(exit) || runner.isBroken(conn)) conn.destroy()
@@ -66,18 +69,11 @@ export const make = (
     const pooled = new PooledConnection(runner, ownStream)
     // A transaction's connection, held with no scope (`Connections.Holds`; its scoped reserve is made from it): the
     // cell of its last statement's GTID. `read`: held for a stream of reads, which `cutReads` ends at once.
-    // Made in the borrow's callback: a transaction's start pays no `map` over its checkout.
     const holdFor = (read: boolean) =>
-      cancellable<HeldConnection, SqlError>((resume) =>
-        pool.borrow((conn) =>
-          resume(
-            conn instanceof SqlError ? Effect.fail(conn) : Effect.succeed({
-              connection: new ReservedConnection(runner, conn, read),
-              release: (exit) => Effect.sync(() => giveBack(conn, exit))
-            })
-          )
-        )
-      )
+      checkoutAs((conn): HeldConnection => ({
+        connection: new ReservedConnection(runner, conn, read),
+        release: (exit) => Effect.sync(() => giveBack(conn, exit))
+      }))
     const hold = holdFor(false)
 
     const commitPositions: CommitPositions = {

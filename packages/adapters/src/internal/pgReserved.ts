@@ -40,8 +40,9 @@ class CheckedClient implements Checked {
 }
 
 /**
- * Checks a client out and makes `as` of it, in the pool's callback. Its callers run it uninterruptibly (`acquireReleaseSync`, `Connections.Holds`): a client
- * must not be lost between its check-out and its release's registration.
+ * Checks a client out and makes `as` of it, in the pool's callback. Its callers run it uninterruptibly
+ * (`acquireReleaseSync`, `Connections.Holds`): a client must not be lost between its check-out and its release's
+ * registration.
  */
 const checkOutAs = <A>(pool: NodePool, alias: string, as: (held: Checked) => A): Effect.Effect<A, SqlError> =>
   cancellable<A, SqlError>((resume) => {

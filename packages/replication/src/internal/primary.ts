@@ -90,6 +90,9 @@ export const make = (options: PrimaryOptions): Primary => {
   const outcomeUnknown = capturesPositions ? SessionToken.recordUnknown(options.cluster) : Effect.void
 
   const { connectFailure, statementFailure } = PrimaryFailures.make({ node, report, recheck, outcomeUnknown })
+  // Made once, not per statement: the hot path picks one.
+  const writeFailed = statementFailure(true)
+  const readFailed = statementFailure(false)
 
   const reserve = Effect.catchAll(guard.reserve(node.client.reserve), connectFailure)
   // Positions of writes outside transactions: one read on a pooled connection serves every write that finished
@@ -158,7 +161,7 @@ export const make = (options: PrimaryOptions): Primary => {
     // MariaDB tells the write's GTID with its result (`commits`); otherwise a write joins the shared position read.
     const gtids = write && capturesPositions ? commits : undefined
     const marks = write && gtids === undefined && !tracing
-    const failed = statementFailure(write)
+    const failed = write ? writeFailed : readFailed
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
     const statementOn = (connection: Connection) =>
       recorder.spanned(
