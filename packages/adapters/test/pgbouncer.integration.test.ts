@@ -128,6 +128,28 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
       expect(new Set(after)).toEqual(new Set(["0"]))
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("a first statement with parameters carries BEGIN and the timeouts; a failure rolls all back", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(pooled, { statementTimeout: "7 seconds", lockTimeout: "3 seconds" })
+      const setting = (name: string) =>
+        Effect.map(client.unsafe<{ v: string }>("SELECT current_setting($1) AS v", [name]), (rows) => rows[0]!.v)
+      // The first statement has parameters: BEGIN and the SET LOCALs go in front of it, in its round trip.
+      const inside = yield* client.withTransaction(
+        Effect.all([setting("statement_timeout"), setting("lock_timeout"), show(client, "transaction_isolation")])
+      )
+      expect(inside).toEqual(["7s", "3s", "read committed"])
+      const table = yield* withTable(client)
+      const failed = yield* Effect.flip(client.withTransaction(
+        Effect.zipRight(
+          client.unsafe(`INSERT INTO ${table} (id, name) VALUES ($1, $2)`, [2, "two"]),
+          Effect.fail("stop" as const)
+        )
+      ))
+      expect(failed).toBe("stop")
+      expect(yield* client.unsafe(`SELECT id FROM ${table} ORDER BY id`)).toEqual([{ id: 1 }])
+      expect(yield* setting("statement_timeout")).toBe("0")
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("a searchPath cannot travel through the pooler: the node refuses to connect, naming it", () =>
     Effect.gen(function*() {
       const failed = yield* Effect.flip(clientOf(pooled, { searchPath: "app, public" }))

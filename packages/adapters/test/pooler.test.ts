@@ -7,7 +7,7 @@ import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { OptimalConfig, PostgreSQLAdapter } from "../src/index.js"
 import * as NodePool from "../src/internal/pgPool.js"
-import { beginWithSettings, poolerRefusal, startupParameters, transactionSettings } from "../src/internal/pgSession.js"
+import { openingStatements, poolerRefusal, startupParameters, transactionSettings } from "../src/internal/pgSession.js"
 import { answerOf, refusedStartupParameter } from "../src/internal/pooler.js"
 
 const pgError = (message: string, code = "08P01") => Object.assign(new Error(message), { code, severity: "FATAL" })
@@ -76,18 +76,20 @@ describe("PostgreSQL session settings, directly and behind a pooler", () => {
     expect(startupParameters(config, true, true)).toEqual({ application_name: "billing" })
   })
 
-  it("behind a pooler a transaction takes the timeouts as SET LOCAL in BEGIN's own round trip", () => {
-    const settings = "SET LOCAL statement_timeout = 2000; SET LOCAL lock_timeout = 500; " +
+  it("behind a pooler a transaction opens with its timeouts as SET LOCAL statements, one statement each", () => {
+    const settings = [
+      "SET LOCAL statement_timeout = 2000",
+      "SET LOCAL lock_timeout = 500",
       "SET LOCAL idle_in_transaction_session_timeout = 60000"
-    expect(transactionSettings(config)).toBe(settings)
-    expect(beginWithSettings("BEGIN", config)).toBe(`BEGIN; ${settings}`)
-    expect(beginWithSettings(" begin; ", config)).toBe(`begin; ${settings}`)
-    expect(beginWithSettings("BEGIN ISOLATION LEVEL SERIALIZABLE", config))
-      .toBe(`BEGIN ISOLATION LEVEL SERIALIZABLE; ${settings}`)
-    // Only what opens a transaction: savepoints, COMMIT and statements are left alone.
-    for (const sql of ["SAVEPOINT fastorm_sp_1", "COMMIT", "BEGIN; DROP TABLE t", "SELECT 1", "BEGINNING"]) {
-      expect(beginWithSettings(sql, config)).toBe(sql)
-    }
+    ]
+    expect(transactionSettings(config)).toEqual(settings)
+    expect(openingStatements("BEGIN", config, true)).toEqual(["BEGIN", ...settings])
+    // A trailing semicolon would make a second, empty statement of what pg parses as one.
+    expect(openingStatements(" begin; ", config, true)).toEqual(["begin", ...settings])
+    expect(openingStatements("BEGIN ISOLATION LEVEL SERIALIZABLE", config, true))
+      .toEqual(["BEGIN ISOLATION LEVEL SERIALIZABLE", ...settings])
+    // Directly, the session carries the timeouts: BEGIN alone, as given.
+    expect(openingStatements(" begin; ", config, false)).toEqual([" begin; "])
   })
 
   it("searchPath travels as a startup option without the spaces SET allows; no searchPath, no option", () => {

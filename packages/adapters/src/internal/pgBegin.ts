@@ -1,9 +1,10 @@
 /**
- * A transaction's `BEGIN` sent in front of its first statement, in one write and one round trip (ARCHITECTURE.md,
- * "Transactions on PostgreSQL"). `BEGIN` goes as extended-protocol Parse/Bind/Execute with no Sync of its own, so
- * the statement's Sync closes both: if `BEGIN` fails, the server skips every message up to that Sync, and the
- * statement never runs, let alone outside the transaction. Only a statement that uses the extended protocol itself
- * (parameters or a name) can carry it; any other first statement waits for a `BEGIN` of its own.
+ * A transaction's `BEGIN` (behind a pooler with its `SET LOCAL` timeouts, `pgSession.ts`) sent in front of its first
+ * statement, in one write and one round trip (ARCHITECTURE.md, "Transactions on PostgreSQL"). Each opening statement
+ * goes as extended-protocol Parse/Bind/Execute with no Sync of its own, so the statement's Sync closes them all: if one
+ * fails, the server skips every message up to that Sync, and the statement never runs, let alone outside the
+ * transaction. Only a statement that uses the extended protocol itself (parameters or a name) can carry them; any
+ * other first statement waits for them to go first, as one simple query.
  */
 import type Pg from "pg"
 import { asArrays } from "./pgRows.js"
@@ -34,11 +35,15 @@ interface Wire {
 }
 
 /**
- * `query` as a pg submittable that sends `begin` first. pg then hands its callback two results (`BEGIN`'s and the
- * statement's, as for a multi-statement query): `lastResult` takes the statement's. Built from text and values, as
+ * `query` as a pg submittable that sends the `opening` statements first. pg then hands its callback one result per
+ * statement (as for a multi-statement query): `lastResult` takes the statement's. Built from text and values, as
  * `pgSubmit.submit` does, where pg would otherwise copy the configuration object through its property descriptors.
  */
-export const withBegin = (QueryClass: typeof Pg.Query, query: Pg.QueryConfig, begin: string): Pg.Query => {
+export const withBegin = (
+  QueryClass: typeof Pg.Query,
+  query: Pg.QueryConfig,
+  opening: ReadonlyArray<string>
+): Pg.Query => {
   const config = query as Pg.QueryConfig & { readonly rowMode?: unknown }
   const plain = config.types === undefined && (config.rowMode === undefined || config.rowMode === "array")
   let carrier = plain ? new QueryClass(config.text, config.values) : new QueryClass(query)
@@ -48,9 +53,11 @@ export const withBegin = (QueryClass: typeof Pg.Query, query: Pg.QueryConfig, be
     submit: (wire: Wire): Error | null => {
       wire.stream.cork?.()
       try {
-        wire.parse({ text: begin })
-        wire.bind({})
-        wire.execute({})
+        for (const text of opening) {
+          wire.parse({ text })
+          wire.bind({})
+          wire.execute({})
+        }
         return submit(wire)
       } finally {
         wire.stream.uncork?.()

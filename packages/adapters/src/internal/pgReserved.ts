@@ -21,7 +21,7 @@ import { cutError } from "./inFlight.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
 import type * as Prepared from "./pgPrepared.js"
-import { beginWithSettings } from "./pgSession.js"
+import { openingStatements } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
 
@@ -243,34 +243,32 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
     const retire = (cause: Error | undefined) => {
       if (cause !== undefined) held.broken = cause
     }
-    // The transaction's BEGIN, not sent yet: it travels in front of the first statement (`pgBegin.ts`).
-    let begin: string | undefined
-    const sendBegin = (sql: string) => send(held.client, { text: sql }, () => undefined, retire)
+    // The transaction's opening statements, not sent yet: they travel in front of the first statement (`pgBegin.ts`).
+    let begin: ReadonlyArray<string> | undefined
+    const sendBegin = (opening: ReadonlyArray<string>) =>
+      send(held.client, { text: opening.join("; ") }, () => undefined, retire)
     const run: Prepared.Run = (query, map) =>
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
         if (begin === undefined) return send(held.client, query, map, retire)
-        const sql = begin
+        const opening = begin
         begin = undefined
         return canCarryBegin(query)
-          ? send(held.client, withBegin(options.Query, query, sql), (r) => map(lastResult(r)), retire)
-          : Effect.zipRight(sendBegin(sql), send(held.client, query, map, retire))
+          ? send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
+          : Effect.zipRight(sendBegin(opening), send(held.client, query, map, retire))
       })
     const flushBegin = Effect.suspend(() => {
       if (begin === undefined) return Effect.void
-      const sql = begin
+      const opening = begin
       begin = undefined
-      return sendBegin(sql)
+      return sendBegin(opening)
     })
-    // The transaction's own executeUnprepared: BEGIN held back, settings behind a pooler.
+    // The transaction's own executeUnprepared: BEGIN held back, with the timeouts behind a pooler (whose sessions
+    // carry none: the transaction gets them, and they end with it).
     const unprepared: ConnectionWrapper.Unprepared = (plain) => (sql, params, transformRows) => {
-      if (params.length === 0 && options.behindPooler()) {
-        // Behind a pooler the session carries no timeouts: the transaction gets them, and they end with it.
-        return plain(beginWithSettings(sql, options.config), params, transformRows)
-      }
       if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
         return Effect.sync(() => {
-          begin = sql
+          begin = openingStatements(sql, options.config, options.behindPooler())
           return []
         })
       }

@@ -4,8 +4,8 @@
  * PgBouncer refuses the ones it does not know ("unsupported startup parameter"), and under transaction pooling a
  * session-level `SET` would leak to whichever client gets the server connection next. So behind a pooler only
  * `application_name` (which PgBouncer forwards) stays in the startup packet; the statement bound is kept by the
- * client-side deadline, and FastORM's own transactions get the three timeouts as `SET LOCAL` right after `BEGIN`,
- * which ends with the transaction whatever server connection ran it.
+ * client-side deadline, and FastORM's own transactions get the three timeouts as `SET LOCAL` right after `BEGIN`
+ * (`openingStatements`), which end with the transaction whatever server connection ran it.
  */
 import * as Duration from "effect/Duration"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
@@ -69,20 +69,20 @@ export const startupParameters = (
       options: startupOptions(config, readOnly)
     }
 
-/** The timeouts of one transaction, for a session that could not take them at startup. */
-export const transactionSettings = (config: PostgresOptimalConfig): string =>
-  [
-    `SET LOCAL statement_timeout = ${millis(config.statementTimeout)}`,
-    `SET LOCAL lock_timeout = ${millis(config.lockTimeout)}`,
-    `SET LOCAL idle_in_transaction_session_timeout = ${millis(config.idleInTransactionTimeout)}`
-  ].join("; ")
-
-// One statement that opens a transaction (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION ...`).
-const begin = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*?;?\s*$/i
+/** The timeouts of one transaction as `SET LOCAL` statements, for a session that could not take them at startup. */
+export const transactionSettings = (config: PostgresOptimalConfig): ReadonlyArray<string> => [
+  `SET LOCAL statement_timeout = ${millis(config.statementTimeout)}`,
+  `SET LOCAL lock_timeout = ${millis(config.lockTimeout)}`,
+  `SET LOCAL idle_in_transaction_session_timeout = ${millis(config.idleInTransactionTimeout)}`
+]
 
 /**
- * The statement that opens a transaction with its timeouts: `BEGIN; SET LOCAL ...` in one simple-protocol round
- * trip. Any other statement is returned as is.
+ * The statements that open a transaction, one SQL statement each: `begin` itself, and behind a pooler the
+ * transaction's timeouts after it, which end with the transaction whichever server connection ran it. They travel
+ * together, in front of the first statement or as one simple query (`pgBegin.ts`).
  */
-export const beginWithSettings = (sql: string, config: PostgresOptimalConfig): string =>
-  begin.test(sql) ? `${sql.trim().replace(/;$/, "")}; ${transactionSettings(config)}` : sql
+export const openingStatements = (
+  begin: string,
+  config: PostgresOptimalConfig,
+  behindPooler: boolean
+): ReadonlyArray<string> => behindPooler ? [begin.trim().replace(/;$/, ""), ...transactionSettings(config)] : [begin]
