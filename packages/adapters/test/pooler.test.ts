@@ -83,13 +83,13 @@ describe("PostgreSQL session settings, directly and behind a pooler", () => {
       "SET LOCAL idle_in_transaction_session_timeout = 60000"
     ]
     expect(transactionSettings(config)).toEqual(settings)
-    expect(openingStatements("BEGIN", config, true)).toEqual(["BEGIN", ...settings])
+    expect(openingStatements("BEGIN", transactionSettings(config), true)).toEqual(["BEGIN", ...settings])
     // A trailing semicolon would make a second, empty statement of what pg parses as one.
-    expect(openingStatements(" begin; ", config, true)).toEqual(["begin", ...settings])
-    expect(openingStatements("BEGIN ISOLATION LEVEL SERIALIZABLE", config, true))
+    expect(openingStatements(" begin; ", transactionSettings(config), true)).toEqual(["begin", ...settings])
+    expect(openingStatements("BEGIN ISOLATION LEVEL SERIALIZABLE", transactionSettings(config), true))
       .toEqual(["BEGIN ISOLATION LEVEL SERIALIZABLE", ...settings])
     // Directly, the session carries the timeouts: BEGIN alone, as given.
-    expect(openingStatements(" begin; ", config, false)).toEqual([" begin; "])
+    expect(openingStatements(" begin; ", transactionSettings(config), false)).toEqual([" begin; "])
   })
 
   it("searchPath travels as a startup option without the spaces SET allows; no searchPath, no option", () => {

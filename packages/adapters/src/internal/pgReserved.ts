@@ -21,7 +21,7 @@ import { cutError } from "./inFlight.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
 import type * as Prepared from "./pgPrepared.js"
-import { openingStatements } from "./pgSession.js"
+import { openingStatements, transactionSettings } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
 
@@ -219,6 +219,8 @@ const notQueryable = () =>
  */
 export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, SqlError> => {
   const { alias, deadlineMs } = options
+  // The timeouts a transaction sets behind a pooler: the same text for every transaction of the node.
+  const settings = transactionSettings(options.config)
 
   /** One statement on a checked-out client, within the deadline; `retire` is told when the client must go. */
   const send = <A>(
@@ -247,28 +249,31 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
     let begin: ReadonlyArray<string> | undefined
     const sendBegin = (opening: ReadonlyArray<string>) =>
       send(held.client, { text: opening.join("; ") }, () => undefined, retire)
+    /** The statements held back, if any, now to be sent: they go once. */
+    const takeBegin = (): ReadonlyArray<string> | undefined => {
+      const opening = begin
+      begin = undefined
+      return opening
+    }
     const run: Prepared.Run = (query, map) =>
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
-        if (begin === undefined) return send(held.client, query, map, retire)
-        const opening = begin
-        begin = undefined
+        const opening = takeBegin()
+        if (opening === undefined) return send(held.client, query, map, retire)
         return canCarryBegin(query)
           ? send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
           : Effect.zipRight(sendBegin(opening), send(held.client, query, map, retire))
       })
     const flushBegin = Effect.suspend(() => {
-      if (begin === undefined) return Effect.void
-      const opening = begin
-      begin = undefined
-      return sendBegin(opening)
+      const opening = takeBegin()
+      return opening === undefined ? Effect.void : sendBegin(opening)
     })
     // The transaction's own executeUnprepared: BEGIN held back, with the timeouts behind a pooler (whose sessions
     // carry none: the transaction gets them, and they end with it).
     const unprepared: ConnectionWrapper.Unprepared = (plain) => (sql, params, transformRows) => {
       if (params.length === 0 && isBegin(sql) && held.broken === undefined) {
         return Effect.sync(() => {
-          begin = openingStatements(sql, options.config, options.behindPooler())
+          begin = openingStatements(sql, settings, options.behindPooler())
           return []
         })
       }

@@ -78,11 +78,12 @@ export const transactionSettings = (config: PostgresOptimalConfig): ReadonlyArra
 
 /**
  * The statements that open a transaction, one SQL statement each: `begin` itself, and behind a pooler the
- * transaction's timeouts after it, which end with the transaction whichever server connection ran it. They travel
- * together, in front of the first statement or as one simple query (`pgBegin.ts`).
+ * transaction's timeouts (`transactionSettings`, made once per node) after it, which end with the transaction
+ * whichever server connection ran it. They travel together, in front of the first statement or as one simple query
+ * (`pgBegin.ts`).
  */
 export const openingStatements = (
   begin: string,
-  config: PostgresOptimalConfig,
+  settings: ReadonlyArray<string>,
   behindPooler: boolean
-): ReadonlyArray<string> => behindPooler ? [begin.trim().replace(/;$/, ""), ...transactionSettings(config)] : [begin]
+): ReadonlyArray<string> => behindPooler ? [begin.trim().replace(/;$/, ""), ...settings] : [begin]
