@@ -7,6 +7,7 @@ import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as Options from "./internal/options.js"
 import * as PgNode from "./internal/pgClient.js"
+import * as PgSocket from "./internal/pgSocket.js"
 import * as PgTls from "./internal/pgTls.js"
 import * as Pooler from "./internal/pooler.js"
 import * as OptimalConfig from "./OptimalConfig.js"
@@ -32,6 +33,12 @@ export type PoolerAnswer = Pooler.PoolerAnswer
  * parameter, no connection free, a server it cannot reach, or a login it refused; undefined for anything else.
  */
 export const poolerAnswer: (cause: unknown) => PoolerAnswer | undefined = Pooler.findAnswer
+
+/**
+ * Cuts a node-postgres client's socket without waiting for the server (`end()` waits; a frozen server never answers).
+ * Typed `object` so that this module's declarations need no `pg` types where only another driver is installed.
+ */
+export const cutSocket: (client: object) => void = PgSocket.cut
 
 /**
  * Makes the PostgreSQL adapter for a parsed `postgres://` URL. `tls` is the URL's settings already loaded

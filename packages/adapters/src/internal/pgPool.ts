@@ -5,6 +5,7 @@
  * served by the second.
  */
 import type Pg from "pg"
+import * as PgSocket from "./pgSocket.js"
 import { refusedStartupParameter } from "./pooler.js"
 
 type Release = (cause?: Error | boolean) => void
@@ -81,10 +82,7 @@ export const make = (
     destroyAll: () => {
       const left = [...clients]
       clients.clear()
-      // pg's client has no `destroy`; its socket does, and the client then ends as on a dropped connection.
-      for (const client of left) {
-        ;(client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy()
-      }
+      for (const client of left) PgSocket.cut(client)
       return left.length
     }
   }

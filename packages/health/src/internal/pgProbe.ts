@@ -90,16 +90,6 @@ const clientConfig = (
   }
 }
 
-const destroy = (client: Pg.Client): void => {
-  // `end()` waits for the server to acknowledge, which a frozen server never does: cut the socket instead.
-  const stream = (client as unknown as { connection?: { stream?: { destroy?: () => void } } }).connection?.stream
-  try {
-    stream?.destroy?.()
-  } catch {
-    // already gone
-  }
-}
-
 /** Makes the probe of one PostgreSQL node; its connection lives until the scope closes. */
 export const make = (
   name: string,
@@ -121,7 +111,8 @@ export const make = (
       if (current === undefined || (client !== undefined && current.client !== client)) return
       const { client: c } = current
       current = undefined
-      destroy(c)
+      // `end()` waits for the server to acknowledge, which a frozen server never does: cut the socket instead.
+      PostgreSQLAdapter.cutSocket(c)
     }
     yield* Effect.addFinalizer(() => Effect.sync(() => drop()))
 
