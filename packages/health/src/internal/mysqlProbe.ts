@@ -11,7 +11,7 @@
  *    lag figures.
  */
 import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
-import { MySQLAdapter, OptimalConfig } from "@fastorm/adapters"
+import { MySQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -20,8 +20,7 @@ import type * as Scope from "effect/Scope"
 import type * as Mysql from "mysql2"
 import type { NodeProbe, ProbeResult, ProbeSettings } from "../Probe.js"
 import * as Drivers from "./drivers.js"
-import type { ProbeError } from "./probeError.js"
-import { fromCause } from "./probeError.js"
+import * as ProbeSession from "./probeSession.js"
 
 /** The first statement on MariaDB. */
 export const mariaDbSql = `SELECT @@read_only AS read_only, @@gtid_slave_pos AS position, @@server_id AS server_id,
@@ -109,62 +108,37 @@ export const make = (
     const secrets = [url.password, ...Object.values(url.secretOptions)]
     // The pools' TLS, exactly: a probe that connected differently could call a node healthy that the app cannot use.
     const { ssl, stream } = MySQLAdapter.tlsOptions(tls)
-    let current: { readonly conn: Mysql.Connection; ready: boolean; openedAt: number } | undefined
-    const fresh = (session: { readonly openedAt: number }) =>
-      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
+    const session = yield* ProbeSession.make<Mysql.Connection>(settings.maxLifetime, (conn) => conn.destroy())
     // Learnt once: the server refused SHOW SLAVE STATUS to this user.
     let statusDenied = false
 
-    const drop = (conn?: Mysql.Connection) => {
-      if (current === undefined || (conn !== undefined && current.conn !== conn)) return
-      const { conn: c } = current
-      current = undefined
-      try {
-        // `end()` waits for the server; a frozen one never answers.
-        c.destroy()
-      } catch {
-        // already gone
-      }
-    }
-    yield* Effect.addFinalizer(() => Effect.sync(() => drop()))
-
-    const run = Effect.async<ProbeResult, ProbeError>((resume) => {
-      let done = false
-      const finish = (effect: Effect.Effect<ProbeResult, ProbeError>) => {
-        if (done) return
-        done = true
-        resume(effect)
-      }
-      const fail = (conn: Mysql.Connection, cause: unknown) => {
-        drop(conn)
-        finish(Effect.fail(fromCause(name, cause, secrets)))
-      }
+    const run = ProbeSession.attempt(session, name, secrets, (attempt) => {
       const probe = (conn: Mysql.Connection) => {
         const first = isMariaDb(conn, url) ? mariaDbSql : mysqlSql
         conn.query(first, (error, rows) => {
-          if (done) return
-          if (error) return fail(conn, error)
+          if (attempt.done()) return
+          if (error) return attempt.fail(conn, error)
           const row = (rows as unknown as ReadonlyArray<FirstRow>)[0]
-          if (row === undefined) return fail(conn, new Error("the probe returned no row"))
+          if (row === undefined) return attempt.fail(conn, new Error("the probe returned no row"))
           const looksReplica = num(row.read_only) === 1 || String(row.slave_running ?? "").toUpperCase() === "ON"
-          if (!looksReplica || statusDenied) return finish(Effect.succeed(parse(row, undefined)))
+          if (!looksReplica || statusDenied) return attempt.succeed(parse(row, undefined))
           const show = isMariaDb(conn, url) ? "SHOW SLAVE STATUS" : "SHOW REPLICA STATUS"
           conn.query(show, (error2, status) => {
-            if (done) return
+            if (attempt.done()) return
             if (error2 && isPrivilegeError(error2)) {
               statusDenied = true
-              return finish(Effect.succeed(parse(row, undefined)))
+              return attempt.succeed(parse(row, undefined))
             }
-            if (error2) return fail(conn, error2)
-            finish(Effect.succeed(parse(row, status as unknown as ReadonlyArray<StatusRow>)))
+            if (error2) return attempt.fail(conn, error2)
+            attempt.succeed(parse(row, status as unknown as ReadonlyArray<StatusRow>))
           })
         })
       }
 
-      if (current?.ready === true && fresh(current)) {
-        probe(current.conn)
+      const reusable = session.reusable()
+      if (reusable !== undefined) {
+        probe(reusable)
       } else {
-        drop()
         const conn = mysql.createConnection({
           host: url.host ?? "127.0.0.1",
           port: url.port ?? 3306,
@@ -178,24 +152,16 @@ export const make = (
           enableKeepAlive: true,
           multipleStatements: false
         })
-        const session = { conn, ready: false, openedAt: Date.now() }
-        current = session
+        session.open(conn)
         // A connection the server drops between probes emits "error"; unhandled, it would kill the process.
-        conn.on("error", () => drop(conn))
-        conn.on("end", () => drop(conn))
+        conn.on("error", () => session.drop(conn))
+        conn.on("end", () => session.drop(conn))
         conn.connect((error) => {
-          if (error) return fail(conn, error)
-          session.ready = true
-          session.openedAt = Date.now()
+          if (error) return attempt.fail(conn, error)
+          session.connected(conn)
           probe(conn)
         })
       }
-      // Interrupted (the monitor's timeout, or shutdown): the connection may be stuck mid-statement; never reuse it.
-      return Effect.sync(() => {
-        if (done) return
-        done = true
-        drop()
-      })
     })
     return { run }
   })

@@ -3,7 +3,7 @@
  * interruption, so the monitor holds at most one session per node.
  */
 import type { ConnectionUrl as Url, Tls } from "@fastorm/adapters"
-import { OptimalConfig, PostgreSQLAdapter } from "@fastorm/adapters"
+import { PostgreSQLAdapter } from "@fastorm/adapters"
 import type { AdapterError } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -12,8 +12,7 @@ import type * as Scope from "effect/Scope"
 import type Pg from "pg"
 import type { NodeProbe, ProbeResult, ProbeSettings } from "../Probe.js"
 import * as Drivers from "./drivers.js"
-import type { ProbeError } from "./probeError.js"
-import { fromCause } from "./probeError.js"
+import * as ProbeSession from "./probeSession.js"
 
 /**
  * Role, position and lag in one statement. `pg_current_wal_lsn()` raises on a standby, so it sits in a CASE branch
@@ -100,71 +99,40 @@ export const make = (
   Effect.gen(function*() {
     const pg = yield* Drivers.pg
     const secrets = [url.password, ...Object.values(url.secretOptions)]
-    // The open session, if any; `ready` once connected, since `openedAt`.
-    let current: { readonly client: Pg.Client; ready: boolean; openedAt: number } | undefined
-    const fresh = (session: { readonly openedAt: number }) =>
-      settings.maxLifetime === undefined || !OptimalConfig.outlived(session.openedAt, Date.now(), settings.maxLifetime)
+    const session = yield* ProbeSession.make<Pg.Client>(settings.maxLifetime, PostgreSQLAdapter.cutSocket)
     // Set when a pooler in front of the node refused a startup parameter: later sessions open without it.
     let behindPooler = false
 
-    const drop = (client?: Pg.Client) => {
-      if (current === undefined || (client !== undefined && current.client !== client)) return
-      const { client: c } = current
-      current = undefined
-      // `end()` waits for the server to acknowledge, which a frozen server never does: cut the socket instead.
-      PostgreSQLAdapter.cutSocket(c)
-    }
-    yield* Effect.addFinalizer(() => Effect.sync(() => drop()))
-
-    const run = Effect.async<ProbeResult, ProbeError>((resume) => {
-      let done = false
-      const finish = (effect: Effect.Effect<ProbeResult, ProbeError>) => {
-        if (done) return
-        done = true
-        resume(effect)
-      }
-      const fail = (client: Pg.Client, cause: unknown) => {
-        // Whatever went wrong, the session is not trusted again: the next probe connects afresh.
-        drop(client)
-        finish(Effect.fail(fromCause(name, cause, secrets)))
-      }
+    const run = ProbeSession.attempt(session, name, secrets, (probe) => {
       const query = (client: Pg.Client) =>
         client.query<Row>(probeSql, (error, result) => {
-          if (error) fail(client, error)
-          else if (result.rows.length !== 1) fail(client, new Error("the probe returned no row"))
-          else finish(Effect.succeed(parseRow(result.rows[0]!)))
+          if (error) probe.fail(client, error)
+          else if (result.rows.length !== 1) probe.fail(client, new Error("the probe returned no row"))
+          else probe.succeed(parseRow(result.rows[0]!))
         })
 
       const open = () => {
-        drop()
         const client = new pg.Client(clientConfig(url, settings, tls, behindPooler))
-        const session = { client, ready: false, openedAt: Date.now() }
-        current = session
+        session.open(client)
         // A session the server drops between probes emits "error"; unhandled, it would kill the process.
-        client.on("error", () => drop(client))
-        client.on("end", () => drop(client))
+        client.on("error", () => session.drop(client))
+        client.on("end", () => session.drop(client))
         client.connect((error: Error | undefined) => {
           if (error && !behindPooler && PostgreSQLAdapter.poolerAnswer(error)?._tag === "UnsupportedStartupParameter") {
             // Refused before anything was sent: connect again at once without it, within the same bound.
             behindPooler = true
-            drop(client)
-            return done ? undefined : open()
+            session.drop(client)
+            return probe.done() ? undefined : open()
           }
-          if (error) return fail(client, error)
-          session.ready = true
-          session.openedAt = Date.now()
+          if (error) return probe.fail(client, error)
+          session.connected(client)
           query(client)
         })
       }
 
-      if (current?.ready === true && fresh(current)) query(current.client)
+      const reusable = session.reusable()
+      if (reusable !== undefined) query(reusable)
       else open()
-      // Interrupted (the monitor's timeout, or shutdown): the session may be stuck mid-statement; never reuse it.
-      return Effect.sync(() => {
-        if (done) return
-        done = true
-        drop()
-      })
     })
     return { run }
   })
