@@ -87,15 +87,20 @@ describe("probe session", () => {
     }))
 })
 
+/** A session whose connection "a" is connected. */
+const connected = Effect.map(ProbeSession.make<Conn>(undefined, cut), (session) => {
+  const a = conn("a")
+  session.open(a)
+  session.connected(a)
+  return { a, session }
+})
+
 describe("probe attempt", () => {
   const secret = Redacted.make("probe-pw-123")
 
   it.scoped("takes the first outcome; a late failure changes it not, but its connection is not trusted again", () =>
     Effect.gen(function*() {
-      const session = yield* ProbeSession.make<Conn>(undefined, cut)
-      const a = conn("a")
-      session.open(a)
-      session.connected(a)
+      const { a, session } = yield* connected
       const out = yield* ProbeSession.attempt(session, "n1", [secret], (attempt) => {
         expect(attempt.done()).toBe(false)
         attempt.succeed(result)
@@ -109,10 +114,7 @@ describe("probe attempt", () => {
 
   it.scoped("a failure drops the connection and carries no password", () =>
     Effect.gen(function*() {
-      const session = yield* ProbeSession.make<Conn>(undefined, cut)
-      const a = conn("a")
-      session.open(a)
-      session.connected(a)
+      const { a, session } = yield* connected
       const error = yield* Effect.flip(
         ProbeSession.attempt(session, "n1", [secret], (attempt) =>
           attempt.fail(a, new Error("password authentication failed: probe-pw-123")))
@@ -126,10 +128,7 @@ describe("probe attempt", () => {
 
   it.scoped("an interruption drops the connection the probe may have left mid-statement", () =>
     Effect.gen(function*() {
-      const session = yield* ProbeSession.make<Conn>(undefined, cut)
-      const a = conn("a")
-      session.open(a)
-      session.connected(a)
+      const { a, session } = yield* connected
       let late: ProbeSession.Attempt<Conn> | undefined
       const fiber = yield* Effect.fork(ProbeSession.attempt(session, "n1", [], (attempt) => {
         late = attempt
