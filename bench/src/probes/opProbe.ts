@@ -60,7 +60,7 @@ const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").spli
 const n = Number(process.env["N"] ?? 2000)
 const callers = Number(process.env["CALLERS"] ?? 1)
 const rounds = Number(process.env["ROUNDS"] ?? 2)
-await seed(dialectOf(db), nodes, 10_000, false)
+await seed(dialectOf(db), nodes, 10_000, workloads.includes("stream"))
 const built = []
 for (const t of targets) built.push(await makeTarget(t, db, nodes, 10_000))
 for (const w of workloads) {

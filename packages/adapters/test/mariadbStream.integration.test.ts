@@ -1,6 +1,7 @@
 /**
- * Streams on a MariaDB node's client (`mysqlStream.ts`): rows in order, in bounded chunks, pulled from mysql2's row
- * stream; the connection goes back to the pool after a complete stream and is closed after one stopped early.
+ * Streams on a MariaDB node's client (`mysqlStream.ts`): rows in order, in chunks bounded by rows and by bytes read
+ * ahead, pulled from mysql2's row stream; the connection goes back to the pool after a complete stream and is closed
+ * after one stopped early.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { SqlError } from "@effect/sql/SqlError"
@@ -28,16 +29,16 @@ const connectionId = (client: Effect.Effect.Success<typeof oneConnection>) =>
   Effect.map(client.unsafe<{ id: number }>("SELECT CONNECTION_ID() AS id"), (rows) => Number(rows[0]!.id))
 
 describe("MariaDB streams", () => {
-  it.scopedLive("every row in order, in chunks of at most 256, then the connection serves the next statement", () =>
+  it.scopedLive("every row in order, in chunks of at most 1 024, then the connection serves the next statement", () =>
     Effect.gen(function*() {
       const client = yield* oneConnection
       const chunks = yield* Stream.runCollect(
-        Stream.chunks(client.unsafe<Row>("SELECT seq, CONNECTION_ID() AS conn FROM seq_1_to_3000").stream)
+        Stream.chunks(client.unsafe<Row>("SELECT seq, CONNECTION_ID() AS conn FROM seq_1_to_5000").stream)
       )
       const sizes = Chunk.toReadonlyArray(chunks).map(Chunk.size)
       const rows = Chunk.toReadonlyArray(chunks).flatMap((chunk) => Chunk.toReadonlyArray(chunk))
-      expect(rows.map((row) => Number(row.seq))).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1))
-      expect(Math.max(...sizes)).toBeLessThanOrEqual(256)
+      expect(rows.map((row) => Number(row.seq))).toEqual(Array.from({ length: 5000 }, (_, i) => i + 1))
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(1024)
       expect(new Set(rows.map((row) => Number(row.conn))).size).toBe(1)
       // Given back, not closed: the pool's one connection runs the next statement.
       expect(yield* connectionId(client)).toBe(Number(rows[0]!.conn))
@@ -86,6 +87,29 @@ describe("MariaDB streams", () => {
           )
       )
       expect([seen, ordered]).toEqual([20000, true])
-      expect(chunks).toBeGreaterThanOrEqual(20000 / 256)
+      expect(chunks).toBeGreaterThanOrEqual(20000 / 1024)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("wide rows stop mysql2 by bytes: a slow consumer's chunks hold about a megabyte, not 1 024 rows", () =>
+    Effect.gen(function*() {
+      const client = yield* oneConnection
+      const sizes: Array<number> = []
+      let seen = 0
+      yield* Stream.runForEachChunk(
+        client.unsafe<{ seq: number; wide: string }>("SELECT seq, REPEAT('x', 65536) AS wide FROM seq_1_to_400").stream,
+        (chunk) =>
+          Effect.zipRight(
+            Effect.sync(() => {
+              sizes.push(Chunk.size(chunk))
+              for (const row of chunk) if (Number(row.seq) === seen + 1 && row.wide.length === 65536) seen++
+            }),
+            // Long enough for the server to send every row: without the byte bound they would all wait in memory.
+            Effect.suspend(() => Effect.sleep(sizes.length <= 3 ? "300 millis" : "1 millis"))
+          )
+      )
+      expect(seen).toBe(400)
+      // 1 MiB of 64 KiB rows is 16; a socket read or two more may land before the pause takes hold.
+      expect(Math.max(...sizes)).toBeLessThanOrEqual(48)
+      expect(sizes.length).toBeGreaterThanOrEqual(400 / 48)
     }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -30,7 +30,7 @@ process.on("exit", () => rmSync(sqliteDir, { recursive: true, force: true }))
 const nodes = {
   postgres: { url: cluster.postgres.primary.url, batch: 128, arrays: true },
   sqlite: { url: `sqlite:///${join(sqliteDir, "batches.db")}`, batch: 256, arrays: true },
-  mariadb: { url: cluster.mariadb.primary.url, batch: 256, arrays: false }
+  mariadb: { url: cluster.mariadb.primary.url, batch: 1024, arrays: false }
 } as const
 type Node = keyof typeof nodes
 

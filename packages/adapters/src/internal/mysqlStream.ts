@@ -15,8 +15,14 @@ import { timeoutError } from "./deadline.js"
 import type { InFlight } from "./inFlight.js"
 import { cutError } from "./inFlight.js"
 
-/** Rows per chunk of a stream, and how many rows mysql2 reads ahead of the consumer. */
-const STREAM_CHUNK = 256
+/**
+ * Rows per chunk of a stream at most, and how many rows mysql2 reads ahead of the consumer before it stops reading.
+ * Chunks of 256 rows made a consumer that handles rows one by one cost about twice as much per row as chunks of 1 024
+ * (BENCHMARKS.md, lever 33).
+ */
+const STREAM_CHUNK = 1024
+/** Bytes the connection may read ahead of the consumer: wide rows stop mysql2 before a chunk's worth of them. */
+const STREAM_BYTES = 1024 * 1024
 
 type Transform = <A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>
 
@@ -40,7 +46,11 @@ const open = (
 ): Open => {
   const { abandon } = bound
   const query: EventEmitter = (conn as any).query(sql, params)
-  // Rows the server sent that no pull took yet: at most a chunk, the connection is paused at a chunk.
+  // The connection's socket (TLS or not): what it has read since the last pull took rows is what waits in memory.
+  const socket = (conn as unknown as { stream?: { bytesRead?: number } }).stream
+  const bytesRead = () => socket?.bytesRead ?? 0
+  let readAtTake = bytesRead()
+  // Rows the server sent that no pull took yet: the connection is paused at a chunk's worth of rows or bytes.
   let buffered: Array<any> = []
   let paused = false
   let ended = false
@@ -56,7 +66,7 @@ const open = (
   }
   query.on("result", (row: unknown) => {
     buffered.push(row)
-    if (buffered.length >= STREAM_CHUNK && !paused) {
+    if (!paused && (buffered.length >= STREAM_CHUNK || bytesRead() - readAtTake >= STREAM_BYTES)) {
       paused = true
       conn.pause()
     }
@@ -77,6 +87,7 @@ const open = (
   })
   /** Up to a chunk of the waiting rows (a whole chunk pauses the connection, so no more wait); resumes it. */
   const take = (): Array<any> => {
+    readAtTake = bytesRead()
     let batch: Array<any>
     if (buffered.length <= STREAM_CHUNK) {
       batch = buffered
