@@ -121,8 +121,8 @@ export const rawDriver = async (db: Dialect, nodes: ClusterNodes, rows: number):
           const client = await replica.connect()
           try {
             const cursor = client.query(new Cursor(PG_SQL.stream))
-            // FastORM's PostgreSQL stream reads 128 rows per fetch too.
-            for (let rows = await cursor.read(128); rows.length > 0; rows = await cursor.read(128)) {
+            // FastORM's PostgreSQL stream reads 512 rows per fetch too.
+            for (let rows = await cursor.read(512); rows.length > 0; rows = await cursor.read(512)) {
               for (const row of rows) onRow(row)
             }
             await cursor.close()

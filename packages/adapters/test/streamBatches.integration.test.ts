@@ -20,7 +20,7 @@ import { DatabaseAdapterFactory } from "../src/index.js"
 
 // Throws when the cluster is not running: this file fails, it never skips.
 const cluster: ClusterInfo = loadCluster()
-const ROWS = 300
+const ROWS = 1200
 const table = `fastorm_batches_${process.pid}`
 
 const sqliteDir = mkdtempSync(join(tmpdir(), "fastorm-batches-"))
@@ -28,7 +28,7 @@ process.on("exit", () => rmSync(sqliteDir, { recursive: true, force: true }))
 
 /** Each adapter's primary, what a batch of its stream holds at most, and whether it gives arrays. */
 const nodes = {
-  postgres: { url: cluster.postgres.primary.url, batch: 128, arrays: true },
+  postgres: { url: cluster.postgres.primary.url, batch: 512, arrays: true },
   sqlite: { url: `sqlite:///${join(sqliteDir, "batches.db")}`, batch: 256, arrays: true },
   mariadb: { url: cluster.mariadb.primary.url, batch: 1024, arrays: false }
 } as const

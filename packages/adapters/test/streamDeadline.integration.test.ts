@@ -113,7 +113,7 @@ describe("a PostgreSQL stream interrupted while a read waits", () => {
         const [before, after] = yield* client.withTransaction(Effect.gen(function*() {
           const pid = client.unsafe<{ pid: number }>("SELECT pg_backend_pid() AS pid")
           const first = Number((yield* pid)[0]!.pid)
-          // Each row takes 0.3 s: the first read (128 rows) is still waiting when the stream is interrupted.
+          // Each row takes 0.3 s: the first read (512 rows) is still waiting when the stream is interrupted.
           const slow = yield* Effect.fork(
             Stream.runDrain(client.unsafe("SELECT g, pg_sleep(0.3) FROM generate_series(1, 3) AS g").stream)
           )

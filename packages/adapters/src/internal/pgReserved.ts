@@ -102,9 +102,15 @@ const boundedWait = <A, E>(
   })
 
 /**
- * The rows of `sql` read through a cursor on `held`'s client, 128 at a time (with `arrays`, pg's array row mode: each
- * chunk's array marked with its columns, for `CompiledStream.batchesOf`); the cursor closes with the scope. Each
- * read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) the
+ * Rows per cursor read: at 128 a consumer with an Effect per row cost about half as much again per row (young objects
+ * promoted, BENCHMARKS.md lever 33). pg-cursor cannot bound a read by bytes: one read holds 512 rows in memory.
+ */
+const CURSOR_ROWS = 512
+
+/**
+ * The rows of `sql` read through a cursor on `held`'s client, `CURSOR_ROWS` at a time (with `arrays`, pg's array row
+ * mode: each chunk's array marked with its columns, for `CompiledStream.batchesOf`); the cursor closes with the scope.
+ * Each read waits at most `deadlineMs` for its rows, and the close as long: past it (a server that stopped answering) the
  * client is marked broken, so it is destroyed, not given back, and nothing more is sent on it (ARCHITECTURE.md,
  * "Deadlines"). An interrupted read leaves the client usable: the cursor's close follows its rows on the connection
  * (a transaction streaming through a buffer goes on). A stream of reads (`tracked`: its node's reads in flight) is
@@ -157,7 +163,7 @@ export const streamOn = (
           deadlineMs,
           (answer) => {
             waiting = answer
-            cursor.read(128, (error: Error | undefined, rows: Array<any>, result?: Pg.QueryResult) => {
+            cursor.read(CURSOR_ROWS, (error: Error | undefined, rows: Array<any>, result?: Pg.QueryResult) => {
               waiting = undefined
               if (!error && rows.length === 0) finished = true
               if (error) {
