@@ -5,6 +5,7 @@
  * objects included; written to /tmp/heap-<workload>-<target>.json; `HEAPSAMPLE=promoted`: only the objects that outlived
  * a young-generation collection, those promoted to the old generation) or, with `CPUPROFILE=1`, a CPU profile of the
  * second round (/tmp/cpu-<workload>-<target>.cpuprofile). `ROUNDS` (default 2): how many times each target runs.
+ * `delete` deletes the rows an `insert` earlier in `WORKLOADS` added (as in the bench), so it needs one.
  *
  *   FASTORM_CLUSTER_FILE=... DB=postgres TARGETS=fastorm,drizzle WORKLOADS=update CALLERS=16 N=20000 \
  *     node bench/build/src/probes/opProbe.js
@@ -19,6 +20,7 @@ import { dialectOf } from "../targetBase.js"
 import type { TargetName } from "../targets.js"
 import { makeTarget, TARGET_NAMES } from "../targets.js"
 import type { Workload } from "../workloads.js"
+import { startDeletesAt } from "../workloads.js"
 import { probeNodes } from "./probeNodes.js"
 
 const { db, nodes } = probeNodes()
@@ -60,7 +62,14 @@ const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").spli
 const n = Number(process.env["N"] ?? 2000)
 const callers = Number(process.env["CALLERS"] ?? 1)
 const rounds = Number(process.env["ROUNDS"] ?? 2)
+// Deletes take the ids the inserts added, as in the bench: without an insert before them they would delete seeded
+// rows, which the other workloads of the probe read and update.
+const deleteAt = workloads.indexOf("delete")
+if (deleteAt >= 0 && !workloads.slice(0, deleteAt).includes("insert")) {
+  throw new Error("WORKLOADS: \"delete\" deletes the rows \"insert\" added: put insert before it (same N and ROUNDS)")
+}
 await seed(dialectOf(db), nodes, 10_000, workloads.includes("stream"))
+startDeletesAt(10_000 + 1)
 const built = []
 for (const t of targets) built.push(await makeTarget(t, db, nodes, 10_000))
 for (const w of workloads) {
