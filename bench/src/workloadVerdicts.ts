@@ -3,6 +3,7 @@
  * on every workload, and on lists client CPU per returned row at most 1.5x the raw driver's. Also the points the
  * charts draw.
  */
+import type { Sample } from "./harness.js"
 import type { Summary } from "./report.js"
 import { DB_LABEL, PEERS, rawBeside, summaries } from "./report.js"
 import type { TargetName } from "./targets.js"
@@ -27,6 +28,8 @@ interface Comparison {
   readonly workload: Workload
   readonly s: Partial<Record<TargetName, Summary>>
   readonly best: readonly [TargetName, Summary] | undefined
+  /** Every target's rounds, in the order they ran. */
+  readonly rounds: Partial<Record<TargetName, ReadonlyArray<Sample>>>
 }
 
 /** Every workload FastORM ran on, per database: the one loop the ratios and the verdicts read. */
@@ -34,7 +37,9 @@ const comparisons = (results: ReadonlyArray<WorkerResult>): Array<Comparison> =>
   results.flatMap((r) =>
     WORKLOADS.flatMap((workload) => {
       const s = summaries(r, workload)
-      return s.fastorm === undefined ? [] : [{ db: r.db, workload, s, best: bestPeer(s) }]
+      return s.fastorm === undefined
+        ? []
+        : [{ db: r.db, workload, s, best: bestPeer(s), rounds: r.samples[workload] ?? {} }]
     })
   )
 
@@ -77,10 +82,37 @@ export const cpuPerRow = (results: ReadonlyArray<WorkerResult>): Array<CpuPoint>
   return out
 }
 
+/**
+ * The lowest and highest of FastORM's throughput over the best peer's round by round (the k-th round of each: the
+ * same interleaved round), so a verdict shows how far this run's noise moves its ratio; undefined under two rounds.
+ */
+export const roundRatios = (
+  fastorm: ReadonlyArray<Sample>,
+  peer: ReadonlyArray<Sample>
+): readonly [min: number, max: number] | undefined => {
+  const rounds = Math.min(fastorm.length, peer.length)
+  let min = Number.POSITIVE_INFINITY
+  let max = Number.NEGATIVE_INFINITY
+  let paired = 0
+  for (let k = 0; k < rounds; k++) {
+    if (!(peer[k]!.throughput > 0)) continue
+    const x = fastorm[k]!.throughput / peer[k]!.throughput
+    min = Math.min(min, x)
+    max = Math.max(max, x)
+    paired++
+  }
+  return paired < 2 ? undefined : [min, max]
+}
+
+const roundsBeside = (fastorm: ReadonlyArray<Sample> | undefined, peer: ReadonlyArray<Sample> | undefined): string => {
+  const range = fastorm === undefined || peer === undefined ? undefined : roundRatios(fastorm, peer)
+  return range === undefined ? "" : `; rounds ${range[0].toFixed(2)}-${range[1].toFixed(2)}×`
+}
+
 /** The PASS/FAIL lines of every workload but the point read (whose line `verdicts` prints). */
 export const workloadVerdicts = (results: ReadonlyArray<WorkerResult>): Array<string> => {
   const out: Array<string> = []
-  for (const { best, db, s, workload } of comparisons(results)) {
+  for (const { best, db, rounds, s, workload } of comparisons(results)) {
     const label = DB_LABEL[db]
     const fastorm = s.fastorm!
     const unit = workload === "stream" ? "rows/s" : "q/s"
@@ -91,7 +123,7 @@ export const workloadVerdicts = (results: ReadonlyArray<WorkerResult>): Array<st
           fastorm.throughput.toFixed(0)
         } ${unit} = ${x.toFixed(2)}× the best peer (${best[0]} ${best[1].throughput.toFixed(0)} ${unit}; target ≥ ${
           THROUGHPUT_TARGET.toFixed(2)
-        }×${rawBeside(s, best[1].throughput)})${
+        }×${roundsBeside(rounds.fastorm, rounds[best[0]])}${rawBeside(s, best[1].throughput)})${
           workload === "stream" ? `; heap +${fastorm.heapGrowthMB.toFixed(1)} MB` : ""
         }${fastorm.failed > 0 ? `; ${fastorm.failed} failed` : ""}`
       )

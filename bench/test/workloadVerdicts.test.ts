@@ -8,7 +8,7 @@ import type { Sample } from "../src/harness.js"
 import type { TargetName } from "../src/targets.js"
 import type { WorkerResult } from "../src/worker.js"
 import type { Workload } from "../src/workloads.js"
-import { workloadVerdicts } from "../src/workloadVerdicts.js"
+import { roundRatios, workloadVerdicts } from "../src/workloadVerdicts.js"
 import { sample } from "./samples.js"
 
 type Runs = Partial<Record<TargetName, ReadonlyArray<Sample>>>
@@ -42,6 +42,18 @@ describe("workloadVerdicts", () => {
       workload: "delete",
       runs: { fastorm: [sample(900), sample(1300), sample(1250)], typeorm: [sample(1000)] },
       expected: [/^PASS PostgreSQL 15: delete FastORM 1250 q\/s = 1\.25×/]
+    },
+    {
+      name: "over rounds, the ratio's range round by round beside the medians' ratio",
+      workload: "update",
+      runs: {
+        fastorm: [sample(900), sample(1300), sample(1250)],
+        typeorm: [sample(1000), sample(1000), sample(1100)],
+        drizzle: [sample(500), sample(2000), sample(600)]
+      },
+      expected: [
+        /^PASS PostgreSQL 15: update FastORM 1250 q\/s = 1\.25× the best peer \(typeorm 1000 q\/s; target ≥ 1\.20×; rounds 0\.90-1\.30×\)$/
+      ]
     },
     {
       name: "a peer with no throughput is no best peer; with none left there is no throughput line",
@@ -101,6 +113,38 @@ describe("workloadVerdicts", () => {
       const out = lines(c.workload, c.runs)
       expect(out).toHaveLength(c.expected.length)
       c.expected.forEach((pattern, i) => expect(out[i]).toMatch(pattern))
+    })
+  }
+})
+
+describe("roundRatios", () => {
+  const cases: ReadonlyArray<
+    { name: string; fastorm: Array<number>; peer: Array<number>; expected: readonly [number, number] | undefined }
+  > = [
+    {
+      name: "round by round, lowest and highest",
+      fastorm: [900, 1300, 1250],
+      peer: [1000, 1000, 1100],
+      expected: [0.9, 1.3]
+    },
+    { name: "one round: no range", fastorm: [900], peer: [1000], expected: undefined },
+    { name: "only the rounds both ran", fastorm: [1000, 2000, 3000], peer: [1000, 1000], expected: [1, 2] },
+    {
+      name: "a round the peer did nothing is left out",
+      fastorm: [1000, 1500, 1200],
+      peer: [0, 1000, 1000],
+      expected: [1.2, 1.5]
+    },
+    { name: "under two rounds left: no range", fastorm: [1000, 1500], peer: [0, 1000], expected: undefined }
+  ]
+  for (const c of cases) {
+    it(c.name, () => {
+      const range = roundRatios(c.fastorm.map((x) => sample(x)), c.peer.map((x) => sample(x)))
+      if (c.expected === undefined) expect(range).toBeUndefined()
+      else {
+        expect(range?.[0]).toBeCloseTo(c.expected[0], 10)
+        expect(range?.[1]).toBeCloseTo(c.expected[1], 10)
+      }
     })
   }
 })
