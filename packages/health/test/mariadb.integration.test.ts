@@ -5,7 +5,6 @@ import {
   control,
   freezeNode,
   loadCluster,
-  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   startNode,
@@ -16,29 +15,14 @@ import {
 import * as Effect from "effect/Effect"
 import * as Mysql from "mysql2/promise"
 import * as HealthMonitor from "../src/HealthMonitor.js"
-import { timedProbe } from "./support/live.js"
+import type { FaultCase } from "./support/faults.js"
+import { FAST, frozenReplica, stoppedReplica } from "./support/faults.js"
 
 const cluster = loadCluster()
 const { primary, replicas } = cluster.mariadb
 // Faults only ever on replica-2: other test files share these servers.
 const victim = replicas[1]!
 const all = [primary, ...replicas]
-
-const fast = {
-  interval: "100 millis",
-  timeout: "500 millis",
-  degradedAfter: "200 millis",
-  unhealthyAfter: "450 millis",
-  failureThreshold: 3,
-  recoveryThreshold: 2,
-  backoffBase: "100 millis",
-  backoffCap: "400 millis"
-} as const
-// failureThreshold x interval + timeout, plus a loaded machine's slack; without the monitor's own timeout a frozen
-// node's probe would hang and a stopped one's wait for mysql2's default connect timeout (10 s).
-const detectionBound = fast.failureThreshold * 100 + 500 + LOADED_MACHINE_SLACK_MS
-// A probe ends at the monitor's timeout (500 ms) plus the slack; on a frozen node it would otherwise hang.
-const timeoutBound = 500 + LOADED_MACHINE_SLACK_MS
 
 // A monitoring user of this test run, with SLAVE MONITOR so SHOW SLAVE STATUS (and the lag) is readable. Created on
 // the primary, it replicates to the replicas.
@@ -79,10 +63,17 @@ const createMonitorUser = Effect.gen(function*() {
   }
 })
 
+const faultCase: FaultCase = {
+  label: "mariadb",
+  nodes: appNodes,
+  victim,
+  bystander: primary.name
+}
+
 describe("HealthMonitor on the MariaDB cluster", () => {
   it.scopedLive("sees every node HEALTHY; without SLAVE MONITOR a replica's lag is unknown, never 0", () =>
     Effect.gen(function*() {
-      const monitor = yield* HealthMonitor.make({ ...fast, nodes: appNodes })
+      const monitor = yield* HealthMonitor.make({ ...FAST, nodes: appNodes })
       yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
         what: "every node HEALTHY",
         timeoutMs: 5_000
@@ -96,7 +87,7 @@ describe("HealthMonitor on the MariaDB cluster", () => {
   it.scopedLive("with SLAVE MONITOR the probe reads Seconds_Behind_Master", () =>
     Effect.gen(function*() {
       yield* createMonitorUser
-      const monitor = yield* HealthMonitor.make({ ...fast, nodes: monitorNodes })
+      const monitor = yield* HealthMonitor.make({ ...FAST, nodes: monitorNodes })
       yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
         what: "every node HEALTHY",
         timeoutMs: 5_000
@@ -113,7 +104,7 @@ describe("HealthMonitor on the MariaDB cluster", () => {
     Effect.gen(function*() {
       const secret = "wrong-secret-pw"
       const monitor = yield* HealthMonitor.make({
-        ...fast,
+        ...FAST,
         nodes: [{ name: "bad-login", role: "replica", url: withUser(replicas[0]!, "app", secret) }]
       })
       yield* waitUntil(monitor.status("bad-login"), (s) => s === "UNHEALTHY", {
@@ -130,8 +121,8 @@ describe("HealthMonitor on the MariaDB cluster", () => {
     () =>
       Effect.gen(function*() {
         yield* createMonitorUser
-        const plain = yield* HealthMonitor.make({ ...fast, nodes: appNodes })
-        const privileged = yield* HealthMonitor.make({ ...fast, nodes: monitorNodes })
+        const plain = yield* HealthMonitor.make({ ...FAST, nodes: appNodes })
+        const privileged = yield* HealthMonitor.make({ ...FAST, nodes: monitorNodes })
         for (const m of [plain, privileged]) {
           yield* waitUntil(m.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
             what: "every node HEALTHY",
@@ -169,61 +160,13 @@ describe("HealthMonitor on the MariaDB cluster", () => {
 
   it.scopedLive(
     "a frozen replica is UNHEALTHY within failureThreshold x interval + timeout; no probe waits past it",
-    () =>
-      Effect.gen(function*() {
-        const timing = timedProbe()
-        const monitor = yield* HealthMonitor.make({ ...fast, nodes: appNodes, probe: timing.factory })
-        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
-          what: "every node HEALTHY",
-          timeoutMs: 5_000
-        })
-        yield* Effect.gen(function*() {
-          yield* control(() => freezeNode(victim))
-          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
-            what: `${victim.name} UNHEALTHY`,
-            timeoutMs: 10_000
-          })
-          console.log(`mariadb replica frozen: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
-          expect(detected).toBeLessThanOrEqual(detectionBound)
-          yield* Effect.sleep("1 second")
-          const longest = Math.max(...timing.durations.get(victim.name)!)
-          console.log(`mariadb replica frozen: longest probe ${longest.toFixed(0)} ms (timeout 500 ms)`)
-          expect(longest).toBeLessThan(timeoutBound)
-          yield* control(() => unfreezeNode(victim))
-          yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
-            what: `${victim.name} HEALTHY`,
-            timeoutMs: 10_000
-          })
-        }).pipe(Effect.ensuring(control(() => unfreezeNode(victim))))
-      }),
+    () => frozenReplica(faultCase),
     30_000
   )
 
   it.scopedLive(
     "a stopped replica is UNHEALTHY within the bound and HEALTHY after restart",
-    () =>
-      Effect.gen(function*() {
-        const monitor = yield* HealthMonitor.make({ ...fast, nodes: appNodes })
-        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
-          what: "every node HEALTHY",
-          timeoutMs: 5_000
-        })
-        yield* Effect.gen(function*() {
-          yield* control(() => stopNode(victim))
-          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
-            what: `${victim.name} UNHEALTHY`,
-            timeoutMs: 10_000
-          })
-          console.log(`mariadb replica stopped: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
-          expect(detected).toBeLessThanOrEqual(detectionBound)
-          yield* control(() => startNode(victim, { waitReplicating: false }))
-          const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
-            what: `${victim.name} HEALTHY`,
-            timeoutMs: 15_000
-          })
-          console.log(`mariadb replica restarted: HEALTHY after ${recovered} ms`)
-        }).pipe(Effect.ensuring(control(() => startNode(victim))))
-      }),
+    () => stoppedReplica(faultCase),
     60_000
   )
 
@@ -233,7 +176,7 @@ describe("HealthMonitor on the MariaDB cluster", () => {
       Effect.gen(function*() {
         yield* createMonitorUser
         const monitor = yield* HealthMonitor.make({
-          ...fast,
+          ...FAST,
           interval: "10 millis",
           backoffBase: "10 millis",
           backoffCap: "50 millis",

@@ -6,7 +6,6 @@ import {
   control,
   freezeNode,
   loadCluster,
-  LOADED_MACHINE_SLACK_MS,
   pauseReplay,
   resumeReplay,
   startNode,
@@ -18,6 +17,8 @@ import { DelayProxy } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as HealthMonitor from "../src/HealthMonitor.js"
+import type { FaultCase } from "./support/faults.js"
+import { DETECTION_BOUND_MS, FAST, frozenReplica, stoppedReplica, TIMEOUT_BOUND_MS } from "./support/faults.js"
 import { timedProbe } from "./support/live.js"
 
 const cluster = loadCluster()
@@ -25,34 +26,21 @@ const { primary, replicas } = cluster.postgres
 // Faults only ever on replica-2: other test files share these servers.
 const victim = replicas[1]!
 
-const fast = {
-  interval: "100 millis",
-  timeout: "500 millis",
-  degradedAfter: "200 millis",
-  // Not above the timeout: a probe that times out was slower than this, so a frozen node is UNHEALTHY at once.
-  unhealthyAfter: "450 millis",
-  failureThreshold: 3,
-  recoveryThreshold: 2,
-  backoffBase: "100 millis",
-  backoffCap: "400 millis"
-} as const
-// failureThreshold x interval + timeout, plus a loaded machine's slack; without the monitor's own timeout a frozen
-// node's probe would hang and a stopped one's wait for a driver's default connect timeout (10 s or none).
-const detectionBound = fast.failureThreshold * 100 + 500 + LOADED_MACHINE_SLACK_MS
-// Worst case after the node is back: one capped backoff wait, then recoveryThreshold probes an interval apart (and the
-// slack); an uncapped backoff would wait seconds.
-const recoveryBound = 400 + fast.recoveryThreshold * (100 + 500) + LOADED_MACHINE_SLACK_MS
-// A probe or check ends at the monitor's timeout (500 ms) plus the slack; on a frozen node it would otherwise hang.
-const timeoutBound = 500 + LOADED_MACHINE_SLACK_MS
-
 const asNode = (n: NodeInfo) => ({ name: n.name, role: n.role, url: n.url })
 const allNodes = [primary, ...replicas].map(asNode)
 const appName = (tag: string) => `fastorm-health-${tag}-${process.pid}`
 
+const faultCase: FaultCase = {
+  label: "pg",
+  nodes: allNodes,
+  victim,
+  bystander: primary.name
+}
+
 describe("HealthMonitor on the PostgreSQL cluster", () => {
   it.scopedLive("sees every node HEALTHY with its role, position and lag", () =>
     Effect.gen(function*() {
-      const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
+      const monitor = yield* HealthMonitor.make({ ...FAST, nodes: allNodes })
       yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
         what: "every node HEALTHY",
         timeoutMs: 5_000
@@ -68,7 +56,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
   it.scopedLive("reports a node whose role differs from its configuration", () =>
     Effect.gen(function*() {
       const monitor = yield* HealthMonitor.make({
-        ...fast,
+        ...FAST,
         nodes: [{ name: "thinks-primary", role: "primary", url: replicas[0]!.url }]
       })
       yield* waitUntil(monitor.health("thinks-primary"), (h) => h.roleMismatch, {
@@ -82,7 +70,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
     Effect.gen(function*() {
       const secret = "wrong-secret-pw"
       const monitor = yield* HealthMonitor.make({
-        ...fast,
+        ...FAST,
         nodes: [{ name: "bad-login", role: "replica", url: replicas[0]!.url.replace(":app-pw@", `:${secret}@`) }]
       })
       yield* waitUntil(monitor.status("bad-login"), (s) => s === "UNHEALTHY", {
@@ -97,71 +85,13 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
 
   it.scopedLive(
     "a replica stopped immediately is UNHEALTHY within failureThreshold x interval + timeout, HEALTHY after restart",
-    () =>
-      Effect.gen(function*() {
-        const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
-        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
-          what: "every node HEALTHY",
-          timeoutMs: 5_000
-        })
-        yield* Effect.gen(function*() {
-          yield* control(() => stopNode(victim))
-          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
-            what: `${victim.name} UNHEALTHY`,
-            timeoutMs: 10_000
-          })
-          console.log(`pg replica stopped: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
-          expect(detected).toBeLessThanOrEqual(detectionBound)
-          expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("ConnectionFailed")
-          // The others are untouched.
-          expect(yield* monitor.status(primary.name)).toBe("HEALTHY")
-          yield* control(() => startNode(victim, { waitReplicating: false }))
-          const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
-            what: `${victim.name} HEALTHY`,
-            timeoutMs: 10_000
-          })
-          console.log(`pg replica restarted: HEALTHY after ${recovered} ms (bound ${recoveryBound} ms)`)
-          expect(recovered).toBeLessThanOrEqual(recoveryBound)
-        }).pipe(Effect.ensuring(control(() => startNode(victim))))
-      }),
+    () => stoppedReplica(faultCase),
     60_000
   )
 
   it.scopedLive(
     "a frozen replica (SIGSTOP) is UNHEALTHY within the same bound and no probe waits past its timeout",
-    () =>
-      Effect.gen(function*() {
-        const timing = timedProbe()
-        const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes, probe: timing.factory })
-        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
-          what: "every node HEALTHY",
-          timeoutMs: 5_000
-        })
-        yield* Effect.gen(function*() {
-          yield* control(() => freezeNode(victim))
-          const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
-            what: `${victim.name} UNHEALTHY`,
-            timeoutMs: 10_000
-          })
-          console.log(`pg replica frozen: UNHEALTHY after ${detected} ms (bound ${detectionBound} ms)`)
-          expect(detected).toBeLessThanOrEqual(detectionBound)
-          expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("Timeout")
-          // An immediate check of the frozen node returns within the timeout too.
-          const t0 = Date.now()
-          yield* monitor.checkNode(victim.name)
-          const checkMs = Date.now() - t0
-          expect(checkMs).toBeLessThan(timeoutBound)
-          const longest = Math.max(...timing.durations.get(victim.name)!)
-          console.log(`pg replica frozen: longest probe ${longest.toFixed(0)} ms, check ${checkMs} ms (timeout 500 ms)`)
-          expect(longest).toBeLessThan(timeoutBound)
-          yield* control(() => unfreezeNode(victim))
-          const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
-            what: `${victim.name} HEALTHY`,
-            timeoutMs: 10_000
-          })
-          console.log(`pg replica unfrozen: HEALTHY after ${recovered} ms`)
-        }).pipe(Effect.ensuring(control(() => unfreezeNode(victim))))
-      }),
+    () => frozenReplica(faultCase),
     60_000
   )
 
@@ -169,7 +99,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
     "paused replay makes the replica's lag grow; it returns to ~0 after resume",
     () =>
       Effect.gen(function*() {
-        const monitor = yield* HealthMonitor.make({ ...fast, nodes: allNodes })
+        const monitor = yield* HealthMonitor.make({ ...FAST, nodes: allNodes })
         yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
           what: "every node HEALTHY",
           timeoutMs: 5_000
@@ -226,7 +156,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
         const url = target.url.replace(`:${target.port}/`, `:${proxy.port}/`)
         const timing = timedProbe()
         const monitor = yield* HealthMonitor.make({
-          ...fast,
+          ...FAST,
           nodes: [{ name: "via-proxy", role: "replica", url }],
           probe: timing.factory
         })
@@ -254,14 +184,14 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
           what: "via-proxy UNHEALTHY",
           timeoutMs: 5_000
         })
-        expect(detected).toBeLessThanOrEqual(detectionBound)
+        expect(detected).toBeLessThanOrEqual(DETECTION_BOUND_MS)
         // Later probes connect afresh into the blackhole: the monitor's timeout, not a driver's, ends each one.
         yield* waitUntil(monitor.health("via-proxy"), (h) => h.consecutiveFailures >= 3, {
           what: "via-proxy 3 failures",
           timeoutMs: 5_000
         })
         expect((yield* monitor.health("via-proxy")).lastError?.tag).toBe("Timeout")
-        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(timeoutBound)
+        expect(Math.max(...timing.durations.get("via-proxy")!)).toBeLessThan(TIMEOUT_BOUND_MS)
         // Every timed-out probe closed its connection: at most the one being tried is open.
         expect(proxy.openConnections()).toBeLessThanOrEqual(1)
       }),
@@ -274,7 +204,7 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
       Effect.gen(function*() {
         const applicationName = appName("sessions")
         const monitor = yield* HealthMonitor.make({
-          ...fast,
+          ...FAST,
           interval: "10 millis",
           backoffBase: "10 millis",
           backoffCap: "50 millis",
