@@ -63,6 +63,27 @@ const allHealthy = (monitor: HealthMonitor.HealthMonitorShape) =>
   })
 
 /**
+ * After `fault` (named `what`) hit the victim: UNHEALTHY within `DETECTION_BOUND_MS`, its last error tagged `tag`, the
+ * bystander untouched.
+ */
+const detected = (
+  monitor: HealthMonitor.HealthMonitorShape,
+  c: FaultCase,
+  what: string,
+  tag: string
+) =>
+  Effect.gen(function*() {
+    const ms = yield* waitUntil(monitor.status(c.victim.name), (s) => s === "UNHEALTHY", {
+      what: `${c.victim.name} UNHEALTHY`,
+      timeoutMs: 10_000
+    })
+    console.log(`${c.label} replica ${what}: UNHEALTHY after ${ms} ms (bound ${DETECTION_BOUND_MS} ms)`)
+    expect(ms).toBeLessThanOrEqual(DETECTION_BOUND_MS)
+    expect((yield* monitor.health(c.victim.name)).lastError?.tag).toBe(tag)
+    expect(yield* monitor.status(c.bystander)).toBe("HEALTHY")
+  })
+
+/**
  * A replica stopped at once: UNHEALTHY within `DETECTION_BOUND_MS` with a connection failure, the bystander untouched;
  * HEALTHY again within `RECOVERY_BOUND_MS` of its restart.
  */
@@ -73,14 +94,7 @@ export const stoppedReplica = (c: FaultCase): Effect.Effect<void, unknown, Scope
     yield* allHealthy(monitor)
     yield* Effect.gen(function*() {
       yield* control(() => stopNode(victim))
-      const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
-        what: `${victim.name} UNHEALTHY`,
-        timeoutMs: 10_000
-      })
-      console.log(`${c.label} replica stopped: UNHEALTHY after ${detected} ms (bound ${DETECTION_BOUND_MS} ms)`)
-      expect(detected).toBeLessThanOrEqual(DETECTION_BOUND_MS)
-      expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("ConnectionFailed")
-      expect(yield* monitor.status(c.bystander)).toBe("HEALTHY")
+      yield* detected(monitor, c, "stopped", "ConnectionFailed")
       yield* control(() => startNode(victim, { waitReplicating: false }))
       const recovered = yield* waitUntil(monitor.status(victim.name), (s) => s === "HEALTHY", {
         what: `${victim.name} HEALTHY`,
@@ -103,14 +117,7 @@ export const frozenReplica = (c: FaultCase): Effect.Effect<void, unknown, Scope.
     yield* allHealthy(monitor)
     yield* Effect.gen(function*() {
       yield* control(() => freezeNode(victim))
-      const detected = yield* waitUntil(monitor.status(victim.name), (s) => s === "UNHEALTHY", {
-        what: `${victim.name} UNHEALTHY`,
-        timeoutMs: 10_000
-      })
-      console.log(`${c.label} replica frozen: UNHEALTHY after ${detected} ms (bound ${DETECTION_BOUND_MS} ms)`)
-      expect(detected).toBeLessThanOrEqual(DETECTION_BOUND_MS)
-      expect((yield* monitor.health(victim.name)).lastError?.tag).toBe("Timeout")
-      expect(yield* monitor.status(c.bystander)).toBe("HEALTHY")
+      yield* detected(monitor, c, "frozen", "Timeout")
       const t0 = Date.now()
       yield* monitor.checkNode(victim.name)
       const checkMs = Date.now() - t0
