@@ -27,7 +27,8 @@ describe("which statements BEGIN may wait for and travel with", () => {
     [{ text: "SELECT $1", values: [1] }, true],
     [{ text: "SELECT 1", values: [] }, false],
     [{ text: "SELECT 1" }, false],
-    [{ text: "SELECT $1", values: [1], name: "s1" }, false],
+    // A prepared statement carries it too: the transaction is opened afresh if the server refuses the statement.
+    [{ text: "SELECT $1", values: [1], name: "s1" }, true],
     [{ text: "SELECT $1", values: [1], name: "" }, true]
   ])("canCarryBegin(%j) is %s", (query, expected) => {
     expect(canCarryBegin(query)).toBe(expected)

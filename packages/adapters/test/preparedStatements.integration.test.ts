@@ -1,7 +1,7 @@
 /**
  * Compiled statements on the live PostgreSQL primary: named prepared statements of the session (pg_prepared_statements
  * shows them), re-prepared after an ALTER TABLE changes their result type, none with `preparedStatements: false`, and
- * run on a transaction's own connection; asked for arrays, rows come back as arrays marked with their columns. One
+ * run on a transaction's own connection (prepared there only when they carry its BEGIN); asked for arrays, rows come back as arrays marked with their columns. One
  * pooled connection per client, so every statement shares one session.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -129,7 +129,8 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       expect(inside.own).toEqual([{ id: 2, name: "two" }])
       expect(inside.outside).toEqual([])
       expect(yield* CompiledStatement.run(observer, statement, [2])).toEqual([{ id: 2, name: "two" }])
-      // In a transaction it runs unnamed: a stale plan there would abort the transaction before any retry.
+      // Not the transaction's first statement, it runs unnamed: a stale plan would abort the transaction before any
+      // retry (the first, which carries BEGIN, is prepared: the next test).
       expect(yield* preparedOf(client)).toEqual([])
 
       // A rolled-back insert is seen inside only.
@@ -150,10 +151,36 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one" }])
       expect((yield* preparedOf(client)).map((p) => p.name)).toEqual([statement.name])
       yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN extra int NOT NULL DEFAULT 5`)
-      // The session still holds the old plan; inside the transaction the statement must not touch it (25P02 else).
+      // The session still holds the old plan. The statement carries the transaction's BEGIN: refused (0A000), the
+      // transaction is rolled back and opened again with the statement under a new name, unseen by the caller.
       const inside = yield* client.withTransaction(CompiledStatement.run(client, statement, [1]))
       expect(inside).toEqual([{ id: 1, name: "one", extra: 5 }])
+      expect((yield* preparedOf(client)).map((p) => p.name)).toEqual([statement.name, `${statement.name}_1`])
       expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: 5 }])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("in a transaction, the statement that carries BEGIN runs prepared and the later ones unnamed", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      const table = yield* withTable(client)
+      const first = selectById(table)
+      const later = CompiledStatement.make(`UPDATE ${table} SET name = $1 WHERE id = $2`)
+      const pid = yield* pidOf(client)
+      const [read, updated] = yield* client.withTransaction(
+        Effect.zip(CompiledStatement.run(client, first, [1]), CompiledStatement.runCounted(client, later, ["uno", 1]))
+      )
+      expect(read).toEqual([{ id: 1, name: "one" }])
+      expect(updated).toBe(1)
+      expect(yield* preparedOf(client)).toEqual([{ name: first.name, statement: first.sql }])
+      // Committed, in the one session the view above looked at.
+      expect(yield* CompiledStatement.run(client, first, [1])).toEqual([{ id: 1, name: "uno" }])
+      expect(yield* pidOf(client)).toBe(pid)
+      // The counted write first: it carries BEGIN and runs prepared; the read after it runs unnamed.
+      const again = yield* client.withTransaction(
+        Effect.zip(CompiledStatement.runCounted(client, later, ["one", 1]), CompiledStatement.run(client, first, [1]))
+      )
+      expect(again).toEqual([1, [{ id: 1, name: "one" }]])
+      expect((yield* preparedOf(client)).map((p) => p.name).sort()).toEqual([first.name, later.name].sort())
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("asked for arrays, give rows as arrays marked with their columns, prepared or not, after an ALTER too", () =>

@@ -4,7 +4,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Stream from "effect/Stream"
-import { Connections, ConnectionWrapper } from "../src/index.js"
+import { CompiledStatement, Connections, ConnectionWrapper } from "../src/index.js"
 
 /** A connection that answers each statement with the method's name and the SQL, recording nothing else. */
 const answering = (name: string): Connection => ({
@@ -36,8 +36,45 @@ describe("ConnectionWrapper", () => {
       expect(seen).toEqual(["a", "b", "c", "d", "e"])
       // Spread like a literal: its methods are its own.
       expect(Object.keys({ ...wrapped }).sort()).toEqual(
-        ["execute", "executeRaw", "executeStream", "executeUnprepared", "executeValues"]
+        [
+          "execute",
+          "executeCounted",
+          "executePrepared",
+          "executeRaw",
+          "executeStream",
+          "executeUnprepared",
+          "executeValues"
+        ]
       )
+    }))
+
+  it.effect("a compiled statement runs as the chosen connection runs one: prepared where it prepares, else as SQL", () =>
+    Effect.gen(function*() {
+      const statement = CompiledStatement.make("SELECT wrapped")
+      const preparing: CompiledStatement.CountingConnection = {
+        ...answering("preparing"),
+        executePrepared: (s) => Effect.succeed([{ by: "preparing", method: "executePrepared", sql: s.sql }]),
+        executeCounted: () => Effect.succeed(7)
+      }
+      const seen: Array<string> = []
+      const over = (target: Connection) =>
+        ConnectionWrapper.make(
+          (sql, _params, run) => Effect.zipRight(Effect.sync(() => seen.push(sql)), run(target)),
+          (_sql, _params, run) => run(target)
+        )
+      const onPreparing = over(preparing)
+      expect(CompiledStatement.isPreparedConnection(onPreparing)).toBe(true)
+      expect(yield* CompiledStatement.executeOn(onPreparing, statement, [])).toEqual([
+        { by: "preparing", method: "executePrepared", sql: "SELECT wrapped" }
+      ])
+      expect(yield* CompiledStatement.countOn(onPreparing, statement, [])).toBe(7)
+      const onPlain = over(answering("plain"))
+      expect(yield* CompiledStatement.executeOn(onPlain, statement, [])).toEqual([
+        { by: "plain", method: "execute", sql: "SELECT wrapped" }
+      ])
+      // A plain connection's count comes from its raw result (none here: 0).
+      expect(yield* CompiledStatement.countOn(onPlain, statement, [])).toBe(0)
+      expect(seen).toEqual(["SELECT wrapped", "SELECT wrapped", "SELECT wrapped", "SELECT wrapped"])
     }))
 
   it.effect("make's unprepared replaces executeUnprepared only, given the plain one", () =>

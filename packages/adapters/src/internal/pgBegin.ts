@@ -19,19 +19,28 @@ export const isBegin = (sql: string): boolean => beginStatement.test(sql)
 export const isRollback = (sql: string): boolean => /^\s*ROLLBACK\s*;?\s*$/i.test(sql)
 
 /**
- * True for an unnamed statement with parameters: pg sends it with the extended protocol and cannot refuse it at
- * submit (its checks are on names and text), so `BEGIN` never goes out without the Sync that follows.
+ * True for a statement with parameters, named or not: pg sends it with the extended protocol, ending with a Sync that
+ * closes `BEGIN`'s messages too. pg refuses a name at submit only when the connection knows it for another text,
+ * which `withBegin` checks before it writes anything.
  */
 export const canCarryBegin = (query: Pg.QueryConfig): boolean =>
-  (query.name === undefined || query.name === "") && typeof query.text === "string" && Array.isArray(query.values) &&
-  query.values.length > 0
+  typeof query.text === "string" && Array.isArray(query.values) && query.values.length > 0
 
-/** The minimal slice of pg's connection that writes protocol messages. */
+/** The minimal slice of pg's connection that writes protocol messages, and the statement names it knows. */
 interface Wire {
   readonly stream: { cork?: () => void; uncork?: () => void }
+  readonly parsedStatements?: Record<string, string>
+  readonly submittedNamedStatements?: Record<string, string>
   parse(query: { text: string }): void
   bind(config: object): void
   execute(config: object): void
+}
+
+/** pg's own refusal at submit: a name this connection knows for another text (then nothing may be written first). */
+const refused = (wire: Wire, name: string | undefined, text: string | undefined): boolean => {
+  if (name === undefined || name === "") return false
+  const known = wire.parsedStatements?.[name] ?? wire.submittedNamedStatements?.[name]
+  return known !== undefined && known !== text
 }
 
 /**
@@ -48,9 +57,12 @@ export const withBegin = (
   const plain = config.types === undefined && (config.rowMode === undefined || config.rowMode === "array")
   let carrier = plain ? new QueryClass(config.text, config.values) : new QueryClass(query)
   if (plain && config.rowMode === "array" && !asArrays(carrier)) carrier = new QueryClass(query)
+  // Built from text and values, a prepared statement gets its name after, as `pgSubmit.submit` gives it.
+  if (plain && config.name !== undefined) (carrier as Pg.Query & { name?: string }).name = config.name
   const submit = (carrier as unknown as { submit: (wire: Wire) => Error | null }).submit.bind(carrier)
   Object.assign(carrier, {
     submit: (wire: Wire): Error | null => {
+      if (refused(wire, config.name, config.text)) return submit(wire)
       wire.stream.cork?.()
       try {
         for (const text of opening) {

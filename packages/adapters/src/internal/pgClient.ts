@@ -265,8 +265,9 @@ export const make = (
         deadlineMs,
         behindPooler,
         tracked,
-        // In a transaction a stale plan (0A000) would abort it before the retry could run: unnamed statements there.
-        connection: (run, stream, unprepared) => new PgConnection(run, stream, false, unprepared)
+        // Named where the node prepares; the reserved connection runs a statement named only when it carries BEGIN
+        // (`pgReserved.ts`): elsewhere in a transaction a stale plan (0A000) would abort it before any retry.
+        connection: (run, stream, unprepared) => new PgConnection(run, stream, true, unprepared)
       })
     const reserve = reservedFor(undefined)
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.

@@ -43,6 +43,12 @@ const isStalePlan = (error: SqlError) => codeOf(error) === "0A000"
  */
 const isSharedServerSign = (error: SqlError) => codeOf(error) === "42P05" || codeOf(error) === "26000"
 
+/**
+ * Whether `run` answers this failure with another try (a new name, or unnamed): the statement did not run. A
+ * transaction whose BEGIN travelled with it is rolled back first, so that the try opens it again (`pgReserved.ts`).
+ */
+export const triesAgain = (error: SqlError): boolean => isStalePlan(error) || isSharedServerSign(error)
+
 /** The policy of one node; `startupRefused` tells whether a pooler already refused the startup parameters. */
 export const make = (setting: boolean | "auto", startupRefused: () => boolean): Prepared => {
   const generations = new Map<string, number>()

@@ -20,7 +20,7 @@ import type { InFlight } from "./inFlight.js"
 import { cutError } from "./inFlight.js"
 import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
 import type { NodePool } from "./pgPool.js"
-import type * as Prepared from "./pgPrepared.js"
+import * as Prepared from "./pgPrepared.js"
 import { openingStatements, transactionSettings } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
@@ -205,7 +205,10 @@ export interface ReservedOptions {
   readonly tracked?: InFlight | undefined
   /** Whether the session carries no settings (a pooler in front): each transaction then sets them. */
   readonly behindPooler: () => boolean
-  /** The node's statements over `run` and `stream`, all unnamed (`pgClient.ts` decides why). */
+  /**
+   * The node's statements over `run` and `stream`. `run` keeps a statement's name only when it carries the
+   * transaction's BEGIN; any other runs unnamed.
+   */
   readonly connection: (
     run: Prepared.Run,
     stream: StreamRows,
@@ -218,6 +221,17 @@ const notQueryable = () =>
     message: "Failed to execute statement",
     cause: new Error("Client has encountered a connection error and is not queryable")
   })
+
+/**
+ * The statement without its name. In a transaction, only a statement that carries BEGIN may run prepared: refused
+ * there (a plan made stale by a schema change, 0A000; a pooler's shared server), it is tried again in a transaction
+ * opened afresh. Refused anywhere later, it would abort the caller's transaction before any retry could run.
+ */
+const unnamed = (query: Pg.QueryConfig): Pg.QueryConfig => {
+  if (query.name === undefined) return query
+  const { name: _, ...rest } = query
+  return rest
+}
 
 /**
  * A connection held until its `release` (`Connections.Holds`; `NodeClient.scopedHold` makes a scope's of it), with
@@ -265,10 +279,25 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
         const opening = takeBegin()
-        if (opening === undefined) return send(held.client, query, map, retire)
-        return canCarryBegin(query)
-          ? send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
-          : Effect.zipRight(sendBegin(opening), send(held.client, query, map, retire))
+        if (opening === undefined) return send(held.client, unnamed(query), map, retire)
+        if (!canCarryBegin(query)) {
+          return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
+        }
+        const carried = send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
+        // A prepared statement refused before it ran (a stale plan, a pooler's shared server): BEGIN ran and the
+        // transaction is aborted, with nothing of the caller's in it. Rolled back, BEGIN waits again for the try
+        // that follows (`Prepared.triesAgain`), so the retry is as transparent as outside a transaction.
+        return query.name === undefined ?
+          carried :
+          Effect.tapError(carried, (error) =>
+            Prepared.triesAgain(error) && held.broken === undefined
+              ? Effect.ignore(Effect.zipRight(
+                send(held.client, { text: "ROLLBACK" }, () => undefined, retire),
+                Effect.sync(() => {
+                  begin = opening
+                })
+              ))
+              : Effect.void)
       })
     const flushBegin = Effect.suspend(() => {
       const opening = takeBegin()
