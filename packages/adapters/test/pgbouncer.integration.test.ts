@@ -205,6 +205,41 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
       }).pipe(Effect.provide(Reactivity.layer))
   )
 
+  it.scopedLive(
+    "there, transactions whose first statement runs prepared heal too: a collision reopens the transaction, unseen",
+    () =>
+      Effect.gen(function*() {
+        const pooler = yield* ownPooler({ defaultPoolSize: 1, ignoreStartupParameters: IGNORE_FASTORM })
+        const client = yield* clientOf(pooler.url, { poolSize: 2, maxOverflow: 0 })
+        const table = yield* withTable(client)
+        const read = CompiledStatement.make(`SELECT * FROM ${table} WHERE id = $1`)
+        const write = CompiledStatement.make(`UPDATE ${table} SET name = $1 WHERE id = $2`)
+        // Two transactions at once (two client connections, one server connection), each opened by the prepared read,
+        // which carries BEGIN: the first Parse on the shared server connection leaves a name the other then meets.
+        const outcomes = yield* Effect.forEach(
+          Array.from({ length: 20 }),
+          (_, round) =>
+            Effect.forEach(
+              [0, 1],
+              (k) =>
+                Effect.either(client.withTransaction(Effect.zipRight(
+                  CompiledStatement.run(client, read, [1]),
+                  CompiledStatement.runCounted(client, write, [`r${round}-${k}`, 1])
+                ))),
+              { concurrency: 2 }
+            )
+        )
+        const codes = outcomes.flat().map((r) =>
+          r._tag === "Right" ? "ok" : String((r.left.cause as { code?: unknown } | undefined)?.code ?? r.left.message)
+        )
+        expect(tally(codes)).toEqual({ ok: 40 })
+        // Every transaction committed its write: the last one's name is there.
+        const [row] = yield* CompiledStatement.run(client, read, [1])
+        expect(String((row as { name: unknown }).name)).toMatch(/^r19-[01]$/)
+        expect((yield* preparedOver(client, table)).length).toBeLessThanOrEqual(1)
+      }).pipe(Effect.provide(Reactivity.layer))
+  )
+
   it.scopedLive("an explicit preparedStatements: true is honoured: the collisions reach the caller (42P05)", () =>
     Effect.gen(function*() {
       const pooler = yield* ownPooler({ defaultPoolSize: 1 })
