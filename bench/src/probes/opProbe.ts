@@ -62,16 +62,18 @@ const workloads = (process.env["WORKLOADS"] ?? "transaction,update,insert").spli
 const n = Number(process.env["N"] ?? 2000)
 const callers = Number(process.env["CALLERS"] ?? 1)
 const rounds = Number(process.env["ROUNDS"] ?? 2)
+// The seeded table's rows, as in the bench.
+const ROWS = 10_000
 // Deletes take the ids the inserts added, as in the bench: without an insert before them they would delete seeded
 // rows, which the other workloads of the probe read and update.
 const deleteAt = workloads.indexOf("delete")
 if (deleteAt >= 0 && !workloads.slice(0, deleteAt).includes("insert")) {
   throw new Error("WORKLOADS: \"delete\" deletes the rows \"insert\" added: put insert before it (same N and ROUNDS)")
 }
-await seed(dialectOf(db), nodes, 10_000, workloads.includes("stream"))
-startDeletesAt(10_000 + 1)
+await seed(dialectOf(db), nodes, ROWS, workloads.includes("stream"))
+startDeletesAt(ROWS + 1)
 const built = []
-for (const t of targets) built.push(await makeTarget(t, db, nodes, 10_000))
+for (const t of targets) built.push(await makeTarget(t, db, nodes, ROWS))
 for (const w of workloads) {
   for (let round = 0; round < rounds; round++) {
     for (const target of built) {

@@ -275,6 +275,20 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       begin = undefined
       return opening
     }
+    /**
+     * A prepared statement that carried BEGIN, refused before it ran (a stale plan, a pooler's shared server): BEGIN
+     * ran and the transaction is aborted, with nothing of the caller's in it. Rolled back, BEGIN waits again for the
+     * try that follows (`Prepared.triesAgain`), so the retry is as transparent as outside a transaction.
+     */
+    const reopenFor = (opening: ReadonlyArray<string>) => (error: SqlError): Effect.Effect<void> =>
+      Prepared.triesAgain(error) && held.broken === undefined
+        ? Effect.ignore(Effect.zipRight(
+          send(held.client, { text: "ROLLBACK" }, () => undefined, retire),
+          Effect.sync(() => {
+            begin = opening
+          })
+        ))
+        : Effect.void
     const run: Prepared.Run = (query, map) =>
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
@@ -284,20 +298,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
           return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
         }
         const carried = send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
-        // A prepared statement refused before it ran (a stale plan, a pooler's shared server): BEGIN ran and the
-        // transaction is aborted, with nothing of the caller's in it. Rolled back, BEGIN waits again for the try
-        // that follows (`Prepared.triesAgain`), so the retry is as transparent as outside a transaction.
-        return query.name === undefined ?
-          carried :
-          Effect.tapError(carried, (error) =>
-            Prepared.triesAgain(error) && held.broken === undefined
-              ? Effect.ignore(Effect.zipRight(
-                send(held.client, { text: "ROLLBACK" }, () => undefined, retire),
-                Effect.sync(() => {
-                  begin = opening
-                })
-              ))
-              : Effect.void)
+        return query.name === undefined ? carried : Effect.tapError(carried, reopenFor(opening))
       })
     const flushBegin = Effect.suspend(() => {
       const opening = takeBegin()
