@@ -7,7 +7,7 @@
  * other first statement waits for them to go first, as one simple query.
  */
 import type Pg from "pg"
-import { asArrays } from "./pgRows.js"
+import { fromText } from "./pgSubmit.js"
 
 // One statement that opens a transaction and nothing else (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION`).
 const beginStatement = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*?;?\s*$/i
@@ -45,24 +45,19 @@ const refused = (wire: Wire, name: string | undefined, text: string | undefined)
 
 /**
  * `query` as a pg submittable that sends the `opening` statements first. pg then hands its callback one result per
- * statement (as for a multi-statement query): `lastResult` takes the statement's. Built from text and values, as
- * `pgSubmit.submit` does, where pg would otherwise copy the configuration object through its property descriptors.
+ * statement (as for a multi-statement query): `lastResult` takes the statement's. Built as `pgSubmit.submit` builds a
+ * query (`fromText`), named where the statement is prepared.
  */
 export const withBegin = (
   QueryClass: typeof Pg.Query,
   query: Pg.QueryConfig,
   opening: ReadonlyArray<string>
 ): Pg.Query => {
-  const config = query as Pg.QueryConfig & { readonly rowMode?: unknown }
-  const plain = config.types === undefined && (config.rowMode === undefined || config.rowMode === "array")
-  let carrier = plain ? new QueryClass(config.text, config.values) : new QueryClass(query)
-  if (plain && config.rowMode === "array" && !asArrays(carrier)) carrier = new QueryClass(query)
-  // Built from text and values, a prepared statement gets its name after, as `pgSubmit.submit` gives it.
-  if (plain && config.name !== undefined) (carrier as Pg.Query & { name?: string }).name = config.name
+  const carrier = fromText(QueryClass, query) ?? new QueryClass(query)
   const submit = (carrier as unknown as { submit: (wire: Wire) => Error | null }).submit.bind(carrier)
   Object.assign(carrier, {
     submit: (wire: Wire): Error | null => {
-      if (refused(wire, config.name, config.text)) return submit(wire)
+      if (refused(wire, query.name, query.text)) return submit(wire)
       wire.stream.cork?.()
       try {
         for (const text of opening) {
