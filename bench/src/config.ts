@@ -42,6 +42,11 @@ export interface BenchConfig {
   readonly workloads: ReadonlyArray<Workload>
   readonly ablation: boolean
   readonly failover: boolean
+  /**
+   * Each target in a process of its own (`hostedTarget.ts`); off with BENCH_ISOLATE=0, and under BENCH_PROFILE=1,
+   * whose profile is the worker's process.
+   */
+  readonly isolate: boolean
   /** Read load before the kill, and after it. */
   readonly failoverBeforeSeconds: number
   readonly failoverAfterSeconds: number
@@ -67,6 +72,7 @@ export const fromEnv = (): BenchConfig => {
     workloads: list<Workload>("BENCH_WORKLOADS", ablation ? ["point-read"] : WORKLOADS, ["relations"]),
     ablation,
     failover: failoverEnv === undefined || failoverEnv === "" ? !quick && !ablation : failoverEnv === "1",
+    isolate: process.env["BENCH_ISOLATE"] !== "0" && process.env["BENCH_PROFILE"] !== "1",
     failoverBeforeSeconds: num("BENCH_FAILOVER_BEFORE", 1.5),
     failoverAfterSeconds: num("BENCH_FAILOVER_AFTER", quick ? 3 : 6)
   }

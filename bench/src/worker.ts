@@ -22,11 +22,12 @@ import { join } from "node:path"
 import { performance } from "node:perf_hooks"
 import { fromEnv } from "./config.js"
 import type { Sample } from "./harness.js"
-import { measure, Recorder, warmUp } from "./harness.js"
+import { Recorder, warmUp } from "./harness.js"
+import type { BenchTarget } from "./hostedTarget.js"
+import { hosted, inProcess } from "./hostedTarget.js"
 import { seed } from "./seed.js"
 import { makeSqliteTarget, seedSqlite, SQLITE_TARGETS } from "./sqliteTargets.js"
-import { measureStream } from "./streamSample.js"
-import type { Db, Target, TargetName } from "./targets.js"
+import type { Db, TargetName } from "./targets.js"
 import { dialectOf, makeTarget, POOL_SIZE } from "./targets.js"
 import type { Workload } from "./workloads.js"
 import { startDeletesAt } from "./workloads.js"
@@ -100,34 +101,39 @@ const fmt = (s: Sample) =>
       s.cpuUsPerQuery.toFixed(0)
     } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
 
+/** Builds a target where the run measures it: in a process of its own (the default) or in this one. */
+const buildTarget = async (name: TargetName): Promise<BenchTarget> =>
+  config.isolate
+    ? hosted({ name, db, rows: config.rows, nodes: db === "sqlite" ? undefined : nodes, sqliteFile })
+    : inProcess(await build(name))
+
 const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" | "unsupported">>> => {
-  const targets: Array<Target> = []
-  for (const name of targetNames) targets.push(await build(name))
+  const targets: Array<BenchTarget> = []
+  for (const name of targetNames) targets.push(await buildTarget(name))
   for (const t of targets) {
     const t0 = performance.now()
-    const failed = (await warmUp(t.driver, "point-read", config.callers, config.warmup)) +
-      (await warmUp(t.driver, "read-write", config.callers, Math.ceil(config.warmup / 3)))
+    const failed = (await t.warm("point-read", config.callers, config.warmup)).failed +
+      (await t.warm("read-write", config.callers, Math.ceil(config.warmup / 3))).failed
     log(`[${db}] warm-up ${t.name}: ${Math.round(performance.now() - t0)} ms${failed > 0 ? `, ${failed} failed` : ""}`)
   }
   startDeletesAt(config.rows + 1)
   const samples: WorkerResult["samples"] = {}
   const unsupported: NonNullable<WorkerResult["unsupported"]> = {}
   for (const workload of config.workloads) {
-    const running = targets.filter((t) => t.driver.supports(workload))
-    const missing = targets.filter((t) => !t.driver.supports(workload)).map((t) => t.name)
+    const running = targets.filter((t) => t.supports(workload))
+    const missing = targets.filter((t) => !t.supports(workload)).map((t) => t.name)
     if (missing.length > 0) unsupported[workload] = missing
     // One caller reads the whole stream table per round (a stream of warm-up primes every code path).
-    const sampleOf = (t: Target) =>
-      workload === "stream" ? measureStream(t.driver) : measure(t.driver, workload, config.callers, config.seconds)
+    const sampleOf = (t: BenchTarget) =>
+      workload === "stream" ? t.stream() : t.measure(workload, config.callers, config.seconds)
     if (workload === "stream") {
-      for (const t of running) await measureStream(t.driver)
+      for (const t of running) await t.stream()
     } else if (workload !== "point-read" && workload !== "read-write") {
       // Every statement shape prepared and every code path compiled before it is measured.
       for (const t of running) {
-        const warm = new Recorder()
-        await t.driver.run(workload, config.callers, { count: Math.max(64, Math.ceil(config.warmup / 20)) }, warm)
+        const warm = await t.warm(workload, config.callers, Math.max(64, Math.ceil(config.warmup / 20)))
         if (warm.failed > 0) {
-          log(`[${db}] warm-up ${workload} ${t.name}: ${warm.failed} failed (${[...warm.errors.keys()].join("; ")})`)
+          log(`[${db}] warm-up ${workload} ${t.name}: ${warm.failed} failed (${warm.errors.join("; ")})`)
         }
       }
     }
@@ -141,7 +147,7 @@ const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" 
       }
     }
   }
-  for (const t of targets) await t.close()
+  for (const t of targets) uncaught += await t.close()
   return { samples, unsupported }
 }
 

@@ -141,6 +141,8 @@ let nextDelete = 0
 export const startDeletesAt = (id: number): void => {
   nextDelete = id
 }
+/** Where the next delete starts. */
+export const deletesAt = (): number => nextDelete
 
 /** What the stream workload calls for each row (the harness counts rows and samples memory there). */
 let streamRow: (row: unknown) => void = () => undefined
