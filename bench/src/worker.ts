@@ -1,6 +1,7 @@
 /**
- * One database's phase of `npm run bench`, run as its own process: seeds the table, warms every target up, runs the
- * interleaved rounds of both workloads, then the failover benchmark. Writes its results as JSON to BENCH_OUT.
+ * One database's phase of `npm run bench`, run as its own process: seeds the table, starts each target in a process
+ * of its own (`hostedTarget.ts`), warms every target up, runs the interleaved rounds of every workload, then the
+ * failover benchmark (each failover target built here, one at a time). Writes its results as JSON to BENCH_OUT.
  * `pgbouncer` is the PostgreSQL cluster with every target through PgBouncers of the worker's own (one per node,
  * transaction pooling, POOL_SIZE server connections each, stock ignore_startup_parameters), stopped at the end.
  *
