@@ -4,6 +4,7 @@
  * garbage are collected on another's time, and no shared library (Effect, pg, mysql2) runs code a different stack has
  * shaped: an application runs one of them (BENCHMARKS.md, "One process per target").
  */
+import type { ChildProcess } from "node:child_process"
 import { fork } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -53,6 +54,12 @@ const here = dirname(fileURLToPath(import.meta.url))
 // Compiled (bench/build/src), the host is JavaScript; under tsx, TypeScript run through tsx, as the worker is.
 const compiled = here.endsWith(join("build", "src"))
 
+// A worker that ends for any reason takes its targets' processes with it (one listener for all of them).
+const children = new Set<ChildProcess>()
+process.on("exit", () => {
+  for (const child of children) child.kill()
+})
+
 /** Spreads `Omit` over a union, so that each request keeps its own fields. */
 type Request = HostRequest extends infer R ? R extends unknown ? Omit<R, "id" | "deleteAt"> : never : never
 
@@ -73,9 +80,11 @@ export const hosted = (spec: HostSpec): Promise<BenchTarget> =>
       waiting.clear()
       reject(error)
     }
-    child.on("exit", exited)
-    // A worker that ends for any reason takes its targets' processes with it.
-    process.on("exit", () => child.kill())
+    children.add(child)
+    child.on("exit", (code) => {
+      children.delete(child)
+      exited(code)
+    })
     child.on("error", reject)
     const ask = <A>(request: Request): Promise<A> =>
       new Promise<A>((resolveRequest, rejectRequest) => {
