@@ -199,11 +199,17 @@ export const measure = async (
   }
 }
 
-/** Runs `count` operations (a warm-up); returns how many failed. */
-export const warmUp = async (driver: Driver, workload: Workload, callers: number, count: number): Promise<number> => {
+/** A warm-up's outcome: how many operations failed, and their errors. */
+export interface Warmed {
+  readonly failed: number
+  readonly errors: ReadonlyArray<string>
+}
+
+/** Runs `count` operations (a warm-up), unmeasured. */
+export const warmUp = async (driver: Driver, workload: Workload, callers: number, count: number): Promise<Warmed> => {
   const recorder = new Recorder()
   await driver.run(workload, callers, { count }, recorder)
-  return recorder.failed
+  return { failed: recorder.failed, errors: [...recorder.errors.keys()] }
 }
 
 /** The median of some numbers. */

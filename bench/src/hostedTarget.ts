@@ -4,23 +4,37 @@
  * garbage are collected on another's time, and no shared library (Effect, pg, mysql2) runs code a different stack has
  * shaped: an application runs one of them (BENCHMARKS.md, "One process per target").
  */
+import type { ClusterNodes } from "@fastorm/test-support"
 import type { ChildProcess } from "node:child_process"
 import { fork } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import type { Sample } from "./harness.js"
-import { measure, Recorder } from "./harness.js"
+import type { Sample, Warmed } from "./harness.js"
+import { measure, warmUp } from "./harness.js"
+import { makeSqliteTarget } from "./sqliteTargets.js"
 import { measureStream } from "./streamSample.js"
-import type { HostReady, HostReply, HostRequest, HostSpec } from "./targetHost.js"
-import type { Target, TargetName } from "./targets.js"
+import type { HostReady, HostReply, HostRequest } from "./targetHost.js"
+import type { Db, Target, TargetName } from "./targets.js"
+import { makeTarget } from "./targets.js"
 import type { Workload } from "./workloads.js"
 import { deletesAt, startDeletesAt } from "./workloads.js"
 
-/** A warm-up's outcome. */
-export interface Warmed {
-  readonly failed: number
-  readonly errors: ReadonlyArray<string>
+/** What a target is built from, in the worker's process or in one of its own. */
+export interface HostSpec {
+  readonly name: TargetName
+  readonly db: Db
+  readonly rows: number
+  /** The cluster's nodes (none for SQLite). */
+  readonly nodes?: ClusterNodes | undefined
+  /** SQLite's database file (SQLite only). */
+  readonly sqliteFile?: string | undefined
 }
+
+/** Builds `spec`'s target in this process. */
+export const fromSpec = (spec: HostSpec): Promise<Target> =>
+  spec.db === "sqlite"
+    ? makeSqliteTarget(spec.name, spec.sqliteFile ?? "", spec.rows)
+    : makeTarget(spec.name, spec.db, spec.nodes!, spec.rows)
 
 /** What the worker asks of a target, wherever it runs. */
 export interface BenchTarget {
@@ -40,11 +54,7 @@ export interface BenchTarget {
 export const inProcess = (target: Target): BenchTarget => ({
   name: target.name,
   supports: target.driver.supports,
-  warm: async (workload, callers, count) => {
-    const recorder = new Recorder()
-    await target.driver.run(workload, callers, { count }, recorder)
-    return { failed: recorder.failed, errors: [...recorder.errors.keys()] }
-  },
+  warm: (workload, callers, count) => warmUp(target.driver, workload, callers, count),
   measure: (workload, callers, seconds) => measure(target.driver, workload, callers, seconds),
   stream: () => measureStream(target.driver),
   close: () => target.close().then(() => 0)

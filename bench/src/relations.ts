@@ -94,7 +94,7 @@ const runDb = async (db: Dialect, nodes: ClusterNodes): Promise<ReadonlyArray<Ro
   const targets = []
   for (const name of TARGETS) {
     const target = await makeRelTarget(name, db, nodes, USER_ROWS, PER_USER)
-    const failed = await warmUp(target.driver, "point-read", CALLERS, 300)
+    const { failed } = await warmUp(target.driver, "point-read", CALLERS, 300)
     if (failed > 0) log(`bench:relations: ${db} ${name}: ${failed} of 300 warm-up loads failed`)
     targets.push(target)
   }

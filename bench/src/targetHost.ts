@@ -1,27 +1,13 @@
 /**
  * One target of the bench in a process of its own, as an application runs one stack (BENCHMARKS.md, "One process per
- * target"): it builds the target from `BENCH_HOST` (JSON, `HostSpec`) and serves the worker's requests over the IPC
- * channel (`hostedTarget.ts`) until told to close. Started by the worker, never by hand.
+ * target"): it builds the target from `BENCH_HOST` (JSON, `hostedTarget.HostSpec`) and serves the worker's requests
+ * over the IPC channel (`hostedTarget.ts`) with the in-process target's own warm-up and measurements, until told to
+ * close. Started by the worker, never by hand.
  */
-import type { ClusterNodes } from "@fastorm/test-support"
-import { measure, Recorder } from "./harness.js"
-import { makeSqliteTarget } from "./sqliteTargets.js"
-import { measureStream } from "./streamSample.js"
-import type { Db, TargetName } from "./targets.js"
-import { makeTarget } from "./targets.js"
+import type { HostSpec } from "./hostedTarget.js"
+import { fromSpec, inProcess } from "./hostedTarget.js"
 import type { Workload } from "./workloads.js"
 import { deletesAt, startDeletesAt, WORKLOADS } from "./workloads.js"
-
-/** What a hosted target is built from. */
-export interface HostSpec {
-  readonly name: TargetName
-  readonly db: Db
-  readonly rows: number
-  /** The cluster's nodes (none for SQLite). */
-  readonly nodes?: ClusterNodes | undefined
-  /** SQLite's database file (SQLite only). */
-  readonly sqliteFile?: string | undefined
-}
 
 /** A request of the worker. `deleteAt`: where the next delete starts (the worker keeps one count for every target). */
 export type HostRequest =
@@ -54,24 +40,22 @@ process.on("unhandledRejection", () => {
 })
 
 const spec = JSON.parse(process.env["BENCH_HOST"] ?? "{}") as HostSpec
-const target = await (spec.db === "sqlite"
-  ? makeSqliteTarget(spec.name, spec.sqliteFile ?? "", spec.rows)
-  : makeTarget(spec.name, spec.db, spec.nodes!, spec.rows)).catch((e: unknown) => {
+// Served as the worker would run it in its own process: the same warm-up and measurements, here.
+const target = inProcess(
+  await fromSpec(spec).catch((e: unknown) => {
     send({ failed: String((e as Error)?.stack ?? e) })
     process.exit(1)
   })
+)
 
 const serve = async (request: HostRequest): Promise<unknown> => {
   switch (request.op) {
-    case "warm": {
-      const recorder = new Recorder()
-      await target.driver.run(request.workload, request.callers, { count: request.count }, recorder)
-      return { failed: recorder.failed, errors: [...recorder.errors.keys()] }
-    }
+    case "warm":
+      return target.warm(request.workload, request.callers, request.count)
     case "measure":
-      return measure(target.driver, request.workload, request.callers, request.seconds)
+      return target.measure(request.workload, request.callers, request.seconds)
     case "stream":
-      return measureStream(target.driver)
+      return target.stream()
     case "close":
       await target.close()
       return { uncaught }
@@ -88,4 +72,4 @@ process.on("message", (request: HostRequest) => {
   )
 })
 
-send({ ready: WORKLOADS.filter((w) => target.driver.supports(w)) })
+send({ ready: WORKLOADS.filter((w) => target.supports(w)) })

@@ -25,9 +25,9 @@ import { fromEnv } from "./config.js"
 import type { Sample } from "./harness.js"
 import { Recorder, warmUp } from "./harness.js"
 import type { BenchTarget } from "./hostedTarget.js"
-import { hosted, inProcess } from "./hostedTarget.js"
+import { fromSpec, hosted, inProcess } from "./hostedTarget.js"
 import { seed } from "./seed.js"
-import { makeSqliteTarget, seedSqlite, SQLITE_TARGETS } from "./sqliteTargets.js"
+import { seedSqlite, SQLITE_TARGETS } from "./sqliteTargets.js"
 import type { Db, TargetName } from "./targets.js"
 import { dialectOf, makeTarget, POOL_SIZE } from "./targets.js"
 import type { Workload } from "./workloads.js"
@@ -76,8 +76,6 @@ let nodes: ClusterNodes = cluster?.[dialectOf(db)] as ClusterNodes
 const sqliteDir = db === "sqlite" ? mkdtempSync(join(tmpdir(), "fastorm-bench-")) : undefined
 const sqliteFile = sqliteDir === undefined ? "" : join(sqliteDir, "bench.db")
 const targetNames = db === "sqlite" ? config.targets.filter((t) => SQLITE_TARGETS.includes(t)) : config.targets
-const build = (name: TargetName) =>
-  db === "sqlite" ? makeSqliteTarget(name, sqliteFile, config.rows) : makeTarget(name, db, nodes, config.rows)
 let poolers: PgBouncerNodes | undefined
 
 let uncaught = 0
@@ -103,10 +101,10 @@ const fmt = (s: Sample) =>
     } µs CPU/q (sys ${s.sysUsPerQuery.toFixed(0)})${s.failed > 0 ? `  FAILED ${s.failed}: ${s.firstError ?? ""}` : ""}`
 
 /** Builds a target where the run measures it: in a process of its own (the default) or in this one. */
-const buildTarget = async (name: TargetName): Promise<BenchTarget> =>
-  config.isolate
-    ? hosted({ name, db, rows: config.rows, nodes: db === "sqlite" ? undefined : nodes, sqliteFile })
-    : inProcess(await build(name))
+const buildTarget = async (name: TargetName): Promise<BenchTarget> => {
+  const spec = { name, db, rows: config.rows, nodes: db === "sqlite" ? undefined : nodes, sqliteFile }
+  return config.isolate ? hosted(spec) : inProcess(await fromSpec(spec))
+}
 
 const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" | "unsupported">>> => {
   const targets: Array<BenchTarget> = []

@@ -1,8 +1,8 @@
 /**
  * Compiled statements on the live PostgreSQL primary: named prepared statements of the session (pg_prepared_statements
  * shows them), re-prepared after an ALTER TABLE changes their result type, none with `preparedStatements: false`, and
- * run on a transaction's own connection (prepared there only when they carry its BEGIN); asked for arrays, rows come back as arrays marked with their columns. One
- * pooled connection per client, so every statement shares one session.
+ * run on a transaction's own connection (prepared there only when they carry its BEGIN); asked for arrays, rows come
+ * back as arrays marked with their columns. One pooled connection per client, so every statement shares one session.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
