@@ -1,8 +1,9 @@
 /**
  * Compiled statements on the live PostgreSQL primary: named prepared statements of the session (pg_prepared_statements
  * shows them), re-prepared after an ALTER TABLE changes their result type, none with `preparedStatements: false`, and
- * run on a transaction's own connection (prepared there only when they carry its BEGIN); asked for arrays, rows come
- * back as arrays marked with their columns. One pooled connection per client, so every statement shares one session.
+ * run on a transaction's own connection (prepared there when they carry its BEGIN, or write without returning rows);
+ * asked for arrays, rows come back as arrays marked with their columns. One pooled connection per client, so every
+ * statement shares one session.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -19,7 +20,7 @@ const cluster: ClusterInfo = loadCluster()
 const primaryUrl = cluster.postgres.primary.url
 
 /** A client on the primary with one connection: every statement of it runs in one session. */
-const oneSession = (preparedStatements: boolean) =>
+const oneSession = (preparedStatements: boolean | "auto") =>
   Effect.flatMap(
     DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 1, maxOverflow: 0, preparedStatements } }),
     (adapter) => adapter.makeClient({ verify: true })
@@ -159,28 +160,59 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       expect(yield* CompiledStatement.run(client, statement, [1])).toEqual([{ id: 1, name: "one", extra: 5 }])
     }).pipe(Effect.provide(Reactivity.layer)))
 
-  it.scopedLive("in a transaction, the statement that carries BEGIN runs prepared and the later ones unnamed", () =>
+  it.scopedLive("in a transaction, the statement that carries BEGIN and a later write without rows run prepared", () =>
     Effect.gen(function*() {
-      const client = yield* oneSession(true)
+      // "auto" first finds the connection direct (its server process is its startup's); `true` needs no finding.
+      for (const setting of ["auto", true] as const) {
+        const client = yield* oneSession(setting)
+        const table = yield* withTable(client)
+        const first = selectById(table)
+        const later = CompiledStatement.make(`UPDATE ${table} SET name = $1 WHERE id = $2`)
+        const laterReturning = CompiledStatement.make(`UPDATE ${table} SET name = $1 WHERE id = $2 RETURNING *`)
+        const pid = yield* pidOf(client)
+        const [read, updated, returned] = yield* client.withTransaction(
+          Effect.all([
+            CompiledStatement.run(client, first, [1]),
+            CompiledStatement.runCounted(client, later, ["uno", 1]),
+            CompiledStatement.run(client, laterReturning, ["eins", 1])
+          ])
+        )
+        expect(read).toEqual([{ id: 1, name: "one" }])
+        expect(updated).toBe(1)
+        expect(returned).toEqual([{ id: 1, name: "eins" }])
+        // The later write without rows has no result type a schema change could make stale: it keeps its name. The
+        // one with rows runs unnamed: refused (0A000) there, it would abort the transaction before any retry.
+        expect((yield* preparedOf(client)).map((p) => p.name).sort()).toEqual([first.name, later.name].sort())
+        // Committed, in the one session the view above looked at.
+        expect(yield* CompiledStatement.run(client, first, [1])).toEqual([{ id: 1, name: "eins" }])
+        expect(yield* pidOf(client)).toBe(pid)
+        // A read after the first statement runs unnamed, for the same reason.
+        const other = CompiledStatement.make(`SELECT name FROM ${table} WHERE id = $1`)
+        const again = yield* client.withTransaction(
+          Effect.zip(CompiledStatement.runCounted(client, later, ["one", 1]), CompiledStatement.run(client, other, [1]))
+        )
+        expect(again).toEqual([1, [{ name: "one" }]])
+        expect((yield* preparedOf(client)).map((p) => p.name)).not.toContain(other.name)
+      }
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a later write keeps its name after an ALTER TABLE, and the transaction commits", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession("auto")
       const table = yield* withTable(client)
       const first = selectById(table)
       const later = CompiledStatement.make(`UPDATE ${table} SET name = $1 WHERE id = $2`)
-      const pid = yield* pidOf(client)
-      const [read, updated] = yield* client.withTransaction(
+      yield* client.withTransaction(
         Effect.zip(CompiledStatement.run(client, first, [1]), CompiledStatement.runCounted(client, later, ["uno", 1]))
       )
-      expect(read).toEqual([{ id: 1, name: "one" }])
-      expect(updated).toBe(1)
-      expect(yield* preparedOf(client)).toEqual([{ name: first.name, statement: first.sql }])
-      // Committed, in the one session the view above looked at.
-      expect(yield* CompiledStatement.run(client, first, [1])).toEqual([{ id: 1, name: "uno" }])
-      expect(yield* pidOf(client)).toBe(pid)
-      // The counted write first: it carries BEGIN and runs prepared; the read after it runs unnamed.
-      const again = yield* client.withTransaction(
-        Effect.zip(CompiledStatement.runCounted(client, later, ["one", 1]), CompiledStatement.run(client, first, [1]))
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN extra int NOT NULL DEFAULT 5`)
+      // The first statement's plan went stale (its transaction reopens, unseen); the write's has no rows to go stale.
+      const [read, updated] = yield* client.withTransaction(
+        Effect.zip(CompiledStatement.run(client, first, [1]), CompiledStatement.runCounted(client, later, ["dos", 1]))
       )
-      expect(again).toEqual([1, [{ id: 1, name: "one" }]])
-      expect((yield* preparedOf(client)).map((p) => p.name).sort()).toEqual([first.name, later.name].sort())
+      expect(read).toEqual([{ id: 1, name: "uno", extra: 5 }])
+      expect(updated).toBe(1)
+      expect(yield* CompiledStatement.run(client, first, [1])).toEqual([{ id: 1, name: "dos", extra: 5 }])
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("asked for arrays, give rows as arrays marked with their columns, prepared or not, after an ALTER too", () =>

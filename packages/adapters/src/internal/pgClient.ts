@@ -103,7 +103,9 @@ export const make = (
         NodePool.make(
           Pg.Pool,
           (behindPooler) => poolConfig(endpoint, config, options, behindPooler),
-          poolerRefusal(config)
+          poolerRefusal(config),
+          // Only "auto" needs to know: a transaction's later writes run prepared on a direct connection.
+          config.preparedStatements === "auto"
         )
       ),
       (pool) => endWithin(options.alias, Effect.promise(() => pool.end()), pool.destroyAll)
@@ -265,8 +267,8 @@ export const make = (
         deadlineMs,
         behindPooler,
         tracked,
-        // Named where the node prepares; the reserved connection runs a statement named only when it carries BEGIN
-        // (`pgReserved.ts`): elsewhere in a transaction a stale plan (0A000) would abort it before any retry.
+        // Named where the node prepares; the reserved connection keeps the name only where a refusal cannot abort the
+        // transaction unseen (`pgReserved.ts`): on the statement that carries BEGIN, on a later write without rows.
         connection: (run, stream, unprepared) => new PgConnection(run, stream, true, unprepared)
       })
     const reserve = reservedFor(undefined)

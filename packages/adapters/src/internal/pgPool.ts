@@ -19,6 +19,11 @@ export interface NodePool {
   readonly connect: (checkout: Checkout) => void
   /** True once a pooler refused the startup parameters: connections carry only `application_name`. */
   readonly behindPooler: () => boolean
+  /**
+   * Whether a client reaches PostgreSQL itself, no pooler between: its server process is the one its startup named
+   * (`checksDirect`; unknown, as before the check answered, is false).
+   */
+  readonly direct: (client: Pg.PoolClient) => boolean
   /** The current pool, for its counts. */
   readonly current: () => Pg.Pool
   /** Ends every pool this node opened. */
@@ -30,21 +35,41 @@ export interface NodePool {
 /**
  * Opens the node's pool; `configFor(behindPooler)` is the pool configuration of each mode. With `refusal`, a setting
  * that only a startup parameter carries, a refused startup packet is not retried without them: each checkout fails
- * with a pooler refusal in PgBouncer's words that names the setting (`refusal` is its text).
+ * with a pooler refusal in PgBouncer's words that names the setting (`refusal` is its text). With `checksDirect`, each
+ * new client of the pool with startup parameters asks once for its server process (`direct`).
  */
 export const make = (
   PgPool: typeof Pg.Pool,
   configFor: (behindPooler: boolean) => Pg.PoolConfig,
-  refusal?: string | undefined
+  refusal?: string | undefined,
+  checksDirect = false
 ): NodePool => {
   // Every client from its connect until its end completed: pg-pool's `end` lets go of idle clients before their
   // goodbye is answered, and waits for busy ones.
   const clients = new Set<Pg.PoolClient>()
+  const direct = new WeakSet<Pg.PoolClient>()
+  // New clients whose check has not answered yet, with the checkouts waiting for it (pg warns about a statement sent
+  // while another runs, so the first one waits).
+  const checking = new WeakMap<Pg.PoolClient, Array<() => void>>()
+  // The wait for the check: the connect's own bound.
+  let checkMs = 10_000
   const open = (behindPooler: boolean) => {
-    const pool = new PgPool(configFor(behindPooler))
+    const config = configFor(behindPooler)
+    checkMs = config.connectionTimeoutMillis ?? checkMs
+    const pool = new PgPool(config)
     // An idle pooled connection that the server drops emits "error" on the pool; unhandled, it kills the process.
     pool.on("error", () => {})
-    pool.on("connect", (client) => clients.add(client))
+    pool.on("connect", (client) => {
+      clients.add(client)
+      if (!checksDirect || behindPooler) return
+      checking.set(client, [])
+      checkDirect(client, (isDirect) => {
+        if (isDirect) direct.add(client)
+        const waiting = checking.get(client) ?? []
+        checking.delete(client)
+        for (const go of waiting) go()
+      })
+    })
     pool.on("remove", (client) => clients.delete(client))
     return pool
   }
@@ -68,13 +93,26 @@ export const make = (
         // Once, from the first pool only: a pool without them that is refused too reports the refusal.
         if (from !== pool) return pool.connect(checkout as Parameters<Pg.Pool["connect"]>[0])
       }
-      checkout(error ?? undefined, client, release)
+      const waiting = client === undefined ? undefined : checking.get(client)
+      if (waiting === undefined) return checkout(error ?? undefined, client, release)
+      // Bounded as the connect itself: a server that opened the connection and answers nothing is not usable.
+      const timer = setTimeout(() => {
+        waiting.splice(waiting.indexOf(go), 1)
+        release(new Error("no answer to the connection's first statement"))
+        checkout(new Error(`no answer within ${checkMs} ms after the connection opened`), undefined, () => {})
+      }, checkMs)
+      const go = () => {
+        clearTimeout(timer)
+        checkout(undefined, client, release)
+      }
+      waiting.push(go)
     })
   }
 
   return {
     connect,
     behindPooler: () => behindPooler,
+    direct: (client) => direct.has(client),
     current: () => pool,
     end: async () => {
       await Promise.all([pool.end().catch(() => undefined), ...ending])
@@ -86,4 +124,15 @@ export const make = (
       return left.length
     }
   }
+}
+
+/**
+ * A pooler answers the startup with a process id and key of its own (PgBouncer makes them up; it forwards a cancel
+ * itself), so a server process other than the startup's means something stands between client and server.
+ */
+const checkDirect = (client: Pg.PoolClient, answer: (direct: boolean) => void): void => {
+  client.query("SELECT pg_backend_pid() AS pid", (error: Error | undefined, result: Pg.QueryResult | undefined) => {
+    const started = (client as { readonly processID?: unknown }).processID
+    answer(!error && started !== undefined && result?.rows[0]?.pid === started)
+  })
 }

@@ -49,6 +49,19 @@ const isSharedServerSign = (error: SqlError) => codeOf(error) === "42P05" || cod
  */
 export const triesAgain = (error: SqlError): boolean => isStalePlan(error) || isSharedServerSign(error)
 
+// A statement that returns no rows: the plan has no result type to go stale (0A000 needs one).
+const WRITE = /^\s*(?:INSERT|UPDATE|DELETE)\b/i
+const RETURNING = /\bRETURNING\b/i
+
+/**
+ * Whether a transaction's later statement (one that does not carry its BEGIN) keeps its name. Refused there, it
+ * would abort the caller's transaction before any retry could run, so only a statement nothing can refuse keeps it:
+ * one that returns no rows (no result type to go stale), on a connection that reaches PostgreSQL itself (`direct`) or
+ * through a pooler said to keep prepared statements (`true`): no shared server to refuse its name (42P05 / 26000).
+ */
+export const keepsNameLater = (sql: string, direct: boolean, setting: boolean | "auto"): boolean =>
+  (direct || setting === true) && WRITE.test(sql) && !RETURNING.test(sql)
+
 /** The policy of one node; `startupRefused` tells whether a pooler already refused the startup parameters. */
 export const make = (setting: boolean | "auto", startupRefused: () => boolean): Prepared => {
   const generations = new Map<string, number>()

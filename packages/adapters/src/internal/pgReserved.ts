@@ -206,8 +206,8 @@ export interface ReservedOptions {
   /** Whether the session carries no settings (a pooler in front): each transaction then sets them. */
   readonly behindPooler: () => boolean
   /**
-   * The node's statements over `run` and `stream`. `run` keeps a statement's name only when it carries the
-   * transaction's BEGIN; any other runs unnamed.
+   * The node's statements over `run` and `stream`. `run` keeps a statement's name when it carries the transaction's
+   * BEGIN, or when nothing can refuse it later in the transaction (`Prepared.keepsNameLater`); any other runs unnamed.
    */
   readonly connection: (
     run: Prepared.Run,
@@ -223,9 +223,9 @@ const notQueryable = () =>
   })
 
 /**
- * The statement without its name. In a transaction, only a statement that carries BEGIN may run prepared: refused
- * there (a plan made stale by a schema change, 0A000; a pooler's shared server), it is tried again in a transaction
- * opened afresh. Refused anywhere later, it would abort the caller's transaction before any retry could run.
+ * The statement without its name. In a transaction, a statement that carries BEGIN may run prepared: refused there (a
+ * plan made stale by a schema change, 0A000; a pooler's shared server), it is tried again in a transaction opened
+ * afresh. A later one keeps its name only where nothing can refuse it (`Prepared.keepsNameLater`).
  */
 const unnamed = (query: Pg.QueryConfig): Pg.QueryConfig => {
   if (query.name === undefined) return query
@@ -293,7 +293,11 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
         const opening = takeBegin()
-        if (opening === undefined) return send(held.client, unnamed(query), map, retire)
+        if (opening === undefined) {
+          const keeps = query.name !== undefined &&
+            Prepared.keepsNameLater(query.text, options.pool.direct(held.client), options.config.preparedStatements)
+          return send(held.client, keeps ? query : unnamed(query), map, retire)
+        }
         if (!canCarryBegin(query)) {
           return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
         }
