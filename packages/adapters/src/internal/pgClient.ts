@@ -28,6 +28,7 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
+import * as PgCursor from "./pgCursor.js"
 import * as NodePool from "./pgPool.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
@@ -210,7 +211,7 @@ export const make = (
       readonly executeStreamBatches: CompiledStream.BatchConnection["executeStreamBatches"]
       constructor(
         run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
-        stream: Reserved.StreamRows,
+        stream: PgCursor.StreamRows,
         prepare: boolean,
         unprepared?: ConnectionWrapper.Unprepared
       ) {
@@ -276,11 +277,11 @@ export const make = (
     const noAnswer: Effect.Effect<any> = Effect.succeed(undefined)
     const within = (ms: number, tracked: InFlight | undefined): Prepared.Run => (query, map) =>
       pooled(query, map, Math.min(ms, deadlineMs), noAnswer, tracked)
-    const pooledStream = (tracked: InFlight | undefined): Reserved.StreamRows => (sql, params, arrays) =>
+    const pooledStream = (tracked: InFlight | undefined): PgCursor.StreamRows => (sql, params, arrays) =>
       Stream.unwrapScoped(
         Effect.flatMap(
           Reserved.reserveClient(pool, options.alias),
-          (held) => Reserved.streamOn(Cursor, held, sql, params, options.alias, deadlineMs, tracked, arrays)
+          (held) => PgCursor.streamOn(Cursor, held, sql, params, options.alias, deadlineMs, tracked, arrays)
         )
       )
     const connection = new PooledPgConnection(undefined)
