@@ -4,7 +4,7 @@ import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import { ConnectionUrl, MySQLAdapter, OptimalConfig, PostgreSQLAdapter } from "../src/index.js"
 import * as MysqlNode from "../src/internal/mysqlClient.js"
-import * as PgNode from "../src/internal/pgClient.js"
+import * as PgNode from "../src/internal/pgPoolConfig.js"
 import * as PgSession from "../src/internal/pgSession.js"
 import * as SqliteNode from "../src/internal/sqliteClient.js"
 

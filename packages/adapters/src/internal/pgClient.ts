@@ -15,7 +15,6 @@ import { CompiledStream } from "@fastorm/core"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
@@ -30,65 +29,14 @@ import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
 import * as PgCursor from "./pgCursor.js"
 import * as NodePool from "./pgPool.js"
+import type { PgEndpoint, PgNodeOptions } from "./pgPoolConfig.js"
+import { clientDeadlineMs, poolConfig } from "./pgPoolConfig.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
 import { rowsFor, rowsOf } from "./pgRows.js"
-import { poolerRefusal, startupParameters } from "./pgSession.js"
+import { poolerRefusal } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
-import type { PgTlsOptions } from "./pgTls.js"
 import { endWithin } from "./scopedRelease.js"
-
-/** Where one PostgreSQL node is and how to log in. */
-export interface PgEndpoint {
-  readonly host: string
-  readonly port: number
-  readonly database?: string | undefined
-  readonly username?: string | undefined
-  readonly password?: Redacted.Redacted<string> | undefined
-  /** The node's TLS, as the health probe applies it too (`pgTls.ts`). */
-  readonly tls: PgTlsOptions
-}
-
-/** Options of one node's client. */
-export interface PgNodeOptions {
-  readonly alias: string
-  readonly readOnly: boolean
-  readonly spanAttributes?: Record<string, unknown> | undefined
-}
-
-/** The pg pool configuration for one node; behind a pooler that refused them, without FastORM's startup settings. */
-export const poolConfig = (
-  endpoint: PgEndpoint,
-  config: PostgresOptimalConfig,
-  options: PgNodeOptions,
-  behindPooler = false
-): Pg.PoolConfig => {
-  const bounds = poolBounds(config)
-  return {
-    host: endpoint.host,
-    port: endpoint.port,
-    ...(endpoint.database !== undefined ? { database: endpoint.database } : {}),
-    ...(endpoint.username !== undefined ? { user: endpoint.username } : {}),
-    ...(endpoint.password !== undefined ? { password: Redacted.value(endpoint.password) } : {}),
-    ssl: endpoint.tls.ssl,
-    ...(endpoint.tls.stream === undefined ? {} : { stream: endpoint.tls.stream }),
-    ...(endpoint.tls.sslnegotiation === undefined ? {} : { sslnegotiation: endpoint.tls.sslnegotiation }),
-    min: bounds.min,
-    max: bounds.max,
-    idleTimeoutMillis: Duration.toMillis(config.idleTimeout),
-    // pg-pool closes an expired idle client at once and a busy one when it is released; 0 turns it off.
-    maxLifetimeSeconds: Duration.toSeconds(config.maxLifetime),
-    // pg-pool applies this bound both to opening a connection and to waiting in its queue for a free one.
-    connectionTimeoutMillis: Math.max(1, Math.round(Duration.toMillis(config.connectTimeout))),
-    ...startupParameters(config, options.readOnly, behindPooler),
-    keepAlive: config.keepAlive,
-    keepAliveInitialDelayMillis: Math.round(Duration.toMillis(config.keepAliveInitialDelay))
-  }
-}
-
-/** The client-side deadline of one statement: the server's own `statement_timeout` should answer first. */
-export const clientDeadlineMs = (config: PostgresOptimalConfig): number =>
-  Math.round(Duration.toMillis(config.statementTimeout)) + 100
 
 /** Builds the client; no connection is opened until the first statement. */
 export const make = (
