@@ -82,6 +82,8 @@ describe("a node's pool and its direct connections", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(45)
     expect(got).toBeUndefined()
     expect(error?.message).toBe("no answer within 50 ms after the connection opened")
+    // Connection-class, as a connect that timed out: a router runs the read on another node.
+    expect((error as { code?: unknown } | undefined)?.code).toBe("ETIMEDOUT")
     // The connection is destroyed (released with an error), never handed to anyone.
     expect(released).toHaveLength(1)
     expect(released[0]).toBeInstanceOf(Error)

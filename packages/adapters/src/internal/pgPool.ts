@@ -95,11 +95,16 @@ export const make = (
       }
       const waiting = client === undefined ? undefined : checking.get(client)
       if (waiting === undefined) return checkout(error ?? undefined, client, release)
-      // Bounded as the connect itself: a server that opened the connection and answers nothing is not usable.
+      // Bounded as the connect itself: a server that opened the connection and answers nothing is not usable. Its
+      // error is connection-class (ETIMEDOUT), as a connect that timed out: the node is at fault, a read runs elsewhere.
       const timer = setTimeout(() => {
         waiting.splice(waiting.indexOf(go), 1)
         release(new Error("no answer to the connection's first statement"))
-        checkout(new Error(`no answer within ${checkMs} ms after the connection opened`), undefined, () => {})
+        checkout(
+          Object.assign(new Error(`no answer within ${checkMs} ms after the connection opened`), { code: "ETIMEDOUT" }),
+          undefined,
+          () => {}
+        )
       }, checkMs)
       const go = () => {
         clearTimeout(timer)
