@@ -169,10 +169,13 @@ export const make = (
           if (statements.length > 0) {
             sessions.set(conn, session)
             // A link lost between the handshake and these answers leaves mysql2 waiting for them for ever, and the
-            // connection in its pool slot: past `connectTimeout` it is closed and its borrower told why.
+            // connection in its pool slot: past `connectTimeout` it is closed and its borrower told why, with a
+            // connect's timeout (ETIMEDOUT, connection-class): the node is at fault, and a read runs elsewhere.
             session.timer = setTimeout(() => {
               if (session.failure !== undefined) return
-              session.failure = new Error(`its session settings got no answer within ${connectMs} ms`)
+              session.failure = Object.assign(new Error(`its session settings got no answer within ${connectMs} ms`), {
+                code: "ETIMEDOUT"
+              })
               conn.destroy()
               settle(conn, session)
             }, connectMs)

@@ -27,16 +27,17 @@ const transactionOf = (b: Backend, key: string, values: readonly [string, string
     ))
 
 /**
- * Stops the primary, then lets one I/O poll of the event loop pass: the server's process is gone when `stopNode`
- * returns, but the pool hears that its idle connection was closed only at the next poll. A write borrowed before then
- * would go out on the dead socket, and its outcome would honestly be unknown (`WriteOutcomeUnknown`, seen once on
- * MariaDB), not the wait these tests are about.
+ * Stops the primary, then lets two turns of the event loop pass: the server's process is gone when `stopNode` returns,
+ * but the pool hears that its idle connection was closed only when the socket's close callback runs, in the close
+ * phase of the turn that read its end, which may come after the check phase `stopNode`'s answer resumed in. A write
+ * borrowed before then would go out on the dead socket, and its outcome would honestly be unknown
+ * (`WriteOutcomeUnknown`, seen after one turn on both databases), not the wait these tests are about.
  */
 const stopPrimary = (b: Backend) =>
   Effect.zipRight(
     Effect.promise(() => stopNode(b.nodes.primary)),
     Effect.async<void>((resume) => {
-      setImmediate(() => resume(Effect.void))
+      setImmediate(() => setImmediate(() => resume(Effect.void)))
     })
   )
 
