@@ -7,11 +7,18 @@
  */
 import { SqlError } from "@effect/sql/SqlError"
 
+/**
+ * The driver-level error of a bound that passed with no answer from the server (a statement's deadline, a new
+ * connection's first statements, a checkout): connection-class (ETIMEDOUT), so the node is at fault and routers run a
+ * read elsewhere, as after a connect that timed out.
+ */
+export const noAnswer = (text: string): Error => Object.assign(new Error(text), { code: "ETIMEDOUT" })
+
 /** The error a statement gets when its deadline passes: connection-class (ETIMEDOUT), so routers retry elsewhere. */
 export const timeoutError = (node: string, ms: number): SqlError =>
   new SqlError({
     message: `No answer from "${node}" within ${ms} ms`,
-    cause: Object.assign(new Error(`no answer within ${ms} ms (client-side statement deadline)`), { code: "ETIMEDOUT" })
+    cause: noAnswer(`no answer within ${ms} ms (client-side statement deadline)`)
   })
 
 /** A one-shot guard: the first of answer, deadline or interruption wins; the others do nothing. */

@@ -12,6 +12,7 @@ import type * as Mysql from "mysql2"
 import type { PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { outlived, poolBounds, sessionTimeZone } from "../OptimalConfig.js"
+import { noAnswer } from "./deadline.js"
 import type { MysqlModules } from "./drivers.js"
 import { TRACK_LAST_GTID } from "./mysqlPositions.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
@@ -169,13 +170,11 @@ export const make = (
           if (statements.length > 0) {
             sessions.set(conn, session)
             // A link lost between the handshake and these answers leaves mysql2 waiting for them for ever, and the
-            // connection in its pool slot: past `connectTimeout` it is closed and its borrower told why, with a
-            // connect's timeout (ETIMEDOUT, connection-class): the node is at fault, and a read runs elsewhere.
+            // connection in its pool slot: past `connectTimeout` it is closed and its borrower told why; the node is at
+            // fault (`noAnswer`: a read runs elsewhere).
             session.timer = setTimeout(() => {
               if (session.failure !== undefined) return
-              session.failure = Object.assign(new Error(`its session settings got no answer within ${connectMs} ms`), {
-                code: "ETIMEDOUT"
-              })
+              session.failure = noAnswer(`its session settings got no answer within ${connectMs} ms`)
               conn.destroy()
               settle(conn, session)
             }, connectMs)
@@ -233,7 +232,7 @@ export const make = (
     const acquireTimeout = () =>
       new SqlError({
         message: `Timed out acquiring a connection to ${options.alias}`,
-        cause: Object.assign(new Error("acquire timeout"), { code: "ETIMEDOUT" })
+        cause: noAnswer("acquire timeout")
       })
 
     const borrow: MysqlPool["borrow"] = (done) => {

@@ -5,6 +5,7 @@
  * served by the second.
  */
 import type Pg from "pg"
+import { noAnswer } from "./deadline.js"
 import * as PgSocket from "./pgSocket.js"
 import { refusedStartupParameter } from "./pooler.js"
 
@@ -95,16 +96,12 @@ export const make = (
       }
       const waiting = client === undefined ? undefined : checking.get(client)
       if (waiting === undefined) return checkout(error ?? undefined, client, release)
-      // Bounded as the connect itself: a server that opened the connection and answers nothing is not usable. Its
-      // error is connection-class (ETIMEDOUT), as a connect that timed out: the node is at fault, a read runs elsewhere.
+      // Bounded as the connect itself: a server that opened the connection and answers nothing is not usable, and the
+      // node is at fault (`noAnswer`: a read runs elsewhere).
       const timer = setTimeout(() => {
         waiting.splice(waiting.indexOf(go), 1)
         release(new Error("no answer to the connection's first statement"))
-        checkout(
-          Object.assign(new Error(`no answer within ${checkMs} ms after the connection opened`), { code: "ETIMEDOUT" }),
-          undefined,
-          () => {}
-        )
+        checkout(noAnswer(`no answer within ${checkMs} ms after the connection opened`), undefined, () => {})
       }, checkMs)
       const go = () => {
         clearTimeout(timer)
