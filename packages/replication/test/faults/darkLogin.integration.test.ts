@@ -9,7 +9,7 @@ import { FaultProxy, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type { Backend } from "./support.js"
-import { backends, CONNECT_TIMEOUT_MS, ormLayer, readKv, runId } from "./support.js"
+import { backends, CONNECT_TIMEOUT_MS, ensureTable, ormLayer, readKv, runId } from "./support.js"
 
 /**
  * The client chunks of a login: PostgreSQL's app user logs in with SCRAM (startup packet, SASL initial response, SASL
@@ -23,6 +23,7 @@ for (const b of backends) {
       "a read whose new connection gets no answer to its first statement runs on another node, within its bound",
       () =>
         Effect.gen(function*() {
+          yield* Effect.promise(() => ensureTable(b))
           const proxies = yield* Effect.forEach(b.nodes.replicas, (r) => FaultProxy.forNode(r))
           // Before any connection is opened: every new one logs in, then nothing passes either way.
           yield* Effect.forEach(proxies, (p) => p.setMode(FaultProxy.blackholeAfter(loginChunks(b))))
