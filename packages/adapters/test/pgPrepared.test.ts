@@ -1,5 +1,9 @@
+import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { keepsNameLater } from "../src/internal/pgPrepared.js"
+import { CompiledStatement } from "@fastorm/core"
+import * as Effect from "effect/Effect"
+import type { Run } from "../src/internal/pgPrepared.js"
+import { failedInTransaction, keepsNameLater, make, triesAgain } from "../src/internal/pgPrepared.js"
 
 describe("a transaction's later statement keeps its name only where nothing can refuse it (keepsNameLater)", () => {
   it.each(
@@ -19,4 +23,70 @@ describe("a transaction's later statement keeps its name only where nothing can 
   )("%s", (_, sql, direct, setting, keeps) => {
     expect(keepsNameLater(sql, direct, setting)).toBe(keeps)
   })
+})
+
+/** A server that refuses the statements named in `refusing` with `code`, and unnamed ones when `unnamedFails`. */
+const scripted = (refusing: ReadonlySet<string>, code: string, unnamedFails: boolean) => {
+  const sent: Array<string> = []
+  const run: Run = (query, map) =>
+    Effect.suspend(() => {
+      sent.push(query.name ?? "(unnamed)")
+      const refused = query.name === undefined ? unnamedFails : refusing.has(query.name)
+      return refused
+        ? Effect.fail(new SqlError({ message: "Failed to execute statement", cause: { code } }))
+        : Effect.succeed(map({ rows: [] }))
+    })
+  return { run, sent }
+}
+
+const statement = CompiledStatement.make("UPDATE t SET n = $1 WHERE id = $2")
+
+describe("a named statement refused with a code that stale parameter types give (make)", () => {
+  it.effect.each(["22003", "22P02", "42804", "42883", "42725"])(
+    "%s: run again unnamed; the next run takes a new name",
+    (code) =>
+      Effect.gen(function*() {
+        const prepared = make(true, () => false)
+        const server = scripted(new Set([statement.name]), code, false)
+        yield* prepared.run(server.run, statement, [1, 1], () => "ok")
+        yield* prepared.run(server.run, statement, [1, 1], () => "ok")
+        expect(server.sent).toEqual([statement.name, "(unnamed)", `${statement.name}_1`])
+        expect(triesAgain(new SqlError({ message: "", cause: { code } }))).toBe(true)
+      })
+  )
+
+  it.effect("unnamed it fails too: bad input, the server's error, and the name stays", () =>
+    Effect.gen(function*() {
+      const prepared = make(true, () => false)
+      const server = scripted(new Set([statement.name]), "22P02", true)
+      const error = yield* Effect.flip(prepared.run(server.run, statement, [1, 1], () => "ok"))
+      expect((error.cause as { code: string }).code).toBe("22P02")
+      yield* Effect.flip(prepared.run(server.run, statement, [1, 1], () => "ok"))
+      expect(server.sent).toEqual([statement.name, "(unnamed)", statement.name, "(unnamed)"])
+    }))
+
+  it.effect("inside an open transaction: no retry, the server's error; the next run goes unnamed, then under a new name", () =>
+    Effect.gen(function*() {
+      const prepared = make(true, () => false)
+      const server = scripted(new Set([statement.name]), "22003", false)
+      const inTransaction: Run = (query, map) => Effect.mapError(server.run(query, map), failedInTransaction)
+      const error = yield* Effect.flip(prepared.run(inTransaction, statement, [1, 1], () => "ok"))
+      expect((error.cause as { code: string }).code).toBe("22003")
+      expect(server.sent).toEqual([statement.name])
+      yield* prepared.run(inTransaction, statement, [1, 1], () => "ok")
+      yield* prepared.run(inTransaction, statement, [1, 1], () => "ok")
+      expect(server.sent).toEqual([statement.name, "(unnamed)", `${statement.name}_1`])
+    }))
+
+  it.effect.each(["23505", "42P01", "40001", "57014"])(
+    "%s is the statement's own failure: no retry",
+    (code) =>
+      Effect.gen(function*() {
+        const prepared = make(true, () => false)
+        const server = scripted(new Set([statement.name]), code, false)
+        yield* Effect.flip(prepared.run(server.run, statement, [1, 1], () => "ok"))
+        expect(server.sent).toEqual([statement.name])
+        expect(triesAgain(new SqlError({ message: "", cause: { code } }))).toBe(false)
+      })
+  )
 })

@@ -1,9 +1,9 @@
 /**
  * Compiled statements on the live PostgreSQL primary: named prepared statements of the session (pg_prepared_statements
- * shows them), re-prepared after an ALTER TABLE changes their result type, none with `preparedStatements: false`, and
- * run on a transaction's own connection (prepared there when they carry its BEGIN, or write without returning rows);
- * asked for arrays, rows come back as arrays marked with their columns. One pooled connection per client, so every
- * statement shares one session.
+ * shows them), re-prepared after an ALTER TABLE changes their result type or their parameters' types, none with
+ * `preparedStatements: false`, and run on a transaction's own connection (prepared there when they carry its BEGIN, or
+ * write without returning rows); asked for arrays, rows come back as arrays marked with their columns. One pooled
+ * connection per client, so every statement shares one session.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type * as SqlClient from "@effect/sql/SqlClient"
@@ -235,5 +235,75 @@ describe("PostgreSQL compiled statements on the live primary", () => {
         const inside = yield* client.withTransaction(CompiledStatement.run(client, statement, [1]))
         expect(CompiledStatement.rowObjects(inside)).toEqual([{ id: 1, name: "one", extra: 7 }])
       }
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("after ALTER COLUMN ... TYPE bigint a prepared write takes a value only bigint holds; bad input still fails", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      const table = yield* withTable(client)
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN n int NOT NULL DEFAULT 0`)
+      const write = CompiledStatement.make(`UPDATE ${table} SET n = $1 WHERE id = $2`)
+      expect(yield* CompiledStatement.runCounted(client, write, [7, 1])).toBe(1)
+      yield* client.unsafe(`ALTER TABLE ${table} ALTER COLUMN n TYPE bigint`)
+      // The session's statement still takes an integer (22003 for this value); run without its name, it goes through,
+      // and the next run prepares it afresh under a new name.
+      expect(yield* CompiledStatement.runCounted(client, write, ["3000000000", 1])).toBe(1)
+      expect(yield* CompiledStatement.runCounted(client, write, ["3000000001", 1])).toBe(1)
+      expect(yield* client.unsafe(`SELECT n::text AS n FROM ${table} WHERE id = 1`)).toEqual([{ n: "3000000001" }])
+      expect((yield* preparedOf(client)).map((p) => p.name).sort()).toEqual([write.name, `${write.name}_1`].sort())
+      // Bad input fails as before, with the server's own code, and leaves no statement behind.
+      const bad = yield* Effect.flip(CompiledStatement.runCounted(client, write, ["not a number", 1]))
+      expect(bad._tag).toBe("SqlError")
+      expect((bad.cause as { code?: string }).code).toBe("22P02")
+      expect((yield* preparedOf(client)).map((p) => p.name).sort()).toEqual([write.name, `${write.name}_1`].sort())
+      expect(yield* CompiledStatement.runCounted(client, write, ["3000000002", 1])).toBe(1)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("after ALTER COLUMN ... TYPE int a statement prepared for text runs, and inside a transaction too", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession(true)
+      const table = yield* withTable(client)
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN code text`)
+      yield* client.unsafe(`UPDATE ${table} SET code = '5'`)
+      const byCode = CompiledStatement.make(`SELECT id FROM ${table} WHERE code = $1`)
+      const setCode = CompiledStatement.make(`UPDATE ${table} SET code = $1 WHERE id = $2`)
+      expect(yield* CompiledStatement.run(client, byCode, ["5"])).toEqual([{ id: 1 }])
+      expect(yield* CompiledStatement.runCounted(client, setCode, ["6", 1])).toBe(1)
+      yield* client.unsafe(`ALTER TABLE ${table} ALTER COLUMN code TYPE int USING code::int`)
+      // Prepared for text: `integer = text` (42883) and `integer` set from `text` (42804) until parsed afresh.
+      expect(yield* CompiledStatement.run(client, byCode, ["6"])).toEqual([{ id: 1 }])
+      expect(yield* CompiledStatement.runCounted(client, setCode, ["7", 1])).toBe(1)
+      yield* client.unsafe(`ALTER TABLE ${table} ALTER COLUMN code TYPE text`)
+      // The statement that carries BEGIN: refused, the transaction is opened again around it, unseen by the caller.
+      const inside = yield* client.withTransaction(CompiledStatement.run(client, byCode, ["7"]))
+      expect(inside).toEqual([{ id: 1 }])
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a later write whose parameter types went stale fails its transaction once; the next one commits", () =>
+    Effect.gen(function*() {
+      const client = yield* oneSession("auto")
+      const table = yield* withTable(client)
+      yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN n int NOT NULL DEFAULT 0`)
+      const first = selectById(table)
+      const later = CompiledStatement.make(`UPDATE ${table} SET n = $1 WHERE id = $2`)
+      const transaction = (n: string) =>
+        client.withTransaction(
+          Effect.zip(CompiledStatement.run(client, first, [1]), CompiledStatement.runCounted(client, later, [n, 1]))
+        )
+      yield* transaction("1")
+      expect((yield* preparedOf(client)).map((p) => p.name)).toContain(later.name)
+      yield* client.unsafe(`ALTER TABLE ${table} ALTER COLUMN n TYPE bigint`)
+      // Inside the open transaction nothing can be tried again: the caller sees the server's error, and nothing of
+      // the transaction is kept.
+      const failed = yield* Effect.flip(transaction("3000000000"))
+      expect(failed._tag).toBe("SqlError")
+      expect((failed.cause as { code?: string }).code).toBe("22003")
+      expect(yield* client.unsafe(`SELECT n::text AS n FROM ${table} WHERE id = 1`)).toEqual([{ n: "1" }])
+      // Its next run goes without the name, then under a new one.
+      const [, updated] = yield* transaction("3000000000")
+      expect(updated).toBe(1)
+      yield* transaction("3000000001")
+      expect(yield* client.unsafe(`SELECT n::text AS n FROM ${table} WHERE id = 1`)).toEqual([{ n: "3000000001" }])
+      expect((yield* preparedOf(client)).map((p) => p.name)).toContain(`${later.name}_1`)
     }).pipe(Effect.provide(Reactivity.layer)))
 })

@@ -38,6 +38,27 @@ const codeOf = (error: SqlError): unknown => (error.cause as { code?: unknown } 
 const isStalePlan = (error: SqlError) => codeOf(error) === "0A000"
 
 /**
+ * A prepared statement keeps the parameter types inferred when it was parsed. After `ALTER COLUMN ... TYPE` a value of
+ * the new type can be refused against the old one (22003: 3 000 000 000 for a column now bigint, prepared as integer;
+ * 22P02: "1.5" for one now numeric) or the old type against the column (42804, 42883, 42725); parsed afresh, the same
+ * statement runs. The same codes also come from bad input, so only a run without the name tells them apart.
+ */
+const STALE_PARAMETER_CODES: ReadonlySet<unknown> = new Set(["22003", "22P02", "42804", "42883", "42725"])
+const mayBeStaleParameters = (error: SqlError) => STALE_PARAMETER_CODES.has(codeOf(error))
+
+/**
+ * Failures of a statement in a transaction that it did not open (`pgReserved.ts`): the transaction is aborted, so
+ * nothing can be tried again in it. A WeakSet, not a field: the error stays the one the statement gave.
+ */
+const abortedTransaction = new WeakSet<SqlError>()
+
+/** Marks a failure as one inside an open transaction, which it aborted: no retry there (`abortedTransaction`). */
+export const failedInTransaction = (error: SqlError): SqlError => {
+  abortedTransaction.add(error)
+  return error
+}
+
+/**
  * The signs of server connections shared between clients (a pooler in transaction mode): Parse refused because the
  * name exists there (42P05), or Bind refused because it does not (26000). Either way the statement never ran.
  */
@@ -47,7 +68,8 @@ const isSharedServerSign = (error: SqlError) => codeOf(error) === "42P05" || cod
  * Whether `run` answers this failure with another try (a new name, or unnamed): the statement did not run. A
  * transaction whose BEGIN travelled with it is rolled back first, so that the try opens it again (`pgReserved.ts`).
  */
-export const triesAgain = (error: SqlError): boolean => isStalePlan(error) || isSharedServerSign(error)
+export const triesAgain = (error: SqlError): boolean =>
+  isStalePlan(error) || isSharedServerSign(error) || mayBeStaleParameters(error)
 
 // A statement that returns no rows: the plan has no result type to go stale (0A000 needs one).
 const WRITE = /^\s*(?:INSERT|UPDATE|DELETE)\b/i
@@ -55,9 +77,11 @@ const RETURNING = /\bRETURNING\b/i
 
 /**
  * Whether a transaction's later statement (one that does not carry its BEGIN) keeps its name. Refused there, it
- * would abort the caller's transaction before any retry could run, so only a statement nothing can refuse keeps it:
- * one that returns no rows (no result type to go stale), on a connection that reaches PostgreSQL itself (`direct`) or
- * through a pooler said to keep prepared statements (`true`): no shared server to refuse its name (42P05 / 26000).
+ * would abort the caller's transaction before any retry could run, so only a statement that cannot be refused for
+ * its name keeps it: one that returns no rows (no result type to go stale), on a connection that reaches PostgreSQL
+ * itself (`direct`) or through a pooler said to keep prepared statements (`true`): no shared server to refuse its name
+ * (42P05 / 26000). Left: its parameter types, which an `ALTER COLUMN ... TYPE` can make stale; that failure aborts the
+ * caller's transaction once, and the statement's next run tells whether the name was the cause (`make`).
  */
 export const keepsNameLater = (sql: string, direct: boolean, setting: boolean | "auto"): boolean =>
   (direct || setting === true) && WRITE.test(sql) && !RETURNING.test(sql)
@@ -65,6 +89,9 @@ export const keepsNameLater = (sql: string, direct: boolean, setting: boolean | 
 /** The policy of one node; `startupRefused` tells whether a pooler already refused the startup parameters. */
 export const make = (setting: boolean | "auto", startupRefused: () => boolean): Prepared => {
   const generations = new Map<string, number>()
+  // Statements whose name failed as stale parameter types would, where no retry could run (a transaction's later
+  // statement): their next run goes unnamed and tells whether the name is stale.
+  const suspects = new Set<string>()
   let shared = false
   const namedQuery = (statement: CompiledStatement.CompiledStatement, params: ReadonlyArray<unknown>) => {
     const generation = generations.get(statement.name)
@@ -87,22 +114,51 @@ export const make = (setting: boolean | "auto", startupRefused: () => boolean): 
     shared = true
     return unnamed(run, statement, params, map)
   }
-  const renamed: Prepared["run"] = (run, statement, params, map) => {
+  const rename = (statement: CompiledStatement.CompiledStatement) =>
     generations.set(statement.name, (generations.get(statement.name) ?? 0) + 1)
+  const renamed: Prepared["run"] = (run, statement, params, map) => {
+    rename(statement)
     const again = run(namedQuery(statement, params), map)
     return setting === true
       ? again
       : Effect.catchIf(again, isSharedServerSign, () => unshared(run, statement, params, map))
   }
-  // One handler for both outcomes that call for another try: one runtime step per statement, not two.
-  const retried = (error: SqlError) => isStalePlan(error) || (setting !== true && isSharedServerSign(error))
+  /**
+   * Runs it unnamed: if that succeeds where the name failed, the name's parameter types are stale and the next run
+   * prepares it afresh under a new one; if it fails too, the input was bad and the name stays (no statement is
+   * prepared for a failure, so bad input cannot pile them up in the session).
+   */
+  const probed: Prepared["run"] = (run, statement, params, map) => {
+    suspects.delete(statement.name)
+    return Effect.tap(unnamed(run, statement, params, map), () => rename(statement))
+  }
+  const staleParameters = <A>(
+    error: SqlError,
+    run: Run,
+    statement: CompiledStatement.CompiledStatement,
+    params: ReadonlyArray<unknown>,
+    map: (result: any) => A
+  ): Effect.Effect<A, SqlError> => {
+    if (!abortedTransaction.has(error)) return probed(run, statement, params, map)
+    suspects.add(statement.name)
+    return Effect.fail(error)
+  }
+  // One handler for every outcome that calls for another try: one runtime step per statement, not several.
+  const retried = (error: SqlError) =>
+    isStalePlan(error) || mayBeStaleParameters(error) || (setting !== true && isSharedServerSign(error))
   return {
     run: (run, statement, params, map) => {
       if (!prepares()) return unnamed(run, statement, params, map)
+      if (suspects.size > 0 && suspects.has(statement.name)) return probed(run, statement, params, map)
       return Effect.catchIf(
         run(namedQuery(statement, params), map),
         retried,
-        (error) => isStalePlan(error) ? renamed(run, statement, params, map) : unshared(run, statement, params, map)
+        (error) =>
+          isStalePlan(error)
+            ? renamed(run, statement, params, map)
+            : mayBeStaleParameters(error)
+            ? staleParameters(error, run, statement, params, map)
+            : unshared(run, statement, params, map)
       )
     },
     unnamed,

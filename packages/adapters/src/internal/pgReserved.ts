@@ -91,7 +91,8 @@ export interface ReservedOptions {
   readonly behindPooler: () => boolean
   /**
    * The node's statements over `run` and `stream`. `run` keeps a statement's name when it carries the transaction's
-   * BEGIN, or when nothing can refuse it later in the transaction (`Prepared.keepsNameLater`); any other runs unnamed.
+   * BEGIN, or when it cannot be refused for its name later in the transaction (`Prepared.keepsNameLater`); any other
+   * runs unnamed.
    */
   readonly connection: (
     run: Prepared.Run,
@@ -109,7 +110,7 @@ const notQueryable = () =>
 /**
  * The statement without its name. In a transaction, a statement that carries BEGIN may run prepared: refused there (a
  * plan made stale by a schema change, 0A000; a pooler's shared server), it is tried again in a transaction opened
- * afresh. A later one keeps its name only where nothing can refuse it (`Prepared.keepsNameLater`).
+ * afresh. A later one keeps its name only where it cannot be refused for it (`Prepared.keepsNameLater`).
  */
 const unnamed = (query: Pg.QueryConfig): Pg.QueryConfig => {
   if (query.name === undefined) return query
@@ -160,9 +161,10 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       return opening
     }
     /**
-     * A prepared statement that carried BEGIN, refused before it ran (a stale plan, a pooler's shared server): BEGIN
-     * ran and the transaction is aborted, with nothing of the caller's in it. Rolled back, BEGIN waits again for the
-     * try that follows (`Prepared.triesAgain`), so the retry is as transparent as outside a transaction.
+     * A prepared statement that carried BEGIN, refused (a stale plan, parameter types that may be stale, a pooler's
+     * shared server): BEGIN ran and the transaction is aborted, with nothing of the caller's in it. Rolled back, BEGIN
+     * waits again for the try that follows (`Prepared.triesAgain`), so the retry is as transparent as outside a
+     * transaction.
      */
     const reopenFor = (opening: ReadonlyArray<string>) => (error: SqlError): Effect.Effect<void> =>
       Prepared.triesAgain(error) && held.broken === undefined
@@ -177,13 +179,20 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
         const opening = takeBegin()
+        // A statement that does not carry BEGIN fails inside the open transaction: nothing can be tried again there.
         if (opening === undefined) {
           const keeps = query.name !== undefined &&
             Prepared.keepsNameLater(query.text, options.pool.direct(held.client), options.config.preparedStatements)
-          return send(held.client, keeps ? query : unnamed(query), map, retire)
+          return Effect.mapError(
+            send(held.client, keeps ? query : unnamed(query), map, retire),
+            Prepared.failedInTransaction
+          )
         }
         if (!canCarryBegin(query)) {
-          return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
+          return Effect.mapError(
+            Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire)),
+            Prepared.failedInTransaction
+          )
         }
         const carried = send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
         return query.name === undefined ? carried : Effect.tapError(carried, reopenFor(opening))
