@@ -2,8 +2,9 @@ import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
 import * as Effect from "effect/Effect"
+import type Pg from "pg"
 import type { Run } from "../src/internal/pgPrepared.js"
-import { failedInTransaction, keepsNameLater, make, triesAgain } from "../src/internal/pgPrepared.js"
+import { keepsNameLater, make, triesAgain } from "../src/internal/pgPrepared.js"
 
 describe("a transaction's later statement keeps its name only where nothing can refuse it (keepsNameLater)", () => {
   it.each(
@@ -69,7 +70,12 @@ describe("a named statement refused with a code that stale parameter types give 
     Effect.gen(function*() {
       const prepared = make(true, () => false)
       const server = scripted(new Set([statement.name]), "22003", false)
-      const inTransaction: Run = (query, map) => Effect.mapError(server.run(query, map), failedInTransaction)
+      // A transaction's connection: a failure aborts it, the statement sent under its name when it had one.
+      let named = false
+      const inTransaction: Run = Object.assign(<A>(query: Pg.QueryConfig, map: (result: any) => A) => {
+        named = query.name !== undefined
+        return server.run(query, map)
+      }, { afterFailure: () => named ? "named" as const : "unnamed" as const })
       const error = yield* Effect.flip(prepared.run(inTransaction, statement, [1, 1], () => "ok"))
       expect((error.cause as { code: string }).code).toBe("22003")
       expect(server.sent).toEqual([statement.name])

@@ -9,7 +9,15 @@ import * as Effect from "effect/Effect"
 import type Pg from "pg"
 
 /** Runs one query on a connection and maps its result. */
-export type Run = <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>
+export interface Run {
+  <A>(query: Pg.QueryConfig, map: (result: any) => A): Effect.Effect<A, SqlError>
+  /**
+   * Asked after a failure, on an error path only: whether another try can run (`"retry"`, the default: outside a
+   * transaction, or its BEGIN held back again), or not, the transaction aborted, with the statement sent under its
+   * name (`"named"`) or without one (`"unnamed"`). A transaction's connection tells (`pgReserved.ts`).
+   */
+  readonly afterFailure?: () => "retry" | "named" | "unnamed"
+}
 
 /** A node's way of running compiled statements. */
 export interface Prepared {
@@ -45,18 +53,6 @@ const isStalePlan = (error: SqlError) => codeOf(error) === "0A000"
  */
 const STALE_PARAMETER_CODES: ReadonlySet<unknown> = new Set(["22003", "22P02", "42804", "42883", "42725"])
 const mayBeStaleParameters = (error: SqlError) => STALE_PARAMETER_CODES.has(codeOf(error))
-
-/**
- * Failures of a statement in a transaction that it did not open (`pgReserved.ts`): the transaction is aborted, so
- * nothing can be tried again in it. A WeakSet, not a field: the error stays the one the statement gave.
- */
-const abortedTransaction = new WeakSet<SqlError>()
-
-/** Marks a failure as one inside an open transaction, which it aborted: no retry there (`abortedTransaction`). */
-export const failedInTransaction = (error: SqlError): SqlError => {
-  abortedTransaction.add(error)
-  return error
-}
 
 /**
  * The signs of server connections shared between clients (a pooler in transaction mode): Parse refused because the
@@ -139,8 +135,10 @@ export const make = (setting: boolean | "auto", startupRefused: () => boolean): 
     params: ReadonlyArray<unknown>,
     map: (result: any) => A
   ): Effect.Effect<A, SqlError> => {
-    if (!abortedTransaction.has(error)) return probed(run, statement, params, map)
-    suspects.add(statement.name)
+    const next = run.afterFailure?.() ?? "retry"
+    if (next === "retry") return probed(run, statement, params, map)
+    // Sent without its name, the name was not the cause: bad input.
+    if (next === "named") suspects.add(statement.name)
     return Effect.fail(error)
   }
   // One handler for every outcome that calls for another try: one runtime step per statement, not several.

@@ -175,28 +175,30 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
           })
         ))
         : Effect.void
-    const run: Prepared.Run = (query, map) =>
+    // Whether the last statement that did not carry BEGIN went under its name: read only after a failure.
+    let sentNamedLater = false
+    const runHeld: Prepared.Run = (query, map) =>
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
         const opening = takeBegin()
-        // A statement that does not carry BEGIN fails inside the open transaction: nothing can be tried again there.
         if (opening === undefined) {
-          const keeps = query.name !== undefined &&
+          sentNamedLater = query.name !== undefined &&
             Prepared.keepsNameLater(query.text, options.pool.direct(held.client), options.config.preparedStatements)
-          return Effect.mapError(
-            send(held.client, keeps ? query : unnamed(query), map, retire),
-            Prepared.failedInTransaction
-          )
+          return send(held.client, sentNamedLater ? query : unnamed(query), map, retire)
         }
         if (!canCarryBegin(query)) {
-          return Effect.mapError(
-            Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire)),
-            Prepared.failedInTransaction
-          )
+          sentNamedLater = false
+          return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
         }
         const carried = send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
         return query.name === undefined ? carried : Effect.tapError(carried, reopenFor(opening))
       })
+    // After a failure another try can run only if BEGIN is held back again (`reopenFor`); otherwise the failure aborted
+    // the open transaction, and nothing can be tried again in it.
+    const run: Prepared.Run = Object.assign(runHeld, {
+      afterFailure: () =>
+        begin !== undefined ? "retry" as const : sentNamedLater ? "named" as const : "unnamed" as const
+    })
     const flushBegin = Effect.suspend(() => {
       const opening = takeBegin()
       return opening === undefined ? Effect.void : sendBegin(opening)
