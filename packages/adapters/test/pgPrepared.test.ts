@@ -84,6 +84,28 @@ describe("a named statement refused with a code that stale parameter types give 
       expect(server.sent).toEqual([statement.name, "(unnamed)", `${statement.name}_1`])
     }))
 
+  it.effect("two statements of one transaction: each failure is answered for its own statement", () =>
+    Effect.gen(function*() {
+      const prepared = make(true, () => false)
+      const read = CompiledStatement.make("SELECT n FROM t WHERE id = $1")
+      const server = scripted(new Set([statement.name, read.name]), "22003", false)
+      // As a transaction's connection decides: the write went under its name, the read without one.
+      const inTransaction: Run = Object.assign(
+        <A>(query: Pg.QueryConfig, map: (result: any) => A) => server.run(query, map),
+        {
+          afterFailure: (sql: string) => sql === statement.sql ? "named" as const : "unnamed" as const
+        }
+      )
+      yield* Effect.flip(prepared.run(inTransaction, statement, [1, 1], () => "ok"))
+      yield* Effect.flip(prepared.run(inTransaction, read, [1], () => "ok"))
+      server.sent.length = 0
+      yield* prepared.run(server.run, read, [1], () => "ok")
+      yield* prepared.run(server.run, statement, [1, 1], () => "ok")
+      // The read is no suspect: under its name first (refused, then run unnamed as outside any transaction); the write
+      // is one: unnamed at once.
+      expect(server.sent).toEqual([read.name, "(unnamed)", "(unnamed)"])
+    }))
+
   it.effect.each(["23505", "42P01", "40001", "57014"])(
     "%s is the statement's own failure: no retry",
     (code) =>

@@ -175,29 +175,37 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
           })
         ))
         : Effect.void
-    // Whether the last statement that did not carry BEGIN went under its name: read only after a failure.
-    let sentNamedLater = false
+    const keepsName = (sql: string) =>
+      Prepared.keepsNameLater(sql, options.pool.direct(held.client), options.config.preparedStatements)
     const runHeld: Prepared.Run = (query, map) =>
       Effect.suspend(() => {
         if (held.broken !== undefined) return Effect.fail(notQueryable())
         const opening = takeBegin()
         if (opening === undefined) {
-          sentNamedLater = query.name !== undefined &&
-            Prepared.keepsNameLater(query.text, options.pool.direct(held.client), options.config.preparedStatements)
-          return send(held.client, sentNamedLater ? query : unnamed(query), map, retire)
+          return send(
+            held.client,
+            query.name !== undefined && keepsName(query.text) ? query : unnamed(query),
+            map,
+            retire
+          )
         }
         if (!canCarryBegin(query)) {
-          sentNamedLater = false
           return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
         }
         const carried = send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
         return query.name === undefined ? carried : Effect.tapError(carried, reopenFor(opening))
       })
     // After a failure another try can run only if BEGIN is held back again (`reopenFor`); otherwise the failure aborted
-    // the open transaction, and nothing can be tried again in it.
+    // the open transaction, and nothing can be tried again in it. Whether the statement went under its name follows
+    // from the statement, as `runHeld` decided it: a statement without parameters, the only kind that opens a
+    // transaction unnamed, has no parameter types to go stale.
     const run: Prepared.Run = Object.assign(runHeld, {
-      afterFailure: () =>
-        begin !== undefined ? "retry" as const : sentNamedLater ? "named" as const : "unnamed" as const
+      afterFailure: (sql: string, params: ReadonlyArray<unknown>) =>
+        begin !== undefined
+          ? "retry" as const
+          : params.length > 0 && keepsName(sql)
+          ? "named" as const
+          : "unnamed" as const
     })
     const flushBegin = Effect.suspend(() => {
       const opening = takeBegin()
