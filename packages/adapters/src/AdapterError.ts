@@ -5,6 +5,7 @@
 import * as Data from "effect/Data"
 import type * as Redacted from "effect/Redacted"
 import type { DriverPackage } from "./Dialect.js"
+import * as Deadline from "./internal/deadline.js"
 import * as InternalDiagnosis from "./internal/diagnosis.js"
 import type { ConnectionProblem } from "./internal/problems.js"
 import { scrubCause, scrubText } from "./internal/redact.js"
@@ -74,6 +75,13 @@ export type Diagnosis = InternalDiagnosis.Diagnosis
  * driver's own words, so scrub it (as `ConnectionFailed` does) before showing a cause that may hold a secret.
  */
 export const diagnose: (cause: unknown) => Diagnosis = InternalDiagnosis.diagnose
+
+/**
+ * The driver-level cause of a bound that passed with no answer from the server (a statement's deadline, a connect, a
+ * checkout): connection-class (`ETIMEDOUT`), so routers take the node to be at fault and run a read elsewhere. The one
+ * cause every layer's deadline gives (adapters' own, and a router's around them).
+ */
+export const noAnswer: (text: string) => Error = Deadline.noAnswer
 
 /** The kind of a connection failure: refused, host not found, login refused, no answer, TLS, closed, or other. */
 export type NodeProblem = "refused" | "hostNotFound" | "authentication" | "timeout" | "tls" | "closed" | "other"

@@ -4,7 +4,7 @@
  * under a `SqlError` (ARCHITECTURE.md, "Errors").
  */
 import { SqlError } from "@effect/sql/SqlError"
-import { PostgreSQLAdapter } from "@fastorm/adapters"
+import { AdapterError, PostgreSQLAdapter } from "@fastorm/adapters"
 import { ErrorClassification } from "@fastorm/health"
 import * as Duration from "effect/Duration"
 
@@ -12,7 +12,7 @@ import * as Duration from "effect/Duration"
 export const timeoutError = (node: string, what: string, d: Duration.Duration): SqlError =>
   new SqlError({
     message: `${what} on "${node}" took longer than ${Duration.format(d)}`,
-    cause: Object.assign(new Error(`${what} timed out`), { code: "ETIMEDOUT" })
+    cause: AdapterError.noAnswer(`${what} timed out`)
   })
 
 /** The connection or the path to the node broke (refused, reset, lost, timed out). */
