@@ -11,6 +11,8 @@ export interface LogLine {
   readonly level: string
   readonly message: unknown
   readonly annotations: Readonly<Record<string, unknown>>
+  /** When it was logged, epoch milliseconds (the logger's clock): a test can place it against its own steps. */
+  readonly at: number
 }
 
 /**
@@ -19,11 +21,12 @@ export interface LogLine {
  */
 export const captureLogs = (): { readonly lines: Array<LogLine>; readonly layer: Layer.Layer<never> } => {
   const lines: Array<LogLine> = []
-  const logger = Logger.make<unknown, void>(({ annotations, logLevel, message }) => {
+  const logger = Logger.make<unknown, void>(({ annotations, date, logLevel, message }) => {
     lines.push({
       level: logLevel.label,
       message: Array.isArray(message) ? (message.length === 1 ? message[0] : message.join(" ")) : message,
-      annotations: Object.fromEntries(HashMap.toEntries(annotations))
+      annotations: Object.fromEntries(HashMap.toEntries(annotations)),
+      at: date.getTime()
     })
   })
   return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }

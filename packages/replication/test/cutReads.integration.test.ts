@@ -145,13 +145,16 @@ for (const { b, label } of cases) {
           // finds it healthy for a while, so the session read waits on it.
           yield* write.unsafe(`INSERT INTO ${table} (id) VALUES (1)`)
           const started = performance.now()
+          const startedAt = Date.now()
           const rows = yield* read.unsafe<{ id: number; port: number }>(
             `SELECT id, ${b.name === "postgres" ? "inet_server_port()" : "@@port"} AS port FROM ${table}`
           ).pipe(Effect.ensuring(control(() => unfreezeNode(target(b)))))
           const ms = performance.now() - started
           const monitor = logs.lines
             .filter((line) => line.annotations["component"] === "health" || String(line.message).includes("found down"))
-            .map((line) => `${String(line.message)} (${String(line.annotations["reason"] ?? "")})`)
+            .map((line) =>
+              `${line.at - startedAt} ms: ${String(line.message)} (${String(line.annotations["reason"] ?? "")})`
+            )
           yield* report(`${label} session read waiting on a frozen replica`, {
             ms: Math.round(ms),
             boundMs: cutBoundMs,
