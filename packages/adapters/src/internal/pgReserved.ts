@@ -175,6 +175,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
           })
         ))
         : Effect.void
+    // Whether a later statement goes under its name: one rule for the send and for the answer after a failure.
     const keepsName = (sql: string) =>
       Prepared.keepsNameLater(sql, options.pool.direct(held.client), options.config.preparedStatements)
     const runHeld: Prepared.Run = (query, map) =>
