@@ -84,6 +84,17 @@ describe("a named statement refused with a code that stale parameter types give 
       expect(server.sent).toEqual([statement.name, "(unnamed)", `${statement.name}_1`])
     }))
 
+  it.effect("a statement without parameters: its failure is its own, no retry", () =>
+    Effect.gen(function*() {
+      const prepared = make(true, () => false)
+      const bare = CompiledStatement.make("INSERT INTO t (n) SELECT n * 1000000000 FROM t")
+      const server = scripted(new Set([bare.name]), "22003", false)
+      const error = yield* Effect.flip(prepared.run(server.run, bare, [], () => "ok"))
+      expect((error.cause as { code: string }).code).toBe("22003")
+      yield* Effect.flip(prepared.run(server.run, bare, [], () => "ok"))
+      expect(server.sent).toEqual([bare.name, bare.name])
+    }))
+
   it.effect("two statements of one transaction: each failure is answered for its own statement", () =>
     Effect.gen(function*() {
       const prepared = make(true, () => false)

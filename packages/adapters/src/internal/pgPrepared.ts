@@ -12,13 +12,13 @@ import type Pg from "pg"
 export interface Run {
   <A>(query: Pg.QueryConfig, map: (result: any) => A): Effect.Effect<A, SqlError>
   /**
-   * Asked after the failure of the statement `sql` with `params`, on an error path only: whether another try can run
-   * (`"retry"`, the default: outside a transaction, or its BEGIN held back again), or not, the transaction aborted,
-   * with the statement sent under its name (`"named"`) or without one (`"unnamed"`). A transaction's connection tells
+   * Asked after the failure of the statement `sql`, on an error path only: whether another try can run (`"retry"`,
+   * the default: outside a transaction, or its BEGIN held back again), or not, the transaction aborted, with the
+   * statement sent under its name (`"named"`) or without one (`"unnamed"`). A transaction's connection tells
    * (`pgReserved.ts`), from the statement itself: two statements of one transaction in flight at once each get their
    * own answer.
    */
-  readonly afterFailure?: (sql: string, params: ReadonlyArray<unknown>) => "retry" | "named" | "unnamed"
+  readonly afterFailure?: (sql: string) => "retry" | "named" | "unnamed"
 }
 
 /** A node's way of running compiled statements. */
@@ -137,7 +137,9 @@ export const make = (setting: boolean | "auto", startupRefused: () => boolean): 
     params: ReadonlyArray<unknown>,
     map: (result: any) => A
   ): Effect.Effect<A, SqlError> => {
-    const next = run.afterFailure?.(statement.sql, params) ?? "retry"
+    // A statement without parameters has no parameter types to go stale: the failure is its own.
+    if (params.length === 0) return Effect.fail(error)
+    const next = run.afterFailure?.(statement.sql) ?? "retry"
     if (next === "retry") return probed(run, statement, params, map)
     // Sent without its name, the name was not the cause: bad input.
     if (next === "named") suspects.add(statement.name)

@@ -198,15 +198,11 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
       })
     // After a failure another try can run only if BEGIN is held back again (`reopenFor`); otherwise the failure aborted
     // the open transaction, and nothing can be tried again in it. Whether the statement went under its name follows
-    // from the statement, as `runHeld` decided it: a statement without parameters, the only kind that opens a
-    // transaction unnamed, has no parameter types to go stale.
+    // from the statement, as `runHeld` decided it (the one that opened the transaction unnamed had no parameters, and
+    // `Prepared` asks only about statements with some).
     const run: Prepared.Run = Object.assign(runHeld, {
-      afterFailure: (sql: string, params: ReadonlyArray<unknown>) =>
-        begin !== undefined
-          ? "retry" as const
-          : params.length > 0 && keepsName(sql)
-          ? "named" as const
-          : "unnamed" as const
+      afterFailure: (sql: string) =>
+        begin !== undefined ? "retry" as const : keepsName(sql) ? "named" as const : "unnamed" as const
     })
     const flushBegin = Effect.suspend(() => {
       const opening = takeBegin()
