@@ -7,6 +7,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeInfo } from "@fastorm/test-support"
 import { FaultProxy, loadCluster, LOADED_MACHINE_SLACK_MS, sleepSql, waitUntil } from "@fastorm/test-support"
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -115,6 +116,47 @@ describe("a MariaDB connection lost between its handshake and its session settin
         console.log(
           `[release MariaDB] the dark connection's borrower failed in ${Math.round(first.ms)} ms (connectTimeout ` +
             `1000), ${stats.dropped.toServer} bytes lost; the pool served again once the link was back`
+        )
+      }).pipe(Effect.provide(Reactivity.layer)),
+    30_000
+  )
+})
+
+describe("closing a MariaDB client while a new connection waits for its session settings' answers", () => {
+  const node = cluster.mariadb.primary
+  it.scopedLive(
+    "does not wait for that connection's goodbye: closed at once, its socket too, and its borrower told why",
+    () =>
+      Effect.gen(function*() {
+        const proxy = yield* FaultProxy.forNode(node)
+        const scope = yield* Scope.make()
+        // A connect bound longer than the test: only the close can end the connection's wait.
+        const client = yield* clientIn(scope, proxy, node, {
+          poolSize: 1,
+          maxOverflow: 0,
+          connectTimeout: "20 seconds"
+        })
+        yield* proxy.setMode(FaultProxy.blackholeAfter(1))
+        const borrower = yield* Effect.fork(client.unsafe("SELECT 1 AS one"))
+        yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
+          what: "the session settings sent and lost",
+          timeoutMs: 5_000
+        })
+        const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 5_000)
+        expect(Option.isSome(closed.value)).toBe(true)
+        // Waiting for the goodbye would end only at the release bound, by force.
+        expect(closed.ms).toBeLessThan(RELEASE_BOUND_MS / 2)
+        yield* waitUntil(proxy.connections, (open) => open === 0, {
+          what: "the unready connection's socket closed",
+          timeoutMs: LOADED_MACHINE_SLACK_MS
+        })
+        const read = yield* Fiber.await(borrower).pipe(Effect.timeoutOption("5 seconds"))
+        expect(Option.isSome(read) && Exit.isFailure(read.value)).toBe(true)
+        const said = Option.isSome(read) && Exit.isFailure(read.value) ? String(Cause.squash(read.value.cause)) : ""
+        expect(said).toMatch(/closed before this connection was set up/)
+        console.log(
+          `[release MariaDB] closed in ${Math.round(closed.ms)} ms with a connection awaiting its session settings ` +
+            `(bound ${RELEASE_BOUND_MS}); its borrower: ${said}`
         )
       }).pipe(Effect.provide(Reactivity.layer)),
     30_000

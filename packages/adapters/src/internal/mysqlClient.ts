@@ -4,7 +4,7 @@
  * `MysqlClient.make` from @effect/sql-mysql2 cannot be used for a cluster node: it connects at start (a replica that
  * is down would fail the layer), it hides its pool (no per-session settings such as `SET SESSION TRANSACTION READ
  * ONLY`), and mysql2's pool waits for a free connection without any bound. This client keeps the same compiler and
- * row semantics and adds those three things (`mysqlPool.ts`, `mysqlRunner.ts`, `mysqlConnections.ts`,
+ * row semantics and adds those three things (`mysqlPool.ts`, `mysqlSession.ts`, `mysqlRunner.ts`, `mysqlConnections.ts`,
  * `mysqlStream.ts`), and, on MariaDB, the GTID of each write's commit from its OK packet (`mysqlPositions.ts`).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
@@ -29,7 +29,7 @@ import * as MysqlRunner from "./mysqlRunner.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
 
 export type { MysqlEndpoint } from "./mysqlPool.js"
-export { sessionStatements } from "./mysqlPool.js"
+export { sessionStatements } from "./mysqlSession.js"
 
 /** Options of one node's client. */
 export interface MysqlNodeOptions {

@@ -1,7 +1,7 @@
 /**
- * The mysql2 pool of one MySQL / MariaDB node: session settings on every new connection, `maxLifetime` (mysql2 has
- * no such option), bounded waits where mysql2 has none (for a connection, for a new one's session settings, for the
- * pool's close), and its counts.
+ * The mysql2 pool of one MySQL / MariaDB node: session settings on every new connection (`mysqlSession.ts`),
+ * `maxLifetime` (mysql2 has no such option), bounded waits where mysql2 has none (for a connection, for the pool's
+ * close), and its counts.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
@@ -11,13 +11,12 @@ import type * as Scope from "effect/Scope"
 import type * as Mysql from "mysql2"
 import type { PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
-import { outlived, poolBounds, sessionTimeZone } from "../OptimalConfig.js"
+import { outlived, poolBounds } from "../OptimalConfig.js"
 import { noAnswer } from "./deadline.js"
 import type { MysqlModules } from "./drivers.js"
-import { TRACK_LAST_GTID } from "./mysqlPositions.js"
+import * as MysqlSession from "./mysqlSession.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
 import { endWithin } from "./scopedRelease.js"
-import * as ServerSettings from "./serverSettings.js"
 
 /** mysql2's private connection queues (double-ended queues). */
 interface Denque {
@@ -30,15 +29,21 @@ interface Stream {
   readonly destroy: (error?: Error) => void
 }
 
+/** Every connection of a pool, open or being set up (a copy: closing one takes it out of mysql2's queue). */
+const connectionsOf = (pool: Mysql.Pool): Array<Mysql.PoolConnection> => {
+  const all = (pool as unknown as { readonly _allConnections?: Denque })._allConnections
+  const connections: Array<Mysql.PoolConnection> = []
+  for (let i = 0; i < (all?.length ?? 0); i++) connections.push(all!.get(i))
+  return connections
+}
+
 /**
  * Closes every connection a pool's `end` left (it queues each goodbye behind the command the connection runs, so
  * those still running never got to it); how many. A plain `destroy` never calls a running command back: its socket
  * fails instead, as on a network error, so that the statement's caller hears now rather than at its deadline.
  */
 const closeLeft = (pool: Mysql.Pool, alias: string): number => {
-  const all = (pool as unknown as { readonly _allConnections?: Denque })._allConnections
-  const left: Array<Mysql.PoolConnection> = []
-  for (let i = 0; i < (all?.length ?? 0); i++) left.push(all!.get(i))
+  const left = connectionsOf(pool)
   for (const conn of left) {
     const running = conn as unknown as { readonly _command?: unknown; readonly stream?: Stream }
     if (running._command && running.stream !== undefined) {
@@ -59,35 +64,6 @@ export interface MysqlEndpoint {
   readonly tls: MysqlTlsOptions
   /** "mariadb" when the URL already says so; otherwise the server's handshake decides. */
   readonly productHint?: "mariadb" | "mysql" | undefined
-}
-
-/** The statements run once on every new connection, before it serves anything; each one must succeed. */
-export const sessionStatements = (config: MysqlOptimalConfig, isMariaDb: boolean, readOnly: boolean) => {
-  const seconds = (d: Duration.Duration) => Math.max(1, Math.ceil(Duration.toSeconds(d)))
-  const statementLimit = isMariaDb
-    ? `max_statement_time = ${Duration.toSeconds(config.statementTimeout)}`
-    : `max_execution_time = ${Math.round(Duration.toMillis(config.statementTimeout))}`
-  const statements = [
-    `SET NAMES ${config.charset} COLLATE ${config.collation}`,
-    `SET SESSION net_read_timeout = ${seconds(config.readTimeout)}, net_write_timeout = ${
-      seconds(config.writeTimeout)
-    }, ${statementLimit}`
-  ]
-  // "local" leaves the server session's zone as it is: the process's offset changes with daylight saving time.
-  const zone = sessionTimeZone(config)
-  if (zone !== undefined) statements.push(`SET time_zone = '${zone}'`)
-  if (readOnly) statements.push("SET SESSION TRANSACTION READ ONLY")
-  const others = ServerSettings.sessionStatement(config.serverSettings)
-  if (others !== undefined) statements.push(others)
-  return statements
-}
-
-/** True when the server's handshake greeting names MariaDB (or, before the handshake, the URL does). */
-export const isMariaDbHandshake = (conn: Mysql.PoolConnection, hint: MysqlEndpoint["productHint"]): boolean => {
-  // mysql2 keeps the server's handshake greeting (e.g. "5.5.5-10.11.6-MariaDB") on the connection.
-  const version = (conn as unknown as { _handshakePacket?: { serverVersion?: string } })._handshakePacket
-    ?.serverVersion
-  return typeof version === "string" ? /mariadb/i.test(version) : hint === "mariadb"
 }
 
 /** One node's pool. */
@@ -122,20 +98,7 @@ export const make = (
       else conn.release()
     }
 
-    // A new connection's session statements: a borrower waits for them, so a refused one fails the borrow.
-    interface Session {
-      pending: number
-      failure: Error | undefined
-      waiters: Array<() => void>
-      timer: ReturnType<typeof setTimeout> | undefined
-    }
-    const sessions = new WeakMap<Mysql.PoolConnection, Session>()
-    const settle = (conn: Mysql.PoolConnection, session: Session) => {
-      clearTimeout(session.timer)
-      if (session.failure === undefined) sessions.delete(conn)
-      const waiters = session.waiters.splice(0)
-      for (const wake of waiters) wake()
-    }
+    const sessions = MysqlSession.make(config, { productHint: endpoint.productHint, readOnly: options.readOnly })
 
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
@@ -164,35 +127,7 @@ export const make = (
         })
         pool.on("connection", (conn) => {
           openedAt.set(conn, Date.now())
-          const isMariaDb = isMariaDbHandshake(conn, endpoint.productHint)
-          const statements = sessionStatements(config, isMariaDb, options.readOnly)
-          const session: Session = { pending: statements.length, failure: undefined, waiters: [], timer: undefined }
-          if (statements.length > 0) {
-            sessions.set(conn, session)
-            // A link lost between the handshake and these answers leaves mysql2 waiting for them for ever, and the
-            // connection in its pool slot: past `connectTimeout` it is closed and its borrower told why; the node is at
-            // fault (`noAnswer`: a read runs elsewhere).
-            session.timer = setTimeout(() => {
-              if (session.failure !== undefined) return
-              session.failure = noAnswer(`its session settings got no answer within ${connectMs} ms`)
-              conn.destroy()
-              settle(conn, session)
-            }, connectMs)
-          }
-          for (const statement of statements) {
-            conn.query(statement, (error) => {
-              // A connection whose session settings failed must not serve: it is destroyed, and the borrower that
-              // waits for it gets the server's own words rather than the closed socket's.
-              if (error && session.failure === undefined) {
-                session.failure = error
-                conn.destroy()
-              }
-              if (--session.pending === 0 || session.failure !== undefined) settle(conn, session)
-            })
-          }
-          // Optional: without it a write's position is read with a statement instead (ARCHITECTURE.md,
-          // "Read-your-writes"). MySQL proper has no last_gtid: it never asks.
-          if (isMariaDb) conn.query(TRACK_LAST_GTID, () => undefined)
+          sessions.open(conn)
         })
         return pool
       }),
@@ -200,6 +135,7 @@ export const make = (
         endWithin(
           options.alias,
           Effect.async<void>((resume) => {
+            sessions.closeUnready(connectionsOf(pool))
             pool.end(() => resume(Effect.void))
           }),
           () => closeLeft(pool, options.alias)
