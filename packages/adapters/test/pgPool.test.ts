@@ -1,19 +1,28 @@
 /**
  * A node's pool finds out whether each new connection reaches PostgreSQL itself (`NodePool.direct`): it asks the
  * connection for its server process before the first checkout gets it, and a connection that does not answer within
- * the connect's bound is not handed out. pg's Pool and Client stand in here; the live checks are in
+ * the connect's bound, or is lost or its pool closed meanwhile, is not handed out. pg's Pool and Client stand in here; the live checks are in
  * `preparedStatements.integration.test.ts` (direct) and `pgbouncer.integration.test.ts` (behind PgBouncer).
  */
 import { describe, expect, it } from "@effect/vitest"
+import { EventEmitter } from "node:events"
 import * as NodePool from "../src/internal/pgPool.js"
 
 type Answer = (error: Error | undefined, result: { rows: Array<{ pid: number }> } | undefined) => void
 
-/** A connection whose startup named `processID`; it answers the check with `pid` (or never, when undefined). */
-class StandInClient {
+/**
+ * A connection whose startup named `processID`; it answers the check with `pid` (or never, when undefined). An event
+ * emitter as pg's client is: an "error" event nobody listens to throws. `cut` counts its socket's destroys.
+ */
+class StandInClient extends EventEmitter {
   readonly asked: Array<string> = []
   pending: Answer | undefined
-  constructor(readonly processID: number, readonly pid: number | undefined) {}
+  cut = 0
+  _queryable = true
+  readonly connection = { stream: { destroy: () => this.cut++ } }
+  constructor(readonly processID: number, readonly pid: number | undefined) {
+    super()
+  }
   query(text: string, answer: Answer) {
     this.asked.push(text)
     if (this.pid === undefined) this.pending = answer
@@ -87,8 +96,68 @@ describe("a node's pool and its direct connections", () => {
     // The connection is destroyed (released with an error), never handed to anyone.
     expect(released).toHaveLength(1)
     expect(released[0]).toBeInstanceOf(Error)
+    // Closed at once: a goodbye on a link that answers nothing would keep the socket open.
+    expect(client.cut).toBe(1)
     // A late answer changes nothing for the checkout that already failed.
     client.pending?.(undefined, { rows: [{ pid: 4242 }] })
     expect(released).toHaveLength(1)
+  })
+
+  it("a connection lost before its check answers: no unhandled error, the checkout gets the loss", async () => {
+    const client = new StandInClient(4242, undefined)
+    const released: Array<unknown> = []
+    const pool = NodePool.make(
+      standInPool(() => client, released) as never,
+      () => ({ connectionTimeoutMillis: 10_000 }),
+      undefined,
+      true
+    )
+    const checkout = checkedOut(pool)
+    // As pg does on a reset socket: the client's "error" event first (nobody else listens: pg-pool counts the client
+    // as checked out), then the check's own callback with the same error.
+    const lost = new Error("Connection terminated unexpectedly")
+    client._queryable = false
+    expect(() => client.emit("error", lost)).not.toThrow()
+    client.pending?.(lost, undefined)
+    const { client: got, error } = await checkout
+    expect(got).toBeUndefined()
+    expect(error).toBe(lost)
+    expect(released).toEqual([lost])
+    expect(client.cut).toBe(1)
+    // Once the check answered, the listener is gone again: the checkout's own listener takes over.
+    expect(client.listenerCount("error")).toBe(0)
+  })
+
+  it("a check refused by the server on a connection still usable: handed over, not direct", async () => {
+    const client = new StandInClient(4242, undefined)
+    const released: Array<unknown> = []
+    const pool = NodePool.make(standInPool(() => client, released) as never, () => ({}), undefined, true)
+    const checkout = checkedOut(pool)
+    client.pending?.(Object.assign(new Error("permission denied"), { code: "42501" }), undefined)
+    const { client: got, error } = await checkout
+    expect(error).toBeUndefined()
+    expect(got).toBe(client)
+    expect(pool.direct(client as never)).toBe(false)
+    expect(released).toEqual([])
+  })
+
+  it("closing the pool while a checkout waits for the check: the checkout fails at once, the connection is closed", async () => {
+    const client = new StandInClient(4242, undefined)
+    const released: Array<unknown> = []
+    const pool = NodePool.make(
+      standInPool(() => client, released) as never,
+      () => ({ connectionTimeoutMillis: 10_000 }),
+      undefined,
+      true
+    )
+    const checkout = checkedOut(pool)
+    const started = performance.now()
+    await pool.end()
+    const { client: got, error } = await checkout
+    expect(performance.now() - started).toBeLessThan(1_000)
+    expect(got).toBeUndefined()
+    expect(error?.message).toBe("the pool was closed before this connection was set up")
+    expect(released).toEqual([error])
+    expect(client.cut).toBeGreaterThanOrEqual(1)
   })
 })

@@ -122,43 +122,99 @@ describe("a MariaDB connection lost between its handshake and its session settin
   )
 })
 
-describe("closing a MariaDB client while a new connection waits for its session settings' answers", () => {
-  const node = cluster.mariadb.primary
-  it.scopedLive(
-    "does not wait for that connection's goodbye: closed at once, its socket too, and its borrower told why",
-    () =>
-      Effect.gen(function*() {
-        const proxy = yield* FaultProxy.forNode(node)
-        const scope = yield* Scope.make()
-        // A connect bound longer than the test: only the close can end the connection's wait.
-        const client = yield* clientIn(scope, proxy, node, {
-          poolSize: 1,
-          maxOverflow: 0,
-          connectTimeout: "20 seconds"
-        })
-        yield* proxy.setMode(FaultProxy.blackholeAfter(1))
-        const borrower = yield* Effect.fork(client.unsafe("SELECT 1 AS one"))
-        yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
-          what: "the session settings sent and lost",
-          timeoutMs: 5_000
-        })
-        const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 5_000)
-        expect(Option.isSome(closed.value)).toBe(true)
-        // Waiting for the goodbye would end only at the release bound, by force.
-        expect(closed.ms).toBeLessThan(RELEASE_BOUND_MS / 2)
-        yield* waitUntil(proxy.connections, (open) => open === 0, {
-          what: "the unready connection's socket closed",
-          timeoutMs: LOADED_MACHINE_SLACK_MS
-        })
-        const read = yield* Fiber.await(borrower).pipe(Effect.timeoutOption("5 seconds"))
-        expect(Option.isSome(read) && Exit.isFailure(read.value)).toBe(true)
-        const said = Option.isSome(read) && Exit.isFailure(read.value) ? String(Cause.squash(read.value.cause)) : ""
-        expect(said).toMatch(/closed before this connection was set up/)
-        console.log(
-          `[release MariaDB] closed in ${Math.round(closed.ms)} ms with a connection awaiting its session settings ` +
-            `(bound ${RELEASE_BOUND_MS}); its borrower: ${said}`
-        )
-      }).pipe(Effect.provide(Reactivity.layer)),
-    30_000
-  )
-})
+// What a new connection runs after its login before it serves: PostgreSQL's check of its server process (SCRAM's three
+// client chunks log in), MariaDB's session settings (one handshake response).
+for (
+  const { chunks, name, node } of [
+    { name: "PostgreSQL", node: cluster.postgres.primary, chunks: 3 },
+    { name: "MariaDB", node: cluster.mariadb.primary, chunks: 1 }
+  ]
+) {
+  describe(`closing a ${name} client while a new connection waits for the answers after its login`, () => {
+    it.scopedLive(
+      "does not wait for that connection's goodbye: closed at once, its socket too, and its borrower told why",
+      () =>
+        Effect.gen(function*() {
+          const proxy = yield* FaultProxy.forNode(node)
+          const scope = yield* Scope.make()
+          // A connect bound longer than the test: only the close can end the connection's wait.
+          const client = yield* clientIn(scope, proxy, node, {
+            poolSize: 1,
+            maxOverflow: 0,
+            connectTimeout: "20 seconds"
+          })
+          yield* proxy.setMode(FaultProxy.blackholeAfter(chunks))
+          const borrower = yield* Effect.fork(client.unsafe("SELECT 1 AS one"))
+          yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
+            what: "the statements after the login sent and lost",
+            timeoutMs: 5_000
+          })
+          const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 5_000)
+          expect(Option.isSome(closed.value)).toBe(true)
+          // Waiting for the goodbye would end only at the release bound, by force.
+          expect(closed.ms).toBeLessThan(RELEASE_BOUND_MS / 2)
+          yield* waitUntil(proxy.connections, (open) => open === 0, {
+            what: "the unready connection's socket closed",
+            timeoutMs: LOADED_MACHINE_SLACK_MS
+          })
+          const read = yield* Fiber.await(borrower).pipe(Effect.timeoutOption("5 seconds"))
+          expect(Option.isSome(read) && Exit.isFailure(read.value)).toBe(true)
+          const error = Option.isSome(read) && Exit.isFailure(read.value) ? Cause.squash(read.value.cause) : undefined
+          const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : ""
+          expect(cause).toMatch(/closed before this connection was set up/)
+          const said = error instanceof Error ? `${error.message} (cause: ${cause})` : String(error)
+          console.log(
+            `[release ${name}] closed in ${
+              Math.round(closed.ms)
+            } ms with a connection awaiting the answers after its login ` +
+              `(bound ${RELEASE_BOUND_MS}); its borrower: ${said}`
+          )
+        }).pipe(Effect.provide(Reactivity.layer)),
+      30_000
+    )
+  })
+}
+
+for (
+  const { chunks, name, node } of [
+    { name: "PostgreSQL", node: cluster.postgres.primary, chunks: 3 },
+    { name: "MariaDB", node: cluster.mariadb.primary, chunks: 1 }
+  ]
+) {
+  describe(`a ${name} connection reset while it waits for the answers after its login`, () => {
+    it.scopedLive(
+      "fails its borrower at once, raises nothing unhandled, and the pool serves once the link is back",
+      () =>
+        Effect.gen(function*() {
+          const proxy = yield* FaultProxy.forNode(node)
+          const scope = yield* Scope.make()
+          yield* Effect.addFinalizer(() => Effect.asVoid(closeWithin(scope, RELEASE_BOUND_MS + 5_000)))
+          const client = yield* clientIn(scope, proxy, node, {
+            poolSize: 1,
+            maxOverflow: 0,
+            connectTimeout: "20 seconds"
+          })
+          yield* proxy.setMode(FaultProxy.blackholeAfter(chunks))
+          const borrower = yield* Effect.fork(Effect.either(client.unsafe("SELECT 1 AS one")))
+          yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
+            what: "the statements after the login sent and lost",
+            timeoutMs: 5_000
+          })
+          // Before, pg's client had no listener here: the reset was an unhandled "error" event (the process's end).
+          const read = yield* timed(Effect.zipRight(proxy.setMode(FaultProxy.reset), Fiber.join(borrower)))
+          expect(Either.isLeft(read.value)).toBe(true)
+          // At once, not at the 20 s connect bound.
+          expect(read.ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+          yield* proxy.setMode(FaultProxy.pass)
+          const rows = yield* client.unsafe<{ one: unknown }>("SELECT 1 AS one")
+          expect(Number(rows[0]!.one)).toBe(1)
+          console.log(
+            `[release ${name}] a connection reset after its login: its borrower failed ${
+              Math.round(read.ms)
+            } ms after the reset (${Either.isLeft(read.value) ? String(read.value.left) : "served"}); served again`
+          )
+        }).pipe(Effect.provide(Reactivity.layer)),
+      30_000
+    )
+  })
+}

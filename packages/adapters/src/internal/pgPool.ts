@@ -50,8 +50,8 @@ export const make = (
   const clients = new Set<Pg.PoolClient>()
   const direct = new WeakSet<Pg.PoolClient>()
   // New clients whose check has not answered yet, with the checkouts waiting for it (pg warns about a statement sent
-  // while another runs, so the first one waits).
-  const checking = new WeakMap<Pg.PoolClient, Array<() => void>>()
+  // while another runs, so the first one waits); each is told why the client cannot serve, if it cannot.
+  const checking = new WeakMap<Pg.PoolClient, Array<(failure: Error | undefined) => void>>()
   // The wait for the check: the connect's own bound.
   let checkMs = 10_000
   const open = (behindPooler: boolean) => {
@@ -64,11 +64,16 @@ export const make = (
       clients.add(client)
       if (!checksDirect || behindPooler) return
       checking.set(client, [])
-      checkDirect(client, (isDirect) => {
+      // pg-pool counts the client as checked out already and listens no more: until a checkout holds it, a socket
+      // lost now would be an unhandled "error" event, which ends the process. The check's answer reports it instead.
+      client.on("error", ignore)
+      checkDirect(client, (isDirect, failure) => {
+        client.off("error", ignore)
         if (isDirect) direct.add(client)
         const waiting = checking.get(client) ?? []
         checking.delete(client)
-        for (const go of waiting) go()
+        const unusable = failure !== undefined && broken(client) ? failure : undefined
+        for (const go of waiting) go(unusable)
       })
     })
     pool.on("remove", (client) => clients.delete(client))
@@ -100,12 +105,15 @@ export const make = (
       // node is at fault (`noAnswer`: a read runs elsewhere).
       const timer = setTimeout(() => {
         waiting.splice(waiting.indexOf(go), 1)
-        release(new Error("no answer to the connection's first statement"))
-        checkout(noAnswer(`no answer within ${checkMs} ms after the connection opened`), undefined, () => {})
+        go(noAnswer(`no answer within ${checkMs} ms after the connection opened`))
       }, checkMs)
-      const go = () => {
+      const go = (failure: Error | undefined) => {
         clearTimeout(timer)
-        checkout(undefined, client, release)
+        if (failure === undefined) return checkout(undefined, client, release)
+        // Closed, not ended: a goodbye on a link that answers nothing would keep its socket open.
+        release(failure)
+        PgSocket.cut(client!)
+        checkout(failure, undefined, () => {})
       }
       waiting.push(go)
     })
@@ -117,6 +125,15 @@ export const make = (
     direct: (client) => direct.has(client),
     current: () => pool,
     end: async () => {
+      // A client still waiting for its check has served no one: the pool's end would wait for its checkout.
+      for (const client of [...clients]) {
+        const waiting = checking.get(client)
+        if (waiting === undefined) continue
+        checking.delete(client)
+        const closed = new Error("the pool was closed before this connection was set up")
+        for (const go of waiting) go(closed)
+        PgSocket.cut(client)
+      }
       await Promise.all([pool.end().catch(() => undefined), ...ending])
     },
     destroyAll: () => {
@@ -132,9 +149,17 @@ export const make = (
  * A pooler answers the startup with a process id and key of its own (PgBouncer makes them up; it forwards a cancel
  * itself), so a server process other than the startup's means something stands between client and server.
  */
-const checkDirect = (client: Pg.PoolClient, answer: (direct: boolean) => void): void => {
+const checkDirect = (client: Pg.PoolClient, answer: (direct: boolean, failure: Error | undefined) => void): void => {
   client.query("SELECT pg_backend_pid() AS pid", (error: Error | undefined, result: Pg.QueryResult | undefined) => {
     const started = (client as { readonly processID?: unknown }).processID
-    answer(!error && started !== undefined && result?.rows[0]?.pid === started)
+    answer(!error && started !== undefined && result?.rows[0]?.pid === started, error ?? undefined)
   })
 }
+
+/** True once pg took the client's connection to be lost or ending: it can run nothing more. */
+const broken = (client: Pg.PoolClient): boolean => {
+  const state = client as unknown as { readonly _queryable?: boolean; readonly _ending?: boolean }
+  return state._queryable === false || state._ending === true
+}
+
+const ignore = () => {}
