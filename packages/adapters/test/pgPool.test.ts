@@ -48,6 +48,15 @@ const standInPool = (next: () => StandInClient, released: Array<unknown>) =>
     }
   }
 
+/** A pool that checks each new connection (`checksDirect`), every checkout opening `client`; `released` collects. */
+const checkingPool = (client: StandInClient, released: Array<unknown>, connectionTimeoutMillis?: number) =>
+  NodePool.make(
+    standInPool(() => client, released) as never,
+    () => connectionTimeoutMillis === undefined ? {} : { connectionTimeoutMillis },
+    undefined,
+    true
+  )
+
 const checkedOut = (pool: NodePool.NodePool) =>
   new Promise<{ error: Error | undefined; client: unknown }>((resolve) =>
     pool.connect((error, client) => resolve({ error, client }))
@@ -60,7 +69,7 @@ describe("a node's pool and its direct connections", () => {
   ])("%s", async (_, processID, pid, direct) => {
     const client = new StandInClient(processID, pid)
     const released: Array<unknown> = []
-    const pool = NodePool.make(standInPool(() => client, released) as never, () => ({}), undefined, true)
+    const pool = checkingPool(client, released)
     const { client: got, error } = await checkedOut(pool)
     expect(error).toBeUndefined()
     expect(got).toBe(client)
@@ -80,12 +89,7 @@ describe("a node's pool and its direct connections", () => {
   it("the first checkout waits for the answer; one that never comes fails it within the connect's bound", async () => {
     const client = new StandInClient(4242, undefined)
     const released: Array<unknown> = []
-    const pool = NodePool.make(
-      standInPool(() => client, released) as never,
-      () => ({ connectionTimeoutMillis: 50 }),
-      undefined,
-      true
-    )
+    const pool = checkingPool(client, released, 50)
     const started = performance.now()
     const { client: got, error } = await checkedOut(pool)
     expect(performance.now() - started).toBeGreaterThanOrEqual(45)
@@ -106,12 +110,7 @@ describe("a node's pool and its direct connections", () => {
   it("a connection lost before its check answers: no unhandled error, the checkout gets the loss", async () => {
     const client = new StandInClient(4242, undefined)
     const released: Array<unknown> = []
-    const pool = NodePool.make(
-      standInPool(() => client, released) as never,
-      () => ({ connectionTimeoutMillis: 10_000 }),
-      undefined,
-      true
-    )
+    const pool = checkingPool(client, released, 10_000)
     const checkout = checkedOut(pool)
     // As pg does on a reset socket: the client's "error" event first (nobody else listens: pg-pool counts the client
     // as checked out), then the check's own callback with the same error.
@@ -131,7 +130,7 @@ describe("a node's pool and its direct connections", () => {
   it("a check refused by the server on a connection still usable: handed over, not direct", async () => {
     const client = new StandInClient(4242, undefined)
     const released: Array<unknown> = []
-    const pool = NodePool.make(standInPool(() => client, released) as never, () => ({}), undefined, true)
+    const pool = checkingPool(client, released)
     const checkout = checkedOut(pool)
     client.pending?.(Object.assign(new Error("permission denied"), { code: "42501" }), undefined)
     const { client: got, error } = await checkout
@@ -144,12 +143,7 @@ describe("a node's pool and its direct connections", () => {
   it("closing the pool while a checkout waits for the check: the checkout fails at once, the connection is closed", async () => {
     const client = new StandInClient(4242, undefined)
     const released: Array<unknown> = []
-    const pool = NodePool.make(
-      standInPool(() => client, released) as never,
-      () => ({ connectionTimeoutMillis: 10_000 }),
-      undefined,
-      true
-    )
+    const pool = checkingPool(client, released, 10_000)
     const checkout = checkedOut(pool)
     const started = performance.now()
     await pool.end()

@@ -122,6 +122,25 @@ describe("a MariaDB connection lost between its handshake and its session settin
   )
 })
 
+/**
+ * A client of one connection at most whose new connections log in, then get no answer (FaultProxy `blackholeAfter`),
+ * and a statement waiting for that first connection, once what it sent after the login is lost. A connect bound
+ * longer than the tests: only the fault under test ends the wait.
+ */
+const waitingAfterLogin = (node: NodeInfo, loginChunks: number) =>
+  Effect.gen(function*() {
+    const proxy = yield* FaultProxy.forNode(node)
+    const scope = yield* Scope.make()
+    const client = yield* clientIn(scope, proxy, node, { poolSize: 1, maxOverflow: 0, connectTimeout: "20 seconds" })
+    yield* proxy.setMode(FaultProxy.blackholeAfter(loginChunks))
+    const borrower = yield* Effect.fork(client.unsafe<{ one: unknown }>("SELECT 1 AS one"))
+    yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
+      what: "the statements after the login sent and lost",
+      timeoutMs: 5_000
+    })
+    return { proxy, scope, client, borrower }
+  })
+
 // What a new connection runs after its login before it serves: PostgreSQL's check of its server process (SCRAM's three
 // client chunks log in), MariaDB's session settings (one handshake response).
 for (
@@ -130,25 +149,12 @@ for (
     { name: "MariaDB", node: cluster.mariadb.primary, chunks: 1 }
   ]
 ) {
-  describe(`closing a ${name} client while a new connection waits for the answers after its login`, () => {
+  describe(`a ${name} connection waiting for the answers after its login`, () => {
     it.scopedLive(
-      "does not wait for that connection's goodbye: closed at once, its socket too, and its borrower told why",
+      "closing the client does not wait for its goodbye: closed at once, its socket too, its borrower told why",
       () =>
         Effect.gen(function*() {
-          const proxy = yield* FaultProxy.forNode(node)
-          const scope = yield* Scope.make()
-          // A connect bound longer than the test: only the close can end the connection's wait.
-          const client = yield* clientIn(scope, proxy, node, {
-            poolSize: 1,
-            maxOverflow: 0,
-            connectTimeout: "20 seconds"
-          })
-          yield* proxy.setMode(FaultProxy.blackholeAfter(chunks))
-          const borrower = yield* Effect.fork(client.unsafe("SELECT 1 AS one"))
-          yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
-            what: "the statements after the login sent and lost",
-            timeoutMs: 5_000
-          })
+          const { borrower, proxy, scope } = yield* waitingAfterLogin(node, chunks)
           const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 5_000)
           expect(Option.isSome(closed.value)).toBe(true)
           // Waiting for the goodbye would end only at the release bound, by force.
@@ -164,44 +170,23 @@ for (
           expect(cause).toMatch(/closed before this connection was set up/)
           const said = error instanceof Error ? `${error.message} (cause: ${cause})` : String(error)
           console.log(
-            `[release ${name}] closed in ${
-              Math.round(closed.ms)
-            } ms with a connection awaiting the answers after its login ` +
-              `(bound ${RELEASE_BOUND_MS}); its borrower: ${said}`
+            `[release ${name}] closed in ${Math.round(closed.ms)} ms with a connection awaiting the answers after ` +
+              `its login (bound ${RELEASE_BOUND_MS}); its borrower: ${said}`
           )
         }).pipe(Effect.provide(Reactivity.layer)),
       30_000
     )
-  })
-}
 
-for (
-  const { chunks, name, node } of [
-    { name: "PostgreSQL", node: cluster.postgres.primary, chunks: 3 },
-    { name: "MariaDB", node: cluster.mariadb.primary, chunks: 1 }
-  ]
-) {
-  describe(`a ${name} connection reset while it waits for the answers after its login`, () => {
     it.scopedLive(
-      "fails its borrower at once, raises nothing unhandled, and the pool serves once the link is back",
+      "reset: its borrower fails at once, nothing is raised unhandled, and the pool serves once the link is back",
       () =>
         Effect.gen(function*() {
-          const proxy = yield* FaultProxy.forNode(node)
-          const scope = yield* Scope.make()
+          const { borrower, client, proxy, scope } = yield* waitingAfterLogin(node, chunks)
           yield* Effect.addFinalizer(() => Effect.asVoid(closeWithin(scope, RELEASE_BOUND_MS + 5_000)))
-          const client = yield* clientIn(scope, proxy, node, {
-            poolSize: 1,
-            maxOverflow: 0,
-            connectTimeout: "20 seconds"
-          })
-          yield* proxy.setMode(FaultProxy.blackholeAfter(chunks))
-          const borrower = yield* Effect.fork(Effect.either(client.unsafe("SELECT 1 AS one")))
-          yield* waitUntil(proxy.stats, (s) => s.dropped.toServer > 0, {
-            what: "the statements after the login sent and lost",
-            timeoutMs: 5_000
-          })
           // Before, pg's client had no listener here: the reset was an unhandled "error" event (the process's end).
-          const read = yield* timed(Effect.zipRight(proxy.setMode(FaultProxy.reset), Fiber.join(borrower)))
+          const read = yield* timed(
+            Effect.zipRight(proxy.setMode(FaultProxy.reset), Effect.either(Fiber.join(borrower)))
+          )
           expect(Either.isLeft(read.value)).toBe(true)
           // At once, not at the 20 s connect bound.
           expect(read.ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)
