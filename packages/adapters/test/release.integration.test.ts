@@ -141,6 +141,24 @@ const waitingAfterLogin = (node: NodeInfo, loginChunks: number) =>
     return { proxy, scope, client, borrower }
   })
 
+/**
+ * Closes a client whose only connection has served no one yet, and checks what that must do: the close does not wait
+ * (forced, it would take the release bound), the socket is gone, and the statement waiting for it failed.
+ */
+const closedAtOnce = <A, E>(scope: Scope.CloseableScope, proxy: FaultProxy.FaultProxy, borrower: Fiber.Fiber<A, E>) =>
+  Effect.gen(function*() {
+    const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 5_000)
+    expect(Option.isSome(closed.value)).toBe(true)
+    expect(closed.ms).toBeLessThan(RELEASE_BOUND_MS / 2)
+    yield* waitUntil(proxy.connections, (open) => open === 0, {
+      what: "the connection's socket closed",
+      timeoutMs: LOADED_MACHINE_SLACK_MS
+    })
+    const read = yield* Fiber.await(borrower).pipe(Effect.timeoutOption("5 seconds"))
+    expect(Option.isSome(read) && Exit.isFailure(read.value)).toBe(true)
+    return { closed, read }
+  })
+
 // What a new connection runs after its login before it serves: PostgreSQL's check of its server process (SCRAM's three
 // client chunks log in), MariaDB's session settings (one handshake response).
 for (
@@ -155,16 +173,7 @@ for (
       () =>
         Effect.gen(function*() {
           const { borrower, proxy, scope } = yield* waitingAfterLogin(node, chunks)
-          const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 5_000)
-          expect(Option.isSome(closed.value)).toBe(true)
-          // Waiting for the goodbye would end only at the release bound, by force.
-          expect(closed.ms).toBeLessThan(RELEASE_BOUND_MS / 2)
-          yield* waitUntil(proxy.connections, (open) => open === 0, {
-            what: "the unready connection's socket closed",
-            timeoutMs: LOADED_MACHINE_SLACK_MS
-          })
-          const read = yield* Fiber.await(borrower).pipe(Effect.timeoutOption("5 seconds"))
-          expect(Option.isSome(read) && Exit.isFailure(read.value)).toBe(true)
+          const { closed, read } = yield* closedAtOnce(scope, proxy, borrower)
           const error = Option.isSome(read) && Exit.isFailure(read.value) ? Cause.squash(read.value.cause) : undefined
           const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : ""
           expect(cause).toMatch(/closed before this connection was set up/)
@@ -197,6 +206,38 @@ for (
             `[release ${name}] a connection reset after its login: its borrower failed ${
               Math.round(read.ms)
             } ms after the reset (${Either.isLeft(read.value) ? String(read.value.left) : "served"}); served again`
+          )
+        }).pipe(Effect.provide(Reactivity.layer)),
+      30_000
+    )
+  })
+}
+
+for (const { name, node } of nodes) {
+  describe(`a ${name} connection that cannot log in`, () => {
+    it.scopedLive(
+      "closing the client does not wait for its connect's bound: closed at once, its socket too, its borrower fails",
+      () =>
+        Effect.gen(function*() {
+          const proxy = yield* FaultProxy.forNode(node, FaultProxy.blackhole)
+          const scope = yield* Scope.make()
+          yield* Effect.addFinalizer(() => Effect.asVoid(closeWithin(scope, RELEASE_BOUND_MS + 5_000)))
+          // A connect bound longer than the test: only the close can end the login's wait.
+          const client = yield* clientIn(scope, proxy, node, {
+            poolSize: 1,
+            maxOverflow: 0,
+            connectTimeout: "20 seconds"
+          })
+          const borrower = yield* Effect.fork(client.unsafe("SELECT 1 AS one"))
+          yield* waitUntil(proxy.connections, (open) => open === 1, {
+            what: "the connection accepted by the proxy",
+            timeoutMs: 5_000
+          })
+          const { closed } = yield* closedAtOnce(scope, proxy, borrower)
+          console.log(
+            `[release ${name}] closed in ${
+              Math.round(closed.ms)
+            } ms with a connection still logging in (bound ${RELEASE_BOUND_MS})`
           )
         }).pipe(Effect.provide(Reactivity.layer)),
       30_000

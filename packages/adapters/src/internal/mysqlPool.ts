@@ -100,6 +100,19 @@ export const make = (
 
     const sessions = MysqlSession.make(config, { productHint: endpoint.productHint, readOnly: options.readOnly })
 
+    // Connections that have served no one are closed at once when the pool closes: its end would wait for their
+    // goodbyes, queued behind a login (bounded by `connectTimeout`) or session settings that may never be answered.
+    const closeUnready = (pool: Mysql.Pool) => {
+      const all = connectionsOf(pool)
+      for (const conn of all) {
+        // No `connection` event yet: still logging in. Its socket fails, and so does the login's callback.
+        if (openedAt.has(conn)) continue
+        const stream = (conn as unknown as { readonly stream?: Stream }).stream
+        stream?.destroy(new Error("the pool was closed before this connection was set up"))
+      }
+      sessions.closeUnready(all)
+    }
+
     const pool = yield* Effect.acquireRelease(
       Effect.sync(() => {
         const pool = Mysql.createPool({
@@ -135,7 +148,7 @@ export const make = (
         endWithin(
           options.alias,
           Effect.async<void>((resume) => {
-            sessions.closeUnready(connectionsOf(pool))
+            closeUnready(pool)
             pool.end(() => resume(Effect.void))
           }),
           () => closeLeft(pool, options.alias)

@@ -125,6 +125,9 @@ export const make = (
     direct: (client) => direct.has(client),
     current: () => pool,
     end: async () => {
+      // A client still connecting has served no one either: the pool's end would wait for its connect's bound.
+      const connecting = (pool as unknown as { readonly _clients?: ReadonlyArray<Pg.PoolClient> })._clients ?? []
+      for (const client of connecting) if (!clients.has(client)) PgSocket.cut(client)
       // A client still waiting for its check has served no one: the pool's end would wait for its checkout.
       for (const client of [...clients]) {
         const waiting = checking.get(client)
