@@ -14,6 +14,9 @@ import { SqlError } from "@effect/sql/SqlError"
  */
 export const noAnswer = (text: string): Error => Object.assign(new Error(text), { code: "ETIMEDOUT" })
 
+/** What a borrower waiting for a new connection learns when its pool closes first: one text for both databases. */
+export const closedBeforeSetUp = (): Error => new Error("the pool was closed before this connection was set up")
+
 /** The error a statement gets when its deadline passes: connection-class (ETIMEDOUT), so routers retry elsewhere. */
 export const timeoutError = (node: string, ms: number): SqlError =>
   new SqlError({

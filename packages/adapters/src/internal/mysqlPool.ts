@@ -12,7 +12,7 @@ import type * as Mysql from "mysql2"
 import type { PoolStatus } from "../DatabaseAdapter.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { outlived, poolBounds } from "../OptimalConfig.js"
-import { noAnswer } from "./deadline.js"
+import { closedBeforeSetUp, noAnswer } from "./deadline.js"
 import type { MysqlModules } from "./drivers.js"
 import * as MysqlSession from "./mysqlSession.js"
 import type { MysqlTlsOptions } from "./mysqlTls.js"
@@ -108,7 +108,7 @@ export const make = (
         // No `connection` event yet: still logging in. Its socket fails, and so does the login's callback.
         if (openedAt.has(conn)) continue
         const stream = (conn as unknown as { readonly stream?: Stream }).stream
-        stream?.destroy(new Error("the pool was closed before this connection was set up"))
+        stream?.destroy(closedBeforeSetUp())
       }
       sessions.closeUnready(all)
     }

@@ -6,7 +6,7 @@ import * as Duration from "effect/Duration"
 import type * as Mysql from "mysql2"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { sessionTimeZone } from "../OptimalConfig.js"
-import { noAnswer } from "./deadline.js"
+import { closedBeforeSetUp, noAnswer } from "./deadline.js"
 import { TRACK_LAST_GTID } from "./mysqlPositions.js"
 import * as ServerSettings from "./serverSettings.js"
 
@@ -109,7 +109,7 @@ export const make = (
     for (const conn of connections) {
       const session = sessions.get(conn)
       if (session === undefined || session.failure !== undefined) continue
-      session.failure = new Error("the pool was closed before this connection was set up")
+      session.failure = closedBeforeSetUp()
       conn.destroy()
       settle(conn, session)
     }

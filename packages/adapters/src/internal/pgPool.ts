@@ -5,7 +5,7 @@
  * served by the second.
  */
 import type Pg from "pg"
-import { noAnswer } from "./deadline.js"
+import { closedBeforeSetUp, noAnswer } from "./deadline.js"
 import * as PgSocket from "./pgSocket.js"
 import { refusedStartupParameter } from "./pooler.js"
 
@@ -133,7 +133,7 @@ export const make = (
         const waiting = checking.get(client)
         if (waiting === undefined) continue
         checking.delete(client)
-        const closed = new Error("the pool was closed before this connection was set up")
+        const closed = closedBeforeSetUp()
         for (const go of waiting) go(closed)
         PgSocket.cut(client)
       }
