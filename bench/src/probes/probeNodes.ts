@@ -1,5 +1,7 @@
 /**
  * The cluster nodes a probe runs against, from `DB`: the shared cluster's PostgreSQL, its PgBouncers, or MariaDB.
+ * The shared cluster's PgBouncers keep 4 server connections per database (the tests' setting), the bench's own 16:
+ * with 16 callers a probe through them measures a queue for server connections that the bench does not have.
  */
 import type { ClusterNodes } from "@fastorm/test-support"
 import { loadCluster, throughPgBouncer } from "@fastorm/test-support"
