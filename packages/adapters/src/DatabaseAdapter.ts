@@ -94,6 +94,12 @@ export interface NodeReads {
    * connection-class error (ECONNABORTED); returns how many.
    */
   readonly cut: () => number
+  /**
+   * `connection` with `sql` (no parameters) sent in front of each statement and its rows handed to `onRows`, in the
+   * statement's own round trip where the protocol allows it (else just before it): a session read's replay poll
+   * (PostgreSQL). Absent where a node cannot.
+   */
+  readonly leading?: ((sql: string, onRows: (rows: ReadonlyArray<any>) => void) => Connection) | undefined
 }
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */

@@ -35,6 +35,37 @@ describe("the position read with COMMIT", () => {
   })
 })
 
+describe("the replay poll carried in front of a session read", () => {
+  const carried = Consistency.forDialect("postgresql")!.carried!
+  const token = { kind: "lsn" as const, value: "0/3000060" }
+  const table: ReadonlyArray<readonly [label: string, rows: ReadonlyArray<any>, replayed: string | undefined]> = [
+    ["objects, replayed past the token", [{ p: "0/3000100", i: "read committed" }], "0/3000100"],
+    ["objects, replayed exactly to it", [{ p: "0/3000060", i: "read committed" }], "0/3000060"],
+    ["arrays (a read that asked for arrays)", [["0/3000100", "read committed"]], "0/3000100"],
+    ["behind the token", [{ p: "0/3000058", i: "read committed" }], undefined],
+    ["not a replica (no replay position)", [{ p: null, i: "read committed" }], undefined],
+    [
+      "repeatable read: the read shares the poll's earlier snapshot",
+      [{ p: "0/3000100", i: "repeatable read" }],
+      undefined
+    ],
+    ["serializable, as arrays", [["0/3000100", "serializable"]], undefined],
+    ["no row", [], undefined]
+  ]
+  for (const [label, rows, replayed] of table) {
+    it(label, () => {
+      expect(carried.replayed(rows, token)).toEqual(
+        replayed === undefined ? undefined : { kind: "lsn", value: replayed }
+      )
+    })
+  }
+
+  it("is PostgreSQL's only: a MariaDB wait waits on the server, before the read", () => {
+    expect(carried.sql).toMatch(/pg_last_wal_replay_lsn\(\).*transaction_isolation/)
+    expect(Consistency.forDialect("mysql")!.carried).toBeUndefined()
+  })
+})
+
 describe("normaliseLsn", () => {
   // The definition, over the whole 64-bit position: back from a page header (24 bytes) or a segment's first page
   // header (40 bytes) to the boundary.

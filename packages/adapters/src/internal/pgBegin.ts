@@ -33,6 +33,7 @@ interface Wire {
   readonly submittedNamedStatements?: Record<string, string>
   parse(query: { text: string }): void
   bind(config: object): void
+  describe(config: { type: "P" | "S"; name?: string }): void
   execute(config: object): void
 }
 
@@ -46,12 +47,14 @@ const refused = (wire: Wire, name: string | undefined, text: string | undefined)
 /**
  * `query` as a pg submittable that sends the `opening` statements first. pg then hands its callback one result per
  * statement (as for a multi-statement query): `lastResult` takes the statement's. Built as `pgSubmit.submit` builds a
- * query (`fromText`), named where the statement is prepared.
+ * query (`fromText`), named where the statement is prepared. With `describe`, each opening statement's rows come back
+ * with their columns (a session read's replay poll, `pgLead.ts`); without, an opening statement returns no rows.
  */
 export const withBegin = (
   QueryClass: typeof Pg.Query,
   query: Pg.QueryConfig,
-  opening: ReadonlyArray<string>
+  opening: ReadonlyArray<string>,
+  describe = false
 ): Pg.Query => {
   const carrier = fromText(QueryClass, query) ?? new QueryClass(query)
   const submit = (carrier as unknown as { submit: (wire: Wire) => Error | null }).submit.bind(carrier)
@@ -63,6 +66,7 @@ export const withBegin = (
         for (const text of opening) {
           wire.parse({ text })
           wire.bind({})
+          if (describe) wire.describe({ type: "P" })
           wire.execute({})
         }
         return submit(wire)

@@ -28,6 +28,7 @@ import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
 import * as PgCursor from "./pgCursor.js"
+import * as Lead from "./pgLead.js"
 import * as NodePool from "./pgPool.js"
 import type { PgEndpoint, PgNodeOptions } from "./pgPoolConfig.js"
 import { clientDeadlineMs, poolConfig } from "./pgPoolConfig.js"
@@ -235,6 +236,11 @@ export const make = (
     const connection = new PooledPgConnection(undefined)
     // Reads a router may run elsewhere: the same statements, tracked while in flight (`cutReads`).
     const readConnection = new PooledPgConnection(reads)
+    const readRun: Prepared.Run = (query, map) => pooled(query, map, deadlineMs, undefined, reads)
+    const readStream = pooledStream(reads)
+    // A session read with its replay poll in front (`pgLead.ts`): made per read, for the poll's rows.
+    const leading = (sql: string, onRows: (rows: ReadonlyArray<any>) => void) =>
+      new PgConnection(Lead.leading(readRun, Pg.Query, sql, onRows), readStream, true)
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "postgresql"],
@@ -248,7 +254,8 @@ export const make = (
       reads: {
         connection: readConnection,
         reserve: NodeClient.scopedHold(reservedFor(reads)),
-        cut: () => reads.cutAll()
+        cut: () => reads.cutAll(),
+        leading
       },
       hold: reserve,
       compiler: PgClient.makeCompiler(),

@@ -32,6 +32,15 @@ export interface ConsistencyOps {
     readonly position: (results: ReadonlyArray<any>) => Position | undefined
   } | undefined
   /**
+   * A replay poll a replica answers in front of a session read, in the read's own round trip (`NodeReads.leading`),
+   * and what its rows say: the position the replica has replayed when it covers `token`, else undefined (the read
+   * is then thrown away and the session waits). Only where the read's snapshot is taken after the poll.
+   */
+  readonly carried?: {
+    readonly sql: string
+    readonly replayed: (rows: ReadonlyArray<any>, token: Position) => Position | undefined
+  } | undefined
+  /**
    * Waits up to `timeout` until the replica has replayed `token`, on the replica's pooled connection. Caught up: the
    * position the replica showed it has replayed (PostgreSQL's replay LSN, MariaDB's `@@gtid_slave_pos` with `token`:
    * often past `token`, so later sessions' waits there can be skipped); undefined when it did not catch up in time.
@@ -101,6 +110,21 @@ const postgres: ConsistencyOps = {
     position: (results) => {
       const last = results[results.length - 1]
       return Array.isArray(last) ? pgPositionOf(last) : undefined
+    }
+  },
+  // The poll and the read go under one Sync, in one implicit transaction: under READ COMMITTED each statement takes
+  // its own snapshot, the read's after the poll has run. Under REPEATABLE READ or SERIALIZABLE (a default the
+  // connection was given) both would share the poll's snapshot, taken before it read the replay position: the poll
+  // then says nothing of the read, which is thrown away.
+  carried: {
+    sql: "SELECT pg_last_wal_replay_lsn()::text AS p, current_setting('transaction_isolation') AS i",
+    replayed: (rows, token) => {
+      // Objects, or arrays where the read asked for arrays (pg makes every result of the query alike).
+      const row = rows[0] as { readonly p?: unknown; readonly i?: unknown } | undefined
+      const [lsn, isolation] = row === undefined ? [] : Array.isArray(row) ? row : [row.p, row.i]
+      return isolation === "read committed" && typeof lsn === "string" && covers(lsn, token)
+        ? { kind: "lsn", value: lsn }
+        : undefined
     }
   },
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll,

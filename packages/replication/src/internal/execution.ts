@@ -15,7 +15,7 @@ import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { PrimaryUnavailable, toSqlError } from "../RouterError.js"
 import type * as Decision from "./decision.js"
 import type * as Primary from "./primary.js"
-import type { Replicas } from "./replicas.js"
+import * as Replicas from "./replicas.js"
 import type { Recorder } from "./routeStats.js"
 
 const why: Record<"none" | "conflict" | "demoted", string> = {
@@ -33,7 +33,7 @@ export interface ExecutionOptions {
   readonly config: ResolvedReadWriteConfig
   /** Execution on a node as the primary (the one the decision named). */
   readonly primaries: (node: string) => Primary.Primary
-  readonly replicas: Replicas
+  readonly replicas: Replicas.Replicas
   readonly recorder: Recorder
 }
 
@@ -78,12 +78,21 @@ export const make = (options: ExecutionOptions): Execution => {
       case "Replicas":
         return onReplicas.read(route.order, route.reason, run, route.primary, fiber)
       case "Wait":
+        // The wait's first poll rides in front of the read; only a replica found behind is waited for.
         return Effect.flatMap(
-          onReplicas.waitFor(route.replica, route.token),
-          (caughtUp): Effect.Effect<A, SqlError> =>
-            caughtUp
-              ? onReplicas.read([route.replica], "session", run, route.primary, fiber)
-              : execute(route.otherwise, run, fiber)
+          onReplicas.readCarried(route.replica, route.token, run, fiber),
+          (carried): Effect.Effect<A, SqlError> =>
+            carried === Replicas.failed
+              ? execute(route.otherwise, run, fiber)
+              : carried === Replicas.behind
+              ? Effect.flatMap(
+                onReplicas.waitFor(route.replica, route.token),
+                (caughtUp): Effect.Effect<A, SqlError> =>
+                  caughtUp
+                    ? onReplicas.read([route.replica], "session", run, route.primary, fiber)
+                    : execute(route.otherwise, run, fiber)
+              )
+              : Effect.succeed(carried.value)
         )
       case "Fallback":
         return onReplicas.fallback(run, route.node)

@@ -73,6 +73,18 @@ export interface Replicas {
   ) => Effect.Effect<A, SqlError>
   /** The primary `node` within the fallback permits (`NoHealthyReplica` with `replicaOnly`). */
   readonly fallback: <A>(run: Run<A>, node: string | undefined) => Effect.Effect<A, SqlError>
+  /**
+   * A session read on `replica` with the wait's first poll in front of it, in the read's round trip
+   * (`ConsistencyOps.carried`): the read's outcome when the poll shows `token` replayed there; `behind` when it does
+   * not, or the dialect or node cannot carry a poll (the read, if it ran, is thrown away: the caller waits); `failed`
+   * when the replica could not serve it (the caller goes on without it). Statement errors are final.
+   */
+  readonly readCarried: <A>(
+    replica: Selection.Candidate,
+    token: SessionToken.Position,
+    run: Run<A>,
+    fiber: Fiber.RuntimeFiber<any, any>
+  ) => Effect.Effect<Carried<A>, SqlError>
   /** Waits up to `sessionWaitTimeout` for the replica to replay `token`; true when it has. Never fails. */
   readonly waitFor: (replica: Selection.Candidate, token: SessionToken.Position) => Effect.Effect<boolean>
   /** A fallback permit held for a scope (a stream on the primary), bounded like a fallback read's wait. */
@@ -82,6 +94,14 @@ export interface Replicas {
   /** A reserved connection of a replica for a stream: bounded, its node faults reported, never retried. */
   readonly reserve: (candidate: Selection.Candidate) => Effect.Effect<Connection, SqlError, Scope.Scope>
 }
+
+/** The replica had not replayed the session's writes when its carried poll ran (or no poll could be carried). */
+export const behind: unique symbol = Symbol.for("@fastorm/replication/Replicas/behind")
+/** The replica could not serve a carried read (a node fault, a busy pooler, a read-only refusal). */
+export const failed: unique symbol = Symbol.for("@fastorm/replication/Replicas/failed")
+
+/** The outcome of a carried session read (`Replicas.readCarried`). */
+export type Carried<A> = { readonly value: A } | typeof behind | typeof failed
 
 /** Builds replica reads. */
 export const make = (options: ReplicasOptions): Replicas => {
@@ -97,12 +117,13 @@ export const make = (options: ReplicasOptions): Replicas => {
     index: number,
     reason: Reason,
     run: Run<A>,
-    fiber: Fiber.RuntimeFiber<any, any> | undefined
+    fiber: Fiber.RuntimeFiber<any, any> | undefined,
+    connection?: Connection
   ): Effect.Effect<A, SqlError> => {
     const replica = replicas[index]!
     const attempt = () => {
       // The replica path's own connection: its reads are ended at once if the node is found down (cutReads.ts).
-      const statement = guards[index]!.statement(run(replica.client.reads.connection))
+      const statement = guards[index]!.statement(run(connection ?? replica.client.reads.connection))
       // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
       if (!tracksOutstanding) return statement
       outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
@@ -230,8 +251,35 @@ export const make = (options: ReplicasOptions): Replicas => {
     return true
   }
 
-  // One runtime step around the wait, none for its metrics, and a debug line built only when debug lines are written:
-  // a session read waits after most of its session's writes (bench: the 90/10 mix).
+  /**
+   * Records a finished wait on `c` (its metrics, and a debug line built only when debug lines are written) and
+   * answers `outcome`. `carried`: the wait was one poll in front of the read.
+   */
+  const waited = <B>(
+    c: Selection.Candidate,
+    fiber: Fiber.RuntimeFiber<any, any>,
+    started: number,
+    ok: boolean,
+    carried: boolean,
+    outcome: B
+  ): Effect.Effect<B> => {
+    const waitedMs = performance.now() - started
+    Metrics.recordWait(waitMetrics[c.index]!, waitedMs, ok, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    if (!Log.debugOn(fiber)) return Effect.succeed(outcome)
+    return Effect.as(
+      Log.debug(options.cluster, `session read waited for ${c.name} to replay the session's writes`, {
+        node: c.name,
+        reason: "session",
+        caughtUp: ok,
+        carried,
+        waitedMs: Math.round(waitedMs)
+      }),
+      outcome
+    )
+  }
+
+  // One runtime step around the wait, none for its metrics: a session read waits after most of its session's writes
+  // (bench: the 90/10 mix).
   const waitFor = (c: Selection.Candidate, token: SessionToken.Position): Effect.Effect<boolean> => {
     if (consistency === undefined) return Effect.succeed(false)
     const replica = handle(c)
@@ -246,20 +294,40 @@ export const make = (options: ReplicasOptions): Replicas => {
         onFailure: (error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false),
         onSuccess: (replayed) => {
           const ok = replayed !== undefined && learn(c.name, replayed)
-          const waitedMs = performance.now() - started
-          Metrics.recordWait(waitMetrics[c.index]!, waitedMs, ok, fiber.getFiberRef(FiberRef.currentMetricLabels))
-          if (!Log.debugOn(fiber)) return Effect.succeed(ok)
-          return Effect.as(
-            Log.debug(options.cluster, `session read waited for ${replica.name} to replay the session's writes`, {
-              node: replica.name,
-              reason: "session",
-              caughtUp: ok,
-              waitedMs: Math.round(waitedMs)
-            }),
-            ok
-          )
+          return waited(c, fiber, started, ok, false, ok)
         }
       })
+    })
+  }
+
+  const carried = consistency?.carried
+  const behindNow: Effect.Effect<Carried<never>> = Effect.succeed(behind)
+  const failedNow: Effect.Effect<Carried<never>> = Effect.succeed(failed)
+
+  // The usual case of a session read: its replica has replayed the write by the time the poll runs (1.01 polls per
+  // wait, BENCHMARKS.md), so the poll rides in front of the read and the read costs no round trip of its own. A poll
+  // that finds the replica behind is recorded by the wait that follows it, not here.
+  const readCarried = <A>(
+    c: Selection.Candidate,
+    token: SessionToken.Position,
+    run: Run<A>,
+    fiber: Fiber.RuntimeFiber<any, any>
+  ): Effect.Effect<Carried<A>, SqlError> => {
+    const replica = handle(c)
+    const leading = replica.client.reads.leading
+    if (carried === undefined || leading === undefined) return behindNow
+    const started = performance.now()
+    let replayed: SessionToken.Position | undefined
+    const connection = leading(carried.sql, (rows) => {
+      replayed = carried.replayed(rows, token)
+    })
+    return Effect.matchEffect(onReplica(c.index, "session", run, fiber, connection), {
+      onFailure: (error) => {
+        if (isNodeFault(error)) return Effect.zipRight(report(replica.name, error), failedNow)
+        return isBusy(error) || isReadOnlyRefusal(error) ? failedNow : Effect.fail(error)
+      },
+      onSuccess: (value): Effect.Effect<Carried<A>> =>
+        replayed === undefined ? behindNow : waited(c, fiber, started, learn(c.name, replayed), true, { value })
     })
   }
 
@@ -271,5 +339,5 @@ export const make = (options: ReplicasOptions): Replicas => {
     )
   }
 
-  return { read, fallback, waitFor, fallbackPermit, noHealthyReplica, reserve }
+  return { read, fallback, readCarried, waitFor, fallbackPermit, noHealthyReplica, reserve }
 }
