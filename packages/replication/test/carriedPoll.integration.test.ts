@@ -62,6 +62,28 @@ describe("a PostgreSQL session read with its replay poll carried", () => {
     )
   }, 60_000)
 
+  it.scopedLive("a statement that writes after all (nextval on a replica): the primary runs it, as a write", () => {
+    const sequence = `carried_poll_seq_${process.pid}`
+    return Effect.gen(function*() {
+      const write = yield* WriteConnection
+      const read = yield* ReadConnection
+      yield* write.unsafe(`DROP SEQUENCE IF EXISTS ${sequence}`)
+      yield* write.unsafe(`CREATE SEQUENCE ${sequence}`)
+      yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP SEQUENCE IF EXISTS ${sequence}`)))
+      // The session wrote: its read goes to the replica with the poll carried, and the replica refuses nextval.
+      const rows = yield* read.unsafe<{ n: string; port: number }>(
+        `SELECT nextval('${sequence}') AS n, inet_server_port() AS port WHERE $1::int = 1`,
+        [1]
+      )
+      expect(Number(rows[0]!.n)).toBe(1)
+      expect(Number(rows[0]!.port)).toBe(nodes.primary.port)
+      const [{ last }] = yield* Effect.promise(() =>
+        adminQuery<{ last: string }>(nodes.primary, `SELECT last_value::text AS last FROM ${sequence}`)
+      )
+      expect(last).toBe("1")
+    }).pipe(Effect.provide(layer("carried-writes")))
+  }, 60_000)
+
   it.scopedLive("behind: the read is thrown away, the session waits, then reads the replica", () => {
     const logs = captureLogs()
     const name = "carried-behind"

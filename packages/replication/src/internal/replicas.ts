@@ -76,8 +76,9 @@ export interface Replicas {
   /**
    * A session read on `replica` with the wait's first poll in front of it, in the read's round trip
    * (`ConsistencyOps.carried`): the read's outcome when the poll shows `token` replayed there; `behind` when it does
-   * not, or the dialect or node cannot carry a poll (the read, if it ran, is thrown away: the caller waits); `failed`
-   * when the replica could not serve it (the caller goes on without it). Statement errors are final.
+   * not, or the dialect or node cannot carry a poll, or the statement turned out to write (the read, if it ran, is
+   * thrown away: the caller waits, then reads as usual); `failed` when the replica could not serve it (the caller goes
+   * on without it). Statement errors are final.
    */
   readonly readCarried: <A>(
     replica: Selection.Candidate,
@@ -97,7 +98,7 @@ export interface Replicas {
 
 /** The replica had not replayed the session's writes when its carried poll ran (or no poll could be carried). */
 export const behind: unique symbol = Symbol.for("@fastorm/replication/Replicas/behind")
-/** The replica could not serve a carried read (a node fault, a busy pooler, a read-only refusal). */
+/** The replica could not serve a carried read (a node fault, a pooler with no connection free). */
 export const failed: unique symbol = Symbol.for("@fastorm/replication/Replicas/failed")
 
 /** The outcome of a carried session read (`Replicas.readCarried`). */
@@ -287,8 +288,8 @@ export const make = (options: ReplicasOptions): Replicas => {
       const started = performance.now()
       // On the replica's read connection: a wait on a node the monitor finds down ends at once (cutReads.ts), and
       // one found failing between two of its statements sends no more.
-      const failed = failings.get(c.name) ?? 0
-      const abandoned = () => (failings.get(c.name) ?? 0) !== failed
+      const failingsBefore = failings.get(c.name) ?? 0
+      const abandoned = () => (failings.get(c.name) ?? 0) !== failingsBefore
       const wait = consistency.waitFor(replica.client.reads.connection, token, config.sessionWaitTimeout, abandoned)
       return Effect.matchEffect(wait, {
         onFailure: (error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false),
@@ -324,7 +325,9 @@ export const make = (options: ReplicasOptions): Replicas => {
     return Effect.matchEffect(onReplica(c.index, "session", run, fiber, connection), {
       onFailure: (error) => {
         if (isNodeFault(error)) return Effect.zipRight(report(replica.name, error), failedNow)
-        return isBusy(error) || isReadOnlyRefusal(error) ? failedNow : Effect.fail(error)
+        if (isBusy(error)) return failedNow
+        // The statement writes after all: the usual read after the wait hands it to the primary, as a write.
+        return isReadOnlyRefusal(error) ? behindNow : Effect.fail(error)
       },
       onSuccess: (value): Effect.Effect<Carried<A>> =>
         replayed === undefined ? behindNow : waited(c, fiber, started, learn(c.name, replayed), true, { value })
