@@ -15,8 +15,9 @@ import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { PrimaryUnavailable, toSqlError } from "../RouterError.js"
 import type * as Decision from "./decision.js"
 import type * as Primary from "./primary.js"
-import * as Replicas from "./replicas.js"
+import type { Replicas } from "./replicas.js"
 import type { Recorder } from "./routeStats.js"
+import * as SessionReads from "./sessionReads.js"
 
 const why: Record<"none" | "conflict" | "demoted", string> = {
   none: "no node answers as the primary now (a promotion or switchover may be in progress)",
@@ -33,7 +34,7 @@ export interface ExecutionOptions {
   readonly config: ResolvedReadWriteConfig
   /** Execution on a node as the primary (the one the decision named). */
   readonly primaries: (node: string) => Primary.Primary
-  readonly replicas: Replicas.Replicas
+  readonly replicas: Replicas
   readonly recorder: Recorder
 }
 
@@ -82,9 +83,9 @@ export const make = (options: ExecutionOptions): Execution => {
         return Effect.flatMap(
           onReplicas.readCarried(route.replica, route.token, run, fiber),
           (carried): Effect.Effect<A, SqlError> =>
-            carried === Replicas.failed
+            carried === SessionReads.failed
               ? execute(route.otherwise, run, fiber)
-              : carried === Replicas.behind
+              : carried === SessionReads.behind
               ? Effect.flatMap(
                 onReplicas.waitFor(route.replica, route.token),
                 (caughtUp): Effect.Effect<A, SqlError> =>

@@ -1,19 +1,17 @@
 /**
  * Reads on replicas: the replicas the decision ordered (a second one after a node fault), then the primary within the
- * fallback permits, then, when the primary is down too, a replica that only lost it; and the bounded wait of a
- * session read for a replica to replay its writes (ARCHITECTURE.md, "Replicas, retries and fallback").
+ * fallback permits, then, when the primary is down too, a replica that only lost it; and a session read's wait for a
+ * replica to replay its writes (`sessionReads.ts`). ARCHITECTURE.md, "Replicas, retries and fallback".
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { HealthMonitor } from "@fastorm/health"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import { FallbackCapacityExceeded, fromSqlError, NoHealthyReplica, toSqlError } from "../RouterError.js"
-import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
 import type { Reason } from "./decision.js"
 import type { Learnt, Topology } from "./eligibility.js"
@@ -23,10 +21,10 @@ import type * as FairGate from "./fairGate.js"
 import * as Guard from "./guard.js"
 import * as Log from "./log.js"
 import * as LogThrottle from "./logThrottle.js"
-import * as Metrics from "./metrics.js"
 import type { NodeHandle, Primary, Run } from "./primary.js"
 import type { Recorder } from "./routeStats.js"
 import * as Selection from "./selection.js"
+import * as SessionReads from "./sessionReads.js"
 
 /** What replica reads need. */
 export interface ReplicasOptions {
@@ -57,8 +55,8 @@ export interface ReplicasOptions {
   }
 }
 
-/** Reads on replicas. */
-export interface Replicas {
+/** Reads on replicas, and a session read's wait for one (`SessionReads`). */
+export interface Replicas extends SessionReads.SessionReads {
   /**
    * Tries the ordered replicas (at most two), then the fallback on `primary` (the node that is the primary now, if
    * any). Statement errors are final. `fiber`, when the caller has it, is the fiber about to run the read
@@ -73,21 +71,6 @@ export interface Replicas {
   ) => Effect.Effect<A, SqlError>
   /** The primary `node` within the fallback permits (`NoHealthyReplica` with `replicaOnly`). */
   readonly fallback: <A>(run: Run<A>, node: string | undefined) => Effect.Effect<A, SqlError>
-  /**
-   * A session read on `replica` with the wait's first poll in front of it, in the read's round trip
-   * (`ConsistencyOps.carried`): the read's outcome when the poll shows `token` replayed there; `behind` when it does
-   * not, or the dialect or node cannot carry a poll, or the statement turned out to write (the read, if it ran, is
-   * thrown away: the caller waits, then reads as usual); `failed` when the replica could not serve it (the caller goes
-   * on without it). Statement errors are final.
-   */
-  readonly readCarried: <A>(
-    replica: Selection.Candidate,
-    token: SessionToken.Position,
-    run: Run<A>,
-    fiber: Fiber.RuntimeFiber<any, any>
-  ) => Effect.Effect<Carried<A>, SqlError>
-  /** Waits up to `sessionWaitTimeout` for the replica to replay `token`; true when it has. Never fails. */
-  readonly waitFor: (replica: Selection.Candidate, token: SessionToken.Position) => Effect.Effect<boolean>
   /** A fallback permit held for a scope (a stream on the primary), bounded like a fallback read's wait. */
   readonly fallbackPermit: Effect.Effect<void, SqlError, Scope.Scope>
   /** The `NoHealthyReplica` error of this cluster. */
@@ -95,14 +78,6 @@ export interface Replicas {
   /** A reserved connection of a replica for a stream: bounded, its node faults reported, never retried. */
   readonly reserve: (candidate: Selection.Candidate) => Effect.Effect<Connection, SqlError, Scope.Scope>
 }
-
-/** The replica had not replayed the session's writes when its carried poll ran (or no poll could be carried). */
-export const behind: unique symbol = Symbol.for("@fastorm/replication/Replicas/behind")
-/** The replica could not serve a carried read (a node fault, a pooler with no connection free). */
-export const failed: unique symbol = Symbol.for("@fastorm/replication/Replicas/failed")
-
-/** The outcome of a carried session read (`Replicas.readCarried`). */
-export type Carried<A> = { readonly value: A } | typeof behind | typeof failed
 
 /** Builds replica reads. */
 export const make = (options: ReplicasOptions): Replicas => {
@@ -112,27 +87,29 @@ export const make = (options: ReplicasOptions): Replicas => {
   const noHealthyReplica = toSqlError(new NoHealthyReplica({ replicas: replicas.map((r) => r.name) }))
   const handle = (c: Selection.Candidate) => replicas[c.index]!
   const guards = replicas.map((replica) => Guard.make(replica, config))
-  const waitMetrics = replicas.map((replica) => Metrics.sessionWaits(replica.name))
+
+  // A statement on replica `index`: bounded by its guard, and counted in flight where leastOutstanding looks.
+  const attemptOn = <A>(index: number, run: Run<A>, connection: Connection): Effect.Effect<A, SqlError> => {
+    const replica = replicas[index]!
+    const statement = guards[index]!.statement(run(connection))
+    // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
+    if (!tracksOutstanding) return statement
+    outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
+    return Effect.ensuring(
+      statement,
+      Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
+    )
+  }
 
   const onReplica = <A>(
     index: number,
     reason: Reason,
     run: Run<A>,
-    fiber: Fiber.RuntimeFiber<any, any> | undefined,
-    connection?: Connection
+    fiber: Fiber.RuntimeFiber<any, any> | undefined
   ): Effect.Effect<A, SqlError> => {
     const replica = replicas[index]!
-    const attempt = () => {
-      // The replica path's own connection: its reads are ended at once if the node is found down (cutReads.ts).
-      const statement = guards[index]!.statement(run(connection ?? replica.client.reads.connection))
-      // Only leastOutstanding looks at statements in flight: the others need not pay for counting them.
-      if (!tracksOutstanding) return statement
-      outstanding.set(replica.name, (outstanding.get(replica.name) ?? 0) + 1)
-      return Effect.ensuring(
-        statement,
-        Effect.sync(() => outstanding.set(replica.name, (outstanding.get(replica.name) ?? 1) - 1))
-      )
-    }
+    // The replica path's own connection: its reads are ended at once if the node is found down (cutReads.ts).
+    const attempt = () => attemptOn(index, run, replica.client.reads.connection)
     // Given the fiber that runs it, the attempt is being run now: built at once, with no step to defer it.
     return recorder.traced(replica.name, reason, fiber === undefined ? Effect.suspend(attempt) : attempt(), fiber)
   }
@@ -243,96 +220,17 @@ export const make = (options: ReplicasOptions): Replicas => {
     fiber?: Fiber.RuntimeFiber<any, any>
   ) => attempts(order, reason, run, () => fallback(run, primary), primary, fiber)
 
-  /**
-   * Keeps what a wait showed a replica has replayed, unless an earlier one showed more: a session whose position it
-   * covers reads there with no wait (`Eligibility.coveringCandidates`).
-   */
-  const learn = (name: string, replayed: SessionToken.Position): true => {
-    if (!SessionToken.covers(known.get(name), replayed)) known.set(name, replayed.value)
-    return true
-  }
-
-  /**
-   * Records a finished wait on `c` (its metrics, and a debug line built only when debug lines are written) and
-   * answers `outcome`. `carried`: the wait was one poll in front of the read.
-   */
-  const waited = <B>(
-    c: Selection.Candidate,
-    fiber: Fiber.RuntimeFiber<any, any>,
-    started: number,
-    ok: boolean,
-    carried: boolean,
-    outcome: B
-  ): Effect.Effect<B> => {
-    const waitedMs = performance.now() - started
-    Metrics.recordWait(waitMetrics[c.index]!, waitedMs, ok, fiber.getFiberRef(FiberRef.currentMetricLabels))
-    if (!Log.debugOn(fiber)) return Effect.succeed(outcome)
-    return Effect.as(
-      Log.debug(options.cluster, `session read waited for ${c.name} to replay the session's writes`, {
-        node: c.name,
-        reason: "session",
-        caughtUp: ok,
-        carried,
-        waitedMs: Math.round(waitedMs)
-      }),
-      outcome
-    )
-  }
-
-  // One runtime step around the wait, none for its metrics: a session read waits after most of its session's writes
-  // (bench: the 90/10 mix).
-  const waitFor = (c: Selection.Candidate, token: SessionToken.Position): Effect.Effect<boolean> => {
-    if (consistency === undefined) return Effect.succeed(false)
-    const replica = handle(c)
-    return Effect.withFiberRuntime((fiber) => {
-      const started = performance.now()
-      // On the replica's read connection: a wait on a node the monitor finds down ends at once (cutReads.ts), and
-      // one found failing between two of its statements sends no more.
-      const failingsBefore = failings.get(c.name) ?? 0
-      const abandoned = () => (failings.get(c.name) ?? 0) !== failingsBefore
-      const wait = consistency.waitFor(replica.client.reads.connection, token, config.sessionWaitTimeout, abandoned)
-      return Effect.matchEffect(wait, {
-        onFailure: (error) => Effect.as(isNodeFault(error) ? report(replica.name, error) : Effect.void, false),
-        onSuccess: (replayed) => {
-          const ok = replayed !== undefined && learn(c.name, replayed)
-          return waited(c, fiber, started, ok, false, ok)
-        }
-      })
-    })
-  }
-
-  const carried = consistency?.carried
-  const behindNow: Effect.Effect<Carried<never>> = Effect.succeed(behind)
-  const failedNow: Effect.Effect<Carried<never>> = Effect.succeed(failed)
-
-  // The usual case of a session read: its replica has replayed the write by the time the poll runs (1.01 polls per
-  // wait, BENCHMARKS.md), so the poll rides in front of the read and the read costs no round trip of its own. A poll
-  // that finds the replica behind is recorded by the wait that follows it, not here.
-  const readCarried = <A>(
-    c: Selection.Candidate,
-    token: SessionToken.Position,
-    run: Run<A>,
-    fiber: Fiber.RuntimeFiber<any, any>
-  ): Effect.Effect<Carried<A>, SqlError> => {
-    const replica = handle(c)
-    const leading = replica.client.reads.leading
-    if (carried === undefined || leading === undefined) return behindNow
-    const started = performance.now()
-    let replayed: SessionToken.Position | undefined
-    const connection = leading(carried.sql, (rows) => {
-      replayed = carried.replayed(rows, token)
-    })
-    return Effect.matchEffect(onReplica(c.index, "session", run, fiber, connection), {
-      onFailure: (error) => {
-        if (isNodeFault(error)) return Effect.zipRight(report(replica.name, error), failedNow)
-        if (isBusy(error)) return failedNow
-        // The statement writes after all: the usual read after the wait hands it to the primary, as a write.
-        return isReadOnlyRefusal(error) ? behindNow : Effect.fail(error)
-      },
-      onSuccess: (value): Effect.Effect<Carried<A>> =>
-        replayed === undefined ? behindNow : waited(c, fiber, started, learn(c.name, replayed), true, { value })
-    })
-  }
+  const sessionReads = SessionReads.make({
+    cluster: options.cluster,
+    replicas,
+    config,
+    consistency,
+    known,
+    failings,
+    report,
+    recorder,
+    attemptOn
+  })
 
   const reserve = (c: Selection.Candidate) => {
     const replica = handle(c)
@@ -342,5 +240,13 @@ export const make = (options: ReplicasOptions): Replicas => {
     )
   }
 
-  return { read, fallback, readCarried, waitFor, fallbackPermit, noHealthyReplica, reserve }
+  return {
+    read,
+    fallback,
+    readCarried: sessionReads.readCarried,
+    waitFor: sessionReads.waitFor,
+    fallbackPermit,
+    noHealthyReplica,
+    reserve
+  }
 }

@@ -43,6 +43,12 @@ export interface Recorder {
    * what records its duration, to call when the attempt ends...
    */
   readonly begin: (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => () => void
+  /**
+   * Counts an attempt that began at `started` (`performance.now()`) and has ended, with its duration: for an attempt
+   * that counts only once its outcome is known (a session read that carried its replica's poll, thrown away with the
+   * poll when the replica was behind).
+   */
+  readonly countSince: (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason, started: number) => void
   /** ...and tells the trace where the attempt ran, when a tracer listens. */
   readonly spanned: <A, E>(
     fiber: Fiber.RuntimeFiber<any, any>,
@@ -119,6 +125,11 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     const started = performance.now()
     return () =>
       durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
+  }
+
+  const countSince = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason, started: number) => {
+    countIn(fiber, node, reason)
+    durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
   }
 
   /** Counts and times an attempt, failed attempts included. */
@@ -207,5 +218,5 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     for (const byReasonOfNode of slots.values()) for (const slot of byReasonOfNode.values()) slot.n = 0
   })
 
-  return { countIn, traced, begin, spanned, stats, resetStats }
+  return { countIn, traced, begin, countSince, spanned, stats, resetStats }
 }

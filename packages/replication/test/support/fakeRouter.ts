@@ -14,6 +14,7 @@ import * as Either from "effect/Either"
 import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
 import type { ConsistencyOps } from "../../src/internal/consistency.js"
+import * as Consistency from "../../src/internal/consistency.js"
 import * as Engine from "../../src/internal/router.js"
 import type { ReadWriteConfig } from "../../src/ReadWriteConfig.js"
 import { resolve } from "../../src/ReadWriteConfig.js"
@@ -42,17 +43,43 @@ const connectionOf = (name: string): FakeConnection => ({
   executeStream: () => Stream.empty
 })
 
-const nodeOf = (name: string) =>
-  Effect.flatMap(SqlCompiler.load("postgresql"), (compiler) =>
-    Effect.map(
+/**
+ * A fake node's read connection led by a replay poll (`NodeReads.leading`): each statement hands the lead PostgreSQL's
+ * poll row first, the position `shows` says the node has replayed (none: `null`, as on a node that is not a replica).
+ */
+const ledOf =
+  (name: string, shows: (name: string) => SessionToken.Position | undefined) =>
+  (_sql: string, onRows: (rows: ReadonlyArray<any>) => void): FakeConnection => {
+    const lead = <A>(effect: Effect.Effect<A, SqlError>) =>
+      Effect.zipRight(
+        Effect.sync(() => onRows([{ p: shows(name)?.value ?? null, i: "read committed" }])),
+        effect
+      )
+    const plain = connectionOf(name)
+    return {
+      ...plain,
+      execute: (sql, params, transform) => lead(plain.execute(sql, params, transform)),
+      executeRaw: (sql, params) => lead(plain.executeRaw(sql, params)),
+      executeUnprepared: (sql, params, transform) => lead(plain.executeUnprepared(sql, params, transform))
+    }
+  }
+
+const nodeOf = (name: string, carried?: (name: string) => SessionToken.Position | undefined) =>
+  Effect.flatMap(SqlCompiler.load("postgresql"), (compiler) => {
+    const connection = connectionOf(name)
+    return Effect.map(
       NodeClient.make({
-        connection: connectionOf(name),
+        connection,
         compiler,
         spanAttributes: [],
-        statementDeadline: Duration.seconds(1)
+        statementDeadline: Duration.seconds(1),
+        ...(carried === undefined ? {} : {
+          reads: { connection, reserve: Effect.succeed(connection), cut: () => 0, leading: ledOf(name, carried) }
+        })
       }),
       (client) => ({ name, weight: 1, client })
-    ))
+    )
+  })
 
 /** A node's health as the monitor reports it: HEALTHY in `role`, replayed up to `position`. */
 export const healthy = (name: string, role: "primary" | "replica", position: string): NodeHealth.NodeHealth => ({
@@ -77,6 +104,11 @@ export interface Script {
   readonly waitFor?: (name: string) => SessionToken.Position | undefined
   /** A wait on the replica `name` as an effect, told whether the router abandoned it; replaces `waitFor`. */
   readonly waiting?: (name: string, abandoned: () => boolean) => Effect.Effect<SessionToken.Position | undefined>
+  /**
+   * What a replay poll carried in front of a session read on the replica `name` shows it has replayed (undefined:
+   * behind), with PostgreSQL's decision over it (`ConsistencyOps.carried`). Default: replicas carry no poll.
+   */
+  readonly carried?: (name: string) => SessionToken.Position | undefined
   /** The router's configuration, over a 5 ms session wait. */
   readonly readWrite?: ReadWriteConfig | undefined
 }
@@ -108,6 +140,7 @@ const scripted = (script: Script): ConsistencyOps => {
   return {
     kind: "lsn",
     latest: next,
+    carried: script.carried === undefined ? undefined : Consistency.forDialect("postgresql")!.carried,
     waitFor: (replica, _token, _timeout, abandoned) => {
       const name = (replica as FakeConnection).name
       return script.waiting !== undefined ? script.waiting(name, abandoned) : Effect.succeed(script.waitFor?.(name))
@@ -125,7 +158,7 @@ export const makeRouter = (script: Script) =>
       nodes: {
         roles: "configured",
         primary: yield* nodeOf("primary"),
-        replicas: [yield* nodeOf("replica-1"), yield* nodeOf("replica-2")]
+        replicas: [yield* nodeOf("replica-1", script.carried), yield* nodeOf("replica-2", script.carried)]
       },
       config,
       compiler: yield* SqlCompiler.load("postgresql"),
