@@ -44,23 +44,31 @@ const snapshot = () => [healthy("primary", "primary", "0/100"), down, healthy("r
 const sessionRead = (router: Parameters<typeof readNode>[0], token: SessionToken.Position) =>
   Effect.locally(readNode(router), SessionToken.currentTokens, { fake: token })
 
+/** The router over replicas whose carried polls show `polls` and whose waits show `waits`; where each ran. */
+const recordingRouter = (polls: SessionToken.Position | undefined, waits: SessionToken.Position | undefined) => {
+  const polled: Array<string> = []
+  const waited: Array<string> = []
+  return Effect.map(
+    makeRouter({
+      snapshot,
+      positions: [],
+      carried: (name) => {
+        polled.push(name)
+        return polls
+      },
+      waitFor: (name) => {
+        waited.push(name)
+        return waits
+      }
+    }),
+    (router) => ({ router, polled, waited })
+  )
+}
+
 describe("a session read carrying its replica's poll", () => {
   it.scopedLive("caught up: the replica's answer, counted once, no wait", () =>
     Effect.gen(function*() {
-      const polled: Array<string> = []
-      const waited: Array<string> = []
-      const router = yield* makeRouter({
-        snapshot,
-        positions: [],
-        carried: (name) => {
-          polled.push(name)
-          return lsn("0/90")
-        },
-        waitFor: (name) => {
-          waited.push(name)
-          return undefined
-        }
-      })
+      const { polled, router, waited } = yield* recordingRouter(lsn("0/90"), undefined)
       expect(yield* sessionRead(router, lsn("0/50"))).toBe("replica-2")
       expect(polled).toEqual(["replica-2"])
       expect(waited).toEqual([])
@@ -72,20 +80,7 @@ describe("a session read carrying its replica's poll", () => {
 
   it.scopedLive("behind: the read is thrown away uncounted, the session waits, then reads the replica", () =>
     Effect.gen(function*() {
-      const polled: Array<string> = []
-      const waited: Array<string> = []
-      const router = yield* makeRouter({
-        snapshot,
-        positions: [],
-        carried: (name) => {
-          polled.push(name)
-          return lsn("0/40")
-        },
-        waitFor: (name) => {
-          waited.push(name)
-          return lsn("0/90")
-        }
-      })
+      const { polled, router, waited } = yield* recordingRouter(lsn("0/40"), lsn("0/90"))
       expect(yield* sessionRead(router, lsn("0/50"))).toBe("replica-2")
       expect(polled).toEqual(["replica-2"])
       expect(waited).toEqual(["replica-2"])
