@@ -99,6 +99,10 @@ const pgPositionStatement = CompiledStatement.make(PG_POSITION)
 const pgPosition = (connection: Connection) =>
   Effect.map(CompiledStatement.executeOn(connection, pgPositionStatement, []), pgPositionOf)
 
+/** A replica's replay LSN as a position, when it covers `token`. */
+const replayedTo = (lsn: string, token: Position): Position | undefined =>
+  covers(lsn, token) ? { kind: "lsn", value: lsn } : undefined
+
 const postgres: ConsistencyOps = {
   kind: "lsn",
   // The flush (or insert) position is the server's, not the session's: the same read serves any connection.
@@ -122,9 +126,7 @@ const postgres: ConsistencyOps = {
       // Objects, or arrays where the read asked for arrays (pg makes every result of the query alike).
       const row = rows[0] as { readonly p?: unknown; readonly i?: unknown } | undefined
       const [lsn, isolation] = row === undefined ? [] : Array.isArray(row) ? row : [row.p, row.i]
-      return isolation === "read committed" && typeof lsn === "string" && covers(lsn, token)
-        ? { kind: "lsn", value: lsn }
-        : undefined
+      return isolation === "read committed" && typeof lsn === "string" ? replayedTo(lsn, token) : undefined
     }
   },
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll,
@@ -136,9 +138,9 @@ const postgres: ConsistencyOps = {
     const replayed = (boundMs: number) =>
       Effect.map(
         CompiledStatement.executeWithin(replica, replayLsn, [], boundMs),
-        (rows): Position | undefined => {
+        (rows) => {
           const lsn = rows === undefined ? undefined : firstValue(rows)
-          return lsn !== undefined && covers(lsn, token) ? { kind: "lsn", value: lsn } : undefined
+          return lsn === undefined ? undefined : replayedTo(lsn, token)
         }
       )
     const poll = (delayMs: number, deadline: number, boundMs: number): Effect.Effect<Position | undefined, SqlError> =>

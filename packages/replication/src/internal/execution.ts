@@ -86,13 +86,7 @@ export const make = (options: ExecutionOptions): Execution => {
             carried === SessionReads.failed
               ? execute(route.otherwise, run, fiber)
               : carried === SessionReads.behind
-              ? Effect.flatMap(
-                onReplicas.waitFor(route.replica, route.token),
-                (caughtUp): Effect.Effect<A, SqlError> =>
-                  caughtUp
-                    ? onReplicas.read([route.replica], "session", run, route.primary, fiber)
-                    : execute(route.otherwise, run, fiber)
-              )
+              ? waitThenRead(route, run, fiber)
               : Effect.succeed(carried.value)
         )
       case "Fallback":
@@ -101,6 +95,20 @@ export const make = (options: ExecutionOptions): Execution => {
         return Effect.fail(onReplicas.noHealthyReplica)
     }
   }
+
+  /** A wait on the route's replica, then the read there if it caught up, else the route's `otherwise`. */
+  const waitThenRead = <A>(
+    route: Extract<Decision.Route, { readonly _tag: "Wait" }>,
+    run: Primary.Run<A>,
+    fiber: Fiber.RuntimeFiber<any, any>
+  ): Effect.Effect<A, SqlError> =>
+    Effect.flatMap(
+      onReplicas.waitFor(route.replica, route.token),
+      (caughtUp): Effect.Effect<A, SqlError> =>
+        caughtUp
+          ? onReplicas.read([route.replica], "session", run, route.primary, fiber)
+          : execute(route.otherwise, run, fiber)
+    )
 
   const place: Execution["place"] = (route, stream, fiber) => {
     switch (route._tag) {

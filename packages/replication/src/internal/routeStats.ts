@@ -119,17 +119,20 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     slot.counter.unsafeUpdate(1, fiber.getFiberRef(FiberRef.currentMetricLabels))
   }
 
-  /** Counts an attempt; what it returns records the attempt's time into `fastorm_statement_duration_ms`. */
+  /** Records the time since `started` into `fastorm_statement_duration_ms`. */
+  const timeSince = (fiber: Fiber.RuntimeFiber<any, any>, node: string, started: number) =>
+    durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
+
+  /** Counts an attempt; what it returns records the attempt's time. */
   const begin = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason) => {
     countIn(fiber, node, reason)
     const started = performance.now()
-    return () =>
-      durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    return () => timeSince(fiber, node, started)
   }
 
   const countSince = (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason, started: number) => {
     countIn(fiber, node, reason)
-    durationOf(node).unsafeUpdate(performance.now() - started, fiber.getFiberRef(FiberRef.currentMetricLabels))
+    timeSince(fiber, node, started)
   }
 
   /** Counts and times an attempt, failed attempts included. */
