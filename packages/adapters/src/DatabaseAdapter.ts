@@ -95,11 +95,13 @@ export interface NodeReads {
    */
   readonly cut: () => number
   /**
-   * `connection` with `sql` (no parameters) sent in front of each statement and its rows handed to `onRows`, in the
-   * statement's own round trip where the protocol allows it (else just before it): a session read's replay poll
-   * (PostgreSQL). Absent where a node cannot.
+   * `connection` with `sql` (no parameters, text columns) sent in front of each statement and its rows, as arrays of
+   * text, handed to `onRows` before the statement's result, in the statement's own round trip where the protocol
+   * allows it (else just before it): a session read's replay poll (PostgreSQL). Absent where a node cannot.
    */
-  readonly leading?: ((sql: string, onRows: (rows: ReadonlyArray<any>) => void) => Connection) | undefined
+  readonly leading?:
+    | ((sql: string, onRows: (rows: ReadonlyArray<ReadonlyArray<string | null>>) => void) => Connection)
+    | undefined
 }
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */

@@ -38,18 +38,15 @@ describe("the position read with COMMIT", () => {
 describe("the replay poll carried in front of a session read", () => {
   const carried = Consistency.forDialect("postgresql")!.carried!
   const token = { kind: "lsn" as const, value: "0/3000060" }
-  const table: ReadonlyArray<readonly [label: string, rows: ReadonlyArray<any>, replayed: string | undefined]> = [
-    ["objects, replayed past the token", [{ p: "0/3000100", i: "read committed" }], "0/3000100"],
-    ["objects, replayed exactly to it", [{ p: "0/3000060", i: "read committed" }], "0/3000060"],
-    ["arrays (a read that asked for arrays)", [["0/3000100", "read committed"]], "0/3000100"],
-    ["behind the token", [{ p: "0/3000058", i: "read committed" }], undefined],
-    ["not a replica (no replay position)", [{ p: null, i: "read committed" }], undefined],
-    [
-      "repeatable read: the read shares the poll's earlier snapshot",
-      [{ p: "0/3000100", i: "repeatable read" }],
-      undefined
-    ],
-    ["serializable, as arrays", [["0/3000100", "serializable"]], undefined],
+  const table: ReadonlyArray<
+    readonly [label: string, rows: ReadonlyArray<ReadonlyArray<string | null>>, replayed: string | undefined]
+  > = [
+    ["replayed past the token", [["0/3000100", "read committed"]], "0/3000100"],
+    ["replayed exactly to it", [["0/3000060", "read committed"]], "0/3000060"],
+    ["behind the token", [["0/3000058", "read committed"]], undefined],
+    ["not a replica (no replay position)", [[null, "read committed"]], undefined],
+    ["repeatable read: the read shares the poll's earlier snapshot", [["0/3000100", "repeatable read"]], undefined],
+    ["serializable", [["0/3000100", "serializable"]], undefined],
     ["no row", [], undefined]
   ]
   for (const [label, rows, replayed] of table) {

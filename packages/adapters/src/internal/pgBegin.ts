@@ -7,6 +7,7 @@
  * other first statement waits for them to go first, as one simple query.
  */
 import type Pg from "pg"
+import type { Reply } from "./pgSubmit.js"
 import { fromText } from "./pgSubmit.js"
 
 // One statement that opens a transaction and nothing else (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION`).
@@ -33,7 +34,6 @@ interface Wire {
   readonly submittedNamedStatements?: Record<string, string>
   parse(query: { text: string }): void
   bind(config: object): void
-  describe(config: { type: "P" | "S"; name?: string }): void
   execute(config: object): void
 }
 
@@ -44,39 +44,135 @@ const refused = (wire: Wire, name: string | undefined, text: string | undefined)
   return known !== undefined && known !== text
 }
 
+/** A DataRow's values as pg's parser gives them: text, or null (the opening statements run in text format). */
+export type TextRow = ReadonlyArray<string | null>
+
+/** What pg's client calls on the query it runs, beside `submit` (pg's `Query` has them all). */
+interface Handlers {
+  name?: string | undefined
+  text?: string | undefined
+  binary?: boolean | undefined
+  callback?: Reply | undefined
+  readonly _result?: unknown
+  submit(wire: Wire): Error | null
+  handleRowDescription(msg: unknown): void
+  handleDataRow(msg: { readonly fields: TextRow }): void
+  handleCommandComplete(msg: unknown, wire: unknown): void
+  handleEmptyQuery(wire: unknown): void
+  handlePortalSuspended(wire: unknown): void
+  handleError(error: unknown, wire: unknown): void
+  handleReadyForQuery(wire: unknown): void
+  handleCopyInResponse(wire: unknown): void
+  handleCopyData(msg: unknown, wire: unknown): void
+}
+
 /**
- * `query` as a pg submittable that sends the `opening` statements first. pg then hands its callback one result per
- * statement (as for a multi-statement query): `lastResult` takes the statement's. Built as `pgSubmit.submit` builds a
- * query (`fromText`), named where the statement is prepared. With `describe`, each opening statement's rows come back
- * with their columns (a session read's replay poll, `pgLead.ts`); without, an opening statement returns no rows.
+ * A submittable that sends the opening statements, then the statement, and answers the messages of the opening
+ * statements itself, so that pg's `Query` for the statement stays as pg builds every other (one result, its own
+ * shape: a query pg saw answered twice, or given its own `submit`, would make pg's hot handlers polymorphic for every
+ * query after it, BENCHMARKS.md lever 37). Everything else goes to that `Query`, whose callback gets the statement's
+ * result; `onRows` gets the opening statements' rows first, when the statement succeeded.
+ */
+class Carrier {
+  private pending: number
+  private readonly rows: Array<TextRow> = []
+  private reply: Reply | undefined = undefined
+  constructor(
+    private readonly query: Handlers,
+    private readonly opening: ReadonlyArray<string>,
+    private readonly onRows: ((rows: ReadonlyArray<TextRow>) => void) | undefined
+  ) {
+    this.pending = opening.length
+  }
+  // pg's client reads the statement's name (prepared-statement bookkeeping), sets the callback, the binary flag and
+  // the result's type parsers on the query it runs: all of them are the statement's.
+  get name() {
+    return this.query.name
+  }
+  get text() {
+    return this.query.text
+  }
+  get _result() {
+    return this.query._result
+  }
+  get binary() {
+    return this.query.binary
+  }
+  set binary(binary: boolean | undefined) {
+    this.query.binary = binary
+  }
+  get callback() {
+    return this.reply
+  }
+  set callback(reply: Reply | undefined) {
+    this.reply = reply
+    this.query.callback = reply === undefined ? undefined : this.deliver
+  }
+  private readonly deliver: Reply = (error, result) => {
+    if (!error && this.onRows !== undefined) this.onRows(this.rows)
+    this.reply!(error, result)
+  }
+  submit(wire: Wire): Error | null {
+    if (refused(wire, this.query.name, this.query.text)) return this.query.submit(wire)
+    wire.stream.cork?.()
+    try {
+      for (const text of this.opening) {
+        wire.parse({ text })
+        wire.bind({})
+        wire.execute({})
+      }
+      return this.query.submit(wire)
+    } finally {
+      wire.stream.uncork?.()
+    }
+  }
+  // No Describe is sent for an opening statement: no RowDescription comes for it, its DataRows and its
+  // CommandComplete (or EmptyQueryResponse) come before the statement's first message.
+  handleRowDescription(msg: unknown) {
+    this.query.handleRowDescription(msg)
+  }
+  handleDataRow(msg: { readonly fields: TextRow }) {
+    if (this.pending > 0) this.rows.push(msg.fields)
+    else this.query.handleDataRow(msg)
+  }
+  handleCommandComplete(msg: unknown, wire: unknown) {
+    if (this.pending > 0) this.pending--
+    else this.query.handleCommandComplete(msg, wire)
+  }
+  handleEmptyQuery(wire: unknown) {
+    if (this.pending > 0) this.pending--
+    else this.query.handleEmptyQuery(wire)
+  }
+  handlePortalSuspended(wire: unknown) {
+    this.query.handlePortalSuspended(wire)
+  }
+  handleError(error: unknown, wire: unknown) {
+    this.query.handleError(error, wire)
+  }
+  handleReadyForQuery(wire: unknown) {
+    this.query.handleReadyForQuery(wire)
+  }
+  handleCopyInResponse(wire: unknown) {
+    this.query.handleCopyInResponse(wire)
+  }
+  handleCopyData(msg: unknown, wire: unknown) {
+    this.query.handleCopyData(msg, wire)
+  }
+}
+
+/**
+ * `query` as a pg submittable that sends the `opening` statements first, in the same write, under the statement's
+ * Sync. The statement itself is built as `pgSubmit.submit` builds a query (`fromText`), named where it is prepared,
+ * and its callback gets its own result. `onRows`: the opening statements' rows, as text (`TextRow`), handed over
+ * before the statement's result when the statement succeeds (a session read's replay poll, `pgLead.ts`).
  */
 export const withBegin = (
   QueryClass: typeof Pg.Query,
   query: Pg.QueryConfig,
   opening: ReadonlyArray<string>,
-  describe = false
-): Pg.Query => {
-  const carrier = fromText(QueryClass, query) ?? new QueryClass(query)
-  const submit = (carrier as unknown as { submit: (wire: Wire) => Error | null }).submit.bind(carrier)
-  Object.assign(carrier, {
-    submit: (wire: Wire): Error | null => {
-      if (refused(wire, query.name, query.text)) return submit(wire)
-      wire.stream.cork?.()
-      try {
-        for (const text of opening) {
-          wire.parse({ text })
-          wire.bind({})
-          if (describe) wire.describe({ type: "P" })
-          wire.execute({})
-        }
-        return submit(wire)
-      } finally {
-        wire.stream.uncork?.()
-      }
-    }
-  })
-  return carrier
+  onRows?: (rows: ReadonlyArray<TextRow>) => void
+): Pg.QueryConfig => {
+  const statement = fromText(QueryClass, query) ?? new QueryClass(query)
+  // A submittable, which `pgSubmit.submit` hands to pg as it is.
+  return new Carrier(statement as unknown as Handlers, opening, onRows) as unknown as Pg.QueryConfig
 }
-
-/** The statement's own result out of what a query that carried `BEGIN` returned. */
-export const lastResult = (result: unknown): unknown => Array.isArray(result) ? result[result.length - 1] : result

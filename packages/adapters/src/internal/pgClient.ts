@@ -239,7 +239,7 @@ export const make = (
     const readRun: Prepared.Run = (query, map) => pooled(query, map, deadlineMs, undefined, reads)
     const readStream = pooledStream(reads)
     // A session read with its replay poll in front (`pgLead.ts`): made per read, for the poll's rows.
-    const leading = (sql: string, onRows: (rows: ReadonlyArray<any>) => void) =>
+    const leading = (sql: string, onRows: (rows: ReadonlyArray<ReadonlyArray<string | null>>) => void) =>
       new PgConnection(Lead.leading(readRun, Pg.Query, sql, onRows), readStream, true)
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),

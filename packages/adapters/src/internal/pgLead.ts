@@ -7,34 +7,26 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type Pg from "pg"
-import { canCarryBegin, lastResult, withBegin } from "./pgBegin.js"
+import type { TextRow } from "./pgBegin.js"
+import { canCarryBegin, withBegin } from "./pgBegin.js"
 import type { Run } from "./pgPrepared.js"
 import { rowsOf } from "./pgRows.js"
 
-/** The lead's rows: the first of the carrier's results (none when pg gave one result only). */
-const leadRows = (result: unknown): ReadonlyArray<any> | undefined =>
-  Array.isArray(result) && result.length > 1 ? rowsOf(result[0]) : undefined
-
 /**
- * `run` with `lead` (SQL without parameters) sent in front of each query and its rows handed to `onRows`: in the
- * query's own round trip where the query uses the extended protocol (`canCarryBegin`), else as a query of its own just
- * before it. A failure of either is the query's.
+ * `run` with `lead` (SQL without parameters) sent in front of each query and its rows, as arrays of text, handed to
+ * `onRows` before the query's result: in the query's own round trip where the query uses the extended protocol
+ * (`canCarryBegin`), else as a query of its own just before it. A failure of either is the query's.
  */
 export const leading = (
   run: Run,
   Query: typeof Pg.Query,
   lead: string,
-  onRows: (rows: ReadonlyArray<any>) => void
+  onRows: (rows: ReadonlyArray<TextRow>) => void
 ): Run =>
 <A>(query: Pg.QueryConfig, map: (result: any) => A): Effect.Effect<A, SqlError> =>
   canCarryBegin(query)
-    // A submittable, which the pooled run hands to pg as it is (`pgSubmit.submit`).
-    ? run(withBegin(Query, query, [lead], true) as unknown as Pg.QueryConfig, (result) => {
-      const rows = leadRows(result)
-      if (rows !== undefined) onRows(rows)
-      return map(lastResult(result))
-    })
-    : Effect.flatMap(run({ text: lead }, rowsOf), (rows) => {
+    ? run(withBegin(Query, query, [lead], onRows), map)
+    : Effect.flatMap(run({ text: lead, rowMode: "array" } as Pg.QueryConfig, rowsOf), (rows) => {
       onRows(rows)
       return run(query, map)
     })

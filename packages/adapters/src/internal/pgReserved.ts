@@ -15,7 +15,7 @@ import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { cancellable } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import type { InFlight } from "./inFlight.js"
-import { canCarryBegin, isBegin, isRollback, lastResult, withBegin } from "./pgBegin.js"
+import { canCarryBegin, isBegin, isRollback, withBegin } from "./pgBegin.js"
 import type { StreamRows } from "./pgCursor.js"
 import { streamOn } from "./pgCursor.js"
 import type { NodePool } from "./pgPool.js"
@@ -193,7 +193,7 @@ export const make = (options: ReservedOptions): Effect.Effect<HeldConnection, Sq
         if (!canCarryBegin(query)) {
           return Effect.zipRight(sendBegin(opening), send(held.client, unnamed(query), map, retire))
         }
-        const carried = send(held.client, withBegin(options.Query, query, opening), (r) => map(lastResult(r)), retire)
+        const carried = send(held.client, withBegin(options.Query, query, opening), map, retire)
         return query.name === undefined ? carried : Effect.tapError(carried, reopenFor(opening))
       })
     // After a failure another try can run only if BEGIN is held back again (`reopenFor`); otherwise the failure aborted

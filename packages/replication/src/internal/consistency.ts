@@ -38,7 +38,7 @@ export interface ConsistencyOps {
    */
   readonly carried?: {
     readonly sql: string
-    readonly replayed: (rows: ReadonlyArray<any>, token: Position) => Position | undefined
+    readonly replayed: (rows: ReadonlyArray<ReadonlyArray<string | null>>, token: Position) => Position | undefined
   } | undefined
   /**
    * Waits up to `timeout` until the replica has replayed `token`, on the replica's pooled connection. Caught up: the
@@ -121,11 +121,9 @@ const postgres: ConsistencyOps = {
   // connection was given) both would share the poll's snapshot, taken before it read the replay position: the poll
   // then says nothing of the read, which is thrown away.
   carried: {
-    sql: "SELECT pg_last_wal_replay_lsn()::text AS p, current_setting('transaction_isolation') AS i",
+    sql: "SELECT pg_last_wal_replay_lsn()::text, current_setting('transaction_isolation')",
     replayed: (rows, token) => {
-      // Objects, or arrays where the read asked for arrays (pg makes every result of the query alike).
-      const row = rows[0] as { readonly p?: unknown; readonly i?: unknown } | undefined
-      const [lsn, isolation] = row === undefined ? [] : Array.isArray(row) ? row : [row.p, row.i]
+      const [lsn, isolation] = rows[0] ?? []
       return isolation === "read committed" && typeof lsn === "string" ? replayedTo(lsn, token) : undefined
     }
   },
