@@ -49,10 +49,10 @@ const connectionOf = (name: string): FakeConnection => ({
  */
 const ledOf =
   (name: string, shows: (name: string) => SessionToken.Position | undefined) =>
-  (_sql: string, onRows: (rows: ReadonlyArray<any>) => void): FakeConnection => {
+  (_sql: string, onRows: (rows: ReadonlyArray<ReadonlyArray<string | null>>) => void): FakeConnection => {
     const lead = <A>(effect: Effect.Effect<A, SqlError>) =>
       Effect.zipRight(
-        Effect.sync(() => onRows([{ p: shows(name)?.value ?? null, i: "read committed" }])),
+        Effect.sync(() => onRows([[shows(name)?.value ?? null, "read committed"]])),
         effect
       )
     const plain = connectionOf(name)
