@@ -99,10 +99,11 @@ export interface NodeReads {
    * text, handed to `onRows` before the statement's result, in the statement's own round trip where the protocol
    * allows it (else just before it): a session read's replay poll (PostgreSQL). Absent where a node cannot.
    */
-  readonly leading?:
-    | ((sql: string, onRows: (rows: ReadonlyArray<ReadonlyArray<string | null>>) => void) => Connection)
-    | undefined
+  readonly leading?: ((sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void) => Connection) | undefined
 }
+
+/** A row as PostgreSQL sends it in text format, before any type parser: each column's text, or null. */
+export type TextRow = ReadonlyArray<string | null>
 
 /** One node of one dialect: its URL, features, applied configuration and a way to make its client. */
 export interface DatabaseAdapter<C extends OptimalConfig = OptimalConfig> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import Pg from "pg"
-import type { TextRow } from "../src/internal/pgBegin.js"
+import type { TextRow } from "../src/DatabaseAdapter.js"
 import { canCarryBegin, isBegin, isRollback, withBegin } from "../src/internal/pgBegin.js"
 
 describe("which statements BEGIN may wait for and travel with", () => {

@@ -25,7 +25,7 @@ const LEAD = "SELECT now()::text, pg_backend_pid()::text"
 
 /** `client`'s read connection led by `LEAD`, and the lead's rows as they come. */
 const led = (client: DatabaseAdapter.NodeClient) => {
-  const seen: Array<ReadonlyArray<ReadonlyArray<string | null>>> = []
+  const seen: Array<ReadonlyArray<DatabaseAdapter.TextRow>> = []
   const leading = client.reads.leading
   if (leading === undefined) throw new Error("a PostgreSQL node offers a led connection")
   return { connection: leading(LEAD, (rows) => seen.push(rows)), seen }

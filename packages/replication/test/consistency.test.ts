@@ -5,6 +5,7 @@
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import { describe, expect, it } from "@effect/vitest"
+import type { DatabaseAdapter } from "@fastorm/adapters"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -39,7 +40,7 @@ describe("the replay poll carried in front of a session read", () => {
   const carried = Consistency.forDialect("postgresql")!.carried!
   const token = { kind: "lsn" as const, value: "0/3000060" }
   const table: ReadonlyArray<
-    readonly [label: string, rows: ReadonlyArray<ReadonlyArray<string | null>>, replayed: string | undefined]
+    readonly [label: string, rows: ReadonlyArray<DatabaseAdapter.TextRow>, replayed: string | undefined]
   > = [
     ["replayed past the token", [["0/3000100", "read committed"]], "0/3000100"],
     ["replayed exactly to it", [["0/3000060", "read committed"]], "0/3000060"],

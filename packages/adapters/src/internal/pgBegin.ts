@@ -7,6 +7,7 @@
  * other first statement waits for them to go first, as one simple query.
  */
 import type Pg from "pg"
+import type { TextRow } from "../DatabaseAdapter.js"
 import type { Reply } from "./pgSubmit.js"
 import { fromText } from "./pgSubmit.js"
 
@@ -43,9 +44,6 @@ const refused = (wire: Wire, name: string | undefined, text: string | undefined)
   const known = wire.parsedStatements?.[name] ?? wire.submittedNamedStatements?.[name]
   return known !== undefined && known !== text
 }
-
-/** A DataRow's values as pg's parser gives them: text, or null (the opening statements run in text format). */
-export type TextRow = ReadonlyArray<string | null>
 
 /** What pg's client calls on the query it runs, beside `submit` (pg's `Query` has them all). */
 interface Handlers {

@@ -19,7 +19,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
 import type { DriverNotInstalled } from "../AdapterError.js"
-import type { NodeClient as Shape, PoolStatus } from "../DatabaseAdapter.js"
+import type { NodeClient as Shape, PoolStatus, TextRow } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
@@ -239,7 +239,7 @@ export const make = (
     const readRun: Prepared.Run = (query, map) => pooled(query, map, deadlineMs, undefined, reads)
     const readStream = pooledStream(reads)
     // A session read with its replay poll in front (`pgLead.ts`): made per read, for the poll's rows.
-    const leading = (sql: string, onRows: (rows: ReadonlyArray<ReadonlyArray<string | null>>) => void) =>
+    const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void) =>
       new PgConnection(Lead.leading(readRun, Pg.Query, sql, onRows), readStream, true)
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),

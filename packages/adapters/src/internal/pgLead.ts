@@ -7,7 +7,7 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type Pg from "pg"
-import type { TextRow } from "./pgBegin.js"
+import type { TextRow } from "../DatabaseAdapter.js"
 import { canCarryBegin, withBegin } from "./pgBegin.js"
 import type { Run } from "./pgPrepared.js"
 import { rowsOf } from "./pgRows.js"

@@ -5,7 +5,7 @@
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { Dialect } from "@fastorm/adapters"
+import type { DatabaseAdapter, Dialect } from "@fastorm/adapters"
 import { CompiledStatement } from "@fastorm/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -38,7 +38,7 @@ export interface ConsistencyOps {
    */
   readonly carried?: {
     readonly sql: string
-    readonly replayed: (rows: ReadonlyArray<ReadonlyArray<string | null>>, token: Position) => Position | undefined
+    readonly replayed: (rows: ReadonlyArray<DatabaseAdapter.TextRow>, token: Position) => Position | undefined
   } | undefined
   /**
    * Waits up to `timeout` until the replica has replayed `token`, on the replica's pooled connection. Caught up: the

@@ -5,6 +5,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
+import type { DatabaseAdapter } from "@fastorm/adapters"
 import { NodeClient, SqlCompiler } from "@fastorm/adapters"
 import { HealthMonitor, HealthState } from "@fastorm/health"
 import type { NodeHealth } from "@fastorm/health"
@@ -49,7 +50,7 @@ const connectionOf = (name: string): FakeConnection => ({
  */
 const ledOf =
   (name: string, shows: (name: string) => SessionToken.Position | undefined) =>
-  (_sql: string, onRows: (rows: ReadonlyArray<ReadonlyArray<string | null>>) => void): FakeConnection => {
+  (_sql: string, onRows: (rows: ReadonlyArray<DatabaseAdapter.TextRow>) => void): FakeConnection => {
     const lead = <A>(effect: Effect.Effect<A, SqlError>) =>
       Effect.zipRight(
         Effect.sync(() => onRows([[shows(name)?.value ?? null, "read committed"]])),
