@@ -37,6 +37,12 @@ export interface Observer {
 /** The observer of the monitored layer. */
 export class Observed extends Context.Tag("fastorm/test/faults/Observed")<Observed, Observer>() {}
 
+/** The monitored layer's primary node client, so that a scenario can see its pool (`poolStatus`). */
+export class PrimaryClient extends Context.Tag("fastorm/test/faults/PrimaryClient")<
+  PrimaryClient,
+  DatabaseAdapter.NodeClient
+>() {}
+
 /** The default probe, recording every run (interrupted ones included: the monitor's timeout interrupts them). */
 const countingProbe = (observer: Observer): Probe.ProbeFactory => (node, settings) =>
   Effect.map(Probe.fromAdapter(node, settings), (probe) => ({
@@ -76,7 +82,7 @@ export const HEALTH = {
 } as const
 export const PROBE_INTERVAL_MS = 200
 
-/** `FastOrm.layer`'s services plus the HealthMonitor and the Observer. */
+/** `FastOrm.layer`'s services plus the HealthMonitor, the Observer and the primary's node client. */
 export const monitoredLayer = (b: Backend, options: MonitoredOptions = {}) =>
   Layer.scopedContext(Effect.gen(function*() {
     const observer: Observer = { probes: [], changes: [] }
@@ -125,6 +131,7 @@ export const monitoredLayer = (b: Backend, options: MonitoredOptions = {}) =>
     )
     return ConnectionRouter.contextOf(router).pipe(
       Context.add(HealthMonitor.HealthMonitor, monitor),
-      Context.add(Observed, observer)
+      Context.add(Observed, observer),
+      Context.add(PrimaryClient, primaryClient)
     )
   })).pipe(Layer.provide(Reactivity.layer))

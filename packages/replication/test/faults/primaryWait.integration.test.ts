@@ -10,11 +10,12 @@ import { LOADED_MACHINE_SLACK_MS, restorePrimary, startNode, stopNode } from "@f
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Schedule from "effect/Schedule"
 import { RouterError } from "../../src/index.js"
 import { MAX_PAUSE_MS } from "../../src/internal/primaryWait.js"
-import { PROBE_INTERVAL_MS } from "./monitored.js"
+import { monitoredLayer, PrimaryClient, PROBE_INTERVAL_MS } from "./monitored.js"
 import type { Backend } from "./support.js"
-import { backends, CONNECT_TIMEOUT_MS, copiesOf, ensureTable, KV_TABLE, ormLayer, runId, writeKv } from "./support.js"
+import { backends, CONNECT_TIMEOUT_MS, copiesOf, ensureTable, KV_TABLE, runId, writeKv } from "./support.js"
 
 /** Two writes in one transaction, begun through the router's write client. */
 const transactionOf = (b: Backend, key: string, values: readonly [string, string]) =>
@@ -27,19 +28,25 @@ const transactionOf = (b: Backend, key: string, values: readonly [string, string
     ))
 
 /**
- * Stops the primary, then lets two turns of the event loop pass: the server's process is gone when `stopNode` returns,
- * but the pool hears that its idle connection was closed only when the socket's close callback runs, in the close
- * phase of the turn that read its end, which may come after the check phase `stopNode`'s answer resumed in. A write
- * borrowed before then would go out on the dead socket, and its outcome would honestly be unknown
- * (`WriteOutcomeUnknown`, seen after one turn on both databases), not the wait these tests are about.
+ * Stops the primary, then waits until the pool has heard that its connections to it were closed: the server's
+ * process is gone when `stopNode` returns, but the pool drops its idle connection only when the socket's end has been
+ * read and its close callback has run, some event-loop turns later (more on a loaded machine). A write borrowed before
+ * then would go out on the dead socket, and its outcome would honestly be unknown (`WriteOutcomeUnknown`), not the
+ * wait these tests are about. Bounded: a pool that never hears it fails the test.
  */
 const stopPrimary = (b: Backend) =>
-  Effect.zipRight(
-    Effect.promise(() => stopNode(b.nodes.primary)),
-    Effect.async<void>((resume) => {
-      setImmediate(() => setImmediate(() => resume(Effect.void)))
-    })
-  )
+  Effect.gen(function*() {
+    const client = yield* PrimaryClient
+    yield* Effect.promise(() => stopNode(b.nodes.primary))
+    yield* Effect.sync(() => client.poolStatus().open).pipe(
+      Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (open) => open === 0 }),
+      Effect.timeoutFail({
+        duration: "10 seconds",
+        onTimeout: () => new Error(`the ${b.name} primary's pool still holds connections after its server stopped`)
+      }),
+      Effect.orDie
+    )
+  })
 
 for (const b of backends) {
   describe(`waiting for a primary on ${b.name}`, () => {
@@ -64,7 +71,7 @@ for (const b of backends) {
             const backAt = performance.now()
             yield* Fiber.join(Fiber.zip(Fiber.all(writes), transaction))
             return { answeredWhileDown, doneMs: Math.round(performance.now() - backAt) }
-          }).pipe(Effect.provide(ormLayer(b, { readWrite: { primaryWaitTimeout: "30 seconds" } })))
+          }).pipe(Effect.provide(monitoredLayer(b, { readWrite: { primaryWaitTimeout: "30 seconds" } })))
           const copies = yield* Effect.promise(() =>
             Promise.all([...values, ...inTransaction].map((v) => copiesOf(b, v)))
           )
@@ -99,7 +106,7 @@ for (const b of backends) {
               tookMs: Math.round(performance.now() - started),
               error: Either.isLeft(result) ? (result.left as { _tag?: string })._tag : "none"
             }
-          }).pipe(Effect.provide(ormLayer(b, { readWrite: { primaryWaitTimeout: `${WAIT_MS} millis` } })))
+          }).pipe(Effect.provide(monitoredLayer(b, { readWrite: { primaryWaitTimeout: `${WAIT_MS} millis` } })))
           yield* Effect.promise(() => restorePrimary(b.nodes))
           console.log(`[primary-wait ${b.name}] a ${WAIT_MS} ms wait ended in ${figures.tookMs} ms: ${figures.error}`)
           expect(figures.error).toBe("PrimaryUnavailable")
