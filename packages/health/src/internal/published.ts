@@ -4,6 +4,7 @@
  */
 import * as HealthState from "../HealthState.js"
 import type { NodeHealth } from "../NodeHealth.js"
+import { fixedShape } from "./fixedShape.js"
 import type { NodeRuntime } from "./nodes.js"
 import * as TopologyTracker from "./topologyTracker.js"
 
@@ -25,16 +26,17 @@ export const make = (runtimes: ReadonlyArray<NodeRuntime>): Published => {
   const topology = TopologyTracker.make()
   let published: ReadonlyArray<NodeHealth> = topology.annotate(
     runtimes.map((rt) => HealthState.initial(rt.config.name, rt.config.role))
-  ).snapshot
+  ).snapshot.map((h) => fixedShape(h))
   return {
     current: () => published,
     of: (rt) => published[indexOf.get(rt)!]!,
     publish: (rt, health) => {
       const index = indexOf.get(rt)!
       const next = published.slice()
-      next[index] = { ...health, routing: published[index]!.routing }
+      next[index] = fixedShape(health, published[index]!.routing)
       const annotated = topology.annotate(next)
-      published = annotated.snapshot
+      // A node whose routing changed was rebuilt by a spread: it is given the one shape again.
+      published = annotated.snapshot.map((h, i) => h === next[i] ? h : fixedShape(h))
       return annotated
     }
   }
