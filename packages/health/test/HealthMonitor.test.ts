@@ -10,7 +10,6 @@ import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import * as TestClock from "effect/TestClock"
 import * as HealthMonitor from "../src/HealthMonitor.js"
 import * as Metrics from "../src/internal/metrics.js"
 import type { StatusChange } from "../src/NodeHealth.js"
@@ -41,8 +40,7 @@ const start = (
   overrides: Partial<HealthMonitor.HealthMonitorConfig> = {}
 ) => HealthMonitor.make({ ...base, ...overrides, nodes: nodes(...names), probe: script.factory })
 
-/** Lets forked fibers run, then moves the TestClock forward. */
-const advance = (ms: number) => Effect.zipRight(Effect.yieldNow(), TestClock.adjust(Duration.millis(ms)))
+const { advance } = Scripted
 
 /** Moves the clock in 1 ms steps until the condition holds; returns the elapsed milliseconds. */
 const advanceUntil = <E>(condition: Effect.Effect<boolean, E>, limitMs: number) =>

@@ -3,14 +3,12 @@
  * these states on every statement, and states whose keys depend on their history make its reads polymorphic.
  */
 import { describe, expect, it } from "@effect/vitest"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as TestClock from "effect/TestClock"
 import * as HealthMonitor from "../src/HealthMonitor.js"
 import type { NodeHealth } from "../src/NodeHealth.js"
 import * as Scripted from "./support/ScriptedProbe.js"
 
-const advance = (ms: number) => Effect.zipRight(Effect.yieldNow(), TestClock.adjust(Duration.millis(ms)))
+const { advance } = Scripted
 
 const keysOf = (snapshot: ReadonlyArray<NodeHealth>) => snapshot.map((h) => Object.keys(h).join(","))
 

@@ -4,6 +4,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as TestClock from "effect/TestClock"
 import type { ProbeFactory, ProbeResult } from "../../src/Probe.js"
 import { ProbeError } from "../../src/Probe.js"
 
@@ -96,3 +97,6 @@ export const make = (initial: Behaviour = answer()): Scripted => {
     released: (node) => released.has(node)
   }
 }
+
+/** Lets forked fibers run (the monitor's probe loops), then moves the TestClock forward. */
+export const advance = (ms: number) => Effect.zipRight(Effect.yieldNow(), TestClock.adjust(Duration.millis(ms)))

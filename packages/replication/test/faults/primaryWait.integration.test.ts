@@ -6,11 +6,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { WriteConnection } from "@fastorm/core"
-import { LOADED_MACHINE_SLACK_MS, restorePrimary, startNode, stopNode } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, restorePrimary, startNode, stopNode, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
-import * as Schedule from "effect/Schedule"
 import { RouterError } from "../../src/index.js"
 import { MAX_PAUSE_MS } from "../../src/internal/primaryWait.js"
 import { monitoredLayer, PrimaryClient, PROBE_INTERVAL_MS } from "./monitored.js"
@@ -38,14 +37,11 @@ const stopPrimary = (b: Backend) =>
   Effect.gen(function*() {
     const client = yield* PrimaryClient
     yield* Effect.promise(() => stopNode(b.nodes.primary))
-    yield* Effect.sync(() => client.poolStatus().open).pipe(
-      Effect.repeat({ schedule: Schedule.spaced("5 millis"), until: (open) => open === 0 }),
-      Effect.timeoutFail({
-        duration: "10 seconds",
-        onTimeout: () => new Error(`the ${b.name} primary's pool still holds connections after its server stopped`)
-      }),
-      Effect.orDie
-    )
+    yield* waitUntil(Effect.sync(() => client.poolStatus()), (pool) => pool.open === 0, {
+      what: `the ${b.name} primary's pool to drop its connections to the stopped server`,
+      timeoutMs: 10_000,
+      intervalMs: 5
+    })
   })
 
 for (const b of backends) {
