@@ -35,6 +35,12 @@ export interface BenchConfig {
   readonly rounds: number
   readonly seconds: number
   readonly warmup: number
+  /**
+   * Seconds each target runs a workload, unmeasured, before its first round: a stack's first second of a workload
+   * runs well below its later ones (its JIT and its connections' statements warming), so a count of operations left
+   * every first round on that slope.
+   */
+  readonly workloadWarmup: number
   readonly callers: number
   readonly rows: number
   readonly dbs: ReadonlyArray<Db>
@@ -63,6 +69,7 @@ export const fromEnv = (): BenchConfig => {
     rounds: Math.round(num("BENCH_ROUNDS", quick ? 1 : 3)),
     seconds: num("BENCH_SECONDS", quick ? 0.6 : 1),
     warmup: Math.round(num("BENCH_WARMUP", quick ? 600 : 3000)),
+    workloadWarmup: num("BENCH_WORKLOAD_WARMUP", quick ? 0.3 : 1),
     callers: Math.round(num("BENCH_CALLERS", 16)),
     rows: Math.round(num("BENCH_ROWS", 10_000)),
     dbs: list<Db>("BENCH_DBS", ["postgres", "pgbouncer", "mariadb", "sqlite"]),

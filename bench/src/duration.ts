@@ -36,7 +36,6 @@ const STREAMS: Record<Db, ReadonlyArray<TargetName>> = {
 /** Seconds one stream of the stream table takes, warm-up allowances per target, and one failover run. */
 const STREAM_SECONDS = 2
 const WARMUP_SECONDS = 3
-const WORKLOAD_WARMUP_SECONDS = 0.3
 const FAILOVER_SECONDS = 20
 const SEED_SECONDS = 10
 
@@ -57,7 +56,7 @@ export const expectedSeconds = (config: BenchConfig): { readonly rounds: number;
       const n = targets.filter((t) => runs(db, t, workload)).length
       const each = workload === "stream" ? STREAM_SECONDS : config.seconds
       rounds += n * config.rounds * each
-      other += n * (workload === "stream" ? STREAM_SECONDS : WORKLOAD_WARMUP_SECONDS)
+      other += n * (workload === "stream" ? STREAM_SECONDS : config.workloadWarmup)
     }
     if (config.failover && db !== "sqlite") {
       other += FAILOVER_SECONDS *

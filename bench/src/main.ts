@@ -108,7 +108,8 @@ const main = async () => {
       load1.map((x) => x.toFixed(2)).join(" ")
     }.`,
     `Settings: ${config.rounds} rounds × ${config.seconds} s per target and workload, interleaved, after a warm-up of ` +
-    `${config.warmup} point reads + ${Math.ceil(config.warmup / 3)} mixed; ${config.callers} concurrent callers; ` +
+    `${config.warmup} point reads + ${Math.ceil(config.warmup / 3)} mixed, and ${config.workloadWarmup} s of each ` +
+    `workload per target before its first round; ${config.callers} concurrent callers; ` +
     `${config.rows} rows; pools of 16 connections per node; medians over rounds.`,
     ""
   ]

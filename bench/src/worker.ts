@@ -127,13 +127,12 @@ const throughputPhase = async (): Promise<Required<Pick<WorkerResult, "samples" 
       workload === "stream" ? t.stream() : t.measure(workload, config.callers, config.seconds)
     if (workload === "stream") {
       for (const t of running) await t.stream()
-    } else if (workload !== "point-read" && workload !== "read-write") {
-      // Every statement shape prepared and every code path compiled before it is measured.
+    } else {
+      // An unmeasured round first: every statement shape prepared, every code path compiled and each stack past its
+      // first second of the workload (BENCHMARKS.md "How it runs").
       for (const t of running) {
-        const warm = await t.warm(workload, config.callers, Math.max(64, Math.ceil(config.warmup / 20)))
-        if (warm.failed > 0) {
-          log(`[${db}] warm-up ${workload} ${t.name}: ${warm.failed} failed (${warm.errors.join("; ")})`)
-        }
+        const warm = await t.measure(workload, config.callers, config.workloadWarmup)
+        log(`[${db}] ${workload} warm-up     ${t.name.padEnd(12)} ${fmt(warm)}`)
       }
     }
     for (let round = 0; round < config.rounds; round++) {
