@@ -41,6 +41,8 @@ export {
   adminQuery,
   appQuery,
   type Login,
+  type MarkedSleep,
+  markedSleep,
   nodeQuery,
   NodeQueryError,
   sleepSql,
@@ -62,8 +64,10 @@ export {
   restoreAppPassword,
   sessionCount,
   setPassword,
+  statementRunning,
   type TerminateOptions,
   terminateSessions,
+  untilRunning,
   waitSessions,
   type WaitSessionsOptions
 } from "./faults/nodeFaults.js"

@@ -12,7 +12,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { LOADED_MACHINE_SLACK_MS, sleepyNodes } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, sleepyNodes, untilRunning, waitUntil } from "@fastorm/test-support"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -33,6 +33,12 @@ const clientOf = (url: string, config: Record<string, unknown> = {}) =>
 
 for (const backend of backends) {
   describe(`reads ended at once on ${backend.name}`, () => {
+    /** A sleep of `seconds`, and a wait until the node runs it: on the server, not on its way. */
+    const sleeping = (seconds: number) => {
+      const { marker, sql } = backend.markedSleep(seconds)
+      return { sql, running: untilRunning(backend.node, marker) }
+    }
+
     const expectCut = (outcome: Either.Either<unknown, SqlError>) => {
       expect(outcome._tag).toBe("Left")
       const error = outcome._tag === "Left" ? outcome.left : undefined
@@ -45,9 +51,9 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
         const reads = client.reads.connection
-        const waiting = yield* Effect.fork(Effect.either(reads.execute(backend.sleep(10), [], undefined)))
-        // Sent and waiting on the server.
-        yield* Effect.sleep("300 millis")
+        const sleep = sleeping(10)
+        const waiting = yield* Effect.fork(Effect.either(reads.execute(sleep.sql, [], undefined)))
+        yield* sleep.running
         const started = performance.now()
         expect(client.reads.cut()).toBe(1)
         const outcome = yield* Fiber.join(waiting)
@@ -68,10 +74,15 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url, { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" })
         const reads = client.reads.connection
-        const busy = yield* Effect.fork(Effect.either(reads.execute(backend.sleep(1), [], undefined)))
-        yield* Effect.sleep("200 millis")
+        const sleep = sleeping(1)
+        const busy = yield* Effect.fork(Effect.either(reads.execute(sleep.sql, [], undefined)))
+        yield* sleep.running
         const queued = yield* Effect.fork(Effect.either(reads.execute("SELECT 2 AS two", [], undefined)))
-        yield* Effect.sleep("100 millis")
+        yield* waitUntil(Effect.sync(() => client.poolStatus?.().waiting ?? 0), (n) => n === 1, {
+          what: "the second read to wait for the pool's one connection",
+          timeoutMs: 10_000,
+          intervalMs: 5
+        })
         expect(client.reads.cut()).toBe(2)
         expect((yield* Fiber.join(busy))._tag).toBe("Left")
         expect((yield* Fiber.join(queued))._tag).toBe("Left")
@@ -82,8 +93,10 @@ for (const backend of backends) {
     it.scopedLive("a statement on the client's own pooled connection is never ended", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
-        const own = yield* Effect.fork(client.connection.execute(backend.sleep(0.5), [], undefined))
-        yield* Effect.sleep("200 millis")
+        // Long enough to be seen running on a loaded machine.
+        const sleep = sleeping(2)
+        const own = yield* Effect.fork(client.connection.execute(sleep.sql, [], undefined))
+        yield* sleep.running
         expect(client.reads.cut()).toBe(0)
         const rows = yield* Fiber.join(own)
         expect(rows).toHaveLength(1)
@@ -92,13 +105,17 @@ for (const backend of backends) {
     it.scopedLive("a statement under a caller's deadline (a session wait) on the read connection is ended too", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
-        const sleep = CompiledStatement.make(backend.sleep(10))
+        const sleep = sleeping(10)
         const waiting = yield* Effect.fork(
-          Effect.either(CompiledStatement.executeWithin(client.reads.connection, sleep, [], 20_000))
+          Effect.either(
+            CompiledStatement.executeWithin(client.reads.connection, CompiledStatement.make(sleep.sql), [], 20_000)
+          )
         )
         // On the client's own pooled connection the same wait is never ended.
-        const own = yield* Effect.fork(CompiledStatement.executeWithin(client.connection, sleep, [], 500))
-        yield* Effect.sleep("300 millis")
+        const own = yield* Effect.fork(
+          CompiledStatement.executeWithin(client.connection, CompiledStatement.make(backend.sleep(10)), [], 500)
+        )
+        yield* sleep.running
         const started = performance.now()
         expect(client.reads.cut()).toBe(1)
         expectCut(yield* Fiber.join(waiting))
@@ -112,8 +129,9 @@ for (const backend of backends) {
         const client = yield* clientOf(backend.url)
         const reads = client.reads.connection
         yield* reads.execute("SELECT 1 AS one", [], undefined)
-        const interrupted = yield* Effect.fork(reads.execute(backend.sleep(5), [], undefined))
-        yield* Effect.sleep("200 millis")
+        const sleep = sleeping(5)
+        const interrupted = yield* Effect.fork(reads.execute(sleep.sql, [], undefined))
+        yield* sleep.running
         yield* Fiber.interrupt(interrupted)
         expect(client.reads.cut()).toBe(0)
         const timed = yield* Effect.timed(reads.execute("SELECT 1 AS one", [], undefined))
@@ -123,12 +141,12 @@ for (const backend of backends) {
     /** A stream whose first pull waits 10 s on the server, from `connection`: ended by a cut, and how long that took. */
     const cutStream = (client: { readonly reads: NodeReads }, connection: Effect.Effect<Connection, SqlError, Scope>) =>
       Effect.gen(function*() {
+        const sleep = sleeping(10)
         const waiting = yield* Effect.fork(Effect.either(Effect.scoped(Effect.flatMap(
           connection,
-          (c) => Stream.runCollect(c.executeStream(backend.sleep(10), [], undefined))
+          (c) => Stream.runCollect(c.executeStream(sleep.sql, [], undefined))
         ))))
-        // Sent and waiting on the server.
-        yield* Effect.sleep("300 millis")
+        yield* sleep.running
         const started = performance.now()
         const ended = client.reads.cut()
         const outcome = yield* Fiber.join(waiting)
@@ -174,11 +192,13 @@ for (const backend of backends) {
     it.scopedLive("a stream on the client's own reserved connection (a transaction's) is never ended", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
+        // Long enough to be seen running on a loaded machine.
+        const sleep = sleeping(2)
         const own = yield* Effect.fork(Effect.scoped(Effect.flatMap(
           client.reserve,
-          (c) => Stream.runCollect(c.executeStream(backend.sleep(0.5), [], undefined))
+          (c) => Stream.runCollect(c.executeStream(sleep.sql, [], undefined))
         )))
-        yield* Effect.sleep("200 millis")
+        yield* sleep.running
         expect(client.reads.cut()).toBe(0)
         const rows = yield* Fiber.join(own)
         expect(Chunk.size(rows)).toBe(1)

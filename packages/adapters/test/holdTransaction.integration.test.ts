@@ -2,7 +2,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import { Connections, Database, WriteConnection } from "@fastorm/core"
 import type { ClusterInfo } from "@fastorm/test-support"
-import { loadCluster } from "@fastorm/test-support"
+import { loadCluster, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
@@ -87,8 +87,12 @@ describe("Database.transaction on a node client that holds its connection", () =
         Effect.flatMap(WriteConnection, (sql) => sql.unsafe("SELECT pg_terminate_backend(pg_backend_pid())"))
       ))))
       expect(Exit.isFailure(exit)).toBe(true)
-      yield* Effect.sleep("50 millis")
-      expect(client.poolStatus().idle).toBe(client.poolStatus().open)
+      // The lost connection leaves the pool when its socket's end is heard.
+      yield* waitUntil(Effect.sync(() => client.poolStatus()), (s) => s.idle === s.open, {
+        what: "every connection still in the pool to be idle",
+        timeoutMs: 10_000,
+        intervalMs: 5
+      })
       // The pool serves again on a fresh connection, and the transaction was not applied.
       expect(yield* run(valueOf)).toBe(0)
     }).pipe(Effect.provide(Reactivity.layer)))

@@ -5,7 +5,8 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
-import { loadCluster, LOADED_MACHINE_SLACK_MS, sleepSql } from "@fastorm/test-support"
+import type { NodeInfo } from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, markedSleep, untilRunning } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -17,7 +18,7 @@ const cluster = loadCluster()
 interface Backend {
   readonly name: string
   readonly url: string
-  readonly sleep: (seconds: number) => string
+  readonly node: NodeInfo
   readonly session: string
 }
 
@@ -25,13 +26,13 @@ const backends: ReadonlyArray<Backend> = [
   {
     name: "PostgreSQL",
     url: cluster.postgres.primary.url,
-    sleep: (s) => sleepSql("postgres", s),
+    node: cluster.postgres.primary,
     session: "SELECT pg_backend_pid() AS id"
   },
   {
     name: "MariaDB",
     url: cluster.mariadb.primary.url,
-    sleep: (s) => sleepSql("mariadb", s),
+    node: cluster.mariadb.primary,
     session: "SELECT CONNECTION_ID() AS id"
   }
 ]
@@ -49,8 +50,9 @@ for (const backend of backends) {
         const client = yield* adapter.makeClient({ verify: true })
         const idOf = Effect.map(client.unsafe<{ id: unknown }>(backend.session), (rows) => String(rows[0]!.id))
         const before = yield* idOf
-        const busy = yield* Effect.fork(client.unsafe(backend.sleep(5)))
-        yield* Effect.sleep("200 millis")
+        const sleep = markedSleep(backend.node.kind, 5)
+        const busy = yield* Effect.fork(client.unsafe(sleep.sql))
+        yield* untilRunning(backend.node, sleep.marker)
         const interrupted = yield* timed(Fiber.interrupt(busy))
         expect(Exit.isInterrupted(interrupted.value)).toBe(true)
         expect(interrupted.ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)

@@ -4,11 +4,12 @@
  * Every control connects with the node's admin credentials (PostgreSQL `postgres` by trust, MariaDB `root`, empty
  * password: see `NodeInfo.adminUrl`) and is bounded (connect 3 s, statement 10 s).
  */
+import * as Effect from "effect/Effect"
 import { readFileSync, statSync } from "node:fs"
 import { APP_PASSWORD, APP_USER } from "../cluster/constants.js"
 import { adminQuery, nodeBatch } from "../cluster/sql.js"
 import type { NodeInfo } from "../cluster/types.js"
-import { waitUntilAsync } from "../wait.js"
+import { waitUntil, waitUntilAsync } from "../wait.js"
 
 const identifier = /^[A-Za-z_][A-Za-z0-9_-]{0,62}$/
 const checkIdentifier = (user: string) => {
@@ -34,6 +35,35 @@ export const sessionCount = async (node: NodeInfo, user: string = APP_USER): Pro
   )
   return Number(rows[0]!.n)
 }
+
+/** True while the node runs a statement of the app user whose text contains `fragment`. */
+export const statementRunning = async (node: NodeInfo, fragment: string): Promise<boolean> => {
+  const rows = node.kind === "postgres"
+    ? await adminQuery(
+      node,
+      "SELECT 1 FROM pg_stat_activity WHERE usename = $1 AND state = 'active' AND position($2 in query) > 0",
+      [APP_USER, fragment]
+    )
+    : await adminQuery(
+      node,
+      "SELECT 1 FROM information_schema.processlist WHERE user = ? AND command IN ('Query', 'Execute') " +
+        "AND LOCATE(?, info) > 0",
+      [APP_USER, fragment]
+    )
+  return rows.length > 0
+}
+
+/**
+ * Waits (at most 10 s) until the node runs a statement of the app user whose text contains `fragment` (a
+ * `markedSleep`'s marker): a statement a test sent is on the server, not on its way, whatever the machine's load.
+ * Succeeds with the milliseconds waited.
+ */
+export const untilRunning = (node: NodeInfo, fragment: string): Effect.Effect<number> =>
+  waitUntil(Effect.promise(() => statementRunning(node, fragment)), (running) => running, {
+    what: `a statement with ${fragment} to run on ${node.name}`,
+    timeoutMs: 10_000,
+    intervalMs: 10
+  })
 
 /** Options of `terminateSessions`. */
 export interface TerminateOptions {

@@ -6,11 +6,11 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Database, WriteConnection } from "@fastorm/core"
 import {
-  adminQuery,
   FaultProxy,
   History,
   LOADED_MACHINE_SLACK_MS,
   replicaWriteAttempts,
+  statementRunning,
   terminateSessions,
   waitReplicated,
   waitUntil
@@ -53,23 +53,6 @@ const replicaAttempts = (b: Backend) =>
 
 const delta = (after: Record<string, number>, before: Record<string, number>) =>
   Object.fromEntries(Object.entries(after).map(([k, v]) => [k, v - (before[k] ?? 0)]))
-
-/** True while a node runs a statement of the app user whose text contains `fragment`. */
-const running = (node: Backend["nodes"]["primary"], fragment: string) =>
-  Effect.promise(async () => {
-    const rows = node.kind === "postgres"
-      ? await adminQuery(
-        node,
-        "SELECT 1 FROM pg_stat_activity WHERE usename = 'app' AND state = 'active' AND position($1 in query) > 0",
-        [fragment]
-      )
-      : await adminQuery(
-        node,
-        "SELECT 1 FROM information_schema.processlist WHERE user = 'app' AND command IN ('Query', 'Execute') AND LOCATE(?, info) > 0",
-        [fragment]
-      )
-    return rows.length > 0
-  })
 
 for (const b of backends) {
   describe(`faults on ${b.name}`, () => {
@@ -116,7 +99,7 @@ for (const b of backends) {
             // In the middle of the long read: the victim replica is running it.
             const victimNode = b.nodes.replicas[0]!
             const waitedForRead = yield* waitUntil(
-              running(victimNode, b.name === "postgres" ? "pg_sleep(" : "SLEEP("),
+              Effect.promise(() => statementRunning(victimNode, b.name === "postgres" ? "pg_sleep(" : "SLEEP(")),
               (ok) => ok,
               { what: "the long read to run on the victim", timeoutMs: 10_000 }
             )
