@@ -12,7 +12,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { LOADED_MACHINE_SLACK_MS, sleepyNodes, untilRunning, waitUntil } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, markedSleep, sleepyNodes, waitUntil } from "@fastorm/test-support"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -33,12 +33,6 @@ const clientOf = (url: string, config: Record<string, unknown> = {}) =>
 
 for (const backend of backends) {
   describe(`reads ended at once on ${backend.name}`, () => {
-    /** A sleep of `seconds`, and a wait until the node runs it: on the server, not on its way. */
-    const sleeping = (seconds: number) => {
-      const { marker, sql } = backend.markedSleep(seconds)
-      return { sql, running: untilRunning(backend.node, marker) }
-    }
-
     const expectCut = (outcome: Either.Either<unknown, SqlError>) => {
       expect(outcome._tag).toBe("Left")
       const error = outcome._tag === "Left" ? outcome.left : undefined
@@ -51,7 +45,7 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
         const reads = client.reads.connection
-        const sleep = sleeping(10)
+        const sleep = markedSleep(backend.node, 10)
         const waiting = yield* Effect.fork(Effect.either(reads.execute(sleep.sql, [], undefined)))
         yield* sleep.running
         const started = performance.now()
@@ -74,7 +68,7 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url, { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" })
         const reads = client.reads.connection
-        const sleep = sleeping(1)
+        const sleep = markedSleep(backend.node, 1)
         const busy = yield* Effect.fork(Effect.either(reads.execute(sleep.sql, [], undefined)))
         yield* sleep.running
         const queued = yield* Effect.fork(Effect.either(reads.execute("SELECT 2 AS two", [], undefined)))
@@ -94,7 +88,7 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
         // Long enough to be seen running on a loaded machine.
-        const sleep = sleeping(2)
+        const sleep = markedSleep(backend.node, 2)
         const own = yield* Effect.fork(client.connection.execute(sleep.sql, [], undefined))
         yield* sleep.running
         expect(client.reads.cut()).toBe(0)
@@ -105,7 +99,7 @@ for (const backend of backends) {
     it.scopedLive("a statement under a caller's deadline (a session wait) on the read connection is ended too", () =>
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
-        const sleep = sleeping(10)
+        const sleep = markedSleep(backend.node, 10)
         const waiting = yield* Effect.fork(
           Effect.either(
             CompiledStatement.executeWithin(client.reads.connection, CompiledStatement.make(sleep.sql), [], 20_000)
@@ -129,7 +123,7 @@ for (const backend of backends) {
         const client = yield* clientOf(backend.url)
         const reads = client.reads.connection
         yield* reads.execute("SELECT 1 AS one", [], undefined)
-        const sleep = sleeping(5)
+        const sleep = markedSleep(backend.node, 5)
         const interrupted = yield* Effect.fork(reads.execute(sleep.sql, [], undefined))
         yield* sleep.running
         yield* Fiber.interrupt(interrupted)
@@ -141,7 +135,7 @@ for (const backend of backends) {
     /** A stream whose first pull waits 10 s on the server, from `connection`: ended by a cut, and how long that took. */
     const cutStream = (client: { readonly reads: NodeReads }, connection: Effect.Effect<Connection, SqlError, Scope>) =>
       Effect.gen(function*() {
-        const sleep = sleeping(10)
+        const sleep = markedSleep(backend.node, 10)
         const waiting = yield* Effect.fork(Effect.either(Effect.scoped(Effect.flatMap(
           connection,
           (c) => Stream.runCollect(c.executeStream(sleep.sql, [], undefined))
@@ -193,7 +187,7 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url)
         // Long enough to be seen running on a loaded machine.
-        const sleep = sleeping(2)
+        const sleep = markedSleep(backend.node, 2)
         const own = yield* Effect.fork(Effect.scoped(Effect.flatMap(
           client.reserve,
           (c) => Stream.runCollect(c.executeStream(sleep.sql, [], undefined))

@@ -6,7 +6,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { LOADED_MACHINE_SLACK_MS, sleepyNodes, untilRunning } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, markedSleep, sleepyNodes } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { DatabaseAdapterFactory } from "../src/index.js"
@@ -48,9 +48,9 @@ for (const backend of backends) {
       Effect.gen(function*() {
         const client = yield* clientOf(backend.url, { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" })
         // The only connection is busy for far longer than the deadline; connectTimeout alone would wait 5 s.
-        const sleep = backend.markedSleep(2)
+        const sleep = markedSleep(backend.node, 2)
         const busy = yield* Effect.fork(client.unsafe(sleep.sql))
-        yield* untilRunning(backend.node, sleep.marker)
+        yield* sleep.running
         const { ms, value } = yield* timed(CompiledStatement.executeWithin(client.connection, one, [], 300))
         expect(value).toBeUndefined()
         expect(ms).toBeLessThan(300 + LOADED_MACHINE_SLACK_MS)

@@ -5,37 +5,19 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
-import type { NodeInfo } from "@fastorm/test-support"
-import { loadCluster, LOADED_MACHINE_SLACK_MS, markedSleep, untilRunning } from "@fastorm/test-support"
+import type { SleepyNode } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, markedSleep, sleepyNodes } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
-const cluster = loadCluster()
+const backends = sleepyNodes((nodes) => nodes.primary)
 
-interface Backend {
-  readonly name: string
-  readonly url: string
-  readonly node: NodeInfo
-  readonly session: string
-}
-
-const backends: ReadonlyArray<Backend> = [
-  {
-    name: "PostgreSQL",
-    url: cluster.postgres.primary.url,
-    node: cluster.postgres.primary,
-    session: "SELECT pg_backend_pid() AS id"
-  },
-  {
-    name: "MariaDB",
-    url: cluster.mariadb.primary.url,
-    node: cluster.mariadb.primary,
-    session: "SELECT CONNECTION_ID() AS id"
-  }
-]
+/** The statement that names the server-side session a connection is. */
+const sessionSql = (backend: SleepyNode) =>
+  backend.node.kind === "postgres" ? "SELECT pg_backend_pid() AS id" : "SELECT CONNECTION_ID() AS id"
 
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.map(Effect.timed(effect), ([duration, value]) => ({ ms: Duration.toMillis(duration), value }))
@@ -48,11 +30,11 @@ for (const backend of backends) {
           config: { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" }
         })
         const client = yield* adapter.makeClient({ verify: true })
-        const idOf = Effect.map(client.unsafe<{ id: unknown }>(backend.session), (rows) => String(rows[0]!.id))
+        const idOf = Effect.map(client.unsafe<{ id: unknown }>(sessionSql(backend)), (rows) => String(rows[0]!.id))
         const before = yield* idOf
-        const sleep = markedSleep(backend.node.kind, 5)
+        const sleep = markedSleep(backend.node, 5)
         const busy = yield* Effect.fork(client.unsafe(sleep.sql))
-        yield* untilRunning(backend.node, sleep.marker)
+        yield* sleep.running
         const interrupted = yield* timed(Fiber.interrupt(busy))
         expect(Exit.isInterrupted(interrupted.value)).toBe(true)
         expect(interrupted.ms).toBeLessThan(LOADED_MACHINE_SLACK_MS)

@@ -3,13 +3,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import {
-  loadCluster,
-  LOADED_MACHINE_SLACK_MS,
-  markedSleep,
-  newKeepAliveTimers,
-  untilRunning
-} from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, markedSleep, newKeepAliveTimers } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import { DatabaseAdapterFactory } from "../src/index.js"
@@ -192,9 +186,9 @@ describe("MariaDB adapter on the live cluster", () => {
       })
       const client = yield* adapter.makeClient({ verify: true })
       // Busy far longer than connectTimeout + slack: a wait not bounded by connectTimeout would outlast the bound.
-      const sleep = markedSleep("mariadb", 3)
+      const sleep = markedSleep(cluster.mariadb.primary, 3)
       const busy = yield* Effect.fork(client.unsafe(sleep.sql))
-      yield* untilRunning(cluster.mariadb.primary, sleep.marker)
+      yield* sleep.running
       const started = Date.now()
       const error = yield* Effect.flip(client`SELECT 1 AS one`)
       const waited = Date.now() - started

@@ -1,13 +1,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { ClusterInfo } from "@fastorm/test-support"
-import {
-  loadCluster,
-  LOADED_MACHINE_SLACK_MS,
-  markedSleep,
-  newKeepAliveTimers,
-  untilRunning
-} from "@fastorm/test-support"
+import { loadCluster, LOADED_MACHINE_SLACK_MS, markedSleep, newKeepAliveTimers } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { readFileSync } from "node:fs"
@@ -200,9 +194,9 @@ describe("PostgreSQL adapter on the live cluster", () => {
       })
       const client = yield* adapter.makeClient({ verify: true })
       // Busy far longer than connectTimeout + slack: a wait not bounded by connectTimeout would outlast the bound.
-      const sleep = markedSleep("postgres", 3)
+      const sleep = markedSleep(cluster.postgres.primary, 3)
       const busy = yield* Effect.fork(client.unsafe(sleep.sql))
-      yield* untilRunning(cluster.postgres.primary, sleep.marker)
+      yield* sleep.running
       const started = Date.now()
       const error = yield* Effect.flip(client`SELECT 1 AS one`)
       const waited = Date.now() - started

@@ -6,14 +6,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeInfo } from "@fastorm/test-support"
-import {
-  FaultProxy,
-  loadCluster,
-  LOADED_MACHINE_SLACK_MS,
-  markedSleep,
-  untilRunning,
-  waitUntil
-} from "@fastorm/test-support"
+import { FaultProxy, loadCluster, LOADED_MACHINE_SLACK_MS, markedSleep, waitUntil } from "@fastorm/test-support"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -72,9 +65,9 @@ for (const { name, node } of nodes) {
             statementTimeout: "30 seconds"
           })
           yield* client.unsafe("SELECT 1 AS one")
-          const sleep = markedSleep(node.kind, 20)
+          const sleep = markedSleep(node, 20)
           const busy = yield* Effect.fork(client.unsafe(sleep.sql))
-          yield* untilRunning(node, sleep.marker)
+          yield* sleep.running
           // Before the bound, closing waited for the statement (20 s here, up to the statement timeout in general).
           const closed = yield* closeWithin(scope, RELEASE_BOUND_MS + 8_000)
           expect(Option.isSome(closed.value)).toBe(true)

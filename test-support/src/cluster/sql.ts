@@ -164,25 +164,6 @@ export const mariaAdminQuery = <R = Record<string, unknown>>(
 export const sleepSql = (kind: ClusterKind, seconds: number): string =>
   kind === "postgres" ? `SELECT pg_sleep(${seconds})::text AS slept` : `SELECT SLEEP(${seconds}) AS slept`
 
-// A run's markers differ between processes and test workers (which may share a pid) by a random part.
-const run = Math.random().toString(36).slice(2, 10)
-let sleeps = 0
-
-/** A sleep statement and the marker in its text that no other statement of the run has (`untilRunning`). */
-export interface MarkedSleep {
-  readonly sql: string
-  readonly marker: string
-}
-
-/**
- * `sleepSql` with a marker of its own in a comment: a test finds its statement among those the server runs, even
- * while an earlier test's cut statement still sleeps there (a closed connection's statement runs on).
- */
-export const markedSleep = (kind: ClusterKind, seconds: number): MarkedSleep => {
-  const marker = `fastorm-sleep-${run}-${++sleeps}`
-  return { sql: `${sleepSql(kind, seconds)} /* ${marker} */`, marker }
-}
-
 /** One node of one server kind in the test cluster, with the statement that sleeps on it. */
 export interface SleepyNode {
   /** "PostgreSQL" or "MariaDB", for a test's title. */
@@ -190,16 +171,13 @@ export interface SleepyNode {
   readonly node: NodeInfo
   readonly url: string
   readonly sleep: (seconds: number) => string
-  /** A sleep of `seconds` with a marker of its own, to wait until it runs on the node (`untilRunning`). */
-  readonly markedSleep: (seconds: number) => MarkedSleep
 }
 
 const sleepy = (name: string, node: NodeInfo): SleepyNode => ({
   name,
   node,
   url: node.url,
-  sleep: (seconds) => sleepSql(node.kind, seconds),
-  markedSleep: (seconds) => markedSleep(node.kind, seconds)
+  sleep: (seconds) => sleepSql(node.kind, seconds)
 })
 
 /** The node `pick` chooses (the primary, a replica) in each of the test cluster's servers, PostgreSQL then MariaDB. */

@@ -7,7 +7,7 @@
 import * as Effect from "effect/Effect"
 import { readFileSync, statSync } from "node:fs"
 import { APP_PASSWORD, APP_USER } from "../cluster/constants.js"
-import { adminQuery, nodeBatch } from "../cluster/sql.js"
+import { adminQuery, nodeBatch, sleepSql } from "../cluster/sql.js"
 import type { NodeInfo } from "../cluster/types.js"
 import { waitUntil, waitUntilAsync } from "../wait.js"
 
@@ -37,7 +37,7 @@ export const sessionCount = async (node: NodeInfo, user: string = APP_USER): Pro
 }
 
 /** True while the node runs a statement of the app user whose text contains `fragment`. */
-export const statementRunning = async (node: NodeInfo, fragment: string): Promise<boolean> => {
+const statementRunning = async (node: NodeInfo, fragment: string): Promise<boolean> => {
   const rows = node.kind === "postgres"
     ? await adminQuery(
       node,
@@ -54,8 +54,8 @@ export const statementRunning = async (node: NodeInfo, fragment: string): Promis
 }
 
 /**
- * Waits (at most 10 s) until the node runs a statement of the app user whose text contains `fragment` (a
- * `markedSleep`'s marker): a statement a test sent is on the server, not on its way, whatever the machine's load.
+ * Waits (at most 10 s) until the node runs a statement of the app user whose text contains `fragment` (for a sleep of
+ * the test's own, `markedSleep`): a statement a test sent is on the server, not on its way, whatever the machine's load.
  * Succeeds with the milliseconds waited.
  */
 export const untilRunning = (node: NodeInfo, fragment: string): Effect.Effect<number> =>
@@ -64,6 +64,25 @@ export const untilRunning = (node: NodeInfo, fragment: string): Effect.Effect<nu
     timeoutMs: 10_000,
     intervalMs: 10
   })
+
+// A run's markers differ between processes and test workers (which may share a pid) by a random part.
+const run = Math.random().toString(36).slice(2, 10)
+let sleeps = 0
+
+/** A sleep statement for a node, and the wait until the node runs it (`untilRunning` on the statement's own marker). */
+export interface MarkedSleep {
+  readonly sql: string
+  readonly running: Effect.Effect<number>
+}
+
+/**
+ * `sleepSql` with a marker of its own in a comment: a test finds its statement among those the server runs, even
+ * while an earlier test's cut statement still sleeps there (a closed connection's statement runs on).
+ */
+export const markedSleep = (node: NodeInfo, seconds: number): MarkedSleep => {
+  const marker = `fastorm-sleep-${run}-${++sleeps}`
+  return { sql: `${sleepSql(node.kind, seconds)} /* ${marker} */`, running: untilRunning(node, marker) }
+}
 
 /** Options of `terminateSessions`. */
 export interface TerminateOptions {

@@ -10,8 +10,8 @@ import {
   History,
   LOADED_MACHINE_SLACK_MS,
   replicaWriteAttempts,
-  statementRunning,
   terminateSessions,
+  untilRunning,
   waitReplicated,
   waitUntil
 } from "@fastorm/test-support"
@@ -98,11 +98,7 @@ for (const b of backends) {
             }))
             // In the middle of the long read: the victim replica is running it.
             const victimNode = b.nodes.replicas[0]!
-            const waitedForRead = yield* waitUntil(
-              Effect.promise(() => statementRunning(victimNode, b.name === "postgres" ? "pg_sleep(" : "SLEEP(")),
-              (ok) => ok,
-              { what: "the long read to run on the victim", timeoutMs: 10_000 }
-            )
+            const waitedForRead = yield* untilRunning(victimNode, b.name === "postgres" ? "pg_sleep(" : "SLEEP(")
             const blackholedAt = performance.now()
             yield* victim.setMode(FaultProxy.blackhole)
             yield* Fiber.join(longFiber)
