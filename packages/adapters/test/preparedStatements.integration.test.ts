@@ -237,6 +237,35 @@ describe("PostgreSQL compiled statements on the live primary", () => {
       }
     }).pipe(Effect.provide(Reactivity.layer)))
 
+  it.scopedLive("after ALTER COLUMN ... TYPE a column's values are parsed by its new type, prepared, unnamed or plain", () =>
+    Effect.gen(function*() {
+      for (const prepared of [true, false]) {
+        const client = yield* oneSession(prepared)
+        const table = yield* withTable(client)
+        yield* client.unsafe(`ALTER TABLE ${table} ADD COLUMN n int NOT NULL DEFAULT 5`)
+        const objects = CompiledStatement.make(`SELECT id, n FROM ${table} WHERE id = $1`)
+        const arrays = CompiledStatement.asArrays(objects)
+        const plain = `SELECT id, n FROM ${table}`
+        /** The row as each path reads it, each run twice: the second run takes the first one's parsers. */
+        const read = Effect.gen(function*() {
+          const seen: Array<unknown> = []
+          for (let i = 0; i < 2; i++) {
+            seen.push((yield* CompiledStatement.run(client, objects, [1]))[0])
+            seen.push(CompiledStatement.rowObjects(yield* CompiledStatement.run(client, arrays, [1]))[0])
+            seen.push((yield* client.unsafe(plain))[0])
+          }
+          return seen
+        })
+        expect(yield* read).toEqual(Array(6).fill({ id: 1, n: 5 }))
+        yield* client.unsafe(`ALTER TABLE ${table} ALTER COLUMN n TYPE text`)
+        expect(yield* read).toEqual(Array(6).fill({ id: 1, n: "5" }))
+        yield* client.unsafe(
+          `ALTER TABLE ${table} ALTER COLUMN n DROP DEFAULT, ALTER COLUMN n TYPE boolean USING n <> '0'`
+        )
+        expect(yield* read).toEqual(Array(6).fill({ id: 1, n: true }))
+      }
+    }).pipe(Effect.provide(Reactivity.layer)))
+
   it.scopedLive("after ALTER COLUMN ... TYPE bigint a prepared write takes a value only bigint holds; bad input still fails", () =>
     Effect.gen(function*() {
       const client = yield* oneSession(true)

@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import type Pg from "pg"
 import type { Settle } from "./deadline.js"
 import { timeoutError } from "./deadline.js"
+import { keptQuery } from "./pgFields.js"
 import { asArrays } from "./pgRows.js"
 
 /** pg's query callback. */
@@ -33,8 +34,10 @@ export const fromText = (Query: QueryClass, config: Pg.QueryConfig, reply?: Repl
   if (c.types !== undefined || c.submit !== undefined || (c.rowMode !== undefined && c.rowMode !== "array")) {
     return undefined
   }
-  const built = new Query(c.text, c.values, reply) as Pg.Query & { name?: string }
-  if (c.rowMode === "array" && !asArrays(built)) return undefined
+  const built = keptQuery(Query, c.text, c.values, c.rowMode === "array" ? "array" : undefined, reply) as
+    & Pg.Query
+    & { name?: string; _rowMode?: unknown }
+  if (c.rowMode === "array" && built._rowMode !== "array" && !asArrays(built)) return undefined
   if (c.name !== undefined) built.name = c.name
   return built
 }
@@ -49,7 +52,7 @@ export const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, 
     config.name === undefined && config.rowMode === undefined && config.submit === undefined &&
     config.types === undefined
   ) {
-    ;(client as Queryable).query(config.text, config.values, reply)
+    ;(client as Queryable).query(keptQuery(Query, config.text, config.values, undefined, reply), reply)
   } else {
     ;(client as Queryable).query(fromText(Query, config, reply) ?? query, reply)
   }
