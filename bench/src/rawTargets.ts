@@ -16,7 +16,7 @@ import type { Target } from "./targets.js"
 import type { NewUser } from "./workloads.js"
 
 /** The statements the driver targets send: the SQL FastORM's find and the @effect/sql templates compile to. */
-const PG_SQL = {
+export const PG_SQL = {
   find: `SELECT * FROM "${TABLE}" WHERE ("id" = $1) LIMIT 1`,
   update: `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2`,
   updateReturning: `UPDATE "${TABLE}" SET "score" = $1 WHERE "id" = $2 RETURNING *`,
