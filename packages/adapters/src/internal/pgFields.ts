@@ -4,7 +4,7 @@
  * Here a run whose columns match the last run of the same text on the same connection's type set takes that run's
  * parsers and empty row instead.
  */
-import Pg from "pg"
+import type Pg from "pg"
 
 /** A column of a RowDescription, as far as its parser depends on it. */
 interface Field {
@@ -72,8 +72,6 @@ interface ResultFields {
 }
 type ResultClass = new(rowMode: string | undefined, types: unknown) => ResultFields
 
-const PgResult = (Pg as unknown as { readonly Result?: ResultClass }).Result
-
 /** pg's `Result`, keeping its row description's work for the statement `text`. */
 const keeping = (Base: ResultClass) =>
   class KeptResult extends Base {
@@ -100,10 +98,19 @@ const keeping = (Base: ResultClass) =>
     }
   }
 
-// Undefined where this version of pg does not export its `Result` as this module knows it: pg then keeps its own.
-const KeptResult = PgResult !== undefined && typeof PgResult.prototype.addFields === "function"
-  ? keeping(PgResult)
-  : undefined
+// pg's `Result` (the driver is loaded when a PostgreSQL node is first used, never imported here) and its keeping
+// subclass, made for the first result seen: one pg per process.
+let base: ResultClass | undefined
+let KeptResult: ReturnType<typeof keeping> | undefined
+
+/** The keeping subclass of `Result`; undefined where this pg's result is not the class this module knows. */
+const keptClassOf = (Result: ResultClass): ReturnType<typeof keeping> | undefined => {
+  if (Result === base) return KeptResult
+  if (typeof Result !== "function" || typeof Result.prototype?.addFields !== "function") return undefined
+  base = Result
+  KeptResult = keeping(Result)
+  return KeptResult
+}
 
 /** The query pg would build for `text` and `values`, its result keeping its row description's work (above). */
 export const keptQuery = (
@@ -119,8 +126,10 @@ export const keptQuery = (
     _rowMode?: unknown
   }
   // pg answers with `_results`, which is `_result` until a second statement's rows come.
-  if (KeptResult !== undefined && built._result instanceof PgResult! && built._results === built._result) {
-    built._result = built._results = new KeptResult(rowMode, text)
+  const result = built._result as { readonly constructor: ResultClass } | undefined
+  const Kept = result === undefined || built._results !== result ? undefined : keptClassOf(result.constructor)
+  if (Kept !== undefined) {
+    built._result = built._results = new Kept(rowMode, text)
     if (rowMode !== undefined) built._rowMode = rowMode
   }
   return built
