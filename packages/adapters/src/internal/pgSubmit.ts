@@ -23,11 +23,12 @@ interface Queryable {
 export type QueryClass = typeof Pg.Query
 
 /**
- * `config` as a pg `Query` built from its text and values, its name and array rows (`pgRows.ts`) set after: pg copies
- * a configuration object property by property (`cloneQueryConfig`, through property descriptors) on every query, but
- * not a text (1.8 µs against 0.07 µs a query, measured; 2 % of a write's CPU in a profile). Undefined where the
- * configuration asks for more (its own types, another row mode, a submittable) or this pg keeps array rows otherwise:
- * then pg gets the configuration as it is.
+ * `config` as a pg `Query` built from its text and values, its result keeping its row description's work
+ * (`pgFields.ts`, in array mode where asked), its name set after (array rows through `pgRows.ts` where this pg's
+ * result is not the one `pgFields.ts` knows): pg copies a configuration object property by property
+ * (`cloneQueryConfig`, through property descriptors) on every query, but not a text (1.8 µs against 0.07 µs a query,
+ * measured; 2 % of a write's CPU in a profile). Undefined where the configuration asks for more (its own types,
+ * another row mode, a submittable) or this pg keeps array rows otherwise: then pg gets the configuration as it is.
  */
 export const fromText = (Query: QueryClass, config: Pg.QueryConfig, reply?: Reply): Pg.Query | undefined => {
   const c = config as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
@@ -43,8 +44,8 @@ export const fromText = (Query: QueryClass, config: Pg.QueryConfig, reply?: Repl
 }
 
 /**
- * Hands one query to pg: a plain `{ text, values }` as text and values, anything else as `fromText` builds it, or as
- * it is.
+ * Hands one query to pg: a plain `{ text, values }` as the query pg would build from them, its result keeping its row
+ * description's work (`pgFields.ts`); anything else as `fromText` builds it, or as it is.
  */
 export const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, reply: Reply, Query: QueryClass) => {
   const config = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
