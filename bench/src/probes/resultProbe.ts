@@ -57,7 +57,7 @@ const measure = (build: (text: string) => Pg.Query, columns: number): number => 
 
 const arms = [
   ["pg's result", (text: string) => new pg.Query(text, [1], reply)],
-  ["kept per statement", (text: string) => keptQuery(pg.Query, text, [1], undefined, reply)]
+  ["kept per statement", (text: string) => keptQuery(pg.Query, text, [1], reply)]
 ] as const
 
 for (const columns of [1, 6, 12]) {

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import Pg from "pg"
 import { keep, keptQuery, sameColumns } from "../src/internal/pgFields.js"
+import { asArrays } from "../src/internal/pgRows.js"
 
 interface Column {
   readonly name: string
@@ -32,10 +33,13 @@ const run = (
   rowMode?: "array"
 ): Seen => {
   let answer: { rows: ReadonlyArray<unknown> } | undefined
-  const query = keptQuery(Pg.Query, text, [], rowMode, (error, result) => {
+  const built = keptQuery(Pg.Query, text, [], (error, result) => {
     if (error) throw error
     answer = result
-  }) as unknown as {
+  })
+  // Array rows as pgSubmit asks for them.
+  if (rowMode === "array" && !asArrays(built)) throw new Error("this pg keeps array rows otherwise")
+  const query = built as unknown as {
     _result: { _types: unknown; _parsers: unknown }
     handleRowDescription(msg: unknown): void
     handleDataRow(msg: unknown): void

@@ -26,7 +26,7 @@ interface Types {
 }
 
 /** How many statement texts one connection keeps; past it the oldest goes (a connection's statements are few). */
-export const KEPT_PER_CONNECTION = 256
+const KEPT_PER_CONNECTION = 256
 
 /** True when `fields` describes the same columns as `kept`, the same names, types and formats in the same order. */
 export const sameColumns = (kept: ReadonlyArray<Field>, fields: ReadonlyArray<Field>): boolean => {
@@ -75,8 +75,8 @@ type ResultClass = new(rowMode: string | undefined, types: unknown) => ResultFie
 /** pg's `Result`, keeping its row description's work for the statement `text`. */
 const keeping = (Base: ResultClass) =>
   class KeptResult extends Base {
-    constructor(rowMode: string | undefined, readonly text: string) {
-      super(rowMode, undefined)
+    constructor(readonly text: string) {
+      super(undefined, undefined)
     }
     override addFields(fields: ReadonlyArray<Field>): void {
       const types = this._types
@@ -112,25 +112,22 @@ const keptClassOf = (Result: ResultClass): ReturnType<typeof keeping> | undefine
   return KeptResult
 }
 
-/** The query pg would build for `text` and `values`, its result keeping its row description's work (above). */
+/**
+ * The query pg would build for `text` and `values`, its result keeping its row description's work (above); rows as
+ * objects, as pg's own (array rows: `pgRows.asArrays`).
+ */
 export const keptQuery = (
   Query: typeof Pg.Query,
   text: string,
   values: ReadonlyArray<unknown> | undefined,
-  rowMode: "array" | undefined,
   reply: ((error: Error | null | undefined, result: any) => void) | undefined
 ): Pg.Query => {
-  const built = new Query(text, values as Array<unknown>, reply) as Pg.Query & {
-    _result?: unknown
-    _results?: unknown
-    _rowMode?: unknown
-  }
+  const built = new Query(text, values as Array<unknown>, reply) as Pg.Query & { _result?: unknown; _results?: unknown }
   // pg answers with `_results`, which is `_result` until a second statement's rows come.
   const result = built._result as { readonly constructor: ResultClass } | undefined
   const Kept = result === undefined || built._results !== result ? undefined : keptClassOf(result.constructor)
   if (Kept !== undefined) {
-    built._result = built._results = new Kept(rowMode, text)
-    if (rowMode !== undefined) built._rowMode = rowMode
+    built._result = built._results = new Kept(text)
   }
   return built
 }

@@ -24,21 +24,18 @@ export type QueryClass = typeof Pg.Query
 
 /**
  * `config` as a pg `Query` built from its text and values, its result keeping its row description's work
- * (`pgFields.ts`, in array mode where asked), its name set after (array rows through `pgRows.ts` where this pg's
- * result is not the one `pgFields.ts` knows): pg copies a configuration object property by property
- * (`cloneQueryConfig`, through property descriptors) on every query, but not a text (1.8 µs against 0.07 µs a query,
- * measured; 2 % of a write's CPU in a profile). Undefined where the configuration asks for more (its own types,
- * another row mode, a submittable) or this pg keeps array rows otherwise: then pg gets the configuration as it is.
+ * (`pgFields.ts`), its name and array rows (`pgRows.ts`) set after: pg copies a configuration object property by
+ * property (`cloneQueryConfig`, through property descriptors) on every query, but not a text (1.8 µs against 0.07 µs
+ * a query, measured; 2 % of a write's CPU in a profile). Undefined where the configuration asks for more (its own
+ * types, another row mode, a submittable) or this pg keeps array rows otherwise: then pg gets it as it is.
  */
 export const fromText = (Query: QueryClass, config: Pg.QueryConfig, reply?: Reply): Pg.Query | undefined => {
   const c = config as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
   if (c.types !== undefined || c.submit !== undefined || (c.rowMode !== undefined && c.rowMode !== "array")) {
     return undefined
   }
-  const built = keptQuery(Query, c.text, c.values, c.rowMode === "array" ? "array" : undefined, reply) as
-    & Pg.Query
-    & { name?: string; _rowMode?: unknown }
-  if (c.rowMode === "array" && built._rowMode !== "array" && !asArrays(built)) return undefined
+  const built = keptQuery(Query, c.text, c.values, reply) as Pg.Query & { name?: string }
+  if (c.rowMode === "array" && !asArrays(built)) return undefined
   if (c.name !== undefined) built.name = c.name
   return built
 }
@@ -53,7 +50,7 @@ export const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, 
     config.name === undefined && config.rowMode === undefined && config.submit === undefined &&
     config.types === undefined
   ) {
-    ;(client as Queryable).query(keptQuery(Query, config.text, config.values, undefined, reply), reply)
+    ;(client as Queryable).query(keptQuery(Query, config.text, config.values, reply), reply)
   } else {
     ;(client as Queryable).query(fromText(Query, config, reply) ?? query, reply)
   }
