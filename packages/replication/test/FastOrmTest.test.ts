@@ -295,12 +295,27 @@ describe("FastOrmTest: failures", () => {
   it.effect("latency is Effect.sleep: the read completes when the TestClock passes it", () =>
     Effect.gen(function*() {
       yield* seed
+      // Both replicas: one slower than its peers would get almost no reads (the next test).
       yield* FastOrmTest.setLatency("replica-1", "500 millis")
+      yield* FastOrmTest.setLatency("replica-2", "500 millis")
       const fiber = yield* Effect.fork(readLabel)
       yield* TestClock.adjust("499 millis")
       expect(Option.isNone(yield* Fiber.poll(fiber))).toBe(true)
       yield* TestClock.adjust("1 millis")
       expect((yield* Fiber.join(fiber))[0]!.label).toBe("a")
+    }).pipe(Effect.provide(cluster())))
+
+  it.effect("a replica far slower than its peer gets the share its latency earns: none of 100 reads", () =>
+    Effect.gen(function*() {
+      yield* seed
+      yield* FastOrmTest.setLatency("replica-1", "800 millis")
+      yield* FastOrmTest.setLatency("replica-2", "2 millis")
+      const reads = yield* Effect.fork(Effect.replicateEffect(readLabel, 100))
+      // Long enough for 100 reads at 800 ms each, should the slow replica get them all.
+      yield* TestClock.adjust("100 seconds")
+      expect((yield* Fiber.join(reads)).length).toBe(100)
+      // Weight 1 against 0.2 (degradedWeight) × 4 × 2 / 800: 1 read in 500.
+      expect(countByNode(yield* FastOrmTest.statements)).toEqual({ "replica-2": 100 })
     }).pipe(Effect.provide(cluster())))
 
   it.effect("primary unreachable: writes fail with PrimaryUnavailable, never reach a replica; reads go on", () =>

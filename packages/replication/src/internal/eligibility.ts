@@ -109,6 +109,50 @@ const candidate = (
   }
 }
 
+/** A replica at least this many times slower than the fastest candidate is slow among its peers... */
+export const SLOW_FACTOR = 4
+/** ...when it is also at least this slow (milliseconds): below it, latencies differ by noise, not by a fault. */
+export const SLOW_FLOOR_MS = 100
+
+/**
+ * The share of its weight a replica slow among its peers keeps for its latency (smoothed probe latencies,
+ * milliseconds): `SLOW_FACTOR × fastest / latency`, less the slower it is; undefined when it is not slow among them. Each read sent to a
+ * replica holds its caller for that replica's round trip, so a replica at 800 ms beside one at 2 ms, picked even one
+ * time in six, would hold most callers most of the time; weighed by its latency it holds them about as long as the
+ * others do. The monitor's `degradedAfter` is an absolute bound and cannot see this (ARCHITECTURE.md, "The routing
+ * decision").
+ */
+export const slowShare = (latencyMs: number | undefined, fastestMs: number | undefined): number | undefined =>
+  latencyMs === undefined || fastestMs === undefined || latencyMs < SLOW_FLOOR_MS ||
+    latencyMs < SLOW_FACTOR * fastestMs
+    ? undefined
+    : Math.min(1, SLOW_FACTOR * Math.max(fastestMs, 1) / latencyMs)
+
+// Weighs the candidates by `slowShare`; one slow among its peers is DEGRADED to the router as well, so a replica
+// the monitor still has HEALTHY also gets `degradedWeight` (`full`: it has not had it yet).
+const weighBySpeed = (
+  out: Array<Candidate>,
+  full: ReadonlyArray<boolean>,
+  degradedWeight: number
+): Array<Candidate> => {
+  let fastest: number | undefined
+  for (const c of out) {
+    if (c.latencyMs !== undefined && (fastest === undefined || c.latencyMs < fastest)) fastest = c.latencyMs
+  }
+  if (fastest === undefined || out.length < 2) return out
+  const weighed: Array<Candidate> = []
+  for (let i = 0; i < out.length; i++) {
+    const c = out[i]!
+    const share = slowShare(c.latencyMs, fastest)
+    if (share === undefined) weighed.push(c)
+    else {
+      const weight = c.weight * share * (full[i] ? degradedWeight : 1)
+      if (weight > 0) weighed.push({ ...c, weight })
+    }
+  }
+  return weighed
+}
+
 /**
  * The replicas that may serve a session read whose position they have replayed: every replica that answers (not
  * UNHEALTHY, not suspect, in its role), however far behind it is otherwise. Replay covering the session's position is
@@ -127,6 +171,7 @@ export const sessionCandidates = (
   primary: string | undefined
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
+  const full: Array<boolean> = []
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
     if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
@@ -137,14 +182,17 @@ export const sessionCandidates = (
     if (h.routing === "primary" || h.routing === "fenced") continue
     if (topology.roles === "learnt" && h.routing !== "replica") continue
     const c = candidate(topology, learnt, index, h, h.status === "DEGRADED" ? config.degradedWeight : 1)
-    if (c.weight > 0) out.push(c)
+    if (c.weight > 0) {
+      out.push(c)
+      full.push(h.status !== "DEGRADED")
+    }
   }
-  return out
+  return weighBySpeed(out, full, config.degradedWeight)
 }
 
 /**
  * The replicas that may serve an ordinary read: HEALTHY or not yet probed (weight 1: a failure there is retried
- * and reported), DEGRADED (weight × `degradedWeight`); never UNHEALTHY, suspect, in the wrong role, lagging or not
+ * and reported), DEGRADED (weight × `degradedWeight`), slow among its peers (weight × `degradedWeight` × `slowShare`); never UNHEALTHY, suspect, in the wrong role, lagging or not
  * replicating. With `staleOnly`, only the replicas that merely lost their primary.
  */
 export const replicaCandidates = (
@@ -155,6 +203,7 @@ export const replicaCandidates = (
   staleOnly = false
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
+  const full: Array<boolean> = []
   const primaryPosition = primaryOf(snapshot)?.position
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
@@ -173,9 +222,12 @@ export const replicaCandidates = (
       : 0
     if (factor === 0 || !lagOk(topology, config, h, primaryPosition)) continue
     const c = candidate(topology, learnt, index, h, factor)
-    if (c.weight > 0) out.push(c)
+    if (c.weight > 0) {
+      out.push(c)
+      full.push(factor === 1)
+    }
   }
-  return out
+  return staleOnly ? out : weighBySpeed(out, full, config.degradedWeight)
 }
 
 /** Ordinary candidates; when there are none and the primary is down, the replicas that only lost it. */
