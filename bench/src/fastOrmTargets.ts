@@ -84,20 +84,34 @@ export const fastOrmOps = {
 export const fastOrmLayer = (
   nodes: ClusterNodes,
   replicas = nodes.replicas.length,
-  consistency: "session" | "eventual" = "session"
+  consistency: "session" | "eventual" = "session",
+  pipelinedConnections = 0
 ) =>
   FastOrm.layer({
     name: "bench",
     write: { url: nodes.primary.url, name: "primary" },
     read: nodes.replicas.slice(0, replicas).map((r, i) => ({ url: r.url, name: `replica-${i + 1}` })),
-    pool: { poolSize: POOL_SIZE, maxOverflow: 0 },
+    pool: pipelinedConnections === 0
+      ? { poolSize: POOL_SIZE, maxOverflow: 0 }
+      : { poolSize: POOL_SIZE, maxOverflow: 0, pipelinedConnections },
     readWrite: { consistency }
   })
 
-/** How a FastORM target differs from the default: the tracer disabled, or `consistency: "eventual"`. */
-export type FastOrmVariant = "default" | "notrace" | "eventual"
+/**
+ * How a FastORM target differs from the default: the tracer disabled, `consistency: "eventual"`, or two pipelined
+ * connections per node (PostgreSQL only).
+ */
+export type FastOrmVariant = "default" | "notrace" | "eventual" | "pipelined"
 
-const variantNames = { default: "fastorm", notrace: "fastorm-notrace", eventual: "fastorm-eventual" } as const
+const variantNames = {
+  default: "fastorm",
+  notrace: "fastorm-notrace",
+  eventual: "fastorm-eventual",
+  pipelined: "fastorm-pipelined"
+} as const
+
+/** The pipelined connections per node of the `pipelined` variant. */
+export const PIPELINED_CONNECTIONS = 2
 
 /**
  * FastORM's repository calls through its router: as an application gets it, or one setting away from it (`notrace`,
@@ -106,7 +120,12 @@ const variantNames = { default: "fastorm", notrace: "fastorm-notrace", eventual:
 export const fastOrm = async (nodes: ClusterNodes, rows: number, variant: FastOrmVariant = "default"): Promise<
   Target
 > => {
-  const layer = fastOrmLayer(nodes, nodes.replicas.length, variant === "eventual" ? "eventual" : "session")
+  const layer = fastOrmLayer(
+    nodes,
+    nodes.replicas.length,
+    variant === "eventual" ? "eventual" : "session",
+    variant === "pipelined" ? PIPELINED_CONNECTIONS : 0
+  )
   const runtime = ManagedRuntime.make(
     variant === "notrace" ? Layer.merge(layer, Layer.setTracerEnabled(false)) : layer
   )

@@ -42,6 +42,8 @@ export interface PoolStatus {
   readonly waiting: number
   /** The most connections the pool may open. */
   readonly max: number
+  /** Pipelined connections open beside the pool (PostgreSQL's `pipelinedConnections`); 0 or absent: none. */
+  readonly pipelined?: number | undefined
 }
 
 /**

@@ -52,6 +52,13 @@ export interface PostgresOptimalConfig {
    */
   readonly preparedStatements: boolean | "auto"
   /**
+   * Pipelined connections beside the pool (0, the default: none): statements outside transactions from many callers
+   * share them, sent without waiting for each other's answers, and the pool takes what they cannot (a lane busy or
+   * held up, one opening). Fewer round trips and wake-ups per statement; a slow statement can hold up the few behind it
+   * on its lane (README, "Pipelined connections").
+   */
+  readonly pipelinedConnections: number
+  /**
    * Other server settings of every session by the server's names (`{ work_mem: "64MB" }`, in lower case once
    * merged), sent as startup options; the ones FastORM sets itself are refused. Behind a pooler they cannot travel:
    * the node refuses to connect.
@@ -156,6 +163,7 @@ export const postgres: PostgresOptimalConfig = {
   keepAlive: true,
   keepAliveInitialDelay: Duration.zero,
   preparedStatements: "auto",
+  pipelinedConnections: 0,
   serverSettings: {}
 }
 

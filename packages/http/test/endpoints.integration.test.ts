@@ -123,6 +123,7 @@ for (const b of backends) {
           expect(metrics.body).toMatch(/fastorm_statement_duration_ms_bucket\{node="replica-\d",le="\+Inf"\} [1-9]/)
           expect(metrics.body).toContain("# TYPE fastorm_pool_connections gauge")
           expect(metrics.body).toMatch(/fastorm_pool_connections\{node="replica-2",state="max"\} [1-9]/)
+          expect(metrics.body).toMatch(/fastorm_pool_connections\{node="replica-2",state="pipelined"\} 0/)
           expect(metrics.body).not.toContain(b.nodes.primary.url)
 
           const victim = b.nodes.replicas[0]!

@@ -77,6 +77,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     keepAlive: boolean,
     keepAliveInitialDelay: duration,
     preparedStatements: { _tag: "oneOf", values: [true, false, "auto"] },
+    pipelinedConnections: size,
     serverSettings: { _tag: "serverSettings", dialect: "postgresql" }
   },
   mysql: {

@@ -28,6 +28,7 @@ import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
 import * as PgCursor from "./pgCursor.js"
+import * as Lanes from "./pgLanes.js"
 import * as Lead from "./pgLead.js"
 import * as NodePool from "./pgPool.js"
 import type { PgEndpoint, PgNodeOptions } from "./pgPoolConfig.js"
@@ -60,10 +61,21 @@ export const make = (
       ),
       (pool) => endWithin(options.alias, Effect.promise(() => pool.end()), pool.destroyAll)
     )
+    // Pipelined connections (`pgLanes.ts`), opened in the pool's mode once it is settled; ended before the pool.
+    const lanes = yield* Lanes.scoped(options.alias, {
+      Client: Pg.Client,
+      max: config.pipelinedConnections,
+      config: () => poolConfig(endpoint, config, options, pool.behindPooler()),
+      settled: pool.connected,
+      idleMs: Duration.toMillis(config.idleTimeout),
+      lifetimeMs: Duration.toMillis(config.maxLifetime)
+    })
 
     /**
      * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
-     * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it.
+     * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
+     * lanes, a statement goes on one when a lane may take it (`pgLaneChoice.ts`); not a caller-bounded wait, nor a
+     * query pg would refuse in pipeline mode (one that carries statements in front of it: `pgBegin.ts`, `pgLead.ts`).
      */
     const pooled = <A>(
       query: Pg.QueryConfig,
@@ -74,6 +86,19 @@ export const make = (
     ) => {
       const register: Register<A, SqlError> = (resume) => {
         const guard = settle()
+        const lane = lanes === undefined || expired !== undefined ||
+            typeof (query as { readonly submit?: unknown }).submit === "function"
+          ? undefined
+          : lanes.pick()
+        if (lane !== undefined) {
+          return Lanes.submitOnLane(
+            lane,
+            query,
+            map,
+            { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query },
+            resume
+          )
+        }
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined
         const onError = (cause: Error) => {
@@ -254,7 +279,12 @@ export const make = (
       reads: {
         connection: readConnection,
         reserve: NodeClient.scopedHold(reservedFor(reads)),
-        cut: () => reads.cutAll(),
+        // The reads first: they end with the cut's error (and run elsewhere) before their lanes close under them.
+        cut: () => {
+          const ended = reads.cutAll()
+          lanes?.cutAll()
+          return ended
+        },
         leading
       },
       hold: reserve,
@@ -265,7 +295,8 @@ export const make = (
         open: pool.current().totalCount,
         idle: pool.current().idleCount,
         waiting: pool.current().waitingCount,
-        max: poolBounds(config).max
+        max: poolBounds(config).max,
+        pipelined: lanes?.open() ?? 0
       })
     })
   })

@@ -20,6 +20,8 @@ export interface NodePool {
   readonly connect: (checkout: Checkout) => void
   /** True once a pooler refused the startup parameters: connections carry only `application_name`. */
   readonly behindPooler: () => boolean
+  /** True once a checkout got a client: `behindPooler` is settled (a refusal comes before any client). */
+  readonly connected: () => boolean
   /**
    * Whether a client reaches PostgreSQL itself, no pooler between: its server process is the one its startup named
    * (`checksDirect`; unknown, as before the check answered, is false).
@@ -80,6 +82,7 @@ export const make = (
     return pool
   }
   let behindPooler = false
+  let connected = false
   let pool = open(false)
   const ending: Array<Promise<void>> = []
 
@@ -99,6 +102,7 @@ export const make = (
         // Once, from the first pool only: a pool without them that is refused too reports the refusal.
         if (from !== pool) return pool.connect(checkout as Parameters<Pg.Pool["connect"]>[0])
       }
+      if (!error && client !== undefined) connected = true
       const waiting = client === undefined ? undefined : checking.get(client)
       if (waiting === undefined) return checkout(error ?? undefined, client, release)
       // Bounded as the connect itself: a server that opened the connection and answers nothing is not usable, and the
@@ -122,6 +126,7 @@ export const make = (
   return {
     connect,
     behindPooler: () => behindPooler,
+    connected: () => connected,
     direct: (client) => direct.has(client),
     current: () => pool,
     end: async () => {

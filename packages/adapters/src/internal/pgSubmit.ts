@@ -19,6 +19,12 @@ interface Queryable {
   query(text: string, values: ReadonlyArray<unknown> | undefined, callback: Reply): unknown
 }
 
+/** Where `submit` sends a query: a pooled or reserved client, or a pipelined connection (`pgLanes.ts`). */
+export interface Target {
+  /** Sends one query; `reply` gets its outcome (pg's callback). */
+  readonly query: (query: Pg.QueryConfig | Pg.Query, reply: Reply) => void
+}
+
 /** pg's `Query` class, as the driver module exports it. */
 export type QueryClass = typeof Pg.Query
 
@@ -44,7 +50,12 @@ export const fromText = (Query: QueryClass, config: Pg.QueryConfig, reply?: Repl
  * Hands one query to pg: a plain `{ text, values }` as the query pg would build from them, its result keeping its row
  * description's work (`pgFields.ts`); anything else as `fromText` builds it, or as it is.
  */
-export const submit = (client: Pg.PoolClient, query: Pg.QueryConfig | Pg.Query, reply: Reply, Query: QueryClass) => {
+export const submit = (
+  client: Pg.PoolClient | Target,
+  query: Pg.QueryConfig | Pg.Query,
+  reply: Reply,
+  Query: QueryClass
+) => {
   const config = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
   if (
     config.name === undefined && config.rowMode === undefined && config.submit === undefined &&
@@ -78,31 +89,31 @@ export interface Within<A> {
 
 /**
  * Submits `query` under the client-side deadline and settles `guard` once: `resume` gets the outcome, `after` how the
- * connection came out of it first (an error: it must not serve anyone again; none: it may). Returns the deadline's
- * timer, for the canceller to clear.
+ * connection came out of it first (an error: it must not serve anyone again; none: it may; `timedOut`: the deadline
+ * passed with no answer). Returns the deadline's timer, for the canceller to clear.
  */
 export const submitWithin = <A>(
-  client: Pg.PoolClient,
+  client: Pg.PoolClient | Target,
   query: Pg.QueryConfig | Pg.Query,
   map: (result: any) => A,
   within: Within<A>,
   resume: (outcome: Effect.Effect<A, SqlError>) => void,
-  after: (broken: Error | undefined) => void
+  after: (broken: Error | undefined, timedOut: boolean) => void
 ): ReturnType<typeof setTimeout> => {
   const { alias, deadlineMs, guard } = within
   const timer = setTimeout(() => {
     if (!guard.claim()) return
-    after(new Error("statement deadline passed"))
+    after(new Error("statement deadline passed"), true)
     resume(within.expired ?? Effect.fail(timeoutError(alias, deadlineMs)))
   }, deadlineMs)
   submit(client, query, (error, result) => {
     if (!guard.claim()) return
     clearTimeout(timer)
     if (error) {
-      after(connectionSurvives(error) ? undefined : error)
+      after(connectionSurvives(error) ? undefined : error, false)
       resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
     } else {
-      after(undefined)
+      after(undefined, false)
       resume(Effect.succeed(map(result)))
     }
   }, within.Query)

@@ -96,7 +96,14 @@ export const samplePools = (
   const gauges = nodes.map((node) => {
     const of = (state: string) =>
       Metric.fromMetricKey(poolKey.pipe(MetricKey.tagged("node", node.name), MetricKey.tagged("state", state)))
-    return { node, open: of("open"), idle: of("idle"), waiting: of("waiting"), max: of("max") }
+    return {
+      node,
+      open: of("open"),
+      idle: of("idle"),
+      waiting: of("waiting"),
+      max: of("max"),
+      pipelined: of("pipelined")
+    }
   })
   const sample = Effect.forEach(gauges, (g) =>
     Effect.suspend(() => {
@@ -105,7 +112,8 @@ export const samplePools = (
         Metric.set(g.open, status.open),
         Metric.set(g.idle, status.idle),
         Metric.set(g.waiting, status.waiting),
-        Metric.set(g.max, status.max)
+        Metric.set(g.max, status.max),
+        Metric.set(g.pipelined, status.pipelined ?? 0)
       ], { discard: true })
     }), { discard: true })
   return Effect.asVoid(Effect.forkScoped(Effect.repeat(sample, Schedule.spaced(every))))

@@ -1,0 +1,262 @@
+/**
+ * Pipelined connections (lanes) of one PostgreSQL node, beside its pool (`pipelinedConnections`; ARCHITECTURE.md,
+ * "Pipelined connections"). A lane is a pg client in pipeline mode: statements from many callers go out on it without
+ * waiting for each other's answers, each closed by its own Sync, so one failing fails only itself. A pool of one
+ * connection per statement in flight pays a round trip and a scheduling of its own per statement; a lane shares both.
+ *
+ * Lanes open lazily, once the pool's mode is settled (behind a pooler, without FastORM's startup parameters), as the
+ * load asks for them; a statement never waits for a lane to open (the pool takes it meanwhile), so a
+ * lane that cannot open fails no statement: opening backs off and the pool serves. The choice of lane is
+ * `pgLaneChoice.ts`.
+ */
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type Pg from "pg"
+import type { LaneLoad } from "./pgLaneChoice.js"
+import { laneFor, opensAnother } from "./pgLaneChoice.js"
+import * as PgSocket from "./pgSocket.js"
+import type { Reply, Target, Within } from "./pgSubmit.js"
+import { submitWithin } from "./pgSubmit.js"
+import { endWithin } from "./scopedRelease.js"
+
+/** A lane as a statement sees it: where `submit` sends it (`query`), and how it goes out of service. */
+export interface Lane extends Target {
+  /** False once pg found the lane's connection lost or ending. */
+  readonly queryable: () => boolean
+  /**
+   * Takes the lane out of service at once, closing its socket: a statement on it passed its deadline (the server does
+   * not answer) or its connection broke. Its other statements fail as on a lost connection, which they would anyway.
+   */
+  readonly retire: (cause: Error) => void
+}
+
+/** The lanes of one node. */
+export interface Lanes {
+  /** The lane for the next statement, or undefined (the pool takes it); opens another lane when the load asks. */
+  readonly pick: () => Lane | undefined
+  /** Lanes open now. */
+  readonly open: () => number
+  /** Closes every lane's socket now (the node was found down); its statements fail as on a lost connection. */
+  readonly cutAll: () => void
+  /** Ends every lane: the statements on their wire are answered first. */
+  readonly end: () => Promise<void>
+  /** Closes the socket of every lane still open (an `end` that did not finish in time); how many. */
+  readonly destroyAll: () => number
+}
+
+/** What the lanes of a node are made with. */
+export interface LanesOptions {
+  readonly Client: typeof Pg.Client
+  /** The most lanes open at once. */
+  readonly max: number
+  /** The client configuration of a new lane: the pool's, in its current mode (`poolConfig`). */
+  readonly config: () => Pg.ClientConfig
+  /**
+   * Whether the pool's mode is settled (a client of it connected): until then a lane could open with startup
+   * parameters a pooler refuses.
+   */
+  readonly settled: () => boolean
+  /** A lane idle this long is closed (the pool's `idleTimeout`); 0: never. */
+  readonly idleMs: number
+  /** A lane this old is ended once its statements are answered (the pool's `maxLifetime`); 0: never. */
+  readonly lifetimeMs: number
+}
+
+/** First wait before opening a lane again after one failed to open; doubles per failure. */
+const BACKOFF_MS = 500
+const BACKOFF_CAP_MS = 30_000
+const SWEEP_MS = 1_000
+
+class OpenLane implements Lane, LaneLoad {
+  inFlight = 0
+  readonly sent: Array<number> = []
+  idleSince: number
+  retired = false
+  // The error of each named statement that failed while others were on the wire behind it (see `fallout`).
+  private readonly failed = new Map<string, Error>()
+  constructor(
+    readonly client: Pg.Client,
+    readonly openedAt: number,
+    private readonly gone: (lane: OpenLane, closed: boolean) => void
+  ) {
+    this.idleSince = openedAt
+  }
+
+  query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
+    this.inFlight++
+    this.sent.push(performance.now())
+    const name = (query as { readonly name?: string | undefined }).name
+    let answered = false
+    const done: Reply = (error, result) => {
+      // pg answers a query whose values it could not bind twice: the error, then its Sync's ReadyForQuery.
+      if (answered) return
+      answered = true
+      this.inFlight--
+      this.sent.shift()
+      const outcome = error && name !== undefined ? this.fallout(name, error) : error
+      if (this.inFlight === 0) {
+        this.idleSince = performance.now()
+        this.failed.clear()
+      }
+      reply(outcome, result)
+    }
+    if (typeof (query as { readonly submit?: unknown }).submit === "function") {
+      // A query pg built already holds its callback, which pg reads when it answers.
+      ;(query as { callback?: Reply }).callback = done
+      this.client.query(query as Pg.Query)
+    } else {
+      this.client.query(query as Pg.QueryConfig, done)
+    }
+  }
+
+  /**
+   * A named statement whose Parse failed fails the statements of the same name sent behind it before the failure came
+   * back: they were sent without Parse (pg parses a name once per connection) and the server answers them "prepared
+   * statement does not exist" (26000), which read alone is the sign of a pooler sharing server connections
+   * (`pgPrepared.ts`). They fail with the Parse's own error instead: they are the same statement.
+   */
+  private fallout(name: string, error: Error): Error {
+    if ((error as { readonly code?: unknown }).code === "26000") return this.failed.get(name) ?? error
+    this.failed.set(name, error)
+    return error
+  }
+
+  /** False once pg found the connection lost or ending. */
+  queryable(): boolean {
+    const state = this.client as unknown as { readonly _queryable?: boolean; readonly _ending?: boolean }
+    return state._queryable !== false && state._ending !== true
+  }
+
+  retire(cause?: Error): void {
+    if (this.retired) return
+    this.retired = true
+    // A cut socket has nothing left to answer: nothing to wait for at close.
+    this.gone(this, cause !== undefined)
+    if (cause !== undefined) PgSocket.cut(this.client)
+    else this.client.end().catch(ignore)
+  }
+}
+
+/** The lanes of a node for the scope's life (none when `max` is 0), ended within the pool's close bound. */
+export const scoped = (alias: string, options: LanesOptions): Effect.Effect<Lanes | undefined, never, Scope.Scope> =>
+  options.max === 0 ? Effect.succeed(undefined) : Effect.acquireRelease(
+    Effect.sync(() => make(options)),
+    (lanes) => endWithin(alias, Effect.promise(() => lanes.end()), lanes.destroyAll)
+  )
+
+/** The lanes of one node; none is opened before the first statement asks. */
+export const make = (options: LanesOptions): Lanes => {
+  const lanes: Array<OpenLane> = []
+  // Every lane until its connection ended (a retired lane may still be answering), and the clients still connecting.
+  const all = new Set<OpenLane>()
+  const connecting = new Set<Pg.Client>()
+  let failures = 0
+  let openAfter = 0
+  let closed = false
+  let sweeper: ReturnType<typeof setInterval> | undefined
+
+  const gone = (lane: OpenLane, closed: boolean) => {
+    const i = lanes.indexOf(lane)
+    if (i !== -1) lanes.splice(i, 1)
+    if (closed) all.delete(lane)
+  }
+  const sweep = () => {
+    const now = performance.now()
+    for (const lane of [...lanes]) {
+      const idle = options.idleMs > 0 && lane.inFlight === 0 && now - lane.idleSince >= options.idleMs
+      const old = options.lifetimeMs > 0 && now - lane.openedAt >= options.lifetimeMs
+      if (idle || old) lane.retire()
+    }
+    if (lanes.length === 0 && connecting.size === 0 && sweeper !== undefined) {
+      clearInterval(sweeper)
+      sweeper = undefined
+    }
+  }
+  const openOne = () => {
+    const client = new options.Client({ ...options.config(), pipeline: true } as Pg.ClientConfig)
+    connecting.add(client)
+    // A socket lost while connected fails the lane's statements through their callbacks; unhandled, this event would
+    // end the process.
+    client.on("error", ignore)
+    client.connect((error: Error | undefined) => {
+      connecting.delete(client)
+      if (error || closed) {
+        if (error) {
+          failures++
+          openAfter = performance.now() + Math.min(BACKOFF_CAP_MS, BACKOFF_MS * 2 ** (failures - 1))
+        }
+        PgSocket.cut(client)
+        return
+      }
+      failures = 0
+      const lane = new OpenLane(client, performance.now(), gone)
+      client.once("end", () => {
+        lane.retired = true
+        gone(lane, true)
+      })
+      all.add(lane)
+      lanes.push(lane)
+      if (sweeper === undefined && (options.idleMs > 0 || options.lifetimeMs > 0)) {
+        sweeper = setInterval(sweep, SWEEP_MS)
+        sweeper.unref()
+      }
+    })
+  }
+  const cutCause = () => new Error("the node was found down")
+
+  return {
+    pick: () => {
+      if (closed) return undefined
+      const now = performance.now()
+      const chosen = laneFor(lanes, now)
+      if (opensAnother(lanes, chosen, connecting.size, options.max, now >= openAfter && options.settled())) openOne()
+      return chosen === -1 ? undefined : lanes[chosen]
+    },
+    open: () => lanes.length,
+    cutAll: () => {
+      for (const lane of [...lanes]) lane.retire(cutCause())
+    },
+    end: async () => {
+      closed = true
+      if (sweeper !== undefined) clearInterval(sweeper)
+      sweeper = undefined
+      for (const client of connecting) PgSocket.cut(client)
+      connecting.clear()
+      lanes.length = 0
+      await Promise.all([...all].map((lane) => lane.client.end().catch(ignore)))
+    },
+    destroyAll: () => {
+      const left = [...all]
+      all.clear()
+      lanes.length = 0
+      for (const lane of left) PgSocket.cut(lane.client)
+      return left.length
+    }
+  }
+}
+
+/**
+ * Sends one statement on `lane` under its deadline (`submitWithin`) and returns its canceller. Interrupted, the
+ * statement's answer is dropped and the lane serves on: closing the connection would fail the statements of other
+ * callers on it. Past its deadline the server is taken not to answer and the lane is retired; a failure that left
+ * pg's connection unusable retires it too. A failure of the statement's own (a server error, values pg could not
+ * send) leaves it serving.
+ */
+export const submitOnLane = <A>(
+  lane: Lane,
+  query: Pg.QueryConfig,
+  map: (result: any) => A,
+  within: Within<A>,
+  resume: (outcome: Effect.Effect<A, SqlError>) => void
+): () => void => {
+  const timer = submitWithin(lane, query, map, within, resume, (broken, timedOut) => {
+    if (broken !== undefined && (timedOut || !lane.queryable())) lane.retire(broken)
+  })
+  return () => {
+    if (!within.guard.claim()) return
+    clearTimeout(timer)
+  }
+}
+
+const ignore = () => {}
