@@ -85,33 +85,30 @@ export const fastOrmLayer = (
   nodes: ClusterNodes,
   replicas = nodes.replicas.length,
   consistency: "session" | "eventual" = "session",
-  pipelinedConnections = 0
+  pipelinedConnections?: number
 ) =>
   FastOrm.layer({
     name: "bench",
     write: { url: nodes.primary.url, name: "primary" },
     read: nodes.replicas.slice(0, replicas).map((r, i) => ({ url: r.url, name: `replica-${i + 1}` })),
-    pool: pipelinedConnections === 0
+    pool: pipelinedConnections === undefined
       ? { poolSize: POOL_SIZE, maxOverflow: 0 }
       : { poolSize: POOL_SIZE, maxOverflow: 0, pipelinedConnections },
     readWrite: { consistency }
   })
 
 /**
- * How a FastORM target differs from the default: the tracer disabled, `consistency: "eventual"`, or two pipelined
- * connections per node (PostgreSQL only).
+ * How a FastORM target differs from the default: the tracer disabled, `consistency: "eventual"`, or every statement
+ * on the pool (`pipelinedConnections: 0`, PostgreSQL only: lever 40's before).
  */
-export type FastOrmVariant = "default" | "notrace" | "eventual" | "pipelined"
+export type FastOrmVariant = "default" | "notrace" | "eventual" | "pool"
 
 const variantNames = {
   default: "fastorm",
   notrace: "fastorm-notrace",
   eventual: "fastorm-eventual",
-  pipelined: "fastorm-pipelined"
+  pool: "fastorm-pool"
 } as const
-
-/** The pipelined connections per node of the `pipelined` variant. */
-export const PIPELINED_CONNECTIONS = 2
 
 /**
  * FastORM's repository calls through its router: as an application gets it, or one setting away from it (`notrace`,
@@ -124,7 +121,7 @@ export const fastOrm = async (nodes: ClusterNodes, rows: number, variant: FastOr
     nodes,
     nodes.replicas.length,
     variant === "eventual" ? "eventual" : "session",
-    variant === "pipelined" ? PIPELINED_CONNECTIONS : 0
+    variant === "pool" ? 0 : undefined
   )
   const runtime = ManagedRuntime.make(
     variant === "notrace" ? Layer.merge(layer, Layer.setTracerEnabled(false)) : layer

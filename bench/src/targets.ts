@@ -53,7 +53,7 @@ export const TARGET_NAMES = [
   ...ABLATION_NAMES,
   "fastorm-notrace",
   "fastorm-eventual",
-  "fastorm-pipelined",
+  "fastorm-pool",
   "effect-sql-notrace",
   "effect-async-driver"
 ] as const
@@ -73,7 +73,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   ...ABLATION_LABELS,
   "fastorm-notrace": "(a) FastORM, tracer disabled",
   "fastorm-eventual": "(a) FastORM, consistency \"eventual\" (no session positions)",
-  "fastorm-pipelined": "(a) FastORM, two pipelined connections per node (PostgreSQL)",
+  "fastorm-pool": "(a) FastORM, every statement on the pool (pipelinedConnections: 0, PostgreSQL)",
   "effect-sql-notrace": "(b) raw @effect/sql, tracer disabled",
   "effect-async-driver": "(c') raw driver inside Effect.async (the Effect floor)"
 }
@@ -104,9 +104,9 @@ export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows:
       return fastOrm(nodes, rows, "notrace")
     case "fastorm-eventual":
       return fastOrm(nodes, rows, "eventual")
-    case "fastorm-pipelined":
-      if (db !== "postgres") throw new Error("fastorm-pipelined runs on PostgreSQL only (pipelinedConnections)")
-      return fastOrm(nodes, rows, "pipelined")
+    case "fastorm-pool":
+      if (db !== "postgres") throw new Error("fastorm-pool runs on PostgreSQL only (pipelinedConnections)")
+      return fastOrm(nodes, rows, "pool")
     case "effect-async-driver":
       return effectAsyncDriver(db, nodes, rows)
     case "effect-sql-notrace":

@@ -52,7 +52,7 @@ export interface PostgresOptimalConfig {
    */
   readonly preparedStatements: boolean | "auto"
   /**
-   * Pipelined connections beside the pool (0, the default: none): statements outside transactions from many callers
+   * Pipelined connections beside the pool (2 by default; 0: none): statements outside transactions from many callers
    * share them, sent without waiting for each other's answers, and the pool takes what they cannot (a lane busy or
    * held up, one opening). Fewer round trips and wake-ups per statement; a slow statement can hold up the few behind it
    * on its lane (README, "Pipelined connections").
@@ -163,7 +163,7 @@ export const postgres: PostgresOptimalConfig = {
   keepAlive: true,
   keepAliveInitialDelay: Duration.zero,
   preparedStatements: "auto",
-  pipelinedConnections: 0,
+  pipelinedConnections: 2,
   serverSettings: {}
 }
 

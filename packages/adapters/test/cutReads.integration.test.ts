@@ -12,7 +12,7 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { LOADED_MACHINE_SLACK_MS, markedSleep, sleepyNodes, waitUntil } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, markedSleep, poolOnly, sleepyNodes, waitUntil } from "@fastorm/test-support"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -66,7 +66,12 @@ for (const backend of backends) {
 
     it.scopedLive("a read still waiting for a connection is ended too, and the connection it gets later serves on", () =>
       Effect.gen(function*() {
-        const client = yield* clientOf(backend.url, { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" })
+        const client = yield* clientOf(backend.url, {
+          poolSize: 1,
+          maxOverflow: 0,
+          connectTimeout: "5 seconds",
+          ...poolOnly(backend.node.kind)
+        })
         const reads = client.reads.connection
         const sleep = markedSleep(backend.node, 1)
         const busy = yield* Effect.fork(Effect.either(reads.execute(sleep.sql, [], undefined)))

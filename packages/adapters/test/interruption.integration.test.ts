@@ -2,11 +2,13 @@
  * An interrupted statement on each network adapter's pooled connection: the fiber is free at once, and the
  * connection the statement ran on is closed rather than handed to the next caller (it may still be running there).
  * With a pool of one, the next statement gets a fresh connection in its own time, not after the interrupted one ends.
+ * PostgreSQL's pipelined connections are off here: on one, an interrupted statement's answer is dropped and the
+ * connection serves on (`pgLanes.integration.test.ts`).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { SleepyNode } from "@fastorm/test-support"
-import { LOADED_MACHINE_SLACK_MS, markedSleep, sleepyNodes } from "@fastorm/test-support"
+import { LOADED_MACHINE_SLACK_MS, markedSleep, poolOnly, sleepyNodes } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -27,7 +29,7 @@ for (const backend of backends) {
     it.scopedLive("frees its fiber at once; its connection is closed, and the next statement opens another", () =>
       Effect.gen(function*() {
         const adapter = yield* DatabaseAdapterFactory.create(backend.url, {
-          config: { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds" }
+          config: { poolSize: 1, maxOverflow: 0, connectTimeout: "5 seconds", ...poolOnly(backend.node.kind) }
         })
         const client = yield* adapter.makeClient({ verify: true })
         const idOf = Effect.map(client.unsafe<{ id: unknown }>(sessionSql(backend)), (rows) => String(rows[0]!.id))

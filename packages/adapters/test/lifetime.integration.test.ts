@@ -5,7 +5,7 @@
 import * as Reactivity from "@effect/experimental/Reactivity"
 import { describe, expect, it } from "@effect/vitest"
 import type { NodeInfo } from "@fastorm/test-support"
-import { admin, loadCluster, LOADED_MACHINE_SLACK_MS, waitUntil } from "@fastorm/test-support"
+import { admin, loadCluster, LOADED_MACHINE_SLACK_MS, poolOnly, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
@@ -40,7 +40,7 @@ for (const dialect of dialects) {
   describe(`maxLifetime on ${dialect.label}`, () => {
     const client = Effect.flatMap(
       DatabaseAdapterFactory.create(dialect.node.url, {
-        config: { poolSize: 1, maxOverflow: 0, maxLifetime: `${LIFETIME_MS} millis` }
+        config: { poolSize: 1, maxOverflow: 0, maxLifetime: `${LIFETIME_MS} millis`, ...poolOnly(dialect.node.kind) }
       }),
       (adapter) => adapter.makeClient()
     )

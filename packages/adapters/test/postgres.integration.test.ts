@@ -190,7 +190,7 @@ describe("PostgreSQL adapter on the live cluster", () => {
   it.scopedLive("waiting for a pooled connection is bounded by connectTimeout", () =>
     Effect.gen(function*() {
       const adapter = yield* pgAdapter(primaryUrl, {
-        config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis" }
+        config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis", pipelinedConnections: 0 }
       })
       const client = yield* adapter.makeClient({ verify: true })
       // Busy far longer than connectTimeout + slack: a wait not bounded by connectTimeout would outlast the bound.

@@ -19,10 +19,12 @@ import { DatabaseAdapterFactory } from "../src/index.js"
 const cluster: ClusterInfo = loadCluster()
 const primaryUrl = cluster.postgres.primary.url
 
-/** A client on the primary with one connection: every statement of it runs in one session. */
+/** A client on the primary with one connection and no pipelined ones: every statement of it runs in one session. */
 const oneSession = (preparedStatements: boolean | "auto") =>
   Effect.flatMap(
-    DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 1, maxOverflow: 0, preparedStatements } }),
+    DatabaseAdapterFactory.create(primaryUrl, {
+      config: { poolSize: 1, maxOverflow: 0, pipelinedConnections: 0, preparedStatements }
+    }),
     (adapter) => adapter.makeClient({ verify: true })
   )
 

@@ -125,6 +125,7 @@ describe("FastOrm.config", () => {
     ["FASTORM_POOL_KEEP_ALIVE", "no", "pool", "keepAlive", false],
     ["FASTORM_POOL_KEEP_ALIVE_INITIAL_DELAY", "1 minute", "pool", "keepAliveInitialDelay", 60_000],
     ["FASTORM_POOL_PREPARED_STATEMENTS", "false", "pool", "preparedStatements", false],
+    ["FASTORM_POOL_PIPELINED_CONNECTIONS", "4", "pool", "pipelinedConnections", 4],
     [
       "FASTORM_POOL_SERVER_SETTINGS",
       "work_mem=64MB; default_transaction_isolation = repeatable read;",
