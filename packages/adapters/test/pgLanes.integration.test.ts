@@ -1,36 +1,55 @@
 /**
- * Pipelined connections (`pipelinedConnections`) on the live PostgreSQL primary, directly and through PgBouncer:
- * statements of many callers share them and each gets its own answer; a failure fails only its own statement; the
+ * Pipelined connections (`pipelinedConnections`) on the live PostgreSQL primary: statements of many callers share
+ * them and each gets its own answer; a failure fails only its own statement; the
  * statements of one name sent behind a failed Parse fail with its error, not as a pooler's sign; an interrupted
  * statement leaves its lane serving; a lane whose server stops answering is retired at the statement deadline and
- * the next statement is answered; lanes close with the client.
+ * the next statement is answered; lanes close with the client. Behind PgBouncer in transaction mode no lane serves,
+ * whether it refuses FastORM's startup parameters or takes them.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
+import type { PgBouncerSettings } from "@fastorm/test-support"
 import {
   adminQuery,
   FaultProxy,
   loadCluster,
   LOADED_MACHINE_SLACK_MS,
   markedSleep,
+  startPgBouncer,
+  stopPgBouncer,
   waitUntil
 } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import { join } from "node:path"
 import type { NodeClient } from "../src/DatabaseAdapter.js"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
 const cluster = loadCluster()
 const primary = cluster.postgres.primary
 
-const backends = [
-  { name: "PostgreSQL", url: primary.url },
-  { name: "PgBouncer", url: cluster.pgbouncer.primary.url }
-]
+const IGNORE_FASTORM = "extra_float_digits,statement_timeout,lock_timeout,idle_in_transaction_session_timeout,options"
+
+let poolers = 0
+
+/** A PgBouncer of this test's own in front of the primary, stopped with the scope. */
+const ownPooler = (settings: PgBouncerSettings) =>
+  Effect.acquireRelease(
+    Effect.promise(() =>
+      startPgBouncer(
+        join(cluster.dir, "pgbouncer"),
+        `pgb-lanes-${process.pid}-${++poolers}`,
+        primary,
+        settings,
+        { verify: true }
+      )
+    ),
+    (node) => Effect.promise(() => stopPgBouncer(node))
+  )
 
 let clients = 0
 
@@ -81,86 +100,84 @@ const warm = (client: NodeClient, lanes = 2) =>
 
 const codeOf = (error: SqlError): unknown => (error.cause as { code?: unknown } | undefined)?.code
 
-for (const backend of backends) {
-  describe(`pipelined connections, ${backend.name}`, () => {
-    it.scopedLive("statements of many callers share the lanes, each answered with its own rows", () =>
-      Effect.gen(function*() {
-        const { client } = yield* clientOf(backend.url)
-        const answers = yield* Effect.forEach(
-          Array.from({ length: 200 }, (_, i) => i),
-          (i) => numbered(client, i),
-          { concurrency: 32 }
-        )
-        expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 200 }, (_, i) => i))
-        expect(client.poolStatus().pipelined).toBeGreaterThanOrEqual(1)
-        // One pooled connection takes one statement at a time: the lanes took most of the 200.
-        const byPid = new Map<number, number>()
-        for (const a of answers) byPid.set(a.pid, (byPid.get(a.pid) ?? 0) + 1)
-        const busiest = Math.max(...byPid.values())
-        expect(busiest).toBeGreaterThan(40)
-      }).pipe(Effect.provide(Reactivity.layer)))
+describe("pipelined connections on the PostgreSQL primary", () => {
+  it.scopedLive("statements of many callers share the lanes, each answered with its own rows", () =>
+    Effect.gen(function*() {
+      const { client } = yield* clientOf(primary.url)
+      const answers = yield* Effect.forEach(
+        Array.from({ length: 200 }, (_, i) => i),
+        (i) => numbered(client, i),
+        { concurrency: 32 }
+      )
+      expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 200 }, (_, i) => i))
+      expect(client.poolStatus().pipelined).toBeGreaterThanOrEqual(1)
+      // One pooled connection takes one statement at a time: the lanes took most of the 200.
+      const byPid = new Map<number, number>()
+      for (const a of answers) byPid.set(a.pid, (byPid.get(a.pid) ?? 0) + 1)
+      const busiest = Math.max(...byPid.values())
+      expect(busiest).toBeGreaterThan(40)
+    }).pipe(Effect.provide(Reactivity.layer)))
 
-    it.scopedLive("a statement that fails, fails alone: its neighbours on the lane are answered, the lane stays", () =>
-      Effect.gen(function*() {
-        const { client } = yield* clientOf(backend.url)
-        yield* warm(client)
-        const outcomes = yield* Effect.forEach(
-          Array.from({ length: 30 }, (_, i) => i),
-          (i) =>
-            Effect.either(
-              i === 15
-                ? first(client, "SELECT 1 / (0 * $1::int) AS n", [i])
-                : numbered(client, i)
-            ),
-          { concurrency: 30 }
-        )
-        const failed = outcomes.flatMap((o, i) => Either.isLeft(o) ? [[i, codeOf(o.left)]] : [])
-        expect(failed).toEqual([[15, "22012"]])
-        expect(client.poolStatus().pipelined).toBe(2)
-      }).pipe(Effect.provide(Reactivity.layer)))
+  it.scopedLive("a statement that fails, fails alone: its neighbours on the lane are answered, the lane stays", () =>
+    Effect.gen(function*() {
+      const { client } = yield* clientOf(primary.url)
+      yield* warm(client)
+      const outcomes = yield* Effect.forEach(
+        Array.from({ length: 30 }, (_, i) => i),
+        (i) =>
+          Effect.either(
+            i === 15
+              ? first(client, "SELECT 1 / (0 * $1::int) AS n", [i])
+              : numbered(client, i)
+          ),
+        { concurrency: 30 }
+      )
+      const failed = outcomes.flatMap((o, i) => Either.isLeft(o) ? [[i, codeOf(o.left)]] : [])
+      expect(failed).toEqual([[15, "22012"]])
+      expect(client.poolStatus().pipelined).toBe(2)
+    }).pipe(Effect.provide(Reactivity.layer)))
 
-    it.scopedLive("a value pg cannot send fails its own statement; the lane serves on", () =>
-      Effect.gen(function*() {
-        const { client } = yield* clientOf(backend.url)
-        yield* warm(client)
-        const circular: Record<string, unknown> = {}
-        circular.self = circular
-        const outcomes = yield* Effect.forEach(
-          [0, 1, 2, 3, 4, 5],
-          (i) =>
-            Effect.either(
-              i === 2 ? first(client, "SELECT $1::jsonb AS n", [circular]) : numbered(client, i)
-            ),
-          { concurrency: 6 }
-        )
-        expect(outcomes.map((o) => Either.isRight(o) ? o.right.n : "failed")).toEqual([0, 1, "failed", 3, 4, 5])
-        expect(client.poolStatus().pipelined).toBe(2)
-        expect((yield* numbered(client, 7)).n).toBe(7)
-      }).pipe(Effect.provide(Reactivity.layer)))
+  it.scopedLive("a value pg cannot send fails its own statement; the lane serves on", () =>
+    Effect.gen(function*() {
+      const { client } = yield* clientOf(primary.url)
+      yield* warm(client)
+      const circular: Record<string, unknown> = {}
+      circular.self = circular
+      const outcomes = yield* Effect.forEach(
+        [0, 1, 2, 3, 4, 5],
+        (i) =>
+          Effect.either(
+            i === 2 ? first(client, "SELECT $1::jsonb AS n", [circular]) : numbered(client, i)
+          ),
+        { concurrency: 6 }
+      )
+      expect(outcomes.map((o) => Either.isRight(o) ? o.right.n : "failed")).toEqual([0, 1, "failed", 3, 4, 5])
+      expect(client.poolStatus().pipelined).toBe(2)
+      expect((yield* numbered(client, 7)).n).toBe(7)
+    }).pipe(Effect.provide(Reactivity.layer)))
 
-    it.scopedLive("an interrupted statement frees its caller at once; its lane serves the next one", () =>
-      Effect.gen(function*() {
-        const { client } = yield* clientOf(backend.url)
-        yield* warm(client)
-        const sleep = markedSleep(primary, 3)
-        const busy = yield* Effect.fork(client.connection.execute(sleep.sql, [], undefined))
-        yield* sleep.running
-        const started = performance.now()
-        const exit = yield* Fiber.interrupt(busy)
-        expect(Exit.isInterrupted(exit)).toBe(true)
-        expect(performance.now() - started).toBeLessThan(LOADED_MACHINE_SLACK_MS)
-        const next = performance.now()
-        expect((yield* numbered(client, 1)).n).toBe(1)
-        // Not behind the sleep (3 s): another lane or the pool answered.
-        expect(performance.now() - next).toBeLessThan(LOADED_MACHINE_SLACK_MS)
-        // The interrupted statement's lane was not closed: it still runs there.
-        expect(client.poolStatus().pipelined).toBe(2)
-      }).pipe(Effect.provide(Reactivity.layer)))
-  })
-}
+  it.scopedLive("an interrupted statement frees its caller at once; its lane serves the next one", () =>
+    Effect.gen(function*() {
+      const { client } = yield* clientOf(primary.url)
+      yield* warm(client)
+      const sleep = markedSleep(primary, 3)
+      const busy = yield* Effect.fork(client.connection.execute(sleep.sql, [], undefined))
+      yield* sleep.running
+      const started = performance.now()
+      const exit = yield* Fiber.interrupt(busy)
+      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(performance.now() - started).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+      const next = performance.now()
+      expect((yield* numbered(client, 1)).n).toBe(1)
+      // Not behind the sleep (3 s): another lane or the pool answered.
+      expect(performance.now() - next).toBeLessThan(LOADED_MACHINE_SLACK_MS)
+      // The interrupted statement's lane was not closed: it still runs there.
+      expect(client.poolStatus().pipelined).toBe(2)
+    }).pipe(Effect.provide(Reactivity.layer)))
+})
 
-describe("pipelined connections, PostgreSQL only", () => {
-  it.scopedLive("closing the client ends its lanes: no session of it is left on the server (behind PgBouncer the server sessions are PgBouncer's)", () =>
+describe("pipelined connections on the PostgreSQL primary, what the server sees", () => {
+  it.scopedLive("closing the client ends its lanes: no session of it is left on the server", () =>
     Effect.gen(function*() {
       const applicationName = yield* Effect.scoped(Effect.gen(function*() {
         const { applicationName, client } = yield* clientOf(primary.url)
@@ -235,6 +252,39 @@ describe("pipelined connections, PostgreSQL only", () => {
         expect(client.poolStatus().pipelined).toBe(0)
         yield* proxy.setMode(FaultProxy.pass)
         expect((yield* numbered(client, 7)).n).toBe(7)
+      }).pipe(Effect.provide(Reactivity.layer))
+  )
+})
+
+describe("pipelined connections behind PgBouncer in transaction mode", () => {
+  it.scopedLive("refusing FastORM's startup parameters: no lane opens, every statement runs on the pool", () =>
+    Effect.gen(function*() {
+      const { client } = yield* clientOf(cluster.pgbouncer.primary.url)
+      const answers = yield* Effect.forEach(Array.from({ length: 60 }, (_, i) => i), (i) => numbered(client, i), {
+        concurrency: 16
+      })
+      expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 60 }, (_, i) => i))
+      yield* Effect.sleep("500 millis")
+      yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => numbered(client, i), { concurrency: 16 })
+      expect(client.poolStatus().pipelined).toBe(0)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive(
+    "taking them: the lane's first statement finds a server process other than its startup's, and no lane serves",
+    () =>
+      Effect.gen(function*() {
+        const pooler = yield* ownPooler({ defaultPoolSize: 2, ignoreStartupParameters: IGNORE_FASTORM })
+        const { client } = yield* clientOf(pooler.url)
+        for (let round = 0; round < 3; round++) {
+          const answers = yield* Effect.forEach(
+            Array.from({ length: 60 }, (_, i) => i),
+            (i) => numbered(client, i),
+            { concurrency: 16 }
+          )
+          expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 60 }, (_, i) => i))
+          yield* Effect.sleep("300 millis")
+        }
+        expect(client.poolStatus().pipelined).toBe(0)
       }).pipe(Effect.provide(Reactivity.layer))
   )
 })

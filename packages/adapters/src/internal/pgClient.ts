@@ -61,12 +61,14 @@ export const make = (
       ),
       (pool) => endWithin(options.alias, Effect.promise(() => pool.end()), pool.destroyAll)
     )
-    // Pipelined connections (`pgLanes.ts`), opened in the pool's mode once it is settled; ended before the pool.
+    // Pipelined connections (`pgLanes.ts`), on direct connections only, once the pool has connected; ended before it.
     const lanes = yield* Lanes.scoped(options.alias, {
       Client: Pg.Client,
       max: config.pipelinedConnections,
-      config: () => poolConfig(endpoint, config, options, pool.behindPooler()),
-      settled: pool.connected,
+      config: () => poolConfig(endpoint, config, options, false),
+      // Not behind a pooler that refused the startup parameters: lanes run on direct connections only.
+      settled: () => pool.connected() && !pool.behindPooler(),
+      connectMs: Duration.toMillis(config.connectTimeout),
       idleMs: Duration.toMillis(config.idleTimeout),
       lifetimeMs: Duration.toMillis(config.maxLifetime)
     })

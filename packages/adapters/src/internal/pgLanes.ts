@@ -4,8 +4,9 @@
  * waiting for each other's answers, each closed by its own Sync, so one failing fails only itself. A pool of one
  * connection per statement in flight pays a round trip and a scheduling of its own per statement; a lane shares both.
  *
- * Lanes open lazily, once the pool's mode is settled (behind a pooler, without FastORM's startup parameters), as the
- * load asks for them; a statement never waits for a lane to open (the pool takes it meanwhile), so a
+ * Lanes open lazily, once the pool has connected, as the load asks for them, and only where a connection reaches
+ * PostgreSQL itself (`checkDirect`: a pooler in transaction mode may split a pipelined client's messages between
+ * server connections); a statement never waits for a lane to open (the pool takes it meanwhile), so a
  * lane that cannot open fails no statement: opening backs off and the pool serves. The choice of lane is
  * `pgLaneChoice.ts`.
  */
@@ -57,6 +58,8 @@ export interface LanesOptions {
    * parameters a pooler refuses.
    */
   readonly settled: () => boolean
+  /** Bound on opening a lane and on its first answer (the pool's `connectTimeout`). */
+  readonly connectMs: number
   /** A lane idle this long is closed (the pool's `idleTimeout`); 0: never. */
   readonly idleMs: number
   /** A lane this old is ended once its statements are answered (the pool's `maxLifetime`); 0: never. */
@@ -154,6 +157,8 @@ export const make = (options: LanesOptions): Lanes => {
   let failures = 0
   let openAfter = 0
   let closed = false
+  // True once a lane found a pooler between it and PostgreSQL.
+  let pooler = false
   let sweeper: ReturnType<typeof setInterval> | undefined
 
   const gone = (lane: OpenLane, closed: boolean) => {
@@ -173,6 +178,26 @@ export const make = (options: LanesOptions): Lanes => {
       sweeper = undefined
     }
   }
+  const failed = (client: Pg.Client) => {
+    connecting.delete(client)
+    failures++
+    openAfter = performance.now() + Math.min(BACKOFF_CAP_MS, BACKOFF_MS * 2 ** (failures - 1))
+    PgSocket.cut(client)
+  }
+  const ready = (client: Pg.Client) => {
+    failures = 0
+    const lane = new OpenLane(client, performance.now(), gone)
+    client.once("end", () => {
+      lane.retired = true
+      gone(lane, true)
+    })
+    all.add(lane)
+    lanes.push(lane)
+    if (sweeper === undefined && (options.idleMs > 0 || options.lifetimeMs > 0)) {
+      sweeper = setInterval(sweep, SWEEP_MS)
+      sweeper.unref()
+    }
+  }
   const openOne = () => {
     const client = new options.Client({ ...options.config(), pipeline: true } as Pg.ClientConfig)
     connecting.add(client)
@@ -180,34 +205,28 @@ export const make = (options: LanesOptions): Lanes => {
     // end the process.
     client.on("error", ignore)
     client.connect((error: Error | undefined) => {
-      connecting.delete(client)
-      if (error || closed) {
-        if (error) {
-          failures++
-          openAfter = performance.now() + Math.min(BACKOFF_CAP_MS, BACKOFF_MS * 2 ** (failures - 1))
-        }
-        PgSocket.cut(client)
-        return
-      }
-      failures = 0
-      const lane = new OpenLane(client, performance.now(), gone)
-      client.once("end", () => {
-        lane.retired = true
-        gone(lane, true)
+      if (error) return failed(client)
+      if (closed) return PgSocket.cut(client)
+      // Bounded as the connect: a server that let the connection in and answers nothing is not a lane.
+      const timer = setTimeout(() => failed(client), options.connectMs)
+      checkDirect(client, (direct, checkError) => {
+        clearTimeout(timer)
+        if (!connecting.has(client)) return
+        if (checkError !== undefined) return failed(client)
+        connecting.delete(client)
+        if (closed) return PgSocket.cut(client)
+        if (direct) return ready(client)
+        // A pooler between: no lane for this node, ever (see `checkDirect`).
+        pooler = true
+        client.end().catch(ignore)
       })
-      all.add(lane)
-      lanes.push(lane)
-      if (sweeper === undefined && (options.idleMs > 0 || options.lifetimeMs > 0)) {
-        sweeper = setInterval(sweep, SWEEP_MS)
-        sweeper.unref()
-      }
     })
   }
   const cutCause = () => new Error("the node was found down")
 
   return {
     pick: () => {
-      if (closed) return undefined
+      if (closed || pooler) return undefined
       const now = performance.now()
       const chosen = laneFor(lanes, now)
       if (opensAnother(lanes, chosen, connecting.size, options.max, now >= openAfter && options.settled())) openOne()
@@ -257,6 +276,20 @@ export const submitOnLane = <A>(
     if (!within.guard.claim()) return
     clearTimeout(timer)
   }
+}
+
+/**
+ * Whether a new lane reaches PostgreSQL itself. A pooler in transaction mode hands a client's statements to whichever
+ * server connection is free at each transaction's end, and one that does not follow pipelined messages sends a
+ * message split between reads to two servers: PgBouncer 1.18 did under the bench's load ("bind message has 400
+ * parameter formats but 11300 parameters", then "invalid frontend message type"). So lanes run only on direct
+ * connections; a pooler answers the startup with a process id of its own, which is not the server process's.
+ */
+const checkDirect = (client: Pg.Client, answer: (direct: boolean, error: Error | undefined) => void): void => {
+  client.query("SELECT pg_backend_pid() AS pid", (error: Error | undefined, result: Pg.QueryResult | undefined) => {
+    const started = (client as { readonly processID?: unknown }).processID
+    answer(!error && started !== undefined && result?.rows[0]?.pid === started, error ?? undefined)
+  })
 }
 
 const ignore = () => {}
