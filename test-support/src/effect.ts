@@ -4,6 +4,9 @@
  * password), so a finalizer can ignore it.
  */
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import type { PgBouncerNode } from "./cluster/pgbouncer.js"
+import { startPgBouncer, stopPgBouncer } from "./cluster/pgbouncer.js"
 import { adminQuery, NodeQueryError } from "./cluster/sql.js"
 import type { NodeInfo } from "./cluster/types.js"
 
@@ -20,3 +23,12 @@ export const admin = <R = Record<string, unknown>>(
     try: () => adminQuery<R>(node, sql, params),
     catch: (e) => e instanceof NodeQueryError ? e : new NodeQueryError(node.name, undefined, undefined, String(e))
   })
+
+/** A PgBouncer of a test's own in front of `backend` (`startPgBouncer`), stopped when the scope closes. */
+export const scopedPgBouncer = (
+  ...args: Parameters<typeof startPgBouncer>
+): Effect.Effect<PgBouncerNode, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.promise(() => startPgBouncer(...args)),
+    (node) => Effect.promise(() => stopPgBouncer(node))
+  )

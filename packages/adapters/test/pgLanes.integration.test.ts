@@ -17,8 +17,7 @@ import {
   loadCluster,
   LOADED_MACHINE_SLACK_MS,
   markedSleep,
-  startPgBouncer,
-  stopPgBouncer,
+  scopedPgBouncer,
   waitUntil
 } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
@@ -38,18 +37,9 @@ let poolers = 0
 
 /** A PgBouncer of this test's own in front of the primary, stopped with the scope. */
 const ownPooler = (settings: PgBouncerSettings) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      startPgBouncer(
-        join(cluster.dir, "pgbouncer"),
-        `pgb-lanes-${process.pid}-${++poolers}`,
-        primary,
-        settings,
-        { verify: true }
-      )
-    ),
-    (node) => Effect.promise(() => stopPgBouncer(node))
-  )
+  scopedPgBouncer(join(cluster.dir, "pgbouncer"), `pgb-lanes-${process.pid}-${++poolers}`, primary, settings, {
+    verify: true
+  })
 
 let clients = 0
 

@@ -10,14 +10,7 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
 import type { PgBouncerSettings } from "@fastorm/test-support"
-import {
-  APP_PASSWORD,
-  loadCluster,
-  LOADED_MACHINE_SLACK_MS,
-  startPgBouncer,
-  stopPgBouncer,
-  waitUntil
-} from "@fastorm/test-support"
+import { APP_PASSWORD, loadCluster, LOADED_MACHINE_SLACK_MS, scopedPgBouncer, waitUntil } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import { join } from "node:path"
 import { inspect } from "node:util"
@@ -33,17 +26,12 @@ let poolers = 0
 
 /** A PgBouncer of this test's own in front of the primary, stopped with the scope. */
 const ownPooler = (settings: PgBouncerSettings, verify = true) =>
-  Effect.acquireRelease(
-    Effect.promise(() =>
-      startPgBouncer(
-        join(cluster.dir, "pgbouncer"),
-        `pgb-adapters-${process.pid}-${++poolers}`,
-        cluster.postgres.primary,
-        settings,
-        { verify }
-      )
-    ),
-    (node) => Effect.promise(() => stopPgBouncer(node))
+  scopedPgBouncer(
+    join(cluster.dir, "pgbouncer"),
+    `pgb-adapters-${process.pid}-${++poolers}`,
+    cluster.postgres.primary,
+    settings,
+    { verify }
   )
 
 const clientOf = (
