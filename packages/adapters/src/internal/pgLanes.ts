@@ -16,6 +16,7 @@ import type * as Scope from "effect/Scope"
 import type Pg from "pg"
 import type { LaneLoad } from "./pgLaneChoice.js"
 import { laneFor, opensAnother } from "./pgLaneChoice.js"
+import { checkDirect } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
 import type { Reply, Target, Within } from "./pgSubmit.js"
 import { submitWithin } from "./pgSubmit.js"
@@ -216,7 +217,9 @@ export const make = (options: LanesOptions): Lanes => {
         connecting.delete(client)
         if (closed) return PgSocket.cut(client)
         if (direct) return ready(client)
-        // A pooler between: no lane for this node, ever (see `checkDirect`).
+        // A pooler between: no lane for this node, ever. A pooler in transaction mode hands each transaction to
+        // whichever server connection is free, and PgBouncer 1.18 under the bench's load sent parts of one pipelined
+        // client's messages to two of them ("bind message has 400 parameter formats but 11300 parameters").
         pooler = true
         client.end().catch(ignore)
       })
@@ -276,20 +279,6 @@ export const submitOnLane = <A>(
     if (!within.guard.claim()) return
     clearTimeout(timer)
   }
-}
-
-/**
- * Whether a new lane reaches PostgreSQL itself. A pooler in transaction mode hands a client's statements to whichever
- * server connection is free at each transaction's end, and one that does not follow pipelined messages sends a
- * message split between reads to two servers: PgBouncer 1.18 did under the bench's load ("bind message has 400
- * parameter formats but 11300 parameters", then "invalid frontend message type"). So lanes run only on direct
- * connections; a pooler answers the startup with a process id of its own, which is not the server process's.
- */
-const checkDirect = (client: Pg.Client, answer: (direct: boolean, error: Error | undefined) => void): void => {
-  client.query("SELECT pg_backend_pid() AS pid", (error: Error | undefined, result: Pg.QueryResult | undefined) => {
-    const started = (client as { readonly processID?: unknown }).processID
-    answer(!error && started !== undefined && result?.rows[0]?.pid === started, error ?? undefined)
-  })
 }
 
 const ignore = () => {}

@@ -157,7 +157,10 @@ export const make = (
  * A pooler answers the startup with a process id and key of its own (PgBouncer makes them up; it forwards a cancel
  * itself), so a server process other than the startup's means something stands between client and server.
  */
-const checkDirect = (client: Pg.PoolClient, answer: (direct: boolean, failure: Error | undefined) => void): void => {
+export const checkDirect = (
+  client: Pg.PoolClient | Pg.Client,
+  answer: (direct: boolean, failure: Error | undefined) => void
+): void => {
   client.query("SELECT pg_backend_pid() AS pid", (error: Error | undefined, result: Pg.QueryResult | undefined) => {
     const started = (client as { readonly processID?: unknown }).processID
     answer(!error && started !== undefined && result?.rows[0]?.pid === started, error ?? undefined)
