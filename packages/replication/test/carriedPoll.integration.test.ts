@@ -5,11 +5,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import { adminQuery, captureLogs, loadCluster } from "@fastorm/test-support"
+import { adminQuery, captureLogs, loadCluster, recordingTracer } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
 import { FastOrm, SessionToken } from "../src/index.js"
 
 const cluster = loadCluster()
@@ -57,6 +58,40 @@ describe("a PostgreSQL session read with its replay poll carried", () => {
       expect(lines.every((l) => l.node === "replica-1")).toBe(true)
     }).pipe(
       Effect.provide(layer("carried-caught-up")),
+      Effect.provide(logs.layer),
+      Logger.withMinimumLogLevel(LogLevel.Debug)
+    )
+  }, 60_000)
+
+  it.scopedLive("under a tracer: a carried read is one sql.execute span with its route", () => {
+    const logs = captureLogs()
+    const { spans, tracer } = recordingTracer()
+    const table = `carried_poll_traced_${process.pid}`
+    return Effect.gen(function*() {
+      const write = yield* WriteConnection
+      const read = yield* ReadConnection
+      yield* write.unsafe(`DROP TABLE IF EXISTS ${table}`)
+      yield* write.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
+      yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP TABLE IF EXISTS ${table}`)))
+      for (let i = 1; i <= 10; i++) {
+        yield* write.unsafe(`INSERT INTO ${table} (id) VALUES ($1)`, [i])
+        yield* read.unsafe(`SELECT id FROM ${table} WHERE id = $1`, [i]).pipe(
+          Effect.withSpan(`read-${i}`),
+          Effect.withTracer(tracer)
+        )
+      }
+      // The carried path ran (a replica found behind by its poll reads after the wait instead: rare, not never).
+      expect(waitLines(logs).filter((l) => l.carried === true && l.caughtUp === true).length).toBeGreaterThan(0)
+      for (let i = 1; i <= 10; i++) {
+        const request = spans.find((s) => s.name === `read-${i}`)!
+        const children = spans.filter((s) => Option.getOrUndefined(s.parent) === request)
+        // The route on the statement's own span, not on a fastorm.route child beside it.
+        expect(children.map((s) => s.name), `read-${i}`).toEqual(["sql.execute"])
+        expect(children[0]!.attributes.get("fastorm.node"), `read-${i}`).toEqual(expect.any(String))
+        expect(children[0]!.attributes.get("fastorm.reason"), `read-${i}`).toEqual(expect.any(String))
+      }
+    }).pipe(
+      Effect.provide(layer("carried-traced")),
       Effect.provide(logs.layer),
       Logger.withMinimumLogLevel(LogLevel.Debug)
     )

@@ -49,7 +49,7 @@ export interface Recorder {
    * poll when the replica was behind).
    */
   readonly countSince: (fiber: Fiber.RuntimeFiber<any, any>, node: string, reason: Reason, started: number) => void
-  /** ...and tells the trace where the attempt ran, when a tracer listens. */
+  /** ...and tells the trace where the attempt ran, when a tracer listens: on the span current when it runs. */
   readonly spanned: <A, E>(
     fiber: Fiber.RuntimeFiber<any, any>,
     node: string,
@@ -161,7 +161,7 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
    * makes); every later attempt (a retry, the fallback) gets a `fastorm.route` child span of its own, so a failed
    * attempt stays visible. A span nobody listens to is not opened at all.
    */
-  const spanned = <A, E>(
+  const spanIn = <A, E>(
     fiber: Fiber.RuntimeFiber<any, any>,
     node: string,
     reason: Reason,
@@ -184,12 +184,24 @@ export const make = (cluster: string, servers: ReadonlyMap<string, Server> = new
     })
   }
 
+  // The statement's span is current only once the attempt runs (`StatementSpan.under` sets it around the attempt
+  // built at the decision): under a tracer it is looked up then, whoever calls.
+  const spanned = <A, E>(
+    fiber: Fiber.RuntimeFiber<any, any>,
+    node: string,
+    reason: Reason,
+    effect: Effect.Effect<A, E>
+  ): Effect.Effect<A, E> =>
+    CompiledStatement.isTracing(fiber)
+      ? Effect.withFiberRuntime<A, E>((running) => spanIn(running, node, reason, effect))
+      : effect
+
   const tracedIn = <A, E>(
     fiber: Fiber.RuntimeFiber<any, any>,
     node: string,
     reason: Reason,
     effect: Effect.Effect<A, E>
-  ) => spanned(fiber, node, reason, timed(fiber, node, reason, effect))
+  ) => spanIn(fiber, node, reason, timed(fiber, node, reason, effect))
 
   // With a tracer, the span is found when the attempt runs (the decision's span may be set around it after).
   const traced = <A, E>(

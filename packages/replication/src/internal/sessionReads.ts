@@ -6,7 +6,6 @@
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
-import { CompiledStatement } from "@fastorm/core"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
@@ -169,11 +168,7 @@ export const make = (options: SessionReadsOptions): SessionReads => {
       replayed = carried.replayed(rows, token)
     })
     const body = attemptOn(c.index, run, connection)
-    // The route goes on the statement's own span, which is the current one only once the attempt runs (the decision
-    // is made before `StatementSpan.under` sets it): looked up then, as `traced` does.
-    const attempt = CompiledStatement.isTracing(fiber)
-      ? Effect.withFiberRuntime<A, SqlError>((running) => recorder.spanned(running, replica.name, "session", body))
-      : body
+    const attempt = recorder.spanned(fiber, replica.name, "session", body)
     return Effect.matchEffect(attempt, {
       onFailure: (error) => {
         // The statement writes after all: the usual read after the wait hands it to the primary, as a write.
