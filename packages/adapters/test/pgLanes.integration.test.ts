@@ -12,7 +12,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
 import type { PgBouncerSettings } from "@fastorm/test-support"
 import {
-  adminQuery,
+  admin,
   FaultProxy,
   loadCluster,
   LOADED_MACHINE_SLACK_MS,
@@ -59,13 +59,16 @@ const clientOf = (url: string, config: Record<string, unknown> = {}) => {
 
 /** The server sessions of `applicationName` on the primary. */
 const sessionsOf = (applicationName: string) =>
-  Effect.promise(() =>
-    adminQuery<{ n: number }>(
-      primary,
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
-      [applicationName]
-    )
+  admin<{ n: number }>(
+    primary,
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
+    [applicationName]
   ).pipe(Effect.map((rows) => rows[0]!.n))
+
+/** The server process ids of `applicationName`'s sessions on the primary. */
+const pidsOf = (applicationName: string) =>
+  admin<{ pid: number }>(primary, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [applicationName])
+    .pipe(Effect.map((rows) => rows.map((r) => Number(r.pid))))
 
 interface Answer {
   readonly n: number
@@ -185,6 +188,47 @@ describe("pipelined connections on the PostgreSQL primary, what the server sees"
       const { applicationName, client } = yield* clientOf(primary.url)
       yield* Effect.forEach(Array.from({ length: 100 }, (_, i) => i), (i) => numbered(client, i), { concurrency: 16 })
       expect(yield* sessionsOf(applicationName)).toBe(3)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("an idle lane is closed after idleTimeout, its session ends; the next load opens new ones", () =>
+    Effect.gen(function*() {
+      const { applicationName, client } = yield* clientOf(primary.url, { idleTimeout: "1 second" })
+      yield* warm(client)
+      const before = yield* pidsOf(applicationName)
+      expect(before).toHaveLength(3)
+      yield* waitUntil(Effect.sync(() => client.poolStatus().pipelined), (n) => n === 0, {
+        what: "the idle lanes closed",
+        // The idle time, the sweep's period (1 s) and a loaded machine's slack.
+        timeoutMs: 2_000 + LOADED_MACHINE_SLACK_MS
+      })
+      // The pool keeps its first `poolSize` connections; the lanes' two sessions end on the server.
+      yield* waitUntil(pidsOf(applicationName), (pids) => pids.length === 1, {
+        what: "the lanes' sessions ended",
+        timeoutMs: LOADED_MACHINE_SLACK_MS
+      })
+      expect(before).toContain((yield* pidsOf(applicationName))[0])
+      yield* warm(client)
+      const reopened = yield* pidsOf(applicationName)
+      expect(reopened.filter((pid) => !before.includes(pid))).toHaveLength(2)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a lane past maxLifetime is ended, its session too; the next load runs on new sessions", () =>
+    Effect.gen(function*() {
+      const { applicationName, client } = yield* clientOf(primary.url, { maxLifetime: "1 second" })
+      yield* warm(client)
+      const before = yield* pidsOf(applicationName)
+      expect(before).toHaveLength(3)
+      // Lanes and the pooled connection alike: no session of the first three is left on the server.
+      yield* waitUntil(pidsOf(applicationName), (pids) => pids.every((pid) => !before.includes(pid)), {
+        what: "the sessions past their lifetime ended",
+        timeoutMs: 2_000 + LOADED_MACHINE_SLACK_MS
+      })
+      expect(client.poolStatus().pipelined).toBe(0)
+      yield* warm(client)
+      const answers = yield* Effect.forEach(Array.from({ length: 20 }, (_, i) => i), (i) => numbered(client, i), {
+        concurrency: 8
+      })
+      expect(answers.filter((a) => before.includes(a.pid))).toEqual([])
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive(
