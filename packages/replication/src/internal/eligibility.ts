@@ -129,24 +129,29 @@ export const slowShare = (latencyMs: number | undefined, fastestMs: number | und
     : Math.min(1, SLOW_FACTOR * Math.max(fastestMs, 1) / latencyMs)
 
 // Weighs the candidates by `slowShare`; one slow among its peers is DEGRADED to the router as well, so a replica
-// the monitor still has HEALTHY also gets `degradedWeight` (`full`: it has not had it yet).
+// the monitor still has HEALTHY also gets `degradedWeight` (a DEGRADED one has it already). The status is looked up
+// only for a slow candidate: the common read, with none (the slowest is not slow), allocates nothing more.
 const weighBySpeed = (
   out: Array<Candidate>,
-  full: ReadonlyArray<boolean>,
+  snapshot: ReadonlyArray<Health.NodeHealth>,
   degradedWeight: number
 ): Array<Candidate> => {
+  if (out.length < 2) return out
   let fastest: number | undefined
+  let slowest: number | undefined
   for (const c of out) {
-    if (c.latencyMs !== undefined && (fastest === undefined || c.latencyMs < fastest)) fastest = c.latencyMs
+    if (c.latencyMs === undefined) continue
+    if (fastest === undefined || c.latencyMs < fastest) fastest = c.latencyMs
+    if (slowest === undefined || c.latencyMs > slowest) slowest = c.latencyMs
   }
-  if (fastest === undefined || out.length < 2) return out
+  if (slowShare(slowest, fastest) === undefined) return out
   const weighed: Array<Candidate> = []
-  for (let i = 0; i < out.length; i++) {
-    const c = out[i]!
+  for (const c of out) {
     const share = slowShare(c.latencyMs, fastest)
     if (share === undefined) weighed.push(c)
     else {
-      const weight = c.weight * share * (full[i] ? degradedWeight : 1)
+      const degraded = healthOf(snapshot, c.name)?.status === "DEGRADED"
+      const weight = c.weight * share * (degraded ? 1 : degradedWeight)
       if (weight > 0) weighed.push({ ...c, weight })
     }
   }
@@ -171,7 +176,6 @@ export const sessionCandidates = (
   primary: string | undefined
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
-  const full: Array<boolean> = []
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
     if (h === undefined || h.roleMismatch || h.suspectSince !== undefined) continue
@@ -182,12 +186,9 @@ export const sessionCandidates = (
     if (h.routing === "primary" || h.routing === "fenced") continue
     if (topology.roles === "learnt" && h.routing !== "replica") continue
     const c = candidate(topology, learnt, index, h, h.status === "DEGRADED" ? config.degradedWeight : 1)
-    if (c.weight > 0) {
-      out.push(c)
-      full.push(h.status !== "DEGRADED")
-    }
+    if (c.weight > 0) out.push(c)
   }
-  return weighBySpeed(out, full, config.degradedWeight)
+  return weighBySpeed(out, snapshot, config.degradedWeight)
 }
 
 /**
@@ -203,7 +204,6 @@ export const replicaCandidates = (
   staleOnly = false
 ): Array<Candidate> => {
   const out: Array<Candidate> = []
-  const full: Array<boolean> = []
   const primaryPosition = primaryOf(snapshot)?.position
   for (let index = 0; index < topology.replicas.length; index++) {
     const h = healthOf(snapshot, topology.replicas[index]!.name)
@@ -222,12 +222,9 @@ export const replicaCandidates = (
       : 0
     if (factor === 0 || !lagOk(topology, config, h, primaryPosition)) continue
     const c = candidate(topology, learnt, index, h, factor)
-    if (c.weight > 0) {
-      out.push(c)
-      full.push(factor === 1)
-    }
+    if (c.weight > 0) out.push(c)
   }
-  return staleOnly ? out : weighBySpeed(out, full, config.degradedWeight)
+  return staleOnly ? out : weighBySpeed(out, snapshot, config.degradedWeight)
 }
 
 /** Ordinary candidates; when there are none and the primary is down, the replicas that only lost it. */
