@@ -32,3 +32,22 @@ export const scopedPgBouncer = (
     Effect.promise(() => startPgBouncer(...args)),
     (node) => Effect.promise(() => stopPgBouncer(node))
   )
+
+/** What `scratchTable` needs of a client: its `unsafe` statement. */
+export interface Unsafe<E> {
+  readonly unsafe: (sql: string) => Effect.Effect<unknown, E>
+}
+
+/**
+ * A test's own table `name (columns)`, created afresh through `client` (any left by an earlier run dropped first) and
+ * dropped when the scope closes.
+ */
+export const scratchTable = <E>(
+  client: Unsafe<E>,
+  name: string,
+  columns: string
+): Effect.Effect<void, E, Scope.Scope> =>
+  Effect.zipRight(
+    Effect.zipRight(client.unsafe(`DROP TABLE IF EXISTS ${name}`), client.unsafe(`CREATE TABLE ${name} (${columns})`)),
+    Effect.addFinalizer(() => Effect.ignore(client.unsafe(`DROP TABLE IF EXISTS ${name}`)))
+  )

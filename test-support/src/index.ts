@@ -51,7 +51,7 @@ export {
 export { startClusters, type StartClustersOptions, stopClusters } from "./cluster/start.js"
 export { type TlsFiles, withOptions } from "./cluster/tls.js"
 export type { ClusterInfo, ClusterKind, ClusterNodes, NodeInfo, NodeRole } from "./cluster/types.js"
-export { admin, control, scopedPgBouncer } from "./effect.js"
+export { admin, control, scopedPgBouncer, scratchTable, type Unsafe } from "./effect.js"
 export * as DelayProxy from "./faults/DelayProxy.js"
 export * as FaultProxy from "./faults/FaultProxy.js"
 export * as History from "./faults/History.js"

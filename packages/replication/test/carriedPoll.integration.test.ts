@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
-import { adminQuery, captureLogs, loadCluster, recordingTracer } from "@fastorm/test-support"
+import { adminQuery, captureLogs, loadCluster, recordingTracer, scratchTable } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
 import * as Logger from "effect/Logger"
@@ -40,9 +40,7 @@ describe("a PostgreSQL session read with its replay poll carried", () => {
     return Effect.gen(function*() {
       const write = yield* WriteConnection
       const read = yield* ReadConnection
-      yield* write.unsafe(`DROP TABLE IF EXISTS ${table}`)
-      yield* write.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY, port INT)`)
-      yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP TABLE IF EXISTS ${table}`)))
+      yield* scratchTable(write, table, "id INT PRIMARY KEY, port INT")
       for (let i = 1; i <= 10; i++) {
         yield* write.unsafe(`INSERT INTO ${table} (id) VALUES ($1)`, [i])
         // Parameters: the extended protocol, which carries the poll in the read's round trip.
@@ -70,9 +68,7 @@ describe("a PostgreSQL session read with its replay poll carried", () => {
     return Effect.gen(function*() {
       const write = yield* WriteConnection
       const read = yield* ReadConnection
-      yield* write.unsafe(`DROP TABLE IF EXISTS ${table}`)
-      yield* write.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
-      yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP TABLE IF EXISTS ${table}`)))
+      yield* scratchTable(write, table, "id INT PRIMARY KEY")
       for (let i = 1; i <= 10; i++) {
         yield* write.unsafe(`INSERT INTO ${table} (id) VALUES ($1)`, [i])
         yield* read.unsafe(`SELECT id FROM ${table} WHERE id = $1`, [i]).pipe(

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { ReadConnection, WriteConnection } from "@fastorm/core"
 import type { ClusterNodes } from "@fastorm/test-support"
-import { captureLogs, loadCluster } from "@fastorm/test-support"
+import { captureLogs, loadCluster, scratchTable } from "@fastorm/test-support"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import * as Logger from "effect/Logger"
@@ -43,9 +43,7 @@ for (const b of backends) {
       return Effect.gen(function*() {
         const write = yield* WriteConnection
         const read = yield* ReadConnection
-        yield* write.unsafe(`DROP TABLE IF EXISTS ${table}`)
-        yield* write.unsafe(`CREATE TABLE ${table} (id INT PRIMARY KEY)`)
-        yield* Effect.addFinalizer(() => Effect.ignore(write.unsafe(`DROP TABLE IF EXISTS ${table}`)))
+        yield* scratchTable(write, table, "id INT PRIMARY KEY")
         const before = yield* waits
         let waited = 0
         for (let i = 1; i <= 5; i++) {
