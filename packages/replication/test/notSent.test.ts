@@ -1,6 +1,6 @@
 import { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import { wasNotSent } from "../src/internal/failures.js"
+import { isConnectionClass, wasNotSent } from "../src/internal/failures.js"
 
 const sqlError = (cause: unknown) => new SqlError({ message: "Failed to execute statement", cause })
 
@@ -27,6 +27,19 @@ describe("wasNotSent: a write that never left the process is not an unknown outc
       .toBe(false)
     expect(wasNotSent(sqlError(new Error("Connection terminated unexpectedly")))).toBe(false)
     expect(wasNotSent(sqlError(Object.assign(new Error("lost"), { code: "PROTOCOL_CONNECTION_LOST" })))).toBe(false)
+  })
+
+  it("a pipelined connection lost under a write: connection-class, and may have been applied", () => {
+    // The adapters' lanes give every statement in flight this shape for the socket's EPIPE (`pgLanes.ts`
+    // `sharedLoss`): the EPIPE may be a later statement's write, after this one ran and committed.
+    const epipe = Object.assign(new Error("write EPIPE"), { code: "EPIPE", syscall: "write" })
+    const lost = sqlError(
+      Object.assign(new Error("pipelined connection lost (EPIPE); the statement may have run"), {
+        code: "ECONNRESET",
+        socketError: epipe
+      })
+    )
+    expect([wasNotSent(lost), isConnectionClass(lost)]).toEqual([false, true])
   })
 
   it("a pooler's own refusal never reached a server; a server connection the pooler lost under it may have", () => {

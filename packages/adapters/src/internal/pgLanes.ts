@@ -269,7 +269,8 @@ export const submitOnLane = <A>(
   lane: Lane,
   query: Pg.QueryConfig,
   map: (result: any) => A,
-  within: Within<A>,
+  // The caller's bounds, with `sharedLoss` as the failure's cause (required: no copy of them per statement here).
+  within: Within<A> & { readonly causeOf: typeof sharedLoss },
   resume: (outcome: Effect.Effect<A, SqlError>) => void
 ): () => void => {
   const timer = submitWithin(lane, query, map, within, resume, (broken, timedOut) => {
@@ -279,6 +280,23 @@ export const submitOnLane = <A>(
     if (!within.guard.claim()) return
     clearTimeout(timer)
   }
+}
+
+/**
+ * pg hands every statement in flight on a connection the socket's one error. A write's EPIPE, or a reset met by a
+ * write, may be a later statement's, while this one had been sent, run and committed: on a lane it says the connection
+ * was lost, not that the statement never left (which would make a write that failed "nothing applied", when its
+ * outcome is unknown). pg's own refusal of a statement on a connection already broken (not queryable) stays as it is:
+ * that one was never sent.
+ */
+export const sharedLoss = (error: Error): unknown => {
+  const e = error as { readonly code?: unknown; readonly syscall?: unknown }
+  if (e.code !== "EPIPE" && e.syscall !== "write") return error
+  return Object.assign(
+    new Error(`pipelined connection lost (${String(e.code ?? "write")}); the statement may have run`),
+    // Connection-class, as the loss is; the socket's own error kept beside, not as the cause it is not.
+    { code: "ECONNRESET", socketError: error }
+  )
 }
 
 const ignore = () => {}
