@@ -7,6 +7,7 @@
  * - a probe answering in under `degradedAfter` is HEALTHY, under `unhealthyAfter` DEGRADED (also DEGRADED when the
  *   lag exceeds `maxLag`), later UNHEALTHY at once (`TooSlow`);
  * - a replica that is not replicating is UNHEALTHY at once (`NotReplicating`), its lag unknown;
+ * - a replica's lag is bounded by the time since a probe last found it caught up (`boundedLag`);
  * - an authentication failure is UNHEALTHY at once and retried on its own backoff (`authBackoffBase`, doubling);
  * - a probe timeout is UNHEALTHY at once when `timeout >= unhealthyAfter` (no answer within the timeout then means
  *   slower than `unhealthyAfter`, like `TooSlow`; a frozen server is caught by its first probe); with a shorter
@@ -94,6 +95,22 @@ const smooth = (
     ? sample
     : Duration.millis(alpha * Duration.toMillis(sample) + (1 - alpha) * Duration.toMillis(previous))
 
+/**
+ * The lag a replica's probe reports, bounded by the time since a probe last found it caught up (`caughtUpAt`, epoch
+ * ms): whatever it has left to apply arrived after that probe. PostgreSQL's lag while anything is left to replay is
+ * the age of the last replayed transaction, so the first record after a quiet spell (a write's, an autovacuum's, a
+ * checkpoint's) reads as a lag of the whole spell, on every replica at once, until it is replayed; bounded, it reads as
+ * what it is (ARCHITECTURE.md, "Health and suspicion"). Unknown stays unknown.
+ */
+export const boundedLag = (
+  lagSeconds: number | undefined,
+  caughtUpAt: number | undefined,
+  at: number
+): number | undefined =>
+  lagSeconds === undefined || caughtUpAt === undefined
+    ? lagSeconds
+    : Math.min(lagSeconds, Math.max(0, (at - caughtUpAt) / 1000))
+
 /** The status a node answering with this latency and lag deserves, ignoring its history. */
 export const levelOf = (
   latency: Duration.Duration | undefined,
@@ -134,6 +151,9 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
   switch (observation._tag) {
     case "ProbeSucceeded": {
       const { at, latency, result } = observation
+      const lagSeconds = result.role === "replica"
+        ? boundedLag(result.lagSeconds, state.caughtUpAt, at)
+        : result.lagSeconds
       const observed: NodeHealth = {
         ...state,
         role: result.role,
@@ -143,7 +163,8 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
         sourceServerId: result.sourceServerId,
         lastLatency: latency,
         smoothedLatency: smooth(state.smoothedLatency, latency, t.smoothing),
-        lagSeconds: result.lagSeconds,
+        lagSeconds,
+        caughtUpAt: result.role === "replica" && result.lagSeconds === 0 ? at : state.caughtUpAt,
         replicating: result.replicating,
         position: result.position,
         lastCheckedAt: at,
@@ -173,7 +194,7 @@ export const step = (state: NodeHealth, observation: Observation, t: Thresholds)
           at
         )
       }
-      return withStatus(state, succeed(observed, levelOf(latency, result.lagSeconds, t), t), at)
+      return withStatus(state, succeed(observed, levelOf(latency, lagSeconds, t), t), at)
     }
     case "SuccessReported": {
       const { at, latency } = observation

@@ -83,8 +83,13 @@ export interface NodeHealth {
   readonly lastLatency?: Duration.Duration | undefined
   /** Exponentially smoothed latency of probes and reported successes. */
   readonly smoothedLatency?: Duration.Duration | undefined
-  /** Replication lag in seconds; 0 for a primary; undefined when unknown (never 0 for a stopped replica). */
+  /**
+   * Replication lag in seconds; 0 for a primary; undefined when unknown (never 0 for a stopped replica). Never more
+   * than the time since `caughtUpAt` (`HealthState.boundedLag`).
+   */
   readonly lagSeconds?: number | undefined
+  /** When (epoch ms) a probe last found this replica with nothing it had received left to apply (lag 0). */
+  readonly caughtUpAt?: number | undefined
   /** For a replica: whether it is receiving and applying changes; undefined when not known (or for a primary). */
   readonly replicating?: boolean | undefined
   /** The node's log position: PostgreSQL replay (or current) LSN, MariaDB `@@gtid_slave_pos`. */

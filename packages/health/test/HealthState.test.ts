@@ -214,6 +214,24 @@ describe("HealthState", () => {
     )
   })
 
+  it("bounds a replica's lag by the time since a probe last found it caught up", () => {
+    const tl = { ...t, maxLag: Duration.seconds(5) }
+    const replica = (lagSeconds: number | undefined, at: number): HealthState.Observation =>
+      ok(10, { role: "replica", replicating: true, lagSeconds }, at)
+    const step = (s: NodeHealth, o: HealthState.Observation) => HealthState.step(s, o, tl)
+    const caughtUp = step(HealthState.initial("r", "replica"), replica(0, 1_000))
+    expect(caughtUp.caughtUpAt).toBe(1_000)
+    // A record with no transaction after 30 s of quiet: PostgreSQL says 30 s until it is replayed; 0.2 s at most.
+    const afterQuiet = step(caughtUp, replica(30, 1_200))
+    expect([afterQuiet.lagSeconds, afterQuiet.status, afterQuiet.caughtUpAt]).toEqual([0.2, "HEALTHY", 1_000])
+    // Behind for longer than maxLag since it was last caught up: the lag is what it says, bounded, DEGRADED.
+    const stuck = step(afterQuiet, replica(30, 8_000))
+    expect([stuck.lagSeconds, stuck.status]).toEqual([7, "DEGRADED"])
+    // Never seen caught up: nothing bounds it. Unknown stays unknown.
+    expect(step(HealthState.initial("r", "replica"), replica(30, 1_200)).lagSeconds).toBe(30)
+    expect(step(caughtUp, replica(undefined, 1_200)).lagSeconds).toBeUndefined()
+  })
+
   it("reported failures make a node suspect but never UNHEALTHY by themselves", () => {
     expect(statuses([ok(10), failed("ConnectionFailed", "report"), failed("ConnectionFailed", "report")])).toEqual([
       "HEALTHY",
@@ -257,4 +275,18 @@ describe("HealthState", () => {
     expect(s.lastChangeAt).toBe(100)
     expect(s.lastCheckedAt).toBe(200)
   })
+})
+
+describe("boundedLag", () => {
+  const rows: ReadonlyArray<[number | undefined, number | undefined, number, number | undefined, string]> = [
+    [30, 1_000, 1_200, 0.2, "caught up 200 ms ago: at most 0.2 s"],
+    [0.1, 1_000, 5_000, 0.1, "a lag below the bound is the lag"],
+    [30, undefined, 5_000, 30, "never seen caught up: unbounded"],
+    [undefined, 1_000, 5_000, undefined, "unknown stays unknown"],
+    [30, 5_000, 4_000, 0, "a clock that went back bounds at 0, not below"],
+    [0, 1_000, 9_000, 0, "caught up now: 0"]
+  ]
+  for (const [lag, caughtUpAt, at, expected, why] of rows) {
+    it(why, () => expect(HealthState.boundedLag(lag, caughtUpAt, at)).toBe(expected))
+  }
 })

@@ -96,6 +96,53 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
   )
 
   it.scopedLive(
+    "after a quiet spell, a write not yet replayed reads as the time since the replica was caught up, not the spell",
+    () =>
+      Effect.gen(function*() {
+        const monitor = yield* HealthMonitor.make({ ...FAST, nodes: allNodes })
+        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+          what: "every node HEALTHY",
+          timeoutMs: 5_000
+        })
+        const table = `health_quiet_${process.pid}`
+        yield* Effect.addFinalizer(() =>
+          control(() => appQuery(primary, `DROP TABLE IF EXISTS ${table}`).catch(() => undefined))
+        )
+        yield* control(() =>
+          appQuery(primary, `CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
+        )
+        const write = control(() => appQuery(primary, `INSERT INTO ${table} (at) VALUES (now())`))
+        yield* Effect.gen(function*() {
+          yield* write
+          yield* waitUntil(monitor.health(victim.name), (h) => h.lagSeconds === 0, {
+            what: `${victim.name} caught up`,
+            timeoutMs: 5_000
+          })
+          // The quiet spell: no transaction of this test for 3 s (the files run one at a time).
+          yield* Effect.sleep("3 seconds")
+          // Received and held unreplayed: what a replica shows in the moment before it replays a first write.
+          yield* control(() => pauseReplay(victim))
+          yield* write
+          const paused = Date.now()
+          yield* waitUntil(monitor.health(victim.name), (h) => (h.lagSeconds ?? 0) > 0, {
+            what: `${victim.name} lag > 0`,
+            timeoutMs: 5_000
+          })
+          const first = (yield* monitor.health(victim.name)).lagSeconds!
+          const sincePause = (Date.now() - paused) / 1000
+          console.log(`pg first write after 3 s of quiet, replay paused: lag ${first.toFixed(2)} s`)
+          // PostgreSQL's own figure is the age of the last replayed commit: the whole spell, 3 s or more.
+          expect(first).toBeLessThan(Math.min(2, sincePause + 1))
+          // Still a lag that grows while replay stays paused.
+          yield* Effect.sleep("1500 millis")
+          expect((yield* monitor.health(victim.name)).lagSeconds!).toBeGreaterThan(first + 1)
+          yield* control(() => resumeReplay(victim))
+        }).pipe(Effect.ensuring(control(() => resumeReplay(victim)).pipe(Effect.ignore)))
+      }),
+    60_000
+  )
+
+  it.scopedLive(
     "paused replay makes the replica's lag grow; it returns to ~0 after resume",
     () =>
       Effect.gen(function*() {

@@ -24,6 +24,7 @@ export const fixedShape = (h: NodeHealth, routing: NodeHealth["routing"] = h.rou
     lastLatency: h.lastLatency,
     smoothedLatency: h.smoothedLatency,
     lagSeconds: h.lagSeconds,
+    caughtUpAt: h.caughtUpAt,
     replicating: h.replicating,
     position: h.position,
     consecutiveFailures: h.consecutiveFailures,

@@ -62,8 +62,9 @@ export const healthOf = (snapshot: ReadonlyArray<Health.NodeHealth>, name: strin
 
 /**
  * PostgreSQL's lag is `now() - pg_last_xact_replay_timestamp()` while receive and replay differ, which on an idle
- * primary is the age of its last transaction, not a lag. A replica whose replay position already covers the
- * primary's (both from the monitor's probes) is caught up whatever that clock says.
+ * primary is the age of its last transaction, not a lag (the monitor bounds it by the time since the replica was last
+ * seen caught up, `HealthState.boundedLag`). A replica whose replay position already covers the primary's (both from
+ * the monitor's probes) is caught up whatever that clock says.
  */
 const caughtUp = (topology: Topology, h: Health.NodeHealth, primaryPosition: string | undefined): boolean =>
   topology.positionKind !== undefined && primaryPosition !== undefined &&
