@@ -1,33 +1,34 @@
 /**
  * A pipelined connection's lost socket, as its statements' failures say it: pg hands every statement in flight the
- * socket's one error, so a write's EPIPE on a lane must not read as "never sent" for a statement that may have run
- * (`pgLanes.ts` `sharedLoss`). No server: pg's reply is a fake target's.
+ * socket's one error, so a write's EPIPE on a lane is the last written statement's own, and must not read as "never
+ * sent" for a statement written before it, which may have run (`pgLanes.ts` `sharedLoss`). No server: the lane's pg
+ * client is a fake that fails its queries as pg does.
  */
-import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import Pg from "pg"
-import { settle } from "../src/internal/deadline.js"
-import { sharedLoss } from "../src/internal/pgLanes.js"
-import type { Target } from "../src/internal/pgSubmit.js"
-import { submitWithin } from "../src/internal/pgSubmit.js"
+import type Pg from "pg"
+import { OpenLane, sharedLoss } from "../src/internal/pgLanes.js"
 
 const withCode = (message: string, fields: Record<string, unknown>) => Object.assign(new Error(message), fields)
 
 const epipe = withCode("write EPIPE", { code: "EPIPE", syscall: "write", errno: -32 })
 const resetOnWrite = withCode("write ECONNRESET", { code: "ECONNRESET", syscall: "write" })
 
+type Lost = Error & { code?: unknown; syscall?: unknown; socketError?: unknown }
+
 describe("sharedLoss", () => {
   it.each([
     ["a write's EPIPE", epipe, "EPIPE"],
     ["a reset met by a write", resetOnWrite, "ECONNRESET"]
-  ])("%s becomes a lost connection that may have run, the socket's error beside it", (_, error, named) => {
-    const lost = sharedLoss(error) as Error & { code?: unknown; syscall?: unknown; socketError?: unknown }
+  ])("%s, for a statement written before the last: a lost connection that may have run", (_, error, named) => {
+    const lost = sharedLoss(error, true) as Lost
     expect(lost).not.toBe(error)
     expect([lost.code, lost.syscall, lost.cause, lost.socketError]).toEqual(["ECONNRESET", undefined, undefined, error])
     expect(lost.message).toContain(named)
     expect(lost.message).toContain("may have run")
+  })
+
+  it("a write's EPIPE for the statement written last is its own: it stays, never sent", () => {
+    expect(sharedLoss(epipe, false)).toBe(epipe)
   })
 
   it.each([
@@ -39,37 +40,43 @@ describe("sharedLoss", () => {
     ],
     ["a server's own answer", withCode("terminating connection due to administrator command", { code: "57P01" })]
   ])("%s stays as it is", (_, error) => {
-    expect(sharedLoss(error)).toBe(error)
+    expect(sharedLoss(error, true)).toBe(error)
   })
 })
 
-/** The failure `submitWithin` resumes with when pg replies `error`, with or without the lanes' `causeOf`. */
-const failureOf = (error: Error, causeOf?: (error: Error) => unknown) =>
-  Effect.gen(function*() {
-    const target: Target = { query: (_query, reply) => reply(error, undefined) }
-    let outcome: Effect.Effect<unknown, SqlError> | undefined
-    const within = { alias: "primary", deadlineMs: 1_000, guard: settle(), Query: Pg.Query }
-    const timer = submitWithin(
-      target,
-      { text: "INSERT INTO t VALUES ($1)", values: [1] },
-      (result) => result,
-      causeOf === undefined ? within : { ...within, causeOf },
-      (o) => {
-        outcome = o
-      },
-      () => {}
-    )
-    clearTimeout(timer)
-    const exit = yield* Effect.exit(outcome!)
-    if (Exit.isSuccess(exit) || exit.cause._tag !== "Fail") throw new Error("expected a failure")
-    return exit.cause.error.cause
+/** A pg client that keeps each query's callback, and fails them all with one error, in order, as pg does. */
+const fakeClient = () => {
+  const callbacks: Array<(error: Error | null, result: unknown) => void> = []
+  const client = {
+    query: (_query: unknown, callback: (error: Error | null, result: unknown) => void) => callbacks.push(callback)
+  }
+  return {
+    client: client as unknown as Pg.Client,
+    failAll: (error: Error) => {
+      for (const callback of callbacks.splice(0)) callback(error, undefined)
+    }
+  }
+}
+
+/** The errors the lane's statements get when its socket fails with `error` after `statements` were written. */
+const errorsOf = (statements: number, error: Error) => {
+  const { client, failAll } = fakeClient()
+  const lane = new OpenLane(client, 0, () => {})
+  const errors: Array<unknown> = []
+  for (let i = 0; i < statements; i++) {
+    lane.query({ text: `INSERT INTO t VALUES (${i})` }, (e) => errors.push(e))
+  }
+  failAll(error)
+  return errors
+}
+
+describe("statements on a lost lane", () => {
+  it("the ones written before the last get a lost connection; the last keeps the socket's EPIPE", () => {
+    const [first, second, last] = errorsOf(3, epipe) as [Lost, Lost, Lost]
+    expect([first.code, second.code, last]).toEqual(["ECONNRESET", "ECONNRESET", epipe])
   })
 
-describe("a statement's failure on a lane", () => {
-  it.effect("carries the lost connection, not the socket's EPIPE", () =>
-    Effect.gen(function*() {
-      expect(yield* failureOf(epipe, sharedLoss)).toMatchObject({ code: "ECONNRESET", socketError: epipe })
-      // Off a lane (one statement per connection) the EPIPE is the statement's own, and says it was never sent.
-      expect(yield* failureOf(epipe)).toBe(epipe)
-    }))
+  it("a statement alone on its lane keeps its EPIPE: it never left", () => {
+    expect(errorsOf(1, epipe)).toEqual([epipe])
+  })
 })

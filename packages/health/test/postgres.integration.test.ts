@@ -37,6 +37,33 @@ const faultCase: FaultCase = {
   bystander: primary.name
 }
 
+/**
+ * A monitor of every node, all HEALTHY, and a write into a table of the test's own (dropped with the scope), after
+ * which the victim was seen caught up.
+ */
+const caughtUpVictim = (tag: string) =>
+  Effect.gen(function*() {
+    const monitor = yield* HealthMonitor.make({ ...FAST, nodes: allNodes })
+    yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
+      what: "every node HEALTHY",
+      timeoutMs: 5_000
+    })
+    const table = `health_${tag}_${process.pid}`
+    yield* Effect.addFinalizer(() =>
+      control(() => appQuery(primary, `DROP TABLE IF EXISTS ${table}`).catch(() => undefined))
+    )
+    yield* control(() =>
+      appQuery(primary, `CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
+    )
+    const write = control(() => appQuery(primary, `INSERT INTO ${table} (at) VALUES (now())`))
+    yield* write
+    yield* waitUntil(monitor.health(victim.name), (h) => h.lagSeconds === 0, {
+      what: `${victim.name} caught up`,
+      timeoutMs: 5_000
+    })
+    return { monitor, write }
+  })
+
 describe("HealthMonitor on the PostgreSQL cluster", () => {
   it.scopedLive("sees every node HEALTHY with its role, position and lag", () =>
     Effect.gen(function*() {
@@ -99,25 +126,8 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
     "after a quiet spell, a write not yet replayed reads as the time since the replica was caught up, not the spell",
     () =>
       Effect.gen(function*() {
-        const monitor = yield* HealthMonitor.make({ ...FAST, nodes: allNodes })
-        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
-          what: "every node HEALTHY",
-          timeoutMs: 5_000
-        })
-        const table = `health_quiet_${process.pid}`
-        yield* Effect.addFinalizer(() =>
-          control(() => appQuery(primary, `DROP TABLE IF EXISTS ${table}`).catch(() => undefined))
-        )
-        yield* control(() =>
-          appQuery(primary, `CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
-        )
-        const write = control(() => appQuery(primary, `INSERT INTO ${table} (at) VALUES (now())`))
+        const { monitor, write } = yield* caughtUpVictim("quiet")
         yield* Effect.gen(function*() {
-          yield* write
-          yield* waitUntil(monitor.health(victim.name), (h) => h.lagSeconds === 0, {
-            what: `${victim.name} caught up`,
-            timeoutMs: 5_000
-          })
           // The quiet spell: no transaction of this test for 3 s (the files run one at a time).
           yield* Effect.sleep("3 seconds")
           // Received and held unreplayed: what a replica shows in the moment before it replays a first write.
@@ -146,25 +156,8 @@ describe("HealthMonitor on the PostgreSQL cluster", () => {
     "paused replay makes the replica's lag grow; it returns to ~0 after resume",
     () =>
       Effect.gen(function*() {
-        const monitor = yield* HealthMonitor.make({ ...FAST, nodes: allNodes })
-        yield* waitUntil(monitor.snapshot, (s) => s.every((n) => n.status === "HEALTHY"), {
-          what: "every node HEALTHY",
-          timeoutMs: 5_000
-        })
-        const table = `health_lag_${process.pid}`
-        yield* Effect.addFinalizer(() =>
-          control(() => appQuery(primary, `DROP TABLE IF EXISTS ${table}`).catch(() => undefined))
-        )
-        yield* control(() =>
-          appQuery(primary, `CREATE TABLE IF NOT EXISTS ${table} (id serial PRIMARY KEY, at timestamptz)`)
-        )
-        const write = control(() => appQuery(primary, `INSERT INTO ${table} (at) VALUES (now())`))
+        const { monitor, write } = yield* caughtUpVictim("lag")
         yield* Effect.gen(function*() {
-          yield* write
-          yield* waitUntil(monitor.health(victim.name), (h) => h.lagSeconds === 0, {
-            what: `${victim.name} caught up`,
-            timeoutMs: 5_000
-          })
           yield* control(() => pauseReplay(victim))
           yield* write
           yield* waitUntil(monitor.health(victim.name), (h) => (h.lagSeconds ?? 0) > 0, {

@@ -97,7 +97,7 @@ export const make = (
             lane,
             query,
             map,
-            { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query, causeOf: Lanes.sharedLoss },
+            { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query },
             resume
           )
         }

@@ -72,8 +72,11 @@ const BACKOFF_MS = 500
 const BACKOFF_CAP_MS = 30_000
 const SWEEP_MS = 1_000
 
-class OpenLane implements Lane, LaneLoad {
+/** A pipelined connection (exported for its tests). */
+export class OpenLane implements Lane, LaneLoad {
   inFlight = 0
+  // Statements written on this connection so far: which one was written last (see `sharedLoss`).
+  private written = 0
   readonly sent: Array<number> = []
   idleSince: number
   retired = false
@@ -90,6 +93,7 @@ class OpenLane implements Lane, LaneLoad {
   query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
     this.inFlight++
     this.sent.push(performance.now())
+    const seq = ++this.written
     const name = (query as { readonly name?: string | undefined }).name
     let answered = false
     const done: Reply = (error, result) => {
@@ -98,7 +102,8 @@ class OpenLane implements Lane, LaneLoad {
       answered = true
       this.inFlight--
       this.sent.shift()
-      const outcome = error && name !== undefined ? this.fallout(name, error) : error
+      const lost = error ? sharedLoss(error, seq !== this.written) : error
+      const outcome = lost && name !== undefined ? this.fallout(name, lost) : lost
       if (this.inFlight === 0) {
         this.idleSince = performance.now()
         this.failed.clear()
@@ -269,8 +274,7 @@ export const submitOnLane = <A>(
   lane: Lane,
   query: Pg.QueryConfig,
   map: (result: any) => A,
-  // The caller's bounds, with `sharedLoss` as the failure's cause (required: no copy of them per statement here).
-  within: Within<A> & { readonly causeOf: typeof sharedLoss },
+  within: Within<A>,
   resume: (outcome: Effect.Effect<A, SqlError>) => void
 ): () => void => {
   const timer = submitWithin(lane, query, map, within, resume, (broken, timedOut) => {
@@ -284,14 +288,14 @@ export const submitOnLane = <A>(
 
 /**
  * pg hands every statement in flight on a connection the socket's one error. A write's EPIPE, or a reset met by a
- * write, may be a later statement's, while this one had been sent, run and committed: on a lane it says the connection
- * was lost, not that the statement never left (which would make a write that failed "nothing applied", when its
- * outcome is unknown). pg's own refusal of a statement on a connection already broken (not queryable) stays as it is:
- * that one was never sent.
+ * write, is the last written statement's own (it never reached a server); for a statement written before it
+ * (`writtenAfter`) it says the connection was lost, not that the statement never left: that one may have run and
+ * committed, and read as never sent, a write that failed would be "nothing applied" when its outcome is unknown. pg's
+ * own refusal of a statement on a connection already broken (not queryable) stays as it is: that one was never sent.
  */
-export const sharedLoss = (error: Error): unknown => {
+export const sharedLoss = (error: Error, writtenAfter: boolean): Error => {
   const e = error as { readonly code?: unknown; readonly syscall?: unknown }
-  if (e.code !== "EPIPE" && e.syscall !== "write") return error
+  if (!writtenAfter || (e.code !== "EPIPE" && e.syscall !== "write")) return error
   return Object.assign(
     new Error(`pipelined connection lost (${String(e.code ?? "write")}); the statement may have run`),
     // Connection-class, as the loss is; the socket's own error kept beside, not as the cause it is not.

@@ -85,8 +85,6 @@ export interface Within<A> {
   readonly Query: QueryClass
   /** The outcome when the deadline passes; default: the deadline's error (`timeoutError`). */
   readonly expired?: Effect.Effect<A, SqlError>
-  /** The failure's cause, from pg's error; default: the error itself (a pipelined connection's: `pgLanes.ts`). */
-  readonly causeOf?: (error: Error) => unknown
 }
 
 /**
@@ -113,8 +111,7 @@ export const submitWithin = <A>(
     clearTimeout(timer)
     if (error) {
       after(connectionSurvives(error) ? undefined : error, false)
-      const cause = within.causeOf === undefined ? error : within.causeOf(error)
-      resume(Effect.fail(new SqlError({ cause, message: "Failed to execute statement" })))
+      resume(Effect.fail(new SqlError({ cause: error, message: "Failed to execute statement" })))
     } else {
       after(undefined, false)
       resume(Effect.succeed(map(result)))
