@@ -57,18 +57,13 @@ const clientOf = (url: string, config: Record<string, unknown> = {}) => {
   )
 }
 
-/** The server sessions of `applicationName` on the primary. */
-const sessionsOf = (applicationName: string) =>
-  admin<{ n: number }>(
-    primary,
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1",
-    [applicationName]
-  ).pipe(Effect.map((rows) => rows[0]!.n))
-
 /** The server process ids of `applicationName`'s sessions on the primary. */
 const pidsOf = (applicationName: string) =>
   admin<{ pid: number }>(primary, "SELECT pid FROM pg_stat_activity WHERE application_name = $1", [applicationName])
     .pipe(Effect.map((rows) => rows.map((r) => Number(r.pid))))
+
+/** How many server sessions `applicationName` has on the primary. */
+const sessionsOf = (applicationName: string) => Effect.map(pidsOf(applicationName), (pids) => pids.length)
 
 interface Answer {
   readonly n: number

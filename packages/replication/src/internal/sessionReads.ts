@@ -167,8 +167,7 @@ export const make = (options: SessionReadsOptions): SessionReads => {
     const connection = leading(carried.sql, (rows) => {
       replayed = carried.replayed(rows, token)
     })
-    const body = attemptOn(c.index, run, connection)
-    const attempt = recorder.spanned(fiber, replica.name, "session", body)
+    const attempt = recorder.spanned(fiber, replica.name, "session", attemptOn(c.index, run, connection))
     return Effect.matchEffect(attempt, {
       onFailure: (error) => {
         // The statement writes after all: the usual read after the wait hands it to the primary, as a write.
