@@ -27,6 +27,7 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
+import * as Batches from "./pgBatches.js"
 import * as PgCursor from "./pgCursor.js"
 import * as Lanes from "./pgLanes.js"
 import * as Lead from "./pgLead.js"
@@ -73,11 +74,18 @@ export const make = (
       lifetimeMs: Duration.toMillis(config.maxLifetime)
     })
 
+    // Behind a pooler, where no lane serves: reads batched under one Sync on pooled connections (`pgBatches.ts`).
+    const batches = config.pipelinedConnections > 0
+      ? Batches.make({ pool, alias: options.alias, max: config.pipelinedConnections })
+      : undefined
+    const batching = () => behindPooler() || lanes?.pooler() === true
+
     /**
      * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
      * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
      * lanes, a statement goes on one when a lane may take it (`pgLaneChoice.ts`); not a caller-bounded wait, nor a
      * query pg would refuse in pipeline mode (one that carries statements in front of it: `pgBegin.ts`, `pgLead.ts`).
+     * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead.
      */
     const pooled = <A>(
       query: Pg.QueryConfig,
@@ -95,6 +103,18 @@ export const make = (
         if (lane !== undefined) {
           return Lanes.submitOnLane(
             lane,
+            query,
+            map,
+            { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query },
+            resume
+          )
+        }
+        if (
+          batches !== undefined && reads !== undefined && expired === undefined && batching() &&
+          Batches.batchable(query)
+        ) {
+          return Batches.submitBatched(
+            batches,
             query,
             map,
             { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query },
@@ -285,6 +305,7 @@ export const make = (
         cut: () => {
           const ended = reads.cutAll()
           lanes?.cutAll()
+          batches?.cutAll()
           return ended
         },
         leading

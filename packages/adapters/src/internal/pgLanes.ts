@@ -39,6 +39,8 @@ export interface Lanes {
   readonly pick: () => Lane | undefined
   /** Lanes open now. */
   readonly open: () => number
+  /** True once a lane found a pooler between it and PostgreSQL: no lane serves this node. */
+  readonly pooler: () => boolean
   /** Closes every lane's socket now (the node was found down); its statements fail as on a lost connection. */
   readonly cutAll: () => void
   /** Ends every lane: the statements on their wire are answered first. */
@@ -241,6 +243,7 @@ export const make = (options: LanesOptions): Lanes => {
       return chosen === -1 ? undefined : lanes[chosen]
     },
     open: () => lanes.length,
+    pooler: () => pooler,
     cutAll: () => {
       for (const lane of [...lanes]) lane.retire(cutCause())
     },
