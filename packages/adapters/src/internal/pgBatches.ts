@@ -58,6 +58,9 @@ export const batchable = (query: Pg.QueryConfig): boolean => {
 
 const noop = () => {}
 
+/** The most batches one checked-out connection carries in a row before it goes back to the pool. */
+const KEEP_BATCHES = 64
+
 /** One batch on one connection: pg's client takes it as one query and hands it every message of its answer. */
 class Batch {
   // The reads written (a value pg could not bind fails at once and sends no Execute), and the one being answered.
@@ -188,12 +191,17 @@ export const make = (options: BatchesOptions): Batches => {
 
   /** The next batch on a checked-out connection; the connection goes back when no read waits, or when it broke. */
   const send = (held: Held) => {
+    held.batches++
     const batch = new Batch(queue.splice(0, LANE_DEPTH), held.client, (done, skipped, lost) => {
       live.delete(done)
       // Never ran: first in line again.
       if (skipped.length > 0) queue.unshift(...skipped)
       const cause = lost ?? held.broken
-      if (cause === undefined && queue.length > 0) return send(held)
+      // The connection carries the next batch at once, unless someone else waits for the pool (a write must not wait
+      // behind a stream of reads) or it has carried a run of them (the pool's lifetime bookkeeping sees it on return).
+      if (
+        cause === undefined && queue.length > 0 && held.batches < KEEP_BATCHES && pool.current().waitingCount === 0
+      ) return send(held)
       held.client.off("error", held.onError)
       out--
       held.release(cause)
@@ -204,6 +212,8 @@ export const make = (options: BatchesOptions): Batches => {
   }
 
   const pump = () => {
+    // Up to `max` out. Not one per batch the queue fills: a checkout can hang (a new connection over a dead link waits
+    // out `connectTimeout`), and the reads queued behind it would wait for it rather than ask for another.
     while (queue.length > 0 && out < max) {
       out++
       pool.connect((error, client, release) => {
@@ -251,6 +261,8 @@ export const make = (options: BatchesOptions): Batches => {
 /** A connection checked out for batches; a socket error while it is out marks it broken (unhandled, it ends the process). */
 class Held {
   broken: Error | undefined = undefined
+  // Batches carried in a row (`KEEP_BATCHES`).
+  batches = 0
   readonly onError = (cause: Error) => {
     this.broken = cause
   }
