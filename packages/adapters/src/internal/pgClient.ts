@@ -96,30 +96,20 @@ export const make = (
     ) => {
       const register: Register<A, SqlError> = (resume) => {
         const guard = settle()
+        // The statement's own deadline; a caller's deadline (`expired`) counts the checkout too, below.
+        const within = { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
         const lane = lanes === undefined || expired !== undefined ||
             typeof (query as { readonly submit?: unknown }).submit === "function"
           ? undefined
           : lanes.pick()
         if (lane !== undefined) {
-          return Lanes.submitOnLane(
-            lane,
-            query,
-            map,
-            { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query },
-            resume
-          )
+          return Lanes.submitOnLane(lane, query, map, within, resume)
         }
         if (
           batches !== undefined && reads !== undefined && expired === undefined && batching() &&
           Batches.batchable(query)
         ) {
-          return Batches.submitBatched(
-            batches,
-            query,
-            map,
-            { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query },
-            resume
-          )
+          return Batches.submitBatched(batches, query, map, within, resume)
         }
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined
@@ -153,7 +143,7 @@ export const make = (
             query,
             map,
             expired === undefined
-              ? { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
+              ? within
               : {
                 alias: options.alias,
                 deadlineMs: Math.max(1, ms - (performance.now() - started)),
