@@ -169,8 +169,6 @@ export interface Batches {
   readonly drop: (query: Pg.Query) => void
   /** Cuts every batch's connection now (the node was found down). */
   readonly cutAll: () => void
-  /** Batches on the wire or waiting for their connection. */
-  readonly open: () => number
 }
 
 /** What the batches of a node are made with. */
@@ -253,8 +251,7 @@ export const make = (options: BatchesOptions): Batches => {
     },
     cutAll: () => {
       for (const batch of live) PgSocket.cut(batch.client)
-    },
-    open: () => out
+    }
   }
 }
 
