@@ -99,9 +99,13 @@ export interface NodeReads {
   /**
    * `connection` with `sql` (no parameters, text columns) sent in front of each statement and its rows, as arrays of
    * text, handed to `onRows` before the statement's result, in the statement's own round trip where the protocol
-   * allows it (else just before it): a session read's replay poll (PostgreSQL). Absent where a node cannot.
+   * allows it (else just before it): a session read's look at the replica's replay position (PostgreSQL's poll,
+   * MariaDB's wait). `waitMs`: how long `sql` may wait on the server, added to each statement's deadline. Absent where
+   * a node cannot.
    */
-  readonly leading?: ((sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void) => Connection) | undefined
+  readonly leading?:
+    | ((sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs?: number) => Connection)
+    | undefined
 }
 
 /** A row as PostgreSQL sends it in text format, before any type parser: each column's text, or null. */

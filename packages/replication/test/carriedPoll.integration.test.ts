@@ -12,18 +12,11 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import { FastOrm, SessionToken } from "../src/index.js"
+import { waitLines } from "./support/waitLines.js"
 
 const cluster = loadCluster()
 const nodes = cluster.postgres
 const replica = nodes.replicas[0]!
-
-/** The router's session-wait debug lines, as their annotations. */
-const waitLines = (logs: ReturnType<typeof captureLogs>) =>
-  logs.lines.flatMap((l) =>
-    l.annotations.component === "router" && l.annotations.reason === "session"
-      ? [l.annotations as Record<string, unknown>]
-      : []
-  )
 
 const layer = (name: string) =>
   FastOrm.layer({

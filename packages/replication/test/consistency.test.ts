@@ -58,9 +58,53 @@ describe("the replay poll carried in front of a session read", () => {
     })
   }
 
-  it("is PostgreSQL's only: a MariaDB wait waits on the server, before the read", () => {
-    expect(carried.sql).toMatch(/pg_last_wal_replay_lsn\(\).*transaction_isolation/)
-    expect(Consistency.forDialect("mysql")!.carried).toBeUndefined()
+  it("asks PostgreSQL for the replay LSN and the isolation level: a poll, which does not wait", () => {
+    expect(carried.sql(token, Duration.millis(500))).toMatch(/pg_last_wal_replay_lsn\(\).*transaction_isolation/)
+    expect(carried.waits).toBe(false)
+  })
+})
+
+describe("MariaDB's wait carried in front of a session read", () => {
+  const carried = Consistency.forDialect("mysql")!.carried!
+  const token = { kind: "gtid" as const, value: "0-1-100" }
+  // A row: MASTER_GTID_WAIT's outcome (0 replayed, -1 timed out), @@gtid_slave_pos, @@in_transaction.
+  const table: ReadonlyArray<
+    readonly [label: string, rows: ReadonlyArray<DatabaseAdapter.TextRow>, replayed: string | undefined]
+  > = [
+    ["replayed, the replica's position past the token", [["0", "0-1-105", "0"]], "0-1-105"],
+    ["replayed exactly to it", [["0", "0-1-100", "0"]], "0-1-100"],
+    // Evaluated before the wait returned: the token itself is what the wait proved.
+    ["replayed, the position read before the wait returned", [["0", "0-1-99", "0"]], "0-1-100"],
+    ["replayed, another domain's position kept beside it", [["0", "0-1-101,1-2-7", "0"]], "0-1-101,1-2-7"],
+    ["replayed, no position shown", [["0", "", "0"]], "0-1-100"],
+    ["timed out", [["-1", "0-1-99", "0"]], undefined],
+    ["no outcome (a server that does not wait)", [[null, "0-1-105", "0"]], undefined],
+    ["inside a transaction: the read's snapshot may predate the wait", [["0", "0-1-105", "1"]], undefined],
+    ["no row", [], undefined]
+  ]
+  for (const [label, rows, replayed] of table) {
+    it(label, () => {
+      const result = carried.replayed(rows, token)
+      expect(result?.value).toEqual(replayed)
+      if (result !== undefined) expect(result.kind).toBe("gtid")
+    })
+  }
+
+  it("waits on the server for the session's position, up to the bound, in seconds", () => {
+    expect(carried.waits).toBe(true)
+    expect(carried.sql(token, Duration.millis(500))).toBe(
+      "SELECT MASTER_GTID_WAIT('0-1-100', 0.5), @@gtid_slave_pos, @@in_transaction"
+    )
+    expect(carried.sql({ kind: "gtid", value: "0-1-100,1-2-7" }, Duration.seconds(2))).toBe(
+      "SELECT MASTER_GTID_WAIT('0-1-100,1-2-7', 2), @@gtid_slave_pos, @@in_transaction"
+    )
+  })
+
+  it("carries nothing that is not a GTID list: the text is never made of anything else", () => {
+    for (const value of ["0-1-1', 0); DROP TABLE t; --", "0-1-1 ", "", "0-1", "a-b-c"]) {
+      expect(carried.sql({ kind: "gtid", value }, Duration.millis(500)), value).toBeUndefined()
+    }
+    expect(carried.sql({ kind: "lsn", value: "0/10" }, Duration.millis(500))).toBeUndefined()
   })
 })
 

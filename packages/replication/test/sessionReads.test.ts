@@ -87,6 +87,32 @@ describe("a session read carrying its replica's poll", () => {
       expect((yield* router.stats).byNodeAndReason).toEqual({ "replica-2|session": 1 })
     }))
 
+  it.scopedLive("a carried wait that gave up: the read is thrown away and the primary answers, with no second wait", () =>
+    Effect.gen(function*() {
+      const polled: Array<string> = []
+      const waited: Array<string> = []
+      const router = yield* makeRouter({
+        snapshot,
+        positions: [],
+        carried: (name) => {
+          polled.push(name)
+          return lsn("0/40")
+        },
+        carriedWaits: true,
+        waitFor: (name) => {
+          waited.push(name)
+          return lsn("0/90")
+        }
+      })
+      for (let i = 1; i <= 3; i++) {
+        expect(yield* sessionRead(router, lsn("0/50"))).toBe("primary")
+      }
+      // Carried every time: a wait that gave up is no reason to stop carrying it.
+      expect(polled).toEqual(["replica-2", "replica-2", "replica-2"])
+      expect(waited).toEqual([])
+      expect((yield* router.stats).byNode["replica-2"] ?? 0).toBe(0)
+    }))
+
   it.scopedLive("a replica its polls keep finding behind: reads wait without one, 1, 2, 4, 8 ... of them", () =>
     Effect.gen(function*() {
       let polls = 0

@@ -23,7 +23,13 @@ import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
 import { cancellable } from "./cancellable.js"
 import * as Drivers from "./drivers.js"
-import { CommittingConnection, PooledConnection, ReadConnection, ReservedConnection } from "./mysqlConnections.js"
+import {
+  CommittingConnection,
+  LedConnection,
+  PooledConnection,
+  ReadConnection,
+  ReservedConnection
+} from "./mysqlConnections.js"
 import * as MysqlPool from "./mysqlPool.js"
 import * as MysqlRunner from "./mysqlRunner.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
@@ -66,6 +72,7 @@ export const make = (
     const pooledStream = (read: boolean): Connection["executeStream"] => (sql, params, transformRows) =>
       Stream.unwrapScoped(Effect.map(acquire, (conn) => runner.stream(conn, sql, params, transformRows, read)))
     const ownStream = pooledStream(false)
+    const readStream = pooledStream(true)
     const pooled = new PooledConnection(runner, ownStream)
     // A transaction's connection, held with no scope (`Connections.Holds`; its scoped reserve is made from it): the
     // cell of its last statement's GTID. `read`: held for a stream of reads, which `cutReads` ends at once.
@@ -98,9 +105,11 @@ export const make = (
     const client = yield* NodeClient.make({
       connection: pooled,
       reads: {
-        connection: new ReadConnection(runner, pooledStream(true)),
+        connection: new ReadConnection(runner, readStream),
         cut: runner.cutReads,
-        reserve: NodeClient.scopedHold(holdFor(true))
+        reserve: NodeClient.scopedHold(holdFor(true)),
+        // A session read with its replica's wait in front (`mysqlLead.ts`): made per read, for the wait's rows.
+        leading: (sql, onRows, waitMs = 0) => new LedConnection(runner, readStream, { sql, onRows, waitMs })
       },
       hold,
       compiler: MysqlClient.makeCompiler(),

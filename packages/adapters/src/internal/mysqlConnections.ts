@@ -9,6 +9,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type { CompiledStatement } from "@fastorm/core"
 import type * as Effect from "effect/Effect"
 import type * as Mysql from "mysql2"
+import type { Lead } from "./mysqlLead.js"
 import type * as MysqlRunner from "./mysqlRunner.js"
 
 type TransformRows = Parameters<Connection["execute"]>[2]
@@ -95,6 +96,25 @@ export class PooledConnection extends MysqlConnection implements CompiledStateme
 /** The pooled connection for reads a router may retry elsewhere: each statement tracked while in flight (`cutReads`). */
 export class ReadConnection extends PooledConnection {
   protected override readonly read = true
+}
+
+/**
+ * A read connection whose statements go with `lead` in front, in their round trip where the connection allows
+ * (`NodeReads.leading`, `mysqlLead.ts`): made per session read, for the rows of its replica wait.
+ */
+export class LedConnection extends ReadConnection {
+  constructor(runner: MysqlRunner.Runner, stream: Connection["executeStream"], readonly lead: Lead) {
+    super(runner, stream)
+  }
+  protected override run(
+    sql: string,
+    values: ReadonlyArray<unknown>,
+    rowsAsArray: boolean,
+    method: MysqlRunner.Method,
+    map: MysqlRunner.MapResult
+  ) {
+    return this.runner.led(this.lead, sql, values, rowsAsArray, method, map, this.cell)
+  }
 }
 
 /**

@@ -11,6 +11,8 @@ import type * as Mysql from "mysql2"
 import { cancellable, type Register } from "./cancellable.js"
 import { timeoutError } from "./deadline.js"
 import { InFlight } from "./inFlight.js"
+import type { Lead } from "./mysqlLead.js"
+import { sendLed } from "./mysqlLead.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
 import { queryStream } from "./mysqlStream.js"
@@ -48,6 +50,11 @@ export interface Runner {
   readonly pooled: Statement
   /** `pooled`, for a read a router may retry elsewhere: tracked while in flight, for `cutReads`. */
   readonly read: Statement
+  /**
+   * `read` with `lead` sent in front of the statement, in its round trip where the connection allows
+   * (`mysqlLead.ts`): a session read's wait for its replica, whose bound extends the statement's deadline.
+   */
+  readonly led: (lead: Lead, ...statement: Parameters<Statement>) => ReturnType<Statement>
   /** Ends every `read` in flight now, with a connection-class error; returns how many. */
   readonly cutReads: () => number
   /** One statement on a reserved connection. */
@@ -117,7 +124,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     resume: (result: Effect.Effect<unknown, SqlError>) => void,
     after: After,
     ms: number = deadlineMs,
-    expired?: Effect.Effect<unknown, SqlError>
+    expired?: Effect.Effect<unknown, SqlError>,
+    lead?: Lead
   ): () => void => {
     let done = false
     const timer = setTimeout(() => {
@@ -148,7 +156,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     }
     // The options-object form costs mysql2 ~10 µs more per statement than the positional one (measured with
     // bench/src/probes/mysqlProbe.ts); it is needed only for rows as arrays.
-    if (rowsAsArray) (conn as any)[method]({ sql, values, rowsAsArray }, reply)
+    if (lead !== undefined) sendLed(conn, lead, method, sql, values, rowsAsArray, reply)
+    else if (rowsAsArray) (conn as any)[method]({ sql, values, rowsAsArray }, reply)
     else (conn as any)[method](sql, values, reply)
     return () => {
       if (done) return
@@ -186,7 +195,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     committed: Committed | undefined,
     ms: number = deadlineMs,
     expired?: Effect.Effect<unknown, SqlError>,
-    tracked?: InFlight
+    tracked?: InFlight,
+    lead?: Lead
   ) => {
     const register: Register<unknown, SqlError> = (resume) => {
       let cancelStatement: (() => void) | undefined
@@ -201,7 +211,20 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
         if (checkout !== undefined) clearTimeout(checkout)
         if (conn instanceof SqlError) return resume(Effect.fail(conn))
         const left = expired === undefined ? ms : Math.max(1, ms - (performance.now() - started))
-        cancelStatement = send(conn, sql, values, rowsAsArray, method, map, committed, resume, giveBack, left, expired)
+        cancelStatement = send(
+          conn,
+          sql,
+          values,
+          rowsAsArray,
+          method,
+          map,
+          committed,
+          resume,
+          giveBack,
+          left,
+          expired,
+          lead
+        )
       })
       return () => {
         if (checkout !== undefined) clearTimeout(checkout)
@@ -216,6 +239,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
   const reads = new InFlight(alias)
   const read: Statement = (sql, values, rowsAsArray, method, map, committed) =>
     borrowed(sql, values, rowsAsArray, method, map, committed, deadlineMs, undefined, reads)
+  const led: Runner["led"] = (lead, sql, values, rowsAsArray, method, map, committed) =>
+    borrowed(sql, values, rowsAsArray, method, map, committed, deadlineMs + lead.waitMs, undefined, reads, lead)
 
   // A caller's deadline (a session wait): no answer in time is `undefined`.
   const noAnswer = Effect.succeed(undefined)
@@ -227,6 +252,7 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
   return {
     pooled: borrowed,
     read,
+    led,
     cutReads: () => reads.cutAll(),
     on,
     within,

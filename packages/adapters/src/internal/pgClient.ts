@@ -275,9 +275,19 @@ export const make = (
     const readConnection = new PooledPgConnection(reads)
     const readRun: Prepared.Run = (query, map) => pooled(query, map, deadlineMs, undefined, reads)
     const readStream = pooledStream(reads)
-    // A session read with its replay poll in front (`pgLead.ts`): made per read, for the poll's rows.
-    const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void) =>
-      new PgConnection(Lead.leading(readRun, Pg.Query, sql, onRows), readStream, true)
+    // A session read with its replay poll in front (`pgLead.ts`): made per read, for the poll's rows. A poll never
+    // waits on the server; a lead that may (`waitMs`) extends the read's deadline.
+    const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs = 0) =>
+      new PgConnection(
+        Lead.leading(
+          waitMs > 0 ? (query, map) => pooled(query, map, deadlineMs + waitMs, undefined, reads) : readRun,
+          Pg.Query,
+          sql,
+          onRows
+        ),
+        readStream,
+        true
+      )
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "postgresql"],

@@ -32,13 +32,16 @@ export interface ConsistencyOps {
     readonly position: (results: ReadonlyArray<any>) => Position | undefined
   } | undefined
   /**
-   * A replay poll a replica answers in front of a session read, in the read's own round trip (`NodeReads.leading`),
-   * and what its rows say: the position the replica has replayed when it covers `token`, else undefined (the read
-   * is then thrown away and the session waits). Only where the read's snapshot is taken after the poll.
+   * A look at the replica's replay position that travels in front of a session read, in the read's own round trip
+   * (`NodeReads.leading`): its SQL for `token` (undefined: this token cannot be carried), and what its rows say: the
+   * position the replica has replayed when it covers `token`, else undefined (the read is then thrown away). Where it
+   * `waits` (up to `timeout`, on the server), undefined means the wait gave up and the session reads elsewhere; where
+   * it only polls, the session waits as usual. Only where the read's snapshot is taken after the look.
    */
   readonly carried?: {
-    readonly sql: string
+    readonly sql: (token: Position, timeout: Duration.Duration) => string | undefined
     readonly replayed: (rows: ReadonlyArray<DatabaseAdapter.TextRow>, token: Position) => Position | undefined
+    readonly waits: boolean
   } | undefined
   /**
    * Waits up to `timeout` until the replica has replayed `token`, on the replica's pooled connection. Caught up: the
@@ -121,11 +124,12 @@ const postgres: ConsistencyOps = {
   // connection was given) both would share the poll's snapshot, taken before it read the replay position: the poll
   // then says nothing of the read, which is thrown away.
   carried: {
-    sql: "SELECT pg_last_wal_replay_lsn()::text, current_setting('transaction_isolation')",
+    sql: () => "SELECT pg_last_wal_replay_lsn()::text, current_setting('transaction_isolation')",
     replayed: (rows, token) => {
       const [lsn, isolation] = rows[0] ?? []
       return isolation === "read committed" && typeof lsn === "string" ? replayedTo(lsn, token) : undefined
-    }
+    },
+    waits: false
   },
   // Replay, never receive: received-but-not-replayed rows are invisible. PostgreSQL 15 has no server-side wait: poll,
   // backing off from 2 ms to 50 ms, until the bound. No sleep starts past it and no poll after it; each poll is
@@ -163,6 +167,8 @@ const postgres: ConsistencyOps = {
 
 // Compiled once: direct on FastORM's node clients (prepared where the node prepares), no statement span machinery.
 const replayLsn = CompiledStatement.make("SELECT pg_last_wal_replay_lsn()::text AS p")
+// A GTID list as MariaDB writes it: what may go into a statement's text.
+const gtidList = /^\d+-\d+-\d+(?:,\d+-\d+-\d+)*$/
 // The replica's own position comes back with the wait's outcome: what it shows it has replayed, every domain.
 const gtidWait = CompiledStatement.make("SELECT MASTER_GTID_WAIT(?, ?) AS w, @@gtid_slave_pos AS p")
 const gtidPosition = CompiledStatement.make("SELECT @@gtid_binlog_pos AS p")
@@ -176,6 +182,26 @@ const mariadb: ConsistencyOps = {
       const gtid = firstValue(rows)
       return gtid === undefined ? undefined : { kind: "gtid" as const, value: gtid }
     }),
+  // The wait itself travels in front of the read: two commands in one round trip (`mysqlLead.ts`), the read run once
+  // the wait has returned. A poll alone would mostly find the replica behind: MariaDB replays a commit later than the
+  // session's next read reaches the replica (BENCHMARKS.md, lever 42). The token goes into the text (a GTID list is
+  // digits, dashes and commas, checked here: anything else is not carried). Outside a transaction each statement is a
+  // transaction of its own, whose snapshot is taken when it starts: the read's after the wait. Inside one (a session
+  // with autocommit off) the snapshot may predate it: `@@in_transaction` then says so, and the read is thrown away.
+  carried: {
+    sql: (token, timeout) =>
+      token.kind === "gtid" && gtidList.test(token.value)
+        ? `SELECT MASTER_GTID_WAIT('${token.value}', ${
+          Duration.toMillis(timeout) / 1000
+        }), @@gtid_slave_pos, @@in_transaction`
+        : undefined,
+    replayed: (rows, token) => {
+      const [outcome, position, inTransaction] = rows[0] ?? []
+      if (outcome !== "0" || inTransaction !== "0") return undefined
+      return typeof position === "string" && position !== "" ? later(token, { kind: "gtid", value: position }) : token
+    },
+    waits: true
+  },
   // MASTER_GTID_WAIT waits on the server: 0 applied, -1 timed out. Only ever sent to replicas. The client's bound
   // (the margin past the server's) is for a replica that does not answer at all.
   waitFor: (replica, token, timeout) =>

@@ -83,7 +83,7 @@ export const make = (options: ExecutionOptions): Execution => {
         return Effect.flatMap(
           onReplicas.readCarried(route.replica, route.token, run, fiber),
           (carried): Effect.Effect<A, SqlError> =>
-            carried === SessionReads.failed
+            carried === SessionReads.failed || carried === SessionReads.gaveUp
               ? execute(route.otherwise, run, fiber)
               : carried === SessionReads.behind
               ? waitThenRead(route, run, fiber)

@@ -1,17 +1,19 @@
 /**
  * A session read's wait for a replica to replay the session's writes (ARCHITECTURE.md, "Read-your-writes"): the
- * bounded wait itself (`ConsistencyOps.waitFor`), and on PostgreSQL the read that carries the wait's first poll in its
- * own round trip, thrown away when the poll finds the replica behind (`ConsistencyOps.carried`). What a wait shows a
- * replica has replayed is kept for the sessions after it.
+ * bounded wait itself (`ConsistencyOps.waitFor`), and the read that carries the wait's first poll (MariaDB: the wait
+ * itself) in its own round trip, thrown away when the replica turns out behind (`ConsistencyOps.carried`). What a wait
+ * shows a replica has replayed is kept for the sessions after it.
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import type { ResolvedReadWriteConfig } from "../ReadWriteConfig.js"
 import * as SessionToken from "../SessionToken.js"
 import type { ConsistencyOps } from "./consistency.js"
+import { WAIT_MARGIN_MS } from "./consistency.js"
 import { isBusy, isNodeFault, isReadOnlyRefusal } from "./failures.js"
 import * as Log from "./log.js"
 import * as Metrics from "./metrics.js"
@@ -24,8 +26,11 @@ export const behind: unique symbol = Symbol.for("@fastorm/replication/SessionRea
 /** The replica could not serve a carried read (a node fault, a pooler with no connection free). */
 export const failed: unique symbol = Symbol.for("@fastorm/replication/SessionReads/failed")
 
+/** A wait carried in front of the read ran its bound without the replica catching up: the read was thrown away. */
+export const gaveUp: unique symbol = Symbol.for("@fastorm/replication/SessionReads/gaveUp")
+
 /** The outcome of a carried session read (`SessionReads.readCarried`). */
-export type Carried<A> = { readonly value: A } | typeof behind | typeof failed
+export type Carried<A> = { readonly value: A } | typeof behind | typeof failed | typeof gaveUp
 
 /** The most session reads in a row that wait without carrying a poll on a replica its carried polls find behind. */
 export const MAX_SKIPS = 64
@@ -61,11 +66,12 @@ export interface SessionReads {
   /** Waits up to `sessionWaitTimeout` for the replica to replay `token`; true when it has. Never fails. */
   readonly waitFor: (replica: Selection.Candidate, token: SessionToken.Position) => Effect.Effect<boolean>
   /**
-   * A session read on `replica` with the wait's first poll in front of it, in the read's round trip: the read's
-   * outcome when the poll shows `token` replayed there; `behind` when it does not, or the dialect or node cannot carry
-   * a poll, or the replica was found behind lately (`backoff`), or the statement turned out to write (the read, if it
-   * ran, is thrown away: the caller waits, then reads as usual); `failed` when the replica could not serve it (the
-   * caller goes on without it). Statement errors are final.
+   * A session read on `replica` with the wait's first poll (MariaDB: the wait itself) in front of it, in the read's
+   * round trip: the read's outcome when the poll shows `token` replayed there; `behind` when it does not, or the
+   * dialect or node cannot carry a poll, or the replica was found behind lately (`backoff`), or the statement turned
+   * out to write (the read, if it ran, is thrown away: the caller waits, then reads as usual); `gaveUp` when a carried
+   * wait ran its bound (the read is thrown away: the caller reads elsewhere, with no second wait); `failed` when the
+   * replica could not serve it (the caller goes on without it). Statement errors are final.
    */
   readonly readCarried: <A>(
     replica: Selection.Candidate,
@@ -141,6 +147,9 @@ export const make = (options: SessionReadsOptions): SessionReads => {
   const carried = consistency?.carried
   const behindNow: Effect.Effect<Carried<never>> = Effect.succeed(behind)
   const failedNow: Effect.Effect<Carried<never>> = Effect.succeed(failed)
+  // A wait carried in front of the read (MariaDB) may take up to the session's bound before the read runs: the read's
+  // own deadline is extended by that much.
+  const carriedWaitMs = carried?.waits === true ? Duration.toMillis(config.sessionWaitTimeout) + WAIT_MARGIN_MS : 0
   // Per replica: its last backoff (`backoff`), and how many session reads are left to wait there without a poll.
   const penalties = replicas.map(() => 0)
   const skips = replicas.map(() => 0)
@@ -162,11 +171,13 @@ export const make = (options: SessionReadsOptions): SessionReads => {
       skips[c.index]!--
       return behindNow
     }
+    const sql = carried.sql(token, config.sessionWaitTimeout)
+    if (sql === undefined) return behindNow
     const started = performance.now()
     let replayed: SessionToken.Position | undefined
-    const connection = leading(carried.sql, (rows) => {
+    const connection = leading(sql, (rows) => {
       replayed = carried.replayed(rows, token)
-    })
+    }, carriedWaitMs)
     const attempt = recorder.spanned(fiber, replica.name, "session", attemptOn(c.index, run, connection))
     return Effect.matchEffect(attempt, {
       onFailure: (error) => {
@@ -178,6 +189,8 @@ export const make = (options: SessionReadsOptions): SessionReads => {
       },
       onSuccess: (value): Effect.Effect<Carried<A>> => {
         if (replayed === undefined) {
+          // The carried wait gave up (or failed, and said nothing): as a plain wait that did, with no second one.
+          if (carried.waits) return waited(c, fiber, started, false, true, gaveUp)
           penalties[c.index] = skips[c.index] = backoff(penalties[c.index]!, true)
           return behindNow
         }

@@ -110,6 +110,8 @@ export interface Script {
    * behind), with PostgreSQL's decision over it (`ConsistencyOps.carried`). Default: replicas carry no poll.
    */
   readonly carried?: (name: string) => SessionToken.Position | undefined
+  /** Whether the carried look is a wait of its own (MariaDB's): not caught up then means it gave up. */
+  readonly carriedWaits?: boolean
   /** The router's configuration, over a 5 ms session wait. */
   readonly readWrite?: ReadWriteConfig | undefined
 }
@@ -141,7 +143,9 @@ const scripted = (script: Script): ConsistencyOps => {
   return {
     kind: "lsn",
     latest: next,
-    carried: script.carried === undefined ? undefined : Consistency.forDialect("postgresql")!.carried,
+    carried: script.carried === undefined
+      ? undefined
+      : { ...Consistency.forDialect("postgresql")!.carried!, waits: script.carriedWaits === true },
     waitFor: (replica, _token, _timeout, abandoned) => {
       const name = (replica as FakeConnection).name
       return script.waiting !== undefined ? script.waiting(name, abandoned) : Effect.succeed(script.waitFor?.(name))
