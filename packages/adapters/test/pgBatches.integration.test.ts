@@ -1,6 +1,7 @@
 /**
  * Read batches behind PgBouncer in transaction mode (`pgBatches.ts`): reads of many callers go out together under
- * one Sync, one implicit transaction that the pooler hands to one server connection, and each gets its own rows; a
+ * one Sync, one implicit transaction that the pooler hands to one server connection, and each gets its own rows (reads
+ * without parameters too, but for a text of several statements, which keeps its own simple query); a
  * read the server refuses, or whose value pg cannot send, fails alone; an interrupted read frees its caller; a batch
  * whose server stops answering is cut at the deadline and the next read is answered. On a direct connection reads are
  * never batched (lanes carry them, each with its own Sync).
@@ -59,6 +60,22 @@ describe("read batches behind PgBouncer in transaction mode", () => {
       expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 400 }, (_, i) => i))
       // Batched: far fewer transactions than reads (each read alone is a transaction of its own).
       expect(transactions(answers)).toBeLessThan(300)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("reads without parameters share batches too; a text of several statements keeps its own query", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(bouncer.url)
+      const plain = "SELECT pg_backend_pid() AS pid, transaction_timestamp()::text AS tx, 7 AS n"
+      const answers = yield* Effect.forEach(
+        Array.from({ length: 400 }),
+        () => Effect.map(client.reads.connection.execute(plain, [], undefined), (rows) => rows[0] as Answer),
+        { concurrency: 32 }
+      )
+      expect(answers.every((a) => a.n === 7)).toBe(true)
+      expect(transactions(answers)).toBeLessThan(300)
+      // Several statements in one text go as one simple query (the extended protocol takes one): both results.
+      const both = yield* client.reads.connection.executeUnprepared("SELECT 1 AS a; SELECT 2 AS b", [], undefined)
+      expect(both).toEqual([[{ a: 1 }], [{ b: 2 }]])
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("a read the server refuses fails alone; the reads beside it in its batch are answered", () =>

@@ -29,6 +29,7 @@ interface Wire {
 interface Read {
   callback?: Reply | undefined
   binary?: boolean | undefined
+  queryMode?: string | undefined
   readonly _result?: { _types?: unknown } | undefined
   submit(wire: Wire): Error | null
   handleRowDescription(msg: unknown): void
@@ -46,14 +47,18 @@ interface Entry {
 }
 
 /**
- * A statement a batch can carry: plain text with parameters (pg sends it with the extended protocol), unnamed (a
- * pooler shares server connections, so nothing is prepared by name behind one), no type overrides, rows as objects or
- * arrays, and not a submittable of its own (a transaction's BEGIN, a session read's poll).
+ * A statement a batch can carry: plain text, unnamed (a pooler shares server connections, so nothing is prepared by
+ * name behind one), no type overrides, rows as objects or arrays, and not a submittable of its own (a transaction's
+ * BEGIN, a session read's poll). A batch sends every read with the extended protocol, which takes one statement per
+ * text: a text without parameters (pg would send it as a simple query, which may hold several) goes only when it has
+ * no semicolon at all; any other keeps its own round trip.
  */
 export const batchable = (query: Pg.QueryConfig): boolean => {
   const c = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
-  return c.submit === undefined && c.name === undefined && c.types === undefined &&
-    (c.rowMode === undefined || c.rowMode === "array") && Array.isArray(c.values) && c.values.length > 0
+  if (c.submit !== undefined || c.name !== undefined || c.types !== undefined) return false
+  if (c.rowMode !== undefined && c.rowMode !== "array") return false
+  if (Array.isArray(c.values) && c.values.length > 0) return true
+  return typeof c.text === "string" && c.text.trim() !== "" && !c.text.includes(";")
 }
 
 const noop = () => {}
@@ -91,6 +96,8 @@ class Batch {
         // What pg's client sets on a query it runs.
         if (read._result !== undefined && read._result._types === undefined) read._result._types = types
         if (binary === true && read.binary !== true) read.binary = true
+        // One without parameters too (`batchable`): pg would write it as a simple query, which carries its own Sync.
+        read.queryMode = "extended"
         const reply = read.callback
         let refused = false
         read.callback = (error, result) => {
