@@ -12,6 +12,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Position } from "../SessionToken.js"
 import { covers, later } from "../SessionToken.js"
+import { gtidPattern } from "./positions.js"
 
 /** What the router needs of a dialect for session consistency; SQLite needs nothing (one file). */
 export interface ConsistencyOps {
@@ -167,8 +168,6 @@ const postgres: ConsistencyOps = {
 
 // Compiled once: direct on FastORM's node clients (prepared where the node prepares), no statement span machinery.
 const replayLsn = CompiledStatement.make("SELECT pg_last_wal_replay_lsn()::text AS p")
-// A GTID list as MariaDB writes it: what may go into a statement's text.
-const gtidList = /^\d+-\d+-\d+(?:,\d+-\d+-\d+)*$/
 // The replica's own position comes back with the wait's outcome: what it shows it has replayed, every domain.
 const gtidWait = CompiledStatement.make("SELECT MASTER_GTID_WAIT(?, ?) AS w, @@gtid_slave_pos AS p")
 const gtidPosition = CompiledStatement.make("SELECT @@gtid_binlog_pos AS p")
@@ -190,7 +189,7 @@ const mariadb: ConsistencyOps = {
   // with autocommit off) the snapshot may predate it: `@@in_transaction` then says so, and the read is thrown away.
   carried: {
     sql: (token, timeout) =>
-      token.kind === "gtid" && gtidList.test(token.value)
+      token.kind === "gtid" && gtidPattern.test(token.value)
         ? `SELECT MASTER_GTID_WAIT('${token.value}', ${
           Duration.toMillis(timeout) / 1000
         }), @@gtid_slave_pos, @@in_transaction`
