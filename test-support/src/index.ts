@@ -20,6 +20,8 @@ export {
   unfreezeNode
 } from "./cluster/controls.js"
 export {
+  gtidAhead,
+  mostAdvancedMariaReplica,
   promoteMariaReplica,
   type PromotionOptions,
   restoreMariaCluster,

@@ -72,10 +72,13 @@ export const waitUntil = <A, E, R>(
     return loop
   })
 
+/** The rejection of a read that ran out of time. */
+class ReadTimedOut extends Error {}
+
 /** `p`, or a rejection once `ms` have passed (the timer does not keep the process alive). */
 const within = <A>(p: Promise<A>, ms: number): Promise<A> =>
   new Promise<A>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the read did not finish within ${ms} ms`)), ms)
+    const timer = setTimeout(() => reject(new ReadTimedOut(`the read did not finish within ${ms} ms`)), ms)
     timer.unref()
     p.then(
       (a) => {
@@ -108,7 +111,11 @@ export const waitUntilAsync = async <A>(
       if (ok(value)) return Date.now() - started
       last = `last value: ${show(value)}`
     } catch (e) {
-      last = `last error: ${redact(e instanceof Error ? e.message : String(e))}`
+      const error = redact(e instanceof Error ? e.message : String(e))
+      // A read cut short by the deadline says nothing new: the value or error before it explains the timeout.
+      last = e instanceof ReadTimedOut && last !== "no read finished"
+        ? `${last} (then a read did not finish in time)`
+        : `last error: ${error}`
     }
     if (Date.now() >= deadline) throw new Error(timeoutMessage(options, last))
     await sleep(options.intervalMs ?? DEFAULT_INTERVAL_MS)

@@ -80,4 +80,14 @@ describe("waitUntilAsync", () => {
     expect(Date.now() - started).toBeLessThan(5_000)
     expect(error?.message).toContain("did not finish within")
   })
+
+  it("keeps the last value when the read that hits the bound is cut short", async () => {
+    let calls = 0
+    const error = await waitUntilAsync(
+      () => ++calls <= 2 ? Promise.resolve({ io: "No" }) : new Promise<{ io: string }>(() => undefined),
+      (threads) => threads.io === "Yes",
+      { what: "replication", timeoutMs: 150, intervalMs: 10 }
+    ).then(() => undefined, (e: Error) => e)
+    expect(error?.message).toContain(`last value: {"io":"No"} (then a read did not finish in time)`)
+  })
 })

@@ -116,7 +116,13 @@ export const waitMariaReplicating = (node: NodeInfo, timeoutMs: number): Promise
   waitUntilAsync(
     async () => {
       const row = (await mariaAdminQuery<Record<string, unknown>>(node, "SHOW SLAVE STATUS"))[0]
-      return { io: row?.Slave_IO_Running, sql: row?.Slave_SQL_Running }
+      // The threads' last errors go into the timeout message (a position the source's binlog lacks, for one).
+      return {
+        io: row?.Slave_IO_Running,
+        sql: row?.Slave_SQL_Running,
+        ioError: row?.Last_IO_Error,
+        sqlError: row?.Last_SQL_Error
+      }
     },
     (threads) => threads.io === "Yes" && threads.sql === "Yes",
     { what: `${node.name} to replicate (IO and SQL threads running)`, timeoutMs, intervalMs: 50, logFile: node.logFile }

@@ -13,6 +13,7 @@ import {
   killNode,
   loadCluster,
   LOADED_MACHINE_SLACK_MS,
+  mostAdvancedMariaReplica,
   type NodeInfo,
   promoteMariaReplica,
   restoreMariaCluster,
@@ -28,8 +29,9 @@ import { report } from "../support/cluster.js"
 import { startLoad, verdictsOf } from "./load.js"
 
 const cluster = loadCluster().mariadb
-const [promoted, follower] = cluster.replicas as [NodeInfo, NodeInfo]
-const all = [cluster.primary, promoted, follower]
+const all = [cluster.primary, ...cluster.replicas]
+// The replica the first test promotes: the one that fetched the most when the primary died, as MaxScale picks it.
+let promoted: NodeInfo = cluster.replicas[0]!
 const PROBE_INTERVAL_MS = 200
 
 beforeAll(async () => {
@@ -85,15 +87,20 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
           timeoutMs: 20_000
         })
         const t0 = performance.now()
-        // When the app names the promoted node (a waiting write should run there at once, not after a pause).
-        const named = { at: 0 }
+        // When the app names a new primary (a waiting write should run there at once, not after a pause); only the
+        // promoted node can be named: the other replica stays read-only.
+        const named = { at: 0, name: "" }
         yield* Effect.forkScoped(Effect.repeat(
           Effect.map(router.currentPrimary, (p) => {
-            if (p === promoted.name && named.at === 0) named.at = performance.now()
+            if (p !== undefined && p !== cluster.primary.name && named.at === 0) {
+              named.at = performance.now()
+              named.name = p
+            }
           }),
           { schedule: Schedule.spaced("5 millis"), until: () => named.at !== 0 }
         ))
         yield* Effect.promise(() => killNode(cluster.primary))
+        promoted = yield* Effect.promise(() => mostAdvancedMariaReplica(cluster))
         yield* Effect.promise(() => promoteMariaReplica(cluster, promoted))
         const promotedAt = performance.now()
         const resumed = yield* waitUntil(
@@ -135,6 +142,7 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
         // session reads that only a primary could serve waited too.
         expect(figures.writesFailed).toBe(0)
         expect(figures.sessionReadsFailed).toBe(0)
+        expect(named.name).toBe(promoted.name)
         expect(yield* router.currentPrimary).toBe(promoted.name)
       }).pipe(Effect.provide(app("8 seconds"))),
     120_000
