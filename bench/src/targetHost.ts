@@ -6,6 +6,7 @@
  */
 import type { HostSpec } from "./hostedTarget.js"
 import { fromSpec, inProcess } from "./hostedTarget.js"
+import { describeUncaught } from "./uncaught.js"
 import type { Workload } from "./workloads.js"
 import { deletesAt, startDeletesAt, WORKLOADS } from "./workloads.js"
 
@@ -33,7 +34,7 @@ let uncaught = 0
 // A peer's pool may emit an unhandled error; count it (the worker reports the total) rather than lose the run.
 process.on("uncaughtException", (e) => {
   uncaught++
-  process.stderr.write(`uncaught in ${process.env["BENCH_HOST_NAME"]}: ${String(e?.message ?? e).slice(0, 200)}\n`)
+  process.stderr.write(`uncaught in ${process.env["BENCH_HOST_NAME"]}: ${describeUncaught(e)}\n`)
 })
 process.on("unhandledRejection", () => {
   uncaught++

@@ -30,6 +30,7 @@ import { seed } from "./seed.js"
 import { seedSqlite, SQLITE_TARGETS } from "./sqliteTargets.js"
 import type { Db, TargetName } from "./targets.js"
 import { dialectOf, makeTarget, POOL_SIZE } from "./targets.js"
+import { describeUncaught } from "./uncaught.js"
 import type { Workload } from "./workloads.js"
 import { startDeletesAt } from "./workloads.js"
 
@@ -82,11 +83,11 @@ let uncaught = 0
 // A peer's pool may emit an unhandled error when a replica dies; count it rather than lose the run.
 process.on("uncaughtException", (e) => {
   uncaught++
-  log(`[${db}] uncaught: ${String((e as Error)?.message ?? e).slice(0, 200)}`)
+  log(`[${db}] uncaught: ${describeUncaught(e)}`)
 })
 process.on("unhandledRejection", (e) => {
   uncaught++
-  log(`[${db}] unhandled rejection: ${String((e as Error)?.message ?? e).slice(0, 200)}`)
+  log(`[${db}] unhandled rejection: ${describeUncaught(e)}`)
 })
 
 const fmt = (s: Sample) =>
