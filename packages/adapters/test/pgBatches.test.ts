@@ -3,8 +3,13 @@
  * parameters only one statement with no semicolon), unnamed, rows as objects or arrays, not a submittable of its own.
  */
 import { describe, expect, it } from "@effect/vitest"
-import type Pg from "pg"
-import { batchable } from "../src/internal/pgBatches.js"
+import * as Effect from "effect/Effect"
+import { setFlagsFromString } from "node:v8"
+import { runInNewContext } from "node:vm"
+import Pg from "pg"
+import { settle } from "../src/internal/deadline.js"
+import type { Batches } from "../src/internal/pgBatches.js"
+import { batchable, submitBatched } from "../src/internal/pgBatches.js"
 
 const text = "SELECT * FROM users WHERE id = $1"
 
@@ -25,5 +30,44 @@ describe("batchable", () => {
     ["a submittable (a carried BEGIN, a session read's poll)", { text, values: [1], submit: () => null }, false]
   ])("%s: %s", (_, query, expected) => {
     expect(batchable(query as unknown as Pg.QueryConfig)).toBe(expected)
+  })
+})
+
+// A full collection on demand, to see whether anything still holds an answered read's query.
+setFlagsFromString("--expose-gc")
+const gc = runInNewContext("gc") as () => void
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0))
+
+describe("submitBatched", () => {
+  it("an answered read's canceller does not keep its query and rows alive", async () => {
+    // Whatever outlives an answered read (its canceller here) must not hold its rows: an old-generation object that
+    // did kept every batched read's rows through young collections (BENCHMARKS.md, lever 44).
+    let sent: WeakRef<object> | undefined
+    let rows: ReadonlyArray<unknown> | undefined
+    const batches: Batches = {
+      query: (query) => {
+        sent = new WeakRef(query)
+        const reply = (query as unknown as { callback: (e: null, r: { rows: Array<unknown> }) => void }).callback
+        reply(null, { rows: Array.from({ length: 500 }, (_, id) => ({ id })) })
+      },
+      expire: () => {},
+      drop: () => {},
+      cutAll: () => {}
+    }
+    const within = { alias: "bouncer", deadlineMs: 10_000, guard: settle(), Query: Pg.Query }
+    const query = { text: "SELECT * FROM users WHERE id = $1", values: [1] }
+    const cancel = submitBatched(batches, query, (r) => r.rows as ReadonlyArray<unknown>, within, (outcome) => {
+      rows = Effect.runSync(outcome)
+    })
+    expect(rows).toHaveLength(500)
+    rows = undefined
+    await tick()
+    gc()
+    await tick()
+    gc()
+    expect(sent).toBeDefined()
+    expect(sent!.deref()).toBeUndefined()
+    // Held to the end: it is what must not reach the query.
+    cancel()
   })
 })

@@ -66,14 +66,21 @@ const noop = () => {}
 /** The most batches one checked-out connection carries in a row before it goes back to the pool. */
 const KEEP_BATCHES = 64
 
-/** One batch on one connection: pg's client takes it as one query and hands it every message of its answer. */
+/** What stands in `Batch.sent` for a read already answered. */
+const ANSWERED: Entry = { read: undefined as unknown as Read, refuse: noop }
+
+/**
+ * One batch on one connection: pg's client takes it as one query and hands it every message of its answer. A read it
+ * answered is let go at once: else its rows stay reachable until the batch's answer ends, and from a batch in V8's old
+ * generation until a full collection (BENCHMARKS.md, lever 44).
+ */
 class Batch {
   // The reads written (a value pg could not bind fails at once and sends no Execute), and the one being answered.
   private readonly sent: Array<Entry> = []
   private at = 0
   private ended = false
   constructor(
-    private readonly entries: ReadonlyArray<Entry>,
+    private entries: ReadonlyArray<Entry>,
     readonly client: Pg.PoolClient,
     private readonly end: (batch: Batch, skipped: ReadonlyArray<Entry>, broken: Error | undefined) => void
   ) {}
@@ -113,6 +120,7 @@ class Batch {
       delete (wire as { sync?: unknown }).sync
       wire.sync()
       wire.stream.uncork?.()
+      this.entries = []
     }
     return null
   }
@@ -124,13 +132,13 @@ class Batch {
     this.sent[this.at]?.read.handleDataRow(msg)
   }
   handleCommandComplete(msg: unknown, wire: unknown) {
-    const entry = this.sent[this.at++]
+    const entry = this.answered()
     if (entry === undefined) return
     entry.read.handleCommandComplete(msg, wire)
     entry.read.handleReadyForQuery(wire)
   }
   handleEmptyQuery(wire: unknown) {
-    const entry = this.sent[this.at++]
+    const entry = this.answered()
     if (entry === undefined) return
     entry.read.handleEmptyQuery(wire)
     entry.read.handleReadyForQuery(wire)
@@ -157,6 +165,14 @@ class Batch {
   }
   handleReadyForQuery() {
     this.finish([], undefined)
+  }
+
+  /** The read being answered, let go of here (`ANSWERED` in its place) and the next one's turn. */
+  private answered(): Entry | undefined {
+    const entry = this.sent[this.at]
+    if (entry !== undefined) this.sent[this.at] = ANSWERED
+    this.at++
+    return entry
   }
 
   private finish(skipped: ReadonlyArray<Entry>, broken: Error | undefined) {
@@ -302,6 +318,10 @@ export const submitBatched = <A>(
   }
   timer = submitWithin(target, query, map, within, resume, (_broken, timedOut) => {
     if (timedOut && built !== undefined) batches.expire(built)
+    // Answered: the closures of this read may outlive it (its canceller, held until the fiber moves on), and through
+    // this variable they held its query and rows; in the old generation they kept every batched read's rows through
+    // young collections, to be promoted (BENCHMARKS.md, lever 44).
+    built = undefined
   })
   // Refused at once (the pool is closing): its deadline has nothing left to bound.
   if (within.guard.settled()) clearTimeout(timer)
