@@ -20,12 +20,11 @@ export {
   unfreezeNode
 } from "./cluster/controls.js"
 export {
-  gtidAhead,
-  mostAdvancedMariaReplica,
   promoteMariaReplica,
   type PromotionOptions,
   restoreMariaCluster,
-  reviveMariaPrimary
+  reviveMariaPrimary,
+  stopFetching
 } from "./cluster/mariaPromotion.js"
 export {
   type PgBouncerNode,

@@ -40,6 +40,9 @@ const timeoutMessage = (options: WaitOptions, last: string): string => {
   return `Timed out after ${options.timeoutMs} ms waiting for ${options.what}; ${last}${detail}${log}`
 }
 
+/** What a timeout says when no read finished at all. */
+const NO_READ = "no read finished"
+
 /**
  * Reads `read` every `intervalMs` until `ok` holds for what it returned; succeeds with the elapsed milliseconds. Each
  * read is itself bounded by the time left, so a read that hangs (a frozen server) ends the wait too. At the bound the
@@ -55,7 +58,7 @@ export const waitUntil = <A, E, R>(
     const started = Date.now()
     const deadline = started + options.timeoutMs
     const interval = Duration.millis(options.intervalMs ?? DEFAULT_INTERVAL_MS)
-    let last = "no read finished"
+    let last = NO_READ
     const loop: Effect.Effect<number, E, R> = Effect.flatMap(
       Effect.timeoutOption(read, Duration.millis(Math.max(1, deadline - Date.now()))),
       (result) => {
@@ -104,18 +107,17 @@ export const waitUntilAsync = async <A>(
 ): Promise<number> => {
   const started = Date.now()
   const deadline = started + options.timeoutMs
-  let last = "no read finished"
+  let last = NO_READ
   for (;;) {
     try {
       const value = await within(read(), Math.max(1, deadline - Date.now()))
       if (ok(value)) return Date.now() - started
       last = `last value: ${show(value)}`
     } catch (e) {
-      const error = redact(e instanceof Error ? e.message : String(e))
       // A read cut short by the deadline says nothing new: the value or error before it explains the timeout.
-      last = e instanceof ReadTimedOut && last !== "no read finished"
+      last = e instanceof ReadTimedOut && last !== NO_READ
         ? `${last} (then a read did not finish in time)`
-        : `last error: ${error}`
+        : `last error: ${redact(e instanceof Error ? e.message : String(e))}`
     }
     if (Date.now() >= deadline) throw new Error(timeoutMessage(options, last))
     await sleep(options.intervalMs ?? DEFAULT_INTERVAL_MS)

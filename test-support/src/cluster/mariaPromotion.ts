@@ -28,45 +28,25 @@ const makeWritable = async (node: NodeInfo): Promise<void> => {
   await mariaAdminQuery(node, "SET GLOBAL read_only = 0")
 }
 
-/** A GTID list (`domain-server-seq,...`) as each domain's highest sequence number. */
-const seqByDomain = (gtids: string): Map<string, number> => {
-  const seqs = new Map<string, number>()
-  for (const gtid of gtids.split(",")) {
-    const [domain, , seq] = gtid.trim().split("-")
-    if (domain !== undefined && seq !== undefined) seqs.set(domain, Math.max(seqs.get(domain) ?? 0, Number(seq)))
-  }
-  return seqs
-}
-
-/** Whether GTID list `a` holds a transaction `b` does not: a higher sequence number in some domain. */
-export const gtidAhead = (a: string, b: string): boolean => {
-  const of = seqByDomain(b)
-  for (const [domain, seq] of seqByDomain(a)) if (seq > (of.get(domain) ?? 0)) return true
-  return false
-}
-
 /**
- * The replica MaxScale's failover would promote once the primary is gone: every replica stops fetching, and the one
- * that fetched the most (`Gtid_IO_Pos`) is chosen, the first listed on a tie. A replica that fetched a transaction the
- * promoted one lacks could not replicate from it (its position is not in the new primary's binlog), and under a
- * write load the replicas' last fetched events differ when the primary dies.
+ * What each replica fetched once the primary is gone (`Gtid_IO_Pos`), every replica stopped fetching first: MaxScale's
+ * failover promotes the one that fetched the most. A replica that fetched a transaction the promoted one lacks could
+ * not replicate from it (its position is not in the new primary's binlog), and under a write load the replicas' last
+ * fetched events differ when the primary dies.
  */
-export const mostAdvancedMariaReplica = async (cluster: ClusterNodes): Promise<NodeInfo> => {
-  const fetched = await Promise.all(cluster.replicas.map(async (replica) => {
+export const stopFetching = (
+  cluster: ClusterNodes
+): Promise<ReadonlyArray<{ readonly replica: NodeInfo; readonly fetched: string }>> =>
+  Promise.all(cluster.replicas.map(async (replica) => {
     await mariaAdminQuery(replica, "STOP SLAVE IO_THREAD")
-    return { replica, pos: String((await slaveStatus(replica))?.Gtid_IO_Pos ?? "") }
+    return { replica, fetched: String((await slaveStatus(replica))?.Gtid_IO_Pos ?? "") }
   }))
-  let best = fetched[0]
-  if (best === undefined) throw new Error("mostAdvancedMariaReplica: the cluster has no replica")
-  for (const candidate of fetched) if (gtidAhead(candidate.pos, best.pos)) best = candidate
-  return best.replica
-}
 
 /**
  * Promotes `chosen` as MaxScale's failover does: it stops fetching, applies what it already received, then
  * `STOP SLAVE; RESET SLAVE ALL; SET GLOBAL read_only = 0`; every other replica is re-pointed at it with
  * `CHANGE MASTER TO ... MASTER_USE_GTID = slave_pos; START SLAVE`. The old primary is left as it is: kill or stop it
- * first for a failover (and under a write load pick `chosen` with `mostAdvancedMariaReplica`). Resolves once the others
+ * first for a failover (and under a write load choose among `stopFetching`'s replicas). Resolves once the others
  * replicate from the new primary; returns the new topology.
  */
 export const promoteMariaReplica = async (

@@ -13,11 +13,11 @@ import {
   killNode,
   loadCluster,
   LOADED_MACHINE_SLACK_MS,
-  mostAdvancedMariaReplica,
   type NodeInfo,
   promoteMariaReplica,
   restoreMariaCluster,
   reviveMariaPrimary,
+  stopFetching,
   waitReplicated,
   waitUntil
 } from "@fastorm/test-support"
@@ -26,6 +26,7 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { ConnectionRouter, FastOrm } from "../../src/index.js"
 import { report } from "../support/cluster.js"
+import { mostAdvanced } from "../support/mostAdvanced.js"
 import { startLoad, verdictsOf } from "./load.js"
 
 const cluster = loadCluster().mariadb
@@ -100,7 +101,7 @@ describe("following a promoted primary: MariaDB, promoted as MaxScale does", () 
           { schedule: Schedule.spaced("5 millis"), until: () => named.at !== 0 }
         ))
         yield* Effect.promise(() => killNode(cluster.primary))
-        promoted = yield* Effect.promise(() => mostAdvancedMariaReplica(cluster))
+        promoted = mostAdvanced(yield* Effect.promise(() => stopFetching(cluster)))
         yield* Effect.promise(() => promoteMariaReplica(cluster, promoted))
         const promotedAt = performance.now()
         const resumed = yield* waitUntil(

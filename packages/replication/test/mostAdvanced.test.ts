@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest"
-import { gtidAhead } from "../src/cluster/mariaPromotion.js"
+import { describe, expect, it } from "@effect/vitest"
+import { gtidAhead } from "./support/mostAdvanced.js"
 
 // Which replica fetched more once the primary died: the one to promote.
 const rows: ReadonlyArray<readonly [a: string, b: string, ahead: boolean]> = [
