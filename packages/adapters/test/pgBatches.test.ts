@@ -50,6 +50,9 @@ describe("submitBatched", () => {
         const reply = (query as unknown as { callback: (e: null, r: { rows: Array<unknown> }) => void }).callback
         reply(null, { rows: Array.from({ length: 500 }, (_, id) => ({ id })) })
       },
+      write: () => {},
+      unsent: Effect.die("not used"),
+      takesWrite: () => true,
       expire: () => {},
       drop: () => {},
       cutAll: () => {}

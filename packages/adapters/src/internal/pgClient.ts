@@ -27,6 +27,7 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
+import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
 import * as PgCursor from "./pgCursor.js"
 import * as Lanes from "./pgLanes.js"
@@ -37,7 +38,7 @@ import { clientDeadlineMs, poolConfig } from "./pgPoolConfig.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
 import { rowsFor, rowsOf } from "./pgRows.js"
-import { poolerRefusal } from "./pgSession.js"
+import { poolerRefusal, writeOpening } from "./pgSession.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 import { endWithin } from "./scopedRelease.js"
 
@@ -76,7 +77,13 @@ export const make = (
 
     // Behind a pooler, where no lane serves: reads batched under one Sync on pooled connections (`pgBatches.ts`).
     const batches = config.pipelinedConnections > 0
-      ? Batches.make({ pool, alias: options.alias, max: config.pipelinedConnections })
+      ? Batches.make({
+        pool,
+        alias: options.alias,
+        max: config.pipelinedConnections,
+        writeOpening: writeOpening(config),
+        deadlineMs
+      })
       : undefined
     const batching = () => behindPooler() || lanes?.pooler() === true
 
@@ -85,7 +92,8 @@ export const make = (
      * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
      * lanes, a statement goes on one when a lane may take it (`pgLaneChoice.ts`); not a caller-bounded wait, nor a
      * query pg would refuse in pipeline mode (one that carries statements in front of it: `pgBegin.ts`, `pgLead.ts`).
-     * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead.
+     * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, and so does a write
+     * (`pgBatchedWrite.ts`), in a transaction of its own, unless the batches out are held up by a slow statement.
      */
     const pooled = <A>(
       query: Pg.QueryConfig,
@@ -105,11 +113,12 @@ export const make = (
         if (lane !== undefined) {
           return Lanes.submitOnLane(lane, query, map, within, resume)
         }
-        if (
-          batches !== undefined && reads !== undefined && expired === undefined && batching() &&
-          Batches.batchable(query)
-        ) {
-          return Batches.submitBatched(batches, query, map, within, resume)
+        if (batches !== undefined && expired === undefined && batching()) {
+          if (reads !== undefined) {
+            if (Batches.batchable(query)) return Batches.submitBatched(batches, query, map, within, resume)
+          } else if (writeBatchable(query) && batches.takesWrite()) {
+            return Batches.submitBatched(batches, query, map, within, resume, true)
+          }
         }
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined

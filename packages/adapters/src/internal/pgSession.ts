@@ -69,11 +69,26 @@ export const startupParameters = (
       options: startupOptions(config, readOnly)
     }
 
+/** The statement bounds of one transaction as `SET LOCAL`, for a session that could not take them at startup. */
+const statementBounds = (config: PostgresOptimalConfig): ReadonlyArray<string> => [
+  `SET LOCAL statement_timeout = ${millis(config.statementTimeout)}`,
+  `SET LOCAL lock_timeout = ${millis(config.lockTimeout)}`
+]
+
 /** The timeouts of one transaction as `SET LOCAL` statements, for a session that could not take them at startup. */
 export const transactionSettings = (config: PostgresOptimalConfig): ReadonlyArray<string> => [
-  `SET LOCAL statement_timeout = ${millis(config.statementTimeout)}`,
-  `SET LOCAL lock_timeout = ${millis(config.lockTimeout)}`,
+  ...statementBounds(config),
   `SET LOCAL idle_in_transaction_session_timeout = ${millis(config.idleInTransactionTimeout)}`
+]
+
+/**
+ * What opens a write's transaction of its own in a batch behind a pooler (`pgBatchedWrite.ts`): BEGIN and the statement
+ * bounds, so the server ends a slow write itself and the writes behind it in the batch are sent again, not lost with a
+ * cut connection. Its statements go together, with no idle time in between to bound.
+ */
+export const writeOpening = (config: PostgresOptimalConfig): ReadonlyArray<string> => [
+  "BEGIN",
+  ...statementBounds(config)
 ]
 
 /**

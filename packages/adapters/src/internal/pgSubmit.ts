@@ -67,10 +67,13 @@ export const submit = (
   }
 }
 
-/** A server answer (SQLSTATE) that leaves the connection usable; anything else retires it. */
+/**
+ * A server answer (SQLSTATE) that leaves the connection usable; anything else retires it. Every SQLSTATE has a digit;
+ * a socket's errno code of five letters (`EPIPE`, `EBADF`) is a lost connection, not a server's refusal.
+ */
 export const connectionSurvives = (error: unknown): boolean => {
   const code = (error as { code?: unknown } | null)?.code
-  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57P)/.test(code)
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) && /[0-9]/.test(code) && !/^(08|57P)/.test(code)
 }
 
 /** The error of a checkout that failed. */

@@ -1,0 +1,131 @@
+/**
+ * A write in a batch behind a pooler (ARCHITECTURE.md, "Batches behind a pooler"): everything up to a Sync is one
+ * implicit transaction, so a write goes as a transaction of its own inside the batch, `BEGIN`, its timeouts as
+ * `SET LOCAL` (a pooler refuses them at startup), the write, `COMMIT`, and is answered by its COMMIT. A write that
+ * fails is rolled back alone: the server skips every message after the error up to the Sync, so the statements after
+ * it never ran, and those before it have committed.
+ */
+import type Pg from "pg"
+import type { Read, Wire } from "./pgBatch.js"
+import { sharedLoss } from "./pgLanes.js"
+import type { Reply } from "./pgSubmit.js"
+import { connectionSurvives } from "./pgSubmit.js"
+
+// Writes whose meaning is the same in a transaction block as alone: not a procedure that commits by itself (CALL,
+// DO), nor what cannot run in a block at all (VACUUM, CREATE INDEX CONCURRENTLY).
+const write = /^\s*(INSERT|UPDATE|DELETE|MERGE)\s/i
+
+/**
+ * A statement a batch can carry as a write: `INSERT`, `UPDATE`, `DELETE` or `MERGE` as plain text, unnamed, no type
+ * overrides, rows as objects or arrays, not a submittable; without parameters only with no semicolon (one statement).
+ */
+export const writeBatchable = (query: Pg.QueryConfig): boolean => {
+  const c = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
+  if (c.submit !== undefined || c.name !== undefined || c.types !== undefined) return false
+  if (c.rowMode !== undefined && c.rowMode !== "array") return false
+  if (typeof c.text !== "string" || !write.test(c.text)) return false
+  return (Array.isArray(c.values) && c.values.length > 0) || !c.text.includes(";")
+}
+
+/** pg's `Query` as the write drives it. */
+interface Query extends Read {
+  callback?: Reply | undefined
+}
+
+/** Writes one statement's Parse/Bind/Execute, no Describe (no rows wanted) and no Sync. */
+const statement = (wire: Wire, text: string) => {
+  wire.parse({ text })
+  wire.bind({})
+  wire.execute({})
+}
+
+/**
+ * The write's query in its transaction: the batch hands it every message of its statements; the query gets those of
+ * the write itself and, once COMMIT has answered, its ReadyForQuery, so its caller learns the outcome only when it
+ * is committed. `opening`: BEGIN and the settings.
+ */
+export class BatchedWrite implements Read {
+  /** The CommandCompletes that answer it: the opening statements', the write's and COMMIT's. */
+  answers: number
+  /** A server error left its transaction open (aborted): the connection needs a ROLLBACK. */
+  leftOpen = false
+  // CommandCompletes had; the query refused before it was sent (its transaction is rolled back unseen).
+  private seen = 0
+  private refused = false
+  constructor(readonly query: Query, private readonly opening: ReadonlyArray<string>) {
+    this.answers = opening.length + 2
+  }
+  get _result() {
+    return this.query._result
+  }
+  get binary() {
+    return this.query.binary
+  }
+  set binary(binary: boolean | undefined) {
+    this.query.binary = binary
+  }
+  get queryMode() {
+    return this.query.queryMode
+  }
+  set queryMode(mode: string | undefined) {
+    this.query.queryMode = mode
+  }
+  get callback() {
+    return this.query.callback
+  }
+  set callback(reply: Reply | undefined) {
+    this.query.callback = reply
+  }
+
+  submit(wire: Wire): Error | null {
+    for (const text of this.opening) statement(wire, text)
+    let refused = false
+    const reply = this.query.callback
+    this.query.callback = (error, result) => {
+      refused = true
+      reply?.(error, result)
+    }
+    const error = this.query.submit(wire)
+    this.query.callback = reply
+    if (error !== null) this.query.handleError(error, wire)
+    if (error !== null || refused) {
+      // pg could not send its values (its serialisation threw): nothing of the write went, the transaction BEGIN
+      // opened ends here, and its statements' answers are this write's to take.
+      this.refused = true
+      this.answers = this.opening.length + 1
+      statement(wire, "ROLLBACK")
+    } else {
+      statement(wire, "COMMIT")
+    }
+    return null
+  }
+
+  handleRowDescription(msg: unknown) {
+    this.query.handleRowDescription(msg)
+  }
+  handleDataRow(msg: unknown) {
+    this.query.handleDataRow(msg)
+  }
+  handleCommandComplete(msg: unknown, wire: unknown) {
+    // Only the write's own: COMMIT's would make its result COMMIT's.
+    if (this.seen++ === this.opening.length && !this.refused) this.query.handleCommandComplete(msg, wire)
+  }
+  handleEmptyQuery(wire: unknown) {
+    if (!this.refused) this.query.handleEmptyQuery(wire)
+  }
+  handleReadyForQuery(wire: unknown) {
+    if (!this.refused) this.query.handleReadyForQuery(wire)
+  }
+
+  /**
+   * A server error at statement `seen`: after BEGIN and before COMMIT (or the refused write's ROLLBACK) it leaves the
+   * transaction aborted, open until rolled back; BEGIN's own leaves none, and a failed COMMIT has ended it. A lost
+   * connection: the write was sent and may have run (its COMMIT too), whatever the socket's error says.
+   */
+  handleError(error: unknown, wire: unknown) {
+    const survives = connectionSurvives(error)
+    if (survives) this.leftOpen = this.seen >= 1 && this.seen < this.answers - 1
+    if (this.refused) return
+    this.query.handleError(survives || !(error instanceof Error) ? error : sharedLoss(error, true), wire)
+  }
+}
