@@ -9,7 +9,8 @@ import { runInNewContext } from "node:vm"
 import Pg from "pg"
 import { settle } from "../src/internal/deadline.js"
 import type { Batches } from "../src/internal/pgBatches.js"
-import { batchable, submitBatched } from "../src/internal/pgBatches.js"
+import { batchable, make, submitBatched } from "../src/internal/pgBatches.js"
+import type { NodePool } from "../src/internal/pgPool.js"
 
 const text = "SELECT * FROM users WHERE id = $1"
 
@@ -72,5 +73,44 @@ describe("submitBatched", () => {
     expect(sent!.deref()).toBeUndefined()
     // Held to the end: it is what must not reach the query.
     cancel()
+  })
+})
+
+describe("a connection whose batch was answered", () => {
+  // After everything queued for this turn of the event loop (immediates run in the order they were set).
+  const turn = () => new Promise((resolve) => setImmediate(resolve))
+
+  it("waits one turn of the event loop, so that the callers its answers woke fill its next batch", async () => {
+    const sent: Array<{ handleReadyForQuery: () => void }> = []
+    let checkouts = 0
+    let releases = 0
+    const client = { query: (batch: never) => sent.push(batch), on: () => {}, off: () => {} }
+    const pool = {
+      connect: (checkout: (error: undefined, client: unknown, release: () => void) => void) => {
+        checkouts++
+        process.nextTick(() => checkout(undefined, client, () => releases++))
+      },
+      current: () => ({ waitingCount: 0 })
+    } as unknown as NodePool
+    const batches = make({ pool, alias: "bouncer", max: 1, writeOpening: [], deadlineMs: 10_000 })
+    const read = () => batches.query({} as Pg.Query, () => {})
+    read()
+    read()
+    await turn()
+    expect(sent).toHaveLength(1)
+    // The batch is answered; its callers go on in microtasks and read again.
+    sent[0]!.handleReadyForQuery()
+    await Promise.resolve()
+    read()
+    read()
+    read()
+    await turn()
+    // On the same connection, one batch for the three: not given back and checked out again for them.
+    expect(sent).toHaveLength(2)
+    expect(checkouts).toBe(1)
+    expect(releases).toBe(0)
+    sent[1]!.handleReadyForQuery()
+    await turn()
+    expect(releases).toBe(1)
   })
 })

@@ -77,8 +77,11 @@ export class Batch {
   private at = 0
   private seen = 0
   private ended = false
-  /** When it was written (`performance.now()`), to tell a batch held up by a slow statement. */
-  sentAt = 0
+  /**
+   * When it was written (`performance.now()`), to tell a batch held up by a slow statement; until then, when it was
+   * made (pg's client writes it once the batch before it on the connection has its ReadyForQuery).
+   */
+  sentAt = performance.now()
   constructor(
     private entries: ReadonlyArray<Entry>,
     readonly client: Pg.PoolClient,

@@ -91,15 +91,25 @@ export const make = (options: BatchesOptions): Batches => {
       // Never ran: first in line again.
       if (skipped.length > 0) queue.unshift(...skipped)
       const cause = lost ?? held.broken
-      if (cause === undefined && rollback) return rollBack(held, () => next(held, held.broken))
-      next(held, cause)
+      if (cause !== undefined) return next(held, cause)
+      if (rollback) return rollBack(held, () => later(held))
+      later(held)
     })
     live.add(batch)
     held.client.query(batch as unknown as Pg.QueryConfig)
   }
 
   /**
-   * The connection carries the next batch at once, unless someone else waits for the pool (a write on the pool's path
+   * A connection whose batch was answered waits one turn of the event loop: the callers its answers woke run their
+   * next steps first (fibers resume in microtasks) and queue their next statements, which then go in its next batch
+   * rather than in many small ones (BENCHMARKS.md, lever 46).
+   */
+  const later = (held: Held) => {
+    setImmediate(() => next(held, held.broken))
+  }
+
+  /**
+   * The connection carries the next batch, unless someone else waits for the pool (a write on the pool's path
    * must not wait behind a stream of batches) or it has carried a run of them (the pool's lifetime bookkeeping sees it
    * on return).
    */

@@ -96,10 +96,11 @@ export const make = (options: PrimaryOptions): Primary => {
 
   const reserve = Effect.catchAll(guard.reserve(node.client.reserve), connectFailure)
   // Positions of writes outside transactions: one read on a pooled connection serves every write that finished
-  // before it started.
+  // before it started. On the read path of the primary's client: a read, which behind a pooler shares the batches of
+  // reads and writes rather than taking a round trip of its own (ARCHITECTURE.md, "Batches behind a pooler").
   const positions = consistency === undefined
     ? undefined
-    : SharedPosition.make(Effect.suspend(() => consistency.latest(node.client.connection)))
+    : SharedPosition.make(Effect.suspend(() => consistency.latest(node.client.reads.connection)))
 
   /**
    * Starts reading the write's position and marks it pending for the session (ARCHITECTURE.md, "Read-your-writes"):
