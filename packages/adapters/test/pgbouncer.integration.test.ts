@@ -233,6 +233,14 @@ describe("PostgreSQL client behind PgBouncer (transaction pooling, stock ignore_
       const pooler = yield* ownPooler({ defaultPoolSize: 1 })
       const client = yield* clientOf(pooler.url, { poolSize: 2, maxOverflow: 0, preparedStatements: true })
       const table = yield* withTable(client)
+      // No connection busy or still opening (the table's INSERT went in a batch, whose connection waits a turn before
+      // it goes back, and a batch may have asked for a second one): each find of the first pair gets its own client
+      // connection, both on the pooler's one server connection.
+      yield* waitUntil(
+        Effect.sync(() => client.poolStatus()),
+        (status) => status.open === status.idle,
+        { what: "every pooled connection idle", timeoutMs: 10_000 }
+      )
       const counts = tally(yield* concurrentFinds(client, table, 5))
       expect(counts["42P05"] ?? 0).toBeGreaterThan(0)
     }).pipe(Effect.provide(Reactivity.layer)))
