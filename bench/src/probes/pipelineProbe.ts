@@ -8,9 +8,9 @@
  *   FASTORM_CLUSTER_FILE=... DB=postgres|pgbouncer N=8000 node bench/build/src/probes/pipelineProbe.js
  */
 import Pg from "pg"
-import { machineBusyUs } from "../machineCpu.js"
 import { PG_SQL } from "../rawTargets.js"
 import { seed } from "../seed.js"
+import { callersRun } from "./measure.js"
 import { probeNodes } from "./probeNodes.js"
 
 const { nodes } = probeNodes()
@@ -64,25 +64,8 @@ const VARIANTS: ReadonlyArray<readonly [string, (url: string) => Promise<Runner>
 ]
 
 /** Throughput, client CPU µs and machine CPU µs per statement of one variant's run (after a quarter as warm-up). */
-const measure = async (runner: Runner, workload: (typeof WORKLOADS)[keyof typeof WORKLOADS]) => {
-  let next = 0
-  const loop = async () => {
-    while (next < N) {
-      const i = next++
-      await runner.query(workload.text, workload.values(i))
-    }
-  }
-  next = N - Math.floor(N / 4)
-  await Promise.all(Array.from({ length: CALLERS }, loop))
-  next = 0
-  const cpu0 = process.cpuUsage()
-  const machine0 = machineBusyUs()
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: CALLERS }, loop))
-  const ms = performance.now() - t0
-  const cpu = process.cpuUsage(cpu0)
-  return [N / ms * 1000, (cpu.user + cpu.system) / N, (machineBusyUs() - machine0) / N] as const
-}
+const measure = (runner: Runner, workload: (typeof WORKLOADS)[keyof typeof WORKLOADS]) =>
+  callersRun(N, Math.floor(N / 4), (i) => runner.query(workload.text, workload.values(i)))
 
 await seed("postgres", nodes, 10_000, false)
 for (const [name, workload] of Object.entries(WORKLOADS)) {

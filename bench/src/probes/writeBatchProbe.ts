@@ -8,9 +8,9 @@
  *   FASTORM_CLUSTER_FILE=... DB=pgbouncer|postgres N=6000 node bench/build/src/probes/writeBatchProbe.js
  */
 import Pg from "pg"
-import { machineBusyUs } from "../machineCpu.js"
 import { PG_SQL } from "../rawTargets.js"
 import { seed } from "../seed.js"
+import { callersRun } from "./measure.js"
 import { probeNodes } from "./probeNodes.js"
 
 const { nodes } = probeNodes()
@@ -141,25 +141,7 @@ const VARIANTS: ReadonlyArray<readonly [string, (url: string) => Runner]> = [
 ]
 
 /** Throughput, client CPU µs and machine CPU µs per write of one variant's run (after a warm-up of 1 000). */
-const measure = async (runner: Runner) => {
-  let next = 0
-  const loop = async () => {
-    while (next < N) {
-      const i = next++
-      await runner.update([i % 100, 1 + ((i * 7919) % 10_000)])
-    }
-  }
-  next = N - 1000
-  await Promise.all(Array.from({ length: CALLERS }, loop))
-  next = 0
-  const cpu0 = process.cpuUsage()
-  const machine0 = machineBusyUs()
-  const t0 = performance.now()
-  await Promise.all(Array.from({ length: CALLERS }, loop))
-  const ms = performance.now() - t0
-  const cpu = process.cpuUsage(cpu0)
-  return [N / ms * 1000, (cpu.user + cpu.system) / N, (machineBusyUs() - machine0) / N] as const
-}
+const measure = (runner: Runner) => callersRun(N, 1000, (i) => runner.update([i % 100, 1 + ((i * 7919) % 10_000)]))
 
 await seed("postgres", nodes, 10_000, false)
 const samples = VARIANTS.map(() => [] as Array<readonly [number, number, number]>)
