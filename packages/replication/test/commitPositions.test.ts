@@ -65,8 +65,11 @@ const fakeNode = (tell: () => string | undefined) => {
   const reserved = connectionWith((gtid) => {
     reservedLast.gtid = gtid
   })
+  const pooled = connectionWith(() => undefined)
   const client = {
-    connection: connectionWith(() => undefined),
+    connection: pooled,
+    // The shared position read runs on the read path of the primary's client.
+    reads: { connection: pooled, reserve: Effect.succeed(pooled), cut: () => 0 },
     reserve: Effect.succeed(reserved),
     statementDeadline: Duration.seconds(1),
     poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 1 }),
@@ -178,6 +181,7 @@ const pgNode = (committed: () => string | undefined, shared: string) => {
   }
   const client = {
     connection: pooled,
+    reads: { connection: pooled, reserve: Effect.succeed(pooled), cut: () => 0 },
     reserve: Effect.succeed(pooled),
     statementDeadline: Duration.seconds(1),
     poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 1 })
