@@ -50,6 +50,21 @@ export interface Entry {
   readonly sent?: ((position: number) => void) | undefined
 }
 
+/**
+ * A statement a batch can carry: plain text, unnamed (a pooler shares server connections, so nothing is prepared by
+ * name behind one), no type overrides, rows as objects or arrays, and not a submittable of its own (a transaction's
+ * BEGIN, a session read's poll). A batch sends every read with the extended protocol, which takes one statement per
+ * text: a text without parameters (pg would send it as a simple query, which may hold several) goes only when it has
+ * no semicolon at all; any other keeps its own round trip.
+ */
+export const batchable = (query: Pg.QueryConfig): boolean => {
+  const c = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
+  if (c.submit !== undefined || c.name !== undefined || c.types !== undefined) return false
+  if (c.rowMode !== undefined && c.rowMode !== "array") return false
+  if (Array.isArray(c.values) && c.values.length > 0) return true
+  return typeof c.text === "string" && c.text.trim() !== "" && !c.text.includes(";")
+}
+
 const noop = () => {}
 
 /** What stands in `Batch.sent` for a statement already answered. */

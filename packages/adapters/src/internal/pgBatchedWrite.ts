@@ -7,6 +7,7 @@
  */
 import type Pg from "pg"
 import type { Read, Wire } from "./pgBatch.js"
+import { batchable } from "./pgBatch.js"
 import { sharedLoss } from "./pgLanes.js"
 import type { Reply } from "./pgSubmit.js"
 import { connectionSurvives } from "./pgSubmit.js"
@@ -19,13 +20,8 @@ const write = /^\s*(INSERT|UPDATE|DELETE|MERGE)\s/i
  * A statement a batch can carry as a write: `INSERT`, `UPDATE`, `DELETE` or `MERGE` as plain text, unnamed, no type
  * overrides, rows as objects or arrays, not a submittable; without parameters only with no semicolon (one statement).
  */
-export const writeBatchable = (query: Pg.QueryConfig): boolean => {
-  const c = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
-  if (c.submit !== undefined || c.name !== undefined || c.types !== undefined) return false
-  if (c.rowMode !== undefined && c.rowMode !== "array") return false
-  if (typeof c.text !== "string" || !write.test(c.text)) return false
-  return (Array.isArray(c.values) && c.values.length > 0) || !c.text.includes(";")
-}
+export const writeBatchable = (query: Pg.QueryConfig): boolean =>
+  typeof query.text === "string" && write.test(query.text) && batchable(query)
 
 /** pg's `Query` as the write drives it. */
 interface Query extends Read {

@@ -16,27 +16,13 @@ import type Pg from "pg"
 import { timeoutError } from "./deadline.js"
 import type { Entry } from "./pgBatch.js"
 import { Batch } from "./pgBatch.js"
+export { batchable } from "./pgBatch.js"
 import { BatchedWrite } from "./pgBatchedWrite.js"
 import { LANE_DEPTH, LANE_STALL_MS } from "./pgLaneChoice.js"
 import type { NodePool } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
 import type { Target, Within } from "./pgSubmit.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
-
-/**
- * A statement a batch can carry: plain text, unnamed (a pooler shares server connections, so nothing is prepared by
- * name behind one), no type overrides, rows as objects or arrays, and not a submittable of its own (a transaction's
- * BEGIN, a session read's poll). A batch sends every read with the extended protocol, which takes one statement per
- * text: a text without parameters (pg would send it as a simple query, which may hold several) goes only when it has
- * no semicolon at all; any other keeps its own round trip.
- */
-export const batchable = (query: Pg.QueryConfig): boolean => {
-  const c = query as Pg.QueryConfig & { readonly rowMode?: unknown; readonly submit?: unknown }
-  if (c.submit !== undefined || c.name !== undefined || c.types !== undefined) return false
-  if (c.rowMode !== undefined && c.rowMode !== "array") return false
-  if (Array.isArray(c.values) && c.values.length > 0) return true
-  return typeof c.text === "string" && c.text.trim() !== "" && !c.text.includes(";")
-}
 
 /** The most batches one checked-out connection carries in a row before it goes back to the pool. */
 const KEEP_BATCHES = 64
