@@ -99,7 +99,7 @@ export const fastOrmLayer = (
 
 /**
  * How a FastORM target differs from the default: the tracer disabled, `consistency: "eventual"`, or every statement
- * on the pool (`pipelinedConnections: 0`, PostgreSQL only: lever 40's before).
+ * on the pool (`pipelinedConnections: 0`: levers 40 and 47's before).
  */
 export type FastOrmVariant = "default" | "notrace" | "eventual" | "pool"
 

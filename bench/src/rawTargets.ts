@@ -30,7 +30,7 @@ export const PG_SQL = {
   insert: `INSERT INTO "${TABLE}" ("name", "email", "status", "score") VALUES ($1, $2, $3, $4) RETURNING *`,
   remove: `DELETE FROM "${TABLE}" WHERE "id" = $1`
 }
-const MYSQL_SQL = {
+export const MYSQL_SQL = {
   find: `SELECT * FROM \`${TABLE}\` WHERE (\`id\` = ?) LIMIT 1`,
   update: `UPDATE \`${TABLE}\` SET \`score\` = ? WHERE \`id\` = ?`,
   list: `SELECT * FROM \`${TABLE}\` WHERE \`status\` = ? ORDER BY \`id\` LIMIT ?`,

@@ -73,7 +73,7 @@ export const TARGET_LABELS: Record<TargetName, string> = {
   ...ABLATION_LABELS,
   "fastorm-notrace": "(a) FastORM, tracer disabled",
   "fastorm-eventual": "(a) FastORM, consistency \"eventual\" (no session positions)",
-  "fastorm-pool": "(a) FastORM, every statement on the pool (pipelinedConnections: 0, PostgreSQL)",
+  "fastorm-pool": "(a) FastORM, every statement on the pool (pipelinedConnections: 0)",
   "effect-sql-notrace": "(b) raw @effect/sql, tracer disabled",
   "effect-async-driver": "(c') raw driver inside Effect.async (the Effect floor)"
 }
@@ -105,7 +105,6 @@ export const makeTarget = (name: TargetName, run: Db, nodes: ClusterNodes, rows:
     case "fastorm-eventual":
       return fastOrm(nodes, rows, "eventual")
     case "fastorm-pool":
-      if (db !== "postgres") throw new Error("fastorm-pool runs on PostgreSQL only (pipelinedConnections)")
       return fastOrm(nodes, rows, "pool")
     case "effect-async-driver":
       return effectAsyncDriver(db, nodes, rows)

@@ -42,7 +42,7 @@ export interface PoolStatus {
   readonly waiting: number
   /** The most connections the pool may open. */
   readonly max: number
-  /** Pipelined connections open beside the pool (PostgreSQL's `pipelinedConnections`); 0 or absent: none. */
+  /** Pipelined connections open (`pipelinedConnections`; on MySQL / MariaDB, pool connections held as lanes); 0 or absent: none. */
   readonly pipelined?: number | undefined
 }
 

@@ -146,7 +146,7 @@ describe("MariaDB adapter on the live cluster", () => {
 
   it.scopedLive("the pool opens at most poolSize + maxOverflow connections", () =>
     Effect.gen(function*() {
-      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 2, maxOverflow: 1 } })
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 2, maxOverflow: 1, pipelinedConnections: 0 } })
       const client = yield* adapter.makeClient()
       const ids = yield* Effect.forEach(
         Array.from({ length: 9 }),
@@ -182,7 +182,7 @@ describe("MariaDB adapter on the live cluster", () => {
   it.scopedLive("waiting for a pooled connection is bounded by connectTimeout (mysql2 alone waits forever)", () =>
     Effect.gen(function*() {
       const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {
-        config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis" }
+        config: { poolSize: 1, maxOverflow: 0, connectTimeout: "300 millis", pipelinedConnections: 0 }
       })
       const client = yield* adapter.makeClient({ verify: true })
       // Busy far longer than connectTimeout + slack: a wait not bounded by connectTimeout would outlast the bound.

@@ -17,7 +17,7 @@ import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import type { NodeClient } from "../src/DatabaseAdapter.js"
 import { DatabaseAdapterFactory } from "../src/index.js"
-import { LANE_STALL_MS } from "../src/internal/pgLaneChoice.js"
+import { LANE_STALL_MS } from "../src/internal/laneChoice.js"
 
 const primary = loadCluster().postgres.primary
 

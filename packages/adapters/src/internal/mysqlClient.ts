@@ -5,7 +5,8 @@
  * is down would fail the layer), it hides its pool (no per-session settings such as `SET SESSION TRANSACTION READ
  * ONLY`), and mysql2's pool waits for a free connection without any bound. This client keeps the same compiler and
  * row semantics and adds those three things (`mysqlPool.ts`, `mysqlSession.ts`, `mysqlRunner.ts`, `mysqlConnections.ts`,
- * `mysqlStream.ts`), and, on MariaDB, the GTID of each write's commit from its OK packet (`mysqlPositions.ts`).
+ * `mysqlStream.ts`), pipelined connections (`mysqlLanes.ts`), and, on MariaDB, the GTID of each write's commit from
+ * its OK packet (`mysqlPositions.ts`).
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { Connection } from "@effect/sql/SqlConnection"
@@ -30,6 +31,7 @@ import {
   ReadConnection,
   ReservedConnection
 } from "./mysqlConnections.js"
+import * as MysqlLanes from "./mysqlLanes.js"
 import * as MysqlPool from "./mysqlPool.js"
 import * as MysqlRunner from "./mysqlRunner.js"
 import { acquireReleaseSync } from "./scopedRelease.js"
@@ -54,7 +56,10 @@ export const make = (
     const { Mysql, MysqlClient } = yield* Drivers.mysql.load
     const pool = yield* MysqlPool.make(Mysql, endpoint, config, options)
     const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
-    const runner = MysqlRunner.make(pool, options.alias, deadlineMs)
+    const lanes = config.pipelinedConnections > 0
+      ? yield* MysqlLanes.make(pool, options.alias, config.pipelinedConnections, deadlineMs)
+      : undefined
+    const runner = MysqlRunner.make(pool, options.alias, deadlineMs, lanes)
 
     /** Borrows a connection and makes `as` of it in the pool's callback (no `map` over the wait). */
     const checkoutAs = <A>(as: (conn: Mysql.PoolConnection) => A) =>
@@ -115,7 +120,7 @@ export const make = (
       compiler: MysqlClient.makeCompiler(),
       spanAttributes,
       statementDeadline: Duration.millis(deadlineMs),
-      poolStatus: pool.status
+      poolStatus: () => ({ ...pool.status(), pipelined: lanes?.open() ?? 0 })
     })
     return Object.assign(client, { commitPositions })
   })

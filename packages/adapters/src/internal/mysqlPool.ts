@@ -75,6 +75,8 @@ export interface MysqlPool {
   readonly borrow: (done: (conn: Mysql.PoolConnection | SqlError) => void) => () => void
   /** Gives a healthy connection back, or closes it when it has outlived `maxLifetime`. */
   readonly giveBack: (conn: Mysql.PoolConnection) => void
+  /** True for a connection that has outlived `maxLifetime`. */
+  readonly expired: (conn: Mysql.PoolConnection) => boolean
   readonly status: () => PoolStatus
 }
 
@@ -241,6 +243,7 @@ export const make = (
     return {
       borrow,
       giveBack,
+      expired,
       status: (): PoolStatus => ({
         open: queues._allConnections?.length ?? 0,
         idle: queues._freeConnections?.length ?? 0,

@@ -1,8 +1,9 @@
 /**
  * Statements on a MySQL / MariaDB node, each within the client-side deadline (a timer in the driver callback, not a
- * fiber: `deadline.ts`), on a borrowed connection (the hot path: borrowed and given back inside the driver's
- * callbacks) or on a reserved one (a transaction's). A connection whose statement outlived its deadline, or was
- * interrupted, is destroyed: the statement may still be running on the server.
+ * fiber: `deadline.ts`), on a pipelined connection (a lane, `mysqlLanes.ts`), on a borrowed connection (borrowed and
+ * given back inside the driver's callbacks) or on a reserved one (a transaction's). A connection whose statement
+ * outlived its deadline is destroyed: the statement may still be running on the server; so is a borrowed one whose
+ * statement was interrupted, while on a lane an interrupted statement's answer is only dropped.
  */
 import { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
@@ -13,6 +14,8 @@ import { timeoutError } from "./deadline.js"
 import { InFlight } from "./inFlight.js"
 import type { Lead } from "./mysqlLead.js"
 import { sendLed } from "./mysqlLead.js"
+import type { MysqlLanes } from "./mysqlLanes.js"
+import { sendStatement } from "./mysqlPipeline.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
 import { queryStream } from "./mysqlStream.js"
@@ -95,8 +98,13 @@ type After = (conn: Mysql.PoolConnection, survives: boolean) => void
 // A reserved connection stays with its holder either way (the holder's release looks at `isBroken`).
 const keep: After = () => {}
 
-/** The runner of a node whose statements get `deadlineMs` each. */
-export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner => {
+/** The runner of a node whose statements get `deadlineMs` each, its lanes (none: every statement borrows). */
+export const make = (
+  pool: MysqlPool,
+  alias: string,
+  deadlineMs: number,
+  lanes: MysqlLanes | undefined
+): Runner => {
   // Connections whose statement outlived its deadline: destroyed, never returned to the pool.
   const broken = new WeakSet<Mysql.PoolConnection>()
   const destroy = (conn: Mysql.PoolConnection) => {
@@ -107,6 +115,11 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
   const giveBack: After = (conn, survives) => {
     if (survives) pool.giveBack(conn)
     else conn.destroy()
+  }
+  // A lane's statement: the lane counts its answer (and is retired when its connection must not serve again).
+  const onLane: After = (conn, survives) => {
+    const lane = lanes?.of(conn)
+    if (lane !== undefined) lanes!.answered(lane, survives)
   }
 
   /**
@@ -128,6 +141,8 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     lead?: Lead
   ): () => void => {
     let done = false
+    // Interrupted on a lane: its answer still comes, and the lane counts it (`after`); no one is told.
+    let dropped = false
     const timer = setTimeout(() => {
       if (done) return
       done = true
@@ -136,7 +151,13 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
       resume(expired ?? Effect.fail(timeoutError(alias, ms)))
     }, ms)
     const reply = (cause: any, results: unknown) => {
-      if (done) return
+      if (done) {
+        if (dropped) {
+          dropped = false
+          after(conn, !(cause && cause.fatal))
+        }
+        return
+      }
       done = true
       clearTimeout(timer)
       // mysql2 marks errors that kill the connection `fatal`; the pool drops those connections itself.
@@ -154,17 +175,18 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
       }
       resume(Effect.succeed(value))
     }
-    // The options-object form costs mysql2 ~10 µs more per statement than the positional one (measured with
-    // bench/src/probes/mysqlProbe.ts); it is needed only for rows as arrays.
     if (lead !== undefined) sendLed(conn, lead, method, sql, values, rowsAsArray, reply)
-    else if (rowsAsArray) (conn as any)[method]({ sql, values, rowsAsArray }, reply)
-    else (conn as any)[method](sql, values, reply)
+    else sendStatement(conn, method, sql, values, rowsAsArray, reply)
     return () => {
       if (done) return
       done = true
       clearTimeout(timer)
-      destroy(conn)
-      after(conn, false)
+      // The statements behind it on a lane are others': it leaves its answer to come, and the lane serves on.
+      if (after === onLane) dropped = true
+      else {
+        destroy(conn)
+        after(conn, false)
+      }
     }
   }
 
@@ -199,6 +221,20 @@ export const make = (pool: MysqlPool, alias: string, deadlineMs: number): Runner
     lead?: Lead
   ) => {
     const register: Register<unknown, SqlError> = (resume) => {
+      // A read a router may retry elsewhere, bounded by the node's deadline alone with nothing in front of it, may
+      // share a lane. Writes keep a connection each: on MariaDB they are bound by the servers' work (the primary's
+      // commit, the replicas' apply), not by round trips, and a lane would tie each one's outcome to its neighbours'.
+      const lane = expired === undefined && lead === undefined && tracked !== undefined ? lanes?.pick() : undefined
+      if (lane !== undefined) {
+        lanes!.sent(lane)
+        try {
+          return send(lane.conn, sql, values, rowsAsArray, method, map, committed, resume, onLane, ms)
+        } catch (refused) {
+          // mysql2 refused the values before queueing anything: nothing of it is on the wire.
+          lanes!.answered(lane, true)
+          throw refused
+        }
+      }
       let cancelStatement: (() => void) | undefined
       const started = expired === undefined ? 0 : performance.now()
       // Past the caller's deadline still waiting for a connection: the borrow is cancelled (one that comes later goes

@@ -94,6 +94,7 @@ export const settings: { readonly [D in Dialect]: Readonly<Record<string, Kind>>
     timezone: timeZone,
     keepAlive: boolean,
     keepAliveInitialDelay: duration,
+    pipelinedConnections: size,
     serverSettings: { _tag: "serverSettings", dialect: "mysql" }
   },
   sqlite: {

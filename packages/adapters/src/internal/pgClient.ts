@@ -90,7 +90,7 @@ export const make = (
     /**
      * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
      * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
-     * lanes, a statement goes on one when a lane may take it (`pgLaneChoice.ts`); not a caller-bounded wait, nor a
+     * lanes, a statement goes on one when a lane may take it (`laneChoice.ts`); not a caller-bounded wait, nor a
      * query pg would refuse in pipeline mode (one that carries statements in front of it: `pgBegin.ts`, `pgLead.ts`).
      * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, and so does a write
      * (`pgBatchedWrite.ts`), in a transaction of its own, unless the batches out are held up by a slow statement.

@@ -8,14 +8,14 @@
  * PostgreSQL itself (`checkDirect`: a pooler in transaction mode may split a pipelined client's messages between
  * server connections); a statement never waits for a lane to open (the pool takes it meanwhile), so a
  * lane that cannot open fails no statement: opening backs off and the pool serves. The choice of lane is
- * `pgLaneChoice.ts`.
+ * `laneChoice.ts`.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import type Pg from "pg"
-import type { LaneLoad } from "./pgLaneChoice.js"
-import { laneFor, opensAnother } from "./pgLaneChoice.js"
+import type { LaneLoad } from "./laneChoice.js"
+import { laneFor, opensAnother } from "./laneChoice.js"
 import { checkDirect } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
 import type { Reply, Target, Within } from "./pgSubmit.js"

@@ -1,9 +1,9 @@
 /**
- * Which pipelined connection (a lane, `pgLanes.ts`) a PostgreSQL statement goes to, as pure functions of the lanes'
- * loads: an idle lane first; else the least loaded one that is neither full (`LANE_DEPTH` statements on the wire)
- * nor stalled (its oldest statement unanswered for `LANE_STALL_MS`: a slow statement holds up every one behind it on
- * its lane, so no more join it); else none, and the statement takes a connection of the pool (ARCHITECTURE.md,
- * "Pipelined connections").
+ * Which pipelined connection (a lane: `pgLanes.ts` on PostgreSQL, `mysqlLanes.ts` on MySQL / MariaDB) a statement
+ * goes to, as pure functions of the lanes' loads: an idle lane first; else the least loaded one that is neither full
+ * (`LANE_DEPTH` statements on the wire) nor stalled (its oldest statement unanswered for `LANE_STALL_MS`: a slow
+ * statement holds up every one behind it on its lane, so no more join it); else none, and the statement takes a
+ * connection of the pool (ARCHITECTURE.md, "Pipelined connections").
  */
 
 /** The most statements on the wire of one lane. */

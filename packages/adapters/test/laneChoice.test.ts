@@ -3,8 +3,8 @@
  * and whether another opens. No server, no clock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import type { LaneLoad } from "../src/internal/pgLaneChoice.js"
-import { LANE_DEPTH, LANE_STALL_MS, laneFor, opensAnother } from "../src/internal/pgLaneChoice.js"
+import type { LaneLoad } from "../src/internal/laneChoice.js"
+import { LANE_DEPTH, LANE_STALL_MS, laneFor, opensAnother } from "../src/internal/laneChoice.js"
 
 const NOW = 10_000
 
