@@ -146,7 +146,9 @@ describe("MariaDB adapter on the live cluster", () => {
 
   it.scopedLive("the pool opens at most poolSize + maxOverflow connections", () =>
     Effect.gen(function*() {
-      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, { config: { poolSize: 2, maxOverflow: 1, pipelinedConnections: 0 } })
+      const adapter = yield* DatabaseAdapterFactory.create(primaryUrl, {
+        config: { poolSize: 2, maxOverflow: 1, pipelinedConnections: 0 }
+      })
       const client = yield* adapter.makeClient()
       const ids = yield* Effect.forEach(
         Array.from({ length: 9 }),

@@ -2,7 +2,8 @@
  * The lanes of a MySQL / MariaDB node over a fake pool: a lane is borrowed when the load asks and never waited for; a
  * lane whose connection must not serve again leaves at once, closed, never given back, and the statements behind it
  * hear of a lost connection now; idle lanes, expired ones and those left when the client closes go back to the pool;
- * a lane whose oldest statement is past the deadline with no one waiting is retired. No server.
+ * a lane whose oldest statement is past the deadline with no one waiting is retired, and so is every lane of a node
+ * found down. No server.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -145,6 +146,17 @@ describe("MySQL / MariaDB lanes", () => {
     expect(conn.destroyed).toBe(true)
     expect(conn.socketError?.code).toBe("PROTOCOL_CONNECTION_LOST")
     expect(lanes.open()).toBe(0)
+  })
+
+  it("its node found down, every lane is retired at once: the statements on its wire hear now", () => {
+    const { fake, lanes, lane, conn } = oneLane()
+    lanes.sent(lane)
+    lanes.cutAll()
+    expect(conn.destroyed).toBe(true)
+    expect(conn.socketError?.code).toBe("PROTOCOL_CONNECTION_LOST")
+    expect(lanes.open()).toBe(0)
+    lanes.answered(lane, false)
+    expect(fake.givenBack).toEqual([])
   })
 
   it("closing the client gives idle lanes back, and busy ones once answered; no lane opens after", () => {

@@ -68,42 +68,96 @@ describe("startQueued", () => {
   const rows: ReadonlyArray<
     [string, () => { queue: Array<FakeCommand>; w: ReturnType<typeof wire> }, boolean, number, number]
   > = [
-    ["a text query behind the current command goes at once", () => {
-      const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
-      return { queue, w: wire(queue) }
-    }, true, 1, 1],
-    ["a cached statement: its Prepare is done and leaves the queue, the Execute goes", () => {
-      const queue: Array<FakeCommand> = [new Prepare({ sql: CACHED }), new Execute({ sql: CACHED })]
-      return { queue, w: wire(queue) }
-    }, true, 1, 1],
-    ["behind commands started ahead, it goes too", () => {
-      const queue: Array<FakeCommand> = [started(), started(), new Query({ sql: "SELECT 2" })]
-      return { queue, w: wire(queue) }
-    }, true, 3, 1],
-    ["a statement not prepared on the connection waits for its Prepare's answer", () => {
-      const queue: Array<FakeCommand> = [new Prepare({ sql: "SELECT 3" }), new Execute({ sql: "SELECT 3" })]
-      return { queue, w: wire(queue) }
-    }, false, 2, 0],
-    ["behind a command not started, nothing may overtake it", () => {
-      const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" }), new Query({ sql: "SELECT 4" })]
-      return { queue, w: wire(queue) }
-    }, false, 2, 0],
-    ["an Execute whose Prepare is being answered waits for it", () => {
-      const queue: Array<FakeCommand> = [new Execute({ sql: "SELECT 3" })]
-      return { queue, w: wire(queue) }
-    }, false, 1, 0],
-    ["an idle connection: mysql2 wrote it itself", () => {
-      const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
-      return { queue, w: wire(queue, { idle: true }) }
-    }, false, 1, 0],
-    ["a compressed connection is never pipelined", () => {
-      const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
-      return { queue, w: wire(queue, { compress: true }) }
-    }, false, 1, 0],
-    ["a command that fails before writing leaves the queue (its callback was told)", () => {
-      const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" }, true)]
-      return { queue, w: wire(queue) }
-    }, true, 0, 1]
+    [
+      "a text query behind the current command goes at once",
+      () => {
+        const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
+        return { queue, w: wire(queue) }
+      },
+      true,
+      1,
+      1
+    ],
+    [
+      "a cached statement: its Prepare is done and leaves the queue, the Execute goes",
+      () => {
+        const queue: Array<FakeCommand> = [new Prepare({ sql: CACHED }), new Execute({ sql: CACHED })]
+        return { queue, w: wire(queue) }
+      },
+      true,
+      1,
+      1
+    ],
+    [
+      "behind commands started ahead, it goes too",
+      () => {
+        const queue: Array<FakeCommand> = [started(), started(), new Query({ sql: "SELECT 2" })]
+        return { queue, w: wire(queue) }
+      },
+      true,
+      3,
+      1
+    ],
+    [
+      "a statement not prepared on the connection waits for its Prepare's answer",
+      () => {
+        const queue: Array<FakeCommand> = [new Prepare({ sql: "SELECT 3" }), new Execute({ sql: "SELECT 3" })]
+        return { queue, w: wire(queue) }
+      },
+      false,
+      2,
+      0
+    ],
+    [
+      "behind a command not started, nothing may overtake it",
+      () => {
+        const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" }), new Query({ sql: "SELECT 4" })]
+        return { queue, w: wire(queue) }
+      },
+      false,
+      2,
+      0
+    ],
+    [
+      "an Execute whose Prepare is being answered waits for it",
+      () => {
+        const queue: Array<FakeCommand> = [new Execute({ sql: "SELECT 3" })]
+        return { queue, w: wire(queue) }
+      },
+      false,
+      1,
+      0
+    ],
+    [
+      "an idle connection: mysql2 wrote it itself",
+      () => {
+        const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
+        return { queue, w: wire(queue, { idle: true }) }
+      },
+      false,
+      1,
+      0
+    ],
+    [
+      "a compressed connection is never pipelined",
+      () => {
+        const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
+        return { queue, w: wire(queue, { compress: true }) }
+      },
+      false,
+      1,
+      0
+    ],
+    [
+      "a command that fails before writing leaves the queue (its callback was told)",
+      () => {
+        const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" }, true)]
+        return { queue, w: wire(queue) }
+      },
+      true,
+      0,
+      1
+    ]
   ]
   for (const [why, setUp, went, left, starts] of rows) {
     it(why, () => {
@@ -121,8 +175,7 @@ describe("startQueued", () => {
     const queue: Array<FakeCommand> = [new Query({ sql: "SELECT 2" })]
     const w = wire(queue)
     startQueued(w)
-    const command = queue[0]!
-    // mysql2 hands the turn: count reset, no packet.
+    const command = queue[0]! // mysql2 hands the turn: count reset, no packet.
     ;(w as { sequenceId: number }).sequenceId = 0
     expect(command.execute(undefined, w)).toBe(false)
     expect(w.sequenceId).toBe(1)

@@ -45,6 +45,22 @@ export interface MysqlLanes {
   readonly answered: (lane: Lane, survives: boolean) => void
   /** Lanes held now. */
   readonly open: () => number
+  /** Retires every lane now (its node was found down, its reads cut): the statements on their wire fail at once. */
+  readonly cutAll: () => void
+}
+
+/**
+ * Whether mysql2 has found a lane's connection closed (the server ended it while the lane was idle, a fatal error): it
+ * would refuse the next command. An idle pooled connection leaves mysql2's pool on its own; a lane is held, so the
+ * choice looks.
+ */
+const closed = (conn: Mysql.PoolConnection): boolean => {
+  const c = conn as unknown as {
+    readonly _closing?: boolean
+    readonly _fatalError?: unknown
+    readonly stream?: { readonly destroyed?: boolean }
+  }
+  return c._closing === true || (c._fatalError !== undefined && c._fatalError !== null) || c.stream?.destroyed === true
 }
 
 /** The error the statements behind a broken lane's statement fail with: a lost connection, after they were sent. */
@@ -69,7 +85,7 @@ export const make = (
     let lanes: Array<Lane> = []
     const held = new Map<Mysql.PoolConnection, Lane>()
     let opening = 0
-    let closed = false
+    let ended = false
     const cancels = new Set<() => void>()
 
     const leave = (lane: Lane) => {
@@ -106,7 +122,7 @@ export const make = (
         if (cancel !== undefined) cancels.delete(cancel)
         // A lane that could not be borrowed fails no statement: the pool serves, and reports the failure itself.
         if (conn instanceof SqlError) return
-        if (closed) return pool.giveBack(conn)
+        if (ended) return pool.giveBack(conn)
         const lane = new Lane(conn)
         held.set(conn, lane)
         lanes.push(lane)
@@ -115,8 +131,9 @@ export const make = (
     }
 
     const pick = (): Lane | undefined => {
+      for (const lane of lanes) if (closed(lane.conn)) retire(lane)
       const chosen = laneFor(lanes, performance.now())
-      if (opensAnother(lanes, chosen, opening, max, !closed)) borrow()
+      if (opensAnother(lanes, chosen, opening, max, !ended)) borrow()
       return chosen === -1 ? undefined : lanes[chosen]
     }
 
@@ -155,7 +172,7 @@ export const make = (
       (timer) =>
         Effect.sync(() => {
           clearInterval(timer)
-          closed = true
+          ended = true
           for (const cancel of cancels) cancel()
           cancels.clear()
           for (const lane of [...held.values()]) {
@@ -170,6 +187,9 @@ export const make = (
       of: (conn) => held.get(conn),
       sent,
       answered,
-      open: () => lanes.length
+      open: () => lanes.length,
+      cutAll: () => {
+        for (const lane of [...held.values()]) retire(lane)
+      }
     }
   })

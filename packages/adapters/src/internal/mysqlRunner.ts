@@ -12,9 +12,9 @@ import type * as Mysql from "mysql2"
 import { cancellable, type Register } from "./cancellable.js"
 import { timeoutError } from "./deadline.js"
 import { InFlight } from "./inFlight.js"
+import type { MysqlLanes } from "./mysqlLanes.js"
 import type { Lead } from "./mysqlLead.js"
 import { sendLed } from "./mysqlLead.js"
-import type { MysqlLanes } from "./mysqlLanes.js"
 import { sendStatement } from "./mysqlPipeline.js"
 import type { MysqlPool } from "./mysqlPool.js"
 import { committedGtid } from "./mysqlPositions.js"
@@ -289,7 +289,12 @@ export const make = (
     pooled: borrowed,
     read,
     led,
-    cutReads: () => reads.cutAll(),
+    cutReads: () => {
+      // The reads end first (each told of the cut), then the lanes they were dropped from close.
+      const cut = reads.cutAll()
+      lanes?.cutAll()
+      return cut
+    },
     on,
     within,
     stream: (conn, sql, params, transformRows, read = false) =>
