@@ -95,7 +95,8 @@ const pipelined = (connections: number, depth: number) => async (): Promise<Runn
       c.out--
       const waiting = queue.shift()
       if (waiting !== undefined) waiting()
-      e ? reject(e) : resolve(r)
+      if (e) reject(e)
+      else resolve(r)
     })
     if (busy) {
       startAhead(wire)
