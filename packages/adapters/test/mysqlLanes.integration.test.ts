@@ -2,7 +2,8 @@
  * Pipelined connections (`pipelinedConnections`) on a live MariaDB replica: reads of many callers share a lane, each
  * answered with its own row; through a proxy that delays every chunk, eight reads on one lane come back in one round
  * trip; a read the server refuses fails alone and the lane serves on; a read held up on its lane takes no one behind
- * it (the reads after it go elsewhere); an interrupted read leaves its lane serving; writes keep a connection each;
+ * it (the reads after it go elsewhere); an interrupted read leaves its lane serving; a read past its deadline
+ * retires its lane and the read behind it fails at once as on a lost connection; writes keep a connection each;
  * and every packet comes in order (mysql2 reports one it did not expect on the console).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
@@ -24,7 +25,7 @@ const primary = cluster.mariadb.primary
 
 const DELAY_MS = 400
 
-/** A client of `url` with a pool of `poolSize` and lanes on. */
+/** A client of `url` with a pool of three connections, one of them held as a lane while reads ask for it. */
 const clientOf = (url: string, config: Record<string, unknown> = {}) =>
   Effect.flatMap(
     DatabaseAdapterFactory.create(url, { config: { poolSize: 3, maxOverflow: 0, pipelinedConnections: 1, ...config } }),
@@ -100,7 +101,7 @@ describe("pipelined connections on a MariaDB replica", () => {
 
   it.scopedLive("through a slow link, eight reads on one lane come back in one round trip", () =>
     Effect.gen(function*() {
-      const { client, proxy } = yield* slowClient({ poolSize: 2 })
+      const { client, proxy } = yield* slowClient()
       const lane = yield* warm(client)
       proxy.setDelay(DELAY_MS)
       const [ms, answers] = yield* timed(
@@ -167,6 +168,27 @@ describe("pipelined connections on a MariaDB replica", () => {
       const answers = yield* Effect.forEach([1, 2], (i) => numbered(client, i))
       expect(answers.map((a) => a.c)).toEqual([lane.c, lane.c])
       expect(client.poolStatus().pipelined).toBe(1)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a read past its deadline retires its lane: the read behind it fails now, as on a lost connection", () =>
+    Effect.gen(function*() {
+      // The client's deadline is the statement bound plus 100 ms: 400 ms here.
+      const { client, proxy } = yield* slowClient({ statementTimeout: "300 millis" })
+      const lane = yield* warm(client)
+      // No answer comes back any more within the test.
+      proxy.setDelay(10_000)
+      const first = yield* Effect.fork(Effect.flip(numbered(client, 1)))
+      yield* Effect.sleep("20 millis")
+      const second = yield* Effect.fork(Effect.flip(numbered(client, 2)))
+      const firstError = yield* Fiber.join(first)
+      const secondError = yield* Fiber.join(second)
+      expect(firstError.message).toContain("No answer from")
+      // Not its own deadline (20 ms later), which would say "No answer": the lane's socket, closed under it.
+      expect(codeOf(secondError)).toBe("PROTOCOL_CONNECTION_LOST")
+      expect(client.poolStatus().pipelined).toBe(0)
+      proxy.setDelay(0)
+      const next = yield* warm(client)
+      expect(next.c).not.toBe(lane.c)
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("writes keep a connection each: a lane opens for reads only", () =>

@@ -81,6 +81,22 @@ const oneLane = () => {
   return { fake, lanes, lane, conn }
 }
 
+describe("laneCount", () => {
+  const rows: ReadonlyArray<[string, number, number, number]> = [
+    ["the default pool (8 + 16) holds the two asked for", 2, 24, 2],
+    ["a third of a small pool", 2, 3, 1],
+    ["a pool of two holds none: a lane would leave one connection for every write", 2, 2, 0],
+    ["a pool of one holds none", 2, 1, 0],
+    ["none asked for", 0, 24, 0],
+    ["more asked for than a third of the pool: a third", 16, 24, 8]
+  ]
+  for (const [why, asked, poolMax, expected] of rows) {
+    it(`${why}: ${expected}`, () => {
+      expect(MysqlLanes.laneCount(asked, poolMax)).toBe(expected)
+    })
+  }
+})
+
 describe("MySQL / MariaDB lanes", () => {
   it("the first statement takes the pool while a lane is borrowed; the next ones take the lane", () => {
     const fake = fakePool()

@@ -22,6 +22,7 @@ import type { DriverNotInstalled } from "../AdapterError.js"
 import type { CommitPositions, NodeClient as Shape } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { MysqlOptimalConfig } from "../OptimalConfig.js"
+import { poolBounds } from "../OptimalConfig.js"
 import { cancellable } from "./cancellable.js"
 import * as Drivers from "./drivers.js"
 import {
@@ -56,9 +57,8 @@ export const make = (
     const { Mysql, MysqlClient } = yield* Drivers.mysql.load
     const pool = yield* MysqlPool.make(Mysql, endpoint, config, options)
     const deadlineMs = Math.round(Duration.toMillis(config.statementTimeout)) + 100
-    const lanes = config.pipelinedConnections > 0
-      ? yield* MysqlLanes.make(pool, options.alias, config.pipelinedConnections, deadlineMs)
-      : undefined
+    const laneCount = MysqlLanes.laneCount(config.pipelinedConnections, poolBounds(config).max)
+    const lanes = laneCount > 0 ? yield* MysqlLanes.make(pool, options.alias, laneCount, deadlineMs) : undefined
     const runner = MysqlRunner.make(pool, options.alias, deadlineMs, lanes)
 
     /** Borrows a connection and makes `as` of it in the pool's callback (no `map` over the wait). */

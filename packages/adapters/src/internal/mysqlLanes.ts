@@ -19,6 +19,13 @@ import type { LaneLoad } from "./laneChoice.js"
 import { laneFor, opensAnother } from "./laneChoice.js"
 import type { MysqlPool } from "./mysqlPool.js"
 
+/**
+ * How many lanes a node holds: `pipelinedConnections`, at most a third of its pool (`poolSize + maxOverflow`), so that
+ * lanes held by a steady flow of reads never starve the writes and transactions that need a connection of their own.
+ */
+export const laneCount = (pipelinedConnections: number, poolMax: number): number =>
+  Math.max(0, Math.min(pipelinedConnections, Math.floor(poolMax / 3)))
+
 /** A lane held this long with nothing on its wire goes back to the pool. */
 const IDLE_MS = 1_000
 

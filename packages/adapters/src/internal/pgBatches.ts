@@ -17,8 +17,8 @@ import { timeoutError } from "./deadline.js"
 import type { Entry } from "./pgBatch.js"
 import { Batch } from "./pgBatch.js"
 export { batchable } from "./pgBatch.js"
-import { BatchedWrite } from "./pgBatchedWrite.js"
 import { LANE_DEPTH, LANE_STALL_MS } from "./laneChoice.js"
+import { BatchedWrite } from "./pgBatchedWrite.js"
 import type { NodePool } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
 import type { Target, Within } from "./pgSubmit.js"
@@ -223,22 +223,25 @@ export const submitBatched = <A>(
     if (sentTimer !== undefined) clearTimeout(sentTimer)
     resume(Effect.fail(error))
   }
-  // Written (again, after a server error skipped it in an earlier batch): its deadline starts from here.
-  const sent = (position: number) => {
-    clearTimeout(timer)
-    if (sentTimer !== undefined) clearTimeout(sentTimer)
-    const ms = within.deadlineMs * (position + 1)
-    sentTimer = setTimeout(() => {
-      if (!within.guard.claim()) return
-      if (built !== undefined) batches.expire(built)
-      built = undefined
-      resume(Effect.fail(timeoutError(within.alias, ms)))
-    }, ms)
-  }
+  // A write written (again, after a server error skipped it in an earlier batch): its deadline starts from here. Made
+  // for writes only: a read's deadline runs from its queueing to its answer.
+  const sent = write
+    ? (position: number) => {
+      clearTimeout(timer)
+      if (sentTimer !== undefined) clearTimeout(sentTimer)
+      const ms = within.deadlineMs * (position + 1)
+      sentTimer = setTimeout(() => {
+        if (!within.guard.claim()) return
+        if (built !== undefined) batches.expire(built)
+        built = undefined
+        resume(Effect.fail(timeoutError(within.alias, ms)))
+      }, ms)
+    }
+    : undefined
   const target: Target = {
     query: (q) => {
       built = q as Pg.Query
-      if (write) batches.write(built, refuse, sent)
+      if (sent !== undefined) batches.write(built, refuse, sent)
       else batches.query(built, refuse)
     }
   }
