@@ -73,7 +73,7 @@ export {
 } from "./faults/nodeFaults.js"
 export * as TlsFront from "./faults/TlsFront.js"
 export { tempFile } from "./files.js"
-export { captureLogs, type LogLine } from "./logs.js"
+export { captureLogs, consoleErrors, type LogLine } from "./logs.js"
 export * as Patroni from "./patroni/Patroni.js"
 export { poolOnly } from "./poolOnly.js"
 export { recordingTracer } from "./recordingTracer.js"

@@ -31,3 +31,31 @@ export const captureLogs = (): { readonly lines: Array<LogLine>; readonly layer:
   })
   return { lines, layer: Logger.replace(Logger.defaultLogger, logger) }
 }
+
+/**
+ * The console error lines containing `text` between `start` and `stop` (they still reach the console): what a driver
+ * reports there instead of to its caller, such as mysql2's "got packets out of order".
+ */
+export const consoleErrors = (
+  text: string
+): { readonly start: () => void; readonly stop: () => ReadonlyArray<string> } => {
+  let seen: Array<string> = []
+  let original: typeof console.error | undefined
+  return {
+    start: () => {
+      seen = []
+      const write = console.error
+      original = write
+      console.error = (...args: Array<unknown>) => {
+        const line = args.map(String).join(" ")
+        if (line.includes(text)) seen.push(line)
+        write(...args)
+      }
+    },
+    stop: () => {
+      if (original !== undefined) console.error = original
+      original = undefined
+      return seen
+    }
+  }
+}

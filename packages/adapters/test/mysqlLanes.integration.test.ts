@@ -1,16 +1,17 @@
 /**
  * Pipelined connections (`pipelinedConnections`) on a live MariaDB replica: reads of many callers share a lane, each
  * answered with its own row; through a proxy that delays every chunk, eight reads on one lane come back in one round
- * trip; a read the server refuses fails alone and the lane serves on; a read held up on its lane takes no one behind
- * it (the reads after it go elsewhere); an interrupted read leaves its lane serving; a read past its deadline
- * retires its lane and the read behind it fails at once as on a lost connection; writes keep a connection each;
- * and every packet comes in order (mysql2 reports one it did not expect on the console).
+ * trip; a read the server refuses fails alone and the lane serves on, as does one whose value mysql2 refuses (on a
+ * pooled connection too); a read held up on its lane takes no one behind it (the reads after it go elsewhere); an
+ * interrupted read leaves its lane serving; a read past its deadline retires its lane and the read behind it fails at
+ * once as on a lost connection; writes keep a connection each; and every packet comes in order (mysql2 reports one it
+ * did not expect on the console).
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import type { SqlError } from "@effect/sql/SqlError"
-import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
+import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { DelayProxy, loadCluster, LOADED_MACHINE_SLACK_MS, waitUntil } from "@fastorm/test-support"
+import { consoleErrors, DelayProxy, loadCluster, LOADED_MACHINE_SLACK_MS, waitUntil } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -73,14 +74,10 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 const codeOf = (error: SqlError): unknown => (error.cause as { code?: unknown } | undefined)?.code
 
-let consoleError: ReturnType<typeof vi.spyOn>
-beforeEach(() => {
-  consoleError = vi.spyOn(console, "error")
-})
+const outOfOrder = consoleErrors("out of order")
+beforeEach(outOfOrder.start)
 afterEach(() => {
-  const outOfOrder = consoleError.mock.calls.filter((call) => String(call[0]).includes("out of order"))
-  consoleError.mockRestore()
-  expect(outOfOrder).toEqual([])
+  expect(outOfOrder.stop()).toEqual([])
 })
 
 describe("pipelined connections on a MariaDB replica", () => {
@@ -134,6 +131,27 @@ describe("pipelined connections on a MariaDB replica", () => {
       expect(outcomes.filter((o) => Either.isRight(o) && o.right[0]!.c === lane.c).length).toBeGreaterThan(1)
       expect(client.poolStatus().pipelined).toBe(1)
       expect((yield* numbered(client, 9)).c).toBe(lane.c)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("a value mysql2 refuses fails its own read with a SqlError; the lane serves on", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(replica.url)
+      const lane = yield* warm(client)
+      // mysql2 throws for an undefined parameter before it queues the statement.
+      const error = yield* Effect.flip(client.reads.connection.executeRaw("SELECT ? AS x", [undefined]))
+      expect(error._tag).toBe("SqlError")
+      expect(String((error.cause as Error).message)).toContain("undefined")
+      expect(client.poolStatus().pipelined).toBe(1)
+      expect((yield* numbered(client, 3)).c).toBe(lane.c)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("on a pooled connection too: the refused value fails its read, the connection goes back", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(replica.url, { pipelinedConnections: 0, poolSize: 1 })
+      const first = yield* numbered(client, 1)
+      const error = yield* Effect.flip(client.reads.connection.executeRaw("SELECT ? AS x", [undefined]))
+      expect(error._tag).toBe("SqlError")
+      expect((yield* numbered(client, 2)).c).toBe(first.c)
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("a read held up on its lane takes no one behind it: the reads after it go to the pool", () =>

@@ -8,9 +8,9 @@
  * order.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
-import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
+import { afterEach, beforeEach, describe, expect, it } from "@effect/vitest"
 import { CompiledStatement } from "@fastorm/core"
-import { DelayProxy, loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
+import { consoleErrors, DelayProxy, loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-support"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { DatabaseAdapter } from "../src/index.js"
@@ -56,14 +56,10 @@ const timed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 const withParameter = CompiledStatement.make("SELECT CONNECTION_ID() AS c, ? AS x")
 
 // mysql2 reports a packet it did not expect at that point on the console ("got packets out of order").
-let consoleError: ReturnType<typeof vi.spyOn>
-beforeEach(() => {
-  consoleError = vi.spyOn(console, "error")
-})
+const outOfOrder = consoleErrors("out of order")
+beforeEach(outOfOrder.start)
 afterEach(() => {
-  const outOfOrder = consoleError.mock.calls.filter((call) => String(call[0]).includes("out of order"))
-  consoleError.mockRestore()
-  expect(outOfOrder).toEqual([])
+  expect(outOfOrder.stop()).toEqual([])
 })
 
 describe("a led statement on a MariaDB replica", () => {

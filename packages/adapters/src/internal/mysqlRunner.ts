@@ -175,8 +175,19 @@ export const make = (
       }
       resume(Effect.succeed(value))
     }
-    if (lead !== undefined) sendLed(conn, lead, method, sql, values, rowsAsArray, reply)
-    else sendStatement(conn, method, sql, values, rowsAsArray, reply)
+    try {
+      if (lead !== undefined) sendLed(conn, lead, method, sql, values, rowsAsArray, reply)
+      else sendStatement(conn, method, sql, values, rowsAsArray, reply)
+    } catch (refused) {
+      // mysql2 refused the values before queueing the statement (an undefined, a function): nothing of it was sent,
+      // and the connection serves on.
+      if (!done) {
+        done = true
+        clearTimeout(timer)
+        after(conn, true)
+        resume(Effect.fail(new SqlError({ cause: refused, message: "Failed to execute statement" })))
+      }
+    }
     return () => {
       if (done) return
       done = true
@@ -227,13 +238,7 @@ export const make = (
       const lane = expired === undefined && lead === undefined && tracked !== undefined ? lanes?.pick() : undefined
       if (lane !== undefined) {
         lanes!.sent(lane)
-        try {
-          return send(lane.conn, sql, values, rowsAsArray, method, map, committed, resume, onLane, ms)
-        } catch (refused) {
-          // mysql2 refused the values before queueing anything: nothing of it is on the wire.
-          lanes!.answered(lane, true)
-          throw refused
-        }
+        return send(lane.conn, sql, values, rowsAsArray, method, map, committed, resume, onLane, ms)
       }
       let cancelStatement: (() => void) | undefined
       const started = expired === undefined ? 0 : performance.now()
