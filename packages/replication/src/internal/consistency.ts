@@ -184,15 +184,17 @@ const mariadb: ConsistencyOps = {
   // The wait itself travels in front of the read: two commands in one round trip (`mysqlLead.ts`), the read run once
   // the wait has returned. A poll alone would mostly find the replica behind: MariaDB replays a commit later than the
   // session's next read reaches the replica (BENCHMARKS.md, lever 42). The token goes into the text (a GTID list is
-  // digits, dashes and commas, checked here: anything else is not carried). Outside a transaction each statement is a
-  // transaction of its own, whose snapshot is taken when it starts: the read's after the wait. Inside one (a session
-  // with autocommit off) the snapshot may predate it: `@@in_transaction` then says so, and the read is thrown away.
+  // digits, dashes and commas, checked here: anything else is not carried). The columns are named: mysql2 compiles a
+  // row parser per set of column names, and a column named after its expression would be named after the token (a
+  // parser compiled and cached for every wait). Outside a transaction each statement is a transaction of its own,
+  // whose snapshot is taken when it starts: the read's after the wait. Inside one (a session with autocommit off) the
+  // snapshot may predate it: `@@in_transaction` then says so, and the read is thrown away.
   carried: {
     sql: (token, timeout) =>
       token.kind === "gtid" && gtidPattern.test(token.value)
         ? `SELECT MASTER_GTID_WAIT('${token.value}', ${
           Duration.toMillis(timeout) / 1000
-        }), @@gtid_slave_pos, @@in_transaction`
+        }) AS w, @@gtid_slave_pos AS p, @@in_transaction AS t`
         : undefined,
     replayed: (rows, token) => {
       const [outcome, position, inTransaction] = rows[0] ?? []
