@@ -4,7 +4,8 @@
  * hot path shows in them on a busy machine too (BENCHMARKS.md, "Each lever"). The count includes the harness's own
  * steps per operation, printed first as `floor` (an operation that does nothing).
  *
- *   FASTORM_CLUSTER_FILE=... DB=postgres WORKLOADS=point-read,read-write N=5000 node bench/build/src/probes/stepsProbe.js
+ *   FASTORM_CLUSTER_FILE=... DB=postgres WORKLOADS=point-read,read-write N=5000 [CONSISTENCY=eventual] \
+ *     node bench/build/src/probes/stepsProbe.js
  */
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -49,6 +50,8 @@ for (const w of workloads) {
 }
 const n = Number(process.env["N"] ?? 5000)
 const callers = Number(process.env["CALLERS"] ?? 16)
+// CONSISTENCY=eventual: FastORM without session positions, to tell what read-your-writes costs in steps.
+const consistency = process.env["CONSISTENCY"] === "eventual" ? "eventual" : "session"
 const rows = 10_000
 
 const { db, nodes } = probeNodes()
@@ -58,7 +61,11 @@ startDeletesAt(rows + 1)
 
 const counter = new StepCounter()
 const runtime = ManagedRuntime.make(
-  Layer.mergeAll(fastOrmLayer(nodes), Supervisor.addSupervisor(counter), RuntimeFlags.enableOpSupervision)
+  Layer.mergeAll(
+    fastOrmLayer(nodes, nodes.replicas.length, consistency),
+    Supervisor.addSupervisor(counter),
+    RuntimeFlags.enableOpSupervision
+  )
 )
 await runtime.runPromise(walkCursors(rows))
 const driver = effectDriver(rows, runtime, fastOrmOps)
