@@ -6,10 +6,10 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import Pg from "pg"
-import type { Entry, Wire } from "../src/internal/pgBatch.js"
-import { Batch } from "../src/internal/pgBatch.js"
+import type { Entry } from "../src/internal/pgBatch.js"
 import { BatchedWrite, writeBatchable } from "../src/internal/pgBatchedWrite.js"
 import { connectionSurvives } from "../src/internal/pgSubmit.js"
+import { batchOf, complete, recordingWire, serverError } from "./support/batchWire.js"
 
 const OPENING = ["BEGIN", "SET LOCAL statement_timeout = 30000", "SET LOCAL lock_timeout = 10000"]
 const UPDATE = "UPDATE users SET score = $1 WHERE id = $2"
@@ -44,43 +44,6 @@ describe("writeBatchable", () => {
   })
 })
 
-/**
- * A wire that records what is written, as `P text`, `B`, `D`, `E`, `C` (Close) and `S` (Sync). A class, as pg's
- * connection is: a batch shadows `sync` on the instance while it writes and falls back to the prototype's.
- */
-class RecordingWire {
-  readonly written: Array<string> = []
-  readonly parsedStatements = {}
-  readonly submittedNamedStatements = {}
-  readonly stream = {}
-  parse(q: { text: string }) {
-    this.written.push(`P ${q.text}`)
-  }
-  bind(config: { values?: ReadonlyArray<unknown>; valueMapper?: (v: unknown, i: number) => unknown }) {
-    // As pg's writer: each value through the mapper, which throws for a value it cannot send.
-    config.values?.forEach((v, i) => config.valueMapper?.(v, i))
-    this.written.push("B")
-  }
-  describe() {
-    this.written.push("D")
-  }
-  execute() {
-    this.written.push("E")
-  }
-  close() {
-    this.written.push("C")
-  }
-  flush() {}
-  sync() {
-    this.written.push("S")
-  }
-}
-
-const recordingWire = () => {
-  const wire = new RecordingWire()
-  return { wire: wire as unknown as Wire, written: wire.written }
-}
-
 interface Outcome {
   readonly error?: { readonly code?: unknown; readonly message?: string } | null | undefined
   readonly result?: { readonly command: string; readonly rowCount: number | null } | undefined
@@ -96,18 +59,6 @@ const writeOf = (values: ReadonlyArray<unknown>) => {
   const entry: Entry = { read: write, key: query, refuse: () => {} }
   return { write, entry, outcomes }
 }
-
-/** A batch of `entries`; what its end reported. */
-const batchOf = (entries: ReadonlyArray<Entry>) => {
-  const ends: Array<{ skipped: number; broken: Error | undefined; rollback: boolean }> = []
-  const batch = new Batch(entries, {} as Pg.PoolClient, (_, skipped, broken, rollback) => {
-    ends.push({ skipped: skipped.length, broken, rollback })
-  })
-  return { batch, ends }
-}
-
-const complete = (batch: Batch, text: string) => batch.handleCommandComplete({ text }, undefined)
-const serverError = (code: string) => Object.assign(new Error(`server says ${code}`), { code })
 
 describe("a write in a batch", () => {
   it("goes in a transaction of its own, BEGIN and the settings first, COMMIT after, under the batch's one Sync", () => {

@@ -13,6 +13,7 @@ import { FaultProxy, loadCluster, LOADED_MACHINE_SLACK_MS } from "@fastorm/test-
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import type * as DatabaseAdapter from "../src/DatabaseAdapter.js"
 import type { NodeClient } from "../src/DatabaseAdapter.js"
 import { DatabaseAdapterFactory } from "../src/index.js"
 
@@ -60,6 +61,33 @@ describe("read batches behind PgBouncer in transaction mode", () => {
       expect(answers.map((a) => a.n)).toEqual(Array.from({ length: 400 }, (_, i) => i))
       // Batched: far fewer transactions than reads (each read alone is a transaction of its own).
       expect(transactions(answers)).toBeLessThan(300)
+    }).pipe(Effect.provide(Reactivity.layer)))
+
+  it.scopedLive("led reads (a session read's poll in front) share batches, each poll in its own read's transaction", () =>
+    Effect.gen(function*() {
+      const client = yield* clientOf(bouncer.url)
+      const leading = client.reads.leading!
+      const lead = "SELECT pg_backend_pid()::text, transaction_timestamp()::text"
+      const answers = yield* Effect.forEach(
+        Array.from({ length: 400 }, (_, i) => i),
+        (i) => {
+          const polls: Array<ReadonlyArray<DatabaseAdapter.TextRow>> = []
+          return Effect.map(
+            leading(lead, (rows) => polls.push(rows)).execute(
+              "SELECT $1::int AS n, pg_backend_pid() AS pid, transaction_timestamp()::text AS tx",
+              [i],
+              undefined
+            ),
+            (rows) => ({ answer: rows[0] as Answer, polls })
+          )
+        },
+        { concurrency: 32 }
+      )
+      expect(answers.map((a) => a.answer.n)).toEqual(Array.from({ length: 400 }, (_, i) => i))
+      // Each poll ran once, just before its read, in the read's implicit transaction on the read's server connection.
+      for (const { answer, polls } of answers) expect(polls).toEqual([[[String(answer.pid), answer.tx]]])
+      // Batched: far fewer transactions than reads (a led read took a pooled connection and a round trip of its own).
+      expect(transactions(answers.map((a) => a.answer))).toBeLessThan(300)
     }).pipe(Effect.provide(Reactivity.layer)))
 
   it.scopedLive("reads without parameters share batches too; a text of several statements keeps its own query", () =>

@@ -18,6 +18,8 @@ import type { Entry } from "./pgBatch.js"
 import { Batch } from "./pgBatch.js"
 export { batchable } from "./pgBatch.js"
 import { LANE_DEPTH, LANE_STALL_MS } from "./laneChoice.js"
+import type { Lead } from "./pgBatchedLead.js"
+import { BatchedLead } from "./pgBatchedLead.js"
 import { BatchedWrite } from "./pgBatchedWrite.js"
 import type { NodePool } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
@@ -29,8 +31,11 @@ const KEEP_BATCHES = 64
 
 /** The batches of one node. */
 export interface Batches {
-  /** Queues a built read (its reply comes through its callback); `refuse` fails it when no connection can be had. */
-  readonly query: (query: Pg.Query, refuse: (error: SqlError) => void) => void
+  /**
+   * Queues a built read (its reply comes through its callback); `refuse` fails it when no connection can be had.
+   * `lead`: a session read's replay poll, sent just before it in its batch (`pgBatchedLead.ts`).
+   */
+  readonly query: (query: Pg.Query, refuse: (error: SqlError) => void, lead?: Lead) => void
   /** Queues a built write, to run in a transaction of its own; as `query` otherwise, and `sent` is told when written. */
   readonly write: (query: Pg.Query, refuse: (error: SqlError) => void, sent: (position: number) => void) => void
   /** A write's outcome when no batch took it before its deadline: it was never sent, as a checkout that timed out. */
@@ -156,7 +161,14 @@ export const make = (options: BatchesOptions): Batches => {
   }
 
   return {
-    query: (query, refuse) => enqueue({ read: query as unknown as Entry["read"], key: query, refuse }),
+    query: (query, refuse, lead) =>
+      enqueue({
+        read: lead === undefined
+          ? query as unknown as Entry["read"]
+          : new BatchedLead(query as unknown as Entry["read"], lead),
+        key: query,
+        refuse
+      }),
     write: (query, refuse, sent) =>
       enqueue({ read: new BatchedWrite(query as unknown as Entry["read"], writeOpening), key: query, refuse, sent }),
     unsent: Effect.failSync(() =>
@@ -195,8 +207,8 @@ class Held {
 }
 
 /**
- * Sends one statement in the node's batches under its deadline (`submitWithin`) and returns its canceller: a read, or
- * with `write` a write in a transaction of its own. Interrupted, a statement still queued leaves the queue, a sent
+ * Sends one statement in the node's batches under its deadline (`submitWithin`) and returns its canceller: a read
+ * (with `lead`, its replay poll in front), or with `write` a write in a transaction of its own. Interrupted, a statement still queued leaves the queue, a sent
  * one's answer is dropped. Past its deadline a queued statement leaves the queue and a sent one's connection is cut:
  * the server did not answer, and the statements beside it fail as on a lost connection.
  *
@@ -212,7 +224,8 @@ export const submitBatched = <A>(
   map: (result: any) => A,
   within: Within<A>,
   resume: (outcome: Effect.Effect<A, SqlError>) => void,
-  write = false
+  write = false,
+  lead?: Lead
 ): () => void => {
   let built: Pg.Query | undefined
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -242,7 +255,7 @@ export const submitBatched = <A>(
     query: (q) => {
       built = q as Pg.Query
       if (sent !== undefined) batches.write(built, refuse, sent)
-      else batches.query(built, refuse)
+      else batches.query(built, refuse, lead)
     }
   }
   timer = submitWithin(

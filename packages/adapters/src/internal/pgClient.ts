@@ -27,6 +27,7 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
+import type { Lead as BatchLead } from "./pgBatchedLead.js"
 import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
 import * as PgCursor from "./pgCursor.js"
@@ -92,21 +93,24 @@ export const make = (
      * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
      * lanes, a statement goes on one when a lane may take it (`laneChoice.ts`); not a caller-bounded wait, nor a
      * query pg would refuse in pipeline mode (one that carries statements in front of it: `pgBegin.ts`, `pgLead.ts`).
-     * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, and so does a write
-     * (`pgBatchedWrite.ts`), in a transaction of its own, unless the batches out are held up by a slow statement.
+     * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, with its `lead` (a
+     * session read's replay poll) in front where it has one, and so does a write (`pgBatchedWrite.ts`), in a
+     * transaction of its own, unless the batches out are held up by a slow statement. A led read no batch takes
+     * carries its lead on a pooled connection of its own (`pgLead.ts`).
      */
     const pooled = <A>(
       query: Pg.QueryConfig,
       map: (result: any) => A,
       ms: number = deadlineMs,
       expired?: Effect.Effect<A, SqlError>,
-      reads?: InFlight
+      reads?: InFlight,
+      lead?: BatchLead
     ) => {
       const register: Register<A, SqlError> = (resume) => {
         const guard = settle()
         // The statement's own deadline; a caller's deadline (`expired`) counts the checkout too, below.
         const within = { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
-        const lane = lanes === undefined || expired !== undefined ||
+        const lane = lanes === undefined || expired !== undefined || lead !== undefined ||
             typeof (query as { readonly submit?: unknown }).submit === "function"
           ? undefined
           : lanes.pick()
@@ -115,11 +119,12 @@ export const make = (
         }
         if (batches !== undefined && expired === undefined && batching()) {
           if (reads !== undefined) {
-            if (Batches.batchable(query)) return Batches.submitBatched(batches, query, map, within, resume)
+            if (Batches.batchable(query)) return Batches.submitBatched(batches, query, map, within, resume, false, lead)
           } else if (writeBatchable(query) && batches.takesWrite()) {
             return Batches.submitBatched(batches, query, map, within, resume, true)
           }
         }
+        const statement = lead === undefined ? query : Lead.carried(Pg.Query, query, lead.sql, lead.onRows)
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined
         const onError = (cause: Error) => {
@@ -149,7 +154,7 @@ export const make = (
           client.on("error", onError)
           timer = submitWithin(
             client,
-            query,
+            statement,
             map,
             expired === undefined
               ? within
@@ -286,17 +291,20 @@ export const make = (
     const readStream = pooledStream(reads)
     // A session read with its replay poll in front (`pgLead.ts`): made per read, for the poll's rows. A poll never
     // waits on the server; a lead that may (`waitMs`) extends the read's deadline.
-    const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs = 0) =>
-      new PgConnection(
+    const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs = 0) => {
+      const ms = deadlineMs + waitMs
+      const lead: BatchLead = { sql, onRows }
+      return new PgConnection(
         Lead.leading(
-          waitMs > 0 ? (query, map) => pooled(query, map, deadlineMs + waitMs, undefined, reads) : readRun,
-          Pg.Query,
+          waitMs > 0 ? (query, map) => pooled(query, map, ms, undefined, reads) : readRun,
+          (query, map) => pooled(query, map, ms, undefined, reads, lead),
           sql,
           onRows
         ),
         readStream,
         true
       )
+    }
     const spanAttributes: ReadonlyArray<readonly [string, unknown]> = [
       ...Object.entries(options.spanAttributes ?? {}),
       ["db.system.name", "postgresql"],

@@ -15,18 +15,29 @@ import { rowsOf } from "./pgRows.js"
 /**
  * `run` with `lead` (SQL without parameters) sent in front of each query and its rows, as arrays of text, handed to
  * `onRows` before the query's result: in the query's own round trip where the query uses the extended protocol
- * (`canCarryBegin`), else as a query of its own just before it. A failure of either is the query's.
+ * (`canCarryBegin`), through `carry`, else as a query of its own just before it. A failure of either is the query's.
  */
 export const leading = (
   run: Run,
-  Query: typeof Pg.Query,
+  carry: Run,
   lead: string,
   onRows: (rows: ReadonlyArray<TextRow>) => void
 ): Run =>
 <A>(query: Pg.QueryConfig, map: (result: any) => A): Effect.Effect<A, SqlError> =>
   canCarryBegin(query)
-    ? run(withBegin(Query, query, [lead], onRows), map)
+    ? carry(query, map)
     : Effect.flatMap(run({ text: lead, rowMode: "array" } as Pg.QueryConfig, rowsOf), (rows) => {
       onRows(rows)
       return run(query, map)
     })
+
+/**
+ * `query` as a submittable that carries `lead` in its round trip, on a connection of its own (`pgBegin.ts`): where no
+ * batch takes it (`pgBatchedLead.ts` does behind a pooler).
+ */
+export const carried = (
+  Query: typeof Pg.Query,
+  query: Pg.QueryConfig,
+  lead: string,
+  onRows: (rows: ReadonlyArray<TextRow>) => void
+): Pg.QueryConfig => withBegin(Query, query, [lead], onRows)
