@@ -47,16 +47,17 @@ export interface PoolStatus {
 }
 
 /**
- * The GTID each write's commit was given, as the node reports it in the write's own reply (MariaDB's `last_gtid`
- * session tracking; ARCHITECTURE.md, "Read-your-writes"): the write's position is known when it returns, with no
- * statement. Told only when the node reported one; otherwise the position must be read.
+ * The position each write's commit was given, known when the write returns with no statement of its own
+ * (ARCHITECTURE.md, "Read-your-writes"): MariaDB reports the GTID in the write's own reply (`last_gtid` session
+ * tracking); PostgreSQL behind a pooler reads the primary's position right after the write's COMMIT, in the write's
+ * own batch. Told only when the node reported or read one; otherwise the position must be read.
  */
 export interface CommitPositions {
   /**
    * Runs `use` on a pooled connection for writes (each statement borrows a connection) and gives back its value
-   * with the GTID the last statement it ran committed. Each run gets its own connection object, which is the cell
-   * its statements' GTIDs go to (in whatever fiber they run): a retry learns its own statement's GTID, and
-   * concurrent or nested writers never see each other's.
+   * with the position of the last statement it ran (a GTID, an LSN). Each run gets its own connection object, which is
+   * the cell its statements' positions go to (in whatever fiber they run): a retry learns its own statement's
+   * position, and concurrent or nested writers never see each other's.
    */
   readonly runCommitted: <A, E, R>(
     use: (connection: Connection) => Effect.Effect<A, E, R>
@@ -75,7 +76,10 @@ export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runne
   readonly connection: Connection
   /** The client-side deadline every statement carries (PostgreSQL, MySQL); zero for SQLite, which never waits on a network. */
   readonly statementDeadline: Duration.Duration
-  /** Present where the node reports each commit's position in its reply (MariaDB). */
+  /**
+   * Present where the node tells each commit's position with the write: MariaDB always, PostgreSQL once found behind a
+   * pooler (read each time: it may appear after the client was made).
+   */
   readonly commitPositions?: CommitPositions | undefined
   /** Reads a router may retry on another node, which it ends at once when the node is found down. */
   readonly reads: NodeReads

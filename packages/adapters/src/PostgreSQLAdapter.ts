@@ -6,6 +6,7 @@ import type { ConnectionUrl } from "./ConnectionUrl.js"
 import type { AdapterOptions, DatabaseAdapter } from "./DatabaseAdapter.js"
 import { makeAdapter } from "./internal/adapter.js"
 import * as Options from "./internal/options.js"
+import * as PgBatchedWrite from "./internal/pgBatchedWrite.js"
 import * as PgNode from "./internal/pgClient.js"
 import * as PgSocket from "./internal/pgSocket.js"
 import * as PgTls from "./internal/pgTls.js"
@@ -15,6 +16,12 @@ import * as Tls from "./Tls.js"
 
 /** The PostgreSQL adapter type. */
 export type PostgreSQLAdapter = DatabaseAdapter<OptimalConfig.PostgresOptimalConfig>
+
+/**
+ * The primary's position that covers every commit returned before it was read: the flush position, or the insert
+ * position where `synchronous_commit` is off (read-your-writes compares a replica's replay position with it).
+ */
+export const commitPosition: string = PgBatchedWrite.commitPosition
 
 /** The URL query options that tune the configuration (libpq names), below explicit overrides. */
 export const configFromUrl = (

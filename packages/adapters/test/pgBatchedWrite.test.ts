@@ -7,7 +7,8 @@
 import { describe, expect, it } from "@effect/vitest"
 import Pg from "pg"
 import type { Entry } from "../src/internal/pgBatch.js"
-import { BatchedWrite, writeBatchable } from "../src/internal/pgBatchedWrite.js"
+import type { PositionCell } from "../src/internal/pgBatchedWrite.js"
+import { BatchedWrite, commitPosition, writeBatchable } from "../src/internal/pgBatchedWrite.js"
 import { connectionSurvives } from "../src/internal/pgSubmit.js"
 import { batchOf, complete, recordingWire, serverError } from "./support/batchWire.js"
 
@@ -50,12 +51,12 @@ interface Outcome {
 }
 
 /** A write of `values` as a batch entry, and where its caller's outcome lands. */
-const writeOf = (values: ReadonlyArray<unknown>) => {
+const writeOf = (values: ReadonlyArray<unknown>, cell?: PositionCell) => {
   const outcomes: Array<Outcome> = []
   const query = new Pg.Query({ text: UPDATE, values: values as Array<unknown> }, (error, result) => {
     outcomes.push({ error, result: result as unknown as Outcome["result"] })
   })
-  const write = new BatchedWrite(query as never, OPENING)
+  const write = new BatchedWrite(query as never, OPENING, cell)
   const entry: Entry = { read: write, key: query, refuse: () => {} }
   return { write, entry, outcomes }
 }
@@ -142,6 +143,87 @@ describe("a write in a batch", () => {
     expect(outcomes).toHaveLength(1)
     for (const text of ["BEGIN", "SET", "SET", "UPDATE 1", "COMMIT"]) complete(batch, text)
     expect(next.outcomes[0]!.result).toMatchObject({ command: "UPDATE", rowCount: 1 })
+  })
+})
+
+describe("a write that tells its position (a session records it)", () => {
+  const LSN = "0/3000060"
+  const statements = (texts: ReadonlyArray<string>) => texts.flatMap((t) => [`P ${t}`, "B", "E"])
+  const answered = ["BEGIN", "SET", "SET", "UPDATE 1", "COMMIT"]
+
+  it("reads the primary's position right after its COMMIT, in its batch; its caller is answered after it", () => {
+    const cell: PositionCell = { position: undefined }
+    const { entry, outcomes } = writeOf([1, 2], cell)
+    const next = writeOf([3, 4])
+    const { batch } = batchOf([entry, next.entry])
+    const { wire, written } = recordingWire()
+    batch.submit(wire)
+    expect(written.slice(0, 19)).toEqual([
+      ...statements(OPENING),
+      `P ${UPDATE}`,
+      "B",
+      "D",
+      "E",
+      ...statements(["COMMIT", commitPosition])
+    ])
+    for (const text of answered) complete(batch, text)
+    expect(outcomes).toEqual([])
+    // The position's one row, as text (no Describe went for it), then its CommandComplete.
+    batch.handleDataRow({ fields: [LSN] })
+    complete(batch, "SELECT 1")
+    expect(cell.position).toBe(LSN)
+    expect(outcomes).toHaveLength(1)
+    expect(outcomes[0]!.error).toBeNull()
+    expect(outcomes[0]!.result).toMatchObject({ command: "UPDATE", rowCount: 1 })
+    // The write behind it (no cell) is answered at its COMMIT, as before.
+    for (const text of answered) complete(batch, text)
+    expect(next.outcomes[0]!.result).toMatchObject({ command: "UPDATE", rowCount: 1 })
+  })
+
+  it.each<[string, unknown]>([
+    ["the position read refused", serverError("XX000")],
+    ["the connection lost once COMMIT answered", Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" })]
+  ])("%s: the write is committed, its caller answered so, with no position", (_, error) => {
+    const cell: PositionCell = { position: undefined }
+    const { entry, outcomes } = writeOf([1, 2], cell)
+    const { batch, ends } = batchOf([entry])
+    batch.submit(recordingWire().wire)
+    for (const text of answered) complete(batch, text)
+    batch.handleError(error, undefined)
+    expect(outcomes).toHaveLength(1)
+    expect(outcomes[0]!.error).toBeNull()
+    expect(outcomes[0]!.result).toMatchObject({ command: "UPDATE", rowCount: 1 })
+    expect(cell.position).toBeUndefined()
+    // Nothing left open: the block had ended at its COMMIT.
+    expect(ends[0]!.rollback).toBe(false)
+  })
+
+  it.each<[string, number, boolean]>([
+    ["the write refused: its block left aborted, no position read", 3, true],
+    ["COMMIT refused: the block has ended, no position", 4, false]
+  ])("%s", (_, before, rollback) => {
+    const cell: PositionCell = { position: undefined }
+    const { entry, outcomes } = writeOf([1, 2], cell)
+    const { batch, ends } = batchOf([entry])
+    batch.submit(recordingWire().wire)
+    for (const text of answered.slice(0, before)) complete(batch, text)
+    batch.handleError(serverError("23505"), undefined)
+    expect(outcomes.map((o) => o.error?.code)).toEqual(["23505"])
+    expect(cell.position).toBeUndefined()
+    expect(ends[0]!.rollback).toBe(rollback)
+  })
+
+  it("a value pg cannot send: ROLLBACK in its place and no position read", () => {
+    const circular: Record<string, unknown> = {}
+    circular["self"] = circular
+    const cell: PositionCell = { position: undefined }
+    const { entry, outcomes } = writeOf([circular, 2], cell)
+    const { batch } = batchOf([entry])
+    const { wire, written } = recordingWire()
+    batch.submit(wire)
+    expect(outcomes[0]!.error).toBeInstanceOf(Error)
+    expect(written.filter((w) => w.startsWith("P SELECT"))).toEqual([])
+    expect(written.slice(-4)).toEqual(["P ROLLBACK", "B", "E", "S"])
   })
 })
 

@@ -149,3 +149,52 @@ describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's roun
       expect(after.rows).toEqual([{ n: "1", replica: false }])
     }).pipe(Effect.provide(pgLayer)))
 })
+
+const bouncer = cluster.pgbouncer
+
+const bouncerLayer = FastOrm.layer({
+  name: "pgbouncer-commit-positions",
+  write: { url: bouncer.primary.url, name: bouncer.primary.name },
+  read: bouncer.replicas.map((r) => ({ url: r.url, name: r.name })),
+  readWrite: { statementTimeout: "3 seconds", sessionWaitTimeout: "10 millis" },
+  health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
+})
+
+describe("PostgreSQL behind PgBouncer: a write's position, read after its COMMIT in its own batch", () => {
+  it.scopedLive("is recorded when the write returns, nothing pending, past the position before it; its read sees it", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      const read = yield* ReadConnection
+      // Also the statement that finds the pooler (it refuses the startup parameters): batches from then on.
+      yield* write.unsafe(
+        "CREATE TABLE IF NOT EXISTS commit_positions_pgb (id SERIAL PRIMARY KEY, label TEXT NOT NULL)"
+      )
+      yield* Effect.promise(() => waitReplicated(pg))
+      yield* Effect.acquireRelease(
+        Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+        () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+      )
+      for (let i = 0; i < 5; i++) {
+        const label = `batched-${Date.now()}-${i}`
+        const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
+        const after = yield* fresh(Effect.gen(function*() {
+          yield* write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [label])
+          const now = yield* sessionNow
+          const rows = yield* read.unsafe<{ n: string; replica: boolean }>(
+            "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pgb WHERE label = $1",
+            [label]
+          )
+          return { ...now, rows }
+        }))
+        expect(after.pending).toBe(false)
+        expect(after.recorded?.kind).toBe("lsn")
+        const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
+          "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
+          [after.recorded!.value, before!.p]
+        )
+        expect(order).toEqual({ past: true, flushed: true })
+        // No replica replays: the primary answers the session's read, and it sees the write.
+        expect(after.rows).toEqual([{ n: "1", replica: false }])
+      }
+    }).pipe(Effect.provide(bouncerLayer)))
+})

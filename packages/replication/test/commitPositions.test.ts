@@ -1,7 +1,8 @@
 /**
- * MariaDB writes whose OK packet tells the GTID their commit got (`DatabaseAdapter.CommitPositions`): the session
- * records that position when the write returns, with no position read; only a write (or COMMIT) that told none
- * joins the shared `SELECT @@gtid_binlog_pos` read (ARCHITECTURE.md, "Read-your-writes").
+ * Writes whose node tells their position with the write (`DatabaseAdapter.CommitPositions`: MariaDB's GTID in the OK
+ * packet, PostgreSQL's position read after the COMMIT behind a pooler): the session records that position when the
+ * write returns, with no position read; only a write (or COMMIT) that told none joins the shared position read
+ * (ARCHITECTURE.md, "Read-your-writes").
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import { describe, expect, it } from "@effect/vitest"
@@ -29,8 +30,22 @@ describe("committedPosition", () => {
     expect(Consistency.committedPosition(mariadb, gtid)).toEqual(expected)
   })
 
-  it("is MariaDB's only: a PostgreSQL node never records a GTID", () => {
+  it("is of the node's own kind: a PostgreSQL node never records a GTID, a MariaDB node never an LSN", () => {
     expect(Consistency.committedPosition(Consistency.forDialect("postgresql")!, "0-1-42")).toBeUndefined()
+    expect(Consistency.committedPosition(mariadb, "0/3000060")).toBeUndefined()
+  })
+
+  // PostgreSQL behind a pooler: the primary's position read after the write's COMMIT, in the write's batch.
+  it.each([
+    ["an LSN read after the COMMIT", "0/3000060", { kind: "lsn", value: "0/3000060" }],
+    ["in lower case", "1a/b0", { kind: "lsn", value: "1A/B0" }],
+    // Right after a page header: the boundary, as every position read is normalised.
+    ["right after a page header", "0/3002018", { kind: "lsn", value: "0/3002000" }],
+    ["none read: read it", undefined, undefined],
+    ["not an LSN: read it", "0/", undefined],
+    ["a GTID on PostgreSQL: read it", "0-1-42", undefined]
+  ])("PostgreSQL: %s", (_name, lsn, expected) => {
+    expect(Consistency.committedPosition(Consistency.forDialect("postgresql")!, lsn)).toEqual(expected)
   })
 
   it("a single GTID is covered by a replica exactly when it has replayed that sequence in that domain", () => {

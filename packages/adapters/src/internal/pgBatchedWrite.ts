@@ -3,7 +3,9 @@
  * implicit transaction, so a write goes as a transaction of its own inside the batch, `BEGIN`, its timeouts as
  * `SET LOCAL` (a pooler refuses them at startup), the write, `COMMIT`, and is answered by its COMMIT. A write that
  * fails is rolled back alone: the server skips every message after the error up to the Sync, so the statements after
- * it never ran, and those before it have committed.
+ * it never ran, and those before it have committed. Given a `PositionCell` (a session that records its writes'
+ * positions), the primary's position follows the COMMIT in the same batch (`commitPosition`), read once the write has
+ * committed: it covers the write, with no position read of its own (ARCHITECTURE.md, "Read-your-writes").
  */
 import type Pg from "pg"
 import type { Read, Wire } from "./pgBatch.js"
@@ -23,6 +25,19 @@ const write = /^\s*(INSERT|UPDATE|DELETE|MERGE)\s/i
 export const writeBatchable = (query: Pg.QueryConfig): boolean =>
   typeof query.text === "string" && write.test(query.text) && batchable(query)
 
+/**
+ * The position a commit returned before: the flush position (the commit waited for its flush), or with
+ * `synchronous_commit` off (the commit returned before it) the insert position. Any connection of the primary reads
+ * it; the flush position does not wait for other sessions' records still unflushed.
+ */
+export const commitPosition =
+  "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p"
+
+/** Where a write's position goes, read after its COMMIT in its batch; undefined when none came back. */
+export interface PositionCell {
+  position: string | undefined
+}
+
 /** pg's `Query` as the write drives it. */
 interface Query extends Read {
   callback?: Reply | undefined
@@ -41,15 +56,23 @@ const statement = (wire: Wire, text: string) => {
  * is committed. `opening`: BEGIN and the settings.
  */
 export class BatchedWrite implements Read {
-  /** The CommandCompletes that answer it: the opening statements', the write's and COMMIT's. */
+  /** The CommandCompletes that answer it: the opening statements', the write's, COMMIT's and the position read's. */
   answers: number
   /** A server error left its transaction open (aborted): the connection needs a ROLLBACK. */
   leftOpen = false
   // CommandCompletes had; the query refused before it was sent (its transaction is rolled back unseen).
   private seen = 0
   private refused = false
-  constructor(readonly query: Query, private readonly opening: ReadonlyArray<string>) {
-    this.answers = opening.length + 2
+  constructor(
+    readonly query: Query,
+    private readonly opening: ReadonlyArray<string>,
+    private readonly cell?: PositionCell | undefined
+  ) {
+    this.answers = opening.length + (cell === undefined ? 2 : 3)
+  }
+  /** True once COMMIT has answered: the write is committed, whatever comes after. */
+  private get committed() {
+    return this.seen > this.opening.length + 1
   }
   get _result() {
     return this.query._result
@@ -92,6 +115,7 @@ export class BatchedWrite implements Read {
       statement(wire, "ROLLBACK")
     } else {
       statement(wire, "COMMIT")
+      if (this.cell !== undefined) statement(wire, commitPosition)
     }
     return null
   }
@@ -99,8 +123,14 @@ export class BatchedWrite implements Read {
   handleRowDescription(msg: unknown) {
     this.query.handleRowDescription(msg)
   }
-  handleDataRow(msg: unknown) {
-    this.query.handleDataRow(msg)
+  handleDataRow(msg: { readonly fields: ReadonlyArray<unknown> }) {
+    // The position read's one row, as text (no Describe was sent for it).
+    if (this.committed) {
+      const value = msg.fields[0]
+      if (typeof value === "string" && this.cell !== undefined) this.cell.position = value
+    } else {
+      this.query.handleDataRow(msg)
+    }
   }
   handleCommandComplete(msg: unknown, wire: unknown) {
     // Only the write's own: COMMIT's would make its result COMMIT's.
@@ -120,8 +150,12 @@ export class BatchedWrite implements Read {
    */
   handleError(error: unknown, wire: unknown) {
     const survives = connectionSurvives(error)
-    if (survives) this.leftOpen = this.seen >= 1 && this.seen < this.answers - 1
+    // Between BEGIN's answer and COMMIT: a setting or the write refused.
+    if (survives) this.leftOpen = this.seen >= 1 && this.seen <= this.opening.length
     if (this.refused) return
+    // The position read failed or the connection was lost after COMMIT answered: the write is committed, its caller
+    // answered as such, with no position (the session reads it as for any write).
+    if (this.committed) return this.query.handleReadyForQuery(wire)
     this.query.handleError(survives || !(error instanceof Error) ? error : sharedLoss(error, true), wire)
   }
 }

@@ -20,6 +20,7 @@ export { batchable } from "./pgBatch.js"
 import { LANE_DEPTH, LANE_STALL_MS } from "./laneChoice.js"
 import type { Lead } from "./pgBatchedLead.js"
 import { BatchedLead } from "./pgBatchedLead.js"
+import type { PositionCell } from "./pgBatchedWrite.js"
 import { BatchedWrite } from "./pgBatchedWrite.js"
 import type { NodePool } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
@@ -36,8 +37,16 @@ export interface Batches {
    * `lead`: a session read's replay poll, sent just before it in its batch (`pgBatchedLead.ts`).
    */
   readonly query: (query: Pg.Query, refuse: (error: SqlError) => void, lead?: Lead) => void
-  /** Queues a built write, to run in a transaction of its own; as `query` otherwise, and `sent` is told when written. */
-  readonly write: (query: Pg.Query, refuse: (error: SqlError) => void, sent: (position: number) => void) => void
+  /**
+   * Queues a built write, to run in a transaction of its own; as `query` otherwise, and `sent` is told when written.
+   * `cell`: where the primary's position read after its COMMIT goes (`pgBatchedWrite.ts`).
+   */
+  readonly write: (
+    query: Pg.Query,
+    refuse: (error: SqlError) => void,
+    sent: (position: number) => void,
+    cell?: PositionCell
+  ) => void
   /** A write's outcome when no batch took it before its deadline: it was never sent, as a checkout that timed out. */
   readonly unsent: Effect.Effect<never, SqlError>
   /**
@@ -169,8 +178,13 @@ export const make = (options: BatchesOptions): Batches => {
         key: query,
         refuse
       }),
-    write: (query, refuse, sent) =>
-      enqueue({ read: new BatchedWrite(query as unknown as Entry["read"], writeOpening), key: query, refuse, sent }),
+    write: (query, refuse, sent, cell) =>
+      enqueue({
+        read: new BatchedWrite(query as unknown as Entry["read"], writeOpening, cell),
+        key: query,
+        refuse,
+        sent
+      }),
     unsent: Effect.failSync(() =>
       acquireError(alias, new Error("timeout exceeded when trying to connect: no batch took the write in time"))
     ),
@@ -206,9 +220,24 @@ class Held {
   }
 }
 
+/** A read's replay poll, sent in front of it in its batch. */
+export interface CarriedLead {
+  readonly lead: Lead
+}
+/** A write, in a transaction of its own in its batch; `cell`: where its position goes, read after its COMMIT. */
+export interface CarriedWrite {
+  readonly write: true
+  readonly cell?: PositionCell | undefined
+}
+/** What a statement takes into its batch besides itself: a read's lead, or a write's transaction. */
+export type Carried = CarriedLead | CarriedWrite
+
+/** A write whose position nobody asked for. */
+export const PLAIN_WRITE: CarriedWrite = { write: true }
+
 /**
  * Sends one statement in the node's batches under its deadline (`submitWithin`) and returns its canceller: a read
- * (with `lead`, its replay poll in front), or with `write` a write in a transaction of its own. Interrupted, a statement still queued leaves the queue, a sent
+ * (with a lead, its replay poll in front), or a write (`CarriedWrite`) in a transaction of its own. Interrupted, a statement still queued leaves the queue, a sent
  * one's answer is dropped. Past its deadline a queued statement leaves the queue and a sent one's connection is cut:
  * the server did not answer, and the statements beside it fail as on a lost connection.
  *
@@ -224,9 +253,9 @@ export const submitBatched = <A>(
   map: (result: any) => A,
   within: Within<A>,
   resume: (outcome: Effect.Effect<A, SqlError>) => void,
-  write = false,
-  lead?: Lead
+  carried?: Carried
 ): () => void => {
+  const write = carried !== undefined && "write" in carried
   let built: Pg.Query | undefined
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
   let sentTimer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -254,8 +283,8 @@ export const submitBatched = <A>(
   const target: Target = {
     query: (q) => {
       built = q as Pg.Query
-      if (sent !== undefined) batches.write(built, refuse, sent)
-      else batches.query(built, refuse, lead)
+      if (sent !== undefined) batches.write(built, refuse, sent, (carried as CarriedWrite).cell)
+      else batches.query(built, refuse, (carried as CarriedLead | undefined)?.lead)
     }
   }
   timer = submitWithin(

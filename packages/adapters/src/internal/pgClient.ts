@@ -19,7 +19,7 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type Pg from "pg"
 import type { DriverNotInstalled } from "../AdapterError.js"
-import type { NodeClient as Shape, PoolStatus, TextRow } from "../DatabaseAdapter.js"
+import type { CommitPositions, NodeClient as Shape, PoolStatus, TextRow } from "../DatabaseAdapter.js"
 import * as NodeClient from "../NodeClient.js"
 import type { PostgresOptimalConfig } from "../OptimalConfig.js"
 import { poolBounds } from "../OptimalConfig.js"
@@ -27,7 +27,6 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
-import type { Lead as BatchLead } from "./pgBatchedLead.js"
 import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
 import * as PgCursor from "./pgCursor.js"
@@ -104,8 +103,9 @@ export const make = (
       ms: number = deadlineMs,
       expired?: Effect.Effect<A, SqlError>,
       reads?: InFlight,
-      lead?: BatchLead
+      carried?: Batches.Carried
     ) => {
+      const lead = carried !== undefined && "lead" in carried ? carried.lead : undefined
       const register: Register<A, SqlError> = (resume) => {
         const guard = settle()
         // The statement's own deadline; a caller's deadline (`expired`) counts the checkout too, below.
@@ -119,9 +119,9 @@ export const make = (
         }
         if (batches !== undefined && expired === undefined && batching()) {
           if (reads !== undefined) {
-            if (Batches.batchable(query)) return Batches.submitBatched(batches, query, map, within, resume, false, lead)
+            if (Batches.batchable(query)) return Batches.submitBatched(batches, query, map, within, resume, carried)
           } else if (writeBatchable(query) && batches.takesWrite()) {
-            return Batches.submitBatched(batches, query, map, within, resume, true)
+            return Batches.submitBatched(batches, query, map, within, resume, carried ?? Batches.PLAIN_WRITE)
           }
         }
         const statement = lead === undefined ? query : Lead.carried(Pg.Query, query, lead.sql, lead.onRows)
@@ -293,11 +293,11 @@ export const make = (
     // waits on the server; a lead that may (`waitMs`) extends the read's deadline.
     const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs = 0) => {
       const ms = deadlineMs + waitMs
-      const lead: BatchLead = { sql, onRows }
+      const carried: Batches.Carried = { lead: { sql, onRows } }
       return new PgConnection(
         Lead.leading(
           waitMs > 0 ? (query, map) => pooled(query, map, ms, undefined, reads) : readRun,
-          (query, map) => pooled(query, map, ms, undefined, reads, lead),
+          (query, map) => pooled(query, map, ms, undefined, reads, carried),
           sql,
           onRows
         ),
@@ -313,7 +313,23 @@ export const make = (
       ["server.port", endpoint.port],
       ["fastorm.node", options.alias]
     ]
-    return yield* NodeClient.make({
+    // Behind a pooler a write in a batch reads the primary's position after its COMMIT, in its own batch
+    // (`pgBatchedWrite.ts`): each run gets a connection of its own whose writes leave their position in its cell.
+    const commitPositions: CommitPositions = {
+      runCommitted: (use) =>
+        Effect.suspend(() => {
+          const carried: Batches.CarriedWrite = { write: true, cell: { position: undefined } }
+          const committing = new PgConnection(
+            (query, map) => pooled(query, map, deadlineMs, undefined, undefined, carried),
+            pooledStream(undefined),
+            true
+          )
+          return Effect.map(use(committing), (value) => [value, carried.cell!.position] as const)
+        }),
+      // A transaction's COMMIT carries its position itself (`COMMIT; SELECT ...`, the router's).
+      lastCommit: () => undefined
+    }
+    const client = yield* NodeClient.make({
       connection,
       reads: {
         connection: readConnection,
@@ -338,5 +354,10 @@ export const make = (
         max: poolBounds(config).max,
         pipelined: lanes?.open() ?? 0
       })
+    })
+    // Offered once the node is found behind a pooler with batches: elsewhere a write's position is read on its own.
+    return Object.defineProperty(client, "commitPositions", {
+      get: () => batches !== undefined && batching() ? commitPositions : undefined,
+      enumerable: true
     })
   })

@@ -6,6 +6,7 @@
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { DatabaseAdapter, Dialect } from "@fastorm/adapters"
+import { PostgreSQLAdapter } from "@fastorm/adapters"
 import { CompiledStatement } from "@fastorm/core"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -89,9 +90,9 @@ const firstValue = (rows: ReadonlyArray<any>): string | undefined => {
 
 // A commit returns after its WAL is flushed, so the flush position covers it; the insert position would also
 // cover records other sessions have not flushed yet (up to wal_writer_delay away). With synchronous_commit off
-// the commit returns before the flush, and only the insert position is safe.
-const PG_POSITION =
-  "SELECT (CASE WHEN current_setting('synchronous_commit') = 'off' THEN pg_current_wal_insert_lsn() ELSE pg_current_wal_flush_lsn() END)::text AS p"
+// the commit returns before the flush, and only the insert position is safe. The adapters read the same behind a
+// pooler, after a write's COMMIT in its batch (`DatabaseAdapter.CommitPositions`).
+const PG_POSITION = PostgreSQLAdapter.commitPosition
 
 const pgPositionOf = (rows: ReadonlyArray<any>): Position | undefined => {
   const lsn = firstValue(rows)
@@ -223,14 +224,20 @@ const mariadb: ConsistencyOps = {
 }
 
 /**
- * The position of a write whose node reported the GTID its commit was given (MariaDB's `last_gtid` in the OK
- * packet, `DatabaseAdapter.CommitPositions`), or undefined: the position must then be read (`latest`). A single
- * GTID is a valid position: a replica covers it once it has replayed that sequence number in that domain (`covers`,
- * `MASTER_GTID_WAIT`), that is this commit and, in its domain, every commit before it; recorded with `later`, the
- * session's earlier positions in other domains stay required too.
+ * The position of a write whose node told it with the write (`DatabaseAdapter.CommitPositions`), or undefined: the
+ * position must then be read (`latest`). MariaDB's is the GTID its commit was given (`last_gtid` in the OK packet): a
+ * single GTID is a valid position, a replica covers it once it has replayed that sequence number in that domain
+ * (`covers`, `MASTER_GTID_WAIT`), that is this commit and, in its domain, every commit before it; recorded with
+ * `later`, the session's earlier positions in other domains stay required too. PostgreSQL's is the primary's
+ * position read after the write's COMMIT (behind a pooler), normalised as every position read is.
  */
-export const committedPosition = (ops: ConsistencyOps, gtid: string | undefined): Position | undefined =>
-  gtid === undefined || ops.kind !== "gtid" || !/^\d+-\d+-\d+$/.test(gtid) ? undefined : { kind: "gtid", value: gtid }
+export const committedPosition = (ops: ConsistencyOps, committed: string | undefined): Position | undefined => {
+  if (committed === undefined) return undefined
+  if (ops.kind === "gtid") return /^\d+-\d+-\d+$/.test(committed) ? { kind: "gtid", value: committed } : undefined
+  return /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(committed)
+    ? { kind: "lsn", value: normaliseLsn(committed.toUpperCase()) }
+    : undefined
+}
 
 /** The consistency operations of a dialect; undefined for SQLite, whose readers see every commit. */
 export const forDialect = (dialect: Dialect.Dialect): ConsistencyOps | undefined =>

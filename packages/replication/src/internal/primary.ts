@@ -125,17 +125,19 @@ export const make = (options: PrimaryOptions): Primary => {
     return marked === tokens ? done : Effect.zipRight(FiberRef.set(SessionToken.currentTokens, marked), done)
   }
 
-  // MariaDB tells each write's GTID in its OK packet (`DatabaseAdapter.CommitPositions`): the session records it
-  // when the write returns, with no statement; the shared read only when none came back.
-  const commits = capturesPositions && consistency?.kind === "gtid" ? node.client.commitPositions : undefined
+  // Where the node tells each write's position with the write (`DatabaseAdapter.CommitPositions`: MariaDB's GTID in
+  // its OK packet; PostgreSQL behind a pooler, read after the write's COMMIT in its batch), the session records it
+  // when the write returns; the shared read only when none came back. Asked per write: a PostgreSQL node offers it
+  // once it is found behind a pooler.
+  const commitsNow = () => capturesPositions ? node.client.commitPositions : undefined
   /**
    * A write whose position is known when it returns: the session records it at once (`record`: merged with its
    * earlier positions; its pending reads stay, they cover what they cover). Unknown: the shared read.
    */
   const recordPosition = (position: SessionToken.Position | undefined, sent: Sent): Effect.Effect<void> =>
     position === undefined ? markWritten(undefined) : SessionToken.record(options.cluster, position, sent)
-  const recordCommit = (gtid: string | undefined, sent: Sent): Effect.Effect<void> =>
-    recordPosition(consistency === undefined ? undefined : committedPosition(consistency, gtid), sent)
+  const recordCommit = (committed: string | undefined, sent: Sent): Effect.Effect<void> =>
+    recordPosition(consistency === undefined ? undefined : committedPosition(consistency, committed), sent)
   /**
    * Runs a write with the session's position on the cluster as it stood when the write was sent: the position the
    * write's reply tells ends only an unknown position standing then, not one a concurrent fiber recorded since.
@@ -159,9 +161,9 @@ export const make = (options: PrimaryOptions): Primary => {
   ): Effect.Effect<A, SqlError> => {
     const done = recorder.begin(fiber, node.name, reason)
     const tracing = CompiledStatement.isTracing(fiber)
-    // MariaDB tells the write's GTID with its result (`commits`); otherwise a write joins the shared position read.
-    const gtids = write && capturesPositions ? commits : undefined
-    const marks = write && gtids === undefined && !tracing
+    // The node tells the write's position with its result (`commitsNow`); otherwise it joins the shared position read.
+    const commits = write ? commitsNow() : undefined
+    const marks = write && commits === undefined && !tracing
     const failed = write ? writeFailed : readFailed
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.
     const statementOn = (connection: Connection) =>
@@ -181,12 +183,12 @@ export const make = (options: PrimaryOptions): Primary => {
           }
         })
       )
-    if (gtids !== undefined) {
-      // The run learns its own statement's GTID, whatever other writers run meanwhile.
+    if (commits !== undefined) {
+      // The run learns its own statement's position, whatever other writers run meanwhile.
       const sent = sentIn(fiber)
       return Effect.flatMap(
-        gtids.runCommitted(statementOn),
-        ([value, gtid]) => Effect.as(recordCommit(gtid, sent), value)
+        commits.runCommitted(statementOn),
+        ([value, committed]) => Effect.as(recordCommit(committed, sent), value)
       )
     }
     const statement = statementOn(node.client.connection)
@@ -229,7 +231,10 @@ export const make = (options: PrimaryOptions): Primary => {
         return whenSent((sent) =>
           Effect.tap(
             Effect.tapError(plain(sql, params, transformRows), commitLost),
-            () => commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection), sent)
+            () => {
+              const commits = commitsNow()
+              return commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection), sent)
+            }
           )
         )
       }
