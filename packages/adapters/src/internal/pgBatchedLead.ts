@@ -9,6 +9,7 @@
 import type { TextRow } from "../DatabaseAdapter.js"
 import type { Read, Wire } from "./pgBatch.js"
 import type { Reply } from "./pgSubmit.js"
+import { RowsFirst, statement } from "./pgWrapped.js"
 
 /** The statement sent in front of a read, and where its rows go (`NodeReads.leading`). */
 export interface Lead {
@@ -26,51 +27,19 @@ interface Query extends Read {
  * `onRows` just before a successful reply, the rest is the read's. A read whose value pg could not send (refused at
  * submit, answered at once) leaves its lead's answer to take, and nothing more.
  */
-export class BatchedLead implements Read {
+export class BatchedLead extends RowsFirst<Query> implements Read {
   /** The CommandCompletes that answer it: the lead's and the read's (the lead's alone once the read was refused). */
   answers = 2
   private seen = 0
   private refused = false
-  private readonly rows: Array<TextRow> = []
-  private reply: Reply | undefined
-  constructor(readonly query: Query, private readonly lead: Lead) {
-    // The query's reply, as built (`pgSubmit.ts`), becomes this one's: the lead's rows go first.
-    this.reply = query.callback
-    if (query.callback !== undefined) query.callback = this.deliver
-  }
-  get _result() {
-    return this.query._result
-  }
-  get binary() {
-    return this.query.binary
-  }
-  set binary(binary: boolean | undefined) {
-    this.query.binary = binary
-  }
-  get queryMode() {
-    return this.query.queryMode
-  }
-  set queryMode(mode: string | undefined) {
-    this.query.queryMode = mode
-  }
-  get callback() {
-    return this.reply
-  }
-  set callback(reply: Reply | undefined) {
-    this.reply = reply
-    this.query.callback = reply === undefined ? undefined : this.deliver
-  }
-  private readonly deliver: Reply = (error, result) => {
-    if (!error) this.lead.onRows(this.rows)
-    this.reply?.(error, result)
+  constructor(query: Query, private readonly lead: Lead) {
+    super(query, lead.onRows)
   }
 
   submit(wire: Wire): Error | null {
-    wire.parse({ text: this.lead.sql })
-    wire.bind({})
-    wire.execute({})
+    statement(wire, this.lead.sql)
     let refused = false
-    const reply = this.reply
+    const reply = this.callback
     this.callback = (error, result) => {
       refused = true
       reply?.(error, result)

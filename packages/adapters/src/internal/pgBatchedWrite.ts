@@ -13,6 +13,7 @@ import { batchable } from "./pgBatch.js"
 import { sharedLoss } from "./pgLanes.js"
 import type { Reply } from "./pgSubmit.js"
 import { connectionSurvives } from "./pgSubmit.js"
+import { statement, WrappedQuery } from "./pgWrapped.js"
 
 // Writes whose meaning is the same in a transaction block as alone: not a procedure that commits by itself (CALL,
 // DO), nor what cannot run in a block at all (VACUUM, CREATE INDEX CONCURRENTLY).
@@ -43,19 +44,12 @@ interface Query extends Read {
   callback?: Reply | undefined
 }
 
-/** Writes one statement's Parse/Bind/Execute, no Describe (no rows wanted) and no Sync. */
-const statement = (wire: Wire, text: string) => {
-  wire.parse({ text })
-  wire.bind({})
-  wire.execute({})
-}
-
 /**
  * The write's query in its transaction: the batch hands it every message of its statements; the query gets those of
  * the write itself and, once COMMIT has answered, its ReadyForQuery, so its caller learns the outcome only when it
  * is committed. `opening`: BEGIN and the settings.
  */
-export class BatchedWrite implements Read {
+export class BatchedWrite extends WrappedQuery<Query> implements Read {
   /** The CommandCompletes that answer it: the opening statements', the write's, COMMIT's and the position read's. */
   answers: number
   /** A server error left its transaction open (aborted): the connection needs a ROLLBACK. */
@@ -64,30 +58,16 @@ export class BatchedWrite implements Read {
   private seen = 0
   private refused = false
   constructor(
-    readonly query: Query,
+    query: Query,
     private readonly opening: ReadonlyArray<string>,
     private readonly cell?: PositionCell | undefined
   ) {
+    super(query)
     this.answers = opening.length + (cell === undefined ? 2 : 3)
   }
   /** True once COMMIT has answered: the write is committed, whatever comes after. */
   private get committed() {
     return this.seen > this.opening.length + 1
-  }
-  get _result() {
-    return this.query._result
-  }
-  get binary() {
-    return this.query.binary
-  }
-  set binary(binary: boolean | undefined) {
-    this.query.binary = binary
-  }
-  get queryMode() {
-    return this.query.queryMode
-  }
-  set queryMode(mode: string | undefined) {
-    this.query.queryMode = mode
   }
   get callback() {
     return this.query.callback

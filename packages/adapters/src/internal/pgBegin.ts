@@ -10,6 +10,7 @@ import type Pg from "pg"
 import type { TextRow } from "../DatabaseAdapter.js"
 import type { Reply } from "./pgSubmit.js"
 import { fromText } from "./pgSubmit.js"
+import { RowsFirst, statement } from "./pgWrapped.js"
 
 // One statement that opens a transaction and nothing else (`BEGIN`, `BEGIN ISOLATION LEVEL ...`, `START TRANSACTION`).
 const beginStatement = /^\s*(BEGIN|START\s+TRANSACTION)\b[^;]*?;?\s*$/i
@@ -71,54 +72,29 @@ interface Handlers {
  * query after it, BENCHMARKS.md lever 37). Everything else goes to that `Query`, whose callback gets the statement's
  * result; `onRows` gets the opening statements' rows first, when the statement succeeded.
  */
-class Carrier {
+class Carrier extends RowsFirst<Handlers> {
   private pending: number
-  private readonly rows: Array<TextRow> = []
-  private reply: Reply | undefined = undefined
   constructor(
-    private readonly query: Handlers,
+    query: Handlers,
     private readonly opening: ReadonlyArray<string>,
-    private readonly onRows: ((rows: ReadonlyArray<TextRow>) => void) | undefined
+    onRows: ((rows: ReadonlyArray<TextRow>) => void) | undefined
   ) {
+    super(query, onRows)
     this.pending = opening.length
   }
   // pg's client reads the statement's name (prepared-statement bookkeeping), sets the callback, the binary flag and
-  // the result's type parsers on the query it runs: all of them are the statement's.
+  // the result's type parsers on the query it runs: all of them are the statement's (`RowsFirst`).
   get name() {
     return this.query.name
   }
   get text() {
     return this.query.text
   }
-  get _result() {
-    return this.query._result
-  }
-  get binary() {
-    return this.query.binary
-  }
-  set binary(binary: boolean | undefined) {
-    this.query.binary = binary
-  }
-  get callback() {
-    return this.reply
-  }
-  set callback(reply: Reply | undefined) {
-    this.reply = reply
-    this.query.callback = reply === undefined ? undefined : this.deliver
-  }
-  private readonly deliver: Reply = (error, result) => {
-    if (!error && this.onRows !== undefined) this.onRows(this.rows)
-    this.reply!(error, result)
-  }
   submit(wire: Wire): Error | null {
     if (refused(wire, this.query.name, this.query.text)) return this.query.submit(wire)
     wire.stream.cork?.()
     try {
-      for (const text of this.opening) {
-        wire.parse({ text })
-        wire.bind({})
-        wire.execute({})
-      }
+      for (const text of this.opening) statement(wire, text)
       return this.query.submit(wire)
     } finally {
       wire.stream.uncork?.()
