@@ -54,6 +54,11 @@ export interface PoolStatus {
  */
 export interface CommitPositions {
   /**
+   * True where telling a write's position costs a statement in the write's round trip (PostgreSQL's read after the
+   * COMMIT), which a session pays only once it reads after its writes; false where the reply carries it anyway.
+   */
+  readonly costsStatement: boolean
+  /**
    * Runs `use` on a pooled connection for writes (each statement borrows a connection) and gives back its value
    * with the position of the last statement it ran (a GTID, an LSN). Each run gets its own connection object, which is
    * the cell its statements' positions go to (in whatever fiber they run): a retry learns its own statement's

@@ -32,11 +32,27 @@ const freshUnknown = (): Position => ({ kind: "unknown", value: "" })
  */
 interface Cell {
   readonly unknown: Map<string, Position>
+  /** The clusters on which the session read after a write whose position was still to be read (`noteReadAfterWrite`). */
+  readonly readsAfterWrites: Set<string>
 }
 const cellKey: unique symbol = Symbol.for("@fastorm/replication/SessionToken/cell")
 const cellOf = (tokens: Tokens): Cell | undefined => (tokens as { readonly [cellKey]?: Cell })[cellKey]
 const withCell = (tokens: Tokens): Tokens =>
-  cellOf(tokens) !== undefined ? tokens : { ...tokens, [cellKey]: { unknown: new Map<string, Position>() } }
+  cellOf(tokens) !== undefined
+    ? tokens
+    : { ...tokens, [cellKey]: { unknown: new Map<string, Position>(), readsAfterWrites: new Set<string>() } }
+
+/**
+ * Notes that the session read on `cluster` after a write whose position was pending: a session that reads its writes,
+ * whose later writes may pay a statement of their own to tell their positions (`readsAfterWrites`).
+ */
+export const noteReadAfterWrite = (tokens: Tokens, cluster: string): void => {
+  cellOf(tokens)?.readsAfterWrites.add(cluster)
+}
+
+/** Whether the session has read on `cluster` after one of its writes (`noteReadAfterWrite`). */
+export const readsAfterWrites = (tokens: Tokens, cluster: string): boolean =>
+  cellOf(tokens)?.readsAfterWrites.has(cluster) === true
 
 /** The position the session must see on `cluster`: an unknown one its cell holds, else its token's. */
 export const positionOf = (tokens: Tokens, cluster: string): Position | undefined =>

@@ -161,40 +161,66 @@ const bouncerLayer = FastOrm.layer({
 })
 
 describe("PostgreSQL behind PgBouncer: a write's position, read after its COMMIT in its own batch", () => {
-  it.scopedLive("is recorded when the write returns, nothing pending, past the position before it; its read sees it", () =>
-    Effect.gen(function*() {
-      const write = yield* WriteConnection
-      const read = yield* ReadConnection
-      // Also the statement that finds the pooler (it refuses the startup parameters): batches from then on.
-      yield* write.unsafe(
-        "CREATE TABLE IF NOT EXISTS commit_positions_pgb (id SERIAL PRIMARY KEY, label TEXT NOT NULL)"
-      )
-      yield* Effect.promise(() => waitReplicated(pg))
-      yield* Effect.acquireRelease(
-        Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
-        () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
-      )
-      for (let i = 0; i < 5; i++) {
-        const label = `batched-${Date.now()}-${i}`
-        const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
-        const after = yield* fresh(Effect.gen(function*() {
-          yield* write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [label])
-          const now = yield* sessionNow
-          const rows = yield* read.unsafe<{ n: string; replica: boolean }>(
+  it.scopedLive(
+    "once the session reads after its writes: recorded when each write returns, nothing pending, past the position " +
+      "before it; its read sees it",
+    () =>
+      Effect.gen(function*() {
+        const write = yield* WriteConnection
+        const read = yield* ReadConnection
+        // Also the statement that finds the pooler (it refuses the startup parameters): batches from then on.
+        yield* write.unsafe(
+          "CREATE TABLE IF NOT EXISTS commit_positions_pgb (id SERIAL PRIMARY KEY, label TEXT NOT NULL)"
+        )
+        yield* Effect.promise(() => waitReplicated(pg))
+        yield* Effect.acquireRelease(
+          Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+          () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+        )
+        const count = (label: string) =>
+          read.unsafe<{ n: string; replica: boolean }>(
             "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pgb WHERE label = $1",
             [label]
           )
-          return { ...now, rows }
+        yield* fresh(Effect.gen(function*() {
+          // A session's first write joins the shared position read: nothing told it the session reads its writes.
+          const first = `batched-${Date.now()}-first`
+          yield* write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [first])
+          expect((yield* sessionNow).pending).toBe(true)
+          expect(yield* count(first)).toEqual([{ n: "1", replica: false }])
+          for (let i = 0; i < 5; i++) {
+            const label = `batched-${Date.now()}-${i}`
+            const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
+            yield* write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [label])
+            const now = yield* sessionNow
+            expect(now.pending).toBe(false)
+            expect(now.recorded?.kind).toBe("lsn")
+            const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
+              "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
+              [now.recorded!.value, before!.p]
+            )
+            expect(order).toEqual({ past: true, flushed: true })
+            // No replica replays: the primary answers the session's read, and it sees the write.
+            expect(yield* count(label)).toEqual([{ n: "1", replica: false }])
+          }
         }))
-        expect(after.pending).toBe(false)
-        expect(after.recorded?.kind).toBe("lsn")
-        const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
-          "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
-          [after.recorded!.value, before!.p]
-        )
-        expect(order).toEqual({ past: true, flushed: true })
-        // No replica replays: the primary answers the session's read, and it sees the write.
-        expect(after.rows).toEqual([{ n: "1", replica: false }])
-      }
+      }).pipe(Effect.provide(bouncerLayer))
+  )
+
+  it.scopedLive("a session that never reads after its writes pays no statement: its writes share the position read", () =>
+    Effect.gen(function*() {
+      const write = yield* WriteConnection
+      yield* write.unsafe(
+        "CREATE TABLE IF NOT EXISTS commit_positions_pgb (id SERIAL PRIMARY KEY, label TEXT NOT NULL)"
+      )
+      const pending = yield* fresh(Effect.forEach(
+        Array.from({ length: 5 }, (_, i) => `unread-${Date.now()}-${i}`),
+        (label) =>
+          Effect.zipRight(
+            write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [label]),
+            Effect.map(sessionNow, (now) => now.pending)
+          )
+      ))
+      expect(pending).toEqual([true, true, true, true, true])
     }).pipe(Effect.provide(bouncerLayer)))
 })

@@ -89,6 +89,8 @@ const fakeNode = (tell: () => string | undefined) => {
     statementDeadline: Duration.seconds(1),
     poolStatus: () => ({ open: 1, idle: 1, waiting: 0, max: 1 }),
     commitPositions: {
+      // Told in the OK packet: no statement of its own.
+      costsStatement: false,
       // A cell per run, as the adapters' client makes one: each run learns its own statements' GTID.
       runCommitted: <A, E, R>(use: (connection: Connection) => Effect.Effect<A, E, R>) =>
         Effect.suspend(() => {

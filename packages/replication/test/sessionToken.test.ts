@@ -95,6 +95,39 @@ describe("an unknown position (a write whose position could not be read)", () =>
     }))
 })
 
+describe("a session that reads after its writes", () => {
+  it.effect("is noted per cluster, once it has written; its forks share the note", () =>
+    Effect.gen(function*() {
+      const now = FiberRef.get(SessionToken.currentTokens)
+      // No write yet: nothing to note.
+      SessionToken.noteReadAfterWrite(yield* now, "pg")
+      expect(SessionToken.readsAfterWrites(yield* now, "pg")).toBe(false)
+      yield* SessionToken.record("pg", lsn("0/10"))
+      expect(SessionToken.readsAfterWrites(yield* now, "pg")).toBe(false)
+      // Noted in a fork (a read there), seen by the parent and by a later fork.
+      yield* Fiber.join(yield* Effect.fork(Effect.map(now, (tokens) => SessionToken.noteReadAfterWrite(tokens, "pg"))))
+      expect(SessionToken.readsAfterWrites(yield* now, "pg")).toBe(true)
+      expect(yield* Fiber.join(yield* Effect.fork(Effect.map(now, (t) => SessionToken.readsAfterWrites(t, "pg")))))
+        .toBe(true)
+      // Another cluster is another matter; a later write keeps the note.
+      expect(SessionToken.readsAfterWrites(yield* now, "maria")).toBe(false)
+      yield* SessionToken.record("pg", lsn("0/20"))
+      expect(SessionToken.readsAfterWrites(yield* now, "pg")).toBe(true)
+    }))
+
+  it.effect("is not another session's: a fresh session starts without the note", () =>
+    Effect.gen(function*() {
+      yield* SessionToken.record("pg", lsn("0/10"))
+      SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "pg")
+      const fresh = yield* Effect.locally(
+        Effect.zipRight(SessionToken.record("pg", lsn("0/30")), FiberRef.get(SessionToken.currentTokens)),
+        SessionToken.currentTokens,
+        {}
+      )
+      expect(SessionToken.readsAfterWrites(fresh, "pg")).toBe(false)
+    }))
+})
+
 describe("GTID", () => {
   it("covers needs every domain of the token, each at or past its sequence number", () => {
     expect(SessionToken.covers("0-1-42", gtid("0-1-42"))).toBe(true)

@@ -89,6 +89,7 @@ export const make = (
     const hold = holdFor(false)
 
     const commitPositions: CommitPositions = {
+      costsStatement: false,
       runCommitted: (use) =>
         Effect.suspend(() => {
           // One object per run, the cell of its statements' GTIDs: no FiberRef write, no closure per run.

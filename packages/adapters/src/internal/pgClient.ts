@@ -316,6 +316,7 @@ export const make = (
     // Behind a pooler a write in a batch reads the primary's position after its COMMIT, in its own batch
     // (`pgBatchedWrite.ts`): each run gets a connection of its own whose writes leave their position in its cell.
     const commitPositions: CommitPositions = {
+      costsStatement: true,
       runCommitted: (use) =>
         Effect.suspend(() => {
           const carried: Batches.CarriedWrite = { write: true, cell: { position: undefined } }

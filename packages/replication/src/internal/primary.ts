@@ -128,8 +128,16 @@ export const make = (options: PrimaryOptions): Primary => {
   // Where the node tells each write's position with the write (`DatabaseAdapter.CommitPositions`: MariaDB's GTID in
   // its OK packet; PostgreSQL behind a pooler, read after the write's COMMIT in its batch), the session records it
   // when the write returns; the shared read only when none came back. Asked per write: a PostgreSQL node offers it
-  // once it is found behind a pooler.
+  // once it is found behind a pooler. Where telling it costs a statement (PostgreSQL's), only for a session that reads
+  // after its writes: a write no read follows joins the shared read, which serves every write of its 5 ms.
   const commitsNow = () => capturesPositions ? node.client.commitPositions : undefined
+  const commitsFor = (fiber: Fiber.RuntimeFiber<any, any>) => {
+    const commits = commitsNow()
+    return commits === undefined || !commits.costsStatement ||
+        SessionToken.readsAfterWrites(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
+      ? commits
+      : undefined
+  }
   /**
    * A write whose position is known when it returns: the session records it at once (`record`: merged with its
    * earlier positions; its pending reads stay, they cover what they cover). Unknown: the shared read.
@@ -162,7 +170,7 @@ export const make = (options: PrimaryOptions): Primary => {
     const done = recorder.begin(fiber, node.name, reason)
     const tracing = CompiledStatement.isTracing(fiber)
     // The node tells the write's position with its result (`commitsNow`); otherwise it joins the shared position read.
-    const commits = write ? commitsNow() : undefined
+    const commits = write ? commitsFor(fiber) : undefined
     const marks = write && commits === undefined && !tracing
     const failed = write ? writeFailed : readFailed
     // Hot path: the pooled connection borrows and returns inside the driver, with no scope per statement.

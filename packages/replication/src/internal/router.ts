@@ -189,12 +189,14 @@ export const make = (
       sql: string,
       then: (route: Decision.Route, fiber: Fiber.RuntimeFiber<any, any>) => Effect.Effect<A, E, R>
     ): Effect.Effect<A, E, R> => {
-      // A read after the session's writes whose positions are pending: those are read first (a write never waits).
-      if (
-        client === "read" &&
-        SessionToken.pendingOf(fiber.getFiberRef(SessionToken.currentTokens))[options.cluster] !== undefined
-      ) {
-        return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
+      // A read after the session's writes whose positions are pending: those are read first (a write never waits), and
+      // the session is noted as one that reads its writes (its writes may then tell their positions themselves).
+      if (client === "read") {
+        const tokens = fiber.getFiberRef(SessionToken.currentTokens)
+        if (SessionToken.pendingOf(tokens)[options.cluster] !== undefined) {
+          SessionToken.noteReadAfterWrite(tokens, options.cluster)
+          return Effect.zipRight(SessionToken.settle(options.cluster), decideIn(client, sql, then))
+        }
       }
       // In a transaction the decision is the transaction's own connection, whatever the snapshot (`decide`'s
       // first rule): no statement kind, no snapshot read.
