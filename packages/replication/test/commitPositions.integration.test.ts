@@ -109,13 +109,23 @@ describe("MariaDB: a write's position from its OK packet", () => {
 
 const pg = cluster.postgres
 
-const pgLayer = FastOrm.layer({
-  name: "pg-commit-positions",
-  write: { url: pg.primary.url, name: pg.primary.name },
-  read: pg.replicas.map((r) => ({ url: r.url, name: r.name })),
-  readWrite: { statementTimeout: "3 seconds", sessionWaitTimeout: "10 millis" },
-  health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
-})
+/** A PostgreSQL cluster's layer, direct or through its pooler: a session read waits 10 ms for its replica. */
+const pgLayerOf = (
+  name: string,
+  nodes: {
+    readonly primary: { readonly url: string; readonly name: string }
+    readonly replicas: ReadonlyArray<{ readonly url: string; readonly name: string }>
+  }
+) =>
+  FastOrm.layer({
+    name,
+    write: { url: nodes.primary.url, name: nodes.primary.name },
+    read: nodes.replicas.map((r) => ({ url: r.url, name: r.name })),
+    readWrite: { statementTimeout: "3 seconds", sessionWaitTimeout: "10 millis" },
+    health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
+  })
+
+const pgLayer = pgLayerOf("pg-commit-positions", pg)
 
 describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's round trip", () => {
   it.scopedLive("is recorded when the COMMIT returns, nothing pending; the session's next read sees the write", () =>
@@ -152,13 +162,7 @@ describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's roun
 
 const bouncer = cluster.pgbouncer
 
-const bouncerLayer = FastOrm.layer({
-  name: "pgbouncer-commit-positions",
-  write: { url: bouncer.primary.url, name: bouncer.primary.name },
-  read: bouncer.replicas.map((r) => ({ url: r.url, name: r.name })),
-  readWrite: { statementTimeout: "3 seconds", sessionWaitTimeout: "10 millis" },
-  health: { interval: "200 millis", timeout: "1 second", failureThreshold: 2 }
-})
+const bouncerLayer = pgLayerOf("pgbouncer-commit-positions", bouncer)
 
 describe("PostgreSQL behind PgBouncer: a write's position, read after its COMMIT in its own batch", () => {
   it.scopedLive(

@@ -9,6 +9,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import type Pg from "pg"
 import type { Reply } from "./pgSubmit.js"
 import { connectionSurvives } from "./pgSubmit.js"
+import { refusedAt } from "./pgWrapped.js"
 
 /** pg's connection, as a batch writes on it. */
 export interface Wire {
@@ -124,17 +125,9 @@ export class Batch {
         if (binary === true && read.binary !== true) read.binary = true
         // One without parameters too (`batchable`): pg would write it as a simple query, which carries its own Sync.
         read.queryMode = "extended"
-        const reply = read.callback
-        let refused = false
-        read.callback = (error, result) => {
-          refused = true
-          reply?.(error, result)
-        }
-        const error = read.submit(wire)
-        read.callback = reply
-        if (error !== null) read.handleError(error, wire)
-        // A write refused its value still has its transaction's statements on the wire to be answered.
-        else if (!refused || read.answers !== undefined) {
+        // A write or a led read refused its value still has statements on the wire to be answered (its wrapper's
+        // submit never fails itself).
+        if (!refusedAt(read, wire) || read.answers !== undefined) {
           this.sent.push(entry)
           entry.sent?.(this.sent.length - 1)
         }

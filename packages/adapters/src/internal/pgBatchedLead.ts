@@ -9,7 +9,7 @@
 import type { TextRow } from "../DatabaseAdapter.js"
 import type { Read, Wire } from "./pgBatch.js"
 import type { Reply } from "./pgSubmit.js"
-import { RowsFirst, statement } from "./pgWrapped.js"
+import { refusedAt, RowsFirst, statement } from "./pgWrapped.js"
 
 /** The statement sent in front of a read, and where its rows go (`NodeReads.leading`). */
 export interface Lead {
@@ -38,16 +38,7 @@ export class BatchedLead extends RowsFirst<Query> implements Read {
 
   submit(wire: Wire): Error | null {
     statement(wire, this.lead.sql)
-    let refused = false
-    const reply = this.callback
-    this.callback = (error, result) => {
-      refused = true
-      reply?.(error, result)
-    }
-    const error = this.query.submit(wire)
-    this.callback = reply
-    if (error !== null) this.query.handleError(error, wire)
-    if (error !== null || refused) {
+    if (refusedAt(this.query, wire)) {
       this.refused = true
       this.answers = 1
     }

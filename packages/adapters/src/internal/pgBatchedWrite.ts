@@ -13,7 +13,7 @@ import { batchable } from "./pgBatch.js"
 import { sharedLoss } from "./pgLanes.js"
 import type { Reply } from "./pgSubmit.js"
 import { connectionSurvives } from "./pgSubmit.js"
-import { statement, WrappedQuery } from "./pgWrapped.js"
+import { refusedAt, statement, WrappedQuery } from "./pgWrapped.js"
 
 // Writes whose meaning is the same in a transaction block as alone: not a procedure that commits by itself (CALL,
 // DO), nor what cannot run in a block at all (VACUUM, CREATE INDEX CONCURRENTLY).
@@ -78,16 +78,7 @@ export class BatchedWrite extends WrappedQuery<Query> implements Read {
 
   submit(wire: Wire): Error | null {
     for (const text of this.opening) statement(wire, text)
-    let refused = false
-    const reply = this.query.callback
-    this.query.callback = (error, result) => {
-      refused = true
-      reply?.(error, result)
-    }
-    const error = this.query.submit(wire)
-    this.query.callback = reply
-    if (error !== null) this.query.handleError(error, wire)
-    if (error !== null || refused) {
+    if (refusedAt(this.query, wire)) {
       // pg could not send its values (its serialisation threw): nothing of the write went, the transaction BEGIN
       // opened ends here, and its statements' answers are this write's to take.
       this.refused = true

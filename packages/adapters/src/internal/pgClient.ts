@@ -29,6 +29,7 @@ import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
 import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
+import { withBegin } from "./pgBegin.js"
 import * as PgCursor from "./pgCursor.js"
 import * as Lanes from "./pgLanes.js"
 import * as Lead from "./pgLead.js"
@@ -95,7 +96,7 @@ export const make = (
      * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, with its `lead` (a
      * session read's replay poll) in front where it has one, and so does a write (`pgBatchedWrite.ts`), in a
      * transaction of its own, unless the batches out are held up by a slow statement. A led read no batch takes
-     * carries its lead on a pooled connection of its own (`pgLead.ts`).
+     * carries its lead on a pooled connection of its own (`pgBegin.ts`).
      */
     const pooled = <A>(
       query: Pg.QueryConfig,
@@ -124,7 +125,8 @@ export const make = (
             return Batches.submitBatched(batches, query, map, within, resume, carried ?? Batches.PLAIN_WRITE)
           }
         }
-        const statement = lead === undefined ? query : Lead.carried(Pg.Query, query, lead.sql, lead.onRows)
+        // A led read no batch takes: a submittable carrying its lead in its round trip (`pgBegin.ts`).
+        const statement = lead === undefined ? query : withBegin(Pg.Query, query, [lead.sql], lead.onRows)
         let timer: ReturnType<typeof setTimeout> | undefined
         let giveBack: ((cause?: Error) => void) | undefined
         const onError = (cause: Error) => {

@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import type Pg from "pg"
 import type { TextRow } from "../DatabaseAdapter.js"
-import { canCarryBegin, withBegin } from "./pgBegin.js"
+import { canCarryBegin } from "./pgBegin.js"
 import type { Run } from "./pgPrepared.js"
 import { rowsOf } from "./pgRows.js"
 
@@ -30,14 +30,3 @@ export const leading = (
       onRows(rows)
       return run(query, map)
     })
-
-/**
- * `query` as a submittable that carries `lead` in its round trip, on a connection of its own (`pgBegin.ts`): where no
- * batch takes it (`pgBatchedLead.ts` does behind a pooler).
- */
-export const carried = (
-  Query: typeof Pg.Query,
-  query: Pg.QueryConfig,
-  lead: string,
-  onRows: (rows: ReadonlyArray<TextRow>) => void
-): Pg.QueryConfig => withBegin(Query, query, [lead], onRows)

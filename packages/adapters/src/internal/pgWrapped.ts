@@ -4,6 +4,7 @@
  * query itself, and the statements around it are written with no Describe and no Sync of their own.
  */
 import type { TextRow } from "../DatabaseAdapter.js"
+import type { Wire } from "./pgBatch.js"
 import type { Reply } from "./pgSubmit.js"
 
 /** pg's `Query`, as much of it as a wrapper passes through. */
@@ -26,6 +27,30 @@ export const statement = (wire: StatementWire, text: string): void => {
   wire.parse({ text })
   wire.bind({})
   wire.execute({})
+}
+
+/** pg's `Query` as it is submitted on a wire. */
+export interface Submitted {
+  callback?: Reply | undefined
+  submit(wire: Wire): Error | null
+  handleError(error: unknown, wire: unknown): void
+}
+
+/**
+ * Submits `query` on `wire` and tells whether pg refused it: its values could not be serialised, so nothing of it was
+ * written and its caller has been answered at once (pg calls the reply during `submit`, or returns the error).
+ */
+export const refusedAt = (query: Submitted, wire: Wire): boolean => {
+  let refused = false
+  const reply = query.callback
+  query.callback = (error, result) => {
+    refused = true
+    reply?.(error, result)
+  }
+  const error = query.submit(wire)
+  query.callback = reply
+  if (error !== null) query.handleError(error, wire)
+  return error !== null || refused
 }
 
 /**
