@@ -3,7 +3,7 @@
  * lane whose connection must not serve again leaves at once, closed, never given back, and the statements behind it
  * hear of a lost connection now; idle lanes, expired ones and those left when the client closes go back to the pool;
  * a lane whose oldest statement is past the deadline with no one waiting is retired, and so is every lane of a node
- * found down. No server.
+ * found down; the statements of one turn on a lane go out in one write. No server.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -23,9 +23,18 @@ const fakeConn = () => {
     destroy() {
       conn.destroyed = true
     },
+    // Corks of the socket still held, and how many times a last uncork wrote what was held.
+    corked: 0,
+    flushed: 0,
     stream: {
       destroy(error: Error) {
         conn.socketError = error
+      },
+      cork() {
+        conn.corked++
+      },
+      uncork() {
+        if (--conn.corked === 0) conn.flushed++
       }
     }
   }
@@ -98,6 +107,17 @@ describe("laneCount", () => {
 })
 
 describe("MySQL / MariaDB lanes", () => {
+  it("the statements sent on a lane in one turn go out in one write, at the end of the turn", async () => {
+    const { conn, lane, lanes } = oneLane()
+    for (let i = 0; i < 3; i++) lanes.sent(lane)
+    expect([conn.corked, conn.flushed]).toEqual([1, 0])
+    await new Promise<void>((resolve) => process.nextTick(resolve))
+    expect([conn.corked, conn.flushed]).toEqual([0, 1])
+    lanes.sent(lane)
+    await new Promise<void>((resolve) => process.nextTick(resolve))
+    expect([conn.corked, conn.flushed]).toEqual([0, 2])
+  })
+
   it("the first statement takes the pool while a lane is borrowed; the next ones take the lane", () => {
     const fake = fakePool()
     const lanes = lanesOf(fake.pool)

@@ -18,6 +18,8 @@ import type * as Mysql from "mysql2"
 import type { LaneLoad } from "./laneChoice.js"
 import { laneFor, opensAnother } from "./laneChoice.js"
 import type { MysqlPool } from "./mysqlPool.js"
+import type { Corkable } from "./turnWrites.js"
+import { TurnWrites } from "./turnWrites.js"
 
 /**
  * How many lanes a node holds: `pipelinedConnections`, at most a third of its pool (`poolSize + maxOverflow`), so that
@@ -37,6 +39,8 @@ export class Lane implements LaneLoad {
   idleSince = performance.now()
   /** Taken out of the choice (its connection broke, or it outlived `maxLifetime`): it serves no new statement. */
   leaving = false
+  /** This turn's statements, written together at its end. */
+  readonly writes = new TurnWrites()
   constructor(readonly conn: Mysql.PoolConnection) {}
 }
 
@@ -145,6 +149,8 @@ export const make = (
     }
 
     const sent = (lane: Lane) => {
+      // Called just before the statement is written: it goes out with the turn's others on the lane.
+      lane.writes.hold((lane.conn as unknown as { readonly stream?: Corkable }).stream)
       lane.inFlight++
       lane.sent.push(performance.now())
     }

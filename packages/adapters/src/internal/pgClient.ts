@@ -91,8 +91,9 @@ export const make = (
     /**
      * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
      * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
-     * lanes, a statement goes on one when a lane may take it (`laneChoice.ts`); not a caller-bounded wait, nor a
-     * query pg would refuse in pipeline mode (one that carries statements in front of it: `pgBegin.ts`, `pgLead.ts`).
+     * lanes, a statement goes on one when a lane may take it (`laneChoice.ts`), a session read with its `lead` as a
+     * statement of its own just before it (`pgLaneLead.ts`); not a caller-bounded wait, nor a query pg would refuse in
+     * pipeline mode (a submittable: one that carries statements in front of it under its own Sync, `pgBegin.ts`).
      * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, with its `lead` (a
      * session read's replay poll) in front where it has one, and so does a write (`pgBatchedWrite.ts`), in a
      * transaction of its own, unless the batches out are held up by a slow statement. A led read no batch takes
@@ -111,12 +112,12 @@ export const make = (
         const guard = settle()
         // The statement's own deadline; a caller's deadline (`expired`) counts the checkout too, below.
         const within = { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
-        const lane = lanes === undefined || expired !== undefined || lead !== undefined ||
+        const lane = lanes === undefined || expired !== undefined ||
             typeof (query as { readonly submit?: unknown }).submit === "function"
           ? undefined
           : lanes.pick()
         if (lane !== undefined) {
-          return Lanes.submitOnLane(lane, query, map, within, resume)
+          return Lanes.submitOnLane(lane, query, map, within, resume, lead)
         }
         if (batches !== undefined && expired === undefined && batching()) {
           if (reads !== undefined) {

@@ -16,11 +16,15 @@ import type * as Scope from "effect/Scope"
 import type Pg from "pg"
 import type { LaneLoad } from "./laneChoice.js"
 import { laneFor, opensAnother } from "./laneChoice.js"
+import type { Lead } from "./pgBatchedLead.js"
+import { LedLane } from "./pgLaneLead.js"
 import { checkDirect } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
 import type { Reply, Target, Within } from "./pgSubmit.js"
 import { submitWithin } from "./pgSubmit.js"
 import { endWithin } from "./scopedRelease.js"
+import type { Corkable } from "./turnWrites.js"
+import { TurnWrites } from "./turnWrites.js"
 
 /** A lane as a statement sees it: where `submit` sends it (`query`), and how it goes out of service. */
 export interface Lane extends Target {
@@ -84,6 +88,8 @@ export class OpenLane implements Lane, LaneLoad {
   retired = false
   // The error of each named statement that failed while others were on the wire behind it (see `fallout`).
   private readonly failed = new Map<string, Error>()
+  // This turn's statements, written together at its end.
+  private readonly writes = new TurnWrites()
   constructor(
     readonly client: Pg.Client,
     readonly openedAt: number,
@@ -93,6 +99,9 @@ export class OpenLane implements Lane, LaneLoad {
   }
 
   query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
+    this.writes.hold(
+      (this.client as unknown as { readonly connection?: { readonly stream?: Corkable } }).connection?.stream
+    )
     this.inFlight++
     this.sent.push(performance.now())
     const seq = ++this.written
@@ -278,9 +287,11 @@ export const submitOnLane = <A>(
   query: Pg.QueryConfig,
   map: (result: any) => A,
   within: Within<A>,
-  resume: (outcome: Effect.Effect<A, SqlError>) => void
+  resume: (outcome: Effect.Effect<A, SqlError>) => void,
+  lead?: Lead
 ): () => void => {
-  const timer = submitWithin(lane, query, map, within, resume, (broken, timedOut) => {
+  const target = lead === undefined ? lane : new LedLane(lane, lead, within.Query)
+  const timer = submitWithin(target, query, map, within, resume, (broken, timedOut) => {
     if (broken !== undefined && (timedOut || !lane.queryable())) lane.retire(broken)
   })
   return () => {

@@ -124,7 +124,8 @@ const postgres: ConsistencyOps = {
   // The poll and the read go under one Sync, in one implicit transaction: under READ COMMITTED each statement takes
   // its own snapshot, the read's after the poll has run. Under REPEATABLE READ or SERIALIZABLE (a default the
   // connection was given) both would share the poll's snapshot, taken before it read the replay position: the poll
-  // then says nothing of the read, which is thrown away.
+  // then says nothing of the read, which is thrown away. (On a pipelined connection each has a Sync of its own, and
+  // the read's snapshot follows the poll under any level: the check then only costs such a connection its reads.)
   carried: {
     sql: () => "SELECT pg_last_wal_replay_lsn()::text, current_setting('transaction_isolation')",
     replayed: (rows, token) => {
