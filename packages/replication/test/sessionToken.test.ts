@@ -8,6 +8,7 @@ import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { FastOrm, SessionToken } from "../src/index.js"
+import { lsnPattern } from "../src/internal/positions.js"
 
 const lsn = (value: string): SessionToken.Position => ({ kind: "lsn", value })
 const gtid = (value: string): SessionToken.Position => ({ kind: "gtid", value })
@@ -52,6 +53,11 @@ describe("LSN", () => {
     expect(SessionToken.covers("", lsn("0/1"))).toBe(false)
     expect(SessionToken.covers("not-an-lsn", lsn("0/1"))).toBe(false)
     expect(SessionToken.covers("0-1-5", lsn("0/1"))).toBe(false)
+    // What `lsnPattern` refuses, read in place: a half not hex, empty, over 8 digits, a second slash.
+    for (const malformed of ["0/1G", "G/1", "0/", "/1", "123456789/0", "0/123456789", "0/1/2", " 0/1", "0/1 "]) {
+      expect(lsnPattern.test(malformed)).toBe(false)
+      expect(SessionToken.covers(malformed, lsn("0/0"))).toBe(false)
+    }
   })
 
   it("later keeps the larger LSN", () => {

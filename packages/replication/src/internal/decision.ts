@@ -122,14 +122,9 @@ export const decide = (request: Request, view: View): Route => {
     request.client === "write" || !config.enableReadWriteSplit || config.readPreference === "primary" ||
     config.consistency === "strong" || topology.replicas.length === 0
   ) return primary("primary", false)
-  const eligible = readCandidates(topology, config, view.snapshot, view.learnt)
-  const fallback: Route = config.readPreference === "replicaOnly"
-    ? refuse
-    : current === undefined
-    ? noPrimaryOf(view.snapshot)
-    : { _tag: "Fallback", node: current }
   const token = sessionPosition(request.token, topology, config)
   if (token === undefined) {
+    const eligible = readCandidates(topology, config, view.snapshot, view.learnt)
     if (eligible.length > 0) {
       return {
         _tag: "Replicas",
@@ -138,7 +133,11 @@ export const decide = (request: Request, view: View): Route => {
         primary: current
       }
     }
-    return fallback
+    return config.readPreference === "replicaOnly"
+      ? refuse
+      : current === undefined
+      ? noPrimaryOf(view.snapshot)
+      : { _tag: "Fallback", node: current }
   }
   const noReplica = config.readPreference === "replicaOnly" ? refuse : primary("session", false)
   // No replica can be shown to have a write whose position is unknown: not worth a wait.
@@ -157,6 +156,8 @@ export const decide = (request: Request, view: View): Route => {
       primary: current
     }
   }
+  // Only a session read no replica is known to cover looks at the ordinary candidates: one to wait on.
+  const eligible = readCandidates(topology, config, view.snapshot, view.learnt)
   if (eligible.length === 0) return noReplica
   return {
     _tag: "Wait",
