@@ -49,8 +49,9 @@ export interface PoolStatus {
 /**
  * The position each write's commit was given, known when the write returns with no statement of its own
  * (ARCHITECTURE.md, "Read-your-writes"): MariaDB reports the GTID in the write's own reply (`last_gtid` session
- * tracking); PostgreSQL behind a pooler reads the primary's position right after the write's COMMIT, in the write's
- * own batch. Told only when the node reported or read one; otherwise the position must be read.
+ * tracking); PostgreSQL reads the primary's position right after the write, on the write's pipelined connection, or
+ * behind a pooler after the write's COMMIT in its own batch. Told only when the node reported or read one; otherwise
+ * the position must be read.
  */
 export interface CommitPositions {
   /**
@@ -82,8 +83,8 @@ export interface NodeClient extends SqlClient.SqlClient, CompiledStatement.Runne
   /** The client-side deadline every statement carries (PostgreSQL, MySQL); zero for SQLite, which never waits on a network. */
   readonly statementDeadline: Duration.Duration
   /**
-   * Present where the node tells each commit's position with the write: MariaDB always, PostgreSQL once found behind a
-   * pooler (read each time: it may appear after the client was made).
+   * Present where the node tells each commit's position with the write: MariaDB always, PostgreSQL with pipelined
+   * connections, or once found behind a pooler (read each time: it may change after the client was made).
    */
   readonly commitPositions?: CommitPositions | undefined
   /** Reads a router may retry on another node, which it ends at once when the node is found down. */

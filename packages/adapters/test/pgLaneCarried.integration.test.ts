@@ -1,5 +1,5 @@
 /**
- * A session read's poll on a pipelined connection (`pgLaneLead.ts`) on the live PostgreSQL primary: with lanes open,
+ * A session read's poll on a pipelined connection (`pgLaneCarried.ts`) on the live PostgreSQL primary: with lanes open,
  * led reads go on them, not on the pool, each with its poll just before it on the same server session, the poll's
  * transaction first.
  */

@@ -1,12 +1,13 @@
 /**
- * What a pipelined connection writes in one turn of the event loop (`pgLanes.ts` `gather`), and a session read's poll
- * on a lane (`pgLaneLead.ts`). No server: the lane's pg client is a fake whose socket counts its corks and writes as
+ * What a pipelined connection writes in one turn of the event loop (`turnWrites.ts`), and the statements a lane
+ * carries around a caller's (`pgLaneCarried.ts`): a session read's poll before it, a write's position read after it. No server: the lane's pg client is a fake whose socket counts its corks and writes as
  * Node's `Writable` does (a write while corked is held until the last uncork).
  */
 import { describe, expect, it } from "@effect/vitest"
 import type Pg from "pg"
 import type { TextRow } from "../src/DatabaseAdapter.js"
-import { LedLane } from "../src/internal/pgLaneLead.js"
+import { commitPosition } from "../src/internal/pgBatchedWrite.js"
+import { CommittedOnLane, LedLane } from "../src/internal/pgLaneCarried.js"
 import { OpenLane } from "../src/internal/pgLanes.js"
 import type { Reply, Target } from "../src/internal/pgSubmit.js"
 
@@ -132,5 +133,45 @@ describe("a session read with its poll on a lane", () => {
     sent[1]!.reply(failed, undefined)
     expect(events).toEqual(["reply"])
     expect(outcome).toEqual([{ error: failed, result: undefined }])
+  })
+})
+
+/** A write sent with its position read on a recording lane: what was sent, the cell, and the write's outcome. */
+const committedWrite = () => {
+  const { lane, sent } = recordingLane()
+  const cell: { position: string | undefined } = { position: undefined }
+  const outcome: Array<{ readonly error: unknown; readonly result: unknown; readonly position: string | undefined }> =
+    []
+  new CommittedOnLane(lane, cell, class {} as never).query(
+    { text: "UPDATE users SET score = $1 WHERE id = $2", values: [1, 2] } as Pg.QueryConfig,
+    (error, result) => outcome.push({ error, result, position: cell.position })
+  )
+  return { sent, cell, outcome }
+}
+
+describe("a write with its position read just after it on a lane", () => {
+  it("the position read follows the write; the write is answered once the position came, with it in the cell", () => {
+    const { outcome, sent } = committedWrite()
+    expect(sent.map((s) => s.text)).toEqual(["UPDATE users SET score = $1 WHERE id = $2", commitPosition])
+    sent[0]!.reply(null, { rowCount: 1 })
+    expect(outcome).toEqual([])
+    sent[1]!.reply(null, { rows: [["0/3000148"]] })
+    expect(outcome).toEqual([{ error: null, result: { rowCount: 1 }, position: "0/3000148" }])
+  })
+
+  it("a failed write is answered at once with its error; the position read's answer is not taken", () => {
+    const { cell, outcome, sent } = committedWrite()
+    const refused = Object.assign(new Error("duplicate key value violates unique constraint"), { code: "23505" })
+    sent[0]!.reply(refused, undefined)
+    expect(outcome).toEqual([{ error: refused, result: undefined, position: undefined }])
+    sent[1]!.reply(null, { rows: [["0/3000148"]] })
+    expect([outcome.length, cell.position]).toEqual([1, undefined])
+  })
+
+  it("a failed position read leaves the write answered as it was, with no position", () => {
+    const { outcome, sent } = committedWrite()
+    sent[0]!.reply(null, { rowCount: 1 })
+    sent[1]!.reply(Object.assign(new Error("Connection terminated unexpectedly")), undefined)
+    expect(outcome).toEqual([{ error: null, result: { rowCount: 1 }, position: undefined }])
   })
 })

@@ -3,8 +3,9 @@
  * session records it when the write (or a transaction's COMMIT) returns, nothing left pending, and that one GTID is
  * the primary's own; a write whose reply carries none (`INSERT ... RETURNING`: its rows end with an EOF packet)
  * falls back to the shared position read; concurrent writer sessions each record their own GTID. On PostgreSQL a
- * transaction's COMMIT position, read in the COMMIT's round trip, is recorded the same way. Read-your-writes with
- * these positions: `routing.integration.test.ts`.
+ * transaction's COMMIT position, read in the COMMIT's round trip, is recorded the same way, and so is a write's, read
+ * just after it on its pipelined connection or in its batch behind PgBouncer, once the session reads after its writes.
+ * Read-your-writes with these positions: `routing.integration.test.ts`.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Database, ReadConnection, WriteConnection } from "@fastorm/core"
@@ -158,6 +159,56 @@ describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's roun
       expect(flushed!.covered).toBe(true)
       expect(after.rows).toEqual([{ n: "1", replica: false }])
     }).pipe(Effect.provide(pgLayer)))
+})
+
+describe("PostgreSQL on its pipelined connections: a write's position, read just after it on its lane", () => {
+  it.scopedLive(
+    "once the session reads after its writes: recorded when each write returns, nothing pending, past the position " +
+      "before it; its read sees it",
+    () =>
+      Effect.gen(function*() {
+        const write = yield* WriteConnection
+        const read = yield* ReadConnection
+        yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_lane (id SERIAL PRIMARY KEY, label TEXT)")
+        // Load enough to open the primary's lanes; an idle lane then takes each write of the session.
+        yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => write.unsafe("SELECT $1::int", [i]), {
+          concurrency: 16
+        })
+        yield* Effect.sleep("300 millis")
+        yield* Effect.promise(() => waitReplicated(pg))
+        yield* Effect.acquireRelease(
+          Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+          () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+        )
+        const count = (label: string) =>
+          read.unsafe<{ n: string; replica: boolean }>(
+            "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_lane WHERE label = $1",
+            [label]
+          )
+        yield* fresh(Effect.gen(function*() {
+          // A session's first write joins the shared position read: nothing told it the session reads its writes.
+          const first = `lane-${Date.now()}-first`
+          yield* write.unsafe("INSERT INTO commit_positions_lane (label) VALUES ($1)", [first])
+          expect((yield* sessionNow).pending).toBe(true)
+          expect(yield* count(first)).toEqual([{ n: "1", replica: false }])
+          for (let i = 0; i < 5; i++) {
+            const label = `lane-${Date.now()}-${i}`
+            const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
+            yield* write.unsafe("INSERT INTO commit_positions_lane (label) VALUES ($1)", [label])
+            const now = yield* sessionNow
+            expect(now.pending).toBe(false)
+            expect(now.recorded?.kind).toBe("lsn")
+            const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
+              "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
+              [now.recorded!.value, before!.p]
+            )
+            expect(order).toEqual({ past: true, flushed: true })
+            // No replica replays: the primary answers the session's read, and it sees the write.
+            expect(yield* count(label)).toEqual([{ n: "1", replica: false }])
+          }
+        }))
+      }).pipe(Effect.provide(pgLayer))
+  )
 })
 
 const bouncer = cluster.pgbouncer

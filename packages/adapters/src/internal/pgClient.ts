@@ -92,7 +92,7 @@ export const make = (
      * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
      * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
      * lanes, a statement goes on one when a lane may take it (`laneChoice.ts`), a session read with its `lead` as a
-     * statement of its own just before it (`pgLaneLead.ts`); not a caller-bounded wait, nor a query pg would refuse in
+     * statement of its own just before it (`pgLaneCarried.ts`); not a caller-bounded wait, nor a query pg would refuse in
      * pipeline mode (a submittable: one that carries statements in front of it under its own Sync, `pgBegin.ts`).
      * Behind a pooler a read (`reads`) that a batch can carry goes in the node's batches instead, with its `lead` (a
      * session read's replay poll) in front where it has one, and so does a write (`pgBatchedWrite.ts`), in a
@@ -117,7 +117,7 @@ export const make = (
           ? undefined
           : lanes.pick()
         if (lane !== undefined) {
-          return Lanes.submitOnLane(lane, query, map, within, resume, lead)
+          return Lanes.submitOnLane(lane, query, map, within, resume, carried)
         }
         if (batches !== undefined && expired === undefined && batching()) {
           if (reads !== undefined) {
@@ -317,7 +317,8 @@ export const make = (
       ["fastorm.node", options.alias]
     ]
     // Behind a pooler a write in a batch reads the primary's position after its COMMIT, in its own batch
-    // (`pgBatchedWrite.ts`): each run gets a connection of its own whose writes leave their position in its cell.
+    // (`pgBatchedWrite.ts`); on a lane just after the write (`pgLaneCarried.ts`): each run gets a connection of its own
+    // whose writes leave their position in its cell.
     const commitPositions: CommitPositions = {
       costsStatement: true,
       runCommitted: (use) =>
@@ -359,9 +360,11 @@ export const make = (
         pipelined: lanes?.open() ?? 0
       })
     })
-    // Offered once the node is found behind a pooler with batches: elsewhere a write's position is read on its own.
+    // Offered behind a pooler once found (with batches), and on a direct connection with lanes (`pgLaneCarried.ts`: a
+    // write on a lane reads the position just after it; one the pool takes reads none). Elsewhere a write's position
+    // is read on its own.
     return Object.defineProperty(client, "commitPositions", {
-      get: () => batches !== undefined && batching() ? commitPositions : undefined,
+      get: () => (batching() ? batches !== undefined : lanes !== undefined) ? commitPositions : undefined,
       enumerable: true
     })
   })

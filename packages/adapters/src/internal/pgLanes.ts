@@ -16,8 +16,8 @@ import type * as Scope from "effect/Scope"
 import type Pg from "pg"
 import type { LaneLoad } from "./laneChoice.js"
 import { laneFor, opensAnother } from "./laneChoice.js"
-import type { Lead } from "./pgBatchedLead.js"
-import { LedLane } from "./pgLaneLead.js"
+import type { Carried } from "./pgBatches.js"
+import { CommittedOnLane, LedLane } from "./pgLaneCarried.js"
 import { checkDirect } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
 import type { Reply, Target, Within } from "./pgSubmit.js"
@@ -280,7 +280,8 @@ export const make = (options: LanesOptions): Lanes => {
  * statement's answer is dropped and the lane serves on: closing the connection would fail the statements of other
  * callers on it. Past its deadline the server is taken not to answer and the lane is retired; a failure that left
  * pg's connection unusable retires it too. A failure of the statement's own (a server error, values pg could not
- * send) leaves it serving.
+ * send) leaves it serving. `carried`: a read's replay poll sent just before it, or a write's cell for the position
+ * read just after it (`pgLaneCarried.ts`).
  */
 export const submitOnLane = <A>(
   lane: Lane,
@@ -288,9 +289,15 @@ export const submitOnLane = <A>(
   map: (result: any) => A,
   within: Within<A>,
   resume: (outcome: Effect.Effect<A, SqlError>) => void,
-  lead?: Lead
+  carried?: Carried
 ): () => void => {
-  const target = lead === undefined ? lane : new LedLane(lane, lead, within.Query)
+  const target = carried === undefined
+    ? lane
+    : "lead" in carried
+    ? new LedLane(lane, carried.lead, within.Query)
+    : carried.cell === undefined
+    ? lane
+    : new CommittedOnLane(lane, carried.cell, within.Query)
   const timer = submitWithin(target, query, map, within, resume, (broken, timedOut) => {
     if (broken !== undefined && (timedOut || !lane.queryable())) lane.retire(broken)
   })

@@ -126,10 +126,11 @@ export const make = (options: PrimaryOptions): Primary => {
   }
 
   // Where the node tells each write's position with the write (`DatabaseAdapter.CommitPositions`: MariaDB's GTID in
-  // its OK packet; PostgreSQL behind a pooler, read after the write's COMMIT in its batch), the session records it
-  // when the write returns; the shared read only when none came back. Asked per write: a PostgreSQL node offers it
-  // once it is found behind a pooler. Where telling it costs a statement (PostgreSQL's), only for a session that reads
-  // after its writes: a write no read follows joins the shared read, which serves every write of its 5 ms.
+  // its OK packet; PostgreSQL's, read just after the write on its lane or after its COMMIT in its batch behind a
+  // pooler), the session records it when the write returns; the shared read only when none came back. Asked per write:
+  // a PostgreSQL node's offer follows what it found (lanes, a pooler). Where telling it costs a statement
+  // (PostgreSQL's), only for a session that reads after its writes: a write no read follows joins the shared read,
+  // which serves every write of its 5 ms.
   const commitsNow = () => capturesPositions ? node.client.commitPositions : undefined
   const commitsFor = (fiber: Fiber.RuntimeFiber<any, any>) => {
     const commits = commitsNow()
