@@ -7,9 +7,11 @@
  * just after it on its pipelined connection or in its batch behind PgBouncer, once the session reads after its writes.
  * Read-your-writes with these positions: `routing.integration.test.ts`.
  */
+import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
 import { Database, ReadConnection, WriteConnection } from "@fastorm/core"
 import { loadCluster, pauseReplay, resumeReplay, waitReplicated } from "@fastorm/test-support"
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import { FastOrm, SessionToken } from "../src/index.js"
@@ -161,54 +163,68 @@ describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's roun
     }).pipe(Effect.provide(pgLayer)))
 })
 
+/**
+ * A session's writes to `table` (created by `setup`, which also readies the path the writes take) with replay paused:
+ * the first joins the shared position read (nothing told the session it reads its writes); after its read, each of
+ * five writes returns with its own position recorded, nothing pending, past the flush position before it and flushed,
+ * and the session's read of it, on the primary, sees it.
+ */
+const readsItsWrites = (
+  table: string,
+  setup: (write: Context.Tag.Service<typeof WriteConnection>) => Effect.Effect<unknown, SqlError>
+) =>
+  Effect.gen(function*() {
+    const write = yield* WriteConnection
+    const read = yield* ReadConnection
+    yield* setup(write)
+    yield* Effect.promise(() => waitReplicated(pg))
+    yield* Effect.acquireRelease(
+      Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+      () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+    )
+    const count = (label: string) =>
+      read.unsafe<{ n: string; replica: boolean }>(
+        `SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM ${table} WHERE label = $1`,
+        [label]
+      )
+    yield* fresh(Effect.gen(function*() {
+      const first = `${table}-${Date.now()}-first`
+      yield* write.unsafe(`INSERT INTO ${table} (label) VALUES ($1)`, [first])
+      expect((yield* sessionNow).pending).toBe(true)
+      expect(yield* count(first)).toEqual([{ n: "1", replica: false }])
+      for (let i = 0; i < 5; i++) {
+        const label = `${table}-${Date.now()}-${i}`
+        const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
+        yield* write.unsafe(`INSERT INTO ${table} (label) VALUES ($1)`, [label])
+        const now = yield* sessionNow
+        expect(now.pending).toBe(false)
+        expect(now.recorded?.kind).toBe("lsn")
+        const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
+          "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
+          [now.recorded!.value, before!.p]
+        )
+        expect(order).toEqual({ past: true, flushed: true })
+        // No replica replays: the primary answers the session's read, and it sees the write.
+        expect(yield* count(label)).toEqual([{ n: "1", replica: false }])
+      }
+    }))
+  })
+
+const READS_ITS_WRITES =
+  "once the session reads after its writes: recorded when each write returns, nothing pending, " +
+  "past the position before it; its read sees it"
+
 describe("PostgreSQL on its pipelined connections: a write's position, read just after it on its lane", () => {
-  it.scopedLive(
-    "once the session reads after its writes: recorded when each write returns, nothing pending, past the position " +
-      "before it; its read sees it",
-    () =>
+  it.scopedLive(READS_ITS_WRITES, () =>
+    readsItsWrites("commit_positions_lane", (write) =>
       Effect.gen(function*() {
-        const write = yield* WriteConnection
-        const read = yield* ReadConnection
         yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_lane (id SERIAL PRIMARY KEY, label TEXT)")
         // Load enough to open the primary's lanes; an idle lane then takes each write of the session.
         yield* Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => write.unsafe("SELECT $1::int", [i]), {
           concurrency: 16
         })
         yield* Effect.sleep("300 millis")
-        yield* Effect.promise(() => waitReplicated(pg))
-        yield* Effect.acquireRelease(
-          Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
-          () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
-        )
-        const count = (label: string) =>
-          read.unsafe<{ n: string; replica: boolean }>(
-            "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_lane WHERE label = $1",
-            [label]
-          )
-        yield* fresh(Effect.gen(function*() {
-          // A session's first write joins the shared position read: nothing told it the session reads its writes.
-          const first = `lane-${Date.now()}-first`
-          yield* write.unsafe("INSERT INTO commit_positions_lane (label) VALUES ($1)", [first])
-          expect((yield* sessionNow).pending).toBe(true)
-          expect(yield* count(first)).toEqual([{ n: "1", replica: false }])
-          for (let i = 0; i < 5; i++) {
-            const label = `lane-${Date.now()}-${i}`
-            const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
-            yield* write.unsafe("INSERT INTO commit_positions_lane (label) VALUES ($1)", [label])
-            const now = yield* sessionNow
-            expect(now.pending).toBe(false)
-            expect(now.recorded?.kind).toBe("lsn")
-            const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
-              "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
-              [now.recorded!.value, before!.p]
-            )
-            expect(order).toEqual({ past: true, flushed: true })
-            // No replica replays: the primary answers the session's read, and it sees the write.
-            expect(yield* count(label)).toEqual([{ n: "1", replica: false }])
-          }
-        }))
-      }).pipe(Effect.provide(pgLayer))
-  )
+      })).pipe(Effect.provide(pgLayer)))
 })
 
 const bouncer = cluster.pgbouncer
@@ -216,51 +232,13 @@ const bouncer = cluster.pgbouncer
 const bouncerLayer = pgLayerOf("pgbouncer-commit-positions", bouncer)
 
 describe("PostgreSQL behind PgBouncer: a write's position, read after its COMMIT in its own batch", () => {
-  it.scopedLive(
-    "once the session reads after its writes: recorded when each write returns, nothing pending, past the position " +
-      "before it; its read sees it",
-    () =>
-      Effect.gen(function*() {
-        const write = yield* WriteConnection
-        const read = yield* ReadConnection
-        // Also the statement that finds the pooler (it refuses the startup parameters): batches from then on.
-        yield* write.unsafe(
-          "CREATE TABLE IF NOT EXISTS commit_positions_pgb (id SERIAL PRIMARY KEY, label TEXT NOT NULL)"
-        )
-        yield* Effect.promise(() => waitReplicated(pg))
-        yield* Effect.acquireRelease(
-          Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
-          () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
-        )
-        const count = (label: string) =>
-          read.unsafe<{ n: string; replica: boolean }>(
-            "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pgb WHERE label = $1",
-            [label]
-          )
-        yield* fresh(Effect.gen(function*() {
-          // A session's first write joins the shared position read: nothing told it the session reads its writes.
-          const first = `batched-${Date.now()}-first`
-          yield* write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [first])
-          expect((yield* sessionNow).pending).toBe(true)
-          expect(yield* count(first)).toEqual([{ n: "1", replica: false }])
-          for (let i = 0; i < 5; i++) {
-            const label = `batched-${Date.now()}-${i}`
-            const [before] = yield* write.unsafe<{ p: string }>("SELECT pg_current_wal_flush_lsn()::text AS p")
-            yield* write.unsafe("INSERT INTO commit_positions_pgb (label) VALUES ($1)", [label])
-            const now = yield* sessionNow
-            expect(now.pending).toBe(false)
-            expect(now.recorded?.kind).toBe("lsn")
-            const [order] = yield* write.unsafe<{ past: boolean; flushed: boolean }>(
-              "SELECT $1::pg_lsn > $2::pg_lsn AS past, pg_current_wal_flush_lsn() >= $1::pg_lsn AS flushed",
-              [now.recorded!.value, before!.p]
-            )
-            expect(order).toEqual({ past: true, flushed: true })
-            // No replica replays: the primary answers the session's read, and it sees the write.
-            expect(yield* count(label)).toEqual([{ n: "1", replica: false }])
-          }
-        }))
-      }).pipe(Effect.provide(bouncerLayer))
-  )
+  it.scopedLive(READS_ITS_WRITES, () =>
+    readsItsWrites(
+      "commit_positions_pgb",
+      // Also the statement that finds the pooler (it refuses the startup parameters): batches from then on.
+      (write) =>
+        write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_pgb (id SERIAL PRIMARY KEY, label TEXT NOT NULL)")
+    ).pipe(Effect.provide(bouncerLayer)))
 
   it.scopedLive("a session that never reads after its writes pays no statement: its writes share the position read", () =>
     Effect.gen(function*() {
