@@ -31,7 +31,7 @@ const textQuery = (Query: QueryClass, text: string): Pg.QueryConfig | Pg.Query =
 export class LedLane implements Target {
   constructor(private readonly lane: Target, private readonly lead: Lead, private readonly Query: QueryClass) {}
 
-  readonly query = (query: Pg.QueryConfig | Pg.Query, reply: Reply): void => {
+  query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
     let rows: ReadonlyArray<TextRow> = []
     let failure: Error | undefined
     this.lane.query(textQuery(this.Query, this.lead.sql), (error, result) => {
@@ -55,7 +55,7 @@ export class LedLane implements Target {
 export class CommittedOnLane implements Target {
   constructor(private readonly lane: Target, private readonly cell: PositionCell, private readonly Query: QueryClass) {}
 
-  readonly query = (query: Pg.QueryConfig | Pg.Query, reply: Reply): void => {
+  query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
     let answered = false
     let written: unknown
     this.lane.query(query, (error, result) => {

@@ -13,7 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type { Position } from "../SessionToken.js"
 import { covers, later } from "../SessionToken.js"
-import { gtidPattern } from "./positions.js"
+import { gtidPattern, lsnPattern } from "./positions.js"
 
 /** What the router needs of a dialect for session consistency; SQLite needs nothing (one file). */
 export interface ConsistencyOps {
@@ -230,12 +230,13 @@ const mariadb: ConsistencyOps = {
  * single GTID is a valid position, a replica covers it once it has replayed that sequence number in that domain
  * (`covers`, `MASTER_GTID_WAIT`), that is this commit and, in its domain, every commit before it; recorded with
  * `later`, the session's earlier positions in other domains stay required too. PostgreSQL's is the primary's
- * position read after the write's COMMIT (behind a pooler), normalised as every position read is.
+ * position read just after the write (on its lane, or after its COMMIT in its batch behind a pooler), normalised as
+ * every position read is.
  */
 export const committedPosition = (ops: ConsistencyOps, committed: string | undefined): Position | undefined => {
   if (committed === undefined) return undefined
   if (ops.kind === "gtid") return /^\d+-\d+-\d+$/.test(committed) ? { kind: "gtid", value: committed } : undefined
-  return /^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i.test(committed)
+  return lsnPattern.test(committed)
     ? { kind: "lsn", value: normaliseLsn(committed.toUpperCase()) }
     : undefined
 }
