@@ -131,7 +131,7 @@ const pgLayerOf = (
 const pgLayer = pgLayerOf("pg-commit-positions", pg)
 
 describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's round trip", () => {
-  it.scopedLive("is recorded when the COMMIT returns, nothing pending; the session's next read sees the write", () =>
+  it.scopedLive("once the session reads after its writes: recorded when the COMMIT returns, nothing pending; the session's next read sees the write", () =>
     Effect.gen(function*() {
       const write = yield* WriteConnection
       const read = yield* ReadConnection
@@ -143,15 +143,23 @@ describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's roun
         () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
       )
       const label = `commit-${Date.now()}`
-      const after = yield* fresh(Effect.gen(function*() {
-        yield* Database.transaction(write.unsafe("INSERT INTO commit_positions_pg (label) VALUES ($1)", [label]))
-        const now = yield* sessionNow
-        const rows = yield* read.unsafe<{ n: string; replica: boolean }>(
+      const count = (label: string) =>
+        read.unsafe<{ n: string; replica: boolean }>(
           "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pg WHERE label = $1",
           [label]
         )
-        return { ...now, rows }
+      const after = yield* fresh(Effect.gen(function*() {
+        // The session's first COMMIT: nothing told it that it reads its writes, so it joins the shared read.
+        yield* Database.transaction(write.unsafe("INSERT INTO commit_positions_pg (label) VALUES ($1)", [`${label}-0`]))
+        const first = yield* sessionNow
+        const firstRows = yield* count(`${label}-0`)
+        yield* Database.transaction(write.unsafe("INSERT INTO commit_positions_pg (label) VALUES ($1)", [label]))
+        const now = yield* sessionNow
+        const rows = yield* count(label)
+        return { ...now, rows, first, firstRows }
       }))
+      expect(after.first.pending).toBe(true)
+      expect(after.firstRows).toEqual([{ n: "1", replica: false }])
       expect(after.pending).toBe(false)
       expect(after.recorded?.kind).toBe("lsn")
       const [flushed] = yield* write.unsafe<{ covered: boolean }>(

@@ -213,13 +213,34 @@ const tokensNow = Effect.map(FiberRef.get(SessionToken.currentTokens), (tokens) 
   pending: SessionToken.pendingOf(tokens)["main"]?.length ?? 0
 }))
 
+/** Makes the current session one that has read after its writes (its COMMITs then carry their position). */
+const readsAfterItsWrites = Effect.gen(function*() {
+  yield* SessionToken.record("main", lsn("0/1"))
+  SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "main")
+})
+
 describe("a PostgreSQL transaction's COMMIT position", () => {
   const commit = (primary: Primary.Primary) =>
     Effect.scoped(Effect.flatMap(primary.transaction, (c) => c.executeUnprepared("COMMIT", [], undefined)))
 
+  it.effect("a session that has not read after its writes: a plain COMMIT, the shared read pending", () =>
+    Effect.gen(function*() {
+      const { primary, sent } = pgNode(() => "0/3A0", "0/100")
+      yield* commit(primary)
+      expect(sent).toEqual(["COMMIT"])
+      expect(yield* tokensNow).toEqual({ recorded: undefined, pending: 1 })
+      expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/100")))
+      // Once it has read after a write, its COMMIT carries the position.
+      yield* readsAfterItsWrites
+      yield* commit(primary)
+      expect(sent.slice(-1)[0]?.startsWith("COMMIT;")).toBe(true)
+      expect(yield* tokensNow).toEqual({ recorded: lsn("0/3A0"), pending: 0 })
+    }).pipe(Effect.locally(SessionToken.currentTokens, {})))
+
   it.effect("is recorded when the COMMIT returns (the same call as a MariaDB GTID): nothing pending", () =>
     Effect.gen(function*() {
       const { primary, sent } = pgNode(() => "0/3A0", "0/100")
+      yield* readsAfterItsWrites
       yield* commit(primary)
       expect(yield* tokensNow).toEqual({ recorded: lsn("0/3A0"), pending: 0 })
       expect(sent.filter((sql) => !sql.startsWith("COMMIT;"))).toEqual([])
@@ -229,6 +250,7 @@ describe("a PostgreSQL transaction's COMMIT position", () => {
     Effect.gen(function*() {
       const { primary } = pgNode(() => "0/3A0", "0/100")
       yield* SessionToken.record("main", lsn("0/4B0"))
+      SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "main")
       yield* commit(primary)
       expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/4B0")))
     }).pipe(Effect.locally(SessionToken.currentTokens, {})))
@@ -238,6 +260,7 @@ describe("a PostgreSQL transaction's COMMIT position", () => {
       const { primary } = pgNode(() => "0/3A0", "0/5C0")
       // A write outside a transaction: its position is the shared read, pending.
       yield* primary.run("write", true, (c) => c.executeRaw("UPDATE t SET v = 1", []))
+      SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "main")
       yield* commit(primary)
       const now = yield* tokensNow
       expect(now.recorded).toEqual(lsn("0/3A0"))
@@ -249,8 +272,9 @@ describe("a PostgreSQL transaction's COMMIT position", () => {
   it.effect("came back empty: the shared read, pending until the session's next read", () =>
     Effect.gen(function*() {
       const { primary } = pgNode(() => undefined, "0/100")
+      yield* readsAfterItsWrites
       yield* commit(primary)
-      expect(yield* tokensNow).toEqual({ recorded: undefined, pending: 1 })
+      expect(yield* tokensNow).toEqual({ recorded: lsn("0/1"), pending: 1 })
       expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/100")))
     }).pipe(Effect.locally(SessionToken.currentTokens, {})))
 })

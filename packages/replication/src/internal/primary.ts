@@ -148,11 +148,9 @@ export const make = (options: PrimaryOptions): Primary => {
   const recordCommit = (committed: string | undefined, sent: Sent): Effect.Effect<void> =>
     recordPosition(consistency === undefined ? undefined : committedPosition(consistency, committed), sent)
   /**
-   * Runs a write with the session's position on the cluster as it stood when the write was sent: the position the
-   * write's reply tells ends only an unknown position standing then, not one a concurrent fiber recorded since.
+   * The session's position on the cluster as it stood when a write was sent, in `fiber`: the position the write's
+   * reply tells ends only an unknown position standing then, not one a concurrent fiber recorded since.
    */
-  const whenSent = <A, E>(f: (sent: Sent) => Effect.Effect<A, E>): Effect.Effect<A, E> =>
-    Effect.withFiberRuntime((fiber) => f(sentIn(fiber)))
   const sentIn = (fiber: Fiber.RuntimeFiber<any, any>): Sent => ({
     standing: SessionToken.positionOf(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
   })
@@ -236,24 +234,27 @@ export const make = (options: PrimaryOptions): Primary => {
         return plain(sql, params, transformRows)
       }
       const withCommit = consistency?.withCommit
-      if (withCommit === undefined) {
-        return whenSent((sent) =>
-          Effect.tap(
-            Effect.tapError(plain(sql, params, transformRows), commitLost),
-            () => {
-              const commits = commitsNow()
-              return commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection), sent)
-            }
+      return Effect.withFiberRuntime((fiber) => {
+        const sent = sentIn(fiber)
+        // The position travels with the COMMIT (one round trip) for a session that reads after its writes (the rule
+        // of `commitsFor`: it costs the server a statement); the shared read if it did not come back, or for others.
+        if (
+          withCommit !== undefined &&
+          SessionToken.readsAfterWrites(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
+        ) {
+          return Effect.flatMap(
+            Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
+            (results) => Effect.as(recordPosition(withCommit.position(results), sent), [])
           )
+        }
+        return Effect.tap(
+          Effect.tapError(plain(sql, params, transformRows), commitLost),
+          () => {
+            const commits = withCommit === undefined ? commitsNow() : undefined
+            return commits === undefined ? markWritten(undefined) : recordCommit(commits.lastCommit(connection), sent)
+          }
         )
-      }
-      // The position travels with the COMMIT (one round trip); the shared read only if it did not come back.
-      return whenSent((sent) =>
-        Effect.flatMap(
-          Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
-          (results) => Effect.as(recordPosition(withCommit.position(results), sent), [])
-        )
-      )
+      })
     })
   }
 
