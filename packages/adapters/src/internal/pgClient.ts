@@ -331,7 +331,7 @@ export const make = (
           )
           return Effect.map(use(committing), (value) => [value, carried.cell!.position] as const)
         }),
-      // A transaction's COMMIT carries its position itself (`COMMIT; SELECT ...`, the router's).
+      // A transaction's COMMIT carries its position itself where it needs one (`COMMIT; SELECT ...`, the router's).
       lastCommit: () => undefined
     }
     const client = yield* NodeClient.make({
