@@ -4,12 +4,16 @@
  * Node's `Writable` does (a write while corked is held until the last uncork).
  */
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type Pg from "pg"
 import type { TextRow } from "../src/DatabaseAdapter.js"
+import { settle } from "../src/internal/deadline.js"
 import { commitPosition } from "../src/internal/pgBatchedWrite.js"
 import { CommittedOnLane, LedLane } from "../src/internal/pgLaneCarried.js"
 import { OpenLane } from "../src/internal/pgLanes.js"
 import type { Reply, Target } from "../src/internal/pgSubmit.js"
+import { submitWithin } from "../src/internal/pgSubmit.js"
 
 /** A socket that holds writes while corked and flushes them as one write at the last uncork. */
 class CountingSocket {
@@ -173,5 +177,54 @@ describe("a write with its position read just after it on a lane", () => {
     sent[0]!.reply(null, { rowCount: 1 })
     sent[1]!.reply(Object.assign(new Error("Connection terminated unexpectedly")), undefined)
     expect(outcome).toEqual([{ error: null, result: { rowCount: 1 }, position: undefined }])
+  })
+})
+
+/** A pg `Query` stand-in that keeps its text, as a recording lane reads it. */
+class TextQuery {
+  constructor(readonly text: string) {}
+}
+
+/**
+ * A write with its position read on a recording lane, under a 20 ms deadline: what was sent, the cell, how the lane
+ * came out of it, and the write's outcome once settled.
+ */
+const writeWithin = () => {
+  const { lane, sent } = recordingLane()
+  const cell: { position: string | undefined } = { position: undefined }
+  const Query = TextQuery as unknown as typeof Pg.Query
+  const after: Array<boolean> = []
+  const settled = new Promise<Exit.Exit<unknown, unknown>>((resolve) => {
+    submitWithin(
+      new CommittedOnLane(lane, cell, Query),
+      { text: "UPDATE users SET score = $1 WHERE id = $2", values: [1, 2] },
+      (result: { readonly rowCount: number }) => result.rowCount,
+      { alias: "primary", deadlineMs: 20, guard: settle(), Query },
+      (outcome) => resolve(Effect.runSyncExit(outcome)),
+      (_broken, timedOut) => after.push(timedOut)
+    )
+  })
+  return { sent, cell, after, settled }
+}
+
+describe("a write with its position read on a lane, at its deadline", () => {
+  it("answered, its position not: the write's own result, no position, the lane given up", async () => {
+    const { after, cell, sent, settled } = writeWithin()
+    expect(sent.map((s) => s.text)).toEqual(["UPDATE users SET score = $1 WHERE id = $2", commitPosition])
+    sent[0]!.reply(null, { rowCount: 1 })
+    const exit = await settled
+    expect(exit).toEqual(Exit.succeed(1))
+    expect([cell.position, after]).toEqual([undefined, [true]])
+    // The position's late answer changes nothing.
+    sent[1]!.reply(null, { rows: [["0/3000148"]] })
+    expect(after).toEqual([true])
+  })
+
+  it("not answered at all: the deadline's timeout", async () => {
+    const { after, settled } = writeWithin()
+    const exit = await settled
+    expect(Exit.isFailure(exit)).toBe(true)
+    expect(String(Exit.isFailure(exit) ? exit.cause : "")).toMatch(/No answer from "primary" within 20 ms/)
+    expect(after).toEqual([true])
   })
 })

@@ -50,20 +50,26 @@ export class LedLane implements Target {
  * `lane` reading the primary's position just after each write: the write's caller is answered once the position has
  * come, with the position in `cell`. A failed write is answered at once (its position is not read into the cell); a
  * failed position read, or a connection lost after the write's answer, leaves the write answered as it was, with no
- * position (the session then reads it as for any write).
+ * position (the session then reads it as for any write); so does the deadline passing after the write's answer and
+ * before the position's (`answered`): the write committed, and is not reported as a timeout.
  */
 export class CommittedOnLane implements Target {
+  // The write's own result once it succeeded (one write per instance: one per statement sent).
+  private written: { readonly result: unknown } | undefined
   constructor(private readonly lane: Target, private readonly cell: PositionCell, private readonly Query: QueryClass) {}
+
+  answered(): { readonly result: unknown } | undefined {
+    return this.written
+  }
 
   query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
     let answered = false
-    let written: unknown
     this.lane.query(query, (error, result) => {
       if (error) {
         answered = true
         return reply(error, result)
       }
-      written = result
+      this.written = { result }
     })
     this.lane.query(textQuery(this.Query, commitPosition), (error, result) => {
       if (answered) return
@@ -71,7 +77,7 @@ export class CommittedOnLane implements Target {
         const value = (result as { readonly rows: ReadonlyArray<TextRow> }).rows[0]?.[0]
         if (typeof value === "string") this.cell.position = value
       }
-      reply(null, written)
+      reply(null, this.written?.result)
     })
   }
 }

@@ -23,6 +23,11 @@ interface Queryable {
 export interface Target {
   /** Sends one query; `reply` gets its outcome (pg's callback). */
   readonly query: (query: Pg.QueryConfig | Pg.Query, reply: Reply) => void
+  /**
+   * The caller's result when it is already known though not yet replied (a write answered, what it carries after it
+   * not): what the deadline delivers in place of a timeout.
+   */
+  readonly answered?: () => { readonly result: unknown } | undefined
 }
 
 /** pg's `Query` class, as the driver module exports it. */
@@ -93,7 +98,8 @@ export interface Within<A> {
 /**
  * Submits `query` under the client-side deadline and settles `guard` once: `resume` gets the outcome, `after` how the
  * connection came out of it first (an error: it must not serve anyone again; none: it may; `timedOut`: the deadline
- * passed with no answer). Returns the deadline's timer, for the canceller to clear.
+ * passed with no answer, or with only the caller's own, `Target.answered`, which is then its outcome). Returns the
+ * deadline's timer, for the canceller to clear.
  */
 export const submitWithin = <A>(
   client: Pg.PoolClient | Target,
@@ -107,7 +113,12 @@ export const submitWithin = <A>(
   const timer = setTimeout(() => {
     if (!guard.claim()) return
     after(new Error("statement deadline passed"), true)
-    resume(within.expired ?? Effect.fail(timeoutError(alias, deadlineMs)))
+    const known = (client as Partial<Target>).answered?.()
+    resume(
+      known !== undefined
+        ? Effect.succeed(map(known.result))
+        : within.expired ?? Effect.fail(timeoutError(alias, deadlineMs))
+    )
   }, deadlineMs)
   submit(client, query, (error, result) => {
     if (!guard.claim()) return
