@@ -35,6 +35,19 @@ const sessionNow = Effect.map(FiberRef.get(SessionToken.currentTokens), (tokens)
 
 const fresh = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.locally(effect, SessionToken.currentTokens, {})
 
+/** PostgreSQL's replicas stop replaying until the scope closes: only the primary has a write made meanwhile. */
+const replayPaused = Effect.acquireRelease(
+  Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
+  () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
+)
+
+/** How many rows of `table` carry `label`, and whether the node that answered is a replica. */
+const countIn = (read: Context.Tag.Service<typeof ReadConnection>, table: string) => (label: string) =>
+  read.unsafe<{ n: string; replica: boolean }>(
+    `SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM ${table} WHERE label = $1`,
+    [label]
+  )
+
 describe("MariaDB: a write's position from its OK packet", () => {
   it.scopedLive("a write and a transaction's COMMIT record the GTID they got, with nothing pending", () =>
     Effect.gen(function*() {
@@ -138,16 +151,9 @@ describe("PostgreSQL: a transaction's COMMIT position, read in the COMMIT's roun
       yield* write.unsafe("CREATE TABLE IF NOT EXISTS commit_positions_pg (id SERIAL PRIMARY KEY, label TEXT NOT NULL)")
       yield* Effect.promise(() => waitReplicated(pg))
       // No replica replays: only the primary (or a replica that waited for the position, never here) has the row.
-      yield* Effect.acquireRelease(
-        Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
-        () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
-      )
+      yield* replayPaused
       const label = `commit-${Date.now()}`
-      const count = (label: string) =>
-        read.unsafe<{ n: string; replica: boolean }>(
-          "SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM commit_positions_pg WHERE label = $1",
-          [label]
-        )
+      const count = countIn(read, "commit_positions_pg")
       const after = yield* fresh(Effect.gen(function*() {
         // The session's first COMMIT: nothing told it that it reads its writes, so it joins the shared read.
         yield* Database.transaction(write.unsafe("INSERT INTO commit_positions_pg (label) VALUES ($1)", [`${label}-0`]))
@@ -186,15 +192,8 @@ const readsItsWrites = (
     const read = yield* ReadConnection
     yield* setup(write)
     yield* Effect.promise(() => waitReplicated(pg))
-    yield* Effect.acquireRelease(
-      Effect.promise(() => Promise.all(pg.replicas.map(pauseReplay))),
-      () => Effect.promise(() => Promise.all(pg.replicas.map(resumeReplay)))
-    )
-    const count = (label: string) =>
-      read.unsafe<{ n: string; replica: boolean }>(
-        `SELECT count(*)::text AS n, pg_is_in_recovery() AS replica FROM ${table} WHERE label = $1`,
-        [label]
-      )
+    yield* replayPaused
+    const count = countIn(read, table)
     yield* fresh(Effect.gen(function*() {
       const first = `${table}-${Date.now()}-first`
       yield* write.unsafe(`INSERT INTO ${table} (label) VALUES ($1)`, [first])

@@ -213,11 +213,14 @@ const tokensNow = Effect.map(FiberRef.get(SessionToken.currentTokens), (tokens) 
   pending: SessionToken.pendingOf(tokens)["main"]?.length ?? 0
 }))
 
+/** Notes the current session (which has written) as one that reads after its writes. */
+const noteReads = Effect.map(
+  FiberRef.get(SessionToken.currentTokens),
+  (tokens) => SessionToken.noteReadAfterWrite(tokens, "main")
+)
+
 /** Makes the current session one that has read after its writes (its COMMITs then carry their position). */
-const readsAfterItsWrites = Effect.gen(function*() {
-  yield* SessionToken.record("main", lsn("0/1"))
-  SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "main")
-})
+const readsAfterItsWrites = Effect.zipRight(SessionToken.record("main", lsn("0/1")), noteReads)
 
 describe("a PostgreSQL transaction's COMMIT position", () => {
   const commit = (primary: Primary.Primary) =>
@@ -250,7 +253,7 @@ describe("a PostgreSQL transaction's COMMIT position", () => {
     Effect.gen(function*() {
       const { primary } = pgNode(() => "0/3A0", "0/100")
       yield* SessionToken.record("main", lsn("0/4B0"))
-      SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "main")
+      yield* noteReads
       yield* commit(primary)
       expect(yield* SessionToken.get("main")).toEqual(Option.some(lsn("0/4B0")))
     }).pipe(Effect.locally(SessionToken.currentTokens, {})))
@@ -260,7 +263,7 @@ describe("a PostgreSQL transaction's COMMIT position", () => {
       const { primary } = pgNode(() => "0/3A0", "0/5C0")
       // A write outside a transaction: its position is the shared read, pending.
       yield* primary.run("write", true, (c) => c.executeRaw("UPDATE t SET v = 1", []))
-      SessionToken.noteReadAfterWrite(yield* FiberRef.get(SessionToken.currentTokens), "main")
+      yield* noteReads
       yield* commit(primary)
       const now = yield* tokensNow
       expect(now.recorded).toEqual(lsn("0/3A0"))

@@ -63,16 +63,17 @@ export class CommittedOnLane implements Target {
   }
 
   query(query: Pg.QueryConfig | Pg.Query, reply: Reply): void {
-    let answered = false
+    // A failed write was answered at once: the position read's answer is not taken.
+    let failed = false
     this.lane.query(query, (error, result) => {
       if (error) {
-        answered = true
+        failed = true
         return reply(error, result)
       }
       this.written = { result }
     })
     this.lane.query(textQuery(this.Query, commitPosition), (error, result) => {
-      if (answered) return
+      if (failed) return
       if (!error) {
         const value = (result as { readonly rows: ReadonlyArray<TextRow> }).rows[0]?.[0]
         if (typeof value === "string") this.cell.position = value

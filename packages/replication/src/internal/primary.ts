@@ -132,12 +132,12 @@ export const make = (options: PrimaryOptions): Primary => {
   // (PostgreSQL's), only for a session that reads after its writes: a write no read follows joins the shared read,
   // which serves every write of its 5 ms.
   const commitsNow = () => capturesPositions ? node.client.commitPositions : undefined
+  /** Whether the session running in `fiber` reads after its writes: only it pays a statement for a write's position. */
+  const readsItsWrites = (fiber: Fiber.RuntimeFiber<any, any>) =>
+    SessionToken.readsAfterWrites(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
   const commitsFor = (fiber: Fiber.RuntimeFiber<any, any>) => {
     const commits = commitsNow()
-    return commits === undefined || !commits.costsStatement ||
-        SessionToken.readsAfterWrites(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
-      ? commits
-      : undefined
+    return commits === undefined || !commits.costsStatement || readsItsWrites(fiber) ? commits : undefined
   }
   /**
    * A write whose position is known when it returns: the session records it at once (`record`: merged with its
@@ -238,10 +238,7 @@ export const make = (options: PrimaryOptions): Primary => {
         const sent = sentIn(fiber)
         // The position travels with the COMMIT (one round trip) for a session that reads after its writes (the rule
         // of `commitsFor`: it costs the server a statement); the shared read if it did not come back, or for others.
-        if (
-          withCommit !== undefined &&
-          SessionToken.readsAfterWrites(fiber.getFiberRef(SessionToken.currentTokens), options.cluster)
-        ) {
+        if (withCommit !== undefined && readsItsWrites(fiber)) {
           return Effect.flatMap(
             Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
             (results) => Effect.as(recordPosition(withCommit.position(results), sent), [])
