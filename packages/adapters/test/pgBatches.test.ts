@@ -1,6 +1,7 @@
 /**
  * Which statements a read batch behind a pooler can carry (`pgBatches.ts` `batchable`): plain text (without
- * parameters only one statement with no semicolon), unnamed, rows as objects or arrays, not a submittable of its own.
+ * parameters only one statement with no semicolon), unnamed, rows as objects or arrays, not a submittable of its own;
+ * what an answered read leaves behind; when a connection takes its next batch; and what a write's deadline delivers.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -8,6 +9,8 @@ import { setFlagsFromString } from "node:v8"
 import { runInNewContext } from "node:vm"
 import Pg from "pg"
 import { settle } from "../src/internal/deadline.js"
+import type { PositionCell } from "../src/internal/pgBatchedWrite.js"
+import { BatchedWrite } from "../src/internal/pgBatchedWrite.js"
 import type { Batches } from "../src/internal/pgBatches.js"
 import { batchable, make, submitBatched } from "../src/internal/pgBatches.js"
 import type { NodePool } from "../src/internal/pgPool.js"
@@ -51,7 +54,7 @@ describe("submitBatched", () => {
         const reply = (query as unknown as { callback: (e: null, r: { rows: Array<unknown> }) => void }).callback
         reply(null, { rows: Array.from({ length: 500 }, (_, id) => ({ id })) })
       },
-      write: () => {},
+      write: () => ({ answered: () => undefined }),
       unsent: Effect.die("not used"),
       takesWrite: () => true,
       expire: () => {},
@@ -112,5 +115,67 @@ describe("a connection whose batch was answered", () => {
     sent[1]!.handleReadyForQuery()
     await turn()
     expect(releases).toBe(1)
+  })
+})
+
+describe("a write's deadline in a batch", () => {
+  const OPENING = ["BEGIN", "SET LOCAL statement_timeout = 30000"]
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+  /**
+   * A write of a session that reads its writes, submitted with a 20 ms deadline to batches that queue it as a
+   * `BatchedWrite` and write it at the next tick; the server's answers are then fed to it by hand.
+   */
+  const writeWithin = () => {
+    const cell: PositionCell = { position: undefined }
+    const expired: Array<unknown> = []
+    const outcomes: Array<Effect.Effect<{ readonly command: string; readonly rowCount: number | null }, unknown>> = []
+    let write: BatchedWrite | undefined
+    const batches: Batches = {
+      query: () => {},
+      write: (query, _refuse, sent, cell) => {
+        write = new BatchedWrite(query as never, OPENING, cell)
+        // Written by a batch after the submission has returned, as a batch goes out once its connection is had.
+        process.nextTick(() => sent(0))
+        return write
+      },
+      unsent: Effect.die("not used"),
+      takesWrite: () => true,
+      expire: (query) => expired.push(query),
+      drop: () => {},
+      cutAll: () => {}
+    }
+    const within = { alias: "bouncer", deadlineMs: 20, guard: settle(), Query: Pg.Query }
+    const query = { text: "UPDATE users SET score = $1 WHERE id = $2", values: [1, 2] }
+    submitBatched(batches, query, (r) => r, within, (outcome) => outcomes.push(outcome), { write: true, cell })
+    const complete = (...texts: ReadonlyArray<string>) => {
+      for (const text of texts) write!.handleCommandComplete({ text }, undefined)
+    }
+    return { cell, expired, outcomes, write: write!, complete }
+  }
+
+  it("committed, its position read unanswered: the write's own result, no position, its connection cut", async () => {
+    const { cell, complete, expired, outcomes, write } = writeWithin()
+    complete("BEGIN", "SET", "UPDATE 1", "COMMIT")
+    await sleep(40)
+    expect(outcomes).toHaveLength(1)
+    expect(Effect.runSync(outcomes[0]!)).toMatchObject({ command: "UPDATE", rowCount: 1 })
+    expect(cell.position).toBeUndefined()
+    expect(expired).toHaveLength(1)
+    // The position's late answer reaches no one.
+    write.handleDataRow({ fields: ["0/3000060"] })
+    complete("SELECT 1")
+    write.handleReadyForQuery(undefined)
+    expect(outcomes).toHaveLength(1)
+  })
+
+  it("its COMMIT unanswered: the deadline's timeout (it may or may not have committed)", async () => {
+    const { complete, expired, outcomes } = writeWithin()
+    complete("BEGIN", "SET", "UPDATE 1")
+    await sleep(40)
+    expect(outcomes).toHaveLength(1)
+    const error = Effect.runSync(Effect.flip(outcomes[0]!))
+    expect(String((error as Error).message)).toMatch(/No answer from "bouncer" within 20 ms/)
+    expect(expired).toHaveLength(1)
   })
 })

@@ -11,7 +11,7 @@ import type Pg from "pg"
 import type { Read, Wire } from "./pgBatch.js"
 import { batchable } from "./pgBatch.js"
 import { sharedLoss } from "./pgLanes.js"
-import type { Reply } from "./pgSubmit.js"
+import type { Answered, Reply } from "./pgSubmit.js"
 import { connectionSurvives } from "./pgSubmit.js"
 import { refusedAt, statement, WrappedQuery } from "./pgWrapped.js"
 
@@ -39,9 +39,10 @@ export interface PositionCell {
   position: string | undefined
 }
 
-/** pg's `Query` as the write drives it. */
+/** pg's `Query` as the write drives it; `_results`, what its callback is given. */
 interface Query extends Read {
   callback?: Reply | undefined
+  readonly _results?: unknown
 }
 
 /**
@@ -68,6 +69,13 @@ export class BatchedWrite extends WrappedQuery<Query> implements Read {
   /** True once COMMIT has answered: the write is committed, whatever comes after. */
   private get committed() {
     return this.seen > this.opening.length + 1
+  }
+  /**
+   * The write's own result once its COMMIT has answered, the position read after it perhaps not: what its deadline
+   * delivers in place of a timeout (`pgBatches.ts` `submitBatched`), as a connection lost then answers it.
+   */
+  answered(): ReturnType<Answered> {
+    return this.committed && !this.refused ? { result: this.query._results } : undefined
   }
   get callback() {
     return this.query.callback

@@ -24,7 +24,7 @@ import type { PositionCell } from "./pgBatchedWrite.js"
 import { BatchedWrite } from "./pgBatchedWrite.js"
 import type { NodePool } from "./pgPool.js"
 import * as PgSocket from "./pgSocket.js"
-import type { Target, Within } from "./pgSubmit.js"
+import type { Answered, Target, Within } from "./pgSubmit.js"
 import { acquireError, submitWithin } from "./pgSubmit.js"
 
 /** The most batches one checked-out connection carries in a row before it goes back to the pool. */
@@ -39,14 +39,15 @@ export interface Batches {
   readonly query: (query: Pg.Query, refuse: (error: SqlError) => void, lead?: Lead) => void
   /**
    * Queues a built write, to run in a transaction of its own; as `query` otherwise, and `sent` is told when written.
-   * `cell`: where the primary's position read after its COMMIT goes (`pgBatchedWrite.ts`).
+   * `cell`: where the primary's position read after its COMMIT goes (`pgBatchedWrite.ts`). Returns the queued write,
+   * which tells its result once its COMMIT has answered (`BatchedWrite.answered`).
    */
   readonly write: (
     query: Pg.Query,
     refuse: (error: SqlError) => void,
     sent: (position: number) => void,
     cell?: PositionCell
-  ) => void
+  ) => { readonly answered: Answered }
   /** A write's outcome when no batch took it before its deadline: it was never sent, as a checkout that timed out. */
   readonly unsent: Effect.Effect<never, SqlError>
   /**
@@ -178,13 +179,11 @@ export const make = (options: BatchesOptions): Batches => {
         key: query,
         refuse
       }),
-    write: (query, refuse, sent, cell) =>
-      enqueue({
-        read: new BatchedWrite(query as unknown as Entry["read"], writeOpening, cell),
-        key: query,
-        refuse,
-        sent
-      }),
+    write: (query, refuse, sent, cell) => {
+      const write = new BatchedWrite(query as unknown as Entry["read"], writeOpening, cell)
+      enqueue({ read: write, key: query, refuse, sent })
+      return write
+    },
     unsent: Effect.failSync(() =>
       acquireError(alias, new Error("timeout exceeded when trying to connect: no batch took the write in time"))
     ),
@@ -257,6 +256,8 @@ export const submitBatched = <A>(
 ): () => void => {
   const write = carried !== undefined && "write" in carried
   let built: Pg.Query | undefined
+  // A write's: its result once its COMMIT answered (a session's write whose position read after it has not yet).
+  let written: { readonly answered: Answered } | undefined
   let timer: ReturnType<typeof setTimeout> | undefined = undefined
   let sentTimer: ReturnType<typeof setTimeout> | undefined = undefined
   const refuse = (error: SqlError) => {
@@ -274,16 +275,20 @@ export const submitBatched = <A>(
       const ms = within.deadlineMs * (position + 1)
       sentTimer = setTimeout(() => {
         if (!within.guard.claim()) return
+        // Committed, its position unread: the write's own result, with no position (its session reads it as for any
+        // write), not a timeout; the connection is cut all the same, as for any deadline.
+        const known = written?.answered()
+        written = undefined
         if (built !== undefined) batches.expire(built)
         built = undefined
-        resume(Effect.fail(timeoutError(within.alias, ms)))
+        resume(known !== undefined ? Effect.succeed(map(known.result)) : Effect.fail(timeoutError(within.alias, ms)))
       }, ms)
     }
     : undefined
   const target: Target = {
     query: (q) => {
       built = q as Pg.Query
-      if (sent !== undefined) batches.write(built, refuse, sent, (carried as CarriedWrite).cell)
+      if (sent !== undefined) written = batches.write(built, refuse, sent, (carried as CarriedWrite).cell)
       else batches.query(built, refuse, (carried as CarriedLead | undefined)?.lead)
     }
   }
@@ -300,6 +305,7 @@ export const submitBatched = <A>(
       // through this variable they held its query and rows; in the old generation they kept every batched read's rows
       // through young collections, to be promoted (BENCHMARKS.md, lever 44).
       built = undefined
+      written = undefined
     }
   )
   // Refused at once (the pool is closing): its deadline has nothing left to bound.

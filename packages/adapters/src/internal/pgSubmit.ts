@@ -19,15 +19,18 @@ interface Queryable {
   query(text: string, values: ReadonlyArray<unknown> | undefined, callback: Reply): unknown
 }
 
+/**
+ * The caller's result when it is already known though not yet replied (a write answered, what it carries after it
+ * not): what a deadline delivers in place of a timeout.
+ */
+export type Answered = () => { readonly result: unknown } | undefined
+
 /** Where `submit` sends a query: a pooled or reserved client, or a pipelined connection (`pgLanes.ts`). */
 export interface Target {
   /** Sends one query; `reply` gets its outcome (pg's callback). */
   readonly query: (query: Pg.QueryConfig | Pg.Query, reply: Reply) => void
-  /**
-   * The caller's result when it is already known though not yet replied (a write answered, what it carries after it
-   * not): what the deadline delivers in place of a timeout.
-   */
-  readonly answered?: () => { readonly result: unknown } | undefined
+  /** The caller's result, known before it is replied (`Answered`). */
+  readonly answered?: Answered
 }
 
 /** pg's `Query` class, as the driver module exports it. */
