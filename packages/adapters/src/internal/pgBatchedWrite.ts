@@ -72,7 +72,7 @@ export class BatchedWrite extends WrappedQuery<Query> implements Read {
   }
   /**
    * The write's own result once its COMMIT has answered, the position read after it perhaps not: what its deadline
-   * delivers in place of a timeout (`pgBatches.ts` `submitBatched`), as a connection lost then answers it.
+   * delivers in place of a timeout (`pgBatchedSubmit.ts` `submitBatched`), as a connection lost then answers it.
    */
   answered(): ReturnType<Answered> {
     return this.committed && !this.refused ? { result: this.query._results } : undefined

@@ -27,6 +27,7 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
+import * as BatchedSubmit from "./pgBatchedSubmit.js"
 import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
 import { withBegin } from "./pgBegin.js"
@@ -105,7 +106,7 @@ export const make = (
       ms: number = deadlineMs,
       expired?: Effect.Effect<A, SqlError>,
       reads?: InFlight,
-      carried?: Batches.Carried
+      carried?: BatchedSubmit.Carried
     ) => {
       const lead = carried !== undefined && "lead" in carried ? carried.lead : undefined
       const register: Register<A, SqlError> = (resume) => {
@@ -121,9 +122,18 @@ export const make = (
         }
         if (batches !== undefined && expired === undefined && batching()) {
           if (reads !== undefined) {
-            if (Batches.batchable(query)) return Batches.submitBatched(batches, query, map, within, resume, carried)
+            if (Batches.batchable(query)) {
+              return BatchedSubmit.submitBatched(batches, query, map, within, resume, carried)
+            }
           } else if (writeBatchable(query) && batches.takesWrite()) {
-            return Batches.submitBatched(batches, query, map, within, resume, carried ?? Batches.PLAIN_WRITE)
+            return BatchedSubmit.submitBatched(
+              batches,
+              query,
+              map,
+              within,
+              resume,
+              carried ?? BatchedSubmit.PLAIN_WRITE
+            )
           }
         }
         // A led read no batch takes: a submittable carrying its lead in its round trip (`pgBegin.ts`).
@@ -296,7 +306,7 @@ export const make = (
     // waits on the server; a lead that may (`waitMs`) extends the read's deadline.
     const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs = 0) => {
       const ms = deadlineMs + waitMs
-      const carried: Batches.Carried = { lead: { sql, onRows } }
+      const carried: BatchedSubmit.Carried = { lead: { sql, onRows } }
       return new PgConnection(
         Lead.leading(
           waitMs > 0 ? (query, map) => pooled(query, map, ms, undefined, reads) : readRun,
@@ -323,7 +333,7 @@ export const make = (
       costsStatement: true,
       runCommitted: (use) =>
         Effect.suspend(() => {
-          const carried: Batches.CarriedWrite = { write: true, cell: { position: undefined } }
+          const carried: BatchedSubmit.CarriedWrite = { write: true, cell: { position: undefined } }
           const committing = new PgConnection(
             (query, map) => pooled(query, map, deadlineMs, undefined, undefined, carried),
             pooledStream(undefined),
