@@ -10,7 +10,6 @@ const NOW = 10_000
 
 /** A lane with `inFlight` statements, the oldest sent `ageMs` ago. */
 const lane = (inFlight: number, ageMs = 1): LaneLoad => ({
-  inFlight,
   sent: Array.from({ length: inFlight }, (_, i) => NOW - ageMs + i * 0.001)
 })
 

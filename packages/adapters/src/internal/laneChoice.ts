@@ -14,9 +14,7 @@ export const LANE_STALL_MS = 50
 
 /** What the choice looks at in one lane. */
 export interface LaneLoad {
-  /** Statements sent and not answered yet. */
-  readonly inFlight: number
-  /** When each of them was sent (`performance.now()`), oldest first: answers come in that order. */
+  /** When each statement sent and not answered yet was sent (`performance.now()`), oldest first: answers come in that order. */
   readonly sent: ReadonlyArray<number>
 }
 
@@ -25,9 +23,9 @@ export const laneFor = (lanes: ReadonlyArray<LaneLoad>, now: number): number => 
   let best = -1
   for (let i = 0; i < lanes.length; i++) {
     const lane = lanes[i]!
-    if (lane.inFlight === 0) return i
-    if (lane.inFlight >= LANE_DEPTH || now - lane.sent[0]! >= LANE_STALL_MS) continue
-    if (best === -1 || lane.inFlight < lanes[best]!.inFlight) best = i
+    if (lane.sent.length === 0) return i
+    if (lane.sent.length >= LANE_DEPTH || now - lane.sent[0]! >= LANE_STALL_MS) continue
+    if (best === -1 || lane.sent.length < lanes[best]!.sent.length) best = i
   }
   return best
 }
@@ -42,4 +40,4 @@ export const opensAnother = (
   opening: number,
   max: number,
   canOpen: boolean
-): boolean => canOpen && lanes.length + opening < max && (chosen === -1 || lanes[chosen]!.inFlight > 0)
+): boolean => canOpen && lanes.length + opening < max && (chosen === -1 || lanes[chosen]!.sent.length > 0)

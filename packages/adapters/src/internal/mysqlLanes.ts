@@ -33,8 +33,7 @@ const IDLE_MS = 1_000
 
 /** One lane: a pool connection and the statements on its wire. */
 export class Lane implements LaneLoad {
-  inFlight = 0
-  /** When each statement on the wire was written, oldest first: answers come in that order. */
+  /** When each statement on the wire was written, oldest first: answers come in that order; its length, how many. */
   readonly sent: Array<number> = []
   idleSince = performance.now()
   /** Taken out of the choice (its connection broke, or it outlived `maxLifetime`): it serves no new statement. */
@@ -105,7 +104,7 @@ export const make = (
       lanes = lanes.filter((l) => l !== lane)
     }
     const giveBackIfDone = (lane: Lane) => {
-      if (!lane.leaving || lane.inFlight > 0 || !held.delete(lane.conn)) return
+      if (!lane.leaving || lane.sent.length > 0 || !held.delete(lane.conn)) return
       pool.giveBack(lane.conn)
     }
     /**
@@ -116,7 +115,7 @@ export const make = (
       leave(lane)
       if (!held.delete(lane.conn)) return
       lane.conn.destroy()
-      if (lane.inFlight > 0) {
+      if (lane.sent.length > 0) {
         ;(lane.conn as unknown as { readonly stream?: { destroy(error: Error): void } }).stream?.destroy(
           brokenLane(alias)
         )
@@ -151,14 +150,12 @@ export const make = (
     const sent = (lane: Lane) => {
       // Called just before the statement is written: it goes out with the turn's others on the lane.
       lane.writes.hold((lane.conn as unknown as { readonly stream?: Corkable }).stream)
-      lane.inFlight++
       lane.sent.push(performance.now())
     }
 
     const answered = (lane: Lane, survives: boolean) => {
-      lane.inFlight--
       lane.sent.shift()
-      if (lane.inFlight === 0) lane.idleSince = performance.now()
+      if (lane.sent.length === 0) lane.idleSince = performance.now()
       if (survives) giveBackIfDone(lane)
       else retire(lane)
     }
@@ -169,8 +166,8 @@ export const make = (
     const sweep = () => {
       const now = performance.now()
       for (const lane of [...held.values()]) {
-        if (lane.inFlight > 0 && now - lane.sent[0]! > deadlineMs) retire(lane)
-        else if ((lane.inFlight === 0 && now - lane.idleSince >= IDLE_MS) || pool.expired(lane.conn)) {
+        if (lane.sent.length > 0 && now - lane.sent[0]! > deadlineMs) retire(lane)
+        else if ((lane.sent.length === 0 && now - lane.idleSince >= IDLE_MS) || pool.expired(lane.conn)) {
           leave(lane)
           giveBackIfDone(lane)
         }

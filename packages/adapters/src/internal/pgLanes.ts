@@ -80,9 +80,9 @@ const SWEEP_MS = 1_000
 
 /** A pipelined connection (exported for its tests). */
 export class OpenLane implements Lane, LaneLoad {
-  inFlight = 0
   // Statements written on this connection so far: which one was written last (see `sharedLoss`).
   private written = 0
+  /** When each statement on the wire was written, oldest first; its length, how many are on it. */
   readonly sent: Array<number> = []
   idleSince: number
   retired = false
@@ -102,7 +102,6 @@ export class OpenLane implements Lane, LaneLoad {
     this.writes.hold(
       (this.client as unknown as { readonly connection?: { readonly stream?: Corkable } }).connection?.stream
     )
-    this.inFlight++
     this.sent.push(performance.now())
     const seq = ++this.written
     const name = (query as { readonly name?: string | undefined }).name
@@ -111,11 +110,10 @@ export class OpenLane implements Lane, LaneLoad {
       // pg answers a query whose values it could not bind twice: the error, then its Sync's ReadyForQuery.
       if (answered) return
       answered = true
-      this.inFlight--
       this.sent.shift()
       const lost = error ? sharedLoss(error, seq !== this.written) : error
       const outcome = lost && name !== undefined ? this.fallout(name, lost) : lost
-      if (this.inFlight === 0) {
+      if (this.sent.length === 0) {
         this.idleSince = performance.now()
         this.failed.clear()
       }
@@ -186,7 +184,7 @@ export const make = (options: LanesOptions): Lanes => {
   const sweep = () => {
     const now = performance.now()
     for (const lane of [...lanes]) {
-      const idle = options.idleMs > 0 && lane.inFlight === 0 && now - lane.idleSince >= options.idleMs
+      const idle = options.idleMs > 0 && lane.sent.length === 0 && now - lane.idleSince >= options.idleMs
       const old = options.lifetimeMs > 0 && now - lane.openedAt >= options.lifetimeMs
       if (idle || old) lane.retire()
     }
