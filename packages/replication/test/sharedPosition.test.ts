@@ -1,6 +1,7 @@
 /**
  * The shared position read: writes join a batch that is read when a session needs it (at once) or after the
- * gathering delay, never a read already under way; one read serves the whole batch.
+ * gathering delay, never a read already under way; one read serves the whole batch; while no session awaits any
+ * batch, a batch gathers for longer.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import { describe, expect, it } from "@effect/vitest"
@@ -129,7 +130,8 @@ describe("SharedPosition", () => {
         const n = ++reads
         return Effect.as(Effect.sleep("3 millis"), lsn(n))
       })
-      const shared = SharedPosition.make(read, "5 millis")
+      // The same delay when quiet: this is about who reads, not how often.
+      const shared = SharedPosition.make(read, "5 millis", "5 millis")
       for (let i = 0; i < 200; i++) {
         yield* start(shared)
         yield* TestClock.adjust("1 millis")
@@ -137,5 +139,56 @@ describe("SharedPosition", () => {
       expect(reads).toBeGreaterThan(20)
       // A fork copies its parent's FiberRefs onto longer stacks: a chain of readers grew them by one per batch.
       expect(readers.size).toBe(1)
+    }))
+
+  /** Writes `batches` batches 10 ms apart, each read by its gathering delay with no session awaiting it. */
+  const quietBatches = (shared: ReturnType<typeof SharedPosition.make>, batches: number) =>
+    Effect.gen(function*() {
+      for (let i = 0; i < batches; i++) {
+        yield* start(shared)
+        yield* TestClock.adjust("10 millis")
+      }
+    })
+
+  it.effect("once batches go unawaited, a batch gathers for the idle delay; a read still starts it at once", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, "5 millis", "100 millis")
+      yield* quietBatches(shared, SharedPosition.QUIET_BATCHES)
+      expect(s.reads()).toBe(SharedPosition.QUIET_BATCHES)
+      // The next batch: not read after 5 ms, read after 100.
+      yield* start(shared)
+      yield* TestClock.adjust("99 millis")
+      expect(s.reads()).toBe(SharedPosition.QUIET_BATCHES)
+      yield* TestClock.adjust("1 millis")
+      expect(s.reads()).toBe(SharedPosition.QUIET_BATCHES + 1)
+      // Quiet still, a session that needs a batch's position does not wait for the idle delay.
+      const awaited = yield* start(shared)
+      expect(yield* awaited).toEqual(lsn(SharedPosition.QUIET_BATCHES + 2))
+    }))
+
+  it.effect("a session awaiting any batch, even one already read, brings the short delay back", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, "5 millis", "100 millis")
+      yield* quietBatches(shared, SharedPosition.QUIET_BATCHES)
+      const late = yield* start(shared)
+      yield* TestClock.adjust("100 millis")
+      expect(yield* late).toEqual(lsn(SharedPosition.QUIET_BATCHES + 1))
+      yield* start(shared)
+      yield* TestClock.adjust("5 millis")
+      expect(s.reads()).toBe(SharedPosition.QUIET_BATCHES + 2)
+    }))
+
+  it.effect("batches a session awaits keep the short delay however many there are", () =>
+    Effect.gen(function*() {
+      const s = source()
+      const shared = SharedPosition.make(s.read, "5 millis", "100 millis")
+      for (let i = 1; i <= 3 * SharedPosition.QUIET_BATCHES; i++) {
+        const awaited = yield* start(shared)
+        yield* TestClock.adjust("5 millis")
+        expect(s.reads()).toBe(i)
+        yield* awaited
+      }
     }))
 })

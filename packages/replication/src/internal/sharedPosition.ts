@@ -4,7 +4,9 @@
  * one: it joins the next batch, which is read when a session needs it (its next read awaits the batch, and starts it
  * at once) or at the latest `gather` after the first write joined, whichever comes first. So writes that no read
  * follows share one statement per `gather` however many they are, and a read after a write waits no longer than
- * it would for a read started by the write.
+ * it would for a read started by the write. Once `QUIET_BATCHES` batches in a row were read with no session awaiting
+ * any batch (writes that no read follows: a writer, a job), a batch is read unasked only after `idleGather`, until a
+ * session awaits one again.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Deferred from "effect/Deferred"
@@ -22,6 +24,16 @@ export type Latest = Effect.Effect<Position | undefined, SqlError>
  * leaves its session on the primary until its next write (RELIABILITY.md), so the batch is read soon after anyway.
  */
 export const GATHER = Duration.millis(5)
+
+/**
+ * How long a batch gathers writes while sessions do not read after them (`QUIET_BATCHES`): a read unasked serves no
+ * one then, and it costs a statement on the primary (through a pooler, a pass through it too); any session's read
+ * still starts a batch at once. Bounds how long a write's position stays unread then (RELIABILITY.md).
+ */
+export const IDLE_GATHER = Duration.millis(100)
+
+/** Batches read in a row with no session awaiting any, after which a batch gathers for `IDLE_GATHER`. */
+export const QUIET_BATCHES = 8
 
 type Batch = Deferred.Deferred<Position | undefined, SqlError>
 
@@ -44,9 +56,14 @@ export type Joined = readonly [awaited: Latest, timer: Effect.Effect<void> | und
  */
 export const make = (
   read: Latest,
-  gather: Duration.DurationInput = GATHER
+  gather: Duration.DurationInput = GATHER,
+  idleGather: Duration.DurationInput = IDLE_GATHER
 ): { readonly join: () => Joined } => {
   const gatherFor = Duration.decode(gather)
+  const idleFor = Duration.decode(idleGather)
+  // A session awaited a batch since the last one was scheduled; how many were scheduled in a row with none awaited.
+  let awaitedSince = false
+  let quiet = 0
   // The batch the next read will serve, with its await shared by every write that joins it; undefined when nobody
   // waits for one. One variable, so the batch and its await are set and cleared together.
   let waiting: Waiting | undefined
@@ -95,23 +112,27 @@ export const make = (
     )
   })
 
-  /** Waits `gather` (the caller set `scheduled`), then reads the waiting batch unless a session's read took it. */
-  const sleepThenRead: Effect.Effect<void> = Effect.zipRight(
-    Effect.ensuring(
-      Effect.sleep(gatherFor),
-      Effect.sync(() => {
-        scheduled = false
-      })
-    ),
-    readWaiting
-  )
+  /** How long the batch being scheduled gathers: `gather`, or `idleGather` once sessions stopped awaiting batches. */
+  const gatherNow = (): Duration.Duration => {
+    quiet = awaitedSince ? 0 : quiet + 1
+    awaitedSince = false
+    return quiet > QUIET_BATCHES ? idleFor : gatherFor
+  }
+
+  const unschedule = Effect.sync(() => {
+    scheduled = false
+  })
+
+  /** Waits `delay` (the caller set `scheduled`), then reads the waiting batch unless a session's read took it. */
+  const sleepThenRead = (delay: Duration.Duration): Effect.Effect<void> =>
+    Effect.zipRight(Effect.ensuring(Effect.sleep(delay), unschedule), readWaiting)
 
   /** In a reading fiber: the waiting batch after `gather`, unless a timer already waits for it. */
   const gatherThenRead: Effect.Effect<void> = Effect.suspend(() => {
     if (scheduled) return Effect.void
     if (Duration.isZero(gatherFor)) return readWaiting
     scheduled = true
-    return sleepThenRead
+    return sleepThenRead(gatherNow())
   })
 
   // Started from a writer's or a session's fiber, never from a reading one (`readWaiting`).
@@ -125,7 +146,7 @@ export const make = (
     if (scheduled) return Effect.void
     if (Duration.isZero(gatherFor)) return kick
     scheduled = true
-    return Effect.asVoid(Effect.forkDaemon(sleepThenRead))
+    return Effect.asVoid(Effect.forkDaemon(sleepThenRead(gatherNow())))
   })
 
   const join = (): Joined => {
@@ -135,6 +156,7 @@ export const make = (
       // Whoever needs the position starts its read if nobody has yet: a read never waits for the timer.
       const awaited: Latest = Effect.zipRight(
         Effect.suspend(() => {
+          awaitedSince = true
           if (waiting?.batch !== mine) return Effect.void
           demanded = true
           return kick
