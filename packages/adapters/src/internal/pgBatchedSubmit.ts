@@ -31,8 +31,9 @@ export const PLAIN_WRITE: CarriedWrite = { write: true }
 /**
  * Sends one statement in the node's batches under its deadline (`submitWithin`) and returns its canceller: a read
  * (with a lead, its replay poll in front), or a write (`CarriedWrite`) in a transaction of its own. Interrupted, a
- * statement still queued leaves the queue, a sent one's answer is dropped. Past its deadline a queued statement leaves the queue and a sent one's connection is cut:
- * the server did not answer, and the statements beside it fail as on a lost connection.
+ * statement still queued leaves the queue, a sent one's answer is dropped. Past its deadline a queued statement leaves
+ * the queue and a sent one's connection is cut: the server did not answer, and the statements beside it fail as on a
+ * lost connection.
  *
  * A read's deadline runs from when it is queued (past it, it runs elsewhere). A write's wait in the queue is bounded
  * by the same deadline and then fails as never sent (`unsent`); once written, its deadline starts again, one

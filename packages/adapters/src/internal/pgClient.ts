@@ -27,7 +27,8 @@ import { cancellable, type Register } from "./cancellable.js"
 import { settle } from "./deadline.js"
 import * as Drivers from "./drivers.js"
 import { InFlight } from "./inFlight.js"
-import * as BatchedSubmit from "./pgBatchedSubmit.js"
+import type { Carried, CarriedWrite } from "./pgBatchedSubmit.js"
+import { PLAIN_WRITE, submitBatched } from "./pgBatchedSubmit.js"
 import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
 import { withBegin } from "./pgBegin.js"
@@ -106,7 +107,7 @@ export const make = (
       ms: number = deadlineMs,
       expired?: Effect.Effect<A, SqlError>,
       reads?: InFlight,
-      carried?: BatchedSubmit.Carried
+      carried?: Carried
     ) => {
       const lead = carried !== undefined && "lead" in carried ? carried.lead : undefined
       const register: Register<A, SqlError> = (resume) => {
@@ -122,18 +123,9 @@ export const make = (
         }
         if (batches !== undefined && expired === undefined && batching()) {
           if (reads !== undefined) {
-            if (Batches.batchable(query)) {
-              return BatchedSubmit.submitBatched(batches, query, map, within, resume, carried)
-            }
+            if (Batches.batchable(query)) return submitBatched(batches, query, map, within, resume, carried)
           } else if (writeBatchable(query) && batches.takesWrite()) {
-            return BatchedSubmit.submitBatched(
-              batches,
-              query,
-              map,
-              within,
-              resume,
-              carried ?? BatchedSubmit.PLAIN_WRITE
-            )
+            return submitBatched(batches, query, map, within, resume, carried ?? PLAIN_WRITE)
           }
         }
         // A led read no batch takes: a submittable carrying its lead in its round trip (`pgBegin.ts`).
@@ -306,7 +298,7 @@ export const make = (
     // waits on the server; a lead that may (`waitMs`) extends the read's deadline.
     const leading = (sql: string, onRows: (rows: ReadonlyArray<TextRow>) => void, waitMs = 0) => {
       const ms = deadlineMs + waitMs
-      const carried: BatchedSubmit.Carried = { lead: { sql, onRows } }
+      const carried: Carried = { lead: { sql, onRows } }
       return new PgConnection(
         Lead.leading(
           waitMs > 0 ? (query, map) => pooled(query, map, ms, undefined, reads) : readRun,
@@ -333,7 +325,7 @@ export const make = (
       costsStatement: true,
       runCommitted: (use) =>
         Effect.suspend(() => {
-          const carried: BatchedSubmit.CarriedWrite = { write: true, cell: { position: undefined } }
+          const carried: CarriedWrite = { write: true, cell: { position: undefined } }
           const committing = new PgConnection(
             (query, map) => pooled(query, map, deadlineMs, undefined, undefined, carried),
             pooledStream(undefined),

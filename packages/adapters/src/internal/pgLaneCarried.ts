@@ -15,7 +15,7 @@ import type { TextRow } from "../DatabaseAdapter.js"
 import type { Lead } from "./pgBatchedLead.js"
 import type { PositionCell } from "./pgBatchedWrite.js"
 import { commitPosition } from "./pgBatchedWrite.js"
-import type { QueryClass, Reply, Target } from "./pgSubmit.js"
+import type { Answered, QueryClass, Reply, Target } from "./pgSubmit.js"
 import { fromText } from "./pgSubmit.js"
 
 /** A statement of text columns and no parameters, as pg would build it, its rows as arrays. */
@@ -58,7 +58,7 @@ export class CommittedOnLane implements Target {
   private written: { readonly result: unknown } | undefined
   constructor(private readonly lane: Target, private readonly cell: PositionCell, private readonly Query: QueryClass) {}
 
-  answered(): { readonly result: unknown } | undefined {
+  answered(): ReturnType<Answered> {
     return this.written
   }
 

@@ -130,7 +130,7 @@ export const make = (options: PrimaryOptions): Primary => {
   // pooler), the session records it when the write returns; the shared read only when none came back. Asked per write:
   // a PostgreSQL node's offer follows what it found (lanes, a pooler). Where telling it costs a statement
   // (PostgreSQL's), only for a session that reads after its writes: a write no read follows joins the shared read,
-  // which serves every write of its 5 ms.
+  // which serves every write of its gathering (`sharedPosition.ts`).
   const commitsNow = () => capturesPositions ? node.client.commitPositions : undefined
   /** Whether the session running in `fiber` reads after its writes: only it pays a statement for a write's position. */
   const readsItsWrites = (fiber: Fiber.RuntimeFiber<any, any>) =>
