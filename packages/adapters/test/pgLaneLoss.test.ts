@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import type Pg from "pg"
-import { OpenLane, sharedLoss } from "../src/internal/pgLanes.js"
+import { OpenLane, sharedLoss } from "../src/internal/pgLane.js"
 
 const withCode = (message: string, fields: Record<string, unknown>) => Object.assign(new Error(message), fields)
 

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Schema from "effect/Schema"
 import * as CompiledStatement from "../src/CompiledStatement.js"
-import * as engine from "../src/internal/engine.js"
+import { makeDecodeRows } from "../src/internal/decodeRows.js"
 import * as RowArrays from "../src/internal/rowArrays.js"
 import * as RowDecoder from "../src/internal/rowDecoder.js"
 import * as Model from "../src/Model.js"
@@ -82,7 +82,7 @@ describe("rowDecoder", () => {
 
   it.effect("makeDecodeRows reports the Schema's error for a row the fast path left", () =>
     Effect.gen(function*() {
-      const decode = engine.makeDecodeRows(Account)
+      const decode = makeDecodeRows(Account)
       const ok = yield* decode([row, { ...row, id: 2 }])
       expect(ok.map((a) => a.id)).toEqual([1, 2])
       const error = yield* Effect.flip(decode([row, { ...row, id: "2" }]))
@@ -155,7 +155,7 @@ describe("rowDecoder", () => {
 
     it.effect("makeDecodeRows decodes them, and reports the Schema's error for a row the fast path left", () =>
       Effect.gen(function*() {
-        const decode = engine.makeDecodeRows(Account)
+        const decode = makeDecodeRows(Account)
         const given = (inputs: ReadonlyArray<Record<string, unknown>>) =>
           CompiledStatement.withColumns(inputs.map(asArray), columns)
         const ok = yield* decode(given([row, { ...row, id: 2 }]))
@@ -166,9 +166,9 @@ describe("rowDecoder", () => {
         // A model without a fast decoder (a property signature) gets them as objects.
         const Optional = Schema.Struct({ id: Schema.Int, note: Schema.optional(Schema.String) })
         const rows = CompiledStatement.withColumns([[1, "x"], [2, null]], ["id", "note"])
-        const exit = yield* Effect.either(engine.makeDecodeRows(Optional)(rows))
+        const exit = yield* Effect.either(makeDecodeRows(Optional)(rows))
         expect(Either.isLeft(exit)).toBe(true)
-        expect(yield* engine.makeDecodeRows(Optional)(CompiledStatement.withColumns([[1, "x"]], ["id", "note"])))
+        expect(yield* makeDecodeRows(Optional)(CompiledStatement.withColumns([[1, "x"]], ["id", "note"])))
           .toEqual([{ id: 1, note: "x" }])
       }))
 

@@ -10,7 +10,7 @@
 import type Pg from "pg"
 import type { Read, Wire } from "./pgBatch.js"
 import { batchable } from "./pgBatch.js"
-import { sharedLoss } from "./pgLanes.js"
+import { sharedLoss } from "./pgLane.js"
 import type { Answered, Reply } from "./pgSubmit.js"
 import { connectionSurvives } from "./pgSubmit.js"
 import { refusedAt, statement, WrappedQuery } from "./pgWrapped.js"

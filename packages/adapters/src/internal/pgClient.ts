@@ -10,9 +10,7 @@
  */
 import type { Reactivity } from "@effect/experimental/Reactivity"
 import type { SqlError } from "@effect/sql/SqlError"
-import type { CompiledStatement, ConnectionWrapper } from "@fastorm/core"
-import { CompiledStream } from "@fastorm/core"
-import * as Chunk from "effect/Chunk"
+import type { CompiledStatement } from "@fastorm/core"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
@@ -32,17 +30,19 @@ import { PLAIN_WRITE, submitBatched } from "./pgBatchedSubmit.js"
 import { writeBatchable } from "./pgBatchedWrite.js"
 import * as Batches from "./pgBatches.js"
 import { withBegin } from "./pgBegin.js"
+import { PgConnection } from "./pgConnection.js"
 import * as PgCursor from "./pgCursor.js"
 import * as Lanes from "./pgLanes.js"
 import * as Lead from "./pgLead.js"
 import * as NodePool from "./pgPool.js"
 import type { PgEndpoint, PgNodeOptions } from "./pgPoolConfig.js"
 import { clientDeadlineMs, poolConfig } from "./pgPoolConfig.js"
+import { submitPooled } from "./pgPooledSubmit.js"
 import * as Prepared from "./pgPrepared.js"
 import * as Reserved from "./pgReserved.js"
-import { rowsFor, rowsOf } from "./pgRows.js"
+import { rowsFor } from "./pgRows.js"
 import { poolerRefusal, writeOpening } from "./pgSession.js"
-import { acquireError, submitWithin } from "./pgSubmit.js"
+import type { Within } from "./pgSubmit.js"
 import { endWithin } from "./scopedRelease.js"
 
 /** Builds the client; no connection is opened until the first statement. */
@@ -91,8 +91,8 @@ export const make = (
     const batching = () => behindPooler() || lanes?.pooler() === true
 
     /**
-     * Checks a client out for one statement and gives it back (or destroys it) after. With `expired` (a caller's own
-     * deadline, `executeWithin`), the checkout counts against `ms` too, and `expired` is the outcome past it. With
+     * Sends one statement: by default on a client checked out of the pool for it (`submitPooled`), which with `expired`
+     * (a caller's own deadline, `executeWithin`) counts the checkout against `ms` too, `expired` the outcome past it. With
      * lanes, a statement goes on one when a lane may take it (`laneChoice.ts`), a session read with its `lead` as a
      * statement of its own just before it (`pgLaneCarried.ts`); not a caller-bounded wait, nor a query pg would refuse in
      * pipeline mode (a submittable: one that carries statements in front of it under its own Sync, `pgBegin.ts`).
@@ -112,8 +112,10 @@ export const make = (
       const lead = carried !== undefined && "lead" in carried ? carried.lead : undefined
       const register: Register<A, SqlError> = (resume) => {
         const guard = settle()
-        // The statement's own deadline; a caller's deadline (`expired`) counts the checkout too, below.
-        const within = { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
+        // The statement's own deadline; a caller's deadline (`expired`) counts the checkout too (`submitPooled`).
+        const within: Within<A> = expired === undefined
+          ? { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query }
+          : { alias: options.alias, deadlineMs: ms, guard, Query: Pg.Query, expired }
         const lane = lanes === undefined || expired !== undefined ||
             typeof (query as { readonly submit?: unknown }).submit === "function"
           ? undefined
@@ -130,122 +132,13 @@ export const make = (
         }
         // A led read no batch takes: a submittable carrying its lead in its round trip (`pgBegin.ts`).
         const statement = lead === undefined ? query : withBegin(Pg.Query, query, [lead.sql], lead.onRows)
-        let timer: ReturnType<typeof setTimeout> | undefined
-        let giveBack: ((cause?: Error) => void) | undefined
-        const onError = (cause: Error) => {
-          // The socket died under a statement in flight; pg reports it on the query as well.
-          giveBack?.(cause)
-          giveBack = undefined
-        }
-        const started = expired === undefined ? 0 : performance.now()
-        const checkout = expired === undefined ? undefined : setTimeout(() => {
-          if (guard.claim()) resume(expired)
-        }, ms)
-        pool.connect((error, client, release) => {
-          if (checkout !== undefined) clearTimeout(checkout)
-          if (error || client === undefined) {
-            if (!error && client) release()
-            if (guard.claim()) resume(Effect.fail(acquireError(options.alias, error ?? new Error("no client"))))
-            return
-          }
-          let released = false
-          giveBack = (cause?: Error) => {
-            if (released) return
-            released = true
-            client.off("error", onError)
-            release(cause)
-          }
-          if (guard.settled()) return giveBack()
-          client.on("error", onError)
-          timer = submitWithin(
-            client,
-            statement,
-            map,
-            expired === undefined
-              ? within
-              : {
-                alias: options.alias,
-                deadlineMs: Math.max(1, ms - (performance.now() - started)),
-                guard,
-                Query: Pg.Query,
-                expired
-              },
-            resume,
-            (broken) => giveBack?.(broken)
-          )
-        })
-        return () => {
-          if (checkout !== undefined) clearTimeout(checkout)
-          if (!guard.claim()) return
-          if (timer !== undefined) clearTimeout(timer)
-          giveBack?.(new Error("statement interrupted"))
-        }
+        return submitPooled(pool, statement, map, within, resume)
       }
       return cancellable(reads === undefined ? register : reads.track(register))
     }
 
-    const countOf = (result: any): number => Number(result?.rowCount ?? 0)
-    const textQuery = (sql: string, params: ReadonlyArray<unknown>): Pg.QueryConfig => ({
-      text: sql,
-      values: params as Array<any>
-    })
-    const arrayQuery = (sql: string, params: ReadonlyArray<unknown>): Pg.QueryConfig => ({
-      text: sql,
-      values: params as Array<any>,
-      rowMode: "array"
-    } as Pg.QueryArrayConfig)
-
     const prepared = Prepared.make(config.preparedStatements, pool.behindPooler)
     const behindPooler = () => prepared.sharedServers() || pool.behindPooler()
-
-    /**
-     * A connection whose statements run through `run` (pooled, or a transaction's reserved client). An instance of a
-     * class, not an object literal: a transaction makes one, and V8 may allocate a literal's objects in the old
-     * generation, where it would keep the transaction's closures alive until a full collection (BENCHMARKS.md, lever
-     * 24). The methods are own fields, as a literal's were: a caller may spread the connection or pass a method on
-     * its own. `unprepared` replaces `executeUnprepared` (a transaction's BEGIN held back, `pgReserved.ts`).
-     */
-    class PgConnection implements CompiledStatement.CountingConnection, CompiledStream.BatchConnection {
-      readonly executePrepared: CompiledStatement.CountingConnection["executePrepared"]
-      readonly executeCounted: CompiledStatement.CountingConnection["executeCounted"]
-      readonly execute: CompiledStatement.CountingConnection["execute"]
-      readonly executeRaw: CompiledStatement.CountingConnection["executeRaw"]
-      readonly executeValues: CompiledStatement.CountingConnection["executeValues"]
-      readonly executeUnprepared: CompiledStatement.CountingConnection["executeUnprepared"]
-      readonly executeStream: CompiledStatement.CountingConnection["executeStream"]
-      readonly executeStreamBatches: CompiledStream.BatchConnection["executeStreamBatches"]
-      constructor(
-        run: <A>(query: Pg.QueryConfig, map: (result: any) => A) => Effect.Effect<A, SqlError>,
-        stream: PgCursor.StreamRows,
-        prepare: boolean,
-        unprepared?: ConnectionWrapper.Unprepared
-      ) {
-        this.executePrepared = prepare
-          ? (statement, params) => prepared.run(run, statement, params, rowsFor(statement))
-          : (statement, params) => prepared.unnamed(run, statement, params, rowsFor(statement))
-        // A write's count comes with its CommandComplete, prepared or not: no RETURNING needed to count.
-        this.executeCounted = prepare
-          ? (statement, params) => prepared.run(run, statement, params, countOf)
-          : (statement, params) => prepared.unnamed(run, statement, params, countOf)
-        this.execute = (sql, params, transformRows) =>
-          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
-        this.executeRaw = (sql, params) => run(textQuery(sql, params), (r) => r)
-        this.executeValues = (sql, params) => run(arrayQuery(sql, params), (r) => (r as Pg.QueryResult).rows)
-        const plain: CompiledStatement.CountingConnection["executeUnprepared"] = (sql, params, transformRows) =>
-          run(textQuery(sql, params), (r) => transformRows ? transformRows(rowsOf(r)) : rowsOf(r))
-        this.executeUnprepared = unprepared === undefined ? plain : unprepared(plain)
-        this.executeStream = (sql, params, transformRows) =>
-          transformRows
-            ? Stream.mapChunks(
-              stream(sql, params, false),
-              (c) => Chunk.unsafeFromArray(transformRows(Chunk.toArray(c)))
-            )
-            : stream(sql, params, false)
-        // A compiled statement's stream: its chunks as read, arrays when it asks for them (`asArrays`).
-        this.executeStreamBatches = (statement, params) =>
-          CompiledStream.batchesOf(stream(statement.sql, params, statement.arrays === true))
-      }
-    }
 
     /**
      * The pooled connection: it also bounds a statement by a caller's deadline (`executeWithin`). With `tracked`, every
@@ -254,7 +147,7 @@ export const make = (
     class PooledPgConnection extends PgConnection implements CompiledStatement.BoundedConnection {
       readonly executeWithin: CompiledStatement.BoundedConnection["executeWithin"]
       constructor(tracked: InFlight | undefined) {
-        super((query, map) => pooled(query, map, deadlineMs, undefined, tracked), pooledStream(tracked), true)
+        super(prepared, (query, map) => pooled(query, map, deadlineMs, undefined, tracked), pooledStream(tracked), true)
         this.executeWithin = (statement, params, ms) =>
           prepared.run(within(ms, tracked), statement, params, rowsFor(statement))
       }
@@ -275,7 +168,7 @@ export const make = (
         tracked,
         // Named where the node prepares; the reserved connection keeps the name only where a refusal cannot abort the
         // transaction unseen (`pgReserved.ts`): on the statement that carries BEGIN, on a later write without rows.
-        connection: (run, stream, unprepared) => new PgConnection(run, stream, true, unprepared)
+        connection: (run, stream, unprepared) => new PgConnection(prepared, run, stream, true, unprepared)
       })
     const reserve = reservedFor(undefined)
     // A caller's deadline (a session wait): no answer in time is `undefined`, not an error.
@@ -300,6 +193,7 @@ export const make = (
       const ms = deadlineMs + waitMs
       const carried: Carried = { lead: { sql, onRows } }
       return new PgConnection(
+        prepared,
         Lead.leading(
           waitMs > 0 ? (query, map) => pooled(query, map, ms, undefined, reads) : readRun,
           (query, map) => pooled(query, map, ms, undefined, reads, carried),
@@ -327,6 +221,7 @@ export const make = (
         Effect.suspend(() => {
           const carried: CarriedWrite = { write: true, cell: { position: undefined } }
           const committing = new PgConnection(
+            prepared,
             (query, map) => pooled(query, map, deadlineMs, undefined, undefined, carried),
             pooledStream(undefined),
             true

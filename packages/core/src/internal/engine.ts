@@ -1,8 +1,8 @@
 /**
- * What every query and repository method runs on: the table's description, the query's state, the choice of client,
- * the compiled-statement cache and row decoding. A statement's SQL is rendered once per query shape and dialect
- * (`sql.ts`) and run through `CompiledStatement.run`: prepared on PostgreSQL, routed like every statement
- * (ARCHITECTURE.md, "The path of one statement").
+ * What every query and repository method runs on: the table's description, the query's state, the choice of client
+ * and the compiled-statement cache (rows are decoded by `decodeRows.ts`). A statement's SQL is rendered once per query
+ * shape and dialect (`sql.ts`) and run through `CompiledStatement.run`: prepared on PostgreSQL, routed like every
+ * statement (ARCHITECTURE.md, "The path of one statement").
  */
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
@@ -11,7 +11,6 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import type { ParseError } from "effect/ParseResult"
-import * as Schema from "effect/Schema"
 import * as CompiledStatement from "../CompiledStatement.js"
 import type { DialectFeaturesShape } from "../Connections.js"
 import { DialectFeatures, ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
@@ -19,14 +18,11 @@ import { type Dialect, of } from "../Dialect.js"
 import type { ConnectionError, ValidationError } from "../Errors.js"
 import { InvalidQuery, liftConnectionErrors, MissingWriteConnection } from "../Errors.js"
 import type * as Columns from "./columns.js"
+import type { RowsDecoder } from "./decodeRows.js"
 import type { EagerState } from "./relations/plan.js"
-import * as RowDecoder from "./rowDecoder.js"
 import type { Condition, Select } from "./sql.js"
 import * as Sql from "./sql.js"
 import * as Shape from "./sqlShape.js"
-
-/** Decodes rows as the driver returned them. */
-export type RowsDecoder = (rows: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, ParseError>
 
 /** What a query or repository knows about its table. @internal */
 export interface TableInfo {
@@ -263,50 +259,4 @@ export const firstNumber = (rows: ReadonlyArray<Record<string, unknown>>): numbe
   if (row === undefined) return 0
   for (const key in row) return toNumber(row[key])
   return toNumber(undefined)
-}
-
-/** Whether a parse failed only because a schema needs to run asynchronously. */
-const isAsyncOnly = (error: ParseError): boolean => {
-  const visit = (issue: any): boolean =>
-    issue?._tag === "Forbidden" ||
-    (Array.isArray(issue?.issues) ? issue.issues.some(visit) : issue?.issues !== undefined && visit(issue.issues)) ||
-    (issue?.issue !== undefined && visit(issue.issue))
-  return visit(error.issue)
-}
-
-/**
- * Rows decoded by the model's compiled fast path (`rowDecoder.ts`), else synchronously by its Schema, falling back to
- * the Effect decoder only for schemas that need it. @internal
- */
-export const makeDecodeRows = (schema: Schema.Schema.AnyNoContext): RowsDecoder => {
-  const array = Schema.Array(schema) as unknown as Schema.Schema<ReadonlyArray<any>, ReadonlyArray<unknown>, never>
-  const sync = Schema.decodeUnknownEither(array)
-  const async = Schema.decodeUnknown(array)
-  const fast = RowDecoder.compile(schema)
-  const fastArrays = RowDecoder.compileArrays(schema)
-  const fastly = (decode: RowDecoder.FastRow | undefined, rows: ReadonlyArray<unknown>) => {
-    if (decode === undefined) return undefined
-    const out = new Array(rows.length)
-    for (let i = 0; i < rows.length; i++) {
-      const row = decode(rows[i])
-      if (row === undefined) return undefined
-      out[i] = row
-    }
-    return out
-  }
-  return (given) => {
-    if (given.length === 0) return Effect.succeed([])
-    // Rows given as arrays (`CompiledStatement.asArrays`): read by column, else made objects for what follows.
-    const columns = CompiledStatement.columnsOf(given)
-    if (columns !== undefined) {
-      const out = fastly(fastArrays?.(columns), given)
-      if (out !== undefined) return Effect.succeed(out)
-    }
-    const rows = columns === undefined ? given : CompiledStatement.rowObjects(given)
-    const out = fastly(fast, rows)
-    if (out !== undefined) return Effect.succeed(out)
-    const decoded = sync(rows)
-    if (Either.isRight(decoded)) return Effect.succeed(decoded.right)
-    return isAsyncOnly(decoded.left) ? async(rows) : Effect.fail(decoded.left)
-  }
 }

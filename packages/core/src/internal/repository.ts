@@ -17,6 +17,8 @@ import { InvalidColumn } from "../Errors.js"
 import type { Columns } from "../Query.js"
 import type { Options, ReadError, ReadOptions, Repository, UpsertOptions } from "../Repository.js"
 import * as Codecs from "./columns.js"
+import type { RowsDecoder } from "./decodeRows.js"
+import { makeDecodeRows } from "./decodeRows.js"
 import type { QueryState, TableInfo } from "./engine.js"
 import * as engine from "./engine.js"
 import * as PatchEncoder from "./patchEncoder.js"
@@ -48,8 +50,8 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
   const tableCheck = validation.checkIdentifier("table", table)
   const idCheck = validation.checkColumn(table, columns, idColumn)
   const fields = model.fields as Record<string, Schema.Schema.AnyNoContext>
-  const decodeRows = engine.makeDecodeRows(model)
-  const decoders = new Map<string, engine.RowsDecoder>()
+  const decodeRows = makeDecodeRows(model)
+  const decoders = new Map<string, RowsDecoder>()
   const updateFields = structFields(model.update)
   const info: TableInfo = {
     modelName: String((model as any).identifier ?? table),
@@ -66,7 +68,7 @@ export const make = <S extends Model.AnyNoContext, const Id extends Columns<S>>(
       if (decoder === undefined) {
         const picked: Record<string, Schema.Schema.AnyNoContext> = {}
         for (const column of selected) picked[column] = fields[column]!
-        decoder = engine.makeDecodeRows(Schema.Struct(picked))
+        decoder = makeDecodeRows(Schema.Struct(picked))
         decoders.set(key, decoder)
       }
       return decoder

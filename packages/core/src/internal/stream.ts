@@ -12,6 +12,7 @@ import * as CompiledStatement from "../CompiledStatement.js"
 import * as CompiledStream from "../CompiledStream.js"
 import { ReadConnection, WriteConnection, WriteOnly } from "../Connections.js"
 import { connectionErrorOf, MissingWriteConnection } from "../Errors.js"
+import type { RowsDecoder } from "./decodeRows.js"
 import type { QueryState } from "./engine.js"
 import * as engine from "./engine.js"
 import * as Sql from "./sql.js"
@@ -34,7 +35,7 @@ const streamClient = (
 }
 
 /** The rows of a chunk of batches, decoded (one batch per chunk, as a connection's stream gives them). */
-const decodeBatches = (decode: engine.RowsDecoder, batches: Chunk.Chunk<ReadonlyArray<any>>) =>
+const decodeBatches = (decode: RowsDecoder, batches: Chunk.Chunk<ReadonlyArray<any>>) =>
   batches.length === 1
     ? Effect.map(decode(Chunk.unsafeHead(batches)), Chunk.unsafeFromArray)
     : Effect.map(Effect.forEach(batches, decode), (decoded) => Chunk.unsafeFromArray(decoded.flat()))
