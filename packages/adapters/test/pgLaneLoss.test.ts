@@ -1,7 +1,7 @@
 /**
  * A pipelined connection's lost socket, as its statements' failures say it: pg hands every statement in flight the
  * socket's one error, so a write's EPIPE on a lane is the last written statement's own, and must not read as "never
- * sent" for a statement written before it, which may have run (`pgLanes.ts` `sharedLoss`). No server: the lane's pg
+ * sent" for a statement written before it, which may have run (`pgLane.ts` `sharedLoss`). No server: the lane's pg
  * client is a fake that fails its queries as pg does.
  */
 import { describe, expect, it } from "@effect/vitest"

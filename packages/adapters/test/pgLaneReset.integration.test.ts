@@ -3,7 +3,7 @@
  * reached the server and committed, its answer still on the way; the reset arrives; the second write meets the dead
  * socket. pg hands both statements the socket's one error, a write's. The second never left the process and keeps
  * it (never sent); the first, written before it, fails as a lost connection whose statement may have run
- * (`pgLanes.ts` `sharedLoss`; ARCHITECTURE.md, "Pipelined connections"), and the server shows it did run.
+ * (`pgLane.ts` `sharedLoss`; ARCHITECTURE.md, "Pipelined connections"), and the server shows it did run.
  *
  * A fault proxy holds the server's answers back and then resets the connection; the second write goes out in the same
  * turn of the event loop as the reset, before Node has read the reset.

@@ -30,7 +30,7 @@ describe("wasNotSent: a write that never left the process is not an unknown outc
   })
 
   it("a pipelined connection lost under a write: connection-class, and may have been applied", () => {
-    // The adapters' lanes give every statement in flight this shape for the socket's EPIPE (`pgLanes.ts`
+    // The adapters' lanes give every statement in flight this shape for the socket's EPIPE (`pgLane.ts`
     // `sharedLoss`): the EPIPE may be a later statement's write, after this one ran and committed.
     const epipe = Object.assign(new Error("write EPIPE"), { code: "EPIPE", syscall: "write" })
     const lost = sqlError(

@@ -25,7 +25,7 @@ interface Queryable {
  */
 export type Answered = () => { readonly result: unknown } | undefined
 
-/** Where `submit` sends a query: a pooled or reserved client, or a pipelined connection (`pgLanes.ts`). */
+/** Where `submit` sends a query: a pooled or reserved client, or a pipelined connection (`pgLane.ts`). */
 export interface Target {
   /** Sends one query; `reply` gets its outcome (pg's callback). */
   readonly query: (query: Pg.QueryConfig | Pg.Query, reply: Reply) => void
