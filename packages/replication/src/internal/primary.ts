@@ -218,6 +218,25 @@ export const make = (options: PrimaryOptions): Primary => {
   const commitLost = (error: SqlError): Effect.Effect<void> =>
     isConnectionClass(error) && !wasNotSent(error) ? outcomeUnknown : Effect.void
 
+  /**
+   * A COMMIT run in one pair of outcome handlers: a failure tells a lost COMMIT (`commitLost`) and stays the caller's;
+   * a success goes on to `committed`. A `tapError` and a `tap` were more runtime steps per transaction (BENCHMARKS.md,
+   * lever 55).
+   */
+  const afterCommit = <A, B>(
+    commit: Effect.Effect<A, SqlError>,
+    committed: (value: A) => Effect.Effect<B>
+  ): Effect.Effect<B, SqlError> =>
+    Effect.matchCauseEffect(commit, {
+      onFailure: (cause) => {
+        const failure = Cause.failureOrCause(cause)
+        return failure._tag === "Left"
+          ? Effect.zipRight(commitLost(failure.left), Effect.failCause(cause))
+          : Effect.failCause(cause)
+      },
+      onSuccess: committed
+    })
+
   /** A transaction's connection: every statement counted; COMMIT records the session's position. */
   const inTransaction = (connection: Connection): Connection => {
     // Counted (reason "transaction") so the stats show the primary's whole load; no span: the transaction has one.
@@ -239,26 +258,17 @@ export const make = (options: PrimaryOptions): Primary => {
         // The position travels with the COMMIT (one round trip) for a session that reads after its writes (the rule
         // of `commitsFor`: it costs the server a statement); the shared read if it did not come back, or for others.
         if (withCommit !== undefined && readsItsWrites(fiber)) {
-          return Effect.flatMap(
-            Effect.tapError(plain(`COMMIT; ${withCommit.sql}`, params, undefined), commitLost),
+          return afterCommit(
+            plain(`COMMIT; ${withCommit.sql}`, params, undefined),
             (results) => Effect.as(recordPosition(withCommit.position(results), sent), [])
           )
         }
-        // One pair of outcome handlers, the session marked in this fiber: a `tapError`, a `tap` and a fiber read of
-        // their own cost a transaction five runtime steps more (BENCHMARKS.md, lever 55).
-        return Effect.matchCauseEffect(plain(sql, params, transformRows), {
-          onFailure: (cause) => {
-            const failure = Cause.failureOrCause(cause)
-            return failure._tag === "Left"
-              ? Effect.zipRight(commitLost(failure.left), Effect.failCause(cause))
-              : Effect.failCause(cause)
-          },
-          onSuccess: (rows) => {
-            const commits = withCommit === undefined ? commitsNow() : undefined
-            return commits === undefined
-              ? markWrittenIn(fiber, rows)
-              : Effect.as(recordCommit(commits.lastCommit(connection), sent), rows)
-          }
+        // The session marked in this fiber, which the handler already has (no fiber read of its own).
+        return afterCommit(plain(sql, params, transformRows), (rows) => {
+          const commits = withCommit === undefined ? commitsNow() : undefined
+          return commits === undefined
+            ? markWrittenIn(fiber, rows)
+            : Effect.as(recordCommit(commits.lastCommit(connection), sent), rows)
         })
       })
     })
